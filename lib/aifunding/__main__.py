@@ -1,0 +1,5 @@
+import sys
+
+from aifunding.cli import main
+
+sys.exit(main())

@@ -1,0 +1,415 @@
+"""Row models of the data package: the single source of truth for every table.
+
+Each pydantic model below describes one row of one CSV file. The Table Schemas in
+``data/datapackage.json`` are generated from these models (see :mod:`aifunding.schema`), and the
+validator checks every row against them before the package-level rules run.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+PARTIAL_DATE_PATTERN = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+COUNTRY_PATTERN = r"^[A-Z]{2}$"
+
+# Dates before this are not plausible for anything this dashboard tracks (AI programmes and their
+# sources); a year like 0202 or 2204 is a typo the validator should catch.
+EARLIEST_PLAUSIBLE_YEAR = 1990
+LATEST_PLAUSIBLE_YEAR = 2100
+
+
+def check_partial_date(value: str) -> str:
+    """Accept YYYY, YYYY-MM or YYYY-MM-DD naming a real calendar day, month or year."""
+    if not re.fullmatch(PARTIAL_DATE_PATTERN, value):
+        raise ValueError(f"'{value}' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD (for example 2024-04-19)")
+    parts = [int(p) for p in value.split("-")]
+    year = parts[0]
+    if not EARLIEST_PLAUSIBLE_YEAR <= year <= LATEST_PLAUSIBLE_YEAR:
+        raise ValueError(
+            f"year {year} is implausible: it must be between {EARLIEST_PLAUSIBLE_YEAR} and {LATEST_PLAUSIBLE_YEAR}"
+        )
+    try:
+        date(year, parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
+    except ValueError:
+        raise ValueError(f"{value} is not a real calendar date") from None
+    return value
+
+
+PartialDate = Annotated[
+    str,
+    AfterValidator(check_partial_date),
+    Field(pattern=PARTIAL_DATE_PATTERN, json_schema_extra={"partial_date": True}),
+]
+Identifier = Annotated[str, Field(pattern=ID_PATTERN, min_length=1, max_length=80)]
+Currency = Annotated[str, Field(pattern=CURRENCY_PATTERN)]
+Amount = Annotated[Decimal, Field(gt=0)]
+FiscalYear = Annotated[int, Field(ge=EARLIEST_PLAUSIBLE_YEAR, le=LATEST_PLAUSIBLE_YEAR)]
+Percent = Annotated[Decimal, Field(ge=0, le=100)]
+
+
+class Tier(StrEnum):
+    """How far a source can be trusted (see funding-facts.md, "Reliability tags")."""
+
+    PRIMARY = "primary"
+    PRESS = "press"
+    SECONDARY = "secondary"
+    LOW = "low"
+
+
+class Via(StrEnum):
+    """How the source was seen when it was not read at its original publisher."""
+
+    MIRROR = "mirror"
+    REPRODUCTION = "reproduction"
+    REPOST = "repost"
+    REPRINT = "reprint"
+    SUMMARY = "summary"
+    CACHE = "cache"
+
+
+class Basis(StrEnum):
+    """What kind of figure an amount is. Totals that mix bases must say so."""
+
+    EXACT = "exact"
+    ABOUT = "about"
+    UP_TO = "up_to"
+    UP_TO_ABOUT = "up_to_about"
+    AT_LEAST = "at_least"
+    TARGET = "target"
+
+
+# Bases whose published figure is rounded, so sums of them carry a rounding tolerance.
+ROUNDED_BASES = frozenset({Basis.ABOUT, Basis.UP_TO_ABOUT})
+# Bases that are a ceiling: awards beneath them may add up to less, never more.
+CEILING_BASES = frozenset({Basis.UP_TO, Basis.UP_TO_ABOUT, Basis.EXACT, Basis.ABOUT})
+# Bases that are plans or mobilisation goals rather than money committed.
+PLAN_BASES = frozenset({Basis.TARGET})
+
+
+class Level(StrEnum):
+    """Where a programme row sits: budget frames hold programmes, programmes hold rounds."""
+
+    BUDGET_FRAME = "budget_frame"
+    PROGRAMME = "programme"
+    ROUND = "round"
+    COMPONENT = "component"
+
+
+class SupportKind(StrEnum):
+    """What the money pays for."""
+
+    MODEL_DEVELOPMENT = "model_development"
+    COMPUTE_SUBSIDY = "compute_subsidy"
+    PUBLIC_COMPUTE = "public_compute"
+    COMPUTE_INVESTMENT = "compute_investment"
+    DATA_COLLECTION = "data_collection"
+    FINANCING = "financing"
+    BUDGET_FRAME = "budget_frame"
+    BROAD_STRATEGY = "broad_strategy"
+
+
+class ProgrammeStatus(StrEnum):
+    ACTIVE = "active"
+    PLANNED = "planned"
+    COMPLETED = "completed"
+    SHELVED = "shelved"
+
+
+class OrganisationKind(StrEnum):
+    COMPANY = "company"
+    RESEARCH_INSTITUTE = "research_institute"
+    UNIVERSITY = "university"
+    GOVERNMENT = "government"
+    CONSORTIUM = "consortium"
+
+
+class Role(StrEnum):
+    """A recipient's part in an award. A joint application has one lead and members."""
+
+    SOLE = "sole"
+    LEAD = "lead"
+    MEMBER = "member"
+
+
+class SegmentKind(StrEnum):
+    DOMESTIC = "domestic"
+    FOREIGN = "foreign"
+    VENDOR = "vendor"
+    VENDOR_GROUP = "vendor_group"
+
+
+class ShareBasis(StrEnum):
+    EXACT = "exact"
+    ABOUT = "about"
+    RANGE = "range"
+    MORE_THAN = "more_than"
+    RANK_ONLY = "rank_only"
+
+
+class Timing(StrEnum):
+    """How a milestone's due date is meant."""
+
+    ON = "on"
+    BY = "by"
+    BY_END = "by_end"
+    AS_EARLY_AS = "as_early_as"
+    AROUND = "around"
+    FROM = "from"
+    YEARLY_FROM = "yearly_from"
+
+
+class MilestoneStatus(StrEnum):
+    MET = "met"
+    ON_TRACK = "on_track"
+    PENDING = "pending"
+    UNCONFIRMED = "unconfirmed"
+    NOT_MET = "not_met"
+
+
+class Row(BaseModel):
+    """Base for every row: unknown columns are refused, rows are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Country(Row):
+    """One country or bloc, with the month its fiscal year starts."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code, or EU for the European Union")]
+    name_en: str = Field(min_length=1, description="English name")
+    name_ja: str | None = Field(None, description="Japanese name")
+    fiscal_year_start_month: int = Field(ge=1, le=12, description="Month (1-12) in which the government fiscal year starts; FY labels use the calendar year in which it starts")
+
+
+class Source(Row):
+    """One cited document, as it was seen."""
+
+    id: Identifier = Field(description="Short stable identifier")
+    publisher: str = Field(min_length=1, description="Who published it, and the outlet seen if it was a copy")
+    url: str = Field(pattern=r"^https?://\S+$", description="Address where the document was read")
+    published: PartialDate | None = Field(None, description="Publication date (YYYY, YYYY-MM or YYYY-MM-DD); empty when the page showed none")
+    date_note: str | None = Field(None, description="What is known about the date when the page did not show one")
+    tier: Tier = Field(description="Reliability tier: primary, press, secondary or low")
+    via: Via | None = Field(None, description="How the text was seen when not at the original publisher")
+    language: str = Field(pattern=r"^[a-z]{2}$", description="ISO 639-1 language of the page")
+    confirms: str = Field(min_length=1, description="What the source confirms, in brief")
+
+
+class Organisation(Row):
+    """One recipient or body: a company, institute, university or agency."""
+
+    id: Identifier = Field(description="Short stable identifier")
+    name_en: str = Field(min_length=1, description="English name")
+    name_ja: str | None = Field(None, description="Japanese name where the sources give one")
+    kind: OrganisationKind = Field(description="Kind of organisation")
+    country_id: str = Field(pattern=r"^[A-Z]{2}$", description="Country code of the organisation")
+    note: str | None = Field(None, description="Anything a reader should know")
+
+
+class Programme(Row):
+    """One funding programme, a round inside one, or a budget frame that holds programmes."""
+
+    id: Identifier = Field(description="Short stable identifier")
+    parent_id: Identifier | None = Field(None, description="Programme or frame this one sits inside")
+    level: Level = Field(description="budget_frame, programme, round or component")
+    name_en: str = Field(min_length=1, description="English name")
+    name_ja: str | None = Field(None, description="Japanese name where the sources give one")
+    country_id: str = Field(pattern=COUNTRY_PATTERN, description="Country or bloc")
+    funding_body: str = Field(min_length=1, description="Ministry or body that funds it")
+    kind: SupportKind = Field(description="Kind of support")
+    announced: PartialDate | None = Field(None, description="Announcement date; empty when no source gives one")
+    announced_note: str | None = Field(None, description="Detail on the announcement date")
+    amount: Amount | None = Field(None, description="Amount in whole currency units, exact as published; empty when no figure was published")
+    currency: Currency | None = Field(None, description="ISO 4217 currency of the amount")
+    basis: Basis | None = Field(None, description="exact, about, up_to, up_to_about, at_least or target")
+    period_start_fy: FiscalYear | None = Field(None, description="First fiscal year covered")
+    period_end_fy: FiscalYear | None = Field(None, description="Last fiscal year covered")
+    period_years: int | None = Field(None, ge=1, le=50, description="Length of the period in years, as published")
+    legal_basis: str | None = Field(None, description="Law or decision it rests on")
+    budget_source: str | None = Field(None, description="Budget the money comes from")
+    status: ProgrammeStatus = Field(ProgrammeStatus.ACTIVE, description="active, planned, completed or shelved")
+    note: str | None = Field(None, description="Anything a reader should know")
+
+    @model_validator(mode="after")
+    def _amount_fields_together(self) -> Programme:
+        check_amount_fields(self.amount, self.currency, self.basis)
+        if self.period_start_fy and self.period_end_fy and self.period_end_fy < self.period_start_fy:
+            raise ValueError("period_end_fy must not be before period_start_fy")
+        if self.parent_id is not None and self.parent_id == self.id:
+            raise ValueError("parent_id must name another programme, not the row itself")
+        return self
+
+
+class Award(Row):
+    """One award to one project. A joint application is one award with several recipients."""
+
+    id: Identifier = Field(description="Short stable identifier")
+    programme_id: Identifier = Field(description="Programme or round that made the award")
+    purpose_en: str = Field(min_length=1, description="What the project does, in English")
+    purpose_ja: str | None = Field(None, description="What the project does, in Japanese")
+    amount: Amount | None = Field(None, description="Award in whole currency units, exact as published; empty when not published")
+    currency: Currency | None = Field(None, description="ISO 4217 currency of the amount")
+    basis: Basis | None = Field(None, description="exact, about, up_to, up_to_about, at_least or target")
+    announced: PartialDate | None = Field(None, description="Announcement date; empty when no source gives one")
+    announced_note: str | None = Field(None, description="Detail on the announcement date")
+    project_cost: Amount | None = Field(None, description="Total project cost where published, same currency")
+    project_cost_basis: Basis | None = Field(None, description="Basis of the project cost")
+    note: str | None = Field(None, description="Anything a reader should know")
+
+    @model_validator(mode="after")
+    def _amount_fields_together(self) -> Award:
+        check_amount_fields(self.amount, self.currency, self.basis)
+        if (self.project_cost is None) != (self.project_cost_basis is None):
+            raise ValueError("project_cost and project_cost_basis must be given together")
+        if self.project_cost is not None and self.currency is None:
+            raise ValueError("a project_cost needs the award's currency")
+        return self
+
+
+class AwardRecipient(Row):
+    """One organisation receiving (part of) one award. The award's amount is never split."""
+
+    award_id: Identifier = Field(description="Award")
+    organisation_id: Identifier = Field(description="Recipient organisation")
+    role: Role = Field(description="sole, lead or member")
+
+
+class Market(Row):
+    """One market definition in one year: shares are only comparable inside one market."""
+
+    id: Identifier = Field(description="Short stable identifier")
+    name_en: str = Field(min_length=1, description="Market as defined by its source, in English")
+    name_ja: str | None = Field(None, description="Market as defined by its source, in Japanese")
+    country_id: str = Field(pattern=COUNTRY_PATTERN, description="Country")
+    year_label: str = Field(min_length=4, description="Year as the source states it (2024, FY2020)")
+    year: FiscalYear = Field(description="Calendar or fiscal year, for ordering")
+    framing: str = Field(min_length=1, description="Who measured it and how")
+
+
+class MarketShare(Row):
+    """One segment's share of one market. A point figure has low equal to high."""
+
+    id: Identifier = Field(description="Short stable identifier")
+    market_id: Identifier = Field(description="Market")
+    segment_kind: SegmentKind = Field(description="domestic, foreign, vendor or vendor_group")
+    segment_en: str = Field(min_length=1, description="Segment label in English")
+    segment_ja: str | None = Field(None, description="Segment label in Japanese")
+    organisation_id: Identifier | None = Field(None, description="Vendor, when the segment is one organisation")
+    share_low: Percent | None = Field(None, description="Lower bound of the share in percent")
+    share_high: Percent | None = Field(None, description="Upper bound of the share in percent; empty when open-ended")
+    basis: ShareBasis = Field(description="exact, about, range, more_than or rank_only")
+    rank: int | None = Field(None, ge=1, description="Rank in the market where the source gives one")
+    note: str | None = Field(None, description="Anything a reader should know")
+
+    @model_validator(mode="after")
+    def _share_consistent(self) -> MarketShare:
+        low, high = self.share_low, self.share_high
+        if self.basis == ShareBasis.RANK_ONLY:
+            if low is not None or high is not None or self.rank is None:
+                raise ValueError("a rank_only row has a rank and no share figures")
+            return self
+        if low is None:
+            raise ValueError("share_low is required unless the basis is rank_only")
+        if self.basis == ShareBasis.MORE_THAN:
+            if high is not None:
+                raise ValueError("a more_than share is open-ended: leave share_high empty")
+        elif high is None:
+            raise ValueError("share_high is required (equal to share_low for a point figure)")
+        elif low > high:
+            raise ValueError(f"share_low ({low}) must not exceed share_high ({high})")
+        elif self.basis == ShareBasis.RANGE and low == high:
+            raise ValueError("a range share needs share_low below share_high; use exact or about for a point")
+        elif self.basis in (ShareBasis.EXACT, ShareBasis.ABOUT) and low != high:
+            raise ValueError("a point share (exact or about) has share_low equal to share_high; use range otherwise")
+        return self
+
+
+class Milestone(Row):
+    """One dated target or event to watch, with a status a source backs."""
+
+    id: Identifier = Field(description="Short stable identifier")
+    programme_id: Identifier | None = Field(None, description="Programme it belongs to")
+    award_id: Identifier | None = Field(None, description="Award it belongs to")
+    description_en: str = Field(min_length=1, description="What is due, in English")
+    description_ja: str | None = Field(None, description="What is due, in Japanese")
+    due_date: PartialDate | None = Field(None, description="Due or event date (YYYY, YYYY-MM or YYYY-MM-DD)")
+    due_fiscal_year: FiscalYear | None = Field(None, description="Due fiscal year, when the target is set by fiscal year")
+    timing: Timing = Field(description="on, by, by_end, as_early_as, around, from or yearly_from")
+    status: MilestoneStatus = Field(description="met, on_track, pending, unconfirmed or not_met")
+    status_as_of: PartialDate = Field(description="Date of the newest source behind the status")
+    note: str | None = Field(None, description="Anything a reader should know")
+
+    @model_validator(mode="after")
+    def _one_due(self) -> Milestone:
+        if (self.due_date is None) == (self.due_fiscal_year is None):
+            raise ValueError("give exactly one of due_date and due_fiscal_year")
+        if self.programme_id is None and self.award_id is None:
+            raise ValueError("a milestone belongs to a programme or an award: give programme_id or award_id")
+        return self
+
+
+class Caveat(Row):
+    """One conflict or uncertainty between sources, shown next to the rows it concerns."""
+
+    id: Identifier = Field(description="Short stable identifier")
+    conflict_no: int | None = Field(None, ge=1, description="Number of the entry in the research notes' conflicts list")
+    title_en: str = Field(min_length=1, description="One-line summary")
+    text_en: str = Field(min_length=1, description="The caveat in full")
+
+
+_TARGET_FIELDS = ("programme_id", "award_id", "market_share_id", "milestone_id")
+
+
+class _Link(Row):
+    programme_id: Identifier | None = Field(None, description="Programme row concerned")
+    award_id: Identifier | None = Field(None, description="Award row concerned")
+    market_share_id: Identifier | None = Field(None, description="Market-share row concerned")
+    milestone_id: Identifier | None = Field(None, description="Milestone row concerned")
+
+    @model_validator(mode="after")
+    def _exactly_one_target(self) -> _Link:
+        given = [name for name in _TARGET_FIELDS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "name exactly one row: fill one of programme_id, award_id, market_share_id, milestone_id"
+                f" (found {len(given)})"
+            )
+        return self
+
+    @property
+    def target(self) -> tuple[str, str]:
+        """The (column, id) of the row this link points at."""
+        for name in _TARGET_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                return name, value
+        raise AssertionError("validated links always have a target")
+
+
+class Citation(_Link):
+    """One source backing one figure row (programme, award, market share or milestone)."""
+
+    source_id: Identifier = Field(description="Source")
+    supports: str | None = Field(None, description="What this source confirms about the row")
+
+
+class CaveatLink(_Link):
+    """Attaches one caveat to one row it concerns."""
+
+    caveat_id: Identifier = Field(description="Caveat")
+
+
+def check_amount_fields(amount: Decimal | None, currency: str | None, basis: Basis | None) -> None:
+    """An amount needs its currency and basis; no amount means neither is given."""
+    if amount is not None and (currency is None or basis is None):
+        raise ValueError("an amount needs both a currency and a basis")
+    if amount is None and basis is not None:
+        raise ValueError("a basis was given without an amount")

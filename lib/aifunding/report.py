@@ -1,0 +1,112 @@
+"""The validation report: every problem found in a data package, with where it is."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem: where it is (table, file, line, field), what was there, and what is wrong.
+
+    ``line`` is the line number in the file as a text editor shows it (the header is line 1);
+    ``None`` when the problem concerns a whole file or the package.
+    """
+
+    severity: Severity
+    rule: str
+    table: str | None
+    file: str | None
+    line: int | None
+    field: str | None
+    value: str | None
+    message: str
+
+    def location(self) -> str:
+        """``file:line: field`` as compilers print it, leaving out what is not known."""
+        parts = [self.file or "datapackage.json"]
+        if self.line is not None:
+            parts.append(str(self.line))
+        where = ":".join(parts)
+        return f"{where}: {self.field}" if self.field else where
+
+    def as_text(self) -> str:
+        value = f" (value: {self.value!r})" if self.value not in (None, "") else ""
+        return f"{self.location()}: {self.severity}: {self.message}{value}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "severity": str(self.severity)}
+
+
+@dataclass(frozen=True)
+class QuarantinedRow:
+    """A row that failed validation and was kept out of the loaded tables."""
+
+    table: str
+    file: str
+    line: int
+    row: dict[str, str | None]
+    reasons: tuple[str, ...]
+
+
+@dataclass
+class ValidationReport:
+    """Everything the validator found, plus per-table row counts."""
+
+    problems: list[Problem] = field(default_factory=list)
+    quarantined: list[QuarantinedRow] = field(default_factory=list)
+    rows_read: dict[str, int] = field(default_factory=dict)
+    rows_loaded: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == Severity.WARNING]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "tables": len(self.rows_read),
+            "rows_read": sum(self.rows_read.values()),
+            "rows_loaded": sum(self.rows_loaded.values()),
+            "rows_quarantined": len(self.quarantined),
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "by_table": {
+                name: {"read": self.rows_read[name], "loaded": self.rows_loaded.get(name, 0)} for name in self.rows_read
+            },
+        }
+
+    def summary(self) -> str:
+        s = self.stats()
+        verdict = "valid" if self.valid else "INVALID"
+        return (
+            f"{verdict}: {s['errors']} error(s), {s['warnings']} warning(s); "
+            f"{s['rows_loaded']} of {s['rows_read']} rows loaded from {s['tables']} tables, "
+            f"{s['rows_quarantined']} quarantined"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "errors": [p.as_dict() for p in self.errors],
+            "warnings": [p.as_dict() for p in self.warnings],
+            "quarantined": [
+                {"table": q.table, "file": q.file, "line": q.line, "row": q.row, "reasons": list(q.reasons)}
+                for q in self.quarantined
+            ],
+            "stats": self.stats(),
+        }

@@ -1,0 +1,26 @@
+"""Shared fixtures: the bundled package (loaded once) and small packages written per test."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from aifunding import BUNDLED_DATA  # noqa: E402
+from aifunding.package import Package, load_package  # noqa: E402
+from packages import write_package  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def bundled() -> Package:
+    """The bundled data package, loaded and validated once per test session."""
+    return load_package(BUNDLED_DATA)
+
+
+@pytest.fixture
+def minimal(tmp_path: Path) -> Path:
+    """A folder holding the minimal valid package from tests/packages.py."""
+    return write_package(tmp_path / "pkg")

@@ -1,0 +1,365 @@
+"""The validator: one test per rule, asserting the message, on a corpus of packages broken on purpose."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from packages import line_of, minimal_tables, write_package, write_table
+
+from aifunding.package import PackageReadError, load_package
+from aifunding.report import Severity
+from aifunding.rules import half_unit
+
+
+def problems_for(folder: Path, rule: str) -> list:
+    return [p for p in load_package(folder).report.problems if p.rule == rule]
+
+
+def test_minimal_package_is_valid_and_clean(minimal: Path) -> None:
+    package = load_package(minimal)
+    assert package.report.problems == []
+    assert package.report.quarantined == []
+    assert package.report.rows_loaded["awards"] == 2
+
+
+def test_money_is_exact(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["awards"][0]["amount"] = "10240000000"
+    package = load_package(write_package(tmp_path, tables))
+    amount = package.frame("awards").set_index("id").at["award-a", "amount"]
+    assert amount == Decimal("10240000000") and isinstance(amount, Decimal)
+
+
+# --- Row rules: each bad cell is reported with file, line, field, value and a plain message -------------
+
+ROW_CASES = [
+    # table, row index, field, bad value, expected message
+    ("awards", 0, "amount", "12 billion", r"'12 billion' is not a number; write amounts as plain digits"),
+    ("awards", 0, "amount", "-5", r"must be greater than 0"),
+    ("awards", 0, "amount", "0", r"must be greater than 0"),
+    ("awards", 0, "basis", "maybe", r"'maybe' is not allowed; use one of: 'exact', 'about'"),
+    ("awards", 0, "announced", "19/04/2024", r"is not a date; write YYYY, YYYY-MM or YYYY-MM-DD"),
+    ("awards", 0, "announced", "2024-02-30", r"2024-02-30 is not a real calendar date"),
+    ("awards", 0, "announced", "2204-01-01", r"year 2204 is implausible: it must be between 1990 and 2100"),
+    ("awards", 0, "currency", "yen", r"'yen' is not valid; use a three-letter ISO 4217 code"),
+    ("awards", 0, "id", "Award A", r"'Award A' is not a valid identifier; use lowercase letters"),
+    ("awards", 0, "purpose_en", "", r"is required but empty"),
+    ("market_shares", 0, "share_high", "20", r"share_low \(30\) must not exceed share_high \(20\)"),
+    ("market_shares", 0, "share_low", "130", r"130 is too large: it must be at most 100"),
+    ("programmes", 0, "period_end_fy", "2020", r"period_end_fy must not be before period_start_fy"),
+    ("sources", 0, "tier", "blog", r"'blog' is not allowed; use one of: 'primary', 'press', 'secondary' or 'low'"),
+    ("milestones", 0, "due_fiscal_year", "2026", r"give exactly one of due_date and due_fiscal_year"),
+]
+
+
+@pytest.mark.parametrize(("table", "index", "field", "value", "message"), ROW_CASES)
+def test_row_rule_reports_location_and_message(tmp_path: Path, table, index, field, value, message) -> None:
+    tables = minimal_tables()
+    tables[table][index][field] = value
+    folder = write_package(tmp_path, tables)
+    report = load_package(folder).report
+    row_id = tables[table][index]["id"]
+    line = line_of(folder, table, row_id if field != "id" else value)
+    matching = [p for p in report.errors if p.table == table and p.line == line]
+    assert matching, report.problems
+    problem = matching[0]
+    assert problem.file == f"{table}.csv"
+    assert problem.field in (field, None)
+    assert problem.message
+    assert any(__import__("re").search(message, p.message) for p in matching), [p.message for p in matching]
+    assert any(q.table == table and q.line == line for q in report.quarantined)
+
+
+def test_amount_without_basis_is_refused(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["awards"][0]["basis"] = ""
+    errors = load_package(write_package(tmp_path, tables)).report.errors
+    assert any("an amount needs both a currency and a basis" in p.message for p in errors)
+
+
+def test_link_must_name_exactly_one_row(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["citations"][0]["award_id"] = "award-a"
+    errors = load_package(write_package(tmp_path, tables)).report.errors
+    assert any(p.table == "citations" and "name exactly one row" in p.message and "(found 2)" in p.message
+               for p in errors)
+
+
+def test_invalid_row_is_quarantined_and_others_still_load(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["awards"][0]["amount"] = "lots"
+    package = load_package(write_package(tmp_path, tables))
+    assert list(package.frame("awards")["id"]) == ["award-bc"]
+    quarantined = [q for q in package.report.quarantined if q.table == "awards"]
+    assert [q.row["id"] for q in quarantined] == ["award-a"]
+    # Its recipient, milestone, citation and caveat link point at a quarantined award: quarantined too.
+    cascaded = {q.table for q in package.report.quarantined}
+    assert {"award_recipients", "milestones", "citations", "caveat_links"} <= cascaded
+
+
+# --- File and header problems ---------------------------------------------------------------------------
+
+def test_missing_required_column_quarantines_every_row(minimal: Path) -> None:
+    path = minimal / "awards.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    drop = header.index("purpose_en")
+    rewritten = [",".join(v for i, v in enumerate(line.split(",")) if i != drop) for line in lines]
+    path.write_text("\n".join(rewritten) + "\n", encoding="utf-8")
+    report = load_package(minimal).report
+    assert any(p.rule == "missing-column" and p.field == "purpose_en" and p.line == 1
+               and "required column 'purpose_en' is missing" in p.message for p in report.errors)
+    assert report.rows_loaded["awards"] == 0
+    assert len([q for q in report.quarantined if q.table == "awards"]) == 2
+
+
+def test_extra_column_is_an_error_but_rows_load(minimal: Path) -> None:
+    path = minimal / "organisations.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([lines[0] + ",secret"] + [line + ",x" for line in lines[1:]]) + "\n", encoding="utf-8")
+    package = load_package(minimal)
+    problems = [p for p in package.report.errors if p.rule == "unknown-column"]
+    assert problems and problems[0].field == "secret" and "is not a column of the organisations table" in \
+        problems[0].message
+    assert package.report.rows_loaded["organisations"] == 3
+
+
+def test_byte_order_mark_is_accepted_with_a_warning(minimal: Path) -> None:
+    path = minimal / "awards.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    package = load_package(minimal)
+    assert package.report.valid
+    assert [p.rule for p in package.report.warnings] == ["bom"]
+    assert package.report.rows_loaded["awards"] == 2
+
+
+def test_wrong_encoding_names_the_line(minimal: Path) -> None:
+    path = minimal / "organisations.csv"
+    path.write_bytes(path.read_text(encoding="utf-8").encode("shift_jis"))
+    problems = problems_for(minimal, "encoding")
+    assert problems[0].line == 2 and problems[0].file == "organisations.csv"
+    assert "is not UTF-8 text" in problems[0].message and "save it as UTF-8" in problems[0].message
+
+
+def test_empty_file_is_reported(minimal: Path) -> None:
+    (minimal / "markets.csv").write_text("", encoding="utf-8")
+    problems = problems_for(minimal, "empty-file")
+    assert problems and "the file is empty; it needs at least the header line: id,name_en" in problems[0].message
+
+
+def test_missing_file_is_reported(minimal: Path) -> None:
+    (minimal / "caveats.csv").unlink()
+    problems = problems_for(minimal, "missing-file")
+    assert problems and problems[0].table == "caveats" and "is missing" in problems[0].message
+
+
+def test_line_with_wrong_number_of_values(minimal: Path) -> None:
+    path = minimal / "countries.csv"
+    path.write_text(path.read_text(encoding="utf-8") + "KR,South Korea\n", encoding="utf-8")
+    problems = problems_for(minimal, "field-count")
+    assert problems[0].line == 3 and "the line has 2 values but the header has 4 columns" in problems[0].message
+
+
+def test_line_numbers_count_multiline_cells(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["awards"][0]["note"] = "first line\nsecond line"
+    tables["awards"][1]["amount"] = "n/a"
+    folder = write_package(tmp_path, tables)
+    problem = next(p for p in load_package(folder).report.errors if p.field == "amount")
+    assert problem.line == 4  # header, award-a over two lines, then award-bc
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, r"no datapackage.json found"),
+        ("{not json", r"is not valid JSON \(line 1"),
+        ("[1, 2]", r"must hold a JSON object"),
+    ],
+)
+def test_unreadable_descriptor_raises_read_error(minimal: Path, content, message) -> None:
+    descriptor = minimal / "datapackage.json"
+    if content is None:
+        descriptor.unlink()
+    else:
+        descriptor.write_text(content, encoding="utf-8")
+    with pytest.raises(PackageReadError, match=message):
+        load_package(minimal)
+
+
+def test_descriptor_without_a_table(minimal: Path) -> None:
+    descriptor = minimal / "datapackage.json"
+    data = json.loads(descriptor.read_text(encoding="utf-8"))
+    data["resources"] = [r for r in data["resources"] if r["name"] != "markets"]
+    descriptor.write_text(json.dumps(data), encoding="utf-8")
+    problems = problems_for(minimal, "missing-table")
+    assert problems and "does not list the 'markets' table" in problems[0].message
+
+
+# --- Keys ----------------------------------------------------------------------------------------------
+
+def test_duplicate_id_quarantines_the_second(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["awards"][1]["id"] = "award-a"
+    folder = write_package(tmp_path, tables)
+    problem = problems_for(folder, "duplicate-key")[0]
+    assert problem.line == 3 and problem.value == "award-a"
+    assert "id 'award-a' is already used on line 2; each row needs its own" in problem.message
+
+
+def test_dangling_reference(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["awards"][1]["programme_id"] = "round-404"
+    folder = write_package(tmp_path, tables)
+    problem = problems_for(folder, "foreign-key")[0]
+    assert problem.table == "awards" and problem.field == "programme_id" and problem.line == 3
+    assert "refers to programmes id 'round-404', which does not exist in programmes.csv" in problem.message
+
+
+# --- Package rules ---------------------------------------------------------------------------------------
+
+def _april_2024_round() -> dict[str, list[dict[str, str]]]:
+    """The 2024-04-19 cloud round as published: five 'up to about' awards, ceiling 'up to' ¥72.5bn."""
+    tables = minimal_tables()
+    tables["programmes"][0]["amount"] = "72500000000"
+    amounts = ["1930000000", "50100000000", "2560000000", "10240000000", "7700000000"]
+    tables["awards"] = [
+        {"id": f"award-{i}", "programme_id": "round-1", "purpose_en": "GPU cloud", "amount": amount,
+         "currency": "JPY", "basis": "up_to_about", "announced": "2024-04-19"}
+        for i, amount in enumerate(amounts)
+    ]
+    tables["award_recipients"] = [{"award_id": f"award-{i}", "organisation_id": "org-a", "role": "sole"}
+                                  for i in range(5)]
+    tables["citations"] = [c for c in tables["citations"] if not c.get("award_id")] + [
+        {"source_id": "src-a", "award_id": f"award-{i}"} for i in range(5)]
+    tables["caveat_links"] = [{"caveat_id": "cv-1", "programme_id": "round-1"}]
+    tables["milestones"][0]["award_id"] = "award-0"
+    return tables
+
+
+def test_awards_over_ceiling_within_rounding_is_a_warning(tmp_path: Path) -> None:
+    report = load_package(write_package(tmp_path, _april_2024_round())).report
+    assert report.valid
+    (warning,) = [p for p in report.warnings if p.rule == "ceiling-rounding"]
+    assert warning.table == "programmes" and warning.field == "amount" and warning.line == 2
+    assert "the 5 awards under 'round-1' add up to 72,530,000,000 JPY, more than its up to 72,500,000,000 JPY " \
+           "by 30,000,000" in warning.message
+    assert "most likely rounding" in warning.message
+
+
+def test_awards_over_ceiling_beyond_rounding_is_an_error(tmp_path: Path) -> None:
+    tables = _april_2024_round()
+    tables["awards"][1]["amount"] = "55100000000"
+    report = load_package(write_package(tmp_path, tables)).report
+    (error,) = [p for p in report.errors if p.rule == "ceiling"]
+    assert "more than rounding of 'about' figures can explain" in error.message
+
+
+@pytest.mark.parametrize(
+    ("amount", "half"),
+    [
+        ("1930000000", "5000000"),  # 19.3億: exact to 0.1億
+        ("50100000000", "50000000"),  # 501億
+        ("10240000000", "5000000"),  # 102.4億
+        ("7", "0.5"),
+    ],
+)
+def test_half_unit(amount: str, half: str) -> None:
+    assert half_unit(Decimal(amount)) == Decimal(half)
+
+
+def test_segment_shares_over_100_percent(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["market_shares"][1].update(share_low="75", share_high="75")
+    problem = problems_for(write_package(tmp_path, tables), "share-total")[0]
+    assert "the segment shares of market 'market-1' add up to at least 105%, more than 100%" in problem.message
+
+
+def test_uncited_figure_row(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["citations"] = [c for c in tables["citations"] if c.get("award_id") != "award-bc"]
+    problem = problems_for(write_package(tmp_path, tables), "uncited")[0]
+    assert problem.table == "awards" and problem.value == "award-bc"
+    assert "'award-bc' is not cited by any source; add a row to citations.csv" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("code", "rule", "severity", "message"),
+    [
+        ("XYZ", "currency", Severity.ERROR, r"'XYZ' is not an ISO 4217 currency code"),
+        ("NGN", "currency-not-convertible", Severity.WARNING, r"'NGN' is not in the ECB reference rates"),
+    ],
+)
+def test_currency_rules(tmp_path: Path, code, rule, severity, message) -> None:
+    tables = minimal_tables()
+    tables["programmes"][0]["currency"] = code
+    for award in tables["awards"]:
+        award["currency"] = code
+    problems = problems_for(write_package(tmp_path, tables), rule)
+    assert problems and problems[0].severity == severity
+    assert __import__("re").search(message, problems[0].message)
+
+
+def test_future_announcement(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["awards"][0]["announced"] = "2099-01-01"
+    problem = problems_for(write_package(tmp_path, tables), "future-date")[0]
+    assert "2099-01-01 is in the future" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("roles", "message"),
+    [
+        (("lead", "lead"), r"joint award 'award-bc' needs exactly one 'lead'"),
+        (("sole", "member"), r"joint award 'award-bc' needs exactly one 'lead'"),
+    ],
+)
+def test_joint_award_roles(tmp_path: Path, roles, message) -> None:
+    tables = minimal_tables()
+    for recipient, role in zip(tables["award_recipients"][1:], roles, strict=True):
+        recipient["role"] = role
+    problem = problems_for(write_package(tmp_path, tables), "recipient-role")[0]
+    assert __import__("re").search(message, problem.message)
+
+
+def test_single_recipient_must_be_sole(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["award_recipients"][0]["role"] = "lead"
+    problem = problems_for(write_package(tmp_path, tables), "recipient-role")[0]
+    assert "an award with one recipient must give it the role 'sole'" in problem.message
+
+
+def test_award_without_recipient(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["award_recipients"] = tables["award_recipients"][1:]
+    problem = problems_for(write_package(tmp_path, tables), "no-recipient")[0]
+    assert "award 'award-a' has no recipient" in problem.message
+
+
+def test_parent_cycle(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["programmes"].append({**tables["programmes"][0], "id": "round-2", "parent_id": "round-1"})
+    tables["programmes"][0]["parent_id"] = "round-2"
+    tables["citations"].append({"source_id": "src-a", "programme_id": "round-2"})
+    problems = problems_for(write_package(tmp_path, tables), "parent-cycle")
+    assert problems and "is inside itself through its parents" in problems[0].message
+
+
+def test_unattached_caveat_warns(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["caveat_links"] = []
+    problem = problems_for(write_package(tmp_path, tables), "caveat-unattached")[0]
+    assert problem.severity == Severity.WARNING and "is not attached to any row" in problem.message
+
+
+def test_every_problem_has_text_location(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["awards"][0]["amount"] = "abc"
+    folder = write_package(tmp_path, tables)
+    write_table(folder, "markets", [])
+    for problem in load_package(folder).report.problems:
+        text = problem.as_text()
+        assert text.startswith(f"{problem.file}:") and problem.message in text
