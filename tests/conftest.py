@@ -9,9 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from aifunding import BUNDLED_DATA  # noqa: E402
-from aifunding.package import Package, load_package  # noqa: E402
-from packages import write_package  # noqa: E402
+from aifunding import BUNDLED_DATA
+from aifunding.package import Package, load_package
+from packages import write_package
 
 
 @pytest.fixture(scope="session")

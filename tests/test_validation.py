@@ -7,11 +7,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from packages import line_of, minimal_tables, write_package, write_table
-
 from aifunding.package import PackageReadError, load_package
 from aifunding.report import Severity
 from aifunding.rules import half_unit
+from packages import line_of, minimal_tables, write_package, write_table
 
 
 def problems_for(folder: Path, rule: str) -> list:
@@ -84,8 +83,9 @@ def test_link_must_name_exactly_one_row(tmp_path: Path) -> None:
     tables = minimal_tables()
     tables["citations"][0]["award_id"] = "award-a"
     errors = load_package(write_package(tmp_path, tables)).report.errors
-    assert any(p.table == "citations" and "name exactly one row" in p.message and "(found 2)" in p.message
-               for p in errors)
+    assert any(
+        p.table == "citations" and "name exactly one row" in p.message and "(found 2)" in p.message for p in errors
+    )
 
 
 def test_invalid_row_is_quarantined_and_others_still_load(tmp_path: Path) -> None:
@@ -102,6 +102,7 @@ def test_invalid_row_is_quarantined_and_others_still_load(tmp_path: Path) -> Non
 
 # --- File and header problems ---------------------------------------------------------------------------
 
+
 def test_missing_required_column_quarantines_every_row(minimal: Path) -> None:
     path = minimal / "awards.csv"
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -110,8 +111,13 @@ def test_missing_required_column_quarantines_every_row(minimal: Path) -> None:
     rewritten = [",".join(v for i, v in enumerate(line.split(",")) if i != drop) for line in lines]
     path.write_text("\n".join(rewritten) + "\n", encoding="utf-8")
     report = load_package(minimal).report
-    assert any(p.rule == "missing-column" and p.field == "purpose_en" and p.line == 1
-               and "required column 'purpose_en' is missing" in p.message for p in report.errors)
+    assert any(
+        p.rule == "missing-column"
+        and p.field == "purpose_en"
+        and p.line == 1
+        and "required column 'purpose_en' is missing" in p.message
+        for p in report.errors
+    )
     assert report.rows_loaded["awards"] == 0
     assert len([q for q in report.quarantined if q.table == "awards"]) == 2
 
@@ -122,8 +128,11 @@ def test_extra_column_is_an_error_but_rows_load(minimal: Path) -> None:
     path.write_text("\n".join([lines[0] + ",secret"] + [line + ",x" for line in lines[1:]]) + "\n", encoding="utf-8")
     package = load_package(minimal)
     problems = [p for p in package.report.errors if p.rule == "unknown-column"]
-    assert problems and problems[0].field == "secret" and "is not a column of the organisations table" in \
-        problems[0].message
+    assert (
+        problems
+        and problems[0].field == "secret"
+        and "is not a column of the organisations table" in problems[0].message
+    )
     assert package.report.rows_loaded["organisations"] == 3
 
 
@@ -201,6 +210,7 @@ def test_descriptor_without_a_table(minimal: Path) -> None:
 
 # --- Keys ----------------------------------------------------------------------------------------------
 
+
 def test_duplicate_id_quarantines_the_second(tmp_path: Path) -> None:
     tables = minimal_tables()
     tables["awards"][1]["id"] = "award-a"
@@ -221,20 +231,30 @@ def test_dangling_reference(tmp_path: Path) -> None:
 
 # --- Package rules ---------------------------------------------------------------------------------------
 
+
 def _april_2024_round() -> dict[str, list[dict[str, str]]]:
     """The 2024-04-19 cloud round as published: five 'up to about' awards, ceiling 'up to' ¥72.5bn."""
     tables = minimal_tables()
     tables["programmes"][0]["amount"] = "72500000000"
     amounts = ["1930000000", "50100000000", "2560000000", "10240000000", "7700000000"]
     tables["awards"] = [
-        {"id": f"award-{i}", "programme_id": "round-1", "purpose_en": "GPU cloud", "amount": amount,
-         "currency": "JPY", "basis": "up_to_about", "announced": "2024-04-19"}
+        {
+            "id": f"award-{i}",
+            "programme_id": "round-1",
+            "purpose_en": "GPU cloud",
+            "amount": amount,
+            "currency": "JPY",
+            "basis": "up_to_about",
+            "announced": "2024-04-19",
+        }
         for i, amount in enumerate(amounts)
     ]
-    tables["award_recipients"] = [{"award_id": f"award-{i}", "organisation_id": "org-a", "role": "sole"}
-                                  for i in range(5)]
+    tables["award_recipients"] = [
+        {"award_id": f"award-{i}", "organisation_id": "org-a", "role": "sole"} for i in range(5)
+    ]
     tables["citations"] = [c for c in tables["citations"] if not c.get("award_id")] + [
-        {"source_id": "src-a", "award_id": f"award-{i}"} for i in range(5)]
+        {"source_id": "src-a", "award_id": f"award-{i}"} for i in range(5)
+    ]
     tables["caveat_links"] = [{"caveat_id": "cv-1", "programme_id": "round-1"}]
     tables["milestones"][0]["award_id"] = "award-0"
     return tables
@@ -245,8 +265,10 @@ def test_awards_over_ceiling_within_rounding_is_a_warning(tmp_path: Path) -> Non
     assert report.valid
     (warning,) = [p for p in report.warnings if p.rule == "ceiling-rounding"]
     assert warning.table == "programmes" and warning.field == "amount" and warning.line == 2
-    assert "the 5 awards under 'round-1' add up to 72,530,000,000 JPY, more than its up to 72,500,000,000 JPY " \
-           "by 30,000,000" in warning.message
+    assert (
+        "the 5 awards under 'round-1' add up to 72,530,000,000 JPY, more than its up to 72,500,000,000 JPY "
+        "by 30,000,000" in warning.message
+    )
     assert "most likely rounding" in warning.message
 
 

@@ -183,10 +183,17 @@ class Row(BaseModel):
 class Country(Row):
     """One country or bloc, with the month its fiscal year starts."""
 
-    id: Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code, or EU for the European Union")]
+    id: Annotated[
+        str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code, or EU for the European Union")
+    ]
     name_en: str = Field(min_length=1, description="English name")
     name_ja: str | None = Field(None, description="Japanese name")
-    fiscal_year_start_month: int = Field(ge=1, le=12, description="Month (1-12) in which the government fiscal year starts; FY labels use the calendar year in which it starts")
+    fiscal_year_start_month: int = Field(
+        ge=1,
+        le=12,
+        description="Month (1-12) in which the government fiscal year starts; "
+        "FY labels use the calendar year in which it starts",
+    )
 
 
 class Source(Row):
@@ -195,7 +202,9 @@ class Source(Row):
     id: Identifier = Field(description="Short stable identifier")
     publisher: str = Field(min_length=1, description="Who published it, and the outlet seen if it was a copy")
     url: str = Field(pattern=r"^https?://\S+$", description="Address where the document was read")
-    published: PartialDate | None = Field(None, description="Publication date (YYYY, YYYY-MM or YYYY-MM-DD); empty when the page showed none")
+    published: PartialDate | None = Field(
+        None, description="Publication date (YYYY, YYYY-MM or YYYY-MM-DD); empty when the page showed none"
+    )
     date_note: str | None = Field(None, description="What is known about the date when the page did not show one")
     tier: Tier = Field(description="Reliability tier: primary, press, secondary or low")
     via: Via | None = Field(None, description="How the text was seen when not at the original publisher")
@@ -227,7 +236,9 @@ class Programme(Row):
     kind: SupportKind = Field(description="Kind of support")
     announced: PartialDate | None = Field(None, description="Announcement date; empty when no source gives one")
     announced_note: str | None = Field(None, description="Detail on the announcement date")
-    amount: Amount | None = Field(None, description="Amount in whole currency units, exact as published; empty when no figure was published")
+    amount: Amount | None = Field(
+        None, description="Amount in whole currency units, exact as published; empty when no figure was published"
+    )
     currency: Currency | None = Field(None, description="ISO 4217 currency of the amount")
     basis: Basis | None = Field(None, description="exact, about, up_to, up_to_about, at_least or target")
     period_start_fy: FiscalYear | None = Field(None, description="First fiscal year covered")
@@ -255,7 +266,9 @@ class Award(Row):
     programme_id: Identifier = Field(description="Programme or round that made the award")
     purpose_en: str = Field(min_length=1, description="What the project does, in English")
     purpose_ja: str | None = Field(None, description="What the project does, in Japanese")
-    amount: Amount | None = Field(None, description="Award in whole currency units, exact as published; empty when not published")
+    amount: Amount | None = Field(
+        None, description="Award in whole currency units, exact as published; empty when not published"
+    )
     currency: Currency | None = Field(None, description="ISO 4217 currency of the amount")
     basis: Basis | None = Field(None, description="exact, about, up_to, up_to_about, at_least or target")
     announced: PartialDate | None = Field(None, description="Announcement date; empty when no source gives one")
@@ -341,7 +354,9 @@ class Milestone(Row):
     description_en: str = Field(min_length=1, description="What is due, in English")
     description_ja: str | None = Field(None, description="What is due, in Japanese")
     due_date: PartialDate | None = Field(None, description="Due or event date (YYYY, YYYY-MM or YYYY-MM-DD)")
-    due_fiscal_year: FiscalYear | None = Field(None, description="Due fiscal year, when the target is set by fiscal year")
+    due_fiscal_year: FiscalYear | None = Field(
+        None, description="Due fiscal year, when the target is set by fiscal year"
+    )
     timing: Timing = Field(description="on, by, by_end, as_early_as, around, from or yearly_from")
     status: MilestoneStatus = Field(description="met, on_track, pending, unconfirmed or not_met")
     status_as_of: PartialDate = Field(description="Date of the newest source behind the status")

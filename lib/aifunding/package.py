@@ -137,8 +137,16 @@ def _resource_files(descriptor: dict[str, Any], root: Path, report: ValidationRe
     resources = descriptor.get("resources")
     if not isinstance(resources, list):
         report.problems.append(
-            Problem(Severity.ERROR, "descriptor", None, DESCRIPTOR_NAME, None, "resources", None,
-                    "the descriptor has no 'resources' list; it must list one resource per table")
+            Problem(
+                Severity.ERROR,
+                "descriptor",
+                None,
+                DESCRIPTOR_NAME,
+                None,
+                "resources",
+                None,
+                "the descriptor has no 'resources' list; it must list one resource per table",
+            )
         )
         resources = []
     by_name = {r.get("name"): r for r in resources if isinstance(r, dict)}
@@ -147,24 +155,48 @@ def _resource_files(descriptor: dict[str, Any], root: Path, report: ValidationRe
         resource = by_name.get(table.name)
         if resource is None:
             report.problems.append(
-                Problem(Severity.ERROR, "missing-table", table.name, DESCRIPTOR_NAME, None, "resources", table.name,
-                        f"the descriptor does not list the '{table.name}' table; expected a resource named "
-                        f"'{table.name}' with path '{table.path}'")
+                Problem(
+                    Severity.ERROR,
+                    "missing-table",
+                    table.name,
+                    DESCRIPTOR_NAME,
+                    None,
+                    "resources",
+                    table.name,
+                    f"the descriptor does not list the '{table.name}' table; expected a resource named "
+                    f"'{table.name}' with path '{table.path}'",
+                )
             )
             continue
         rel = resource.get("path")
         if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
             report.problems.append(
-                Problem(Severity.ERROR, "resource-path", table.name, DESCRIPTOR_NAME, None, "path", str(rel),
-                        f"the '{table.name}' resource needs a relative 'path' inside the package folder")
+                Problem(
+                    Severity.ERROR,
+                    "resource-path",
+                    table.name,
+                    DESCRIPTOR_NAME,
+                    None,
+                    "path",
+                    str(rel),
+                    f"the '{table.name}' resource needs a relative 'path' inside the package folder",
+                )
             )
             continue
         files[table.name] = root / rel
     for name in by_name.keys() - TABLES_BY_NAME.keys():
         report.problems.append(
-            Problem(Severity.WARNING, "unknown-table", str(name), DESCRIPTOR_NAME, None, "resources", str(name),
-                    f"resource '{name}' is not a known table and was not loaded; known tables: "
-                    + ", ".join(TABLES_BY_NAME))
+            Problem(
+                Severity.WARNING,
+                "unknown-table",
+                str(name),
+                DESCRIPTOR_NAME,
+                None,
+                "resources",
+                str(name),
+                f"resource '{name}' is not a known table and was not loaded; known tables: "
+                + ", ".join(TABLES_BY_NAME),
+            )
         )
     return files
 
@@ -189,8 +221,16 @@ def decode_csv_bytes(name: str, shown: str, data: bytes, report: ValidationRepor
     """Decode CSV bytes as UTF-8 (a byte-order mark is accepted and noted)."""
     if data.startswith(b"\xef\xbb\xbf"):
         report.problems.append(
-            Problem(Severity.WARNING, "bom", name, shown, 1, None, None,
-                    "the file starts with a byte-order mark (as Excel writes it); it was ignored")
+            Problem(
+                Severity.WARNING,
+                "bom",
+                name,
+                shown,
+                1,
+                None,
+                None,
+                "the file starts with a byte-order mark (as Excel writes it); it was ignored",
+            )
         )
         data = data[3:]
     try:
@@ -198,9 +238,17 @@ def decode_csv_bytes(name: str, shown: str, data: bytes, report: ValidationRepor
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         report.problems.append(
-            Problem(Severity.ERROR, "encoding", name, shown, line, None, repr(data[exc.start : exc.start + 1]),
-                    "the file is not UTF-8 text (for example Shift-JIS or Latin-1); save it as UTF-8 "
-                    "and load it again. No row of this table was loaded")
+            Problem(
+                Severity.ERROR,
+                "encoding",
+                name,
+                shown,
+                line,
+                None,
+                repr(data[exc.start : exc.start + 1]),
+                "the file is not UTF-8 text (for example Shift-JIS or Latin-1); save it as UTF-8 "
+                "and load it again. No row of this table was loaded",
+            )
         )
         return None
 
@@ -208,13 +256,24 @@ def decode_csv_bytes(name: str, shown: str, data: bytes, report: ValidationRepor
 def _parse_table(table: Table, file: str, text: str, report: ValidationReport) -> list[LoadedRow]:
     """Parse one CSV text into validated rows, quarantining what fails."""
 
-    def problem(rule: str, line: int | None, column: str | None, value: str | None, message: str,
-                severity: Severity = Severity.ERROR) -> None:
+    def problem(
+        rule: str,
+        line: int | None,
+        column: str | None,
+        value: str | None,
+        message: str,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
         report.problems.append(Problem(severity, rule, table.name, file, line, column, value, message))
 
     if not text.strip():
-        problem("empty-file", 1, None, None,
-                f"the file is empty; it needs at least the header line: {','.join(table.columns)}")
+        problem(
+            "empty-file",
+            1,
+            None,
+            None,
+            f"the file is empty; it needs at least the header line: {','.join(table.columns)}",
+        )
         return []
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -226,9 +285,14 @@ def _parse_table(table: Table, file: str, text: str, report: ValidationReport) -
     missing = [c for c in expected if c not in header]
     extra = [c for c in header if c not in expected]
     for column in extra:
-        problem("unknown-column", 1, column or "(blank)", column,
-                f"'{column}' is not a column of the {table.name} table and its values were ignored; "
-                f"allowed columns: {', '.join(expected)}")
+        problem(
+            "unknown-column",
+            1,
+            column or "(blank)",
+            column,
+            f"'{column}' is not a column of the {table.name} table and its values were ignored; "
+            f"allowed columns: {', '.join(expected)}",
+        )
     duplicated = sorted({c for c in header if header.count(c) > 1 and c})
     for column in duplicated:
         problem("duplicate-column", 1, column, column, f"the column '{column}' appears more than once in the header")
@@ -236,8 +300,16 @@ def _parse_table(table: Table, file: str, text: str, report: ValidationReport) -
     for column in missing:
         severity = Severity.ERROR if column in required else Severity.WARNING
         note = "so no row can be loaded" if column in required else "so it is empty in every row"
-        problem("missing-column", 1, column, None, f"the required column '{column}' is missing, {note}"
-                if column in required else f"the optional column '{column}' is missing, {note}", severity)
+        problem(
+            "missing-column",
+            1,
+            column,
+            None,
+            f"the required column '{column}' is missing, {note}"
+            if column in required
+            else f"the optional column '{column}' is missing, {note}",
+            severity,
+        )
 
     loaded: list[LoadedRow] = []
     line = 1
@@ -248,8 +320,13 @@ def _parse_table(table: Table, file: str, text: str, report: ValidationReport) -
         except StopIteration:
             break
         except csv.Error as exc:
-            problem("csv-syntax", start, None, None, f"this line cannot be read as CSV ({exc}); the rest of the file "
-                    "was not read")
+            problem(
+                "csv-syntax",
+                start,
+                None,
+                None,
+                f"this line cannot be read as CSV ({exc}); the rest of the file was not read",
+            )
             break
         line = start
         if not values or all(not v.strip() for v in values):

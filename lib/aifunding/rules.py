@@ -27,11 +27,18 @@ Rows = dict[str, list[LoadedRow]]
 MAX_SEGMENT_TOTAL = Decimal(100)
 
 
-def _problem(severity: Severity, rule: str, table: str, row: LoadedRow | None, column: str | None,
-             value: object, message: str) -> Problem:
+def _problem(
+    severity: Severity, rule: str, table: str, row: LoadedRow | None, column: str | None, value: object, message: str
+) -> Problem:
     return Problem(
-        severity, rule, table, row.file if row else TABLES_BY_NAME[table].path, row.line if row else None,
-        column, None if value is None else str(value), message,
+        severity,
+        rule,
+        table,
+        row.file if row else TABLES_BY_NAME[table].path,
+        row.line if row else None,
+        column,
+        None if value is None else str(value),
+        message,
     )
 
 
@@ -50,8 +57,10 @@ def run_reference_rules(rows: Rows, report: ValidationReport) -> None:
             key = _key(row, table.primary_key)
             if key in first_line:
                 shown = ", ".join(str(k) for k in key)
-                message = (f"{' + '.join(table.primary_key)} '{shown}' is already used on line {first_line[key]}; "
-                           "each row needs its own")
+                message = (
+                    f"{' + '.join(table.primary_key)} '{shown}' is already used on line {first_line[key]}; "
+                    "each row needs its own"
+                )
                 _quarantine(report, table.name, row, table.primary_key[-1], shown, message, "duplicate-key")
             else:
                 first_line[key] = row.line
@@ -61,13 +70,14 @@ def run_reference_rules(rows: Rows, report: ValidationReport) -> None:
     changed = True
     while changed:
         changed = False
-        keys = {t.name: {_key(r, ("id",)) [0] for r in rows[t.name]} for t in TABLES if t.primary_key == ("id",)}
+        keys = {t.name: {_key(r, ("id",))[0] for r in rows[t.name]} for t in TABLES if t.primary_key == ("id",)}
         for table in TABLES:
             kept = []
             for row in rows[table.name]:
                 broken = next(
                     (
-                        fk for fk in table.foreign_keys
+                        fk
+                        for fk in table.foreign_keys
                         if getattr(row.model, fk.field) is not None
                         and getattr(row.model, fk.field) not in keys[fk.ref_table]
                     ),
@@ -77,15 +87,18 @@ def run_reference_rules(rows: Rows, report: ValidationReport) -> None:
                     kept.append(row)
                     continue
                 value = getattr(row.model, broken.field)
-                message = (f"refers to {broken.ref_table} id '{value}', which does not exist in "
-                           f"{TABLES_BY_NAME[broken.ref_table].path} (or was quarantined)")
+                message = (
+                    f"refers to {broken.ref_table} id '{value}', which does not exist in "
+                    f"{TABLES_BY_NAME[broken.ref_table].path} (or was quarantined)"
+                )
                 _quarantine(report, table.name, row, broken.field, value, message, "foreign-key")
                 changed = True
             rows[table.name] = kept
 
 
-def _quarantine(report: ValidationReport, table: str, row: LoadedRow, column: str, value: object, message: str,
-                rule: str) -> None:
+def _quarantine(
+    report: ValidationReport, table: str, row: LoadedRow, column: str, value: object, message: str, rule: str
+) -> None:
     report.problems.append(_problem(Severity.ERROR, rule, table, row, column, value, message))
     report.quarantined.append(QuarantinedRow(table, row.file, row.line, row.raw, (f"{column}: {message}",)))
 
@@ -139,9 +152,15 @@ def check_awards_within_ceiling(rows: Rows) -> Iterator[Problem]:
         awards = [a for pid in within[p.id] for a in awards_by_programme.get(pid, ()) if a.model.amount is not None]
         same = [a for a in awards if a.model.currency == p.currency]
         if len(same) != len(awards):
-            yield _problem(Severity.WARNING, "ceiling-currency", "programmes", row, "currency", p.currency,
-                           f"some awards under '{p.id}' are in another currency, so they were not checked against "
-                           "its amount")
+            yield _problem(
+                Severity.WARNING,
+                "ceiling-currency",
+                "programmes",
+                row,
+                "currency",
+                p.currency,
+                f"some awards under '{p.id}' are in another currency, so they were not checked against its amount",
+            )
         total = sum((a.model.amount for a in same), Decimal(0))
         if total <= p.amount:
             continue
@@ -150,16 +169,32 @@ def check_awards_within_ceiling(rows: Rows) -> Iterator[Problem]:
             tolerance += half_unit(p.amount)
         excess = total - p.amount
         words = "up to " if p.basis in (Basis.UP_TO, Basis.UP_TO_ABOUT) else ""
-        base = (f"the {len(same)} awards under '{p.id}' add up to {total:,} {p.currency}, more than its "
-                f"{words}{p.amount:,} {p.currency} by {excess:,}")
+        base = (
+            f"the {len(same)} awards under '{p.id}' add up to {total:,} {p.currency}, more than its "
+            f"{words}{p.amount:,} {p.currency} by {excess:,}"
+        )
         if excess <= tolerance:
-            yield _problem(Severity.WARNING, "ceiling-rounding", "programmes", row, "amount", p.amount,
-                           f"{base}; this is within the {tolerance:,} that rounding of 'about' figures allows, "
-                           "so it is most likely rounding")
+            yield _problem(
+                Severity.WARNING,
+                "ceiling-rounding",
+                "programmes",
+                row,
+                "amount",
+                p.amount,
+                f"{base}; this is within the {tolerance:,} that rounding of 'about' figures allows, "
+                "so it is most likely rounding",
+            )
         else:
-            yield _problem(Severity.ERROR, "ceiling", "programmes", row, "amount", p.amount,
-                           f"{base}, which is more than rounding of 'about' figures can explain ({tolerance:,}); "
-                           "check the award amounts and the programme ceiling")
+            yield _problem(
+                Severity.ERROR,
+                "ceiling",
+                "programmes",
+                row,
+                "amount",
+                p.amount,
+                f"{base}, which is more than rounding of 'about' figures can explain ({tolerance:,}); "
+                "check the award amounts and the programme ceiling",
+            )
 
 
 def check_currencies(rows: Rows) -> Iterator[Problem]:
@@ -174,12 +209,26 @@ def check_currencies(rows: Rows) -> Iterator[Problem]:
             if code is None:
                 continue
             if code not in iso:
-                yield _problem(Severity.ERROR, "currency", table, row, "currency", code,
-                               f"'{code}' is not an ISO 4217 currency code (for example JPY, USD, EUR)")
+                yield _problem(
+                    Severity.ERROR,
+                    "currency",
+                    table,
+                    row,
+                    "currency",
+                    code,
+                    f"'{code}' is not an ISO 4217 currency code (for example JPY, USD, EUR)",
+                )
             elif code not in convertible:
-                yield _problem(Severity.WARNING, "currency-not-convertible", table, row, "currency", code,
-                               f"'{code}' is not in the ECB reference rates, so this amount cannot be converted to "
-                               "another currency")
+                yield _problem(
+                    Severity.WARNING,
+                    "currency-not-convertible",
+                    table,
+                    row,
+                    "currency",
+                    code,
+                    f"'{code}' is not in the ECB reference rates, so this amount cannot be converted to "
+                    "another currency",
+                )
 
 
 def check_dates_not_in_future(rows: Rows) -> Iterator[Problem]:
@@ -189,9 +238,16 @@ def check_dates_not_in_future(rows: Rows) -> Iterator[Problem]:
         for row in rows[table]:
             value = getattr(row.model, column)
             if value is not None and value[: len(today)] > today[: len(value)]:
-                yield _problem(Severity.ERROR, "future-date", table, row, column, value,
-                               f"{value} is in the future; an announcement or publication date must not be "
-                               f"later than today ({today})")
+                yield _problem(
+                    Severity.ERROR,
+                    "future-date",
+                    table,
+                    row,
+                    column,
+                    value,
+                    f"{value} is in the future; an announcement or publication date must not be "
+                    f"later than today ({today})",
+                )
 
 
 def check_segment_totals(rows: Rows) -> Iterator[Problem]:
@@ -202,9 +258,16 @@ def check_segment_totals(rows: Rows) -> Iterator[Problem]:
     for market, shares in by_market.items():
         total = sum((r.model.share_low for r in shares if r.model.share_low is not None), Decimal(0))
         if total > MAX_SEGMENT_TOTAL:
-            yield _problem(Severity.ERROR, "share-total", "market_shares", shares[-1], "share_low", total,
-                           f"the segment shares of market '{market}' add up to at least {total}%, more than 100%; "
-                           "segments of one market must not overlap")
+            yield _problem(
+                Severity.ERROR,
+                "share-total",
+                "market_shares",
+                shares[-1],
+                "share_low",
+                total,
+                f"the segment shares of market '{market}' add up to at least {total}%, more than 100%; "
+                "segments of one market must not overlap",
+            )
 
 
 def check_cited(rows: Rows) -> Iterator[Problem]:
@@ -216,9 +279,16 @@ def check_cited(rows: Rows) -> Iterator[Problem]:
     for table, column in CITED_TABLES.items():
         for row in rows[table]:
             if row.model.id not in cited[column]:
-                yield _problem(Severity.ERROR, "uncited", table, row, "id", row.model.id,
-                               f"'{row.model.id}' is not cited by any source; add a row to citations.csv with "
-                               f"source_id and {column} = {row.model.id}")
+                yield _problem(
+                    Severity.ERROR,
+                    "uncited",
+                    table,
+                    row,
+                    "id",
+                    row.model.id,
+                    f"'{row.model.id}' is not cited by any source; add a row to citations.csv with "
+                    f"source_id and {column} = {row.model.id}",
+                )
 
 
 def check_recipients(rows: Rows) -> Iterator[Problem]:
@@ -230,16 +300,35 @@ def check_recipients(rows: Rows) -> Iterator[Problem]:
         recipients = by_award.get(award.model.id, [])
         roles = [r.model.role for r in recipients]
         if not recipients:
-            yield _problem(Severity.ERROR, "no-recipient", "awards", award, "id", award.model.id,
-                           f"award '{award.model.id}' has no recipient in award_recipients.csv")
+            yield _problem(
+                Severity.ERROR,
+                "no-recipient",
+                "awards",
+                award,
+                "id",
+                award.model.id,
+                f"award '{award.model.id}' has no recipient in award_recipients.csv",
+            )
         elif len(recipients) == 1 and roles[0] != Role.SOLE:
-            yield _problem(Severity.ERROR, "recipient-role", "award_recipients", recipients[0], "role", roles[0],
-                           "an award with one recipient must give it the role 'sole'")
+            yield _problem(
+                Severity.ERROR,
+                "recipient-role",
+                "award_recipients",
+                recipients[0],
+                "role",
+                roles[0],
+                "an award with one recipient must give it the role 'sole'",
+            )
         elif len(recipients) > 1 and (roles.count(Role.LEAD) != 1 or Role.SOLE in roles):
-            yield _problem(Severity.ERROR, "recipient-role", "award_recipients", recipients[0], "role",
-                           ", ".join(roles),
-                           f"joint award '{award.model.id}' needs exactly one 'lead' and the other recipients as "
-                           "'member'")
+            yield _problem(
+                Severity.ERROR,
+                "recipient-role",
+                "award_recipients",
+                recipients[0],
+                "role",
+                ", ".join(roles),
+                f"joint award '{award.model.id}' needs exactly one 'lead' and the other recipients as 'member'",
+            )
 
 
 def check_award_currency(rows: Rows) -> Iterator[Problem]:
@@ -248,8 +337,15 @@ def check_award_currency(rows: Rows) -> Iterator[Problem]:
     for award in rows["awards"]:
         expected = currency.get(award.model.programme_id)
         if award.model.currency and expected and award.model.currency != expected:
-            yield _problem(Severity.WARNING, "award-currency", "awards", award, "currency", award.model.currency,
-                           f"the award is in {award.model.currency} but its programme is in {expected}")
+            yield _problem(
+                Severity.WARNING,
+                "award-currency",
+                "awards",
+                award,
+                "currency",
+                award.model.currency,
+                f"the award is in {award.model.currency} but its programme is in {expected}",
+            )
 
 
 def check_parent_cycles(rows: Rows) -> Iterator[Problem]:
@@ -261,16 +357,30 @@ def check_parent_cycles(rows: Rows) -> Iterator[Problem]:
             seen.add(current)
             current = parent.get(current)
         if current == row.model.id:
-            yield _problem(Severity.ERROR, "parent-cycle", "programmes", row, "parent_id", row.model.parent_id,
-                           f"programme '{row.model.id}' is inside itself through its parents; parents must form a tree")
+            yield _problem(
+                Severity.ERROR,
+                "parent-cycle",
+                "programmes",
+                row,
+                "parent_id",
+                row.model.parent_id,
+                f"programme '{row.model.id}' is inside itself through its parents; parents must form a tree",
+            )
 
 
 def check_vendor_segments(rows: Rows) -> Iterator[Problem]:
     """A share for one vendor should link the vendor's organisation row."""
     for row in rows["market_shares"]:
         if row.model.segment_kind == "vendor" and row.model.organisation_id is None:
-            yield _problem(Severity.WARNING, "vendor-organisation", "market_shares", row, "organisation_id", None,
-                           "a vendor segment should name the vendor in organisation_id")
+            yield _problem(
+                Severity.WARNING,
+                "vendor-organisation",
+                "market_shares",
+                row,
+                "organisation_id",
+                None,
+                "a vendor segment should name the vendor in organisation_id",
+            )
 
 
 def check_caveats_attached(rows: Rows) -> Iterator[Problem]:
@@ -278,14 +388,23 @@ def check_caveats_attached(rows: Rows) -> Iterator[Problem]:
     attached = {r.model.caveat_id for r in rows["caveat_links"]}
     for row in rows["caveats"]:
         if row.model.id not in attached:
-            yield _problem(Severity.WARNING, "caveat-unattached", "caveats", row, "id", row.model.id,
-                           f"caveat '{row.model.id}' is not attached to any row in caveat_links.csv, so no chart "
-                           "shows it")
+            yield _problem(
+                Severity.WARNING,
+                "caveat-unattached",
+                "caveats",
+                row,
+                "id",
+                row.model.id,
+                f"caveat '{row.model.id}' is not attached to any row in caveat_links.csv, so no chart shows it",
+            )
 
 
 PACKAGE_RULES: tuple[Rule, ...] = (
-    Rule("ceiling", "Awards inside a programme add to no more than its amount (rounding of 'about' figures "
-         "gives a warning).", check_awards_within_ceiling),
+    Rule(
+        "ceiling",
+        "Awards inside a programme add to no more than its amount (rounding of 'about' figures gives a warning).",
+        check_awards_within_ceiling,
+    ),
     Rule("currency", "Currencies are ISO 4217; ones outside the ECB table are flagged.", check_currencies),
     Rule("future-date", "Announcement and publication dates are not in the future.", check_dates_not_in_future),
     Rule("share-total", "Segment shares of one market add to at most 100%.", check_segment_totals),

@@ -48,7 +48,9 @@ _LINK_TARGETS = (
 )
 
 TABLES: tuple[Table, ...] = (
-    Table("countries", models.Country, "Countries and blocs", "One row per country or bloc, with its fiscal-year start."),
+    Table(
+        "countries", models.Country, "Countries and blocs", "One row per country or bloc, with its fiscal-year start."
+    ),
     Table("sources", models.Source, "Sources", "One row per cited document, with its reliability tier."),
     Table(
         "organisations",

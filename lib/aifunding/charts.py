@@ -1,0 +1,541 @@
+"""Pure chart builders: frames in, plotly figures out.
+
+Every builder takes the rows it draws (already filtered and, when asked, converted) and returns a
+``go.Figure`` whose title states the finding, whose hover and legend carry the amount basis, and
+whose ``layout.meta`` holds a text alternative (``alt``), a PNG file name (``filename``) and the
+ids of the sources and caveats behind it. Builders never call streamlit; styling goes through
+:func:`base_layout` and the colour-blind-safe :data:`PALETTE`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from aifunding import columns as C
+from aifunding.filters import partial_bounds
+from aifunding.formatting import basis_label, format_money, format_partial_date, format_share
+from aifunding.i18n import Translator
+from aifunding.models import PLAN_BASES
+
+# Okabe-Ito: distinguishable with every common colour-vision deficiency, and in greyscale by
+# lightness. Yellow is last because it is weakest against a white background.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
+PLAN_PATTERN = "/"  # hatched bars mark targets and plans, so they never read as committed money
+FONT_FAMILY = "Source Sans Pro, Noto Sans JP, Arial, sans-serif"
+TEXT_COLOUR = "#262730"
+MUTED_COLOUR = "#5f6368"
+
+
+def slug(text: str) -> str:
+    """A file-name-safe slug: "Up to ¥72.5B" -> "up-to-72-5b"."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "chart"
+
+
+def base_layout(
+    fig: go.Figure,
+    *,
+    title: str,
+    subtitle: str | None = None,
+    alt: str,
+    filename: str,
+    source_ids: Iterable[str] = (),
+    caveat_ids: Iterable[str] = (),
+    height: int | None = None,
+) -> go.Figure:
+    """Apply the shared look and attach the metadata every chart carries."""
+    title_text = (
+        title if not subtitle else f"{title}<br><span style='font-size:13px;color:{MUTED_COLOUR}'>{subtitle}</span>"
+    )
+    fig.update_layout(
+        title={"text": title_text, "x": 0, "xanchor": "left", "font": {"size": 18, "color": TEXT_COLOUR}},
+        font={"family": FONT_FAMILY, "size": 13, "color": TEXT_COLOUR},
+        colorway=list(PALETTE),
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+        margin={"l": 10, "r": 20, "t": 80 if subtitle else 60, "b": 40},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0, "title": None},
+        hoverlabel={"font": {"family": FONT_FAMILY}},
+        meta={
+            "alt": alt,
+            "filename": slug(filename),
+            "source_ids": sorted(set(source_ids)),
+            "caveat_ids": sorted(set(caveat_ids)),
+        },
+    )
+    if height:
+        fig.update_layout(height=height)
+    fig.update_xaxes(gridcolor="#e6e6e6", zerolinecolor="#bdbdbd")
+    fig.update_yaxes(gridcolor="#e6e6e6")
+    return fig
+
+
+def _ids(frame: pd.DataFrame, column: str) -> set[str]:
+    return {i for ids in frame.get(column, pd.Series(dtype=object)) for i in (ids or ())}
+
+
+def _float(value: Any) -> float | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return float(value)
+
+
+def money_label(value: Any, currency: Any, basis: Any, lang: str) -> str:
+    """The amount with its basis in words, or the "not published" wording."""
+    if value is None or not isinstance(currency, str) or (isinstance(value, float) and pd.isna(value)):
+        return Translator(lang)("common.no_amount")
+    return format_money(Decimal(value), currency, locale=lang, basis=basis if isinstance(basis, str) else None)
+
+
+def amount_frame(frame: pd.DataFrame, value_column: str, currency_column: str) -> pd.DataFrame:
+    """Rows with an amount in ``value_column``, in the single most common currency.
+
+    Charts never add amounts in different currencies. Callers say how many rows this left out.
+    """
+    with_value = frame[frame[value_column].map(lambda v: _float(v) is not None)]
+    if with_value.empty:
+        return with_value
+    main = with_value[currency_column].value_counts().index[0]
+    return with_value[with_value[currency_column] == main]
+
+
+def empty_figure(message: str, *, filename: str) -> go.Figure:
+    """A blank figure that says why there is nothing to draw."""
+    fig = go.Figure()
+    fig.add_annotation(
+        text=message,
+        showarrow=False,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        font={"size": 15, "color": MUTED_COLOUR},
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return base_layout(fig, title=message, alt=message, filename=filename, height=200)
+
+
+# --- Companies -------------------------------------------------------------------------------------------
+
+
+def build_recipient_figure(
+    awards: pd.DataFrame, *, value_column: str = "amount", currency_column: str = "currency", lang: str = "en"
+) -> go.Figure:
+    """Stacked bars, one per recipient (a joint project is one recipient), one segment per award.
+
+    Segments are coloured by the round or programme that made the award, and the legend entry
+    names the basis ("2024-04-19 round · up to about").
+    """
+    t = Translator(lang)
+    rows = amount_frame(awards, value_column, currency_column)
+    if rows.empty:
+        return empty_figure(t("common.empty"), filename="awards-by-recipient")
+    currency = rows[currency_column].iloc[0]
+    rows = rows.assign(_value=rows[value_column].map(float))
+    totals = rows.groupby(C.PROJECT_LABEL)["_value"].sum().sort_values()
+    order = list(totals.index)
+    fig = go.Figure()
+    for (programme, basis), group in rows.groupby([C.PROGRAMME_NAME_EN, "basis"], sort=False):
+        words = basis_label(basis, lang)
+        fig.add_bar(
+            y=group[C.PROJECT_LABEL],
+            x=group["_value"],
+            orientation="h",
+            name=f"{programme} · {words}",
+            legendgroup=programme,
+            customdata=list(
+                zip(
+                    group[C.PROGRAMME_NAME_EN],
+                    [
+                        money_label(v, currency, b, lang)
+                        for v, b in zip(group[value_column], group["basis"], strict=True)
+                    ],
+                    [format_partial_date(d if isinstance(d, str) else None, lang) for d in group["announced"]],
+                    group["purpose_en"],
+                    strict=True,
+                )
+            ),
+            hovertemplate="<b>%{y}</b><br>%{customdata[1]}<br>%{customdata[0]}, %{customdata[2]}"
+            "<br>%{customdata[3]}<extra></extra>",
+        )
+    top = order[-1]
+    top_rows = rows[rows[C.PROJECT_LABEL] == top]
+    top_total = format_money(Decimal(str(totals.iloc[-1])).quantize(Decimal(1)), currency, locale=lang)
+    bases = sorted(set(top_rows["basis"]))
+    qualifier = basis_label(bases[0], lang) + " " if len(bases) == 1 and bases[0] != "exact" else ""
+    title = (
+        f"{top} received the most: {qualifier}{top_total} across {len(top_rows)} award"
+        f"{'s' if len(top_rows) != 1 else ''}"
+    )
+    fig.update_layout(
+        barmode="stack",
+        yaxis={"categoryorder": "array", "categoryarray": order, "title": None},
+        xaxis={"title": f"{currency} (each segment is one award)"},
+    )
+    alt = f"{title}. " + "; ".join(
+        f"{label}: {format_money(Decimal(str(v)).quantize(Decimal(1)), currency, locale=lang)}"
+        for label, v in totals.sort_values(ascending=False).items()
+    )
+    return base_layout(
+        fig,
+        title=title,
+        subtitle=t("companies.intro"),
+        alt=alt,
+        filename="awards-by-recipient",
+        source_ids=_ids(rows, C.SOURCE_IDS),
+        caveat_ids=_ids(rows, C.CAVEAT_IDS),
+        height=max(320, 60 + 42 * len(order)),
+    )
+
+
+# --- Programmes ------------------------------------------------------------------------------------------
+
+
+def build_programme_totals_figure(
+    programmes: pd.DataFrame, *, value_column: str = "amount", currency_column: str = "currency", lang: str = "en"
+) -> go.Figure:
+    """Declared amount per programme beside the sum of its named awards; targets hatched."""
+    t = Translator(lang)
+    rows = amount_frame(programmes, value_column, currency_column)
+    if rows.empty:
+        return empty_figure(t("common.empty"), filename="programme-totals")
+    currency = rows[currency_column].iloc[0]
+    rows = rows.assign(_value=rows[value_column].map(float)).sort_values("_value")
+    labels = [f"{name} ({basis_label(b, lang)})" for name, b in zip(rows["name_en"], rows["basis"], strict=True)]
+    is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
+    fig = go.Figure()
+    fig.add_bar(
+        y=labels,
+        x=rows["_value"],
+        orientation="h",
+        name="Declared amount (hatched: target or plan)",
+        marker={"color": PALETTE[0], "pattern": {"shape": [PLAN_PATTERN if p else "" for p in is_plan]}},
+        customdata=list(
+            zip(
+                [money_label(v, currency, b, lang) for v, b in zip(rows[value_column], rows["basis"], strict=True)],
+                [format_partial_date(d if isinstance(d, str) else None, lang) for d in rows["announced"]],
+                rows[C.N_AWARDS],
+                strict=True,
+            )
+        ),
+        hovertemplate="<b>%{y}</b><br>Declared: %{customdata[0]}<br>Announced %{customdata[1]}"
+        "<br>%{customdata[2]} named award(s)<extra></extra>",
+    )
+    allocated = rows[C.ALLOCATED].map(_float) if not _converted(value_column) else _allocated_converted(rows)
+    if allocated.notna().any():
+        fig.add_bar(
+            y=labels,
+            x=allocated,
+            orientation="h",
+            name="Sum of named awards",
+            marker={"color": PALETTE[1]},
+            hovertemplate="<b>%{y}</b><br>Named awards add to %{x:,.0f} " + str(currency) + "<extra></extra>",
+        )
+    largest = rows.iloc[-1]
+    title = (
+        f"{largest['name_en']} is the largest: {money_label(largest[value_column], currency, largest['basis'], lang)}"
+    )
+    fig.update_layout(barmode="group", yaxis={"title": None}, xaxis={"title": str(currency)})
+    alt = f"{title}. " + "; ".join(
+        f"{label}: {money_label(v, currency, None, lang)}" for label, v in zip(labels, rows[value_column], strict=True)
+    )
+    return base_layout(
+        fig,
+        title=title,
+        subtitle=t("programmes.declared_vs_allocated"),
+        alt=alt,
+        filename="programme-totals",
+        source_ids=_ids(rows, C.SOURCE_IDS),
+        caveat_ids=_ids(rows, C.CAVEAT_IDS),
+        height=max(340, 80 + 48 * len(rows)),
+    )
+
+
+def _converted(value_column: str) -> bool:
+    return value_column == C.AMOUNT_CONVERTED
+
+
+def _allocated_converted(rows: pd.DataFrame) -> pd.Series:
+    """Allocation in the display currency, scaled by the programme's own conversion rate."""
+    return pd.Series(
+        [
+            float(a) * float(r) if a is not None and not pd.isna(a) and r is not None and not pd.isna(r) else None
+            for a, r in zip(rows[C.ALLOCATED], rows[C.FX_RATE], strict=True)
+        ],
+        index=rows.index,
+    )
+
+
+def _midpoint(value: str) -> datetime.date:
+    first, last = partial_bounds(value)
+    return first + (last - first) / 2
+
+
+def build_timeline_figure(
+    programmes: pd.DataFrame, *, value_column: str = "amount", currency_column: str = "currency", lang: str = "en"
+) -> go.Figure:
+    """Announcements over time: one marker per programme or round, grouped by country.
+
+    A month- or year-precise date is drawn at the middle of its period with a bar spanning it,
+    so it never looks more precise than it was published.
+    """
+    t = Translator(lang)
+    rows = programmes[programmes["announced"].map(lambda v: isinstance(v, str))]
+    if rows.empty:
+        return empty_figure(t("common.empty"), filename="announcement-timeline")
+    rows = rows.assign(_mid=rows["announced"].map(_midpoint)).sort_values("_mid")
+    fig = go.Figure()
+    for i, (country, group) in enumerate(rows.groupby(C.COUNTRY_NAME_EN, sort=False)):
+        spans = group["announced"].map(partial_bounds)
+        half_width_ms = [((last - first).days + 1) * 86_400_000 / 2 for first, last in spans]
+        fig.add_scatter(
+            x=group["_mid"],
+            y=group["name_en"],
+            mode="markers",
+            name=str(country),
+            marker={"size": 11, "color": PALETTE[i % len(PALETTE)], "symbol": "circle"},
+            error_x={"type": "data", "array": half_width_ms, "visible": True, "thickness": 1.5, "width": 0},
+            customdata=list(
+                zip(
+                    [format_partial_date(v, lang) for v in group["announced"]],
+                    [
+                        money_label(v, c, b, lang)
+                        for v, c, b in zip(group[value_column], group[currency_column], group["basis"], strict=True)
+                    ],
+                    strict=True,
+                )
+            ),
+            hovertemplate="<b>%{y}</b><br>Announced %{customdata[0]}<br>%{customdata[1]}<extra></extra>",
+        )
+    first, last = rows.iloc[0], rows.iloc[-1]
+    title = (
+        f"{len(rows)} announcements from {format_partial_date(first['announced'], lang)} "
+        f"to {format_partial_date(last['announced'], lang)}"
+    )
+    fig.update_layout(
+        yaxis={"title": None, "categoryorder": "array", "categoryarray": list(rows["name_en"])},
+        xaxis={"title": None, "type": "date"},
+    )
+    alt = f"{title}. " + "; ".join(
+        f"{n}: {format_partial_date(d, lang)}" for n, d in zip(rows["name_en"], rows["announced"], strict=True)
+    )
+    return base_layout(
+        fig,
+        title=title,
+        subtitle=t("programmes.timeline"),
+        alt=alt,
+        filename="announcement-timeline",
+        source_ids=_ids(rows, C.SOURCE_IDS),
+        caveat_ids=_ids(rows, C.CAVEAT_IDS),
+        height=max(340, 80 + 30 * len(rows)),
+    )
+
+
+def build_annualised_figure(
+    programmes: pd.DataFrame, *, value_column: str = "amount", currency_column: str = "currency", lang: str = "en"
+) -> go.Figure:
+    """Amount per year over each programme's published period (targets hatched)."""
+    t = Translator(lang)
+    rows = programmes[programmes[C.ANNUALISED].map(lambda v: _float(v) is not None)]
+    rows = amount_frame(rows, value_column, currency_column)
+    if rows.empty:
+        return empty_figure(t("common.empty"), filename="annualised")
+    currency = rows[currency_column].iloc[0]
+    years = rows.apply(lambda r: Decimal(r["amount"]) / Decimal(r[C.ANNUALISED]), axis=1)
+    per_year = [float(v) / float(y) for v, y in zip(rows[value_column], years, strict=True)]
+    rows = rows.assign(_per_year=per_year, _years=[int(y) for y in years]).sort_values("_per_year")
+    is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
+    labels = [f"{n} ({y} yr{'s' if y != 1 else ''})" for n, y in zip(rows["name_en"], rows["_years"], strict=True)]
+    fig = go.Figure()
+    fig.add_bar(
+        y=labels,
+        x=rows["_per_year"],
+        orientation="h",
+        name="Per year (hatched: target or plan)",
+        marker={"color": PALETTE[2], "pattern": {"shape": [PLAN_PATTERN if p else "" for p in is_plan]}},
+        customdata=list(
+            zip(
+                [money_label(v, currency, b, lang) for v, b in zip(rows[value_column], rows["basis"], strict=True)],
+                [format_money(Decimal(str(round(v))), currency, locale=lang) for v in rows["_per_year"]],
+                strict=True,
+            )
+        ),
+        hovertemplate="<b>%{y}</b><br>%{customdata[1]} a year<br>of %{customdata[0]}<extra></extra>",
+    )
+    top = rows.iloc[-1]
+    title = (
+        f"{top['name_en']} spends the most per year: "
+        f"{format_money(Decimal(str(round(top['_per_year']))), currency, locale=lang)}"
+    )
+    fig.update_layout(yaxis={"title": None}, xaxis={"title": f"{currency} per year"})
+    alt = f"{title}. " + "; ".join(
+        f"{label}: {format_money(Decimal(str(round(v))), currency, locale=lang)} a year"
+        for label, v in zip(labels, rows["_per_year"], strict=True)
+    )
+    return base_layout(
+        fig,
+        title=title,
+        subtitle=t("programmes.annualised"),
+        alt=alt,
+        filename="annualised",
+        source_ids=_ids(rows, C.SOURCE_IDS),
+        caveat_ids=_ids(rows, C.CAVEAT_IDS),
+        height=max(300, 80 + 44 * len(rows)),
+    )
+
+
+# --- Cloud market ----------------------------------------------------------------------------------------
+
+
+def build_market_figure(shares: pd.DataFrame, *, lang: str = "en") -> go.Figure:
+    """One market (one definition, one year): each segment's share drawn as a range.
+
+    A point figure is a dot; a range is a bar from low to high; "more than" is an open bar from
+    its floor with an arrow. Segments with only a rank are listed in the subtitle, not drawn.
+    """
+    t = Translator(lang)
+    market = shares["market_en"].iloc[0] if len(shares) else ""
+    drawn = shares[shares["basis"] != "rank_only"]
+    if drawn.empty:
+        return empty_figure(t("common.empty"), filename="market-share")
+    drawn = drawn.assign(_low=drawn["share_low"].map(float)).sort_values("_low")
+    labels = list(drawn["segment_en"])
+    words = [
+        format_share(lo, hi, b, lang)
+        for lo, hi, b in zip(drawn["share_low"], drawn["share_high"], drawn["basis"], strict=True)
+    ]
+    fig = go.Figure()
+    ranges = drawn["basis"].isin(["range", "more_than"])
+    if ranges.any():
+        sub = drawn[ranges]
+        highs = [float(h) if h is not None and not pd.isna(h) else 100.0 for h in sub["share_high"]]
+        fig.add_bar(
+            y=sub["segment_en"],
+            x=[h - lo for h, lo in zip(highs, sub["_low"], strict=True)],
+            base=sub["_low"],
+            orientation="h",
+            name="Published range",
+            marker={"color": PALETTE[4], "pattern": {"shape": ["." if b == "more_than" else "" for b in sub["basis"]]}},
+            customdata=[w for w, r in zip(words, ranges, strict=True) if r],
+            hovertemplate="<b>%{y}</b><br>%{customdata}<extra></extra>",
+        )
+    points = ~drawn["basis"].isin(["range"])
+    if points.any():
+        sub = drawn[points]
+        fig.add_scatter(
+            y=sub["segment_en"],
+            x=sub["_low"],
+            mode="markers+text",
+            name="Published figure (lower bound for 'more than')",
+            marker={
+                "size": 14,
+                "color": PALETTE[0],
+                "symbol": ["triangle-right" if b == "more_than" else "circle" for b in sub["basis"]],
+            },
+            text=[w for w, p in zip(words, points, strict=True) if p],
+            textposition="middle right",
+            hovertemplate="<b>%{y}</b><br>%{text}<extra></extra>",
+        )
+    fig.update_xaxes(range=[0, 100], ticksuffix="%", title="Share of the market as defined by the source")
+    fig.update_yaxes(title=None, categoryorder="array", categoryarray=labels)
+    ranked = shares[shares["basis"] == "rank_only"].sort_values("rank")
+    subtitle = str(shares["framing"].iloc[0])
+    if len(ranked):
+        subtitle += " · " + t(
+            "market.rank_only",
+            names=", ".join(f"#{int(r)} {s}" for r, s in zip(ranked["rank"], ranked["segment_en"], strict=True)),
+        )
+    top = drawn.iloc[-1]
+    title = f"{market}: {top['segment_en']} {format_share(top['share_low'], top['share_high'], top['basis'], lang)}"
+    alt = f"{title}. " + "; ".join(f"{s}: {w}" for s, w in zip(labels, words, strict=True))
+    return base_layout(
+        fig,
+        title=title,
+        subtitle=subtitle,
+        alt=alt,
+        filename=f"market-share-{market}",
+        source_ids=_ids(shares, C.SOURCE_IDS),
+        caveat_ids=_ids(shares, C.CAVEAT_IDS),
+        height=max(240, 130 + 50 * len(drawn)),
+    )
+
+
+# --- World -----------------------------------------------------------------------------------------------
+
+
+def build_world_figure(
+    programmes: pd.DataFrame,
+    *,
+    value_column: str = C.AMOUNT_CONVERTED,
+    currency_column: str = C.CONVERTED_CURRENCY,
+    lang: str = "en",
+) -> go.Figure:
+    """Programmes of every country on one axis in one currency; targets and plans hatched and labelled."""
+    t = Translator(lang)
+    rows = amount_frame(programmes, value_column, currency_column)
+    if rows.empty:
+        return empty_figure(t("common.empty"), filename="world-programmes")
+    currency = rows[currency_column].iloc[0]
+    rows = rows.assign(_value=rows[value_column].map(float)).sort_values("_value")
+    labels = [f"{c} · {n}" for c, n in zip(rows[C.COUNTRY_NAME_EN], rows["name_en"], strict=True)]
+    fig = go.Figure()
+    for i, (plan, name) in enumerate(((False, "Committed or budgeted"), (True, "Target or plan (not committed)"))):
+        mask = rows["basis"].isin([b.value for b in PLAN_BASES]) == plan
+        sub = rows[mask]
+        if sub.empty:
+            continue
+        fig.add_bar(
+            y=[lab for lab, m in zip(labels, mask, strict=True) if m],
+            x=sub["_value"],
+            orientation="h",
+            name=name,
+            marker={"color": PALETTE[i], "pattern": {"shape": PLAN_PATTERN if plan else ""}},
+            customdata=list(
+                zip(
+                    [money_label(v, currency, b, lang) for v, b in zip(sub[value_column], sub["basis"], strict=True)],
+                    [
+                        money_label(v, c, b, lang)
+                        for v, c, b in zip(sub["amount"], sub["currency"], sub["basis"], strict=True)
+                    ],
+                    [format_partial_date(d if isinstance(d, str) else None, lang) for d in sub["announced"]],
+                    [
+                        f"{r} ({d})" if isinstance(r, (Decimal, float)) else ""
+                        for r, d in zip(sub[C.FX_RATE], sub[C.FX_RATE_DATE], strict=True)
+                    ],
+                    strict=True,
+                )
+            ),
+            hovertemplate="<b>%{y}</b><br>%{customdata[0]}<br>Published: %{customdata[1]}, %{customdata[2]}"
+            "<br>Rate: %{customdata[3]}<extra></extra>",
+        )
+    top = rows.iloc[-1]
+    title = (
+        f"Largest: {top[C.COUNTRY_NAME_EN]}'s {top['name_en']}, "
+        f"{money_label(top[value_column], currency, top['basis'], lang)}"
+    )
+    fig.update_layout(
+        barmode="overlay",
+        yaxis={"title": None, "categoryorder": "array", "categoryarray": labels},
+        xaxis={"title": str(currency)},
+    )
+    alt = f"{title}. " + "; ".join(
+        f"{label}: {money_label(v, currency, b, lang)}"
+        for label, v, b in zip(labels, rows[value_column], rows["basis"], strict=True)
+    )
+    return base_layout(
+        fig,
+        title=title,
+        subtitle=t("world.title"),
+        alt=alt,
+        filename=f"world-programmes-{currency}",
+        source_ids=_ids(rows, C.SOURCE_IDS),
+        caveat_ids=_ids(rows, C.CAVEAT_IDS),
+        height=max(360, 80 + 30 * len(rows)),
+    )

@@ -1,0 +1,159 @@
+"""The ``aifunding`` command: validate a package, export tidy tables, generate the schema.
+
+Exit codes: 0 success (warnings allowed), 1 the package has errors or the schema drifted,
+2 the input cannot be read or the usage is wrong (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aifunding import BUNDLED_DATA
+from aifunding.export import EXPORT_TABLES, FORMATS, write_export
+from aifunding.fx import ConversionError, rate_at, supported_currencies
+from aifunding.metrics import FxChoice
+from aifunding.models import check_partial_date
+from aifunding.package import PackageReadError, load_package
+from aifunding.schema import DESCRIPTOR_NAME, check_descriptor, render_descriptor
+
+EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A wrong option value: reported in one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as argparse does, but without the usage dump
+        self.exit(EXIT_UNREADABLE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="aifunding", description="Validated, source-cited government AI funding data.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    validate = commands.add_parser("validate", help="check a data package and list every problem")
+    validate.add_argument(
+        "path",
+        nargs="?",
+        default=str(BUNDLED_DATA),
+        help="package folder or its datapackage.json (default: the bundled data/)",
+    )
+    validate.add_argument("--format", choices=("text", "json"), default="text", help="report format")
+
+    export = commands.add_parser("export", help="write tidy tables of programmes, awards and market shares")
+    export.add_argument("--data", default=str(BUNDLED_DATA), help="package folder (default: the bundled data/)")
+    export.add_argument("--currency", help="convert amounts to this ISO 4217 currency (ECB reference rates)")
+    export.add_argument(
+        "--fx-date",
+        default="announcement",
+        help="'announcement' (rate on each announcement date, the default) or one date YYYY-MM-DD",
+    )
+    export.add_argument("--format", choices=FORMATS, required=True, help="output format")
+    export.add_argument(
+        "--table",
+        choices=EXPORT_TABLES,
+        action="append",
+        help="export only this table (repeatable); default: all three",
+    )
+    export.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output: a folder for csv (or a .csv file with one --table), a file for xlsx and json",
+    )
+
+    schema = commands.add_parser("schema", help="print the datapackage.json generated from the models")
+    schema.add_argument("--check", action="store_true", help="fail if the committed datapackage.json has drifted")
+    schema.add_argument("--write", metavar="PATH", help="write the descriptor to PATH instead of printing it")
+    schema.add_argument(
+        "--path",
+        default=str(BUNDLED_DATA / DESCRIPTOR_NAME),
+        help="descriptor to check (default: the bundled data/datapackage.json)",
+    )
+    return parser
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    package = load_package(args.path)
+    report = package.report
+    if args.format == "json":
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        for problem in report.problems:
+            print(problem.as_text())
+        print(report.summary())
+    return EXIT_OK if report.valid else EXIT_INVALID
+
+
+def parse_fx(currency: str | None, fx_date: str) -> FxChoice | None:
+    """Check the conversion options; a bad currency or date is a usage error."""
+    if currency is None:
+        if fx_date != "announcement":
+            raise UsageError("--fx-date needs --currency")
+        return None
+    currency = currency.upper()
+    if currency not in supported_currencies():
+        raise UsageError(
+            f"currency '{currency}' is not in the ECB reference rates; supported: " + ", ".join(supported_currencies())
+        )
+    if fx_date != "announcement":
+        try:
+            check_partial_date(fx_date)
+            rate_at("EUR", currency, fx_date)
+        except (ValueError, ConversionError) as exc:
+            raise UsageError(f"--fx-date {fx_date}: {exc}") from None
+    return FxChoice(currency=currency, at=fx_date)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    fx = parse_fx(args.currency, args.fx_date)
+    package = load_package(args.data)
+    tables = tuple(dict.fromkeys(args.table)) if args.table else EXPORT_TABLES
+    written = write_export(package, args.format, Path(args.output), fx, tables)
+    for path in written:
+        print(f"wrote {path}")
+    if not package.report.valid:
+        print(
+            f"warning: the package has errors; {package.report.summary()} (run `aifunding validate {args.data}`)",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    if args.check:
+        differences = check_descriptor(Path(args.path))
+        for line in differences:
+            print(line)
+        if differences:
+            print(f"{args.path} has drifted from the models; regenerate it with `make schema`")
+            return EXIT_INVALID
+        print(f"{args.path} matches the models")
+        return EXIT_OK
+    text = render_descriptor()
+    if args.write:
+        Path(args.write).write_text(text, encoding="utf-8")
+        print(f"wrote {args.write}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+COMMANDS = {"validate": cmd_validate, "export": cmd_export, "schema": cmd_schema}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (PackageReadError, UsageError) as exc:
+        print(f"aifunding {args.command}: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except OSError as exc:
+        print(f"aifunding {args.command}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_UNREADABLE

@@ -1,0 +1,334 @@
+"""Tidy export tables (programmes, awards, market shares) and their CSV, XLSX and JSON writers.
+
+One row per programme, per award (recipients joined, joint projects labelled) and per market
+share, with the amount basis in words, the sources and caveats spelled out, and, when a currency is
+chosen, the converted amount with the rate, its date and method. Text cells that a spreadsheet
+would run as a formula are neutralised.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from aifunding import columns as C
+from aifunding.formatting import basis_label
+from aifunding.metrics import FxChoice, award_view, convert_frame, programme_view
+from aifunding.package import Package
+
+EXPORT_TABLES = ("programmes", "awards", "market_shares")
+FORMATS = ("csv", "xlsx", "json")
+
+# A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets
+# (OWASP "CSV injection"); prefixing an apostrophe makes it plain text.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """Return text that a spreadsheet will show rather than evaluate; other values unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _joined(values: Any, lookup: dict[str, str] | None = None) -> str:
+    items = [lookup.get(v, v) if lookup else v for v in (values or ())]
+    return "; ".join(str(i) for i in items)
+
+
+@dataclass(frozen=True)
+class Lookups:
+    source_label: dict[str, str]
+    source_url: dict[str, str]
+    caveat_title: dict[str, str]
+
+
+def _lookups(package: Package) -> Lookups:
+    sources = package.frame("sources")
+    caveats = package.frame("caveats")
+    labels = {
+        sid: f"{pub} ({pubdate if isinstance(pubdate, str) else 'date not shown'}; {tier})"
+        for sid, pub, pubdate, tier in zip(
+            sources["id"], sources["publisher"], sources["published"], sources["tier"], strict=True
+        )
+    }
+    return Lookups(
+        labels,
+        dict(zip(sources["id"], sources["url"], strict=True)),
+        dict(zip(caveats["id"], caveats["title_en"], strict=True)),
+    )
+
+
+def _add_citations(frame: pd.DataFrame, lookups: Lookups) -> pd.DataFrame:
+    frame["sources"] = frame[C.SOURCE_IDS].map(lambda ids: _joined(ids, lookups.source_label))
+    frame["source_urls"] = frame[C.SOURCE_IDS].map(lambda ids: _joined(ids, lookups.source_url))
+    frame["caveats"] = frame[C.CAVEAT_IDS].map(lambda ids: _joined(ids, lookups.caveat_title))
+    frame[C.SOURCE_IDS] = frame[C.SOURCE_IDS].map(_joined)
+    frame[C.CAVEAT_IDS] = frame[C.CAVEAT_IDS].map(_joined)
+    return frame
+
+
+def _basis_words(frame: pd.DataFrame, column: str = "basis") -> pd.Series:
+    return frame[column].map(lambda b: basis_label(b) if isinstance(b, str) else "")
+
+
+def _round_converted(frame: pd.DataFrame) -> pd.DataFrame:
+    cents = Decimal("0.01")
+    frame[C.AMOUNT_CONVERTED] = frame[C.AMOUNT_CONVERTED].map(
+        lambda v: v.quantize(cents, rounding=ROUND_HALF_EVEN) if isinstance(v, Decimal) else None
+    )
+    return frame
+
+
+PROGRAMME_COLUMNS = [
+    "id",
+    "parent_id",
+    C.PARENT_NAME_EN,
+    "level",
+    "name_en",
+    "name_ja",
+    "country_id",
+    C.COUNTRY_NAME_EN,
+    "funding_body",
+    "kind",
+    "status",
+    "announced",
+    "announced_note",
+    "amount",
+    "currency",
+    "basis",
+    "basis_words",
+    "period_start_fy",
+    "period_end_fy",
+    "period_years",
+    C.ANNUALISED,
+    C.N_AWARDS,
+    C.N_AWARDS_UNPUBLISHED,
+    C.ALLOCATED,
+    "legal_basis",
+    "budget_source",
+    "note",
+    C.SOURCE_IDS,
+    "sources",
+    "source_urls",
+    C.CAVEAT_IDS,
+    "caveats",
+]
+AWARD_COLUMNS = [
+    "id",
+    "programme_id",
+    C.PROGRAMME_NAME_EN,
+    C.ROOT_PROGRAMME_ID,
+    C.COUNTRY_ID,
+    C.PROJECT_LABEL,
+    C.RECIPIENTS_EN,
+    C.RECIPIENTS_JA,
+    C.JOINT,
+    "purpose_en",
+    "purpose_ja",
+    "announced",
+    "announced_note",
+    "amount",
+    "currency",
+    "basis",
+    "basis_words",
+    "project_cost",
+    "project_cost_basis",
+    "note",
+    C.SOURCE_IDS,
+    "sources",
+    "source_urls",
+    C.CAVEAT_IDS,
+    "caveats",
+]
+MARKET_COLUMNS = [
+    "id",
+    "market_id",
+    "market_en",
+    "market_ja",
+    "country_id",
+    "year_label",
+    "year",
+    "framing",
+    "segment_kind",
+    "segment_en",
+    "segment_ja",
+    "organisation_id",
+    "share_low",
+    "share_high",
+    "basis",
+    "rank",
+    "note",
+    C.SOURCE_IDS,
+    "sources",
+    "source_urls",
+    C.CAVEAT_IDS,
+    "caveats",
+]
+FX_COLUMNS = [C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY, C.FX_RATE, C.FX_RATE_DATE, C.FX_METHOD, C.FX_NOTE]
+
+
+def export_programmes(package: Package, fx: FxChoice | None = None) -> pd.DataFrame:
+    """One row per programme, round, component or frame."""
+    frame = _add_citations(programme_view(package), _lookups(package))
+    frame["basis_words"] = _basis_words(frame)
+    frame[C.ALLOCATED] = frame[C.ALLOCATED].map(lambda v: v if isinstance(v, Decimal) else None)
+    frame[C.ANNUALISED] = frame[C.ANNUALISED].map(
+        lambda v: v.quantize(Decimal(1), rounding=ROUND_HALF_EVEN) if isinstance(v, Decimal) else None
+    )
+    columns = list(PROGRAMME_COLUMNS)
+    if fx is not None:
+        frame = _round_converted(convert_frame(frame, fx))
+        columns += FX_COLUMNS
+    return frame[columns].reset_index(drop=True)
+
+
+def export_awards(package: Package, fx: FxChoice | None = None) -> pd.DataFrame:
+    """One row per award, recipients joined; a joint application is one row."""
+    frame = _add_citations(award_view(package), _lookups(package))
+    frame["basis_words"] = _basis_words(frame)
+    columns = list(AWARD_COLUMNS)
+    if fx is not None:
+        frame = _round_converted(convert_frame(frame, fx))
+        columns += FX_COLUMNS
+    return frame[columns].reset_index(drop=True)
+
+
+def market_share_view(package: Package) -> pd.DataFrame:
+    """One row per market share, with its market's definition, year and framing."""
+    shares = package.frame("market_shares")
+    markets = package.frame("markets").set_index("id")
+    frame = shares.copy()
+    frame["market_en"] = frame["market_id"].map(markets["name_en"])
+    frame["market_ja"] = frame["market_id"].map(markets["name_ja"])
+    frame["country_id"] = frame["market_id"].map(markets["country_id"])
+    frame["year_label"] = frame["market_id"].map(markets["year_label"])
+    frame["year"] = frame["market_id"].map(markets["year"])
+    frame["framing"] = frame["market_id"].map(markets["framing"])
+    sources = package.frame("citations")
+    caveats = package.frame("caveat_links")
+    frame[C.SOURCE_IDS] = frame["id"].map(
+        lambda i: tuple(dict.fromkeys(sources.loc[sources["market_share_id"] == i, "source_id"]))
+    )
+    frame[C.CAVEAT_IDS] = frame["id"].map(
+        lambda i: tuple(dict.fromkeys(caveats.loc[caveats["market_share_id"] == i, "caveat_id"]))
+    )
+    return frame
+
+
+def export_market_shares(package: Package, fx: FxChoice | None = None) -> pd.DataFrame:
+    """One row per market share (shares are percentages, so the currency choice does not apply)."""
+    frame = _add_citations(market_share_view(package), _lookups(package))
+    return frame[MARKET_COLUMNS].reset_index(drop=True)
+
+
+EXPORTERS: dict[str, Callable[[Package, FxChoice | None], pd.DataFrame]] = {
+    "programmes": export_programmes,
+    "awards": export_awards,
+    "market_shares": export_market_shares,
+}
+
+
+def export_tables(
+    package: Package, fx: FxChoice | None = None, tables: tuple[str, ...] = EXPORT_TABLES
+) -> dict[str, pd.DataFrame]:
+    """The tidy tables, neutralised for spreadsheets."""
+    return {name: neutralise_frame(EXPORTERS[name](package, fx)) for name in tables}
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every text cell neutralised (see :func:`neutralise`)."""
+    result = frame.copy()
+    for column in result.columns:
+        if result[column].dtype == object or pd.api.types.is_string_dtype(result[column]):
+            result[column] = result[column].map(neutralise)
+    return result
+
+
+def about_rows(package: Package, fx: FxChoice | None, generated_at: datetime.datetime) -> list[tuple[str, str]]:
+    """Key-value lines that say what an export holds and how it was made."""
+    licences = ", ".join(
+        str(lic.get("name")) for lic in package.descriptor.get("licenses", []) if isinstance(lic, dict)
+    )
+    conversion = (
+        "no conversion: amounts in their original currencies"
+        if fx is None
+        else f"converted to {fx.currency} at ECB reference rates "
+        + ("on each announcement date (month or year averages for partial dates)" if not fx.fixed else f"of {fx.at}")
+    )
+    return [
+        ("title", package.title),
+        ("package", str(package.path)),
+        ("licence", licences),
+        ("generated_at", generated_at.isoformat(timespec="seconds")),
+        ("conversion", neutralise(conversion)),
+        ("validation", package.report.summary()),
+    ]
+
+
+def write_export(
+    package: Package,
+    fmt: str,
+    out: Path,
+    fx: FxChoice | None = None,
+    tables: tuple[str, ...] = EXPORT_TABLES,
+    generated_at: datetime.datetime | None = None,
+) -> list[Path]:
+    """Write the tidy tables in ``fmt`` to ``out`` and return the files written.
+
+    CSV writes one file per table into the folder ``out`` (or a single file when one table is
+    asked for and ``out`` ends in .csv); XLSX writes one workbook with a sheet per table and an
+    "about" sheet; JSON writes one object with an "about" block and an array per table.
+    """
+    generated_at = generated_at or datetime.datetime.now(datetime.UTC)
+    frames = export_tables(package, fx, tables)
+    if fmt == "csv":
+        if len(frames) == 1 and out.suffix.lower() == ".csv":
+            paths = {next(iter(frames)): out}
+            out.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            paths = {name: out / f"{name}.csv" for name in frames}
+        for name, frame in frames.items():
+            frame.to_csv(paths[name], index=False, encoding="utf-8")
+        return list(paths.values())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    about = about_rows(package, fx, generated_at)
+    if fmt == "xlsx":
+        with pd.ExcelWriter(out, engine="openpyxl") as writer:
+            pd.DataFrame(about, columns=["field", "value"]).to_excel(writer, sheet_name="about", index=False)
+            for name, frame in frames.items():
+                frame.to_excel(writer, sheet_name=name, index=False)
+        return [out]
+    if fmt == "json":
+        payload = {"about": dict(about), **{name: _records(frame) for name, frame in frames.items()}}
+        out.write_text(
+            json.dumps(payload, ensure_ascii=False, indent=2, default=_json_default) + "\n", encoding="utf-8"
+        )
+        return [out]
+    raise ValueError(f"unknown export format '{fmt}'; use one of: {', '.join(FORMATS)}")
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return [{k: _json_value(v) for k, v in r.items()} for r in records]
+
+
+def _json_value(value: Any) -> Any:
+    # Whole amounts become JSON integers (exact at any size); fractional ones exact decimal strings.
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)

@@ -1,0 +1,312 @@
+"""The view state, the filter registry, and the filtered view every page draws from.
+
+Filters follow Datasette's design: each one is a small object that yields both a mask over the
+rows and a phrase describing itself, and the page shows the phrases as one sentence above the
+charts. Filters compose with AND; an empty selection means "no filter".
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import pandas as pd
+
+from aifunding import columns as C
+from aifunding.formatting import format_partial_date
+from aifunding.i18n import Translator
+from aifunding.metrics import FxChoice, award_view, convert_frame, programme_view
+from aifunding.package import Package
+from aifunding.rules import descendants
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """Everything that decides what a page shows. Empty tuples mean "all"."""
+
+    countries: tuple[str, ...] = ()
+    programmes: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    organisations: tuple[str, ...] = ()
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+    currency: str | None = None
+    fx_at: str = "announcement"
+    lang: str = "en"
+
+    @property
+    def fx(self) -> FxChoice | None:
+        return None if self.currency is None else FxChoice(self.currency, self.fx_at)
+
+    def with_(self, **changes: object) -> ViewState:
+        return replace(self, **changes)
+
+
+def partial_bounds(value: str) -> tuple[datetime.date, datetime.date]:
+    """First and last day a partial date (YYYY, YYYY-MM, YYYY-MM-DD) can mean."""
+    parts = [int(p) for p in value.split("-")]
+    if len(parts) == 3:
+        day = datetime.date(*parts)
+        return day, day
+    if len(parts) == 2:
+        year, month = parts
+        return datetime.date(year, month, 1), datetime.date(year, month, calendar.monthrange(year, month)[1])
+    return datetime.date(parts[0], 1, 1), datetime.date(parts[0], 12, 31)
+
+
+def date_mask(dates: pd.Series, start: datetime.date | None, end: datetime.date | None) -> pd.Series:
+    """Rows whose (partial) date overlaps [start, end]; undated rows fail once a bound is set."""
+    if start is None and end is None:
+        return pd.Series(True, index=dates.index)
+
+    def keep(value: object) -> bool:
+        if not isinstance(value, str):
+            return False
+        first, last = partial_bounds(value)
+        return (start is None or last >= start) and (end is None or first <= end)
+
+    return dates.map(keep).astype(bool)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What filters need besides the rows: programme scopes and display names."""
+
+    scopes: Mapping[str, set[str]]
+    names: Mapping[str, Mapping[str, str]]
+    programmes_by_org: Mapping[str, set[str]]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One filter: which state field it reads, how it masks awards and programmes, how it reads aloud."""
+
+    key: str
+    state_field: str
+    award_mask: Callable[[pd.DataFrame, tuple[str, ...], Context], pd.Series]
+    programme_mask: Callable[[pd.DataFrame, tuple[str, ...], Context], pd.Series]
+    phrase_key: str
+    names_from: str
+
+
+def _scope(values: tuple[str, ...], ctx: Context) -> set[str]:
+    return set().union(*(ctx.scopes.get(v, {v}) for v in values))
+
+
+def _award_has_org(frame: pd.DataFrame, values: tuple[str, ...]) -> pd.Series:
+    wanted = set(values)
+    return frame[C.RECIPIENT_IDS].map(lambda ids: bool(wanted.intersection(ids))).astype(bool)
+
+
+def _programme_awarded(frame: pd.DataFrame, values: tuple[str, ...], ctx: Context) -> pd.Series:
+    awarding = set().union(*(ctx.programmes_by_org.get(v, set()) for v in values))
+    return frame["id"].map(lambda pid: bool(ctx.scopes.get(pid, {pid}) & awarding)).astype(bool)
+
+
+FILTERS: tuple[Filter, ...] = (
+    Filter(
+        "country",
+        "countries",
+        lambda f, v, ctx: f[C.COUNTRY_ID].isin(v),
+        lambda f, v, ctx: f["country_id"].isin(v),
+        "sentence.country",
+        "countries",
+    ),
+    Filter(
+        "programme",
+        "programmes",
+        lambda f, v, ctx: f["programme_id"].isin(_scope(v, ctx)),
+        lambda f, v, ctx: f["id"].isin(_scope(v, ctx)),
+        "sentence.programme",
+        "programmes",
+    ),
+    Filter(
+        "kind",
+        "kinds",
+        lambda f, v, ctx: f[C.KIND].isin(v),
+        lambda f, v, ctx: f["kind"].isin(v),
+        "sentence.kind",
+        "kinds",
+    ),
+    Filter(
+        "organisation",
+        "organisations",
+        lambda f, v, ctx: _award_has_org(f, v),
+        # A programme is shown when it (or a round inside it) made an award to one of them.
+        lambda f, v, ctx: _programme_awarded(f, v, ctx),
+        "sentence.organisation",
+        "organisations",
+    ),
+)
+
+
+@dataclass
+class FilteredView:
+    """The rows one page draws from, after the filters and the currency choice."""
+
+    package: Package
+    state: ViewState
+    awards: pd.DataFrame
+    programmes: pd.DataFrame
+    market_shares: pd.DataFrame
+    milestones: pd.DataFrame
+    undated_excluded: int = 0
+    phrases: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return self.awards.empty and self.programmes.empty
+
+    @cached_property
+    def value_column(self) -> str:
+        """The amount column charts should read: converted when a currency is chosen."""
+        return C.AMOUNT_CONVERTED if self.state.currency else "amount"
+
+    def sentence(self) -> str:
+        """The filters and the conversion in words, as shown above the charts."""
+        t = Translator(self.state.lang)
+        if self.empty:
+            return t("sentence.none")
+        awards = t("sentence.awards", n=len(self.awards))
+        n_programmes = self.programmes.loc[self.programmes["level"] != "budget_frame", C.ROOT_PROGRAMME_ID].nunique()
+        text = t("sentence.showing", awards=awards, programmes=t("sentence.programmes", n=int(n_programmes)))
+        if self.phrases:
+            text += " " + ", ".join(self.phrases)
+        text += "; " + self.conversion_phrase()
+        failed = self.unconverted()
+        if failed:
+            text += ". " + t(
+                "sentence.not_converted",
+                n=sum(failed.values()),
+                reasons="; ".join(f"{reason} ({n})" for reason, n in failed.items()),
+            )
+        if self.undated_excluded:
+            text += ". " + t("sentence.undated", n=self.undated_excluded)
+        return text + "."
+
+    def conversion_phrase(self) -> str:
+        t = Translator(self.state.lang)
+        if self.state.currency is None:
+            return t("sentence.original")
+        if self.state.fx_at == "announcement":
+            return t("sentence.converted.announcement", currency=self.state.currency)
+        return t(
+            "sentence.converted.fixed",
+            currency=self.state.currency,
+            date=format_partial_date(self.state.fx_at, self.state.lang),
+        )
+
+    def unconverted(self) -> dict[str, int]:
+        """Why figures with an amount could not be converted, and how many."""
+        if self.state.currency is None:
+            return {}
+        notes = pd.concat(
+            [
+                self.awards.get(C.FX_NOTE, pd.Series(dtype=object)),
+                self.programmes.get(C.FX_NOTE, pd.Series(dtype=object)),
+            ]
+        )
+        notes = notes[notes.notna() & (notes != "no published amount")]
+        return {str(k): int(v) for k, v in notes.value_counts().items()}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Per-package frames computed once and reused by every rerun and session."""
+
+    package: Package
+    awards: pd.DataFrame
+    programmes: pd.DataFrame
+    market_shares: pd.DataFrame
+    milestones: pd.DataFrame
+    context: Context
+
+
+def prepare(package: Package) -> Prepared:
+    """Join the tables once; filtering then only masks these frames."""
+    from aifunding.export import market_share_view
+
+    awards = award_view(package)
+    programmes = programme_view(package)
+    scopes = descendants(package.rows)
+    programmes_by_org: dict[str, set[str]] = {}
+    for programme_id, recipients in zip(awards["programme_id"], awards[C.RECIPIENT_IDS], strict=True):
+        for org in recipients:
+            programmes_by_org.setdefault(org, set()).add(programme_id)
+    countries, organisations = package.frame("countries"), package.frame("organisations")
+    names = {
+        "countries": dict(zip(countries["id"], countries["name_en"], strict=True)),
+        "programmes": dict(zip(programmes["id"], programmes["name_en"], strict=True)),
+        "organisations": dict(zip(organisations["id"], organisations["name_en"], strict=True)),
+    }
+    return Prepared(
+        package,
+        awards,
+        programmes,
+        market_share_view(package),
+        package.frame("milestones"),
+        Context(scopes, names, programmes_by_org),
+    )
+
+
+def apply_view(prepared: Prepared, state: ViewState, kind_labels: Mapping[str, str] | None = None) -> FilteredView:
+    """Filter the prepared frames by ``state`` and convert amounts if a currency is chosen."""
+    t = Translator(state.lang)
+    awards, programmes = prepared.awards, prepared.programmes
+    award_keep = pd.Series(True, index=awards.index)
+    programme_keep = pd.Series(True, index=programmes.index)
+    phrases = []
+    for flt in FILTERS:
+        values: Sequence[str] = getattr(state, flt.state_field)
+        if not values:
+            continue
+        values = tuple(values)
+        award_keep &= flt.award_mask(awards, values, prepared.context)
+        programme_keep &= flt.programme_mask(programmes, values, prepared.context)
+        names = (kind_labels or {}) if flt.names_from == "kinds" else prepared.context.names[flt.names_from]
+        phrases.append(t(flt.phrase_key, values=", ".join(names.get(v, v) for v in values)))
+
+    undated = 0
+    if state.date_from or state.date_to:
+        award_dates = date_mask(awards["announced"], state.date_from, state.date_to)
+        programme_dates = date_mask(programmes["announced"], state.date_from, state.date_to)
+        undated = int(
+            (award_keep & awards["announced"].isna()).sum() + (programme_keep & programmes["announced"].isna()).sum()
+        )
+        award_keep &= award_dates
+        programme_keep &= programme_dates
+        phrases.append(t("sentence.dates", range=_date_range_words(state, t)))
+
+    shown_awards = awards[award_keep]
+    shown_programmes = programmes[programme_keep]
+    if state.fx is not None:
+        shown_awards = convert_frame(shown_awards, state.fx)
+        shown_programmes = convert_frame(shown_programmes, state.fx)
+    shares = prepared.market_shares
+    if state.countries:
+        shares = shares[shares["country_id"].isin(state.countries)]
+    milestones = prepared.milestones
+    milestones = milestones[
+        milestones["programme_id"].isin(shown_programmes["id"]) | milestones["award_id"].isin(shown_awards["id"])
+    ]
+    return FilteredView(
+        prepared.package,
+        state,
+        shown_awards.reset_index(drop=True),
+        shown_programmes.reset_index(drop=True),
+        shares.reset_index(drop=True),
+        milestones.reset_index(drop=True),
+        undated,
+        phrases,
+    )
+
+
+def _date_range_words(state: ViewState, t: Translator) -> str:
+    start = format_partial_date(state.date_from.isoformat(), state.lang) if state.date_from else None
+    end = format_partial_date(state.date_to.isoformat(), state.lang) if state.date_to else None
+    if start and end:
+        return t("sentence.dates.between", start=start, end=end)
+    return t("sentence.dates.from", start=start) if start else t("sentence.dates.to", end=end)

@@ -1,0 +1,379 @@
+"""Every number, amount, date and basis as the dashboard writes it, in English and Japanese.
+
+Pages, charts and exports never format figures themselves: they call these functions, so a
+figure reads the same in a KPI tile, a hover label and a table. Formatting goes through Babel
+(CLDR data) for symbols, digit grouping, compact units, month names and percent signs; the few
+places where the house style departs from CLDR are named constants below, each with its reason.
+
+Locales are ``"en"`` (Babel ``en_US``) and ``"ja"`` (Babel ``ja_JP``). Everything here is pure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
+from functools import cache
+
+from babel import Locale
+from babel.dates import format_date, format_skeleton
+from babel.numbers import (
+    format_compact_currency,
+    format_currency,
+    format_decimal,
+    get_currency_name,
+    get_currency_symbol,
+)
+from babel.numbers import format_percent as babel_format_percent
+
+from aifunding.models import Basis, ShareBasis, check_partial_date
+
+BABEL_LOCALES = {"en": "en_US", "ja": "ja_JP"}
+LOCALES = tuple(BABEL_LOCALES)
+
+# Compact figures keep at most two decimals (72.5B, 10.24B, 102.4億): published AI budgets are
+# round to two or three significant digits, and a third decimal would only show conversion noise.
+MAX_FRACTION_DIGITS = 2
+_CENT = Decimal("0.01")
+
+# CLDR's en_US writes CA$ and SGD; the dashboard follows the financial press (C$2B, S$1B), which
+# is shorter in a KPI tile and still unambiguous next to US$-less "$".
+_SYMBOL_OVERRIDES: dict[str, dict[str, str]] = {"en": {"CAD": "C$", "SGD": "S$"}}
+
+# Japanese amounts are written number + currency word (725億円, 4.69億ドル), not with CLDR's
+# symbol (￥725億). The word is Babel's Japanese display name with its inner space removed
+# (CLDR writes カナダ ドル; Japanese prose writes カナダドル), except where an amount takes a
+# shorter word than the name of the currency: 円 rather than 日本円, ドル rather than 米ドル.
+_JA_CURRENCY_WORDS = {"JPY": "円", "USD": "ドル"}
+
+# From 兆 up, Japanese writes the remainder in the next unit down (1兆2,390億円) rather than a
+# decimal (1.239兆円); below it, a decimal of the unit is usual (102.4億円, 19.3億円).
+_JA_COMPOUND_FROM = 10**12
+
+
+@dataclass(frozen=True)
+class _BasisWording:
+    """How one amount basis reads: the words alone, and wrapped around a formatted amount."""
+
+    label: str
+    template: str
+
+
+_BASIS_WORDING: dict[str, dict[Basis, _BasisWording]] = {
+    "en": {
+        Basis.EXACT: _BasisWording("exact", "{amount}"),
+        Basis.ABOUT: _BasisWording("about", "about {amount}"),
+        Basis.UP_TO: _BasisWording("up to", "up to {amount}"),
+        Basis.UP_TO_ABOUT: _BasisWording("up to about", "up to about {amount}"),
+        Basis.AT_LEAST: _BasisWording("at least", "at least {amount}"),
+        # A target is not money committed, so the word follows the figure where it cannot be missed.
+        Basis.TARGET: _BasisWording("target", "{amount} (target)"),
+    },
+    "ja": {
+        Basis.EXACT: _BasisWording("確定", "{amount}"),
+        Basis.ABOUT: _BasisWording("約", "約{amount}"),
+        Basis.UP_TO: _BasisWording("最大", "最大{amount}"),
+        Basis.UP_TO_ABOUT: _BasisWording("最大約", "最大約{amount}"),
+        Basis.AT_LEAST: _BasisWording("以上", "{amount}以上"),
+        Basis.TARGET: _BasisWording("目標", "{amount}（目標）"),
+    },
+}
+
+# How a share figure reads, by basis. {low} and {high} are percentages ("40%"), {low_number} the
+# bare number for the first half of a range ("40–50%").
+_SHARE_TEMPLATES: dict[str, dict[ShareBasis, str]] = {
+    "en": {
+        ShareBasis.EXACT: "{low}",
+        ShareBasis.ABOUT: "about {low}",
+        ShareBasis.RANGE: "{low_number}–{high}",
+        ShareBasis.MORE_THAN: "more than {low}",
+        ShareBasis.RANK_ONLY: "",
+    },
+    "ja": {
+        ShareBasis.EXACT: "{low}",
+        ShareBasis.ABOUT: "約{low}",
+        ShareBasis.RANGE: "{low_number}〜{high}",
+        ShareBasis.MORE_THAN: "{low}超",
+        ShareBasis.RANK_ONLY: "",
+    },
+}
+
+# Partial dates use CLDR skeletons, so month names and the 年月日 order come from Babel.
+_DATE_SKELETONS = {"day": "yMMMd", "month": "yMMM", "year": "y"}
+# en_US's yMMMd is "Apr 19, 2024"; the dashboard writes day-month-year ("19 Apr 2024") so that
+# English and Japanese tables sort visually the same way and no reader mistakes the order.
+_DATE_PATTERN_OVERRIDES = {("en", "day"): "d MMM y"}
+_NO_DATE = {"en": "date not published", "ja": "日付不明"}
+
+_FISCAL_YEAR = {"en": "FY{year}", "ja": "{year}年度"}
+_FISCAL_PERIOD = {"en": "FY{start}–FY{end}", "ja": "{start}〜{end}年度"}
+
+
+def basis_label(basis: Basis | str, locale: str = "en") -> str:
+    """The words for an amount basis alone, for a legend or a table column.
+
+    Args:
+        basis: A :class:`~aifunding.models.Basis` or its value.
+        locale: ``"en"`` or ``"ja"``.
+
+    Returns:
+        "up to", "about", "up to about", "at least", "target" or "exact"; in Japanese 最大, 約,
+        最大約, 以上, 目標 or 確定.
+    """
+    return _BASIS_WORDING[_check_locale(locale)][Basis(basis)].label
+
+
+def format_money(
+    amount: Decimal | int | float, currency: str, *, locale: str = "en", basis: Basis | str | None = None
+) -> str:
+    """A compact amount for tiles, labels and tables, with its basis in words.
+
+    English uses CLDR compact notation (¥72.5B, $469M, ₩1.46T). Japanese uses 万, 億 and 兆 with
+    digit grouping and the currency as a word (725億円, 3,873億円, 1兆2,390億円, 4.69億ドル).
+    At most two decimals are shown and trailing zeros are dropped (2B, not 2.00B).
+
+    Args:
+        amount: The amount in whole currency units. Values up to about 10^20 are supported.
+        currency: ISO 4217 code.
+        locale: ``"en"`` or ``"ja"``.
+        basis: When given, the basis is written around the figure ("up to ¥72.5B",
+            "最大725億円", "¥200B (target)"); ``exact`` adds nothing.
+
+    Returns:
+        The formatted amount.
+
+    Raises:
+        ValueError: The amount is not a finite number, or the locale is unknown.
+    """
+    locale = _check_locale(locale)
+    value = _to_decimal(amount)
+    text = _compact_ja(value, currency) if locale == "ja" else _compact_en(value, currency)
+    if basis is None:
+        return text
+    return _BASIS_WORDING[locale][Basis(basis)].template.format(amount=text)
+
+
+def format_amount_full(amount: Decimal | int | float, currency: str, locale: str = "en") -> str:
+    """The amount written out in full with Babel's currency format, for detail views and tooltips.
+
+    Args:
+        amount: The amount.
+        currency: ISO 4217 code.
+        locale: ``"en"`` or ``"ja"``.
+
+    Returns:
+        For example "¥72,500,000,000" (en), "￥72,500,000,000" (ja), "$469,000,000.00" (en).
+    """
+    locale = _check_locale(locale)
+    text = format_currency(_to_decimal(amount), currency, locale=BABEL_LOCALES[locale])
+    return _apply_symbol_override(text, currency, locale)
+
+
+def format_partial_date(value: str | None, locale: str = "en") -> str:
+    """A partial date at the precision it was published.
+
+    Args:
+        value: ``"YYYY-MM-DD"``, ``"YYYY-MM"``, ``"YYYY"`` or ``None`` when no date was published.
+        locale: ``"en"`` or ``"ja"``.
+
+    Returns:
+        "19 Apr 2024", "Jun 2023", "2023" or "date not published"; in Japanese "2024年4月19日",
+        "2023年6月", "2023年" or "日付不明".
+
+    Raises:
+        ValueError: The value is not a partial date.
+    """
+    locale = _check_locale(locale)
+    if value is None:
+        return _NO_DATE[locale]
+    parts = [int(part) for part in check_partial_date(value).split("-")]
+    precision = ("year", "month", "day")[len(parts) - 1]
+    day = date(parts[0], *(parts[1:] + [1] * (3 - len(parts))))
+    pattern = _DATE_PATTERN_OVERRIDES.get((locale, precision))
+    if pattern is not None:
+        return format_date(day, pattern, locale=BABEL_LOCALES[locale])
+    return format_skeleton(_DATE_SKELETONS[precision], day, locale=BABEL_LOCALES[locale])
+
+
+def format_fiscal_year(fy: int, locale: str = "en") -> str:
+    """A fiscal year label: "FY2026" or "2026年度".
+
+    Args:
+        fy: The fiscal year, named by the calendar year in which it starts.
+        locale: ``"en"`` or ``"ja"``.
+
+    Returns:
+        The label, the year written without digit grouping.
+    """
+    return _FISCAL_YEAR[_check_locale(locale)].format(year=fy)
+
+
+def format_fiscal_period(start: int, end: int, locale: str = "en") -> str:
+    """A span of fiscal years: "FY2026–FY2030" or "2026〜2030年度"; one year when equal.
+
+    Args:
+        start: First fiscal year.
+        end: Last fiscal year, not before ``start``.
+        locale: ``"en"`` or ``"ja"``.
+
+    Returns:
+        The label.
+
+    Raises:
+        ValueError: ``end`` is before ``start``.
+    """
+    locale = _check_locale(locale)
+    if end < start:
+        raise ValueError(f"A fiscal period cannot end (FY{end}) before it starts (FY{start})")
+    if start == end:
+        return format_fiscal_year(start, locale)
+    return _FISCAL_PERIOD[locale].format(start=start, end=end)
+
+
+def format_share(
+    low: Decimal | int | float | None,
+    high: Decimal | int | float | None,
+    basis: ShareBasis | str,
+    locale: str = "en",
+) -> str:
+    """A market share in percent, worded by its basis.
+
+    Args:
+        low: Lower bound in percent (0-100); the figure itself for a point share.
+        high: Upper bound in percent; needed for a range, ignored otherwise.
+        basis: exact "72%", about "about 30%", range "40–50%", more_than "more than 60%",
+            rank_only "" (the source gives a rank and no share). Japanese: 72%, 約30%, 40〜50%,
+            60%超.
+        locale: ``"en"`` or ``"ja"``.
+
+    Returns:
+        The share, or an empty string for ``rank_only``.
+
+    Raises:
+        ValueError: A bound the basis needs is missing.
+    """
+    locale = _check_locale(locale)
+    basis = ShareBasis(basis)
+    if basis is ShareBasis.RANK_ONLY:
+        return ""
+    if low is None or (basis is ShareBasis.RANGE and high is None):
+        needed = "share_low and share_high" if basis is ShareBasis.RANGE else "share_low"
+        raise ValueError(f"A share with basis {basis.value!r} needs {needed}; got low={low}, high={high}")
+    babel_locale = BABEL_LOCALES[locale]
+    low_value = _to_decimal(low)
+    fields = {
+        "low": _share_percent(low_value, babel_locale),
+        "low_number": format_decimal(low_value, format="#,##0.##", locale=babel_locale),
+        "high": "" if high is None else _share_percent(_to_decimal(high), babel_locale),
+    }
+    return _SHARE_TEMPLATES[locale][basis].format(**fields)
+
+
+def format_percent(value: Decimal | int | float, locale: str = "en", digits: int = 1) -> str:
+    """A ratio as a percentage with a fixed number of decimals: 0.125 -> "12.5%".
+
+    Unlike :func:`format_share`, which takes percent points as stored in the data, this takes a
+    ratio, as Babel's ``format_percent`` does, because it is meant for computed fractions.
+
+    Args:
+        value: The ratio (1 is 100%).
+        locale: ``"en"`` or ``"ja"``.
+        digits: Decimals to show, always shown (12.0%) so a column of figures lines up.
+
+    Returns:
+        The percentage.
+
+    Raises:
+        ValueError: ``digits`` is negative.
+    """
+    locale = _check_locale(locale)
+    if digits < 0:
+        raise ValueError(f"digits must be 0 or more, got {digits}")
+    # en_US and ja_JP share CLDR's percent pattern #,##0%; only the decimals vary.
+    pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
+    return babel_format_percent(_to_decimal(value), format=pattern, locale=BABEL_LOCALES[locale])
+
+
+def _check_locale(locale: str) -> str:
+    if locale not in BABEL_LOCALES:
+        raise ValueError(f"Unknown locale {locale!r}; use one of: {', '.join(LOCALES)}")
+    return locale
+
+
+def _to_decimal(value: Decimal | int | float) -> Decimal:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"An amount must be a finite number, got {value}")
+        # repr gives the shortest decimal that reads back as the same float: 0.1, not 0.1000000000000000055.
+        return Decimal(repr(value))
+    result = Decimal(value)
+    if not result.is_finite():
+        raise ValueError(f"An amount must be a finite number, got {value}")
+    return result
+
+
+def _round_cents(value: Decimal) -> Decimal:
+    return value.quantize(_CENT, rounding=ROUND_HALF_EVEN)
+
+
+def _apply_symbol_override(text: str, currency: str, locale: str) -> str:
+    symbol = _SYMBOL_OVERRIDES.get(locale, {}).get(currency)
+    if symbol is None:
+        return text
+    return text.replace(get_currency_symbol(currency, locale=BABEL_LOCALES[locale]), symbol, 1)
+
+
+def _compact_en(value: Decimal, currency: str) -> str:
+    # Below 1,000 no compact pattern applies and Babel then prints every decimal it is given.
+    if abs(value) < 1000:
+        value = _round_cents(value)
+    text = format_compact_currency(value, currency, locale=BABEL_LOCALES["en"], fraction_digits=MAX_FRACTION_DIGITS)
+    return _apply_symbol_override(text, currency, "en")
+
+
+@cache
+def _ja_units() -> tuple[tuple[int, str], ...]:
+    """Japanese number units from CLDR's compact patterns, ascending: 1, 万, 億, 兆, 京.
+
+    Babel's ``format_compact_decimal`` itself is not used for Japanese: it neither groups digits
+    (it writes 3873億, not 3,873億) nor writes a remainder unit (1.24兆, not 1兆2,390億).
+    """
+    patterns = Locale.parse(BABEL_LOCALES["ja"]).compact_decimal_formats["short"]["other"]
+    units = [(1, "")]
+    for magnitude, pattern in sorted(patterns.items(), key=lambda item: int(item[0])):
+        # A pattern '0億' belongs to the unit itself; '00億' and '000億' are its tens and hundreds.
+        if pattern.pattern.count("0") == 1 and pattern.suffix[0]:
+            units.append((int(magnitude), pattern.suffix[0]))
+    return tuple(units)
+
+
+def _ja_number(value: Decimal) -> str:
+    """A non-negative number in Japanese units: 725億, 3,873億, 1兆2,390億, 5,000万, 102.4億."""
+    units = _ja_units()
+    index = max(i for i, (size, _) in enumerate(units) if value >= size or i == 0)
+    # Rounding can carry a figure into the next unit: 9,999.999万 is 1億, not 10,000万.
+    while index + 1 < len(units) and _round_cents(value / units[index][0]) >= units[index + 1][0] // units[index][0]:
+        index += 1
+    size, word = units[index]
+    if size >= _JA_COMPOUND_FROM:
+        # Keep two decimals of the next unit down, then write whole units plus the remainder.
+        step = Decimal(units[index - 1][0]) * _CENT
+        rounded = (value / step).to_integral_value(rounding=ROUND_HALF_EVEN) * step
+        whole, rest = divmod(rounded, size)
+        text = format_decimal(whole, format="#,##0", locale=BABEL_LOCALES["ja"]) + word
+        return text + (_ja_number(rest) if rest else "")
+    return format_decimal(_round_cents(value / size), format="#,##0.##", locale=BABEL_LOCALES["ja"]) + word
+
+
+def _compact_ja(value: Decimal, currency: str) -> str:
+    if currency in _JA_CURRENCY_WORDS:
+        unit = _JA_CURRENCY_WORDS[currency]
+    else:
+        unit = get_currency_name(currency, locale=BABEL_LOCALES["ja"]).replace(" ", "")
+    sign = "-" if value < 0 else ""
+    return sign + _ja_number(abs(value)) + unit
+
+
+def _share_percent(value: Decimal, babel_locale: str) -> str:
+    return babel_format_percent(value / 100, format="#,##0.##%", locale=babel_locale)

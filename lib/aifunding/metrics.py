@@ -1,0 +1,330 @@
+"""Derived figures: tidy views of the package, totals, shares, annualised amounts, conversions.
+
+Every function here is pure: it takes frames (or a :class:`~aifunding.package.Package`) and returns
+new frames, never mutating its input. Amounts stay :class:`~decimal.Decimal` until a chart needs
+floats, so totals are exact. Joint awards are one project: their amount is never split between
+the recipients, and every grouping counts it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from aifunding import columns as C
+from aifunding.fx import ConversionError, convert
+from aifunding.models import PLAN_BASES, Basis
+from aifunding.package import Package
+
+JOINT_SUFFIX = " (joint)"
+
+
+def _none_if_na(value: Any) -> Any:
+    return None if value is None or (not isinstance(value, (str, Decimal, tuple, list)) and pd.isna(value)) else value
+
+
+def decimal_sum(values: Iterable[Any]) -> Decimal:
+    """Exact sum of the non-missing amounts in ``values``."""
+    return sum((Decimal(v) for v in values if _none_if_na(v) is not None), Decimal(0))
+
+
+def recipients_by_award(package: Package) -> pd.DataFrame:
+    """One row per award: its recipients in role order (lead first) and the project label.
+
+    A joint application reads "RUTILEA + AI Fukushima (joint)", so charts show it as one project.
+    """
+    recipients = package.frame("award_recipients")
+    organisations = package.frame("organisations").set_index("id")
+    order = {"lead": 0, "sole": 0, "member": 1}
+    rows = []
+    for award_id, group in recipients.groupby("award_id", sort=False):
+        group = group.assign(_order=group["role"].map(order)).sort_values("_order", kind="stable")
+        ids = tuple(group["organisation_id"])
+        names_en = [organisations.at[i, "name_en"] for i in ids]
+        names_ja = [_none_if_na(organisations.at[i, "name_ja"]) or organisations.at[i, "name_en"] for i in ids]
+        joint = len(ids) > 1
+        rows.append(
+            {
+                C.AWARD_ID: award_id,
+                C.RECIPIENT_IDS: ids,
+                C.RECIPIENTS_EN: " + ".join(names_en),
+                C.RECIPIENTS_JA: "・".join(names_ja),
+                C.JOINT: joint,
+                C.PROJECT_LABEL: " + ".join(names_en) + (JOINT_SUFFIX if joint else ""),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=[C.AWARD_ID, C.RECIPIENT_IDS, C.RECIPIENTS_EN, C.RECIPIENTS_JA, C.JOINT, C.PROJECT_LABEL]
+    )
+
+
+def links_by_row(package: Package, link_table: str, value_column: str, target_column: str) -> dict[str, tuple]:
+    """Row id -> tuple of linked ids (sources of a citation table, caveats of caveat_links)."""
+    links = package.frame(link_table)
+    subset = links[links[target_column].notna()]
+    return {key: tuple(dict.fromkeys(group[value_column])) for key, group in subset.groupby(target_column, sort=False)}
+
+
+def programme_roots(programmes: pd.DataFrame) -> dict[str, str]:
+    """Programme id -> the id of the outermost programme above it that is not a budget frame.
+
+    Rounds belong to their programme; a programme sitting inside a budget frame is its own root,
+    so a chart coloured by root programme is not one colour for everything in a frame.
+    """
+    parent = dict(zip(programmes["id"], programmes["parent_id"], strict=True))
+    level = dict(zip(programmes["id"], programmes["level"], strict=True))
+    roots = {}
+    for pid in programmes["id"]:
+        current = pid
+        seen = {current}
+        while (
+            (up := _none_if_na(parent.get(current))) is not None and level.get(up) != "budget_frame" and up not in seen
+        ):
+            seen.add(up)
+            current = up
+        roots[pid] = current
+    return roots
+
+
+def award_view(package: Package) -> pd.DataFrame:
+    """One row per award, ready to chart or export.
+
+    Columns: the award's own fields, its programme (name, level, root programme, country, kind),
+    recipients and project label, the ids of its sources and caveats.
+    """
+    awards = package.frame("awards")
+    programmes = package.frame("programmes").set_index("id")
+    roots = programme_roots(package.frame("programmes"))
+    recipients = recipients_by_award(package).set_index(C.AWARD_ID)
+    sources = links_by_row(package, "citations", "source_id", "award_id")
+    caveats = links_by_row(package, "caveat_links", "caveat_id", "award_id")
+    frame = awards.copy()
+    pid = frame["programme_id"]
+    frame[C.PROGRAMME_NAME_EN] = pid.map(programmes["name_en"])
+    frame[C.PROGRAMME_NAME_JA] = pid.map(programmes["name_ja"])
+    frame[C.PROGRAMME_LEVEL] = pid.map(programmes["level"])
+    frame[C.ROOT_PROGRAMME_ID] = pid.map(roots)
+    frame[C.ROOT_PROGRAMME_NAME_EN] = frame[C.ROOT_PROGRAMME_ID].map(programmes["name_en"])
+    frame[C.COUNTRY_ID] = pid.map(programmes["country_id"])
+    frame[C.KIND] = pid.map(programmes["kind"])
+    for column in (C.RECIPIENT_IDS, C.RECIPIENTS_EN, C.RECIPIENTS_JA, C.JOINT, C.PROJECT_LABEL):
+        frame[column] = frame["id"].map(recipients[column]) if len(recipients) else None
+    frame[C.RECIPIENT_IDS] = frame[C.RECIPIENT_IDS].map(lambda v: v if isinstance(v, tuple) else ())
+    frame[C.SOURCE_IDS] = frame["id"].map(lambda i: sources.get(i, ()))
+    frame[C.CAVEAT_IDS] = frame["id"].map(lambda i: caveats.get(i, ()))
+    return frame
+
+
+def programme_view(package: Package) -> pd.DataFrame:
+    """One row per programme, round, component or frame, with its allocation to named awards.
+
+    Adds: country name, parent name, root programme, the sum of the awards made under it (its own
+    and its descendants', in its currency), how many awards have no published amount, the bases of
+    those awards, the annualised amount, and the ids of its sources and caveats.
+    """
+    programmes = package.frame("programmes")
+    countries = package.frame("countries").set_index("id")
+    names = programmes.set_index("id")["name_en"]
+    totals = programme_totals(programmes, package.frame("awards"))
+    frame = programmes.merge(totals, left_on="id", right_on=C.PROGRAMME_ID, how="left").drop(columns=C.PROGRAMME_ID)
+    frame[C.COUNTRY_NAME_EN] = frame["country_id"].map(countries["name_en"])
+    frame[C.PARENT_NAME_EN] = frame["parent_id"].map(names)
+    frame[C.ROOT_PROGRAMME_ID] = frame["id"].map(programme_roots(programmes))
+    frame[C.ANNUALISED] = [
+        annualise(*args)
+        for args in zip(
+            frame["amount"], frame["period_years"], frame["period_start_fy"], frame["period_end_fy"], strict=True
+        )
+    ]
+    frame[C.IS_PLAN] = frame["basis"].isin([b.value for b in PLAN_BASES])
+    sources = links_by_row(package, "citations", "source_id", "programme_id")
+    caveats = links_by_row(package, "caveat_links", "caveat_id", "programme_id")
+    frame[C.SOURCE_IDS] = frame["id"].map(lambda i: sources.get(i, ()))
+    frame[C.CAVEAT_IDS] = frame["id"].map(lambda i: caveats.get(i, ()))
+    return frame
+
+
+def programme_totals(programmes: pd.DataFrame, awards: pd.DataFrame) -> pd.DataFrame:
+    """Declared amount versus the sum of named awards, per programme (descendants included).
+
+    Only awards in the programme's own currency are added; the others are counted in
+    ``awards_other_currency`` so nothing disappears from view.
+    """
+    children: dict[str, list[str]] = {}
+    for pid, parent in zip(programmes["id"], programmes["parent_id"], strict=True):
+        if _none_if_na(parent) is not None:
+            children.setdefault(parent, []).append(pid)
+    rows = []
+    for pid, currency in zip(programmes["id"], programmes["currency"], strict=True):
+        scope, stack = set(), [pid]
+        while stack:
+            current = stack.pop()
+            if current not in scope:
+                scope.add(current)
+                stack.extend(children.get(current, ()))
+        mine = awards[awards["programme_id"].isin(scope)]
+        with_amount = mine[mine["amount"].map(lambda v: _none_if_na(v) is not None)]
+        currency = _none_if_na(currency)
+        same = with_amount if currency is None else with_amount[with_amount["currency"] == currency]
+        rows.append(
+            {
+                C.PROGRAMME_ID: pid,
+                C.N_AWARDS: len(mine),
+                C.N_AWARDS_UNPUBLISHED: len(mine) - len(with_amount),
+                C.ALLOCATED: decimal_sum(same["amount"])
+                if len(same) and (currency or same["currency"].nunique() == 1)
+                else None,
+                C.ALLOCATED_CURRENCY: currency or (same["currency"].iloc[0] if len(same) else None),
+                C.AWARDS_OTHER_CURRENCY: len(with_amount) - len(same),
+                C.ALLOCATED_BASES: tuple(sorted(set(same["basis"]))),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def annualise(amount: Any, period_years: Any, start_fy: Any, end_fy: Any) -> Decimal | None:
+    """Amount per year over the programme's period (published length first, else the FY span)."""
+    amount = _none_if_na(amount)
+    if amount is None:
+        return None
+    years = _none_if_na(period_years)
+    if years is None and _none_if_na(start_fy) is not None and _none_if_na(end_fy) is not None:
+        years = int(end_fy) - int(start_fy) + 1
+    if not years:
+        return None
+    return Decimal(amount) / Decimal(int(years))
+
+
+def totals_by_recipient(
+    awards: pd.DataFrame,
+    amount_column: str = "amount",
+    currency_column: str = "currency",
+) -> pd.DataFrame:
+    """Total per recipient (a joint project is its own recipient, never split), per currency.
+
+    Returns one row per (project label, currency) with the exact total, the number of awards and
+    of awards without a published amount, the distinct bases, and the programmes they came from.
+    Awards without an amount are counted, not summed.
+    """
+    rows = []
+    for (label, currency), group in awards.groupby([C.PROJECT_LABEL, currency_column], sort=False, dropna=False):
+        amounts = group[amount_column].map(_none_if_na)
+        rows.append(
+            {
+                C.PROJECT_LABEL: label,
+                C.CURRENCY: _none_if_na(currency),
+                C.TOTAL: decimal_sum(amounts),
+                C.N_AWARDS: len(group),
+                C.N_AWARDS_UNPUBLISHED: int(amounts.isna().sum()),
+                C.BASES: tuple(sorted({b for b in group["basis"] if _none_if_na(b) is not None})),
+                C.PROGRAMME_IDS: tuple(dict.fromkeys(group["programme_id"])),
+            }
+        )
+    result = pd.DataFrame(
+        rows,
+        columns=[C.PROJECT_LABEL, C.CURRENCY, C.TOTAL, C.N_AWARDS, C.N_AWARDS_UNPUBLISHED, C.BASES, C.PROGRAMME_IDS],
+    )
+    return result.sort_values(C.TOTAL, ascending=False, key=lambda s: s.map(float), kind="stable").reset_index(
+        drop=True
+    )
+
+
+def pool_shares(awards: pd.DataFrame, programmes: pd.DataFrame) -> pd.DataFrame:
+    """Each award's share of its programme's declared pool (None when the pool or award has no amount)."""
+    pools = programmes.set_index("id")
+    frame = awards.copy()
+    pool = frame["programme_id"].map(pools["amount"])
+    pool_currency = frame["programme_id"].map(pools["currency"])
+    frame[C.POOL] = pool
+    frame[C.POOL_BASIS] = frame["programme_id"].map(pools["basis"])
+    frame[C.POOL_SHARE] = [
+        (Decimal(a) / Decimal(p)) if _none_if_na(a) is not None and _none_if_na(p) is not None and c == pc else None
+        for a, p, c, pc in zip(frame["amount"], pool, frame["currency"], pool_currency, strict=True)
+    ]
+    return frame
+
+
+def mixed_bases(bases: Iterable[str]) -> bool:
+    """True when a total adds figures of different kinds (say, exact and up-to)."""
+    return len({b for b in bases if b}) > 1
+
+
+@dataclass(frozen=True)
+class FxChoice:
+    """Which rate converts a figure: at each announcement date, or at one fixed date."""
+
+    currency: str
+    at: str = "announcement"  # "announcement" or a partial date YYYY[-MM[-DD]]
+
+    @property
+    def fixed(self) -> bool:
+        return self.at != "announcement"
+
+
+def convert_frame(
+    frame: pd.DataFrame,
+    choice: FxChoice,
+    *,
+    amount_column: str = "amount",
+    currency_column: str = "currency",
+    date_column: str = "announced",
+) -> pd.DataFrame:
+    """Add converted amounts with the rate, its date and method used for each row.
+
+    Rows that cannot be converted (no amount, no announcement date, a currency outside the ECB
+    table, a date outside it) keep a missing converted amount and say why in ``fx_note``.
+    """
+    result = frame.copy()
+    converted, rates, rate_dates, methods, notes = [], [], [], [], []
+    for amount, currency, when in zip(result[amount_column], result[currency_column], result[date_column], strict=True):
+        amount, currency, when = _none_if_na(amount), _none_if_na(currency), _none_if_na(when)
+        at = choice.at if choice.fixed else when
+        if amount is None:
+            converted.append(None), rates.append(None), rate_dates.append(None), methods.append(None)
+            notes.append("no published amount")
+            continue
+        try:
+            if at is None:
+                raise ConversionError("no announcement date, so no announcement-date rate")
+            result_fx = convert(Decimal(amount), currency, choice.currency, at)
+        except ConversionError as exc:
+            converted.append(None), rates.append(None), rate_dates.append(None), methods.append(None)
+            notes.append(str(exc))
+            continue
+        converted.append(result_fx.amount)
+        rates.append(result_fx.rate.rate)
+        rate_dates.append(result_fx.rate.rate_date)
+        methods.append(str(result_fx.rate.method))
+        notes.append(None)
+    result[C.AMOUNT_CONVERTED] = converted
+    result[C.CONVERTED_CURRENCY] = choice.currency
+    result[C.FX_RATE] = rates
+    result[C.FX_RATE_DATE] = rate_dates
+    result[C.FX_METHOD] = methods
+    result[C.FX_NOTE] = notes
+    return result
+
+
+def committed_and_planned(programmes: pd.DataFrame) -> dict[str, int]:
+    """How many programme rows are plans or targets rather than committed money."""
+    plan = programmes["basis"].isin([b.value for b in PLAN_BASES])
+    return {"plans": int(plan.sum()), "committed": int((~plan & programmes["amount"].notna()).sum())}
+
+
+__all__ = [
+    "Basis",
+    "FxChoice",
+    "annualise",
+    "award_view",
+    "convert_frame",
+    "decimal_sum",
+    "pool_shares",
+    "programme_totals",
+    "programme_view",
+    "recipients_by_award",
+    "totals_by_recipient",
+]
