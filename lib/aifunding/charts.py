@@ -47,6 +47,7 @@ def base_layout(
     filename: str,
     source_ids: Iterable[str] = (),
     caveat_ids: Iterable[str] = (),
+    row_ids: Iterable[str] = (),
     height: int | None = None,
 ) -> go.Figure:
     """Apply the shared look and attach the metadata every chart carries."""
@@ -67,12 +68,13 @@ def base_layout(
             "filename": slug(filename),
             "source_ids": sorted(set(source_ids)),
             "caveat_ids": sorted(set(caveat_ids)),
+            "row_ids": [str(i) for i in dict.fromkeys(row_ids)],
         },
     )
     if height:
         fig.update_layout(height=height)
-    fig.update_xaxes(gridcolor="#e6e6e6", zerolinecolor="#bdbdbd")
-    fig.update_yaxes(gridcolor="#e6e6e6")
+    fig.update_xaxes(gridcolor="#e6e6e6", zerolinecolor="#bdbdbd", automargin=True)
+    fig.update_yaxes(gridcolor="#e6e6e6", automargin=True)
     return fig
 
 
@@ -98,7 +100,7 @@ def amount_frame(frame: pd.DataFrame, value_column: str, currency_column: str) -
 
     Charts never add amounts in different currencies. Callers say how many rows this left out.
     """
-    with_value = frame[frame[value_column].map(lambda v: _float(v) is not None)]
+    with_value = frame[frame[value_column].map(lambda v: _float(v) is not None).astype(bool)]
     if with_value.empty:
         return with_value
     main = with_value[currency_column].value_counts().index[0]
@@ -190,6 +192,7 @@ def build_recipient_figure(
         alt=alt,
         filename="awards-by-recipient",
         source_ids=_ids(rows, C.SOURCE_IDS),
+        row_ids=rows["id"],
         caveat_ids=_ids(rows, C.CAVEAT_IDS),
         height=max(320, 60 + 42 * len(order)),
     )
@@ -253,6 +256,7 @@ def build_programme_totals_figure(
         alt=alt,
         filename="programme-totals",
         source_ids=_ids(rows, C.SOURCE_IDS),
+        row_ids=rows["id"],
         caveat_ids=_ids(rows, C.CAVEAT_IDS),
         height=max(340, 80 + 48 * len(rows)),
     )
@@ -287,7 +291,7 @@ def build_timeline_figure(
     so it never looks more precise than it was published.
     """
     t = Translator(lang)
-    rows = programmes[programmes["announced"].map(lambda v: isinstance(v, str))]
+    rows = programmes[programmes["announced"].map(lambda v: isinstance(v, str)).astype(bool)]
     if rows.empty:
         return empty_figure(t("common.empty"), filename="announcement-timeline")
     rows = rows.assign(_mid=rows["announced"].map(_midpoint)).sort_values("_mid")
@@ -316,8 +320,8 @@ def build_timeline_figure(
         )
     first, last = rows.iloc[0], rows.iloc[-1]
     title = (
-        f"{len(rows)} announcements from {format_partial_date(first['announced'], lang)} "
-        f"to {format_partial_date(last['announced'], lang)}"
+        f"{len(rows)} announcement{'s' if len(rows) != 1 else ''} from "
+        f"{format_partial_date(first['announced'], lang)} to {format_partial_date(last['announced'], lang)}"
     )
     fig.update_layout(
         yaxis={"title": None, "categoryorder": "array", "categoryarray": list(rows["name_en"])},
@@ -333,6 +337,7 @@ def build_timeline_figure(
         alt=alt,
         filename="announcement-timeline",
         source_ids=_ids(rows, C.SOURCE_IDS),
+        row_ids=rows["id"],
         caveat_ids=_ids(rows, C.CAVEAT_IDS),
         height=max(340, 80 + 30 * len(rows)),
     )
@@ -343,7 +348,7 @@ def build_annualised_figure(
 ) -> go.Figure:
     """Amount per year over each programme's published period (targets hatched)."""
     t = Translator(lang)
-    rows = programmes[programmes[C.ANNUALISED].map(lambda v: _float(v) is not None)]
+    rows = programmes[programmes[C.ANNUALISED].map(lambda v: _float(v) is not None).astype(bool)]
     rows = amount_frame(rows, value_column, currency_column)
     if rows.empty:
         return empty_figure(t("common.empty"), filename="annualised")
@@ -371,9 +376,11 @@ def build_annualised_figure(
     )
     top = rows.iloc[-1]
     title = (
-        f"{top['name_en']} spends the most per year: "
-        f"{format_money(Decimal(str(round(top['_per_year']))), currency, locale=lang)}"
+        f"Largest per year: {top['name_en']}, "
+        f"{format_money(Decimal(str(round(top['_per_year']))), currency, locale=lang)} a year"
+        + (" (a target, not committed)" if top["basis"] in {b.value for b in PLAN_BASES} else "")
     )
+
     fig.update_layout(yaxis={"title": None}, xaxis={"title": f"{currency} per year"})
     alt = f"{title}. " + "; ".join(
         f"{label}: {format_money(Decimal(str(round(v))), currency, locale=lang)} a year"
@@ -386,6 +393,7 @@ def build_annualised_figure(
         alt=alt,
         filename="annualised",
         source_ids=_ids(rows, C.SOURCE_IDS),
+        row_ids=rows["id"],
         caveat_ids=_ids(rows, C.CAVEAT_IDS),
         height=max(300, 80 + 44 * len(rows)),
     )
@@ -462,6 +470,7 @@ def build_market_figure(shares: pd.DataFrame, *, lang: str = "en") -> go.Figure:
         alt=alt,
         filename=f"market-share-{market}",
         source_ids=_ids(shares, C.SOURCE_IDS),
+        row_ids=shares["id"],
         caveat_ids=_ids(shares, C.CAVEAT_IDS),
         height=max(240, 130 + 50 * len(drawn)),
     )
@@ -536,6 +545,7 @@ def build_world_figure(
         alt=alt,
         filename=f"world-programmes-{currency}",
         source_ids=_ids(rows, C.SOURCE_IDS),
+        row_ids=rows["id"],
         caveat_ids=_ids(rows, C.CAVEAT_IDS),
         height=max(360, 80 + 30 * len(rows)),
     )

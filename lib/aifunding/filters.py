@@ -171,7 +171,7 @@ class FilteredView:
         if self.empty:
             return t("sentence.none")
         awards = t("sentence.awards", n=len(self.awards))
-        n_programmes = self.programmes.loc[self.programmes["level"] != "budget_frame", C.ROOT_PROGRAMME_ID].nunique()
+        n_programmes = self.programme_count()
         text = t("sentence.showing", awards=awards, programmes=t("sentence.programmes", n=int(n_programmes)))
         if self.phrases:
             text += " " + ", ".join(self.phrases)
@@ -186,6 +186,13 @@ class FilteredView:
         if self.undated_excluded:
             text += ". " + t("sentence.undated", n=self.undated_excluded)
         return text + "."
+
+    def programme_count(self) -> int:
+        """Programmes in view: programme rows, plus rounds shown without their programme."""
+        shown = self.programmes
+        ids = set(shown["id"])
+        orphan_rounds = (shown["level"] == "round") & ~shown["parent_id"].isin(ids)
+        return int(((shown["level"] == "programme") | orphan_rounds).sum())
 
     def conversion_phrase(self) -> str:
         t = Translator(self.state.lang)

@@ -167,6 +167,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "sources.caveats": "Caveats: where sources disagree",
         "sources.method": "Method",
         "sources.licence": "Licence",
+        # Links
+        "url.ignored": "Some settings in the link could not be used and were reset to their defaults: {params}.",
         # Errors
         "error.load": "The data package could not be loaded",
         "error.invalid_package": "The data package has errors; valid rows are shown and the rest are listed on the "

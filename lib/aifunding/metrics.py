@@ -167,7 +167,7 @@ def programme_totals(programmes: pd.DataFrame, awards: pd.DataFrame) -> pd.DataF
                 scope.add(current)
                 stack.extend(children.get(current, ()))
         mine = awards[awards["programme_id"].isin(scope)]
-        with_amount = mine[mine["amount"].map(lambda v: _none_if_na(v) is not None)]
+        with_amount = mine[mine["amount"].map(lambda v: _none_if_na(v) is not None).astype(bool)]
         currency = _none_if_na(currency)
         same = with_amount if currency is None else with_amount[with_amount["currency"] == currency]
         rows.append(

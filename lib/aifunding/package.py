@@ -423,3 +423,27 @@ def _to_frame(table: Table, rows: Iterable[LoadedRow]) -> pd.DataFrame:
 def field_types(table: Table) -> dict[str, Any]:
     """Each column's base Python type, with Optional and Annotated unwrapped."""
     return {name: base_type(unwrap_optional(info.annotation)[0]) for name, info in table.model.model_fields.items()}
+
+
+def package_signature(path: str | Path) -> tuple[tuple[str, int, int], ...]:
+    """(name, mtime_ns, size) of the descriptor and every CSV in the package folder.
+
+    Cheap (a few ``stat`` calls), so a dashboard can check it on every rerun and reload the
+    package only when a file changed.
+    """
+    folder = Path(path)
+    folder = folder if folder.is_dir() else folder.parent
+    entries = []
+    for file in sorted([folder / DESCRIPTOR_NAME, *folder.glob("*.csv")]):
+        try:
+            stat = file.stat()
+        except OSError:
+            continue
+        entries.append((file.name, stat.st_mtime_ns, stat.st_size))
+    return tuple(entries)
+
+
+def newest_source_date(package: Package) -> str | None:
+    """The newest publication date among the package's sources: the data is "as of" this date."""
+    dates = [d for d in package.frame("sources")["published"] if isinstance(d, str)]
+    return max(dates) if dates else None

@@ -1,0 +1,27 @@
+"""AI Funding Dashboard: the page list. Each page lives in pages/ and reads top to bottom."""
+
+import streamlit as st
+from aifunding.i18n import Translator
+
+t = Translator(st.session_state.get("lang", "en"))
+st.set_page_config(page_title=t("app.title"), page_icon="💴", layout="wide")
+
+st.navigation(
+    [
+        st.Page(
+            "views/overview.py",
+            title=t("page.overview"),
+            icon=":material/dashboard:",
+            url_path="overview",
+            default=True,
+        ),
+        st.Page("views/companies.py", title=t("page.companies"), icon=":material/apartment:", url_path="companies"),
+        st.Page(
+            "views/programmes.py", title=t("page.programmes"), icon=":material/account_tree:", url_path="programmes"
+        ),
+        st.Page("views/market.py", title=t("page.market"), icon=":material/cloud:", url_path="market"),
+        st.Page("views/world.py", title=t("page.world"), icon=":material/public:", url_path="world"),
+        st.Page("views/data.py", title=t("page.data"), icon=":material/table:", url_path="data"),
+        st.Page("views/sources.py", title=t("page.sources"), icon=":material/menu_book:", url_path="sources"),
+    ]
+).run()

@@ -1,0 +1,477 @@
+"""The pieces every page repeats: data loading, the filter sidebar, the chart block, downloads.
+
+Caching lives here and only here: thin ``st.cache_resource`` wrappers around ``aifunding``
+loaders, keyed by the package folder and the modification times of its files, so a changed file
+is picked up on the next rerun and nothing is parsed twice.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from aifunding import BUNDLED_DATA
+from aifunding.export import write_export
+from aifunding.filters import FilteredView, Prepared, ViewState, apply_view, partial_bounds, prepare
+from aifunding.formatting import format_partial_date
+from aifunding.fx import rate_bounds, supported_currencies
+from aifunding.i18n import Translator
+from aifunding.models import SupportKind
+from aifunding.package import PackageReadError, load_package, newest_source_date, package_signature
+from aifunding.urlstate import Vocabulary, decode, encode
+
+DATA_ENV = "AIFUNDING_DATA"
+ORIGINAL = "original"
+ANNOUNCEMENT = "announcement"
+# The currencies offered first in the currency menu; every other ECB currency follows.
+MAIN_CURRENCIES = ("JPY", "USD", "EUR", "GBP", "CAD", "INR", "KRW", "SGD")
+
+
+def data_path() -> Path:
+    """The package to serve: $AIFUNDING_DATA, or the bundled data/ folder."""
+    return Path(os.environ.get(DATA_ENV) or BUNDLED_DATA)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _prepared(path: str, signature: tuple) -> tuple[Prepared, datetime.datetime]:
+    # ``signature`` only keys the cache: a changed file gives a new key and a fresh load.
+    return prepare(load_package(path)), datetime.datetime.now(datetime.UTC)
+
+
+def load() -> tuple[Prepared, datetime.datetime] | None:
+    """The prepared package for this server, or None after showing why it cannot be read."""
+    path = data_path()
+    try:
+        return _prepared(str(path), package_signature(path))
+    except PackageReadError as exc:
+        t = translator()
+        st.error(f"**{t('error.load')}**: {exc}")
+        return None
+
+
+def translator() -> Translator:
+    return Translator(st.session_state.get("lang", "en"))
+
+
+def _kind_labels(t: Translator) -> dict[str, str]:
+    return {k.value: t(f"kind.{k.value}") for k in SupportKind}
+
+
+def vocabulary(prepared: Prepared) -> Vocabulary:
+    """The values a URL may name in this package."""
+    first_rate, last_rate = rate_bounds()
+    return Vocabulary(
+        countries=set(prepared.package.frame("countries")["id"]),
+        programmes=set(prepared.programmes["id"]),
+        organisations={o for ids in prepared.awards["recipient_ids"] for o in ids},
+        kinds=set(prepared.programmes["kind"]),
+        currencies=set(supported_currencies()) | {"EUR"},
+        first_rate_date=first_rate,
+        last_rate_date=last_rate,
+    )
+
+
+def _date_span(prepared: Prepared) -> tuple[datetime.date, datetime.date]:
+    dates = [
+        d for d in pd.concat([prepared.programmes["announced"], prepared.awards["announced"]]) if isinstance(d, str)
+    ]
+    if not dates:
+        return datetime.date(1990, 1, 1), datetime.date.today()
+    return min(partial_bounds(d)[0] for d in dates), max(partial_bounds(d)[1] for d in dates)
+
+
+# Widget keys, one per control; the URL parameters are encoded from the state, not from these.
+W = {
+    "country": "w_country",
+    "programme": "w_programme",
+    "kind": "w_kind",
+    "org": "w_org",
+    "from": "w_from",
+    "to": "w_to",
+    "cur": "w_cur",
+    "fx": "w_fx",
+    "fxdate": "w_fxdate",
+}
+
+
+def _put_state_in_widgets(
+    state: ViewState, span: tuple[datetime.date, datetime.date], last_rate: datetime.date
+) -> None:
+    ss = st.session_state
+    ss[W["country"]] = list(state.countries)
+    ss[W["programme"]] = list(state.programmes)
+    ss[W["kind"]] = list(state.kinds)
+    ss[W["org"]] = list(state.organisations)
+    ss[W["from"]] = state.date_from or span[0]
+    ss[W["to"]] = state.date_to or span[1]
+    ss[W["cur"]] = state.currency or ORIGINAL
+    ss[W["fx"]] = ANNOUNCEMENT if state.fx_at == ANNOUNCEMENT else "fixed"
+    ss[W["fxdate"]] = datetime.date.fromisoformat(state.fx_at) if state.fx_at != ANNOUNCEMENT else last_rate
+
+
+def _query_params() -> dict[str, str]:
+    return {k: st.query_params.get(k) for k in st.query_params}
+
+
+def sidebar(prepared: Prepared) -> ViewState:
+    """Draw the global controls and return the view state they describe.
+
+    The URL is the source of truth when it changed since this session last wrote it (a shared
+    link was opened, or the address was edited); otherwise the controls are. Either way the URL is
+    rewritten from the resulting state, so it always reproduces the view, across page switches too.
+    """
+    t = translator()
+    ss = st.session_state
+    span = _date_span(prepared)
+    first_rate, last_rate = rate_bounds()
+    params = _query_params()
+    if params != ss.get("_written_params") and (params or "_view" not in ss):
+        decoded = decode(params, vocabulary(prepared))
+        ss["_view"] = decoded.state
+        ss["_ignored_params"] = decoded.ignored
+        ss["_extra_params"] = decoded.extra
+        _put_state_in_widgets(decoded.state, span, last_rate)
+    elif W["cur"] not in ss:
+        _put_state_in_widgets(ss["_view"], span, last_rate)
+
+    names = prepared.context.names
+    programmes = prepared.programmes
+    currencies = [c for c in MAIN_CURRENCIES if c in supported_currencies() or c == "EUR"]
+    currencies += [c for c in supported_currencies() if c not in currencies]
+    kinds = _kind_labels(t)
+    with st.sidebar:
+        st.header(t("filters.header"))
+        countries = st.multiselect(
+            t("filters.country"),
+            list(prepared.package.frame("countries")["id"]),
+            key=W["country"],
+            format_func=lambda v: names["countries"].get(v, v),
+            placeholder=t("filters.all"),
+        )
+        programme_ids = [
+            p for p, level in zip(programmes["id"], programmes["level"], strict=True) if level != "component"
+        ]
+        chosen_programmes = st.multiselect(
+            t("filters.programme"),
+            programme_ids,
+            key=W["programme"],
+            format_func=lambda v: names["programmes"].get(v, v),
+            placeholder=t("filters.all"),
+        )
+        chosen_kinds = st.multiselect(
+            t("filters.kind"),
+            sorted(set(programmes["kind"])),
+            key=W["kind"],
+            format_func=lambda v: kinds.get(v, v),
+            placeholder=t("filters.all"),
+        )
+        organisations = sorted(
+            {o for ids in prepared.awards["recipient_ids"] for o in ids},
+            key=lambda o: names["organisations"].get(o, o).lower(),
+        )
+        chosen_orgs = st.multiselect(
+            t("filters.organisation"),
+            organisations,
+            key=W["org"],
+            format_func=lambda v: names["organisations"].get(v, v),
+            placeholder=t("filters.all"),
+        )
+        limits = {
+            "min_value": datetime.date(1990, 1, 1),
+            "max_value": datetime.date(2100, 12, 31),
+            "format": "YYYY-MM-DD",
+        }
+        date_from = st.date_input(t("filters.date_from"), key=W["from"], **limits)
+        date_to = st.date_input(t("filters.date_to"), key=W["to"], **limits)
+        currency = st.selectbox(
+            t("filters.currency"),
+            [ORIGINAL, *currencies],
+            key=W["cur"],
+            format_func=lambda v: t("filters.currency.original") if v == ORIGINAL else v,
+        )
+        # Conversion controls only appear once there is something to convert: disabled widgets
+        # render faded text that fails contrast checks, and they would say nothing useful.
+        fx_mode, fx_date = ANNOUNCEMENT, None
+        if currency != ORIGINAL:
+            fx_mode = st.radio(
+                t("filters.fx"), [ANNOUNCEMENT, "fixed"], key=W["fx"], format_func=lambda v: t(f"filters.fx.{v}")
+            )
+            if fx_mode == "fixed":
+                fx_date = st.date_input(
+                    t("filters.fx_date"),
+                    key=W["fxdate"],
+                    min_value=first_rate,
+                    max_value=last_rate,
+                    format="YYYY-MM-DD",
+                )
+
+    state = ViewState(
+        countries=tuple(countries),
+        programmes=tuple(chosen_programmes),
+        kinds=tuple(chosen_kinds),
+        organisations=tuple(chosen_orgs),
+        # The full data range is "no date filter", so undated rows stay in view.
+        date_from=date_from if isinstance(date_from, datetime.date) and date_from > span[0] else None,
+        date_to=date_to if isinstance(date_to, datetime.date) and date_to < span[1] else None,
+        currency=None if currency == ORIGINAL else currency,
+        fx_at=fx_date.isoformat() if fx_mode == "fixed" and isinstance(fx_date, datetime.date) else ANNOUNCEMENT,
+        lang=t.lang,
+    )
+    ss["_view"] = state
+    written = {**encode(state), **ss.get("_extra_params", {})}
+    if written != params:
+        st.query_params.from_dict(written)
+    ss["_written_params"] = written
+    return state
+
+
+def page_view(prepared: Prepared) -> FilteredView:
+    """Sidebar, then the filtered view for this rerun."""
+    state = sidebar(prepared)
+    return apply_view(prepared, state, _kind_labels(translator()))
+
+
+def header(title_key: str, view: FilteredView, loaded_at: datetime.datetime, intro_key: str | None = None) -> None:
+    """Page title, the filter sentence, data freshness, and a banner when the package has errors."""
+    t = translator()
+    st.title(t(title_key))
+    if intro_key:
+        st.markdown(t(intro_key))
+    ignored = st.session_state.pop("_ignored_params", None)
+    if ignored:
+        st.warning(t("url.ignored", params="; ".join(ignored)), icon=":material/link_off:")
+    st.info(view.sentence(), icon=":material/filter_alt:")
+    as_of = newest_source_date(view.package)
+    freshness = t("common.loaded_at", time=loaded_at.strftime("%Y-%m-%d %H:%M UTC"))
+    if as_of:
+        freshness += " · " + t("common.data_as_of", date=format_partial_date(as_of, t.lang))
+    small(freshness)
+    if not view.package.report.valid:
+        st.warning(t("error.invalid_package") + " " + view.package.report.summary(), icon=":material/warning:")
+
+
+def start(title_key: str, intro_key: str | None = None) -> tuple[Prepared, FilteredView]:
+    """Every page's first line: load the package, draw the sidebar and the header."""
+    loaded = load()
+    if loaded is None:
+        st.stop()
+    prepared, loaded_at = loaded
+    view = page_view(prepared)
+    header(title_key, view, loaded_at, intro_key)
+    return prepared, view
+
+
+def small(markdown: str) -> None:
+    """Small print at full text colour: st.caption's faded grey fails WCAG contrast for links."""
+    st.markdown(f":small[{markdown}]")
+
+
+def empty_notice() -> None:
+    st.info(translator()("common.empty"), icon=":material/search_off:")
+
+
+def escape(text: str) -> str:
+    """Markdown-escape data text so a publisher name can never become a link or markup."""
+    for char in "\\`*_{}[]()#+!|<>~$":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def source_footer(prepared: Prepared, source_ids: Iterable[str], caveat_ids: Iterable[str]) -> None:
+    """Publisher, date, tier and link of every source behind a chart, then its caveats."""
+    t = translator()
+    sources = prepared.package.frame("sources").set_index("id")
+    caveats = prepared.package.frame("caveats").set_index("id")
+    source_ids, caveat_ids = list(source_ids), list(caveat_ids)
+    if source_ids:
+        parts = []
+        for sid in source_ids:
+            if sid not in sources.index:
+                continue
+            row = sources.loc[sid]
+            date = format_partial_date(row["published"] if isinstance(row["published"], str) else None, t.lang)
+            parts.append(f"[{escape(str(row['publisher']))}]({row['url']}) ({date}; {row['tier']})")
+        small(f"**{t('common.sources')}:** " + " · ".join(parts))
+    if caveat_ids:
+        lines = [
+            f"- **{escape(str(caveats.loc[c, 'title_en']))}** {escape(str(caveats.loc[c, 'text_en']))}"
+            for c in caveat_ids
+            if c in caveats.index
+        ]
+        with st.expander(f"{t('common.caveats')} ({len(lines)})"):
+            st.markdown("\n".join(lines))
+
+
+def chart(prepared: Prepared, fig: go.Figure, rows: pd.DataFrame, *, key: str) -> None:
+    """One chart block: the figure (PNG download named after it), its sources, and its rows.
+
+    ``rows`` is a display table with an ``ID`` column; "Show data" lists exactly the rows the
+    figure drew (their ids are in the figure's metadata).
+    """
+    t = translator()
+    meta = fig.layout.meta or {}
+    if "ID" in rows.columns and meta.get("row_ids") is not None:
+        drawn = set(meta["row_ids"])
+        rows = rows[rows["ID"].isin(drawn)]
+    config = {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": "png", "filename": meta.get("filename", key), "scale": 2},
+        "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+    }
+    st.plotly_chart(fig, key=key, config=config, alt=meta.get("alt"), theme=None)
+    source_footer(prepared, meta.get("source_ids", ()), meta.get("caveat_ids", ()))
+    with st.expander(t("common.show_data")):
+        st.dataframe(rows, hide_index=True, key=f"{key}-data")
+        download_row(rows, meta.get("filename", key), key=f"{key}-dl")
+
+
+def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    from aifunding.export import neutralise_frame
+
+    return neutralise_frame(frame).to_csv(index=False).encode("utf-8")
+
+
+def _xlsx_bytes(frame: pd.DataFrame, sheet: str) -> bytes:
+    from aifunding.export import neutralise_frame
+
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        neutralise_frame(frame).to_excel(writer, sheet_name=sheet[:31], index=False)
+    return buffer.getvalue()
+
+
+def download_row(frame: pd.DataFrame, name: str, *, key: str) -> None:
+    """CSV and XLSX of exactly these rows; the files are built only when clicked."""
+    t = translator()
+    left, right = st.columns(2)
+    with left:
+        st.download_button(
+            t("common.download_csv"),
+            lambda: _csv_bytes(frame),
+            file_name=f"{name}.csv",
+            mime="text/csv",
+            key=f"{key}-csv",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+    with right:
+        st.download_button(
+            t("common.download_xlsx"),
+            lambda: _xlsx_bytes(frame, name),
+            file_name=f"{name}.xlsx",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key=f"{key}-xlsx",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+
+
+def full_export(prepared: Prepared, view: FilteredView, fmt: str) -> Callable[[], bytes]:
+    """A callable building the whole-package export (all three tidy tables) in ``fmt``."""
+
+    def build() -> bytes:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / f"ai-funding.{fmt}"
+            write_export(prepared.package, fmt, out, view.state.fx)
+            return out.read_bytes()
+
+    return build
+
+
+def currency_column(view: FilteredView) -> str:
+    """The currency column that goes with :attr:`FilteredView.value_column`."""
+    return "converted_currency" if view.state.currency else "currency"
+
+
+def headline_tiles(figures: dict) -> None:
+    """The overview's headline numbers as metric tiles, each saying its basis."""
+    from aifunding.formatting import basis_label, format_money, format_percent
+
+    t = translator()
+
+    def money(entry: dict) -> str:
+        if not entry["currency"]:
+            return "—"
+        return format_money(entry["total"], entry["currency"], locale=t.lang)
+
+    def bases(entry: dict) -> str:
+        words = ", ".join(basis_label(b, t.lang) for b in entry["bases"])
+        return f"{entry['rows']} figures: {words}" if words else ""
+
+    cols = st.columns(5)
+    cols[0].metric(
+        t("overview.models"),
+        money(figures["models"]),
+        bases(figures["models"]),
+        delta_color="off",
+        delta_arrow="off",
+        help=t("overview.models.help"),
+    )
+    cols[1].metric(
+        t("overview.compute"),
+        money(figures["compute"]),
+        bases(figures["compute"]),
+        delta_color="off",
+        delta_arrow="off",
+        help=t("overview.compute.help"),
+    )
+    cols[2].metric(t("overview.programmes"), figures["programmes"])
+    cols[3].metric(t("overview.recipients"), figures["recipients"])
+    largest = figures["largest"]
+    cols[4].metric(
+        t("overview.largest"),
+        format_percent(largest["share"], t.lang) if largest else "—",
+        largest["label"] if largest else None,
+        delta_color="off",
+        delta_arrow="off",
+        help=t("overview.largest.help"),
+    )
+
+
+def full_download_row(prepared: Prepared, view: FilteredView) -> None:
+    """The whole package as tidy tables: XLSX workbook and JSON (built when clicked)."""
+    left, right = st.columns(2)
+    with left:
+        st.download_button(
+            "XLSX",
+            full_export(prepared, view, "xlsx"),
+            file_name="ai-funding-all.xlsx",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key="all-xlsx",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+    with right:
+        st.download_button(
+            "JSON",
+            full_export(prepared, view, "json"),
+            file_name="ai-funding-all.json",
+            mime="application/json",
+            key="all-json",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+
+
+def quarantine_frame(report) -> pd.DataFrame:
+    """Quarantined rows: where they were and why, with their raw values."""
+    return pd.DataFrame(
+        [
+            {
+                "Table": q.table,
+                "File": q.file,
+                "Line": q.line,
+                "Why": "; ".join(q.reasons),
+                "Row": ", ".join(f"{k}={v}" for k, v in q.row.items() if v),
+            }
+            for q in report.quarantined
+        ]
+    )

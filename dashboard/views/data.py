@@ -1,0 +1,45 @@
+"""Data: every row behind the charts, the validation report, and downloads."""
+
+import components as ui
+import streamlit as st
+from aifunding.presentation import awards_table, programmes_table, report_table, shares_table
+
+prepared, view = ui.start("data.title")
+t = ui.translator()
+options = {"value_column": view.value_column, "currency_column": ui.currency_column(view), "lang": view.state.lang}
+tables = {
+    "awards": awards_table(view.awards, prepared.package, **options),
+    "programmes": programmes_table(view.programmes, prepared.package, **options),
+    "market_shares": shares_table(view.market_shares, prepared.package, lang=view.state.lang),
+}
+
+st.subheader(t("data.table"))
+which = st.segmented_control(
+    t("data.which"),
+    list(tables),
+    default="awards",
+    key="table",
+    format_func=lambda name: name.replace("_", " ").capitalize(),
+)
+shown = tables[which or "awards"]
+st.dataframe(shown, hide_index=True, key="rows")
+ui.small(t("common.download_shown"))
+ui.download_row(shown, f"ai-funding-{which or 'awards'}-filtered", key="shown")
+
+ui.small(t("common.download_all"))
+ui.full_download_row(prepared, view)
+
+st.subheader(t("data.report"))
+report = prepared.package.report
+if report.valid:
+    st.success(t("data.valid", summary=report.summary()), icon=":material/check_circle:")
+else:
+    st.error(t("data.invalid", summary=report.summary()), icon=":material/error:")
+problems = report_table(report)
+if problems.empty:
+    st.write(t("data.no_problems"))
+else:
+    st.dataframe(problems, hide_index=True, key="problems")
+if report.quarantined:
+    st.subheader(t("data.quarantined"))
+    st.dataframe(ui.quarantine_frame(report), hide_index=True, key="quarantined")

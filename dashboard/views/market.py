@@ -1,0 +1,32 @@
+"""Cloud market: each market definition and year in its own panel, subsidy rounds beside them."""
+
+import components as ui
+import streamlit as st
+from aifunding.charts import build_market_figure, build_programme_totals_figure
+from aifunding.presentation import programmes_table, shares_table
+
+prepared, view = ui.start("market.title", "market.intro")
+t = ui.translator()
+if view.market_shares.empty:
+    ui.empty_notice()
+    st.stop()
+
+shares = view.market_shares.sort_values(["year", "market_id"], ascending=[False, True])
+rows = shares_table(shares, prepared.package, lang=view.state.lang)
+left, right = st.columns([3, 2], gap="large")
+with left:
+    for market_id, panel in shares.groupby("market_id", sort=False):
+        ui.chart(prepared, build_market_figure(panel, lang=view.state.lang), rows, key=f"market-{market_id}")
+with right:
+    st.subheader(t("market.context"))
+    currency_column = ui.currency_column(view)
+    subsidies = view.programmes[
+        view.programmes["kind"].isin(["compute_subsidy", "public_compute"]) & (view.programmes["country_id"] == "JP")
+    ]
+    options = {"value_column": view.value_column, "currency_column": currency_column, "lang": view.state.lang}
+    ui.chart(
+        prepared,
+        build_programme_totals_figure(subsidies, **options),
+        programmes_table(subsidies, prepared.package, **options),
+        key="market-subsidies",
+    )

@@ -1,0 +1,26 @@
+"""Sources & method: every source with its tier and link, every caveat, how figures are made, the licence."""
+
+import components as ui
+import streamlit as st
+from aifunding.presentation import caveats_table, method_markdown, sources_table
+
+prepared, view = ui.start("sources.title")
+t = ui.translator()
+
+st.subheader(t("sources.list"))
+st.dataframe(
+    sources_table(prepared.package),
+    hide_index=True,
+    key="sources",
+    column_config={"Link": st.column_config.LinkColumn("Link")},
+)
+
+st.subheader(t("sources.caveats"))
+st.dataframe(caveats_table(prepared.package), hide_index=True, key="caveats")
+
+st.subheader(t("sources.method"))
+st.markdown(method_markdown())
+
+st.subheader(t("sources.licence"))
+for licence in prepared.package.descriptor.get("licenses", []):
+    st.markdown(f"- {ui.escape(str(licence.get('title', licence.get('name'))))}: {ui.escape(str(licence.get('path')))}")

@@ -1,0 +1,152 @@
+"""Browser fixtures: a real `streamlit run` server and Debian's Chromium driven by Playwright.
+
+In CI (CI=true) a missing browser is a failure, not a skip: the suite must prove the pages draw.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("AIFUNDING_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+OUTPUT = ROOT / "test-output" / "screenshots"
+BASE_PATH_PROBES = ("/_stcore/health", "/_stcore/host-config")
+PAGES = ("overview", "companies", "programmes", "market", "world", "data", "sources")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.browser)
+
+
+def _require(condition: bool, why: str) -> None:
+    if condition:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{why} (CI=true: browser tests must run)")
+    pytest.skip(why)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(app: Path, port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start `streamlit run` headless on ``port`` and wait until it answers its health check."""
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited early:\n{process.stdout.read() if process.stdout else ''}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return process
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("streamlit did not answer its health check within 60 s")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[str]:
+    """Base URL of a dashboard served on the bundled data."""
+    process = start_server(ROOT / "dashboard" / "app.py", free_port())
+    port = process.args[process.args.index("--server.port") + 1]
+    yield f"http://127.0.0.1:{port}"
+    stop_server(process)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    _require(
+        Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
+        f"Chromium not found at {CHROMIUM}; install Debian's chromium package",
+    )
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:
+    """A fresh desktop-sized page that records console errors in ``page.console_errors``."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.console_errors = []
+
+    def record(msg) -> None:
+        # On a page path such as /companies, Streamlit's frontend first probes
+        # /companies/_stcore/health and /companies/_stcore/host-config to discover its base URL; the
+        # 404s of that probe are expected and are not errors of this app.
+        url = (msg.location or {}).get("url", "")
+        if msg.type == "error" and not url.endswith(BASE_PATH_PROBES):
+            page.console_errors.append(f"{msg.text} ({url})" if url else msg.text)
+
+    page.on("console", record)
+    page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    _require(AXE.exists(), f"{AXE} is missing; run `npm ci`")
+    return AXE.read_text(encoding="utf-8")
