@@ -231,9 +231,15 @@ def sidebar(prepared: Prepared) -> ViewState:
     return state
 
 
-def page_view(prepared: Prepared) -> FilteredView:
-    """Sidebar, then the filtered view for this rerun."""
+def page_view(prepared: Prepared, currency_fallback: str | None = None) -> FilteredView:
+    """Sidebar, then the filtered view for this rerun.
+
+    ``currency_fallback`` is for pages that cannot show original currencies side by side (World):
+    they convert to it when the sidebar says "original currencies", and the sentence says so.
+    """
     state = sidebar(prepared)
+    if currency_fallback and state.currency is None:
+        state = state.with_(currency=currency_fallback)
     return apply_view(prepared, state, _kind_labels(translator()))
 
 
@@ -253,16 +259,20 @@ def header(title_key: str, view: FilteredView, loaded_at: datetime.datetime, int
         freshness += " · " + t("common.data_as_of", date=format_partial_date(as_of, t.lang))
     small(freshness)
     if not view.package.report.valid:
-        st.warning(t("error.invalid_package") + " " + view.package.report.summary(), icon=":material/warning:")
+        st.warning(t("error.invalid_package") + " " + view.package.report.counts(), icon=":material/warning:")
 
 
-def start(title_key: str, intro_key: str | None = None) -> tuple[Prepared, FilteredView]:
+def start(
+    title_key: str,
+    intro_key: str | None = None,
+    currency_fallback: str | None = None,
+) -> tuple[Prepared, FilteredView]:
     """Every page's first line: load the package, draw the sidebar and the header."""
     loaded = load()
     if loaded is None:
         st.stop()
     prepared, loaded_at = loaded
-    view = page_view(prepared)
+    view = page_view(prepared, currency_fallback)
     header(title_key, view, loaded_at, intro_key)
     return prepared, view
 
@@ -283,29 +293,43 @@ def escape(text: str) -> str:
     return text
 
 
+# How many sources a chart names inline before the rest go into "all sources": the best-tier ones
+# first, so a reader sees the strongest evidence without a wall of links.
+INLINE_SOURCES = 3
+TIER_ORDER = {"primary": 0, "press": 1, "secondary": 2, "low": 3}
+
+
 def source_footer(prepared: Prepared, source_ids: Iterable[str], caveat_ids: Iterable[str]) -> None:
-    """Publisher, date, tier and link of every source behind a chart, then its caveats."""
+    """Publisher, date, tier and link of the sources behind a chart (best first), then its caveats."""
     t = translator()
     sources = prepared.package.frame("sources").set_index("id")
     caveats = prepared.package.frame("caveats").set_index("id")
-    source_ids, caveat_ids = list(source_ids), list(caveat_ids)
-    if source_ids:
-        parts = []
-        for sid in source_ids:
-            if sid not in sources.index:
-                continue
-            row = sources.loc[sid]
-            date = format_partial_date(row["published"] if isinstance(row["published"], str) else None, t.lang)
-            parts.append(f"[{escape(str(row['publisher']))}]({row['url']}) ({date}; {row['tier']})")
-        small(f"**{t('common.sources')}:** " + " · ".join(parts))
-    if caveat_ids:
-        lines = [
-            f"- **{escape(str(caveats.loc[c, 'title_en']))}** {escape(str(caveats.loc[c, 'text_en']))}"
-            for c in caveat_ids
-            if c in caveats.index
-        ]
-        with st.expander(f"{t('common.caveats')} ({len(lines)})"):
-            st.markdown("\n".join(lines))
+    known = [sid for sid in source_ids if sid in sources.index]
+    known.sort(key=lambda sid: (TIER_ORDER.get(sources.at[sid, "tier"], 9), str(sources.at[sid, "published"] or "")))
+
+    def cite(sid: str) -> str:
+        row = sources.loc[sid]
+        date = format_partial_date(row["published"] if isinstance(row["published"], str) else None, t.lang)
+        return f"[{escape(str(row['publisher']))}]({row['url']}) ({date}; {row['tier']})"
+
+    if known:
+        more = len(known) - INLINE_SOURCES
+        small(
+            f"**{t('common.sources')}:** "
+            + " · ".join(cite(s) for s in known[:INLINE_SOURCES])
+            + (f" · {t('common.more_sources', n=more)}" if more > 0 else "")
+        )
+    caveat_lines = [
+        f"- **{escape(str(caveats.loc[c, 'title_en']))}** {escape(str(caveats.loc[c, 'text_en']))}"
+        for c in caveat_ids
+        if c in caveats.index
+    ]
+    if len(known) > INLINE_SOURCES or caveat_lines:
+        label = t("common.sources_and_caveats", sources=len(known), caveats=len(caveat_lines))
+        with st.expander(label):
+            if caveat_lines:
+                st.markdown(f"**{t('common.caveats')}**\n\n" + "\n".join(caveat_lines))
+            st.markdown(f"**{t('common.sources')}**\n\n" + "\n".join(f"- {cite(s)}" for s in known))
 
 
 def chart(prepared: Prepared, fig: go.Figure, rows: pd.DataFrame, *, key: str) -> None:

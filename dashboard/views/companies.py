@@ -2,24 +2,29 @@
 
 import components as ui
 import streamlit as st
+from aifunding import columns as C
 from aifunding.charts import build_recipient_figure
-from aifunding.presentation import awards_table
+from aifunding.presentation import awards_table, programme_families
 
-prepared, view = ui.start("companies.title")
+prepared, view = ui.start("companies.title", "companies.intro")
+t = ui.translator()
 if view.awards.empty:
     ui.empty_notice()
     st.stop()
 
-currency_column = ui.currency_column(view)
-figure = build_recipient_figure(
-    view.awards, value_column=view.value_column, currency_column=currency_column, lang=view.state.lang
-)
-rows = awards_table(
-    view.awards, prepared.package, value_column=view.value_column, currency_column=currency_column, lang=view.state.lang
-)
-ui.chart(prepared, figure, rows, key="recipients")
+options = {"value_column": view.value_column, "currency_column": ui.currency_column(view), "lang": view.state.lang}
+rows = awards_table(view.awards, prepared.package, **options)
+ui.chart(prepared, build_recipient_figure(view.awards, **options), rows, key="recipients")
+
+# One chart per programme with several funded recipients: the all-programme chart is dominated by
+# the largest award, and each programme's own pool is what its recipients compete for.
+for root_id, family in programme_families(view.awards, **options):
+    st.subheader(family[C.ROOT_PROGRAMME_NAME_EN].iloc[0])
+    ui.chart(prepared, build_recipient_figure(family, **options), rows, key=f"recipients-{root_id}")
 
 unpublished = rows[rows["Value"].isna()]
 if len(unpublished):
-    st.subheader(ui.translator()("companies.unpublished"))
-    st.dataframe(unpublished.drop(columns=["Value"]), hide_index=True, key="unpublished")
+    st.subheader(t("companies.unpublished"))
+    st.dataframe(
+        unpublished[["Project", "Programme", "Announced", "Purpose", "Sources"]], hide_index=True, key="unpublished"
+    )

@@ -32,9 +32,9 @@ ui.full_download_row(prepared, view)
 st.subheader(t("data.report"))
 report = prepared.package.report
 if report.valid:
-    st.success(t("data.valid", summary=report.summary()), icon=":material/check_circle:")
+    st.success(t("data.valid", summary=report.counts()), icon=":material/check_circle:")
 else:
-    st.error(t("data.invalid", summary=report.summary()), icon=":material/error:")
+    st.error(t("data.invalid", summary=report.counts()), icon=":material/error:")
 problems = report_table(report)
 if problems.empty:
     st.write(t("data.no_problems"))

@@ -13,20 +13,19 @@ if view.market_shares.empty:
 
 shares = view.market_shares.sort_values(["year", "market_id"], ascending=[False, True])
 rows = shares_table(shares, prepared.package, lang=view.state.lang)
-left, right = st.columns([3, 2], gap="large")
-with left:
-    for market_id, panel in shares.groupby("market_id", sort=False):
-        ui.chart(prepared, build_market_figure(panel, lang=view.state.lang), rows, key=f"market-{market_id}")
-with right:
-    st.subheader(t("market.context"))
-    currency_column = ui.currency_column(view)
-    subsidies = view.programmes[
-        view.programmes["kind"].isin(["compute_subsidy", "public_compute"]) & (view.programmes["country_id"] == "JP")
-    ]
-    options = {"value_column": view.value_column, "currency_column": currency_column, "lang": view.state.lang}
-    ui.chart(
-        prepared,
-        build_programme_totals_figure(subsidies, **options),
-        programmes_table(subsidies, prepared.package, **options),
-        key="market-subsidies",
-    )
+# Never one axis for two market definitions: each market and year is its own panel.
+for market_id, panel in shares.groupby("market_id", sort=False):
+    ui.chart(prepared, build_market_figure(panel, lang=view.state.lang), rows, key=f"market-{market_id}")
+
+st.subheader(t("market.context"))
+st.markdown(t("market.context.intro"))
+subsidies = view.programmes[
+    view.programmes["kind"].isin(["compute_subsidy", "public_compute"]) & (view.programmes["country_id"] == "JP")
+]
+options = {"value_column": view.value_column, "currency_column": ui.currency_column(view), "lang": view.state.lang}
+ui.chart(
+    prepared,
+    build_programme_totals_figure(subsidies, **options),
+    programmes_table(subsidies, prepared.package, **options),
+    key="market-subsidies",
+)

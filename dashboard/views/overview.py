@@ -19,7 +19,7 @@ figures = headline_figures(
 )
 ui.headline_tiles(figures)
 
-top_level = view.programmes[view.programmes["level"] == "programme"]
+top_level = view.programmes[view.programmes["level"].isin(["programme", "round"])]
 figure = build_programme_totals_figure(
     top_level, value_column=view.value_column, currency_column=currency_column, lang=view.state.lang
 )

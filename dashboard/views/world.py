@@ -5,14 +5,11 @@ import streamlit as st
 from aifunding.charts import build_world_figure
 from aifunding.presentation import programmes_table
 
-prepared, view = ui.start("world.title")
-t = ui.translator()
+# Programmes in eight currencies can only share an axis once converted: USD unless the sidebar
+# names another currency.
+prepared, view = ui.start("world.title", "world.intro", currency_fallback="USD")
 if view.programmes.empty:
     ui.empty_notice()
-    st.stop()
-
-if view.state.currency is None:
-    st.warning(t("world.needs_currency"), icon=":material/currency_exchange:")
     st.stop()
 
 shown = view.programmes[view.programmes["level"].isin(["programme", "budget_frame"])]

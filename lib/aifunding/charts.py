@@ -27,6 +27,7 @@ from aifunding.models import PLAN_BASES
 # Okabe-Ito: distinguishable with every common colour-vision deficiency, and in greyscale by
 # lightness. Yellow is last because it is weakest against a white background.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
+HOME_CURRENCY = "JPY"
 PLAN_PATTERN = "/"  # hatched bars mark targets and plans, so they never read as committed money
 FONT_FAMILY = "Source Sans Pro, Noto Sans JP, Arial, sans-serif"
 TEXT_COLOUR = "#262730"
@@ -36,6 +37,17 @@ MUTED_COLOUR = "#5f6368"
 def slug(text: str) -> str:
     """A file-name-safe slug: "Up to ¥72.5B" -> "up-to-72-5b"."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "chart"
+
+
+TITLE_WIDTH = 95  # characters per title line; plotly titles never wrap by themselves
+SUBTITLE_WIDTH = 125  # subtitles are set smaller, so more fit on a line
+
+
+def wrap(text: str, width: int = TITLE_WIDTH) -> str:
+    """Break a long title into lines joined by <br>, so it is never cut off at the chart's edge."""
+    import textwrap
+
+    return "<br>".join(textwrap.wrap(text, width)) if len(text) > width else text
 
 
 def base_layout(
@@ -51,6 +63,9 @@ def base_layout(
     height: int | None = None,
 ) -> go.Figure:
     """Apply the shared look and attach the metadata every chart carries."""
+    title = wrap(title)
+    subtitle = "<br>".join(wrap(part, SUBTITLE_WIDTH) for part in subtitle.split("<br>")) if subtitle else subtitle
+    subtitle_lines = (subtitle.count("<br>") + 1 if subtitle else 0) + title.count("<br>")
     title_text = (
         title if not subtitle else f"{title}<br><span style='font-size:13px;color:{MUTED_COLOUR}'>{subtitle}</span>"
     )
@@ -60,8 +75,10 @@ def base_layout(
         colorway=list(PALETTE),
         plot_bgcolor="white",
         paper_bgcolor="white",
-        margin={"l": 10, "r": 20, "t": 80 if subtitle else 60, "b": 40},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0, "title": None},
+        # Room for the title and each subtitle line above; the legend sits at the very bottom of the
+        # figure (container coordinates), under the axis title, whatever the plot's height.
+        margin={"l": 10, "r": 20, "t": 64 + 26 * subtitle_lines, "b": 100},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 0.01, "yref": "container", "x": 0, "title": None},
         hoverlabel={"font": {"family": FONT_FAMILY}},
         meta={
             "alt": alt,
@@ -72,7 +89,8 @@ def base_layout(
         },
     )
     if height:
-        fig.update_layout(height=height)
+        # ``height`` is the plotting area; the margins for titles and legend come on top of it.
+        fig.update_layout(height=height + fig.layout.margin.t + fig.layout.margin.b)
     fig.update_xaxes(gridcolor="#e6e6e6", zerolinecolor="#bdbdbd", automargin=True)
     fig.update_yaxes(gridcolor="#e6e6e6", automargin=True)
     return fig
@@ -96,15 +114,37 @@ def money_label(value: Any, currency: Any, basis: Any, lang: str) -> str:
 
 
 def amount_frame(frame: pd.DataFrame, value_column: str, currency_column: str) -> pd.DataFrame:
-    """Rows with an amount in ``value_column``, in the single most common currency.
+    """Rows with an amount in ``value_column``, all in one currency.
 
-    Charts never add amounts in different currencies. Callers say how many rows this left out.
+    Charts never add or compare amounts in different currencies: the home currency (JPY, this
+    dashboard's focus) is drawn when present, otherwise the most common one. :func:`left_out_note`
+    tells the reader what this left out.
     """
     with_value = frame[frame[value_column].map(lambda v: _float(v) is not None).astype(bool)]
     if with_value.empty:
         return with_value
-    main = with_value[currency_column].value_counts().index[0]
+    counts = with_value[currency_column].value_counts()
+    main = HOME_CURRENCY if HOME_CURRENCY in counts.index else counts.index[0]
     return with_value[with_value[currency_column] == main]
+
+
+def left_out_note(frame: pd.DataFrame, drawn: pd.DataFrame, value_column: str, currency_column: str) -> str | None:
+    """A sentence naming figures in other currencies that a one-currency chart could not draw."""
+    with_value = frame[frame[value_column].map(lambda v: _float(v) is not None).astype(bool)]
+    if drawn.empty:
+        return None
+    others = with_value[with_value[currency_column] != drawn[currency_column].iloc[0]]
+    if others.empty:
+        return None
+    currencies = ", ".join(sorted(set(others[currency_column])))
+    return (
+        f"Only {drawn[currency_column].iloc[0]} figures are drawn; {len(others)} in {currencies} are not. "
+        "Choose a currency in the sidebar to convert and compare them."
+    )
+
+
+def _subtitle(*parts: str | None) -> str:
+    return "<br>".join(p for p in parts if p)
 
 
 def empty_figure(message: str, *, filename: str) -> go.Figure:
@@ -121,7 +161,7 @@ def empty_figure(message: str, *, filename: str) -> go.Figure:
     )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return base_layout(fig, title=message, alt=message, filename=filename, height=200)
+    return base_layout(fig, title=message, alt=message, filename=filename, height=100)
 
 
 # --- Companies -------------------------------------------------------------------------------------------
@@ -188,13 +228,13 @@ def build_recipient_figure(
     return base_layout(
         fig,
         title=title,
-        subtitle=t("companies.intro"),
+        subtitle=_subtitle(t("companies.chart_subtitle"), left_out_note(awards, rows, value_column, currency_column)),
         alt=alt,
         filename="awards-by-recipient",
         source_ids=_ids(rows, C.SOURCE_IDS),
         row_ids=rows["id"],
         caveat_ids=_ids(rows, C.CAVEAT_IDS),
-        height=max(320, 60 + 42 * len(order)),
+        height=max(160, 40 * len(order)),
     )
 
 
@@ -211,7 +251,10 @@ def build_programme_totals_figure(
         return empty_figure(t("common.empty"), filename="programme-totals")
     currency = rows[currency_column].iloc[0]
     rows = rows.assign(_value=rows[value_column].map(float)).sort_values("_value")
-    labels = [f"{name} ({basis_label(b, lang)})" for name, b in zip(rows["name_en"], rows["basis"], strict=True)]
+    labels = [
+        f"{name} ({basis_label(b, lang)}{', ' + status if status != 'active' else ''})"
+        for name, b, status in zip(rows["name_en"], rows["basis"], rows["status"], strict=True)
+    ]
     is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
     fig = go.Figure()
     fig.add_bar(
@@ -252,13 +295,15 @@ def build_programme_totals_figure(
     return base_layout(
         fig,
         title=title,
-        subtitle=t("programmes.declared_vs_allocated"),
+        subtitle=_subtitle(
+            t("programmes.declared_vs_allocated"), left_out_note(programmes, rows, value_column, currency_column)
+        ),
         alt=alt,
         filename="programme-totals",
         source_ids=_ids(rows, C.SOURCE_IDS),
         row_ids=rows["id"],
         caveat_ids=_ids(rows, C.CAVEAT_IDS),
-        height=max(340, 80 + 48 * len(rows)),
+        height=max(160, 44 * len(rows)),
     )
 
 
@@ -339,7 +384,7 @@ def build_timeline_figure(
         source_ids=_ids(rows, C.SOURCE_IDS),
         row_ids=rows["id"],
         caveat_ids=_ids(rows, C.CAVEAT_IDS),
-        height=max(340, 80 + 30 * len(rows)),
+        height=max(200, 26 * len(rows)),
     )
 
 
@@ -348,8 +393,8 @@ def build_annualised_figure(
 ) -> go.Figure:
     """Amount per year over each programme's published period (targets hatched)."""
     t = Translator(lang)
-    rows = programmes[programmes[C.ANNUALISED].map(lambda v: _float(v) is not None).astype(bool)]
-    rows = amount_frame(rows, value_column, currency_column)
+    with_period = programmes[programmes[C.ANNUALISED].map(lambda v: _float(v) is not None).astype(bool)]
+    rows = amount_frame(with_period, value_column, currency_column)
     if rows.empty:
         return empty_figure(t("common.empty"), filename="annualised")
     currency = rows[currency_column].iloc[0]
@@ -389,13 +434,13 @@ def build_annualised_figure(
     return base_layout(
         fig,
         title=title,
-        subtitle=t("programmes.annualised"),
+        subtitle=_subtitle(t("programmes.annualised"), left_out_note(with_period, rows, value_column, currency_column)),
         alt=alt,
         filename="annualised",
         source_ids=_ids(rows, C.SOURCE_IDS),
         row_ids=rows["id"],
         caveat_ids=_ids(rows, C.CAVEAT_IDS),
-        height=max(300, 80 + 44 * len(rows)),
+        height=max(160, 44 * len(rows)),
     )
 
 
@@ -430,6 +475,9 @@ def build_market_figure(shares: pd.DataFrame, *, lang: str = "en") -> go.Figure:
             base=sub["_low"],
             orientation="h",
             name="Published range",
+            text=[w if b == "range" else "" for w, r, b in zip(words, ranges, drawn["basis"], strict=True) if r],
+            textposition="outside",
+            cliponaxis=False,
             marker={"color": PALETTE[4], "pattern": {"shape": ["." if b == "more_than" else "" for b in sub["basis"]]}},
             customdata=[w for w, r in zip(words, ranges, strict=True) if r],
             hovertemplate="<b>%{y}</b><br>%{customdata}<extra></extra>",
@@ -472,7 +520,7 @@ def build_market_figure(shares: pd.DataFrame, *, lang: str = "en") -> go.Figure:
         source_ids=_ids(shares, C.SOURCE_IDS),
         row_ids=shares["id"],
         caveat_ids=_ids(shares, C.CAVEAT_IDS),
-        height=max(240, 130 + 50 * len(drawn)),
+        height=max(120, 50 * len(drawn)),
     )
 
 
@@ -547,5 +595,5 @@ def build_world_figure(
         source_ids=_ids(rows, C.SOURCE_IDS),
         row_ids=rows["id"],
         caveat_ids=_ids(rows, C.CAVEAT_IDS),
-        height=max(360, 80 + 30 * len(rows)),
+        height=max(200, 30 * len(rows)),
     )

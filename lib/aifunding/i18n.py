@@ -65,6 +65,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "common.source": "Source",
         "common.sources": "Sources",
         "common.caveats": "Caveats",
+        "common.more_sources": "{n} more below",
+        "common.sources_and_caveats": "All {sources} sources and {caveats} caveats",
         "common.no_amount": "amount not published",
         "common.download_csv": "Download CSV",
         "common.download_xlsx": "Download XLSX",
@@ -134,6 +136,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "companies.intro": "Each bar is one recipient; a joint application is one project labelled with all its "
         "members and never split. Segments are awards, coloured by programme round.",
         "companies.projects": "Awards by project",
+        "companies.chart_subtitle": "One bar per recipient (a joint project is one bar); each segment is one award, "
+        "coloured by round, with its basis in the legend",
         "companies.unpublished": "Awards without a published amount",
         # Programmes
         "programmes.title": "Programme totals",
@@ -146,21 +150,25 @@ CATALOG: dict[str, dict[str, str]] = {
         "market.intro": "Each panel is one market definition and year as its source measured it. Figures from "
         "different panels measure different things and are not comparable.",
         "market.context": "Subsidy rounds for context",
+        "market.context.intro": "Japan's compute subsidies and public compute, which the government presents as its "
+        "answer to a cloud market where domestic providers hold about 30%.",
         "market.rank_only": "Ranked without a share figure: {names}",
         # World
         "world.title": "Programmes across countries and blocs",
-        "world.needs_currency": "Amounts are shown in their original currencies; pick a currency in the sidebar to "
-        "put every programme on one axis.",
+        "world.intro": "Every country's and bloc's programmes on one axis, converted to one currency (US dollars "
+        "unless you choose another in the sidebar). Hatched bars are targets or plans, not money committed.",
         # Data
         "data.title": "Data and validation",
         "data.table": "Rows behind the charts",
         "data.which": "Table",
         "data.report": "Validation report",
-        "data.valid": "The loaded package is valid: {summary}",
-        "data.invalid": "The loaded package has errors: {summary}",
+        "data.valid": "The loaded package is valid: {summary}.",
+        "data.invalid": "The loaded package has errors: {summary}.",
         "data.quarantined": "Quarantined rows (not loaded)",
         "data.no_problems": "No problems found.",
         "data.downloads": "Downloads",
+        "data.all_xlsx": "All tables (XLSX)",
+        "data.all_json": "All tables (JSON)",
         # Sources
         "sources.title": "Sources and method",
         "sources.list": "Sources",

@@ -101,7 +101,7 @@ def programmes_table(
             "Named awards": programmes[C.N_AWARDS],
             "Sum of named awards": [
                 money_label(a, c, None, lang) if a is not None and not pd.isna(a) else ""
-                for a, c in zip(programmes[C.ALLOCATED], programmes["currency"], strict=True)
+                for a, c in zip(programmes[C.ALLOCATED], programmes[C.ALLOCATED_CURRENCY], strict=True)
             ],
             "Per year": [
                 money_label(a, c, None, lang) if a is not None and not pd.isna(a) else ""
@@ -159,19 +159,20 @@ def milestones_table(milestones: pd.DataFrame, package: Package, *, today: str, 
         return f"{int(row['due_fiscal_year']) + 1}-03-31" < today
 
     frame = milestones.copy()
+    late = frame.apply(passed, axis=1) if len(frame) else pd.Series(dtype=bool)
     return pd.DataFrame(
         {
             t("overview.watch.what"): frame["description_en"],
-            "Programme": [
+            t("overview.watch.due"): frame.apply(due, axis=1) if len(frame) else [],
+            t("overview.watch.status"): [
+                t(f"status.{s}") + (f" ({t('overview.watch.overdue')})" if is_late else "")
+                for s, is_late in zip(frame["status"], late, strict=True)
+            ],
+            t("overview.watch.as_of"): frame["status_as_of"].map(lambda d: format_partial_date(d, lang)),
+            "Programme or award": [
                 programmes.get(p, "") if isinstance(p, str) else awards.get(a, "")
                 for p, a in zip(frame["programme_id"], frame["award_id"], strict=True)
             ],
-            t("overview.watch.due"): frame.apply(due, axis=1) if len(frame) else [],
-            t("overview.watch.status"): [
-                t(f"status.{s}") + (f" ({t('overview.watch.overdue')})" if late else "")
-                for s, late in zip(frame["status"], frame.apply(passed, axis=1) if len(frame) else [], strict=True)
-            ],
-            t("overview.watch.as_of"): frame["status_as_of"].map(lambda d: format_partial_date(d, lang)),
             "Note": frame["note"],
         }
     ).reset_index(drop=True)
@@ -288,7 +289,7 @@ def nesting_table(
                 "Level": t(f"level.{row['level']}"),
                 "Amount": money_label(row[value_column], row[currency_column], row["basis"], lang),
                 "Named awards": int(row[C.N_AWARDS]) if not pd.isna(row[C.N_AWARDS]) else 0,
-                "Sum of named awards": money_label(row[C.ALLOCATED], row["currency"], None, lang)
+                "Sum of named awards": money_label(row[C.ALLOCATED], row[C.ALLOCATED_CURRENCY], None, lang)
                 if row[C.ALLOCATED] is not None and not pd.isna(row[C.ALLOCATED])
                 else "",
                 "Country": row[C.COUNTRY_NAME_EN],
@@ -329,10 +330,10 @@ def sources_table(package: Package) -> pd.DataFrame:
             "Publisher": sources["publisher"],
             "Published": sources["published"].map(lambda d: format_partial_date(d if isinstance(d, str) else None)),
             "Tier": sources["tier"],
+            "Link": sources["url"],
             "Seen via": sources["via"],
             "Confirms": sources["confirms"],
             "Rows citing it": sources["id"].map(lambda i: int(cited.get(i, 0))),
-            "Link": sources["url"],
             "ID": sources["id"],
         }
     )
@@ -382,3 +383,22 @@ METHOD_EN = """
 def method_markdown() -> str:
     """How figures are made, for the Sources & method page."""
     return METHOD_EN.strip()
+
+
+def programme_families(
+    awards: pd.DataFrame, *, value_column: str, currency_column: str, lang: str = "en", min_recipients: int = 2
+) -> list[tuple[str, pd.DataFrame]]:
+    """Awards grouped by root programme, for programmes that funded several recipients with amounts.
+
+    Returns (root programme id, its awards) pairs, largest programme first; a programme with a
+    single funded recipient is left out because one bar compares nothing.
+    """
+    from aifunding.charts import amount_frame
+
+    families = []
+    for root, group in awards.groupby(C.ROOT_PROGRAMME_ID, sort=False):
+        funded = amount_frame(group, value_column, currency_column)
+        if funded[C.PROJECT_LABEL].nunique() >= min_recipients:
+            families.append((str(root), group, float(sum(funded[value_column].map(float)))))
+    families.sort(key=lambda item: -item[2])
+    return [(root, group) for root, group, _ in families]

@@ -90,14 +90,18 @@ class ValidationReport:
             },
         }
 
-    def summary(self) -> str:
+    def counts(self) -> str:
+        """Errors, warnings and rows in one line, without a verdict."""
         s = self.stats()
-        verdict = "valid" if self.valid else "INVALID"
         return (
-            f"{verdict}: {s['errors']} error(s), {s['warnings']} warning(s); "
+            f"{s['errors']} error(s), {s['warnings']} warning(s); "
             f"{s['rows_loaded']} of {s['rows_read']} rows loaded from {s['tables']} tables, "
             f"{s['rows_quarantined']} quarantined"
         )
+
+    def summary(self) -> str:
+        """The verdict and the counts, as the CLI's last line."""
+        return f"{'valid' if self.valid else 'INVALID'}: {self.counts()}"
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -50,7 +50,16 @@ def run_axe(page, axe_source: str) -> list[dict]:
 
 
 def screenshot(page, folder: Path, name: str) -> Path:
+    """The whole page: Streamlit scrolls inside its main block, so the window is grown to fit it."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => Math.max(...Array.from(document.querySelectorAll(\"[data-testid='stMain'], "
+        "[data-testid='stSidebarContent']\")).map(e => e.scrollHeight))"
+    )
+    page.set_viewport_size({"width": size["width"], "height": min(max(height + 40, size["height"]), 12000)})
+    page.wait_for_timeout(500)
     page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
     return path
