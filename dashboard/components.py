@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime
 import io
 import os
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +26,7 @@ from aifunding.fx import rate_bounds, supported_currencies
 from aifunding.i18n import Translator
 from aifunding.models import SupportKind
 from aifunding.package import PackageReadError, load_package, newest_source_date, package_signature
+from aifunding.snapshot import Section, build_snapshot, report_sections
 from aifunding.urlstate import Vocabulary, decode, encode
 
 DATA_ENV = "AIFUNDING_DATA"
@@ -44,15 +47,57 @@ def _prepared(path: str, signature: tuple) -> tuple[Prepared, datetime.datetime]
     return prepare(load_package(path)), datetime.datetime.now(datetime.UTC)
 
 
-def load() -> tuple[Prepared, datetime.datetime] | None:
-    """The prepared package for this server, or None after showing why it cannot be read."""
+@dataclass(frozen=True)
+class Served:
+    """What this rerun shows: the package viewers see, and the newest load when it failed validation."""
+
+    prepared: Prepared
+    loaded_at: datetime.datetime
+    latest: Prepared | None = None  # the newest load, kept when it had errors so the Data page can list them
+    problem: str | None = None  # why viewers are not seeing the newest files
+
+
+@st.cache_resource(show_spinner=False)
+def _last_valid() -> dict[str, tuple[Prepared, datetime.datetime]]:
+    """Per package path, the newest load that passed validation (shared by every session)."""
+    return {}
+
+
+def _first_errors(report, limit: int = 2) -> str:
+    shown = "; ".join(p.as_text() for p in report.errors[:limit])
+    more = len(report.errors) - limit
+    return shown + (f" (and {more} more)" if more > 0 else "")
+
+
+def load() -> Served | None:
+    """The package to show on this rerun, or None after showing why nothing can be shown.
+
+    A changed file is picked up on the next rerun. If the changed package no longer validates,
+    viewers keep the last valid version and a banner names the problem; a package that never
+    validated is shown with its valid rows and the same banner.
+    """
     path = data_path()
+    key = str(path)
+    store = _last_valid()
     try:
-        return _prepared(str(path), package_signature(path))
+        prepared, loaded_at = _prepared(key, package_signature(path))
     except PackageReadError as exc:
-        t = translator()
-        st.error(f"**{t('error.load')}**: {exc}")
+        if key in store:
+            return Served(*store[key], problem=str(exc))
+        st.error(f"**{translator()('error.load')}**: {exc}")
         return None
+    if prepared.package.report.valid:
+        store[key] = (prepared, loaded_at)
+        return Served(prepared, loaded_at)
+    problem = _first_errors(prepared.package.report)
+    if key in store:
+        return Served(*store[key], latest=prepared, problem=problem)
+    return Served(prepared, loaded_at, latest=prepared, problem=problem)
+
+
+def served() -> Served:
+    """The :class:`Served` of the current rerun (set by :func:`start`)."""
+    return st.session_state["_served"]
 
 
 def translator() -> Translator:
@@ -243,7 +288,7 @@ def page_view(prepared: Prepared, currency_fallback: str | None = None) -> Filte
     return apply_view(prepared, state, _kind_labels(translator()))
 
 
-def header(title_key: str, view: FilteredView, loaded_at: datetime.datetime, intro_key: str | None = None) -> None:
+def header(title_key: str, view: FilteredView, current: Served, intro_key: str | None = None) -> None:
     """Page title, the filter sentence, data freshness, and a banner when the package has errors."""
     t = translator()
     st.title(t(title_key))
@@ -254,12 +299,17 @@ def header(title_key: str, view: FilteredView, loaded_at: datetime.datetime, int
         st.warning(t("url.ignored", params="; ".join(ignored)), icon=":material/link_off:")
     st.info(view.sentence(), icon=":material/filter_alt:")
     as_of = newest_source_date(view.package)
-    freshness = t("common.loaded_at", time=loaded_at.strftime("%Y-%m-%d %H:%M UTC"))
+    freshness = t("common.loaded_at", time=current.loaded_at.strftime("%Y-%m-%d %H:%M:%S UTC"))
     if as_of:
         freshness += " · " + t("common.data_as_of", date=format_partial_date(as_of, t.lang))
     small(freshness)
-    if not view.package.report.valid:
-        st.warning(t("error.invalid_package") + " " + view.package.report.counts(), icon=":material/warning:")
+    if current.problem and current.prepared is not current.latest:
+        st.warning(
+            t("error.stale", problem=current.problem, time=current.loaded_at.strftime("%Y-%m-%d %H:%M:%S UTC")),
+            icon=":material/warning:",
+        )
+    elif current.problem:
+        st.warning(t("error.invalid_package", problem=current.problem), icon=":material/warning:")
 
 
 def start(
@@ -268,18 +318,203 @@ def start(
     currency_fallback: str | None = None,
 ) -> tuple[Prepared, FilteredView]:
     """Every page's first line: load the package, draw the sidebar and the header."""
-    loaded = load()
-    if loaded is None:
+    current = load()
+    if current is None:
         st.stop()
-    prepared, loaded_at = loaded
+    st.session_state["_served"] = current
+    prepared = current.prepared
     view = page_view(prepared, currency_fallback)
-    header(title_key, view, loaded_at, intro_key)
+    st.html(PAGE_CSS)
+    # The charts this run draws, in order, for the snapshot download (built only when clicked).
+    sections: list[Section] = []
+    st.session_state["_sections"] = sections
+    if presenting():
+        present(view.state)
+        st.stop()
+    header(title_key, view, current, intro_key)
+    share_row(prepared, view, title_key, sections)
     return prepared, view
 
 
 def small(markdown: str) -> None:
     """Small print at full text colour: st.caption's faded grey fails WCAG contrast for links."""
     st.markdown(f":small[{markdown}]")
+
+
+# Print: drop the controls and chrome, keep charts whole on a page.
+PAGE_CSS = """<style>
+@media print {
+  [data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDownloadButton"],
+  [data-testid="stPopover"], [data-testid="stElementToolbar"], .modebar, [data-testid="stSidebarCollapsedControl"] {
+    display: none !important; }
+  [data-testid="stMain"], [data-testid="stMainBlockContainer"] { margin: 0 !important; padding: 0 !important;
+    max-width: 100% !important; }
+  [data-testid="stPlotlyChart"], [data-testid="stExpander"], [data-testid="stDataFrame"], [data-testid="stMetric"] {
+    break-inside: avoid; page-break-inside: avoid; }
+}
+</style>"""
+
+
+def presenting() -> bool:
+    return st.session_state.get("_extra_params", {}).get("present") == "1"
+
+
+def _set_presenting(on: bool) -> None:
+    extra = dict(st.session_state.get("_extra_params", {}))
+    if on:
+        extra["present"] = "1"
+    else:
+        extra.pop("present", None)
+        extra.pop("every", None)
+    st.session_state["_extra_params"] = extra
+    st.session_state["_slide"] = 0
+    # Written here too so the URL changes in the same rerun and the next one does not re-decode it.
+    params = {**encode(st.session_state["_view"]), **extra}
+    st.query_params.from_dict(params)
+    st.session_state["_written_params"] = params
+
+
+PRESENT_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"],
+[data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"] { display: none !important; }
+[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 1.5rem 3rem !important; }
+[data-testid="stMain"] p, [data-testid="stMain"] li { font-size: 1.35rem !important; }
+</style>"""
+
+# Arrow keys press the slide buttons. Guarded so reruns do not stack listeners.
+PRESENT_KEYS = """<script>
+if (!window.__aifundingSlideKeys) {
+  window.__aifundingSlideKeys = true;
+  document.addEventListener("keydown", (event) => {
+    if (event.target && ["INPUT", "TEXTAREA"].includes(event.target.tagName)) return;
+    const key = {ArrowRight: "slide_next", PageDown: "slide_next", " ": "slide_next",
+                 ArrowLeft: "slide_prev", PageUp: "slide_prev", Escape: "present_exit"}[event.key];
+    const button = key && document.querySelector(`.st-key-${key} button`);
+    if (button) { event.preventDefault(); button.click(); }
+  });
+}
+</script>"""
+
+# Slides advance on a timer no faster than this, whatever ``every`` says.
+MIN_SLIDE_SECONDS = 5
+
+
+def _slide_step(step: int) -> None:
+    st.session_state["_slide"] = st.session_state.get("_slide", 0) + step
+    st.session_state["_slide_shown_at"] = time.monotonic()
+
+
+def present(state: ViewState) -> None:
+    """Presenter mode: one chart per screen, large type, no chrome; keys or a timer advance it."""
+    t = translator()
+    st.html(PRESENT_CSS)
+    st.html(PRESENT_KEYS, unsafe_allow_javascript=True)
+    every = st.session_state.get("_extra_params", {}).get("every")
+    seconds = int(every) if every and every.isdigit() else None
+    if seconds is not None:
+        seconds = max(seconds, MIN_SLIDE_SECONDS)
+
+    @st.fragment(run_every=seconds)
+    def slide() -> None:
+        if not presenting():  # the exit button's callback ran: leave the fragment for the whole page
+            st.rerun(scope="app")
+        # Reloaded on every tick, so a presentation left running shows data that changed on disk.
+        current = load()
+        if current is None:
+            return
+        view = apply_view(current.prepared, state, _kind_labels(t))
+        slides = [s for s in report_sections(current.prepared, view) if s.figure is not None]
+        now = time.monotonic()
+        shown_at = st.session_state.setdefault("_slide_shown_at", now)
+        if seconds is not None and now - shown_at >= seconds - 0.5:
+            _slide_step(1)
+        index = st.session_state.get("_slide", 0) % max(len(slides), 1)
+        if not slides:
+            empty_notice()
+            return
+        section = slides[index]
+        meta = section.figure.layout.meta or {}
+        # Readable from the back of a room: bigger type, taller plot, room for the bigger title.
+        figure = section.figure
+        figure.update_layout(
+            font={"size": 16},
+            title={"font": {"size": 24}},
+            margin={"t": figure.layout.margin.t + 30},
+            height=max(figure.layout.height or 0, 640),
+        )
+        st.plotly_chart(
+            section.figure, key=f"slide-{index}", config={"displaylogo": False}, alt=meta.get("alt"), theme=None
+        )
+        source_footer(current.prepared, meta.get("source_ids", ()), meta.get("caveat_ids", ()))
+        left, middle, right, leave = st.columns([1, 2, 1, 1])
+        left.button(
+            t("present.previous"), key="slide_prev", on_click=_slide_step, args=(-1,), icon=":material/arrow_back:"
+        )
+        middle.markdown(t("present.position", n=index + 1, total=len(slides)))
+        right.button(
+            t("present.next"), key="slide_next", on_click=_slide_step, args=(1,), icon=":material/arrow_forward:"
+        )
+        leave.button(
+            t("present.exit"), key="present_exit", on_click=_set_presenting, args=(False,), icon=":material/close:"
+        )
+
+    slide()
+
+
+def current_link() -> str:
+    """The URL of this exact view: the page's address with the state's query parameters."""
+    from urllib.parse import urlencode, urlsplit, urlunsplit
+
+    url = st.context.url or ""
+    parts = urlsplit(url)
+    query = urlencode(st.session_state.get("_written_params", {}), safe=",")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def share_row(prepared: Prepared, view: FilteredView, title_key: str, sections: list) -> None:
+    """Copy link, snapshot download and presenter mode, in one popover under the page header."""
+    t = translator()
+    with st.popover(t("share.button"), icon=":material/share:"):
+        st.markdown(t("share.link"))
+        st.code(current_link(), language=None, wrap_lines=True)
+        name = view_file_name(title_key, view)
+
+        def snapshot() -> bytes:
+            return build_snapshot(
+                title=t(title_key),
+                sentence=view.sentence(),
+                sections=list(sections),
+                package=prepared.package,
+                generated_at=datetime.datetime.now(datetime.UTC),
+                link=current_link(),
+                lang=view.state.lang,
+            ).encode("utf-8")
+
+        st.download_button(
+            t("share.snapshot"),
+            snapshot,
+            file_name=f"{name}.html",
+            mime="text/html",
+            key="snapshot",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+        st.button(
+            t("share.present"), key="present_start", icon=":material/slideshow:", on_click=_set_presenting, args=(True,)
+        )
+        st.markdown(t("share.print"))
+
+
+def view_file_name(title_key: str, view: FilteredView) -> str:
+    """A file name that says which view it holds: page, filters, currency and date made."""
+    from aifunding.urlstate import encode as encode_state
+
+    parts = ["ai-funding", title_key.split(".")[0]]
+    for value in encode_state(view.state).values():
+        parts.append(value.replace(",", "+"))
+    parts.append(datetime.date.today().isoformat())
+    name = "-".join(parts)
+    return "".join(ch if ch.isalnum() or ch in "-+_" else "-" for ch in name)[:150]
 
 
 def empty_notice() -> None:
@@ -349,6 +584,7 @@ def chart(prepared: Prepared, fig: go.Figure, rows: pd.DataFrame, *, key: str) -
         "modeBarButtonsToRemove": ["lasso2d", "select2d"],
     }
     st.plotly_chart(fig, key=key, config=config, alt=meta.get("alt"), theme=None)
+    st.session_state.get("_sections", []).append(Section(None, fig, rows))
     source_footer(prepared, meta.get("source_ids", ()), meta.get("caveat_ids", ()))
     with st.expander(t("common.show_data")):
         st.dataframe(rows, hide_index=True, key=f"{key}-data")

@@ -30,7 +30,8 @@ ui.small(t("common.download_all"))
 ui.full_download_row(prepared, view)
 
 st.subheader(t("data.report"))
-report = prepared.package.report
+# The report of the newest files, even when viewers are kept on the last valid version.
+report = (ui.served().latest or prepared).package.report
 if report.valid:
     st.success(t("data.valid", summary=report.counts()), icon=":material/check_circle:")
 else:

@@ -15,6 +15,7 @@ from pathlib import Path
 from aifunding import BUNDLED_DATA
 from aifunding.export import EXPORT_TABLES, FORMATS, write_export
 from aifunding.fx import ConversionError, rate_at, supported_currencies
+from aifunding.i18n import LANGUAGES
 from aifunding.metrics import FxChoice
 from aifunding.models import check_partial_date
 from aifunding.package import PackageReadError, load_package
@@ -66,6 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="output: a folder for csv (or a .csv file with one --table), a file for xlsx and json",
     )
+
+    report = commands.add_parser("report", help="write a self-contained HTML snapshot of the whole package")
+    report.add_argument("--data", default=str(BUNDLED_DATA), help="package folder (default: the bundled data/)")
+    report.add_argument("--lang", choices=LANGUAGES, default="en", help="language of dates and labels")
+    report.add_argument("--currency", help="convert amounts to this ISO 4217 currency (ECB reference rates)")
+    report.add_argument(
+        "--fx-date",
+        default="announcement",
+        help="'announcement' (rate on each announcement date, the default) or one date YYYY-MM-DD",
+    )
+    report.add_argument("-o", "--output", required=True, help="the HTML file to write")
 
     schema = commands.add_parser("schema", help="print the datapackage.json generated from the models")
     schema.add_argument("--check", action="store_true", help="fail if the committed datapackage.json has drifted")
@@ -125,6 +137,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from aifunding.filters import ViewState, prepare
+    from aifunding.snapshot import build_report
+
+    fx = parse_fx(args.currency, args.fx_date)
+    package = load_package(args.data)
+    state = ViewState(lang=args.lang, currency=fx.currency if fx else None, fx_at=fx.at if fx else "announcement")
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(build_report(prepare(package), state), encoding="utf-8")
+    print(f"wrote {out}")
+    if not package.report.valid:
+        print(f"warning: {package.report.summary()} (run `aifunding validate {args.data}`)", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     if args.check:
         differences = check_descriptor(Path(args.path))
@@ -144,7 +172,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"validate": cmd_validate, "export": cmd_export, "schema": cmd_schema}
+COMMANDS = {"validate": cmd_validate, "export": cmd_export, "report": cmd_report, "schema": cmd_schema}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -175,12 +175,24 @@ CATALOG: dict[str, dict[str, str]] = {
         "sources.caveats": "Caveats: where sources disagree",
         "sources.method": "Method",
         "sources.licence": "Licence",
+        # Sharing and presenting
+        "share.button": "Share",
+        "share.link": "Link to exactly this view (filters, currency and page):",
+        "share.snapshot": "Download snapshot (HTML, works offline)",
+        "share.present": "Present",
+        "share.print": "To print or save as PDF, use the browser's Print command: the controls are left out.",
+        "present.previous": "Previous",
+        "present.next": "Next",
+        "present.exit": "Exit presentation",
+        "present.position": "Slide {n} of {total} · arrow keys move, Esc leaves",
         # Links
         "url.ignored": "Some settings in the link could not be used and were reset to their defaults: {params}.",
         # Errors
         "error.load": "The data package could not be loaded",
-        "error.invalid_package": "The data package has errors; valid rows are shown and the rest are listed on the "
-        "Data page.",
+        "error.invalid_package": "The data package has errors, so only its valid rows are shown; the rest are listed "
+        "on the Data page. {problem}",
+        "error.stale": "The data files changed but no longer validate, so you are seeing the last valid data "
+        "(loaded {time}). Problem: {problem}. The Data page lists every problem and quarantined row.",
     },
     "ja": {
         "app.title": "AI資金ダッシュボード",

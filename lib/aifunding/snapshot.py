@@ -1,0 +1,231 @@
+"""Self-contained HTML snapshots: the charts (interactive), their rows, sources and caveats, offline.
+
+One file holds everything it needs: plotly.js is inlined once, no fonts, scripts or images are
+fetched, and every piece of data text is escaped. The dashboard's "Download snapshot" writes the
+current view with it; ``aifunding report`` writes the whole package for scheduled reports.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from aifunding import columns as C
+from aifunding.charts import (
+    build_annualised_figure,
+    build_market_figure,
+    build_programme_totals_figure,
+    build_recipient_figure,
+    build_timeline_figure,
+    build_world_figure,
+)
+from aifunding.filters import FilteredView, Prepared, ViewState, apply_view
+from aifunding.formatting import format_partial_date
+from aifunding.package import Package, newest_source_date
+from aifunding.presentation import (
+    awards_table,
+    milestones_table,
+    programme_families,
+    programmes_table,
+    shares_table,
+)
+
+# Plotly's toolbar in the snapshot: PNG export stays, nothing that needs a server.
+SNAPSHOT_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+STYLE = """
+body { font-family: "Source Sans Pro", "Noto Sans JP", Arial, sans-serif; color: #0e1117; margin: 2rem auto;
+       max-width: 1100px; padding: 0 1rem; line-height: 1.45; }
+h1 { font-size: 2rem; margin-bottom: .25rem; }
+.meta, .small { font-size: .9rem; }
+.sentence { background: #eaf2fb; padding: .75rem 1rem; border-radius: .5rem; }
+section.chart { margin: 2.5rem 0; break-inside: avoid; page-break-inside: avoid; }
+table { border-collapse: collapse; font-size: .85rem; width: 100%; margin: .5rem 0; }
+th, td { border: 1px solid #d0d4da; padding: .25rem .4rem; text-align: left; vertical-align: top; }
+details { margin: .5rem 0; }
+a { color: #0b5394; }
+@media print { details { display: block; } details > *:not(summary) { display: block; }
+               section.chart { page-break-inside: avoid; } }
+"""
+
+
+@dataclass(frozen=True)
+class Section:
+    """One chart (or a table alone) with the rows behind it."""
+
+    heading: str | None
+    figure: go.Figure | None
+    rows: pd.DataFrame | None = None
+
+
+def _e(text: object) -> str:
+    return html.escape("" if text is None else str(text))
+
+
+def _rows_drawn(figure: go.Figure | None, rows: pd.DataFrame | None) -> pd.DataFrame | None:
+    if rows is None or figure is None or "ID" not in rows.columns:
+        return rows
+    drawn = (figure.layout.meta or {}).get("row_ids")
+    return rows if drawn is None else rows[rows["ID"].isin(set(drawn))]
+
+
+def _sources_html(package: Package, source_ids: Iterable[str], caveat_ids: Iterable[str], lang: str) -> str:
+    sources = package.frame("sources").set_index("id")
+    caveats = package.frame("caveats").set_index("id")
+    items = []
+    for sid in source_ids:
+        if sid not in sources.index:
+            continue
+        row = sources.loc[sid]
+        date = format_partial_date(row["published"] if isinstance(row["published"], str) else None, lang)
+        items.append(f'<li><a href="{_e(row["url"])}">{_e(row["publisher"])}</a> ({_e(date)}; {_e(row["tier"])})</li>')
+    notes = [
+        f"<li><strong>{_e(caveats.loc[c, 'title_en'])}</strong> {_e(caveats.loc[c, 'text_en'])}</li>"
+        for c in caveat_ids
+        if c in caveats.index
+    ]
+    parts = []
+    if items:
+        parts.append(f"<p class='small'><strong>Sources</strong></p><ul class='small'>{''.join(items)}</ul>")
+    if notes:
+        parts.append(
+            f"<details open><summary>Caveats ({len(notes)})</summary><ul class='small'>{''.join(notes)}</ul></details>"
+        )
+    return "".join(parts)
+
+
+def build_snapshot(
+    *,
+    title: str,
+    sentence: str,
+    sections: Sequence[Section],
+    package: Package,
+    generated_at: datetime.datetime,
+    link: str | None = None,
+    lang: str = "en",
+) -> str:
+    """The complete HTML document.
+
+    Args:
+        title: The page or report title.
+        sentence: What is shown, in words (filters and conversion).
+        sections: Charts and tables in order.
+        package: The package the figures come from (for sources, caveats and "data as of").
+        generated_at: When the snapshot was made (shown in it).
+        link: The live view's URL, when there is one.
+        lang: Language of dates.
+    """
+    body = [
+        f"<h1>{_e(title)}</h1>",
+        f"<p class='meta'>Snapshot made {_e(generated_at.strftime('%Y-%m-%d %H:%M:%S %Z').strip())}"
+        f" from {_e(package.title)}; newest source dated "
+        f"{_e(format_partial_date(newest_source_date(package), lang))}. "
+        f"Validation: {_e(package.report.summary())}.</p>",
+        f"<p class='sentence'>{_e(sentence)}</p>",
+    ]
+    if link:
+        body.append(f"<p class='meta'>Live view: <a href=\"{_e(link)}\">{_e(link)}</a></p>")
+    for index, section in enumerate(sections):
+        parts = [f"<section class='chart' id='section-{index}'>"]
+        if section.heading:
+            parts.append(f"<h2>{_e(section.heading)}</h2>")
+        if section.figure is not None:
+            meta = section.figure.layout.meta or {}
+            parts.append(
+                f"<details class='small'><summary>Text description</summary>{_e(meta.get('alt', ''))}</details>"
+            )
+            config = {
+                **SNAPSHOT_CONFIG,
+                "toImageButtonOptions": {"format": "png", "filename": meta.get("filename", "chart")},
+            }
+            parts.append(
+                section.figure.to_html(full_html=False, include_plotlyjs=False, config=config, div_id=f"chart-{index}")
+            )
+            parts.append(_sources_html(package, meta.get("source_ids", ()), meta.get("caveat_ids", ()), lang))
+        rows = _rows_drawn(section.figure, section.rows)
+        if rows is not None and len(rows):
+            table = rows.to_html(index=False, escape=True, na_rep="", border=0)
+            if section.figure is not None:
+                parts.append(f"<details><summary>Data ({len(rows)} rows)</summary>{table}</details>")
+            else:
+                parts.append(table)
+        parts.append("</section>")
+        body.append("".join(parts))
+    return (
+        "<!DOCTYPE html>\n"
+        f"<html lang='{_e(lang)}'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        # No request may leave the file: nothing but inline scripts, styles and data images.
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
+        "script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; "
+        'font-src data:">'
+        f"<title>{_e(title)}</title><style>{STYLE}</style>"
+        f"<script type='text/javascript'>{get_plotlyjs()}</script></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )
+
+
+def report_sections(prepared: Prepared, view: FilteredView) -> list[Section]:
+    """Every chart of the dashboard for one view, in page order: the whole-package report."""
+    package = prepared.package
+    lang = view.state.lang
+    currency_column = C.CONVERTED_CURRENCY if view.state.currency else "currency"
+    options = {"value_column": view.value_column, "currency_column": currency_column, "lang": lang}
+    programmes = view.programmes
+    funding = programmes[programmes["kind"] != "budget_frame"]
+    programme_rows = programmes_table(programmes, package, **options)
+    award_rows = awards_table(view.awards, package, **options)
+    sections = [
+        Section(
+            "Programme totals",
+            build_programme_totals_figure(programmes[programmes["level"].isin(["programme", "round"])], **options),
+            programme_rows,
+        ),
+        Section("Subsidies by company and project", build_recipient_figure(view.awards, **options), award_rows),
+    ]
+    for _, family in programme_families(view.awards, **options):
+        sections.append(
+            Section(
+                str(family[C.ROOT_PROGRAMME_NAME_EN].iloc[0]), build_recipient_figure(family, **options), award_rows
+            )
+        )
+    sections += [
+        Section("Announcements over time", build_timeline_figure(programmes, **options), programme_rows),
+        Section("Amount per year", build_annualised_figure(funding, **options), programme_rows),
+    ]
+    shares = view.market_shares.sort_values(["year", "market_id"], ascending=[False, True])
+    share_rows = shares_table(shares, package, lang=lang)
+    for _, panel in shares.groupby("market_id", sort=False):
+        sections.append(Section(None, build_market_figure(panel, lang=lang), share_rows))
+    world = view if view.state.currency else apply_view(prepared, view.state.with_(currency="USD"))
+    world_options = {"value_column": world.value_column, "currency_column": C.CONVERTED_CURRENCY, "lang": lang}
+    shown = world.programmes[world.programmes["level"].isin(["programme", "budget_frame"])]
+    sections.append(
+        Section(
+            "Programmes across countries and blocs",
+            build_world_figure(shown, **world_options),
+            programmes_table(shown, package, **world_options),
+        )
+    )
+    today = datetime.date.today().isoformat()
+    sections.append(Section("What to watch", None, milestones_table(view.milestones, package, today=today, lang=lang)))
+    return sections
+
+
+def build_report(prepared: Prepared, state: ViewState, *, generated_at: datetime.datetime | None = None) -> str:
+    """The whole-package snapshot for ``state`` (language, currency, conversion, filters)."""
+    view = apply_view(prepared, state)
+    return build_snapshot(
+        title="Government funding for AI models and compute",
+        sentence=view.sentence(),
+        sections=report_sections(prepared, view),
+        package=prepared.package,
+        generated_at=generated_at or datetime.datetime.now(datetime.UTC),
+        lang=state.lang,
+    )
