@@ -8,7 +8,6 @@ is picked up on the next rerun and nothing is parsed twice.
 from __future__ import annotations
 
 import datetime
-import io
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -19,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from aifunding import BUNDLED_DATA
-from aifunding.export import write_export
+from aifunding.export import table_csv_bytes, table_xlsx_bytes, write_export
 from aifunding.filters import FilteredView, Prepared, ViewState, apply_view, partial_bounds, prepare
 from aifunding.formatting import format_partial_date
 from aifunding.fx import rate_bounds, supported_currencies
@@ -324,6 +323,7 @@ def start(
     st.session_state["_served"] = current
     prepared = current.prepared
     view = page_view(prepared, currency_fallback)
+    st.session_state["_current_view"] = view
     st.html(PAGE_CSS)
     # The charts this run draws, in order, for the snapshot download (built only when clicked).
     sections: list[Section] = []
@@ -476,7 +476,9 @@ def share_row(prepared: Prepared, view: FilteredView, title_key: str, sections: 
     t = translator()
     with st.popover(t("share.button"), icon=":material/share:"):
         st.markdown(t("share.link"))
-        st.code(current_link(), language=None, wrap_lines=True)
+        # Captured now: the download callables run after this script run, outside its context.
+        link = current_link()
+        st.code(link, language=None, wrap_lines=True)
         name = view_file_name(title_key, view)
 
         def snapshot() -> bytes:
@@ -486,7 +488,7 @@ def share_row(prepared: Prepared, view: FilteredView, title_key: str, sections: 
                 sections=list(sections),
                 package=prepared.package,
                 generated_at=datetime.datetime.now(datetime.UTC),
-                link=current_link(),
+                link=link,
                 lang=view.state.lang,
             ).encode("utf-8")
 
@@ -509,7 +511,7 @@ def view_file_name(title_key: str, view: FilteredView) -> str:
     """A file name that says which view it holds: page, filters, currency and date made."""
     from aifunding.urlstate import encode as encode_state
 
-    parts = ["ai-funding", title_key.split(".")[0]]
+    parts = ["ai-funding", title_key.split(".")[0] if title_key.endswith(".title") else title_key]
     for value in encode_state(view.state).values():
         parts.append(value.replace(",", "+"))
     parts.append(datetime.date.today().isoformat())
@@ -588,33 +590,43 @@ def chart(prepared: Prepared, fig: go.Figure, rows: pd.DataFrame, *, key: str) -
     source_footer(prepared, meta.get("source_ids", ()), meta.get("caveat_ids", ()))
     with st.expander(t("common.show_data")):
         st.dataframe(rows, hide_index=True, key=f"{key}-data")
-        download_row(rows, meta.get("filename", key), key=f"{key}-dl")
+        download_row(rows, meta.get("filename", key), key=f"{key}-dl", source_ids=meta.get("source_ids", ()))
 
 
-def _csv_bytes(frame: pd.DataFrame) -> bytes:
-    from aifunding.export import neutralise_frame
+def download_about(view: FilteredView, link: str, source_ids: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """The header block of a download: what view it is, its link, its sources, when it was made."""
+    sources = view.package.frame("sources").set_index("id")
+    cited = [
+        f"{sources.at[s, 'publisher']} ({sources.at[s, 'published'] or 'n.d.'}) {sources.at[s, 'url']}"
+        for s in source_ids
+        if s in sources.index
+    ]
+    return [
+        ("title", view.package.title),
+        ("view", view.sentence()),
+        ("link", link),
+        ("sources", "; ".join(cited) if cited else "see the sources column and sources.csv"),
+        ("data_as_of", newest_source_date(view.package) or ""),
+        ("generated_at", datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")),
+    ]
 
-    return neutralise_frame(frame).to_csv(index=False).encode("utf-8")
 
+def download_row(frame: pd.DataFrame, name: str, *, key: str, source_ids: Iterable[str] = ()) -> None:
+    """CSV and XLSX of exactly these rows, named after the view, with a header block saying what they are.
 
-def _xlsx_bytes(frame: pd.DataFrame, sheet: str) -> bytes:
-    from aifunding.export import neutralise_frame
-
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        neutralise_frame(frame).to_excel(writer, sheet_name=sheet[:31], index=False)
-    return buffer.getvalue()
-
-
-def download_row(frame: pd.DataFrame, name: str, *, key: str) -> None:
-    """CSV and XLSX of exactly these rows; the files are built only when clicked."""
+    The files are built only when clicked.
+    """
     t = translator()
-    left, right = st.columns(2)
+    view = st.session_state["_current_view"]
+    file_name = f"{view_file_name(name, view)}"
+    source_ids = tuple(source_ids)
+    link = current_link()
+    left, right, _ = st.columns([1, 1, 2])
     with left:
         st.download_button(
             t("common.download_csv"),
-            lambda: _csv_bytes(frame),
-            file_name=f"{name}.csv",
+            lambda: table_csv_bytes(frame, download_about(view, link, source_ids)),
+            file_name=f"{file_name}.csv",
             mime="text/csv",
             key=f"{key}-csv",
             on_click="ignore",
@@ -623,8 +635,8 @@ def download_row(frame: pd.DataFrame, name: str, *, key: str) -> None:
     with right:
         st.download_button(
             t("common.download_xlsx"),
-            lambda: _xlsx_bytes(frame, name),
-            file_name=f"{name}.xlsx",
+            lambda: table_xlsx_bytes(frame, name, download_about(view, link, source_ids)),
+            file_name=f"{file_name}.xlsx",
             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             key=f"{key}-xlsx",
             on_click="ignore",

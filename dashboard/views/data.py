@@ -24,7 +24,7 @@ which = st.segmented_control(
 shown = tables[which or "awards"]
 st.dataframe(shown, hide_index=True, key="rows")
 ui.small(t("common.download_shown"))
-ui.download_row(shown, f"ai-funding-{which or 'awards'}-filtered", key="shown")
+ui.download_row(shown, which or "awards", key="shown")
 
 ui.small(t("common.download_all"))
 ui.full_download_row(prepared, view)

@@ -332,3 +332,26 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return str(value)
+
+
+def table_csv_bytes(frame: pd.DataFrame, about: list[tuple[str, str]]) -> bytes:
+    """One table as CSV, after a header block of ``# key: value`` lines saying what it is.
+
+    The header names the view, its link, sources and generation time; ``pandas.read_csv(path,
+    comment="#")`` (or skipping the lines that start with ``#``) reads the table back.
+    """
+    header = "".join(f"# {key}: {str(value).replace(chr(10), ' ')}\n" for key, value in about)
+    return (header + neutralise_frame(frame).to_csv(index=False)).encode("utf-8")
+
+
+def table_xlsx_bytes(frame: pd.DataFrame, sheet: str, about: list[tuple[str, str]]) -> bytes:
+    """One table as an XLSX workbook: the rows on ``sheet`` and what they are on an ``about`` sheet."""
+    import io
+
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        neutralise_frame(frame).to_excel(writer, sheet_name=sheet[:31] or "data", index=False)
+        neutralise_frame(pd.DataFrame(about, columns=["field", "value"])).to_excel(
+            writer, sheet_name="about", index=False
+        )
+    return buffer.getvalue()

@@ -1,0 +1,177 @@
+"""Sharing and presenting in a real browser: the URL is the view, presenter mode, snapshots, live data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from conftest import OUTPUT, ROOT, free_port, start_server, stop_server
+from helpers import drawn_charts, exceptions, open_page, screenshot, wait_for_app
+
+FULL_VIEW = (
+    "cur=USD&fx=2025-01-02&country=JP&programme=jp-cloud-program&org=sakura-internet"
+    "&kind=compute_subsidy&from=2023-01-01&to=2024-12-31"
+)
+
+
+def sentence(page) -> str:
+    return page.locator("[data-testid='stAlertContentInfo']").first.inner_text()
+
+
+def chart_titles(page) -> list[str]:
+    # SVG text has no innerText; textContent is what a reader sees.
+    return [text or "" for text in page.locator("[data-testid='stPlotlyChart'] .gtitle").all_text_contents()]
+
+
+def query(page) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(page.url).query)
+
+
+def test_url_with_every_parameter_reproduces_the_view(browser, server) -> None:
+    first, second = browser.new_context(), browser.new_context()
+    try:
+        views = []
+        for context in (first, second):
+            page = context.new_page()
+            open_page(page, server, "companies", FULL_VIEW)
+            drawn_charts(page, 1)
+            views.append((sentence(page), chart_titles(page), query(page)))
+        (text, titles, params), (text_2, titles_2, params_2) = views
+        assert "to Sakura Internet" in text and "in Japan" in text and "under Cloud Program" in text
+        assert "converted to USD at the ECB reference rate of 2 Jan 2025" in text
+        assert "between 1 Jan 2023 and 31 Dec 2024" in text
+        assert params == parse_qs(FULL_VIEW)
+        # Someone else opening the same link sees exactly the same figures.
+        assert (text, titles) == (text_2, titles_2) and params_2 == params
+        assert any("Sakura Internet" in title for title in titles)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_changing_a_control_updates_the_url_across_pages(page, server) -> None:
+    open_page(page, server, "companies")
+    page.locator(".st-key-w_country input").click()
+    page.keyboard.type("Japan")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    wait_for_app(page)
+    page.wait_for_function("() => location.search.includes('country=JP')")
+    assert "in Japan" in sentence(page)
+    page.locator("[data-testid='stSidebarNav'] a", has_text="Programmes").click()
+    wait_for_app(page)
+    page.wait_for_function("() => location.pathname.endsWith('/programmes') && location.search.includes('country=JP')")
+    assert "in Japan" in sentence(page)
+
+
+def test_hostile_url_falls_back_with_a_notice(page, server) -> None:
+    hostile = "country=NOPE,JP&from=2024-13-45&cur=XYZ&fx=yesterday&org=" + "x" * 5000 + "&evil=%3Cscript%3E"
+    open_page(page, server, "companies", hostile)
+    assert exceptions(page) == []
+    notice = page.locator("[data-testid='stAlertContentWarning']").first.inner_text()
+    for name in ("country=NOPE", "from=2024-13-45", "cur=XYZ", "fx=yesterday", "org:", "evil"):
+        assert name in notice
+    assert "in Japan" in sentence(page)  # the valid part of the parameter still applies
+    assert "amounts in their original currencies" in sentence(page)
+    assert "<script>" not in page.content().split("</head>")[1].replace("&lt;script&gt;", "")
+
+
+def test_presenter_mode_hides_the_sidebar_and_advances_on_a_key(page, server) -> None:
+    open_page(page, server, "", "present=1")
+    drawn_charts(page, 1)
+    assert not page.locator("[data-testid='stSidebar']").is_visible()
+    position = page.get_by_text("Slide 1 of")
+    assert position.is_visible()
+    first_title = chart_titles(page)[0]
+    screenshot(page, OUTPUT / "present", "slide-1")
+    page.keyboard.press("ArrowRight")
+    page.get_by_text("Slide 2 of").wait_for()
+    wait_for_app(page)
+    assert chart_titles(page)[0] != first_title
+    page.locator(".st-key-present_exit button").click()
+    page.wait_for_function("() => !location.search.includes('present')")
+    wait_for_app(page)
+    page.locator("[data-testid='stSidebar']").wait_for(state="visible")
+
+
+def test_snapshot_opens_offline_and_draws_every_chart(browser, page, server, tmp_path: Path) -> None:
+    open_page(page, server, "programmes")
+    charts_on_page = drawn_charts(page, 3)
+    page.locator("[data-testid='stPopover'] button").first.click()
+    with page.expect_download() as download_info:
+        page.get_by_text("Download snapshot").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith("ai-funding-programmes-") and download.suggested_filename.endswith(
+        ".html")
+    path = tmp_path / "snapshot.html"
+    download.save_as(path)
+
+    offline = browser.new_context(offline=True)
+    requests: list[str] = []
+
+    def block(route) -> None:
+        requests.append(route.request.url)
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            route.abort()
+
+    offline.route("**/*", block)
+    try:
+        snapshot = offline.new_page()
+        errors: list[str] = []
+        snapshot.on("pageerror", lambda exc: errors.append(str(exc)))
+        snapshot.goto(path.as_uri())
+        snapshot.wait_for_function(
+            "n => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+            ".filter(p => p.querySelector('.main-svg')).length >= n", arg=charts_on_page)
+        assert snapshot.locator(".js-plotly-plot").count() == charts_on_page
+        assert [r for r in requests if not r.startswith("file:")] == []
+        assert errors == []
+        text = snapshot.inner_text("body")
+        assert "Showing 24 awards" in text, text[:500]
+        assert "Snapshot made" in text and "Live view:" in text
+    finally:
+        offline.close()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path):
+    """A dashboard serving a copy of the bundled package that the test may edit."""
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data", data)
+    process = start_server(ROOT / "dashboard" / "app.py", free_port(), env={"AIFUNDING_DATA": str(data)})
+    port = process.args[process.args.index("--server.port") + 1]
+    yield f"http://127.0.0.1:{port}", data
+    stop_server(process)
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_edited_data_file_changes_the_figure_and_a_broken_edit_keeps_the_last_valid(page, live_server) -> None:
+    base, data = live_server
+    open_page(page, base, "companies", "org=gmo-internet-group")
+    drawn_charts(page, 1)
+    assert "¥1.93B" in chart_titles(page)[0]
+
+    _replace(data / "awards.csv", ",1930000000,", ",1900000000,")
+    page.reload()
+    wait_for_app(page)
+    drawn_charts(page, 1)
+    assert "¥1.9B" in chart_titles(page)[0]
+
+    _replace(data / "awards.csv", ",1900000000,", ",lots,")
+    page.reload()
+    wait_for_app(page)
+    drawn_charts(page, 1)
+    banner = page.locator("[data-testid='stAlertContentWarning']").first.inner_text()
+    assert "no longer validate" in banner and "awards.csv" in banner and "amount" in banner
+    assert "¥1.9B" in chart_titles(page)[0]  # viewers keep the last valid figures
+    open_page(page, base, "data")
+    assert "lots" in page.inner_text("[data-testid='stMain']")  # the quarantined row is listed
