@@ -1,0 +1,108 @@
+"""The snapshot and report builder: one self-contained HTML file, escaped, with every chart and its sources."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from io import BytesIO, StringIO
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from aifunding.charts import build_recipient_figure
+from aifunding.cli import main
+from aifunding.export import table_csv_bytes, table_xlsx_bytes
+from aifunding.filters import ViewState, apply_view, prepare
+from aifunding.snapshot import Section, build_report, build_snapshot, report_sections
+
+MADE = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.UTC)
+
+
+@pytest.fixture(scope="module")
+def prepared(bundled):
+    return prepare(bundled)
+
+
+@pytest.fixture(scope="module")
+def report_html(prepared) -> str:
+    return build_report(prepared, ViewState(currency="USD"), generated_at=MADE)
+
+
+def test_report_has_every_chart_and_inlines_plotly(report_html: str, prepared) -> None:
+    view = apply_view(prepared, ViewState(currency="USD"))
+    charts = [s for s in report_sections(prepared, view) if s.figure is not None]
+    assert report_html.count('class="plotly-graph-div"') == len(charts)
+    assert "Plotly" in report_html and "Snapshot made 2026-11-30 12:00:00 UTC" in report_html
+    assert "converted to USD at ECB reference rates on each announcement date" in report_html
+
+
+def test_report_makes_no_network_request(report_html: str) -> None:
+    # No external scripts, styles, fonts or images: only anchors may point outside the file.
+    assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=[\"']https?://", report_html)
+    assert "default-src 'none'" in report_html
+
+
+def test_report_names_sources_and_caveats(report_html: str, bundled) -> None:
+    import html
+
+    assert "Reuters (Japanese) via nordot" in report_html
+    caveats = bundled.frame("caveats").set_index("conflict_no")
+    assert html.escape(caveats.at[3, "title_en"]) in report_html  # the 72.53 vs 72.5 rounding caveat
+    assert "What to watch" in report_html
+
+
+def test_snapshot_escapes_data_text(bundled) -> None:
+    awards = apply_view(prepare(bundled), ViewState()).awards
+    hostile = pd.DataFrame({"Project": ["<script>alert(1)</script>"], "ID": ["x"]})
+    figure = build_recipient_figure(awards)
+    page = build_snapshot(title="<b>T</b>", sentence="a < b & c", sections=[Section("<i>h</i>", None, hostile)],
+                          package=bundled, generated_at=MADE, link="https://example.org/?a=1&b=<2>")
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<title>&lt;b&gt;T&lt;/b&gt;</title>" in page and "a &lt; b &amp; c" in page
+    assert "<h2>&lt;i&gt;h&lt;/i&gt;</h2>" in page
+    assert figure.layout.meta["filename"] == "awards-by-recipient"
+
+
+def test_cli_report_writes_the_file(tmp_path, capsys) -> None:
+    out = tmp_path / "reports" / "weekly.html"
+    assert main(["report", "--currency", "EUR", "--fx-date", "2025-01-02", "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "converted to EUR at the ECB reference rate of 2 Jan 2025" in text
+    assert f"wrote {out}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--currency", "XYZ"], "currency 'XYZ' is not in the ECB reference rates"),
+        (["--fx-date", "2025-01-02"], "--fx-date needs --currency"),
+        (["--data", "/nonexistent/package"], "no datapackage.json found"),
+    ],
+)
+def test_cli_report_refuses_bad_input(tmp_path, capsys, args, message) -> None:
+    assert main(["report", *args, "-o", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "r.html").exists()
+
+
+ABOUT = [("view", "Showing 3 awards"), ("link", "http://localhost:8501/companies?org=sakura-internet"),
+         ("generated_at", "2026-11-30T12:00:00+00:00")]
+
+
+def test_csv_download_has_a_header_block_and_reads_back() -> None:
+    frame = pd.DataFrame({"Project": ["=cmd()", "Sakura Internet"], "Value": [1.5, 2.0]})
+    data = table_csv_bytes(frame, ABOUT).decode("utf-8")
+    assert data.startswith("# view: Showing 3 awards\n# link: http://localhost:8501/companies?org=sakura-internet\n")
+    back = pd.read_csv(StringIO(data), comment="#")
+    assert list(back["Project"]) == ["'=cmd()", "Sakura Internet"]  # formula neutralised
+    assert list(back["Value"]) == [1.5, 2.0]
+
+
+def test_xlsx_download_has_an_about_sheet() -> None:
+    frame = pd.DataFrame({"Project": ["@SUM(A1)"], "Value": [3]})
+    book = load_workbook(BytesIO(table_xlsx_bytes(frame, "awards-by-recipient", ABOUT)))
+    assert book.sheetnames == ["awards-by-recipient", "about"]
+    assert book["awards-by-recipient"]["A2"].value == "'@SUM(A1)"
+    assert [row for row in book["about"].iter_rows(min_row=2, values_only=True)][1] == ABOUT[1]
