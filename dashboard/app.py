@@ -1,6 +1,7 @@
 """AI Funding Dashboard: the page list. Each page lives in pages/ and reads top to bottom."""
 
 import streamlit as st
+
 from aifunding.i18n import Translator
 
 t = Translator(st.session_state.get("lang", "en"))

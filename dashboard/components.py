@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+
 from aifunding import BUNDLED_DATA
 from aifunding.export import table_csv_bytes, table_xlsx_bytes, write_export
 from aifunding.filters import FilteredView, Prepared, ViewState, apply_view, partial_bounds, prepare

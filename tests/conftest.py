@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from aifunding import BUNDLED_DATA
 from aifunding.package import Package, load_package
+
 from packages import write_package
 
 

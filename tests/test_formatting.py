@@ -6,6 +6,9 @@ import re
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from aifunding.formatting import (
     LOCALES,
     basis_label,
@@ -19,8 +22,6 @@ from aifunding.formatting import (
 )
 from aifunding.fx import supported_currencies
 from aifunding.models import Basis, ShareBasis
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
 from aifunding import fx
 from aifunding.fx import (
     ConversionError,
@@ -18,8 +21,6 @@ from aifunding.fx import (
     rate_bounds,
     supported_currencies,
 )
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
 
 CURRENCIES = supported_currencies()
 

@@ -7,9 +7,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from aifunding.package import PackageReadError, load_package
 from aifunding.report import Severity
 from aifunding.rules import half_unit
+
 from packages import line_of, minimal_tables, write_package, write_table
 
 

@@ -1,10 +1,12 @@
 """Companies: subsidy amounts by recipient and by project, joint projects never split."""
 
-import components as ui
 import streamlit as st
+
 from aifunding import columns as C
 from aifunding.charts import build_recipient_figure
 from aifunding.presentation import awards_table, programme_families
+
+import components as ui
 
 prepared, view = ui.start("companies.title", "companies.intro")
 t = ui.translator()

@@ -1,8 +1,10 @@
 """Data: every row behind the charts, the validation report, and downloads."""
 
-import components as ui
 import streamlit as st
+
 from aifunding.presentation import awards_table, programmes_table, report_table, shares_table
+
+import components as ui
 
 prepared, view = ui.start("data.title")
 t = ui.translator()

@@ -1,9 +1,11 @@
 """Cloud market: each market definition and year in its own panel, subsidy rounds beside them."""
 
-import components as ui
 import streamlit as st
+
 from aifunding.charts import build_market_figure, build_programme_totals_figure
 from aifunding.presentation import programmes_table, shares_table
+
+import components as ui
 
 prepared, view = ui.start("market.title", "market.intro")
 t = ui.translator()

@@ -2,10 +2,12 @@
 
 import datetime
 
-import components as ui
 import streamlit as st
+
 from aifunding.charts import build_programme_totals_figure
 from aifunding.presentation import headline_figures, milestones_table, programmes_table
+
+import components as ui
 
 prepared, view = ui.start("overview.title", "overview.intro")
 t = ui.translator()

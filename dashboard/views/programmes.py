@@ -1,9 +1,11 @@
 """Programmes: totals, declared versus allocated, the announcement timeline, annualised amounts, nesting."""
 
-import components as ui
 import streamlit as st
+
 from aifunding.charts import build_annualised_figure, build_programme_totals_figure, build_timeline_figure
 from aifunding.presentation import nesting_table, programmes_table
+
+import components as ui
 
 prepared, view = ui.start("programmes.title")
 t = ui.translator()

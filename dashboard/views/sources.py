@@ -1,8 +1,10 @@
 """Sources & method: every source with its tier and link, every caveat, how figures are made, the licence."""
 
-import components as ui
 import streamlit as st
+
 from aifunding.presentation import caveats_table, method_markdown, sources_table
+
+import components as ui
 
 prepared, view = ui.start("sources.title")
 t = ui.translator()

@@ -1,9 +1,11 @@
 """World: every country's programmes in one chosen currency, plans visibly apart from committed money."""
 
-import components as ui
 import streamlit as st
+
 from aifunding.charts import build_world_figure
 from aifunding.presentation import programmes_table
+
+import components as ui
 
 # Programmes in eight currencies can only share an axis once converted: USD unless the sidebar
 # names another currency.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from conftest import OUTPUT, PAGES
 from helpers import drawn_charts, exceptions, open_page, run_axe, screenshot
 

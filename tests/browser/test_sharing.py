@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
 from conftest import OUTPUT, ROOT, free_port, start_server, stop_server
 from helpers import drawn_charts, exceptions, open_page, screenshot, wait_for_app
 
