@@ -709,6 +709,12 @@ def headline_tiles(figures: dict) -> None:
     )
 
 
+def milestone_columns(frame: pd.DataFrame) -> dict:
+    """Column widths for the what-to-watch table: the description wide, the status readable."""
+    widths = dict(zip(frame.columns, ["large", "medium", "medium", "small", "medium", "large"], strict=False))
+    return {name: st.column_config.TextColumn(name, width=width) for name, width in widths.items()}
+
+
 def full_download_row(prepared: Prepared, view: FilteredView) -> None:
     """The whole package as tidy tables: XLSX workbook and JSON (built when clicked)."""
     left, right = st.columns(2)

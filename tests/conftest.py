@@ -10,6 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from aifunding import BUNDLED_DATA
+from aifunding.filters import Prepared, prepare
 from aifunding.package import Package, load_package
 
 from packages import write_package
@@ -19,6 +20,12 @@ from packages import write_package
 def bundled() -> Package:
     """The bundled data package, loaded and validated once per test session."""
     return load_package(BUNDLED_DATA)
+
+
+@pytest.fixture(scope="session")
+def prepared(bundled: Package) -> Prepared:
+    """The bundled package joined once by ``filters.prepare``, as every page starts from (read-only)."""
+    return prepare(bundled)
 
 
 @pytest.fixture

@@ -37,4 +37,4 @@ watch = milestones_table(
 if watch.empty:
     ui.empty_notice()
 else:
-    st.dataframe(watch, hide_index=True, key="milestones")
+    st.dataframe(watch, hide_index=True, key="milestones", column_config=ui.milestone_columns(watch))

@@ -112,6 +112,7 @@ PROGRAMME_COLUMNS = [
     C.N_AWARDS,
     C.N_AWARDS_UNPUBLISHED,
     C.ALLOCATED,
+    C.ALLOCATED_CURRENCY,  # a programme with no amount of its own has no currency to read the sum in
     "legal_basis",
     "budget_source",
     "note",

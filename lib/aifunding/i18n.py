@@ -115,14 +115,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "overview.title": "Government funding for AI models and compute",
         "overview.intro": "Japan's subsidies for AI foundation models and GPU clouds, in the context of its cloud "
         "market and other countries' programmes. Every figure carries its basis and sources.",
-        "overview.models": "Committed to AI models",
-        "overview.models.help": "Money for foundation-model development (model_development programmes and awards); "
+        "overview.models": "To AI models",
+        "overview.models.help": "Money committed to AI models: foundation-model development "
+        "(model_development programmes and awards); "
         "plans and targets are not counted.",
-        "overview.compute": "Committed to compute",
-        "overview.compute.help": "Compute subsidies and public compute in the filtered programmes, excluding plans.",
+        "overview.compute": "To compute",
+        "overview.compute.help": "Money committed to compute: compute subsidies and public compute in the filtered "
+        "programmes; plans and targets are not counted.",
         "overview.programmes": "Programmes",
         "overview.recipients": "Recipients",
-        "overview.largest": "Largest recipient's share",
+        "overview.largest": "Top recipient's share",
         "overview.largest.help": "Share of the largest recipient (joint projects counted as one) in all awards with "
         "a published amount in the filtered view, in one currency.",
         "overview.watch": "What to watch",

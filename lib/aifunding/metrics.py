@@ -151,8 +151,9 @@ def programme_view(package: Package) -> pd.DataFrame:
 def programme_totals(programmes: pd.DataFrame, awards: pd.DataFrame) -> pd.DataFrame:
     """Declared amount versus the sum of named awards, per programme (descendants included).
 
-    Only awards in the programme's own currency are added; the others are counted in
-    ``awards_other_currency`` so nothing disappears from view.
+    Only awards in the programme's own currency (or, when it declares none, the one currency its
+    awards share) are added; the others are counted in ``awards_other_currency`` so nothing
+    disappears from view.
     """
     children: dict[str, list[str]] = {}
     for pid, parent in zip(programmes["id"], programmes["parent_id"], strict=True):
@@ -169,16 +170,17 @@ def programme_totals(programmes: pd.DataFrame, awards: pd.DataFrame) -> pd.DataF
         mine = awards[awards["programme_id"].isin(scope)]
         with_amount = mine[mine["amount"].map(lambda v: _none_if_na(v) is not None).astype(bool)]
         currency = _none_if_na(currency)
-        same = with_amount if currency is None else with_amount[with_amount["currency"] == currency]
+        if currency is None and with_amount["currency"].nunique() == 1:
+            # No declared currency: the awards' own one, when they share it.
+            currency = with_amount["currency"].iloc[0]
+        same = with_amount[with_amount["currency"] == currency] if currency is not None else with_amount.iloc[:0]
         rows.append(
             {
                 C.PROGRAMME_ID: pid,
                 C.N_AWARDS: len(mine),
                 C.N_AWARDS_UNPUBLISHED: len(mine) - len(with_amount),
-                C.ALLOCATED: decimal_sum(same["amount"])
-                if len(same) and (currency or same["currency"].nunique() == 1)
-                else None,
-                C.ALLOCATED_CURRENCY: currency or (same["currency"].iloc[0] if len(same) else None),
+                C.ALLOCATED: decimal_sum(same["amount"]) if len(same) else None,
+                C.ALLOCATED_CURRENCY: currency,
                 C.AWARDS_OTHER_CURRENCY: len(with_amount) - len(same),
                 C.ALLOCATED_BASES: tuple(sorted(set(same["basis"]))),
             }

@@ -190,14 +190,19 @@ def committed_rows(programmes: pd.DataFrame, awards: pd.DataFrame, kinds: Iterab
     """The rows that make up "money committed" to some kinds of support, each counted once.
 
     Committed means a published amount that is not a target or plan, on a programme, round or
-    component (budget frames hold other kinds too, so they are left out). When a programme and a
+    component (budget frames and their budget lines hold other kinds too, so they are left out). When a programme and a
     round inside it both qualify, only the inner one counts. Awards count only where no programme
     above them qualifies, which is how money published award by award (the 2023 approvals) is
     included without double counting.
     """
     kinds = tuple(kinds)
+    # A budget frame's lines (the FY2023 supplementary's ¥116.6bn for cloud programs) are budgets,
+    # not programmes: the rounds they may fund are counted instead, so the money is not counted twice.
+    frames = set(programmes.loc[programmes["level"] == "budget_frame", "id"])
+    budget_line = (programmes["level"] == "component") & programmes["parent_id"].isin(frames)
     qualifies = (
         (programmes["level"] != "budget_frame")
+        & ~budget_line
         & programmes["basis"].notna()
         & (programmes["basis"] != "target")
         & programmes["kind"].isin(kinds)

@@ -87,7 +87,7 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
 
     def value_of(name: str) -> str | None:
         raw = params.get(name)
-        if raw is None:
+        if raw is None or (isinstance(raw, list) and not raw):  # ?country with no value arrives as []
             return None
         text = raw[-1] if isinstance(raw, list) else raw
         if isinstance(raw, list) and len(raw) > 1:

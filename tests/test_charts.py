@@ -1,0 +1,456 @@
+"""Chart builders tested as data: the figure dict's traces, title, subtitle and meta, no browser.
+
+Also the presentation helpers behind the overview: headline figures (each euro or yen counted once)
+and the milestones table's overdue flag.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from aifunding import columns as C
+from aifunding.charts import (
+    amount_frame,
+    build_annualised_figure,
+    build_market_figure,
+    build_programme_totals_figure,
+    build_recipient_figure,
+    build_timeline_figure,
+    build_world_figure,
+    left_out_note,
+)
+from aifunding.filters import Prepared, ViewState, apply_view
+from aifunding.formatting import basis_label
+from aifunding.models import Basis
+from aifunding.package import load_package
+from aifunding.presentation import committed_rows, headline_figures, milestones_table
+
+BASIS_WORDS = {basis_label(b) for b in Basis}
+NOTHING = "Nothing matches these filters."
+
+
+def layout(fig: go.Figure) -> dict:
+    return fig.to_plotly_json()["layout"]
+
+
+def title_text(fig: go.Figure) -> str:
+    """The title without the subtitle, its wrapping undone."""
+    return layout(fig)["title"]["text"].split("<br><span")[0].replace("<br>", " ")
+
+
+def subtitle_text(fig: go.Figure) -> str:
+    text = layout(fig)["title"]["text"]
+    return text.split("<br><span", 1)[1].split(">", 1)[1].removesuffix("</span>").replace("<br>", " ")
+
+
+def frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, dtype=object)
+
+
+def values(trace_values) -> list:
+    """Trace coordinates as a plain list, whether plotly keeps them as a list, tuple or array."""
+    return [v.item() if hasattr(v, "item") else v for v in trace_values]
+
+
+# --- amount_frame and left_out_note ----------------------------------------------------------------------
+
+MIXED = [
+    {"id": "a", "amount": Decimal("100"), "currency": "USD"},
+    {"id": "b", "amount": Decimal("200"), "currency": "USD"},
+    {"id": "c", "amount": Decimal("300"), "currency": "JPY"},
+    {"id": "d", "amount": None, "currency": None},
+    {"id": "e", "amount": Decimal("400"), "currency": "EUR"},
+]
+
+
+@pytest.mark.parametrize(
+    ("rows", "drawn"),
+    [
+        # JPY, the dashboard's home currency, wins even when outnumbered
+        (MIXED, ["c"]),
+        # without JPY, the most common currency
+        ([r for r in MIXED if r["currency"] != "JPY"], ["a", "b"]),
+        # nothing with an amount: nothing to draw
+        ([MIXED[3]], []),
+    ],
+)
+def test_amount_frame_draws_one_currency(rows: list[dict], drawn: list[str]) -> None:
+    awards = frame(rows)
+    before = awards.copy()
+    result = amount_frame(awards, "amount", "currency")
+    assert list(result["id"]) == drawn
+    assert result["currency"].nunique() <= 1
+    pd.testing.assert_frame_equal(before, awards)
+
+
+def test_left_out_note_names_the_currencies_not_drawn() -> None:
+    awards = frame(MIXED)
+    drawn = amount_frame(awards, "amount", "currency")
+    assert left_out_note(awards, drawn, "amount", "currency") == (
+        "Only JPY figures are drawn; 3 in EUR, USD are not. "
+        "Choose a currency in the sidebar to convert and compare them."
+    )
+    only_jpy = frame([MIXED[2], MIXED[3]])
+    assert left_out_note(only_jpy, amount_frame(only_jpy, "amount", "currency"), "amount", "currency") is None
+    assert left_out_note(frame([MIXED[3]]), frame([MIXED[3]]).iloc[:0], "amount", "currency") is None
+
+
+# --- recipients ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def recipient_figure(prepared: Prepared) -> go.Figure:
+    """The Companies chart on every bundled award."""
+    return build_recipient_figure(prepared.awards)
+
+
+def test_recipient_title_names_the_top_recipient(recipient_figure: go.Figure) -> None:
+    assert title_text(recipient_figure) == (
+        "Noetra + National Institute of Advanced Industrial Science and Technology (AIST) (joint) "
+        "received the most: ¥387.3B across 1 award"
+    )
+
+
+def test_recipient_traces_carry_their_basis(recipient_figure: go.Figure) -> None:
+    names = [trace.name for trace in recipient_figure.data]
+    assert names
+    for name in names:
+        programme, _, words = name.rpartition(" · ")
+        assert programme and words in BASIS_WORDS, name
+    assert "Cloud Program: 2024-04-19 round · up to about" in names
+
+
+def test_joint_project_is_one_bar_and_amounts_are_all_drawn(recipient_figure: go.Figure, prepared: Prepared) -> None:
+    categories = list(layout(recipient_figure)["yaxis"]["categoryarray"])
+    assert categories.count("RUTILEA + AI Fukushima (joint)") == 1
+    assert not {"RUTILEA", "AI Fukushima", "Highreso", "Highreso Kagawa"} & set(categories)
+    assert categories[-1].startswith("Noetra + ")  # largest last: drawn at the top
+    drawn = {}
+    for trace in recipient_figure.data:
+        for label, x in zip(trace.y, trace.x, strict=True):
+            drawn[label] = drawn.get(label, 0) + x
+    assert set(drawn) == set(categories)
+    assert drawn["RUTILEA + AI Fukushima (joint)"] == 2_560_000_000
+    assert drawn["Sakura Internet"] == 57_500_000_000
+    jpy = prepared.awards[prepared.awards["currency"] == "JPY"]
+    assert sum(drawn.values()) == pytest.approx(float(sum(jpy["amount"].dropna())))
+
+
+def test_recipient_meta(recipient_figure: go.Figure, prepared: Prepared) -> None:
+    meta = layout(recipient_figure)["meta"]
+    assert meta["alt"].startswith(title_text(recipient_figure) + ". ")
+    assert "RUTILEA + AI Fukushima (joint): ¥2.56B" in meta["alt"]
+    assert meta["filename"] == "awards-by-recipient"
+    with_amount = prepared.awards[prepared.awards["amount"].notna()]
+    assert set(meta["row_ids"]) == set(with_amount["id"])
+    assert meta["source_ids"] == sorted({s for ids in with_amount[C.SOURCE_IDS] for s in ids})
+    assert "caveat-03" in meta["caveat_ids"]
+
+
+def test_recipient_chart_in_another_currency_says_what_it_left_out() -> None:
+    awards = frame(
+        [
+            {"id": "a", "amount": Decimal("5"), "currency": "JPY", "basis": "exact", C.PROJECT_LABEL: "A",
+             C.PROGRAMME_NAME_EN: "P", "announced": "2024", "purpose_en": "x", C.SOURCE_IDS: (), C.CAVEAT_IDS: ()},
+            {"id": "b", "amount": Decimal("7"), "currency": "USD", "basis": "exact", C.PROJECT_LABEL: "B",
+             C.PROGRAMME_NAME_EN: "P", "announced": "2024", "purpose_en": "y", C.SOURCE_IDS: (), C.CAVEAT_IDS: ()},
+        ]
+    )  # fmt: skip
+    fig = build_recipient_figure(awards)
+    assert title_text(fig) == "A received the most: ¥5 across 1 award"
+    assert "Only JPY figures are drawn; 1 in USD are not." in subtitle_text(fig)
+    assert {label for trace in fig.data for label in trace.y} == {"A"}
+
+
+# --- market shares ---------------------------------------------------------------------------------------
+
+MARKET = [
+    {"id": "aws", "segment_en": "AWS", "share_low": Decimal(40), "share_high": Decimal(50), "basis": "range",
+     "rank": 1},
+    {"id": "big3", "segment_en": "Big three", "share_low": Decimal(60), "share_high": None, "basis": "more_than",
+     "rank": None},
+    {"id": "dom", "segment_en": "Domestic", "share_low": Decimal(30), "share_high": Decimal(30), "basis": "about",
+     "rank": None},
+    {"id": "google", "segment_en": "Google", "share_low": None, "share_high": None, "basis": "rank_only", "rank": 4},
+]  # fmt: skip
+
+
+def market_frame() -> pd.DataFrame:
+    shares = frame(MARKET)
+    shares["market_en"] = "Cloud, FY2020"
+    shares["framing"] = "JFTC estimate"
+    shares[C.SOURCE_IDS] = [("src-a",)] * len(shares)
+    shares[C.CAVEAT_IDS] = [()] * len(shares)
+    return shares
+
+
+def test_market_ranges_are_bars_from_low_to_high() -> None:
+    shares = market_frame()
+    before = shares.copy()
+    fig = build_market_figure(shares)
+    [bars] = [t for t in fig.data if t.type == "bar"]
+    by_segment = {y: (b, x) for y, b, x in zip(bars.y, bars.base, bars.x, strict=True)}
+    # A range is a bar based at its low, as wide as the range; "more than" is open-ended to 100%.
+    assert by_segment == {"AWS": (40.0, 10.0), "Big three": (60.0, 40.0)}
+    assert dict(zip(bars.y, bars.marker.pattern.shape, strict=True)) == {"AWS": "", "Big three": "."}
+    [points] = [t for t in fig.data if t.type == "scatter"]
+    assert dict(zip(points.y, points.x, strict=True)) == {"Domestic": 30.0, "Big three": 60.0}
+    assert list(points.text) == ["about 30%", "more than 60%"]
+    assert list(layout(fig)["xaxis"]["range"]) == [0, 100]
+    pd.testing.assert_frame_equal(before, shares)
+
+
+def test_market_rank_only_is_named_not_drawn() -> None:
+    fig = build_market_figure(market_frame())
+    drawn = {y for trace in fig.data for y in trace.y}
+    assert "Google" not in drawn
+    assert subtitle_text(fig) == "JFTC estimate · Ranked without a share figure: #4 Google"
+    assert title_text(fig) == "Cloud, FY2020: Big three more than 60%"
+    meta = layout(fig)["meta"]
+    assert meta["row_ids"] == ["aws", "big3", "dom", "google"]
+    assert meta["source_ids"] == ["src-a"]
+    assert meta["filename"] == "market-share-cloud-fy2020"
+
+
+def test_bundled_market_figures_keep_each_market_apart(prepared: Prepared) -> None:
+    for market, shares in prepared.market_shares.groupby("market_id"):
+        fig = build_market_figure(shares)
+        assert set(layout(fig)["meta"]["row_ids"]) == set(shares["id"]), market
+        assert title_text(fig).startswith(shares["market_en"].iloc[0] + ": ")
+
+
+# --- world -----------------------------------------------------------------------------------------------
+
+
+def test_world_figure_hatches_targets(prepared: Prepared) -> None:
+    view = apply_view(prepared, ViewState(currency="USD"))
+    fig = build_world_figure(view.programmes)
+    traces = {t.name: t for t in fig.data}
+    assert set(traces) == {"Committed or budgeted", "Target or plan (not committed)"}
+    assert traces["Committed or budgeted"].marker.pattern.shape == ""
+    assert traces["Target or plan (not committed)"].marker.pattern.shape == "/"
+    targets = view.programmes[(view.programmes["basis"] == "target") & view.programmes[C.AMOUNT_CONVERTED].notna()]
+    target_labels = {f"{c} · {n}" for c, n in zip(targets[C.COUNTRY_NAME_EN], targets["name_en"], strict=True)}
+    assert target_labels and set(traces["Target or plan (not committed)"].y) == target_labels
+    assert not target_labels & set(traces["Committed or budgeted"].y)
+    assert layout(fig)["xaxis"]["title"]["text"] == "USD"
+    assert title_text(fig).startswith("Largest: Japan's ")
+    assert title_text(fig).endswith("(target)")
+
+
+# --- programmes ------------------------------------------------------------------------------------------
+
+PROGRAMMES = [
+    {"id": "r-apr", "name_en": "April round", "amount": Decimal("72500000000"), "currency": "JPY", "basis": "up_to",
+     "status": "active", "announced": "2024-04-19", C.N_AWARDS: 5, C.ALLOCATED: Decimal("72530000000"),
+     C.ANNUALISED: None},
+    {"id": "r-may", "name_en": "May round", "amount": Decimal("42100000000"), "currency": "JPY", "basis": "up_to",
+     "status": "active", "announced": "2023-06", C.N_AWARDS: 1, C.ALLOCATED: Decimal("42100000000"),
+     C.ANNUALISED: Decimal("21050000000")},
+    {"id": "goal", "name_en": "Ten-year goal", "amount": Decimal("50000000000000"), "currency": "JPY",
+     "basis": "target", "status": "planned", "announced": "2016", C.N_AWARDS: 0, C.ALLOCATED: None,
+     C.ANNUALISED: Decimal("5000000000000")},
+    {"id": "gb", "name_en": "Undated", "amount": Decimal("36000000"), "currency": "GBP", "basis": "exact",
+     "status": "active", "announced": None, C.N_AWARDS: 0, C.ALLOCATED: None, C.ANNUALISED: Decimal("36000000")},
+]  # fmt: skip
+
+
+def programme_frame() -> pd.DataFrame:
+    programmes = frame(PROGRAMMES)
+    programmes[C.COUNTRY_NAME_EN] = ["Japan", "Japan", "Japan", "United Kingdom"]
+    programmes[C.SOURCE_IDS] = [("src-a",), ("src-b",), ("src-a",), ("src-c",)]
+    programmes[C.CAVEAT_IDS] = [("cv-1",), (), (), ()]
+    return programmes
+
+
+def test_programme_totals_set_declared_beside_allocated() -> None:
+    programmes = programme_frame()
+    before = programmes.copy()
+    fig = build_programme_totals_figure(programmes)
+    declared, allocated = fig.data
+    assert declared.name == "Declared amount (hatched: target or plan)"
+    assert allocated.name == "Sum of named awards"
+    # Smallest first, so the largest is drawn at the top; the GBP row is not mixed in.
+    assert list(declared.y) == ["May round (up to)", "April round (up to)", "Ten-year goal (target, planned)"]
+    assert values(declared.x) == [42.1e9, 72.5e9, 50e12]
+    assert list(declared.marker.pattern.shape) == ["", "", "/"]
+    assert values(allocated.x)[:2] == [42.1e9, 72.53e9]
+    assert pd.isna(values(allocated.x)[2])
+    assert title_text(fig) == "Ten-year goal is the largest: ¥50T (target)"
+    assert "Only JPY figures are drawn; 1 in GBP are not." in subtitle_text(fig)
+    assert layout(fig)["meta"]["row_ids"] == ["r-may", "r-apr", "goal"]
+    assert layout(fig)["meta"]["caveat_ids"] == ["cv-1"]
+    pd.testing.assert_frame_equal(before, programmes)
+
+
+def test_timeline_spans_partial_dates_and_skips_undated() -> None:
+    fig = build_timeline_figure(programme_frame())
+    assert title_text(fig) == "3 announcements from 2016 to 19 Apr 2024"
+    [japan] = fig.data
+    assert japan.name == "Japan"
+    assert list(japan.y) == ["Ten-year goal", "May round", "April round"]
+    day = 86_400_000
+    # Half the period each date stands for: a year, a 30-day month, a day.
+    assert list(japan.error_x.array) == [366 * day / 2, 30 * day / 2, day / 2]
+    assert "Undated" not in layout(fig)["meta"]["alt"]
+
+
+def test_annualised_figure_labels_years_and_flags_targets() -> None:
+    fig = build_annualised_figure(programme_frame())
+    [bars] = fig.data
+    assert list(bars.y) == ["May round (2 yrs)", "Ten-year goal (10 yrs)"]
+    assert values(bars.x) == [21.05e9, 5e12]
+    assert list(bars.marker.pattern.shape) == ["", "/"]
+    assert title_text(fig) == "Largest per year: Ten-year goal, ¥5T a year (a target, not committed)"
+
+
+def test_bundled_programme_figures_build(prepared: Prepared) -> None:
+    programmes = prepared.programmes[prepared.programmes["level"].isin(["programme", "round"])]
+    for builder in (build_programme_totals_figure, build_timeline_figure, build_annualised_figure):
+        fig = builder(programmes)
+        meta = layout(fig)["meta"]
+        assert meta["alt"] and meta["filename"] and meta["row_ids"], builder.__name__
+        assert set(meta["row_ids"]) <= set(programmes["id"])
+
+
+# --- empty frames ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("builder", "source"),
+    [
+        (build_recipient_figure, "awards"),
+        (build_programme_totals_figure, "programmes"),
+        (build_timeline_figure, "programmes"),
+        (build_annualised_figure, "programmes"),
+        (build_market_figure, "market_shares"),
+    ],
+)
+def test_empty_frames_give_an_empty_figure(prepared: Prepared, builder, source: str) -> None:
+    fig = builder(getattr(prepared, source).iloc[:0])
+    assert fig.data == ()
+    assert title_text(fig).startswith(NOTHING)
+    [note] = layout(fig)["annotations"]
+    assert note["text"].startswith(NOTHING)
+    assert layout(fig)["meta"]["alt"].startswith(NOTHING)
+
+
+def test_world_figure_without_converted_amounts_is_empty(prepared: Prepared) -> None:
+    view = apply_view(prepared, ViewState(currency="USD", countries=("KR",), organisations=("kddi",)))
+    assert title_text(build_world_figure(view.programmes)).startswith(NOTHING)
+
+
+# --- presentation: committed money -----------------------------------------------------------------------
+
+
+def committed_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A programme with a round inside it (both with amounts), a programme published award by award,
+    a budget frame, a target, and a programme of another kind."""
+    programmes = frame(
+        [
+            {"id": "prog", "parent_id": None, "level": "programme", "basis": "up_to", "kind": "compute_subsidy",
+             "amount": Decimal(1000), "currency": "JPY"},
+            {"id": "round", "parent_id": "prog", "level": "round", "basis": "up_to", "kind": "compute_subsidy",
+             "amount": Decimal(400), "currency": "JPY"},
+            {"id": "bare", "parent_id": None, "level": "programme", "basis": None, "kind": "compute_subsidy",
+             "amount": None, "currency": None},
+            {"id": "frame", "parent_id": None, "level": "budget_frame", "basis": "exact", "kind": "compute_subsidy",
+             "amount": Decimal(9999), "currency": "JPY"},
+            {"id": "goal", "parent_id": None, "level": "programme", "basis": "target", "kind": "compute_subsidy",
+             "amount": Decimal(5000), "currency": "JPY"},
+            {"id": "models", "parent_id": None, "level": "programme", "basis": "exact", "kind": "model_development",
+             "amount": Decimal(70), "currency": "JPY"},
+        ]
+    )  # fmt: skip
+    awards = frame(
+        [
+            {"id": "in-round", "programme_id": "round", "amount": Decimal(300), "currency": "JPY", "basis": "about"},
+            {"id": "loose", "programme_id": "bare", "amount": Decimal(20), "currency": "JPY", "basis": "about"},
+            {"id": "loose-usd", "programme_id": "bare", "amount": Decimal(2), "currency": "USD", "basis": "exact"},
+            {"id": "unpublished", "programme_id": "bare", "amount": None, "currency": None, "basis": None},
+        ]
+    )
+    awards[C.KIND] = "compute_subsidy"
+    awards[C.RECIPIENT_IDS] = [("a",), ("b",), ("b",), ("c", "d")]
+    awards[C.PROJECT_LABEL] = ["A", "B", "B", "C + D (joint)"]
+    awards["programme_id"] = awards["programme_id"].astype(object)
+    return programmes, awards
+
+
+def test_committed_rows_count_each_figure_once() -> None:
+    programmes, awards = committed_frames()
+    before = (programmes.copy(), awards.copy())
+    rows = committed_rows(programmes, awards, ["compute_subsidy"])
+    counted = dict(zip(rows["id"], rows["_row"], strict=True))
+    # The round, not its programme as well; the award inside the round is covered by it. Awards
+    # under a programme without an amount count themselves. Frames, targets and other kinds never.
+    assert counted == {"round": "programme", "loose": "award", "loose-usd": "award"}
+    pd.testing.assert_frame_equal(before[0], programmes)
+    pd.testing.assert_frame_equal(before[1], awards)
+
+
+def test_headline_figures_add_committed_money_in_one_currency() -> None:
+    programmes, awards = committed_frames()
+    result = headline_figures(awards, programmes, value_column="amount", currency_column="currency")
+    assert result["compute"] == {
+        "total": Decimal(420),  # 400 (round) + 20 (loose award); not 1000 + 400 + 300
+        "currency": "JPY",
+        "bases": ("about", "up_to"),
+        "rows": 2,
+        "left_out": 1,  # the USD award, named rather than added
+    }
+    assert result["models"]["total"] == Decimal(70)
+    assert result["programmes"] == 4
+    assert result["recipients"] == 4
+    assert result["largest"]["label"] == "A"
+    assert result["largest"]["share"] == Decimal(300) / Decimal(320)
+
+
+def test_bundled_headline_figures(prepared: Prepared) -> None:
+    result = headline_figures(prepared.awards, prepared.programmes, value_column="amount", currency_column="currency")
+    # The physical-AI award (387.3bn) and the GENIAC cycles (8.4bn + 1bn); the ¥1tn plan is a target and
+    # the award to Noetra + AIST is inside its round, so neither is added again.
+    assert result["models"]["total"] == Decimal("396700000000")
+    assert result["models"]["currency"] == "JPY"
+    assert result["models"]["left_out"] == 1  # the Korean programme, in KRW
+    assert result["largest"]["label"].startswith("Noetra + ")
+    assert result["largest"]["total"] == Decimal("387300000000")
+
+
+# --- presentation: milestones ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("due_date", "due_fy", "status", "today", "overdue"),
+    [
+        # a month-precise due date is overdue only once that month is over
+        ("2024-12", None, "pending", "2025-01-15", True),
+        ("2025-01", None, "pending", "2025-01-15", False),
+        # a day: overdue the day after, not on the day
+        ("2025-01-15", None, "unconfirmed", "2025-01-15", False),
+        ("2025-01-14", None, "unconfirmed", "2025-01-15", True),
+        # a Japanese fiscal year N ends on 31 March of N + 1
+        (None, 2024, "on_track", "2025-03-31", False),
+        (None, 2024, "on_track", "2025-04-01", True),
+        # settled milestones are never overdue
+        ("2020", None, "met", "2025-01-15", False),
+        ("2020", None, "not_met", "2025-01-15", False),
+    ],
+)
+def test_milestones_table_flags_overdue(minimal: Path, due_date, due_fy, status, today, overdue) -> None:
+    package = load_package(minimal)
+    milestones = frame(
+        [
+            {"id": "m", "programme_id": None, "award_id": "award-a", "description_en": "Opens", "due_date": due_date,
+             "due_fiscal_year": due_fy, "timing": "by", "status": status, "status_as_of": "2024-12-19", "note": None},
+        ]
+    )  # fmt: skip
+    table = milestones_table(milestones, package, today=today)
+    [status_cell] = list(table["Status"])
+    assert status_cell.endswith("(due date passed)") is overdue, status_cell
+    assert table.at[0, "Programme or award"] == "GPU cloud"

@@ -1,0 +1,121 @@
+"""Exports re-import to the same figures: CSV amounts are exact decimals, JSON whole amounts are integers."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aifunding.export import write_export
+from aifunding.package import Package, load_package
+
+from packages import minimal_tables, write_package
+
+# Positive amounts as a CSV may hold them: whole units up to quadrillions, or with cents.
+amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1e15"), places=2) | st.integers(
+    min_value=1, max_value=10**15
+).map(Decimal)
+
+
+def package_with(folder: Path, programme_amount: Decimal, award_amounts: list[Decimal]) -> Package:
+    """The minimal package with one round of ``programme_amount`` and one sole award per amount."""
+    tables = minimal_tables()
+    tables["programmes"][0]["amount"] = format(programme_amount, "f")
+    tables["awards"] = [
+        {
+            "id": f"award-{i}",
+            "programme_id": "round-1",
+            "purpose_en": f"Project {i}",
+            "amount": format(amount, "f"),
+            "currency": "JPY",
+            "basis": "about",
+            "announced": "2024-04-19",
+        }
+        for i, amount in enumerate(award_amounts)
+    ]
+    tables["award_recipients"] = [
+        {"award_id": f"award-{i}", "organisation_id": "org-a", "role": "sole"} for i in range(len(award_amounts))
+    ]
+    tables["citations"] = [c for c in tables["citations"] if not c.get("award_id") and not c.get("milestone_id")]
+    tables["citations"] += [{"source_id": "src-a", "award_id": f"award-{i}"} for i in range(len(award_amounts))]
+    tables["milestones"], tables["caveat_links"], tables["caveats"] = [], [], []
+    return load_package(write_package(folder, tables))
+
+
+def amounts_by_id(frame: pd.DataFrame, column: str = "amount") -> dict[str, Decimal | None]:
+    return {i: (None if pd.isna(v) else Decimal(v)) for i, v in zip(frame["id"], frame[column], strict=True)}
+
+
+@settings(max_examples=25, deadline=None)
+@given(programme_amount=amounts, award_amounts=st.lists(amounts, min_size=1, max_size=4))
+def test_csv_export_reimports_to_the_same_figures(programme_amount: Decimal, award_amounts: list[Decimal]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        package = package_with(Path(tmp) / "pkg", programme_amount, award_amounts)
+        assert package.report.rows_loaded["awards"] == len(award_amounts)
+        written = write_export(package, "csv", Path(tmp) / "out")
+        back = {path.stem: pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""]) for path in written}
+
+    for table in ("awards", "programmes"):
+        expected = amounts_by_id(package.frame(table))
+        assert amounts_by_id(back[table]) == expected
+    # The figures are the ones written into the package, digit for digit.
+    assert amounts_by_id(back["awards"]) == {f"award-{i}": a for i, a in enumerate(award_amounts)}
+    assert amounts_by_id(back["programmes"]) == {"round-1": programme_amount}
+    # The allocation is the exact sum of the awards.
+    assert amounts_by_id(back["programmes"], "allocated") == {"round-1": sum(award_amounts, Decimal(0))}
+
+
+@settings(max_examples=25, deadline=None)
+@given(programme_amount=amounts, award_amounts=st.lists(amounts, min_size=1, max_size=4))
+def test_json_export_keeps_whole_amounts_as_integers(programme_amount: Decimal, award_amounts: list[Decimal]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        package = package_with(Path(tmp) / "pkg", programme_amount, award_amounts)
+        [path] = write_export(package, "json", Path(tmp) / "out.json")
+        payload = json.loads(path.read_text(encoding="utf-8"))
+
+    for record, amount in zip(payload["awards"], award_amounts, strict=True):
+        if amount == amount.to_integral_value():
+            # A JSON integer: exact at any size, unlike a float.
+            assert type(record["amount"]) is int
+            assert record["amount"] == int(amount)
+        else:
+            # Fractional amounts are exact decimal strings.
+            assert isinstance(record["amount"], str)
+            assert Decimal(record["amount"]) == amount
+    [programme] = payload["programmes"]
+    assert Decimal(str(programme["amount"])) == programme_amount
+
+
+def test_bundled_csv_export_reimports_to_the_same_figures(bundled: Package, tmp_path: Path) -> None:
+    written = write_export(bundled, "csv", tmp_path)
+    back = {path.stem: pd.read_csv(path, dtype=str) for path in written}
+    for table in ("awards", "programmes"):
+        assert amounts_by_id(back[table]) == amounts_by_id(bundled.frame(table))
+    assert amounts_by_id(back["awards"])["jp-cloud-2024-04-kddi"] == Decimal("10240000000")
+
+
+def test_bundled_json_whole_amounts_are_integers(bundled: Package, tmp_path: Path) -> None:
+    [path] = write_export(bundled, "json", tmp_path / "funding.json")
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    for table in ("awards", "programmes"):
+        amounts = [r["amount"] for r in payload[table] if r["amount"] is not None]
+        assert amounts and all(type(a) is int for a in amounts), table
+    by_id = {r["id"]: r for r in payload["programmes"]}
+    assert by_id["jp-physical-ai-fm-fy2026"]["amount"] == 387300000000
+
+
+def test_every_exported_allocation_states_its_currency(bundled: Package) -> None:
+    # The Cloud Program declares no amount (so no currency) but its rounds' awards add to JPY 132.63bn:
+    # a reader of the export must be told which currency that sum is in.
+    from aifunding.export import export_programmes
+
+    programmes = export_programmes(bundled).set_index("id")
+    assert programmes.at["jp-cloud-program", "allocated"] == Decimal("132630000000")
+    assert programmes.at["jp-cloud-program", "allocated_currency"] == "JPY"
+    with_allocation = programmes[programmes["allocated"].notna()]
+    assert with_allocation["allocated_currency"].notna().all()
