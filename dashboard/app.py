@@ -2,9 +2,11 @@
 
 import streamlit as st
 
-from aifunding.i18n import Translator
+from aifunding.i18n import LANGUAGES, Translator
 
-t = Translator(st.session_state.get("lang", "en"))
+# The sidebar's language switch, or the link's ``lang`` on the first load of a session.
+_lang = st.session_state.get("w_lang") or st.query_params.get("lang") or "en"
+t = Translator(_lang if _lang in LANGUAGES else "en")
 st.set_page_config(page_title=t("app.title"), page_icon="💴", layout="wide")
 
 st.navigation(

@@ -23,7 +23,7 @@ from aifunding.export import table_csv_bytes, table_xlsx_bytes, write_export
 from aifunding.filters import FilteredView, Prepared, ViewState, apply_view, partial_bounds, prepare
 from aifunding.formatting import format_partial_date
 from aifunding.fx import rate_bounds, supported_currencies
-from aifunding.i18n import Translator
+from aifunding.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
 from aifunding.models import SupportKind
 from aifunding.package import PackageReadError, load_package, newest_source_date, package_signature
 from aifunding.snapshot import Section, build_snapshot, report_sections
@@ -100,8 +100,14 @@ def served() -> Served:
     return st.session_state["_served"]
 
 
+def current_language() -> str:
+    """The language chosen in the sidebar, else asked for by the link, else English."""
+    lang = st.session_state.get(W["lang"]) or st.query_params.get("lang") or "en"
+    return lang if lang in LANGUAGES else "en"
+
+
 def translator() -> Translator:
-    return Translator(st.session_state.get("lang", "en"))
+    return Translator(current_language())
 
 
 def _kind_labels(t: Translator) -> dict[str, str]:
@@ -149,6 +155,7 @@ def _put_state_in_widgets(
     state: ViewState, span: tuple[datetime.date, datetime.date], last_rate: datetime.date
 ) -> None:
     ss = st.session_state
+    ss[W["lang"]] = state.lang
     ss[W["country"]] = list(state.countries)
     ss[W["programme"]] = list(state.programmes)
     ss[W["kind"]] = list(state.kinds)
@@ -185,12 +192,15 @@ def sidebar(prepared: Prepared) -> ViewState:
     elif W["cur"] not in ss:
         _put_state_in_widgets(ss["_view"], span, last_rate)
 
+    t = translator()  # after the link was decoded: it may have chosen the language
     names = prepared.context.names
     programmes = prepared.programmes
     currencies = [c for c in MAIN_CURRENCIES if c in supported_currencies() or c == "EUR"]
     currencies += [c for c in supported_currencies() if c not in currencies]
     kinds = _kind_labels(t)
     with st.sidebar:
+        chosen_lang = st.segmented_control(t("filters.language"), list(LANGUAGES), key=W["lang"],
+                                           format_func=LANGUAGE_NAMES.get)
         st.header(t("filters.header"))
         countries = st.multiselect(
             t("filters.country"),
@@ -266,7 +276,7 @@ def sidebar(prepared: Prepared) -> ViewState:
         date_to=date_to if isinstance(date_to, datetime.date) and date_to < span[1] else None,
         currency=None if currency == ORIGINAL else currency,
         fx_at=fx_date.isoformat() if fx_mode == "fixed" and isinstance(fx_date, datetime.date) else ANNOUNCEMENT,
-        lang=t.lang,
+        lang=chosen_lang if chosen_lang in LANGUAGES else t.lang,
     )
     ss["_view"] = state
     written = {**encode(state), **ss.get("_extra_params", {})}

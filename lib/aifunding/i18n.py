@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 LANGUAGES = ("en", "ja")
 DEFAULT_LANGUAGE = "en"
+# Each language named in itself, for the language switch.
+LANGUAGE_NAMES = {"en": "English", "ja": "日本語"}
 
 CATALOG: dict[str, dict[str, str]] = {
     "en": {
@@ -26,6 +28,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "page.sources": "Sources & method",
         # Sidebar controls
         "filters.header": "Filters",
+        "filters.language": "Language",
         "filters.country": "Country or bloc",
         "filters.programme": "Programme",
         "filters.kind": "Kind of support",
