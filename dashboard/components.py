@@ -139,6 +139,7 @@ def _date_span(prepared: Prepared) -> tuple[datetime.date, datetime.date]:
 
 # Widget keys, one per control; the URL parameters are encoded from the state, not from these.
 W = {
+    "lang": "w_lang",
     "country": "w_country",
     "programme": "w_programme",
     "kind": "w_kind",
