@@ -1,4 +1,4 @@
-"""AI Funding Dashboard: the page list. Each page lives in pages/ and reads top to bottom."""
+"""AI Funding Dashboard: the page list. Each page lives in views/ and reads top to bottom."""
 
 import streamlit as st
 

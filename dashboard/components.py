@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -29,6 +30,7 @@ from aifunding.package import PackageReadError, load_package, newest_source_date
 from aifunding.snapshot import Section, build_snapshot, report_sections
 from aifunding.urlstate import Vocabulary, decode, encode
 
+T = TypeVar("T")
 DATA_ENV = "AIFUNDING_DATA"
 ORIGINAL = "original"
 ANNOUNCEMENT = "announcement"
@@ -190,8 +192,11 @@ def sidebar(prepared: Prepared) -> ViewState:
         ss["_ignored_params"] = decoded.ignored
         ss["_extra_params"] = decoded.extra
         _put_state_in_widgets(decoded.state, span, last_rate)
-    elif W["cur"] not in ss:
+    elif W["cur"] not in ss or ss.get("_widgets_page") != ss.get("_page"):
+        # Widgets belong to the page that drew them: on another page (or after Streamlit dropped
+        # their state) they start from the view the previous page left, not from empty.
         _put_state_in_widgets(ss["_view"], span, last_rate)
+    ss["_widgets_page"] = ss.get("_page")
 
     t = translator()  # after the link was decoded: it may have chosen the language
     names = prepared.context.names
@@ -200,8 +205,9 @@ def sidebar(prepared: Prepared) -> ViewState:
     currencies += [c for c in supported_currencies() if c not in currencies]
     kinds = _kind_labels(t)
     with st.sidebar:
-        chosen_lang = st.segmented_control(t("filters.language"), list(LANGUAGES), key=W["lang"],
-                                           format_func=LANGUAGE_NAMES.get)
+        chosen_lang = st.segmented_control(
+            t("filters.language"), list(LANGUAGES), key=W["lang"], format_func=LANGUAGE_NAMES.get
+        )
         st.header(t("filters.header"))
         countries = st.multiselect(
             t("filters.country"),
@@ -334,6 +340,7 @@ def start(
         st.stop()
     st.session_state["_served"] = current
     prepared = current.prepared
+    st.session_state["_page"] = title_key
     view = page_view(prepared, currency_fallback)
     st.session_state["_current_view"] = view
     st.html(PAGE_CSS)
@@ -473,6 +480,29 @@ def present(state: ViewState) -> None:
     slide()
 
 
+# Figures and tables built for a view are kept for this many views per package load, so going back
+# to a filter combination (or another viewer asking for the same one) costs no rebuild.
+MEMO_ENTRIES = 256
+
+
+def memo(view: FilteredView, name: str, build: Callable[[], T]) -> T:
+    """``build()`` for this view state, computed once per package load and then reused.
+
+    Keyed by the full view state and ``name``; the memo lives on the prepared package, so a data
+    change (a new load) starts empty. Least recently used entries are dropped beyond MEMO_ENTRIES.
+    """
+    cache = st.session_state["_served"].prepared.memo
+    key = (view.state, name)
+    if key in cache:
+        cache[key] = value = cache.pop(key)  # most recently used last
+        return value
+    value = build()
+    cache[key] = value
+    while len(cache) > MEMO_ENTRIES:
+        cache.pop(next(iter(cache)), None)
+    return value
+
+
 def current_link() -> str:
     """The URL of this exact view: the page's address with the state's query parameters."""
     from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -532,7 +562,7 @@ def view_file_name(title_key: str, view: FilteredView) -> str:
 
 
 def empty_notice() -> None:
-    st.info(translator()("common.empty"), icon=":material/search_off:")
+    st.info(translator()("common.empty_hint"), icon=":material/search_off:")
 
 
 def escape(text: str) -> str:
@@ -551,14 +581,13 @@ TIER_ORDER = {"primary": 0, "press": 1, "secondary": 2, "low": 3}
 def source_footer(prepared: Prepared, source_ids: Iterable[str], caveat_ids: Iterable[str]) -> None:
     """Publisher, date, tier and link of the sources behind a chart (best first), then its caveats."""
     t = translator()
-    sources = prepared.package.frame("sources").set_index("id")
-    caveats = prepared.package.frame("caveats").set_index("id")
-    known = [sid for sid in source_ids if sid in sources.index]
-    known.sort(key=lambda sid: (TIER_ORDER.get(sources.at[sid, "tier"], 9), str(sources.at[sid, "published"] or "")))
+    sources, caveats = prepared.sources, prepared.caveats
+    known = [sid for sid in source_ids if sid in sources]
+    known.sort(key=lambda sid: (TIER_ORDER.get(sources[sid]["tier"], 9), str(sources[sid]["published"] or "")))
 
     def cite(sid: str) -> str:
-        row = sources.loc[sid]
-        date = format_partial_date(row["published"] if isinstance(row["published"], str) else None, t.lang)
+        row = sources[sid]
+        date = format_partial_date(row["published"], t.lang)
         return f"[{escape(str(row['publisher']))}]({row['url']}) ({date}; {row['tier']})"
 
     if known:
@@ -569,9 +598,9 @@ def source_footer(prepared: Prepared, source_ids: Iterable[str], caveat_ids: Ite
             + (f" · {t('common.more_sources', n=more)}" if more > 0 else "")
         )
     caveat_lines = [
-        f"- **{escape(str(caveats.loc[c, 'title_en']))}** {escape(str(caveats.loc[c, 'text_en']))}"
+        f"- **{escape(str(caveats[c]['title_en']))}** {escape(str(caveats[c]['text_en']))}"
         for c in caveat_ids
-        if c in caveats.index
+        if c in caveats
     ]
     if len(known) > INLINE_SOURCES or caveat_lines:
         label = t("common.sources_and_caveats", sources=len(known), caveats=len(caveat_lines))

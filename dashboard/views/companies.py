@@ -15,14 +15,23 @@ if view.awards.empty:
     st.stop()
 
 options = {"value_column": view.value_column, "currency_column": ui.currency_column(view), "lang": view.state.lang}
-rows = awards_table(view.awards, prepared.package, **options)
-ui.chart(prepared, build_recipient_figure(view.awards, **options), rows, key="recipients")
+rows = ui.memo(view, "award-rows", lambda: awards_table(view.awards, prepared.package, **options))
+figure = ui.memo(view, "recipients", lambda: build_recipient_figure(view.awards, **options))
+ui.chart(prepared, figure, rows, key="recipients")
 
 # One chart per programme with several funded recipients: the all-programme chart is dominated by
 # the largest award, and each programme's own pool is what its recipients compete for.
-for root_id, family in programme_families(view.awards, **options):
+families = ui.memo(
+    view,
+    "families",
+    lambda: [
+        (root_id, family, build_recipient_figure(family, **options))
+        for root_id, family in programme_families(view.awards, **options)
+    ],
+)
+for root_id, family, family_figure in families:
     st.subheader(family[C.ROOT_PROGRAMME_NAME_EN].iloc[0])
-    ui.chart(prepared, build_recipient_figure(family, **options), rows, key=f"recipients-{root_id}")
+    ui.chart(prepared, family_figure, rows, key=f"recipients-{root_id}")
 
 unpublished = rows[rows["Value"].isna()]
 if len(unpublished):

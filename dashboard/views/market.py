@@ -14,10 +14,13 @@ if view.market_shares.empty:
     st.stop()
 
 shares = view.market_shares.sort_values(["year", "market_id"], ascending=[False, True])
-rows = shares_table(shares, prepared.package, lang=view.state.lang)
+rows = ui.memo(view, "share-rows", lambda: shares_table(shares, prepared.package, lang=view.state.lang))
 # Never one axis for two market definitions: each market and year is its own panel.
 for market_id, panel in shares.groupby("market_id", sort=False):
-    ui.chart(prepared, build_market_figure(panel, lang=view.state.lang), rows, key=f"market-{market_id}")
+    panel_figure = ui.memo(
+        view, f"market-{market_id}", lambda panel=panel: build_market_figure(panel, lang=view.state.lang)
+    )
+    ui.chart(prepared, panel_figure, rows, key=f"market-{market_id}")
 
 st.subheader(t("market.context"))
 st.markdown(t("market.context.intro"))
@@ -25,9 +28,6 @@ subsidies = view.programmes[
     view.programmes["kind"].isin(["compute_subsidy", "public_compute"]) & (view.programmes["country_id"] == "JP")
 ]
 options = {"value_column": view.value_column, "currency_column": ui.currency_column(view), "lang": view.state.lang}
-ui.chart(
-    prepared,
-    build_programme_totals_figure(subsidies, **options),
-    programmes_table(subsidies, prepared.package, **options),
-    key="market-subsidies",
-)
+context = ui.memo(view, "market-subsidies", lambda: build_programme_totals_figure(subsidies, **options))
+context_rows = ui.memo(view, "market-subsidy-rows", lambda: programmes_table(subsidies, prepared.package, **options))
+ui.chart(prepared, context, context_rows, key="market-subsidies")

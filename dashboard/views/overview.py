@@ -16,23 +16,27 @@ if view.empty:
     st.stop()
 
 currency_column = ui.currency_column(view)
-figures = headline_figures(
-    view.awards, view.programmes, value_column=view.value_column, currency_column=currency_column
+figures = ui.memo(
+    view,
+    "headline",
+    lambda: headline_figures(
+        view.awards, view.programmes, value_column=view.value_column, currency_column=currency_column
+    ),
 )
 ui.headline_tiles(figures)
 
 top_level = view.programmes[view.programmes["level"].isin(["programme", "round"])]
-figure = build_programme_totals_figure(
-    top_level, value_column=view.value_column, currency_column=currency_column, lang=view.state.lang
-)
-rows = programmes_table(
-    top_level, prepared.package, value_column=view.value_column, currency_column=currency_column, lang=view.state.lang
-)
+options = {"value_column": view.value_column, "currency_column": currency_column, "lang": view.state.lang}
+figure = ui.memo(view, "overview-totals", lambda: build_programme_totals_figure(top_level, **options))
+rows = ui.memo(view, "overview-rows", lambda: programmes_table(top_level, prepared.package, **options))
 ui.chart(prepared, figure, rows, key="overview-totals")
 
 st.subheader(t("overview.watch"))
-watch = milestones_table(
-    view.milestones, prepared.package, today=datetime.date.today().isoformat(), lang=view.state.lang
+today = datetime.date.today().isoformat()
+watch = ui.memo(
+    view,
+    f"watch-{today}",
+    lambda: milestones_table(view.milestones, prepared.package, today=today, lang=view.state.lang),
 )
 if watch.empty:
     ui.empty_notice()

@@ -15,14 +15,18 @@ if view.programmes.empty:
 
 currency_column = ui.currency_column(view)
 options = {"value_column": view.value_column, "currency_column": currency_column, "lang": view.state.lang}
-rows = programmes_table(view.programmes, prepared.package, **options)
+rows = ui.memo(view, "programme-rows", lambda: programmes_table(view.programmes, prepared.package, **options))
 
 # Budget frames and their budget lines hold money for far more than AI programmes; they are shown in
 # the nesting table below, not drawn against the programmes they contain.
 funding = view.programmes[view.programmes["kind"] != "budget_frame"]
-ui.chart(prepared, build_programme_totals_figure(funding, **options), rows, key="programme-totals")
-ui.chart(prepared, build_timeline_figure(view.programmes, **options), rows, key="timeline")
-ui.chart(prepared, build_annualised_figure(funding, **options), rows, key="annualised")
+totals = ui.memo(view, "programme-totals", lambda: build_programme_totals_figure(funding, **options))
+timeline = ui.memo(view, "timeline", lambda: build_timeline_figure(view.programmes, **options))
+annualised = ui.memo(view, "annualised", lambda: build_annualised_figure(funding, **options))
+ui.chart(prepared, totals, rows, key="programme-totals")
+ui.chart(prepared, timeline, rows, key="timeline")
+ui.chart(prepared, annualised, rows, key="annualised")
 
 st.subheader(t("programmes.nesting"))
-st.dataframe(nesting_table(view.programmes, view.awards, **options), hide_index=True, key="nesting")
+nesting = ui.memo(view, "nesting", lambda: nesting_table(view.programmes, view.awards, **options))
+st.dataframe(nesting, hide_index=True, key="nesting")

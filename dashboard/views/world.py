@@ -16,6 +16,6 @@ if view.programmes.empty:
 
 shown = view.programmes[view.programmes["level"].isin(["programme", "budget_frame"])]
 options = {"value_column": view.value_column, "currency_column": ui.currency_column(view), "lang": view.state.lang}
-ui.chart(
-    prepared, build_world_figure(shown, **options), programmes_table(shown, prepared.package, **options), key="world"
-)
+figure = ui.memo(view, "world", lambda: build_world_figure(shown, **options))
+rows = ui.memo(view, "world-rows", lambda: programmes_table(shown, prepared.package, **options))
+ui.chart(prepared, figure, rows, key="world")

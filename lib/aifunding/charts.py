@@ -69,30 +69,34 @@ def base_layout(
     title_text = (
         title if not subtitle else f"{title}<br><span style='font-size:13px;color:{MUTED_COLOUR}'>{subtitle}</span>"
     )
-    fig.update_layout(
-        title={"text": title_text, "x": 0, "xanchor": "left", "font": {"size": 18, "color": TEXT_COLOUR}},
-        font={"family": FONT_FAMILY, "size": 13, "color": TEXT_COLOUR},
-        colorway=list(PALETTE),
-        plot_bgcolor="white",
-        paper_bgcolor="white",
+    top, bottom = 64 + 26 * subtitle_lines, 100
+    layout = {
+        "title": {"text": title_text, "x": 0, "xanchor": "left", "font": {"size": 18, "color": TEXT_COLOUR}},
+        "font": {"family": FONT_FAMILY, "size": 13, "color": TEXT_COLOUR},
+        "colorway": list(PALETTE),
+        "plot_bgcolor": "white",
+        "paper_bgcolor": "white",
         # Room for the title and each subtitle line above; the legend sits at the very bottom of the
         # figure (container coordinates), under the axis title, whatever the plot's height.
-        margin={"l": 10, "r": 20, "t": 64 + 26 * subtitle_lines, "b": 100},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 0.01, "yref": "container", "x": 0, "title": None},
-        hoverlabel={"font": {"family": FONT_FAMILY}},
-        meta={
+        "margin": {"l": 10, "r": 20, "t": top, "b": bottom},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 0.01, "yref": "container", "x": 0, "title": None},
+        "hoverlabel": {"font": {"family": FONT_FAMILY}},
+        "xaxis": {"gridcolor": "#e6e6e6", "zerolinecolor": "#bdbdbd", "automargin": True},
+        "yaxis": {"gridcolor": "#e6e6e6", "automargin": True},
+        "meta": {
             "alt": alt,
             "filename": slug(filename),
             "source_ids": sorted(set(source_ids)),
             "caveat_ids": sorted(set(caveat_ids)),
             "row_ids": [str(i) for i in dict.fromkeys(row_ids)],
         },
-    )
+    }
     if height:
         # ``height`` is the plotting area; the margins for titles and legend come on top of it.
-        fig.update_layout(height=height + fig.layout.margin.t + fig.layout.margin.b)
-    fig.update_xaxes(gridcolor="#e6e6e6", zerolinecolor="#bdbdbd", automargin=True)
-    fig.update_yaxes(gridcolor="#e6e6e6", automargin=True)
+        layout["height"] = height + top + bottom
+    # One update, not several: each update_layout call re-validates the layout, which is most of a
+    # small chart's build time.
+    fig.update_layout(layout)
     return fig
 
 

@@ -230,6 +230,11 @@ class Prepared:
     market_shares: pd.DataFrame
     milestones: pd.DataFrame
     context: Context
+    # Source and caveat rows by id, for the footers every chart draws (looked up, not re-indexed).
+    sources: dict[str, dict] = field(default_factory=dict)
+    caveats: dict[str, dict] = field(default_factory=dict)
+    # Derived artefacts (figures, tables) memoised per view state by the dashboard; bounded there.
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def prepare(package: Package) -> Prepared:
@@ -256,6 +261,10 @@ def prepare(package: Package) -> Prepared:
         market_share_view(package),
         package.frame("milestones"),
         Context(scopes, names, programmes_by_org),
+        sources={row["id"]: row for row in package.frame("sources").astype(object).where(
+            package.frame("sources").notna(), None).to_dict(orient="records")},
+        caveats={row["id"]: row for row in package.frame("caveats").astype(object).where(
+            package.frame("caveats").notna(), None).to_dict(orient="records")},
     )
 
 

@@ -64,6 +64,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "sentence.none": "Nothing matches these filters.",
         # Common
         "common.empty": "Nothing matches these filters. Widen the date range or clear a filter in the sidebar.",
+        "common.empty_hint": "Widen the date range or clear a filter in the sidebar to see figures again.",
         "common.show_data": "Show data",
         "common.source": "Source",
         "common.sources": "Sources",

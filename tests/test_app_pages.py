@@ -1,0 +1,399 @@
+"""Every page under AppTest, offline, on the bundled data: widgets found by key, figures checked, one must-not each.
+
+AppTest runs the real entrypoint (``dashboard/app.py`` and its ``st.navigation``) without a browser.
+Plotly charts have no typed AppTest element, so they are read from their JSON spec
+(``at.get("plotly_chart")[i].proto.spec``). ``st.dataframe`` without selection carries no element id,
+so a table is found by its columns rather than by its ``key=``.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from aifunding import BUNDLED_DATA
+from aifunding.i18n import Translator
+from aifunding.package import Package
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "dashboard" / "app.py"
+DATA_ENV = "AIFUNDING_DATA"
+# Cold start (imports, first package load) takes a few seconds on 2 cores; later runs well under one.
+TIMEOUT = 60
+EN = Translator("en")
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers: open a page, read its charts and tables.
+
+
+def open_page(page: str = "overview", *, loads: bool = True, **query: str) -> AppTest:
+    """A fresh session opened at ``page`` (a file in dashboard/views/) with ``query`` as its URL parameters.
+
+    Switching before the first run opens the page directly, as a link to ``/companies?...`` does: AppTest
+    hashes the file name, which matches ``st.Page``'s hash of the ``url_path`` because every page's
+    url_path is its file name. ``loads=False`` is for a package that cannot be loaded: no page is drawn.
+    """
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    for name, value in query.items():
+        at.query_params[name] = value
+    if page != "overview":
+        at.switch_page(f"views/{page}.py")
+    at.run()
+    if loads:
+        assert [title.value for title in at.title][:1] == [EN(f"{page}.title")], "opened the wrong page"
+    return at
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """Every plotly chart on the page as its parsed figure spec, by the chart's ``key=``."""
+    return {chart.key: json.loads(chart.proto.spec) for chart in at.get("plotly_chart")}
+
+
+def numbers(array: list | dict) -> list[float]:
+    """A plotly data array as numbers: plain lists, or plotly 6's base64 typed arrays ({dtype, bdata})."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"])).tolist()
+    return [float("nan") if v is None else float(v) for v in array]
+
+
+def title(spec: dict) -> str:
+    return spec["layout"]["title"]["text"]
+
+
+def trace(spec: dict, name: str) -> dict:
+    matches = [t for t in spec["data"] if t.get("name") == name]
+    assert len(matches) == 1, [t.get("name") for t in spec["data"]]
+    return matches[0]
+
+
+def categories(spec: dict) -> set[str]:
+    """Every y category a figure draws, from its traces and from its fixed axis order."""
+    found = {y for t in spec["data"] if isinstance(t.get("y"), list) for y in t["y"]}
+    return found | set(spec["layout"].get("yaxis", {}).get("categoryarray", []))
+
+
+def table_element(at: AppTest, *columns: str):
+    """The one dataframe on the page, outside the charts' "Show data" expanders, holding all of ``columns``."""
+    behind_charts = {id(d.proto) for expander in at.expander for d in expander.dataframe}
+    shown = [d for d in at.dataframe if id(d.proto) not in behind_charts]
+    matches = [d for d in shown if set(columns) <= set(d.value.columns)]
+    assert len(matches) == 1, [list(d.value.columns) for d in shown]
+    return matches[0]
+
+
+def table(at: AppTest, *columns: str) -> pd.DataFrame:
+    return table_element(at, *columns).value
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(autouse=True)
+def bundled_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serve the bundled package unless a test points AIFUNDING_DATA elsewhere.
+
+    The loader is an ``st.cache_resource`` keyed by folder and file times, shared by every AppTest in the
+    process; each test's package is a new tmp_path folder, so no test sees another's cached load.
+    """
+    monkeypatch.delenv(DATA_ENV, raising=False)
+
+
+@pytest.fixture
+def broken_package(tmp_path: Path) -> Path:
+    """A copy of the bundled package in which two awards have impossible amounts ("lots", "-5")."""
+    folder = tmp_path / "broken"
+    shutil.copytree(BUNDLED_DATA, folder)
+    path = folder / "awards.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields, rows = reader.fieldnames, list(reader)
+    bad = {"jp-cloud-2024-04-gmo": "lots", "jp-cloud-2024-04-kddi": "-5"}
+    for row in rows:
+        row["amount"] = bad.get(row["id"], row["amount"])
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder
+
+
+# ---------------------------------------------------------------------------------------------
+# Overview
+
+
+HEADLINE_TILES = ["To AI models", "To compute", "Programmes", "Recipients", "Top recipient's share"]
+
+
+def test_overview_shows_the_headline_tiles_and_no_error() -> None:
+    at = open_page("overview")
+    assert not at.exception
+    assert [m.label for m in at.metric] == HEADLINE_TILES
+    assert all(m.value not in ("", "—") for m in at.metric)
+    assert "overview-totals" in charts(at)
+    assert not at.error
+
+
+def test_overview_country_filter_names_the_country() -> None:
+    at = open_page("overview")
+    at.multiselect(key="w_country").set_value(["JP"]).run()
+    assert not at.exception
+    (sentence,) = texts(at.info)
+    assert "in Japan" in sentence
+    assert at.query_params == {"country": "JP"}
+    assert not at.error
+
+
+# ---------------------------------------------------------------------------------------------
+# Companies
+
+
+def test_companies_draw_a_joint_project_as_one_bar() -> None:
+    at = open_page("companies")
+    assert not at.exception
+    figure = charts(at)["recipients"]
+    bars = categories(figure)
+    assert "RUTILEA + AI Fukushima (joint)" in bars
+    # A member of a joint project never gets a bar of its own.
+    assert "AI Fukushima" not in bars
+    assert "RUTILEA" not in bars
+
+
+def test_companies_organisation_filter_is_described() -> None:
+    at = open_page("companies")
+    at.multiselect(key="w_org").set_value(["sakura-internet"]).run()
+    assert not at.exception
+    (sentence,) = texts(at.info)
+    assert sentence.startswith("Showing 3 awards in 1 programme to Sakura Internet")
+    bars = {b for spec in charts(at).values() for b in categories(spec)}
+    assert bars == {"Sakura Internet"}, bars  # no other recipient is drawn
+
+
+def test_companies_empty_filter_says_so_instead_of_failing() -> None:
+    at = open_page("companies")
+    at.multiselect(key="w_country").set_value(["FR"])
+    at.multiselect(key="w_kind").set_value(["compute_subsidy"]).run()
+    assert not at.exception
+    assert any("Nothing matches these filters" in text for text in texts(at.info))
+    assert not at.get("plotly_chart")
+    assert not at.error
+
+
+# ---------------------------------------------------------------------------------------------
+# Programmes
+
+APRIL_ROUND = "Cloud Program: 2024-04-19 round"
+
+
+def test_programmes_show_the_april_round_ceiling_and_its_five_awards() -> None:
+    at = open_page("programmes")
+    assert not at.exception
+
+    # The chart: the declared ceiling in the hover, five named awards, and their sum as the second bar.
+    totals = charts(at)["programme-totals"]
+    declared = trace(totals, "Declared amount (hatched: target or plan)")
+    row = next(i for i, label in enumerate(declared["y"]) if label.startswith(APRIL_ROUND))
+    ceiling, _announced, named = declared["customdata"][row]
+    assert (ceiling, named) == ("up to ¥72.5B", 5)
+    allocated = trace(totals, "Sum of named awards")
+    assert allocated["y"][row] == declared["y"][row]
+    assert numbers(allocated["x"])[row] == pytest.approx(72.53e9)
+
+    # The nesting table says the same in words.
+    nesting = table(at, "Programme", "Level", "Amount", "Named awards", "Sum of named awards")
+    april = nesting[nesting["Programme"].str.contains(APRIL_ROUND, regex=False)]
+    assert len(april) == 1
+    assert april.iloc[0][["Amount", "Named awards", "Sum of named awards"]].tolist() == ["up to ¥72.5B", 5, "¥72.53B"]
+
+
+def test_programmes_totals_chart_leaves_out_budget_frames(bundled: Package) -> None:
+    at = open_page("programmes")
+    assert not at.exception
+    programmes = bundled.frame("programmes")
+    frames = programmes[programmes["kind"] == "budget_frame"]
+    nesting = table(at, "Programme", "Level", "ID")
+    # Budget frames are in view (the nesting table lists them), so leaving them out is a choice.
+    assert set(frames["id"]) <= set(nesting["ID"])
+    totals = charts(at)["programme-totals"]
+    assert not set(frames["id"]) & set(totals["layout"]["meta"]["row_ids"])
+    drawn = categories(totals)
+    assert drawn
+    assert not [name for name in frames["name_en"] if any(label.startswith(f"{name} (") for label in drawn)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Cloud market
+
+
+def test_market_draws_one_panel_per_market_and_never_mixes_two(bundled: Package) -> None:
+    at = open_page("market")
+    assert not at.exception
+    drawn = charts(at)
+    panels = {key: spec for key, spec in drawn.items() if key != "market-subsidies"}
+    assert "market-subsidies" in drawn  # the context chart
+    assert len(panels) == 6
+
+    markets = bundled.frame("markets").set_index("id")["name_en"]
+    market_of_share = bundled.frame("market_shares").set_index("id")["market_id"]
+    for key, spec in panels.items():
+        shown = {market_of_share[row] for row in spec["layout"]["meta"]["row_ids"]}
+        assert len(shown) == 1, (key, shown)
+        (market,) = shown
+        assert key == f"market-{market}"
+        assert title(spec).startswith(markets[market])
+        others = [name for mid, name in markets.items() if mid != market and name in title(spec)]
+        assert others == [], (key, others)
+
+
+# ---------------------------------------------------------------------------------------------
+# World
+
+
+def test_world_converts_to_usd_by_default_and_hatches_targets() -> None:
+    at = open_page("world")
+    assert not at.exception
+    (sentence,) = texts(at.info)
+    assert "converted to USD" in sentence
+    assert "original currencies" not in sentence
+    figure = charts(at)["world"]
+    target = trace(figure, "Target or plan (not committed)")
+    assert target["marker"]["pattern"]["shape"] == "/"
+    assert "European Union · InvestAI" in target["y"]
+    # Committed money is never drawn hatched.
+    assert trace(figure, "Committed or budgeted")["marker"]["pattern"]["shape"] == ""
+
+
+def test_world_converts_to_the_chosen_currency() -> None:
+    at = open_page("world")
+    at.selectbox(key="w_cur").set_value("EUR").run()
+    assert not at.exception
+    (sentence,) = texts(at.info)
+    assert "converted to EUR" in sentence
+    assert "USD" not in sentence
+    assert at.radio(key="w_fx").value == "announcement"  # the rate control appears once a currency is chosen
+    assert at.query_params == {"cur": "EUR"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+def test_data_page_reports_a_valid_package_with_one_warning() -> None:
+    at = open_page("data")
+    assert not at.exception
+    (verdict,) = texts(at.success)
+    assert verdict.startswith("The loaded package is valid")
+    problems = table(at, "Severity", "Table", "Message")
+    assert len(problems) == 1
+    (warning,) = problems.to_dict("records")
+    assert (warning["Severity"], warning["Table"]) == ("warning", "programmes")
+    assert "jp-cloud-2024-04" in warning["Message"]
+    assert {"shown-csv", "shown-xlsx", "all-xlsx", "all-json"} <= {b.key for b in at.download_button}
+    assert not at.error
+    assert not [d for d in at.dataframe if "Why" in d.value.columns]  # nothing quarantined
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources & method
+
+
+def test_sources_page_lists_sources_with_links_and_every_caveat() -> None:
+    at = open_page("sources")
+    assert not at.exception
+    element = table_element(at, "Publisher", "Link")
+    sources = element.value
+    assert len(sources) >= 100
+    assert json.loads(element.proto.columns)["Link"]["type_config"]["type"] == "link"  # clickable, not text
+    assert sources["Link"].str.match(r"https?://").all()
+    caveats = table(at, "Caveat", "Detail")
+    assert len(caveats) == 28
+    assert not at.error
+
+
+# ---------------------------------------------------------------------------------------------
+# The view in the URL
+
+
+def test_url_opens_the_page_with_the_country_filter_set() -> None:
+    at = open_page("companies", country="JP")
+    assert not at.exception
+    assert at.multiselect(key="w_country").value == ["JP"]
+    (sentence,) = texts(at.info)
+    assert "in Japan" in sentence
+    assert at.query_params == {"country": "JP"}
+    assert not at.warning
+
+
+def test_filters_survive_a_page_switch() -> None:
+    at = open_page("overview", country="JP")
+    at.switch_page("views/companies.py").run()
+    assert at.multiselect(key="w_country").value == ["JP"]
+    assert at.query_params == {"country": "JP"}
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "widget", "default"),
+    [
+        # An id that is not in the data, and a currency that is not in the ECB rates.
+        ("country", "NOPE", "multiselect:w_country", []),
+        ("cur", "XYZ", "selectbox:w_cur", "original"),
+    ],
+)
+def test_hostile_url_parameter_falls_back_with_a_notice(param: str, value: str, widget: str, default: object) -> None:
+    at = open_page("overview", **{param: value})
+    assert not at.exception
+    (notice,) = texts(at.warning)
+    assert f"{param}={value}" in notice
+    kind, key = widget.split(":")
+    assert getattr(at, kind)(key=key).value == default
+    assert param not in at.query_params  # the URL is rewritten without the bad value
+    assert not at.error
+
+
+# ---------------------------------------------------------------------------------------------
+# Another data package through AIFUNDING_DATA
+
+
+def test_broken_package_renders_its_valid_rows_with_a_banner(monkeypatch, broken_package: Path) -> None:
+    monkeypatch.setenv(DATA_ENV, str(broken_package))
+    at = open_page("companies")
+    assert not at.exception
+    assert any(text.startswith("The data package has errors") for text in texts(at.warning))
+    bars = categories(charts(at)["recipients"])
+    assert "Sakura Internet" in bars  # valid rows still load
+    assert "GMO Internet Group" not in bars  # a quarantined award is never drawn
+
+    at.switch_page("views/data.py").run()
+    assert not at.exception
+    assert any("The loaded package has errors" in text for text in texts(at.error))
+    quarantined = table(at, "Table", "File", "Line", "Why")
+    awards = quarantined[quarantined["File"] == "awards.csv"]
+    assert sorted(awards["Line"]) == [2, 5]
+    assert awards["Why"].str.contains("amount").all()
+
+
+def test_folder_without_a_descriptor_says_it_could_not_be_loaded(monkeypatch, tmp_path: Path) -> None:
+    folder = tmp_path / "no-descriptor"
+    folder.mkdir()
+    shutil.copy(BUNDLED_DATA / "awards.csv", folder)
+    monkeypatch.setenv(DATA_ENV, str(folder))
+    at = open_page("overview", loads=False)
+    assert not at.exception
+    (message,) = texts(at.error)
+    assert "could not be loaded" in message
+    assert "datapackage.json" in message
+    assert not at.get("plotly_chart")
+    assert not at.multiselect  # no sidebar without data
