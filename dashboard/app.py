@@ -4,12 +4,14 @@ import streamlit as st
 
 from aifunding.i18n import LANGUAGES, Translator
 
+import components as ui
+
 # The sidebar's language switch, or the link's ``lang`` on the first load of a session.
 _lang = st.session_state.get("w_lang") or st.query_params.get("lang") or "en"
 t = Translator(_lang if _lang in LANGUAGES else "en")
 st.set_page_config(page_title=t("app.title"), page_icon="💴", layout="wide")
 
-st.navigation(
+page = st.navigation(
     [
         st.Page(
             "views/overview.py",
@@ -27,4 +29,9 @@ st.navigation(
         st.Page("views/data.py", title=t("page.data"), icon=":material/table:", url_path="data"),
         st.Page("views/sources.py", title=t("page.sources"), icon=":material/menu_book:", url_path="sources"),
     ]
-).run()
+)
+try:
+    page.run()
+finally:
+    # The sidebar controls are drawn after the page, so its charts reach the browser first.
+    ui.draw_controls()

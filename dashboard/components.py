@@ -174,17 +174,18 @@ def _query_params() -> dict[str, str]:
     return {k: st.query_params.get(k) for k in st.query_params}
 
 
-def sidebar(prepared: Prepared) -> ViewState:
-    """Draw the global controls and return the view state they describe.
+def sync_state(prepared: Prepared) -> ViewState:
+    """The view state of this rerun, with the URL and the controls' session state kept in step.
 
     The URL is the source of truth when it changed since this session last wrote it (a shared
     link was opened, or the address was edited); otherwise the controls are. Either way the URL is
     rewritten from the resulting state, so it always reproduces the view, across page switches too.
+    The controls themselves are drawn later (:func:`draw_controls`); their values are read here
+    from session state, which Streamlit fills with the browser's widget values before each rerun.
     """
-    t = translator()
     ss = st.session_state
     span = _date_span(prepared)
-    first_rate, last_rate = rate_bounds()
+    _, last_rate = rate_bounds()
     params = _query_params()
     if params != ss.get("_written_params") and (params or "_view" not in ss):
         decoded = decode(params, vocabulary(prepared))
@@ -198,18 +199,53 @@ def sidebar(prepared: Prepared) -> ViewState:
         _put_state_in_widgets(ss["_view"], span, last_rate)
     ss["_widgets_page"] = ss.get("_page")
 
-    t = translator()  # after the link was decoded: it may have chosen the language
+    currency = ss.get(W["cur"]) or ORIGINAL
+    fx_mode = ss.get(W["fx"], ANNOUNCEMENT) if currency != ORIGINAL else ANNOUNCEMENT
+    fx_date = ss.get(W["fxdate"]) if fx_mode == "fixed" else None
+    date_from, date_to = ss.get(W["from"]), ss.get(W["to"])
+    state = ViewState(
+        countries=tuple(ss.get(W["country"]) or ()),
+        programmes=tuple(ss.get(W["programme"]) or ()),
+        kinds=tuple(ss.get(W["kind"]) or ()),
+        organisations=tuple(ss.get(W["org"]) or ()),
+        # The full data range is "no date filter", so undated rows stay in view.
+        date_from=date_from if isinstance(date_from, datetime.date) and date_from > span[0] else None,
+        date_to=date_to if isinstance(date_to, datetime.date) and date_to < span[1] else None,
+        currency=None if currency == ORIGINAL else currency,
+        fx_at=fx_date.isoformat() if isinstance(fx_date, datetime.date) else ANNOUNCEMENT,
+        lang=current_language(),
+    )
+    ss["_view"] = state
+    written = {**encode(state), **ss.get("_extra_params", {})}
+    if written != params:
+        st.query_params.from_dict(written)
+    ss["_written_params"] = written
+    return state
+
+
+def draw_controls() -> None:
+    """Draw the sidebar controls for the state :func:`sync_state` read.
+
+    Called by app.py after the page has run, so the page's charts reach the browser before the
+    sidebar's widgets (time to first chart); a page that stopped early still gets its controls.
+    """
+    current = st.session_state.get("_served")
+    if current is None:
+        return
+    prepared = current.prepared
+    t = translator()
+    ss = st.session_state
+    first_rate, last_rate = rate_bounds()
     names = prepared.context.names
     programmes = prepared.programmes
     currencies = [c for c in MAIN_CURRENCIES if c in supported_currencies() or c == "EUR"]
     currencies += [c for c in supported_currencies() if c not in currencies]
     kinds = _kind_labels(t)
+    limits = {"min_value": datetime.date(1990, 1, 1), "max_value": datetime.date(2100, 12, 31), "format": "YYYY-MM-DD"}
     with st.sidebar:
-        chosen_lang = st.segmented_control(
-            t("filters.language"), list(LANGUAGES), key=W["lang"], format_func=LANGUAGE_NAMES.get
-        )
+        st.segmented_control(t("filters.language"), list(LANGUAGES), key=W["lang"], format_func=LANGUAGE_NAMES.get)
         st.header(t("filters.header"))
-        countries = st.multiselect(
+        st.multiselect(
             t("filters.country"),
             list(prepared.package.frame("countries")["id"]),
             key=W["country"],
@@ -219,14 +255,14 @@ def sidebar(prepared: Prepared) -> ViewState:
         programme_ids = [
             p for p, level in zip(programmes["id"], programmes["level"], strict=True) if level != "component"
         ]
-        chosen_programmes = st.multiselect(
+        st.multiselect(
             t("filters.programme"),
             programme_ids,
             key=W["programme"],
             format_func=lambda v: names["programmes"].get(v, v),
             placeholder=t("filters.all"),
         )
-        chosen_kinds = st.multiselect(
+        st.multiselect(
             t("filters.kind"),
             sorted(set(programmes["kind"])),
             key=W["kind"],
@@ -237,20 +273,15 @@ def sidebar(prepared: Prepared) -> ViewState:
             {o for ids in prepared.awards["recipient_ids"] for o in ids},
             key=lambda o: names["organisations"].get(o, o).lower(),
         )
-        chosen_orgs = st.multiselect(
+        st.multiselect(
             t("filters.organisation"),
             organisations,
             key=W["org"],
             format_func=lambda v: names["organisations"].get(v, v),
             placeholder=t("filters.all"),
         )
-        limits = {
-            "min_value": datetime.date(1990, 1, 1),
-            "max_value": datetime.date(2100, 12, 31),
-            "format": "YYYY-MM-DD",
-        }
-        date_from = st.date_input(t("filters.date_from"), key=W["from"], **limits)
-        date_to = st.date_input(t("filters.date_to"), key=W["to"], **limits)
+        st.date_input(t("filters.date_from"), key=W["from"], **limits)
+        st.date_input(t("filters.date_to"), key=W["to"], **limits)
         currency = st.selectbox(
             t("filters.currency"),
             [ORIGINAL, *currencies],
@@ -259,13 +290,14 @@ def sidebar(prepared: Prepared) -> ViewState:
         )
         # Conversion controls only appear once there is something to convert: disabled widgets
         # render faded text that fails contrast checks, and they would say nothing useful.
-        fx_mode, fx_date = ANNOUNCEMENT, None
         if currency != ORIGINAL:
             fx_mode = st.radio(
                 t("filters.fx"), [ANNOUNCEMENT, "fixed"], key=W["fx"], format_func=lambda v: t(f"filters.fx.{v}")
             )
             if fx_mode == "fixed":
-                fx_date = st.date_input(
+                if not isinstance(ss.get(W["fxdate"]), datetime.date):
+                    ss[W["fxdate"]] = last_rate  # the newest ECB rate, not "today" beyond the table
+                st.date_input(
                     t("filters.fx_date"),
                     key=W["fxdate"],
                     min_value=first_rate,
@@ -273,33 +305,14 @@ def sidebar(prepared: Prepared) -> ViewState:
                     format="YYYY-MM-DD",
                 )
 
-    state = ViewState(
-        countries=tuple(countries),
-        programmes=tuple(chosen_programmes),
-        kinds=tuple(chosen_kinds),
-        organisations=tuple(chosen_orgs),
-        # The full data range is "no date filter", so undated rows stay in view.
-        date_from=date_from if isinstance(date_from, datetime.date) and date_from > span[0] else None,
-        date_to=date_to if isinstance(date_to, datetime.date) and date_to < span[1] else None,
-        currency=None if currency == ORIGINAL else currency,
-        fx_at=fx_date.isoformat() if fx_mode == "fixed" and isinstance(fx_date, datetime.date) else ANNOUNCEMENT,
-        lang=chosen_lang if chosen_lang in LANGUAGES else t.lang,
-    )
-    ss["_view"] = state
-    written = {**encode(state), **ss.get("_extra_params", {})}
-    if written != params:
-        st.query_params.from_dict(written)
-    ss["_written_params"] = written
-    return state
-
 
 def page_view(prepared: Prepared, currency_fallback: str | None = None) -> FilteredView:
-    """Sidebar, then the filtered view for this rerun.
+    """The view state, then the filtered view for this rerun.
 
     ``currency_fallback`` is for pages that cannot show original currencies side by side (World):
     they convert to it when the sidebar says "original currencies", and the sentence says so.
     """
-    state = sidebar(prepared)
+    state = sync_state(prepared)
     if currency_fallback and state.currency is None:
         state = state.with_(currency=currency_fallback)
     return apply_view(prepared, state, _kind_labels(translator()))
