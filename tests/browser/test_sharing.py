@@ -176,3 +176,24 @@ def test_edited_data_file_changes_the_figure_and_a_broken_edit_keeps_the_last_va
     assert "¥1.9B" in chart_titles(page)[0]  # viewers keep the last valid figures
     open_page(page, base, "data")
     assert "lots" in page.inner_text("[data-testid='stMain']")  # the quarantined row is listed
+
+
+def test_presenter_timer_advances_by_itself(page, server) -> None:
+    open_page(page, server, "", "present=1&every=5")
+    drawn_charts(page, 1)
+    page.get_by_text("Slide 1 of").wait_for()
+    # The fragment reruns every 5 seconds (the minimum) and moves to the next slide on its own.
+    page.get_by_text("Slide 2 of").wait_for(timeout=20_000)
+    assert exceptions(page) == []
+
+
+def test_print_stylesheet_drops_the_controls_and_keeps_charts(page, server) -> None:
+    open_page(page, server, "companies")
+    drawn_charts(page, 1)
+    page.emulate_media(media="print")
+    assert not page.locator("[data-testid='stSidebar']").is_visible()
+    assert not page.locator("[data-testid='stPopover']").first.is_visible()
+    assert page.locator("[data-testid='stPlotlyChart']").first.is_visible()
+    breaks = page.evaluate(
+        "() => getComputedStyle(document.querySelector(\"[data-testid='stPlotlyChart']\")).breakInside")
+    assert breaks == "avoid"
