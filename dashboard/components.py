@@ -27,6 +27,7 @@ from aifunding.fx import rate_bounds, supported_currencies
 from aifunding.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
 from aifunding.models import SupportKind
 from aifunding.package import PackageReadError, load_package, newest_source_date, package_signature
+from aifunding.presentation import ID_COLUMN, column
 from aifunding.snapshot import Section, build_snapshot, report_sections
 from aifunding.urlstate import Vocabulary, decode, encode
 
@@ -236,7 +237,7 @@ def draw_controls() -> None:
     t = translator()
     ss = st.session_state
     first_rate, last_rate = rate_bounds()
-    names = prepared.context.names
+    names = prepared.context.names_in(t.lang)
     programmes = prepared.programmes
     currencies = [c for c in MAIN_CURRENCIES if c in supported_currencies() or c == "EUR"]
     currencies += [c for c in supported_currencies() if c not in currencies]
@@ -601,7 +602,7 @@ def source_footer(prepared: Prepared, source_ids: Iterable[str], caveat_ids: Ite
     def cite(sid: str) -> str:
         row = sources[sid]
         date = format_partial_date(row["published"], t.lang)
-        return f"[{escape(str(row['publisher']))}]({row['url']}) ({date}; {row['tier']})"
+        return f"[{escape(str(row['publisher']))}]({row['url']}) ({date}; {t('tier.' + str(row['tier']))})"
 
     if known:
         more = len(known) - INLINE_SOURCES
@@ -631,9 +632,9 @@ def chart(prepared: Prepared, fig: go.Figure, rows: pd.DataFrame, *, key: str) -
     """
     t = translator()
     meta = fig.layout.meta or {}
-    if "ID" in rows.columns and meta.get("row_ids") is not None:
+    if ID_COLUMN in rows.columns and meta.get("row_ids") is not None:
         drawn = set(meta["row_ids"])
-        rows = rows[rows["ID"].isin(drawn)]
+        rows = rows[rows[ID_COLUMN].isin(drawn)]
     config = {
         "displaylogo": False,
         "toImageButtonOptions": {"format": "png", "filename": meta.get("filename", key), "scale": 2},
@@ -649,9 +650,10 @@ def chart(prepared: Prepared, fig: go.Figure, rows: pd.DataFrame, *, key: str) -
 
 def download_about(view: FilteredView, link: str, source_ids: Iterable[str] = ()) -> list[tuple[str, str]]:
     """The header block of a download: what view it is, its link, its sources, when it was made."""
+    t = Translator(view.state.lang)
     sources = view.package.frame("sources").set_index("id")
     cited = [
-        f"{sources.at[s, 'publisher']} ({sources.at[s, 'published'] or 'n.d.'}) {sources.at[s, 'url']}"
+        f"{sources.at[s, 'publisher']} ({sources.at[s, 'published'] or t('table.no_date')}) {sources.at[s, 'url']}"
         for s in source_ids
         if s in sources.index
     ]
@@ -659,7 +661,7 @@ def download_about(view: FilteredView, link: str, source_ids: Iterable[str] = ()
         ("title", view.package.title),
         ("view", view.sentence()),
         ("link", link),
-        ("sources", "; ".join(cited) if cited else "see the sources column and sources.csv"),
+        ("sources", "; ".join(cited) if cited else t("table.sources_fallback")),
         ("data_as_of", newest_source_date(view.package) or ""),
         ("generated_at", datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")),
     ]
@@ -729,8 +731,8 @@ def headline_tiles(figures: dict) -> None:
         return format_money(entry["total"], entry["currency"], locale=t.lang)
 
     def bases(entry: dict) -> str:
-        words = ", ".join(basis_label(b, t.lang) for b in entry["bases"])
-        return f"{entry['rows']} figures: {words}" if words else ""
+        words = t("sentence.list").join(basis_label(b, t.lang) for b in entry["bases"])
+        return t("table.figures", count=entry["rows"], words=words) if words else ""
 
     cols = st.columns(5)
     cols[0].metric(
@@ -793,16 +795,16 @@ def full_download_row(prepared: Prepared, view: FilteredView) -> None:
         )
 
 
-def quarantine_frame(report) -> pd.DataFrame:
-    """Quarantined rows: where they were and why, with their raw values."""
+def quarantine_frame(report, lang: str = "en") -> pd.DataFrame:
+    """Quarantined rows: where they were and why, with their raw values (headers in ``lang``)."""
     return pd.DataFrame(
         [
             {
-                "Table": q.table,
-                "File": q.file,
-                "Line": q.line,
-                "Why": "; ".join(q.reasons),
-                "Row": ", ".join(f"{k}={v}" for k, v in q.row.items() if v),
+                column("table", lang): q.table,
+                column("file", lang): q.file,
+                column("line", lang): q.line,
+                column("why", lang): "; ".join(q.reasons),
+                column("row", lang): ", ".join(f"{k}={v}" for k, v in q.row.items() if v),
             }
             for q in report.quarantined
         ]

@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from aifunding import columns as C
-from aifunding.charts import build_recipient_figure
-from aifunding.presentation import awards_table, programme_families
+from aifunding.charts import build_recipient_figure, localized
+from aifunding.presentation import awards_table, programme_families, unpublished_awards
 
 import components as ui
 
@@ -30,12 +29,10 @@ families = ui.memo(
     ],
 )
 for root_id, family, family_figure in families:
-    st.subheader(family[C.ROOT_PROGRAMME_NAME_EN].iloc[0])
+    st.subheader(localized(family, "root_programme_name", view.state.lang).iloc[0])
     ui.chart(prepared, family_figure, rows, key=f"recipients-{root_id}")
 
-unpublished = rows[rows["Value"].isna()]
+unpublished = unpublished_awards(rows, view.state.lang)
 if len(unpublished):
     st.subheader(t("companies.unpublished"))
-    st.dataframe(
-        unpublished[["Project", "Programme", "Announced", "Purpose", "Sources"]], hide_index=True, key="unpublished"
-    )
+    st.dataframe(unpublished, hide_index=True, key="unpublished")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from aifunding.presentation import awards_table, programmes_table, report_table, shares_table
+from aifunding.presentation import awards_table, programmes_table, report_counts, report_table, shares_table
 
 import components as ui
 
@@ -21,7 +21,7 @@ which = st.segmented_control(
     list(tables),
     default="awards",
     key="table",
-    format_func=lambda name: name.replace("_", " ").capitalize(),
+    format_func=lambda name: t(f"table.{name}"),
 )
 shown = tables[which or "awards"]
 st.dataframe(shown, hide_index=True, key="rows")
@@ -35,14 +35,14 @@ st.subheader(t("data.report"))
 # The report of the newest files, even when viewers are kept on the last valid version.
 report = (ui.served().latest or prepared).package.report
 if report.valid:
-    st.success(t("data.valid", summary=report.counts()), icon=":material/check_circle:")
+    st.success(t("data.valid", summary=report_counts(report, t.lang)), icon=":material/check_circle:")
 else:
-    st.error(t("data.invalid", summary=report.counts()), icon=":material/error:")
-problems = report_table(report)
+    st.error(t("data.invalid", summary=report_counts(report, t.lang)), icon=":material/error:")
+problems = report_table(report, view.state.lang)
 if problems.empty:
     st.write(t("data.no_problems"))
 else:
     st.dataframe(problems, hide_index=True, key="problems")
 if report.quarantined:
     st.subheader(t("data.quarantined"))
-    st.dataframe(ui.quarantine_frame(report), hide_index=True, key="quarantined")
+    st.dataframe(ui.quarantine_frame(report, view.state.lang), hide_index=True, key="quarantined")

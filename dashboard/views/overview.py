@@ -20,7 +20,11 @@ figures = ui.memo(
     view,
     "headline",
     lambda: headline_figures(
-        view.awards, view.programmes, value_column=view.value_column, currency_column=currency_column
+        view.awards,
+        view.programmes,
+        value_column=view.value_column,
+        currency_column=currency_column,
+        lang=view.state.lang,
     ),
 )
 ui.headline_tiles(figures)

@@ -2,26 +2,27 @@
 
 import streamlit as st
 
-from aifunding.presentation import caveats_table, method_markdown, sources_table
+from aifunding.presentation import caveats_table, column, method_markdown, sources_table
 
 import components as ui
 
 prepared, view = ui.start("sources.title")
 t = ui.translator()
+link = column("link", t.lang)
 
 st.subheader(t("sources.list"))
 st.dataframe(
-    sources_table(prepared.package),
+    sources_table(prepared.package, t.lang),
     hide_index=True,
     key="sources",
-    column_config={"Link": st.column_config.LinkColumn("Link")},
+    column_config={link: st.column_config.LinkColumn(link)},
 )
 
 st.subheader(t("sources.caveats"))
-st.dataframe(caveats_table(prepared.package), hide_index=True, key="caveats")
+st.dataframe(caveats_table(prepared.package, t.lang), hide_index=True, key="caveats")
 
 st.subheader(t("sources.method"))
-st.markdown(method_markdown())
+st.markdown(method_markdown(t.lang))
 
 st.subheader(t("sources.licence"))
 for licence in prepared.package.descriptor.get("licenses", []):

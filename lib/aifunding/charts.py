@@ -10,7 +10,10 @@ ids of the sources and caveats behind it. Builders never call streamlit; styling
 from __future__ import annotations
 
 import datetime
+import math
 import re
+import textwrap
+import unicodedata
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -20,8 +23,8 @@ import plotly.graph_objects as go
 
 from aifunding import columns as C
 from aifunding.filters import partial_bounds
-from aifunding.formatting import basis_label, format_money, format_partial_date, format_share
-from aifunding.i18n import Translator
+from aifunding.formatting import basis_label, format_compact_number, format_money, format_partial_date, format_share
+from aifunding.i18n import DEFAULT_LANGUAGE, Translator
 from aifunding.models import PLAN_BASES
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency, and in greyscale by
@@ -29,7 +32,8 @@ from aifunding.models import PLAN_BASES
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
 HOME_CURRENCY = "JPY"
 PLAN_PATTERN = "/"  # hatched bars mark targets and plans, so they never read as committed money
-FONT_FAMILY = "Source Sans Pro, Noto Sans JP, Arial, sans-serif"
+# Noto Sans JP is the web font's name, Noto Sans CJK JP the one Linux distributions install.
+FONT_FAMILY = "Source Sans Pro, Noto Sans JP, Noto Sans CJK JP, Arial, sans-serif"
 TEXT_COLOUR = "#262730"
 MUTED_COLOUR = "#5f6368"
 
@@ -43,11 +47,70 @@ TITLE_WIDTH = 95  # characters per title line; plotly titles never wrap by thems
 SUBTITLE_WIDTH = 125  # subtitles are set smaller, so more fit on a line
 
 
-def wrap(text: str, width: int = TITLE_WIDTH) -> str:
-    """Break a long title into lines joined by <br>, so it is never cut off at the chart's edge."""
-    import textwrap
+# Japanese line-breaking rules (kinsoku): closing punctuation never starts a line, an opening
+# bracket never ends one, and a figure keeps its units (1兆円, 2026年7月, 72%).
+NO_LINE_START = frozenset("、。，．・：；？！）」』】〕〉》ー〜％%")
+NO_LINE_END = frozenset("（「『【〔〈《")
+NUMBER_UNITS = frozenset("万億兆京円件年月日度位")
 
-    return "<br>".join(textwrap.wrap(text, width)) if len(text) > width else text
+
+def display_width(text: str) -> int:
+    """Width in columns: East Asian wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _glued(before: str, char: str) -> bool:
+    """Whether no line may break between ``before`` and ``char``."""
+    in_figure = before.isdigit() or before in NUMBER_UNITS
+    return (
+        (display_width(before) == 1 and display_width(char) == 1)  # a word of narrow characters
+        or char in NO_LINE_START
+        or before in NO_LINE_END
+        or (in_figure and (char.isdigit() or char in NUMBER_UNITS))
+    )
+
+
+def wrap(text: str, width: int = TITLE_WIDTH) -> str:
+    """Break a long title into lines joined by <br>, so it is never cut off at the chart's edge.
+
+    ``width`` is in columns, a Japanese character taking two. English breaks at spaces. Japanese
+    has no spaces between words, so it may also break between two characters, except where
+    :func:`_glued` forbids it.
+    """
+    if display_width(text) == len(text):
+        return "<br>".join(textwrap.wrap(text, width)) if len(text) > width else text
+    if display_width(text) <= width:
+        return text
+    tokens: list[str] = []
+    for piece in re.findall(r"\s+|\S", text):
+        if tokens and not piece.isspace() and not tokens[-1].isspace() and _glued(tokens[-1][-1], piece):
+            tokens[-1] += piece
+        else:
+            tokens.append(piece)
+    lines, line = [], ""
+    for token in tokens:
+        if line and not token.isspace() and display_width(line + token) > width:
+            lines.append(line.rstrip())
+            line = ""
+        if line or not token.isspace():
+            line += token
+    lines.append(line.rstrip())
+    return "<br>".join(lines)
+
+
+def value_axis(top: float, lang: str) -> dict[str, Any]:
+    """Ticks for an amount axis in the language's own number units, up to ``top``.
+
+    Plotly's SI suffixes (k, M, B, T) are English, so other languages get explicit ticks at round
+    values, written as their amounts are (1,000億, 2兆); English keeps plotly's own.
+    """
+    if lang == DEFAULT_LANGUAGE or not top > 0:
+        return {}
+    raw = top / 5
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    ticks = [i * step for i in range(int(top // step) + 1)]
+    return {"tickvals": ticks, "ticktext": [format_compact_number(Decimal(repr(v)), lang) for v in ticks]}
 
 
 def base_layout(
@@ -71,7 +134,18 @@ def base_layout(
     )
     top, bottom = 64 + 26 * subtitle_lines, 100
     layout = {
-        "title": {"text": title_text, "x": 0, "xanchor": "left", "font": {"size": 18, "color": TEXT_COLOUR}},
+        # Hung from the top edge: plotly centres a title in the top margin by its first line, so a
+        # title of several lines would otherwise run down into the plot.
+        "title": {
+            "text": title_text,
+            "x": 0,
+            "xanchor": "left",
+            "y": 1,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": 16},
+            "font": {"size": 18, "color": TEXT_COLOUR},
+        },
         "font": {"family": FONT_FAMILY, "size": 13, "color": TEXT_COLOUR},
         "colorway": list(PALETTE),
         "plot_bgcolor": "white",
@@ -117,6 +191,21 @@ def money_label(value: Any, currency: Any, basis: Any, lang: str) -> str:
     return format_money(Decimal(value), currency, locale=lang, basis=basis if isinstance(basis, str) else None)
 
 
+def localized(frame: pd.DataFrame, column: str, lang: str) -> pd.Series:
+    """A name or text column in ``lang``, falling back to English cell by cell.
+
+    ``column`` is the stem: ``localized(frame, "name", "ja")`` reads ``name_ja`` and fills its gaps
+    from ``name_en``. Derived English labels without a suffix (``project_label``) are the English
+    column themselves. A frame without the ``lang`` column is English throughout.
+    """
+    english = frame[f"{column}_en"] if f"{column}_en" in frame else frame[column]
+    other = f"{column}_{lang}"
+    if lang == DEFAULT_LANGUAGE or other not in frame:
+        return english
+    text = frame[other]
+    return text.where(text.map(lambda v: isinstance(v, str) and bool(v.strip())).astype(bool), english)
+
+
 def amount_frame(frame: pd.DataFrame, value_column: str, currency_column: str) -> pd.DataFrame:
     """Rows with an amount in ``value_column``, all in one currency.
 
@@ -132,7 +221,9 @@ def amount_frame(frame: pd.DataFrame, value_column: str, currency_column: str) -
     return with_value[with_value[currency_column] == main]
 
 
-def left_out_note(frame: pd.DataFrame, drawn: pd.DataFrame, value_column: str, currency_column: str) -> str | None:
+def left_out_note(
+    frame: pd.DataFrame, drawn: pd.DataFrame, value_column: str, currency_column: str, *, lang: str = "en"
+) -> str | None:
     """A sentence naming figures in other currencies that a one-currency chart could not draw."""
     with_value = frame[frame[value_column].map(lambda v: _float(v) is not None).astype(bool)]
     if drawn.empty:
@@ -140,10 +231,12 @@ def left_out_note(frame: pd.DataFrame, drawn: pd.DataFrame, value_column: str, c
     others = with_value[with_value[currency_column] != drawn[currency_column].iloc[0]]
     if others.empty:
         return None
-    currencies = ", ".join(sorted(set(others[currency_column])))
-    return (
-        f"Only {drawn[currency_column].iloc[0]} figures are drawn; {len(others)} in {currencies} are not. "
-        "Choose a currency in the sidebar to convert and compare them."
+    t = Translator(lang)
+    return t(
+        "chart.left_out",
+        currency=drawn[currency_column].iloc[0],
+        count=len(others),
+        currencies=t("sentence.values").join(sorted(set(others[currency_column]))),
     )
 
 
@@ -184,27 +277,32 @@ def build_recipient_figure(
     if rows.empty:
         return empty_figure(t("common.empty"), filename="awards-by-recipient")
     currency = rows[currency_column].iloc[0]
-    rows = rows.assign(_value=rows[value_column].map(float))
-    totals = rows.groupby(C.PROJECT_LABEL)["_value"].sum().sort_values()
+    rows = rows.assign(
+        _value=rows[value_column].map(float),
+        _label=localized(rows, C.PROJECT_LABEL, lang),
+        _programme=localized(rows, "programme_name", lang),
+        _purpose=localized(rows, "purpose", lang),
+    )
+    totals = rows.groupby("_label")["_value"].sum().sort_values()
     order = list(totals.index)
     fig = go.Figure()
-    for (programme, basis), group in rows.groupby([C.PROGRAMME_NAME_EN, "basis"], sort=False):
+    for (programme, basis), group in rows.groupby(["_programme", "basis"], sort=False):
         words = basis_label(basis, lang)
         fig.add_bar(
-            y=group[C.PROJECT_LABEL],
+            y=group["_label"],
             x=group["_value"],
             orientation="h",
             name=f"{programme} · {words}",
             legendgroup=programme,
             customdata=list(
                 zip(
-                    group[C.PROGRAMME_NAME_EN],
+                    group["_programme"],
                     [
                         money_label(v, currency, b, lang)
                         for v, b in zip(group[value_column], group["basis"], strict=True)
                     ],
                     [format_partial_date(d if isinstance(d, str) else None, lang) for d in group["announced"]],
-                    group["purpose_en"],
+                    group["_purpose"],
                     strict=True,
                 )
             ),
@@ -212,18 +310,20 @@ def build_recipient_figure(
             "<br>%{customdata[3]}<extra></extra>",
         )
     top = order[-1]
-    top_rows = rows[rows[C.PROJECT_LABEL] == top]
-    top_total = format_money(Decimal(str(totals.iloc[-1])).quantize(Decimal(1)), currency, locale=lang)
+    top_rows = rows[rows["_label"] == top]
     bases = sorted(set(top_rows["basis"]))
-    qualifier = basis_label(bases[0], lang) + " " if len(bases) == 1 and bases[0] != "exact" else ""
-    title = (
-        f"{top} received the most: {qualifier}{top_total} across {len(top_rows)} award"
-        f"{'s' if len(top_rows) != 1 else ''}"
+    # One basis is worded around the total ("up to about ¥50.1B", "10兆円以上"); mixed bases are not.
+    top_total = format_money(
+        Decimal(str(totals.iloc[-1])).quantize(Decimal(1)),
+        currency,
+        locale=lang,
+        basis=bases[0] if len(bases) == 1 else None,
     )
+    title = t("chart.recipient.title", name=top, amount=top_total, n=len(top_rows))
     fig.update_layout(
         barmode="stack",
         yaxis={"categoryorder": "array", "categoryarray": order, "title": None},
-        xaxis={"title": f"{currency} (each segment is one award)"},
+        xaxis={"title": t("chart.recipient.axis", currency=currency), **value_axis(float(totals.max()), lang)},
     )
     alt = f"{title}. " + "; ".join(
         f"{label}: {format_money(Decimal(str(v)).quantize(Decimal(1)), currency, locale=lang)}"
@@ -232,7 +332,9 @@ def build_recipient_figure(
     return base_layout(
         fig,
         title=title,
-        subtitle=_subtitle(t("companies.chart_subtitle"), left_out_note(awards, rows, value_column, currency_column)),
+        subtitle=_subtitle(
+            t("companies.chart_subtitle"), left_out_note(awards, rows, value_column, currency_column, lang=lang)
+        ),
         alt=alt,
         filename="awards-by-recipient",
         source_ids=_ids(rows, C.SOURCE_IDS),
@@ -254,10 +356,13 @@ def build_programme_totals_figure(
     if rows.empty:
         return empty_figure(t("common.empty"), filename="programme-totals")
     currency = rows[currency_column].iloc[0]
-    rows = rows.assign(_value=rows[value_column].map(float)).sort_values("_value")
+    rows = rows.assign(_value=rows[value_column].map(float), _name=localized(rows, "name", lang)).sort_values("_value")
+    # A programme that is not active says so beside its basis: "Ten-year goal (target, planned)".
     labels = [
-        f"{name} ({basis_label(b, lang)}{', ' + status if status != 'active' else ''})"
-        for name, b, status in zip(rows["name_en"], rows["basis"], rows["status"], strict=True)
+        t("chart.programme.label", name=name, basis=basis_label(b, lang))
+        if s == "active"
+        else t("chart.programme.label_status", name=name, basis=basis_label(b, lang), status=t(f"programme_status.{s}"))
+        for name, b, s in zip(rows["_name"], rows["basis"], rows["status"], strict=True)
     ]
     is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
     fig = go.Figure()
@@ -265,7 +370,7 @@ def build_programme_totals_figure(
         y=labels,
         x=rows["_value"],
         orientation="h",
-        name="Declared amount (hatched: target or plan)",
+        name=t("chart.programme.declared"),
         marker={"color": PALETTE[0], "pattern": {"shape": [PLAN_PATTERN if p else "" for p in is_plan]}},
         customdata=list(
             zip(
@@ -275,8 +380,15 @@ def build_programme_totals_figure(
                 strict=True,
             )
         ),
-        hovertemplate="<b>%{y}</b><br>Declared: %{customdata[0]}<br>Announced %{customdata[1]}"
-        "<br>%{customdata[2]} named award(s)<extra></extra>",
+        hovertemplate="<b>%{y}</b><br>"
+        + "<br>".join(
+            (
+                t("chart.hover.declared", amount="%{customdata[0]}"),
+                t("chart.hover.announced", date="%{customdata[1]}"),
+                t("chart.hover.named_awards", count="%{customdata[2]}"),
+            )
+        )
+        + "<extra></extra>",
     )
     allocated = rows[C.ALLOCATED].map(_float) if not _converted(value_column) else _allocated_converted(rows)
     if allocated.notna().any():
@@ -284,15 +396,20 @@ def build_programme_totals_figure(
             y=labels,
             x=allocated,
             orientation="h",
-            name="Sum of named awards",
+            name=t("chart.programme.allocated"),
             marker={"color": PALETTE[1]},
-            hovertemplate="<b>%{y}</b><br>Named awards add to %{x:,.0f} " + str(currency) + "<extra></extra>",
+            hovertemplate="<b>%{y}</b><br>"
+            + t("chart.hover.named_sum", amount="%{x:,.0f} " + str(currency))
+            + "<extra></extra>",
         )
     largest = rows.iloc[-1]
-    title = (
-        f"{largest['name_en']} is the largest: {money_label(largest[value_column], currency, largest['basis'], lang)}"
+    title = t(
+        "chart.programme.title",
+        name=largest["_name"],
+        amount=money_label(largest[value_column], currency, largest["basis"], lang),
     )
-    fig.update_layout(barmode="group", yaxis={"title": None}, xaxis={"title": str(currency)})
+    top = max(rows["_value"].max(), allocated.max() if allocated.notna().any() else 0)
+    fig.update_layout(barmode="group", yaxis={"title": None}, xaxis={"title": str(currency), **value_axis(top, lang)})
     alt = f"{title}. " + "; ".join(
         f"{label}: {money_label(v, currency, None, lang)}" for label, v in zip(labels, rows[value_column], strict=True)
     )
@@ -300,7 +417,8 @@ def build_programme_totals_figure(
         fig,
         title=title,
         subtitle=_subtitle(
-            t("programmes.declared_vs_allocated"), left_out_note(programmes, rows, value_column, currency_column)
+            t("programmes.declared_vs_allocated"),
+            left_out_note(programmes, rows, value_column, currency_column, lang=lang),
         ),
         alt=alt,
         filename="programme-totals",
@@ -343,14 +461,18 @@ def build_timeline_figure(
     rows = programmes[programmes["announced"].map(lambda v: isinstance(v, str)).astype(bool)]
     if rows.empty:
         return empty_figure(t("common.empty"), filename="announcement-timeline")
-    rows = rows.assign(_mid=rows["announced"].map(_midpoint)).sort_values("_mid")
+    rows = rows.assign(
+        _mid=rows["announced"].map(_midpoint),
+        _name=localized(rows, "name", lang),
+        _country=localized(rows, "country_name", lang),
+    ).sort_values("_mid")
     fig = go.Figure()
-    for i, (country, group) in enumerate(rows.groupby(C.COUNTRY_NAME_EN, sort=False)):
+    for i, (country, group) in enumerate(rows.groupby("_country", sort=False)):
         spans = group["announced"].map(partial_bounds)
         half_width_ms = [((last - first).days + 1) * 86_400_000 / 2 for first, last in spans]
         fig.add_scatter(
             x=group["_mid"],
-            y=group["name_en"],
+            y=group["_name"],
             mode="markers",
             name=str(country),
             marker={"size": 11, "color": PALETTE[i % len(PALETTE)], "symbol": "circle"},
@@ -365,19 +487,23 @@ def build_timeline_figure(
                     strict=True,
                 )
             ),
-            hovertemplate="<b>%{y}</b><br>Announced %{customdata[0]}<br>%{customdata[1]}<extra></extra>",
+            hovertemplate="<b>%{y}</b><br>"
+            + t("chart.hover.announced", date="%{customdata[0]}")
+            + "<br>%{customdata[1]}<extra></extra>",
         )
     first, last = rows.iloc[0], rows.iloc[-1]
-    title = (
-        f"{len(rows)} announcement{'s' if len(rows) != 1 else ''} from "
-        f"{format_partial_date(first['announced'], lang)} to {format_partial_date(last['announced'], lang)}"
+    title = t(
+        "chart.timeline.title",
+        n=len(rows),
+        start=format_partial_date(first["announced"], lang),
+        end=format_partial_date(last["announced"], lang),
     )
     fig.update_layout(
-        yaxis={"title": None, "categoryorder": "array", "categoryarray": list(rows["name_en"])},
+        yaxis={"title": None, "categoryorder": "array", "categoryarray": list(rows["_name"])},
         xaxis={"title": None, "type": "date"},
     )
     alt = f"{title}. " + "; ".join(
-        f"{n}: {format_partial_date(d, lang)}" for n, d in zip(rows["name_en"], rows["announced"], strict=True)
+        f"{n}: {format_partial_date(d, lang)}" for n, d in zip(rows["_name"], rows["announced"], strict=True)
     )
     return base_layout(
         fig,
@@ -404,15 +530,17 @@ def build_annualised_figure(
     currency = rows[currency_column].iloc[0]
     years = rows.apply(lambda r: Decimal(r["amount"]) / Decimal(r[C.ANNUALISED]), axis=1)
     per_year = [float(v) / float(y) for v, y in zip(rows[value_column], years, strict=True)]
-    rows = rows.assign(_per_year=per_year, _years=[int(y) for y in years]).sort_values("_per_year")
+    rows = rows.assign(
+        _per_year=per_year, _years=[int(y) for y in years], _name=localized(rows, "name", lang)
+    ).sort_values("_per_year")
     is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
-    labels = [f"{n} ({y} yr{'s' if y != 1 else ''})" for n, y in zip(rows["name_en"], rows["_years"], strict=True)]
+    labels = [t("chart.annualised.label", name=n, n=int(y)) for n, y in zip(rows["_name"], rows["_years"], strict=True)]
     fig = go.Figure()
     fig.add_bar(
         y=labels,
         x=rows["_per_year"],
         orientation="h",
-        name="Per year (hatched: target or plan)",
+        name=t("chart.annualised.trace"),
         marker={"color": PALETTE[2], "pattern": {"shape": [PLAN_PATTERN if p else "" for p in is_plan]}},
         customdata=list(
             zip(
@@ -421,24 +549,33 @@ def build_annualised_figure(
                 strict=True,
             )
         ),
-        hovertemplate="<b>%{y}</b><br>%{customdata[1]} a year<br>of %{customdata[0]}<extra></extra>",
+        hovertemplate="<b>%{y}</b><br>"
+        + t("chart.hover.per_year", amount="%{customdata[1]}")
+        + "<br>"
+        + t("chart.hover.of_total", amount="%{customdata[0]}")
+        + "<extra></extra>",
     )
     top = rows.iloc[-1]
-    title = (
-        f"Largest per year: {top['name_en']}, "
-        f"{format_money(Decimal(str(round(top['_per_year']))), currency, locale=lang)} a year"
-        + (" (a target, not committed)" if top["basis"] in {b.value for b in PLAN_BASES} else "")
+    title = t(
+        "chart.annualised.title_target" if top["basis"] in {b.value for b in PLAN_BASES} else "chart.annualised.title",
+        name=top["_name"],
+        amount=format_money(Decimal(str(round(top["_per_year"]))), currency, locale=lang),
     )
 
-    fig.update_layout(yaxis={"title": None}, xaxis={"title": f"{currency} per year"})
+    fig.update_layout(
+        yaxis={"title": None},
+        xaxis={"title": t("chart.annualised.axis", currency=currency), **value_axis(rows["_per_year"].max(), lang)},
+    )
     alt = f"{title}. " + "; ".join(
-        f"{label}: {format_money(Decimal(str(round(v))), currency, locale=lang)} a year"
+        f"{label}: {t('chart.hover.per_year', amount=format_money(Decimal(str(round(v))), currency, locale=lang))}"
         for label, v in zip(labels, rows["_per_year"], strict=True)
     )
     return base_layout(
         fig,
         title=title,
-        subtitle=_subtitle(t("programmes.annualised"), left_out_note(with_period, rows, value_column, currency_column)),
+        subtitle=_subtitle(
+            t("programmes.annualised"), left_out_note(with_period, rows, value_column, currency_column, lang=lang)
+        ),
         alt=alt,
         filename="annualised",
         source_ids=_ids(rows, C.SOURCE_IDS),
@@ -458,12 +595,13 @@ def build_market_figure(shares: pd.DataFrame, *, lang: str = "en") -> go.Figure:
     its floor with an arrow. Segments with only a rank are listed in the subtitle, not drawn.
     """
     t = Translator(lang)
-    market = shares["market_en"].iloc[0] if len(shares) else ""
+    market = localized(shares, "market", lang).iloc[0] if len(shares) else ""
     drawn = shares[shares["basis"] != "rank_only"]
     if drawn.empty:
         return empty_figure(t("common.empty"), filename="market-share")
-    drawn = drawn.assign(_low=drawn["share_low"].map(float)).sort_values("_low")
-    labels = list(drawn["segment_en"])
+    drawn = drawn.assign(_low=drawn["share_low"].map(float), _segment=localized(drawn, "segment", lang))
+    drawn = drawn.sort_values("_low")
+    labels = list(drawn["_segment"])
     words = [
         format_share(lo, hi, b, lang)
         for lo, hi, b in zip(drawn["share_low"], drawn["share_high"], drawn["basis"], strict=True)
@@ -474,11 +612,11 @@ def build_market_figure(shares: pd.DataFrame, *, lang: str = "en") -> go.Figure:
         sub = drawn[ranges]
         highs = [float(h) if h is not None and not pd.isna(h) else 100.0 for h in sub["share_high"]]
         fig.add_bar(
-            y=sub["segment_en"],
+            y=sub["_segment"],
             x=[h - lo for h, lo in zip(highs, sub["_low"], strict=True)],
             base=sub["_low"],
             orientation="h",
-            name="Published range",
+            name=t("chart.market.range"),
             text=[w if b == "range" else "" for w, r, b in zip(words, ranges, drawn["basis"], strict=True) if r],
             textposition="outside",
             cliponaxis=False,
@@ -490,10 +628,10 @@ def build_market_figure(shares: pd.DataFrame, *, lang: str = "en") -> go.Figure:
     if points.any():
         sub = drawn[points]
         fig.add_scatter(
-            y=sub["segment_en"],
+            y=sub["_segment"],
             x=sub["_low"],
             mode="markers+text",
-            name="Published figure (lower bound for 'more than')",
+            name=t("chart.market.figure"),
             marker={
                 "size": 14,
                 "color": PALETTE[0],
@@ -503,24 +641,29 @@ def build_market_figure(shares: pd.DataFrame, *, lang: str = "en") -> go.Figure:
             textposition="middle right",
             hovertemplate="<b>%{y}</b><br>%{text}<extra></extra>",
         )
-    fig.update_xaxes(range=[0, 100], ticksuffix="%", title="Share of the market as defined by the source")
+    fig.update_xaxes(range=[0, 100], ticksuffix="%", title=t("chart.market.axis"))
     fig.update_yaxes(title=None, categoryorder="array", categoryarray=labels)
     ranked = shares[shares["basis"] == "rank_only"].sort_values("rank")
     subtitle = str(shares["framing"].iloc[0])
     if len(ranked):
+        segments = localized(ranked, "segment", lang)
         subtitle += " · " + t(
             "market.rank_only",
-            names=", ".join(f"#{int(r)} {s}" for r, s in zip(ranked["rank"], ranked["segment_en"], strict=True)),
+            names=t("sentence.list").join(
+                t("chart.market.rank", rank=int(r), name=s) for r, s in zip(ranked["rank"], segments, strict=True)
+            ),
         )
     top = drawn.iloc[-1]
-    title = f"{market}: {top['segment_en']} {format_share(top['share_low'], top['share_high'], top['basis'], lang)}"
+    share = format_share(top["share_low"], top["share_high"], top["basis"], lang)
+    title = t("chart.market.title", market=market, segment=top["_segment"], share=share)
     alt = f"{title}. " + "; ".join(f"{s}: {w}" for s, w in zip(labels, words, strict=True))
     return base_layout(
         fig,
         title=title,
         subtitle=subtitle,
         alt=alt,
-        filename=f"market-share-{market}",
+        # Named in English in every language: a Japanese name would slug to nothing.
+        filename=f"market-share-{shares['market_en'].iloc[0]}",
         source_ids=_ids(shares, C.SOURCE_IDS),
         row_ids=shares["id"],
         caveat_ids=_ids(shares, C.CAVEAT_IDS),
@@ -544,10 +687,14 @@ def build_world_figure(
     if rows.empty:
         return empty_figure(t("common.empty"), filename="world-programmes")
     currency = rows[currency_column].iloc[0]
-    rows = rows.assign(_value=rows[value_column].map(float)).sort_values("_value")
-    labels = [f"{c} · {n}" for c, n in zip(rows[C.COUNTRY_NAME_EN], rows["name_en"], strict=True)]
+    rows = rows.assign(
+        _value=rows[value_column].map(float),
+        _name=localized(rows, "name", lang),
+        _country=localized(rows, "country_name", lang),
+    ).sort_values("_value")
+    labels = [f"{c} · {n}" for c, n in zip(rows["_country"], rows["_name"], strict=True)]
     fig = go.Figure()
-    for i, (plan, name) in enumerate(((False, "Committed or budgeted"), (True, "Target or plan (not committed)"))):
+    for i, (plan, name) in enumerate(((False, t("chart.world.committed")), (True, t("chart.world.planned")))):
         mask = rows["basis"].isin([b.value for b in PLAN_BASES]) == plan
         sub = rows[mask]
         if sub.empty:
@@ -573,18 +720,23 @@ def build_world_figure(
                     strict=True,
                 )
             ),
-            hovertemplate="<b>%{y}</b><br>%{customdata[0]}<br>Published: %{customdata[1]}, %{customdata[2]}"
-            "<br>Rate: %{customdata[3]}<extra></extra>",
+            hovertemplate="<b>%{y}</b><br>%{customdata[0]}<br>"
+            + t("chart.hover.published", amount="%{customdata[1]}", date="%{customdata[2]}")
+            + "<br>"
+            + t("chart.hover.rate", rate="%{customdata[3]}")
+            + "<extra></extra>",
         )
     top = rows.iloc[-1]
-    title = (
-        f"Largest: {top[C.COUNTRY_NAME_EN]}'s {top['name_en']}, "
-        f"{money_label(top[value_column], currency, top['basis'], lang)}"
+    title = t(
+        "chart.world.title",
+        country=top["_country"],
+        name=top["_name"],
+        amount=money_label(top[value_column], currency, top["basis"], lang),
     )
     fig.update_layout(
         barmode="overlay",
         yaxis={"title": None, "categoryorder": "array", "categoryarray": labels},
-        xaxis={"title": str(currency)},
+        xaxis={"title": str(currency), **value_axis(rows["_value"].max(), lang)},
     )
     alt = f"{title}. " + "; ".join(
         f"{label}: {money_label(v, currency, b, lang)}"

@@ -17,8 +17,8 @@ import pandas as pd
 
 from aifunding import columns as C
 from aifunding.formatting import format_partial_date
-from aifunding.i18n import Translator
-from aifunding.metrics import FxChoice, award_view, convert_frame, programme_view
+from aifunding.i18n import Translator, translate
+from aifunding.metrics import NO_AMOUNT_NOTE, NO_DATE_NOTE, FxChoice, award_view, convert_frame, programme_view
 from aifunding.package import Package
 from aifunding.rules import descendants
 
@@ -43,6 +43,16 @@ class ViewState:
 
     def with_(self, **changes: object) -> ViewState:
         return replace(self, **changes)
+
+
+# The conversion notes metrics writes itself, by message key; the fx module's messages stay English.
+_FX_NOTE_KEYS = {NO_DATE_NOTE: "fx_note.no_date", NO_AMOUNT_NOTE: "fx_note.no_amount"}
+
+
+def fx_note_words(note: object, lang: str) -> object:
+    """Why a figure was not converted, in ``lang`` where the reason is a known one; gaps stay gaps."""
+    key = _FX_NOTE_KEYS.get(note) if isinstance(note, str) else None
+    return translate(key, lang) if key else note
 
 
 def partial_bounds(value: str) -> tuple[datetime.date, datetime.date]:
@@ -73,11 +83,19 @@ def date_mask(dates: pd.Series, start: datetime.date | None, end: datetime.date 
 
 @dataclass(frozen=True)
 class Context:
-    """What filters need besides the rows: programme scopes and display names."""
+    """What filters need besides the rows: programme scopes and display names.
+
+    ``names`` are English; ``names_by_lang`` holds other languages, each name falling back to English.
+    """
 
     scopes: Mapping[str, set[str]]
     names: Mapping[str, Mapping[str, str]]
     programmes_by_org: Mapping[str, set[str]]
+    names_by_lang: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+
+    def names_in(self, lang: str) -> Mapping[str, Mapping[str, str]]:
+        """Display names of countries, programmes and organisations in ``lang`` (English when missing)."""
+        return self.names_by_lang.get(lang, self.names)
 
 
 @dataclass(frozen=True)
@@ -174,18 +192,19 @@ class FilteredView:
         n_programmes = self.programme_count()
         text = t("sentence.showing", awards=awards, programmes=t("sentence.programmes", n=int(n_programmes)))
         if self.phrases:
-            text += " " + ", ".join(self.phrases)
-        text += "; " + self.conversion_phrase()
+            text += t("sentence.filters", phrases=t("sentence.list").join(self.phrases))
+        # Punctuation between the parts is the language's: "; " and ". " in English, "。" in Japanese.
+        text += t("sentence.clause") + self.conversion_phrase()
         failed = self.unconverted()
         if failed:
-            text += ". " + t(
+            text += t("sentence.next") + t(
                 "sentence.not_converted",
                 n=sum(failed.values()),
-                reasons="; ".join(f"{reason} ({n})" for reason, n in failed.items()),
+                reasons="; ".join(f"{fx_note_words(reason, t.lang)} ({n})" for reason, n in failed.items()),
             )
         if self.undated_excluded:
-            text += ". " + t("sentence.undated", n=self.undated_excluded)
-        return text + "."
+            text += t("sentence.next") + t("sentence.undated", n=self.undated_excluded)
+        return text + t("sentence.end")
 
     def programme_count(self) -> int:
         """Programmes in view: programme rows, plus rounds shown without their programme."""
@@ -216,7 +235,7 @@ class FilteredView:
                 self.programmes.get(C.FX_NOTE, pd.Series(dtype=object)),
             ]
         )
-        notes = notes[notes.notna() & (notes != "no published amount")]
+        notes = notes[notes.notna() & (notes != NO_AMOUNT_NOTE)]
         return {str(k): int(v) for k, v in notes.value_counts().items()}
 
 
@@ -239,6 +258,7 @@ class Prepared:
 
 def prepare(package: Package) -> Prepared:
     """Join the tables once; filtering then only masks these frames."""
+    from aifunding.charts import localized
     from aifunding.export import market_share_view
 
     awards = award_view(package)
@@ -249,10 +269,10 @@ def prepare(package: Package) -> Prepared:
         for org in recipients:
             programmes_by_org.setdefault(org, set()).add(programme_id)
     countries, organisations = package.frame("countries"), package.frame("organisations")
-    names = {
-        "countries": dict(zip(countries["id"], countries["name_en"], strict=True)),
-        "programmes": dict(zip(programmes["id"], programmes["name_en"], strict=True)),
-        "organisations": dict(zip(organisations["id"], organisations["name_en"], strict=True)),
+    named = {"countries": countries, "programmes": programmes, "organisations": organisations}
+    names = {kind: dict(zip(frame["id"], frame["name_en"], strict=True)) for kind, frame in named.items()}
+    names_ja = {
+        kind: dict(zip(frame["id"], localized(frame, "name", "ja"), strict=True)) for kind, frame in named.items()
     }
     return Prepared(
         package,
@@ -260,7 +280,7 @@ def prepare(package: Package) -> Prepared:
         programmes,
         market_share_view(package),
         package.frame("milestones"),
-        Context(scopes, names, programmes_by_org),
+        Context(scopes, names, programmes_by_org, {"en": names, "ja": names_ja}),
         sources={row["id"]: row for row in package.frame("sources").astype(object).where(
             package.frame("sources").notna(), None).to_dict(orient="records")},
         caveats={row["id"]: row for row in package.frame("caveats").astype(object).where(
@@ -282,8 +302,11 @@ def apply_view(prepared: Prepared, state: ViewState, kind_labels: Mapping[str, s
         values = tuple(values)
         award_keep &= flt.award_mask(awards, values, prepared.context)
         programme_keep &= flt.programme_mask(programmes, values, prepared.context)
-        names = (kind_labels or {}) if flt.names_from == "kinds" else prepared.context.names[flt.names_from]
-        phrases.append(t(flt.phrase_key, values=", ".join(names.get(v, v) for v in values)))
+        if flt.names_from == "kinds":
+            names = kind_labels or {}
+        else:
+            names = prepared.context.names_in(state.lang)[flt.names_from]
+        phrases.append(t(flt.phrase_key, values=t("sentence.values").join(names.get(v, v) for v in values)))
 
     undated = 0
     if state.date_from or state.date_to:

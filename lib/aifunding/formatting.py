@@ -20,6 +20,7 @@ from babel import Locale
 from babel.dates import format_date, format_skeleton
 from babel.numbers import (
     format_compact_currency,
+    format_compact_decimal,
     format_currency,
     format_decimal,
     get_currency_name,
@@ -152,6 +153,23 @@ def format_money(
     if basis is None:
         return text
     return _BASIS_WORDING[locale][Basis(basis)].template.format(amount=text)
+
+
+def format_compact_number(value: Decimal | int | float, locale: str = "en") -> str:
+    """A bare compact number, without currency, for axis ticks: "100B", "2.5T"; 1,000億, 2兆5,000億.
+
+    Args:
+        value: The number.
+        locale: ``"en"`` or ``"ja"``.
+
+    Returns:
+        The number in the locale's units, with at most two decimals.
+    """
+    locale = _check_locale(locale)
+    number = _to_decimal(value)
+    if locale == "ja":
+        return ("-" if number < 0 else "") + _ja_number(abs(number))
+    return format_compact_decimal(number, locale=BABEL_LOCALES[locale], fraction_digits=MAX_FRACTION_DIGITS)
 
 
 def format_amount_full(amount: Decimal | int | float, currency: str, locale: str = "en") -> str:

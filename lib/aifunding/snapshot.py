@@ -24,11 +24,14 @@ from aifunding.charts import (
     build_recipient_figure,
     build_timeline_figure,
     build_world_figure,
+    localized,
 )
 from aifunding.filters import FilteredView, Prepared, ViewState, apply_view
 from aifunding.formatting import format_partial_date
+from aifunding.i18n import Translator
 from aifunding.package import Package, newest_source_date
 from aifunding.presentation import (
+    ID_COLUMN,
     awards_table,
     milestones_table,
     programme_families,
@@ -69,34 +72,35 @@ def _e(text: object) -> str:
 
 
 def _rows_drawn(figure: go.Figure | None, rows: pd.DataFrame | None) -> pd.DataFrame | None:
-    if rows is None or figure is None or "ID" not in rows.columns:
+    if rows is None or figure is None or ID_COLUMN not in rows.columns:
         return rows
     drawn = (figure.layout.meta or {}).get("row_ids")
-    return rows if drawn is None else rows[rows["ID"].isin(set(drawn))]
+    return rows if drawn is None else rows[rows[ID_COLUMN].isin(set(drawn))]
 
 
 def _sources_html(package: Package, source_ids: Iterable[str], caveat_ids: Iterable[str], lang: str) -> str:
+    t = Translator(lang)
     sources = package.frame("sources").set_index("id")
-    caveats = package.frame("caveats").set_index("id")
+    caveat_rows = package.frame("caveats")
+    titles = dict(zip(caveat_rows["id"], localized(caveat_rows, "title", lang), strict=True))
+    texts = dict(zip(caveat_rows["id"], localized(caveat_rows, "text", lang), strict=True))
     items = []
     for sid in source_ids:
         if sid not in sources.index:
             continue
         row = sources.loc[sid]
         date = format_partial_date(row["published"] if isinstance(row["published"], str) else None, lang)
-        items.append(f'<li><a href="{_e(row["url"])}">{_e(row["publisher"])}</a> ({_e(date)}; {_e(row["tier"])})</li>')
-    notes = [
-        f"<li><strong>{_e(caveats.loc[c, 'title_en'])}</strong> {_e(caveats.loc[c, 'text_en'])}</li>"
-        for c in caveat_ids
-        if c in caveats.index
-    ]
+        tier = t(f"tier.{row['tier']}")
+        items.append(f'<li><a href="{_e(row["url"])}">{_e(row["publisher"])}</a> ({_e(date)}; {_e(tier)})</li>')
+    notes = [f"<li><strong>{_e(titles[c])}</strong> {_e(texts[c])}</li>" for c in caveat_ids if c in titles]
     parts = []
     if items:
-        parts.append(f"<p class='small'><strong>Sources</strong></p><ul class='small'>{''.join(items)}</ul>")
-    if notes:
         parts.append(
-            f"<details open><summary>Caveats ({len(notes)})</summary><ul class='small'>{''.join(notes)}</ul></details>"
+            f"<p class='small'><strong>{_e(t('common.sources'))}</strong></p><ul class='small'>{''.join(items)}</ul>"
         )
+    if notes:
+        summary = _e(t("snapshot.caveats", count=len(notes)))
+        parts.append(f"<details open><summary>{summary}</summary><ul class='small'>{''.join(notes)}</ul></details>")
     return "".join(parts)
 
 
@@ -119,18 +123,23 @@ def build_snapshot(
         package: The package the figures come from (for sources, caveats and "data as of").
         generated_at: When the snapshot was made (shown in it).
         link: The live view's URL, when there is one.
-        lang: Language of dates.
+        lang: Language of the words around the figures and of dates.
     """
+    t = Translator(lang)
+    made = t(
+        "snapshot.made",
+        time=generated_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip(),
+        title=package.title,
+        date=format_partial_date(newest_source_date(package), lang),
+        summary=package.report.summary(),
+    )
     body = [
         f"<h1>{_e(title)}</h1>",
-        f"<p class='meta'>Snapshot made {_e(generated_at.strftime('%Y-%m-%d %H:%M:%S %Z').strip())}"
-        f" from {_e(package.title)}; newest source dated "
-        f"{_e(format_partial_date(newest_source_date(package), lang))}. "
-        f"Validation: {_e(package.report.summary())}.</p>",
+        f"<p class='meta'>{_e(made)}</p>",
         f"<p class='sentence'>{_e(sentence)}</p>",
     ]
     if link:
-        body.append(f"<p class='meta'>Live view: <a href=\"{_e(link)}\">{_e(link)}</a></p>")
+        body.append(f"<p class='meta'>{_e(t('snapshot.live'))} <a href=\"{_e(link)}\">{_e(link)}</a></p>")
     for index, section in enumerate(sections):
         parts = [f"<section class='chart' id='section-{index}'>"]
         if section.heading:
@@ -138,7 +147,7 @@ def build_snapshot(
         if section.figure is not None:
             meta = section.figure.layout.meta or {}
             parts.append(
-                f"<details class='small'><summary>Text description</summary>{_e(meta.get('alt', ''))}</details>"
+                f"<details class='small'><summary>{_e(t('snapshot.alt'))}</summary>{_e(meta.get('alt', ''))}</details>"
             )
             config = {
                 **SNAPSHOT_CONFIG,
@@ -152,7 +161,7 @@ def build_snapshot(
         if rows is not None and len(rows):
             table = rows.to_html(index=False, escape=True, na_rep="", border=0)
             if section.figure is not None:
-                parts.append(f"<details><summary>Data ({len(rows)} rows)</summary>{table}</details>")
+                parts.append(f"<details><summary>{_e(t('snapshot.data', count=len(rows)))}</summary>{table}</details>")
             else:
                 parts.append(table)
         parts.append("</section>")
@@ -175,6 +184,7 @@ def report_sections(prepared: Prepared, view: FilteredView) -> list[Section]:
     """Every chart of the dashboard for one view, in page order: the whole-package report."""
     package = prepared.package
     lang = view.state.lang
+    t = Translator(lang)
     currency_column = C.CONVERTED_CURRENCY if view.state.currency else "currency"
     options = {"value_column": view.value_column, "currency_column": currency_column, "lang": lang}
     programmes = view.programmes
@@ -183,21 +193,18 @@ def report_sections(prepared: Prepared, view: FilteredView) -> list[Section]:
     award_rows = awards_table(view.awards, package, **options)
     sections = [
         Section(
-            "Programme totals",
+            t("programmes.title"),
             build_programme_totals_figure(programmes[programmes["level"].isin(["programme", "round"])], **options),
             programme_rows,
         ),
-        Section("Subsidies by company and project", build_recipient_figure(view.awards, **options), award_rows),
+        Section(t("companies.title"), build_recipient_figure(view.awards, **options), award_rows),
     ]
     for _, family in programme_families(view.awards, **options):
-        sections.append(
-            Section(
-                str(family[C.ROOT_PROGRAMME_NAME_EN].iloc[0]), build_recipient_figure(family, **options), award_rows
-            )
-        )
+        heading = str(localized(family, "root_programme_name", lang).iloc[0])
+        sections.append(Section(heading, build_recipient_figure(family, **options), award_rows))
     sections += [
-        Section("Announcements over time", build_timeline_figure(programmes, **options), programme_rows),
-        Section("Amount per year", build_annualised_figure(funding, **options), programme_rows),
+        Section(t("programmes.timeline"), build_timeline_figure(programmes, **options), programme_rows),
+        Section(t("snapshot.per_year"), build_annualised_figure(funding, **options), programme_rows),
     ]
     shares = view.market_shares.sort_values(["year", "market_id"], ascending=[False, True])
     share_rows = shares_table(shares, package, lang=lang)
@@ -208,13 +215,15 @@ def report_sections(prepared: Prepared, view: FilteredView) -> list[Section]:
     shown = world.programmes[world.programmes["level"].isin(["programme", "budget_frame"])]
     sections.append(
         Section(
-            "Programmes across countries and blocs",
+            t("world.title"),
             build_world_figure(shown, **world_options),
             programmes_table(shown, package, **world_options),
         )
     )
     today = datetime.date.today().isoformat()
-    sections.append(Section("What to watch", None, milestones_table(view.milestones, package, today=today, lang=lang)))
+    sections.append(
+        Section(t("overview.watch"), None, milestones_table(view.milestones, package, today=today, lang=lang))
+    )
     return sections
 
 
@@ -222,7 +231,7 @@ def build_report(prepared: Prepared, state: ViewState, *, generated_at: datetime
     """The whole-package snapshot for ``state`` (language, currency, conversion, filters)."""
     view = apply_view(prepared, state)
     return build_snapshot(
-        title="Government funding for AI models and compute",
+        title=Translator(state.lang)("overview.title"),
         sentence=view.sentence(),
         sections=report_sections(prepared, view),
         package=prepared.package,
