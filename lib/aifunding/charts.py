@@ -113,8 +113,54 @@ def value_axis(top: float, lang: str) -> dict[str, Any]:
     return {"tickvals": ticks, "ticktext": [format_compact_number(Decimal(repr(v)), lang) for v in ticks]}
 
 
+def _merge(into: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``update`` into ``into`` (nested dicts merge, anything else replaces)."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+    return into
+
+
+class Draft:
+    """A figure being built: traces and layout kept as plain dicts, validated once at the end.
+
+    It answers the few ``go.Figure`` calls the builders use (``add_bar``, ``add_scatter``,
+    ``add_annotation``, ``update_layout``, ``update_xaxes``, ``update_yaxes``). Building a
+    ``go.Figure`` step by step re-validates it at every call, which made up most of a filter
+    rerun; :func:`base_layout` turns the draft into a figure in one construction.
+    """
+
+    def __init__(self) -> None:
+        self.data: list[dict[str, Any]] = []
+        self.layout: dict[str, Any] = {}
+
+    def add_bar(self, **trace: Any) -> Draft:
+        self.data.append({"type": "bar", **trace})
+        return self
+
+    def add_scatter(self, **trace: Any) -> Draft:
+        self.data.append({"type": "scatter", **trace})
+        return self
+
+    def add_annotation(self, **annotation: Any) -> Draft:
+        self.layout.setdefault("annotations", []).append(annotation)
+        return self
+
+    def update_layout(self, layout: dict[str, Any] | None = None, **changes: Any) -> Draft:
+        _merge(self.layout, {**(layout or {}), **changes})
+        return self
+
+    def update_xaxes(self, **changes: Any) -> Draft:
+        return self.update_layout(xaxis=changes)
+
+    def update_yaxes(self, **changes: Any) -> Draft:
+        return self.update_layout(yaxis=changes)
+
+
 def base_layout(
-    fig: go.Figure,
+    fig: Draft,
     *,
     title: str,
     subtitle: str | None = None,
@@ -168,10 +214,8 @@ def base_layout(
     if height:
         # ``height`` is the plotting area; the margins for titles and legend come on top of it.
         layout["height"] = height + top + bottom
-    # One update, not several: each update_layout call re-validates the layout, which is most of a
-    # small chart's build time.
-    fig.update_layout(layout)
-    return fig
+    # The shared look wins over a builder's own settings where both set something, as it always has.
+    return go.Figure({"data": fig.data, "layout": _merge(fig.layout, layout)})
 
 
 def _ids(frame: pd.DataFrame, column: str) -> set[str]:
@@ -246,7 +290,7 @@ def _subtitle(*parts: str | None) -> str:
 
 def empty_figure(message: str, *, filename: str) -> go.Figure:
     """A blank figure that says why there is nothing to draw."""
-    fig = go.Figure()
+    fig = Draft()
     fig.add_annotation(
         text=message,
         showarrow=False,
@@ -285,27 +329,29 @@ def build_recipient_figure(
     )
     totals = rows.groupby("_label")["_value"].sum().sort_values()
     order = list(totals.index)
-    fig = go.Figure()
-    for (programme, basis), group in rows.groupby(["_programme", "basis"], sort=False):
-        words = basis_label(basis, lang)
+    fig = Draft()
+    # Plain records from here: a handful of awards is faster grouped in Python than through pandas.
+    columns = ["_label", "_value", "_programme", "_purpose", value_column, "basis", "announced"]
+    records = rows[columns].to_dict("records")
+    traces: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for record in records:
+        traces.setdefault((record["_programme"], record["basis"]), []).append(record)
+    for (programme, basis), group in traces.items():
         fig.add_bar(
-            y=group["_label"],
-            x=group["_value"],
+            y=[r["_label"] for r in group],
+            x=[r["_value"] for r in group],
             orientation="h",
-            name=f"{programme} · {words}",
+            name=f"{programme} · {basis_label(basis, lang)}",
             legendgroup=programme,
-            customdata=list(
-                zip(
-                    group["_programme"],
-                    [
-                        money_label(v, currency, b, lang)
-                        for v, b in zip(group[value_column], group["basis"], strict=True)
-                    ],
-                    [format_partial_date(d if isinstance(d, str) else None, lang) for d in group["announced"]],
-                    group["_purpose"],
-                    strict=True,
+            customdata=[
+                (
+                    programme,
+                    money_label(r[value_column], currency, basis, lang),
+                    format_partial_date(r["announced"] if isinstance(r["announced"], str) else None, lang),
+                    r["_purpose"],
                 )
-            ),
+                for r in group
+            ],
             hovertemplate="<b>%{y}</b><br>%{customdata[1]}<br>%{customdata[0]}, %{customdata[2]}"
             "<br>%{customdata[3]}<extra></extra>",
         )
@@ -365,7 +411,7 @@ def build_programme_totals_figure(
         for name, b, s in zip(rows["_name"], rows["basis"], rows["status"], strict=True)
     ]
     is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
-    fig = go.Figure()
+    fig = Draft()
     fig.add_bar(
         y=labels,
         x=rows["_value"],
@@ -466,7 +512,7 @@ def build_timeline_figure(
         _name=localized(rows, "name", lang),
         _country=localized(rows, "country_name", lang),
     ).sort_values("_mid")
-    fig = go.Figure()
+    fig = Draft()
     for i, (country, group) in enumerate(rows.groupby("_country", sort=False)):
         spans = group["announced"].map(partial_bounds)
         half_width_ms = [((last - first).days + 1) * 86_400_000 / 2 for first, last in spans]
@@ -535,7 +581,7 @@ def build_annualised_figure(
     ).sort_values("_per_year")
     is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
     labels = [t("chart.annualised.label", name=n, n=int(y)) for n, y in zip(rows["_name"], rows["_years"], strict=True)]
-    fig = go.Figure()
+    fig = Draft()
     fig.add_bar(
         y=labels,
         x=rows["_per_year"],
@@ -606,7 +652,7 @@ def build_market_figure(shares: pd.DataFrame, *, lang: str = "en") -> go.Figure:
         format_share(lo, hi, b, lang)
         for lo, hi, b in zip(drawn["share_low"], drawn["share_high"], drawn["basis"], strict=True)
     ]
-    fig = go.Figure()
+    fig = Draft()
     ranges = drawn["basis"].isin(["range", "more_than"])
     if ranges.any():
         sub = drawn[ranges]
@@ -693,7 +739,7 @@ def build_world_figure(
         _country=localized(rows, "country_name", lang),
     ).sort_values("_value")
     labels = [f"{c} · {n}" for c, n in zip(rows["_country"], rows["_name"], strict=True)]
-    fig = go.Figure()
+    fig = Draft()
     for i, (plan, name) in enumerate(((False, t("chart.world.committed")), (True, t("chart.world.planned")))):
         mask = rows["basis"].isin([b.value for b in PLAN_BASES]) == plan
         sub = rows[mask]
