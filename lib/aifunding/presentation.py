@@ -218,8 +218,8 @@ def committed_rows(programmes: pd.DataFrame, awards: pd.DataFrame, kinds: Iterab
     """The rows that make up "money committed" to some kinds of support, each counted once.
 
     Committed means a published amount that is not a target or plan, on a programme, round or
-    component (budget frames and their budget lines hold other kinds too, so they are left out). When a programme and a
-    round inside it both qualify, only the inner one counts. Awards count only where no programme
+    component (budget frames and their budget lines hold other kinds too, so they are left out).
+    When a programme and a round inside it both qualify, only the inner one counts. Awards count only where no programme
     above them qualifies, which is how money published award by award (the 2023 approvals) is
     included without double counting.
     """
@@ -246,7 +246,11 @@ def committed_rows(programmes: pd.DataFrame, awards: pd.DataFrame, kinds: Iterab
         & awards["amount"].notna()
         & awards["programme_id"].map(lambda pid: not qualifying_ids.intersection(_ancestors(pid, parents)))
     ]
-    return pd.concat([leaves.assign(_row="programme"), loose.assign(_row="award")], ignore_index=True)
+    # Only the columns a total needs: concatenating the full joined frames was most of the cost.
+    needed = ["id", "kind", "basis", "amount", "currency", C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY, C.FX_NOTE]
+    parts = [frame[[c for c in needed if c in frame.columns]].assign(_row=row)
+             for frame, row in ((leaves, "programme"), (loose, "award"))]
+    return pd.concat(parts, ignore_index=True)
 
 
 HEADLINE_KINDS = {
