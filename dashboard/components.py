@@ -471,7 +471,7 @@ def present(state: ViewState) -> None:
         figure = section.figure
         figure.update_layout(
             font={"size": 16},
-            title={"font": {"size": 24}},
+            title={"font": {"size": 24}, "pad": {"t": 30}},
             margin={"t": figure.layout.margin.t + 30},
             height=max(figure.layout.height or 0, 640),
         )
