@@ -55,9 +55,9 @@ st.plotly_chart(figure)
 """
 
 
-def rerun_ms(at: AppTest, countries: list[str]) -> float:
-    """Set w_country and time the rerun, in ms. Setting the value is the driver's work: only run() is timed."""
-    at.multiselect(key="w_country").set_value(countries)
+def rerun_ms(at: AppTest, values: list[str], key: str = "w_country") -> float:
+    """Set a multiselect and time the rerun, in ms. Setting the value is the driver's work: only run() is timed."""
+    at.multiselect(key=key).set_value(values)
     start = time.perf_counter()
     at.run()
     elapsed = (time.perf_counter() - start) * 1000
@@ -95,13 +95,7 @@ def visit_reruns(at: AppTest, key: str, states: list[list[str]]) -> tuple[list[f
     """Time each state's first visit, then every state again: (first visits, revisits), in ms."""
 
     def run(values: list[str]) -> float:
-        at.multiselect(key=key).set_value(values)
-        start = time.perf_counter()
-        at.run()
-        elapsed = (time.perf_counter() - start) * 1000
-        if at.exception:
-            raise RuntimeError(f"the script failed: {at.exception[0].value}")
-        return elapsed
+        return rerun_ms(at, values, key)
 
     for _ in range(WARMUP):
         run([])
