@@ -387,3 +387,63 @@ def test_every_problem_has_text_location(tmp_path: Path) -> None:
     for problem in load_package(folder).report.problems:
         text = problem.as_text()
         assert text.startswith(f"{problem.file}:") and problem.message in text
+
+
+# --- The remaining rules, one test each -------------------------------------------------------------------
+
+
+def test_award_in_another_currency_than_its_programme(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["awards"][1]["currency"] = "USD"
+    report = load_package(write_package(tmp_path, tables)).report
+    (problem,) = [p for p in report.problems if p.rule == "award-currency"]
+    assert problem.severity == Severity.WARNING and problem.line == 3
+    assert "the award is in USD but its programme is in JPY" in problem.message
+    (ceiling,) = [p for p in report.problems if p.rule == "ceiling-currency"]
+    assert "in another currency, so they were not checked against its amount" in ceiling.message
+
+
+def test_vendor_share_without_its_organisation(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["market_shares"][0].update(segment_kind="vendor", segment_en="Alpha Cloud")
+    problem = problems_for(write_package(tmp_path, tables), "vendor-organisation")[0]
+    assert problem.severity == Severity.WARNING
+    assert "a vendor segment should name the vendor in organisation_id" in problem.message
+
+
+def test_unknown_resource_in_the_descriptor_is_reported(minimal: Path) -> None:
+    descriptor = minimal / "datapackage.json"
+    data = json.loads(descriptor.read_text(encoding="utf-8"))
+    data["resources"].append({"name": "notes", "path": "notes.csv"})
+    descriptor.write_text(json.dumps(data), encoding="utf-8")
+    problem = problems_for(minimal, "unknown-table")[0]
+    assert problem.severity == Severity.WARNING and "resource 'notes' is not a known table and was not loaded" in \
+        problem.message
+
+
+@pytest.mark.parametrize("path", ["../outside.csv", "/etc/passwd", ""])
+def test_resource_path_must_stay_inside_the_package(minimal: Path, path: str) -> None:
+    descriptor = minimal / "datapackage.json"
+    data = json.loads(descriptor.read_text(encoding="utf-8"))
+    next(r for r in data["resources"] if r["name"] == "caveats")["path"] = path
+    descriptor.write_text(json.dumps(data), encoding="utf-8")
+    problem = problems_for(minimal, "resource-path")[0]
+    assert "needs a relative 'path' inside the package folder" in problem.message
+
+
+def test_duplicate_column_in_the_header(minimal: Path) -> None:
+    path = minimal / "countries.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([lines[0] + ",name_en"] + [line + ",Japan" for line in lines[1:]]) + "\n",
+                    encoding="utf-8")
+    problem = problems_for(minimal, "duplicate-column")[0]
+    assert problem.line == 1 and "the column 'name_en' appears more than once in the header" in problem.message
+
+
+def test_unterminated_quote_is_reported_not_raised(minimal: Path) -> None:
+    path = minimal / "awards.csv"
+    path.write_text(path.read_text(encoding="utf-8") + 'award-x,round-1,"unclosed\n', encoding="utf-8")
+    report = load_package(minimal).report
+    # The csv module reads an unclosed quote to the end of the file: the row is malformed and quarantined.
+    assert any(q.table == "awards" and q.line == 4 for q in report.quarantined)
+    assert report.rows_loaded["awards"] == 2
