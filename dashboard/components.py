@@ -771,13 +771,15 @@ def milestone_columns(frame: pd.DataFrame) -> dict:
 
 
 def full_download_row(prepared: Prepared, view: FilteredView) -> None:
-    """The whole package as tidy tables: XLSX workbook and JSON (built when clicked)."""
-    left, right = st.columns(2)
+    """The whole package as tidy tables: XLSX workbook and JSON (built when clicked), named after the view."""
+    t = translator()
+    name = view_file_name("all", view)
+    left, right, _ = st.columns([1, 1, 2])
     with left:
         st.download_button(
-            "XLSX",
+            t("data.all_xlsx"),
             full_export(prepared, view, "xlsx"),
-            file_name="ai-funding-all.xlsx",
+            file_name=f"{name}.xlsx",
             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             key="all-xlsx",
             on_click="ignore",
@@ -785,9 +787,9 @@ def full_download_row(prepared: Prepared, view: FilteredView) -> None:
         )
     with right:
         st.download_button(
-            "JSON",
+            t("data.all_json"),
             full_export(prepared, view, "json"),
-            file_name="ai-funding-all.json",
+            file_name=f"{name}.json",
             mime="application/json",
             key="all-json",
             on_click="ignore",
