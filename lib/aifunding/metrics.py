@@ -330,12 +330,6 @@ def convert_frame(
     return result
 
 
-def committed_and_planned(programmes: pd.DataFrame) -> dict[str, int]:
-    """How many programme rows are plans or targets rather than committed money."""
-    plan = programmes["basis"].isin([b.value for b in PLAN_BASES])
-    return {"plans": int(plan.sum()), "committed": int((~plan & programmes["amount"].notna()).sum())}
-
-
 __all__ = [
     "Basis",
     "FxChoice",
