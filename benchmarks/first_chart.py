@@ -15,25 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("AIFUNDING_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# The server and browser set-up is the browser tests' own, so both measure the same dashboard.
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+from serving import CHROMIUM, CHROMIUM_ARGS, free_port, start_server, stop_server  # noqa: E402
+
 CHART = "[data-testid='stPlotlyChart'] .js-plotly-plot .main-svg"
 TARGET_RATIO = 1.25
 TIMEOUT_S = 60
@@ -75,55 +66,6 @@ WATCH_FIRST_CHART = """
 """.replace("__SELECTOR__", json.dumps(CHART))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def serve(app: Path, port: int, log: Path) -> subprocess.Popen:
-    """``streamlit run`` headless on ``port``, output to ``log``; returns once it answers its health check."""
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(app),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.fileWatcherType",
-        "none",
-    ]
-    with log.open("w") as handle:  # a file, not a pipe: an unread pipe would stall a chatty server
-        process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{app.name}: streamlit exited early:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return process
-        except OSError:
-            time.sleep(0.2)
-    stop(process)
-    raise RuntimeError(f"{app.name}: no health check answer within {TIMEOUT_S} s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def first_chart_ms(browser, url: str) -> float:
     """Milliseconds from navigation start to the first drawn plotly chart, in a fresh context."""
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
@@ -150,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         bare_app.write_text(BARE_APP, encoding="utf-8")
         servers = []
         try:
-            servers.append(serve(ROOT / "dashboard" / "app.py", free_port(), Path(folder) / "dashboard.log"))
-            servers.append(serve(bare_app, free_port(), Path(folder) / "bare.log"))
+            servers.append(start_server(ROOT / "dashboard" / "app.py", free_port(), Path(folder) / "dashboard.log"))
+            servers.append(start_server(bare_app, free_port(), Path(folder) / "bare.log"))
             urls = {
                 name: f"http://127.0.0.1:{process.args[process.args.index('--server.port') + 1]}/{path}"
                 for name, process, path in zip(("dashboard", "bare"), servers, (args.path, ""), strict=True)
@@ -171,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                     browser.close()
         finally:
             for process in servers:
-                stop(process)
+                stop_server(process)
 
     medians = {name: statistics.median(values) for name, values in times.items()}
     ratio = medians["dashboard"] / medians["bare"]

@@ -7,27 +7,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from serving import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, port_of, start_server, stop_server
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("AIFUNDING_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 OUTPUT = ROOT / "test-output" / "screenshots"
 BASE_PATH_PROBES = ("/_stcore/health", "/_stcore/host-config")
@@ -48,67 +33,11 @@ def _require(condition: bool, why: str) -> None:
     pytest.skip(why)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(app: Path, port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start `streamlit run` headless on ``port`` and wait until it answers its health check."""
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(app),
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-    ]
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited early:\n{process.stdout.read() if process.stdout else ''}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return process
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("streamlit did not answer its health check within 60 s")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 @pytest.fixture(scope="session")
 def server() -> Iterator[str]:
     """Base URL of a dashboard served on the bundled data."""
-    process = start_server(ROOT / "dashboard" / "app.py", free_port())
-    port = process.args[process.args.index("--server.port") + 1]
-    yield f"http://127.0.0.1:{port}"
+    process = start_server(ROOT / "dashboard" / "app.py", free_port(), OUTPUT.parent / "server.log")
+    yield f"http://127.0.0.1:{port_of(process)}"
     stop_server(process)
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from serving import ROOT, free_port, port_of, start_server, stop_server
 
-from conftest import OUTPUT, ROOT, free_port, start_server, stop_server
+from conftest import OUTPUT
 from helpers import drawn_charts, exceptions, open_page, screenshot, wait_for_app
 
 FULL_VIEW = (
@@ -143,9 +144,9 @@ def live_server(tmp_path: Path):
     """A dashboard serving a copy of the bundled package that the test may edit."""
     data = tmp_path / "data"
     shutil.copytree(ROOT / "data", data)
-    process = start_server(ROOT / "dashboard" / "app.py", free_port(), env={"AIFUNDING_DATA": str(data)})
-    port = process.args[process.args.index("--server.port") + 1]
-    yield f"http://127.0.0.1:{port}", data
+    process = start_server(ROOT / "dashboard" / "app.py", free_port(), tmp_path / "server.log",
+                           env={"AIFUNDING_DATA": str(data)})
+    yield f"http://127.0.0.1:{port_of(process)}", data
     stop_server(process)
 
 
