@@ -235,6 +235,14 @@ def money_label(value: Any, currency: Any, basis: Any, lang: str) -> str:
     return format_money(Decimal(value), currency, locale=lang, basis=basis if isinstance(basis, str) else None)
 
 
+def money_labels(frame: pd.DataFrame, value_column: str, currency_column: str, lang: str) -> list[str]:
+    """:func:`money_label` for every row of ``frame`` (its ``basis`` column gives each figure's wording)."""
+    return [
+        money_label(v, c, b, lang)
+        for v, c, b in zip(frame[value_column], frame[currency_column], frame["basis"], strict=True)
+    ]
+
+
 def localized(frame: pd.DataFrame, column: str, lang: str) -> pd.Series:
     """A name or text column in ``lang``, falling back to English cell by cell.
 
@@ -420,7 +428,7 @@ def build_programme_totals_figure(
         marker={"color": PALETTE[0], "pattern": {"shape": [PLAN_PATTERN if p else "" for p in is_plan]}},
         customdata=list(
             zip(
-                [money_label(v, currency, b, lang) for v, b in zip(rows[value_column], rows["basis"], strict=True)],
+                money_labels(rows, value_column, currency_column, lang),
                 [format_partial_date(d if isinstance(d, str) else None, lang) for d in rows["announced"]],
                 rows[C.N_AWARDS],
                 strict=True,
@@ -526,10 +534,7 @@ def build_timeline_figure(
             customdata=list(
                 zip(
                     [format_partial_date(v, lang) for v in group["announced"]],
-                    [
-                        money_label(v, c, b, lang)
-                        for v, c, b in zip(group[value_column], group[currency_column], group["basis"], strict=True)
-                    ],
+                    money_labels(group, value_column, currency_column, lang),
                     strict=True,
                 )
             ),
@@ -590,7 +595,7 @@ def build_annualised_figure(
         marker={"color": PALETTE[2], "pattern": {"shape": [PLAN_PATTERN if p else "" for p in is_plan]}},
         customdata=list(
             zip(
-                [money_label(v, currency, b, lang) for v, b in zip(rows[value_column], rows["basis"], strict=True)],
+                money_labels(rows, value_column, currency_column, lang),
                 [format_money(Decimal(str(round(v))), currency, locale=lang) for v in rows["_per_year"]],
                 strict=True,
             )
@@ -753,11 +758,8 @@ def build_world_figure(
             marker={"color": PALETTE[i], "pattern": {"shape": PLAN_PATTERN if plan else ""}},
             customdata=list(
                 zip(
-                    [money_label(v, currency, b, lang) for v, b in zip(sub[value_column], sub["basis"], strict=True)],
-                    [
-                        money_label(v, c, b, lang)
-                        for v, c, b in zip(sub["amount"], sub["currency"], sub["basis"], strict=True)
-                    ],
+                    money_labels(sub, value_column, currency_column, lang),
+                    money_labels(sub, "amount", "currency", lang),
                     [format_partial_date(d if isinstance(d, str) else None, lang) for d in sub["announced"]],
                     [
                         f"{r} ({d})" if isinstance(r, (Decimal, float)) else ""

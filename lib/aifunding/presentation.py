@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from aifunding import columns as C
-from aifunding.charts import localized, money_label
+from aifunding.charts import localized, money_label, money_labels
 from aifunding.filters import fx_note_words
 from aifunding.formatting import basis_label, format_fiscal_year, format_partial_date, format_share
 from aifunding.i18n import Translator, translate
@@ -72,10 +72,7 @@ def awards_table(
     cells = {
         "project": localized(awards, C.PROJECT_LABEL, lang),
         "programme": localized(awards, "programme_name", lang),
-        "amount": [
-            money_label(v, c, b, lang)
-            for v, c, b in zip(awards[value_column], awards[currency_column], awards["basis"], strict=True)
-        ],
+        "amount": money_labels(awards, value_column, currency_column, lang),
         "value": awards[value_column].map(_number),
         "currency": awards[currency_column],
         "basis": awards["basis"].map(lambda b: basis_label(b, lang) if isinstance(b, str) else ""),
@@ -85,10 +82,7 @@ def awards_table(
         "id": awards["id"],
     }
     if value_column == C.AMOUNT_CONVERTED:
-        cells["published_amount"] = [
-            money_label(v, c, b, lang)
-            for v, c, b in zip(awards["amount"], awards["currency"], awards["basis"], strict=True)
-        ]
+        cells["published_amount"] = money_labels(awards, "amount", "currency", lang)
         cells["rate"] = awards[C.FX_RATE].map(_number)
         cells["rate_date"] = awards[C.FX_RATE_DATE]
         cells["not_converted"] = awards[C.FX_NOTE].map(lambda note: fx_note_words(note, lang))
@@ -113,10 +107,7 @@ def programmes_table(
         "inside": localized(programmes, "parent_name", lang),
         "country": localized(programmes, "country_name", lang),
         "kind": _worded(programmes["kind"], "kind", t),
-        "amount": [
-            money_label(v, c, b, lang)
-            for v, c, b in zip(programmes[value_column], programmes[currency_column], programmes["basis"], strict=True)
-        ],
+        "amount": money_labels(programmes, value_column, currency_column, lang),
         "value": programmes[value_column].map(_number),
         "currency": programmes[currency_column],
         "basis": programmes["basis"].map(lambda b: basis_label(b, lang) if isinstance(b, str) else ""),
@@ -248,8 +239,10 @@ def committed_rows(programmes: pd.DataFrame, awards: pd.DataFrame, kinds: Iterab
     ]
     # Only the columns a total needs: concatenating the full joined frames was most of the cost.
     needed = ["id", "kind", "basis", "amount", "currency", C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY, C.FX_NOTE]
-    parts = [frame[[c for c in needed if c in frame.columns]].assign(_row=row)
-             for frame, row in ((leaves, "programme"), (loose, "award"))]
+    parts = [
+        frame[[c for c in needed if c in frame.columns]].assign(_row=row)
+        for frame, row in ((leaves, "programme"), (loose, "award"))
+    ]
     return pd.concat(parts, ignore_index=True)
 
 
