@@ -677,27 +677,43 @@ def download_row(frame: pd.DataFrame, name: str, *, key: str, source_ids: Iterab
     file_name = f"{view_file_name(name, view)}"
     source_ids = tuple(source_ids)
     link = current_link()
-    left, right, _ = st.columns([1, 1, 2])
-    with left:
-        st.download_button(
+    _download_buttons(
+        (
             t("common.download_csv"),
             lambda: table_csv_bytes(frame, download_about(view, link, source_ids)),
-            file_name=f"{file_name}.csv",
-            mime="text/csv",
-            key=f"{key}-csv",
-            on_click="ignore",
-            icon=":material/download:",
-        )
-    with right:
-        st.download_button(
+            f"{file_name}.csv",
+            f"{key}-csv",
+        ),
+        (
             t("common.download_xlsx"),
             lambda: table_xlsx_bytes(frame, name, download_about(view, link, source_ids)),
-            file_name=f"{file_name}.xlsx",
-            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            key=f"{key}-xlsx",
-            on_click="ignore",
-            icon=":material/download:",
-        )
+            f"{file_name}.xlsx",
+            f"{key}-xlsx",
+        ),
+    )
+
+
+MIME_TYPES = {
+    "csv": "text/csv",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "html": "text/html",
+}
+
+
+def _download_buttons(*buttons: tuple[str, Callable[[], bytes], str, str]) -> None:
+    """Download buttons side by side: (label, builder run on click, file name, widget key) each."""
+    for slot, (label, build, file_name, key) in zip(st.columns([1] * len(buttons) + [2]), buttons, strict=False):
+        with slot:
+            st.download_button(
+                label,
+                build,
+                file_name=file_name,
+                mime=MIME_TYPES[file_name.rsplit(".", 1)[-1]],
+                key=key,
+                on_click="ignore",
+                icon=":material/download:",
+            )
 
 
 def full_export(prepared: Prepared, view: FilteredView, fmt: str) -> Callable[[], bytes]:
@@ -774,27 +790,10 @@ def full_download_row(prepared: Prepared, view: FilteredView) -> None:
     """The whole package as tidy tables: XLSX workbook and JSON (built when clicked), named after the view."""
     t = translator()
     name = view_file_name("all", view)
-    left, right, _ = st.columns([1, 1, 2])
-    with left:
-        st.download_button(
-            t("data.all_xlsx"),
-            full_export(prepared, view, "xlsx"),
-            file_name=f"{name}.xlsx",
-            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            key="all-xlsx",
-            on_click="ignore",
-            icon=":material/download:",
-        )
-    with right:
-        st.download_button(
-            t("data.all_json"),
-            full_export(prepared, view, "json"),
-            file_name=f"{name}.json",
-            mime="application/json",
-            key="all-json",
-            on_click="ignore",
-            icon=":material/download:",
-        )
+    _download_buttons(
+        (t("data.all_xlsx"), full_export(prepared, view, "xlsx"), f"{name}.xlsx", "all-xlsx"),
+        (t("data.all_json"), full_export(prepared, view, "json"), f"{name}.json", "all-json"),
+    )
 
 
 def quarantine_frame(report, lang: str = "en") -> pd.DataFrame:
