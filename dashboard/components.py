@@ -132,12 +132,19 @@ def vocabulary(prepared: Prepared) -> Vocabulary:
 
 
 def _date_span(prepared: Prepared) -> tuple[datetime.date, datetime.date]:
+    """First and last day any announcement can mean; computed once per package load."""
+    if "_date_span" in prepared.memo:
+        return prepared.memo["_date_span"]
     dates = [
         d for d in pd.concat([prepared.programmes["announced"], prepared.awards["announced"]]) if isinstance(d, str)
     ]
-    if not dates:
-        return datetime.date(1990, 1, 1), datetime.date.today()
-    return min(partial_bounds(d)[0] for d in dates), max(partial_bounds(d)[1] for d in dates)
+    span = (
+        (min(partial_bounds(d)[0] for d in dates), max(partial_bounds(d)[1] for d in dates))
+        if dates
+        else (datetime.date(1990, 1, 1), datetime.date.today())
+    )
+    prepared.memo["_date_span"] = span
+    return span
 
 
 # Widget keys, one per control; the URL parameters are encoded from the state, not from these.
