@@ -8,6 +8,7 @@ is picked up on the next rerun and nothing is parsed twice.
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -19,8 +20,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from aifunding import BUNDLED_DATA
-from aifunding.export import table_csv_bytes, table_xlsx_bytes, write_export
+from aifunding import BUNDLED_DATA, markup
+from aifunding.export import export_bytes, table_csv_bytes, table_xlsx_bytes
 from aifunding.filters import FilteredView, Prepared, ViewState, apply_view, partial_bounds, prepare
 from aifunding.formatting import format_partial_date
 from aifunding.fx import rate_bounds, supported_currencies
@@ -29,9 +30,10 @@ from aifunding.models import SupportKind
 from aifunding.package import PackageReadError, load_package, newest_source_date, package_signature
 from aifunding.presentation import ID_COLUMN, column
 from aifunding.snapshot import Section, build_snapshot, report_sections
-from aifunding.urlstate import Vocabulary, decode, encode
+from aifunding.urlstate import MIN_SLIDE_SECONDS, Vocabulary, decode, encode
 
 T = TypeVar("T")
+log = logging.getLogger("aifunding.dashboard")
 DATA_ENV = "AIFUNDING_DATA"
 ORIGINAL = "original"
 ANNOUNCEMENT = "announcement"
@@ -84,10 +86,17 @@ def load() -> Served | None:
     store = _last_valid()
     try:
         prepared, loaded_at = _prepared(key, package_signature(path))
-    except PackageReadError as exc:
+    except Exception as exc:
+        # The server log keeps the traceback; viewers see one line that names no path on this machine.
+        if isinstance(exc, PackageReadError):
+            problem = exc.public
+            log.warning("the data package could not be read: %s", exc)
+        else:
+            problem = translator()("error.unexpected")
+            log.exception("the data package could not be loaded")
         if key in store:
-            return Served(*store[key], problem=str(exc))
-        st.error(f"**{translator()('error.load')}**: {exc}")
+            return Served(*store[key], problem=problem)
+        st.error(f"**{translator()('error.load')}**: {markup.text(problem)}", icon=":material/error:")
         return None
     if prepared.package.report.valid:
         store[key] = (prepared, loaded_at)
@@ -178,8 +187,13 @@ def _put_state_in_widgets(
     ss[W["fxdate"]] = datetime.date.fromisoformat(state.fx_at) if state.fx_at != ANNOUNCEMENT else last_rate
 
 
-def _query_params() -> dict[str, str]:
-    return {k: st.query_params.get(k) for k in st.query_params}
+def _query_params() -> dict[str, str | list[str]]:
+    """The link's parameters; one given more than once is a list, so decoding can say so."""
+    params: dict[str, str | list[str]] = {}
+    for name in st.query_params:
+        values = st.query_params.get_all(name)
+        params[name] = values if len(values) > 1 else (values[0] if values else "")
+    return params
 
 
 def sync_state(prepared: Prepared) -> ViewState:
@@ -334,20 +348,18 @@ def header(title_key: str, view: FilteredView, current: Served, intro_key: str |
         st.markdown(t(intro_key))
     ignored = st.session_state.pop("_ignored_params", None)
     if ignored:
-        st.warning(t("url.ignored", params="; ".join(ignored)), icon=":material/link_off:")
-    st.info(view.sentence(), icon=":material/filter_alt:")
+        notice("warning", t("url.ignored", params="; ".join(ignored)), ":material/link_off:")
+    notice("info", view.sentence(), ":material/filter_alt:")
     as_of = newest_source_date(view.package)
     freshness = t("common.loaded_at", time=current.loaded_at.strftime("%Y-%m-%d %H:%M:%S UTC"))
     if as_of:
         freshness += " · " + t("common.data_as_of", date=format_partial_date(as_of, t.lang))
-    small(freshness)
+    small(markup.text(freshness))
     if current.problem and current.prepared is not current.latest:
-        st.warning(
-            t("error.stale", problem=current.problem, time=current.loaded_at.strftime("%Y-%m-%d %H:%M:%S UTC")),
-            icon=":material/warning:",
-        )
+        stale = t("error.stale", problem=current.problem, time=current.loaded_at.strftime("%Y-%m-%d %H:%M:%S UTC"))
+        notice("warning", stale, ":material/warning:")
     elif current.problem:
-        st.warning(t("error.invalid_package", problem=current.problem), icon=":material/warning:")
+        notice("warning", t("error.invalid_package", problem=current.problem), ":material/warning:")
 
 
 def start(
@@ -377,8 +389,26 @@ def start(
 
 
 def small(markdown: str) -> None:
-    """Small print at full text colour: st.caption's faded grey fails WCAG contrast for links."""
+    """Small print at full text colour: st.caption's faded grey fails WCAG contrast for links.
+
+    ``markdown`` is ours: any text from a package or a link in it has gone through :mod:`aifunding.markup`.
+    """
     st.markdown(f":small[{markdown}]")
+
+
+def notice(kind: str, message: str, icon: str) -> None:
+    """An alert (``info``, ``warning``, ``error``, ``success``) showing ``message`` as plain text.
+
+    Messages quote link parameters, package values and validator output, so the whole message is
+    escaped: none of it can become a link, an image, a colour or a table.
+    """
+    alert = {"info": st.info, "warning": st.warning, "error": st.error, "success": st.success}[kind]
+    alert(markup.text(message), icon=icon)
+
+
+def subheader_text(value: object) -> None:
+    """A subheader whose text comes from the data (a programme name), shown as it is."""
+    st.subheader(markup.text(value))
 
 
 # Print: drop the controls and chrome, keep charts whole on a page.
@@ -435,10 +465,6 @@ if (!window.__aifundingSlideKeys) {
 }
 </script>"""
 
-# Slides advance on a timer no faster than this, whatever ``every`` says.
-MIN_SLIDE_SECONDS = 5
-
-
 def _slide_step(step: int) -> None:
     st.session_state["_slide"] = st.session_state.get("_slide", 0) + step
     st.session_state["_slide_shown_at"] = time.monotonic()
@@ -452,7 +478,7 @@ def present(state: ViewState) -> None:
     every = st.session_state.get("_extra_params", {}).get("every")
     seconds = int(every) if every and every.isdigit() else None
     if seconds is not None:
-        seconds = max(seconds, MIN_SLIDE_SECONDS)
+        seconds = max(seconds, MIN_SLIDE_SECONDS)  # decoding already bounds it; never faster, whatever the state
 
     @st.fragment(run_every=seconds)
     def slide() -> None:
@@ -583,14 +609,7 @@ def view_file_name(title_key: str, view: FilteredView) -> str:
 
 
 def empty_notice() -> None:
-    st.info(translator()("common.empty_hint"), icon=":material/search_off:")
-
-
-def escape(text: str) -> str:
-    """Markdown-escape data text so a publisher name can never become a link or markup."""
-    for char in "\\`*_{}[]()#+!|<>~$":
-        text = text.replace(char, "\\" + char)
-    return text
+    notice("info", translator()("common.empty_hint"), ":material/search_off:")
 
 
 # How many sources a chart names inline before the rest go into "all sources": the best-tier ones
@@ -609,7 +628,7 @@ def source_footer(prepared: Prepared, source_ids: Iterable[str], caveat_ids: Ite
     def cite(sid: str) -> str:
         row = sources[sid]
         date = format_partial_date(row["published"], t.lang)
-        return f"[{escape(str(row['publisher']))}]({row['url']}) ({date}; {t('tier.' + str(row['tier']))})"
+        return f"{markup.link(row['publisher'], row['url'])} ({markup.text(date)}; {t('tier.' + str(row['tier']))})"
 
     if known:
         more = len(known) - INLINE_SOURCES
@@ -619,7 +638,7 @@ def source_footer(prepared: Prepared, source_ids: Iterable[str], caveat_ids: Ite
             + (f" · {t('common.more_sources', n=more)}" if more > 0 else "")
         )
     caveat_lines = [
-        f"- **{escape(str(caveats[c]['title_en']))}** {escape(str(caveats[c]['text_en']))}"
+        f"- **{markup.text(caveats[c]['title_en'])}** {markup.text(caveats[c]['text_en'])}"
         for c in caveat_ids
         if c in caveats
     ]
@@ -725,16 +744,7 @@ def _download_buttons(*buttons: tuple[str, Callable[[], bytes], str, str]) -> No
 
 def full_export(prepared: Prepared, view: FilteredView, fmt: str) -> Callable[[], bytes]:
     """A callable building the whole-package export (all three tidy tables) in ``fmt``."""
-
-    def build() -> bytes:
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as folder:
-            out = Path(folder) / f"ai-funding.{fmt}"
-            write_export(prepared.package, fmt, out, view.state.fx)
-            return out.read_bytes()
-
-    return build
+    return lambda: export_bytes(prepared.package, fmt, view.state.fx)
 
 
 def currency_column(view: FilteredView) -> str:
@@ -751,11 +761,11 @@ def headline_tiles(figures: dict) -> None:
     def money(entry: dict) -> str:
         if not entry["currency"]:
             return "—"
-        return format_money(entry["total"], entry["currency"], locale=t.lang)
+        return markup.text(format_money(entry["total"], entry["currency"], locale=t.lang))
 
     def bases(entry: dict) -> str:
         words = t("sentence.list").join(basis_label(b, t.lang) for b in entry["bases"])
-        return t("table.figures", count=entry["rows"], words=words) if words else ""
+        return markup.text(t("table.figures", count=entry["rows"], words=words)) if words else ""
 
     cols = st.columns(5)
     cols[0].metric(
@@ -779,8 +789,8 @@ def headline_tiles(figures: dict) -> None:
     largest = figures["largest"]
     cols[4].metric(
         t("overview.largest"),
-        format_percent(largest["share"], t.lang) if largest else "—",
-        largest["label"] if largest else None,
+        markup.text(format_percent(largest["share"], t.lang)) if largest else "—",
+        markup.text(largest["label"]) if largest else None,
         delta_color="off",
         delta_arrow="off",
         help=t("overview.largest.help"),
@@ -796,6 +806,11 @@ def milestone_columns(frame: pd.DataFrame) -> dict:
 def full_download_row(prepared: Prepared, view: FilteredView) -> None:
     """The whole package as tidy tables: XLSX workbook and JSON (built when clicked), named after the view."""
     t = translator()
+    unread = sorted(prepared.package.report.unread)
+    if unread:
+        # A table that could not be read is never handed out as an empty one.
+        notice("warning", t("data.all_unread", tables=", ".join(unread)), ":material/block:")
+        return
     name = view_file_name("all", view)
     _download_buttons(
         (t("data.all_xlsx"), full_export(prepared, view, "xlsx"), f"{name}.xlsx", "all-xlsx"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import re
 from pathlib import Path
 
 from aifunding.schema import render_descriptor
@@ -155,3 +156,9 @@ def line_of(folder: Path, name: str, needle: str) -> int:
     """1-based line number of the first line of a table's file containing ``needle``."""
     lines = (folder / TABLES_BY_NAME[name].path).read_text(encoding="utf-8").splitlines()
     return next(i for i, text in enumerate(lines, start=1) if needle in text)
+
+
+def shown(markdown: str) -> str:
+    """Markdown source as a reader sees it: escaped punctuation (``\\[``) shows as itself (``[``), and the
+    invisible word joiners that keep bare addresses from becoming links are not seen."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")

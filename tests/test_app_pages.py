@@ -23,6 +23,8 @@ from aifunding import BUNDLED_DATA
 from aifunding.i18n import Translator
 from aifunding.package import Package
 
+from packages import shown
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"
 DATA_ENV = "AIFUNDING_DATA"
@@ -95,7 +97,9 @@ def table(at: AppTest, *columns: str) -> pd.DataFrame:
 
 
 def texts(elements) -> list[str]:
-    return [e.value for e in elements]
+    """What each element shows: its markdown with the backslash escapes of data text resolved."""
+    return [shown(e.value) for e in elements]
+
 
 
 # ---------------------------------------------------------------------------------------------

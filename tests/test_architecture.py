@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -34,3 +35,54 @@ def test_the_check_would_catch_an_import() -> None:
     assert STREAMLIT_IMPORT.search("import streamlit as st\n")
     assert STREAMLIT_IMPORT.search("    from streamlit.testing.v1 import AppTest\n")
     assert not STREAMLIT_IMPORT.search("# the dashboard uses streamlit\n")
+
+
+# --- Text that is not ours never reaches markdown unescaped --------------------------------------------
+
+DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard"
+MARKDOWN_CALLS = {"markdown", "caption", "info", "warning", "error", "success", "title", "header", "subheader",
+                  "write", "toast", "metric"}  # fmt: skip
+
+
+def _allowed_markdown_argument(node: ast.expr) -> bool:
+    """Our own text: a message by key (``t("...")`` with no values), or text built by aifunding.markup."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "t":
+        return not node.keywords and len(node.args) == 1 and isinstance(node.args[0], ast.Constant)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        owner = node.func.value
+        return isinstance(owner, ast.Name) and owner.id == "markup"
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "method_markdown"
+
+
+def unescaped_markdown_calls(source: str) -> list[str]:
+    """Calls of ``st.<markdown element>`` whose text is not ours by construction."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "st"
+            and node.func.attr in MARKDOWN_CALLS
+            and node.args
+            and not _allowed_markdown_argument(node.args[0])
+        ):
+            found.append(f"line {node.lineno}: st.{node.func.attr}({ast.unparse(node.args[0])[:60]})")
+    return found
+
+
+def test_pages_pass_values_not_markdown() -> None:
+    # Pages show data through components (ui.notice, ui.subheader_text, ...), which escape it.
+    pages = sorted((DASHBOARD / "views").glob("*.py"))
+    assert len(pages) == 7
+    offenders = {p.name: unescaped_markdown_calls(p.read_text("utf-8")) for p in pages}
+    assert {name: calls for name, calls in offenders.items() if calls} == {}
+
+
+def test_the_markdown_check_would_catch_data_text() -> None:
+    assert unescaped_markdown_calls("st.subheader(name)\nst.info(f'{x}')\nst.markdown(t('a', n=name))\n") == [
+        "line 1: st.subheader(name)",
+        "line 2: st.info(f'{x}')",
+        "line 3: st.markdown(t('a', n=name))",
+    ]
+    assert unescaped_markdown_calls("st.subheader(t('k'))\nst.markdown(markup.link(a, b))\n") == []

@@ -1,4 +1,4 @@
-"""Exports re-import to the same figures: CSV amounts are exact decimals, JSON whole amounts are integers."""
+"""Exports re-import to the same figures: CSV amounts are exact decimals, JSON amounts exact decimal strings."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,23 +73,23 @@ def test_csv_export_reimports_to_the_same_figures(programme_amount: Decimal, awa
 
 @settings(max_examples=25, deadline=None)
 @given(programme_amount=amounts, award_amounts=st.lists(amounts, min_size=1, max_size=4))
-def test_json_export_keeps_whole_amounts_as_integers(programme_amount: Decimal, award_amounts: list[Decimal]) -> None:
+def test_json_export_writes_every_amount_as_an_exact_decimal_string(
+    programme_amount: Decimal, award_amounts: list[Decimal]
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         package = package_with(Path(tmp) / "pkg", programme_amount, award_amounts)
         [path] = write_export(package, "json", Path(tmp) / "out.json")
         payload = json.loads(path.read_text(encoding="utf-8"))
 
     for record, amount in zip(payload["awards"], award_amounts, strict=True):
-        if amount == amount.to_integral_value():
-            # A JSON integer: exact at any size, unlike a float.
-            assert type(record["amount"]) is int
-            assert record["amount"] == int(amount)
-        else:
-            # Fractional amounts are exact decimal strings.
-            assert isinstance(record["amount"], str)
-            assert Decimal(record["amount"]) == amount
+        # One JSON type for the column, whole or not: a string, exact at any size (a JSON number past
+        # 2^53 is rounded by JavaScript), in plain notation with no exponent.
+        assert isinstance(record["amount"], str)
+        assert Decimal(record["amount"]) == amount
+        assert "E" not in record["amount"].upper()
     [programme] = payload["programmes"]
-    assert Decimal(str(programme["amount"])) == programme_amount
+    assert isinstance(programme["amount"], str) and Decimal(programme["amount"]) == programme_amount
+    assert Decimal(programme["allocated"]) == sum(award_amounts, Decimal(0))
 
 
 def test_bundled_csv_export_reimports_to_the_same_figures(bundled: Package, tmp_path: Path) -> None:
@@ -99,14 +100,34 @@ def test_bundled_csv_export_reimports_to_the_same_figures(bundled: Package, tmp_
     assert amounts_by_id(back["awards"])["jp-cloud-2024-04-kddi"] == Decimal("10240000000")
 
 
-def test_bundled_json_whole_amounts_are_integers(bundled: Package, tmp_path: Path) -> None:
+def test_bundled_json_amounts_are_exact_strings(bundled: Package, tmp_path: Path) -> None:
     [path] = write_export(bundled, "json", tmp_path / "funding.json")
     payload = json.loads(path.read_text(encoding="utf-8"))
     for table in ("awards", "programmes"):
         amounts = [r["amount"] for r in payload[table] if r["amount"] is not None]
-        assert amounts and all(type(a) is int for a in amounts), table
+        assert amounts and all(type(a) is str for a in amounts), table
     by_id = {r["id"]: r for r in payload["programmes"]}
-    assert by_id["jp-physical-ai-fm-fy2026"]["amount"] == 387300000000
+    assert by_id["jp-physical-ai-fm-fy2026"]["amount"] == "387300000000"
+
+
+@pytest.mark.parametrize("currency", [None, "USD"])
+def test_every_json_column_keeps_one_type(bundled: Package, tmp_path: Path, currency: str | None) -> None:
+    from aifunding.metrics import FxChoice
+
+    fx = FxChoice(currency, "announcement") if currency else None
+    [path] = write_export(bundled, "json", tmp_path / "funding.json", fx)
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    for table in ("programmes", "awards", "market_shares"):
+        types: dict[str, set[str]] = {}
+        for record in payload[table]:
+            for key, value in record.items():
+                if value is not None:
+                    types.setdefault(key, set()).add(type(value).__name__)
+        mixed = {key: kinds for key, kinds in types.items() if len(kinds) > 1}
+        assert mixed == {}, table
+    if currency:
+        converted = [r["amount_converted"] for r in payload["awards"] if r["amount_converted"] is not None]
+        assert converted and all(isinstance(v, str) for v in converted)
 
 
 def test_every_exported_allocation_states_its_currency(bundled: Package) -> None:

@@ -409,3 +409,20 @@ def test_decode_never_raises(vocabulary: Vocabulary, params: dict) -> None:
     # Whatever was honoured is in the vocabulary.
     assert set(decoded.state.countries) <= set(vocabulary.countries)
     assert decoded.state.currency is None or decoded.state.currency in vocabulary.currencies
+
+
+@pytest.mark.parametrize(
+    ("every", "kept"),
+    [("5", True), ("3600", True), ("20", True), ("4", False), ("3601", False), ("2147484", False), ("٥", False)],
+)
+def test_presenter_timer_is_bounded(vocabulary: Vocabulary, every: str, kept: bool) -> None:
+    decoded = decode({"present": "1", "every": every}, vocabulary)
+    assert ("every" in decoded.extra) is kept
+    if not kept:
+        assert decoded.ignored == [f"every={every}: seconds per slide must be a whole number from 5 to 3600"]
+
+
+def test_a_single_valued_parameter_given_twice_is_named(vocabulary: Vocabulary) -> None:
+    decoded = decode({"cur": ["USD", "EUR"], "country": ["JP", "KR"]}, vocabulary)
+    assert decoded.state.currency == "EUR" and decoded.state.countries == ("JP", "KR")
+    assert decoded.ignored == ["cur: given 2 times; only the last one (EUR) was used"]

@@ -29,7 +29,7 @@ families = ui.memo(
     ],
 )
 for root_id, family, family_figure in families:
-    st.subheader(localized(family, "root_programme_name", view.state.lang).iloc[0])
+    ui.subheader_text(localized(family, "root_programme_name", view.state.lang).iloc[0])
     ui.chart(prepared, family_figure, rows, key=f"recipients-{root_id}")
 
 unpublished = unpublished_awards(rows, view.state.lang)

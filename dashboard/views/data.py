@@ -35,9 +35,9 @@ st.subheader(t("data.report"))
 # The report of the newest files, even when viewers are kept on the last valid version.
 report = (ui.served().latest or prepared).package.report
 if report.valid:
-    st.success(t("data.valid", summary=report_counts(report, t.lang)), icon=":material/check_circle:")
+    ui.notice("success", t("data.valid", summary=report_counts(report, t.lang)), ":material/check_circle:")
 else:
-    st.error(t("data.invalid", summary=report_counts(report, t.lang)), icon=":material/error:")
+    ui.notice("error", t("data.invalid", summary=report_counts(report, t.lang)), ":material/error:")
 problems = report_table(report, view.state.lang)
 if problems.empty:
     st.write(t("data.no_problems"))

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from aifunding import markup
 from aifunding.presentation import caveats_table, column, method_markdown, sources_table
 
 import components as ui
@@ -26,4 +27,4 @@ st.markdown(method_markdown(t.lang))
 
 st.subheader(t("sources.licence"))
 for licence in prepared.package.descriptor.get("licenses", []):
-    st.markdown(f"- {ui.escape(str(licence.get('title', licence.get('name'))))}: {ui.escape(str(licence.get('path')))}")
+    st.markdown(markup.link(licence.get("title") or licence.get("name") or "", licence.get("path")))

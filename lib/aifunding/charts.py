@@ -215,7 +215,37 @@ def base_layout(
         # ``height`` is the plotting area; the margins for titles and legend come on top of it.
         layout["height"] = height + top + bottom
     # The shared look wins over a builder's own settings where both set something, as it always has.
-    return go.Figure({"data": fig.data, "layout": _merge(fig.layout, layout)})
+    merged = _merge(fig.layout, layout)
+    data = [_text_safe(trace, TRACE_TEXT_KEYS) for trace in fig.data]
+    return go.Figure({"data": data, "layout": _text_safe(merged, LAYOUT_TEXT_KEYS)})
+
+
+# Plotly reads a few HTML tags in every text it draws (titles, ticks, legends, hover, annotations),
+# links among them. Builders use <br>, <b>, <extra> and one muted <span>; every other "<" comes from
+# data (names, purposes) and is turned into "&lt;", which plotly shows as "<", so a name holding
+# <a href=...> or <img> is drawn as the text it is.
+_OWN_TAG = re.compile(r"<(?!(?:br|/?b|/?extra|/span)>|span style='font-size:13px;color:#[0-9a-fA-F]{6}'>)")
+TRACE_TEXT_KEYS = frozenset({"name", "x", "y", "text", "hovertext", "customdata", "labels", "legendgrouptitle"})
+LAYOUT_TEXT_KEYS = frozenset({"title", "text", "annotations", "xaxis", "yaxis", "categoryarray", "ticktext"})
+
+
+def chart_text(text: str) -> str:
+    """``text`` with every "<" that is not one of the builders' own tags shown as itself."""
+    return _OWN_TAG.sub("&lt;", text)
+
+
+def _text_safe(value: Any, keys: frozenset[str], inside: bool = False) -> Any:
+    """``value`` with :func:`chart_text` applied to every string under one of ``keys``."""
+    if isinstance(value, str):
+        return chart_text(value) if inside else value
+    if isinstance(value, dict):
+        return {k: _text_safe(v, keys, inside or k in keys) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_text_safe(v, keys, inside) for v in value]
+    dtype = getattr(value, "dtype", None)
+    if inside and dtype is not None and dtype.kind in "OUS":  # text in an array; numeric arrays stay typed
+        return _text_safe(value.tolist(), keys, inside)
+    return value
 
 
 def _ids(frame: pd.DataFrame, column: str) -> set[str]:

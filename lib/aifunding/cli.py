@@ -13,15 +13,22 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aifunding import BUNDLED_DATA
-from aifunding.export import EXPORT_TABLES, FORMATS, write_export
+from aifunding.export import EXPORT_TABLES, FORMATS, IncompleteExport, check_exportable, write_export
 from aifunding.fx import ConversionError, rate_at, supported_currencies
 from aifunding.i18n import LANGUAGES
+from aifunding.limits import LimitsError
 from aifunding.metrics import FxChoice
 from aifunding.models import check_partial_date
-from aifunding.package import PackageReadError, load_package
+from aifunding.package import Package, PackageReadError, load_package
 from aifunding.schema import DESCRIPTOR_NAME, check_descriptor, render_descriptor
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+
+
+ALLOW_INVALID_HELP = (
+    "write the valid rows of a package that has errors (the output says which rows were left out); "
+    "a table whose file could not be read is never written"
+)
 
 
 class UsageError(Exception):
@@ -67,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="output: a folder for csv (or a .csv file with one --table), a file for xlsx and json",
     )
+    export.add_argument("--allow-invalid", action="store_true", help=ALLOW_INVALID_HELP)
 
     report = commands.add_parser("report", help="write a self-contained HTML snapshot of the whole package")
     report.add_argument("--data", default=str(BUNDLED_DATA), help="package folder (default: the bundled data/)")
@@ -78,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="'announcement' (rate on each announcement date, the default) or one date YYYY-MM-DD",
     )
     report.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    report.add_argument("--allow-invalid", action="store_true", help=ALLOW_INVALID_HELP)
 
     schema = commands.add_parser("schema", help="print the datapackage.json generated from the models")
     schema.add_argument("--check", action="store_true", help="fail if the committed datapackage.json has drifted")
@@ -122,18 +131,21 @@ def parse_fx(currency: str | None, fx_date: str) -> FxChoice | None:
     return FxChoice(currency=currency, at=fx_date)
 
 
+def _load_for_output(path: str, allow_invalid: bool) -> Package:
+    """The package, or :class:`IncompleteExport` when it has errors (unless allowed) or an unread table."""
+    package = load_package(path)
+    check_exportable(package, allow_invalid)
+    if not package.report.valid:
+        print(f"warning: writing the valid rows only; {package.report.summary()}", file=sys.stderr)
+    return package
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     fx = parse_fx(args.currency, args.fx_date)
-    package = load_package(args.data)
+    package = _load_for_output(args.data, args.allow_invalid)
     tables = tuple(dict.fromkeys(args.table)) if args.table else EXPORT_TABLES
-    written = write_export(package, args.format, Path(args.output), fx, tables)
-    for path in written:
+    for path in write_export(package, args.format, Path(args.output), fx, tables):
         print(f"wrote {path}")
-    if not package.report.valid:
-        print(
-            f"warning: the package has errors; {package.report.summary()} (run `aifunding validate {args.data}`)",
-            file=sys.stderr,
-        )
     return EXIT_OK
 
 
@@ -142,14 +154,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from aifunding.snapshot import build_report
 
     fx = parse_fx(args.currency, args.fx_date)
-    package = load_package(args.data)
+    package = _load_for_output(args.data, args.allow_invalid)
     state = ViewState(lang=args.lang, currency=fx.currency if fx else None, fx_at=fx.at if fx else "announcement")
     out = Path(args.output)
+    html = build_report(prepare(package), state)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(build_report(prepare(package), state), encoding="utf-8")
+    out.write_text(html, encoding="utf-8")
     print(f"wrote {out}")
-    if not package.report.valid:
-        print(f"warning: {package.report.summary()} (run `aifunding validate {args.data}`)", file=sys.stderr)
     return EXIT_OK
 
 
@@ -179,9 +190,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (PackageReadError, UsageError) as exc:
+    except IncompleteExport as exc:
+        print(f"aifunding {args.command}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except (PackageReadError, UsageError, LimitsError) as exc:
         print(f"aifunding {args.command}: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     except OSError as exc:
         print(f"aifunding {args.command}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_UNREADABLE
+    except Exception as exc:
+        print(
+            f"aifunding {args.command}: could not finish ({type(exc).__name__}: {str(exc)[:200]}); "
+            "please report this with the input that caused it",
+            file=sys.stderr,
+        )
         return EXIT_UNREADABLE

@@ -245,33 +245,66 @@ def export_tables(
 
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy with every text cell neutralised (see :func:`neutralise`)."""
+    """A copy with every text cell and every column header neutralised (see :func:`neutralise`)."""
     result = frame.copy()
+    result.columns = [neutralise(str(c)) for c in result.columns]
     for column in result.columns:
         if result[column].dtype == object or pd.api.types.is_string_dtype(result[column]):
             result[column] = result[column].map(neutralise)
     return result
 
 
+class IncompleteExport(Exception):
+    """An export would present a table that could not be read as an empty one; the message names it."""
+
+
+def check_exportable(package: Package, allow_invalid: bool = False) -> None:
+    """Refuse to export a package with errors (unless ``allow_invalid``), or one with an unread table.
+
+    Raises:
+        IncompleteExport: naming the errors, or the tables whose files could not be read at all.
+    """
+    report = package.report
+    if report.unread:
+        names = ", ".join(sorted(report.unread))
+        raise IncompleteExport(
+            f"the {names} table(s) could not be read, so an export would show them as empty; "
+            f"fix the package first ({report.summary()})"
+        )
+    if not report.valid and not allow_invalid:
+        raise IncompleteExport(
+            f"the package has errors ({report.summary()}); fix them, or export the valid rows with --allow-invalid"
+        )
+
+
+def left_out_words(package: Package) -> str:
+    """Which rows of which tables an export of a package with errors leaves out, in words."""
+    left_out = package.report.left_out()
+    if not left_out:
+        return "none"
+    read = package.report.rows_read
+    return "; ".join(f"{name}: {n} of {read[name]} rows quarantined" for name, n in left_out.items())
+
+
 def about_rows(package: Package, fx: FxChoice | None, generated_at: datetime.datetime) -> list[tuple[str, str]]:
-    """Key-value lines that say what an export holds and how it was made."""
-    licences = ", ".join(
-        str(lic.get("name")) for lic in package.descriptor.get("licenses", []) if isinstance(lic, dict)
-    )
+    """Key-value lines that say what an export holds and how it was made (never a path on this machine)."""
+    licences = ", ".join(str(lic.get("name") or lic.get("title")) for lic in package.descriptor.get("licenses", []))
     conversion = (
         "no conversion: amounts in their original currencies"
         if fx is None
         else f"converted to {fx.currency} at ECB reference rates "
         + ("on each announcement date (month or year averages for partial dates)" if not fx.fixed else f"of {fx.at}")
     )
-    return [
+    rows = [
         ("title", package.title),
-        ("package", str(package.path)),
+        ("package", package.name),
         ("licence", licences),
         ("generated_at", generated_at.isoformat(timespec="seconds")),
-        ("conversion", neutralise(conversion)),
+        ("conversion", conversion),
         ("validation", package.report.summary()),
+        ("left_out", left_out_words(package)),
     ]
+    return [(key, neutralise(value)) for key, value in rows]
 
 
 def write_export(
@@ -288,9 +321,8 @@ def write_export(
     asked for and ``out`` ends in .csv); XLSX writes one workbook with a sheet per table and an
     "about" sheet; JSON writes one object with an "about" block and an array per table.
     """
-    generated_at = generated_at or datetime.datetime.now(datetime.UTC)
-    frames = export_tables(package, fx, tables)
     if fmt == "csv":
+        frames = export_tables(package, fx, tables)
         if len(frames) == 1 and out.suffix.lower() == ".csv":
             paths = {next(iter(frames)): out}
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -300,21 +332,60 @@ def write_export(
         for name, frame in frames.items():
             frame.to_csv(paths[name], index=False, encoding="utf-8")
         return list(paths.values())
+    data = export_bytes(package, fmt, fx, tables, generated_at)
     out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return [out]
+
+
+def export_bytes(
+    package: Package,
+    fmt: str,
+    fx: FxChoice | None = None,
+    tables: tuple[str, ...] = EXPORT_TABLES,
+    generated_at: datetime.datetime | None = None,
+) -> bytes:
+    """The XLSX workbook or JSON document of the tidy tables, as bytes (for a file or a download)."""
+    generated_at = generated_at or datetime.datetime.now(datetime.UTC)
+    frames = export_tables(package, fx, tables)
     about = about_rows(package, fx, generated_at)
     if fmt == "xlsx":
-        with pd.ExcelWriter(out, engine="openpyxl") as writer:
+        import io
+
+        buffer = io.BytesIO()
+        with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
             pd.DataFrame(about, columns=["field", "value"]).to_excel(writer, sheet_name="about", index=False)
             for name, frame in frames.items():
-                frame.to_excel(writer, sheet_name=name, index=False)
-        return [out]
+                spreadsheet_exact(frame).to_excel(writer, sheet_name=name, index=False)
+        return buffer.getvalue()
     if fmt == "json":
         payload = {"about": dict(about), **{name: _records(frame) for name, frame in frames.items()}}
-        out.write_text(
-            json.dumps(payload, ensure_ascii=False, indent=2, default=_json_default) + "\n", encoding="utf-8"
-        )
-        return [out]
+        text = json.dumps(payload, ensure_ascii=False, indent=2, default=_json_default) + "\n"
+        return text.encode("utf-8")
     raise ValueError(f"unknown export format '{fmt}'; use one of: {', '.join(FORMATS)}")
+
+
+# A spreadsheet number holds 15 significant digits; amounts beyond that are written as exact text.
+SPREADSHEET_DIGITS = 15
+
+
+def spreadsheet_exact(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose Decimals a spreadsheet would round are text in plain notation; the rest stay numbers."""
+    result = frame.copy()
+    for column in result.columns:
+        if result[column].dtype == object:
+            result[column] = result[column].map(_exact_cell)
+    return result
+
+
+def _exact_cell(value: Any) -> Any:
+    if (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and len(value.normalize().as_tuple().digits) > SPREADSHEET_DIGITS
+    ):
+        return decimal_text(value)
+    return value
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -323,10 +394,17 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _json_value(value: Any) -> Any:
-    # Whole amounts become JSON integers (exact at any size); fractional ones exact decimal strings.
+    # Amounts are exact decimal strings in plain notation ("72500000000", "0.25"): one JSON type per
+    # column, exact at any size (a JSON number past 2^53 is rounded by JavaScript and most readers).
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else str(value)
+        return decimal_text(value)
     return value
+
+
+def decimal_text(value: Decimal) -> str:
+    """``value`` in plain notation, without an exponent or trailing zeros after the point."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _json_default(value: Any) -> Any:
@@ -341,7 +419,7 @@ def table_csv_bytes(frame: pd.DataFrame, about: list[tuple[str, str]]) -> bytes:
     The header names the view, its link, sources and generation time; ``pandas.read_csv(path,
     comment="#")`` (or skipping the lines that start with ``#``) reads the table back.
     """
-    header = "".join(f"# {key}: {str(value).replace(chr(10), ' ')}\n" for key, value in about)
+    header = "".join(f"# {key}: {' '.join(str(value).splitlines())}\n" for key, value in about)
     return (header + neutralise_frame(frame).to_csv(index=False)).encode("utf-8")
 
 
@@ -351,8 +429,18 @@ def table_xlsx_bytes(frame: pd.DataFrame, sheet: str, about: list[tuple[str, str
 
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        neutralise_frame(frame).to_excel(writer, sheet_name=sheet[:31] or "data", index=False)
+        spreadsheet_exact(neutralise_frame(frame)).to_excel(writer, sheet_name=_sheet_name(sheet), index=False)
         neutralise_frame(pd.DataFrame(about, columns=["field", "value"])).to_excel(
             writer, sheet_name="about", index=False
         )
     return buffer.getvalue()
+
+
+# Characters Excel refuses in a sheet name.
+_SHEET_FORBIDDEN = set("[]:*?/\\")
+
+
+def _sheet_name(name: str) -> str:
+    """A sheet name Excel accepts: at most 31 characters, none of []:*?/\\, never empty or 'about'."""
+    cleaned = "".join("-" if ch in _SHEET_FORBIDDEN else ch for ch in name).strip("'")[:31]
+    return cleaned if cleaned and cleaned.lower() != "about" else "data"

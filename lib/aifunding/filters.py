@@ -20,7 +20,7 @@ from aifunding.formatting import format_partial_date
 from aifunding.i18n import Translator, translate
 from aifunding.metrics import NO_AMOUNT_NOTE, NO_DATE_NOTE, FxChoice, award_view, convert_frame, programme_view
 from aifunding.package import Package
-from aifunding.rules import descendants
+from aifunding.tree import ProgrammeTree
 
 
 @dataclass(frozen=True)
@@ -83,12 +83,12 @@ def date_mask(dates: pd.Series, start: datetime.date | None, end: datetime.date 
 
 @dataclass(frozen=True)
 class Context:
-    """What filters need besides the rows: programme scopes and display names.
+    """What filters need besides the rows: the programme tree and display names.
 
     ``names`` are English; ``names_by_lang`` holds other languages, each name falling back to English.
     """
 
-    scopes: Mapping[str, set[str]]
+    tree: ProgrammeTree
     names: Mapping[str, Mapping[str, str]]
     programmes_by_org: Mapping[str, set[str]]
     names_by_lang: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
@@ -111,7 +111,7 @@ class Filter:
 
 
 def _scope(values: tuple[str, ...], ctx: Context) -> set[str]:
-    return set().union(*(ctx.scopes.get(v, {v}) for v in values))
+    return ctx.tree.subtrees(values)
 
 
 def _award_has_org(frame: pd.DataFrame, values: tuple[str, ...]) -> pd.Series:
@@ -121,7 +121,7 @@ def _award_has_org(frame: pd.DataFrame, values: tuple[str, ...]) -> pd.Series:
 
 def _programme_awarded(frame: pd.DataFrame, values: tuple[str, ...], ctx: Context) -> pd.Series:
     awarding = set().union(*(ctx.programmes_by_org.get(v, set()) for v in values))
-    return frame["id"].map(lambda pid: bool(ctx.scopes.get(pid, {pid}) & awarding)).astype(bool)
+    return frame["id"].isin(ctx.tree.with_ancestors(awarding))
 
 
 FILTERS: tuple[Filter, ...] = (
@@ -263,7 +263,7 @@ def prepare(package: Package) -> Prepared:
 
     awards = award_view(package)
     programmes = programme_view(package)
-    scopes = descendants(package.rows)
+    tree = ProgrammeTree.from_pairs(zip(programmes["id"], programmes["parent_id"], strict=True))
     programmes_by_org: dict[str, set[str]] = {}
     for programme_id, recipients in zip(awards["programme_id"], awards[C.RECIPIENT_IDS], strict=True):
         for org in recipients:
@@ -280,11 +280,21 @@ def prepare(package: Package) -> Prepared:
         programmes,
         market_share_view(package),
         package.frame("milestones"),
-        Context(scopes, names, programmes_by_org, {"en": names, "ja": names_ja}),
-        sources={row["id"]: row for row in package.frame("sources").astype(object).where(
-            package.frame("sources").notna(), None).to_dict(orient="records")},
-        caveats={row["id"]: row for row in package.frame("caveats").astype(object).where(
-            package.frame("caveats").notna(), None).to_dict(orient="records")},
+        Context(tree, names, programmes_by_org, {"en": names, "ja": names_ja}),
+        sources={
+            row["id"]: row
+            for row in package.frame("sources")
+            .astype(object)
+            .where(package.frame("sources").notna(), None)
+            .to_dict(orient="records")
+        },
+        caveats={
+            row["id"]: row
+            for row in package.frame("caveats")
+            .astype(object)
+            .where(package.frame("caveats").notna(), None)
+            .to_dict(orient="records")
+        },
     )
 
 

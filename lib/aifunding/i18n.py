@@ -187,6 +187,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "data.downloads": "Downloads",
         "data.all_xlsx": "All tables (XLSX)",
         "data.all_json": "All tables (JSON)",
+        "data.all_unread": "The whole-package download is not offered: the {tables} table(s) could not be read, "
+        "and a download would show them as empty. The report below says why.",
         # Sources
         "sources.title": "Sources and method",
         "sources.list": "Sources",
@@ -207,6 +209,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "url.ignored": "Some settings in the link could not be used and were reset to their defaults: {params}.",
         # Errors
         "error.load": "The data package could not be loaded",
+        "error.unexpected": "something went wrong while preparing it; the server log has the details",
         "error.invalid_package": "The data package has errors, so only its valid rows are shown; the rest are listed "
         "on the Data page. {problem}",
         "error.stale": "The data files changed but no longer validate, so you are seeing the last valid data "
@@ -496,6 +499,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "data.downloads": "ダウンロード",
         "data.all_xlsx": "全テーブル（XLSX）",
         "data.all_json": "全テーブル（JSON）",
+        "data.all_unread": "{tables}のファイルを読み込めなかったため、パッケージ全体のダウンロードは提供していません"
+        "（空の表として渡さないため）。理由は下の検証レポートにあります。",
         # Sources
         "sources.title": "出典と方法",
         "sources.list": "出典",
@@ -516,6 +521,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "url.ignored": "リンクの一部の設定は使えなかったため、既定値に戻しました：{params}。",
         # Errors
         "error.load": "データパッケージを読み込めませんでした",
+        "error.unexpected": "準備中に問題が発生しました。詳細はサーバーのログにあります",
         "error.invalid_package": "データパッケージにエラーがあるため、有効な行だけを表示しています。"
         "残りは「データ」ページに一覧があります。{problem}",
         "error.stale": "データファイルが変更されましたが検証に通らないため、最後に有効だったデータ"

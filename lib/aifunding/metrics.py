@@ -19,6 +19,7 @@ from aifunding import columns as C
 from aifunding.fx import ConversionError, convert
 from aifunding.models import PLAN_BASES, Basis
 from aifunding.package import Package
+from aifunding.tree import ProgrammeTree
 
 JOINT_SUFFIX = " (joint)"
 # Why a row was not converted, when the reason is this module's own rather than the fx module's.
@@ -174,37 +175,47 @@ def programme_totals(programmes: pd.DataFrame, awards: pd.DataFrame) -> pd.DataF
     awards share) are added; the others are counted in ``awards_other_currency`` so nothing
     disappears from view.
     """
-    children: dict[str, list[str]] = {}
-    for pid, parent in zip(programmes["id"], programmes["parent_id"], strict=True):
-        if _none_if_na(parent) is not None:
-            children.setdefault(parent, []).append(pid)
+    tree = ProgrammeTree.from_pairs(zip(programmes["id"], programmes["parent_id"], strict=True))
+    # Awards by programme, read once: (amount or None, currency, basis).
+    by_programme: dict[str, list[tuple[Any, Any, Any]]] = {}
+    for pid, amount, award_currency, basis in zip(
+        awards["programme_id"], awards["amount"], awards["currency"], awards["basis"], strict=True
+    ):
+        by_programme.setdefault(pid, []).append((_none_if_na(amount), award_currency, basis))
     rows = []
     for pid, currency in zip(programmes["id"], programmes["currency"], strict=True):
-        scope, stack = set(), [pid]
-        while stack:
-            current = stack.pop()
-            if current not in scope:
-                scope.add(current)
-                stack.extend(children.get(current, ()))
-        mine = awards[awards["programme_id"].isin(scope)]
-        with_amount = mine[mine["amount"].map(lambda v: _none_if_na(v) is not None).astype(bool)]
+        mine = [award for member in tree.subtree(pid) for award in by_programme.get(member, ())]
+        with_amount = [award for award in mine if award[0] is not None]
         currency = _none_if_na(currency)
-        if currency is None and with_amount["currency"].nunique() == 1:
+        currencies = {award[1] for award in with_amount}
+        if currency is None and len(currencies) == 1:
             # No declared currency: the awards' own one, when they share it.
-            currency = with_amount["currency"].iloc[0]
-        same = with_amount[with_amount["currency"] == currency] if currency is not None else with_amount.iloc[:0]
+            currency = next(iter(currencies))
+        same = [award for award in with_amount if currency is not None and award[1] == currency]
         rows.append(
             {
                 C.PROGRAMME_ID: pid,
                 C.N_AWARDS: len(mine),
                 C.N_AWARDS_UNPUBLISHED: len(mine) - len(with_amount),
-                C.ALLOCATED: decimal_sum(same["amount"]) if len(same) else None,
+                C.ALLOCATED: decimal_sum(award[0] for award in same) if same else None,
                 C.ALLOCATED_CURRENCY: currency,
                 C.AWARDS_OTHER_CURRENCY: len(with_amount) - len(same),
-                C.ALLOCATED_BASES: tuple(sorted(set(same["basis"]))),
+                C.ALLOCATED_BASES: tuple(sorted({award[2] for award in same})),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=TOTALS_COLUMNS)
+
+
+# The columns :func:`programme_totals` returns, so an empty package still has every one of them.
+TOTALS_COLUMNS = [
+    C.PROGRAMME_ID,
+    C.N_AWARDS,
+    C.N_AWARDS_UNPUBLISHED,
+    C.ALLOCATED,
+    C.ALLOCATED_CURRENCY,
+    C.AWARDS_OTHER_CURRENCY,
+    C.ALLOCATED_BASES,
+]
 
 
 def annualise(amount: Any, period_years: Any, start_fy: Any, end_fy: Any) -> Decimal | None:

@@ -4,14 +4,15 @@ A package is a folder with ``datapackage.json`` and one CSV per table (see :mod:
 Loading never raises on bad content: each row is checked against its pydantic model, then keys and
 package-wide rules run (:mod:`aifunding.rules`). Rows that fail are quarantined and reported with
 file, line, field and value; valid rows still load. Only an unreadable package (no descriptor, a
-descriptor that is not JSON) raises :class:`PackageReadError`.
+descriptor that is not JSON) raises :class:`PackageReadError`. Files are read through
+:mod:`aifunding.reading` (regular files inside the package only) within :class:`Limits`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,17 +23,20 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
+from aifunding.limits import Limits, describe_bytes
+from aifunding.messages import friendly_message
+from aifunding.reading import (
+    PackageReadError,  # noqa: F401  (re-exported: callers catch it from here)
+    UnsafeFile,
+    check_relative_path,
+    clean_descriptor,
+    package_root,
+    read_descriptor,
+    read_inside,
+)
 from aifunding.report import Problem, QuarantinedRow, Severity, ValidationReport
 from aifunding.schema import DESCRIPTOR_NAME, base_type, unwrap_optional
 from aifunding.tables import TABLES, TABLES_BY_NAME, Table
-
-# Files larger than this are refused rather than parsed: uploads come from strangers, and the
-# bundled package is a few hundred kilobytes.
-MAX_FILE_BYTES = 200 * 1024 * 1024
-
-
-class PackageReadError(Exception):
-    """The package cannot be read at all (no descriptor, or a descriptor that is not JSON)."""
 
 
 @dataclass
@@ -56,53 +60,52 @@ class Package:
     rows: dict[str, list[LoadedRow]] = field(repr=False, default_factory=dict)
 
     @property
+    def name(self) -> str:
+        """The package's own name (its descriptor's ``name``), never a path on this machine."""
+        name = self.descriptor.get("name")
+        return name if isinstance(name, str) and name else "package"
+
+    @property
     def title(self) -> str:
-        return str(self.descriptor.get("title") or self.path.name)
+        title = self.descriptor.get("title")
+        return title if isinstance(title, str) and title else self.name
 
     def frame(self, name: str) -> pd.DataFrame:
         return self.frames[name]
 
 
-def resolve_descriptor(path: str | Path) -> Path:
-    """The datapackage.json for a package folder or the descriptor path itself."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / DESCRIPTOR_NAME
-    if not path.is_file():
-        raise PackageReadError(f"no {DESCRIPTOR_NAME} found at {path}")
-    return path
-
-
-def read_descriptor(descriptor_path: Path) -> dict[str, Any]:
-    try:
-        text = descriptor_path.read_bytes().decode("utf-8-sig")
-        descriptor = json.loads(text)
-    except UnicodeDecodeError:
-        raise PackageReadError(f"{descriptor_path} is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise PackageReadError(f"{descriptor_path} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    except OSError as exc:
-        raise PackageReadError(f"{descriptor_path} cannot be read: {exc.strerror}") from None
-    if not isinstance(descriptor, dict):
-        raise PackageReadError(f"{descriptor_path} must hold a JSON object")
-    return descriptor
-
-
-def load_package(path: str | Path) -> Package:
+def load_package(path: str | Path, limits: Limits | None = None) -> Package:
     """Load and validate the data package at ``path`` (a folder or its datapackage.json).
+
+    Only regular files inside the package folder are read, each within ``limits`` (by default
+    :meth:`Limits.from_env`); anything else is one problem naming the table and why.
 
     Returns:
         The package with every valid row loaded and the report of everything else.
 
     Raises:
-        PackageReadError: when there is no readable descriptor.
+        PackageReadError: when there is no usable descriptor.
     """
-    descriptor_path = resolve_descriptor(path)
-    descriptor = read_descriptor(descriptor_path)
+    limits = limits or Limits.from_env()
+    root = package_root(path)
+    descriptor, issues = clean_descriptor(read_descriptor(root, limits))
     report = ValidationReport()
-    files = _resource_files(descriptor, descriptor_path.parent, report)
-    texts = {name: _read_text(name, file, report) for name, file in files.items()}
-    return validate_texts(descriptor_path.parent, descriptor, texts, report)
+    for issue in issues:
+        report.problems.append(
+            Problem(
+                Severity.WARNING,
+                "descriptor-field",
+                None,
+                DESCRIPTOR_NAME,
+                None,
+                issue.field,
+                issue.value,
+                issue.message,
+            )
+        )
+    files = _resource_files(descriptor, report)
+    texts = _read_texts(root, files, report, limits)
+    return validate_texts(root, descriptor, texts, report, limits)
 
 
 def validate_texts(
@@ -110,22 +113,27 @@ def validate_texts(
     descriptor: dict[str, Any],
     texts: dict[str, tuple[str, str | None]],
     report: ValidationReport | None = None,
+    limits: Limits | None = None,
 ) -> Package:
     """Validate tables given as text: ``{table: (file name, CSV text or None if unreadable)}``.
 
-    This is the entry point shared by files on disk and uploads held in memory.
+    This is the entry point shared by files on disk and uploads held in memory. A table given as
+    None (or not given) is recorded as unread, so outputs can refuse to pass it off as empty.
     """
     from aifunding.rules import run_package_rules, run_reference_rules
 
+    limits = limits or Limits.from_env()
     report = report or ValidationReport()
     rows: dict[str, list[LoadedRow]] = {}
     for table in TABLES:
         file, text = texts.get(table.name, (table.path, None))
-        rows[table.name] = _parse_table(table, file, text, report) if text is not None else []
+        if text is None:
+            report.unread.add(table.name)
+        rows[table.name] = _parse_table(table, file, text, report, limits) if text is not None else []
         report.rows_read[table.name] = len(rows[table.name]) + sum(
             1 for q in report.quarantined if q.table == table.name
         )
-    run_reference_rules(rows, report)
+    run_reference_rules(rows, report, limits)
     run_package_rules(rows, report)
     for name, loaded in rows.items():
         report.rows_loaded[name] = len(loaded)
@@ -133,15 +141,17 @@ def validate_texts(
     return Package(path=root, descriptor=descriptor, frames=frames, report=report, rows=rows)
 
 
-def _resource_files(descriptor: dict[str, Any], root: Path, report: ValidationReport) -> dict[str, Path]:
+def _descriptor_problem(rule: str, table: str | None, field: str, value: str | None, message: str) -> Problem:
+    return Problem(Severity.ERROR, rule, table, DESCRIPTOR_NAME, None, field, value, message)
+
+
+def _resource_files(descriptor: dict[str, Any], report: ValidationReport) -> dict[str, str]:
+    """Table name -> the relative path its resource names, for every table whose path is usable."""
     resources = descriptor.get("resources")
     if not isinstance(resources, list):
         report.problems.append(
-            Problem(
-                Severity.ERROR,
+            _descriptor_problem(
                 "descriptor",
-                None,
-                DESCRIPTOR_NAME,
                 None,
                 "resources",
                 None,
@@ -149,18 +159,15 @@ def _resource_files(descriptor: dict[str, Any], root: Path, report: ValidationRe
             )
         )
         resources = []
-    by_name = {r.get("name"): r for r in resources if isinstance(r, dict)}
-    files: dict[str, Path] = {}
+    by_name = {r["name"]: r for r in resources}
+    files: dict[str, str] = {}
     for table in TABLES:
         resource = by_name.get(table.name)
         if resource is None:
             report.problems.append(
-                Problem(
-                    Severity.ERROR,
+                _descriptor_problem(
                     "missing-table",
                     table.name,
-                    DESCRIPTOR_NAME,
-                    None,
                     "resources",
                     table.name,
                     f"the descriptor does not list the '{table.name}' table; expected a resource named "
@@ -169,52 +176,67 @@ def _resource_files(descriptor: dict[str, Any], root: Path, report: ValidationRe
             )
             continue
         rel = resource.get("path")
-        if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
+        try:
+            check_relative_path(rel)
+        except UnsafeFile as exc:
             report.problems.append(
-                Problem(
-                    Severity.ERROR,
-                    "resource-path",
-                    table.name,
-                    DESCRIPTOR_NAME,
-                    None,
-                    "path",
-                    str(rel),
-                    f"the '{table.name}' resource needs a relative 'path' inside the package folder",
+                _descriptor_problem(
+                    "resource-path", table.name, "path", _short(rel), f"the '{table.name}' resource {exc}"
                 )
             )
             continue
-        files[table.name] = root / rel
-    for name in by_name.keys() - TABLES_BY_NAME.keys():
+        files[table.name] = rel
+    for name in sorted(by_name.keys() - TABLES_BY_NAME.keys()):
         report.problems.append(
             Problem(
                 Severity.WARNING,
                 "unknown-table",
-                str(name),
+                _short(name),
                 DESCRIPTOR_NAME,
                 None,
                 "resources",
-                str(name),
-                f"resource '{name}' is not a known table and was not loaded; known tables: "
+                _short(name),
+                f"resource '{_short(name)}' is not a known table and was not loaded; known tables: "
                 + ", ".join(TABLES_BY_NAME),
             )
         )
     return files
 
 
-def _read_text(name: str, file: Path, report: ValidationReport) -> tuple[str, str | None]:
-    """Read one CSV as text, reporting a missing, huge or non-UTF-8 file instead of raising."""
-    shown = file.name
+def _read_texts(
+    root: Path, files: dict[str, str], report: ValidationReport, limits: Limits
+) -> dict[str, tuple[str, str | None]]:
+    """Each table's file as text, read through :func:`read_inside`; a refused file is one problem, never raised."""
+    texts: dict[str, tuple[str, str | None]] = {}
+    total = 0
+    for name, rel in files.items():
+        shown = _short(rel)
 
-    def fail(rule: str, message: str, line: int | None = None) -> tuple[str, None]:
-        report.problems.append(Problem(Severity.ERROR, rule, name, shown, line, None, None, message))
-        return shown, None
+        def fail(rule: str, message: str, name: str = name, shown: str = shown) -> None:
+            report.problems.append(Problem(Severity.ERROR, rule, name, shown, None, None, None, message))
+            texts[name] = (shown, None)
 
-    if not file.is_file():
-        return fail("missing-file", f"the file for the '{name}' table is missing")
-    if file.stat().st_size > MAX_FILE_BYTES:
-        return fail("file-too-large", f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB and was not read")
-    data = file.read_bytes()
-    return shown, decode_csv_bytes(name, shown, data, report)
+        budget = min(limits.file_bytes, limits.package_bytes - total)
+        try:
+            data = read_inside(root, rel, limits.file_bytes)
+        except UnsafeFile as exc:
+            fail(exc.rule, f"the file for the '{name}' table {exc}")
+            continue
+        if len(data) > budget:
+            fail(
+                "package-too-large",
+                f"the package's files add up to more than the {describe_bytes(limits.package_bytes)} limit, "
+                f"so the '{name}' table was not read",
+            )
+            continue
+        total += len(data)
+        texts[name] = (shown, decode_csv_bytes(name, shown, data, report))
+    return texts
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def decode_csv_bytes(name: str, shown: str, data: bytes, report: ValidationReport) -> str | None:
@@ -253,8 +275,8 @@ def decode_csv_bytes(name: str, shown: str, data: bytes, report: ValidationRepor
         return None
 
 
-def _parse_table(table: Table, file: str, text: str, report: ValidationReport) -> list[LoadedRow]:
-    """Parse one CSV text into validated rows, quarantining what fails."""
+def _parse_table(table: Table, file: str, text: str, report: ValidationReport, limits: Limits) -> list[LoadedRow]:
+    """Parse one CSV text into validated rows, quarantining what fails. Linear in the size of the text."""
 
     def problem(
         rule: str,
@@ -264,7 +286,7 @@ def _parse_table(table: Table, file: str, text: str, report: ValidationReport) -
         message: str,
         severity: Severity = Severity.ERROR,
     ) -> None:
-        report.problems.append(Problem(severity, rule, table.name, file, line, column, value, message))
+        report.problems.append(Problem(severity, rule, table.name, file, line, column, clip(value), message))
 
     if not text.strip():
         problem(
@@ -274,28 +296,48 @@ def _parse_table(table: Table, file: str, text: str, report: ValidationReport) -
             None,
             f"the file is empty; it needs at least the header line: {','.join(table.columns)}",
         )
+        report.unread.add(table.name)
         return []
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip() for h in next(reader)]
     except csv.Error as exc:
         problem("csv-syntax", 1, None, None, f"the header line cannot be read as CSV: {exc}")
+        report.unread.add(table.name)
+        return []
+    if len(header) > limits.columns:
+        problem(
+            "too-many-columns",
+            1,
+            None,
+            None,
+            f"the header has {len(header):,} columns, more than the limit of {limits.columns}; "
+            f"the {table.name} table has {len(table.columns)}. No row of this table was read",
+        )
+        report.unread.add(table.name)
         return []
     expected = table.columns
-    missing = [c for c in expected if c not in header]
-    extra = [c for c in header if c not in expected]
-    for column in extra:
+    expected_set = set(expected)
+    present = Counter(header)
+    missing = [c for c in expected if c not in present]
+    for column in header:
+        if column not in expected_set:
+            problem(
+                "unknown-column",
+                1,
+                clip(column) or "(blank)",
+                column,
+                f"'{clip(column)}' is not a column of the {table.name} table and its values were ignored; "
+                f"allowed columns: {', '.join(expected)}",
+            )
+    for column in sorted(c for c, n in present.items() if n > 1 and c):
         problem(
-            "unknown-column",
+            "duplicate-column",
             1,
-            column or "(blank)",
+            clip(column),
             column,
-            f"'{column}' is not a column of the {table.name} table and its values were ignored; "
-            f"allowed columns: {', '.join(expected)}",
+            f"the column '{clip(column)}' appears more than once in the header",
         )
-    duplicated = sorted({c for c in header if header.count(c) > 1 and c})
-    for column in duplicated:
-        problem("duplicate-column", 1, column, column, f"the column '{column}' appears more than once in the header")
     required = [c for c in missing if table.model.model_fields[c].is_required()]
     for column in missing:
         severity = Severity.ERROR if column in required else Severity.WARNING
@@ -312,7 +354,7 @@ def _parse_table(table: Table, file: str, text: str, report: ValidationReport) -
         )
 
     loaded: list[LoadedRow] = []
-    line = 1
+    rows_seen = 0
     while True:
         start = reader.line_num + 1
         try:
@@ -331,16 +373,34 @@ def _parse_table(table: Table, file: str, text: str, report: ValidationReport) -
         line = start
         if not values or all(not v.strip() for v in values):
             continue  # blank lines carry no data; csv writers often end files with one
+        rows_seen += 1
+        if rows_seen > limits.rows:
+            problem(
+                "too-many-rows",
+                line,
+                None,
+                None,
+                f"the file has more than {limits.rows:,} rows, the limit for one table; "
+                "this line and the rest of the file were not read",
+            )
+            break
         raw = {header[i]: (values[i] if i < len(values) else None) for i in range(len(header))}
         cleaned = {k: (v.strip() if isinstance(v, str) and v.strip() else None) for k, v in raw.items()}
         reasons: list[str] = []
-        if len(values) != len(header):
+        too_long = next((i for i, v in enumerate(values) if len(v) > limits.cell_chars), None)
+        if too_long is not None:
+            column = header[too_long] if too_long < len(header) else None
+            reasons.append(
+                f"a value has {len(values[too_long]):,} characters, more than the limit of {limits.cell_chars:,}"
+            )
+            problem("cell-too-long", line, column, values[too_long], reasons[-1])
+        elif len(values) != len(header):
             reasons.append(f"the line has {len(values)} values but the header has {len(header)} columns")
             problem("field-count", line, None, None, reasons[-1])
         elif required:
             reasons.append("required column(s) missing from the header: " + ", ".join(required))
         else:
-            data = {k: v for k, v in cleaned.items() if k in expected}
+            data = {k: v for k, v in cleaned.items() if k in expected_set}
             try:
                 model = table.model.model_validate(data)
             except ValidationError as exc:
@@ -353,52 +413,32 @@ def _parse_table(table: Table, file: str, text: str, report: ValidationReport) -
             else:
                 loaded.append(LoadedRow(file, line, cleaned, model))
                 continue
-        report.quarantined.append(QuarantinedRow(table.name, file, line, cleaned, tuple(reasons)))
+        report.quarantined.append(QuarantinedRow(table.name, file, line, clip_row(cleaned), tuple(reasons)))
     return loaded
 
 
-_FIELD_HINTS = {
-    "id": "use lowercase letters, digits and hyphens, starting with a letter or digit (for example kddi-2024-04)",
-    "currency": "use a three-letter ISO 4217 code in capitals, such as JPY or USD",
-    "country_id": "use a two-letter country code in capitals (JP, GB) or EU",
-    "url": "use a full web address starting with http:// or https://",
-    "language": "use a two-letter ISO 639-1 code in lowercase, such as en or ja",
-}
+# The csv module refuses fields over 128 KB with an error that ends the file; let every cell through
+# to the per-cell check instead, which names the line and the limit (files are bounded in size).
+csv.field_size_limit(2**31 - 1)
+
+# Values echoed in the report (problems, quarantined rows) are cut to this many characters: enough to
+# recognise the value, and a hostile megabyte cell is not copied into every report line.
+SHOWN_CHARS = 200
 
 
-def friendly_message(err: Any, column: str | None) -> str:
-    """Turn a pydantic error into a sentence that says what is allowed."""
-    kind = err["type"]
-    ctx = err.get("ctx") or {}
-    value = err.get("input")
-    if kind == "missing" or (value is None and kind.endswith("_type")):
-        return "is required but empty"
-    if kind == "enum":
-        return f"'{value}' is not allowed; use one of: {ctx.get('expected', '')}"
-    if kind in ("decimal_parsing", "decimal_type", "float_parsing"):
-        return f"'{value}' is not a number; write amounts as plain digits with no separators or symbols (72500000000)"
-    if kind in ("int_parsing", "int_from_float"):
-        return f"'{value}' is not a whole number"
-    if kind == "greater_than":
-        return f"must be greater than {ctx.get('gt')}"
-    if kind == "greater_than_equal":
-        return f"{value} is too small: it must be at least {ctx.get('ge')}"
-    if kind == "less_than_equal":
-        return f"{value} is too large: it must be at most {ctx.get('le')}"
-    if kind == "string_pattern_mismatch":
-        if column and (column.endswith("_id") or column == "id"):
-            return f"'{value}' is not a valid identifier; {_FIELD_HINTS['id']}"
-        if column in _FIELD_HINTS:
-            return f"'{value}' is not valid; {_FIELD_HINTS[column]}"
-        if column and ("date" in column or column in ("announced", "published", "status_as_of")):
-            return f"'{value}' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD (for example 2024-04-19)"
-        return f"'{value}' does not match the pattern {ctx.get('pattern')}"
-    if kind in ("string_too_short",):
-        return "must not be empty"
-    if kind in ("string_too_long",):
-        return f"is too long (at most {ctx.get('max_length')} characters)"
-    message = str(err.get("msg", "is not valid"))
-    return message.removeprefix("Value error, ")
+def clip(value: str | None, limit: int = SHOWN_CHARS) -> str | None:
+    """``value`` cut to ``limit`` characters with an ellipsis; None stays None."""
+    if value is None or len(value) <= limit:
+        return value
+    return value[: limit - 1] + "…"
+
+
+def clip_row(row: dict[str, str | None]) -> dict[str, str | None]:
+    """A quarantined row as the report shows it: at most :data:`SHOWN_CHARS` columns, each value clipped."""
+    return {clip(k) or "": clip(v) for k, v in list(row.items())[:SHOWN_COLUMNS]}
+
+
+SHOWN_COLUMNS = 100
 
 
 def _plain(value: Any) -> Any:
@@ -436,7 +476,7 @@ def package_signature(path: str | Path) -> tuple[tuple[str, int, int], ...]:
     entries = []
     for file in sorted([folder / DESCRIPTOR_NAME, *folder.glob("*.csv")]):
         try:
-            stat = file.stat()
+            stat = file.lstat()  # never follows a link: the package's files are read only as regular files
         except OSError:
             continue
         entries.append((file.name, stat.st_mtime_ns, stat.st_size))

@@ -64,6 +64,9 @@ class ValidationReport:
     quarantined: list[QuarantinedRow] = field(default_factory=list)
     rows_read: dict[str, int] = field(default_factory=dict)
     rows_loaded: dict[str, int] = field(default_factory=dict)
+    # Tables whose file could not be read at all (missing, refused, not UTF-8, no header): an output
+    # must never present one of these as an empty table.
+    unread: set[str] = field(default_factory=set)
 
     @property
     def errors(self) -> list[Problem]:
@@ -90,6 +93,14 @@ class ValidationReport:
             },
         }
 
+    def left_out(self) -> dict[str, int]:
+        """Per table, how many rows that were read are not loaded (quarantined), where any are."""
+        return {
+            name: read - self.rows_loaded.get(name, 0)
+            for name, read in self.rows_read.items()
+            if read - self.rows_loaded.get(name, 0) > 0
+        }
+
     def counts(self) -> str:
         """Errors, warnings and rows in one line, without a verdict."""
         s = self.stats()
@@ -112,5 +123,6 @@ class ValidationReport:
                 {"table": q.table, "file": q.file, "line": q.line, "row": q.row, "reasons": list(q.reasons)}
                 for q in self.quarantined
             ],
+            "unread_tables": sorted(self.unread),
             "stats": self.stats(),
         }

@@ -16,10 +16,12 @@ from decimal import Decimal
 
 from babel.numbers import list_currencies
 
+from aifunding.limits import Limits
 from aifunding.models import CEILING_BASES, ROUNDED_BASES, Basis, Role
-from aifunding.package import LoadedRow
+from aifunding.package import LoadedRow, clip_row
 from aifunding.report import Problem, QuarantinedRow, Severity, ValidationReport
 from aifunding.tables import CITED_TABLES, TABLES, TABLES_BY_NAME
+from aifunding.tree import ProgrammeTree
 
 Rows = dict[str, list[LoadedRow]]
 
@@ -46,8 +48,29 @@ def _key(row: LoadedRow, columns: Iterable[str]) -> tuple:
     return tuple(getattr(row.model, c) for c in columns)
 
 
-def run_reference_rules(rows: Rows, report: ValidationReport) -> None:
-    """Quarantine duplicate keys and rows whose references do not resolve, until nothing changes."""
+# How a table's row is named in a follow-on message ("award 'x' was quarantined: ...").
+ROW_NOUNS = {
+    "countries": "country",
+    "sources": "source",
+    "organisations": "organisation",
+    "programmes": "programme",
+    "awards": "award",
+    "markets": "market",
+    "market_shares": "market share",
+    "milestones": "milestone",
+    "caveats": "caveat",
+}
+
+
+def run_reference_rules(rows: Rows, report: ValidationReport, limits: Limits | None = None) -> None:
+    """Quarantine duplicate keys and rows whose references do not resolve, cascading, in one pass.
+
+    Tables are visited in registry order, which puts every referenced table before the tables
+    that refer to it; the programmes' own parent links are resolved as a tree (cycles and nesting
+    deeper than ``limits.nesting`` are quarantined). A row that refers to a quarantined row says
+    which one and why, so a follow-on problem always names its cause.
+    """
+    limits = limits or Limits()
     for table in TABLES:
         if not table.primary_key:
             continue
@@ -67,40 +90,133 @@ def run_reference_rules(rows: Rows, report: ValidationReport) -> None:
                 kept.append(row)
         rows[table.name] = kept
 
-    changed = True
-    while changed:
-        changed = False
-        keys = {t.name: {_key(r, ("id",))[0] for r in rows[t.name]} for t in TABLES if t.primary_key == ("id",)}
-        for table in TABLES:
-            kept = []
-            for row in rows[table.name]:
-                broken = next(
-                    (
-                        fk
-                        for fk in table.foreign_keys
-                        if getattr(row.model, fk.field) is not None
-                        and getattr(row.model, fk.field) not in keys[fk.ref_table]
-                    ),
-                    None,
-                )
-                if broken is None:
-                    kept.append(row)
-                    continue
-                value = getattr(row.model, broken.field)
+    causes = _quarantine_causes(report)
+    valid: dict[str, set[str]] = {}
+    for table in TABLES:
+        kept = []
+        for row in rows[table.name]:
+            broken = next(
+                (
+                    fk
+                    for fk in table.foreign_keys
+                    if fk.ref_table != table.name
+                    and getattr(row.model, fk.field) is not None
+                    and getattr(row.model, fk.field) not in valid[fk.ref_table]
+                ),
+                None,
+            )
+            if broken is None:
+                kept.append(row)
+                continue
+            value = getattr(row.model, broken.field)
+            message = _dangling_message(broken.ref_table, value, causes)
+            root = _root_cause(broken.ref_table, value, causes)
+            _quarantine(report, table.name, row, broken.field, value, message, "foreign-key", causes, root)
+        if table.name == "programmes":
+            kept = _resolve_programme_tree(kept, report, limits, causes)
+        rows[table.name] = kept
+        if table.primary_key == ("id",):
+            valid[table.name] = {row.model.id for row in kept}
+
+
+def _quarantine_causes(report: ValidationReport) -> dict[str, dict[str, str]]:
+    """Table -> id -> why the row with that id was quarantined, with its file and line."""
+    causes: dict[str, dict[str, str]] = defaultdict(dict)
+    for q in report.quarantined:
+        rid = q.row.get("id")
+        if rid and q.reasons:
+            causes[q.table].setdefault(rid, f"{q.reasons[0]}, {q.file}:{q.line}")
+    return causes
+
+
+def _dangling_message(ref_table: str, value: object, causes: dict[str, dict[str, str]]) -> str:
+    cause = causes.get(ref_table, {}).get(str(value))
+    if cause is not None:
+        return f"{ROW_NOUNS.get(ref_table, ref_table)} '{value}' was quarantined: {cause}"
+    return f"refers to {ref_table} id '{value}', which does not exist in {TABLES_BY_NAME[ref_table].path}"
+
+
+def _root_cause(ref_table: str, value: object, causes: dict[str, dict[str, str]]) -> str | None:
+    """The first cause in a chain of quarantines, so a long chain never nests its messages."""
+    return causes.get(ref_table, {}).get(str(value))
+
+
+def _resolve_programme_tree(
+    programmes: list[LoadedRow], report: ValidationReport, limits: Limits, causes: dict[str, dict[str, str]]
+) -> list[LoadedRow]:
+    """Keep the programmes that sit in a tree at most ``limits.nesting`` deep; quarantine the rest.
+
+    Each programme is visited once: a walk up from an unresolved programme stops at the first one
+    already resolved, and everything on the walk is resolved from there.
+    """
+    by_id = {row.model.id: row for row in programmes}
+    depth: dict[str, int] = {}  # resolved and kept: levels from the top (1 = no parent)
+    bad: set[str] = set()  # resolved and quarantined
+    for start in by_id:
+        path: list[str] = []
+        on_path: set[str] = set()
+        current: str | None = start
+        while current is not None and current in by_id and current not in depth and current not in bad:
+            if current in on_path:  # a cycle: every programme on it is inside itself
+                for pid in path[path.index(current) :]:
+                    row = by_id[pid]
+                    message = f"programme '{pid}' is inside itself through its parents; parents must form a tree"
+                    _quarantine(
+                        report, "programmes", row, "parent_id", row.model.parent_id, message, "parent-cycle", causes
+                    )
+                    bad.add(pid)
+                path = path[: path.index(current)]
+                break
+            path.append(current)
+            on_path.add(current)
+            current = by_id[current].model.parent_id
+        # ``current`` is now None (top reached), unknown, resolved, or quarantined; settle ``path`` from it.
+        base: int | None = 0 if current is None else depth.get(current)
+        if current is not None and current not in by_id and path:  # the top of the walk names no programme
+            row = by_id[path[-1]]
+            message = _dangling_message("programmes", current, causes)
+            _quarantine(report, "programmes", row, "parent_id", current, message, "foreign-key", causes)
+            bad.add(path.pop())
+        for pid in reversed(path):
+            row = by_id[pid]
+            parent = row.model.parent_id
+            if base is None or parent in bad:
+                message = _dangling_message("programmes", parent, causes)
+                root = _root_cause("programmes", parent, causes)
+                _quarantine(report, "programmes", row, "parent_id", parent, message, "foreign-key", causes, root)
+                bad.add(pid)
+                base = None
+            elif base + 1 > limits.nesting:
                 message = (
-                    f"refers to {broken.ref_table} id '{value}', which does not exist in "
-                    f"{TABLES_BY_NAME[broken.ref_table].path} (or was quarantined)"
+                    f"programme '{pid}' sits {base + 1} levels deep; at most {limits.nesting} levels of nesting "
+                    "are allowed (frame, programme, round, component is 4)"
                 )
-                _quarantine(report, table.name, row, broken.field, value, message, "foreign-key")
-                changed = True
-            rows[table.name] = kept
+                _quarantine(report, "programmes", row, "parent_id", parent, message, "nesting", causes)
+                bad.add(pid)
+                base = None
+            else:
+                base += 1
+                depth[pid] = base
+    return [row for row in programmes if row.model.id in depth]
 
 
 def _quarantine(
-    report: ValidationReport, table: str, row: LoadedRow, column: str, value: object, message: str, rule: str
+    report: ValidationReport,
+    table: str,
+    row: LoadedRow,
+    column: str,
+    value: object,
+    message: str,
+    rule: str,
+    causes: dict[str, dict[str, str]] | None = None,
+    root: str | None = None,
 ) -> None:
+    """Quarantine ``row``; remember why under its id (``root``: the first cause of a cascade) for follow-ons."""
     report.problems.append(_problem(Severity.ERROR, rule, table, row, column, value, message))
-    report.quarantined.append(QuarantinedRow(table, row.file, row.line, row.raw, (f"{column}: {message}",)))
+    report.quarantined.append(QuarantinedRow(table, row.file, row.line, clip_row(row.raw), (f"{column}: {message}",)))
+    rid = getattr(row.model, "id", None)
+    if causes is not None and isinstance(rid, str):
+        causes[table].setdefault(rid, root or f"{column}: {message}, {row.file}:{row.line}")
 
 
 @dataclass(frozen=True)
@@ -121,35 +237,25 @@ def half_unit(amount: Decimal) -> Decimal:
     return Decimal(5) * Decimal(10) ** (digits.exponent - 1)
 
 
-def descendants(rows: Rows) -> dict[str, set[str]]:
-    """Programme id -> itself and every programme beneath it."""
-    children: dict[str, list[str]] = defaultdict(list)
-    for row in rows["programmes"]:
-        if row.model.parent_id:
-            children[row.model.parent_id].append(row.model.id)
-    result: dict[str, set[str]] = {}
-    for row in rows["programmes"]:
-        seen, stack = set(), [row.model.id]
-        while stack:
-            current = stack.pop()
-            if current not in seen:
-                seen.add(current)
-                stack.extend(children.get(current, ()))
-        result[row.model.id] = seen
-    return result
+def programme_tree(rows: Rows) -> ProgrammeTree:
+    """The tree of the loaded programmes."""
+    return ProgrammeTree.from_pairs((row.model.id, row.model.parent_id) for row in rows["programmes"])
 
 
 def check_awards_within_ceiling(rows: Rows) -> Iterator[Problem]:
     """Awards inside a programme must not add to more than its amount (rounding of 'about' allowed)."""
-    within = descendants(rows)
-    awards_by_programme: dict[str, list[LoadedRow]] = defaultdict(list)
+    tree = programme_tree(rows)
+    # Each award counts towards its programme and every programme above it (nesting is bounded).
+    awards_within: dict[str, list[LoadedRow]] = defaultdict(list)
     for award in rows["awards"]:
-        awards_by_programme[award.model.programme_id].append(award)
+        if award.model.amount is not None:
+            for pid in tree.ancestors(award.model.programme_id):
+                awards_within[pid].append(award)
     for row in rows["programmes"]:
         p = row.model
         if p.amount is None or p.basis not in CEILING_BASES:
             continue
-        awards = [a for pid in within[p.id] for a in awards_by_programme.get(pid, ()) if a.model.amount is not None]
+        awards = awards_within.get(p.id, [])
         same = [a for a in awards if a.model.currency == p.currency]
         if len(same) != len(awards):
             yield _problem(
@@ -348,26 +454,6 @@ def check_award_currency(rows: Rows) -> Iterator[Problem]:
             )
 
 
-def check_parent_cycles(rows: Rows) -> Iterator[Problem]:
-    """Programmes nest as a tree: following parent_id must never come back to the start."""
-    parent = {r.model.id: r.model.parent_id for r in rows["programmes"]}
-    for row in rows["programmes"]:
-        seen, current = set(), row.model.id
-        while current is not None and current not in seen:
-            seen.add(current)
-            current = parent.get(current)
-        if current == row.model.id:
-            yield _problem(
-                Severity.ERROR,
-                "parent-cycle",
-                "programmes",
-                row,
-                "parent_id",
-                row.model.parent_id,
-                f"programme '{row.model.id}' is inside itself through its parents; parents must form a tree",
-            )
-
-
 def check_vendor_segments(rows: Rows) -> Iterator[Problem]:
     """A share for one vendor should link the vendor's organisation row."""
     for row in rows["market_shares"]:
@@ -411,7 +497,6 @@ PACKAGE_RULES: tuple[Rule, ...] = (
     Rule("uncited", "Every figure row cites a source.", check_cited),
     Rule("recipients", "Every award has recipients with consistent roles.", check_recipients),
     Rule("award-currency", "Awards are in their programme's currency.", check_award_currency),
-    Rule("parent-cycle", "Programmes nest as a tree.", check_parent_cycles),
     Rule("vendor-organisation", "Vendor shares name their organisation.", check_vendor_segments),
     Rule("caveat-unattached", "Every caveat is attached to a row.", check_caveats_attached),
 )

@@ -113,10 +113,12 @@ def field_schema(name: str, info: FieldInfo) -> dict[str, Any]:
             constraints["maxLength"] = meta.max_length
         elif getattr(meta, "pattern", None):
             constraints["pattern"] = meta.pattern
+    # Frictionless 5 has no exclusive bounds on numbers; the inclusive bound plus our own validator
+    # (amounts must be greater than zero and below 10^18) keeps both validators consistent.
     if "exclusiveMinimum" in constraints:
-        # Frictionless 5 has no exclusiveMinimum check on numbers; minimum 0 plus our own
-        # validator (amounts must be greater than zero) keeps both validators consistent.
         constraints["minimum"] = constraints.pop("exclusiveMinimum")
+    if "exclusiveMaximum" in constraints:
+        constraints["maximum"] = constraints.pop("exclusiveMaximum")
 
     result: dict[str, Any] = {"name": name, "type": kind}
     if info.description:

@@ -7,9 +7,11 @@ Parameter names are a public interface (documented in the README) and never chan
 ``fx``    ``announcement`` (default) or a date YYYY-MM-DD for one fixed rate
 ``country``, ``programme``, ``org``, ``kind``  comma-separated ids
 ``from``, ``to``  announcement date range, YYYY-MM-DD
+``present``, ``every``  presenter mode (``1``) and seconds per slide (5 to 3600)
 
 Decoding never raises: a value that is unknown, malformed or hostile falls back to the default for
-that parameter, and the parameter is named in the returned notices so the page can say so.
+that parameter, and the parameter is named in the returned notices so the page can say so; so is a
+parameter given more than once (the last one is used).
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from aifunding.i18n import LANGUAGES
 # Longer values are refused outright: no legitimate view needs them, and parsing them is work.
 MAX_VALUE_LENGTH = 2000
 MAX_LIST_ITEMS = 200
+
+# Presenter mode's timer: no faster than one slide in 5 s (a reload every slide), no slower than an hour.
+MIN_SLIDE_SECONDS = 5
+MAX_SLIDE_SECONDS = 3600
 
 LIST_PARAMS = {"country": "countries", "programme": "programmes", "org": "organisations", "kind": "kinds"}
 KNOWN_PARAMS = ("lang", "cur", "fx", *LIST_PARAMS, "from", "to", "present", "every")
@@ -91,7 +97,10 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
             return None
         text = raw[-1] if isinstance(raw, list) else raw
         if isinstance(raw, list) and len(raw) > 1:
-            text = ",".join(raw)
+            if name in LIST_PARAMS:  # ?country=JP&country=KR means both, as country=JP,KR does
+                text = ",".join(raw)
+            else:
+                ignored.append(f"{name}: given {len(raw)} times; only the last one ({text[:40]}) was used")
         if len(text) > MAX_VALUE_LENGTH:
             ignored.append(f"{name}: the value is longer than {MAX_VALUE_LENGTH} characters")
             return None
@@ -158,10 +167,21 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
         ignored.append("from/to: the start is after the end, so both were ignored")
         del changes["date_from"], changes["date_to"]
 
-    for name in ("present", "every"):
-        text = value_of(name)
-        if text:
-            extra[name] = text
+    present = value_of("present")
+    if present:
+        if present == "1":
+            extra["present"] = "1"
+        else:
+            ignored.append(f"present={present[:40]}: write present=1 to open presenter mode")
+    every = value_of("every")
+    if every:
+        if every.isascii() and every.isdigit() and MIN_SLIDE_SECONDS <= int(every) <= MAX_SLIDE_SECONDS:
+            extra["every"] = str(int(every))
+        else:
+            ignored.append(
+                f"every={every[:40]}: seconds per slide must be a whole number from {MIN_SLIDE_SECONDS} "
+                f"to {MAX_SLIDE_SECONDS}"
+            )
     for name in params:
         if name not in KNOWN_PARAMS:
             ignored.append(f"{name[:40]}: not a parameter of this dashboard")

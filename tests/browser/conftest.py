@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from serving import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, port_of, start_server, stop_server
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"

@@ -7,10 +7,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from serving import ROOT, free_port, port_of, start_server, stop_server
 
 from conftest import OUTPUT
 from helpers import drawn_charts, exceptions, open_page, screenshot, wait_for_app
+from serving import ROOT, free_port, port_of, start_server, stop_server
 
 FULL_VIEW = (
     "cur=USD&fx=2025-01-02&country=JP&programme=jp-cloud-program&org=sakura-internet"

@@ -1,0 +1,55 @@
+"""Validator messages a non-programmer understands: pydantic's errors reworded to say what is allowed."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+_FIELD_HINTS = {
+    "id": "use lowercase letters, digits and hyphens, starting with a letter or digit (for example kddi-2024-04)",
+    "currency": "use a three-letter ISO 4217 code in capitals, such as JPY or USD",
+    "country_id": "use a two-letter country code in capitals (JP, GB) or EU",
+    "url": "use a full web address starting with http:// or https://",
+    "language": "use a two-letter ISO 639-1 code in lowercase, such as en or ja",
+}
+
+
+def friendly_message(err: Any, column: str | None) -> str:
+    """Turn a pydantic error into a sentence that says what is allowed."""
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    value = err.get("input")
+    if kind == "missing" or (value is None and kind.endswith("_type")):
+        return "is required but empty"
+    if kind == "enum":
+        return f"'{value}' is not allowed; use one of: {ctx.get('expected', '')}"
+    if kind in ("decimal_parsing", "decimal_type", "float_parsing"):
+        return f"'{value}' is not a number; write amounts as plain digits with no separators or symbols (72500000000)"
+    if kind in ("int_parsing", "int_from_float"):
+        return f"'{value}' is not a whole number"
+    if kind == "greater_than":
+        return f"must be greater than {ctx.get('gt')}"
+    if kind == "less_than":
+        limit = ctx.get("lt")
+        shown = f"{limit:,}" if isinstance(limit, int | Decimal) else str(limit)
+        return f"{value} is too large: it must be below {shown}"
+    if kind == "finite_number":
+        return f"'{value}' is not a finite number; write the amount as plain digits"
+    if kind == "greater_than_equal":
+        return f"{value} is too small: it must be at least {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"{value} is too large: it must be at most {ctx.get('le')}"
+    if kind == "string_pattern_mismatch":
+        if column and (column.endswith("_id") or column == "id"):
+            return f"'{value}' is not a valid identifier; {_FIELD_HINTS['id']}"
+        if column in _FIELD_HINTS:
+            return f"'{value}' is not valid; {_FIELD_HINTS[column]}"
+        if column and ("date" in column or column in ("announced", "published", "status_as_of")):
+            return f"'{value}' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD (for example 2024-04-19)"
+        return f"'{value}' does not match the pattern {ctx.get('pattern')}"
+    if kind in ("string_too_short",):
+        return "must not be empty"
+    if kind in ("string_too_long",):
+        return f"is too long (at most {ctx.get('max_length')} characters)"
+    message = str(err.get("msg", "is not valid"))
+    return message.removeprefix("Value error, ")

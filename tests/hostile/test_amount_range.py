@@ -1,0 +1,134 @@
+"""The amount range every step honours: at most 18 significant digits, below 10^18, at most 4 decimals.
+
+A property drives amounts across the whole accepted range, and just outside it, through the model,
+formatting in both languages, conversion, every export format and every chart builder (the HTML
+report draws every chart of every page): nothing raises and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from aifunding.export import export_bytes, write_export
+from aifunding.filters import ViewState, prepare
+from aifunding.formatting import format_money
+from aifunding.fx import convert
+from aifunding.messages import friendly_message
+from aifunding.metrics import FxChoice
+from aifunding.models import AMOUNT_DECIMALS, AMOUNT_DIGITS, AMOUNT_LIMIT, Award
+from aifunding.package import load_package
+from aifunding.snapshot import build_report
+
+from packages import minimal_tables, write_package
+
+
+@st.composite
+def accepted_amounts(draw: st.DrawFn) -> Decimal:
+    """Any amount the model accepts: up to 18 significant digits, 0 to 4 decimals, below 10^18."""
+    decimals = draw(st.integers(0, AMOUNT_DECIMALS))
+    digits = draw(st.integers(1, AMOUNT_DIGITS))
+    whole_digits = min(digits, 18)
+    unscaled = draw(st.integers(1, 10**digits - 1))
+    value = Decimal(unscaled).scaleb(-decimals)
+    if value >= AMOUNT_LIMIT:
+        value = Decimal(10**whole_digits - 1).scaleb(-decimals)
+    return value
+
+
+EDGES = [
+    Decimal("999999999999999999"),  # the largest whole amount
+    Decimal("99999999999999.9999"),  # 18 digits, 4 decimals
+    Decimal("0.0001"),  # the smallest
+    Decimal("1E+17"),  # written with an exponent
+]
+OUTSIDE = [
+    (Decimal("1E+18"), "is too large"),
+    (Decimal("1234567890123456789"), "is too large"),
+    (Decimal("0.00001"), "has 5 decimal places; at most 4"),
+    (Decimal("12345678901234567.89"), "has 19 significant digits; at most 18"),
+]
+
+
+def award(amount: Decimal) -> dict[str, str]:
+    return {"id": "a", "programme_id": "p", "purpose_en": "x", "amount": str(amount), "currency": "JPY",
+            "basis": "exact"}  # fmt: skip
+
+
+@pytest.mark.parametrize(("amount", "message"), OUTSIDE)
+def test_amounts_just_outside_the_range_are_refused(amount: Decimal, message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Award.model_validate(award(amount))
+    # The validator words pydantic's error for people (aifunding.messages), as the report shows it.
+    [error] = caught.value.errors()
+    assert message in friendly_message(error, "amount")
+
+
+def exported_amounts(package, fmt: str, fx: FxChoice | None) -> dict[str, str]:
+    """Award id -> amount cell as written, for each export format."""
+    if fmt == "json":
+        payload = json.loads(export_bytes(package, "json", fx))
+        return {r["id"]: r["amount"] for r in payload["awards"]}
+    if fmt == "xlsx":
+        from openpyxl import load_workbook
+
+        book = load_workbook(io.BytesIO(export_bytes(package, "xlsx", fx)))
+        rows = list(book["awards"].iter_rows(values_only=True))
+        header = rows[0]
+        return {r[header.index("id")]: r[header.index("amount")] for r in rows[1:]}
+    with tempfile.TemporaryDirectory() as tmp:
+        [path] = write_export(package, "csv", Path(tmp) / "awards.csv", fx, ("awards",))
+        return {r["id"]: r["amount"] for r in csv.DictReader(path.open(encoding="utf-8"))}
+
+
+@settings(max_examples=12, deadline=None)
+@given(amounts=st.lists(accepted_amounts(), min_size=2, max_size=2), edge=st.sampled_from(EDGES))
+def test_every_step_honours_every_accepted_amount(amounts: list[Decimal], edge: Decimal) -> None:
+    values = [edge, *amounts]
+    for value in values:
+        assert Award.model_validate(award(value)).amount == value
+        for lang in ("en", "ja"):
+            assert format_money(value, "JPY", locale=lang)
+        for currency in ("USD", "KRW", "EUR"):
+            assert convert(value, "JPY", currency, "2024-04-19").amount > 0
+    tables = minimal_tables()
+    tables["programmes"][0].update(amount="", basis="", currency="")  # no ceiling: any awards fit
+    tables["awards"][0]["amount"] = str(values[0])
+    tables["awards"][1]["amount"] = str(values[1])
+    with tempfile.TemporaryDirectory() as tmp:
+        package = load_package(write_package(Path(tmp) / "pkg", tables))
+    assert package.report.valid, package.report.errors[:2]
+    expected = {"award-a": values[0], "award-bc": values[1]}
+    for fx in (None, FxChoice("USD", "announcement"), FxChoice("KRW", "2024-04-19")):
+        for fmt in ("json", "xlsx", "csv"):
+            written = exported_amounts(package, fmt, fx)
+            # Nothing lost: each amount comes back exactly, from text in every format.
+            assert {k: Decimal(str(v)) for k, v in written.items()} == expected, (fmt, fx)
+    prepared = prepare(package)
+    for state in (ViewState(), ViewState(lang="ja"), ViewState(currency="USD"), ViewState(currency="KRW", lang="ja")):
+        html = build_report(prepared, state)
+        # Both awards reach the report (its charts and the rows behind them).
+        assert "award-a" in html and "award-bc" in html
+
+
+def test_the_xlsx_export_keeps_the_largest_amount_as_text_exactly() -> None:
+    # A spreadsheet number has 15 significant digits: an 18-digit amount must not be rounded in the file.
+    tables = minimal_tables()
+    tables["programmes"][0].update(amount="", basis="", currency="")
+    tables["awards"][0]["amount"] = "999999999999999999"
+    with tempfile.TemporaryDirectory() as tmp:
+        package = load_package(write_package(Path(tmp) / "pkg", tables))
+        data = export_bytes(package, "xlsx")
+    with zipfile.ZipFile(io.BytesIO(data)) as book:
+        xml = "".join(book.read(n).decode("utf-8") for n in book.namelist())
+    assert "999999999999999999" in xml

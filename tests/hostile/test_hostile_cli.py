@@ -1,0 +1,282 @@
+"""Every hostile package through every command: one clear answer, never a traceback, a leak or a runaway.
+
+``validate``, ``export`` in every format (with and without conversion) and ``report`` run on each
+case of the corpus. Whatever the case, the command returns 0, 1 (problems in the data) or 2
+(unreadable input), says why in one line when it refuses, and nothing it prints or writes holds a
+byte of a file outside the package or the path of the folder it read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aifunding.cli import main
+
+from corpus import CASES, build
+
+# Text that only the files behind the links hold: none of it may appear in any output.
+LEAKS = ("root:x:0", "PATH=", "SECRET")
+FILE_LIMIT_CASE = {"awards-over-the-file-limit": {"AIFUNDING_LIMIT_FILE_BYTES": "2000"}}
+
+COMMANDS = {
+    "validate": lambda folder, out: ["validate", str(folder), "--format", "json"],
+    "export-csv": lambda folder, out: ["export", "--data", str(folder), "--format", "csv", "-o", str(out / "csv")],
+    "export-xlsx": lambda folder, out: ["export", "--data", str(folder), "--format", "xlsx", "-o", str(out / "x.xlsx")],
+    "export-json-usd": lambda folder, out: [
+        "export", "--data", str(folder), "--format", "json", "--currency", "USD", "-o", str(out / "x.json"),
+    ],
+    "report-ja": lambda folder, out: ["report", "--data", str(folder), "--lang", "ja", "-o", str(out / "r.html")],
+}  # fmt: skip
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def written_text(out: Path) -> str:
+    """Everything the command wrote, as text (XLSX as its XML parts)."""
+    import zipfile
+
+    parts = []
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as book:
+                parts += [book.read(name).decode("utf-8", "replace") for name in book.namelist()]
+        else:
+            parts.append(path.read_text(encoding="utf-8"))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("name", CASES)
+def test_every_case_gets_a_clear_answer(
+    name: str, command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in FILE_LIMIT_CASE.get(name, {}).items():
+        monkeypatch.setenv(key, value)
+    folder = build(name, tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    code, stdout, stderr = run(COMMANDS[command](folder, out), capsys)
+    assert code in (0, 1, 2)
+    assert "Traceback" not in stderr
+    if code:
+        # A refusal is one line on stderr that names the command.
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        assert (lines and lines[-1].startswith(("aifunding ", "warning: "))) or command == "validate", stderr
+    everything = stdout + stderr + written_text(out)
+    for leak in LEAKS:
+        assert leak not in everything, f"{leak!r} from outside the package reached the output"
+    if command != "validate":
+        # Outputs carry the package's name and title, never the folder they were read from.
+        assert str(tmp_path) not in written_text(out)
+
+
+# --- What each class of case must answer ------------------------------------------------------------
+
+
+def validate_json(folder: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
+    code, out, _ = run(["validate", str(folder), "--format", "json"], capsys)
+    return code, json.loads(out)
+
+
+@pytest.mark.parametrize(
+    ("name", "table", "why"),
+    [
+        ("symlink-to-etc-passwd", "caveats", "symbolic link"),
+        ("symlink-to-proc-environ", "sources", "symbolic link"),
+        ("symlinked-folder", "caveats", "symbolic link ('sub')"),
+        ("resource-is-a-folder", "caveats", "is a folder, not a regular file"),
+        ("resource-is-a-fifo", "caveats", "is a FIFO (named pipe), not a regular file"),
+        ("resource-is-a-device", "caveats", "symbolic link ('dev')"),
+    ],
+)
+def test_only_regular_files_inside_the_package_are_read(
+    name: str, table: str, why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, report = validate_json(build(name, tmp_path), capsys)
+    assert code == 1
+    [problem] = [p for p in report["errors"] if p["rule"] == "unsafe-file"]
+    assert problem["table"] == table and why in problem["message"]
+    assert f"the file for the '{table}' table" in problem["message"]
+    assert not [q for q in report["quarantined"] if q["table"] == table], "nothing of the file may be echoed"
+    assert table in report["unread_tables"]
+
+
+def test_a_linked_descriptor_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["validate", str(build("descriptor-is-a-symlink", tmp_path))], capsys)
+    assert code == 2 and "datapackage.json goes through a symbolic link" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("descriptor-nested-100000", "datapackage.json is nested too deeply (at most 32 levels)"),
+        ("descriptor-not-an-object", "datapackage.json must hold a JSON object"),
+    ],
+)
+def test_unusable_descriptors_exit_2_in_one_line(
+    name: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = build(name, tmp_path / "in")
+    for command in ("validate", "export", "report"):
+        args = [command, str(folder)] if command == "validate" else [command, "--data", str(folder), "-o", "x.html"]
+        if command == "export":
+            args += ["--format", "json"]
+        code, _, err = run(args, capsys)
+        assert code == 2 and err == f"aifunding {command}: {message}\n"
+
+
+def test_descriptor_fields_of_the_wrong_type_are_set_aside(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = build("licenses-is-a-number", tmp_path / "in")
+    code, report = validate_json(folder, capsys)
+    assert code == 0
+    fields = {p["field"]: p["message"] for p in report["warnings"] if p["rule"] == "descriptor-field"}
+    assert fields["licenses"] == "'licenses' must be a list; it was ignored"
+    assert fields["title"] == "'title' must be text; it was ignored"
+    assert "whose 'name' is text" in fields["resources[12]"]
+    assert run(["export", "--data", str(folder), "--format", "json", "-o", str(tmp_path / "x.json")], capsys)[0] == 0
+    about = json.loads((tmp_path / "x.json").read_text(encoding="utf-8"))["about"]
+    # No usable title: the package's own name stands in, never a path.
+    assert about["licence"] == "" and about["title"] == about["package"] == "ai-funding"
+
+
+def test_a_resource_named_by_a_list_is_reported_not_crashed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = validate_json(build("resource-name-is-a-list", tmp_path), capsys)
+    assert code == 1
+    assert any(p["field"] == "resources[0]" for p in report["warnings"])
+    assert any(p["rule"] == "missing-table" and p["table"] == "countries" for p in report["errors"])
+
+
+@pytest.mark.parametrize("name", ["random-bytes-programmes", "shift-jis-programmes", "awards-table-missing"])
+def test_a_table_that_could_not_be_read_is_never_exported_as_empty(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = build(name, tmp_path / "in")
+    for extra in ([], ["--allow-invalid"]):
+        target = tmp_path / "x.json"
+        code, _, err = run(["export", "--data", str(folder), "--format", "json", "-o", str(target), *extra], capsys)
+        assert code == 1 and "could not be read, so an export would show them as empty" in err
+        assert not target.exists()
+        code, _, err = run(["report", "--data", str(folder), "-o", str(tmp_path / "r.html"), *extra], capsys)
+        assert code == 1 and "could not be read" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("amount-1e400", "1e400 is too large: it must be below 1,000,000,000,000,000,000"),
+        ("amount-1e10000000", "1e10000000 is too large: it must be below 1,000,000,000,000,000,000"),
+        ("amount-40-digits", "is too large: it must be below 1,000,000,000,000,000,000"),
+        ("amount-tiny-fraction", "has 999999 decimal places; at most 4 are allowed"),
+        ("amount-nan", "'NaN' is not a finite number"),
+    ],
+)
+def test_amounts_outside_the_range_are_refused_where_they_are(
+    name: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, report = validate_json(build(name, tmp_path), capsys)
+    assert code == 1
+    [problem] = [p for p in report["errors"] if p["table"] == "programmes" and p["field"] == "amount"]
+    assert (problem["file"], problem["line"]) == ("programmes.csv", 2)
+    assert message in problem["message"]
+
+
+def test_the_largest_amounts_pass_through_every_output_exactly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = build("amount-largest-allowed", tmp_path / "in")
+    assert validate_json(folder, capsys)[0] == 0
+    target = tmp_path / "x.json"
+    args = ["export", "--data", str(folder), "--format", "json", "--currency", "USD", "-o", str(target)]
+    assert run(args, capsys)[0] == 0
+    payload = json.loads(target.read_text(encoding="utf-8"))
+    assert payload["programmes"][0]["amount"] == "999999999999999999"
+    assert payload["awards"][0]["amount"] == "99999999999999.9999"
+    assert payload["programmes"][0]["amount_converted"] and payload["programmes"][0]["fx_note"] is None
+    assert run(["report", "--data", str(folder), "--currency", "KRW", "-o", str(tmp_path / "r.html")], capsys)[0] == 0
+
+
+def test_a_follow_on_problem_names_its_cause(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = validate_json(build("quarantined-award-cascades", tmp_path), capsys)
+    assert code == 1
+    follow_on = [p for p in report["errors"] if p["table"] == "award_recipients"]
+    assert follow_on
+    assert follow_on[0]["message"] == ("award 'award-a' was quarantined: amount: must be greater than 0, awards.csv:2")
+    citation = next(p for p in report["errors"] if p["table"] == "citations")
+    assert "award 'award-a' was quarantined: amount: must be greater than 0, awards.csv:2" in citation["message"]
+
+
+def test_export_of_a_package_with_errors_needs_allow_invalid_and_says_what_it_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = build("quarantined-award-cascades", tmp_path / "in")
+    target = tmp_path / "x.json"
+    code, _, err = run(["export", "--data", str(folder), "--format", "json", "-o", str(target)], capsys)
+    assert code == 1 and "--allow-invalid" in err and not target.exists()
+    args = ["export", "--data", str(folder), "--format", "json", "-o", str(target), "--allow-invalid"]
+    code, _, err = run(args, capsys)
+    assert code == 0 and err.startswith("warning: writing the valid rows only")
+    about = json.loads(target.read_text(encoding="utf-8"))["about"]
+    assert about["left_out"] == (
+        "awards: 1 of 2 rows quarantined; award_recipients: 1 of 3 rows quarantined; "
+        "milestones: 1 of 1 rows quarantined; citations: 2 of 6 rows quarantined; "
+        "caveat_links: 1 of 1 rows quarantined"
+    )
+    assert about["package"] == "ai-funding"
+
+
+@pytest.mark.parametrize(
+    ("name", "rule", "message"),
+    [
+        ("header-20000-columns", "too-many-columns", "the header has 20,000 columns, more than the limit of 100"),
+        ("huge-cell", "cell-too-long", "a value has 200,000 characters, more than the limit of 10,000"),
+        ("parent-chain-10000", "nesting", "programme 'p16' sits 17 levels deep; at most 16 levels"),
+        ("parent-cycle-1000", "parent-cycle", "is inside itself through its parents"),
+    ],
+)
+def test_small_inputs_with_large_costs_are_bounded(
+    name: str, rule: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, report = validate_json(build(name, tmp_path), capsys)
+    assert code == 1
+    matching = [p for p in report["errors"] if p["rule"] == rule]
+    assert matching and message in matching[0]["message"]
+    # No value is echoed at more than 200 characters, however long it was.
+    assert all(len(p["value"] or "") <= 200 for p in report["errors"])
+    assert all(len(v or "") <= 200 for q in report["quarantined"] for v in q["row"].values())
+
+
+def test_a_chain_too_deep_cascades_with_the_first_cause_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, report = validate_json(build("parent-chain-10000", tmp_path), capsys)
+    deep = next(p for p in report["errors"] if p["value"] == "p5000")
+    # Each follow-on names its parent and the one root cause, so messages stay short down the chain.
+    assert deep["message"].startswith("programme 'p5000' was quarantined: parent_id: programme 'p16' sits 17 levels")
+    assert max(len(p["message"]) for p in report["errors"]) < 400
+
+
+def test_a_file_over_the_limit_is_refused_and_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIFUNDING_LIMIT_FILE_BYTES", "2000")
+    code, report = validate_json(build("awards-over-the-file-limit", tmp_path), capsys)
+    assert code == 1
+    [problem] = [p for p in report["errors"] if p["rule"] == "file-too-large"]
+    assert (
+        problem["table"] == "awards" and "is larger than the 2,000 bytes limit and was not read" in problem["message"]
+    )
+
+
+def test_a_bad_limit_setting_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIFUNDING_LIMIT_ROWS", "lots")
+    code, _, err = run(["validate"], capsys)
+    assert code == 2 and err == "aifunding validate: AIFUNDING_LIMIT_ROWS='lots' is not a whole number\n"
