@@ -465,6 +465,7 @@ if (!window.__aifundingSlideKeys) {
 }
 </script>"""
 
+
 def _slide_step(step: int) -> None:
     st.session_state["_slide"] = st.session_state.get("_slide", 0) + step
     st.session_state["_slide_shown_at"] = time.monotonic()

@@ -101,7 +101,6 @@ def texts(elements) -> list[str]:
     return [shown(e.value) for e in elements]
 
 
-
 # ---------------------------------------------------------------------------------------------
 # Fixtures
 

@@ -56,8 +56,14 @@ def test_snapshot_escapes_data_text(bundled) -> None:
     awards = apply_view(prepare(bundled), ViewState()).awards
     hostile = pd.DataFrame({"Project": ["<script>alert(1)</script>"], "ID": ["x"]})
     figure = build_recipient_figure(awards)
-    page = build_snapshot(title="<b>T</b>", sentence="a < b & c", sections=[Section("<i>h</i>", None, hostile)],
-                          package=bundled, generated_at=MADE, link="https://example.org/?a=1&b=<2>")
+    page = build_snapshot(
+        title="<b>T</b>",
+        sentence="a < b & c",
+        sections=[Section("<i>h</i>", None, hostile)],
+        package=bundled,
+        generated_at=MADE,
+        link="https://example.org/?a=1&b=<2>",
+    )
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<title>&lt;b&gt;T&lt;/b&gt;</title>" in page and "a &lt; b &amp; c" in page
     assert "<h2>&lt;i&gt;h&lt;/i&gt;</h2>" in page
@@ -87,8 +93,11 @@ def test_cli_report_refuses_bad_input(tmp_path, capsys, args, message) -> None:
     assert not (tmp_path / "r.html").exists()
 
 
-ABOUT = [("view", "Showing 3 awards"), ("link", "http://localhost:8501/companies?org=sakura-internet"),
-         ("generated_at", "2026-11-30T12:00:00+00:00")]
+ABOUT = [
+    ("view", "Showing 3 awards"),
+    ("link", "http://localhost:8501/companies?org=sakura-internet"),
+    ("generated_at", "2026-11-30T12:00:00+00:00"),
+]
 
 
 def test_csv_download_has_a_header_block_and_reads_back() -> None:

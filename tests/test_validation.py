@@ -417,8 +417,10 @@ def test_unknown_resource_in_the_descriptor_is_reported(minimal: Path) -> None:
     data["resources"].append({"name": "notes", "path": "notes.csv"})
     descriptor.write_text(json.dumps(data), encoding="utf-8")
     problem = problems_for(minimal, "unknown-table")[0]
-    assert problem.severity == Severity.WARNING and "resource 'notes' is not a known table and was not loaded" in \
-        problem.message
+    assert (
+        problem.severity == Severity.WARNING
+        and "resource 'notes' is not a known table and was not loaded" in problem.message
+    )
 
 
 @pytest.mark.parametrize("path", ["../outside.csv", "/etc/passwd", ""])
@@ -434,8 +436,9 @@ def test_resource_path_must_stay_inside_the_package(minimal: Path, path: str) ->
 def test_duplicate_column_in_the_header(minimal: Path) -> None:
     path = minimal / "countries.csv"
     lines = path.read_text(encoding="utf-8").splitlines()
-    path.write_text("\n".join([lines[0] + ",name_en"] + [line + ",Japan" for line in lines[1:]]) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        "\n".join([lines[0] + ",name_en"] + [line + ",Japan" for line in lines[1:]]) + "\n", encoding="utf-8"
+    )
     problem = problems_for(minimal, "duplicate-column")[0]
     assert problem.line == 1 and "the column 'name_en' appears more than once in the header" in problem.message
 

@@ -38,17 +38,27 @@ def free_port() -> int:
 def start_server(app: Path, port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     """``streamlit run`` headless on ``port``, output to ``log``; returns once it answers its health check."""
     command = [
-        sys.executable, "-m", "streamlit", "run", str(app),
-        "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--server.fileWatcherType", "none",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.fileWatcherType",
+        "none",
     ]
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as handle:  # a file, not a pipe: an unread pipe would stall a chatty server
-        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=handle,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=handle, stderr=subprocess.STDOUT
+        )
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:

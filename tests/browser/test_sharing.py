@@ -106,7 +106,8 @@ def test_snapshot_opens_offline_and_draws_every_chart(browser, page, server, tmp
         page.get_by_text("Download snapshot").click()
     download = download_info.value
     assert download.suggested_filename.startswith("ai-funding-programmes-") and download.suggested_filename.endswith(
-        ".html")
+        ".html"
+    )
     path = tmp_path / "snapshot.html"
     download.save_as(path)
 
@@ -128,7 +129,9 @@ def test_snapshot_opens_offline_and_draws_every_chart(browser, page, server, tmp
         snapshot.goto(path.as_uri())
         snapshot.wait_for_function(
             "n => Array.from(document.querySelectorAll('.js-plotly-plot'))"
-            ".filter(p => p.querySelector('.main-svg')).length >= n", arg=charts_on_page)
+            ".filter(p => p.querySelector('.main-svg')).length >= n",
+            arg=charts_on_page,
+        )
         assert snapshot.locator(".js-plotly-plot").count() == charts_on_page
         assert [r for r in requests if not r.startswith("file:")] == []
         assert errors == []
@@ -144,8 +147,9 @@ def live_server(tmp_path: Path):
     """A dashboard serving a copy of the bundled package that the test may edit."""
     data = tmp_path / "data"
     shutil.copytree(ROOT / "data", data)
-    process = start_server(ROOT / "dashboard" / "app.py", free_port(), tmp_path / "server.log",
-                           env={"AIFUNDING_DATA": str(data)})
+    process = start_server(
+        ROOT / "dashboard" / "app.py", free_port(), tmp_path / "server.log", env={"AIFUNDING_DATA": str(data)}
+    )
     yield f"http://127.0.0.1:{port_of(process)}", data
     stop_server(process)
 
@@ -196,5 +200,6 @@ def test_print_stylesheet_drops_the_controls_and_keeps_charts(page, server) -> N
     assert not page.locator("[data-testid='stPopover']").first.is_visible()
     assert page.locator("[data-testid='stPlotlyChart']").first.is_visible()
     breaks = page.evaluate(
-        "() => getComputedStyle(document.querySelector(\"[data-testid='stPlotlyChart']\")).breakInside")
+        "() => getComputedStyle(document.querySelector(\"[data-testid='stPlotlyChart']\")).breakInside"
+    )
     assert breaks == "avoid"

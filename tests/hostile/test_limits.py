@@ -26,9 +26,7 @@ def rules(folder: Path, limits: Limits) -> dict[str, str]:
         (Limits(package_bytes=1024), "package-too-large", "the package's files add up to more than the 1 KB limit"),
     ],
 )
-def test_each_limit_is_a_problem_with_its_figure(
-    minimal: Path, limits: Limits, rule: str, message: str
-) -> None:
+def test_each_limit_is_a_problem_with_its_figure(minimal: Path, limits: Limits, rule: str, message: str) -> None:
     found = rules(minimal, limits)
     assert rule in found and message in found[rule]
 
