@@ -78,5 +78,5 @@ def page(browser) -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def axe_source() -> str:
-    _require(AXE.exists(), f"{AXE} is missing; run `npm ci`")
+    _require(AXE.exists(), f"{AXE} is missing; `make test` runs `npm ci` for it")
     return AXE.read_text(encoding="utf-8")
