@@ -1,0 +1,232 @@
+"""Parsing one table's CSV into validated rows: the header, each line against its row model, every limit.
+
+Linear in the size of the text. Nothing raises on bad content: a problem is added to the report
+with file, line, field and value (values cut to :data:`SHOWN_CHARS`), and a row that fails is
+quarantined with its reasons.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ValidationError
+
+from aifunding.limits import Limits
+from aifunding.messages import friendly_message
+from aifunding.report import Problem, QuarantinedRow, Severity, ValidationReport
+from aifunding.tables import Table
+
+
+@dataclass
+class LoadedRow:
+    """A row as read: its line in the file, its raw text values and its validated model."""
+
+    file: str
+    line: int
+    raw: dict[str, str | None]
+    model: BaseModel
+
+
+def decode_csv_bytes(name: str, shown: str, data: bytes, report: ValidationReport) -> str | None:
+    """Decode CSV bytes as UTF-8 (a byte-order mark is accepted and noted)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        report.problems.append(
+            Problem(
+                Severity.WARNING,
+                "bom",
+                name,
+                shown,
+                1,
+                None,
+                None,
+                "the file starts with a byte-order mark (as Excel writes it); it was ignored",
+            )
+        )
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        report.problems.append(
+            Problem(
+                Severity.ERROR,
+                "encoding",
+                name,
+                shown,
+                line,
+                None,
+                repr(data[exc.start : exc.start + 1]),
+                "the file is not UTF-8 text (for example Shift-JIS or Latin-1); save it as UTF-8 "
+                "and load it again. No row of this table was loaded",
+            )
+        )
+        return None
+
+
+def parse_table(table: Table, file: str, text: str, report: ValidationReport, limits: Limits) -> list[LoadedRow]:
+    """Parse one CSV text into validated rows, quarantining what fails. Linear in the size of the text."""
+
+    def problem(
+        rule: str,
+        line: int | None,
+        column: str | None,
+        value: str | None,
+        message: str,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        report.problems.append(Problem(severity, rule, table.name, file, line, column, clip(value), message))
+
+    if not text.strip():
+        problem(
+            "empty-file",
+            1,
+            None,
+            None,
+            f"the file is empty; it needs at least the header line: {','.join(table.columns)}",
+        )
+        report.unread.add(table.name)
+        return []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except csv.Error as exc:
+        problem("csv-syntax", 1, None, None, f"the header line cannot be read as CSV: {exc}")
+        report.unread.add(table.name)
+        return []
+    if len(header) > limits.columns:
+        problem(
+            "too-many-columns",
+            1,
+            None,
+            None,
+            f"the header has {len(header):,} columns, more than the limit of {limits.columns}; "
+            f"the {table.name} table has {len(table.columns)}. No row of this table was read",
+        )
+        report.unread.add(table.name)
+        return []
+    expected = table.columns
+    expected_set = set(expected)
+    present = Counter(header)
+    missing = [c for c in expected if c not in present]
+    for column in header:
+        if column not in expected_set:
+            problem(
+                "unknown-column",
+                1,
+                clip(column) or "(blank)",
+                column,
+                f"'{clip(column)}' is not a column of the {table.name} table and its values were ignored; "
+                f"allowed columns: {', '.join(expected)}",
+            )
+    for column in sorted(c for c, n in present.items() if n > 1 and c):
+        problem(
+            "duplicate-column",
+            1,
+            clip(column),
+            column,
+            f"the column '{clip(column)}' appears more than once in the header",
+        )
+    required = [c for c in missing if table.model.model_fields[c].is_required()]
+    for column in missing:
+        severity = Severity.ERROR if column in required else Severity.WARNING
+        note = "so no row can be loaded" if column in required else "so it is empty in every row"
+        problem(
+            "missing-column",
+            1,
+            column,
+            None,
+            f"the required column '{column}' is missing, {note}"
+            if column in required
+            else f"the optional column '{column}' is missing, {note}",
+            severity,
+        )
+
+    loaded: list[LoadedRow] = []
+    rows_seen = 0
+    while True:
+        start = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problem(
+                "csv-syntax",
+                start,
+                None,
+                None,
+                f"this line cannot be read as CSV ({exc}); the rest of the file was not read",
+            )
+            break
+        line = start
+        if not values or all(not v.strip() for v in values):
+            continue  # blank lines carry no data; csv writers often end files with one
+        rows_seen += 1
+        if rows_seen > limits.rows:
+            problem(
+                "too-many-rows",
+                line,
+                None,
+                None,
+                f"the file has more than {limits.rows:,} rows, the limit for one table; "
+                "this line and the rest of the file were not read",
+            )
+            break
+        raw = {header[i]: (values[i] if i < len(values) else None) for i in range(len(header))}
+        cleaned = {k: (v.strip() if isinstance(v, str) and v.strip() else None) for k, v in raw.items()}
+        reasons: list[str] = []
+        too_long = next((i for i, v in enumerate(values) if len(v) > limits.cell_chars), None)
+        if too_long is not None:
+            column = header[too_long] if too_long < len(header) else None
+            reasons.append(
+                f"a value has {len(values[too_long]):,} characters, more than the limit of {limits.cell_chars:,}"
+            )
+            problem("cell-too-long", line, column, values[too_long], reasons[-1])
+        elif len(values) != len(header):
+            reasons.append(f"the line has {len(values)} values but the header has {len(header)} columns")
+            problem("field-count", line, None, None, reasons[-1])
+        elif required:
+            reasons.append("required column(s) missing from the header: " + ", ".join(required))
+        else:
+            data = {k: v for k, v in cleaned.items() if k in expected_set}
+            try:
+                model = table.model.model_validate(data)
+            except ValidationError as exc:
+                for err in exc.errors(include_url=False):
+                    column = str(err["loc"][0]) if err["loc"] else None
+                    value = cleaned.get(column) if column else None
+                    message = friendly_message(err, column)
+                    reasons.append(f"{column}: {message}" if column else message)
+                    problem(f"row:{err['type']}", line, column, value, message)
+            else:
+                loaded.append(LoadedRow(file, line, cleaned, model))
+                continue
+        report.quarantined.append(QuarantinedRow(table.name, file, line, clip_row(cleaned), tuple(reasons)))
+    return loaded
+
+
+# The csv module refuses fields over 128 KB with an error that ends the file; let every cell through
+# to the per-cell check instead, which names the line and the limit (files are bounded in size).
+csv.field_size_limit(2**31 - 1)
+
+# Values echoed in the report (problems, quarantined rows) are cut to this many characters: enough to
+# recognise the value, and a hostile megabyte cell is not copied into every report line.
+SHOWN_CHARS = 200
+
+
+def clip(value: str | None, limit: int = SHOWN_CHARS) -> str | None:
+    """``value`` cut to ``limit`` characters with an ellipsis; None stays None."""
+    if value is None or len(value) <= limit:
+        return value
+    return value[: limit - 1] + "…"
+
+
+def clip_row(row: dict[str, str | None]) -> dict[str, str | None]:
+    """A quarantined row as the report shows it: at most :data:`SHOWN_CHARS` columns, each value clipped."""
+    return {clip(k) or "": clip(v) for k, v in list(row.items())[:SHOWN_COLUMNS]}
+
+
+SHOWN_COLUMNS = 100

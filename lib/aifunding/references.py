@@ -1,0 +1,209 @@
+"""Keys and references: the validation step that quarantines rows, cascading, in one pass.
+
+Duplicate keys and references that do not resolve quarantine the rows that hold them; an award whose
+programme was quarantined is quarantined too, so no loaded row points at nothing, and its problem
+names the first cause with its file and line. Programmes are resolved as a tree: cycles and nesting
+deeper than :attr:`Limits.nesting` are quarantined, so every later walk of the tree is short.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from aifunding.limits import Limits
+from aifunding.parsing import LoadedRow, clip_row
+from aifunding.report import Problem, QuarantinedRow, Severity, ValidationReport
+from aifunding.tables import TABLES, TABLES_BY_NAME
+
+Rows = dict[str, list[LoadedRow]]
+
+
+def row_problem(
+    severity: Severity, rule: str, table: str, row: LoadedRow | None, column: str | None, value: object, message: str
+) -> Problem:
+    return Problem(
+        severity,
+        rule,
+        table,
+        row.file if row else TABLES_BY_NAME[table].path,
+        row.line if row else None,
+        column,
+        None if value is None else str(value),
+        message,
+    )
+
+
+def _key(row: LoadedRow, columns: Iterable[str]) -> tuple:
+    return tuple(getattr(row.model, c) for c in columns)
+
+
+# How a table's row is named in a follow-on message ("award 'x' was quarantined: ...").
+ROW_NOUNS = {
+    "countries": "country",
+    "sources": "source",
+    "organisations": "organisation",
+    "programmes": "programme",
+    "awards": "award",
+    "markets": "market",
+    "market_shares": "market share",
+    "milestones": "milestone",
+    "caveats": "caveat",
+}
+
+
+def run_reference_rules(rows: Rows, report: ValidationReport, limits: Limits | None = None) -> None:
+    """Quarantine duplicate keys and rows whose references do not resolve, cascading, in one pass.
+
+    Tables are visited in registry order, which puts every referenced table before the tables
+    that refer to it; the programmes' own parent links are resolved as a tree (cycles and nesting
+    deeper than ``limits.nesting`` are quarantined). A row that refers to a quarantined row says
+    which one and why, so a follow-on problem always names its cause.
+    """
+    limits = limits or Limits()
+    for table in TABLES:
+        if not table.primary_key:
+            continue
+        first_line: dict[tuple, int] = {}
+        kept = []
+        for row in rows[table.name]:
+            key = _key(row, table.primary_key)
+            if key in first_line:
+                shown = ", ".join(str(k) for k in key)
+                message = (
+                    f"{' + '.join(table.primary_key)} '{shown}' is already used on line {first_line[key]}; "
+                    "each row needs its own"
+                )
+                _quarantine(report, table.name, row, table.primary_key[-1], shown, message, "duplicate-key")
+            else:
+                first_line[key] = row.line
+                kept.append(row)
+        rows[table.name] = kept
+
+    causes = _quarantine_causes(report)
+    valid: dict[str, set[str]] = {}
+    for table in TABLES:
+        kept = []
+        for row in rows[table.name]:
+            broken = next(
+                (
+                    fk
+                    for fk in table.foreign_keys
+                    if fk.ref_table != table.name
+                    and getattr(row.model, fk.field) is not None
+                    and getattr(row.model, fk.field) not in valid[fk.ref_table]
+                ),
+                None,
+            )
+            if broken is None:
+                kept.append(row)
+                continue
+            value = getattr(row.model, broken.field)
+            message = _dangling_message(broken.ref_table, value, causes)
+            root = _root_cause(broken.ref_table, value, causes)
+            _quarantine(report, table.name, row, broken.field, value, message, "foreign-key", causes, root)
+        if table.name == "programmes":
+            kept = _resolve_programme_tree(kept, report, limits, causes)
+        rows[table.name] = kept
+        if table.primary_key == ("id",):
+            valid[table.name] = {row.model.id for row in kept}
+
+
+def _quarantine_causes(report: ValidationReport) -> dict[str, dict[str, str]]:
+    """Table -> id -> why the row with that id was quarantined, with its file and line."""
+    causes: dict[str, dict[str, str]] = defaultdict(dict)
+    for q in report.quarantined:
+        rid = q.row.get("id")
+        if rid and q.reasons:
+            causes[q.table].setdefault(rid, f"{q.reasons[0]}, {q.file}:{q.line}")
+    return causes
+
+
+def _dangling_message(ref_table: str, value: object, causes: dict[str, dict[str, str]]) -> str:
+    cause = causes.get(ref_table, {}).get(str(value))
+    if cause is not None:
+        return f"{ROW_NOUNS.get(ref_table, ref_table)} '{value}' was quarantined: {cause}"
+    return f"refers to {ref_table} id '{value}', which does not exist in {TABLES_BY_NAME[ref_table].path}"
+
+
+def _root_cause(ref_table: str, value: object, causes: dict[str, dict[str, str]]) -> str | None:
+    """The first cause in a chain of quarantines, so a long chain never nests its messages."""
+    return causes.get(ref_table, {}).get(str(value))
+
+
+def _resolve_programme_tree(
+    programmes: list[LoadedRow], report: ValidationReport, limits: Limits, causes: dict[str, dict[str, str]]
+) -> list[LoadedRow]:
+    """Keep the programmes that sit in a tree at most ``limits.nesting`` deep; quarantine the rest.
+
+    Each programme is visited once: a walk up from an unresolved programme stops at the first one
+    already resolved, and everything on the walk is resolved from there.
+    """
+    by_id = {row.model.id: row for row in programmes}
+    depth: dict[str, int] = {}  # resolved and kept: levels from the top (1 = no parent)
+    bad: set[str] = set()  # resolved and quarantined
+    for start in by_id:
+        path: list[str] = []
+        on_path: set[str] = set()
+        current: str | None = start
+        while current is not None and current in by_id and current not in depth and current not in bad:
+            if current in on_path:  # a cycle: every programme on it is inside itself
+                for pid in path[path.index(current) :]:
+                    row = by_id[pid]
+                    message = f"programme '{pid}' is inside itself through its parents; parents must form a tree"
+                    _quarantine(
+                        report, "programmes", row, "parent_id", row.model.parent_id, message, "parent-cycle", causes
+                    )
+                    bad.add(pid)
+                path = path[: path.index(current)]
+                break
+            path.append(current)
+            on_path.add(current)
+            current = by_id[current].model.parent_id
+        # ``current`` is now None (top reached), unknown, resolved, or quarantined; settle ``path`` from it.
+        base: int | None = 0 if current is None else depth.get(current)
+        if current is not None and current not in by_id and path:  # the top of the walk names no programme
+            row = by_id[path[-1]]
+            message = _dangling_message("programmes", current, causes)
+            _quarantine(report, "programmes", row, "parent_id", current, message, "foreign-key", causes)
+            bad.add(path.pop())
+        for pid in reversed(path):
+            row = by_id[pid]
+            parent = row.model.parent_id
+            if base is None or parent in bad:
+                message = _dangling_message("programmes", parent, causes)
+                root = _root_cause("programmes", parent, causes)
+                _quarantine(report, "programmes", row, "parent_id", parent, message, "foreign-key", causes, root)
+                bad.add(pid)
+                base = None
+            elif base + 1 > limits.nesting:
+                message = (
+                    f"programme '{pid}' sits {base + 1} levels deep; at most {limits.nesting} levels of nesting "
+                    "are allowed (frame, programme, round, component is 4)"
+                )
+                _quarantine(report, "programmes", row, "parent_id", parent, message, "nesting", causes)
+                bad.add(pid)
+                base = None
+            else:
+                base += 1
+                depth[pid] = base
+    return [row for row in programmes if row.model.id in depth]
+
+
+def _quarantine(
+    report: ValidationReport,
+    table: str,
+    row: LoadedRow,
+    column: str,
+    value: object,
+    message: str,
+    rule: str,
+    causes: dict[str, dict[str, str]] | None = None,
+    root: str | None = None,
+) -> None:
+    """Quarantine ``row``; remember why under its id (``root``: the first cause of a cascade) for follow-ons."""
+    report.problems.append(row_problem(Severity.ERROR, rule, table, row, column, value, message))
+    report.quarantined.append(QuarantinedRow(table, row.file, row.line, clip_row(row.raw), (f"{column}: {message}",)))
+    rid = getattr(row.model, "id", None)
+    if causes is not None and isinstance(rid, str):
+        causes[table].setdefault(rid, root or f"{column}: {message}, {row.file}:{row.line}")
