@@ -15,6 +15,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from aifunding.amounts import AMOUNT_LIMIT, check_precision
+
 PARTIAL_DATE_PATTERN = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -50,46 +52,6 @@ PartialDate = Annotated[
 ]
 Identifier = Annotated[str, Field(pattern=ID_PATTERN, min_length=1, max_length=80)]
 Currency = Annotated[str, Field(pattern=CURRENCY_PATTERN)]
-# The range every step (formatting in both languages, conversion, every export, every chart) honours:
-# the largest real figure is about ¥50 trillion (5 x 10^13), far inside it.
-AMOUNT_LIMIT = Decimal(10) ** 18
-AMOUNT_DIGITS = 18
-AMOUNT_DECIMALS = 4
-
-
-def check_precision(value: Decimal) -> Decimal:
-    """At most 18 significant digits and 4 decimal places (read off the digits: no context arithmetic)."""
-    _sign, digits, exponent = value.as_tuple()
-    if not isinstance(exponent, int):
-        raise ValueError("must be a finite number")
-    trailing = _trailing_zeros(digits)
-    decimals = max(0, -(exponent + trailing))
-    significant = len(digits) - trailing - _leading_zeros(digits)
-    if decimals > AMOUNT_DECIMALS:
-        raise ValueError(f"has {decimals} decimal places; at most {AMOUNT_DECIMALS} are allowed")
-    if significant > AMOUNT_DIGITS:
-        raise ValueError(f"has {significant} significant digits; at most {AMOUNT_DIGITS} are allowed")
-    return value
-
-
-def _trailing_zeros(digits: tuple[int, ...]) -> int:
-    count = 0
-    for digit in reversed(digits):
-        if digit:
-            break
-        count += 1
-    return count
-
-
-def _leading_zeros(digits: tuple[int, ...]) -> int:
-    count = 0
-    for digit in digits:
-        if digit:
-            break
-        count += 1
-    return count
-
-
 Amount = Annotated[Decimal, Field(gt=0, lt=AMOUNT_LIMIT), AfterValidator(check_precision)]
 FiscalYear = Annotated[int, Field(ge=EARLIEST_PLAUSIBLE_YEAR, le=LATEST_PLAUSIBLE_YEAR)]
 Percent = Annotated[Decimal, Field(ge=0, le=100), AfterValidator(check_precision)]

@@ -20,13 +20,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from aifunding.amounts import AMOUNT_DECIMALS, AMOUNT_DIGITS, AMOUNT_LIMIT
 from aifunding.export import export_bytes, write_export
 from aifunding.filters import ViewState, prepare
 from aifunding.formatting import format_money
 from aifunding.fx import convert
 from aifunding.messages import friendly_message
 from aifunding.metrics import FxChoice
-from aifunding.models import AMOUNT_DECIMALS, AMOUNT_DIGITS, AMOUNT_LIMIT, Award
+from aifunding.models import Award
 from aifunding.package import load_package
 from aifunding.snapshot import build_report
 
