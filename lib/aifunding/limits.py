@@ -28,7 +28,7 @@ class Limits:
     byte of CSV (``benchmarks/validation_cost.py`` measures it), so the total bounds memory too.
     """
 
-    package_bytes: int = 250 * MB  # every file of the package together
+    package_bytes: int = 100 * MB  # every file of the package together: about 2 GB of memory to validate
     file_bytes: int = 100 * MB  # one CSV file
     descriptor_bytes: int = 1 * MB  # datapackage.json (ours is 40 KB)
     descriptor_depth: int = 32  # nesting of objects and lists in datapackage.json (ours is 7)
