@@ -13,13 +13,18 @@ st.set_page_config(page_title=t("app.title"), page_icon="💴", layout="wide")
 
 page = st.navigation(
     [
+        # Streamlit serves the default page at the root and no longer answers its url_path, so the root
+        # is a hidden copy of the Overview and the menu's Overview lives at /overview: a link naming
+        # any page works, and the menu marks the page a shared link opens.
         st.Page(
             "views/overview.py",
             title=t("page.overview"),
             icon=":material/dashboard:",
-            url_path="overview",
+            url_path="home",
             default=True,
+            visibility="hidden",
         ),
+        st.Page("views/overview.py", title=t("page.overview"), icon=":material/dashboard:", url_path="overview"),
         st.Page("views/companies.py", title=t("page.companies"), icon=":material/apartment:", url_path="companies"),
         st.Page(
             "views/programmes.py", title=t("page.programmes"), icon=":material/account_tree:", url_path="programmes"

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from aifunding.i18n import Translator
+
 from conftest import OUTPUT, PAGES
 from helpers import drawn_charts, exceptions, open_page, run_axe, screenshot
+
+TITLES = {name: Translator("en")(f"{name}.title") for name in PAGES}
 
 # Pages that must draw at least this many charts on the bundled data with no filter.
 MIN_CHARTS = {"overview": 1, "companies": 1, "programmes": 3, "market": 6, "world": 1, "data": 0, "sources": 0}
@@ -52,3 +56,14 @@ def test_empty_filter_shows_a_message_not_an_error(page, server) -> None:
     open_page(page, server, "companies", "country=FR&kind=compute_subsidy")
     assert exceptions(page) == []
     assert "Nothing matches these filters" in page.inner_text("[data-testid='stMain']")
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_answers_at_its_own_name(page, server, name) -> None:
+    # /overview too, not only the root: a shared link naming any page opens it, marked in the menu.
+    open_page(page, server, name, "cur=USD")
+    assert exceptions(page) == []
+    assert page.locator("[data-testid='stMain'] h1").first.inner_text() == TITLES[name]
+    active = page.locator("[data-testid='stSidebarNav'] a[aria-current='page']")
+    assert active.count() == 1 and active.get_attribute("href").rstrip("/").endswith(f"/{name}")
+    assert "converted to USD" in page.inner_text("[data-testid='stMain']")
