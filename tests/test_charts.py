@@ -454,3 +454,31 @@ def test_milestones_table_flags_overdue(minimal: Path, due_date, due_fy, status,
     [status_cell] = list(table["Status"])
     assert status_cell.endswith("(due date passed)") is overdue, status_cell
     assert table.at[0, "Programme or award"] == "GPU cloud"
+
+
+# --- Readable without hovering -----------------------------------------------------------------------
+
+
+def test_every_recipient_bar_carries_its_total_as_text(prepared: Prepared) -> None:
+    view = apply_view(prepared, ViewState())
+    fig = build_recipient_figure(view.awards)
+    totals = {a.y: a.text for a in fig.layout.annotations}
+    # SoftBank's two rounds (up to ¥42.1bn and about ¥5.3bn) read as one total at the end of its bar.
+    assert totals["SoftBank Corp."] == "¥47.4B"
+    assert totals["KDDI"] == "up to about ¥10.24B"
+    assert set(totals) == {y for trace in fig.data for y in trace.y}
+    # The axis leaves room for the longest bar's label.
+    assert fig.layout.xaxis.range[1] > max(a.x for a in fig.layout.annotations)
+
+
+@pytest.mark.parametrize("builder", [build_programme_totals_figure, build_world_figure, build_annualised_figure])
+def test_every_bar_writes_its_value(prepared: Prepared, builder) -> None:
+    view = apply_view(prepared, ViewState(currency="USD"))
+    fig = builder(view.programmes, value_column=C.AMOUNT_CONVERTED, currency_column=C.CONVERTED_CURRENCY)
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert bars
+    for trace in bars:
+        assert trace.textposition == "outside"
+        drawn = [text for text, x in zip(trace.text, trace.x, strict=True) if x == x and x is not None]
+        # Every drawn bar's value in the chosen currency, worded with its basis where it has one.
+        assert drawn and all("$" in text for text in drawn), drawn

@@ -113,6 +113,20 @@ def value_axis(top: float, lang: str) -> dict[str, Any]:
     return {"tickvals": ticks, "ticktext": [format_compact_number(Decimal(repr(v)), lang) for v in ticks]}
 
 
+# Room to the right of the longest bar for its value, as a share of the axis.
+LABEL_ROOM = 1.28
+
+
+def value_labels(texts: Iterable[str]) -> dict[str, Any]:
+    """Bar settings that write each bar's value at its end, so no figure needs a hover to be read."""
+    return {"text": list(texts), "textposition": "outside", "cliponaxis": False, "textfont": {"size": 12}}
+
+
+def labelled_range(top: float) -> dict[str, Any]:
+    """An amount axis from 0 with room after ``top`` for the value written at a bar's end."""
+    return {"range": [0, top * LABEL_ROOM]} if top > 0 else {}
+
+
 def _merge(into: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge ``update`` into ``into`` (nested dicts merge, anything else replaces)."""
     for key, value in update.items():
@@ -404,10 +418,31 @@ def build_recipient_figure(
         basis=bases[0] if len(bases) == 1 else None,
     )
     title = t("chart.recipient.title", name=top, amount=top_total, n=len(top_rows))
+    # Each recipient's total at the end of its bar, worded with its basis when the bar has one.
+    for label, total in totals.items():
+        label_bases = sorted(set(rows.loc[rows["_label"] == label, "basis"]))
+        fig.add_annotation(
+            x=total,
+            y=label,
+            text=format_money(
+                Decimal(str(total)).quantize(Decimal(1)),
+                currency,
+                locale=lang,
+                basis=label_bases[0] if len(label_bases) == 1 else None,
+            ),
+            showarrow=False,
+            xanchor="left",
+            xshift=4,
+            font={"size": 12},
+        )
     fig.update_layout(
         barmode="stack",
         yaxis={"categoryorder": "array", "categoryarray": order, "title": None},
-        xaxis={"title": t("chart.recipient.axis", currency=currency), **value_axis(float(totals.max()), lang)},
+        xaxis={
+            "title": t("chart.recipient.axis", currency=currency),
+            **value_axis(float(totals.max()), lang),
+            **labelled_range(float(totals.max())),
+        },
     )
     alt = f"{title}. " + "; ".join(
         f"{label}: {format_money(Decimal(str(v)).quantize(Decimal(1)), currency, locale=lang)}"
@@ -456,6 +491,7 @@ def build_programme_totals_figure(
         orientation="h",
         name=t("chart.programme.declared"),
         marker={"color": PALETTE[0], "pattern": {"shape": [PLAN_PATTERN if p else "" for p in is_plan]}},
+        **value_labels(money_labels(rows, value_column, currency_column, lang)),
         customdata=list(
             zip(
                 money_labels(rows, value_column, currency_column, lang),
@@ -482,6 +518,10 @@ def build_programme_totals_figure(
             orientation="h",
             name=t("chart.programme.allocated"),
             marker={"color": PALETTE[1]},
+            **value_labels(
+                "" if pd.isna(v) else format_money(Decimal(str(v)).quantize(Decimal(1)), currency, locale=lang)
+                for v in allocated
+            ),
             hovertemplate="<b>%{y}</b><br>"
             + t("chart.hover.named_sum", amount="%{x:,.0f} " + str(currency))
             + "<extra></extra>",
@@ -493,7 +533,11 @@ def build_programme_totals_figure(
         amount=money_label(largest[value_column], currency, largest["basis"], lang),
     )
     top = max(rows["_value"].max(), allocated.max() if allocated.notna().any() else 0)
-    fig.update_layout(barmode="group", yaxis={"title": None}, xaxis={"title": str(currency), **value_axis(top, lang)})
+    fig.update_layout(
+        barmode="group",
+        yaxis={"title": None},
+        xaxis={"title": str(currency), **value_axis(top, lang), **labelled_range(top)},
+    )
     alt = f"{title}. " + "; ".join(
         f"{label}: {money_label(v, currency, None, lang)}" for label, v in zip(labels, rows[value_column], strict=True)
     )
@@ -623,6 +667,7 @@ def build_annualised_figure(
         orientation="h",
         name=t("chart.annualised.trace"),
         marker={"color": PALETTE[2], "pattern": {"shape": [PLAN_PATTERN if p else "" for p in is_plan]}},
+        **value_labels(format_money(Decimal(str(round(v))), currency, locale=lang) for v in rows["_per_year"]),
         customdata=list(
             zip(
                 money_labels(rows, value_column, currency_column, lang),
@@ -645,7 +690,11 @@ def build_annualised_figure(
 
     fig.update_layout(
         yaxis={"title": None},
-        xaxis={"title": t("chart.annualised.axis", currency=currency), **value_axis(rows["_per_year"].max(), lang)},
+        xaxis={
+            "title": t("chart.annualised.axis", currency=currency),
+            **value_axis(rows["_per_year"].max(), lang),
+            **labelled_range(rows["_per_year"].max()),
+        },
     )
     alt = f"{title}. " + "; ".join(
         f"{label}: {t('chart.hover.per_year', amount=format_money(Decimal(str(round(v))), currency, locale=lang))}"
@@ -786,6 +835,7 @@ def build_world_figure(
             orientation="h",
             name=name,
             marker={"color": PALETTE[i], "pattern": {"shape": PLAN_PATTERN if plan else ""}},
+            **value_labels(money_labels(sub, value_column, currency_column, lang)),
             customdata=list(
                 zip(
                     money_labels(sub, value_column, currency_column, lang),
@@ -814,7 +864,11 @@ def build_world_figure(
     fig.update_layout(
         barmode="overlay",
         yaxis={"title": None, "categoryorder": "array", "categoryarray": labels},
-        xaxis={"title": str(currency), **value_axis(rows["_value"].max(), lang)},
+        xaxis={
+            "title": str(currency),
+            **value_axis(rows["_value"].max(), lang),
+            **labelled_range(rows["_value"].max()),
+        },
     )
     alt = f"{title}. " + "; ".join(
         f"{label}: {money_label(v, currency, b, lang)}"
