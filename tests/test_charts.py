@@ -482,3 +482,16 @@ def test_every_bar_writes_its_value(prepared: Prepared, builder) -> None:
         drawn = [text for text, x in zip(trace.text, trace.x, strict=True) if x == x and x is not None]
         # Every drawn bar's value in the chosen currency, worded with its basis where it has one.
         assert drawn and all("$" in text for text in drawn), drawn
+
+
+def test_world_draws_targets_on_their_own_scale(prepared: Prepared) -> None:
+    # InvestAI's €200bn goal would flatten every committed bar on one axis: plans get their own panel.
+    view = apply_view(prepared, ViewState(currency="USD"))
+    fig = build_world_figure(view.programmes, value_column=C.AMOUNT_CONVERTED, currency_column=C.CONVERTED_CURRENCY)
+    traces = {t.name: t for t in fig.data}
+    committed, plans = traces["Committed or budgeted"], traces["Target or plan (not committed)"]
+    assert (committed.xaxis, committed.yaxis) == ("x", "y") and (plans.xaxis, plans.yaxis) == ("x2", "y2")
+    assert fig.layout.xaxis.range[1] < max(plans.x)  # the committed axis ends well before the largest plan
+    assert fig.layout.xaxis2.range[1] > max(plans.x)
+    assert fig.layout.xaxis2.title.text == "USD, targets and plans (own scale)"
+    assert fig.layout.yaxis2.domain[1] < fig.layout.yaxis.domain[0]

@@ -824,14 +824,21 @@ def build_world_figure(
     ).sort_values("_value")
     labels = [f"{c} · {n}" for c, n in zip(rows["_country"], rows["_name"], strict=True)]
     fig = Draft()
+    is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
+    # Targets and plans get their own panel below, on their own scale: one €200bn goal drawn on the
+    # committed money's axis would flatten every other bar to a sliver.
+    split = bool(is_plan.any() and (~is_plan).any())
+    panels = {False: ("x", "y"), True: ("x2", "y2") if split else ("x", "y")}
     for i, (plan, name) in enumerate(((False, t("chart.world.committed")), (True, t("chart.world.planned")))):
-        mask = rows["basis"].isin([b.value for b in PLAN_BASES]) == plan
+        mask = is_plan == plan
         sub = rows[mask]
         if sub.empty:
             continue
         fig.add_bar(
             y=[lab for lab, m in zip(labels, mask, strict=True) if m],
             x=sub["_value"],
+            xaxis=panels[plan][0],
+            yaxis=panels[plan][1],
             orientation="h",
             name=name,
             marker={"color": PALETTE[i], "pattern": {"shape": PLAN_PATTERN if plan else ""}},
@@ -861,15 +868,41 @@ def build_world_figure(
         name=top["_name"],
         amount=money_label(top[value_column], currency, top["basis"], lang),
     )
+    committed_top = rows.loc[~is_plan, "_value"].max() if split else rows["_value"].max()
+    plot_height = max(200, 30 * len(rows))
     fig.update_layout(
         barmode="overlay",
         yaxis={"title": None, "categoryorder": "array", "categoryarray": labels},
-        xaxis={
-            "title": str(currency),
-            **value_axis(rows["_value"].max(), lang),
-            **labelled_range(rows["_value"].max()),
-        },
+        xaxis={"title": str(currency), **value_axis(committed_top, lang), **labelled_range(committed_top)},
     )
+    if split:
+        # Bar rows keep their height in both panels; the gap holds the upper panel's axis and title.
+        committed_rows, plan_rows, gap = 30 * int((~is_plan).sum()), 30 * int(is_plan.sum()) + 20, 90
+        plot_height = committed_rows + gap + plan_rows
+        plan_top = rows.loc[is_plan, "_value"].max()
+        fig.update_layout(
+            yaxis={
+                "domain": [(plan_rows + gap) / plot_height, 1],
+                "categoryarray": [lab for lab, p in zip(labels, is_plan, strict=True) if not p],
+            },
+            xaxis={"anchor": "y"},
+            yaxis2={
+                "domain": [0, plan_rows / plot_height],
+                "title": None,
+                "categoryorder": "array",
+                "categoryarray": [lab for lab, p in zip(labels, is_plan, strict=True) if p],
+                "gridcolor": "#e6e6e6",
+                "automargin": True,
+            },
+            xaxis2={
+                "title": t("chart.world.plan_axis", currency=currency),
+                "anchor": "y2",
+                "gridcolor": "#e6e6e6",
+                "automargin": True,
+                **value_axis(plan_top, lang),
+                **labelled_range(plan_top),
+            },
+        )
     alt = f"{title}. " + "; ".join(
         f"{label}: {money_label(v, currency, b, lang)}"
         for label, v, b in zip(labels, rows[value_column], rows["basis"], strict=True)
@@ -883,5 +916,5 @@ def build_world_figure(
         source_ids=_ids(rows, C.SOURCE_IDS),
         row_ids=rows["id"],
         caveat_ids=_ids(rows, C.CAVEAT_IDS),
-        height=max(200, 30 * len(rows)),
+        height=plot_height,
     )
