@@ -281,21 +281,15 @@ def prepare(package: Package) -> Prepared:
         market_share_view(package),
         package.frame("milestones"),
         Context(tree, names, programmes_by_org, {"en": names, "ja": names_ja}),
-        sources={
-            row["id"]: row
-            for row in package.frame("sources")
-            .astype(object)
-            .where(package.frame("sources").notna(), None)
-            .to_dict(orient="records")
-        },
-        caveats={
-            row["id"]: row
-            for row in package.frame("caveats")
-            .astype(object)
-            .where(package.frame("caveats").notna(), None)
-            .to_dict(orient="records")
-        },
+        sources=_rows_by_id(package.frame("sources")),
+        caveats=_rows_by_id(package.frame("caveats")),
     )
+
+
+def _rows_by_id(frame: pd.DataFrame) -> dict[str, dict]:
+    """Each row as a plain dict (missing cells None), by its id."""
+    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return {row["id"]: row for row in records}
 
 
 def apply_view(prepared: Prepared, state: ViewState, kind_labels: Mapping[str, str] | None = None) -> FilteredView:
