@@ -28,8 +28,9 @@ from aifunding.fx import rate_bounds, supported_currencies
 from aifunding.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
 from aifunding.models import SupportKind
 from aifunding.package import PackageReadError, load_package, newest_source_date, package_signature
-from aifunding.presentation import ID_COLUMN, column
+from aifunding.presentation import ID_COLUMN, column, explain_tables
 from aifunding.snapshot import Section, build_snapshot, report_sections
+from aifunding.summary import Headline, span_text, total_text
 from aifunding.urlstate import MIN_SLIDE_SECONDS, Vocabulary, decode, encode
 
 T = TypeVar("T")
@@ -753,49 +754,47 @@ def currency_column(view: FilteredView) -> str:
     return "converted_currency" if view.state.currency else "currency"
 
 
-def headline_tiles(figures: dict) -> None:
-    """The overview's headline numbers as metric tiles, each saying its basis."""
-    from aifunding.formatting import basis_label, format_money, format_percent
-
+def highlight_tiles(headline: Headline) -> None:
+    """The figures the package leads with: each a tile with its basis, date, sources and a link to its page."""
+    if not headline.highlights:
+        return
     t = translator()
+    st.subheader(t("overview.highlights"))
+    params = st.session_state.get("_written_params", {})
+    for tile, item in zip(st.columns(len(headline.highlights)), headline.highlights, strict=True):
+        with tile.container(border=True):
+            st.metric(markup.text(item.date), markup.text(item.figure), help=markup.text(item.basis))
+            st.markdown(markup.text(item.claim))
+            shown = list(item.sources[:2]) + ([f"+{len(item.sources) - 2}"] if len(item.sources) > 2 else [])
+            st.caption(markup.text(t("overview.highlight.sources", sources="; ".join(shown))))
+            st.page_link(
+                f"views/{item.page}.py",
+                label=t("overview.highlight.open", page=t(f"page.{item.page}")),
+                icon=":material/arrow_forward:",
+                query_params=params,
+            )
 
-    def money(entry: dict) -> str:
-        if not entry["currency"]:
-            return "—"
-        return markup.text(format_money(entry["total"], entry["currency"], locale=t.lang))
 
-    def bases(entry: dict) -> str:
-        words = t("sentence.list").join(basis_label(b, t.lang) for b in entry["bases"])
-        return markup.text(t("table.figures", count=entry["rows"], words=words)) if words else ""
-
-    cols = st.columns(5)
-    cols[0].metric(
-        t("overview.models"),
-        money(figures["models"]),
-        bases(figures["models"]),
-        delta_color="off",
-        delta_arrow="off",
-        help=t("overview.models.help"),
-    )
-    cols[1].metric(
-        t("overview.compute"),
-        money(figures["compute"]),
-        bases(figures["compute"]),
-        delta_color="off",
-        delta_arrow="off",
-        help=t("overview.compute.help"),
-    )
-    cols[2].metric(t("overview.programmes"), figures["programmes"])
-    cols[3].metric(t("overview.recipients"), figures["recipients"])
-    largest = figures["largest"]
-    cols[4].metric(
-        t("overview.largest"),
-        markup.text(format_percent(largest["share"], t.lang)) if largest else "—",
-        markup.text(largest["label"]) if largest else None,
-        delta_color="off",
-        delta_arrow="off",
-        help=t("overview.largest.help"),
-    )
+def total_tiles(headline: Headline) -> None:
+    """The headline totals as their composition by basis, each with what it adds and leaves out one click away."""
+    t = translator()
+    st.subheader(t("overview.totals"))
+    keys = list(headline.totals)
+    cols = st.columns(len(keys) + 2)
+    for col, key in zip(cols, keys, strict=False):
+        total = headline.totals[key]
+        col.metric(t(f"overview.{key}"), markup.text(total_text(total, t.lang)), help=t(f"overview.{key}.help"))
+        col.caption(markup.text(span_text(total, t.lang)))
+    cols[-2].metric(t("overview.programmes"), headline.programmes)
+    cols[-1].metric(t("overview.recipients"), headline.recipients)
+    for key in keys:
+        total = headline.totals[key]
+        with st.expander(t("overview.explain", name=t(f"overview.{key}")), icon=":material/calculate:"):
+            added, left_out = explain_tables(total, t.lang)
+            st.markdown(f"**{t('overview.added')}**")
+            st.dataframe(added, hide_index=True, key=f"added-{key}")
+            st.markdown(f"**{t('overview.left_out')}**")
+            st.dataframe(left_out, hide_index=True, key=f"left-out-{key}")
 
 
 def milestone_columns(frame: pd.DataFrame) -> dict:

@@ -28,7 +28,7 @@ from aifunding.filters import Prepared, ViewState, apply_view
 from aifunding.formatting import basis_label
 from aifunding.models import Basis
 from aifunding.package import load_package
-from aifunding.presentation import committed_rows, headline_figures, milestones_table
+from aifunding.presentation import milestones_table
 
 BASIS_WORDS = {basis_label(b) for b in Basis}
 NOTHING = "Nothing matches these filters."
@@ -346,80 +346,6 @@ def test_world_figure_without_converted_amounts_is_empty(prepared: Prepared) -> 
 
 
 # --- presentation: committed money -----------------------------------------------------------------------
-
-
-def committed_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A programme with a round inside it (both with amounts), a programme published award by award,
-    a budget frame, a target, and a programme of another kind."""
-    programmes = frame(
-        [
-            {"id": "prog", "parent_id": None, "level": "programme", "basis": "up_to", "kind": "compute_subsidy",
-             "amount": Decimal(1000), "currency": "JPY"},
-            {"id": "round", "parent_id": "prog", "level": "round", "basis": "up_to", "kind": "compute_subsidy",
-             "amount": Decimal(400), "currency": "JPY"},
-            {"id": "bare", "parent_id": None, "level": "programme", "basis": None, "kind": "compute_subsidy",
-             "amount": None, "currency": None},
-            {"id": "frame", "parent_id": None, "level": "budget_frame", "basis": "exact", "kind": "compute_subsidy",
-             "amount": Decimal(9999), "currency": "JPY"},
-            {"id": "goal", "parent_id": None, "level": "programme", "basis": "target", "kind": "compute_subsidy",
-             "amount": Decimal(5000), "currency": "JPY"},
-            {"id": "models", "parent_id": None, "level": "programme", "basis": "exact", "kind": "model_development",
-             "amount": Decimal(70), "currency": "JPY"},
-        ]
-    )  # fmt: skip
-    awards = frame(
-        [
-            {"id": "in-round", "programme_id": "round", "amount": Decimal(300), "currency": "JPY", "basis": "about"},
-            {"id": "loose", "programme_id": "bare", "amount": Decimal(20), "currency": "JPY", "basis": "about"},
-            {"id": "loose-usd", "programme_id": "bare", "amount": Decimal(2), "currency": "USD", "basis": "exact"},
-            {"id": "unpublished", "programme_id": "bare", "amount": None, "currency": None, "basis": None},
-        ]
-    )
-    awards[C.KIND] = "compute_subsidy"
-    awards[C.RECIPIENT_IDS] = [("a",), ("b",), ("b",), ("c", "d")]
-    awards[C.PROJECT_LABEL] = ["A", "B", "B", "C + D (joint)"]
-    awards["programme_id"] = awards["programme_id"].astype(object)
-    return programmes, awards
-
-
-def test_committed_rows_count_each_figure_once() -> None:
-    programmes, awards = committed_frames()
-    before = (programmes.copy(), awards.copy())
-    rows = committed_rows(programmes, awards, ["compute_subsidy"])
-    counted = dict(zip(rows["id"], rows["_row"], strict=True))
-    # The round, not its programme as well; the award inside the round is covered by it. Awards
-    # under a programme without an amount count themselves. Frames, targets and other kinds never.
-    assert counted == {"round": "programme", "loose": "award", "loose-usd": "award"}
-    pd.testing.assert_frame_equal(before[0], programmes)
-    pd.testing.assert_frame_equal(before[1], awards)
-
-
-def test_headline_figures_add_committed_money_in_one_currency() -> None:
-    programmes, awards = committed_frames()
-    result = headline_figures(awards, programmes, value_column="amount", currency_column="currency")
-    assert result["compute"] == {
-        "total": Decimal(420),  # 400 (round) + 20 (loose award); not 1000 + 400 + 300
-        "currency": "JPY",
-        "bases": ("about", "up_to"),
-        "rows": 2,
-        "left_out": 1,  # the USD award, named rather than added
-    }
-    assert result["models"]["total"] == Decimal(70)
-    assert result["programmes"] == 4
-    assert result["recipients"] == 4
-    assert result["largest"]["label"] == "A"
-    assert result["largest"]["share"] == Decimal(300) / Decimal(320)
-
-
-def test_bundled_headline_figures(prepared: Prepared) -> None:
-    result = headline_figures(prepared.awards, prepared.programmes, value_column="amount", currency_column="currency")
-    # The physical-AI award (387.3bn) and the GENIAC cycles (8.4bn + 1bn); the ¥1tn plan is a target and
-    # the award to Noetra + AIST is inside its round, so neither is added again.
-    assert result["models"]["total"] == Decimal("396700000000")
-    assert result["models"]["currency"] == "JPY"
-    assert result["models"]["left_out"] == 1  # the Korean programme, in KRW
-    assert result["largest"]["label"].startswith("Noetra + ")
-    assert result["largest"]["total"] == Decimal("387300000000")
 
 
 # --- presentation: milestones ----------------------------------------------------------------------------

@@ -37,7 +37,6 @@ from aifunding.presentation import (
     awards_table,
     caveats_table,
     column,
-    headline_figures,
     method_markdown,
     milestones_table,
     nesting_table,
@@ -49,6 +48,7 @@ from aifunding.presentation import (
     unpublished_awards,
 )
 from aifunding.snapshot import build_report
+from aifunding.summary import headline, total_text
 
 
 def title_text(fig: go.Figure) -> str:
@@ -153,7 +153,7 @@ def test_wrap(text: str, width: int, expected: str) -> None:
 
 def test_recipient_figure_in_japanese(prepared: Prepared) -> None:
     fig = build_recipient_figure(prepared.awards, lang="ja")
-    assert title_text(fig) == "受給額が最も多いのはNoetra・産業技術総合研究所（共同）：3,873億円（1件）"
+    assert title_text(fig) == "受給額が最も多いのはNoetra・産業技術総合研究所（共同）：最大3,873億円（1件）"
     categories = list(fig.layout.yaxis.categoryarray)
     assert "RUTILEA・AI Fukushima（共同）" in categories
     assert "RUTILEA + AI Fukushima (joint)" not in categories
@@ -358,11 +358,15 @@ def test_method_in_japanese() -> None:
     assert method_markdown().startswith("- **Amounts are exact as published.**")
 
 
-def test_headline_label_in_japanese(prepared: Prepared) -> None:
-    options = {"value_column": "amount", "currency_column": "currency"}
-    ja = headline_figures(prepared.awards, prepared.programmes, **options, lang="ja")
-    assert ja["largest"]["label"] == "Noetra・産業技術総合研究所（共同）"
-    assert headline_figures(prepared.awards, prepared.programmes, **options)["largest"]["label"].endswith("(joint)")
+def test_headline_totals_and_reasons_in_japanese(prepared: Prepared) -> None:
+    figures = headline(prepared, apply_view(prepared, ViewState(lang="ja")))
+    compute = figures.totals["compute"]
+    assert total_text(compute, "ja") == "最大1,278億円"
+    reasons = {e.id: e.reason_text("ja") for e in compute.excluded}
+    assert reasons["jp-cloud-2023-04-utokyo"] == "この合計の対象外：量子コンピューティング"
+    assert reasons["jp-fy2023-supp-cloud"].startswith("予算枠・予算項目")
+    # A row without a Japanese name is named in English inside the Japanese sentence.
+    assert reasons["jp-cloud-2024-04-kddi"] == "合計に含めたCloud Program: 2024-04-19 roundの内数"
 
 
 # --- the filter sentence, names and the snapshot -----------------------------------------------------------

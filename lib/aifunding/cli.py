@@ -88,6 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", required=True, help="the HTML file to write")
     report.add_argument("--allow-invalid", action="store_true", help=ALLOW_INVALID_HELP)
 
+    summary = commands.add_parser(
+        "summary", help="print the headline figures the Overview shows: highlights and totals, with what each adds"
+    )
+    summary.add_argument("--data", default=str(BUNDLED_DATA), help="package folder (default: the bundled data/)")
+    summary.add_argument(
+        "--currency", help="add every figure converted to this ISO 4217 currency (announcement-date ECB rates)"
+    )
+    summary.add_argument("--lang", choices=LANGUAGES, default="en", help="language of figures and reasons")
+    summary.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    summary.add_argument("--allow-invalid", action="store_true", help=ALLOW_INVALID_HELP)
+
     schema = commands.add_parser("schema", help="print the datapackage.json generated from the models")
     schema.add_argument("--check", action="store_true", help="fail if the committed datapackage.json has drifted")
     schema.add_argument("--write", metavar="PATH", help="write the descriptor to PATH instead of printing it")
@@ -164,6 +175,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_summary(args: argparse.Namespace) -> int:
+    from aifunding.filters import ViewState, apply_view, prepare
+    from aifunding.summary import headline
+
+    fx = parse_fx(args.currency, "announcement")
+    package = _load_for_output(args.data, args.allow_invalid)
+    prepared = prepare(package)
+    state = ViewState(lang=args.lang, currency=fx.currency if fx else None)
+    result = headline(prepared, apply_view(prepared, state))
+    if args.format == "json":
+        print(json.dumps(result.as_dict(args.lang), ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(result.as_text(args.lang))
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     if args.check:
         differences = check_descriptor(Path(args.path))
@@ -183,7 +210,13 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"validate": cmd_validate, "export": cmd_export, "report": cmd_report, "schema": cmd_schema}
+COMMANDS = {
+    "validate": cmd_validate,
+    "export": cmd_export,
+    "report": cmd_report,
+    "summary": cmd_summary,
+    "schema": cmd_schema,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -111,7 +111,12 @@ PROGRAMME_COLUMNS = [
     C.ANNUALISED,
     C.N_AWARDS,
     C.N_AWARDS_UNPUBLISHED,
-    C.ALLOCATED,
+    C.ALLOCATED,  # only when every award it adds has the same kind of basis; else see the columns below
+    C.ALLOCATED_BASIS,
+    C.ALLOCATED_EXACT,
+    C.ALLOCATED_ABOUT,
+    C.ALLOCATED_UP_TO,
+    C.ALLOCATED_AT_LEAST,
     C.ALLOCATED_CURRENCY,  # a programme with no amount of its own has no currency to read the sum in
     "legal_basis",
     "budget_source",
@@ -174,6 +179,67 @@ MARKET_COLUMNS = [
     "caveats",
 ]
 FX_COLUMNS = [C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY, C.FX_RATE, C.FX_RATE_DATE, C.FX_METHOD, C.FX_NOTE]
+# A programme's allocation and per-year amount, converted at the rate its own amount was converted at.
+PROGRAMME_FX_COLUMNS = [C.ALLOCATED_CONVERTED, C.ANNUALISED_CONVERTED]
+_CLASS_COLUMNS = {
+    "exact": C.ALLOCATED_EXACT,
+    "about": C.ALLOCATED_ABOUT,
+    "up_to": C.ALLOCATED_UP_TO,
+    "at_least": C.ALLOCATED_AT_LEAST,
+}
+
+
+def _allocated_by_basis(frame: pd.DataFrame, awards: pd.DataFrame) -> pd.DataFrame:
+    """Split each programme's allocation by kind of basis: a ceiling never hides inside an exact sum.
+
+    ``allocated`` keeps a number only when the awards it adds share one kind of basis; otherwise it
+    is empty, ``allocated_basis`` says "mixed" and the per-basis columns carry the parts.
+    """
+    from aifunding.adding import BASIS_CLASSES
+    from aifunding.tree import ProgrammeTree
+
+    tree = ProgrammeTree.from_pairs(zip(frame["id"], frame["parent_id"], strict=True))
+    by_programme: dict[str, list[tuple[Decimal, str, str]]] = {}
+    for pid, amount, currency, basis in zip(
+        awards["programme_id"], awards["amount"], awards["currency"], awards["basis"], strict=True
+    ):
+        if isinstance(amount, Decimal) and basis in BASIS_CLASSES:
+            by_programme.setdefault(pid, []).append((amount, currency, BASIS_CLASSES[basis]))
+    parts: dict[str, list[Decimal | None]] = {column: [] for column in _CLASS_COLUMNS.values()}
+    kinds = []
+    for pid, currency in zip(frame["id"], frame[C.ALLOCATED_CURRENCY], strict=True):
+        sums: dict[str, Decimal] = {}
+        for member in tree.subtree(pid):
+            for amount, award_currency, cls in by_programme.get(member, ()):
+                if award_currency == currency:
+                    sums[cls] = sums.get(cls, Decimal(0)) + amount
+        for cls, column in _CLASS_COLUMNS.items():
+            parts[column].append(sums.get(cls))
+        kinds.append(next(iter(sums)) if len(sums) == 1 else ("mixed" if sums else None))
+    for column, values in parts.items():
+        frame[column] = values
+    frame[C.ALLOCATED_BASIS] = kinds
+    frame[C.ALLOCATED] = [
+        v if isinstance(v, Decimal) and k != "mixed" else None for v, k in zip(frame[C.ALLOCATED], kinds, strict=True)
+    ]
+    return frame
+
+
+def _convert_programme_sums(frame: pd.DataFrame) -> pd.DataFrame:
+    """Allocation and per-year amount in the export's currency, at the row's own rate (or empty, never JPY)."""
+    cents = Decimal("0.01")
+
+    def at_rate(values: pd.Series, same_currency: pd.Series) -> list[Decimal | None]:
+        return [
+            (v * Decimal(str(r))).quantize(cents, rounding=ROUND_HALF_EVEN)
+            if isinstance(v, Decimal) and ok and r is not None and not pd.isna(r)
+            else None
+            for v, r, ok in zip(values, frame[C.FX_RATE], same_currency, strict=True)
+        ]
+
+    frame[C.ALLOCATED_CONVERTED] = at_rate(frame[C.ALLOCATED], frame[C.ALLOCATED_CURRENCY] == frame["currency"])
+    frame[C.ANNUALISED_CONVERTED] = at_rate(frame[C.ANNUALISED], pd.Series(True, index=frame.index))
+    return frame
 
 
 def export_programmes(package: Package, fx: FxChoice | None = None) -> pd.DataFrame:
@@ -181,13 +247,14 @@ def export_programmes(package: Package, fx: FxChoice | None = None) -> pd.DataFr
     frame = _add_citations(programme_view(package), _lookups(package))
     frame["basis_words"] = _basis_words(frame)
     frame[C.ALLOCATED] = frame[C.ALLOCATED].map(lambda v: v if isinstance(v, Decimal) else None)
+    frame = _allocated_by_basis(frame, package.frame("awards"))
     frame[C.ANNUALISED] = frame[C.ANNUALISED].map(
         lambda v: v.quantize(Decimal(1), rounding=ROUND_HALF_EVEN) if isinstance(v, Decimal) else None
     )
     columns = list(PROGRAMME_COLUMNS)
     if fx is not None:
-        frame = _round_converted(convert_frame(frame, fx))
-        columns += FX_COLUMNS
+        frame = _convert_programme_sums(_round_converted(convert_frame(frame, fx)))
+        columns += FX_COLUMNS + PROGRAMME_FX_COLUMNS
     return frame[columns].reset_index(drop=True)
 
 

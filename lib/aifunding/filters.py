@@ -16,6 +16,7 @@ from functools import cached_property
 import pandas as pd
 
 from aifunding import columns as C
+from aifunding.adding import AddingRule
 from aifunding.formatting import format_partial_date
 from aifunding.i18n import Translator, translate
 from aifunding.metrics import NO_AMOUNT_NOTE, NO_DATE_NOTE, FxChoice, award_view, convert_frame, programme_view
@@ -252,6 +253,8 @@ class Prepared:
     # Source and caveat rows by id, for the footers every chart draws (looked up, not re-indexed).
     sources: dict[str, dict] = field(default_factory=dict)
     caveats: dict[str, dict] = field(default_factory=dict)
+    # The adding rule every total uses, read from the package once.
+    adding: AddingRule | None = None
     # Derived artefacts (figures, tables) memoised per view state by the dashboard; bounded there.
     memo: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -283,6 +286,7 @@ def prepare(package: Package) -> Prepared:
         Context(tree, names, programmes_by_org, {"en": names, "ja": names_ja}),
         sources=_rows_by_id(package.frame("sources")),
         caveats=_rows_by_id(package.frame("caveats")),
+        adding=AddingRule.for_package(package),
     )
 
 

@@ -127,7 +127,10 @@ def award_view(package: Package) -> pd.DataFrame:
     frame[C.ROOT_PROGRAMME_NAME_EN] = frame[C.ROOT_PROGRAMME_ID].map(programmes["name_en"])
     frame[C.ROOT_PROGRAMME_NAME_JA] = frame[C.ROOT_PROGRAMME_ID].map(programmes["name_ja"])
     frame[C.COUNTRY_ID] = pid.map(programmes["country_id"])
-    frame[C.KIND] = pid.map(programmes["kind"])
+    # What the award pays for: its own kind where it has one (quantum computing paid from a compute
+    # programme), otherwise its programme's.
+    own_kind = frame["kind"] if "kind" in frame else pd.Series(None, index=frame.index, dtype=object)
+    frame[C.KIND] = own_kind.where(own_kind.notna(), pid.map(programmes["kind"]))
     for column in (C.RECIPIENT_IDS, C.RECIPIENTS_EN, C.RECIPIENTS_JA, C.JOINT, C.PROJECT_LABEL, C.PROJECT_LABEL_JA):
         frame[column] = frame["id"].map(recipients[column]) if len(recipients) else None
     frame[C.RECIPIENT_IDS] = frame[C.RECIPIENT_IDS].map(lambda v: v if isinstance(v, tuple) else ())
@@ -154,10 +157,17 @@ def programme_view(package: Package) -> pd.DataFrame:
     frame[C.PARENT_NAME_EN] = frame["parent_id"].map(names)
     frame[C.PARENT_NAME_JA] = frame["parent_id"].map(names_ja)
     frame[C.ROOT_PROGRAMME_ID] = frame["id"].map(programme_roots(programmes))
+    # A plan is not spread over its years: a ¥1tn five-year plan is not "¥200bn a year" when its first
+    # year's budget line says ¥387.3bn. Only committed figures get a per-year amount.
     frame[C.ANNUALISED] = [
-        annualise(*args)
-        for args in zip(
-            frame["amount"], frame["period_years"], frame["period_start_fy"], frame["period_end_fy"], strict=True
+        None if basis in PLAN_BASES else annualise(amount, years, start, end)
+        for amount, years, start, end, basis in zip(
+            frame["amount"],
+            frame["period_years"],
+            frame["period_start_fy"],
+            frame["period_end_fy"],
+            frame["basis"],
+            strict=True,
         )
     ]
     frame[C.IS_PLAN] = frame["basis"].isin([b.value for b in PLAN_BASES])

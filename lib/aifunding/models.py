@@ -75,6 +75,7 @@ class Via(StrEnum):
     REPRINT = "reprint"
     SUMMARY = "summary"
     CACHE = "cache"
+    CONVERTED_COPY = "converted_copy"
 
 
 class Basis(StrEnum):
@@ -116,6 +117,9 @@ class SupportKind(StrEnum):
     FINANCING = "financing"
     BUDGET_FRAME = "budget_frame"
     BROAD_STRATEGY = "broad_strategy"
+    # Not AI compute, though paid from compute programmes: kept apart so no compute total adds them.
+    QUANTUM_COMPUTE = "quantum_compute"
+    STAFF_GRANT = "staff_grant"
 
 
 class ProgrammeStatus(StrEnum):
@@ -123,6 +127,12 @@ class ProgrammeStatus(StrEnum):
     PLANNED = "planned"
     COMPLETED = "completed"
     SHELVED = "shelved"
+    CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
+
+
+# Statuses whose money is no longer committed: shown, marked, never added to a committed total.
+NOT_COMMITTED_STATUSES = frozenset({ProgrammeStatus.SHELVED, ProgrammeStatus.CANCELLED, ProgrammeStatus.SUPERSEDED})
 
 
 class OrganisationKind(StrEnum):
@@ -248,7 +258,11 @@ class Programme(Row):
     period_years: int | None = Field(None, ge=1, le=50, description="Length of the period in years, as published")
     legal_basis: str | None = Field(None, description="Law or decision it rests on")
     budget_source: str | None = Field(None, description="Budget the money comes from")
-    status: ProgrammeStatus = Field(ProgrammeStatus.ACTIVE, description="active, planned, completed or shelved")
+    status: ProgrammeStatus = Field(
+        ProgrammeStatus.ACTIVE,
+        description="active, planned, completed, shelved, cancelled or superseded; "
+        "the last three are never added to committed money",
+    )
     note: str | None = Field(None, description="Anything a reader should know")
 
     @model_validator(mode="after")
@@ -268,6 +282,9 @@ class Award(Row):
     programme_id: Identifier = Field(description="Programme or round that made the award")
     purpose_en: str = Field(min_length=1, description="What the project does, in English")
     purpose_ja: str | None = Field(None, description="What the project does, in Japanese")
+    kind: SupportKind | None = Field(
+        None, description="What the award pays for, when it differs from its programme's kind (quantum_compute)"
+    )
     amount: Amount | None = Field(
         None, description="Award in whole currency units, exact as published; empty when not published"
     )
@@ -322,11 +339,16 @@ class MarketShare(Row):
     share_high: Percent | None = Field(None, description="Upper bound of the share in percent; empty when open-ended")
     basis: ShareBasis = Field(description="exact, about, range, more_than or rank_only")
     rank: int | None = Field(None, ge=1, description="Rank in the market where the source gives one")
+    rank_inferred: bool = Field(
+        False, description="true when the rank is inferred (say, from share ranges) rather than stated by the source"
+    )
     note: str | None = Field(None, description="Anything a reader should know")
 
     @model_validator(mode="after")
     def _share_consistent(self) -> MarketShare:
         low, high = self.share_low, self.share_high
+        if self.rank_inferred and self.rank is None:
+            raise ValueError("rank_inferred marks a rank: give the rank too")
         if self.basis == ShareBasis.RANK_ONLY:
             if low is not None or high is not None or self.rank is None:
                 raise ValueError("a rank_only row has a rank and no share figures")
@@ -373,10 +395,23 @@ class Milestone(Row):
         return self
 
 
+class CaveatKind(StrEnum):
+    """What a caveat says about the rows it is attached to."""
+
+    CONFLICT = "conflict"  # sources disagree on a detail; the figure stands
+    OVERLAP = "overlap"  # the attached figures may be the same money: a total counts them once
+    UNCONFIRMED = "unconfirmed"  # the figure is unconfirmed or its scope disputed: shown, never added
+
+
 class Caveat(Row):
     """One conflict or uncertainty between sources, shown next to the rows it concerns."""
 
     id: Identifier = Field(description="Short stable identifier")
+    kind: CaveatKind = Field(
+        CaveatKind.CONFLICT,
+        description="conflict; overlap (the attached figures may be the same money: counted once); "
+        "or unconfirmed (the attached figures are shown but never added to a total)",
+    )
     conflict_no: int | None = Field(None, ge=1, description="Number of the entry in the research notes' conflicts list")
     title_en: str = Field(min_length=1, description="One-line summary")
     text_en: str = Field(min_length=1, description="The caveat in full")
@@ -422,6 +457,51 @@ class CaveatLink(_Link):
     """Attaches one caveat to one row it concerns."""
 
     caveat_id: Identifier = Field(description="Caveat")
+
+
+class Page(StrEnum):
+    """A dashboard page a highlight links to, by its address."""
+
+    OVERVIEW = "overview"
+    COMPANIES = "companies"
+    PROGRAMMES = "programmes"
+    MARKET = "market"
+    WORLD = "world"
+    SOURCES = "sources"
+    DATA = "data"
+
+
+_HIGHLIGHT_TARGETS = ("programme_id", "award_id", "market_share_id")
+
+
+class Highlight(Row):
+    """One figure the Overview leads with, in order, with its claim in a sentence."""
+
+    position: int = Field(ge=1, le=12, description="Order on the first screen, 1 first")
+    programme_id: Identifier | None = Field(None, description="Programme row whose figure is shown")
+    award_id: Identifier | None = Field(None, description="Award row whose figure is shown")
+    market_share_id: Identifier | None = Field(None, description="Market-share row whose figure is shown")
+    claim_en: str = Field(min_length=1, max_length=200, description="The figure's claim in one line, in English")
+    claim_ja: str | None = Field(None, max_length=200, description="The claim in Japanese")
+    page: Page = Field(description="The page that shows the figure in full")
+
+    @model_validator(mode="after")
+    def _exactly_one_target(self) -> Highlight:
+        given = [name for name in _HIGHLIGHT_TARGETS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"name exactly one row: fill one of programme_id, award_id, market_share_id (found {len(given)})"
+            )
+        return self
+
+    @property
+    def target(self) -> tuple[str, str]:
+        """The (column, id) of the row this highlight shows."""
+        for name in _HIGHLIGHT_TARGETS:
+            value = getattr(self, name)
+            if value is not None:
+                return name, value
+        raise AssertionError("validated highlights always have a target")
 
 
 def check_amount_fields(amount: Decimal | None, currency: str | None, basis: Basis | None) -> None:

@@ -191,7 +191,9 @@ def parse_table(table: Table, file: str, text: str, report: ValidationReport, li
         elif required:
             reasons.append("required column(s) missing from the header: " + ", ".join(required))
         else:
-            data = {k: v for k, v in cleaned.items() if k in expected_set}
+            # An empty cell is a missing value: the model's default applies (status "active", caveat
+            # kind "conflict"), and a required field says it is required.
+            data = {k: v for k, v in cleaned.items() if k in expected_set and v is not None}
             try:
                 model = table.model.model_validate(data)
             except ValidationError as exc:

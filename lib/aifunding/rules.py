@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from babel.numbers import list_currencies
 
-from aifunding.models import CEILING_BASES, ROUNDED_BASES, Basis, Role
+from aifunding.models import CEILING_BASES, ROUNDED_BASES, Basis, CaveatKind, Role
 from aifunding.parsing import LoadedRow
 from aifunding.references import row_problem
 from aifunding.report import Problem, Severity, ValidationReport
@@ -294,6 +294,51 @@ def check_caveats_attached(rows: Rows) -> Iterator[Problem]:
             )
 
 
+def check_periods_nested(rows: Rows) -> Iterator[Problem]:
+    """A programme's fiscal years lie inside its parent's: a five-year plan never sits in a one-year line."""
+    periods = {
+        row.model.id: (row.model.period_start_fy, row.model.period_end_fy)
+        for row in rows["programmes"]
+        if row.model.period_start_fy is not None and row.model.period_end_fy is not None
+    }
+    for row in rows["programmes"]:
+        parent = row.model.parent_id
+        if row.model.id not in periods or parent not in periods:
+            continue
+        (start, end), (parent_start, parent_end) = periods[row.model.id], periods[parent]
+        if start < parent_start or end > parent_end:
+            yield row_problem(
+                Severity.ERROR,
+                "period-nesting",
+                "programmes",
+                row,
+                "parent_id",
+                parent,
+                f"FY{start}-FY{end} does not fit inside its parent '{parent}' (FY{parent_start}-FY{parent_end}): "
+                "a longer plan cannot sit inside a shorter budget line; place it beside the line, not in it",
+            )
+
+
+def check_overlaps_pair(rows: Rows) -> Iterator[Problem]:
+    """An overlap caveat ties at least two amounts together, or it counts nothing once."""
+    linked: dict[str, int] = defaultdict(int)
+    for link in rows["caveat_links"]:
+        if link.model.programme_id is not None or link.model.award_id is not None:
+            linked[link.model.caveat_id] += 1
+    for row in rows["caveats"]:
+        if row.model.kind == CaveatKind.OVERLAP and linked[row.model.id] < 2:
+            yield row_problem(
+                Severity.ERROR,
+                "overlap-pair",
+                "caveats",
+                row,
+                "kind",
+                row.model.kind,
+                f"an overlap caveat must be attached to at least two programme or award rows; "
+                f"'{row.model.id}' is attached to {linked[row.model.id]}",
+            )
+
+
 PACKAGE_RULES: tuple[Rule, ...] = (
     Rule(
         "ceiling",
@@ -308,6 +353,8 @@ PACKAGE_RULES: tuple[Rule, ...] = (
     Rule("award-currency", "Awards are in their programme's currency.", check_award_currency),
     Rule("vendor-organisation", "Vendor shares name their organisation.", check_vendor_segments),
     Rule("caveat-unattached", "Every caveat is attached to a row.", check_caveats_attached),
+    Rule("period-nesting", "A programme's fiscal years lie inside its parent's.", check_periods_nested),
+    Rule("overlap-pair", "An overlap caveat ties at least two programme or award rows.", check_overlaps_pair),
 )
 
 

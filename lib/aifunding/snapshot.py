@@ -19,6 +19,7 @@ from plotly.offline import get_plotlyjs
 from aifunding import columns as C
 from aifunding.charts import (
     build_annualised_figure,
+    build_highlights_figure,
     build_market_figure,
     build_programme_totals_figure,
     build_recipient_figure,
@@ -38,6 +39,7 @@ from aifunding.presentation import (
     programmes_table,
     shares_table,
 )
+from aifunding.summary import headline, span_text, total_text
 
 # Plotly's toolbar in the snapshot: PNG export stays, nothing that needs a server.
 SNAPSHOT_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -191,7 +193,24 @@ def report_sections(prepared: Prepared, view: FilteredView) -> list[Section]:
     funding = programmes[programmes["kind"] != "budget_frame"]
     programme_rows = programmes_table(programmes, package, **options)
     award_rows = awards_table(view.awards, package, **options)
-    sections = [
+    figures = headline(prepared, view)
+    sections = []
+    if figures.highlights:
+        sections.append(
+            Section(
+                t("overview.highlights"),
+                build_highlights_figure(figures.highlights, title=t("present.highlights"), lang=lang),
+            )
+        )
+    totals = pd.DataFrame(
+        [
+            (t(f"overview.{key}"), total_text(total, lang), span_text(total, lang))
+            for key, total in figures.totals.items()
+        ],
+        columns=[t("overview.row"), t("overview.figure"), t("overview.added")],
+    )
+    sections += [
+        Section(t("overview.totals"), None, totals),
         Section(
             t("programmes.title"),
             build_programme_totals_figure(programmes[programmes["level"].isin(["programme", "round"])], **options),

@@ -30,6 +30,8 @@ class Table:
     description: str
     primary_key: tuple[str, ...] = ("id",)
     foreign_keys: tuple[ForeignKey, ...] = field(default_factory=tuple)
+    # An optional table may be left out of a package's descriptor; it then loads empty.
+    optional: bool = False
 
     @property
     def path(self) -> str:
@@ -118,6 +120,15 @@ TABLES: tuple[Table, ...] = (
         "One row per caveat attached to one row.",
         primary_key=(),
         foreign_keys=(ForeignKey("caveat_id", "caveats"), *_LINK_TARGETS),
+    ),
+    Table(
+        "highlights",
+        models.Highlight,
+        "Highlights",
+        "One row per figure the Overview leads with, in order (optional: a package may leave it out).",
+        primary_key=("position",),
+        foreign_keys=_LINK_TARGETS[:3],
+        optional=True,
     ),
 )
 

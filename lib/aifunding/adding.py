@@ -1,0 +1,398 @@
+"""The one rule for adding money: what a total may add, and why every other row is left out.
+
+Every total the dashboard, the export, the snapshot and ``aifunding summary`` show comes from
+:meth:`AddingRule.total`. A row is *added* only when all of these hold, checked in this order; the
+first that fails is the reason it is left out:
+
+1. **scope**: it pays for what the total counts (a compute total adds AI compute; quantum computing
+   and staff grants have their own kinds and leave it);
+2. **status**: neither it nor a programme above it is shelved, cancelled or superseded;
+3. **plans**: it is not a target or plan (``basis = target``), nor inside one that is only a plan
+   when it has no figure of its own;
+4. **budgets**: it is not a budget frame or a budget line inside one (money awarded from a budget is
+   counted where it is awarded);
+5. **confirmation**: no ``unconfirmed`` caveat is attached to it (scope disputed, or only
+   low-reliability sources give the figure);
+6. **nesting**: no figure above it is added: the outermost figure counts, the parts inside it
+   never count again;
+7. **amount**: it has a published amount, in the total's currency (or converted to it);
+8. **overlaps**: no ``overlap`` caveat ties it to money already counted (the larger figure is
+   kept, and the total says the other was counted once).
+
+The sum is never one number across bases: :attr:`Total.by_basis` keeps exact money, "about"
+figures, ceilings ("up to", "up to about") and floors ("at least") apart, so a ceiling can never
+pass for money paid. Each total carries the span of announcement dates it adds, so a one-year
+budget line and money from earlier years are not read as one year's figure.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from aifunding import columns as C
+from aifunding.i18n import translate
+from aifunding.models import NOT_COMMITTED_STATUSES, PLAN_BASES, Basis, CaveatKind, Level
+
+# Totals prefer this currency when no display currency is chosen: the dashboard's home market.
+HOME_CURRENCY = "JPY"
+
+# Basis -> the class a total keeps apart, in the order a total is written.
+BASIS_CLASSES: dict[str, str] = {
+    Basis.EXACT: "exact",
+    Basis.ABOUT: "about",
+    Basis.UP_TO: "up_to",
+    Basis.UP_TO_ABOUT: "up_to",
+    Basis.AT_LEAST: "at_least",
+}
+CLASS_ORDER = ("exact", "about", "up_to", "at_least")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a total counts: a key, and the kinds of support it adds."""
+
+    key: str
+    kinds: frozenset[str]
+
+
+# The headline totals: money committed to AI models, and to AI compute.
+SCOPES: dict[str, Scope] = {
+    "models": Scope("models", frozenset({"model_development"})),
+    "compute": Scope("compute", frozenset({"compute_subsidy", "public_compute"})),
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row a total considered: added (``reason`` None) or left out, and why."""
+
+    id: str
+    table: str  # "programmes" or "awards"
+    name_en: str
+    name_ja: str | None
+    amount: Decimal | None  # in the total's currency
+    currency: str | None
+    basis: str | None
+    announced: str | None
+    reason: str | None = None
+    detail: Mapping[str, str] = field(default_factory=dict)
+
+    def reason_text(self, lang: str = "en") -> str:
+        """Why the row was left out, in words ("" when it was added)."""
+        if self.reason is None:
+            return ""
+        words = {k: v for k, v in self.detail.items() if not k.endswith("_ja")}
+        if lang == "ja":
+            words.update({k[: -len("_ja")]: v for k, v in self.detail.items() if k.endswith("_ja")})
+        if "kind" in words:
+            words["kind"] = translate(f"kind.{words['kind']}", lang)
+        if "status" in words:
+            words["status"] = translate(f"programme_status.{words['status']}", lang)
+        return translate(f"adding.{self.reason}", lang, **words)
+
+
+@dataclass(frozen=True)
+class Total:
+    """A total that knows what it added and what it left out."""
+
+    key: str
+    currency: str | None
+    by_basis: Mapping[str, Decimal]
+    included: tuple[Entry, ...]
+    excluded: tuple[Entry, ...]
+
+    @property
+    def value(self) -> Decimal | None:
+        """The total as one number, only when every figure it adds has the same kind of basis."""
+        return next(iter(self.by_basis.values())) if len(self.by_basis) == 1 else None
+
+    @property
+    def counted_once(self) -> tuple[Entry, ...]:
+        """Rows left out because they may be the same money as a row counted."""
+        return tuple(e for e in self.excluded if e.reason in ("overlap", "overlap_inside"))
+
+    @property
+    def announced(self) -> tuple[str | None, str | None]:
+        """The first and last announcement dates of the rows added."""
+        dates = sorted(e.announced for e in self.included if e.announced)
+        return (dates[0], dates[-1]) if dates else (None, None)
+
+    @property
+    def undated(self) -> int:
+        return sum(1 for e in self.included if not e.announced)
+
+    def as_dict(self, lang: str = "en") -> dict[str, Any]:
+        """The JSON form ``aifunding summary`` prints: exact amounts as decimal strings."""
+        result: dict[str, Any] = {"key": self.key, "currency": self.currency}
+        if self.value is not None:
+            result["value"] = _decimal_text(self.value)
+            result["basis"] = next(iter(self.by_basis))
+        else:
+            result["by_basis"] = {basis: _decimal_text(v) for basis, v in self.by_basis.items()}
+        first, last = self.announced
+        result["announced"] = {"first": first, "last": last, "undated": self.undated}
+        result["included"] = [e.id for e in self.included]
+        result["excluded"] = [{"id": e.id, "reason": e.reason_text(lang), "rule": e.reason} for e in self.excluded]
+        return result
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _na(value: Any) -> Any:
+    if value is None or (not isinstance(value, (str, Decimal, tuple, list)) and pd.isna(value)):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: str
+    table: str
+    parent: str | None  # the programme above (for an award, its programme)
+    kind: str | None
+    scope_kinds: tuple[str, ...]  # its own kind and the kinds of the programmes above it
+    level: str | None
+    status: str | None
+    basis: str | None
+    value: Decimal | None
+    currency: str | None
+    fx_note: str | None
+    announced: str | None
+    name_en: str
+    name_ja: str | None
+
+
+class AddingRule:
+    """The adding rule for one package: its programme tree, statuses and caveats, read once.
+
+    Args:
+        programmes: the package's programmes (every row, so a filtered view still sees the status
+            and level of the programmes above the rows it shows).
+        caveats: the package's caveats (id, kind).
+        caveat_links: the package's caveat links.
+    """
+
+    def __init__(self, programmes: pd.DataFrame, caveats: pd.DataFrame, caveat_links: pd.DataFrame) -> None:
+        self.parent = {i: _na(p) for i, p in zip(programmes["id"], programmes["parent_id"], strict=True)}
+        self.level = dict(zip(programmes["id"], programmes["level"], strict=True))
+        self.status = dict(zip(programmes["id"], programmes["status"], strict=True))
+        self.kind = dict(zip(programmes["id"], programmes["kind"], strict=True))
+        self.names = dict(zip(programmes["id"], programmes["name_en"], strict=True))
+        self.names_ja = {
+            i: n for i, n in zip(programmes["id"], programmes["name_ja"], strict=True) if isinstance(n, str) and n
+        }
+        kinds = dict(zip(caveats["id"], caveats["kind"], strict=True)) if "kind" in caveats else {}
+        titles = dict(zip(caveats["id"], caveats["title_en"], strict=True)) if len(caveats) else {}
+        self.unconfirmed: dict[str, str] = {}  # row id -> caveat id
+        groups: dict[str, list[str]] = {}
+        for row in caveat_links.itertuples(index=False):
+            target = _na(row.programme_id) or _na(row.award_id)
+            kind = kinds.get(row.caveat_id)
+            if target is None or kind is None:
+                continue
+            if kind == CaveatKind.UNCONFIRMED:
+                self.unconfirmed.setdefault(target, row.caveat_id)
+            elif kind == CaveatKind.OVERLAP:
+                groups.setdefault(row.caveat_id, []).append(target)
+        self.caveat_titles = titles
+        # Row id -> (other row id, caveat id) for each overlap it takes part in.
+        self.overlaps: dict[str, list[tuple[str, str]]] = {}
+        for caveat_id, members in groups.items():
+            for a in members:
+                for b in members:
+                    if a != b:
+                        self.overlaps.setdefault(a, []).append((b, caveat_id))
+
+    @classmethod
+    def for_package(cls, package: Any) -> AddingRule:
+        return cls(package.frame("programmes"), package.frame("caveats"), package.frame("caveat_links"))
+
+    def chain(self, programme_id: str | None) -> list[str]:
+        """``programme_id`` and every programme above it, innermost first (the tree is acyclic)."""
+        result: list[str] = []
+        while programme_id is not None and programme_id in self.level and programme_id not in result:
+            result.append(programme_id)
+            programme_id = self.parent.get(programme_id)
+        return result
+
+    # -- the rule ------------------------------------------------------------------------------
+
+    def total(
+        self,
+        scope: Scope,
+        programmes: pd.DataFrame,
+        awards: pd.DataFrame,
+        *,
+        value_column: str = "amount",
+        currency_column: str = "currency",
+        currency: str | None = None,
+    ) -> Total:
+        """Add the rows of ``programmes`` and ``awards`` (a view's rows) that ``scope`` counts.
+
+        ``value_column``/``currency_column`` name the amounts to add (converted ones when a display
+        currency is chosen). ``currency`` fixes the total's currency; by default it is the home
+        currency when any row can be added in it, otherwise the most common one.
+        """
+        rows = list(self._rows(programmes, awards, value_column, currency_column))
+        candidates = [r for r in rows if scope.kinds & set(r.scope_kinds)]
+        reasons: dict[str, tuple[str, dict[str, str]]] = {}
+        for row in candidates:
+            found = self._first_reason(row, scope)
+            if found is not None:
+                reasons[row.id] = found
+        eligible = [r for r in candidates if r.id not in reasons]
+        # Nesting: the outermost eligible figure with an amount counts; the parts inside it do not.
+        with_amount = {r.id for r in eligible if r.value is not None}
+        in_view = {r.id for r in rows}
+        for row in eligible:
+            outer = [p for p in self.chain(row.parent) if p in with_amount and p in in_view]
+            if outer:
+                reasons[row.id] = ("inside", {**self._named("other", outer[-1]), "other_id": outer[-1]})
+        for row in eligible:
+            if row.id in reasons:
+                continue
+            if row.value is None:
+                reasons[row.id] = ("no_rate", {"note": row.fx_note}) if row.fx_note else ("no_amount", {})
+        addable = [r for r in eligible if r.id not in reasons]
+        total_currency = currency or _main_currency(r.currency for r in addable)
+        for row in addable:
+            if row.currency != total_currency:
+                reasons[row.id] = ("currency", {"currency": str(row.currency), "total": str(total_currency)})
+        counted = [r for r in addable if r.id not in reasons]
+        self._count_overlaps_once(counted, candidates, reasons)
+        by_class: dict[str, Decimal] = {}
+        included = []
+        for row in counted:
+            if row.id in reasons:
+                continue
+            cls = BASIS_CLASSES[row.basis]
+            by_class[cls] = by_class.get(cls, Decimal(0)) + row.value
+            included.append(_entry(row))
+        excluded = [_entry(row, *reasons[row.id]) for row in candidates if row.id in reasons]
+        return Total(
+            scope.key,
+            total_currency,
+            {cls: by_class[cls] for cls in CLASS_ORDER if cls in by_class},
+            tuple(included),
+            tuple(excluded),
+        )
+
+    def _first_reason(self, row: _Row, scope: Scope) -> tuple[str, dict[str, str]] | None:
+        if row.kind not in scope.kinds:
+            return "scope", {"kind": str(row.kind)}
+        above = self.chain(row.parent)
+        if row.table == "programmes" and row.status in NOT_COMMITTED_STATUSES:
+            return "status", {"status": str(row.status)}
+        for pid in above:
+            if self.status.get(pid) in NOT_COMMITTED_STATUSES:
+                return "status_inside", {"status": str(self.status[pid]), **self._named("other", pid)}
+        if row.basis in PLAN_BASES:
+            return "plan", {}
+        if row.level == Level.BUDGET_FRAME or (
+            row.table == "programmes"
+            and row.level == Level.COMPONENT
+            and self.level.get(row.parent) == Level.BUDGET_FRAME
+        ):
+            return "budget", {}
+        if row.id in self.unconfirmed:
+            caveat = self.unconfirmed[row.id]
+            return "unconfirmed", {"caveat": caveat, "title": str(self.caveat_titles.get(caveat, ""))}
+        return None
+
+    def _named(self, key: str, row_id: str) -> dict[str, str]:
+        """A row's name for a reason, in English and (where the data has one) Japanese."""
+        names = {key: str(self.names.get(row_id, row_id))}
+        if row_id in self.names_ja:
+            names[f"{key}_ja"] = self.names_ja[row_id]
+        return names
+
+    def _count_overlaps_once(self, counted: list[_Row], candidates: list[_Row], reasons: dict) -> None:
+        """Of figures that may be the same money, keep the largest; the others say what they match."""
+        inside_of: dict[str, str] = {}  # row id -> the counted row it sits inside
+        for row_id, (code, detail) in reasons.items():
+            if code == "inside":
+                inside_of[row_id] = detail["other_id"]
+        kept: set[str] = set()
+        for row in sorted(counted, key=lambda r: (-r.value, r.id)):
+            match = None
+            for other, caveat in self.overlaps.get(row.id, ()):
+                holder = other if other in kept else inside_of.get(other)
+                if holder in kept:
+                    match = (other, caveat, holder)
+                    break
+            if match is None:
+                kept.add(row.id)
+                continue
+            other, caveat, holder = match
+            detail = {**self._named("other", other), "caveat": caveat}
+            if holder != other:
+                detail.update(self._named("holder", holder))
+                reasons[row.id] = ("overlap_inside", detail)
+            else:
+                reasons[row.id] = ("overlap", detail)
+
+    def _rows(
+        self, programmes: pd.DataFrame, awards: pd.DataFrame, value_column: str, currency_column: str
+    ) -> Iterable[_Row]:
+        for table, frame in (("programmes", programmes), ("awards", awards)):
+            if frame.empty:
+                continue
+            for record in frame.to_dict("records"):
+                pid = record["id"]
+                parent = _na(record.get("parent_id")) if table == "programmes" else record["programme_id"]
+                above = self.chain(parent)
+                # An award's own kind when it has one (quantum computing paid from a compute programme).
+                kind = _na(record.get("kind")) or self.kind.get(parent)
+                value = _na(record.get(value_column))
+                fx_note = _na(record.get(C.FX_NOTE))
+                yield _Row(
+                    id=pid,
+                    table=table,
+                    parent=parent,
+                    kind=kind,
+                    scope_kinds=(kind, *(self.kind[p] for p in above)),
+                    level=record.get("level") if table == "programmes" else None,
+                    status=_na(record.get("status")),
+                    basis=_na(record.get("basis")),
+                    value=Decimal(value) if value is not None else None,
+                    currency=_na(record.get(currency_column)) if value is not None else None,
+                    fx_note=fx_note if value is None and _na(record.get("amount")) is not None else None,
+                    announced=_na(record.get("announced")),
+                    name_en=str(record.get("name_en") or record.get(C.PROJECT_LABEL) or pid),
+                    name_ja=_na(record.get("name_ja")) or _na(record.get(C.PROJECT_LABEL_JA)),
+                )
+
+
+def _main_currency(currencies: Iterable[str | None]) -> str | None:
+    counts = Counter(c for c in currencies if c)
+    if not counts:
+        return None
+    if HOME_CURRENCY in counts:
+        return HOME_CURRENCY
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0][0]
+
+
+def _entry(row: _Row, reason: str | None = None, detail: Mapping[str, str] | None = None) -> Entry:
+    return Entry(
+        row.id,
+        row.table,
+        row.name_en,
+        row.name_ja,
+        row.value,
+        row.currency,
+        row.basis,
+        row.announced,
+        reason,
+        {k: v for k, v in (detail or {}).items() if k != "other_id"},
+    )
+
+
+__all__ = ["SCOPES", "AddingRule", "Entry", "Scope", "Total"]

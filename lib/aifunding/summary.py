@@ -1,0 +1,246 @@
+"""The headline figures: the package's highlights and the totals the Overview leads with.
+
+The Overview, the snapshot, presenter mode and ``aifunding summary`` all read :func:`headline`, so
+what a stakeholder sees on the page is exactly what the command prints. Totals come from the one
+adding rule (:mod:`aifunding.adding`); highlights are the rows the package's ``highlights`` table
+names, in its order, each with its basis, date and sources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from aifunding import columns as C
+from aifunding.adding import SCOPES, AddingRule, Total
+from aifunding.filters import FilteredView, Prepared
+from aifunding.formatting import format_fiscal_period, format_money, format_partial_date, format_share
+from aifunding.i18n import Translator
+
+TIER_ORDER = ("primary", "press", "secondary", "low")
+
+# How each basis class is written inside a total: "¥395.7B + up to ¥127.8B".
+_CLASS_BASIS = {"exact": None, "about": "about", "up_to": "up_to", "at_least": "at_least"}
+
+
+def total_text(total: Total, lang: str = "en") -> str:
+    """The total as its composition by basis ("¥387.3B + up to ¥72.5B"), or "—" when it adds nothing."""
+    if not total.by_basis or total.currency is None:
+        return "—"
+    return " + ".join(
+        format_money(value, total.currency, locale=lang, basis=_CLASS_BASIS[cls])
+        for cls, value in total.by_basis.items()
+    )
+
+
+def span_text(total: Total, lang: str = "en") -> str:
+    """What the total adds, in words: how many figures, announced when, how many counted once."""
+    t = Translator(lang)
+    first, last = total.announced
+    parts = [t("summary.figures", n=len(total.included))]
+    if first:
+        dates = format_partial_date(first, lang)
+        if last != first:
+            dates = t("summary.range", first=dates, last=format_partial_date(last, lang))
+        parts.append(t("summary.announced", dates=dates))
+    if total.undated:
+        parts.append(t("summary.undated", n=total.undated))
+    if total.counted_once:
+        parts.append(t("summary.counted_once", n=len(total.counted_once)))
+    parts.append(t("summary.left_out", n=len(total.excluded)))
+    return t("sentence.list").join(parts)
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """One figure the package leads with, ready to show as a tile."""
+
+    position: int
+    table: str
+    row_id: str
+    figure: str
+    claim: str
+    date: str
+    basis: str
+    sources: tuple[str, ...]
+    source_ids: tuple[str, ...]
+    page: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "table": self.table,
+            "id": self.row_id,
+            "figure": self.figure,
+            "claim": self.claim,
+            "date": self.date,
+            "basis": self.basis,
+            "sources": list(self.sources),
+            "page": self.page,
+        }
+
+
+@dataclass(frozen=True)
+class Headline:
+    """Everything the Overview's first screen shows, for one view."""
+
+    currency: str | None
+    totals: dict[str, Total]
+    programmes: int
+    recipients: int
+    highlights: tuple[Highlight, ...]
+
+    def as_dict(self, lang: str = "en") -> dict[str, Any]:
+        return {
+            "currency": self.currency,
+            "highlights": [h.as_dict() for h in self.highlights],
+            "totals": {
+                key: {**total.as_dict(lang), "text": total_text(total, lang)} for key, total in self.totals.items()
+            },
+            "programmes": self.programmes,
+            "recipients": self.recipients,
+        }
+
+    def as_text(self, lang: str = "en") -> str:
+        t = Translator(lang)
+        lines = []
+        for h in self.highlights:
+            lines.append(f"{h.figure}  {h.claim} ({h.date}; {h.basis}; {t('summary.sources')}: {'; '.join(h.sources)})")
+        if lines:
+            lines.append("")
+        for key, total in self.totals.items():
+            lines.append(f"{t(f'overview.{key}')}: {total_text(total, lang)}  ({span_text(total, lang)})")
+            for entry in total.included:
+                lines.append(f"  + {entry.id}  {_entry_money(entry, lang)}")
+            for entry in total.excluded:
+                lines.append(f"  - {entry.id}  {entry.reason_text(lang)}")
+        lines.append(f"{t('overview.programmes')}: {self.programmes}")
+        lines.append(f"{t('overview.recipients')}: {self.recipients}")
+        return "\n".join(lines) + "\n"
+
+
+def _entry_money(entry: Any, lang: str) -> str:
+    if entry.amount is None or entry.currency is None:
+        return ""
+    return format_money(entry.amount, entry.currency, locale=lang, basis=entry.basis)
+
+
+def adding_rule(prepared: Prepared) -> AddingRule:
+    """The package's adding rule (built by :func:`~aifunding.filters.prepare`)."""
+    return prepared.adding or AddingRule.for_package(prepared.package)
+
+
+def headline(prepared: Prepared, view: FilteredView) -> Headline:
+    """The highlights and the headline totals for ``view`` (its filters, language and currency)."""
+    rule = adding_rule(prepared)
+    currency = view.state.currency
+    currency_column = C.CONVERTED_CURRENCY if currency else "currency"
+    totals = {
+        key: rule.total(
+            scope,
+            view.programmes,
+            view.awards,
+            value_column=view.value_column,
+            currency_column=currency_column,
+            currency=currency,
+        )
+        for key, scope in SCOPES.items()
+    }
+    programmes = int(view.programmes.loc[view.programmes["level"] == "programme", "id"].nunique())
+    recipients = len({org for ids in view.awards[C.RECIPIENT_IDS] for org in ids})
+    return Headline(
+        currency or next((t.currency for t in totals.values() if t.currency), None),
+        totals,
+        programmes,
+        recipients,
+        highlights(prepared, view.state.lang),
+    )
+
+
+def highlights(prepared: Prepared, lang: str = "en") -> tuple[Highlight, ...]:
+    """The package's highlights in order, each resolved to its row's figure, date and sources."""
+    package = prepared.package
+    rows = package.frame("highlights").sort_values("position", kind="stable")
+    if rows.empty:
+        return ()
+    t = Translator(lang)
+    programmes = prepared.programmes.set_index("id")
+    awards = prepared.awards.set_index("id")
+    shares = prepared.market_shares.set_index("id")
+    citations = package.frame("citations")
+    sources = package.frame("sources")
+    publishers = dict(zip(sources["id"], sources["publisher"], strict=True))
+    # The strongest sources first: a tile has room for two.
+    tier_rank = {sid: TIER_ORDER.index(tier) for sid, tier in zip(sources["id"], sources["tier"], strict=True)}
+    result = []
+    for row in rows.itertuples(index=False):
+        claim = row.claim_ja if lang == "ja" and isinstance(row.claim_ja, str) else row.claim_en
+        if isinstance(row.programme_id, str):
+            table, row_id, record = "programmes", row.programme_id, programmes.loc[row.programme_id]
+            figure, date, basis = _money_figure(record, lang), _programme_date(record, lang), _basis_word(record, t)
+        elif isinstance(row.award_id, str):
+            table, row_id, record = "awards", row.award_id, awards.loc[row.award_id]
+            figure, date, basis = (
+                _money_figure(record, lang),
+                format_partial_date(_text(record["announced"]), lang),
+                _basis_word(record, t),
+            )
+        else:
+            table, row_id, record = "market_shares", row.market_share_id, shares.loc[row.market_share_id]
+            figure = format_share(_number(record["share_low"]), _number(record["share_high"]), record["basis"], lang)
+            date, basis = str(record["year_label"]), t(f"share_basis.{record['basis']}")
+        column = {"programmes": "programme_id", "awards": "award_id", "market_shares": "market_share_id"}[table]
+        cited = dict.fromkeys(citations.loc[citations[column] == row_id, "source_id"])
+        source_ids = tuple(sorted(cited, key=lambda sid: tier_rank.get(sid, len(TIER_ORDER))))
+        result.append(
+            Highlight(
+                int(row.position),
+                table,
+                row_id,
+                figure,
+                claim,
+                date,
+                basis,
+                tuple(publishers.get(s, s) for s in source_ids),
+                source_ids,
+                str(row.page),
+            )
+        )
+    return tuple(result)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _number(value: Any) -> Decimal | None:
+    if value is None or pd.isna(value):
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _money_figure(record: pd.Series, lang: str) -> str:
+    amount, currency = record["amount"], record["currency"]
+    if _number(amount) is None or not isinstance(currency, str):
+        return Translator(lang)("common.no_amount")
+    return format_money(Decimal(amount), currency, locale=lang, basis=_text(record["basis"]))
+
+
+def _basis_word(record: pd.Series, t: Translator) -> str:
+    basis = _text(record["basis"])
+    return t(f"basis.{basis}") if basis else t("basis.none")
+
+
+def _programme_date(record: pd.Series, lang: str) -> str:
+    """The announcement date, with the fiscal years the figure covers when the data gives them."""
+    announced = format_partial_date(_text(record["announced"]), lang)
+    start, end = record.get("period_start_fy"), record.get("period_end_fy")
+    if _number(start) is not None and _number(end) is not None:
+        return f"{format_fiscal_period(int(start), int(end), lang)} · {announced}"
+    return announced
+
+
+__all__ = ["Headline", "Highlight", "headline", "highlights", "span_text", "total_text"]

@@ -1,0 +1,382 @@
+"""The one adding rule: small hand-made packages, one rule each, and the bundled headline figures."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from aifunding.adding import SCOPES, AddingRule, Scope
+from aifunding.cli import main
+from aifunding.filters import Prepared, ViewState, apply_view
+from aifunding.package import load_package
+from aifunding.summary import headline, span_text, total_text
+
+from packages import minimal_tables, write_package
+
+COMPUTE = SCOPES["compute"]
+PROGRAMME_COLUMNS = ["id", "parent_id", "level", "name_en", "name_ja", "kind", "amount", "currency", "basis"]
+PROGRAMME_COLUMNS += ["announced", "status"]
+
+
+def programme(pid: str, amount: str | None = "1000", *, parent: str | None = None, **fields: str | None) -> dict:
+    row = {
+        "id": pid,
+        "parent_id": parent,
+        "level": "programme" if parent is None else "round",
+        "name_en": pid.title(),
+        "name_ja": None,
+        "kind": "compute_subsidy",
+        "amount": Decimal(amount) if amount else None,
+        "currency": "JPY" if amount else None,
+        "basis": "exact" if amount else None,
+        "announced": "2024-04-19",
+        "status": "active",
+    }
+    row.update(fields)
+    return row
+
+
+def award(aid: str, programme_id: str, amount: str | None = "100", **fields: str | None) -> dict:
+    row = {
+        "id": aid,
+        "programme_id": programme_id,
+        "kind": None,
+        "amount": Decimal(amount) if amount else None,
+        "currency": "JPY" if amount else None,
+        "basis": "exact" if amount else None,
+        "announced": "2024-04-19",
+    }
+    row.update(fields)
+    return row
+
+
+def add(programmes: list[dict], awards: list[dict] = (), *, overlaps=(), unconfirmed=(), scope: Scope = COMPUTE, **kw):
+    """The rule's total over hand-made rows; ``overlaps`` are groups of row ids that may be the same money."""
+    caveats, links = [], []
+    for n, group in enumerate(overlaps):
+        caveats.append({"id": f"overlap-{n}", "kind": "overlap", "title_en": "same money?"})
+        links += [
+            {
+                "programme_id": r if r.startswith("p") else None,
+                "award_id": None if r.startswith("p") else r,
+                "caveat_id": f"overlap-{n}",
+            }
+            for r in group
+        ]
+    for n, row_id in enumerate(unconfirmed):
+        caveats.append({"id": f"unconfirmed-{n}", "kind": "unconfirmed", "title_en": "only low sources"})
+        links.append({"programme_id": row_id, "award_id": None, "caveat_id": f"unconfirmed-{n}"})
+    programme_frame = pd.DataFrame(programmes, columns=PROGRAMME_COLUMNS)
+    award_frame = pd.DataFrame(list(awards), columns=list(award("x", "y")))
+    rule = AddingRule(
+        programme_frame,
+        pd.DataFrame(caveats, columns=["id", "kind", "title_en"]),
+        pd.DataFrame(links, columns=["programme_id", "award_id", "caveat_id"]),
+    )
+    return rule.total(scope, programme_frame, award_frame, **kw)
+
+
+def reasons(total) -> dict[str, str]:
+    return {entry.id: entry.reason for entry in total.excluded}
+
+
+def test_shelved_cancelled_and_superseded_never_count_nor_anything_inside_them() -> None:
+    total = add(
+        [
+            programme("p-live", "300"),
+            programme("p-shelved", "800", status="shelved"),
+            programme("p-cancelled", "500", status="cancelled"),
+            programme("p-old", "200", status="superseded"),
+            programme("p-inner", "100", parent="p-shelved"),
+        ]
+    )
+    assert total.by_basis == {"exact": Decimal(300)}
+    assert reasons(total) == {
+        "p-shelved": "status",
+        "p-cancelled": "status",
+        "p-old": "status",
+        "p-inner": "status_inside",
+    }
+    assert "shelved" in next(e for e in total.excluded if e.id == "p-inner").reason_text()
+
+
+def test_a_figure_and_any_figure_inside_it_never_both_count() -> None:
+    total = add(
+        [programme("p-outer", "300"), programme("p-round", "225", parent="p-outer")],
+        [award("a-1", "p-round", "100"), award("a-2", "p-round", None)],
+    )
+    assert total.value == Decimal(300)
+    assert [e.id for e in total.included] == ["p-outer"]
+    assert reasons(total) == {"p-round": "inside", "a-1": "inside", "a-2": "inside"}
+
+
+def test_a_reason_names_the_other_row_in_the_reader_s_language() -> None:
+    total = add([programme("p-outer", "300", name_ja="外側の事業"), programme("p-round", "225", parent="p-outer")])
+    entry = total.excluded[0]
+    assert entry.reason_text("ja") == "合計に含めた外側の事業の内数"
+    assert entry.reason_text("en") == "inside P-Outer, which is counted"
+
+
+def test_awards_count_where_no_programme_above_them_has_a_figure() -> None:
+    total = add(
+        [programme("p-approvals", None)], [award("a-1", "p-approvals", "68"), award("a-2", "p-approvals", "53")]
+    )
+    assert total.value == Decimal(121)
+    assert reasons(total) == {"p-approvals": "no_amount"}
+
+
+def test_money_that_may_be_the_same_is_counted_once_and_the_total_says_so() -> None:
+    total = add(
+        [programme("p-plan", "2000"), programme("p-airr", "1000", parent="p-plan"), programme("p-roadmap", "1000")],
+        overlaps=[("p-airr", "p-roadmap")],
+    )
+    assert total.value == Decimal(2000)
+    assert reasons(total) == {"p-airr": "inside", "p-roadmap": "overlap_inside"}
+    assert [e.id for e in total.counted_once] == ["p-roadmap"]
+    assert "counted within P-Plan: counted once" in reasons_text(total, "p-roadmap")
+    direct = add([programme("p-big", "387"), programme("p-small", "14")], overlaps=[("p-big", "p-small")])
+    assert direct.value == Decimal(387)
+    assert [e.id for e in direct.counted_once] == ["p-small"]
+    assert "1 counted once" in span_text(direct)
+
+
+def reasons_text(total, row_id: str) -> str:
+    return next(e for e in total.excluded if e.id == row_id).reason_text()
+
+
+def test_a_total_never_mixes_bases_into_one_number() -> None:
+    total = add(
+        [
+            programme("p-exact", "387"),
+            programme("p-up", "72", basis="up_to"),
+            programme("p-up-about", "13", basis="up_to_about"),
+            programme("p-floor", "110", basis="at_least"),
+            programme("p-about", "5", basis="about"),
+        ]
+    )
+    assert total.value is None
+    assert total.by_basis == {
+        "exact": Decimal(387),
+        "about": Decimal(5),
+        "up_to": Decimal(85),
+        "at_least": Decimal(110),
+    }
+    assert total_text(total) == "¥387 + about ¥5 + up to ¥85 + at least ¥110"
+    assert total.as_dict()["by_basis"] == {"exact": "387", "about": "5", "up_to": "85", "at_least": "110"}
+    assert "value" not in total.as_dict()
+
+
+def test_plans_budget_lines_and_unconfirmed_figures_are_shown_not_added() -> None:
+    total = add(
+        [
+            programme("p-frame", "10000", level="budget_frame", kind="compute_subsidy"),
+            programme("p-line", "116", parent="p-frame", level="component"),
+            programme("p-target", "1000", basis="target"),
+            programme("p-fugaku", "110", basis="at_least", kind="public_compute"),
+            programme("p-round", "72", basis="up_to"),
+        ],
+        unconfirmed=["p-fugaku"],
+    )
+    assert total.by_basis == {"up_to": Decimal(72)}
+    assert reasons(total) == {"p-frame": "budget", "p-line": "budget", "p-target": "plan", "p-fugaku": "unconfirmed"}
+    assert "only low sources" in reasons_text(total, "p-fugaku")
+
+
+def test_scope_quantum_computing_and_staff_grants_leave_the_compute_total() -> None:
+    total = add(
+        [programme("p-cloud", None), programme("p-staff", None, parent="p-cloud", kind="staff_grant")],
+        [
+            award("a-gpu", "p-cloud", "68"),
+            award("a-quantum", "p-cloud", "42", kind="quantum_compute"),
+            award("a-staff", "p-staff", "6"),
+        ],
+    )
+    assert total.value == Decimal(68)
+    assert reasons(total)["a-quantum"] == "scope" and reasons(total)["a-staff"] == "scope"
+    assert reasons_text(total, "a-quantum") == "not counted here: Quantum computing"
+    assert reasons_text(total, "a-quantum") != ""
+    # A models total does not even consider compute rows.
+    assert add([programme("p-cloud", "5")], scope=SCOPES["models"]).excluded == ()
+
+
+def test_other_currencies_are_left_out_by_name_until_converted() -> None:
+    rows = [programme("p-jp", "100"), programme("p-uk", "300", currency="GBP")]
+    total = add(rows)
+    assert total.currency == "JPY" and total.value == Decimal(100)
+    assert reasons_text(total, "p-uk") == "in GBP, not JPY: choose a display currency to convert and add it"
+    converted = [
+        {**rows[0], "amount_converted": Decimal(1), "converted_currency": "USD", "fx_note": None},
+        {**rows[1], "amount_converted": Decimal(4), "converted_currency": "USD", "fx_note": None},
+    ]
+    frame = pd.DataFrame(converted)
+    rule = AddingRule(
+        frame,
+        pd.DataFrame(columns=["id", "kind", "title_en"]),
+        pd.DataFrame(columns=["programme_id", "award_id", "caveat_id"]),
+    )
+    usd = rule.total(
+        COMPUTE,
+        frame,
+        pd.DataFrame(),
+        value_column="amount_converted",
+        currency_column="converted_currency",
+        currency="USD",
+    )
+    assert usd.currency == "USD" and usd.value == Decimal(5)
+    no_rate = frame.assign(amount_converted=[Decimal(1), None], fx_note=[None, "no rate before 1999"])
+    left = rule.total(
+        COMPUTE,
+        no_rate,
+        pd.DataFrame(),
+        value_column="amount_converted",
+        currency_column="converted_currency",
+        currency="USD",
+    )
+    assert reasons_text(left, "p-uk") == "not converted: no rate before 1999"
+
+
+def test_a_total_states_the_dates_it_spans_and_its_undated_rows() -> None:
+    total = add(
+        [
+            programme("p-2023", "5", announced="2023-06"),
+            programme("p-2026", "387", announced="2026-06-30"),
+            programme("p-undated", "1", announced=None),
+        ]
+    )
+    assert total.announced == ("2023-06", "2026-06-30")
+    assert total.undated == 1
+    assert span_text(total) == "3 figures added, announced Jun 2023 to 30 Jun 2026, 1 undated, 0 left out"
+    assert total.as_dict()["announced"] == {"first": "2023-06", "last": "2026-06-30", "undated": 1}
+
+
+# --- The bundled package -----------------------------------------------------------------------
+
+
+def test_bundled_headline_totals_follow_the_rule(prepared: Prepared) -> None:
+    figures = headline(prepared, apply_view(prepared, ViewState()))
+    models, compute = figures.totals["models"], figures.totals["compute"]
+    # ¥387.3bn FY2026 line + GENIAC's first ¥8.4bn; the unconfirmed ~¥1bn and the ¥1tn plan stay out.
+    assert total_text(models) == "¥395.7B"
+    assert {e.id: e.reason for e in models.excluded}["jp-physical-ai-fm"] == "plan"
+    assert {e.id: e.reason for e in models.excluded}["jp-geniac-later-cycle"] == "unconfirmed"
+    # Both 2024 rounds and the 2023 GPU approvals, all ceilings; not the quantum cloud, the staff
+    # grant, ABCI 1.0 (scope disputed), FugakuNEXT (only low sources) or the budget allocation.
+    assert total_text(compute) == "up to ¥127.8B"
+    left = {e.id: e.reason for e in compute.excluded}
+    assert left["jp-cloud-2023-04-utokyo"] == "scope"
+    assert left["jp-cloud-2024-02-sakura-govcloud-grant"] == "scope"
+    assert left["jp-abci-1"] == "unconfirmed" and left["jp-fugakunext"] == "unconfirmed"
+    assert left["jp-fy2023-supp-cloud"] == "budget"
+
+
+def test_bundled_uk_compute_counts_nothing_shelved_and_the_same_billion_once(prepared: Prepared) -> None:
+    view = apply_view(prepared, ViewState(countries=("GB",)))
+    compute = headline(prepared, view).totals["compute"]
+    assert compute.currency == "GBP"
+    assert total_text(compute) == "£336M + at least £2B"
+    left = {e.id: e.reason for e in compute.excluded}
+    assert left["gb-edinburgh-exascale-shelved"] == "status" and left["gb-airr-500m-shelved"] == "status"
+    assert left["gb-compute-roadmap-2025"] == "overlap_inside"
+
+
+def test_bundled_highlights_lead_with_the_news(prepared: Prepared) -> None:
+    items = headline(prepared, apply_view(prepared, ViewState())).highlights
+    assert [(h.row_id, h.figure) for h in items] == [
+        ("jp-physical-ai-fm-fy2026", "¥387.3B"),
+        ("jp-cloud-2024-04", "up to ¥72.5B"),
+        ("share-meti-2024-domestic", "about 30%"),
+    ]
+    assert items[0].date.startswith("FY2026")  # a budget line is labelled by its fiscal year
+    assert items[0].page == "programmes" and items[1].page == "companies" and items[2].page == "market"
+    assert all(h.sources for h in items)
+    ja = headline(prepared, apply_view(prepared, ViewState(lang="ja"))).highlights
+    assert [h.figure for h in ja] == ["3,873億円", "最大725億円", "約30%"]
+    assert ja[0].date.startswith("2026年度")
+
+
+# --- aifunding summary -------------------------------------------------------------------------
+
+
+def test_summary_json_has_value_or_by_basis_included_and_excluded_with_reasons(capsys) -> None:
+    assert main(["summary", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    models, compute = data["totals"]["models"], data["totals"]["compute"]
+    assert models["value"] == "395700000000" and models["currency"] == "JPY"
+    assert set(models["included"]) == {"jp-physical-ai-fm-fy2026", "jp-geniac-cycle-1"}
+    assert compute["value"] == "127800000000" and compute["basis"] == "up_to"
+    assert {
+        "id": "jp-cloud-2023-04-utokyo",
+        "reason": "not counted here: Quantum computing",
+        "rule": "scope",
+    } in compute["excluded"]
+    assert [h["figure"] for h in data["highlights"]] == ["¥387.3B", "up to ¥72.5B", "about 30%"]
+
+
+def test_summary_converts_everything_with_currency(capsys) -> None:
+    assert main(["summary", "--format", "json", "--currency", "usd"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    compute = data["totals"]["compute"]
+    assert data["currency"] == "USD" and compute["currency"] == "USD"
+    assert set(compute["by_basis"]) == {"exact", "up_to", "at_least"}
+    assert not any(e["rule"] == "currency" for e in compute["excluded"])
+
+
+def test_summary_text_lists_what_each_total_adds(capsys) -> None:
+    assert main(["summary"]) == 0
+    out = capsys.readouterr().out
+    assert "To AI models: ¥395.7B" in out
+    assert "  + jp-physical-ai-fm-fy2026  ¥387.3B" in out
+    assert "  - jp-abci-1  unconfirmed figure" in out
+    assert main(["summary", "--currency", "XYZ"]) == 2
+
+
+def test_summary_of_a_package_without_highlights(tmp_path: Path, capsys) -> None:
+    tables = minimal_tables()
+    tables.pop("highlights", None)
+    folder = write_package(tmp_path / "pkg", tables)
+    descriptor = json.loads((folder / "datapackage.json").read_text())
+    descriptor["resources"] = [r for r in descriptor["resources"] if r["name"] != "highlights"]
+    (folder / "datapackage.json").write_text(json.dumps(descriptor))
+    package = load_package(folder)
+    assert package.report.valid and "highlights" not in package.report.unread
+    assert main(["summary", "--data", str(folder), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["highlights"] == []
+    # The round's published ceiling counts; its awards are inside it.
+    assert data["totals"]["compute"]["value"] == "10000000000"
+    assert {e["id"]: e["rule"] for e in data["totals"]["compute"]["excluded"]} == {
+        "award-a": "inside",
+        "award-bc": "inside",
+    }
+
+
+@pytest.mark.parametrize("kind", ["overlap"])
+def test_an_overlap_caveat_needs_two_rows(tmp_path: Path, kind: str) -> None:
+    tables = minimal_tables()
+    tables["caveats"] = [{"id": "cav-1", "kind": kind, "title_en": "same money?", "text_en": "maybe"}]
+    tables["caveat_links"] = [{"programme_id": "round-1", "caveat_id": "cav-1"}]
+    report = load_package(write_package(tmp_path / "pkg", tables)).report
+    assert [p.rule for p in report.errors] == ["overlap-pair"]
+    assert "at least two" in report.errors[0].message
+
+
+def test_a_longer_plan_cannot_sit_inside_a_one_year_line(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["programmes"].append(
+        {
+            **tables["programmes"][0],
+            "id": "plan-5y",
+            "parent_id": "round-1",
+            "level": "component",
+            "period_start_fy": "2024",
+            "period_end_fy": "2030",
+        }
+    )
+    report = load_package(write_package(tmp_path / "pkg", tables)).report
+    problem = next(p for p in report.errors if p.rule == "period-nesting")
+    assert problem.file == "programmes.csv" and problem.field == "parent_id"
+    assert "FY2024-FY2030 does not fit inside" in problem.message
