@@ -162,11 +162,14 @@ def test_a_total_never_mixes_bases_into_one_number() -> None:
     assert total.by_basis == {
         "exact": Decimal(387),
         "about": Decimal(5),
-        "up_to": Decimal(85),
+        "up_to_about": Decimal(85),  # ceilings add to a ceiling, "about" when any part was rounded
         "at_least": Decimal(110),
     }
-    assert total_text(total) == "¥387 + about ¥5 + up to ¥85 + at least ¥110"
-    assert total.as_dict()["by_basis"] == {"exact": "387", "about": "5", "up_to": "85", "at_least": "110"}
+    assert total_text(total) == "¥387 + about ¥5 + up to about ¥85 + at least ¥110"
+    assert total.as_dict()["by_basis"] == {"exact": "387", "about": "5", "up_to_about": "85", "at_least": "110"}
+    assert add([programme("p-a", "72", basis="up_to"), programme("p-b", "42", basis="up_to")]).by_basis == {
+        "up_to": Decimal(114)
+    }
     assert "value" not in total.as_dict()
 
 
@@ -265,7 +268,7 @@ def test_bundled_headline_totals_follow_the_rule(prepared: Prepared) -> None:
     assert {e.id: e.reason for e in models.excluded}["jp-geniac-later-cycle"] == "unconfirmed"
     # Both 2024 rounds and the 2023 GPU approvals, all ceilings; not the quantum cloud, the staff
     # grant, ABCI 1.0 (scope disputed), FugakuNEXT (only low sources) or the budget allocation.
-    assert total_text(compute) == "up to ¥127.8B"
+    assert total_text(compute) == "up to about ¥127.8B"
     left = {e.id: e.reason for e in compute.excluded}
     assert left["jp-cloud-2023-04-utokyo"] == "scope"
     assert left["jp-cloud-2024-02-sakura-govcloud-grant"] == "scope"
@@ -307,7 +310,7 @@ def test_summary_json_has_value_or_by_basis_included_and_excluded_with_reasons(c
     models, compute = data["totals"]["models"], data["totals"]["compute"]
     assert models["value"] == "395700000000" and models["currency"] == "JPY"
     assert set(models["included"]) == {"jp-physical-ai-fm-fy2026", "jp-geniac-cycle-1"}
-    assert compute["value"] == "127800000000" and compute["basis"] == "up_to"
+    assert compute["value"] == "127800000000" and compute["basis"] == "up_to_about"
     assert {
         "id": "jp-cloud-2023-04-utokyo",
         "reason": "not counted here: Quantum computing",
@@ -321,7 +324,7 @@ def test_summary_converts_everything_with_currency(capsys) -> None:
     data = json.loads(capsys.readouterr().out)
     compute = data["totals"]["compute"]
     assert data["currency"] == "USD" and compute["currency"] == "USD"
-    assert set(compute["by_basis"]) == {"exact", "up_to", "at_least"}
+    assert set(compute["by_basis"]) == {"exact", "up_to_about", "at_least"}
     assert not any(e["rule"] == "currency" for e in compute["excluded"])
 
 

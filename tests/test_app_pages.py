@@ -138,16 +138,44 @@ def broken_package(tmp_path: Path) -> Path:
 # Overview
 
 
-HEADLINE_TILES = ["To AI models", "To compute", "Programmes", "Recipients", "Top recipient's share"]
+HEADLINE_TILES = ["To AI models", "To AI compute", "Programmes", "Recipients"]
 
 
 def test_overview_shows_the_headline_tiles_and_no_error() -> None:
     at = open_page("overview")
     assert not at.exception
-    assert [m.label for m in at.metric] == HEADLINE_TILES
+    # The three highlights (labelled by their date) lead, then the totals.
+    assert [m.label for m in at.metric][3:] == HEADLINE_TILES
     assert all(m.value not in ("", "—") for m in at.metric)
     assert "overview-totals" in charts(at)
     assert not at.error
+
+
+@pytest.mark.parametrize("currency", [None, "USD", "GBP"])
+def test_overview_shows_exactly_what_summary_prints(currency: str | None, capsys: pytest.CaptureFixture) -> None:
+    from aifunding.cli import main
+
+    at = open_page("overview", **({"cur": currency} if currency else {}))
+    assert not at.exception and not at.error
+    assert main(["summary", "--format", "json", *(["--currency", currency] if currency else [])]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    expected = [h["figure"] for h in printed["highlights"]] + [
+        printed["totals"]["models"]["text"],
+        printed["totals"]["compute"]["text"],
+        str(printed["programmes"]),
+        str(printed["recipients"]),
+    ]
+    assert [shown(str(m.value)) for m in at.metric] == expected
+    assert expected[:3] == ["¥387.3B", "up to ¥72.5B", "about 30%"]
+    # One click under each total: the rows it added and every row it left out, with the reason.
+    # (AppTest does not keep a dataframe's key: the four explanation tables come first, in order.)
+    tables = [frame.value for frame in at.dataframe][:4]
+    for index, key in enumerate(("models", "compute")):
+        added, left_out = tables[2 * index], tables[2 * index + 1]
+        assert list(added["ID"]) == printed["totals"][key]["included"]
+        assert [{"id": i, "reason": r} for i, r in zip(left_out["ID"], left_out["Why"], strict=True)] == [
+            {"id": e["id"], "reason": e["reason"]} for e in printed["totals"][key]["excluded"]
+        ]
 
 
 def test_overview_country_filter_names_the_country() -> None:
@@ -219,7 +247,12 @@ def test_programmes_show_the_april_round_ceiling_and_its_five_awards() -> None:
     nesting = table(at, "Programme", "Level", "Amount", "Named awards", "Sum of named awards")
     april = nesting[nesting["Programme"].str.contains(APRIL_ROUND, regex=False)]
     assert len(april) == 1
-    assert april.iloc[0][["Amount", "Named awards", "Sum of named awards"]].tolist() == ["up to ¥72.5B", 5, "¥72.53B"]
+    # The five awards are "up to about" figures, so their sum is one too, never exact money.
+    assert april.iloc[0][["Amount", "Named awards", "Sum of named awards"]].tolist() == [
+        "up to ¥72.5B",
+        5,
+        "up to about ¥72.53B",
+    ]
 
 
 def test_programmes_totals_chart_leaves_out_budget_frames(bundled: Package) -> None:
@@ -322,7 +355,9 @@ def test_sources_page_lists_sources_with_links_and_every_caveat() -> None:
     assert json.loads(element.proto.columns)["Link"]["type_config"]["type"] == "link"  # clickable, not text
     assert sources["Link"].str.match(r"https?://").all()
     caveats = table(at, "Caveat", "Detail")
-    assert len(caveats) == 28
+    # The 28 numbered conflicts of the research notes, two overlaps between figures and two figures
+    # that rest on low-reliability sources only.
+    assert len(caveats) == 32
     assert not at.error
 
 

@@ -112,7 +112,7 @@ def recipient_figure(prepared: Prepared) -> go.Figure:
 def test_recipient_title_names_the_top_recipient(recipient_figure: go.Figure) -> None:
     assert title_text(recipient_figure) == (
         "Noetra + National Institute of Advanced Industrial Science and Technology (AIST) (joint) "
-        "received the most: ¥387.3B across 1 award"
+        "received the most: up to ¥387.3B across 1 award"
     )
 
 
@@ -281,7 +281,10 @@ def test_programme_totals_set_declared_beside_allocated() -> None:
     assert list(declared.marker.pattern.shape) == ["", "", "/"]
     assert values(allocated.x)[:2] == [42.1e9, 72.53e9]
     assert pd.isna(values(allocated.x)[2])
-    assert title_text(fig) == "Ten-year goal is the largest: ¥50T (target)"
+    # The ¥50T goal is drawn, hatched, but the title names the largest money committed.
+    assert title_text(fig) == "Largest committed: April round, up to ¥72.5B"
+    only_plans = build_programme_totals_figure(programmes[programmes["basis"] == "target"])
+    assert title_text(only_plans) == "Only plans and targets here; the largest is Ten-year goal: ¥50T (target)"
     assert "Only JPY figures are drawn; 1 in GBP are not." in subtitle_text(fig)
     assert layout(fig)["meta"]["row_ids"] == ["r-may", "r-apr", "goal"]
     assert layout(fig)["meta"]["caveat_ids"] == ["cv-1"]
@@ -389,9 +392,11 @@ def test_every_recipient_bar_carries_its_total_as_text(prepared: Prepared) -> No
     view = apply_view(prepared, ViewState())
     fig = build_recipient_figure(view.awards)
     totals = {a.y: a.text for a in fig.layout.annotations}
-    # SoftBank's two rounds (up to ¥42.1bn and about ¥5.3bn) read as one total at the end of its bar.
-    assert totals["SoftBank Corp."] == "¥47.4B"
+    # SoftBank's two rounds (up to ¥42.1bn and up to about ¥5.3bn) read as one ceiling at the end of its bar.
+    assert totals["SoftBank Corp."] == "up to about ¥47.4B"
     assert totals["KDDI"] == "up to about ¥10.24B"
+    # Sakura's exact ¥600m staff grant is never folded into its ceilings.
+    assert totals["Sakura Internet"] == "¥600M + up to about ¥56.9B"
     assert set(totals) == {y for trace in fig.data for y in trace.y}
     # The axis leaves room for the longest bar's label.
     assert fig.layout.xaxis.range[1] > max(a.x for a in fig.layout.annotations)

@@ -136,7 +136,17 @@ def test_every_exported_allocation_states_its_currency(bundled: Package) -> None
     from aifunding.export import export_programmes
 
     programmes = export_programmes(bundled).set_index("id")
-    assert programmes.at["jp-cloud-program", "allocated"] == Decimal("132630000000")
     assert programmes.at["jp-cloud-program", "allocated_currency"] == "JPY"
+    # Exact money, an "about" figure and ceilings: never one number, each kind in its own column.
+    cloud = programmes.loc["jp-cloud-program"]
+    assert cloud["allocated"] is None and cloud["allocated_basis"] == "mixed"
+    assert (cloud["allocated_exact"], cloud["allocated_about"], cloud["allocated_up_to_about"]) == (
+        Decimal("600000000"),
+        Decimal("4200000000"),
+        Decimal("127830000000"),
+    )
+    assert cloud["allocated_up_to"] is None and cloud["allocated_at_least"] is None
+    round_2024 = programmes.loc["jp-cloud-2024-05"]
+    assert (round_2024["allocated"], round_2024["allocated_basis"]) == (Decimal("42100000000"), "up_to")
     with_allocation = programmes[programmes["allocated"].notna()]
     assert with_allocation["allocated_currency"].notna().all()

@@ -361,7 +361,7 @@ def test_method_in_japanese() -> None:
 def test_headline_totals_and_reasons_in_japanese(prepared: Prepared) -> None:
     figures = headline(prepared, apply_view(prepared, ViewState(lang="ja")))
     compute = figures.totals["compute"]
-    assert total_text(compute, "ja") == "最大1,278億円"
+    assert total_text(compute, "ja") == "最大約1,278億円"
     reasons = {e.id: e.reason_text("ja") for e in compute.excluded}
     assert reasons["jp-cloud-2023-04-utokyo"] == "この合計の対象外：量子コンピューティング"
     assert reasons["jp-fy2023-supp-cloud"].startswith("予算枠・予算項目")

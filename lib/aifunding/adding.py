@@ -42,7 +42,8 @@ from aifunding.models import NOT_COMMITTED_STATUSES, PLAN_BASES, Basis, CaveatKi
 # Totals prefer this currency when no display currency is chosen: the dashboard's home market.
 HOME_CURRENCY = "JPY"
 
-# Basis -> the class a total keeps apart, in the order a total is written.
+# Basis -> the kind a total keeps apart. Ceilings add to a ceiling: "up to about" when any part was
+# rounded, "up to" otherwise. Targets are never added.
 BASIS_CLASSES: dict[str, str] = {
     Basis.EXACT: "exact",
     Basis.ABOUT: "about",
@@ -50,7 +51,26 @@ BASIS_CLASSES: dict[str, str] = {
     Basis.UP_TO_ABOUT: "up_to",
     Basis.AT_LEAST: "at_least",
 }
-CLASS_ORDER = ("exact", "about", "up_to", "at_least")
+CLASS_ORDER = ("exact", "about", "up_to", "up_to_about", "at_least")
+
+
+def split_by_basis(pairs: Iterable[tuple[Any, Any]]) -> dict[str, Decimal]:
+    """Sum (amount, basis) pairs per kind of basis, in writing order; targets and missing amounts add nothing.
+
+    ``{"exact": 395.7bn, "up_to": 127.8bn}`` is written "¥395.7B + up to ¥127.8B", never one number.
+    """
+    sums: dict[str, Decimal] = {}
+    rounded_ceiling = False
+    for amount, basis in pairs:
+        amount = _na(amount)
+        if amount is None or basis not in BASIS_CLASSES:
+            continue
+        cls = BASIS_CLASSES[basis]
+        rounded_ceiling = rounded_ceiling or basis == Basis.UP_TO_ABOUT
+        sums[cls] = sums.get(cls, Decimal(0)) + (amount if isinstance(amount, Decimal) else Decimal(str(amount)))
+    if rounded_ceiling:
+        sums["up_to_about"] = sums.pop("up_to")
+    return {cls: sums[cls] for cls in CLASS_ORDER if cls in sums}
 
 
 @dataclass(frozen=True)
@@ -268,19 +288,13 @@ class AddingRule:
                 reasons[row.id] = ("currency", {"currency": str(row.currency), "total": str(total_currency)})
         counted = [r for r in addable if r.id not in reasons]
         self._count_overlaps_once(counted, candidates, reasons)
-        by_class: dict[str, Decimal] = {}
-        included = []
-        for row in counted:
-            if row.id in reasons:
-                continue
-            cls = BASIS_CLASSES[row.basis]
-            by_class[cls] = by_class.get(cls, Decimal(0)) + row.value
-            included.append(_entry(row))
+        added = [row for row in counted if row.id not in reasons]
+        included = [_entry(row) for row in added]
         excluded = [_entry(row, *reasons[row.id]) for row in candidates if row.id in reasons]
         return Total(
             scope.key,
             total_currency,
-            {cls: by_class[cls] for cls in CLASS_ORDER if cls in by_class},
+            split_by_basis((row.value, row.basis) for row in added),
             tuple(included),
             tuple(excluded),
         )
@@ -395,4 +409,4 @@ def _entry(row: _Row, reason: str | None = None, detail: Mapping[str, str] | Non
     )
 
 
-__all__ = ["SCOPES", "AddingRule", "Entry", "Scope", "Total"]
+__all__ = ["SCOPES", "AddingRule", "Entry", "Scope", "Total", "split_by_basis"]

@@ -22,15 +22,22 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from aifunding import columns as C
+from aifunding.adding import HOME_CURRENCY, split_by_basis
 from aifunding.filters import partial_bounds
-from aifunding.formatting import basis_label, format_compact_number, format_money, format_partial_date, format_share
+from aifunding.formatting import (
+    basis_label,
+    format_compact_number,
+    format_composition,
+    format_money,
+    format_partial_date,
+    format_share,
+)
 from aifunding.i18n import DEFAULT_LANGUAGE, Translator
 from aifunding.models import PLAN_BASES
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency, and in greyscale by
 # lightness. Yellow is last because it is weakest against a white background.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
-HOME_CURRENCY = "JPY"
 PLAN_PATTERN = "/"  # hatched bars mark targets and plans, so they never read as committed money
 # Noto Sans JP is the web font's name, Noto Sans CJK JP the one Linux distributions install.
 FONT_FAMILY = "Source Sans Pro, Noto Sans JP, Noto Sans CJK JP, Arial, sans-serif"
@@ -409,27 +416,26 @@ def build_recipient_figure(
         )
     top = order[-1]
     top_rows = rows[rows["_label"] == top]
-    bases = sorted(set(top_rows["basis"]))
-    # One basis is worded around the total ("up to about ¥50.1B", "10兆円以上"); mixed bases are not.
-    top_total = format_money(
-        Decimal(str(totals.iloc[-1])).quantize(Decimal(1)),
-        currency,
-        locale=lang,
-        basis=bases[0] if len(bases) == 1 else None,
-    )
+    # A total is written by kind of basis ("¥0.6B + up to about ¥56.9B"): a ceiling never reads as money paid.
+    composition = {
+        label: format_composition(
+            {
+                k: v.quantize(Decimal(1))
+                for k, v in split_by_basis(zip(group[value_column], group["basis"], strict=True)).items()
+            },
+            currency,
+            locale=lang,
+        )
+        for label, group in rows.groupby("_label", sort=False)
+    }
+    top_total = composition[top]
     title = t("chart.recipient.title", name=top, amount=top_total, n=len(top_rows))
     # Each recipient's total at the end of its bar, worded with its basis when the bar has one.
     for label, total in totals.items():
-        label_bases = sorted(set(rows.loc[rows["_label"] == label, "basis"]))
         fig.add_annotation(
             x=total,
             y=label,
-            text=format_money(
-                Decimal(str(total)).quantize(Decimal(1)),
-                currency,
-                locale=lang,
-                basis=label_bases[0] if len(label_bases) == 1 else None,
-            ),
+            text=composition[label],
             showarrow=False,
             xanchor="left",
             xshift=4,
@@ -518,17 +524,22 @@ def build_programme_totals_figure(
             orientation="h",
             name=t("chart.programme.allocated"),
             marker={"color": PALETTE[1]},
+            # The awards' sum written by kind of basis ("up to about ¥72.53B"), never as exact money.
             **value_labels(
-                "" if pd.isna(v) else format_money(Decimal(str(v)).quantize(Decimal(1)), currency, locale=lang)
-                for v in allocated
+                "" if pd.isna(v) else format_composition(_scaled_parts(parts, v), currency, locale=lang)
+                for v, parts in zip(
+                    allocated, rows.get(C.ALLOCATED_BY_BASIS, pd.Series(None, index=rows.index)), strict=True
+                )
             ),
             hovertemplate="<b>%{y}</b><br>"
             + t("chart.hover.named_sum", amount="%{x:,.0f} " + str(currency))
             + "<extra></extra>",
         )
-    largest = rows.iloc[-1]
+    # The title names the largest money committed: a plan or target is drawn (hatched) but never leads.
+    committed = rows[~rows["basis"].isin([b.value for b in PLAN_BASES])]
+    largest = committed.iloc[-1] if len(committed) else rows.iloc[-1]
     title = t(
-        "chart.programme.title",
+        "chart.programme.title" if len(committed) else "chart.programme.title_plan",
         name=largest["_name"],
         amount=money_label(largest[value_column], currency, largest["basis"], lang),
     )
@@ -555,6 +566,15 @@ def build_programme_totals_figure(
         caveat_ids=_ids(rows, C.CAVEAT_IDS),
         height=max(160, 44 * len(rows)),
     )
+
+
+def _scaled_parts(parts: Any, shown: float) -> dict[str, Decimal]:
+    """A programme's allocation by basis, scaled to the amount drawn (converted, when a currency is chosen)."""
+    if not isinstance(parts, dict) or not parts:
+        return {"exact": Decimal(str(shown)).quantize(Decimal(1))}
+    whole = sum(parts.values(), Decimal(0))
+    factor = Decimal(str(shown)) / whole if whole else Decimal(1)
+    return {kind: (value * factor).quantize(Decimal(1)) for kind, value in parts.items()}
 
 
 def _converted(value_column: str) -> bool:

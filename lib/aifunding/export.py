@@ -116,6 +116,7 @@ PROGRAMME_COLUMNS = [
     C.ALLOCATED_EXACT,
     C.ALLOCATED_ABOUT,
     C.ALLOCATED_UP_TO,
+    C.ALLOCATED_UP_TO_ABOUT,
     C.ALLOCATED_AT_LEAST,
     C.ALLOCATED_CURRENCY,  # a programme with no amount of its own has no currency to read the sum in
     "legal_basis",
@@ -185,42 +186,23 @@ _CLASS_COLUMNS = {
     "exact": C.ALLOCATED_EXACT,
     "about": C.ALLOCATED_ABOUT,
     "up_to": C.ALLOCATED_UP_TO,
+    "up_to_about": C.ALLOCATED_UP_TO_ABOUT,
     "at_least": C.ALLOCATED_AT_LEAST,
 }
 
 
-def _allocated_by_basis(frame: pd.DataFrame, awards: pd.DataFrame) -> pd.DataFrame:
+def _allocated_by_basis(frame: pd.DataFrame) -> pd.DataFrame:
     """Split each programme's allocation by kind of basis: a ceiling never hides inside an exact sum.
 
     ``allocated`` keeps a number only when the awards it adds share one kind of basis; otherwise it
     is empty, ``allocated_basis`` says "mixed" and the per-basis columns carry the parts.
     """
-    from aifunding.adding import BASIS_CLASSES
-    from aifunding.tree import ProgrammeTree
-
-    tree = ProgrammeTree.from_pairs(zip(frame["id"], frame["parent_id"], strict=True))
-    by_programme: dict[str, list[tuple[Decimal, str, str]]] = {}
-    for pid, amount, currency, basis in zip(
-        awards["programme_id"], awards["amount"], awards["currency"], awards["basis"], strict=True
-    ):
-        if isinstance(amount, Decimal) and basis in BASIS_CLASSES:
-            by_programme.setdefault(pid, []).append((amount, currency, BASIS_CLASSES[basis]))
-    parts: dict[str, list[Decimal | None]] = {column: [] for column in _CLASS_COLUMNS.values()}
-    kinds = []
-    for pid, currency in zip(frame["id"], frame[C.ALLOCATED_CURRENCY], strict=True):
-        sums: dict[str, Decimal] = {}
-        for member in tree.subtree(pid):
-            for amount, award_currency, cls in by_programme.get(member, ()):
-                if award_currency == currency:
-                    sums[cls] = sums.get(cls, Decimal(0)) + amount
-        for cls, column in _CLASS_COLUMNS.items():
-            parts[column].append(sums.get(cls))
-        kinds.append(next(iter(sums)) if len(sums) == 1 else ("mixed" if sums else None))
-    for column, values in parts.items():
-        frame[column] = values
-    frame[C.ALLOCATED_BASIS] = kinds
+    parts = [p if isinstance(p, dict) else {} for p in frame[C.ALLOCATED_BY_BASIS]]
+    for kind, column in _CLASS_COLUMNS.items():
+        frame[column] = [p.get(kind) for p in parts]
+    frame[C.ALLOCATED_BASIS] = [next(iter(p)) if len(p) == 1 else ("mixed" if p else None) for p in parts]
     frame[C.ALLOCATED] = [
-        v if isinstance(v, Decimal) and k != "mixed" else None for v, k in zip(frame[C.ALLOCATED], kinds, strict=True)
+        v if isinstance(v, Decimal) and len(p) == 1 else None for v, p in zip(frame[C.ALLOCATED], parts, strict=True)
     ]
     return frame
 
@@ -247,7 +229,7 @@ def export_programmes(package: Package, fx: FxChoice | None = None) -> pd.DataFr
     frame = _add_citations(programme_view(package), _lookups(package))
     frame["basis_words"] = _basis_words(frame)
     frame[C.ALLOCATED] = frame[C.ALLOCATED].map(lambda v: v if isinstance(v, Decimal) else None)
-    frame = _allocated_by_basis(frame, package.frame("awards"))
+    frame = _allocated_by_basis(frame)
     frame[C.ANNUALISED] = frame[C.ANNUALISED].map(
         lambda v: v.quantize(Decimal(1), rounding=ROUND_HALF_EVEN) if isinstance(v, Decimal) else None
     )

@@ -11,6 +11,7 @@ Locales are ``"en"`` (Babel ``en_US``) and ``"ja"`` (Babel ``ja_JP``). Everythin
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -156,6 +157,23 @@ def format_money(
     if basis is None:
         return text
     return _BASIS_WORDING[locale][Basis(basis)].template.format(amount=text)
+
+
+def format_composition(parts: Mapping[str, Decimal], currency: str | None, *, locale: str = "en") -> str:
+    """A sum kept apart by kind of basis: "¥395.7B + up to ¥127.8B"; "" when there is nothing.
+
+    Args:
+        parts: kind of basis (exact, about, up_to, up_to_about, at_least) -> amount, in writing order, as
+            :func:`aifunding.adding.split_by_basis` returns them.
+        currency: ISO 4217 code of every part.
+        locale: ``"en"`` or ``"ja"``.
+    """
+    if not parts or currency is None:
+        return ""
+    return " + ".join(
+        format_money(value, currency, locale=locale, basis=None if kind == "exact" else kind)
+        for kind, value in parts.items()
+    )
 
 
 def format_compact_number(value: Decimal | int | float, locale: str = "en") -> str:

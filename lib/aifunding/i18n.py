@@ -242,7 +242,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "chart.recipient.title": "{name} received the most: {amount} across {n} award"
         "|{name} received the most: {amount} across {n} awards",
         "chart.recipient.axis": "{currency} (each segment is one award)",
-        "chart.programme.title": "{name} is the largest: {amount}",
+        "chart.programme.title": "Largest committed: {name}, {amount}",
+        "chart.programme.title_plan": "Only plans and targets here; the largest is {name}: {amount}",
         "chart.programme.label": "{name} ({basis})",
         "chart.programme.label_status": "{name} ({basis}, {status})",
         "chart.programme.declared": "Declared amount (hatched: target or plan)",
@@ -500,7 +501,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "overview.reason": "理由",
         "overview.row": "行",
         "overview.figure": "数値",
-        "summary.figures": "{n}件を合計",
+        "summary.figures": "{n}件を合計|{n}件を合計",
         "summary.range": "{first}〜{last}",
         "summary.announced": "発表{dates}",
         "summary.undated": "日付なし{n}件",
@@ -593,7 +594,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "chart.recipient.title": "受給額が最も多いのは{name}：{amount}（{n}件）"
         "|受給額が最も多いのは{name}：{amount}（{n}件）",
         "chart.recipient.axis": "{currency}（区分は1件の採択）",
-        "chart.programme.title": "金額が最も大きいのは{name}：{amount}",
+        "chart.programme.title": "確約された金額で最大：{name}（{amount}）",
+        "chart.programme.title_plan": "計画・目標のみ。最大は{name}：{amount}",
         "chart.programme.label": "{name}（{basis}）",
         "chart.programme.label_status": "{name}（{basis}・{status}）",
         "chart.programme.declared": "公表額（斜線：目標・計画）",

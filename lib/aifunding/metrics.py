@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from aifunding import columns as C
+from aifunding.adding import split_by_basis
 from aifunding.fx import ConversionError, convert
 from aifunding.models import PLAN_BASES, Basis
 from aifunding.package import Package
@@ -211,6 +212,7 @@ def programme_totals(programmes: pd.DataFrame, awards: pd.DataFrame) -> pd.DataF
                 C.ALLOCATED_CURRENCY: currency,
                 C.AWARDS_OTHER_CURRENCY: len(with_amount) - len(same),
                 C.ALLOCATED_BASES: tuple(sorted({award[2] for award in same})),
+                C.ALLOCATED_BY_BASIS: split_by_basis((award[0], award[2]) for award in same),
             }
         )
     return pd.DataFrame(rows, columns=TOTALS_COLUMNS)
@@ -225,6 +227,7 @@ TOTALS_COLUMNS = [
     C.ALLOCATED_CURRENCY,
     C.AWARDS_OTHER_CURRENCY,
     C.ALLOCATED_BASES,
+    C.ALLOCATED_BY_BASIS,
 ]
 
 

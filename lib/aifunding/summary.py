@@ -17,23 +17,21 @@ import pandas as pd
 from aifunding import columns as C
 from aifunding.adding import SCOPES, AddingRule, Total
 from aifunding.filters import FilteredView, Prepared
-from aifunding.formatting import format_fiscal_period, format_money, format_partial_date, format_share
+from aifunding.formatting import (
+    format_composition,
+    format_fiscal_period,
+    format_money,
+    format_partial_date,
+    format_share,
+)
 from aifunding.i18n import Translator
 
 TIER_ORDER = ("primary", "press", "secondary", "low")
 
-# How each basis class is written inside a total: "¥395.7B + up to ¥127.8B".
-_CLASS_BASIS = {"exact": None, "about": "about", "up_to": "up_to", "at_least": "at_least"}
-
 
 def total_text(total: Total, lang: str = "en") -> str:
     """The total as its composition by basis ("¥387.3B + up to ¥72.5B"), or "—" when it adds nothing."""
-    if not total.by_basis or total.currency is None:
-        return "—"
-    return " + ".join(
-        format_money(value, total.currency, locale=lang, basis=_CLASS_BASIS[cls])
-        for cls, value in total.by_basis.items()
-    )
+    return format_composition(total.by_basis, total.currency, locale=lang) or "—"
 
 
 def span_text(total: Total, lang: str = "en") -> str:

@@ -7,7 +7,7 @@ import pytest
 from aifunding.i18n import Translator
 
 from conftest import OUTPUT, PAGES
-from helpers import drawn_charts, exceptions, open_page, run_axe, screenshot
+from helpers import drawn_charts, exceptions, open_page, run_axe, screenshot, wait_for_app
 
 TITLES = {name: Translator("en")(f"{name}.title") for name in PAGES}
 
@@ -67,3 +67,65 @@ def test_every_page_answers_at_its_own_name(page, server, name) -> None:
     active = page.locator("[data-testid='stSidebarNav'] a[aria-current='page']")
     assert active.count() == 1 and active.get_attribute("href").rstrip("/").endswith(f"/{name}")
     assert "converted to USD" in page.inner_text("[data-testid='stMain']")
+
+
+# --- The news first, and figures readable without a mouse ----------------------------------------
+
+
+def svg_texts(page) -> list[str]:
+    """Every text a chart draws (bar values, annotations, titles), as a reader sees it."""
+    return [t or "" for t in page.locator("[data-testid='stPlotlyChart'] svg text").all_text_contents()]
+
+
+def test_overview_leads_with_the_highlights_above_any_chart(page, server) -> None:
+    open_page(page, server, "overview")
+    drawn_charts(page, 1)
+    main = page.locator("[data-testid='stMain']")
+    text = main.inner_text()
+    for figure in ("¥387.3B", "up to ¥72.5B", "about 30%"):
+        assert figure in text
+    first_tile = page.locator("[data-testid='stMetricValue']").first
+    assert first_tile.inner_text() == "¥387.3B"
+    chart_top = page.locator("[data-testid='stPlotlyChart']").first.bounding_box()["y"]
+    assert first_tile.bounding_box()["y"] < chart_top
+    # The totals say what they are made of, in the number itself.
+    assert "¥395.7B" in text and "up to about ¥127.8B" in text
+    screenshot(page, OUTPUT / "1440", "overview-highlights")
+    # Each highlight links to the page that shows it in full.
+    page.get_by_role("link", name="Open Programmes").click()
+    page.wait_for_function("() => location.pathname.endsWith('/programmes')")
+    wait_for_app(page)
+    assert page.locator("[data-testid='stMain'] h1").first.inner_text() == TITLES["programmes"]
+
+
+def test_a_total_lists_what_it_added_and_left_out_in_one_click(page, server) -> None:
+    open_page(page, server, "overview")
+    expander = page.locator("[data-testid='stExpander']").filter(has_text="To AI compute")
+    frames = expander.locator("[data-testid='stDataFrame']")
+    assert frames.count() == 0  # closed: nothing drawn until asked for
+    expander.locator("summary").click()
+    frames.nth(1).wait_for(state="visible")
+    assert frames.count() == 2
+    assert expander.get_by_text("Left out", exact=True).is_visible()
+    screenshot(page, OUTPUT / "1440", "overview-explained")
+
+
+def test_every_bar_carries_its_value_as_text(page, server) -> None:
+    open_page(page, server, "companies")
+    drawn_charts(page, 1)
+    texts = svg_texts(page)
+    # SoftBank's two ceilings as one ceiling; Sakura's exact grant never folded into its ceilings.
+    assert "up to about ¥47.4B" in texts
+    assert "¥600M + up to about ¥56.9B" in texts
+    open_page(page, server, "programmes")
+    drawn_charts(page, 3)
+    assert "up to ¥72.5B" in svg_texts(page)
+
+
+def test_presenter_mode_opens_on_the_highlights(page, server) -> None:
+    open_page(page, server, "overview", "present=1")
+    drawn_charts(page, 1)
+    texts = svg_texts(page)
+    assert "At a glance" in texts
+    assert {"¥387.3B", "up to ¥72.5B", "about 30%"} <= set(texts)
+    screenshot(page, OUTPUT / "present", "highlights")

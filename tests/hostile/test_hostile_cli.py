@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from aifunding.cli import main
+from aifunding.tables import TABLES
 
 from corpus import CASES, build
 
@@ -139,7 +140,8 @@ def test_descriptor_fields_of_the_wrong_type_are_set_aside(tmp_path: Path, capsy
     fields = {p["field"]: p["message"] for p in report["warnings"] if p["rule"] == "descriptor-field"}
     assert fields["licenses"] == "'licenses' must be a list; it was ignored"
     assert fields["title"] == "'title' must be text; it was ignored"
-    assert "whose 'name' is text" in fields["resources[12]"]
+    # The appended bad resource comes after one resource per table.
+    assert "whose 'name' is text" in fields[f"resources[{len(TABLES)}]"]
     assert run(["export", "--data", str(folder), "--format", "json", "-o", str(tmp_path / "x.json")], capsys)[0] == 0
     about = json.loads((tmp_path / "x.json").read_text(encoding="utf-8"))["about"]
     # No usable title: the package's own name stands in, never a path.
