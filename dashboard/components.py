@@ -780,13 +780,17 @@ def total_tiles(headline: Headline) -> None:
     t = translator()
     st.subheader(t("overview.totals"))
     keys = list(headline.totals)
-    cols = st.columns(len(keys) + 2)
+    cols = st.columns([2] * len(keys) + [1, 1])
     for col, key in zip(cols, keys, strict=False):
         total = headline.totals[key]
-        col.metric(t(f"overview.{key}"), markup.text(total_text(total, t.lang)), help=t(f"overview.{key}.help"))
-        col.caption(markup.text(span_text(total, t.lang)))
-    cols[-2].metric(t("overview.programmes"), headline.programmes)
-    cols[-1].metric(t("overview.recipients"), headline.recipients)
+        # A total of several kinds ("$2.1B + up to about $1.2B + at least $2.5B") wraps rather than being
+        # cut short as a metric's single line would be: every part of it stays readable.
+        with col.container(border=True):
+            st.markdown(f"**{t(f'overview.{key}')}**", help=t(f"overview.{key}.help"))
+            st.subheader(markup.text(total_text(total, t.lang)), anchor=False)
+            st.caption(markup.text(span_text(total, t.lang)))
+    cols[-2].metric(t("overview.programmes"), headline.programmes, border=True)
+    cols[-1].metric(t("overview.recipients"), headline.recipients, border=True)
     for key in keys:
         total = headline.totals[key]
         with st.expander(t("overview.explain", name=t(f"overview.{key}")), icon=":material/calculate:"):

@@ -248,9 +248,11 @@ def test_world_figure_hatches_targets(prepared: Prepared) -> None:
 PROGRAMMES = [
     {"id": "r-apr", "name_en": "April round", "amount": Decimal("72500000000"), "currency": "JPY", "basis": "up_to",
      "status": "active", "announced": "2024-04-19", C.N_AWARDS: 5, C.ALLOCATED: Decimal("72530000000"),
+     C.ALLOCATED_BY_BASIS: {"up_to_about": Decimal("72530000000")},
      C.ANNUALISED: None},
     {"id": "r-may", "name_en": "May round", "amount": Decimal("42100000000"), "currency": "JPY", "basis": "up_to",
      "status": "active", "announced": "2023-06", C.N_AWARDS: 1, C.ALLOCATED: Decimal("42100000000"),
+     C.ALLOCATED_BY_BASIS: {"up_to": Decimal("42100000000")},
      C.ANNUALISED: Decimal("21050000000")},
     {"id": "goal", "name_en": "Ten-year goal", "amount": Decimal("50000000000000"), "currency": "JPY",
      "basis": "target", "status": "planned", "announced": "2016", C.N_AWARDS: 0, C.ALLOCATED: None,
@@ -272,15 +274,22 @@ def test_programme_totals_set_declared_beside_allocated() -> None:
     programmes = programme_frame()
     before = programmes.copy()
     fig = build_programme_totals_figure(programmes)
-    declared, allocated = fig.data
-    assert declared.name == "Declared amount (hatched: target or plan)"
+    declared, allocated, goal = fig.data
+    assert declared.name == goal.name == "Declared amount (hatched: target or plan)"
     assert allocated.name == "Sum of named awards"
     # Smallest first, so the largest is drawn at the top; the GBP row is not mixed in.
-    assert list(declared.y) == ["May round (up to)", "April round (up to)", "Ten-year goal (target, planned)"]
-    assert values(declared.x) == [42.1e9, 72.5e9, 50e12]
-    assert list(declared.marker.pattern.shape) == ["", "", "/"]
-    assert values(allocated.x)[:2] == [42.1e9, 72.53e9]
-    assert pd.isna(values(allocated.x)[2])
+    assert list(declared.y) == ["May round (up to)", "April round (up to)"]
+    assert values(declared.x) == [42.1e9, 72.5e9]
+    assert values(allocated.x) == [42.1e9, 72.53e9]
+    assert list(allocated.text) == ["up to ¥42.1B", "up to about ¥72.53B"]
+    # The ¥50T goal sits in its own panel, hatched, on its own scale, so it cannot flatten the rounds.
+    assert (list(goal.y), values(goal.x), goal.marker.pattern.shape) == (
+        ["Ten-year goal (target, planned)"],
+        [50e12],
+        "/",
+    )
+    assert (goal.xaxis, goal.yaxis, goal.showlegend) == ("x2", "y2", False)
+    assert layout(fig)["xaxis"]["range"][1] < 1e12 and layout(fig)["xaxis2"]["range"][1] > 50e12
     # The ¥50T goal is drawn, hatched, but the title names the largest money committed.
     assert title_text(fig) == "Largest committed: April round, up to ¥72.5B"
     only_plans = build_programme_totals_figure(programmes[programmes["basis"] == "target"])

@@ -205,10 +205,15 @@ def programme_frame() -> pd.DataFrame:
 
 def test_programme_totals_in_japanese() -> None:
     fig = build_programme_totals_figure(programme_frame(), lang="ja")
-    assert title_text(fig) == "金額が最も大きいのはTen-year goal：50兆円（目標）"
-    declared, allocated = fig.data
-    assert (declared.name, allocated.name) == ("公表額（斜線：目標・計画）", "個別採択の合計")
-    assert list(declared.y) == ["4月公募（最大）", "Ten-year goal（目標・計画中）"]
+    assert title_text(fig) == "確約された金額で最大：4月公募（最大725億円）"
+    declared, allocated, goal = fig.data
+    assert (declared.name, allocated.name, goal.name) == (
+        "公表額（斜線：目標・計画）",
+        "個別採択の合計",
+        "公表額（斜線：目標・計画）",
+    )
+    assert (list(declared.y), list(goal.y)) == (["4月公募（最大）"], ["Ten-year goal（目標・計画中）"])
+    assert goal.xaxis == "x2" and fig.layout.xaxis2.title.text == "JPY（目標・計画、別の目盛り）"
     assert "公表額：%{customdata[0]}" in declared.hovertemplate
     assert "Declared" not in declared.hovertemplate
     assert fig.layout.title.text.endswith(

@@ -129,9 +129,24 @@ def value_labels(texts: Iterable[str]) -> dict[str, Any]:
     return {"text": list(texts), "textposition": "outside", "cliponaxis": False, "textfont": {"size": 12}}
 
 
-def labelled_range(top: float) -> dict[str, Any]:
-    """An amount axis from 0 with room after ``top`` for the value written at a bar's end."""
-    return {"range": [0, top * LABEL_ROOM]} if top > 0 else {}
+# For room made from the labels themselves: a narrow plot's width in pixels, and a label character's.
+NARROW_PLOT_PX = 560
+LABEL_CHAR_PX = 7
+
+
+def labelled_range(top: float, labels: Iterable[tuple[float, str]] = ()) -> dict[str, Any]:
+    """An amount axis from 0 with room after each bar for the value written at its end.
+
+    ``labels`` (bar value, text) make room for long texts ("¥600M + up to about ¥56.9B") on a
+    narrow plot; the axis is never shorter than ``top`` times :data:`LABEL_ROOM`.
+    """
+    if top <= 0:
+        return {}
+    end = top * LABEL_ROOM
+    for value, text in labels:
+        share = min(0.6, len(text) * LABEL_CHAR_PX / NARROW_PLOT_PX)
+        end = max(end, value / (1 - share))
+    return {"range": [0, end]}
 
 
 def _merge(into: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -447,7 +462,7 @@ def build_recipient_figure(
         xaxis={
             "title": t("chart.recipient.axis", currency=currency),
             **value_axis(float(totals.max()), lang),
-            **labelled_range(float(totals.max())),
+            **labelled_range(float(totals.max()), ((float(v), composition[k]) for k, v in totals.items())),
         },
     )
     alt = f"{title}. " + "; ".join(
@@ -490,51 +505,60 @@ def build_programme_totals_figure(
         for name, b, s in zip(rows["_name"], rows["basis"], rows["status"], strict=True)
     ]
     is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
-    fig = Draft()
-    fig.add_bar(
-        y=labels,
-        x=rows["_value"],
-        orientation="h",
-        name=t("chart.programme.declared"),
-        marker={"color": PALETTE[0], "pattern": {"shape": [PLAN_PATTERN if p else "" for p in is_plan]}},
-        **value_labels(money_labels(rows, value_column, currency_column, lang)),
-        customdata=list(
-            zip(
-                money_labels(rows, value_column, currency_column, lang),
-                [format_partial_date(d if isinstance(d, str) else None, lang) for d in rows["announced"]],
-                rows[C.N_AWARDS],
-                strict=True,
-            )
-        ),
-        hovertemplate="<b>%{y}</b><br>"
-        + "<br>".join(
-            (
-                t("chart.hover.declared", amount="%{customdata[0]}"),
-                t("chart.hover.announced", date="%{customdata[1]}"),
-                t("chart.hover.named_awards", count="%{customdata[2]}"),
-            )
-        )
-        + "<extra></extra>",
-    )
     allocated = rows[C.ALLOCATED].map(_float) if not _converted(value_column) else _allocated_converted(rows)
-    if allocated.notna().any():
+    declared_labels = money_labels(rows, value_column, currency_column, lang)
+    # The awards' sum written by kind of basis ("up to about ¥72.53B"), never as exact money.
+    allocated_labels = [
+        "" if pd.isna(v) else format_composition(_scaled_parts(parts, v), currency, locale=lang)
+        for v, parts in zip(allocated, rows.get(C.ALLOCATED_BY_BASIS, pd.Series(None, index=rows.index)), strict=True)
+    ]
+    dates = [format_partial_date(d if isinstance(d, str) else None, lang) for d in rows["announced"]]
+    fig = Draft()
+    # Targets and plans in their own panel on their own scale (see plan_panels); one legend for both.
+    split = has_plan_panel(is_plan)
+    for plan in (False, True):
+        mask = (is_plan == plan).to_numpy()
+        if not mask.any():
+            continue
+        axes = {"xaxis": "x2", "yaxis": "y2"} if plan and split else {}
+        legend = {"showlegend": not (plan and split)}
+        pick = [i for i, m in enumerate(mask) if m]
         fig.add_bar(
-            y=labels,
-            x=allocated,
+            y=[labels[i] for i in pick],
+            x=rows["_value"][mask],
             orientation="h",
-            name=t("chart.programme.allocated"),
-            marker={"color": PALETTE[1]},
-            # The awards' sum written by kind of basis ("up to about ¥72.53B"), never as exact money.
-            **value_labels(
-                "" if pd.isna(v) else format_composition(_scaled_parts(parts, v), currency, locale=lang)
-                for v, parts in zip(
-                    allocated, rows.get(C.ALLOCATED_BY_BASIS, pd.Series(None, index=rows.index)), strict=True
-                )
-            ),
+            name=t("chart.programme.declared"),
+            legendgroup="declared",
+            marker={"color": PALETTE[0], "pattern": {"shape": PLAN_PATTERN if plan else ""}},
+            **value_labels(declared_labels[i] for i in pick),
+            customdata=[(declared_labels[i], dates[i], rows[C.N_AWARDS].iloc[i]) for i in pick],
             hovertemplate="<b>%{y}</b><br>"
-            + t("chart.hover.named_sum", amount="%{x:,.0f} " + str(currency))
+            + "<br>".join(
+                (
+                    t("chart.hover.declared", amount="%{customdata[0]}"),
+                    t("chart.hover.announced", date="%{customdata[1]}"),
+                    t("chart.hover.named_awards", count="%{customdata[2]}"),
+                )
+            )
             + "<extra></extra>",
+            **axes,
+            **legend,
         )
+        if allocated[mask].notna().any():
+            fig.add_bar(
+                y=[labels[i] for i in pick],
+                x=allocated[mask],
+                orientation="h",
+                name=t("chart.programme.allocated"),
+                legendgroup="allocated",
+                marker={"color": PALETTE[1]},
+                **value_labels(allocated_labels[i] for i in pick),
+                hovertemplate="<b>%{y}</b><br>"
+                + t("chart.hover.named_sum", amount="%{x:,.0f} " + str(currency))
+                + "<extra></extra>",
+                **axes,
+                **legend,
+            )
     # The title names the largest money committed: a plan or target is drawn (hatched) but never leads.
     committed = rows[~rows["basis"].isin([b.value for b in PLAN_BASES])]
     largest = committed.iloc[-1] if len(committed) else rows.iloc[-1]
@@ -543,12 +567,9 @@ def build_programme_totals_figure(
         name=largest["_name"],
         amount=money_label(largest[value_column], currency, largest["basis"], lang),
     )
-    top = max(rows["_value"].max(), allocated.max() if allocated.notna().any() else 0)
-    fig.update_layout(
-        barmode="group",
-        yaxis={"title": None},
-        xaxis={"title": str(currency), **value_axis(top, lang), **labelled_range(top)},
-    )
+    fig.update_layout(barmode="group")
+    widest = pd.concat([rows["_value"], allocated.astype(float)], axis=1).max(axis=1)
+    plot_height = plan_panels(fig, labels, is_plan, widest, currency=currency, lang=lang, row_px=44)
     alt = f"{title}. " + "; ".join(
         f"{label}: {money_label(v, currency, None, lang)}" for label, v in zip(labels, rows[value_column], strict=True)
     )
@@ -564,12 +585,75 @@ def build_programme_totals_figure(
         source_ids=_ids(rows, C.SOURCE_IDS),
         row_ids=rows["id"],
         caveat_ids=_ids(rows, C.CAVEAT_IDS),
-        height=max(160, 44 * len(rows)),
+        height=max(160, plot_height),
     )
 
 
+def has_plan_panel(is_plan: pd.Series) -> bool:
+    """True when targets and plans get a panel of their own (there is committed money beside them)."""
+    return bool(is_plan.any() and (~is_plan).any())
+
+
+def plan_panels(
+    fig: Draft,
+    labels: Sequence[str],
+    is_plan: pd.Series,
+    values: pd.Series,
+    *,
+    currency: Any,
+    lang: str,
+    row_px: int = 30,
+) -> int:
+    """Committed money above, targets and plans below on their own scale; returns the plot's height.
+
+    One €200bn goal on the committed money's axis would flatten every other bar to a sliver, so plans
+    get the second axes (``x2``/``y2``) with an axis title that says the scale is their own. Traces
+    choose their panel with ``xaxis``/``yaxis``; rows keep their height in both panels.
+    """
+    t = Translator(lang)
+    split = has_plan_panel(is_plan)
+    committed_top = float(values[~is_plan].max() if split else values.max())
+    fig.update_layout(
+        yaxis={"title": None, "categoryorder": "array", "categoryarray": list(labels)},
+        xaxis={"title": str(currency), **value_axis(committed_top, lang), **labelled_range(committed_top)},
+    )
+    if not split:
+        return max(200, row_px * len(labels))
+    # The gap holds the upper panel's axis and title.
+    committed_rows, plan_rows, gap = row_px * int((~is_plan).sum()), row_px * int(is_plan.sum()) + 20, 90
+    plot_height = committed_rows + gap + plan_rows
+    plan_top = float(values[is_plan].max())
+    fig.update_layout(
+        yaxis={
+            "domain": [(plan_rows + gap) / plot_height, 1],
+            "categoryarray": [lab for lab, p in zip(labels, is_plan, strict=True) if not p],
+        },
+        xaxis={"anchor": "y"},
+        yaxis2={
+            "domain": [0, plan_rows / plot_height],
+            "title": None,
+            "categoryorder": "array",
+            "categoryarray": [lab for lab, p in zip(labels, is_plan, strict=True) if p],
+            "gridcolor": "#e6e6e6",
+            "automargin": True,
+        },
+        xaxis2={
+            "title": t("chart.world.plan_axis", currency=currency),
+            "anchor": "y2",
+            "gridcolor": "#e6e6e6",
+            "automargin": True,
+            **value_axis(plan_top, lang),
+            **labelled_range(plan_top),
+        },
+    )
+    return plot_height
+
+
 def _scaled_parts(parts: Any, shown: float) -> dict[str, Decimal]:
-    """A programme's allocation by basis, scaled to the amount drawn (converted, when a currency is chosen)."""
+    """A programme's allocation by basis, scaled to the amount drawn (converted, when a currency is chosen).
+
+    Without its parts (a frame built by hand) the sum is written as a plain number, as before.
+    """
     if not isinstance(parts, dict) or not parts:
         return {"exact": Decimal(str(shown)).quantize(Decimal(1))}
     whole = sum(parts.values(), Decimal(0))
@@ -847,7 +931,7 @@ def build_world_figure(
     is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
     # Targets and plans get their own panel below, on their own scale: one €200bn goal drawn on the
     # committed money's axis would flatten every other bar to a sliver.
-    split = bool(is_plan.any() and (~is_plan).any())
+    split = has_plan_panel(is_plan)
     panels = {False: ("x", "y"), True: ("x2", "y2") if split else ("x", "y")}
     for i, (plan, name) in enumerate(((False, t("chart.world.committed")), (True, t("chart.world.planned")))):
         mask = is_plan == plan
@@ -888,41 +972,8 @@ def build_world_figure(
         name=top["_name"],
         amount=money_label(top[value_column], currency, top["basis"], lang),
     )
-    committed_top = rows.loc[~is_plan, "_value"].max() if split else rows["_value"].max()
-    plot_height = max(200, 30 * len(rows))
-    fig.update_layout(
-        barmode="overlay",
-        yaxis={"title": None, "categoryorder": "array", "categoryarray": labels},
-        xaxis={"title": str(currency), **value_axis(committed_top, lang), **labelled_range(committed_top)},
-    )
-    if split:
-        # Bar rows keep their height in both panels; the gap holds the upper panel's axis and title.
-        committed_rows, plan_rows, gap = 30 * int((~is_plan).sum()), 30 * int(is_plan.sum()) + 20, 90
-        plot_height = committed_rows + gap + plan_rows
-        plan_top = rows.loc[is_plan, "_value"].max()
-        fig.update_layout(
-            yaxis={
-                "domain": [(plan_rows + gap) / plot_height, 1],
-                "categoryarray": [lab for lab, p in zip(labels, is_plan, strict=True) if not p],
-            },
-            xaxis={"anchor": "y"},
-            yaxis2={
-                "domain": [0, plan_rows / plot_height],
-                "title": None,
-                "categoryorder": "array",
-                "categoryarray": [lab for lab, p in zip(labels, is_plan, strict=True) if p],
-                "gridcolor": "#e6e6e6",
-                "automargin": True,
-            },
-            xaxis2={
-                "title": t("chart.world.plan_axis", currency=currency),
-                "anchor": "y2",
-                "gridcolor": "#e6e6e6",
-                "automargin": True,
-                **value_axis(plan_top, lang),
-                **labelled_range(plan_top),
-            },
-        )
+    fig.update_layout(barmode="overlay")
+    plot_height = plan_panels(fig, labels, is_plan, rows["_value"], currency=currency, lang=lang)
     alt = f"{title}. " + "; ".join(
         f"{label}: {money_label(v, currency, b, lang)}"
         for label, v, b in zip(labels, rows[value_column], rows["basis"], strict=True)
