@@ -764,6 +764,8 @@ def highlight_tiles(headline: Headline) -> None:
     for tile, item in zip(st.columns(len(headline.highlights)), headline.highlights, strict=True):
         with tile.container(border=True):
             st.metric(markup.text(item.date), markup.text(item.figure), help=markup.text(item.basis))
+            if item.converted:
+                st.caption(markup.text(item.converted))
             st.markdown(markup.text(item.claim))
             shown = list(item.sources[:2]) + ([f"+{len(item.sources) - 2}"] if len(item.sources) > 2 else [])
             st.caption(markup.text(t("overview.highlight.sources", sources="; ".join(shown))))

@@ -326,6 +326,11 @@ def test_summary_converts_everything_with_currency(capsys) -> None:
     assert data["currency"] == "USD" and compute["currency"] == "USD"
     assert set(compute["by_basis"]) == {"exact", "up_to_about", "at_least"}
     assert not any(e["rule"] == "currency" for e in compute["excluded"])
+    # The highlights keep their published figure and say what it is in the display currency.
+    first = data["highlights"][0]
+    assert first["figure"] == "¥387.3B" and first["converted"].startswith("≈ $2.")
+    assert first["converted"].endswith("(rate of 30 Jun 2026)")
+    assert data["highlights"][2]["converted"] is None  # a share has no currency
 
 
 def test_summary_text_lists_what_each_total_adds(capsys) -> None:

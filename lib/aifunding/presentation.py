@@ -309,6 +309,8 @@ def caveats_table(package: Package, lang: str = "en") -> pd.DataFrame:
     }
     cells = {
         "no": caveats["conflict_no"],
+        # Overlap and unconfirmed caveats change what totals add: the reader sees which ones do.
+        "kind": _worded(caveats["kind"], "caveat_kind", Translator(lang)),
         "caveat": localized(caveats, "title", lang),
         "detail": localized(caveats, "text", lang),
         "attached_to": caveats["id"].map(lambda c: attached.get(c, "")),

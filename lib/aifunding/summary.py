@@ -24,7 +24,9 @@ from aifunding.formatting import (
     format_partial_date,
     format_share,
 )
+from aifunding.fx import ConversionError, convert
 from aifunding.i18n import Translator
+from aifunding.metrics import FxChoice
 
 TIER_ORDER = ("primary", "press", "secondary", "low")
 
@@ -66,6 +68,8 @@ class Highlight:
     sources: tuple[str, ...]
     source_ids: tuple[str, ...]
     page: str
+    # The figure in the view's display currency, with the rate's date ("≈ $2.38B at 30 Jun 2026 rate").
+    converted: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +82,7 @@ class Highlight:
             "basis": self.basis,
             "sources": list(self.sources),
             "page": self.page,
+            "converted": self.converted or None,
         }
 
 
@@ -106,7 +111,8 @@ class Headline:
         t = Translator(lang)
         lines = []
         for h in self.highlights:
-            lines.append(f"{h.figure}  {h.claim} ({h.date}; {h.basis}; {t('summary.sources')}: {'; '.join(h.sources)})")
+            figure = f"{h.figure} {h.converted}" if h.converted else h.figure
+            lines.append(f"{figure}  {h.claim} ({h.date}; {h.basis}; {t('summary.sources')}: {'; '.join(h.sources)})")
         if lines:
             lines.append("")
         for key, total in self.totals.items():
@@ -154,12 +160,16 @@ def headline(prepared: Prepared, view: FilteredView) -> Headline:
         totals,
         programmes,
         recipients,
-        highlights(prepared, view.state.lang),
+        highlights(prepared, view.state.lang, fx=view.state.fx),
     )
 
 
-def highlights(prepared: Prepared, lang: str = "en") -> tuple[Highlight, ...]:
-    """The package's highlights in order, each resolved to its row's figure, date and sources."""
+def highlights(prepared: Prepared, lang: str = "en", fx: FxChoice | None = None) -> tuple[Highlight, ...]:
+    """The package's highlights in order, each resolved to its row's figure, date and sources.
+
+    With ``fx`` a money figure also reads in the display currency, at the rate the charts use; the
+    published figure stays the headline.
+    """
     package = prepared.package
     rows = package.frame("highlights").sort_values("position", kind="stable")
     if rows.empty:
@@ -176,11 +186,14 @@ def highlights(prepared: Prepared, lang: str = "en") -> tuple[Highlight, ...]:
     result = []
     for row in rows.itertuples(index=False):
         claim = row.claim_ja if lang == "ja" and isinstance(row.claim_ja, str) else row.claim_en
+        converted = ""
         if isinstance(row.programme_id, str):
             table, row_id, record = "programmes", row.programme_id, programmes.loc[row.programme_id]
             figure, date, basis = _money_figure(record, lang), _programme_date(record, lang), _basis_word(record, t)
+            converted = _converted(record, fx, lang)
         elif isinstance(row.award_id, str):
             table, row_id, record = "awards", row.award_id, awards.loc[row.award_id]
+            converted = _converted(record, fx, lang)
             figure, date, basis = (
                 _money_figure(record, lang),
                 format_partial_date(_text(record["announced"]), lang),
@@ -205,6 +218,7 @@ def highlights(prepared: Prepared, lang: str = "en") -> tuple[Highlight, ...]:
                 tuple(publishers.get(s, s) for s in source_ids),
                 source_ids,
                 str(row.page),
+                converted,
             )
         )
     return tuple(result)
@@ -225,6 +239,22 @@ def _money_figure(record: pd.Series, lang: str) -> str:
     if _number(amount) is None or not isinstance(currency, str):
         return Translator(lang)("common.no_amount")
     return format_money(Decimal(amount), currency, locale=lang, basis=_text(record["basis"]))
+
+
+def _converted(record: pd.Series, fx: FxChoice | None, lang: str) -> str:
+    """ "≈ $2.38B (rate of 30 Jun 2026)", or "" when no currency is chosen or no rate applies."""
+    amount, currency = _number(record["amount"]), _text(record["currency"])
+    if fx is None or amount is None or currency is None or currency == fx.currency:
+        return ""
+    at = fx.at if fx.fixed else _text(record["announced"])
+    if at is None:
+        return ""
+    try:
+        result = convert(amount, currency, fx.currency, at)
+    except ConversionError:
+        return ""
+    figure = format_money(result.amount, fx.currency, locale=lang, basis=_text(record["basis"]))
+    return Translator(lang)("summary.converted", amount=figure, date=format_partial_date(result.rate.rate_date, lang))
 
 
 def _basis_word(record: pd.Series, t: Translator) -> str:
