@@ -115,3 +115,23 @@ def test_xlsx_download_has_an_about_sheet() -> None:
     assert book.sheetnames == ["awards-by-recipient", "about"]
     assert book["awards-by-recipient"]["A2"].value == "'@SUM(A1)"
     assert [row for row in book["about"].iter_rows(min_row=2, values_only=True)][1] == ABOUT[1]
+
+
+@pytest.mark.parametrize("currency", [None, "USD"])
+def test_report_leads_with_the_highlights_and_the_totals_summary_prints(prepared, currency, capsys) -> None:
+    import html
+    import json
+
+    state = ViewState(currency=currency)
+    sections = report_sections(prepared, apply_view(prepared, state))
+    assert [s.heading for s in sections[:2]] == ["The news at a glance", "Money committed, added by one rule"]
+    assert main(["summary", "--format", "json", *(["--currency", currency] if currency else [])]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    highlights = sections[0].figure
+    drawn = [html.unescape(a.text) for a in highlights.layout.annotations]
+    assert all(f"<b>{h['figure']}</b>" in drawn for h in printed["highlights"])
+    totals = sections[1].rows
+    assert list(totals["Figure"]) == [printed["totals"][k]["text"] for k in ("models", "compute")]
+    page = build_report(prepared, state, generated_at=MADE)
+    for key in ("models", "compute"):
+        assert html.escape(printed["totals"][key]["text"]) in page
