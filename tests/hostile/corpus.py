@@ -225,6 +225,13 @@ def markup_everywhere(folder: Path) -> Path:
     tables["market_shares"][0]["segment_en"] = MARKUP
     tables["milestones"][0]["description_en"] = MARKUP
     tables["countries"][0]["name_en"] = MARKUP
+    # The Overview's highlight tiles and the presenter's first slide show a package's own claims (one line:
+    # at most 200 characters, so the markup is the shorter kind).
+    claim = f"[click me](https://{HOSTILE_HOST}/phish) <img src=x onerror=alert(1)> :red[alarm] www.{HOSTILE_HOST}"
+    tables["highlights"] = [
+        {"position": "1", "programme_id": "round-1", "claim_en": claim, "claim_ja": claim, "page": "programmes"},
+        {"position": "2", "market_share_id": "share-dom", "claim_en": claim, "page": "market"},
+    ]
     write_package(folder, tables)
     data = _descriptor(folder)
     data["title"] = MARKUP
