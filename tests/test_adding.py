@@ -144,6 +144,15 @@ def test_money_that_may_be_the_same_is_counted_once_and_the_total_says_so() -> N
     assert "1 counted once" in span_text(direct)
 
 
+def test_an_overlap_tying_many_rows_keeps_only_the_largest() -> None:
+    rows = [programme(f"p-{n:04d}", str(1000 + n)) for n in range(600)]
+    total = add(rows, overlaps=[tuple(r["id"] for r in rows)])
+    assert [e.id for e in total.included] == ["p-0599"]
+    assert total.value == Decimal(1599)
+    assert len(total.counted_once) == 599
+    assert {e.detail["other"] for e in total.counted_once} == {"P-0599"}
+
+
 def reasons_text(total, row_id: str) -> str:
     return next(e for e in total.excluded if e.id == row_id).reason_text()
 

@@ -223,13 +223,13 @@ class AddingRule:
             elif kind == CaveatKind.OVERLAP:
                 groups.setdefault(row.caveat_id, []).append(target)
         self.caveat_titles = titles
-        # Row id -> (other row id, caveat id) for each overlap it takes part in.
-        self.overlaps: dict[str, list[tuple[str, str]]] = {}
-        for caveat_id, members in groups.items():
-            for a in members:
-                for b in members:
-                    if a != b:
-                        self.overlaps.setdefault(a, []).append((b, caveat_id))
+        # Overlap caveat -> the rows it ties, and row -> the overlap caveats it is in (no pairs: a
+        # caveat tied to many rows stays linear).
+        self.overlap_groups: dict[str, list[str]] = {c: list(dict.fromkeys(m)) for c, m in groups.items()}
+        self.overlaps_of: dict[str, list[str]] = {}
+        for caveat_id, members in self.overlap_groups.items():
+            for member in members:
+                self.overlaps_of.setdefault(member, []).append(caveat_id)
 
     @classmethod
     def for_package(cls, package: Any) -> AddingRule:
@@ -287,7 +287,7 @@ class AddingRule:
             if row.currency != total_currency:
                 reasons[row.id] = ("currency", {"currency": str(row.currency), "total": str(total_currency)})
         counted = [r for r in addable if r.id not in reasons]
-        self._count_overlaps_once(counted, candidates, reasons)
+        self._count_overlaps_once(counted, reasons)
         added = [row for row in counted if row.id not in reasons]
         included = [_entry(row) for row in added]
         excluded = [_entry(row, *reasons[row.id]) for row in candidates if row.id in reasons]
@@ -328,24 +328,32 @@ class AddingRule:
             names[f"{key}_ja"] = self.names_ja[row_id]
         return names
 
-    def _count_overlaps_once(self, counted: list[_Row], candidates: list[_Row], reasons: dict) -> None:
-        """Of figures that may be the same money, keep the largest; the others say what they match."""
-        inside_of: dict[str, str] = {}  # row id -> the counted row it sits inside
-        for row_id, (code, detail) in reasons.items():
-            if code == "inside":
-                inside_of[row_id] = detail["other_id"]
-        kept: set[str] = set()
+    def _count_overlaps_once(self, counted: list[_Row], reasons: dict) -> None:
+        """Of figures that may be the same money, keep the largest; the others say what they match.
+
+        A figure matches one already counted, or one inside a figure already counted (the £1bn
+        Compute Roadmap and the £1bn AIRR expansion inside the Action Plan's £2bn). Linear in the
+        number of caveat links: each overlap caveat remembers the first counted figure that covers it.
+        """
+        # Each member of an overlap, by the counted row that holds it: itself, or the row it sits inside.
+        holders = {row.id: row.id for row in counted}
+        holders.update({row_id: detail["other_id"] for row_id, (code, detail) in reasons.items() if code == "inside"})
+        held: dict[str, list[tuple[str, str]]] = {}  # counted row -> (member, caveat) it holds
+        for caveat_id, members in self.overlap_groups.items():
+            for member in members:
+                if member in holders:
+                    held.setdefault(holders[member], []).append((member, caveat_id))
+        covered: dict[str, tuple[str, str]] = {}  # caveat -> (member, holder) counted first
         for row in sorted(counted, key=lambda r: (-r.value, r.id)):
-            match = None
-            for other, caveat in self.overlaps.get(row.id, ()):
-                holder = other if other in kept else inside_of.get(other)
-                if holder in kept:
-                    match = (other, caveat, holder)
-                    break
+            match = next(
+                ((caveat, *covered[caveat]) for caveat in self.overlaps_of.get(row.id, ()) if caveat in covered),
+                None,
+            )
             if match is None:
-                kept.add(row.id)
+                for member, caveat in held.get(row.id, ()):
+                    covered.setdefault(caveat, (member, row.id))
                 continue
-            other, caveat, holder = match
+            caveat, other, holder = match
             detail = {**self._named("other", other), "caveat": caveat}
             if holder != other:
                 detail.update(self._named("holder", holder))
