@@ -406,6 +406,15 @@ def test_every_recipient_bar_carries_its_total_as_text(prepared: Prepared) -> No
     assert totals["KDDI"] == "up to about ¥10.24B"
     # Sakura's exact ¥600m staff grant is never folded into its ceilings.
     assert totals["Sakura Internet"] == "¥600M + up to about ¥56.9B"
+    # A bar of several awards also writes each award in its segment (hidden where it does not fit);
+    # a bar of one award has its value at the end only.
+    segments = {(y, text) for trace in fig.data for y, text in zip(trace.y, trace.text, strict=True) if text}
+    assert ("SoftBank Corp.", "up to ¥42.1B") in segments and ("SoftBank Corp.", "up to about ¥5.3B") in segments
+    assert not any(y == "KDDI" for y, _ in segments)
+    assert layout(fig)["uniformtext"] == {"minsize": 10, "mode": "hide"}
+    # Text inside a segment reads against its colour: white on blue, black on orange.
+    colours = {trace.marker.color: trace.textfont.color for trace in fig.data}
+    assert colours["#0072B2"] == "#ffffff" and colours["#E69F00"] == "#000000"
     assert set(totals) == {y for trace in fig.data for y in trace.y}
     # The axis leaves room for the longest bar's label.
     assert fig.layout.xaxis.range[1] > max(a.x for a in fig.layout.annotations)

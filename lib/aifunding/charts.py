@@ -38,6 +38,21 @@ from aifunding.models import PLAN_BASES
 # Okabe-Ito: distinguishable with every common colour-vision deficiency, and in greyscale by
 # lightness. Yellow is last because it is weakest against a white background.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
+
+
+def text_colour_on(background: str) -> str:
+    """Black or white, whichever reads better on ``background`` (#RRGGBB), by WCAG relative luminance."""
+
+    def channel(hex_pair: str) -> float:
+        c = int(hex_pair, 16) / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(background[i : i + 2]) for i in (1, 3, 5))
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    # Contrast with white is 1.05 / (L + 0.05), with black (L + 0.05) / 0.05: pick the larger.
+    return "#ffffff" if 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 else "#000000"
+
+
 PLAN_PATTERN = "/"  # hatched bars mark targets and plans, so they never read as committed money
 # Noto Sans JP is the web font's name, Noto Sans CJK JP the one Linux distributions install.
 FONT_FAMILY = "Source Sans Pro, Noto Sans JP, Noto Sans CJK JP, Arial, sans-serif"
@@ -410,13 +425,24 @@ def build_recipient_figure(
     traces: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for record in records:
         traces.setdefault((record["_programme"], record["basis"]), []).append(record)
-    for (programme, basis), group in traces.items():
+    segments = rows["_label"].value_counts()
+    for index, ((programme, basis), group) in enumerate(traces.items()):
+        colour = PALETTE[index % len(PALETTE)]
         fig.add_bar(
             y=[r["_label"] for r in group],
             x=[r["_value"] for r in group],
             orientation="h",
             name=f"{programme} · {basis_label(basis, lang)}",
             legendgroup=programme,
+            # A bar of several awards writes each one inside its segment where it fits (the total
+            # stands at the bar's end); a segment too narrow for its text stays plain.
+            text=[
+                money_label(r[value_column], currency, basis, lang) if segments[r["_label"]] > 1 else "" for r in group
+            ],
+            textposition="inside",
+            insidetextanchor="middle",
+            marker={"color": colour},
+            textfont={"size": 11, "color": text_colour_on(colour)},
             customdata=[
                 (
                     programme,
@@ -458,6 +484,7 @@ def build_recipient_figure(
         )
     fig.update_layout(
         barmode="stack",
+        uniformtext={"minsize": 10, "mode": "hide"},
         yaxis={"categoryorder": "array", "categoryarray": order, "title": None},
         xaxis={
             "title": t("chart.recipient.axis", currency=currency),
