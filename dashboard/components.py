@@ -21,8 +21,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from aifunding import BUNDLED_DATA, markup
+from aifunding.dates import partial_bounds
 from aifunding.export import export_bytes, table_csv_bytes, table_xlsx_bytes
-from aifunding.filters import FilteredView, Prepared, ViewState, apply_view, partial_bounds, prepare
+from aifunding.filters import FilteredView, Prepared, ViewState, apply_view, prepare
 from aifunding.formatting import format_partial_date
 from aifunding.fx import rate_bounds, supported_currencies
 from aifunding.i18n import LANGUAGE_NAMES, LANGUAGES, Translator

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aifunding import columns as C
-from aifunding.filters import FILTERS, Prepared, ViewState, apply_view, date_mask, partial_bounds
+from aifunding.dates import partial_bounds
+from aifunding.filters import FILTERS, Prepared, ViewState, apply_view, date_mask
 from aifunding.fx import rate_bounds, supported_currencies
 from aifunding.i18n import LANGUAGES
 from aifunding.metrics import FxChoice

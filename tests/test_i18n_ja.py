@@ -24,13 +24,12 @@ from aifunding.charts import (
     build_world_figure,
     display_width,
     left_out_note,
-    localized,
     value_axis,
     wrap,
 )
 from aifunding.filters import Prepared, ViewState, apply_view
 from aifunding.formatting import format_compact_number
-from aifunding.metrics import recipients_by_award
+from aifunding.metrics import localized, recipients_by_award
 from aifunding.package import Package, load_package
 from aifunding.presentation import (
     ID_COLUMN,

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from aifunding.charts import build_recipient_figure, localized
+from aifunding.charts import build_recipient_figure
+from aifunding.metrics import localized
 from aifunding.presentation import awards_table, programme_families, unpublished_awards
 
 import components as ui

@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 
 from aifunding import columns as C
 from aifunding.adding import HOME_CURRENCY, split_by_basis
-from aifunding.filters import partial_bounds
+from aifunding.dates import partial_bounds
 from aifunding.formatting import (
     basis_label,
     format_compact_number,
@@ -33,6 +33,7 @@ from aifunding.formatting import (
     format_share,
 )
 from aifunding.i18n import DEFAULT_LANGUAGE, Translator
+from aifunding.metrics import localized
 from aifunding.models import PLAN_BASES
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency, and in greyscale by
@@ -322,21 +323,6 @@ def money_labels(frame: pd.DataFrame, value_column: str, currency_column: str, l
         money_label(v, c, b, lang)
         for v, c, b in zip(frame[value_column], frame[currency_column], frame["basis"], strict=True)
     ]
-
-
-def localized(frame: pd.DataFrame, column: str, lang: str) -> pd.Series:
-    """A name or text column in ``lang``, falling back to English cell by cell.
-
-    ``column`` is the stem: ``localized(frame, "name", "ja")`` reads ``name_ja`` and fills its gaps
-    from ``name_en``. Derived English labels without a suffix (``project_label``) are the English
-    column themselves. A frame without the ``lang`` column is English throughout.
-    """
-    english = frame[f"{column}_en"] if f"{column}_en" in frame else frame[column]
-    other = f"{column}_{lang}"
-    if lang == DEFAULT_LANGUAGE or other not in frame:
-        return english
-    text = frame[other]
-    return text.where(text.map(lambda v: isinstance(v, str) and bool(v.strip())).astype(bool), english)
 
 
 def amount_frame(frame: pd.DataFrame, value_column: str, currency_column: str) -> pd.DataFrame:

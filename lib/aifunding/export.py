@@ -20,7 +20,7 @@ import pandas as pd
 
 from aifunding import columns as C
 from aifunding.formatting import basis_label
-from aifunding.metrics import FxChoice, award_view, convert_frame, programme_view
+from aifunding.metrics import FxChoice, award_view, convert_frame, market_share_view, programme_view
 from aifunding.package import Package
 
 EXPORT_TABLES = ("programmes", "awards", "market_shares")
@@ -249,28 +249,6 @@ def export_awards(package: Package, fx: FxChoice | None = None) -> pd.DataFrame:
         frame = _round_converted(convert_frame(frame, fx))
         columns += FX_COLUMNS
     return frame[columns].reset_index(drop=True)
-
-
-def market_share_view(package: Package) -> pd.DataFrame:
-    """One row per market share, with its market's definition, year and framing."""
-    shares = package.frame("market_shares")
-    markets = package.frame("markets").set_index("id")
-    frame = shares.copy()
-    frame["market_en"] = frame["market_id"].map(markets["name_en"])
-    frame["market_ja"] = frame["market_id"].map(markets["name_ja"])
-    frame["country_id"] = frame["market_id"].map(markets["country_id"])
-    frame["year_label"] = frame["market_id"].map(markets["year_label"])
-    frame["year"] = frame["market_id"].map(markets["year"])
-    frame["framing"] = frame["market_id"].map(markets["framing"])
-    sources = package.frame("citations")
-    caveats = package.frame("caveat_links")
-    frame[C.SOURCE_IDS] = frame["id"].map(
-        lambda i: tuple(dict.fromkeys(sources.loc[sources["market_share_id"] == i, "source_id"]))
-    )
-    frame[C.CAVEAT_IDS] = frame["id"].map(
-        lambda i: tuple(dict.fromkeys(caveats.loc[caveats["market_share_id"] == i, "caveat_id"]))
-    )
-    return frame
 
 
 def export_market_shares(package: Package, fx: FxChoice | None = None) -> pd.DataFrame:

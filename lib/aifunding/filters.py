@@ -7,7 +7,6 @@ charts. Filters compose with AND; an empty selection means "no filter".
 
 from __future__ import annotations
 
-import calendar
 import datetime
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -17,9 +16,19 @@ import pandas as pd
 
 from aifunding import columns as C
 from aifunding.adding import AddingRule
+from aifunding.dates import partial_bounds
 from aifunding.formatting import format_partial_date
 from aifunding.i18n import Translator, translate
-from aifunding.metrics import NO_AMOUNT_NOTE, NO_DATE_NOTE, FxChoice, award_view, convert_frame, programme_view
+from aifunding.metrics import (
+    NO_AMOUNT_NOTE,
+    NO_DATE_NOTE,
+    FxChoice,
+    award_view,
+    convert_frame,
+    localized,
+    market_share_view,
+    programme_view,
+)
 from aifunding.package import Package
 from aifunding.tree import ProgrammeTree
 
@@ -54,18 +63,6 @@ def fx_note_words(note: object, lang: str) -> object:
     """Why a figure was not converted, in ``lang`` where the reason is a known one; gaps stay gaps."""
     key = _FX_NOTE_KEYS.get(note) if isinstance(note, str) else None
     return translate(key, lang) if key else note
-
-
-def partial_bounds(value: str) -> tuple[datetime.date, datetime.date]:
-    """First and last day a partial date (YYYY, YYYY-MM, YYYY-MM-DD) can mean."""
-    parts = [int(p) for p in value.split("-")]
-    if len(parts) == 3:
-        day = datetime.date(*parts)
-        return day, day
-    if len(parts) == 2:
-        year, month = parts
-        return datetime.date(year, month, 1), datetime.date(year, month, calendar.monthrange(year, month)[1])
-    return datetime.date(parts[0], 1, 1), datetime.date(parts[0], 12, 31)
 
 
 def date_mask(dates: pd.Series, start: datetime.date | None, end: datetime.date | None) -> pd.Series:
@@ -261,9 +258,6 @@ class Prepared:
 
 def prepare(package: Package) -> Prepared:
     """Join the tables once; filtering then only masks these frames."""
-    from aifunding.charts import localized
-    from aifunding.export import market_share_view
-
     awards = award_view(package)
     programmes = programme_view(package)
     tree = ProgrammeTree.from_pairs(zip(programmes["id"], programmes["parent_id"], strict=True))

@@ -18,6 +18,7 @@ import pandas as pd
 from aifunding import columns as C
 from aifunding.adding import split_by_basis
 from aifunding.fx import ConversionError, convert
+from aifunding.i18n import DEFAULT_LANGUAGE
 from aifunding.models import PLAN_BASES, Basis
 from aifunding.package import Package
 from aifunding.tree import ProgrammeTree
@@ -352,6 +353,43 @@ def convert_frame(
     result[C.FX_METHOD] = methods
     result[C.FX_NOTE] = notes
     return result
+
+
+def localized(frame: pd.DataFrame, column: str, lang: str) -> pd.Series:
+    """A name or text column in ``lang``, falling back to English cell by cell.
+
+    ``column`` is the stem: ``localized(frame, "name", "ja")`` reads ``name_ja`` and fills its gaps
+    from ``name_en``. Derived English labels without a suffix (``project_label``) are the English
+    column themselves. A frame without the ``lang`` column is English throughout.
+    """
+    english = frame[f"{column}_en"] if f"{column}_en" in frame else frame[column]
+    other = f"{column}_{lang}"
+    if lang == DEFAULT_LANGUAGE or other not in frame:
+        return english
+    text = frame[other]
+    return text.where(text.map(lambda v: isinstance(v, str) and bool(v.strip())).astype(bool), english)
+
+
+def market_share_view(package: Package) -> pd.DataFrame:
+    """One row per market share, with its market's definition, year and framing."""
+    shares = package.frame("market_shares")
+    markets = package.frame("markets").set_index("id")
+    frame = shares.copy()
+    frame["market_en"] = frame["market_id"].map(markets["name_en"])
+    frame["market_ja"] = frame["market_id"].map(markets["name_ja"])
+    frame["country_id"] = frame["market_id"].map(markets["country_id"])
+    frame["year_label"] = frame["market_id"].map(markets["year_label"])
+    frame["year"] = frame["market_id"].map(markets["year"])
+    frame["framing"] = frame["market_id"].map(markets["framing"])
+    sources = package.frame("citations")
+    caveats = package.frame("caveat_links")
+    frame[C.SOURCE_IDS] = frame["id"].map(
+        lambda i: tuple(dict.fromkeys(sources.loc[sources["market_share_id"] == i, "source_id"]))
+    )
+    frame[C.CAVEAT_IDS] = frame["id"].map(
+        lambda i: tuple(dict.fromkeys(caveats.loc[caveats["market_share_id"] == i, "caveat_id"]))
+    )
+    return frame
 
 
 __all__ = [

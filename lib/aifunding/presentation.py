@@ -15,10 +15,11 @@ import pandas as pd
 
 from aifunding import columns as C
 from aifunding.adding import Total
-from aifunding.charts import localized, money_label, money_labels
+from aifunding.charts import money_label, money_labels
 from aifunding.filters import fx_note_words
 from aifunding.formatting import basis_label, format_composition, format_fiscal_year, format_partial_date, format_share
 from aifunding.i18n import Translator, translate
+from aifunding.metrics import localized
 from aifunding.package import Package
 
 # The row id column of every display table, never translated: components.chart and the snapshot
