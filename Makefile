@@ -65,6 +65,7 @@ test-browser: dev-deps browser-deps
 lint: dev-deps
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -c "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
 
 schema:
 	$(PYTHON) -m aifunding schema --write data/datapackage.json

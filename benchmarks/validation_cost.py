@@ -230,7 +230,7 @@ def _limits_for(csv_bytes: int):
     try:
         from dataclasses import replace
 
-        from aifunding.limits import Limits
+        from aifunding.data.limits import Limits
     except ImportError:
         return None
     base = Limits()
@@ -247,7 +247,7 @@ def child(kind: str, folder: Path) -> dict:
     if kind == "validate":
         import inspect
 
-        from aifunding.package import load_package
+        from aifunding.loading.package import load_package
 
         limits = _limits_for(sum(path.stat().st_size for path in csv_files(folder)))
         accepts = limits is not None and "limits" in inspect.signature(load_package).parameters

@@ -21,18 +21,18 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from aifunding import BUNDLED_DATA, markup
-from aifunding.dates import partial_bounds
-from aifunding.export import export_bytes, table_csv_bytes, table_xlsx_bytes
-from aifunding.filters import FilteredView, Prepared, ViewState, apply_view, prepare
-from aifunding.formatting import format_partial_date
-from aifunding.fx import rate_bounds, supported_currencies
+from aifunding.analysis.filters import FilteredView, Prepared, ViewState, apply_view, prepare
+from aifunding.analysis.urlstate import MIN_SLIDE_SECONDS, Vocabulary, decode, encode
+from aifunding.data.dates import partial_bounds
+from aifunding.data.models import SupportKind
+from aifunding.figures.presentation import ID_COLUMN, column, explain_tables
 from aifunding.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
-from aifunding.models import SupportKind
-from aifunding.package import PackageReadError, load_package, newest_source_date, package_signature
-from aifunding.presentation import ID_COLUMN, column, explain_tables
-from aifunding.snapshot import Section, build_snapshot, report_sections
-from aifunding.summary import Headline, span_text, total_text
-from aifunding.urlstate import MIN_SLIDE_SECONDS, Vocabulary, decode, encode
+from aifunding.loading.package import PackageReadError, load_package, newest_source_date, package_signature
+from aifunding.money.formatting import format_partial_date
+from aifunding.money.fx import rate_bounds, supported_currencies
+from aifunding.outputs.export import export_bytes, table_csv_bytes, table_xlsx_bytes
+from aifunding.outputs.snapshot import Section, build_snapshot, report_sections
+from aifunding.outputs.summary import Headline, span_text, total_text
 
 T = TypeVar("T")
 log = logging.getLogger("aifunding.dashboard")
@@ -601,7 +601,7 @@ def share_row(prepared: Prepared, view: FilteredView, title_key: str, sections: 
 
 def view_file_name(title_key: str, view: FilteredView) -> str:
     """A file name that says which view it holds: page, filters, currency and date made."""
-    from aifunding.urlstate import encode as encode_state
+    from aifunding.analysis.urlstate import encode as encode_state
 
     parts = ["ai-funding", title_key.split(".")[0] if title_key.endswith(".title") else title_key]
     for value in encode_state(view.state).values():

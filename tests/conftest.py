@@ -10,8 +10,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from aifunding import BUNDLED_DATA
-from aifunding.filters import Prepared, prepare
-from aifunding.package import Package, load_package
+from aifunding.analysis.filters import Prepared, prepare
+from aifunding.loading.package import Package, load_package
 
 from packages import write_package
 

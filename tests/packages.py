@@ -7,8 +7,8 @@ import csv
 import re
 from pathlib import Path
 
-from aifunding.schema import render_descriptor
-from aifunding.tables import TABLES, TABLES_BY_NAME
+from aifunding.data.schema import render_descriptor
+from aifunding.data.tables import TABLES, TABLES_BY_NAME
 
 # A tiny but complete package: one round with a sole and a joint award, one market, one milestone.
 MINIMAL: dict[str, list[dict[str, str]]] = {

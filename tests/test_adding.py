@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from aifunding.adding import SCOPES, AddingRule, Scope
+from aifunding.analysis.adding import SCOPES, AddingRule, Scope
+from aifunding.analysis.filters import Prepared, ViewState, apply_view
 from aifunding.cli import main
-from aifunding.filters import Prepared, ViewState, apply_view
-from aifunding.package import load_package
-from aifunding.summary import headline, span_text, total_text
+from aifunding.loading.package import load_package
+from aifunding.outputs.summary import headline, span_text, total_text
 
 from packages import minimal_tables, write_package
 

@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from aifunding import BUNDLED_DATA
 from aifunding.i18n import Translator
-from aifunding.package import Package
+from aifunding.loading.package import Package
 
 from packages import shown
 

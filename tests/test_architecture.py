@@ -11,8 +11,15 @@ from pathlib import Path
 import aifunding
 
 LIB = Path(aifunding.__file__).parent
-MODULES = ("aifunding", "aifunding.cli", "aifunding.charts", "aifunding.filters", "aifunding.presentation",
-           "aifunding.export", "aifunding.urlstate")  # fmt: skip
+MODULES = (
+    "aifunding",
+    "aifunding.cli",
+    "aifunding.figures.charts",
+    "aifunding.analysis.filters",
+    "aifunding.figures.presentation",
+    "aifunding.outputs.export",
+    "aifunding.analysis.urlstate",
+)
 STREAMLIT_IMPORT = re.compile(r"^\s*(import\s+streamlit|from\s+streamlit[\s.])", re.MULTILINE)
 
 

@@ -13,9 +13,9 @@ import pytest
 
 from aifunding import BUNDLED_DATA
 from aifunding.cli import main
-from aifunding.package import Package
-from aifunding.report import Severity
-from aifunding.tables import CITED_TABLES
+from aifunding.data.report import Severity
+from aifunding.data.tables import CITED_TABLES
+from aifunding.loading.package import Package
 
 
 def awards_of(bundled: Package, organisation: str) -> dict[str, str]:

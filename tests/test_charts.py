@@ -14,7 +14,9 @@ import plotly.graph_objects as go
 import pytest
 
 from aifunding import columns as C
-from aifunding.charts import (
+from aifunding.analysis.filters import Prepared, ViewState, apply_view
+from aifunding.data.models import Basis
+from aifunding.figures.charts import (
     amount_frame,
     build_annualised_figure,
     build_market_figure,
@@ -24,11 +26,9 @@ from aifunding.charts import (
     build_world_figure,
     left_out_note,
 )
-from aifunding.filters import Prepared, ViewState, apply_view
-from aifunding.formatting import basis_label
-from aifunding.models import Basis
-from aifunding.package import load_package
-from aifunding.presentation import milestones_table
+from aifunding.figures.presentation import milestones_table
+from aifunding.loading.package import load_package
+from aifunding.money.formatting import basis_label
 
 BASIS_WORDS = {basis_label(b) for b in Basis}
 NOTHING = "Nothing matches these filters."

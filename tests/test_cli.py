@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from aifunding.cli import main
-from aifunding.fx import supported_currencies
+from aifunding.money.fx import supported_currencies
 
 from packages import minimal_tables, write_package
 

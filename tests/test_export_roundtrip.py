@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aifunding.export import write_export
-from aifunding.package import Package, load_package
+from aifunding.loading.package import Package, load_package
+from aifunding.outputs.export import write_export
 
 from packages import minimal_tables, write_package
 
@@ -112,7 +112,7 @@ def test_bundled_json_amounts_are_exact_strings(bundled: Package, tmp_path: Path
 
 @pytest.mark.parametrize("currency", [None, "USD"])
 def test_every_json_column_keeps_one_type(bundled: Package, tmp_path: Path, currency: str | None) -> None:
-    from aifunding.metrics import FxChoice
+    from aifunding.analysis.metrics import FxChoice
 
     fx = FxChoice(currency, "announcement") if currency else None
     [path] = write_export(bundled, "json", tmp_path / "funding.json", fx)
@@ -133,7 +133,7 @@ def test_every_json_column_keeps_one_type(bundled: Package, tmp_path: Path, curr
 def test_every_exported_allocation_states_its_currency(bundled: Package) -> None:
     # The Cloud Program declares no amount (so no currency) but its rounds' awards add to JPY 132.63bn:
     # a reader of the export must be told which currency that sum is in.
-    from aifunding.export import export_programmes
+    from aifunding.outputs.export import export_programmes
 
     programmes = export_programmes(bundled).set_index("id")
     assert programmes.at["jp-cloud-program", "allocated_currency"] == "JPY"

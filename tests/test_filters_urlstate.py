@@ -11,12 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aifunding import columns as C
-from aifunding.dates import partial_bounds
-from aifunding.filters import FILTERS, Prepared, ViewState, apply_view, date_mask
-from aifunding.fx import rate_bounds, supported_currencies
+from aifunding.analysis.filters import FILTERS, Prepared, ViewState, apply_view, date_mask
+from aifunding.analysis.metrics import FxChoice
+from aifunding.analysis.urlstate import Vocabulary, decode, encode
+from aifunding.data.dates import partial_bounds
 from aifunding.i18n import LANGUAGES
-from aifunding.metrics import FxChoice
-from aifunding.urlstate import Vocabulary, decode, encode
+from aifunding.money.fx import rate_bounds, supported_currencies
 
 D = datetime.date
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -1,4 +1,4 @@
-"""Tests for aifunding.formatting: amounts, bases, dates, fiscal years and shares in en and ja."""
+"""Tests for aifunding.money.formatting: amounts, bases, dates, fiscal years and shares in en and ja."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aifunding.formatting import (
+from aifunding.data.models import Basis, ShareBasis
+from aifunding.money.formatting import (
     LOCALES,
     basis_label,
     format_amount_full,
@@ -20,8 +21,7 @@ from aifunding.formatting import (
     format_percent,
     format_share,
 )
-from aifunding.fx import supported_currencies
-from aifunding.models import Basis, ShareBasis
+from aifunding.money.fx import supported_currencies
 
 
 @pytest.mark.parametrize(

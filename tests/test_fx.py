@@ -1,4 +1,4 @@
-"""Tests for aifunding.fx: ECB reference rates by day, month and year, and their errors."""
+"""Tests for aifunding.money.fx: ECB reference rates by day, month and year, and their errors."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from aifunding import fx
-from aifunding.fx import (
+from aifunding.money import fx
+from aifunding.money.fx import (
     ConversionError,
     Converted,
     Rate,

@@ -14,7 +14,9 @@ import plotly.graph_objects as go
 import pytest
 
 from aifunding import columns as C
-from aifunding.charts import (
+from aifunding.analysis.filters import Prepared, ViewState, apply_view
+from aifunding.analysis.metrics import localized, recipients_by_award
+from aifunding.figures.charts import (
     amount_frame,
     build_annualised_figure,
     build_market_figure,
@@ -27,11 +29,7 @@ from aifunding.charts import (
     value_axis,
     wrap,
 )
-from aifunding.filters import Prepared, ViewState, apply_view
-from aifunding.formatting import format_compact_number
-from aifunding.metrics import localized, recipients_by_award
-from aifunding.package import Package, load_package
-from aifunding.presentation import (
+from aifunding.figures.presentation import (
     ID_COLUMN,
     awards_table,
     caveats_table,
@@ -46,8 +44,10 @@ from aifunding.presentation import (
     sources_table,
     unpublished_awards,
 )
-from aifunding.snapshot import build_report
-from aifunding.summary import headline, total_text
+from aifunding.loading.package import Package, load_package
+from aifunding.money.formatting import format_compact_number
+from aifunding.outputs.snapshot import build_report
+from aifunding.outputs.summary import headline, total_text
 
 
 def title_text(fig: go.Figure) -> str:

@@ -1,4 +1,4 @@
-"""Derived figures in aifunding.metrics: recipients, programme roots and totals, annualised amounts,
+"""Derived figures in aifunding.analysis.metrics: recipients, programme roots and totals, annualised amounts,
 totals by recipient, pool shares and currency conversion.
 
 Frame helpers get small hand-written frames and a check that their input was not mutated; the
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aifunding import columns as C
-from aifunding.metrics import (
+from aifunding.analysis.metrics import (
     FxChoice,
     annualise,
     convert_frame,
@@ -26,7 +26,7 @@ from aifunding.metrics import (
     recipients_by_award,
     totals_by_recipient,
 )
-from aifunding.package import Package, load_package
+from aifunding.loading.package import Package, load_package
 
 from packages import minimal_tables, write_package
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from aifunding.package import PackageReadError, load_package
-from aifunding.report import Severity
-from aifunding.rules import half_unit
+from aifunding.data.report import Severity
+from aifunding.loading.package import PackageReadError, load_package
+from aifunding.loading.rules import half_unit
 
 from packages import line_of, minimal_tables, write_package, write_table
 

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from aifunding.charts import build_recipient_figure
-from aifunding.metrics import localized
-from aifunding.presentation import awards_table, programme_families, unpublished_awards
+from aifunding.analysis.metrics import localized
+from aifunding.figures.charts import build_recipient_figure
+from aifunding.figures.presentation import awards_table, programme_families, unpublished_awards
 
 import components as ui
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from aifunding.presentation import awards_table, programmes_table, report_counts, report_table, shares_table
+from aifunding.figures.presentation import awards_table, programmes_table, report_counts, report_table, shares_table
 
 import components as ui
 

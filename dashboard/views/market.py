@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from aifunding.charts import build_market_figure, build_programme_totals_figure
-from aifunding.presentation import programmes_table, shares_table
+from aifunding.figures.charts import build_market_figure, build_programme_totals_figure
+from aifunding.figures.presentation import programmes_table, shares_table
 
 import components as ui
 

@@ -4,9 +4,9 @@ import datetime
 
 import streamlit as st
 
-from aifunding.charts import build_programme_totals_figure
-from aifunding.presentation import milestones_table, programmes_table
-from aifunding.summary import headline
+from aifunding.figures.charts import build_programme_totals_figure
+from aifunding.figures.presentation import milestones_table, programmes_table
+from aifunding.outputs.summary import headline
 
 import components as ui
 

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from aifunding.charts import build_annualised_figure, build_programme_totals_figure, build_timeline_figure
-from aifunding.presentation import nesting_table, programmes_table
+from aifunding.figures.charts import build_annualised_figure, build_programme_totals_figure, build_timeline_figure
+from aifunding.figures.presentation import nesting_table, programmes_table
 
 import components as ui
 

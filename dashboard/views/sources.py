@@ -3,7 +3,7 @@
 import streamlit as st
 
 from aifunding import markup
-from aifunding.presentation import caveats_table, column, method_markdown, sources_table
+from aifunding.figures.presentation import caveats_table, column, method_markdown, sources_table
 
 import components as ui
 

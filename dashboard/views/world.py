@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from aifunding.charts import build_world_figure
-from aifunding.presentation import programmes_table
+from aifunding.figures.charts import build_world_figure
+from aifunding.figures.presentation import programmes_table
 
 import components as ui
 

@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aifunding import BUNDLED_DATA
-from aifunding.export import EXPORT_TABLES, FORMATS, IncompleteExport, check_exportable, write_export
-from aifunding.fx import ConversionError, rate_at, supported_currencies
+from aifunding.analysis.metrics import FxChoice
+from aifunding.data.limits import LimitsError
+from aifunding.data.models import check_partial_date
+from aifunding.data.schema import DESCRIPTOR_NAME, check_descriptor, render_descriptor
 from aifunding.i18n import LANGUAGES
-from aifunding.limits import LimitsError
-from aifunding.metrics import FxChoice
-from aifunding.models import check_partial_date
-from aifunding.package import Package, PackageReadError, load_package
-from aifunding.schema import DESCRIPTOR_NAME, check_descriptor, render_descriptor
+from aifunding.loading.package import Package, PackageReadError, load_package
+from aifunding.money.fx import ConversionError, rate_at, supported_currencies
+from aifunding.outputs.export import EXPORT_TABLES, FORMATS, IncompleteExport, check_exportable, write_export
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 
@@ -161,8 +161,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from aifunding.filters import ViewState, prepare
-    from aifunding.snapshot import build_report
+    from aifunding.analysis.filters import ViewState, prepare
+    from aifunding.outputs.snapshot import build_report
 
     fx = parse_fx(args.currency, args.fx_date)
     package = _load_for_output(args.data, args.allow_invalid)
@@ -176,8 +176,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from aifunding.filters import ViewState, apply_view, prepare
-    from aifunding.summary import headline
+    from aifunding.analysis.filters import ViewState, apply_view, prepare
+    from aifunding.outputs.summary import headline
 
     fx = parse_fx(args.currency, "announcement")
     package = _load_for_output(args.data, args.allow_invalid)

@@ -1,7 +1,7 @@
 """Names of derived columns, defined once.
 
 Columns that come straight from a table are the row models' field names (``"amount"``,
-``"programme_id"``); the ones below are added by :mod:`aifunding.metrics` and read by charts,
+``"programme_id"``); the ones below are added by :mod:`aifunding.analysis.metrics` and read by charts,
 exports and pages.
 """
 

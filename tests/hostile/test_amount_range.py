@@ -20,16 +20,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from aifunding.amounts import AMOUNT_DECIMALS, AMOUNT_DIGITS, AMOUNT_LIMIT
-from aifunding.export import export_bytes, write_export
-from aifunding.filters import ViewState, prepare
-from aifunding.formatting import format_money
-from aifunding.fx import convert
-from aifunding.messages import friendly_message
-from aifunding.metrics import FxChoice
-from aifunding.models import Award
-from aifunding.package import load_package
-from aifunding.snapshot import build_report
+from aifunding.analysis.filters import ViewState, prepare
+from aifunding.analysis.metrics import FxChoice
+from aifunding.data.amounts import AMOUNT_DECIMALS, AMOUNT_DIGITS, AMOUNT_LIMIT
+from aifunding.data.messages import friendly_message
+from aifunding.data.models import Award
+from aifunding.loading.package import load_package
+from aifunding.money.formatting import format_money
+from aifunding.money.fx import convert
+from aifunding.outputs.export import export_bytes, write_export
+from aifunding.outputs.snapshot import build_report
 
 from packages import minimal_tables, write_package
 
@@ -70,7 +70,7 @@ def award(amount: Decimal) -> dict[str, str]:
 def test_amounts_just_outside_the_range_are_refused(amount: Decimal, message: str) -> None:
     with pytest.raises(ValidationError) as caught:
         Award.model_validate(award(amount))
-    # The validator words pydantic's error for people (aifunding.messages), as the report shows it.
+    # The validator words pydantic's error for people (aifunding.data.messages), as the report shows it.
     [error] = caught.value.errors()
     assert message in friendly_message(error, "amount")
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aifunding.filters import ViewState, apply_view, prepare
-from aifunding.package import PackageReadError, load_package
-from aifunding.schema import build_descriptor
-from aifunding.tables import TABLES
+from aifunding.analysis.filters import ViewState, apply_view, prepare
+from aifunding.data.schema import build_descriptor
+from aifunding.data.tables import TABLES
+from aifunding.loading.package import PackageReadError, load_package
 
 from packages import write_package
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from aifunding.cli import main
-from aifunding.tables import TABLES
+from aifunding.data.tables import TABLES
 
 from corpus import CASES, build
 

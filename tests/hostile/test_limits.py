@@ -1,4 +1,4 @@
-"""Every limit of :class:`aifunding.limits.Limits` is enforced with a clear problem, and each is configurable."""
+"""Every limit of :class:`aifunding.data.limits.Limits` is enforced with a clear problem, and each is configurable."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from aifunding.limits import Limits, LimitsError
-from aifunding.package import PackageReadError, load_package
+from aifunding.data.limits import Limits, LimitsError
+from aifunding.loading.package import PackageReadError, load_package
 
 from packages import minimal_tables, write_package
 

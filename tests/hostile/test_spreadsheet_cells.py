@@ -17,11 +17,18 @@ import pytest
 from openpyxl import load_workbook
 
 from aifunding import BUNDLED_DATA
-from aifunding.export import FORMULA_PREFIXES, about_rows, export_bytes, table_csv_bytes, table_xlsx_bytes, write_export
-from aifunding.filters import prepare
-from aifunding.metrics import FxChoice
-from aifunding.package import Package, load_package
-from aifunding.presentation import awards_table
+from aifunding.analysis.filters import prepare
+from aifunding.analysis.metrics import FxChoice
+from aifunding.figures.presentation import awards_table
+from aifunding.loading.package import Package, load_package
+from aifunding.outputs.export import (
+    FORMULA_PREFIXES,
+    about_rows,
+    export_bytes,
+    table_csv_bytes,
+    table_xlsx_bytes,
+    write_export,
+)
 
 from corpus import FORMULA, build
 

@@ -19,9 +19,9 @@ from typing import Any
 import pandas as pd
 
 from aifunding import columns as C
-from aifunding.formatting import basis_label
-from aifunding.metrics import FxChoice, award_view, convert_frame, market_share_view, programme_view
-from aifunding.package import Package
+from aifunding.analysis.metrics import FxChoice, award_view, convert_frame, market_share_view, programme_view
+from aifunding.loading.package import Package
+from aifunding.money.formatting import basis_label
 
 EXPORT_TABLES = ("programmes", "awards", "market_shares")
 FORMATS = ("csv", "xlsx", "json")

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
 
-from aifunding.limits import Limits
-from aifunding.messages import friendly_message
-from aifunding.report import Problem, QuarantinedRow, Severity, ValidationReport
-from aifunding.tables import Table
+from aifunding.data.limits import Limits
+from aifunding.data.messages import friendly_message
+from aifunding.data.report import Problem, QuarantinedRow, Severity, ValidationReport
+from aifunding.data.tables import Table
 
 
 @dataclass

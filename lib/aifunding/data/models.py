@@ -1,7 +1,7 @@
 """Row models of the data package: the single source of truth for every table.
 
 Each pydantic model below describes one row of one CSV file. The Table Schemas in
-``data/datapackage.json`` are generated from these models (see :mod:`aifunding.schema`), and the
+``data/datapackage.json`` are generated from these models (see :mod:`aifunding.data.schema`), and the
 validator checks every row against them before the package-level rules run.
 """
 
@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from aifunding.amounts import AMOUNT_LIMIT, check_precision
+from aifunding.data.amounts import AMOUNT_LIMIT, check_precision
 
 PARTIAL_DATE_PATTERN = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"

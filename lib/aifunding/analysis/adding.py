@@ -36,8 +36,8 @@ from typing import Any
 import pandas as pd
 
 from aifunding import columns as C
+from aifunding.data.models import NOT_COMMITTED_STATUSES, PLAN_BASES, Basis, CaveatKind, Level
 from aifunding.i18n import translate
-from aifunding.models import NOT_COMMITTED_STATUSES, PLAN_BASES, Basis, CaveatKind, Level
 
 # Totals prefer this currency when no display currency is chosen: the dashboard's home market.
 HOME_CURRENCY = "JPY"

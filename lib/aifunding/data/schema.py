@@ -17,7 +17,7 @@ from typing import Any
 from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 from pydantic.fields import FieldInfo
 
-from aifunding.tables import TABLES, Table
+from aifunding.data.tables import TABLES, Table
 
 DESCRIPTOR_NAME = "datapackage.json"
 

@@ -2,7 +2,7 @@
 
 The package rules in :data:`PACKAGE_RULES` look across tables and report without removing rows,
 because the rows themselves are well-formed: it is their combination that needs a person's eye.
-(Keys and references, which do remove rows, are :mod:`aifunding.references`.)
+(Keys and references, which do remove rows, are :mod:`aifunding.data.references`.)
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from decimal import Decimal
 
 from babel.numbers import list_currencies
 
-from aifunding.models import CEILING_BASES, ROUNDED_BASES, Basis, CaveatKind, Role
-from aifunding.parsing import LoadedRow
-from aifunding.references import row_problem
-from aifunding.report import Problem, Severity, ValidationReport
-from aifunding.tables import CITED_TABLES
-from aifunding.tree import ProgrammeTree
+from aifunding.data.models import CEILING_BASES, ROUNDED_BASES, Basis, CaveatKind, Role
+from aifunding.data.parsing import LoadedRow
+from aifunding.data.references import row_problem
+from aifunding.data.report import Problem, Severity, ValidationReport
+from aifunding.data.tables import CITED_TABLES
+from aifunding.data.tree import ProgrammeTree
 
 Rows = dict[str, list[LoadedRow]]
 
@@ -114,7 +114,7 @@ def check_awards_within_ceiling(rows: Rows) -> Iterator[Problem]:
 
 def check_currencies(rows: Rows) -> Iterator[Problem]:
     """Currencies must be ISO 4217 codes; ones outside the ECB table cannot be converted."""
-    from aifunding.fx import supported_currencies
+    from aifunding.money.fx import supported_currencies
 
     iso = set(list_currencies())
     convertible = set(supported_currencies()) | {"EUR"}

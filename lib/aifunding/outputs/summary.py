@@ -2,7 +2,7 @@
 
 The Overview, the snapshot, presenter mode and ``aifunding summary`` all read :func:`headline`, so
 what a stakeholder sees on the page is exactly what the command prints. Totals come from the one
-adding rule (:mod:`aifunding.adding`); highlights are the rows the package's ``highlights`` table
+adding rule (:mod:`aifunding.analysis.adding`); highlights are the rows the package's ``highlights`` table
 names, in its order, each with its basis, date and sources.
 """
 
@@ -15,18 +15,18 @@ from typing import Any
 import pandas as pd
 
 from aifunding import columns as C
-from aifunding.adding import SCOPES, AddingRule, Total
-from aifunding.filters import FilteredView, Prepared
-from aifunding.formatting import (
+from aifunding.analysis.adding import SCOPES, AddingRule, Total
+from aifunding.analysis.filters import FilteredView, Prepared
+from aifunding.analysis.metrics import FxChoice
+from aifunding.i18n import Translator
+from aifunding.money.formatting import (
     format_composition,
     format_fiscal_period,
     format_money,
     format_partial_date,
     format_share,
 )
-from aifunding.fx import ConversionError, convert
-from aifunding.i18n import Translator
-from aifunding.metrics import FxChoice
+from aifunding.money.fx import ConversionError, convert
 
 TIER_ORDER = ("primary", "press", "secondary", "low")
 
@@ -133,7 +133,7 @@ def _entry_money(entry: Any, lang: str) -> str:
 
 
 def adding_rule(prepared: Prepared) -> AddingRule:
-    """The package's adding rule (built by :func:`~aifunding.filters.prepare`)."""
+    """The package's adding rule (built by :func:`~aifunding.analysis.filters.prepare`)."""
     return prepared.adding or AddingRule.for_package(prepared.package)
 
 

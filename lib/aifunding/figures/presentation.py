@@ -14,13 +14,19 @@ from typing import Any
 import pandas as pd
 
 from aifunding import columns as C
-from aifunding.adding import Total
-from aifunding.charts import money_label, money_labels
-from aifunding.filters import fx_note_words
-from aifunding.formatting import basis_label, format_composition, format_fiscal_year, format_partial_date, format_share
+from aifunding.analysis.adding import Total
+from aifunding.analysis.filters import fx_note_words
+from aifunding.analysis.metrics import localized
+from aifunding.figures.charts import money_label, money_labels
 from aifunding.i18n import Translator, translate
-from aifunding.metrics import localized
-from aifunding.package import Package
+from aifunding.loading.package import Package
+from aifunding.money.formatting import (
+    basis_label,
+    format_composition,
+    format_fiscal_year,
+    format_partial_date,
+    format_share,
+)
 
 # The row id column of every display table, never translated: components.chart and the snapshot
 # keep only the rows a chart drew by reading it.
@@ -394,7 +400,7 @@ def programme_families(
     Returns (root programme id, its awards) pairs, largest programme first; a programme with a
     single funded recipient is left out because one bar compares nothing.
     """
-    from aifunding.charts import amount_frame
+    from aifunding.figures.charts import amount_frame
 
     families = []
     for root, group in awards.groupby(C.ROOT_PROGRAMME_ID, sort=False):

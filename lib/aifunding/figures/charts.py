@@ -22,9 +22,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from aifunding import columns as C
-from aifunding.adding import HOME_CURRENCY, split_by_basis
-from aifunding.dates import partial_bounds
-from aifunding.formatting import (
+from aifunding.analysis.adding import HOME_CURRENCY, split_by_basis
+from aifunding.analysis.metrics import localized
+from aifunding.data.dates import partial_bounds
+from aifunding.data.models import PLAN_BASES
+from aifunding.i18n import DEFAULT_LANGUAGE, Translator
+from aifunding.money.formatting import (
     basis_label,
     format_compact_number,
     format_composition,
@@ -32,9 +35,6 @@ from aifunding.formatting import (
     format_partial_date,
     format_share,
 )
-from aifunding.i18n import DEFAULT_LANGUAGE, Translator
-from aifunding.metrics import localized
-from aifunding.models import PLAN_BASES
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency, and in greyscale by
 # lightness. Yellow is last because it is weakest against a white background.

@@ -1,6 +1,6 @@
 """Derived figures: tidy views of the package, totals, shares, annualised amounts, conversions.
 
-Every function here is pure: it takes frames (or a :class:`~aifunding.package.Package`) and returns
+Every function here is pure: it takes frames (or a :class:`~aifunding.loading.package.Package`) and returns
 new frames, never mutating its input. Amounts stay :class:`~decimal.Decimal` until a chart needs
 floats, so totals are exact. Joint awards are one project: their amount is never split between
 the recipients, and every grouping counts it once.
@@ -16,12 +16,12 @@ from typing import Any
 import pandas as pd
 
 from aifunding import columns as C
-from aifunding.adding import split_by_basis
-from aifunding.fx import ConversionError, convert
+from aifunding.analysis.adding import split_by_basis
+from aifunding.data.models import PLAN_BASES, Basis
+from aifunding.data.tree import ProgrammeTree
 from aifunding.i18n import DEFAULT_LANGUAGE
-from aifunding.models import PLAN_BASES, Basis
-from aifunding.package import Package
-from aifunding.tree import ProgrammeTree
+from aifunding.loading.package import Package
+from aifunding.money.fx import ConversionError, convert
 
 JOINT_SUFFIX = " (joint)"
 # Why a row was not converted, when the reason is this module's own rather than the fx module's.

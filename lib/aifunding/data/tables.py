@@ -1,7 +1,7 @@
 """The registry of tables in a data package: file, row model, keys.
 
 Everything that walks the package (loading, validation, schema generation, export) reads this
-one list, so adding a table is adding one entry here and one model in :mod:`aifunding.models`.
+one list, so adding a table is adding one entry here and one model in :mod:`aifunding.data.models`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from aifunding import models
+from aifunding.data import models
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ published on TARGET business days since 4 Jan 1999) as shipped inside the ``curr
 package, so conversion is offline and repeatable: the same figure and date always give the same
 result for a given release of that package.
 
-Dates follow the data package's partial dates (see :mod:`aifunding.models`), and the precision of
+Dates follow the data package's partial dates (see :mod:`aifunding.data.models`), and the precision of
 the date picks the rate:
 
 * ``"2024-04-19"`` (or a :class:`datetime.date`): the reference rate of that day; on a weekend or
@@ -33,8 +33,8 @@ from functools import cache, lru_cache
 
 from currency_converter import CurrencyConverter, RateNotFoundError
 
-from aifunding.formatting import format_partial_date
-from aifunding.models import check_partial_date
+from aifunding.data.models import check_partial_date
+from aifunding.money.formatting import format_partial_date
 
 # The ECB publishes rates with 5-6 significant digits (1.0653, 164.68) and a cross rate of two
 # such figures carries no more information than that, so 10 digits keep every published digit

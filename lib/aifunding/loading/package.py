@@ -1,11 +1,11 @@
 """Loading and validating a data package: one validator for the CLI, the dashboard and uploads.
 
-A package is a folder with ``datapackage.json`` and one CSV per table (see :mod:`aifunding.tables`).
+A package is a folder with ``datapackage.json`` and one CSV per table (see :mod:`aifunding.data.tables`).
 Loading never raises on bad content: each row is checked against its pydantic model, then keys and
-package-wide rules run (:mod:`aifunding.rules`). Rows that fail are quarantined and reported with
+package-wide rules run (:mod:`aifunding.loading.rules`). Rows that fail are quarantined and reported with
 file, line, field and value; valid rows still load. Only an unreadable package (no descriptor, a
 descriptor that is not JSON) raises :class:`PackageReadError`. Files are read through
-:mod:`aifunding.reading` (regular files inside the package only) within :class:`Limits`.
+:mod:`aifunding.data.reading` (regular files inside the package only) within :class:`Limits`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Any
 
 import pandas as pd
 
-from aifunding.limits import Limits, describe_bytes
-from aifunding.parsing import LoadedRow, decode_csv_bytes, parse_table
-from aifunding.reading import (
+from aifunding.data.limits import Limits, describe_bytes
+from aifunding.data.parsing import LoadedRow, decode_csv_bytes, parse_table
+from aifunding.data.reading import (
     PackageReadError,  # noqa: F401  (re-exported: callers catch it from here)
     UnsafeFile,
     check_relative_path,
@@ -30,11 +30,11 @@ from aifunding.reading import (
     read_descriptor,
     read_inside,
 )
-from aifunding.references import run_reference_rules
-from aifunding.report import Problem, Severity, ValidationReport
-from aifunding.rules import run_package_rules
-from aifunding.schema import DESCRIPTOR_NAME, base_type, unwrap_optional
-from aifunding.tables import TABLES, TABLES_BY_NAME, Table
+from aifunding.data.references import run_reference_rules
+from aifunding.data.report import Problem, Severity, ValidationReport
+from aifunding.data.schema import DESCRIPTOR_NAME, base_type, unwrap_optional
+from aifunding.data.tables import TABLES, TABLES_BY_NAME, Table
+from aifunding.loading.rules import run_package_rules
 
 
 @dataclass

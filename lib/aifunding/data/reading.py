@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from aifunding.limits import Limits, describe_bytes
-from aifunding.schema import DESCRIPTOR_NAME
+from aifunding.data.limits import Limits, describe_bytes
+from aifunding.data.schema import DESCRIPTOR_NAME
 
 
 class PackageReadError(Exception):

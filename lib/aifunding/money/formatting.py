@@ -29,7 +29,7 @@ from babel.numbers import (
 )
 from babel.numbers import format_percent as babel_format_percent
 
-from aifunding.models import Basis, ShareBasis, check_partial_date
+from aifunding.data.models import Basis, ShareBasis, check_partial_date
 
 BABEL_LOCALES = {"en": "en_US", "ja": "ja_JP"}
 LOCALES = tuple(BABEL_LOCALES)
@@ -116,7 +116,7 @@ def basis_label(basis: Basis | str, locale: str = "en") -> str:
     """The words for an amount basis alone, for a legend or a table column.
 
     Args:
-        basis: A :class:`~aifunding.models.Basis` or its value.
+        basis: A :class:`~aifunding.data.models.Basis` or its value.
         locale: ``"en"`` or ``"ja"``.
 
     Returns:
@@ -164,7 +164,7 @@ def format_composition(parts: Mapping[str, Decimal], currency: str | None, *, lo
 
     Args:
         parts: kind of basis (exact, about, up_to, up_to_about, at_least) -> amount, in writing order, as
-            :func:`aifunding.adding.split_by_basis` returns them.
+            :func:`aifunding.analysis.adding.split_by_basis` returns them.
         currency: ISO 4217 code of every part.
         locale: ``"en"`` or ``"ja"``.
     """

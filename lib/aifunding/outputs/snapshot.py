@@ -17,7 +17,8 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from aifunding import columns as C
-from aifunding.charts import (
+from aifunding.analysis.filters import FilteredView, Prepared, ViewState, apply_view
+from aifunding.figures.charts import (
     build_annualised_figure,
     build_highlights_figure,
     build_market_figure,
@@ -27,11 +28,7 @@ from aifunding.charts import (
     build_world_figure,
     localized,
 )
-from aifunding.filters import FilteredView, Prepared, ViewState, apply_view
-from aifunding.formatting import format_partial_date
-from aifunding.i18n import Translator
-from aifunding.package import Package, newest_source_date
-from aifunding.presentation import (
+from aifunding.figures.presentation import (
     ID_COLUMN,
     awards_table,
     milestones_table,
@@ -39,7 +36,10 @@ from aifunding.presentation import (
     programmes_table,
     shares_table,
 )
-from aifunding.summary import headline, span_text, total_text
+from aifunding.i18n import Translator
+from aifunding.loading.package import Package, newest_source_date
+from aifunding.money.formatting import format_partial_date
+from aifunding.outputs.summary import headline, span_text, total_text
 
 # Plotly's toolbar in the snapshot: PNG export stays, nothing that needs a server.
 SNAPSHOT_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}

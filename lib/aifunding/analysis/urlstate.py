@@ -1,4 +1,4 @@
-"""The view in the URL: encode a :class:`~aifunding.filters.ViewState` as query parameters and back.
+"""The view in the URL: encode a :class:`~aifunding.analysis.filters.ViewState` as query parameters and back.
 
 Parameter names are a public interface (documented in the README) and never change meaning:
 
@@ -20,7 +20,7 @@ import datetime
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from aifunding.filters import ViewState
+from aifunding.analysis.filters import ViewState
 from aifunding.i18n import LANGUAGES
 
 # Longer values are refused outright: no legitimate view needs them, and parsing them is work.

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from aifunding.limits import Limits
-from aifunding.parsing import LoadedRow, clip_row
-from aifunding.report import Problem, QuarantinedRow, Severity, ValidationReport
-from aifunding.tables import TABLES, TABLES_BY_NAME
+from aifunding.data.limits import Limits
+from aifunding.data.parsing import LoadedRow, clip_row
+from aifunding.data.report import Problem, QuarantinedRow, Severity, ValidationReport
+from aifunding.data.tables import TABLES, TABLES_BY_NAME
 
 Rows = dict[str, list[LoadedRow]]
 

@@ -15,11 +15,8 @@ from functools import cached_property
 import pandas as pd
 
 from aifunding import columns as C
-from aifunding.adding import AddingRule
-from aifunding.dates import partial_bounds
-from aifunding.formatting import format_partial_date
-from aifunding.i18n import Translator, translate
-from aifunding.metrics import (
+from aifunding.analysis.adding import AddingRule
+from aifunding.analysis.metrics import (
     NO_AMOUNT_NOTE,
     NO_DATE_NOTE,
     FxChoice,
@@ -29,8 +26,11 @@ from aifunding.metrics import (
     market_share_view,
     programme_view,
 )
-from aifunding.package import Package
-from aifunding.tree import ProgrammeTree
+from aifunding.data.dates import partial_bounds
+from aifunding.data.tree import ProgrammeTree
+from aifunding.i18n import Translator, translate
+from aifunding.loading.package import Package
+from aifunding.money.formatting import format_partial_date
 
 
 @dataclass(frozen=True)

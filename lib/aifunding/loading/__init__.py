@@ -1,0 +1,1 @@
+"""A package loaded and validated: files read inside the package folder, every row checked, package rules."""

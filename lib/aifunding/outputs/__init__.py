@@ -1,0 +1,1 @@
+"""What leaves the program: exports, the HTML snapshot and report, the headline summary."""
