@@ -397,3 +397,25 @@ def test_a_longer_plan_cannot_sit_inside_a_one_year_line(tmp_path: Path) -> None
     problem = next(p for p in report.errors if p.rule == "period-nesting")
     assert problem.file == "programmes.csv" and problem.field == "parent_id"
     assert "FY2024-FY2030 does not fit inside" in problem.message
+
+
+def test_a_highlight_names_exactly_one_row_and_a_free_position(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["highlights"] = [
+        {"position": "1", "programme_id": "round-1", "claim_en": "The round", "page": "programmes"},
+        {
+            "position": "2",
+            "programme_id": "round-1",
+            "award_id": "award-a",
+            "claim_en": "Two rows",
+            "page": "companies",
+        },
+        {"position": "1", "market_share_id": "share-dom", "claim_en": "Same place", "page": "market"},
+        {"position": "3", "award_id": "no-such-award", "claim_en": "Nothing", "page": "companies"},
+    ]
+    package = load_package(write_package(tmp_path / "pkg", tables))
+    problems = {(p.line, p.field): p.message for p in package.report.errors if p.table == "highlights"}
+    assert "name exactly one row" in problems[(3, None)]
+    assert any(line == 4 for line, _ in problems)  # position 1 twice
+    assert any(line == 5 and field == "award_id" for line, field in problems)
+    assert list(package.frame("highlights")["position"]) == [1]

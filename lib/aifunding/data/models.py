@@ -11,7 +11,7 @@ import re
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -420,30 +420,35 @@ class Caveat(Row):
 _TARGET_FIELDS = ("programme_id", "award_id", "market_share_id", "milestone_id")
 
 
-class _Link(Row):
-    programme_id: Identifier | None = Field(None, description="Programme row concerned")
-    award_id: Identifier | None = Field(None, description="Award row concerned")
-    market_share_id: Identifier | None = Field(None, description="Market-share row concerned")
-    milestone_id: Identifier | None = Field(None, description="Milestone row concerned")
+class _OneTarget(Row):
+    """A row that points at exactly one other row, through one of its ``target_fields`` columns."""
+
+    target_fields: ClassVar[tuple[str, ...]] = ()
 
     @model_validator(mode="after")
-    def _exactly_one_target(self) -> _Link:
-        given = [name for name in _TARGET_FIELDS if getattr(self, name) is not None]
+    def _exactly_one_target(self) -> _OneTarget:
+        given = [name for name in self.target_fields if getattr(self, name) is not None]
         if len(given) != 1:
-            raise ValueError(
-                "name exactly one row: fill one of programme_id, award_id, market_share_id, milestone_id"
-                f" (found {len(given)})"
-            )
+            raise ValueError(f"name exactly one row: fill one of {', '.join(self.target_fields)} (found {len(given)})")
         return self
 
     @property
     def target(self) -> tuple[str, str]:
-        """The (column, id) of the row this link points at."""
-        for name in _TARGET_FIELDS:
+        """The (column, id) of the row this one points at."""
+        for name in self.target_fields:
             value = getattr(self, name)
             if value is not None:
                 return name, value
-        raise AssertionError("validated links always have a target")
+        raise AssertionError("a validated row always has a target")
+
+
+class _Link(_OneTarget):
+    target_fields = _TARGET_FIELDS
+
+    programme_id: Identifier | None = Field(None, description="Programme row concerned")
+    award_id: Identifier | None = Field(None, description="Award row concerned")
+    market_share_id: Identifier | None = Field(None, description="Market-share row concerned")
+    milestone_id: Identifier | None = Field(None, description="Milestone row concerned")
 
 
 class Citation(_Link):
@@ -474,8 +479,10 @@ class Page(StrEnum):
 _HIGHLIGHT_TARGETS = ("programme_id", "award_id", "market_share_id")
 
 
-class Highlight(Row):
+class Highlight(_OneTarget):
     """One figure the Overview leads with, in order, with its claim in a sentence."""
+
+    target_fields = _HIGHLIGHT_TARGETS
 
     position: int = Field(ge=1, le=12, description="Order on the first screen, 1 first")
     programme_id: Identifier | None = Field(None, description="Programme row whose figure is shown")
@@ -484,24 +491,6 @@ class Highlight(Row):
     claim_en: str = Field(min_length=1, max_length=200, description="The figure's claim in one line, in English")
     claim_ja: str | None = Field(None, max_length=200, description="The claim in Japanese")
     page: Page = Field(description="The page that shows the figure in full")
-
-    @model_validator(mode="after")
-    def _exactly_one_target(self) -> Highlight:
-        given = [name for name in _HIGHLIGHT_TARGETS if getattr(self, name) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                f"name exactly one row: fill one of programme_id, award_id, market_share_id (found {len(given)})"
-            )
-        return self
-
-    @property
-    def target(self) -> tuple[str, str]:
-        """The (column, id) of the row this highlight shows."""
-        for name in _HIGHLIGHT_TARGETS:
-            value = getattr(self, name)
-            if value is not None:
-                return name, value
-        raise AssertionError("validated highlights always have a target")
 
 
 def check_amount_fields(amount: Decimal | None, currency: str | None, basis: Basis | None) -> None:
