@@ -5,7 +5,7 @@ PIP = $(PYTHON) -m pip
 CHROMIUM ?= $(or $(AIFUNDING_CHROMIUM),/usr/bin/chromium)
 AXE = node_modules/axe-core/axe.min.js
 
-.PHONY: install install-locked dev-deps browser-tools browser-deps run test test-unit test-browser lint schema bench lock
+.PHONY: install install-locked dev-deps browser-tools browser-deps run test test-unit test-browser lint typecheck schema bench lock
 
 # The runtime only: what `make run` needs. No pytest, Playwright or ruff.
 install:
@@ -63,10 +63,14 @@ test-unit: dev-deps
 test-browser: dev-deps browser-deps
 	$(PYTHON) -m pytest -m browser
 
-lint: dev-deps
+lint: dev-deps typecheck
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -c "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+
+# mypy over lib/aifunding, as [tool.mypy] in pyproject.toml sets it up (pandas-stubs for pandas).
+typecheck: dev-deps
+	$(PYTHON) -m mypy
 
 schema:
 	$(PYTHON) -m aifunding schema --write data/datapackage.json

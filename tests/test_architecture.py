@@ -14,7 +14,8 @@ LIB = Path(aifunding.__file__).parent
 MODULES = (
     "aifunding",
     "aifunding.cli",
-    "aifunding.figures.charts",
+    "aifunding.figures.registry",
+    "aifunding.outputs.snapshot",
     "aifunding.analysis.filters",
     "aifunding.figures.presentation",
     "aifunding.outputs.export",

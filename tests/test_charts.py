@@ -15,18 +15,13 @@ import pytest
 
 from aifunding import columns as C
 from aifunding.analysis.filters import Prepared, ViewState, apply_view
-from aifunding.data.models import Basis
-from aifunding.figures.charts import (
-    amount_frame,
-    build_annualised_figure,
-    build_market_figure,
-    build_programme_totals_figure,
-    build_recipient_figure,
-    build_timeline_figure,
-    build_world_figure,
-    left_out_note,
-)
+from aifunding.data.vocabulary import Basis
+from aifunding.figures.base import amount_frame, left_out_note
+from aifunding.figures.companies import build_recipient_figure
+from aifunding.figures.market import build_market_figure
 from aifunding.figures.presentation import milestones_table
+from aifunding.figures.programmes import build_annualised_figure, build_programme_totals_figure, build_timeline_figure
+from aifunding.figures.world import build_world_figure
 from aifunding.loading.package import load_package
 from aifunding.money.formatting import basis_label
 
@@ -229,7 +224,7 @@ def test_bundled_market_figures_keep_each_market_apart(prepared: Prepared) -> No
 
 def test_world_figure_hatches_targets(prepared: Prepared) -> None:
     view = apply_view(prepared, ViewState(currency="USD"))
-    fig = build_world_figure(view.programmes)
+    fig = build_world_figure(view.programmes, money=view.money)
     traces = {t.name: t for t in fig.data}
     assert set(traces) == {"Committed or budgeted", "Target or plan (not committed)"}
     assert traces["Committed or budgeted"].marker.pattern.shape == ""
@@ -354,7 +349,7 @@ def test_empty_frames_give_an_empty_figure(prepared: Prepared, builder, source: 
 
 def test_world_figure_without_converted_amounts_is_empty(prepared: Prepared) -> None:
     view = apply_view(prepared, ViewState(currency="USD", countries=("KR",), organisations=("kddi",)))
-    assert title_text(build_world_figure(view.programmes)).startswith(NOTHING)
+    assert title_text(build_world_figure(view.programmes, money=view.money)).startswith(NOTHING)
 
 
 # --- presentation: committed money -----------------------------------------------------------------------
@@ -423,7 +418,7 @@ def test_every_recipient_bar_carries_its_total_as_text(prepared: Prepared) -> No
 @pytest.mark.parametrize("builder", [build_programme_totals_figure, build_world_figure, build_annualised_figure])
 def test_every_bar_writes_its_value(prepared: Prepared, builder) -> None:
     view = apply_view(prepared, ViewState(currency="USD"))
-    fig = builder(view.programmes, value_column=C.AMOUNT_CONVERTED, currency_column=C.CONVERTED_CURRENCY)
+    fig = builder(view.programmes, money=view.money)
     bars = [t for t in fig.data if t.type == "bar"]
     assert bars
     for trace in bars:
@@ -436,7 +431,7 @@ def test_every_bar_writes_its_value(prepared: Prepared, builder) -> None:
 def test_world_draws_targets_on_their_own_scale(prepared: Prepared) -> None:
     # InvestAI's €200bn goal would flatten every committed bar on one axis: plans get their own panel.
     view = apply_view(prepared, ViewState(currency="USD"))
-    fig = build_world_figure(view.programmes, value_column=C.AMOUNT_CONVERTED, currency_column=C.CONVERTED_CURRENCY)
+    fig = build_world_figure(view.programmes, money=view.money)
     traces = {t.name: t for t in fig.data}
     committed, plans = traces["Committed or budgeted"], traces["Target or plan (not committed)"]
     assert (committed.xaxis, committed.yaxis) == ("x", "y") and (plans.xaxis, plans.yaxis) == ("x2", "y2")

@@ -112,7 +112,7 @@ def test_bundled_json_amounts_are_exact_strings(bundled: Package, tmp_path: Path
 
 @pytest.mark.parametrize("currency", [None, "USD"])
 def test_every_json_column_keeps_one_type(bundled: Package, tmp_path: Path, currency: str | None) -> None:
-    from aifunding.analysis.metrics import FxChoice
+    from aifunding.analysis.conversion import FxChoice
 
     fx = FxChoice(currency, "announcement") if currency else None
     [path] = write_export(bundled, "json", tmp_path / "funding.json", fx)

@@ -11,12 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aifunding import columns as C
+from aifunding.analysis.conversion import FxChoice
 from aifunding.analysis.filters import FILTERS, Prepared, ViewState, apply_view, date_mask
-from aifunding.analysis.metrics import FxChoice
 from aifunding.analysis.urlstate import Vocabulary, decode, encode
+from aifunding.analysis.urlstate import vocabulary as package_vocabulary
 from aifunding.data.dates import partial_bounds
 from aifunding.i18n import LANGUAGES
-from aifunding.money.fx import rate_bounds, supported_currencies
 
 D = datetime.date
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -28,17 +28,8 @@ def ids(frame: pd.DataFrame) -> set[str]:
 
 @pytest.fixture(scope="module")
 def vocabulary(prepared: Prepared) -> Vocabulary:
-    """What a URL may name in the bundled package, built as the dashboard builds it."""
-    first, last = rate_bounds()
-    return Vocabulary(
-        countries=set(prepared.package.frame("countries")["id"]),
-        programmes=set(prepared.programmes["id"]),
-        organisations={o for recipients in prepared.awards[C.RECIPIENT_IDS] for o in recipients},
-        kinds=set(prepared.programmes["kind"]),
-        currencies=set(supported_currencies()) | {"EUR"},
-        first_rate_date=first,
-        last_rate_date=last,
-    )
+    """What a URL may name in the bundled package: the dashboard's own vocabulary."""
+    return package_vocabulary(prepared)
 
 
 # --- partial dates ---------------------------------------------------------------------------------------

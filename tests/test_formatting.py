@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aifunding.data.models import Basis, ShareBasis
+from aifunding.data.vocabulary import Basis, ShareBasis
 from aifunding.money.formatting import (
     LOCALES,
     basis_label,

@@ -16,19 +16,9 @@ import pytest
 from aifunding import columns as C
 from aifunding.analysis.filters import Prepared, ViewState, apply_view
 from aifunding.analysis.metrics import localized, recipients_by_award
-from aifunding.figures.charts import (
-    amount_frame,
-    build_annualised_figure,
-    build_market_figure,
-    build_programme_totals_figure,
-    build_recipient_figure,
-    build_timeline_figure,
-    build_world_figure,
-    display_width,
-    left_out_note,
-    value_axis,
-    wrap,
-)
+from aifunding.figures.base import amount_frame, display_width, left_out_note, value_axis, wrap
+from aifunding.figures.companies import build_recipient_figure
+from aifunding.figures.market import build_market_figure
 from aifunding.figures.presentation import (
     ID_COLUMN,
     awards_table,
@@ -44,6 +34,8 @@ from aifunding.figures.presentation import (
     sources_table,
     unpublished_awards,
 )
+from aifunding.figures.programmes import build_annualised_figure, build_programme_totals_figure, build_timeline_figure
+from aifunding.figures.world import build_world_figure
 from aifunding.loading.package import Package, load_package
 from aifunding.money.formatting import format_compact_number
 from aifunding.outputs.snapshot import build_report
@@ -262,7 +254,7 @@ def test_market_figure_in_japanese(prepared: Prepared) -> None:
 
 def test_world_figure_in_japanese(prepared: Prepared) -> None:
     view = apply_view(prepared, ViewState(currency="USD", lang="ja"))
-    fig = build_world_figure(view.programmes, lang="ja")
+    fig = build_world_figure(view.programmes, money=view.money, lang="ja")
     assert {trace.name for trace in fig.data} == {"確約・予算化済み", "目標・計画（確約ではない）"}
     assert title_text(fig).startswith("最も大きいのは日本の")
     assert title_text(fig).endswith("億ドル（目標）")
@@ -286,12 +278,12 @@ def test_empty_figures_say_so_in_japanese(prepared: Prepared, builder) -> None:
 def ja_tables(prepared: Prepared) -> dict[str, pd.DataFrame]:
     """Every display table built in Japanese from the bundled package, with amounts converted to USD."""
     view = apply_view(prepared, ViewState(currency="USD", lang="ja"))
-    options = {"value_column": view.value_column, "currency_column": C.CONVERTED_CURRENCY, "lang": "ja"}
+    options = {"money": view.money, "lang": "ja"}
     package = prepared.package
     return {
         "awards": awards_table(view.awards, package, **options),
         "programmes": programmes_table(view.programmes, package, **options),
-        "nesting": nesting_table(view.programmes, view.awards, **options),
+        "nesting": nesting_table(view.programmes, package.tree, **options),
         "shares": shares_table(prepared.market_shares, package, lang="ja"),
         "milestones": milestones_table(prepared.milestones, package, today="2026-11-30", lang="ja"),
         "sources": sources_table(package, "ja"),
@@ -344,7 +336,7 @@ def test_japanese_cells(ja_tables: dict[str, pd.DataFrame]) -> None:
 
 
 def test_id_column_is_the_same_in_every_language(prepared: Prepared) -> None:
-    options = {"value_column": "amount", "currency_column": "currency"}
+    options: dict = {}
     en = awards_table(prepared.awards, prepared.package, **options)
     ja = awards_table(prepared.awards, prepared.package, **options, lang="ja")
     assert column("id", "ja") == column("id") == ID_COLUMN == "ID"

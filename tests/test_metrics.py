@@ -16,10 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aifunding import columns as C
+from aifunding.analysis.conversion import FxChoice, convert_frame
 from aifunding.analysis.metrics import (
-    FxChoice,
     annualise,
-    convert_frame,
     pool_shares,
     programme_roots,
     programme_totals,

@@ -12,8 +12,8 @@ from openpyxl import load_workbook
 
 from aifunding.analysis.filters import ViewState, apply_view, prepare
 from aifunding.cli import main
-from aifunding.figures.charts import build_recipient_figure
-from aifunding.outputs.export import table_csv_bytes, table_xlsx_bytes
+from aifunding.figures.companies import build_recipient_figure
+from aifunding.outputs.cells import table_csv_bytes, table_xlsx_bytes
 from aifunding.outputs.snapshot import Section, build_report, build_snapshot, report_sections
 
 MADE = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.UTC)

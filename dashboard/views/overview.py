@@ -4,36 +4,35 @@ import datetime
 
 import streamlit as st
 
-from aifunding.figures.charts import build_programme_totals_figure
-from aifunding.figures.presentation import milestones_table, programmes_table
+from aifunding.figures.presentation import milestones_table
 from aifunding.outputs.summary import headline
 
-import components as ui
+from ui.blocks import page_charts
+from ui.loading import memo
+from ui.page import start
+from ui.state import translator
+from ui.text import empty_notice
+from ui.tiles import highlight_tiles, milestone_columns, total_tiles
 
-prepared, view = ui.start("overview.title", "overview.intro")
-t = ui.translator()
-figures = ui.memo(view, "headline", lambda: headline(prepared, view))
+prepared, view = start("overview")
+t = translator()
+figures = memo(view, "headline", lambda: headline(prepared, view))
 # The highlights are the package's own choice, so they lead even when the filters leave no rows.
-ui.highlight_tiles(figures)
+highlight_tiles(figures)
 if view.empty:
-    ui.empty_notice()
+    empty_notice()
     st.stop()
-ui.total_tiles(figures)
-
-top_level = view.programmes[view.programmes["level"].isin(["programme", "round"])]
-options = {"value_column": view.value_column, "currency_column": ui.currency_column(view), "lang": view.state.lang}
-figure = ui.memo(view, "overview-totals", lambda: build_programme_totals_figure(top_level, **options))
-rows = ui.memo(view, "overview-rows", lambda: programmes_table(top_level, prepared.package, **options))
-ui.chart(prepared, figure, rows, key="overview-totals")
+total_tiles(figures)
+page_charts(prepared, view, "overview")
 
 st.subheader(t("overview.watch"))
 today = datetime.date.today().isoformat()
-watch = ui.memo(
+watch = memo(
     view,
     f"watch-{today}",
     lambda: milestones_table(view.milestones, prepared.package, today=today, lang=view.state.lang),
 )
 if watch.empty:
-    ui.empty_notice()
+    empty_notice()
 else:
-    st.dataframe(watch, hide_index=True, key="milestones", column_config=ui.milestone_columns(watch))
+    st.dataframe(watch, hide_index=True, key="milestones", column_config=milestone_columns(watch))

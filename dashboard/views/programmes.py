@@ -2,31 +2,23 @@
 
 import streamlit as st
 
-from aifunding.figures.charts import build_annualised_figure, build_programme_totals_figure, build_timeline_figure
-from aifunding.figures.presentation import nesting_table, programmes_table
+from aifunding.figures.presentation import nesting_table
 
-import components as ui
+from ui.blocks import page_charts
+from ui.loading import memo
+from ui.page import start
+from ui.state import translator
+from ui.text import empty_notice
 
-prepared, view = ui.start("programmes.title")
-t = ui.translator()
+prepared, view = start("programmes")
+t = translator()
 if view.programmes.empty:
-    ui.empty_notice()
+    empty_notice()
     st.stop()
-
-currency_column = ui.currency_column(view)
-options = {"value_column": view.value_column, "currency_column": currency_column, "lang": view.state.lang}
-rows = ui.memo(view, "programme-rows", lambda: programmes_table(view.programmes, prepared.package, **options))
-
-# Budget frames and their budget lines hold money for far more than AI programmes; they are shown in
-# the nesting table below, not drawn against the programmes they contain.
-funding = view.programmes[view.programmes["kind"] != "budget_frame"]
-totals = ui.memo(view, "programme-totals", lambda: build_programme_totals_figure(funding, **options))
-timeline = ui.memo(view, "timeline", lambda: build_timeline_figure(view.programmes, **options))
-annualised = ui.memo(view, "annualised", lambda: build_annualised_figure(funding, **options))
-ui.chart(prepared, totals, rows, key="programme-totals")
-ui.chart(prepared, timeline, rows, key="timeline")
-ui.chart(prepared, annualised, rows, key="annualised")
+page_charts(prepared, view, "programmes")
 
 st.subheader(t("programmes.nesting"))
-nesting = ui.memo(view, "nesting", lambda: nesting_table(view.programmes, view.awards, **options))
+nesting = memo(
+    view, "nesting", lambda: nesting_table(view.programmes, view.package.tree, money=view.money, lang=t.lang)
+)
 st.dataframe(nesting, hide_index=True, key="nesting")

@@ -5,10 +5,11 @@ import streamlit as st
 from aifunding import markup
 from aifunding.figures.presentation import caveats_table, column, method_markdown, sources_table
 
-import components as ui
+from ui.page import start
+from ui.state import translator
 
-prepared, view = ui.start("sources.title")
-t = ui.translator()
+prepared, view = start("sources")
+t = translator()
 link = column("link", t.lang)
 
 st.subheader(t("sources.list"))

@@ -11,9 +11,10 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from aifunding import BUNDLED_DATA
-from aifunding.analysis.metrics import FxChoice
+from aifunding.analysis.conversion import ANNOUNCEMENT, FxChoice
 from aifunding.data.limits import LimitsError
 from aifunding.data.models import check_partial_date
 from aifunding.data.schema import DESCRIPTOR_NAME, check_descriptor, render_descriptor
@@ -36,7 +37,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, as argparse does, but without the usage dump
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, as argparse does, but without the usage dump
         self.exit(EXIT_UNREADABLE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--currency", help="convert amounts to this ISO 4217 currency (ECB reference rates)")
     export.add_argument(
         "--fx-date",
-        default="announcement",
+        default=ANNOUNCEMENT,
         help="'announcement' (rate on each announcement date, the default) or one date YYYY-MM-DD",
     )
     export.add_argument("--format", choices=FORMATS, required=True, help="output format")
@@ -82,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--currency", help="convert amounts to this ISO 4217 currency (ECB reference rates)")
     report.add_argument(
         "--fx-date",
-        default="announcement",
+        default=ANNOUNCEMENT,
         help="'announcement' (rate on each announcement date, the default) or one date YYYY-MM-DD",
     )
     report.add_argument("-o", "--output", required=True, help="the HTML file to write")
@@ -125,7 +126,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def parse_fx(currency: str | None, fx_date: str) -> FxChoice | None:
     """Check the conversion options; a bad currency or date is a usage error."""
     if currency is None:
-        if fx_date != "announcement":
+        if fx_date != ANNOUNCEMENT:
             raise UsageError("--fx-date needs --currency")
         return None
     currency = currency.upper()
@@ -133,7 +134,7 @@ def parse_fx(currency: str | None, fx_date: str) -> FxChoice | None:
         raise UsageError(
             f"currency '{currency}' is not in the ECB reference rates; supported: " + ", ".join(supported_currencies())
         )
-    if fx_date != "announcement":
+    if fx_date != ANNOUNCEMENT:
         try:
             check_partial_date(fx_date)
             rate_at("EUR", currency, fx_date)
@@ -166,7 +167,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     fx = parse_fx(args.currency, args.fx_date)
     package = _load_for_output(args.data, args.allow_invalid)
-    state = ViewState(lang=args.lang, currency=fx.currency if fx else None, fx_at=fx.at if fx else "announcement")
+    state = ViewState(lang=args.lang, currency=fx.currency if fx else None, fx_at=fx.at if fx else ANNOUNCEMENT)
     out = Path(args.output)
     html = build_report(prepare(package), state)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -179,7 +180,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from aifunding.analysis.filters import ViewState, apply_view, prepare
     from aifunding.outputs.summary import headline
 
-    fx = parse_fx(args.currency, "announcement")
+    fx = parse_fx(args.currency, ANNOUNCEMENT)
     package = _load_for_output(args.data, args.allow_invalid)
     prepared = prepare(package)
     state = ViewState(lang=args.lang, currency=fx.currency if fx else None)

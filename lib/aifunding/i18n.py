@@ -3,733 +3,78 @@
 Pages, components and chart builders never hold English text: they call :func:`translate` (or a
 :class:`Translator` bound to a language) with a message key. A missing Japanese string falls back
 to English, so a language can be filled in gradually without touching any page.
+
+The messages are gettext catalogues, one per language, in ``locale/<lang>/LC_MESSAGES/aifunding.po``
+beside this module, with the template ``locale/aifunding.pot``. The msgid is the message key
+(``app.title``), the msgstr its text; ``{name}`` fields are filled by :meth:`str.format`, and a
+``one|many`` bar picks a side by ``n``. Babel reads a catalogue the first time its language is asked
+for, so nothing is compiled at install time and importing this module reads no file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
 
 LANGUAGES = ("en", "ja")
 DEFAULT_LANGUAGE = "en"
 # Each language named in itself, for the language switch.
 LANGUAGE_NAMES = {"en": "English", "ja": "日本語"}
 
-CATALOG: dict[str, dict[str, str]] = {
-    "en": {
-        # App and navigation
-        "app.title": "AI Funding Dashboard",
-        "page.overview": "Overview",
-        "page.companies": "Companies",
-        "page.programmes": "Programmes",
-        "page.market": "Cloud market",
-        "page.world": "World",
-        "page.data": "Data",
-        "page.sources": "Sources & method",
-        # Sidebar controls
-        "filters.header": "Filters",
-        "filters.language": "Language",
-        "filters.country": "Country or bloc",
-        "filters.programme": "Programme",
-        "filters.kind": "Kind of support",
-        "filters.organisation": "Organisation",
-        "filters.date_from": "Announced from",
-        "filters.date_to": "Announced to",
-        "filters.currency": "Show amounts in",
-        "filters.currency.original": "Original currencies",
-        "filters.fx": "Conversion rate",
-        "filters.fx.announcement": "ECB rate on each announcement date",
-        "filters.fx.fixed": "ECB rate on one date",
-        "filters.fx_date": "Rate date",
-        "filters.reset": "Reset filters",
-        "filters.all": "All",
-        # Filter sentence
-        "sentence.showing": "Showing {awards} in {programmes}",
-        "sentence.awards": "{n} award|{n} awards",
-        "sentence.programmes": "{n} programme|{n} programmes",
-        "sentence.country": "in {values}",
-        "sentence.programme": "under {values}",
-        "sentence.kind": "for {values}",
-        "sentence.organisation": "to {values}",
-        "sentence.dates": "announced {range}",
-        "sentence.dates.between": "between {start} and {end}",
-        "sentence.dates.from": "from {start}",
-        "sentence.dates.to": "up to {end}",
-        "sentence.undated": "{n} undated row(s) are left out by the date filter",
-        "sentence.original": "amounts in their original currencies",
-        "sentence.converted.announcement": "amounts converted to {currency} at ECB reference rates on each "
-        "announcement date (monthly or yearly averages where only the month or year is known)",
-        "sentence.converted.fixed": "amounts converted to {currency} at the ECB reference rate of {date}",
-        "sentence.not_converted": "{n} figure(s) could not be converted: {reasons}",
-        "sentence.none": "Nothing matches these filters.",
-        "fx_note.no_date": "no announcement date, so no announcement-date rate",
-        "fx_note.no_amount": "no published amount",
-        # How the sentence's parts are joined: punctuation differs between languages.
-        "sentence.filters": " {phrases}",
-        "sentence.list": ", ",
-        "sentence.values": ", ",
-        "sentence.clause": "; ",
-        "sentence.next": ". ",
-        "sentence.end": ".",
-        # Common
-        "common.empty": "Nothing matches these filters. Widen the date range or clear a filter in the sidebar.",
-        "common.empty_hint": "Widen the date range or clear a filter in the sidebar to see figures again.",
-        "common.show_data": "Show data",
-        "common.source": "Source",
-        "common.sources": "Sources",
-        "common.caveats": "Caveats",
-        "common.more_sources": "{n} more below",
-        "common.sources_and_caveats": "All {sources} sources and {caveats} caveats",
-        "common.no_amount": "amount not published",
-        "common.download_csv": "Download CSV",
-        "common.download_xlsx": "Download XLSX",
-        "common.download_shown": "What is shown",
-        "common.download_all": "Everything",
-        "common.loaded_at": "Data loaded {time}",
-        "common.data_as_of": "newest source dated {date}",
-        "common.mixed_bases": "Totals add figures of different kinds ({bases}); each bar says which.",
-        "common.chart_alt": "Chart: {title}",
-        # Bases
-        "basis.exact": "exact",
-        "basis.about": "about",
-        "basis.up_to": "up to",
-        "basis.up_to_about": "up to about",
-        "basis.at_least": "at least",
-        "basis.target": "target",
-        "basis.none": "no figure",
-        # Kinds
-        "kind.model_development": "Model development",
-        "kind.compute_subsidy": "Compute subsidy",
-        "kind.public_compute": "Public compute",
-        "kind.compute_investment": "Compute investment",
-        "kind.data_collection": "Data collection",
-        "kind.financing": "Loans and equity",
-        "kind.budget_frame": "Budget frame",
-        "kind.broad_strategy": "National strategy",
-        "kind.quantum_compute": "Quantum computing",
-        "kind.staff_grant": "Staff grant",
-        # Levels
-        "level.budget_frame": "Budget frame",
-        "level.programme": "Programme",
-        "level.round": "Round",
-        "level.component": "Component",
-        # Milestone status
-        "status.met": "Met",
-        "status.on_track": "On track",
-        "status.pending": "Pending",
-        "status.unconfirmed": "Not confirmed",
-        "status.not_met": "Not met",
-        "timing.on": "on {date}",
-        "timing.by": "by {date}",
-        "timing.by_end": "by end of {date}",
-        "timing.as_early_as": "as early as {date}",
-        "timing.around": "around {date}",
-        "timing.from": "from {date}",
-        "timing.yearly_from": "yearly from {date}",
-        # Overview
-        "overview.title": "Government funding for AI models and compute",
-        "overview.intro": "Japan's subsidies for AI foundation models and GPU clouds, in the context of its cloud "
-        "market and other countries' programmes. Every figure carries its basis and sources.",
-        "overview.models": "To AI models",
-        "overview.models.help": "Money committed to AI models (foundation-model development), added by the one "
-        "rule in Sources & method: no plans or targets, nothing shelved, no budget frames, no unconfirmed figures, "
-        "nothing counted twice; exact money, 'about' figures, ceilings and floors are shown apart.",
-        "overview.compute": "To AI compute",
-        "overview.compute.help": "Money committed to AI compute (compute subsidies and public compute; quantum "
-        "computing and staff grants are other kinds), added by the same rule.",
-        "overview.programmes": "Programmes",
-        "overview.recipients": "Recipients",
-        "overview.highlights": "The news at a glance",
-        "overview.highlight.open": "Open {page}",
-        "overview.highlight.sources": "Sources: {sources}",
-        "overview.totals": "Money committed, added by one rule",
-        "overview.explain": "What “{name}” adds and leaves out",
-        "overview.added": "Added",
-        "overview.left_out": "Left out",
-        "overview.reason": "Why",
-        "overview.row": "Row",
-        "overview.figure": "Figure",
-        "summary.figures": "{n} figure added|{n} figures added",
-        "summary.range": "{first} to {last}",
-        "summary.announced": "announced {dates}",
-        "summary.undated": "{n} undated",
-        "summary.counted_once": "{n} counted once",
-        "summary.left_out": "{n} left out",
-        "summary.sources": "sources",
-        "summary.converted": "≈ {amount} (rate of {date})",
-        "share_basis.exact": "exact",
-        "share_basis.about": "about",
-        "share_basis.range": "range",
-        "share_basis.more_than": "more than",
-        "share_basis.rank_only": "rank only",
-        "present.highlights": "At a glance",
-        "overview.watch": "What to watch",
-        "overview.watch.due": "Due",
-        "overview.watch.status": "Status",
-        "overview.watch.what": "What",
-        "overview.watch.as_of": "Status as of",
-        "overview.watch.overdue": "due date passed",
-        "overview.watch.status_overdue": "{status} ({overdue})",
-        # Companies
-        "companies.title": "Subsidies by company and project",
-        "companies.intro": "Each bar is one recipient; a joint application is one project labelled with all its "
-        "members and never split. Segments are awards, coloured by programme round.",
-        "companies.projects": "Awards by project",
-        "companies.chart_subtitle": "One bar per recipient (a joint project is one bar); each segment is one award, "
-        "coloured by round, with its basis in the legend",
-        "companies.unpublished": "Awards without a published amount",
-        # Programmes
-        "programmes.title": "Programme totals",
-        "programmes.declared_vs_allocated": "Declared amount and allocation to named awards",
-        "programmes.timeline": "Announcements over time",
-        "programmes.annualised": "Amount per year over each programme's period",
-        "programmes.nesting": "How rounds nest in programmes and budget frames",
-        # Market
-        "market.title": "Cloud market share in Japan",
-        "market.intro": "Each panel is one market definition and year as its source measured it. Figures from "
-        "different panels measure different things and are not comparable.",
-        "market.context": "Subsidy rounds for context",
-        "market.context.intro": "Japan's compute subsidies and public compute, which the government presents as its "
-        "answer to a cloud market where domestic providers hold about 30%.",
-        "market.rank_only": "Ranked without a share figure: {names}",
-        # World
-        "world.title": "Programmes across countries and blocs",
-        "world.intro": "Every country's and bloc's programmes on one axis, converted to one currency (US dollars "
-        "unless you choose another in the sidebar). Hatched bars are targets or plans, not money committed.",
-        # Data
-        "data.title": "Data and validation",
-        "data.table": "Rows behind the charts",
-        "data.which": "Table",
-        "data.report": "Validation report",
-        "data.valid": "The loaded package is valid: {summary}.",
-        "data.invalid": "The loaded package has errors: {summary}.",
-        "data.quarantined": "Quarantined rows (not loaded)",
-        "data.no_problems": "No problems found.",
-        "data.counts": "{errors} error(s), {warnings} warning(s); {rows_loaded} of {rows_read} rows loaded from "
-        "{tables} tables, {rows_quarantined} quarantined",
-        "data.downloads": "Downloads",
-        "data.all_xlsx": "All tables (XLSX)",
-        "data.all_json": "All tables (JSON)",
-        "data.all_unread": "The whole-package download is not offered: the {tables} table(s) could not be read, "
-        "and a download would show them as empty. The report below says why.",
-        # Sources
-        "sources.title": "Sources and method",
-        "sources.list": "Sources",
-        "sources.caveats": "Caveats: where sources disagree",
-        "sources.method": "Method",
-        "sources.licence": "Licence",
-        # Sharing and presenting
-        "share.button": "Share",
-        "share.link": "Link to exactly this view (filters, currency and page):",
-        "share.snapshot": "Download snapshot (HTML, works offline)",
-        "share.present": "Present",
-        "share.print": "To print or save as PDF, use the browser's Print command: the controls are left out.",
-        "present.previous": "Previous",
-        "present.next": "Next",
-        "present.exit": "Exit presentation",
-        "present.position": "Slide {n} of {total} · arrow keys move, Esc leaves",
-        # Links
-        "url.ignored": "Some settings in the link could not be used and were reset to their defaults: {params}.",
-        # Errors
-        "error.load": "The data package could not be loaded",
-        "error.unexpected": "something went wrong while preparing it; the server log has the details",
-        "error.invalid_package": "The data package has errors, so only its valid rows are shown; the rest are listed "
-        "on the Data page. {problem}",
-        "error.stale": "The data files changed but no longer validate, so you are seeing the last valid data "
-        "(loaded {time}). Problem: {problem}. The Data page lists every problem and quarantined row.",
-        # Charts: titles, legends, axes and hover lines
-        "chart.left_out": "Only {currency} figures are drawn; {count} in {currencies} are not. "
-        "Choose a currency in the sidebar to convert and compare them.",
-        "chart.recipient.title": "{name} received the most: {amount} across {n} award"
-        "|{name} received the most: {amount} across {n} awards",
-        "chart.recipient.axis": "{currency} (each segment is one award)",
-        "chart.programme.title": "Largest committed: {name}, {amount}",
-        "chart.programme.title_plan": "Only plans and targets here; the largest is {name}: {amount}",
-        "chart.programme.label": "{name} ({basis})",
-        "chart.programme.label_status": "{name} ({basis}, {status})",
-        "chart.programme.declared": "Declared amount (hatched: target or plan)",
-        "chart.programme.allocated": "Sum of named awards",
-        "chart.timeline.title": "{n} announcement from {start} to {end}|{n} announcements from {start} to {end}",
-        "chart.annualised.title": "Largest per year: {name}, {amount} a year",
-        "chart.annualised.title_target": "Largest per year: {name}, {amount} a year (a target, not committed)",
-        "chart.annualised.label": "{name} ({n} yr)|{name} ({n} yrs)",
-        "chart.annualised.trace": "Per year (hatched: target or plan)",
-        "chart.annualised.axis": "{currency} per year",
-        "chart.market.range": "Published range",
-        "chart.market.figure": "Published figure (lower bound for 'more than')",
-        "chart.market.axis": "Share of the market as defined by the source",
-        "chart.market.rank": "#{rank} {name}",
-        "chart.market.title": "{market}: {segment} {share}",
-        "chart.world.title": "Largest: {country}'s {name}, {amount}",
-        "chart.world.committed": "Committed or budgeted",
-        "chart.world.planned": "Target or plan (not committed)",
-        "chart.world.plan_axis": "{currency}, targets and plans (own scale)",
-        "chart.hover.declared": "Declared: {amount}",
-        "chart.hover.announced": "Announced {date}",
-        "chart.hover.named_awards": "{count} named award(s)",
-        "chart.hover.named_sum": "Named awards add to {amount}",
-        "chart.hover.per_year": "{amount} a year",
-        "chart.hover.of_total": "of {amount}",
-        "chart.hover.published": "Published: {amount}, {date}",
-        "chart.hover.rate": "Rate: {rate}",
-        # Table headers (the ID column is never translated: code finds rows by it)
-        "column.project": "Project",
-        "column.programme": "Programme",
-        "column.amount": "Amount",
-        "column.value": "Value",
-        "column.currency": "Currency",
-        "column.basis": "Basis",
-        "column.announced": "Announced",
-        "column.purpose": "Purpose",
-        "column.sources": "Sources",
-        "column.published_amount": "Published amount",
-        "column.rate": "Rate",
-        "column.rate_date": "Rate date",
-        "column.not_converted": "Not converted because",
-        "column.level": "Level",
-        "column.inside": "Inside",
-        "column.country": "Country",
-        "column.kind": "Kind",
-        "column.named_awards": "Named awards",
-        "column.allocated": "Sum of named awards",
-        "column.per_year": "Per year",
-        "column.status": "Status",
-        "column.market": "Market",
-        "column.year": "Year",
-        "column.segment": "Segment",
-        "column.share": "Share",
-        "column.low": "Low %",
-        "column.high": "High %",
-        "column.framing": "Framing",
-        "column.programme_or_award": "Programme or award",
-        "column.note": "Note",
-        "column.publisher": "Publisher",
-        "column.published": "Published",
-        "column.tier": "Tier",
-        "column.link": "Link",
-        "column.via": "Seen via",
-        "column.confirms": "Confirms",
-        "column.cited_by": "Rows citing it",
-        "column.no": "No.",
-        "column.caveat": "Caveat",
-        "column.detail": "Detail",
-        "column.attached_to": "Attached to",
-        "column.severity": "Severity",
-        "column.table": "Table",
-        "column.file": "File",
-        "column.line": "Line",
-        "column.field": "Field",
-        "column.raw_value": "Value",
-        "column.message": "Message",
-        "column.why": "Why",
-        "column.row": "Row",
-        # Table cells
-        "table.rank": "rank {rank}",
-        "table.no_date": "n.d.",
-        "table.awards": "Awards",
-        "table.programmes": "Programmes",
-        "table.market_shares": "Market shares",
-        "table.figures": "{count} figures: {words}",
-        "table.sources_fallback": "see the sources column and sources.csv",
-        # Programme status
-        "programme_status.active": "active",
-        "programme_status.planned": "planned",
-        "programme_status.completed": "completed",
-        "programme_status.shelved": "shelved",
-        "caveat_kind.conflict": "conflict",
-        "caveat_kind.overlap": "overlap: counted once",
-        "caveat_kind.unconfirmed": "unconfirmed: not added",
-        "programme_status.cancelled": "cancelled",
-        "programme_status.superseded": "superseded",
-        "adding.scope": "not counted here: {kind}",
-        "adding.status": "{status}: not committed",
-        "adding.status_inside": "inside {other}, which is {status}: not committed",
-        "adding.plan": "a target or plan, not money committed",
-        "adding.budget": "a budget frame or budget line: money awarded from it is counted where it is awarded",
-        "adding.unconfirmed": "unconfirmed figure: {title} ({caveat})",
-        "adding.inside": "inside {other}, which is counted",
-        "adding.no_amount": "no published amount",
-        "adding.no_rate": "not converted: {note}",
-        "adding.currency": "in {currency}, not {total}: choose a display currency to convert and add it",
-        "adding.overlap": "may be the same money as {other} ({caveat}), which is counted: counted once",
-        "adding.overlap_inside": "may be the same money as {other} ({caveat}), counted within {holder}: counted once",
-        # Source tiers and how a source was seen
-        "tier.primary": "primary",
-        "tier.press": "press",
-        "tier.secondary": "secondary",
-        "tier.low": "low",
-        "via.mirror": "mirror",
-        "via.reproduction": "reproduction",
-        "via.repost": "repost",
-        "via.reprint": "reprint",
-        "via.summary": "summary",
-        "via.cache": "cache",
-        "via.converted_copy": "converted copy",
-        # Snapshot (HTML download)
-        "snapshot.made": "Snapshot made {time} from {title}; newest source dated {date}. Validation: {summary}.",
-        "snapshot.live": "Live view:",
-        "snapshot.alt": "Text description",
-        "snapshot.data": "Data ({count} rows)",
-        "snapshot.caveats": "Caveats ({count})",
-        "snapshot.per_year": "Amount per year",
-    },
-    "ja": {
-        # App and navigation
-        "app.title": "AI資金ダッシュボード",
-        "page.overview": "概要",
-        "page.companies": "企業別",
-        "page.programmes": "事業別",
-        "page.market": "クラウド市場",
-        "page.world": "世界",
-        "page.data": "データ",
-        "page.sources": "出典と方法",
-        # Sidebar controls
-        "filters.header": "絞り込み",
-        "filters.language": "言語",
-        "filters.country": "国・地域",
-        "filters.programme": "事業",
-        "filters.kind": "支援の種類",
-        "filters.organisation": "支援先",
-        "filters.date_from": "発表日（開始）",
-        "filters.date_to": "発表日（終了）",
-        "filters.currency": "金額の表示通貨",
-        "filters.currency.original": "元の通貨",
-        "filters.fx": "為替換算レート",
-        "filters.fx.announcement": "各発表日のECB参照レート",
-        "filters.fx.fixed": "特定日のECB参照レート",
-        "filters.fx_date": "レートの日付",
-        "filters.reset": "絞り込みを解除",
-        "filters.all": "すべて",
-        # Filter sentence
-        "sentence.showing": "{programmes}・{awards}を表示",
-        "sentence.awards": "採択{n}件|採択{n}件",
-        "sentence.programmes": "{n}事業|{n}事業",
-        "sentence.country": "国・地域：{values}",
-        "sentence.programme": "事業：{values}",
-        "sentence.kind": "支援の種類：{values}",
-        "sentence.organisation": "支援先：{values}",
-        "sentence.dates": "{range}に発表",
-        "sentence.dates.between": "{start}〜{end}",
-        "sentence.dates.from": "{start}以降",
-        "sentence.dates.to": "{end}まで",
-        "sentence.undated": "日付のない{n}件は期間の絞り込みで除外しています",
-        "sentence.original": "金額は元の通貨のまま",
-        "sentence.converted.announcement": "金額は各発表日のECB参照レートで{currency}に為替換算"
-        "（月または年しか分からない場合は月平均・年平均）",
-        "sentence.converted.fixed": "金額は{date}のECB参照レートで{currency}に為替換算",
-        "sentence.not_converted": "{n}件の数値は換算できませんでした：{reasons}",
-        "sentence.none": "条件に一致するデータはありません。",
-        "fx_note.no_date": "発表日がないため発表日のレートを使えない",
-        "fx_note.no_amount": "金額非公表",
-        "sentence.filters": "（{phrases}）",
-        "sentence.list": "、",
-        "sentence.values": "・",
-        "sentence.clause": "。",
-        "sentence.next": "。",
-        "sentence.end": "。",
-        # Common
-        "common.empty": "条件に一致するデータはありません。サイドバーで期間を広げるか、絞り込みを解除してください。",
-        "common.empty_hint": "サイドバーで期間を広げるか絞り込みを解除すると、数値が再び表示されます。",
-        "common.show_data": "データを表示",
-        "common.source": "出典",
-        "common.sources": "出典",
-        "common.caveats": "注意事項",
-        "common.more_sources": "ほか{n}件は下に",
-        "common.sources_and_caveats": "出典{sources}件と注意事項{caveats}件（すべて）",
-        "common.no_amount": "金額非公表",
-        "common.download_csv": "CSVをダウンロード",
-        "common.download_xlsx": "XLSXをダウンロード",
-        "common.download_shown": "表示中のデータ",
-        "common.download_all": "全データ",
-        "common.loaded_at": "データ読み込み：{time}",
-        "common.data_as_of": "最新の出典：{date}",
-        "common.mixed_bases": "合計には性質の異なる数値（{bases}）が含まれます。各棒にどれかを示しています。",
-        "common.chart_alt": "グラフ：{title}",
-        # Bases
-        "basis.exact": "確定",
-        "basis.about": "約",
-        "basis.up_to": "最大",
-        "basis.up_to_about": "最大約",
-        "basis.at_least": "以上",
-        "basis.target": "目標",
-        "basis.none": "数値なし",
-        # Kinds
-        "kind.model_development": "基盤モデル開発",
-        "kind.compute_subsidy": "計算資源への補助",
-        "kind.public_compute": "公的計算基盤",
-        "kind.compute_investment": "計算基盤への投資",
-        "kind.data_collection": "データ収集",
-        "kind.financing": "融資・出資",
-        "kind.budget_frame": "予算枠",
-        "kind.broad_strategy": "国家戦略",
-        "kind.quantum_compute": "量子コンピューティング",
-        "kind.staff_grant": "人材への補助",
-        # Levels
-        "level.budget_frame": "予算枠",
-        "level.programme": "事業",
-        "level.round": "公募回",
-        "level.component": "内訳",
-        # Milestone status
-        "status.met": "達成",
-        "status.on_track": "順調",
-        "status.pending": "結果待ち",
-        "status.unconfirmed": "未確認",
-        "status.not_met": "未達成",
-        "timing.on": "{date}",
-        "timing.by": "{date}まで",
-        "timing.by_end": "{date}末まで",
-        "timing.as_early_as": "早ければ{date}",
-        "timing.around": "{date}頃",
-        "timing.from": "{date}から",
-        "timing.yearly_from": "{date}から毎年",
-        # Overview
-        "overview.title": "AIモデルと計算資源への政府資金",
-        "overview.intro": "日本のAI基盤モデルとGPUクラウドへの補助金を、国内クラウド市場や他国の事業と並べて示します。"
-        "すべての数値に、その性質（確定・約・上限・目標など）と出典を付けています。",
-        "overview.models": "AIモデル向け",
-        "overview.models.help": "AIモデル（基盤モデル開発）に確約された資金。「出典と方法」の1つの規則で合計："
-        "計画・目標、見送り、予算枠、未確認の数値は含めず、二重に数えず、"
-        "確定額・概数・上限・下限は分けて示します。",
-        "overview.compute": "AI計算資源向け",
-        "overview.compute.help": "AI計算資源（計算資源への補助と公的計算基盤）に確約された資金。"
-        "量子コンピューティングと人材への補助は別の種類です。同じ規則で合計します。",
-        "overview.programmes": "事業数",
-        "overview.recipients": "支援先数",
-        "overview.highlights": "ニュースの要点",
-        "overview.highlight.open": "{page}を開く",
-        "overview.highlight.sources": "出典：{sources}",
-        "overview.totals": "確約された資金（1つの規則で合計）",
-        "overview.explain": "「{name}」に含めたもの・含めなかったもの",
-        "overview.added": "含めたもの",
-        "overview.left_out": "含めなかったもの",
-        "overview.reason": "理由",
-        "overview.row": "行",
-        "overview.figure": "数値",
-        "summary.figures": "{n}件を合計|{n}件を合計",
-        "summary.range": "{first}〜{last}",
-        "summary.announced": "発表{dates}",
-        "summary.undated": "日付なし{n}件",
-        "summary.counted_once": "{n}件を一度だけ計上",
-        "summary.left_out": "{n}件を除外",
-        "summary.sources": "出典",
-        "summary.converted": "≈ {amount}（{date}のレート）",
-        "share_basis.exact": "確定",
-        "share_basis.about": "約",
-        "share_basis.range": "範囲",
-        "share_basis.more_than": "超",
-        "share_basis.rank_only": "順位のみ",
-        "present.highlights": "要点",
-        "overview.watch": "今後の注目点",
-        "overview.watch.due": "期限",
-        "overview.watch.status": "状況",
-        "overview.watch.what": "内容",
-        "overview.watch.as_of": "状況の時点",
-        "overview.watch.overdue": "期限超過",
-        "overview.watch.status_overdue": "{status}（{overdue}）",
-        # Companies
-        "companies.title": "企業・プロジェクト別の補助金",
-        "companies.intro": "棒は支援先ごとです。共同申請は参加者全員の名前を付けた1つのプロジェクトとして示し、"
-        "分割しません。区分は採択ごとで、公募回ごとに色分けしています。",
-        "companies.projects": "支援先別の採択",
-        "companies.chart_subtitle": "支援先ごとに1本（共同プロジェクトも1本）。区分は1件の採択で、"
-        "公募回ごとに色分けし、金額の性質を凡例に示します",
-        "companies.unpublished": "金額が公表されていない採択",
-        # Programmes
-        "programmes.title": "事業別の合計",
-        "programmes.declared_vs_allocated": "公表額と個別採択への配分",
-        "programmes.timeline": "発表の推移",
-        "programmes.annualised": "各事業の期間における年間額",
-        "programmes.nesting": "公募回・事業・予算枠の入れ子関係",
-        # Market
-        "market.title": "日本のクラウド市場シェア",
-        "market.intro": "各パネルは、出典が測った1つの市場定義と年です。パネルが違えば測っているものも違うため、"
-        "数値どうしは比較できません。",
-        "market.context": "参考：補助金の公募回",
-        "market.context.intro": "日本の計算資源への補助と公的計算基盤。政府は、国内事業者のシェアが約30%にとどまる"
-        "クラウド市場への対応策と位置づけています。",
-        "market.rank_only": "シェアの数値がなく順位のみ：{names}",
-        # World
-        "world.title": "国・地域別の事業",
-        "world.intro": "各国・地域の事業を1つの軸に並べ、1つの通貨（サイドバーで選ばない限り米ドル）に"
-        "換算して示します。斜線の棒は目標・計画で、確約された資金ではありません。",
-        # Data
-        "data.title": "データと検証",
-        "data.table": "グラフの元データ",
-        "data.which": "表",
-        "data.report": "検証レポート",
-        "data.valid": "読み込んだパッケージは有効です：{summary}。",
-        "data.invalid": "読み込んだパッケージにエラーがあります：{summary}。",
-        "data.quarantined": "隔離した行（読み込んでいません）",
-        "data.no_problems": "問題は見つかりませんでした。",
-        "data.counts": "エラー{errors}件、警告{warnings}件。{tables}テーブルの{rows_read}行のうち{rows_loaded}行を"
-        "読み込み、{rows_quarantined}行を隔離",
-        "data.downloads": "ダウンロード",
-        "data.all_xlsx": "全テーブル（XLSX）",
-        "data.all_json": "全テーブル（JSON）",
-        "data.all_unread": "{tables}のファイルを読み込めなかったため、パッケージ全体のダウンロードは提供していません"
-        "（空の表として渡さないため）。理由は下の検証レポートにあります。",
-        # Sources
-        "sources.title": "出典と方法",
-        "sources.list": "出典",
-        "sources.caveats": "注意事項：出典どうしが食い違う点",
-        "sources.method": "方法",
-        "sources.licence": "ライセンス",
-        # Sharing and presenting
-        "share.button": "共有",
-        "share.link": "この表示（絞り込み・通貨・ページ）へのリンク：",
-        "share.snapshot": "スナップショットをダウンロード（HTML、オフラインで閲覧可）",
-        "share.present": "プレゼン表示",
-        "share.print": "印刷やPDF保存にはブラウザの印刷機能を使ってください。操作部分は省かれます。",
-        "present.previous": "前へ",
-        "present.next": "次へ",
-        "present.exit": "プレゼン表示を終了",
-        "present.position": "スライド {n}/{total} · 矢印キーで移動、Escで終了",
-        # Links
-        "url.ignored": "リンクの一部の設定は使えなかったため、既定値に戻しました：{params}。",
-        # Errors
-        "error.load": "データパッケージを読み込めませんでした",
-        "error.unexpected": "準備中に問題が発生しました。詳細はサーバーのログにあります",
-        "error.invalid_package": "データパッケージにエラーがあるため、有効な行だけを表示しています。"
-        "残りは「データ」ページに一覧があります。{problem}",
-        "error.stale": "データファイルが変更されましたが検証に通らないため、最後に有効だったデータ"
-        "（{time}に読み込み）を表示しています。問題：{problem}。「データ」ページにすべての問題と隔離した行を示しています。",
-        # Charts: titles, legends, axes and hover lines
-        "chart.left_out": "{currency}建ての数値だけを描いています。{currencies}建ての{count}件は描いていません。"
-        "サイドバーで通貨を選ぶと、換算して比較できます。",
-        "chart.recipient.title": "受給額が最も多いのは{name}：{amount}（{n}件）"
-        "|受給額が最も多いのは{name}：{amount}（{n}件）",
-        "chart.recipient.axis": "{currency}（区分は1件の採択）",
-        "chart.programme.title": "確約された金額で最大：{name}（{amount}）",
-        "chart.programme.title_plan": "計画・目標のみ。最大は{name}：{amount}",
-        "chart.programme.label": "{name}（{basis}）",
-        "chart.programme.label_status": "{name}（{basis}・{status}）",
-        "chart.programme.declared": "公表額（斜線：目標・計画）",
-        "chart.programme.allocated": "個別採択の合計",
-        "chart.timeline.title": "{start}〜{end}に{n}件の発表|{start}〜{end}に{n}件の発表",
-        "chart.annualised.title": "年間額が最も大きいのは{name}：年間{amount}",
-        "chart.annualised.title_target": "年間額が最も大きいのは{name}：年間{amount}（目標で、確約ではない）",
-        "chart.annualised.label": "{name}（{n}年）|{name}（{n}年）",
-        "chart.annualised.trace": "年間額（斜線：目標・計画）",
-        "chart.annualised.axis": "{currency}／年",
-        "chart.market.range": "公表された幅",
-        "chart.market.figure": "公表値（「超」は下限）",
-        "chart.market.axis": "出典の定義による市場シェア",
-        "chart.market.rank": "{rank}位 {name}",
-        "chart.market.title": "{market}：{segment} {share}",
-        "chart.world.title": "最も大きいのは{country}の{name}：{amount}",
-        "chart.world.committed": "確約・予算化済み",
-        "chart.world.planned": "目標・計画（確約ではない）",
-        "chart.world.plan_axis": "{currency}（目標・計画、別の目盛り）",
-        "chart.hover.declared": "公表額：{amount}",
-        "chart.hover.announced": "発表：{date}",
-        "chart.hover.named_awards": "個別採択 {count}件",
-        "chart.hover.named_sum": "個別採択の合計：{amount}",
-        "chart.hover.per_year": "年間{amount}",
-        "chart.hover.of_total": "総額{amount}のうち",
-        "chart.hover.published": "公表額：{amount}、{date}",
-        "chart.hover.rate": "レート：{rate}",
-        # Table headers
-        "column.project": "支援先",
-        "column.programme": "事業",
-        "column.amount": "金額",
-        "column.value": "数値",
-        "column.currency": "通貨",
-        "column.basis": "性質",
-        "column.announced": "発表日",
-        "column.purpose": "目的",
-        "column.sources": "出典",
-        "column.published_amount": "公表額",
-        "column.rate": "レート",
-        "column.rate_date": "レートの日付",
-        "column.not_converted": "換算できない理由",
-        "column.level": "階層",
-        "column.inside": "上位",
-        "column.country": "国・地域",
-        "column.kind": "種類",
-        "column.named_awards": "個別採択",
-        "column.allocated": "個別採択の合計",
-        "column.per_year": "年間額",
-        "column.status": "状況",
-        "column.market": "市場",
-        "column.year": "年",
-        "column.segment": "区分",
-        "column.share": "シェア",
-        "column.low": "下限 %",
-        "column.high": "上限 %",
-        "column.framing": "定義",
-        "column.programme_or_award": "事業または採択",
-        "column.note": "備考",
-        "column.publisher": "発行元",
-        "column.published": "公開日",
-        "column.tier": "信頼度",
-        "column.link": "リンク",
-        "column.via": "参照経路",
-        "column.confirms": "裏付ける内容",
-        "column.cited_by": "引用している行",
-        "column.no": "番号",
-        "column.caveat": "注意事項",
-        "column.detail": "詳細",
-        "column.attached_to": "対象",
-        "column.severity": "重大度",
-        "column.table": "テーブル",
-        "column.file": "ファイル",
-        "column.line": "行",
-        "column.field": "項目",
-        "column.raw_value": "値",
-        "column.message": "内容",
-        "column.why": "理由",
-        "column.row": "行の内容",
-        # Table cells
-        "table.rank": "{rank}位",
-        "table.no_date": "日付なし",
-        "table.awards": "採択",
-        "table.programmes": "事業",
-        "table.market_shares": "市場シェア",
-        "table.figures": "{count}件：{words}",
-        "table.sources_fallback": "出典の列と sources.csv を参照",
-        # Programme status
-        "programme_status.active": "実施中",
-        "programme_status.planned": "計画中",
-        "programme_status.completed": "終了",
-        "programme_status.shelved": "見送り",
-        "caveat_kind.conflict": "食い違い",
-        "caveat_kind.overlap": "重複の可能性：一度だけ計上",
-        "caveat_kind.unconfirmed": "未確認：合計に含めない",
-        "programme_status.cancelled": "中止",
-        "programme_status.superseded": "差し替え",
-        "adding.scope": "この合計の対象外：{kind}",
-        "adding.status": "{status}：確約された資金ではない",
-        "adding.status_inside": "{status}の{other}に含まれる：確約された資金ではない",
-        "adding.plan": "目標・計画であり、確約された資金ではない",
-        "adding.budget": "予算枠・予算項目：配分された資金は配分先で数える",
-        "adding.unconfirmed": "未確認の数値：{title}（{caveat}）",
-        "adding.inside": "合計に含めた{other}の内数",
-        "adding.no_amount": "金額の公表なし",
-        "adding.no_rate": "換算できない：{note}",
-        "adding.currency": "{currency}建てで{total}ではない：表示通貨を選ぶと換算して加える",
-        "adding.overlap": "{other}（{caveat}）と同じ資金の可能性があり、一度だけ数える",
-        "adding.overlap_inside": "{holder}に含めた{other}（{caveat}）と同じ資金の可能性があり、一度だけ数える",
-        # Source tiers and how a source was seen
-        "tier.primary": "一次資料",
-        "tier.press": "報道",
-        "tier.secondary": "二次資料",
-        "tier.low": "低信頼",
-        "via.mirror": "ミラー",
-        "via.reproduction": "転載",
-        "via.repost": "再投稿",
-        "via.reprint": "再掲",
-        "via.summary": "要約",
-        "via.cache": "キャッシュ",
-        "via.converted_copy": "変換された写し",
-        # Snapshot (HTML download)
-        "snapshot.made": "{time}に{title}から作成したスナップショット。最新の出典：{date}。検証：{summary}。",
-        "snapshot.live": "最新の表示：",
-        "snapshot.alt": "テキストによる説明",
-        "snapshot.data": "データ（{count}行）",
-        "snapshot.caveats": "注意事項（{count}件）",
-        "snapshot.per_year": "年間額",
-    },
-}
+# The gettext domain, and where its catalogues live: LOCALE_DIR/<lang>/LC_MESSAGES/<DOMAIN>.po.
+DOMAIN = "aifunding"
+LOCALE_DIR = Path(__file__).resolve().with_name("locale")
+
+
+def catalogue_path(lang: str) -> Path:
+    """The PO catalogue of ``lang``."""
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@cache
+def messages(lang: str) -> Mapping[str, str]:
+    """The messages of ``lang``'s catalogue, key to text, read once through Babel.
+
+    As gettext does, an untranslated (empty) or fuzzy entry is left out, so it falls back to English.
+
+    Raises:
+        FileNotFoundError: ``lang`` has no catalogue.
+        babel.messages.pofile.PoFileError: The catalogue is malformed.
+    """
+    # Imported here: only the first lookup pays for Babel's PO reader.
+    from babel.messages.pofile import read_po
+
+    with catalogue_path(lang).open("rb") as po:
+        catalog = read_po(po, domain=DOMAIN, abort_invalid=True)
+    # Plural messages (msgid_plural) are not used: a "one|many" bar inside one message stands for them.
+    return MappingProxyType(
+        {
+            m.id: m.string
+            for m in catalog
+            if isinstance(m.id, str) and isinstance(m.string, str) and m.id and m.string and not m.fuzzy
+        }
+    )
+
+
+class _Catalogues(Mapping[str, Mapping[str, str]]):
+    """Every language's messages, read-only and read on first use: ``CATALOG["ja"]["app.title"]``."""
+
+    def __getitem__(self, lang: str) -> Mapping[str, str]:
+        if lang not in LANGUAGES:
+            raise KeyError(lang)
+        return messages(lang)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(LANGUAGES)
+
+    def __len__(self) -> int:
+        return len(LANGUAGES)
+
+
+CATALOG: Mapping[str, Mapping[str, str]] = _Catalogues()
 
 
 def _plural(text: str, n: int | None) -> str:
@@ -746,8 +91,8 @@ def translate(key: str, lang: str = DEFAULT_LANGUAGE, /, **values: object) -> st
     A key that exists in no language is a programming error, so it raises ``KeyError`` rather
     than showing the key to a user.
     """
-    catalog: Mapping[str, str] = CATALOG.get(lang, CATALOG[DEFAULT_LANGUAGE])
-    text = catalog.get(key) or CATALOG[DEFAULT_LANGUAGE][key]
+    catalog = messages(lang if lang in LANGUAGES else DEFAULT_LANGUAGE)
+    text = catalog.get(key) or messages(DEFAULT_LANGUAGE)[key]
     n = values.get("n")
     text = _plural(text, n if isinstance(n, int) else None)
     return text.format(**values) if values else text

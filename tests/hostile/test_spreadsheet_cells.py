@@ -17,18 +17,12 @@ import pytest
 from openpyxl import load_workbook
 
 from aifunding import BUNDLED_DATA
+from aifunding.analysis.conversion import FxChoice
 from aifunding.analysis.filters import prepare
-from aifunding.analysis.metrics import FxChoice
 from aifunding.figures.presentation import awards_table
 from aifunding.loading.package import Package, load_package
-from aifunding.outputs.export import (
-    FORMULA_PREFIXES,
-    about_rows,
-    export_bytes,
-    table_csv_bytes,
-    table_xlsx_bytes,
-    write_export,
-)
+from aifunding.outputs.cells import FORMULA_PREFIXES, table_csv_bytes, table_xlsx_bytes
+from aifunding.outputs.export import about_rows, export_bytes, write_export
 
 from corpus import FORMULA, build
 
@@ -90,7 +84,7 @@ def test_the_formula_case_really_holds_formulas(packages: dict[str, Package]) ->
 def test_dashboard_downloads_write_no_formula(packages: dict[str, Package]) -> None:
     package = packages["formulas"]
     prepared = prepare(package)
-    frame = awards_table(prepared.awards, package, value_column="amount", currency_column="currency", lang="en")
+    frame = awards_table(prepared.awards, package, lang="en")
     frame = frame.rename(columns={frame.columns[0]: "=SUM(A1)"})  # a header cell too
     about = [("title", package.title), ("view", FORMULA), *about_rows(package, None, datetime.datetime.now())]
     assert formula_cells_in_xlsx(table_xlsx_bytes(frame, "=awards", about)) == []

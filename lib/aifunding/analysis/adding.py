@@ -36,7 +36,8 @@ from typing import Any
 import pandas as pd
 
 from aifunding import columns as C
-from aifunding.data.models import NOT_COMMITTED_STATUSES, PLAN_BASES, Basis, CaveatKind, Level
+from aifunding.data.tree import ProgrammeTree
+from aifunding.data.vocabulary import NOT_COMMITTED_STATUSES, PLAN_BASES, Basis, CaveatKind, Level, SupportKind
 from aifunding.i18n import translate
 
 # Totals prefer this currency when no display currency is chosen: the dashboard's home market.
@@ -84,7 +85,7 @@ class Scope:
 # The headline totals: money committed to AI models, and to AI compute.
 SCOPES: dict[str, Scope] = {
     "models": Scope("models", frozenset({"model_development"})),
-    "compute": Scope("compute", frozenset({"compute_subsidy", "public_compute"})),
+    "compute": Scope("compute", frozenset({SupportKind.COMPUTE_SUBSIDY.value, SupportKind.PUBLIC_COMPUTE.value})),
 }
 
 
@@ -178,7 +179,7 @@ class _Row:
     table: str
     parent: str | None  # the programme above (for an award, its programme)
     kind: str | None
-    scope_kinds: tuple[str, ...]  # its own kind and the kinds of the programmes above it
+    scope_kinds: tuple[str | None, ...]  # its own kind and the kinds of the programmes above it (None: none given)
     level: str | None
     status: str | None
     basis: str | None
@@ -200,8 +201,14 @@ class AddingRule:
         caveat_links: the package's caveat links.
     """
 
-    def __init__(self, programmes: pd.DataFrame, caveats: pd.DataFrame, caveat_links: pd.DataFrame) -> None:
-        self.parent = {i: _na(p) for i, p in zip(programmes["id"], programmes["parent_id"], strict=True)}
+    def __init__(
+        self,
+        programmes: pd.DataFrame,
+        caveats: pd.DataFrame,
+        caveat_links: pd.DataFrame,
+        tree: ProgrammeTree | None = None,
+    ) -> None:
+        self.tree = tree or ProgrammeTree.from_frame(programmes)
         self.level = dict(zip(programmes["id"], programmes["level"], strict=True))
         self.status = dict(zip(programmes["id"], programmes["status"], strict=True))
         self.kind = dict(zip(programmes["id"], programmes["kind"], strict=True))
@@ -215,13 +222,14 @@ class AddingRule:
         groups: dict[str, list[str]] = {}
         for row in caveat_links.itertuples(index=False):
             target = _na(row.programme_id) or _na(row.award_id)
-            kind = kinds.get(row.caveat_id)
-            if target is None or kind is None:
+            caveat_id = row.caveat_id
+            kind = kinds.get(caveat_id)
+            if target is None or kind is None or not isinstance(caveat_id, str):  # caveat ids are text
                 continue
             if kind == CaveatKind.UNCONFIRMED:
-                self.unconfirmed.setdefault(target, row.caveat_id)
+                self.unconfirmed.setdefault(target, caveat_id)
             elif kind == CaveatKind.OVERLAP:
-                groups.setdefault(row.caveat_id, []).append(target)
+                groups.setdefault(caveat_id, []).append(target)
         self.caveat_titles = titles
         # Overlap caveat -> the rows it ties, and row -> the overlap caveats it is in (no pairs: a
         # caveat tied to many rows stays linear).
@@ -233,15 +241,11 @@ class AddingRule:
 
     @classmethod
     def for_package(cls, package: Any) -> AddingRule:
-        return cls(package.frame("programmes"), package.frame("caveats"), package.frame("caveat_links"))
+        return cls(package.frame("programmes"), package.frame("caveats"), package.frame("caveat_links"), package.tree)
 
     def chain(self, programme_id: str | None) -> list[str]:
         """``programme_id`` and every programme above it, innermost first (the tree is acyclic)."""
-        result: list[str] = []
-        while programme_id is not None and programme_id in self.level and programme_id not in result:
-            result.append(programme_id)
-            programme_id = self.parent.get(programme_id)
-        return result
+        return self.tree.ancestors(programme_id) if programme_id is not None and programme_id in self.level else []
 
     # -- the rule ------------------------------------------------------------------------------
 
@@ -344,7 +348,7 @@ class AddingRule:
                 if member in holders:
                     held.setdefault(holders[member], []).append((member, caveat_id))
         covered: dict[str, tuple[str, str]] = {}  # caveat -> (member, holder) counted first
-        for row in sorted(counted, key=lambda r: (-r.value, r.id)):
+        for row in sorted(counted, key=_largest_first):
             match = next(
                 ((caveat, *covered[caveat]) for caveat in self.overlaps_of.get(row.id, ()) if caveat in covered),
                 None,
@@ -400,6 +404,13 @@ def _main_currency(currencies: Iterable[str | None]) -> str | None:
     if HOME_CURRENCY in counts:
         return HOME_CURRENCY
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0][0]
+
+
+def _largest_first(row: _Row) -> tuple[Decimal, str]:
+    """Sort key of counted rows: the largest value first, then by id (a counted row always has a value)."""
+    if row.value is None:
+        raise ValueError(f"row '{row.id}' has no value to count")
+    return -row.value, row.id
 
 
 def _entry(row: _Row, reason: str | None = None, detail: Mapping[str, str] | None = None) -> Entry:

@@ -11,23 +11,25 @@ import datetime
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Any
 
 import pandas as pd
 
 from aifunding import columns as C
 from aifunding.analysis.adding import AddingRule
-from aifunding.analysis.metrics import (
+from aifunding.analysis.conversion import (
+    ANNOUNCEMENT,
     NO_AMOUNT_NOTE,
     NO_DATE_NOTE,
     FxChoice,
-    award_view,
+    Money,
     convert_frame,
-    localized,
-    market_share_view,
-    programme_view,
+    convert_programmes,
 )
+from aifunding.analysis.metrics import award_view, localized, market_share_view, programme_view
 from aifunding.data.dates import partial_bounds
 from aifunding.data.tree import ProgrammeTree
+from aifunding.data.vocabulary import Level
 from aifunding.i18n import Translator, translate
 from aifunding.loading.package import Package
 from aifunding.money.formatting import format_partial_date
@@ -44,14 +46,14 @@ class ViewState:
     date_from: datetime.date | None = None
     date_to: datetime.date | None = None
     currency: str | None = None
-    fx_at: str = "announcement"
+    fx_at: str = ANNOUNCEMENT
     lang: str = "en"
 
     @property
     def fx(self) -> FxChoice | None:
         return None if self.currency is None else FxChoice(self.currency, self.fx_at)
 
-    def with_(self, **changes: object) -> ViewState:
+    def with_(self, **changes: Any) -> ViewState:
         return replace(self, **changes)
 
 
@@ -177,9 +179,14 @@ class FilteredView:
         return self.awards.empty and self.programmes.empty
 
     @cached_property
+    def money(self) -> Money:
+        """The amounts this view shows (original or converted), for every chart and table built from it."""
+        return Money(self.state.fx)
+
+    @property
     def value_column(self) -> str:
         """The amount column charts should read: converted when a currency is chosen."""
-        return C.AMOUNT_CONVERTED if self.state.currency else "amount"
+        return self.money.value_column
 
     def sentence(self) -> str:
         """The filters and the conversion in words, as shown above the charts."""
@@ -208,14 +215,14 @@ class FilteredView:
         """Programmes in view: programme rows, plus rounds shown without their programme."""
         shown = self.programmes
         ids = set(shown["id"])
-        orphan_rounds = (shown["level"] == "round") & ~shown["parent_id"].isin(ids)
-        return int(((shown["level"] == "programme") | orphan_rounds).sum())
+        orphan_rounds = (shown["level"] == Level.ROUND) & ~shown["parent_id"].isin(ids)
+        return int(((shown["level"] == Level.PROGRAMME) | orphan_rounds).sum())
 
     def conversion_phrase(self) -> str:
         t = Translator(self.state.lang)
         if self.state.currency is None:
             return t("sentence.original")
-        if self.state.fx_at == "announcement":
+        if self.state.fx_at == ANNOUNCEMENT:
             return t("sentence.converted.announcement", currency=self.state.currency)
         return t(
             "sentence.converted.fixed",
@@ -252,6 +259,8 @@ class Prepared:
     caveats: dict[str, dict] = field(default_factory=dict)
     # The adding rule every total uses, read from the package once.
     adding: AddingRule | None = None
+    # First and last day any announcement can mean: the date controls' range, where "no filter" is.
+    date_span: tuple[datetime.date, datetime.date] = (datetime.date(1990, 1, 1), datetime.date(2100, 12, 31))
     # Derived artefacts (figures, tables) memoised per view state by the dashboard; bounded there.
     memo: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -260,7 +269,7 @@ def prepare(package: Package) -> Prepared:
     """Join the tables once; filtering then only masks these frames."""
     awards = award_view(package)
     programmes = programme_view(package)
-    tree = ProgrammeTree.from_pairs(zip(programmes["id"], programmes["parent_id"], strict=True))
+    tree = package.tree
     programmes_by_org: dict[str, set[str]] = {}
     for programme_id, recipients in zip(awards["programme_id"], awards[C.RECIPIENT_IDS], strict=True):
         for org in recipients:
@@ -281,7 +290,25 @@ def prepare(package: Package) -> Prepared:
         sources=_rows_by_id(package.frame("sources")),
         caveats=_rows_by_id(package.frame("caveats")),
         adding=AddingRule.for_package(package),
+        date_span=announcement_span(programmes["announced"], awards["announced"]),
     )
+
+
+def announcement_span(*dates: pd.Series) -> tuple[datetime.date, datetime.date]:
+    """First and last day any of these partial dates can mean (1990 to today when there are none)."""
+    known = [d for column in dates for d in column if isinstance(d, str)]
+    if not known:
+        return datetime.date(1990, 1, 1), datetime.date.today()
+    return min(partial_bounds(d)[0] for d in known), max(partial_bounds(d)[1] for d in known)
+
+
+def date_filter(
+    date_from: object, date_to: object, span: tuple[datetime.date, datetime.date]
+) -> tuple[datetime.date | None, datetime.date | None]:
+    """The date filter the controls ask for: the package's full range means no filter, so undated rows stay."""
+    start = date_from if isinstance(date_from, datetime.date) and date_from > span[0] else None
+    end = date_to if isinstance(date_to, datetime.date) and date_to < span[1] else None
+    return start, end
 
 
 def _rows_by_id(frame: pd.DataFrame) -> dict[str, dict]:
@@ -325,7 +352,7 @@ def apply_view(prepared: Prepared, state: ViewState, kind_labels: Mapping[str, s
     shown_programmes = programmes[programme_keep]
     if state.fx is not None:
         shown_awards = convert_frame(shown_awards, state.fx)
-        shown_programmes = convert_frame(shown_programmes, state.fx)
+        shown_programmes = convert_programmes(shown_programmes, state.fx)
     shares = prepared.market_shares
     if state.countries:
         shares = shares[shares["country_id"].isin(state.countries)]

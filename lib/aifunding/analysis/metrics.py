@@ -9,7 +9,6 @@ the recipients, and every grouping counts it once.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -17,17 +16,10 @@ import pandas as pd
 
 from aifunding import columns as C
 from aifunding.analysis.adding import split_by_basis
-from aifunding.data.models import PLAN_BASES, Basis
 from aifunding.data.tree import ProgrammeTree
-from aifunding.i18n import DEFAULT_LANGUAGE
+from aifunding.data.vocabulary import PLAN_BASES, Basis
+from aifunding.i18n import DEFAULT_LANGUAGE, translate
 from aifunding.loading.package import Package
-from aifunding.money.fx import ConversionError, convert
-
-JOINT_SUFFIX = " (joint)"
-# Why a row was not converted, when the reason is this module's own rather than the fx module's.
-NO_AMOUNT_NOTE = "no published amount"
-NO_DATE_NOTE = "no announcement date, so no announcement-date rate"
-JOINT_SUFFIX_JA = "（共同）"
 
 
 def _none_if_na(value: Any) -> Any:
@@ -52,8 +44,8 @@ def recipients_by_award(package: Package) -> pd.DataFrame:
     for award_id, group in recipients.groupby("award_id", sort=False):
         group = group.assign(_order=group["role"].map(order)).sort_values("_order", kind="stable")
         ids = tuple(group["organisation_id"])
-        names_en = [organisations.at[i, "name_en"] for i in ids]
-        names_ja = [_none_if_na(organisations.at[i, "name_ja"]) or organisations.at[i, "name_en"] for i in ids]
+        names_en = [str(organisations.at[i, "name_en"]) for i in ids]
+        names_ja = [str(_none_if_na(organisations.at[i, "name_ja"]) or organisations.at[i, "name_en"]) for i in ids]
         joint = len(ids) > 1
         rows.append(
             {
@@ -62,8 +54,8 @@ def recipients_by_award(package: Package) -> pd.DataFrame:
                 C.RECIPIENTS_EN: " + ".join(names_en),
                 C.RECIPIENTS_JA: "・".join(names_ja),
                 C.JOINT: joint,
-                C.PROJECT_LABEL: " + ".join(names_en) + (JOINT_SUFFIX if joint else ""),
-                C.PROJECT_LABEL_JA: "・".join(names_ja) + (JOINT_SUFFIX_JA if joint else ""),
+                C.PROJECT_LABEL: " + ".join(names_en) + (translate("award.joint", "en") if joint else ""),
+                C.PROJECT_LABEL_JA: "・".join(names_ja) + (translate("award.joint", "ja") if joint else ""),
             }
         )
     return pd.DataFrame(
@@ -84,28 +76,19 @@ def links_by_row(package: Package, link_table: str, value_column: str, target_co
     """Row id -> tuple of linked ids (sources of a citation table, caveats of caveat_links)."""
     links = package.frame(link_table)
     subset = links[links[target_column].notna()]
-    return {key: tuple(dict.fromkeys(group[value_column])) for key, group in subset.groupby(target_column, sort=False)}
+    return {
+        str(key): tuple(dict.fromkeys(group[value_column])) for key, group in subset.groupby(target_column, sort=False)
+    }
 
 
-def programme_roots(programmes: pd.DataFrame) -> dict[str, str]:
-    """Programme id -> the id of the outermost programme above it that is not a budget frame.
+def programme_roots(programmes: pd.DataFrame, tree: ProgrammeTree | None = None) -> dict[str, str]:
+    """Each programme's root: the top of its chain of parents.
 
     Rounds belong to their programme; a programme sitting inside a budget frame is its own root,
     so a chart coloured by root programme is not one colour for everything in a frame.
     """
-    parent = dict(zip(programmes["id"], programmes["parent_id"], strict=True))
-    level = dict(zip(programmes["id"], programmes["level"], strict=True))
-    roots = {}
-    for pid in programmes["id"]:
-        current = pid
-        seen = {current}
-        while (
-            (up := _none_if_na(parent.get(current))) is not None and level.get(up) != "budget_frame" and up not in seen
-        ):
-            seen.add(up)
-            current = up
-        roots[pid] = current
-    return roots
+    tree = tree or ProgrammeTree.from_frame(programmes)
+    return {pid: tree.root(pid) for pid in programmes["id"]}
 
 
 def award_view(package: Package) -> pd.DataFrame:
@@ -116,7 +99,7 @@ def award_view(package: Package) -> pd.DataFrame:
     """
     awards = package.frame("awards")
     programmes = package.frame("programmes").set_index("id")
-    roots = programme_roots(package.frame("programmes"))
+    roots = programme_roots(package.frame("programmes"), package.tree)
     recipients = recipients_by_award(package).set_index(C.AWARD_ID)
     sources = links_by_row(package, "citations", "source_id", "award_id")
     caveats = links_by_row(package, "caveat_links", "caveat_id", "award_id")
@@ -152,26 +135,30 @@ def programme_view(package: Package) -> pd.DataFrame:
     countries = package.frame("countries").set_index("id")
     names = programmes.set_index("id")["name_en"]
     names_ja = programmes.set_index("id")["name_ja"]
-    totals = programme_totals(programmes, package.frame("awards"))
+    totals = programme_totals(programmes, package.frame("awards"), package.tree)
     frame = programmes.merge(totals, left_on="id", right_on=C.PROGRAMME_ID, how="left").drop(columns=C.PROGRAMME_ID)
     frame[C.COUNTRY_NAME_EN] = frame["country_id"].map(countries["name_en"])
     frame[C.COUNTRY_NAME_JA] = frame["country_id"].map(countries["name_ja"])
     frame[C.PARENT_NAME_EN] = frame["parent_id"].map(names)
     frame[C.PARENT_NAME_JA] = frame["parent_id"].map(names_ja)
-    frame[C.ROOT_PROGRAMME_ID] = frame["id"].map(programme_roots(programmes))
+    frame[C.ROOT_PROGRAMME_ID] = frame["id"].map(programme_roots(programmes, package.tree))
     # A plan is not spread over its years: a ¥1tn five-year plan is not "¥200bn a year" when its first
     # year's budget line says ¥387.3bn. Only committed figures get a per-year amount.
-    frame[C.ANNUALISED] = [
-        None if basis in PLAN_BASES else annualise(amount, years, start, end)
-        for amount, years, start, end, basis in zip(
-            frame["amount"],
-            frame["period_years"],
-            frame["period_start_fy"],
-            frame["period_end_fy"],
-            frame["basis"],
-            strict=True,
-        )
-    ]
+    frame[C.ANNUALISED] = pd.Series(
+        index=frame.index,
+        dtype=object,
+        data=[
+            None if basis in PLAN_BASES else annualise(amount, years, start, end)
+            for amount, years, start, end, basis in zip(
+                frame["amount"],
+                frame["period_years"],
+                frame["period_start_fy"],
+                frame["period_end_fy"],
+                frame["basis"],
+                strict=True,
+            )
+        ],
+    )
     frame[C.IS_PLAN] = frame["basis"].isin([b.value for b in PLAN_BASES])
     sources = links_by_row(package, "citations", "source_id", "programme_id")
     caveats = links_by_row(package, "caveat_links", "caveat_id", "programme_id")
@@ -180,14 +167,14 @@ def programme_view(package: Package) -> pd.DataFrame:
     return frame
 
 
-def programme_totals(programmes: pd.DataFrame, awards: pd.DataFrame) -> pd.DataFrame:
+def programme_totals(programmes: pd.DataFrame, awards: pd.DataFrame, tree: ProgrammeTree | None = None) -> pd.DataFrame:
     """Declared amount versus the sum of named awards, per programme (descendants included).
 
     Only awards in the programme's own currency (or, when it declares none, the one currency its
     awards share) are added; the others are counted in ``awards_other_currency`` so nothing
     disappears from view.
     """
-    tree = ProgrammeTree.from_pairs(zip(programmes["id"], programmes["parent_id"], strict=True))
+    tree = tree or ProgrammeTree.from_frame(programmes)
     # Awards by programme, read once: (amount or None, currency, basis).
     by_programme: dict[str, list[tuple[Any, Any, Any]]] = {}
     for pid, amount, award_currency, basis in zip(
@@ -287,72 +274,20 @@ def pool_shares(awards: pd.DataFrame, programmes: pd.DataFrame) -> pd.DataFrame:
     pool_currency = frame["programme_id"].map(pools["currency"])
     frame[C.POOL] = pool
     frame[C.POOL_BASIS] = frame["programme_id"].map(pools["basis"])
-    frame[C.POOL_SHARE] = [
-        (Decimal(a) / Decimal(p)) if _none_if_na(a) is not None and _none_if_na(p) is not None and c == pc else None
-        for a, p, c, pc in zip(frame["amount"], pool, frame["currency"], pool_currency, strict=True)
-    ]
+    frame[C.POOL_SHARE] = pd.Series(
+        index=frame.index,
+        dtype=object,
+        data=[
+            (Decimal(a) / Decimal(p)) if _none_if_na(a) is not None and _none_if_na(p) is not None and c == pc else None
+            for a, p, c, pc in zip(frame["amount"], pool, frame["currency"], pool_currency, strict=True)
+        ],
+    )
     return frame
 
 
 def mixed_bases(bases: Iterable[str]) -> bool:
     """True when a total adds figures of different kinds (say, exact and up-to)."""
     return len({b for b in bases if b}) > 1
-
-
-@dataclass(frozen=True)
-class FxChoice:
-    """Which rate converts a figure: at each announcement date, or at one fixed date."""
-
-    currency: str
-    at: str = "announcement"  # "announcement" or a partial date YYYY[-MM[-DD]]
-
-    @property
-    def fixed(self) -> bool:
-        return self.at != "announcement"
-
-
-def convert_frame(
-    frame: pd.DataFrame,
-    choice: FxChoice,
-    *,
-    amount_column: str = "amount",
-    currency_column: str = "currency",
-    date_column: str = "announced",
-) -> pd.DataFrame:
-    """Add converted amounts with the rate, its date and method used for each row.
-
-    Rows that cannot be converted (no amount, no announcement date, a currency outside the ECB
-    table, a date outside it) keep a missing converted amount and say why in ``fx_note``.
-    """
-    result = frame.copy()
-    converted, rates, rate_dates, methods, notes = [], [], [], [], []
-    for amount, currency, when in zip(result[amount_column], result[currency_column], result[date_column], strict=True):
-        amount, currency, when = _none_if_na(amount), _none_if_na(currency), _none_if_na(when)
-        at = choice.at if choice.fixed else when
-        if amount is None:
-            converted.append(None), rates.append(None), rate_dates.append(None), methods.append(None)
-            notes.append(NO_AMOUNT_NOTE)
-            continue
-        try:
-            if at is None:
-                raise ConversionError(NO_DATE_NOTE)
-            result_fx = convert(Decimal(amount), currency, choice.currency, at)
-        except ConversionError as exc:
-            converted.append(None), rates.append(None), rate_dates.append(None), methods.append(None)
-            notes.append(str(exc))
-            continue
-        converted.append(result_fx.amount)
-        rates.append(result_fx.rate.rate)
-        rate_dates.append(result_fx.rate.rate_date)
-        methods.append(str(result_fx.rate.method))
-        notes.append(None)
-    result[C.AMOUNT_CONVERTED] = converted
-    result[C.CONVERTED_CURRENCY] = choice.currency
-    result[C.FX_RATE] = rates
-    result[C.FX_RATE_DATE] = rate_dates
-    result[C.FX_METHOD] = methods
-    result[C.FX_NOTE] = notes
-    return result
 
 
 def localized(frame: pd.DataFrame, column: str, lang: str) -> pd.Series:
@@ -394,10 +329,8 @@ def market_share_view(package: Package) -> pd.DataFrame:
 
 __all__ = [
     "Basis",
-    "FxChoice",
     "annualise",
     "award_view",
-    "convert_frame",
     "decimal_sum",
     "pool_shares",
     "programme_totals",

@@ -20,8 +20,11 @@ import datetime
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from aifunding.analysis.filters import ViewState
+from aifunding import columns as C
+from aifunding.analysis.conversion import ANNOUNCEMENT
+from aifunding.analysis.filters import Prepared, ViewState
 from aifunding.i18n import LANGUAGES
+from aifunding.money.fx import rate_bounds, supported_currencies
 
 # Longer values are refused outright: no legitimate view needs them, and parsing them is work.
 MAX_VALUE_LENGTH = 2000
@@ -63,7 +66,7 @@ def encode(state: ViewState, default: ViewState | None = None) -> dict[str, str]
         params["lang"] = state.lang
     if state.currency:
         params["cur"] = state.currency
-        if state.fx_at != "announcement":
+        if state.fx_at != ANNOUNCEMENT:
             params["fx"] = state.fx_at
     for name, attribute in LIST_PARAMS.items():
         values = getattr(state, attribute)
@@ -121,7 +124,7 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
             ignored.append(f"cur={currency}: not a currency in the ECB reference rates")
 
     fx = value_of("fx")
-    if fx and fx != "announcement":
+    if fx and fx != ANNOUNCEMENT:
         day = _date(fx)
         if day is None:
             ignored.append(f"fx={fx}: write 'announcement' or a date YYYY-MM-DD")
@@ -154,6 +157,7 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
         if known:
             changes[attribute] = known
 
+    dates: dict[str, datetime.date] = {}
     for name, attribute in (("from", "date_from"), ("to", "date_to")):
         text = value_of(name)
         if not text:
@@ -162,10 +166,11 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
         if day is None or not 1990 <= day.year <= 2100:
             ignored.append(f"{name}={text[:40]}: write a date YYYY-MM-DD between 1990 and 2100")
         else:
-            changes[attribute] = day
-    if "date_from" in changes and "date_to" in changes and changes["date_from"] > changes["date_to"]:
+            dates[attribute] = day
+    if "date_from" in dates and "date_to" in dates and dates["date_from"] > dates["date_to"]:
         ignored.append("from/to: the start is after the end, so both were ignored")
-        del changes["date_from"], changes["date_to"]
+    else:
+        changes.update(dates)
 
     present = value_of("present")
     if present:
@@ -186,3 +191,29 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
         if name not in KNOWN_PARAMS:
             ignored.append(f"{name[:40]}: not a parameter of this dashboard")
     return Decoded(state.with_(**changes), ignored, extra)
+
+
+def vocabulary(prepared: Prepared) -> Vocabulary:
+    """The values a URL may name in this package: its ids, the ECB currencies and the dates of the rate table."""
+    first_rate, last_rate = rate_bounds()
+    return Vocabulary(
+        countries=set(prepared.package.frame("countries")["id"]),
+        programmes=set(prepared.programmes["id"]),
+        organisations={o for ids in prepared.awards[C.RECIPIENT_IDS] for o in ids},
+        kinds=set(prepared.programmes["kind"]),
+        currencies=set(supported_currencies()) | {"EUR"},
+        first_rate_date=first_rate,
+        last_rate_date=last_rate,
+    )
+
+
+def view_file_name(name: str, state: ViewState, today: datetime.date | None = None) -> str:
+    """A file name that says which view it holds: what it is, the view's parameters, and the day it was made.
+
+    ``name`` is a page's title key (``companies.title`` gives ``companies``) or a table's name.
+    """
+    parts = ["ai-funding", name.split(".")[0] if name.endswith(".title") else name]
+    parts += [value.replace(",", "+") for value in encode(state).values()]
+    parts.append((today or datetime.date.today()).isoformat())
+    text = "-".join(parts)
+    return "".join(ch if ch.isalnum() or ch in "-+_" else "-" for ch in text)[:150]

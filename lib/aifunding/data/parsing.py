@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -28,6 +30,20 @@ class LoadedRow:
     line: int
     raw: dict[str, str | None]
     model: BaseModel
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def typed_rows(rows: Iterable[LoadedRow], model: type[M]) -> Iterator[tuple[LoadedRow, M]]:
+    """Each row with its model typed as ``model``: the row model of the table the rows were parsed for.
+
+    Raises TypeError on a row of another model, which would mean rows of two tables were mixed up.
+    """
+    for row in rows:
+        if not isinstance(row.model, model):
+            raise TypeError(f"{row.file}:{row.line} holds a {type(row.model).__name__}, not a {model.__name__}")
+        yield row, row.model
 
 
 def decode_csv_bytes(name: str, shown: str, data: bytes, report: ValidationReport) -> str | None:
@@ -180,11 +196,11 @@ def parse_table(table: Table, file: str, text: str, report: ValidationReport, li
         reasons: list[str] = []
         too_long = next((i for i, v in enumerate(values) if len(v) > limits.cell_chars), None)
         if too_long is not None:
-            column = header[too_long] if too_long < len(header) else None
+            long_column = header[too_long] if too_long < len(header) else None
             reasons.append(
                 f"a value has {len(values[too_long]):,} characters, more than the limit of {limits.cell_chars:,}"
             )
-            problem("cell-too-long", line, column, values[too_long], reasons[-1])
+            problem("cell-too-long", line, long_column, values[too_long], reasons[-1])
         elif len(values) != len(header):
             reasons.append(f"the line has {len(values)} values but the header has {len(header)} columns")
             problem("field-count", line, None, None, reasons[-1])
@@ -198,11 +214,11 @@ def parse_table(table: Table, file: str, text: str, report: ValidationReport, li
                 model = table.model.model_validate(data)
             except ValidationError as exc:
                 for err in exc.errors(include_url=False):
-                    column = str(err["loc"][0]) if err["loc"] else None
-                    value = cleaned.get(column) if column else None
-                    message = friendly_message(err, column)
-                    reasons.append(f"{column}: {message}" if column else message)
-                    problem(f"row:{err['type']}", line, column, value, message)
+                    bad_column = str(err["loc"][0]) if err["loc"] else None
+                    value = cleaned.get(bad_column) if bad_column else None
+                    message = friendly_message(err, bad_column)
+                    reasons.append(f"{bad_column}: {message}" if bad_column else message)
+                    problem(f"row:{err['type']}", line, bad_column, value, message)
             else:
                 loaded.append(LoadedRow(file, line, cleaned, model))
                 continue

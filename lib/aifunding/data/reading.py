@@ -241,12 +241,12 @@ def clean_descriptor(descriptor: dict[str, Any]) -> tuple[dict[str, Any], list[D
     if isinstance(resources, list):
         kept_resources = []
         for index, resource in enumerate(resources):
-            name = resource.get("name") if isinstance(resource, dict) else None
-            if not isinstance(name, str):
+            resource_name = resource.get("name") if isinstance(resource, dict) else None
+            if not isinstance(resource_name, str):
                 issues.append(
                     DescriptorIssue(
                         f"resources[{index}]",
-                        _shown(name if isinstance(resource, dict) else resource),
+                        _shown(resource_name if isinstance(resource, dict) else resource),
                         "each resource must be an object whose 'name' is text; this one was ignored",
                     )
                 )

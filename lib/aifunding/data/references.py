@@ -12,7 +12,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from aifunding.data.limits import Limits
-from aifunding.data.parsing import LoadedRow, clip_row
+from aifunding.data.models import Programme
+from aifunding.data.parsing import LoadedRow, clip_row, typed_rows
 from aifunding.data.report import Problem, QuarantinedRow, Severity, ValidationReport
 from aifunding.data.tables import TABLES, TABLES_BY_NAME
 
@@ -106,7 +107,7 @@ def run_reference_rules(rows: Rows, report: ValidationReport, limits: Limits | N
             kept = _resolve_programme_tree(kept, report, limits, causes)
         rows[table.name] = kept
         if table.primary_key == ("id",):
-            valid[table.name] = {row.model.id for row in kept}
+            valid[table.name] = {getattr(row.model, table.primary_key[0]) for row in kept}
 
 
 def _quarantine_causes(report: ValidationReport) -> dict[str, dict[str, str]]:
@@ -139,7 +140,9 @@ def _resolve_programme_tree(
     Each programme is visited once: a walk up from an unresolved programme stops at the first one
     already resolved, and everything on the walk is resolved from there.
     """
-    by_id = {row.model.id: row for row in programmes}
+    typed = list(typed_rows(programmes, Programme))
+    by_id = {programme.id: row for row, programme in typed}
+    parent_of = {programme.id: programme.parent_id for _, programme in typed}
     depth: dict[str, int] = {}  # resolved and kept: levels from the top (1 = no parent)
     bad: set[str] = set()  # resolved and quarantined
     for start in by_id:
@@ -151,15 +154,13 @@ def _resolve_programme_tree(
                 for pid in path[path.index(current) :]:
                     row = by_id[pid]
                     message = f"programme '{pid}' is inside itself through its parents; parents must form a tree"
-                    _quarantine(
-                        report, "programmes", row, "parent_id", row.model.parent_id, message, "parent-cycle", causes
-                    )
+                    _quarantine(report, "programmes", row, "parent_id", parent_of[pid], message, "parent-cycle", causes)
                     bad.add(pid)
                 path = path[: path.index(current)]
                 break
             path.append(current)
             on_path.add(current)
-            current = by_id[current].model.parent_id
+            current = parent_of[current]
         # ``current`` is now None (top reached), unknown, resolved, or quarantined; settle ``path`` from it.
         base: int | None = 0 if current is None else depth.get(current)
         if current is not None and current not in by_id and path:  # the top of the walk names no programme
@@ -169,7 +170,7 @@ def _resolve_programme_tree(
             bad.add(path.pop())
         for pid in reversed(path):
             row = by_id[pid]
-            parent = row.model.parent_id
+            parent = parent_of[pid]
             if base is None or parent in bad:
                 message = _dangling_message("programmes", parent, causes)
                 root = _root_cause("programmes", parent, causes)
@@ -187,7 +188,7 @@ def _resolve_programme_tree(
             else:
                 base += 1
                 depth[pid] = base
-    return [row for row in programmes if row.model.id in depth]
+    return [row for row, programme in typed if programme.id in depth]
 
 
 def _quarantine(

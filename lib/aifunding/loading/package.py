@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from aifunding.data.references import run_reference_rules
 from aifunding.data.report import Problem, Severity, ValidationReport
 from aifunding.data.schema import DESCRIPTOR_NAME, base_type, unwrap_optional
 from aifunding.data.tables import TABLES, TABLES_BY_NAME, Table
+from aifunding.data.tree import ProgrammeTree
 from aifunding.loading.rules import run_package_rules
 
 
@@ -60,6 +62,11 @@ class Package:
 
     def frame(self, name: str) -> pd.DataFrame:
         return self.frames[name]
+
+    @cached_property
+    def tree(self) -> ProgrammeTree:
+        """The programme tree of the valid rows, built once per load and shared by every view of it."""
+        return ProgrammeTree.from_frame(self.frames["programmes"])
 
 
 def load_package(path: str | Path, limits: Limits | None = None) -> Package:
@@ -244,7 +251,8 @@ def _to_frame(table: Table, rows: Iterable[LoadedRow]) -> pd.DataFrame:
             # Object dtype keeps Decimals exact; None (not NaN) marks a missing amount.
             frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
         elif kind is int:
-            frame[name] = pd.array(frame[name], dtype="Int64")
+            # pandas-stubs' "Int64" overloads of pd.array take no Series, though pandas accepts any array-like.
+            frame[name] = pd.array(frame[name], dtype="Int64")  # type: ignore[call-overload]
     return frame
 
 

@@ -15,12 +15,13 @@ from decimal import Decimal
 
 from babel.numbers import list_currencies
 
-from aifunding.data.models import CEILING_BASES, ROUNDED_BASES, Basis, CaveatKind, Role
-from aifunding.data.parsing import LoadedRow
+from aifunding.data.models import Award, AwardRecipient, Caveat, CaveatLink, Citation, MarketShare, Milestone, Programme
+from aifunding.data.parsing import LoadedRow, typed_rows
 from aifunding.data.references import row_problem
 from aifunding.data.report import Problem, Severity, ValidationReport
 from aifunding.data.tables import CITED_TABLES
 from aifunding.data.tree import ProgrammeTree
+from aifunding.data.vocabulary import CEILING_BASES, ROUNDED_BASES, Basis, CaveatKind, Role
 
 Rows = dict[str, list[LoadedRow]]
 
@@ -42,30 +43,32 @@ def half_unit(amount: Decimal) -> Decimal:
 
     ``1930000000`` (published as 19.3億) is exact to 10,000,000, so it may be off by 5,000,000.
     """
-    digits = amount.normalize().as_tuple()
-    return Decimal(5) * Decimal(10) ** (digits.exponent - 1)
+    exponent = amount.normalize().as_tuple().exponent
+    if not isinstance(exponent, int):  # 'n', 'N' or 'F': NaN or infinity, which no validated amount is
+        raise ValueError(f"{amount} is not a finite amount")
+    return Decimal(5) * Decimal(10) ** (exponent - 1)
 
 
 def programme_tree(rows: Rows) -> ProgrammeTree:
     """The tree of the loaded programmes."""
-    return ProgrammeTree.from_pairs((row.model.id, row.model.parent_id) for row in rows["programmes"])
+    return ProgrammeTree.from_pairs((p.id, p.parent_id) for _, p in typed_rows(rows["programmes"], Programme))
 
 
 def check_awards_within_ceiling(rows: Rows) -> Iterator[Problem]:
     """Awards inside a programme must not add to more than its amount (rounding of 'about' allowed)."""
     tree = programme_tree(rows)
     # Each award counts towards its programme and every programme above it (nesting is bounded).
-    awards_within: dict[str, list[LoadedRow]] = defaultdict(list)
-    for award in rows["awards"]:
-        if award.model.amount is not None:
-            for pid in tree.ancestors(award.model.programme_id):
-                awards_within[pid].append(award)
-    for row in rows["programmes"]:
-        p = row.model
+    # Each award is kept with its amount, which is never None here.
+    awards_within: dict[str, list[tuple[Award, Decimal]]] = defaultdict(list)
+    for _, award in typed_rows(rows["awards"], Award):
+        if award.amount is not None:
+            for pid in tree.ancestors(award.programme_id):
+                awards_within[pid].append((award, award.amount))
+    for row, p in typed_rows(rows["programmes"], Programme):
         if p.amount is None or p.basis not in CEILING_BASES:
             continue
         awards = awards_within.get(p.id, [])
-        same = [a for a in awards if a.model.currency == p.currency]
+        same = [(a, amount) for a, amount in awards if a.currency == p.currency]
         if len(same) != len(awards):
             yield row_problem(
                 Severity.WARNING,
@@ -76,10 +79,10 @@ def check_awards_within_ceiling(rows: Rows) -> Iterator[Problem]:
                 p.currency,
                 f"some awards under '{p.id}' are in another currency, so they were not checked against its amount",
             )
-        total = sum((a.model.amount for a in same), Decimal(0))
+        total = sum((amount for _, amount in same), Decimal(0))
         if total <= p.amount:
             continue
-        tolerance = sum((half_unit(a.model.amount) for a in same if a.model.basis in ROUNDED_BASES), Decimal(0))
+        tolerance = sum((half_unit(amount) for a, amount in same if a.basis in ROUNDED_BASES), Decimal(0))
         if p.basis in ROUNDED_BASES:
             tolerance += half_unit(p.amount)
         excess = total - p.amount
@@ -118,32 +121,31 @@ def check_currencies(rows: Rows) -> Iterator[Problem]:
 
     iso = set(list_currencies())
     convertible = set(supported_currencies()) | {"EUR"}
-    for table in ("programmes", "awards"):
-        for row in rows[table]:
-            code = row.model.currency
-            if code is None:
-                continue
-            if code not in iso:
-                yield row_problem(
-                    Severity.ERROR,
-                    "currency",
-                    table,
-                    row,
-                    "currency",
-                    code,
-                    f"'{code}' is not an ISO 4217 currency code (for example JPY, USD, EUR)",
-                )
-            elif code not in convertible:
-                yield row_problem(
-                    Severity.WARNING,
-                    "currency-not-convertible",
-                    table,
-                    row,
-                    "currency",
-                    code,
-                    f"'{code}' is not in the ECB reference rates, so this amount cannot be converted to "
-                    "another currency",
-                )
+    currencies = [("programmes", row, p.currency) for row, p in typed_rows(rows["programmes"], Programme)]
+    currencies += [("awards", row, a.currency) for row, a in typed_rows(rows["awards"], Award)]
+    for table, row, code in currencies:
+        if code is None:
+            continue
+        if code not in iso:
+            yield row_problem(
+                Severity.ERROR,
+                "currency",
+                table,
+                row,
+                "currency",
+                code,
+                f"'{code}' is not an ISO 4217 currency code (for example JPY, USD, EUR)",
+            )
+        elif code not in convertible:
+            yield row_problem(
+                Severity.WARNING,
+                "currency-not-convertible",
+                table,
+                row,
+                "currency",
+                code,
+                f"'{code}' is not in the ECB reference rates, so this amount cannot be converted to another currency",
+            )
 
 
 def check_dates_not_in_future(rows: Rows) -> Iterator[Problem]:
@@ -167,17 +169,17 @@ def check_dates_not_in_future(rows: Rows) -> Iterator[Problem]:
 
 def check_segment_totals(rows: Rows) -> Iterator[Problem]:
     """The lower bounds of segment shares in one market cannot add to more than 100%."""
-    by_market: dict[str, list[LoadedRow]] = defaultdict(list)
-    for row in rows["market_shares"]:
-        by_market[row.model.market_id].append(row)
+    by_market: dict[str, list[tuple[LoadedRow, MarketShare]]] = defaultdict(list)
+    for row, share in typed_rows(rows["market_shares"], MarketShare):
+        by_market[share.market_id].append((row, share))
     for market, shares in by_market.items():
-        total = sum((r.model.share_low for r in shares if r.model.share_low is not None), Decimal(0))
+        total = sum((s.share_low for _, s in shares if s.share_low is not None), Decimal(0))
         if total > MAX_SEGMENT_TOTAL:
             yield row_problem(
                 Severity.ERROR,
                 "share-total",
                 "market_shares",
-                shares[-1],
+                shares[-1][0],
                 "share_low",
                 total,
                 f"the segment shares of market '{market}' add up to at least {total}%, more than 100%; "
@@ -185,51 +187,60 @@ def check_segment_totals(rows: Rows) -> Iterator[Problem]:
             )
 
 
+# The row model of each table in CITED_TABLES.
+CITED_MODELS: dict[str, type[Programme | Award | MarketShare | Milestone]] = {
+    "programmes": Programme,
+    "awards": Award,
+    "market_shares": MarketShare,
+    "milestones": Milestone,
+}
+
+
 def check_cited(rows: Rows) -> Iterator[Problem]:
     """Every figure row (programme, award, market share, milestone) cites at least one source."""
     cited: dict[str, set[str]] = defaultdict(set)
-    for citation in rows["citations"]:
-        column, target = citation.model.target
+    for _, citation in typed_rows(rows["citations"], Citation):
+        column, target = citation.target
         cited[column].add(target)
     for table, column in CITED_TABLES.items():
-        for row in rows[table]:
-            if row.model.id not in cited[column]:
+        for row, figure in typed_rows(rows[table], CITED_MODELS[table]):
+            if figure.id not in cited[column]:
                 yield row_problem(
                     Severity.ERROR,
                     "uncited",
                     table,
                     row,
                     "id",
-                    row.model.id,
-                    f"'{row.model.id}' is not cited by any source; add a row to citations.csv with "
-                    f"source_id and {column} = {row.model.id}",
+                    figure.id,
+                    f"'{figure.id}' is not cited by any source; add a row to citations.csv with "
+                    f"source_id and {column} = {figure.id}",
                 )
 
 
 def check_recipients(rows: Rows) -> Iterator[Problem]:
     """Each award has recipients; a joint award has exactly one lead and members, a single one is sole."""
-    by_award: dict[str, list[LoadedRow]] = defaultdict(list)
-    for row in rows["award_recipients"]:
-        by_award[row.model.award_id].append(row)
-    for award in rows["awards"]:
-        recipients = by_award.get(award.model.id, [])
-        roles = [r.model.role for r in recipients]
+    by_award: dict[str, list[tuple[LoadedRow, AwardRecipient]]] = defaultdict(list)
+    for row, recipient in typed_rows(rows["award_recipients"], AwardRecipient):
+        by_award[recipient.award_id].append((row, recipient))
+    for award_row, award in typed_rows(rows["awards"], Award):
+        recipients = by_award.get(award.id, [])
+        roles = [r.role for _, r in recipients]
         if not recipients:
             yield row_problem(
                 Severity.ERROR,
                 "no-recipient",
                 "awards",
-                award,
+                award_row,
                 "id",
-                award.model.id,
-                f"award '{award.model.id}' has no recipient in award_recipients.csv",
+                award.id,
+                f"award '{award.id}' has no recipient in award_recipients.csv",
             )
         elif len(recipients) == 1 and roles[0] != Role.SOLE:
             yield row_problem(
                 Severity.ERROR,
                 "recipient-role",
                 "award_recipients",
-                recipients[0],
+                recipients[0][0],
                 "role",
                 roles[0],
                 "an award with one recipient must give it the role 'sole'",
@@ -239,34 +250,34 @@ def check_recipients(rows: Rows) -> Iterator[Problem]:
                 Severity.ERROR,
                 "recipient-role",
                 "award_recipients",
-                recipients[0],
+                recipients[0][0],
                 "role",
                 ", ".join(roles),
-                f"joint award '{award.model.id}' needs exactly one 'lead' and the other recipients as 'member'",
+                f"joint award '{award.id}' needs exactly one 'lead' and the other recipients as 'member'",
             )
 
 
 def check_award_currency(rows: Rows) -> Iterator[Problem]:
     """An award is normally in its programme's currency; say so when it is not."""
-    currency = {r.model.id: r.model.currency for r in rows["programmes"]}
-    for award in rows["awards"]:
-        expected = currency.get(award.model.programme_id)
-        if award.model.currency and expected and award.model.currency != expected:
+    currency = {p.id: p.currency for _, p in typed_rows(rows["programmes"], Programme)}
+    for row, award in typed_rows(rows["awards"], Award):
+        expected = currency.get(award.programme_id)
+        if award.currency and expected and award.currency != expected:
             yield row_problem(
                 Severity.WARNING,
                 "award-currency",
                 "awards",
-                award,
+                row,
                 "currency",
-                award.model.currency,
-                f"the award is in {award.model.currency} but its programme is in {expected}",
+                award.currency,
+                f"the award is in {award.currency} but its programme is in {expected}",
             )
 
 
 def check_vendor_segments(rows: Rows) -> Iterator[Problem]:
     """A share for one vendor should link the vendor's organisation row."""
-    for row in rows["market_shares"]:
-        if row.model.segment_kind == "vendor" and row.model.organisation_id is None:
+    for row, share in typed_rows(rows["market_shares"], MarketShare):
+        if share.segment_kind == "vendor" and share.organisation_id is None:
             yield row_problem(
                 Severity.WARNING,
                 "vendor-organisation",
@@ -280,32 +291,33 @@ def check_vendor_segments(rows: Rows) -> Iterator[Problem]:
 
 def check_caveats_attached(rows: Rows) -> Iterator[Problem]:
     """A caveat that concerns no row is never shown to anyone."""
-    attached = {r.model.caveat_id for r in rows["caveat_links"]}
-    for row in rows["caveats"]:
-        if row.model.id not in attached:
+    attached = {link.caveat_id for _, link in typed_rows(rows["caveat_links"], CaveatLink)}
+    for row, caveat in typed_rows(rows["caveats"], Caveat):
+        if caveat.id not in attached:
             yield row_problem(
                 Severity.WARNING,
                 "caveat-unattached",
                 "caveats",
                 row,
                 "id",
-                row.model.id,
-                f"caveat '{row.model.id}' is not attached to any row in caveat_links.csv, so no chart shows it",
+                caveat.id,
+                f"caveat '{caveat.id}' is not attached to any row in caveat_links.csv, so no chart shows it",
             )
 
 
 def check_periods_nested(rows: Rows) -> Iterator[Problem]:
     """A programme's fiscal years lie inside its parent's: a five-year plan never sits in a one-year line."""
+    programmes = list(typed_rows(rows["programmes"], Programme))
     periods = {
-        row.model.id: (row.model.period_start_fy, row.model.period_end_fy)
-        for row in rows["programmes"]
-        if row.model.period_start_fy is not None and row.model.period_end_fy is not None
+        p.id: (p.period_start_fy, p.period_end_fy)
+        for _, p in programmes
+        if p.period_start_fy is not None and p.period_end_fy is not None
     }
-    for row in rows["programmes"]:
-        parent = row.model.parent_id
-        if row.model.id not in periods or parent not in periods:
+    for row, p in programmes:
+        parent = p.parent_id
+        if p.id not in periods or parent is None or parent not in periods:
             continue
-        (start, end), (parent_start, parent_end) = periods[row.model.id], periods[parent]
+        (start, end), (parent_start, parent_end) = periods[p.id], periods[parent]
         if start < parent_start or end > parent_end:
             yield row_problem(
                 Severity.ERROR,
@@ -322,20 +334,20 @@ def check_periods_nested(rows: Rows) -> Iterator[Problem]:
 def check_overlaps_pair(rows: Rows) -> Iterator[Problem]:
     """An overlap caveat ties at least two amounts together, or it counts nothing once."""
     linked: dict[str, int] = defaultdict(int)
-    for link in rows["caveat_links"]:
-        if link.model.programme_id is not None or link.model.award_id is not None:
-            linked[link.model.caveat_id] += 1
-    for row in rows["caveats"]:
-        if row.model.kind == CaveatKind.OVERLAP and linked[row.model.id] < 2:
+    for _, link in typed_rows(rows["caveat_links"], CaveatLink):
+        if link.programme_id is not None or link.award_id is not None:
+            linked[link.caveat_id] += 1
+    for row, caveat in typed_rows(rows["caveats"], Caveat):
+        if caveat.kind == CaveatKind.OVERLAP and linked[caveat.id] < 2:
             yield row_problem(
                 Severity.ERROR,
                 "overlap-pair",
                 "caveats",
                 row,
                 "kind",
-                row.model.kind,
+                caveat.kind,
                 f"an overlap caveat must be attached to at least two programme or award rows; "
-                f"'{row.model.id}' is attached to {linked[row.model.id]}",
+                f"'{caveat.id}' is attached to {linked[caveat.id]}",
             )
 
 

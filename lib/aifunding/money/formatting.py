@@ -4,6 +4,8 @@ Pages, charts and exports never format figures themselves: they call these funct
 figure reads the same in a KPI tile, a hover label and a table. Formatting goes through Babel
 (CLDR data) for symbols, digit grouping, compact units, month names and percent signs; the few
 places where the house style departs from CLDR are named constants below, each with its reason.
+The words around a figure ("up to", "about", "date not published", "FY") are messages in the
+gettext catalogues, read through :func:`aifunding.i18n.translate`.
 
 Locales are ``"en"`` (Babel ``en_US``) and ``"ja"`` (Babel ``ja_JP``). Everything here is pure.
 """
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache, lru_cache
@@ -29,7 +30,9 @@ from babel.numbers import (
 )
 from babel.numbers import format_percent as babel_format_percent
 
-from aifunding.data.models import Basis, ShareBasis, check_partial_date
+from aifunding.data.models import check_partial_date
+from aifunding.data.vocabulary import Basis, ShareBasis
+from aifunding.i18n import translate
 
 BABEL_LOCALES = {"en": "en_US", "ja": "ja_JP"}
 LOCALES = tuple(BABEL_LOCALES)
@@ -54,62 +57,15 @@ _JA_CURRENCY_WORDS = {"JPY": "円", "USD": "ドル"}
 _JA_COMPOUND_FROM = 10**12
 
 
-@dataclass(frozen=True)
-class _BasisWording:
-    """How one amount basis reads: the words alone, and wrapped around a formatted amount."""
-
-    label: str
-    template: str
-
-
-_BASIS_WORDING: dict[str, dict[Basis, _BasisWording]] = {
-    "en": {
-        Basis.EXACT: _BasisWording("exact", "{amount}"),
-        Basis.ABOUT: _BasisWording("about", "about {amount}"),
-        Basis.UP_TO: _BasisWording("up to", "up to {amount}"),
-        Basis.UP_TO_ABOUT: _BasisWording("up to about", "up to about {amount}"),
-        Basis.AT_LEAST: _BasisWording("at least", "at least {amount}"),
-        # A target is not money committed, so the word follows the figure where it cannot be missed.
-        Basis.TARGET: _BasisWording("target", "{amount} (target)"),
-    },
-    "ja": {
-        Basis.EXACT: _BasisWording("確定", "{amount}"),
-        Basis.ABOUT: _BasisWording("約", "約{amount}"),
-        Basis.UP_TO: _BasisWording("最大", "最大{amount}"),
-        Basis.UP_TO_ABOUT: _BasisWording("最大約", "最大約{amount}"),
-        Basis.AT_LEAST: _BasisWording("以上", "{amount}以上"),
-        Basis.TARGET: _BasisWording("目標", "{amount}（目標）"),
-    },
-}
-
-# How a share figure reads, by basis. {low} and {high} are percentages ("40%"), {low_number} the
-# bare number for the first half of a range ("40–50%").
-_SHARE_TEMPLATES: dict[str, dict[ShareBasis, str]] = {
-    "en": {
-        ShareBasis.EXACT: "{low}",
-        ShareBasis.ABOUT: "about {low}",
-        ShareBasis.RANGE: "{low_number}–{high}",
-        ShareBasis.MORE_THAN: "more than {low}",
-        ShareBasis.RANK_ONLY: "",
-    },
-    "ja": {
-        ShareBasis.EXACT: "{low}",
-        ShareBasis.ABOUT: "約{low}",
-        ShareBasis.RANGE: "{low_number}〜{high}",
-        ShareBasis.MORE_THAN: "{low}超",
-        ShareBasis.RANK_ONLY: "",
-    },
-}
+# An amount's basis is written around it with the message amount.<basis> ("up to {amount}", "最大{amount}"),
+# a share's with share_figure.<basis> ("about {low}"); the basis alone reads as basis.<basis>. An exact
+# figure is written alone, and a share known only by its rank is not written at all.
 
 # Partial dates use CLDR skeletons, so month names and the 年月日 order come from Babel.
 _DATE_SKELETONS = {"day": "yMMMd", "month": "yMMM", "year": "y"}
 # en_US's yMMMd is "Apr 19, 2024"; the dashboard writes day-month-year ("19 Apr 2024") so that
 # English and Japanese tables sort visually the same way and no reader mistakes the order.
 _DATE_PATTERN_OVERRIDES = {("en", "day"): "d MMM y"}
-_NO_DATE = {"en": "date not published", "ja": "日付不明"}
-
-_FISCAL_YEAR = {"en": "FY{year}", "ja": "{year}年度"}
-_FISCAL_PERIOD = {"en": "FY{start}–FY{end}", "ja": "{start}〜{end}年度"}
 
 
 def basis_label(basis: Basis | str, locale: str = "en") -> str:
@@ -123,7 +79,7 @@ def basis_label(basis: Basis | str, locale: str = "en") -> str:
         "up to", "about", "up to about", "at least", "target" or "exact"; in Japanese 最大, 約,
         最大約, 以上, 目標 or 確定.
     """
-    return _BASIS_WORDING[_check_locale(locale)][Basis(basis)].label
+    return translate(f"basis.{Basis(basis).value}", _check_locale(locale))
 
 
 # Formatting is pure and the same few hundred figures recur on every rerun: remembering the text
@@ -156,7 +112,10 @@ def format_money(
     text = _compact_ja(value, currency) if locale == "ja" else _compact_en(value, currency)
     if basis is None:
         return text
-    return _BASIS_WORDING[locale][Basis(basis)].template.format(amount=text)
+    basis = Basis(basis)
+    if basis is Basis.EXACT:
+        return text
+    return translate(f"amount.{basis.value}", locale, amount=text)
 
 
 def format_composition(parts: Mapping[str, Decimal], currency: str | None, *, locale: str = "en") -> str:
@@ -226,7 +185,7 @@ def format_partial_date(value: str | None, locale: str = "en") -> str:
     """
     locale = _check_locale(locale)
     if value is None:
-        return _NO_DATE[locale]
+        return translate("date.not_published", locale)
     parts = [int(part) for part in check_partial_date(value).split("-")]
     precision = ("year", "month", "day")[len(parts) - 1]
     day = date(parts[0], *(parts[1:] + [1] * (3 - len(parts))))
@@ -246,7 +205,7 @@ def format_fiscal_year(fy: int, locale: str = "en") -> str:
     Returns:
         The label, the year written without digit grouping.
     """
-    return _FISCAL_YEAR[_check_locale(locale)].format(year=fy)
+    return translate("date.fiscal_year", _check_locale(locale), year=fy)
 
 
 def format_fiscal_period(start: int, end: int, locale: str = "en") -> str:
@@ -268,7 +227,7 @@ def format_fiscal_period(start: int, end: int, locale: str = "en") -> str:
         raise ValueError(f"A fiscal period cannot end (FY{end}) before it starts (FY{start})")
     if start == end:
         return format_fiscal_year(start, locale)
-    return _FISCAL_PERIOD[locale].format(start=start, end=end)
+    return translate("date.fiscal_period", locale, start=start, end=end)
 
 
 def format_share(
@@ -307,7 +266,9 @@ def format_share(
         "low_number": format_decimal(low_value, format="#,##0.##", locale=babel_locale),
         "high": "" if high is None else _share_percent(_to_decimal(high), babel_locale),
     }
-    return _SHARE_TEMPLATES[locale][basis].format(**fields)
+    if basis is ShareBasis.EXACT:
+        return fields["low"]
+    return translate(f"share_figure.{basis.value}", locale, **fields)
 
 
 def format_percent(value: Decimal | int | float, locale: str = "en", digits: int = 1) -> str:

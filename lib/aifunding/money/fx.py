@@ -34,6 +34,7 @@ from functools import cache, lru_cache
 from currency_converter import CurrencyConverter, RateNotFoundError
 
 from aifunding.data.models import check_partial_date
+from aifunding.i18n import translate
 from aifunding.money.formatting import format_partial_date
 
 # The ECB publishes rates with 5-6 significant digits (1.0653, 164.68) and a cross rate of two
@@ -97,22 +98,14 @@ class Rate:
             in Jun 2023"; in Japanese "2024年4月19日のECB参照レート".
         """
         if self.from_currency == self.to_currency:
-            return _SAME_CURRENCY_WORDING[locale]
+            return translate("fx.same_currency", locale)
         period = format_partial_date(self.rate_date, locale)
         if self.method is RateMethod.DAY:
-            return _DAY_WORDING[locale].format(period=period)
-        text = _AVERAGE_WORDING[locale].format(
-            period=period, n=self.observations, rates="rate" if self.observations == 1 else "rates"
-        )
+            return translate("fx.day", locale, period=period)
+        text = translate("fx.average", locale, period=period, n=self.observations)
         if self.through is not None:
-            text += _THROUGH_WORDING[locale].format(day=format_partial_date(self.through, locale))
+            text += translate("fx.through", locale, day=format_partial_date(self.through, locale))
         return text
-
-
-_SAME_CURRENCY_WORDING = {"en": "same currency, no conversion", "ja": "同一通貨のため換算なし"}
-_DAY_WORDING = {"en": "ECB reference rate of {period}", "ja": "{period}のECB参照レート"}
-_AVERAGE_WORDING = {"en": "average of {n} ECB daily {rates} in {period}", "ja": "{period}のECB日次レート{n}件の平均"}
-_THROUGH_WORDING = {"en": " (to {day})", "ja": "（{day}まで）"}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -19,23 +19,16 @@ from typing import Any
 import pandas as pd
 
 from aifunding import columns as C
-from aifunding.analysis.metrics import FxChoice, award_view, convert_frame, market_share_view, programme_view
-from aifunding.loading.package import Package
+from aifunding.analysis.conversion import FxChoice, convert_frame, convert_programmes
+from aifunding.analysis.filters import FilteredView
+from aifunding.analysis.metrics import award_view, market_share_view, programme_view
+from aifunding.i18n import Translator
+from aifunding.loading.package import Package, newest_source_date
 from aifunding.money.formatting import basis_label
+from aifunding.outputs.cells import json_default, neutralise, neutralise_frame, records, spreadsheet_exact
 
 EXPORT_TABLES = ("programmes", "awards", "market_shares")
 FORMATS = ("csv", "xlsx", "json")
-
-# A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets
-# (OWASP "CSV injection"); prefixing an apostrophe makes it plain text.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: Any) -> Any:
-    """Return text that a spreadsheet will show rather than evaluate; other values unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def _joined(values: Any, lookup: dict[str, str] | None = None) -> str:
@@ -201,26 +194,10 @@ def _allocated_by_basis(frame: pd.DataFrame) -> pd.DataFrame:
     for kind, column in _CLASS_COLUMNS.items():
         frame[column] = [p.get(kind) for p in parts]
     frame[C.ALLOCATED_BASIS] = [next(iter(p)) if len(p) == 1 else ("mixed" if p else None) for p in parts]
-    frame[C.ALLOCATED] = [
+    # pandas-stubs' column values leave out Decimal, which an object column holds as well as any value.
+    frame[C.ALLOCATED] = [  # type: ignore[assignment]
         v if isinstance(v, Decimal) and len(p) == 1 else None for v, p in zip(frame[C.ALLOCATED], parts, strict=True)
     ]
-    return frame
-
-
-def _convert_programme_sums(frame: pd.DataFrame) -> pd.DataFrame:
-    """Allocation and per-year amount in the export's currency, at the row's own rate (or empty, never JPY)."""
-    cents = Decimal("0.01")
-
-    def at_rate(values: pd.Series, same_currency: pd.Series) -> list[Decimal | None]:
-        return [
-            (v * Decimal(str(r))).quantize(cents, rounding=ROUND_HALF_EVEN)
-            if isinstance(v, Decimal) and ok and r is not None and not pd.isna(r)
-            else None
-            for v, r, ok in zip(values, frame[C.FX_RATE], same_currency, strict=True)
-        ]
-
-    frame[C.ALLOCATED_CONVERTED] = at_rate(frame[C.ALLOCATED], frame[C.ALLOCATED_CURRENCY] == frame["currency"])
-    frame[C.ANNUALISED_CONVERTED] = at_rate(frame[C.ANNUALISED], pd.Series(True, index=frame.index))
     return frame
 
 
@@ -235,7 +212,7 @@ def export_programmes(package: Package, fx: FxChoice | None = None) -> pd.DataFr
     )
     columns = list(PROGRAMME_COLUMNS)
     if fx is not None:
-        frame = _convert_programme_sums(_round_converted(convert_frame(frame, fx)))
+        frame = _round_converted(convert_programmes(frame, fx))
         columns += FX_COLUMNS + PROGRAMME_FX_COLUMNS
     return frame[columns].reset_index(drop=True)
 
@@ -269,16 +246,6 @@ def export_tables(
 ) -> dict[str, pd.DataFrame]:
     """The tidy tables, neutralised for spreadsheets."""
     return {name: neutralise_frame(EXPORTERS[name](package, fx)) for name in tables}
-
-
-def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy with every text cell and every column header neutralised (see :func:`neutralise`)."""
-    result = frame.copy()
-    result.columns = [neutralise(str(c)) for c in result.columns]
-    for column in result.columns:
-        if result[column].dtype == object or pd.api.types.is_string_dtype(result[column]):
-            result[column] = result[column].map(neutralise)
-    return result
 
 
 class IncompleteExport(Exception):
@@ -334,6 +301,29 @@ def about_rows(package: Package, fx: FxChoice | None, generated_at: datetime.dat
     return [(key, neutralise(value)) for key, value in rows]
 
 
+def view_about_rows(
+    view: FilteredView, link: str, source_ids: Iterable[str] = (), generated_at: datetime.datetime | None = None
+) -> list[tuple[str, str]]:
+    """The header block of a download from the dashboard: the view in words, its link, its sources, when."""
+    t = Translator(view.state.lang)
+    sources = view.package.frame("sources").set_index("id")
+    cited = [
+        f"{sources.at[s, 'publisher']!s} ({sources.at[s, 'published'] or t('table.no_date')!s}) "
+        f"{sources.at[s, 'url']!s}"
+        for s in source_ids
+        if s in sources.index
+    ]
+    made = generated_at or datetime.datetime.now(datetime.UTC)
+    return [
+        ("title", view.package.title),
+        ("view", view.sentence()),
+        ("link", link),
+        ("sources", "; ".join(cited) if cited else t("table.sources_fallback")),
+        ("data_as_of", newest_source_date(view.package) or ""),
+        ("generated_at", made.isoformat(timespec="seconds")),
+    ]
+
+
 def write_export(
     package: Package,
     fmt: str,
@@ -386,88 +376,7 @@ def export_bytes(
                 spreadsheet_exact(frame).to_excel(writer, sheet_name=name, index=False)
         return buffer.getvalue()
     if fmt == "json":
-        payload = {"about": dict(about), **{name: _records(frame) for name, frame in frames.items()}}
-        text = json.dumps(payload, ensure_ascii=False, indent=2, default=_json_default) + "\n"
+        payload = {"about": dict(about), **{name: records(frame) for name, frame in frames.items()}}
+        text = json.dumps(payload, ensure_ascii=False, indent=2, default=json_default) + "\n"
         return text.encode("utf-8")
     raise ValueError(f"unknown export format '{fmt}'; use one of: {', '.join(FORMATS)}")
-
-
-# A spreadsheet number holds 15 significant digits; amounts beyond that are written as exact text.
-SPREADSHEET_DIGITS = 15
-
-
-def spreadsheet_exact(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose Decimals a spreadsheet would round are text in plain notation; the rest stay numbers."""
-    result = frame.copy()
-    for column in result.columns:
-        if result[column].dtype == object:
-            result[column] = result[column].map(_exact_cell)
-    return result
-
-
-def _exact_cell(value: Any) -> Any:
-    if (
-        isinstance(value, Decimal)
-        and value.is_finite()
-        and len(value.normalize().as_tuple().digits) > SPREADSHEET_DIGITS
-    ):
-        return decimal_text(value)
-    return value
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-    return [{k: _json_value(v) for k, v in r.items()} for r in records]
-
-
-def _json_value(value: Any) -> Any:
-    # Amounts are exact decimal strings in plain notation ("72500000000", "0.25"): one JSON type per
-    # column, exact at any size (a JSON number past 2^53 is rounded by JavaScript and most readers).
-    if isinstance(value, Decimal):
-        return decimal_text(value)
-    return value
-
-
-def decimal_text(value: Decimal) -> str:
-    """``value`` in plain notation, without an exponent or trailing zeros after the point."""
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
-
-
-def table_csv_bytes(frame: pd.DataFrame, about: list[tuple[str, str]]) -> bytes:
-    """One table as CSV, after a header block of ``# key: value`` lines saying what it is.
-
-    The header names the view, its link, sources and generation time; ``pandas.read_csv(path,
-    comment="#")`` (or skipping the lines that start with ``#``) reads the table back.
-    """
-    header = "".join(f"# {key}: {' '.join(str(value).splitlines())}\n" for key, value in about)
-    return (header + neutralise_frame(frame).to_csv(index=False)).encode("utf-8")
-
-
-def table_xlsx_bytes(frame: pd.DataFrame, sheet: str, about: list[tuple[str, str]]) -> bytes:
-    """One table as an XLSX workbook: the rows on ``sheet`` and what they are on an ``about`` sheet."""
-    import io
-
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        spreadsheet_exact(neutralise_frame(frame)).to_excel(writer, sheet_name=_sheet_name(sheet), index=False)
-        neutralise_frame(pd.DataFrame(about, columns=["field", "value"])).to_excel(
-            writer, sheet_name="about", index=False
-        )
-    return buffer.getvalue()
-
-
-# Characters Excel refuses in a sheet name.
-_SHEET_FORBIDDEN = set("[]:*?/\\")
-
-
-def _sheet_name(name: str) -> str:
-    """A sheet name Excel accepts: at most 31 characters, none of []:*?/\\, never empty or 'about'."""
-    cleaned = "".join("-" if ch in _SHEET_FORBIDDEN else ch for ch in name).strip("'")[:31]
-    return cleaned if cleaned and cleaned.lower() != "about" else "data"

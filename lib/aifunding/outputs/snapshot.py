@@ -16,26 +16,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from aifunding import columns as C
 from aifunding.analysis.filters import FilteredView, Prepared, ViewState, apply_view
-from aifunding.figures.charts import (
-    build_annualised_figure,
-    build_highlights_figure,
-    build_market_figure,
-    build_programme_totals_figure,
-    build_recipient_figure,
-    build_timeline_figure,
-    build_world_figure,
-    localized,
-)
-from aifunding.figures.presentation import (
-    ID_COLUMN,
-    awards_table,
-    milestones_table,
-    programme_families,
-    programmes_table,
-    shares_table,
-)
+from aifunding.analysis.metrics import localized
+from aifunding.figures import registry
+from aifunding.figures.highlights import build_highlights_figure
+from aifunding.figures.presentation import ID_COLUMN, milestones_table
 from aifunding.i18n import Translator
 from aifunding.loading.package import Package, newest_source_date
 from aifunding.money.formatting import format_partial_date
@@ -67,6 +52,7 @@ class Section:
     heading: str | None
     figure: go.Figure | None
     rows: pd.DataFrame | None = None
+    key: str | None = None  # the registry chart's key (aifunding.figures.registry), on the section element
 
 
 def _e(text: object) -> str:
@@ -143,7 +129,8 @@ def build_snapshot(
     if link:
         body.append(f"<p class='meta'>{_e(t('snapshot.live'))} <a href=\"{_e(link)}\">{_e(link)}</a></p>")
     for index, section in enumerate(sections):
-        parts = [f"<section class='chart' id='section-{index}'>"]
+        chart_key = f" data-chart='{_e(section.key)}'" if section.key else ""
+        parts = [f"<section class='chart' id='section-{index}'{chart_key}>"]
         if section.heading:
             parts.append(f"<h2>{_e(section.heading)}</h2>")
         if section.figure is not None:
@@ -183,16 +170,9 @@ def build_snapshot(
 
 
 def report_sections(prepared: Prepared, view: FilteredView) -> list[Section]:
-    """Every chart of the dashboard for one view, in page order: the whole-package report."""
-    package = prepared.package
+    """The highlights, the totals, then every registered chart of every page in page order, and what to watch."""
     lang = view.state.lang
     t = Translator(lang)
-    currency_column = C.CONVERTED_CURRENCY if view.state.currency else "currency"
-    options = {"value_column": view.value_column, "currency_column": currency_column, "lang": lang}
-    programmes = view.programmes
-    funding = programmes[programmes["kind"] != "budget_frame"]
-    programme_rows = programmes_table(programmes, package, **options)
-    award_rows = awards_table(view.awards, package, **options)
     figures = headline(prepared, view)
     sections = []
     if figures.highlights:
@@ -200,6 +180,7 @@ def report_sections(prepared: Prepared, view: FilteredView) -> list[Section]:
             Section(
                 t("overview.highlights"),
                 build_highlights_figure(figures.highlights, title=t("present.highlights"), lang=lang),
+                key="highlights",
             )
         )
     totals = pd.DataFrame(
@@ -209,41 +190,20 @@ def report_sections(prepared: Prepared, view: FilteredView) -> list[Section]:
         ],
         columns=[t("overview.row"), t("overview.figure"), t("overview.added")],
     )
-    sections += [
-        Section(t("overview.totals"), None, totals),
-        Section(
-            t("programmes.title"),
-            build_programme_totals_figure(programmes[programmes["level"].isin(["programme", "round"])], **options),
-            programme_rows,
-        ),
-        Section(t("companies.title"), build_recipient_figure(view.awards, **options), award_rows),
-    ]
-    for _, family in programme_families(view.awards, **options):
-        heading = str(localized(family, "root_programme_name", lang).iloc[0])
-        sections.append(Section(heading, build_recipient_figure(family, **options), award_rows))
-    sections += [
-        Section(t("programmes.timeline"), build_timeline_figure(programmes, **options), programme_rows),
-        Section(t("snapshot.per_year"), build_annualised_figure(funding, **options), programme_rows),
-    ]
-    shares = view.market_shares.sort_values(["year", "market_id"], ascending=[False, True])
-    share_rows = shares_table(shares, package, lang=lang)
-    for _, panel in shares.groupby("market_id", sort=False):
-        sections.append(Section(None, build_market_figure(panel, lang=lang), share_rows))
-    world = view if view.state.currency else apply_view(prepared, view.state.with_(currency="USD"))
-    world_options = {"value_column": world.value_column, "currency_column": C.CONVERTED_CURRENCY, "lang": lang}
-    shown = world.programmes[world.programmes["level"].isin(["programme", "budget_frame"])]
-    sections.append(
-        Section(
-            t("world.title"),
-            build_world_figure(shown, **world_options),
-            programmes_table(shown, package, **world_options),
-        )
-    )
+    sections.append(Section(t("overview.totals"), None, totals))
+    for page in registry.PAGES:
+        for chart in page.charts:
+            sections += [Section(d.heading, d.figure, d.rows, d.key) for d in registry.draw(chart, prepared, view)]
     today = datetime.date.today().isoformat()
     sections.append(
-        Section(t("overview.watch"), None, milestones_table(view.milestones, package, today=today, lang=lang))
+        Section(t("overview.watch"), None, milestones_table(view.milestones, prepared.package, today=today, lang=lang))
     )
     return sections
+
+
+def slides(prepared: Prepared, view: FilteredView) -> list[Section]:
+    """Presenter mode's deck: the snapshot's figures, one per screen, in the same order."""
+    return [section for section in report_sections(prepared, view) if section.figure is not None]
 
 
 def build_report(prepared: Prepared, state: ViewState, *, generated_at: datetime.datetime | None = None) -> str:

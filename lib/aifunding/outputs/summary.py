@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from numbers import Integral
 from typing import Any
 
 import pandas as pd
 
 from aifunding import columns as C
 from aifunding.analysis.adding import SCOPES, AddingRule, Total
+from aifunding.analysis.conversion import FxChoice
 from aifunding.analysis.filters import FilteredView, Prepared
-from aifunding.analysis.metrics import FxChoice
+from aifunding.data.vocabulary import Level
 from aifunding.i18n import Translator
 from aifunding.money.formatting import (
     format_composition,
@@ -140,20 +142,20 @@ def adding_rule(prepared: Prepared) -> AddingRule:
 def headline(prepared: Prepared, view: FilteredView) -> Headline:
     """The highlights and the headline totals for ``view`` (its filters, language and currency)."""
     rule = adding_rule(prepared)
-    currency = view.state.currency
-    currency_column = C.CONVERTED_CURRENCY if currency else "currency"
+    money = view.money
+    currency = money.currency
     totals = {
         key: rule.total(
             scope,
             view.programmes,
             view.awards,
-            value_column=view.value_column,
-            currency_column=currency_column,
+            value_column=money.value_column,
+            currency_column=money.currency_column,
             currency=currency,
         )
         for key, scope in SCOPES.items()
     }
-    programmes = int(view.programmes.loc[view.programmes["level"] == "programme", "id"].nunique())
+    programmes = int(view.programmes.loc[view.programmes["level"] == Level.PROGRAMME, "id"].nunique())
     recipients = len({org for ids in view.awards[C.RECIPIENT_IDS] for org in ids})
     return Headline(
         currency or next((t.currency for t in totals.values() if t.currency), None),
@@ -183,16 +185,16 @@ def highlights(prepared: Prepared, lang: str = "en", fx: FxChoice | None = None)
     publishers = dict(zip(sources["id"], sources["publisher"], strict=True))
     # The strongest sources first: a tile has room for two.
     tier_rank = {sid: TIER_ORDER.index(tier) for sid, tier in zip(sources["id"], sources["tier"], strict=True)}
-    result = []
+    result: list[Highlight] = []
     for row in rows.itertuples(index=False):
-        claim = row.claim_ja if lang == "ja" and isinstance(row.claim_ja, str) else row.claim_en
+        claim = row.claim_ja if lang == "ja" and isinstance(row.claim_ja, str) else str(row.claim_en)
         converted = ""
         if isinstance(row.programme_id, str):
-            table, row_id, record = "programmes", row.programme_id, programmes.loc[row.programme_id]
+            table, row_id, record = "programmes", row.programme_id, _record(programmes, row.programme_id)
             figure, date, basis = _money_figure(record, lang), _programme_date(record, lang), _basis_word(record, t)
             converted = _converted(record, fx, lang)
         elif isinstance(row.award_id, str):
-            table, row_id, record = "awards", row.award_id, awards.loc[row.award_id]
+            table, row_id, record = "awards", row.award_id, _record(awards, row.award_id)
             converted = _converted(record, fx, lang)
             figure, date, basis = (
                 _money_figure(record, lang),
@@ -200,15 +202,20 @@ def highlights(prepared: Prepared, lang: str = "en", fx: FxChoice | None = None)
                 _basis_word(record, t),
             )
         else:
-            table, row_id, record = "market_shares", row.market_share_id, shares.loc[row.market_share_id]
+            # A highlight names exactly one row: neither a programme nor an award, so a market share.
+            table, row_id = "market_shares", str(row.market_share_id)
+            record = _record(shares, row_id)
             figure = format_share(_number(record["share_low"]), _number(record["share_high"]), record["basis"], lang)
             date, basis = str(record["year_label"]), t(f"share_basis.{record['basis']}")
         column = {"programmes": "programme_id", "awards": "award_id", "market_shares": "market_share_id"}[table]
         cited = dict.fromkeys(citations.loc[citations[column] == row_id, "source_id"])
         source_ids = tuple(sorted(cited, key=lambda sid: tier_rank.get(sid, len(TIER_ORDER))))
+        position = row.position
+        if not isinstance(position, Integral):  # a required whole-number column (a numpy integer here)
+            raise TypeError(f"highlight position {position!r} is not a whole number")
         result.append(
             Highlight(
-                int(row.position),
+                int(position),
                 table,
                 row_id,
                 figure,
@@ -222,6 +229,14 @@ def highlights(prepared: Prepared, lang: str = "en", fx: FxChoice | None = None)
             )
         )
     return tuple(result)
+
+
+def _record(frame: pd.DataFrame, row_id: str) -> pd.Series:
+    """The row of ``frame`` (indexed by id) with id ``row_id``; validation keeps ids unique."""
+    record = frame.loc[row_id]
+    if not isinstance(record, pd.Series):
+        raise ValueError(f"more than one row has the id '{row_id}'")
+    return record
 
 
 def _text(value: Any) -> str | None:
@@ -265,8 +280,8 @@ def _basis_word(record: pd.Series, t: Translator) -> str:
 def _programme_date(record: pd.Series, lang: str) -> str:
     """The announcement date, with the fiscal years the figure covers when the data gives them."""
     announced = format_partial_date(_text(record["announced"]), lang)
-    start, end = record.get("period_start_fy"), record.get("period_end_fy")
-    if _number(start) is not None and _number(end) is not None:
+    start, end = _number(record.get("period_start_fy")), _number(record.get("period_end_fy"))
+    if start is not None and end is not None:
         return f"{format_fiscal_period(int(start), int(end), lang)} · {announced}"
     return announced
 

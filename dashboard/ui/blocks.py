@@ -1,0 +1,164 @@
+"""The chart block every chart is drawn in (figure, sources, rows, downloads), and a page's registered charts."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from aifunding import markup
+from aifunding.analysis.filters import FilteredView, Prepared
+from aifunding.analysis.urlstate import view_file_name
+from aifunding.figures.presentation import ID_COLUMN, best_sources_first
+from aifunding.figures.registry import PAGES_BY_KEY, Drawn, draw
+from aifunding.money.formatting import format_partial_date
+from aifunding.outputs.cells import table_csv_bytes, table_xlsx_bytes
+from aifunding.outputs.export import export_bytes, view_about_rows
+from aifunding.outputs.snapshot import Section
+
+from ui.loading import memo
+from ui.state import current_link, translator
+from ui.text import notice, small, subheader_text
+
+# How many sources a chart names inline before the rest go into "all sources": the best-tier ones
+# first, so a reader sees the strongest evidence without a wall of links.
+INLINE_SOURCES = 3
+MIME_TYPES = {
+    "csv": "text/csv",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "html": "text/html",
+}
+
+
+def source_footer(prepared: Prepared, source_ids: Iterable[str], caveat_ids: Iterable[str]) -> None:
+    """Publisher, date, tier and link of the sources behind a chart (best first), then its caveats."""
+    t = translator()
+    sources, caveats = prepared.sources, prepared.caveats
+    known = best_sources_first(sources, source_ids)
+
+    def cite(sid: str) -> str:
+        row = sources[sid]
+        date = format_partial_date(row["published"], t.lang)
+        return f"{markup.link(row['publisher'], row['url'])} ({markup.text(date)}; {t('tier.' + str(row['tier']))})"
+
+    if known:
+        more = len(known) - INLINE_SOURCES
+        small(
+            f"**{t('common.sources')}:** "
+            + " · ".join(cite(s) for s in known[:INLINE_SOURCES])
+            + (f" · {t('common.more_sources', n=more)}" if more > 0 else "")
+        )
+    caveat_lines = [
+        f"- **{markup.text(caveats[c]['title_en'])}** {markup.text(caveats[c]['text_en'])}"
+        for c in caveat_ids
+        if c in caveats
+    ]
+    if len(known) > INLINE_SOURCES or caveat_lines:
+        label = t("common.sources_and_caveats", sources=len(known), caveats=len(caveat_lines))
+        with st.expander(label):
+            if caveat_lines:
+                st.markdown(f"**{t('common.caveats')}**\n\n" + "\n".join(caveat_lines))
+            st.markdown(f"**{t('common.sources')}**\n\n" + "\n".join(f"- {cite(s)}" for s in known))
+
+
+def chart(prepared: Prepared, fig: go.Figure, rows: pd.DataFrame, *, key: str, heading: str | None = None) -> None:
+    """One chart block: the figure (PNG download named after it), its sources, and its rows.
+
+    ``rows`` is a display table with an ``ID`` column; "Show data" lists exactly the rows the
+    figure drew (their ids are in the figure's metadata).
+    """
+    t = translator()
+    meta = fig.layout.meta or {}
+    if ID_COLUMN in rows.columns and meta.get("row_ids") is not None:
+        drawn = set(meta["row_ids"])
+        rows = rows[rows[ID_COLUMN].isin(drawn)]
+    config = {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": "png", "filename": meta.get("filename", key), "scale": 2},
+        "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+    }
+    st.plotly_chart(fig, key=key, config=config, alt=meta.get("alt"), theme=None)
+    # The page's snapshot download holds the charts this run drew, in order.
+    st.session_state.get("_sections", []).append(Section(heading, fig, rows, key))
+    source_footer(prepared, meta.get("source_ids", ()), meta.get("caveat_ids", ()))
+    with st.expander(t("common.show_data")):
+        st.dataframe(rows, hide_index=True, key=f"{key}-data")
+        download_row(rows, meta.get("filename", key), key=f"{key}-dl", source_ids=meta.get("source_ids", ()))
+
+
+def page_charts(prepared: Prepared, view: FilteredView, page: str) -> None:
+    """Every chart the registry declares for ``page``, in order, each built once per view state."""
+    for entry in PAGES_BY_KEY[page].charts:
+        figures: list[Drawn] = memo(view, f"chart-{entry.key}", lambda entry=entry: draw(entry, prepared, view))
+        for drawn in figures:
+            if drawn.on_page and drawn.heading:
+                subheader_text(drawn.heading)
+            if drawn.intro:
+                st.markdown(drawn.intro)
+            chart(prepared, drawn.figure, drawn.rows, key=drawn.key, heading=drawn.heading)
+
+
+def download_row(frame: pd.DataFrame, name: str, *, key: str, source_ids: Iterable[str] = ()) -> None:
+    """CSV and XLSX of exactly these rows, named after the view, with a header block saying what they are.
+
+    The files are built only when clicked.
+    """
+    t = translator()
+    view = st.session_state["_current_view"]
+    file_name = view_file_name(name, view.state)
+    source_ids = tuple(source_ids)
+    link = current_link()
+    _download_buttons(
+        (
+            t("common.download_csv"),
+            lambda: table_csv_bytes(frame, view_about_rows(view, link, source_ids)),
+            f"{file_name}.csv",
+            f"{key}-csv",
+        ),
+        (
+            t("common.download_xlsx"),
+            lambda: table_xlsx_bytes(frame, name, view_about_rows(view, link, source_ids)),
+            f"{file_name}.xlsx",
+            f"{key}-xlsx",
+        ),
+    )
+
+
+def _download_buttons(*buttons: tuple[str, Callable[[], bytes], str, str]) -> None:
+    """Download buttons side by side: (label, builder run on click, file name, widget key) each."""
+    for slot, (label, build, file_name, key) in zip(st.columns([1] * len(buttons) + [2]), buttons, strict=False):
+        with slot:
+            st.download_button(
+                label,
+                build,
+                file_name=file_name,
+                mime=MIME_TYPES[file_name.rsplit(".", 1)[-1]],
+                key=key,
+                on_click="ignore",
+                icon=":material/download:",
+            )
+
+
+def full_download_row(prepared: Prepared, view: FilteredView) -> None:
+    """The whole package as tidy tables: XLSX workbook and JSON (built when clicked), named after the view."""
+    t = translator()
+    unread = sorted(prepared.package.report.unread)
+    if unread:
+        # A table that could not be read is never handed out as an empty one.
+        notice("warning", t("data.all_unread", tables=", ".join(unread)), ":material/block:")
+        return
+    name = view_file_name("all", view.state)
+
+    def export(fmt: str) -> Callable[[], bytes]:
+        return lambda: export_bytes(
+            prepared.package, fmt, view.state.fx, generated_at=datetime.datetime.now(datetime.UTC)
+        )
+
+    _download_buttons(
+        (t("data.all_xlsx"), export("xlsx"), f"{name}.xlsx", "all-xlsx"),
+        (t("data.all_json"), export("json"), f"{name}.json", "all-json"),
+    )

@@ -1,0 +1,121 @@
+"""The package this rerun serves, and the memo of what was built from it.
+
+Caching lives here and only here: thin ``st.cache_resource`` wrappers around ``aifunding``
+loaders, keyed by the package folder and the modification times of its files, so a changed file
+is picked up on the next rerun and nothing is parsed twice.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import streamlit as st
+
+from aifunding import BUNDLED_DATA, markup
+from aifunding.analysis.filters import FilteredView, Prepared, prepare
+from aifunding.data.report import ValidationReport
+from aifunding.loading.package import PackageReadError, load_package, package_signature
+
+from ui.state import translator
+
+T = TypeVar("T")
+log = logging.getLogger("aifunding.dashboard")
+DATA_ENV = "AIFUNDING_DATA"
+# Figures and tables built for a view are kept for this many views per package load, so going back
+# to a filter combination (or another viewer asking for the same one) costs no rebuild.
+MEMO_ENTRIES = 256
+
+
+def data_path() -> Path:
+    """The package to serve: $AIFUNDING_DATA, or the bundled data/ folder."""
+    return Path(os.environ.get(DATA_ENV) or BUNDLED_DATA)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _prepared(path: str, signature: tuple) -> tuple[Prepared, datetime.datetime]:
+    # ``signature`` only keys the cache: a changed file gives a new key and a fresh load.
+    return prepare(load_package(path)), datetime.datetime.now(datetime.UTC)
+
+
+@dataclass(frozen=True)
+class Served:
+    """What this rerun shows: the package viewers see, and the newest load when it failed validation."""
+
+    prepared: Prepared
+    loaded_at: datetime.datetime
+    latest: Prepared | None = None  # the newest load, kept when it had errors so the Data page can list them
+    problem: str | None = None  # why viewers are not seeing the newest files
+
+
+@st.cache_resource(show_spinner=False)
+def _last_valid() -> dict[str, tuple[Prepared, datetime.datetime]]:
+    """Per package path, the newest load that passed validation (shared by every session)."""
+    return {}
+
+
+def _first_errors(report: ValidationReport, limit: int = 2) -> str:
+    shown = "; ".join(p.as_text() for p in report.errors[:limit])
+    more = len(report.errors) - limit
+    return shown + (f" (and {more} more)" if more > 0 else "")
+
+
+def load() -> Served | None:
+    """The package to show on this rerun, or None after showing why nothing can be shown.
+
+    A changed file is picked up on the next rerun. If the changed package no longer validates,
+    viewers keep the last valid version and a banner names the problem; a package that never
+    validated is shown with its valid rows and the same banner.
+    """
+    path = data_path()
+    key = str(path)
+    store = _last_valid()
+    try:
+        prepared, loaded_at = _prepared(key, package_signature(path))
+    except Exception as exc:
+        # The server log keeps the traceback; viewers see one line that names no path on this machine.
+        if isinstance(exc, PackageReadError):
+            problem = exc.public
+            log.warning("the data package could not be read: %s", exc)
+        else:
+            problem = translator()("error.unexpected")
+            log.exception("the data package could not be loaded")
+        if key in store:
+            return Served(*store[key], problem=problem)
+        st.error(f"**{translator()('error.load')}**: {markup.text(problem)}", icon=":material/error:")
+        return None
+    if prepared.package.report.valid:
+        store[key] = (prepared, loaded_at)
+        return Served(prepared, loaded_at)
+    problem = _first_errors(prepared.package.report)
+    if key in store:
+        return Served(*store[key], latest=prepared, problem=problem)
+    return Served(prepared, loaded_at, latest=prepared, problem=problem)
+
+
+def served() -> Served:
+    """The :class:`Served` of the current rerun (set by :func:`ui.page.start`)."""
+    return st.session_state["_served"]
+
+
+def memo(view: FilteredView, name: str, build: Callable[[], T]) -> T:
+    """``build()`` for this view state, computed once per package load and then reused.
+
+    Keyed by the full view state and ``name``; the memo lives on the prepared package, so a data
+    change (a new load) starts empty. Least recently used entries are dropped beyond MEMO_ENTRIES.
+    """
+    cache = served().prepared.memo
+    key = (view.state, name)
+    if key in cache:
+        cache[key] = value = cache.pop(key)  # most recently used last
+        return value
+    value = build()
+    cache[key] = value
+    while len(cache) > MEMO_ENTRIES:
+        cache.pop(next(iter(cache)), None)
+    return value

@@ -1,0 +1,114 @@
+"""Every page's first line, :func:`start`: load the package, sync the view, draw the header and the share menu."""
+
+from __future__ import annotations
+
+import datetime
+
+import streamlit as st
+
+from aifunding import markup
+from aifunding.analysis.filters import FilteredView, Prepared
+from aifunding.analysis.urlstate import view_file_name
+from aifunding.figures.registry import PAGES_BY_KEY
+from aifunding.loading.package import newest_source_date
+from aifunding.money.formatting import format_partial_date
+from aifunding.outputs.snapshot import Section, build_snapshot
+
+from ui.loading import Served, load
+from ui.present import present, presenting, set_presenting
+from ui.state import current_link, page_view, translator
+from ui.text import notice, small
+
+# Print: drop the controls and chrome, keep charts whole on a page.
+PAGE_CSS = """<style>
+@media print {
+  [data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDownloadButton"],
+  [data-testid="stPopover"], [data-testid="stElementToolbar"], .modebar, [data-testid="stSidebarCollapsedControl"] {
+    display: none !important; }
+  [data-testid="stMain"], [data-testid="stMainBlockContainer"] { margin: 0 !important; padding: 0 !important;
+    max-width: 100% !important; }
+  [data-testid="stPlotlyChart"], [data-testid="stExpander"], [data-testid="stDataFrame"], [data-testid="stMetric"] {
+    break-inside: avoid; page-break-inside: avoid; }
+}
+</style>"""
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
+
+
+def start(page_key: str) -> tuple[Prepared, FilteredView]:
+    """Load the package, sync the view, and draw the header (or presenter mode, which stops the page)."""
+    page = PAGES_BY_KEY[page_key]
+    current = load()
+    if current is None:
+        st.stop()
+    st.session_state["_served"] = current
+    prepared = current.prepared
+    st.session_state["_page"] = page.title
+    view = page_view(prepared, page.currency_fallback)
+    st.session_state["_current_view"] = view
+    st.html(PAGE_CSS)
+    # The charts this run draws, in order, for the snapshot download (built only when clicked).
+    sections: list[Section] = []
+    st.session_state["_sections"] = sections
+    if presenting():
+        present(view.state)
+        st.stop()
+    header(page.title, view, current, page.intro)
+    share_row(prepared, view, page.title, sections)
+    return prepared, view
+
+
+def header(title_key: str, view: FilteredView, current: Served, intro_key: str | None = None) -> None:
+    """Page title, the filter sentence, data freshness, and a banner when the package has errors."""
+    t = translator()
+    st.title(t(title_key))
+    if intro_key:
+        st.markdown(t(intro_key))
+    ignored = st.session_state.pop("_ignored_params", None)
+    if ignored:
+        notice("warning", t("url.ignored", params="; ".join(ignored)), ":material/link_off:")
+    notice("info", view.sentence(), ":material/filter_alt:")
+    as_of = newest_source_date(view.package)
+    freshness = t("common.loaded_at", time=current.loaded_at.strftime(TIME_FORMAT))
+    if as_of:
+        freshness += " · " + t("common.data_as_of", date=format_partial_date(as_of, t.lang))
+    small(markup.text(freshness))
+    if current.problem and current.prepared is not current.latest:
+        stale = t("error.stale", problem=current.problem, time=current.loaded_at.strftime(TIME_FORMAT))
+        notice("warning", stale, ":material/warning:")
+    elif current.problem:
+        notice("warning", t("error.invalid_package", problem=current.problem), ":material/warning:")
+
+
+def share_row(prepared: Prepared, view: FilteredView, title_key: str, sections: list[Section]) -> None:
+    """Copy link, snapshot download and presenter mode, in one popover under the page header."""
+    t = translator()
+    with st.popover(t("share.button"), icon=":material/share:"):
+        st.markdown(t("share.link"))
+        # Captured now: the download callables run after this script run, outside its context.
+        link = current_link()
+        st.code(link, language=None, wrap_lines=True)
+
+        def snapshot() -> bytes:
+            return build_snapshot(
+                title=t(title_key),
+                sentence=view.sentence(),
+                sections=list(sections),
+                package=prepared.package,
+                generated_at=datetime.datetime.now(datetime.UTC),
+                link=link,
+                lang=view.state.lang,
+            ).encode("utf-8")
+
+        st.download_button(
+            t("share.snapshot"),
+            snapshot,
+            file_name=f"{view_file_name(title_key, view.state)}.html",
+            mime="text/html",
+            key="snapshot",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+        st.button(
+            t("share.present"), key="present_start", icon=":material/slideshow:", on_click=set_presenting, args=(True,)
+        )
+        st.markdown(t("share.print"))

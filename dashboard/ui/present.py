@@ -1,0 +1,121 @@
+"""Presenter mode: one chart per screen, large type, no chrome; arrow keys or a timer advance it.
+
+The deck is :func:`aifunding.outputs.snapshot.slides`: the snapshot's figures, from the chart registry.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from aifunding.analysis.filters import ViewState, apply_view
+from aifunding.analysis.urlstate import MIN_SLIDE_SECONDS, encode
+from aifunding.figures.presentation import kind_labels
+from aifunding.outputs.snapshot import slides
+
+from ui.blocks import source_footer
+from ui.loading import load
+from ui.state import translator, write_params
+from ui.text import empty_notice
+
+PRESENT_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"],
+[data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"] { display: none !important; }
+[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 1.5rem 3rem !important; }
+[data-testid="stMain"] p, [data-testid="stMain"] li { font-size: 1.35rem !important; }
+</style>"""
+
+# Arrow keys press the slide buttons. Guarded so reruns do not stack listeners.
+PRESENT_KEYS = """<script>
+if (!window.__aifundingSlideKeys) {
+  window.__aifundingSlideKeys = true;
+  document.addEventListener("keydown", (event) => {
+    if (event.target && ["INPUT", "TEXTAREA"].includes(event.target.tagName)) return;
+    const key = {ArrowRight: "slide_next", PageDown: "slide_next", " ": "slide_next",
+                 ArrowLeft: "slide_prev", PageUp: "slide_prev", Escape: "present_exit"}[event.key];
+    const button = key && document.querySelector(`.st-key-${key} button`);
+    if (button) { event.preventDefault(); button.click(); }
+  });
+}
+</script>"""
+
+
+def presenting() -> bool:
+    return st.session_state.get("_extra_params", {}).get("present") == "1"
+
+
+def set_presenting(on: bool) -> None:
+    """Start or leave presenter mode; the address says so in the same rerun."""
+    extra = dict(st.session_state.get("_extra_params", {}))
+    if on:
+        extra["present"] = "1"
+    else:
+        extra.pop("present", None)
+        extra.pop("every", None)
+    st.session_state["_extra_params"] = extra
+    st.session_state["_slide"] = 0
+    # Written here too so the next rerun does not re-decode the address as a newly opened link.
+    write_params({**encode(st.session_state["_view"]), **extra})
+
+
+def _slide_step(step: int) -> None:
+    st.session_state["_slide"] = st.session_state.get("_slide", 0) + step
+    st.session_state["_slide_shown_at"] = time.monotonic()
+
+
+def _seconds_per_slide() -> int | None:
+    every = st.session_state.get("_extra_params", {}).get("every")
+    if not (every and every.isdigit()):
+        return None
+    return max(int(every), MIN_SLIDE_SECONDS)  # decoding already bounds it; never faster, whatever the state
+
+
+def present(state: ViewState) -> None:
+    """Draw presenter mode for ``state`` (the page's own controls are not drawn)."""
+    t = translator()
+    st.html(PRESENT_CSS)
+    st.html(PRESENT_KEYS, unsafe_allow_javascript=True)
+    seconds = _seconds_per_slide()
+
+    @st.fragment(run_every=seconds)
+    def slide() -> None:
+        if not presenting():  # the exit button's callback ran: leave the fragment for the whole page
+            st.rerun(scope="app")
+        # Reloaded on every tick, so a presentation left running shows data that changed on disk.
+        current = load()
+        if current is None:
+            return
+        deck = slides(current.prepared, apply_view(current.prepared, state, kind_labels(t.lang)))
+        now = time.monotonic()
+        shown_at = st.session_state.setdefault("_slide_shown_at", now)
+        if seconds is not None and now - shown_at >= seconds - 0.5:
+            _slide_step(1)
+        if not deck:
+            empty_notice()
+            return
+        index = st.session_state.get("_slide", 0) % len(deck)
+        figure = deck[index].figure
+        meta = figure.layout.meta or {}
+        # Readable from the back of a room: bigger type, taller plot, room for the bigger title.
+        figure.update_layout(
+            font={"size": 16},
+            title={"font": {"size": 24}, "pad": {"t": 30}},
+            margin={"t": figure.layout.margin.t + 30},
+            height=max(figure.layout.height or 0, 640),
+        )
+        st.plotly_chart(figure, key=f"slide-{index}", config={"displaylogo": False}, alt=meta.get("alt"), theme=None)
+        source_footer(current.prepared, meta.get("source_ids", ()), meta.get("caveat_ids", ()))
+        left, middle, right, leave = st.columns([1, 2, 1, 1])
+        left.button(
+            t("present.previous"), key="slide_prev", on_click=_slide_step, args=(-1,), icon=":material/arrow_back:"
+        )
+        middle.markdown(t("present.position", n=index + 1, total=len(deck)))
+        right.button(
+            t("present.next"), key="slide_next", on_click=_slide_step, args=(1,), icon=":material/arrow_forward:"
+        )
+        leave.button(
+            t("present.exit"), key="present_exit", on_click=set_presenting, args=(False,), icon=":material/close:"
+        )
+
+    slide()

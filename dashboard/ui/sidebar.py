@@ -1,0 +1,100 @@
+"""The sidebar: language, filters and currency, drawn for the state :func:`ui.state.sync_state` read."""
+
+from __future__ import annotations
+
+import datetime
+
+import streamlit as st
+
+from aifunding.analysis.conversion import ANNOUNCEMENT
+from aifunding.data.vocabulary import Level
+from aifunding.figures.presentation import kind_labels
+from aifunding.i18n import LANGUAGE_NAMES, LANGUAGES
+from aifunding.money.fx import rate_bounds, supported_currencies
+
+from ui.state import FIXED, ORIGINAL, W, translator
+
+# The currencies offered first in the currency menu; every other ECB currency follows.
+MAIN_CURRENCIES = ("JPY", "USD", "EUR", "GBP", "CAD", "INR", "KRW", "SGD")
+DATE_LIMITS = {"min_value": datetime.date(1990, 1, 1), "max_value": datetime.date(2100, 12, 31), "format": "YYYY-MM-DD"}
+
+
+def currency_menu() -> list[str]:
+    """The main currencies first, then every other currency the ECB table converts."""
+    supported = supported_currencies()
+    currencies = [c for c in MAIN_CURRENCIES if c in supported or c == "EUR"]
+    return currencies + [c for c in supported if c not in currencies]
+
+
+def draw_controls() -> None:
+    """Draw the sidebar controls.
+
+    Called by app.py after the page has run, so the page's charts reach the browser before the
+    sidebar's widgets (time to first chart); a page that stopped early still gets its controls.
+    """
+    current = st.session_state.get("_served")
+    if current is None:
+        return
+    prepared = current.prepared
+    t = translator()
+    names = prepared.context.names_in(t.lang)
+    programmes = prepared.programmes
+    kinds = kind_labels(t.lang)
+    with st.sidebar:
+        st.segmented_control(t("filters.language"), list(LANGUAGES), key=W["lang"], format_func=LANGUAGE_NAMES.get)
+        st.header(t("filters.header"))
+        st.multiselect(
+            t("filters.country"),
+            list(prepared.package.frame("countries")["id"]),
+            key=W["country"],
+            format_func=lambda v: names["countries"].get(v, v),
+            placeholder=t("filters.all"),
+        )
+        st.multiselect(
+            t("filters.programme"),
+            list(programmes.loc[programmes["level"] != Level.COMPONENT.value, "id"]),
+            key=W["programme"],
+            format_func=lambda v: names["programmes"].get(v, v),
+            placeholder=t("filters.all"),
+        )
+        st.multiselect(
+            t("filters.kind"),
+            sorted(set(programmes["kind"])),
+            key=W["kind"],
+            format_func=lambda v: kinds.get(v, v),
+            placeholder=t("filters.all"),
+        )
+        st.multiselect(
+            t("filters.organisation"),
+            sorted(
+                {o for ids in prepared.awards["recipient_ids"] for o in ids},
+                key=lambda o: names["organisations"].get(o, o).lower(),
+            ),
+            key=W["org"],
+            format_func=lambda v: names["organisations"].get(v, v),
+            placeholder=t("filters.all"),
+        )
+        st.date_input(t("filters.date_from"), key=W["from"], **DATE_LIMITS)
+        st.date_input(t("filters.date_to"), key=W["to"], **DATE_LIMITS)
+        currency = st.selectbox(
+            t("filters.currency"),
+            [ORIGINAL, *currency_menu()],
+            key=W["cur"],
+            format_func=lambda v: t("filters.currency.original") if v == ORIGINAL else v,
+        )
+        # Conversion controls only appear once there is something to convert: disabled widgets
+        # render faded text that fails contrast checks, and they would say nothing useful.
+        if currency != ORIGINAL:
+            _conversion_controls()
+
+
+def _conversion_controls() -> None:
+    t = translator()
+    first_rate, last_rate = rate_bounds()
+    fx_mode = st.radio(t("filters.fx"), [ANNOUNCEMENT, FIXED], key=W["fx"], format_func=lambda v: t(f"filters.fx.{v}"))
+    if fx_mode == FIXED:
+        if not isinstance(st.session_state.get(W["fxdate"]), datetime.date):
+            st.session_state[W["fxdate"]] = last_rate  # the newest ECB rate, not "today" beyond the table
+        st.date_input(
+            t("filters.fx_date"), key=W["fxdate"], min_value=first_rate, max_value=last_rate, format="YYYY-MM-DD"
+        )

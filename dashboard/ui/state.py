@@ -1,0 +1,142 @@
+"""The view state of a rerun, kept in step with the URL and with the sidebar's widgets.
+
+The URL is the source of truth when it changed since this session last wrote it (a shared link was
+opened, or the address was edited); otherwise the controls are. Either way the URL is rewritten
+from the resulting state, so it always reproduces the view, across page switches too.
+"""
+
+from __future__ import annotations
+
+import datetime
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import streamlit as st
+
+from aifunding.analysis.conversion import ANNOUNCEMENT
+from aifunding.analysis.filters import FilteredView, Prepared, ViewState, apply_view, date_filter
+from aifunding.analysis.urlstate import decode, encode, vocabulary
+from aifunding.figures.presentation import kind_labels
+from aifunding.i18n import LANGUAGES, Translator
+from aifunding.money.fx import rate_bounds
+
+ORIGINAL = "original"  # the currency menu's "original currencies"
+FIXED = "fixed"  # the conversion menu's "ECB rate on one date"
+
+# Widget keys, one per control; the URL parameters are encoded from the state, not from these.
+W = {
+    "lang": "w_lang",
+    "country": "w_country",
+    "programme": "w_programme",
+    "kind": "w_kind",
+    "org": "w_org",
+    "from": "w_from",
+    "to": "w_to",
+    "cur": "w_cur",
+    "fx": "w_fx",
+    "fxdate": "w_fxdate",
+}
+
+
+def current_language() -> str:
+    """The language chosen in the sidebar, else asked for by the link, else English."""
+    lang = st.session_state.get(W["lang"]) or st.query_params.get("lang") or "en"
+    return lang if lang in LANGUAGES else "en"
+
+
+def translator() -> Translator:
+    return Translator(current_language())
+
+
+def _put_state_in_widgets(
+    state: ViewState, span: tuple[datetime.date, datetime.date], last_rate: datetime.date
+) -> None:
+    ss = st.session_state
+    ss[W["lang"]] = state.lang
+    ss[W["country"]] = list(state.countries)
+    ss[W["programme"]] = list(state.programmes)
+    ss[W["kind"]] = list(state.kinds)
+    ss[W["org"]] = list(state.organisations)
+    ss[W["from"]] = state.date_from or span[0]
+    ss[W["to"]] = state.date_to or span[1]
+    ss[W["cur"]] = state.currency or ORIGINAL
+    ss[W["fx"]] = ANNOUNCEMENT if state.fx_at == ANNOUNCEMENT else FIXED
+    ss[W["fxdate"]] = datetime.date.fromisoformat(state.fx_at) if state.fx_at != ANNOUNCEMENT else last_rate
+
+
+def _query_params() -> dict[str, str | list[str]]:
+    """The link's parameters; one given more than once is a list, so decoding can say so."""
+    params: dict[str, str | list[str]] = {}
+    for name in st.query_params:
+        values = st.query_params.get_all(name)
+        params[name] = values if len(values) > 1 else (values[0] if values else "")
+    return params
+
+
+def write_params(params: dict[str, str]) -> None:
+    """Put ``params`` in the address bar and remember them as this session's own."""
+    st.query_params.from_dict(params)
+    st.session_state["_written_params"] = params
+
+
+def sync_state(prepared: Prepared) -> ViewState:
+    """The view state of this rerun, with the URL and the controls' session state kept in step.
+
+    The controls themselves are drawn later (:func:`ui.sidebar.draw_controls`); their values are read
+    here from session state, which Streamlit fills with the browser's widget values before each rerun.
+    """
+    ss = st.session_state
+    span = prepared.date_span
+    _, last_rate = rate_bounds()
+    params = _query_params()
+    if params != ss.get("_written_params") and (params or "_view" not in ss):
+        decoded = decode(params, vocabulary(prepared))
+        ss["_view"] = decoded.state
+        ss["_ignored_params"] = decoded.ignored
+        ss["_extra_params"] = decoded.extra
+        _put_state_in_widgets(decoded.state, span, last_rate)
+    elif W["cur"] not in ss or ss.get("_widgets_page") != ss.get("_page"):
+        # Widgets belong to the page that drew them: on another page (or after Streamlit dropped
+        # their state) they start from the view the previous page left, not from empty.
+        _put_state_in_widgets(ss["_view"], span, last_rate)
+    ss["_widgets_page"] = ss.get("_page")
+
+    currency = ss.get(W["cur"]) or ORIGINAL
+    fx_mode = ss.get(W["fx"], ANNOUNCEMENT) if currency != ORIGINAL else ANNOUNCEMENT
+    fx_date = ss.get(W["fxdate"]) if fx_mode == FIXED else None
+    date_from, date_to = date_filter(ss.get(W["from"]), ss.get(W["to"]), span)
+    state = ViewState(
+        countries=tuple(ss.get(W["country"]) or ()),
+        programmes=tuple(ss.get(W["programme"]) or ()),
+        kinds=tuple(ss.get(W["kind"]) or ()),
+        organisations=tuple(ss.get(W["org"]) or ()),
+        date_from=date_from,
+        date_to=date_to,
+        currency=None if currency == ORIGINAL else currency,
+        fx_at=fx_date.isoformat() if isinstance(fx_date, datetime.date) else ANNOUNCEMENT,
+        lang=current_language(),
+    )
+    ss["_view"] = state
+    written = {**encode(state), **ss.get("_extra_params", {})}
+    if written != params:
+        st.query_params.from_dict(written)
+    ss["_written_params"] = written
+    return state
+
+
+def page_view(prepared: Prepared, currency_fallback: str | None = None) -> FilteredView:
+    """The view state, then the filtered view for this rerun.
+
+    ``currency_fallback`` is for pages that cannot show original currencies side by side (World):
+    they convert to it when the sidebar says "original currencies", and the sentence says so.
+    """
+    state = sync_state(prepared)
+    if currency_fallback and state.currency is None:
+        state = state.with_(currency=currency_fallback)
+    return apply_view(prepared, state, kind_labels(state.lang))
+
+
+def current_link() -> str:
+    """The URL of this exact view: the page's address with the state's query parameters."""
+    parts = urlsplit(st.context.url or "")
+    query = urlencode(st.session_state.get("_written_params", {}), safe=",")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))

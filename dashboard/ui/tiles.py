@@ -1,0 +1,71 @@
+"""The Overview's tiles: the package's highlights, and the headline totals with what they add and leave out."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from aifunding import markup
+from aifunding.figures.presentation import explain_tables
+from aifunding.outputs.summary import Headline, span_text, total_text
+
+from ui.state import translator
+
+HIGHLIGHT_SOURCES = 2  # sources named on a highlight tile; the rest are counted
+
+
+def highlight_tiles(headline: Headline) -> None:
+    """The figures the package leads with: each a tile with its basis, date, sources and a link to its page."""
+    if not headline.highlights:
+        return
+    t = translator()
+    st.subheader(t("overview.highlights"))
+    params = st.session_state.get("_written_params", {})
+    for tile, item in zip(st.columns(len(headline.highlights)), headline.highlights, strict=True):
+        with tile.container(border=True):
+            st.metric(markup.text(item.date), markup.text(item.figure), help=markup.text(item.basis))
+            if item.converted:
+                st.caption(markup.text(item.converted))
+            st.markdown(markup.text(item.claim))
+            shown = list(item.sources[:HIGHLIGHT_SOURCES])
+            if len(item.sources) > HIGHLIGHT_SOURCES:
+                shown.append(f"+{len(item.sources) - HIGHLIGHT_SOURCES}")
+            st.caption(markup.text(t("overview.highlight.sources", sources="; ".join(shown))))
+            st.page_link(
+                f"views/{item.page}.py",
+                label=t("overview.highlight.open", page=t(f"page.{item.page}")),
+                icon=":material/arrow_forward:",
+                query_params=params,
+            )
+
+
+def total_tiles(headline: Headline) -> None:
+    """The headline totals as their composition by basis, each with what it adds and leaves out one click away."""
+    t = translator()
+    st.subheader(t("overview.totals"))
+    keys = list(headline.totals)
+    cols = st.columns([2] * len(keys) + [1, 1])
+    for col, key in zip(cols, keys, strict=False):
+        total = headline.totals[key]
+        # A total of several kinds ("$2.1B + up to about $1.2B + at least $2.5B") wraps rather than being
+        # cut short as a metric's single line would be: every part of it stays readable.
+        with col.container(border=True):
+            st.markdown(f"**{t(f'overview.{key}')}**", help=t(f"overview.{key}.help"))
+            st.subheader(markup.text(total_text(total, t.lang)), anchor=False)
+            st.caption(markup.text(span_text(total, t.lang)))
+    cols[-2].metric(t("overview.programmes"), headline.programmes, border=True)
+    cols[-1].metric(t("overview.recipients"), headline.recipients, border=True)
+    for key in keys:
+        total = headline.totals[key]
+        with st.expander(t("overview.explain", name=t(f"overview.{key}")), icon=":material/calculate:"):
+            added, left_out = explain_tables(total, t.lang)
+            st.markdown(f"**{t('overview.added')}**")
+            st.dataframe(added, hide_index=True, key=f"added-{key}")
+            st.markdown(f"**{t('overview.left_out')}**")
+            st.dataframe(left_out, hide_index=True, key=f"left-out-{key}")
+
+
+def milestone_columns(frame: pd.DataFrame) -> dict:
+    """Column widths for the what-to-watch table: the description wide, the status readable."""
+    widths = dict(zip(frame.columns, ["large", "medium", "medium", "small", "medium", "large"], strict=False))
+    return {name: st.column_config.TextColumn(name, width=width) for name, width in widths.items()}

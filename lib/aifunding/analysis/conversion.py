@@ -1,0 +1,159 @@
+"""The money choice and the conversion step: which amounts a view shows, and converting frames to them.
+
+A view shows amounts either in their original currencies or converted to one currency at ECB
+reference rates (on each announcement date, or on one fixed date). :class:`Money` carries that
+choice to every chart and table, which read the columns it names and never guess from a column
+name; :func:`convert_programmes` produces a programme's converted allocation and per-year amount
+in the same step as its converted amount, at the same rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+import pandas as pd
+
+from aifunding import columns as C
+from aifunding.money.fx import ConversionError, convert
+
+# Why a row was not converted, when the reason is this module's own rather than the fx module's.
+NO_AMOUNT_NOTE = "no published amount"
+NO_DATE_NOTE = "no announcement date, so no announcement-date rate"
+ANNOUNCEMENT = "announcement"
+CENTS = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class FxChoice:
+    """Which rate converts a figure: at each announcement date, or at one fixed date."""
+
+    currency: str
+    at: str = ANNOUNCEMENT  # "announcement" or a partial date YYYY[-MM[-DD]]
+
+    @property
+    def fixed(self) -> bool:
+        return self.at != ANNOUNCEMENT
+
+
+@dataclass(frozen=True)
+class Money:
+    """The amounts a view shows: original currencies (``fx`` None) or converted by ``fx``."""
+
+    fx: FxChoice | None = None
+
+    @property
+    def converted(self) -> bool:
+        return self.fx is not None
+
+    @property
+    def currency(self) -> str | None:
+        """The one display currency, or None for original currencies."""
+        return self.fx.currency if self.fx else None
+
+    @property
+    def value_column(self) -> str:
+        """The amount column to draw: converted when a currency is chosen."""
+        return C.AMOUNT_CONVERTED if self.fx else "amount"
+
+    @property
+    def currency_column(self) -> str:
+        """The currency of :attr:`value_column`."""
+        return C.CONVERTED_CURRENCY if self.fx else "currency"
+
+    @property
+    def allocated_column(self) -> str:
+        """A programme's sum of awards in the same money as :attr:`value_column`."""
+        return C.ALLOCATED_CONVERTED if self.fx else C.ALLOCATED
+
+
+ORIGINAL = Money()
+
+
+def _none_if_na(value: Any) -> Any:
+    return None if value is None or (not isinstance(value, (tuple, list, dict)) and pd.isna(value)) else value
+
+
+def convert_frame(
+    frame: pd.DataFrame,
+    choice: FxChoice,
+    *,
+    amount_column: str = "amount",
+    currency_column: str = "currency",
+    date_column: str = "announced",
+) -> pd.DataFrame:
+    """Add converted amounts with the rate, its date and method used for each row.
+
+    Rows that cannot be converted (no amount, no announcement date, a currency outside the ECB
+    table, a date outside it) keep a missing converted amount and say why in ``fx_note``.
+    """
+    result = frame.copy()
+    converted: list[Decimal | None] = []
+    rates: list[Any] = []
+    rate_dates: list[Any] = []
+    methods: list[str | None] = []
+    notes: list[str | None] = []
+    for amount, currency, when in zip(result[amount_column], result[currency_column], result[date_column], strict=True):
+        amount, currency, when = _none_if_na(amount), _none_if_na(currency), _none_if_na(when)
+        at = choice.at if choice.fixed else when
+        if amount is None:
+            for column in (converted, rates, rate_dates, methods):
+                column.append(None)
+            notes.append(NO_AMOUNT_NOTE)
+            continue
+        try:
+            if at is None:
+                raise ConversionError(NO_DATE_NOTE)
+            result_fx = convert(Decimal(amount), currency, choice.currency, at)
+        except ConversionError as exc:
+            for column in (converted, rates, rate_dates, methods):
+                column.append(None)
+            notes.append(str(exc))
+            continue
+        converted.append(result_fx.amount)
+        rates.append(result_fx.rate.rate)
+        rate_dates.append(result_fx.rate.rate_date)
+        methods.append(str(result_fx.rate.method))
+        notes.append(None)
+    # pandas-stubs' column values leave out Decimal, which an object column holds as well as any value.
+    result[C.AMOUNT_CONVERTED] = converted  # type: ignore[assignment]
+    result[C.CONVERTED_CURRENCY] = choice.currency
+    result[C.FX_RATE] = rates
+    result[C.FX_RATE_DATE] = rate_dates
+    result[C.FX_METHOD] = methods
+    result[C.FX_NOTE] = notes
+    return result
+
+
+def _at_rate(values: pd.Series, rates: pd.Series, same_currency: pd.Series) -> list[Decimal | None]:
+    """Each value times its row's rate, to the cent; empty where there is no rate or the currency differs."""
+    return [
+        (v * Decimal(str(r))).quantize(CENTS, rounding=ROUND_HALF_EVEN)
+        if isinstance(v, Decimal) and ok and r is not None and not pd.isna(r)
+        else None
+        for v, r, ok in zip(values, rates, same_currency, strict=True)
+    ]
+
+
+def convert_programmes(frame: pd.DataFrame, choice: FxChoice) -> pd.DataFrame:
+    """Programmes converted as :func:`convert_frame` does, with their sums at each row's own rate.
+
+    A programme's allocation (the sum of its awards) and its per-year amount are converted at the
+    rate its own amount was, so a bar and its "allocated" marker share one rate; an allocation in
+    another currency than the programme's amount stays empty rather than being scaled wrongly.
+    """
+    result = convert_frame(frame, choice)
+    rates = result[C.FX_RATE]
+    if C.ALLOCATED in result.columns:
+        same = (
+            result[C.ALLOCATED_CURRENCY] == result["currency"]
+            if C.ALLOCATED_CURRENCY in result.columns
+            else pd.Series(True, index=result.index)
+        )
+        # pandas-stubs' column values leave out Decimal (see convert_frame).
+        result[C.ALLOCATED_CONVERTED] = _at_rate(result[C.ALLOCATED], rates, same)  # type: ignore[assignment]
+    if C.ANNUALISED in result.columns:
+        annualised = _at_rate(result[C.ANNUALISED], rates, pd.Series(True, index=result.index))
+        result[C.ANNUALISED_CONVERTED] = annualised  # type: ignore[assignment]
+    return result

@@ -1,0 +1,374 @@
+"""What every chart shares: layout, palette, text that wraps and stays text, money labels, the empty figure.
+
+Builders (one module per page subject beside this one) take the rows they draw, already filtered
+and, when asked, converted, and return a ``go.Figure`` whose title states the finding, whose hover
+and legend carry the amount basis, and whose ``layout.meta`` holds a text alternative (``alt``), a PNG
+file name (``filename``) and the ids of the sources and caveats behind it. Builders never call
+streamlit; styling goes through :func:`base_layout` and the colour-blind-safe :data:`PALETTE`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import textwrap
+import unicodedata
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from aifunding.analysis.adding import HOME_CURRENCY
+from aifunding.i18n import DEFAULT_LANGUAGE, Translator
+from aifunding.money.formatting import (
+    format_compact_number,
+    format_money,
+)
+
+# Okabe-Ito: distinguishable with every common colour-vision deficiency, and in greyscale by
+# lightness. Yellow is last because it is weakest against a white background.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
+
+
+def text_colour_on(background: str) -> str:
+    """Black or white, whichever reads better on ``background`` (#RRGGBB), by WCAG relative luminance."""
+
+    def channel(hex_pair: str) -> float:
+        c = int(hex_pair, 16) / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(background[i : i + 2]) for i in (1, 3, 5))
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    # Contrast with white is 1.05 / (L + 0.05), with black (L + 0.05) / 0.05: pick the larger.
+    return "#ffffff" if 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 else "#000000"
+
+
+PLAN_PATTERN = "/"  # hatched bars mark targets and plans, so they never read as committed money
+# Noto Sans JP is the web font's name, Noto Sans CJK JP the one Linux distributions install.
+FONT_FAMILY = "Source Sans Pro, Noto Sans JP, Noto Sans CJK JP, Arial, sans-serif"
+TEXT_COLOUR = "#262730"
+MUTED_COLOUR = "#5f6368"
+
+
+def slug(text: str) -> str:
+    """A file-name-safe slug: "Up to ¥72.5B" -> "up-to-72-5b"."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "chart"
+
+
+TITLE_WIDTH = 95  # characters per title line; plotly titles never wrap by themselves
+SUBTITLE_WIDTH = 125  # subtitles are set smaller, so more fit on a line
+
+
+# Japanese line-breaking rules (kinsoku): closing punctuation never starts a line, an opening
+# bracket never ends one, and a figure keeps its units (1兆円, 2026年7月, 72%).
+NO_LINE_START = frozenset("、。，．・：；？！）」』】〕〉》ー〜％%")
+NO_LINE_END = frozenset("（「『【〔〈《")
+NUMBER_UNITS = frozenset("万億兆京円件年月日度位")
+
+
+def display_width(text: str) -> int:
+    """Width in columns: East Asian wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _glued(before: str, char: str) -> bool:
+    """Whether no line may break between ``before`` and ``char``."""
+    in_figure = before.isdigit() or before in NUMBER_UNITS
+    return (
+        (display_width(before) == 1 and display_width(char) == 1)  # a word of narrow characters
+        or char in NO_LINE_START
+        or before in NO_LINE_END
+        or (in_figure and (char.isdigit() or char in NUMBER_UNITS))
+    )
+
+
+def wrap(text: str, width: int = TITLE_WIDTH) -> str:
+    """Break a long title into lines joined by <br>, so it is never cut off at the chart's edge.
+
+    ``width`` is in columns, a Japanese character taking two. English breaks at spaces. Japanese
+    has no spaces between words, so it may also break between two characters, except where
+    :func:`_glued` forbids it.
+    """
+    if display_width(text) == len(text):
+        return "<br>".join(textwrap.wrap(text, width)) if len(text) > width else text
+    if display_width(text) <= width:
+        return text
+    tokens: list[str] = []
+    for piece in re.findall(r"\s+|\S", text):
+        if tokens and not piece.isspace() and not tokens[-1].isspace() and _glued(tokens[-1][-1], piece):
+            tokens[-1] += piece
+        else:
+            tokens.append(piece)
+    lines, line = [], ""
+    for token in tokens:
+        if line and not token.isspace() and display_width(line + token) > width:
+            lines.append(line.rstrip())
+            line = ""
+        if line or not token.isspace():
+            line += token
+    lines.append(line.rstrip())
+    return "<br>".join(lines)
+
+
+def value_axis(top: float, lang: str) -> dict[str, Any]:
+    """Ticks for an amount axis in the language's own number units, up to ``top``.
+
+    Plotly's SI suffixes (k, M, B, T) are English, so other languages get explicit ticks at round
+    values, written as their amounts are (1,000億, 2兆); English keeps plotly's own.
+    """
+    if lang == DEFAULT_LANGUAGE or not top > 0:
+        return {}
+    raw = top / 5
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    ticks = [i * step for i in range(int(top // step) + 1)]
+    return {"tickvals": ticks, "ticktext": [format_compact_number(Decimal(repr(v)), lang) for v in ticks]}
+
+
+# Room to the right of the longest bar for its value, as a share of the axis.
+LABEL_ROOM = 1.28
+
+
+def value_labels(texts: Iterable[str]) -> dict[str, Any]:
+    """Bar settings that write each bar's value at its end, so no figure needs a hover to be read."""
+    return {"text": list(texts), "textposition": "outside", "cliponaxis": False, "textfont": {"size": 12}}
+
+
+# For room made from the labels themselves: a narrow plot's width in pixels, and a label character's.
+NARROW_PLOT_PX = 560
+LABEL_CHAR_PX = 7
+
+
+def labelled_range(top: float, labels: Iterable[tuple[float, str]] = ()) -> dict[str, Any]:
+    """An amount axis from 0 with room after each bar for the value written at its end.
+
+    ``labels`` (bar value, text) make room for long texts ("¥600M + up to about ¥56.9B") on a
+    narrow plot; the axis is never shorter than ``top`` times :data:`LABEL_ROOM`.
+    """
+    if top <= 0:
+        return {}
+    end = top * LABEL_ROOM
+    for value, text in labels:
+        share = min(0.6, len(text) * LABEL_CHAR_PX / NARROW_PLOT_PX)
+        end = max(end, value / (1 - share))
+    return {"range": [0, end]}
+
+
+def _merge(into: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``update`` into ``into`` (nested dicts merge, anything else replaces)."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+    return into
+
+
+class Draft:
+    """A figure being built: traces and layout kept as plain dicts, validated once at the end.
+
+    It answers the few ``go.Figure`` calls the builders use (``add_bar``, ``add_scatter``,
+    ``add_annotation``, ``update_layout``, ``update_xaxes``, ``update_yaxes``). Building a
+    ``go.Figure`` step by step re-validates it at every call, which made up most of a filter
+    rerun; :func:`base_layout` turns the draft into a figure in one construction.
+    """
+
+    def __init__(self) -> None:
+        self.data: list[dict[str, Any]] = []
+        self.layout: dict[str, Any] = {}
+
+    def add_bar(self, **trace: Any) -> Draft:
+        self.data.append({"type": "bar", **trace})
+        return self
+
+    def add_scatter(self, **trace: Any) -> Draft:
+        self.data.append({"type": "scatter", **trace})
+        return self
+
+    def add_annotation(self, **annotation: Any) -> Draft:
+        self.layout.setdefault("annotations", []).append(annotation)
+        return self
+
+    def update_layout(self, layout: dict[str, Any] | None = None, **changes: Any) -> Draft:
+        _merge(self.layout, {**(layout or {}), **changes})
+        return self
+
+    def update_xaxes(self, **changes: Any) -> Draft:
+        return self.update_layout(xaxis=changes)
+
+    def update_yaxes(self, **changes: Any) -> Draft:
+        return self.update_layout(yaxis=changes)
+
+
+def base_layout(
+    fig: Draft,
+    *,
+    title: str,
+    subtitle: str | None = None,
+    alt: str,
+    filename: str,
+    source_ids: Iterable[str] = (),
+    caveat_ids: Iterable[str] = (),
+    row_ids: Iterable[str] = (),
+    height: int | None = None,
+) -> go.Figure:
+    """Apply the shared look and attach the metadata every chart carries."""
+    title = wrap(title)
+    subtitle = "<br>".join(wrap(part, SUBTITLE_WIDTH) for part in subtitle.split("<br>")) if subtitle else subtitle
+    subtitle_lines = (subtitle.count("<br>") + 1 if subtitle else 0) + title.count("<br>")
+    title_text = (
+        title if not subtitle else f"{title}<br><span style='font-size:13px;color:{MUTED_COLOUR}'>{subtitle}</span>"
+    )
+    top, bottom = 64 + 26 * subtitle_lines, 100
+    layout: dict[str, Any] = {
+        # Hung from the top edge: plotly centres a title in the top margin by its first line, so a
+        # title of several lines would otherwise run down into the plot.
+        "title": {
+            "text": title_text,
+            "x": 0,
+            "xanchor": "left",
+            "y": 1,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": 16},
+            "font": {"size": 18, "color": TEXT_COLOUR},
+        },
+        "font": {"family": FONT_FAMILY, "size": 13, "color": TEXT_COLOUR},
+        "colorway": list(PALETTE),
+        "plot_bgcolor": "white",
+        "paper_bgcolor": "white",
+        # Room for the title and each subtitle line above; the legend sits at the very bottom of the
+        # figure (container coordinates), under the axis title, whatever the plot's height.
+        "margin": {"l": 10, "r": 20, "t": top, "b": bottom},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 0.01, "yref": "container", "x": 0, "title": None},
+        "hoverlabel": {"font": {"family": FONT_FAMILY}},
+        "xaxis": {"gridcolor": "#e6e6e6", "zerolinecolor": "#bdbdbd", "automargin": True},
+        "yaxis": {"gridcolor": "#e6e6e6", "automargin": True},
+        "meta": {
+            "alt": alt,
+            "filename": slug(filename),
+            "source_ids": sorted(set(source_ids)),
+            "caveat_ids": sorted(set(caveat_ids)),
+            "row_ids": [str(i) for i in dict.fromkeys(row_ids)],
+        },
+    }
+    if height:
+        # ``height`` is the plotting area; the margins for titles and legend come on top of it.
+        layout["height"] = height + top + bottom
+    # The shared look wins over a builder's own settings where both set something, as it always has.
+    merged = _merge(fig.layout, layout)
+    data = [_text_safe(trace, TRACE_TEXT_KEYS) for trace in fig.data]
+    return go.Figure({"data": data, "layout": _text_safe(merged, LAYOUT_TEXT_KEYS)})
+
+
+# Plotly reads a few HTML tags in every text it draws (titles, ticks, legends, hover, annotations),
+# links among them. Builders use <br>, <b>, <extra> and one muted <span>; every other "<" comes from
+# data (names, purposes) and is turned into "&lt;", which plotly shows as "<", so a name holding
+# <a href=...> or <img> is drawn as the text it is.
+_OWN_TAG = re.compile(r"<(?!(?:br|/?b|/?extra|/span)>|span style='font-size:13px;color:#[0-9a-fA-F]{6}'>)")
+TRACE_TEXT_KEYS = frozenset({"name", "x", "y", "text", "hovertext", "customdata", "labels", "legendgrouptitle"})
+LAYOUT_TEXT_KEYS = frozenset({"title", "text", "annotations", "xaxis", "yaxis", "categoryarray", "ticktext"})
+
+
+def chart_text(text: str) -> str:
+    """``text`` with every "<" that is not one of the builders' own tags shown as itself."""
+    return _OWN_TAG.sub("&lt;", text)
+
+
+def _text_safe(value: Any, keys: frozenset[str], inside: bool = False) -> Any:
+    """``value`` with :func:`chart_text` applied to every string under one of ``keys``."""
+    if isinstance(value, str):
+        return chart_text(value) if inside else value
+    if isinstance(value, dict):
+        return {k: _text_safe(v, keys, inside or k in keys) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_text_safe(v, keys, inside) for v in value]
+    dtype = getattr(value, "dtype", None)
+    if inside and dtype is not None and dtype.kind in "OUS":  # text in an array; numeric arrays stay typed
+        return _text_safe(value.tolist(), keys, inside)
+    return value
+
+
+def ids_in(frame: pd.DataFrame, column: str) -> set[str]:
+    return {i for ids in frame.get(column, pd.Series(dtype=object)) for i in (ids or ())}
+
+
+def as_float(value: Any) -> float | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return float(value)
+
+
+def money_label(value: Any, currency: Any, basis: Any, lang: str) -> str:
+    """The amount with its basis in words, or the "not published" wording."""
+    if value is None or not isinstance(currency, str) or (isinstance(value, float) and pd.isna(value)):
+        return Translator(lang)("common.no_amount")
+    return format_money(Decimal(value), currency, locale=lang, basis=basis if isinstance(basis, str) else None)
+
+
+def money_labels(frame: pd.DataFrame, value_column: str, currency_column: str, lang: str) -> list[str]:
+    """:func:`money_label` for every row of ``frame`` (its ``basis`` column gives each figure's wording)."""
+    return [
+        money_label(v, c, b, lang)
+        for v, c, b in zip(frame[value_column], frame[currency_column], frame["basis"], strict=True)
+    ]
+
+
+def amount_frame(frame: pd.DataFrame, value_column: str, currency_column: str) -> pd.DataFrame:
+    """Rows with an amount in ``value_column``, all in one currency.
+
+    Charts never add or compare amounts in different currencies: the home currency (JPY, this
+    dashboard's focus) is drawn when present, otherwise the most common one. :func:`left_out_note`
+    tells the reader what this left out.
+    """
+    with_value = frame[frame[value_column].map(lambda v: as_float(v) is not None).astype(bool)]
+    if with_value.empty:
+        return with_value
+    counts = with_value[currency_column].value_counts()
+    main = HOME_CURRENCY if HOME_CURRENCY in counts.index else counts.index[0]
+    return with_value[with_value[currency_column] == main]
+
+
+def left_out_note(
+    frame: pd.DataFrame, drawn: pd.DataFrame, value_column: str, currency_column: str, *, lang: str = "en"
+) -> str | None:
+    """A sentence naming figures in other currencies that a one-currency chart could not draw."""
+    with_value = frame[frame[value_column].map(lambda v: as_float(v) is not None).astype(bool)]
+    if drawn.empty:
+        return None
+    others = with_value[with_value[currency_column] != drawn[currency_column].iloc[0]]
+    if others.empty:
+        return None
+    t = Translator(lang)
+    return t(
+        "chart.left_out",
+        currency=drawn[currency_column].iloc[0],
+        count=len(others),
+        currencies=t("sentence.values").join(sorted(set(others[currency_column]))),
+    )
+
+
+def subtitle(*parts: str | None) -> str:
+    return "<br>".join(p for p in parts if p)
+
+
+def empty_figure(message: str, *, filename: str) -> go.Figure:
+    """A blank figure that says why there is nothing to draw."""
+    fig = Draft()
+    fig.add_annotation(
+        text=message,
+        showarrow=False,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        font={"size": 15, "color": MUTED_COLOUR},
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return base_layout(fig, title=message, alt=message, filename=filename, height=100)
+
+
+# --- Companies -------------------------------------------------------------------------------------------

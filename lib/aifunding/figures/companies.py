@@ -1,0 +1,151 @@
+"""The Companies chart: subsidy amounts by recipient, one segment per award, joint projects never split."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from aifunding import columns as C
+from aifunding.analysis.adding import split_by_basis
+from aifunding.analysis.conversion import ORIGINAL, Money
+from aifunding.analysis.metrics import localized
+from aifunding.figures.base import (
+    PALETTE,
+    Draft,
+    amount_frame,
+    base_layout,
+    empty_figure,
+    ids_in,
+    labelled_range,
+    left_out_note,
+    money_label,
+    subtitle,
+    text_colour_on,
+    value_axis,
+)
+from aifunding.i18n import Translator
+from aifunding.money.formatting import (
+    basis_label,
+    format_composition,
+    format_money,
+    format_partial_date,
+)
+
+
+def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en") -> go.Figure:
+    """Stacked bars, one per recipient (a joint project is one recipient), one segment per award.
+
+    Segments are coloured by the round or programme that made the award, and the legend entry
+    names the basis ("2024-04-19 round · up to about").
+    """
+    value_column, currency_column = money.value_column, money.currency_column
+    t = Translator(lang)
+    rows = amount_frame(awards, value_column, currency_column)
+    if rows.empty:
+        return empty_figure(t("common.empty"), filename="awards-by-recipient")
+    currency = rows[currency_column].iloc[0]
+    rows = rows.assign(
+        _value=rows[value_column].map(float),
+        _label=localized(rows, C.PROJECT_LABEL, lang),
+        _programme=localized(rows, "programme_name", lang),
+        _purpose=localized(rows, "purpose", lang),
+    )
+    totals = rows.groupby("_label")["_value"].sum().sort_values()
+    order = list(totals.index)
+    fig = Draft()
+    # Plain records from here: a handful of awards is faster grouped in Python than through pandas.
+    columns = ["_label", "_value", "_programme", "_purpose", value_column, "basis", "announced"]
+    records: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in rows[columns].to_dict("records")]
+    traces: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for record in records:
+        traces.setdefault((record["_programme"], record["basis"]), []).append(record)
+    segments = rows["_label"].value_counts()
+    for index, ((programme, basis), group) in enumerate(traces.items()):
+        colour = PALETTE[index % len(PALETTE)]
+        fig.add_bar(
+            y=[r["_label"] for r in group],
+            x=[r["_value"] for r in group],
+            orientation="h",
+            name=f"{programme} · {basis_label(basis, lang)}",
+            legendgroup=programme,
+            # A bar of several awards writes each one inside its segment where it fits (the total
+            # stands at the bar's end); a segment too narrow for its text stays plain.
+            text=[
+                money_label(r[value_column], currency, basis, lang) if segments[r["_label"]] > 1 else "" for r in group
+            ],
+            textposition="inside",
+            insidetextanchor="middle",
+            marker={"color": colour},
+            textfont={"size": 11, "color": text_colour_on(colour)},
+            customdata=[
+                (
+                    programme,
+                    money_label(r[value_column], currency, basis, lang),
+                    format_partial_date(r["announced"] if isinstance(r["announced"], str) else None, lang),
+                    r["_purpose"],
+                )
+                for r in group
+            ],
+            hovertemplate="<b>%{y}</b><br>%{customdata[1]}<br>%{customdata[0]}, %{customdata[2]}"
+            "<br>%{customdata[3]}<extra></extra>",
+        )
+    top = order[-1]
+    top_rows = rows[rows["_label"] == top]
+    # A total is written by kind of basis ("¥0.6B + up to about ¥56.9B"): a ceiling never reads as money paid.
+    composition = {
+        label: format_composition(
+            {
+                k: v.quantize(Decimal(1))
+                for k, v in split_by_basis(zip(group[value_column], group["basis"], strict=True)).items()
+            },
+            currency,
+            locale=lang,
+        )
+        for label, group in rows.groupby("_label", sort=False)
+    }
+    top_total = composition[top]
+    title = t("chart.recipient.title", name=top, amount=top_total, n=len(top_rows))
+    # Each recipient's total at the end of its bar, worded with its basis when the bar has one.
+    for label, total in totals.items():
+        fig.add_annotation(
+            x=total,
+            y=label,
+            text=composition[str(label)],
+            showarrow=False,
+            xanchor="left",
+            xshift=4,
+            font={"size": 12},
+        )
+    fig.update_layout(
+        barmode="stack",
+        uniformtext={"minsize": 10, "mode": "hide"},
+        yaxis={"categoryorder": "array", "categoryarray": order, "title": None},
+        xaxis={
+            "title": t("chart.recipient.axis", currency=currency),
+            **value_axis(float(totals.max()), lang),
+            **labelled_range(float(totals.max()), ((float(v), composition[str(k)]) for k, v in totals.items())),
+        },
+    )
+    alt = f"{title}. " + "; ".join(
+        f"{label}: {format_money(Decimal(str(v)).quantize(Decimal(1)), currency, locale=lang)}"
+        for label, v in totals.sort_values(ascending=False).items()
+    )
+    return base_layout(
+        fig,
+        title=title,
+        subtitle=subtitle(
+            t("companies.chart_subtitle"), left_out_note(awards, rows, value_column, currency_column, lang=lang)
+        ),
+        alt=alt,
+        filename="awards-by-recipient",
+        source_ids=ids_in(rows, C.SOURCE_IDS),
+        row_ids=rows["id"],
+        caveat_ids=ids_in(rows, C.CAVEAT_IDS),
+        height=max(160, 40 * len(order)),
+    )
+
+
+# --- Programmes ------------------------------------------------------------------------------------------

@@ -1,0 +1,45 @@
+"""The highlights figure: the package's lead figures as cards, for presenter mode and the snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+
+from aifunding.figures.base import MUTED_COLOUR, TEXT_COLOUR, Draft, base_layout, chart_text, empty_figure, wrap
+from aifunding.i18n import Translator
+
+
+def build_highlights_figure(highlights: Sequence[Any], *, title: str, lang: str = "en") -> go.Figure:
+    """The package's highlights as large figures side by side, each with its claim, date and basis.
+
+    The first slide of presenter mode and the first section of a snapshot: the news before any chart.
+    """
+    if not highlights:
+        return empty_figure(Translator(lang)("common.empty"), filename="highlights")
+    fig = Draft()
+    width = 1 / len(highlights)
+    for index, item in enumerate(highlights):
+        x = width * (index + 0.5)
+        claim = "<br>".join(wrap(chart_text(item.claim), 34).split("<br>")[:4])
+        for text, y, size, colour in (
+            (f"<b>{chart_text(item.figure)}</b>", 0.78, 40, TEXT_COLOUR),
+            (claim, 0.42, 15, TEXT_COLOUR),
+            (chart_text(f"{item.date} · {item.basis}"), 0.06, 13, MUTED_COLOUR),
+        ):
+            fig.add_annotation(
+                text=text, x=x, y=y, xref="paper", yref="paper", showarrow=False, font={"size": size, "color": colour}
+            )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    alt = "; ".join(f"{h.figure}: {h.claim} ({h.date}, {h.basis})" for h in highlights)
+    return base_layout(
+        fig,
+        title=title,
+        alt=alt,
+        filename="highlights",
+        source_ids=[s for h in highlights for s in h.source_ids],
+        row_ids=[h.row_id for h in highlights],
+        height=380,
+    )

@@ -1,0 +1,363 @@
+"""Programme charts: declared totals beside what was allocated, the announcement timeline, amounts per year.
+
+Targets and plans never share an axis with committed money: they get their own panel (:func:`plan_panels`).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from aifunding import columns as C
+from aifunding.analysis.conversion import ORIGINAL, Money
+from aifunding.analysis.metrics import localized
+from aifunding.data.dates import partial_bounds
+from aifunding.data.vocabulary import PLAN_BASES, ProgrammeStatus
+from aifunding.figures.base import (
+    PALETTE,
+    PLAN_PATTERN,
+    Draft,
+    amount_frame,
+    as_float,
+    base_layout,
+    empty_figure,
+    ids_in,
+    labelled_range,
+    left_out_note,
+    money_label,
+    money_labels,
+    subtitle,
+    value_axis,
+    value_labels,
+)
+from aifunding.i18n import Translator
+from aifunding.money.formatting import (
+    basis_label,
+    format_composition,
+    format_money,
+    format_partial_date,
+)
+
+
+def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en") -> go.Figure:
+    """Declared amount per programme beside the sum of its named awards; targets hatched."""
+    value_column, currency_column = money.value_column, money.currency_column
+    t = Translator(lang)
+    rows = amount_frame(programmes, value_column, currency_column)
+    if rows.empty:
+        return empty_figure(t("common.empty"), filename="programme-totals")
+    currency = rows[currency_column].iloc[0]
+    rows = rows.assign(_value=rows[value_column].map(float), _name=localized(rows, "name", lang)).sort_values("_value")
+    # A programme that is not active says so beside its basis: "Ten-year goal (target, planned)".
+    labels = [
+        t("chart.programme.label", name=name, basis=basis_label(b, lang))
+        if s == ProgrammeStatus.ACTIVE
+        else t("chart.programme.label_status", name=name, basis=basis_label(b, lang), status=t(f"programme_status.{s}"))
+        for name, b, s in zip(rows["_name"], rows["basis"], rows["status"], strict=True)
+    ]
+    is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
+    allocated = rows[money.allocated_column].map(as_float)
+    declared_labels = money_labels(rows, value_column, currency_column, lang)
+    # The awards' sum written by kind of basis ("up to about ¥72.53B"), never as exact money.
+    allocated_labels = [
+        "" if pd.isna(v) else format_composition(_scaled_parts(parts, v), currency, locale=lang)
+        for v, parts in zip(allocated, rows.get(C.ALLOCATED_BY_BASIS, pd.Series(None, index=rows.index)), strict=True)
+    ]
+    dates = [format_partial_date(d if isinstance(d, str) else None, lang) for d in rows["announced"]]
+    fig = Draft()
+    # Targets and plans in their own panel on their own scale (see plan_panels); one legend for both.
+    split = has_plan_panel(is_plan)
+    for plan in (False, True):
+        mask = (is_plan == plan).to_numpy()
+        if not mask.any():
+            continue
+        axes = {"xaxis": "x2", "yaxis": "y2"} if plan and split else {}
+        legend = {"showlegend": not (plan and split)}
+        pick = [i for i, m in enumerate(mask) if m]
+        fig.add_bar(
+            y=[labels[i] for i in pick],
+            x=rows["_value"][mask],
+            orientation="h",
+            name=t("chart.programme.declared"),
+            legendgroup="declared",
+            marker={"color": PALETTE[0], "pattern": {"shape": PLAN_PATTERN if plan else ""}},
+            **value_labels(declared_labels[i] for i in pick),
+            customdata=[(declared_labels[i], dates[i], rows[C.N_AWARDS].iloc[i]) for i in pick],
+            hovertemplate="<b>%{y}</b><br>"
+            + "<br>".join(
+                (
+                    t("chart.hover.declared", amount="%{customdata[0]}"),
+                    t("chart.hover.announced", date="%{customdata[1]}"),
+                    t("chart.hover.named_awards", count="%{customdata[2]}"),
+                )
+            )
+            + "<extra></extra>",
+            **axes,
+            **legend,
+        )
+        if allocated[mask].notna().any():
+            fig.add_bar(
+                y=[labels[i] for i in pick],
+                x=allocated[mask],
+                orientation="h",
+                name=t("chart.programme.allocated"),
+                legendgroup="allocated",
+                marker={"color": PALETTE[1]},
+                **value_labels(allocated_labels[i] for i in pick),
+                hovertemplate="<b>%{y}</b><br>"
+                + t("chart.hover.named_sum", amount="%{x:,.0f} " + str(currency))
+                + "<extra></extra>",
+                **axes,
+                **legend,
+            )
+    # The title names the largest money committed: a plan or target is drawn (hatched) but never leads.
+    committed = rows[~rows["basis"].isin([b.value for b in PLAN_BASES])]
+    largest = committed.iloc[-1] if len(committed) else rows.iloc[-1]
+    title = t(
+        "chart.programme.title" if len(committed) else "chart.programme.title_plan",
+        name=largest["_name"],
+        amount=money_label(largest[value_column], currency, largest["basis"], lang),
+    )
+    fig.update_layout(barmode="group")
+    widest = pd.concat([rows["_value"], allocated.astype(float)], axis=1).max(axis=1)
+    plot_height = plan_panels(fig, labels, is_plan, widest, currency=currency, lang=lang, row_px=44)
+    alt = f"{title}. " + "; ".join(
+        f"{label}: {money_label(v, currency, None, lang)}" for label, v in zip(labels, rows[value_column], strict=True)
+    )
+    return base_layout(
+        fig,
+        title=title,
+        subtitle=subtitle(
+            t("programmes.declared_vs_allocated"),
+            left_out_note(programmes, rows, value_column, currency_column, lang=lang),
+        ),
+        alt=alt,
+        filename="programme-totals",
+        source_ids=ids_in(rows, C.SOURCE_IDS),
+        row_ids=rows["id"],
+        caveat_ids=ids_in(rows, C.CAVEAT_IDS),
+        height=max(160, plot_height),
+    )
+
+
+def has_plan_panel(is_plan: pd.Series) -> bool:
+    """True when targets and plans get a panel of their own (there is committed money beside them)."""
+    return bool(is_plan.any() and (~is_plan).any())
+
+
+def plan_panels(
+    fig: Draft,
+    labels: Sequence[str],
+    is_plan: pd.Series,
+    values: pd.Series,
+    *,
+    currency: Any,
+    lang: str,
+    row_px: int = 30,
+) -> int:
+    """Committed money above, targets and plans below on their own scale; returns the plot's height.
+
+    One €200bn goal on the committed money's axis would flatten every other bar to a sliver, so plans
+    get the second axes (``x2``/``y2``) with an axis title that says the scale is their own. Traces
+    choose their panel with ``xaxis``/``yaxis``; rows keep their height in both panels.
+    """
+    t = Translator(lang)
+    split = has_plan_panel(is_plan)
+    committed_top = float(values[~is_plan].max() if split else values.max())
+    fig.update_layout(
+        yaxis={"title": None, "categoryorder": "array", "categoryarray": list(labels)},
+        xaxis={"title": str(currency), **value_axis(committed_top, lang), **labelled_range(committed_top)},
+    )
+    if not split:
+        return max(200, row_px * len(labels))
+    # The gap holds the upper panel's axis and title.
+    committed_rows, plan_rows, gap = row_px * int((~is_plan).sum()), row_px * int(is_plan.sum()) + 20, 90
+    plot_height = committed_rows + gap + plan_rows
+    plan_top = float(values[is_plan].max())
+    fig.update_layout(
+        yaxis={
+            "domain": [(plan_rows + gap) / plot_height, 1],
+            "categoryarray": [lab for lab, p in zip(labels, is_plan, strict=True) if not p],
+        },
+        xaxis={"anchor": "y"},
+        yaxis2={
+            "domain": [0, plan_rows / plot_height],
+            "title": None,
+            "categoryorder": "array",
+            "categoryarray": [lab for lab, p in zip(labels, is_plan, strict=True) if p],
+            "gridcolor": "#e6e6e6",
+            "automargin": True,
+        },
+        xaxis2={
+            "title": t("chart.world.plan_axis", currency=currency),
+            "anchor": "y2",
+            "gridcolor": "#e6e6e6",
+            "automargin": True,
+            **value_axis(plan_top, lang),
+            **labelled_range(plan_top),
+        },
+    )
+    return plot_height
+
+
+def _scaled_parts(parts: Any, shown: float) -> dict[str, Decimal]:
+    """A programme's allocation by basis, scaled to the amount drawn (converted, when a currency is chosen).
+
+    Without its parts (a frame built by hand) the sum is written as a plain number, as before.
+    """
+    if not isinstance(parts, dict) or not parts:
+        return {"exact": Decimal(str(shown)).quantize(Decimal(1))}
+    whole = sum(parts.values(), Decimal(0))
+    factor = Decimal(str(shown)) / whole if whole else Decimal(1)
+    return {kind: (value * factor).quantize(Decimal(1)) for kind, value in parts.items()}
+
+
+def _midpoint(value: str) -> datetime.date:
+    first, last = partial_bounds(value)
+    return first + (last - first) / 2
+
+
+def build_timeline_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en") -> go.Figure:
+    """Announcements over time: one marker per programme or round, grouped by country.
+
+    A month- or year-precise date is drawn at the middle of its period with a bar spanning it,
+    so it never looks more precise than it was published.
+    """
+    value_column, currency_column = money.value_column, money.currency_column
+    t = Translator(lang)
+    rows = programmes[programmes["announced"].map(lambda v: isinstance(v, str)).astype(bool)]
+    if rows.empty:
+        return empty_figure(t("common.empty"), filename="announcement-timeline")
+    rows = rows.assign(
+        _mid=rows["announced"].map(_midpoint),
+        _name=localized(rows, "name", lang),
+        _country=localized(rows, "country_name", lang),
+    ).sort_values("_mid")
+    fig = Draft()
+    for i, (country, group) in enumerate(rows.groupby("_country", sort=False)):
+        spans = group["announced"].map(partial_bounds)
+        half_width_ms = [((last - first).days + 1) * 86_400_000 / 2 for first, last in spans]
+        fig.add_scatter(
+            x=group["_mid"],
+            y=group["_name"],
+            mode="markers",
+            name=str(country),
+            marker={"size": 11, "color": PALETTE[i % len(PALETTE)], "symbol": "circle"},
+            error_x={"type": "data", "array": half_width_ms, "visible": True, "thickness": 1.5, "width": 0},
+            customdata=list(
+                zip(
+                    [format_partial_date(v, lang) for v in group["announced"]],
+                    money_labels(group, value_column, currency_column, lang),
+                    strict=True,
+                )
+            ),
+            hovertemplate="<b>%{y}</b><br>"
+            + t("chart.hover.announced", date="%{customdata[0]}")
+            + "<br>%{customdata[1]}<extra></extra>",
+        )
+    first, last = rows.iloc[0], rows.iloc[-1]
+    title = t(
+        "chart.timeline.title",
+        n=len(rows),
+        start=format_partial_date(first["announced"], lang),
+        end=format_partial_date(last["announced"], lang),
+    )
+    fig.update_layout(
+        yaxis={"title": None, "categoryorder": "array", "categoryarray": list(rows["_name"])},
+        xaxis={"title": None, "type": "date"},
+    )
+    alt = f"{title}. " + "; ".join(
+        f"{n}: {format_partial_date(d, lang)}" for n, d in zip(rows["_name"], rows["announced"], strict=True)
+    )
+    return base_layout(
+        fig,
+        title=title,
+        subtitle=t("programmes.timeline"),
+        alt=alt,
+        filename="announcement-timeline",
+        source_ids=ids_in(rows, C.SOURCE_IDS),
+        row_ids=rows["id"],
+        caveat_ids=ids_in(rows, C.CAVEAT_IDS),
+        height=max(200, 26 * len(rows)),
+    )
+
+
+def build_annualised_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en") -> go.Figure:
+    """Amount per year over each programme's published period (targets hatched)."""
+    value_column, currency_column = money.value_column, money.currency_column
+    t = Translator(lang)
+    with_period = programmes[programmes[C.ANNUALISED].map(lambda v: as_float(v) is not None).astype(bool)]
+    rows = amount_frame(with_period, value_column, currency_column)
+    if rows.empty:
+        return empty_figure(t("common.empty"), filename="annualised")
+    currency = rows[currency_column].iloc[0]
+    years = [
+        Decimal(amount) / Decimal(yearly) for amount, yearly in zip(rows["amount"], rows[C.ANNUALISED], strict=True)
+    ]
+    per_year = [float(v) / float(y) for v, y in zip(rows[value_column], years, strict=True)]
+    rows = rows.assign(
+        _per_year=per_year, _years=[int(y) for y in years], _name=localized(rows, "name", lang)
+    ).sort_values("_per_year")
+    is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
+    labels = [t("chart.annualised.label", name=n, n=int(y)) for n, y in zip(rows["_name"], rows["_years"], strict=True)]
+    fig = Draft()
+    fig.add_bar(
+        y=labels,
+        x=rows["_per_year"],
+        orientation="h",
+        name=t("chart.annualised.trace"),
+        marker={"color": PALETTE[2], "pattern": {"shape": [PLAN_PATTERN if p else "" for p in is_plan]}},
+        **value_labels(format_money(Decimal(str(round(v))), currency, locale=lang) for v in rows["_per_year"]),
+        customdata=list(
+            zip(
+                money_labels(rows, value_column, currency_column, lang),
+                [format_money(Decimal(str(round(v))), currency, locale=lang) for v in rows["_per_year"]],
+                strict=True,
+            )
+        ),
+        hovertemplate="<b>%{y}</b><br>"
+        + t("chart.hover.per_year", amount="%{customdata[1]}")
+        + "<br>"
+        + t("chart.hover.of_total", amount="%{customdata[0]}")
+        + "<extra></extra>",
+    )
+    top = rows.iloc[-1]
+    title = t(
+        "chart.annualised.title_target" if top["basis"] in {b.value for b in PLAN_BASES} else "chart.annualised.title",
+        name=top["_name"],
+        amount=format_money(Decimal(str(round(top["_per_year"]))), currency, locale=lang),
+    )
+
+    fig.update_layout(
+        yaxis={"title": None},
+        xaxis={
+            "title": t("chart.annualised.axis", currency=currency),
+            **value_axis(rows["_per_year"].max(), lang),
+            **labelled_range(rows["_per_year"].max()),
+        },
+    )
+    alt = f"{title}. " + "; ".join(
+        f"{label}: {t('chart.hover.per_year', amount=format_money(Decimal(str(round(v))), currency, locale=lang))}"
+        for label, v in zip(labels, rows["_per_year"], strict=True)
+    )
+    return base_layout(
+        fig,
+        title=title,
+        subtitle=subtitle(
+            t("programmes.annualised"), left_out_note(with_period, rows, value_column, currency_column, lang=lang)
+        ),
+        alt=alt,
+        filename="annualised",
+        source_ids=ids_in(rows, C.SOURCE_IDS),
+        row_ids=rows["id"],
+        caveat_ids=ids_in(rows, C.CAVEAT_IDS),
+        height=max(160, 44 * len(rows)),
+    )
+
+
+# --- Cloud market ----------------------------------------------------------------------------------------

@@ -1,0 +1,231 @@
+"""The chart registry: every page and its charts, declared once as data.
+
+A page script, presenter mode and the HTML snapshot all draw from :data:`PAGES`, so a chart added
+here is on its page, in the deck and in the snapshot (``tests/test_registry.py`` checks all three).
+Each :class:`Chart` says which rows of the filtered view it draws (``select``), how it splits them
+into several figures when it does (one per programme family, one per market), its builder, the
+display table of the rows behind it, and the currency it falls back to when the view shows
+original currencies (World cannot put eight currencies on one axis).
+
+The path of one figure: page (``dashboard/views/<page>.py``) -> :func:`draw` -> ``Chart.build``
+(a builder in ``aifunding.figures``) -> the filtered view (``aifunding.analysis.filters``) -> the
+package's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from aifunding import columns as C
+from aifunding.analysis.conversion import Money
+from aifunding.analysis.filters import FilteredView, Prepared, apply_view
+from aifunding.analysis.metrics import localized
+from aifunding.data.vocabulary import Level, SupportKind
+from aifunding.figures.companies import build_recipient_figure
+from aifunding.figures.market import build_market_figure
+from aifunding.figures.presentation import awards_table, programme_families, programmes_table, shares_table
+from aifunding.figures.programmes import build_annualised_figure, build_programme_totals_figure, build_timeline_figure
+from aifunding.figures.world import build_world_figure
+from aifunding.i18n import Translator
+
+Builder = Callable[[pd.DataFrame, Money, str], go.Figure]
+Table = Callable[[pd.DataFrame, FilteredView], pd.DataFrame]
+# One figure per group: (key suffix, heading in the view's language or None, its rows).
+Split = Callable[[pd.DataFrame, FilteredView], Sequence[tuple[str, str | None, pd.DataFrame]]]
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """One figure ready to show: its widget key, the figure, the display rows behind it and its words."""
+
+    key: str
+    figure: go.Figure
+    rows: pd.DataFrame
+    heading: str | None = None  # the section heading in the snapshot and, when ``on_page``, above the chart
+    on_page: bool = False  # draw the heading above the chart on its page too
+    intro: str | None = None  # a paragraph drawn before the chart on its page (Markdown, ours)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart (or one family of charts) of a page."""
+
+    key: str
+    select: Callable[[FilteredView], pd.DataFrame]
+    build: Builder
+    table: Table
+    heading: str | None = None  # message key of its snapshot heading (a split chart's parts name their own)
+    split: Split | None = None
+    lead: tuple[str, str] | None = None  # message keys of a subheader and a paragraph drawn before it on the page
+    currency_fallback: str | None = None
+    prefix: str | None = None  # a split chart's widget keys are "<prefix or key>-<group>"
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of the dashboard: its address, words, icon and charts."""
+
+    key: str  # its url path and script, dashboard/views/<key>.py
+    title: str  # message key of its title
+    icon: str
+    intro: str | None = None  # message key of the paragraph under its title
+    charts: tuple[Chart, ...] = ()
+
+    @property
+    def currency_fallback(self) -> str | None:
+        """The currency the page converts to when the view shows original currencies (its charts need one)."""
+        return next((chart.currency_fallback for chart in self.charts if chart.currency_fallback), None)
+
+
+def _programmes_rows(rows: pd.DataFrame, view: FilteredView) -> pd.DataFrame:
+    return programmes_table(rows, view.package, money=view.money, lang=view.state.lang)
+
+
+def _awards_rows(rows: pd.DataFrame, view: FilteredView) -> pd.DataFrame:
+    return awards_table(rows, view.package, money=view.money, lang=view.state.lang)
+
+
+def _shares_rows(rows: pd.DataFrame, view: FilteredView) -> pd.DataFrame:
+    return shares_table(rows, view.package, lang=view.state.lang)
+
+
+def _families(awards: pd.DataFrame, view: FilteredView) -> list[tuple[str, str | None, pd.DataFrame]]:
+    """One chart per programme with several funded recipients: its recipients compete for its own pool."""
+    lang = view.state.lang
+    return [
+        (root_id, str(localized(family, "root_programme_name", lang).iloc[0]), family)
+        for root_id, family in programme_families(awards, money=view.money)
+    ]
+
+
+def _markets(shares: pd.DataFrame, view: FilteredView) -> list[tuple[str, str | None, pd.DataFrame]]:
+    """Never one axis for two market definitions: each market is its own panel."""
+    return [(str(market_id), None, panel) for market_id, panel in shares.groupby("market_id", sort=False)]
+
+
+def _levels(frame: pd.DataFrame, *levels: Level) -> pd.DataFrame:
+    return frame[frame["level"].isin([level.value for level in levels])]
+
+
+COMPUTE_KINDS = (SupportKind.COMPUTE_SUBSIDY.value, SupportKind.PUBLIC_COMPUTE.value)
+
+
+OVERVIEW_TOTALS = Chart(
+    "overview-totals",
+    lambda view: _levels(view.programmes, Level.PROGRAMME, Level.ROUND),
+    lambda rows, money, lang: build_programme_totals_figure(rows, money=money, lang=lang),
+    _programmes_rows,
+    heading="page.overview",
+)
+RECIPIENTS = Chart(
+    "recipients",
+    lambda view: view.awards,
+    lambda rows, money, lang: build_recipient_figure(rows, money=money, lang=lang),
+    _awards_rows,
+    heading="companies.title",
+)
+# The all-programme chart is dominated by the largest award; each programme's own pool is what its
+# recipients compete for, so each gets its own chart too.
+RECIPIENT_FAMILIES = Chart(
+    "recipient-families",
+    lambda view: view.awards,
+    lambda rows, money, lang: build_recipient_figure(rows, money=money, lang=lang),
+    _awards_rows,
+    split=_families,
+    prefix="recipients",
+)
+# Budget frames and their budget lines hold money for far more than AI programmes: they are in the
+# nesting table, not drawn against the programmes they contain.
+PROGRAMME_TOTALS = Chart(
+    "programme-totals",
+    lambda view: view.programmes[view.programmes[C.KIND] != SupportKind.BUDGET_FRAME.value],
+    lambda rows, money, lang: build_programme_totals_figure(rows, money=money, lang=lang),
+    _programmes_rows,
+    heading="programmes.title",
+)
+TIMELINE = Chart(
+    "timeline",
+    lambda view: view.programmes,
+    lambda rows, money, lang: build_timeline_figure(rows, money=money, lang=lang),
+    _programmes_rows,
+    heading="programmes.timeline",
+)
+ANNUALISED = Chart(
+    "annualised",
+    lambda view: view.programmes[view.programmes[C.KIND] != SupportKind.BUDGET_FRAME.value],
+    lambda rows, money, lang: build_annualised_figure(rows, money=money, lang=lang),
+    _programmes_rows,
+    heading="snapshot.per_year",
+)
+MARKET_PANELS = Chart(
+    "market",
+    lambda view: view.market_shares.sort_values(["year", "market_id"], ascending=[False, True]),
+    lambda rows, money, lang: build_market_figure(rows, lang=lang),
+    _shares_rows,
+    split=_markets,
+)
+MARKET_SUBSIDIES = Chart(
+    "market-subsidies",
+    lambda view: view.programmes[view.programmes[C.KIND].isin(COMPUTE_KINDS) & (view.programmes[C.COUNTRY_ID] == "JP")],
+    lambda rows, money, lang: build_programme_totals_figure(rows, money=money, lang=lang),
+    _programmes_rows,
+    heading="market.context",
+    lead=("market.context", "market.context.intro"),
+)
+WORLD = Chart(
+    "world",
+    lambda view: _levels(view.programmes, Level.PROGRAMME, Level.BUDGET_FRAME),
+    lambda rows, money, lang: build_world_figure(rows, money=money, lang=lang),
+    _programmes_rows,
+    heading="world.title",
+    currency_fallback="USD",
+)
+
+PAGES: tuple[Page, ...] = (
+    Page("overview", "overview.title", ":material/dashboard:", "overview.intro", (OVERVIEW_TOTALS,)),
+    Page("companies", "companies.title", ":material/apartment:", "companies.intro", (RECIPIENTS, RECIPIENT_FAMILIES)),
+    Page("programmes", "programmes.title", ":material/account_tree:", None, (PROGRAMME_TOTALS, TIMELINE, ANNUALISED)),
+    Page("market", "market.title", ":material/cloud:", "market.intro", (MARKET_PANELS, MARKET_SUBSIDIES)),
+    Page("world", "world.title", ":material/public:", "world.intro", (WORLD,)),
+    Page("data", "data.title", ":material/table:"),
+    Page("sources", "sources.title", ":material/menu_book:"),
+)
+PAGES_BY_KEY = {page.key: page for page in PAGES}
+
+
+def chart_view(chart: Chart, prepared: Prepared, view: FilteredView) -> FilteredView:
+    """The view a chart draws: ``view``, converted to the chart's fallback currency when it shows original ones."""
+    if chart.currency_fallback and view.state.currency is None:
+        return apply_view(prepared, view.state.with_(currency=chart.currency_fallback))
+    return view
+
+
+def draw(chart: Chart, prepared: Prepared, view: FilteredView) -> list[Drawn]:
+    """The figures of ``chart`` for ``view``, each with the display rows behind it."""
+    view = chart_view(chart, prepared, view)
+    t = Translator(view.state.lang)
+    lang, money = view.state.lang, view.money
+    rows = chart.select(view)
+    if chart.split is None:
+        heading = t(chart.heading) if chart.heading else None
+        intro = t(chart.lead[1]) if chart.lead else None
+        figure = chart.build(rows, money, lang)
+        return [Drawn(chart.key, figure, chart.table(rows, view), heading, chart.lead is not None, intro)]
+    drawn = []
+    for suffix, heading, part in chart.split(rows, view):
+        figure = chart.build(part, money, lang)
+        drawn.append(
+            Drawn(
+                f"{chart.prefix or chart.key}-{suffix}", figure, chart.table(part, view), heading, heading is not None
+            )
+        )
+    return drawn
+
+
+def page_charts(page: str | Page) -> tuple[Chart, ...]:
+    """The charts of a page, by its key or itself."""
+    return (PAGES_BY_KEY[page] if isinstance(page, str) else page).charts

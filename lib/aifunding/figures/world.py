@@ -1,0 +1,116 @@
+"""The World chart: every country's programmes on one axis in one currency, plans in their own panel."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from aifunding import columns as C
+from aifunding.analysis.conversion import Money
+from aifunding.analysis.metrics import localized
+from aifunding.data.vocabulary import PLAN_BASES
+from aifunding.figures.base import (
+    PALETTE,
+    PLAN_PATTERN,
+    Draft,
+    amount_frame,
+    base_layout,
+    empty_figure,
+    ids_in,
+    money_label,
+    money_labels,
+    value_labels,
+)
+from aifunding.figures.programmes import has_plan_panel, plan_panels
+from aifunding.i18n import Translator
+from aifunding.money.formatting import (
+    format_partial_date,
+)
+
+
+def build_world_figure(
+    programmes: pd.DataFrame,
+    *,
+    money: Money,
+    lang: str = "en",
+) -> go.Figure:
+    """Programmes of every country on one axis in one currency; targets and plans hatched and labelled."""
+    value_column, currency_column = money.value_column, money.currency_column
+    t = Translator(lang)
+    rows = amount_frame(programmes, value_column, currency_column)
+    if rows.empty:
+        return empty_figure(t("common.empty"), filename="world-programmes")
+    currency = rows[currency_column].iloc[0]
+    rows = rows.assign(
+        _value=rows[value_column].map(float),
+        _name=localized(rows, "name", lang),
+        _country=localized(rows, "country_name", lang),
+    ).sort_values("_value")
+    labels = [f"{c} · {n}" for c, n in zip(rows["_country"], rows["_name"], strict=True)]
+    fig = Draft()
+    is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
+    # Targets and plans get their own panel below, on their own scale: one €200bn goal drawn on the
+    # committed money's axis would flatten every other bar to a sliver.
+    split = has_plan_panel(is_plan)
+    panels = {False: ("x", "y"), True: ("x2", "y2") if split else ("x", "y")}
+    for i, (plan, name) in enumerate(((False, t("chart.world.committed")), (True, t("chart.world.planned")))):
+        mask = is_plan == plan
+        sub = rows[mask]
+        if sub.empty:
+            continue
+        fig.add_bar(
+            y=[lab for lab, m in zip(labels, mask, strict=True) if m],
+            x=sub["_value"],
+            xaxis=panels[plan][0],
+            yaxis=panels[plan][1],
+            orientation="h",
+            name=name,
+            marker={"color": PALETTE[i], "pattern": {"shape": PLAN_PATTERN if plan else ""}},
+            **value_labels(money_labels(sub, value_column, currency_column, lang)),
+            customdata=list(
+                zip(
+                    money_labels(sub, value_column, currency_column, lang),
+                    money_labels(sub, "amount", "currency", lang),
+                    [format_partial_date(d if isinstance(d, str) else None, lang) for d in sub["announced"]],
+                    [
+                        f"{r} ({d})" if isinstance(r, (Decimal, float)) else ""
+                        for r, d in zip(sub[C.FX_RATE], sub[C.FX_RATE_DATE], strict=True)
+                    ],
+                    strict=True,
+                )
+            ),
+            hovertemplate="<b>%{y}</b><br>%{customdata[0]}<br>"
+            + t("chart.hover.published", amount="%{customdata[1]}", date="%{customdata[2]}")
+            + "<br>"
+            + t("chart.hover.rate", rate="%{customdata[3]}")
+            + "<extra></extra>",
+        )
+    top = rows.iloc[-1]
+    title = t(
+        "chart.world.title",
+        country=top["_country"],
+        name=top["_name"],
+        amount=money_label(top[value_column], currency, top["basis"], lang),
+    )
+    fig.update_layout(barmode="overlay")
+    plot_height = plan_panels(fig, labels, is_plan, rows["_value"], currency=currency, lang=lang)
+    alt = f"{title}. " + "; ".join(
+        f"{label}: {money_label(v, currency, b, lang)}"
+        for label, v, b in zip(labels, rows[value_column], rows["basis"], strict=True)
+    )
+    return base_layout(
+        fig,
+        title=title,
+        subtitle=t("world.title"),
+        alt=alt,
+        filename=f"world-programmes-{currency}",
+        source_ids=ids_in(rows, C.SOURCE_IDS),
+        row_ids=rows["id"],
+        caveat_ids=ids_in(rows, C.CAVEAT_IDS),
+        height=plot_height,
+    )
+
+
+# --- Highlights ------------------------------------------------------------------------------------

@@ -1,0 +1,114 @@
+"""Cells that are safe to hand out: no formula a spreadsheet would run, no amount it would round, exact JSON.
+
+Every export and download goes through here: :func:`neutralise_frame` before a table leaves the
+program, :func:`spreadsheet_exact` before it is written to XLSX, :func:`records` for JSON.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Hashable
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+# A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets
+# (OWASP "CSV injection"); prefixing an apostrophe makes it plain text.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """Return text that a spreadsheet will show rather than evaluate; other values unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every text cell and every column header neutralised (see :func:`neutralise`)."""
+    result = frame.copy()
+    result.columns = [neutralise(str(c)) for c in result.columns]
+    for column in result.columns:
+        if result[column].dtype == object or pd.api.types.is_string_dtype(result[column]):
+            result[column] = result[column].map(neutralise)
+    return result
+
+
+# A spreadsheet number holds 15 significant digits; amounts beyond that are written as exact text.
+SPREADSHEET_DIGITS = 15
+
+
+def spreadsheet_exact(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose Decimals a spreadsheet would round are text in plain notation; the rest stay numbers."""
+    result = frame.copy()
+    for column in result.columns:
+        if result[column].dtype == object:
+            result[column] = result[column].map(_exact_cell)
+    return result
+
+
+def _exact_cell(value: Any) -> Any:
+    if (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and len(value.normalize().as_tuple().digits) > SPREADSHEET_DIGITS
+    ):
+        return decimal_text(value)
+    return value
+
+
+def records(frame: pd.DataFrame) -> list[dict[Hashable, Any]]:
+    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return [{k: _json_value(v) for k, v in r.items()} for r in records]
+
+
+def _json_value(value: Any) -> Any:
+    # Amounts are exact decimal strings in plain notation ("72500000000", "0.25"): one JSON type per
+    # column, exact at any size (a JSON number past 2^53 is rounded by JavaScript and most readers).
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    return value
+
+
+def decimal_text(value: Decimal) -> str:
+    """``value`` in plain notation, without an exponent or trailing zeros after the point."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def table_csv_bytes(frame: pd.DataFrame, about: list[tuple[str, str]]) -> bytes:
+    """One table as CSV, after a header block of ``# key: value`` lines saying what it is.
+
+    The header names the view, its link, sources and generation time; ``pandas.read_csv(path,
+    comment="#")`` (or skipping the lines that start with ``#``) reads the table back.
+    """
+    header = "".join(f"# {key}: {' '.join(str(value).splitlines())}\n" for key, value in about)
+    return (header + neutralise_frame(frame).to_csv(index=False)).encode("utf-8")
+
+
+def table_xlsx_bytes(frame: pd.DataFrame, sheet: str, about: list[tuple[str, str]]) -> bytes:
+    """One table as an XLSX workbook: the rows on ``sheet`` and what they are on an ``about`` sheet."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        spreadsheet_exact(neutralise_frame(frame)).to_excel(writer, sheet_name=_sheet_name(sheet), index=False)
+        neutralise_frame(pd.DataFrame(about, columns=["field", "value"])).to_excel(
+            writer, sheet_name="about", index=False
+        )
+    return buffer.getvalue()
+
+
+# Characters Excel refuses in a sheet name.
+_SHEET_FORBIDDEN = set("[]:*?/\\")
+
+
+def _sheet_name(name: str) -> str:
+    """A sheet name Excel accepts: at most 31 characters, none of []:*?/\\, never empty or 'about'."""
+    cleaned = "".join("-" if ch in _SHEET_FORBIDDEN else ch for ch in name).strip("'")[:31]
+    return cleaned if cleaned and cleaned.lower() != "about" else "data"

@@ -1,0 +1,108 @@
+"""The chart registry is the one list of charts: every registered chart is on its page, in the deck and in the snapshot.
+
+Pages, presenter mode and the HTML report all iterate ``aifunding.figures.registry.PAGES``; these tests
+open each page under AppTest, build the deck and the report, and compare the chart keys with what the
+registry draws for the same view. The last test adds a chart to the registry and finds it in all three.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from aifunding.analysis.filters import FilteredView, Prepared, ViewState, apply_view
+from aifunding.figures import registry
+from aifunding.figures.programmes import build_timeline_figure
+from aifunding.figures.registry import PAGES, Chart, draw
+from aifunding.i18n import Translator
+from aifunding.outputs.snapshot import build_report, slides
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "dashboard" / "app.py"
+TIMEOUT = 60
+EN = Translator("en")
+
+
+def registered_keys(prepared: Prepared, view: FilteredView, pages=PAGES) -> list[str]:
+    """The widget keys of every figure the registry draws for ``view``, page by page, in order."""
+    return [drawn.key for page in pages for chart in page.charts for drawn in draw(chart, prepared, view)]
+
+
+def page_chart_keys(page: str, **query: str) -> list[str]:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    for name, value in query.items():
+        at.query_params[name] = value
+    if page != "overview":
+        at.switch_page(f"views/{page}.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert [title.value for title in at.title][:1] == [EN(f"{page}.title")]
+    return [chart.key for chart in at.get("plotly_chart")]
+
+
+def report_keys(html: str) -> list[str]:
+    return re.findall(r"<section class='chart' id='section-\d+' data-chart='([^']+)'>", html)
+
+
+def test_keys_are_unique_and_every_page_has_its_script() -> None:
+    keys = [chart.key for page in PAGES for chart in page.charts]
+    assert len(keys) == len(set(keys)), keys
+    scripts = {path.stem for path in (ROOT / "dashboard" / "views").glob("*.py")}
+    assert {page.key for page in PAGES} == scripts
+
+
+def test_world_converts_where_the_view_does_not() -> None:
+    assert registry.PAGES_BY_KEY["world"].currency_fallback == "USD"
+    assert all(page.currency_fallback is None for page in PAGES if page.key != "world")
+
+
+@pytest.mark.parametrize("page", [page for page in PAGES if page.charts], ids=lambda page: page.key)
+def test_every_registered_chart_is_on_its_page(prepared: Prepared, page: registry.Page) -> None:
+    view = apply_view(prepared, ViewState(currency=page.currency_fallback))
+    expected = registered_keys(prepared, view, [page])
+    assert expected, f"the registry draws nothing for {page.key}"
+    assert page_chart_keys(page.key) == expected
+
+
+def test_every_registered_chart_is_in_the_snapshot_and_the_deck(prepared: Prepared) -> None:
+    for state in (ViewState(), ViewState(currency="EUR", countries=("JP",)), ViewState(lang="ja")):
+        view = apply_view(prepared, state)
+        expected = registered_keys(prepared, view)
+        html = build_report(prepared, state, generated_at=datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC))
+        assert report_keys(html) == ["highlights", *expected]
+        assert [section.key for section in slides(prepared, view)] == ["highlights", *expected]
+
+
+def test_presenter_mode_counts_the_whole_deck(prepared: Prepared) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["present"] = "1"
+    at.run()
+    assert not at.exception, at.exception
+    total = len(slides(prepared, apply_view(prepared, ViewState())))
+    assert any(f"Slide 1 of {total} " in md.value for md in at.markdown)
+
+
+def test_a_new_registry_entry_is_on_its_page_in_the_deck_and_in_the_snapshot(
+    prepared: Prepared, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Adding a chart is one entry: nothing else in the dashboard, the deck or the report changes.
+    extra = Chart(
+        "world-timeline",
+        lambda view: view.programmes,
+        lambda rows, money, lang: build_timeline_figure(rows, money=money, lang=lang),
+        registry.TIMELINE.table,
+        heading="programmes.timeline",
+    )
+    world = registry.PAGES_BY_KEY["world"]
+    grown = replace(world, charts=(*world.charts, extra))
+    monkeypatch.setattr(registry, "PAGES", tuple(grown if page is world else page for page in PAGES))
+    monkeypatch.setitem(registry.PAGES_BY_KEY, "world", grown)
+    assert page_chart_keys("world") == ["world", "world-timeline"]
+    view = apply_view(prepared, ViewState())
+    assert "world-timeline" in [section.key for section in slides(prepared, view)]
+    assert "world-timeline" in report_keys(build_report(prepared, ViewState()))

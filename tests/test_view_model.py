@@ -1,0 +1,214 @@
+"""What the dashboard used to work out for itself, now in ``aifunding`` and tested without Streamlit.
+
+The programme tree (built once per load), the money choice carried by a view and the conversion
+step that produces converted allocations, the URL vocabulary, the date span and "the full range is
+no filter", file names, download headers, the quarantine table, kind labels and source order.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from aifunding import columns as C
+from aifunding.analysis.conversion import ORIGINAL, FxChoice, Money, convert_programmes
+from aifunding.analysis.filters import Prepared, ViewState, announcement_span, apply_view, date_filter
+from aifunding.analysis.urlstate import decode, encode, view_file_name, vocabulary
+from aifunding.data.dates import partial_bounds
+from aifunding.data.tree import ProgrammeTree
+from aifunding.figures.presentation import best_sources_first, kind_labels, quarantine_table
+from aifunding.figures.programmes import build_programme_totals_figure
+from aifunding.loading.package import load_package
+from aifunding.money.fx import rate_bounds
+from aifunding.outputs.export import view_about_rows
+
+from packages import minimal_tables, write_package
+
+D = datetime.date
+
+# frame > programme > round > component, and a second programme beside it.
+TREE = ProgrammeTree.from_pairs(
+    [("frame", None), ("prog", "frame"), ("round", "prog"), ("part", "round"), ("other", None), ("late", "prog")],
+    [("frame", "budget_frame"), ("prog", "programme"), ("round", "round"), ("part", "component"),
+     ("other", "programme"), ("late", "round")],
+)  # fmt: skip
+
+
+# --- the programme tree --------------------------------------------------------------------------------
+
+
+def test_root_stops_below_a_budget_frame() -> None:
+    assert TREE.root("part") == TREE.root("round") == TREE.root("prog") == "prog"
+    assert TREE.root("frame") == "frame" and TREE.root("other") == "other"
+    assert TREE.root("unknown") == "unknown"
+
+
+def test_depth_and_ancestors() -> None:
+    assert [TREE.depth(p) for p in ("frame", "prog", "round", "part")] == [0, 1, 2, 3]
+    assert TREE.ancestors("part") == ["part", "round", "prog", "frame"]
+    assert TREE.subtree("prog") == {"prog", "round", "part", "late"}
+
+
+def test_ordered_is_an_outline_of_the_ids_given() -> None:
+    announced = {"frame": "2024", "prog": "2024-02", "round": "2024-04", "late": "2024-03", "part": "", "other": "2023"}
+    outline = TREE.ordered(["part", "late", "round", "prog", "frame", "other"], key=announced.get)
+    assert outline == [("other", 0), ("frame", 0), ("prog", 1), ("late", 2), ("round", 2), ("part", 3)]
+    # A row whose parent is filtered out starts its own branch; siblings with equal keys keep their order.
+    assert TREE.ordered(["part", "late", "round"], key=lambda _: "") == [("late", 0), ("round", 0), ("part", 1)]
+
+
+def test_the_package_builds_its_tree_once(prepared: Prepared) -> None:
+    package = prepared.package
+    assert package.tree is package.tree
+    assert prepared.context.tree is package.tree
+    assert prepared.adding is not None and prepared.adding.tree is package.tree
+    for pid, root in zip(prepared.programmes["id"], prepared.programmes[C.ROOT_PROGRAMME_ID], strict=True):
+        assert root == package.tree.root(pid)
+
+
+# --- the money choice ----------------------------------------------------------------------------------
+
+
+def test_money_names_the_columns_a_view_shows() -> None:
+    assert (ORIGINAL.value_column, ORIGINAL.currency_column, ORIGINAL.allocated_column) == (
+        "amount",
+        "currency",
+        C.ALLOCATED,
+    )
+    usd = Money(FxChoice("USD", "2024-04-19"))
+    assert usd.converted and usd.currency == "USD"
+    assert (usd.value_column, usd.currency_column, usd.allocated_column) == (
+        C.AMOUNT_CONVERTED,
+        C.CONVERTED_CURRENCY,
+        C.ALLOCATED_CONVERTED,
+    )
+
+
+def test_a_view_carries_one_money_choice(prepared: Prepared) -> None:
+    assert apply_view(prepared, ViewState()).money == ORIGINAL
+    view = apply_view(prepared, ViewState(currency="EUR", fx_at="2024-04-19"))
+    assert view.money == Money(FxChoice("EUR", "2024-04-19"))
+    assert view.value_column == view.money.value_column == C.AMOUNT_CONVERTED
+
+
+def test_conversion_converts_allocations_at_the_programmes_own_rate(prepared: Prepared) -> None:
+    view = apply_view(prepared, ViewState(currency="USD"))
+    rows = view.programmes.set_index("id")
+    round_2024 = rows.loc["jp-cloud-2024-04"]
+    rate = Decimal(str(round_2024[C.FX_RATE]))
+    assert round_2024[C.ALLOCATED_CONVERTED] == (round_2024[C.ALLOCATED] * rate).quantize(Decimal("0.01"))
+    # The chart draws that column: its "allocated" marker is in dollars, never yen.
+    figure = build_programme_totals_figure(view.programmes, money=view.money)
+    allocated = next(trace for trace in figure.data if trace.legendgroup == "allocated")
+    drawn = dict(zip(allocated.y, allocated.x, strict=True))
+    assert any(x == pytest.approx(float(round_2024[C.ALLOCATED_CONVERTED])) for x in drawn.values())
+    assert max(x for x in drawn.values() if x == x) < 10**12  # dollars: yen would be past ¥10^12
+
+
+def test_an_allocation_in_another_currency_is_not_scaled() -> None:
+    frame = pd.DataFrame(
+        {
+            "id": ["p"],
+            "amount": [Decimal(100)],
+            "currency": ["JPY"],
+            "announced": ["2024-04-19"],
+            C.ALLOCATED: [Decimal(50)],
+            C.ALLOCATED_CURRENCY: ["USD"],
+            C.ANNUALISED: [Decimal(20)],
+        }
+    )
+    row = convert_programmes(frame, FxChoice("EUR")).iloc[0]
+    assert row[C.ALLOCATED_CONVERTED] is None
+    assert isinstance(row[C.ANNUALISED_CONVERTED], Decimal) and row[C.ANNUALISED_CONVERTED] > 0
+
+
+# --- URL vocabulary, dates, file names ----------------------------------------------------------------
+
+
+def test_vocabulary_holds_the_packages_ids_and_the_rate_tables_dates(prepared: Prepared) -> None:
+    vocab = vocabulary(prepared)
+    assert "JP" in vocab.countries and "jp-cloud-2024-04" in vocab.programmes
+    assert "sakura-internet" in vocab.organisations and "compute_subsidy" in vocab.kinds
+    assert {"USD", "EUR", "JPY"} <= vocab.currencies
+    assert (vocab.first_rate_date, vocab.last_rate_date) == rate_bounds()
+    state = ViewState(countries=("JP",), organisations=("sakura-internet",), currency="USD")
+    assert decode(encode(state), vocab).state == state
+
+
+def test_date_span_covers_every_announcement(prepared: Prepared) -> None:
+    first, last = prepared.date_span
+    dates = [
+        d for d in pd.concat([prepared.programmes["announced"], prepared.awards["announced"]]) if isinstance(d, str)
+    ]
+    assert first == min(partial_bounds(d)[0] for d in dates)
+    assert last == max(partial_bounds(d)[1] for d in dates)
+    assert announcement_span(pd.Series(["2024", None]), pd.Series(["2023-05"])) == (D(2023, 5, 1), D(2024, 12, 31))
+    assert announcement_span(pd.Series([None]))[0] == D(1990, 1, 1)
+
+
+def test_the_full_range_is_no_date_filter() -> None:
+    span = (D(2016, 1, 1), D(2026, 7, 31))
+    assert date_filter(D(2016, 1, 1), D(2026, 7, 31), span) == (None, None)
+    assert date_filter(D(2015, 1, 1), D(2030, 1, 1), span) == (None, None)
+    assert date_filter(D(2024, 1, 1), D(2026, 7, 31), span) == (D(2024, 1, 1), None)
+    assert date_filter(None, D(2025, 1, 1), span) == (None, D(2025, 1, 1))
+    assert date_filter("2024-01-01", None, span) == (None, None)
+
+
+def test_file_names_say_which_view_they_hold() -> None:
+    state = ViewState(countries=("JP", "FR"), currency="USD", lang="ja")
+    name = view_file_name("companies.title", state, today=D(2026, 12, 1))
+    assert name == "ai-funding-companies-ja-USD-JP+FR-2026-12-01"
+    assert view_file_name("awards", ViewState(), today=D(2026, 12, 1)) == "ai-funding-awards-2026-12-01"
+    hostile = view_file_name("../x/<script>", ViewState(), today=D(2026, 12, 1))
+    assert set(hostile) <= set("abcdefghijklmnopqrstuvwxyz0123456789-+_") and len(hostile) <= 150
+
+
+# --- download headers, quarantine, labels, sources -----------------------------------------------------
+
+
+def test_download_header_names_view_link_and_sources(prepared: Prepared) -> None:
+    view = apply_view(prepared, ViewState(countries=("JP",)))
+    made = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.UTC)
+    about = dict(view_about_rows(view, "http://x/companies?country=JP", ["src-meti-2024-04-12", "nope"], made))
+    assert about["view"] == view.sentence() and about["link"] == "http://x/companies?country=JP"
+    assert "METI" in about["sources"] and "nope" not in about["sources"]
+    assert about["generated_at"] == "2026-12-01T09:00:00+00:00"
+    assert dict(view_about_rows(view, "", [], made))["sources"] == "see the sources column and sources.csv"
+
+
+def test_quarantine_table_lists_where_and_why(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["awards"].append({**tables["awards"][0], "id": "bad id"})
+    package = load_package(write_package(tmp_path / "pkg", tables))
+    table = quarantine_table(package.report)
+    assert list(table.columns) == ["Table", "File", "Line", "Why", "Row"]
+    assert len(table) == len(package.report.quarantined) >= 1
+    assert table.iloc[0]["File"] == "awards.csv" and "id=bad id" in table.iloc[0]["Row"]
+    assert quarantine_table(package.report, "ja").columns[0] != "Table"
+
+
+def test_kind_labels_word_every_kind() -> None:
+    en, ja = kind_labels("en"), kind_labels("ja")
+    assert set(en) == set(ja) and "compute_subsidy" in en
+    assert all(en[k] and ja[k] and en[k] != k for k in en)
+
+
+def test_best_sources_first() -> None:
+    sources = {
+        "a": {"tier": "low", "published": "2020"},
+        "b": {"tier": "primary", "published": "2024-05"},
+        "c": {"tier": "primary", "published": "2024-04"},
+        "d": {"tier": "press", "published": None},
+    }
+    assert best_sources_first(sources, ["a", "b", "missing", "c", "d", "b"]) == ["c", "b", "d", "a"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_an_empty_quarantine_is_an_empty_table(prepared: Prepared, lang: str) -> None:
+    table = quarantine_table(prepared.package.report, lang)
+    assert table.empty and len(table.columns) == 5
