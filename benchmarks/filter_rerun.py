@@ -9,7 +9,7 @@ on its first visit (everything built) and when it is chosen again (reused); the 
 the first visit.
 The same is done in this process for a bare script holding one multiselect and one plotly chart,
 which is what any Streamlit rerun of a chart costs; and, for context, for the pure library step
-(``aifunding.analysis.filters.apply_view``) on the prepared bundled package. Prints medians in ms and the ratio
+(``aifunding.analysis.view.apply_view``) on the prepared bundled package. Prints medians in ms and the ratio
 dashboard / bare. Target: a filter rerun under 50 ms.
 
     python benchmarks/filter_rerun.py [--runs 30] [--page companies]
@@ -130,7 +130,7 @@ def bare_app() -> AppTest:
 def library_step(runs: int) -> list[float]:
     """apply_view alone on the prepared bundled package, flipping the same filter, in ms (first WARMUP untimed)."""
     from aifunding import BUNDLED_DATA
-    from aifunding.analysis.filters import ViewState, apply_view, prepare
+    from aifunding.analysis.view import ViewState, apply_view, prepare
     from aifunding.loading.package import load_package
 
     prepared = prepare(load_package(BUNDLED_DATA))

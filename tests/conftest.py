@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from aifunding import BUNDLED_DATA
-from aifunding.analysis.filters import Prepared, prepare
+from aifunding.analysis.view import Prepared, prepare
 from aifunding.loading.package import Package, load_package
 
 from packages import write_package
@@ -24,7 +24,7 @@ def bundled() -> Package:
 
 @pytest.fixture(scope="session")
 def prepared(bundled: Package) -> Prepared:
-    """The bundled package joined once by ``filters.prepare``, as every page starts from (read-only)."""
+    """The bundled package joined once by ``view.prepare``, as every page starts from (read-only)."""
     return prepare(bundled)
 
 

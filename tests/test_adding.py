@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from aifunding.analysis.adding import SCOPES, AddingRule, Scope
-from aifunding.analysis.filters import Prepared, ViewState, apply_view
+from aifunding.analysis.view import Prepared, ViewState, apply_view
 from aifunding.cli import main
 from aifunding.loading.package import load_package
 from aifunding.outputs.summary import headline, span_text, total_text

@@ -16,7 +16,7 @@ MODULES = (
     "aifunding.cli",
     "aifunding.figures.registry",
     "aifunding.outputs.snapshot",
-    "aifunding.analysis.filters",
+    "aifunding.analysis.view",
     "aifunding.figures.presentation",
     "aifunding.outputs.export",
     "aifunding.analysis.urlstate",

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import pytest
 
 from aifunding import columns as C
-from aifunding.analysis.filters import Prepared, ViewState, apply_view
+from aifunding.analysis.view import Prepared, ViewState, apply_view
 from aifunding.data.vocabulary import Basis
 from aifunding.figures.base import amount_frame, left_out_note
 from aifunding.figures.companies import build_recipient_figure

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from aifunding import columns as C
 from aifunding.analysis.conversion import FxChoice
-from aifunding.analysis.filters import FILTERS, Prepared, ViewState, apply_view, date_mask
 from aifunding.analysis.urlstate import Vocabulary, decode, encode
 from aifunding.analysis.urlstate import vocabulary as package_vocabulary
+from aifunding.analysis.view import FILTERS, Prepared, ViewState, apply_view, date_mask
 from aifunding.data.dates import partial_bounds
 from aifunding.i18n import LANGUAGES
 

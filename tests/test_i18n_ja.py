@@ -14,8 +14,8 @@ import plotly.graph_objects as go
 import pytest
 
 from aifunding import columns as C
-from aifunding.analysis.filters import Prepared, ViewState, apply_view
 from aifunding.analysis.metrics import localized, recipients_by_award
+from aifunding.analysis.view import Prepared, ViewState, apply_view
 from aifunding.figures.base import amount_frame, display_width, left_out_note, value_axis, wrap
 from aifunding.figures.companies import build_recipient_figure
 from aifunding.figures.market import build_market_figure

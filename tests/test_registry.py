@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from aifunding.analysis.filters import FilteredView, Prepared, ViewState, apply_view
+from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_view
 from aifunding.figures import registry
 from aifunding.figures.programmes import build_timeline_figure
 from aifunding.figures.registry import PAGES, Chart, draw

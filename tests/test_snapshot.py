@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from aifunding.analysis.filters import ViewState, apply_view, prepare
+from aifunding.analysis.view import ViewState, apply_view, prepare
 from aifunding.cli import main
 from aifunding.figures.companies import build_recipient_figure
 from aifunding.outputs.cells import table_csv_bytes, table_xlsx_bytes

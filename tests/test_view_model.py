@@ -16,8 +16,8 @@ import pytest
 
 from aifunding import columns as C
 from aifunding.analysis.conversion import ORIGINAL, FxChoice, Money, convert_programmes
-from aifunding.analysis.filters import Prepared, ViewState, announcement_span, apply_view, date_filter
 from aifunding.analysis.urlstate import decode, encode, view_file_name, vocabulary
+from aifunding.analysis.view import Prepared, ViewState, announcement_span, apply_view, date_filter
 from aifunding.data.dates import partial_bounds
 from aifunding.data.tree import ProgrammeTree
 from aifunding.figures.presentation import best_sources_first, kind_labels, quarantine_table

@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from aifunding import markup
-from aifunding.analysis.filters import FilteredView, Prepared
 from aifunding.analysis.urlstate import view_file_name
+from aifunding.analysis.view import FilteredView, Prepared
 from aifunding.figures.presentation import ID_COLUMN, best_sources_first
 from aifunding.figures.registry import PAGES_BY_KEY, Drawn, draw
 from aifunding.money.formatting import format_partial_date

@@ -18,7 +18,7 @@ from typing import TypeVar
 import streamlit as st
 
 from aifunding import BUNDLED_DATA, markup
-from aifunding.analysis.filters import FilteredView, Prepared, prepare
+from aifunding.analysis.view import FilteredView, Prepared, prepare
 from aifunding.data.report import ValidationReport
 from aifunding.loading.package import PackageReadError, load_package, package_signature
 

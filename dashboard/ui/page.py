@@ -7,8 +7,8 @@ import datetime
 import streamlit as st
 
 from aifunding import markup
-from aifunding.analysis.filters import FilteredView, Prepared
 from aifunding.analysis.urlstate import view_file_name
+from aifunding.analysis.view import FilteredView, Prepared
 from aifunding.figures.registry import PAGES_BY_KEY
 from aifunding.loading.package import newest_source_date
 from aifunding.money.formatting import format_partial_date

@@ -9,8 +9,8 @@ import time
 
 import streamlit as st
 
-from aifunding.analysis.filters import ViewState, apply_view
 from aifunding.analysis.urlstate import MIN_SLIDE_SECONDS, encode
+from aifunding.analysis.view import ViewState, apply_view
 from aifunding.figures.presentation import kind_labels
 from aifunding.outputs.snapshot import slides
 

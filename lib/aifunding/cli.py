@@ -162,7 +162,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from aifunding.analysis.filters import ViewState, prepare
+    from aifunding.analysis.view import ViewState, prepare
     from aifunding.outputs.snapshot import build_report
 
     fx = parse_fx(args.currency, args.fx_date)
@@ -177,7 +177,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from aifunding.analysis.filters import ViewState, apply_view, prepare
+    from aifunding.analysis.view import ViewState, apply_view, prepare
     from aifunding.outputs.summary import headline
 
     fx = parse_fx(args.currency, ANNOUNCEMENT)

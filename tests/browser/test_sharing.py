@@ -195,6 +195,11 @@ def test_presenter_timer_advances_by_itself(page, server) -> None:
 def test_print_stylesheet_drops_the_controls_and_keeps_charts(page, server) -> None:
     open_page(page, server, "companies")
     drawn_charts(page, 1)
+    # st.html renders its content a moment after the script has finished: wait for the print rules.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('style')].some(s => s.textContent.includes('@media print'))",
+        timeout=10_000,
+    )
     page.emulate_media(media="print")
     assert not page.locator("[data-testid='stSidebar']").is_visible()
     assert not page.locator("[data-testid='stPopover']").first.is_visible()

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from aifunding.analysis.conversion import FxChoice
-from aifunding.analysis.filters import ViewState, prepare
+from aifunding.analysis.view import ViewState, prepare
 from aifunding.data.amounts import AMOUNT_DECIMALS, AMOUNT_DIGITS, AMOUNT_LIMIT
 from aifunding.data.messages import friendly_message
 from aifunding.data.models import Award

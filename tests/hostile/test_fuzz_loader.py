@@ -13,7 +13,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aifunding.analysis.filters import ViewState, apply_view, prepare
+from aifunding.analysis.view import ViewState, apply_view, prepare
 from aifunding.data.schema import build_descriptor
 from aifunding.data.tables import TABLES
 from aifunding.loading.package import PackageReadError, load_package

@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 
 from aifunding import BUNDLED_DATA
 from aifunding.analysis.conversion import FxChoice
-from aifunding.analysis.filters import prepare
+from aifunding.analysis.view import prepare
 from aifunding.figures.presentation import awards_table
 from aifunding.loading.package import Package, load_package
 from aifunding.outputs.cells import FORMULA_PREFIXES, table_csv_bytes, table_xlsx_bytes

@@ -1,4 +1,4 @@
-"""The view in the URL: encode a :class:`~aifunding.analysis.filters.ViewState` as query parameters and back.
+"""The view in the URL: encode a :class:`~aifunding.analysis.view.ViewState` as query parameters and back.
 
 Parameter names are a public interface (documented in the README) and never change meaning:
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from aifunding import columns as C
 from aifunding.analysis.conversion import ANNOUNCEMENT
-from aifunding.analysis.filters import Prepared, ViewState
+from aifunding.analysis.view import Prepared, ViewState
 from aifunding.i18n import LANGUAGES
 from aifunding.money.fx import rate_bounds, supported_currencies
 

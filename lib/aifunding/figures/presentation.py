@@ -16,8 +16,8 @@ import pandas as pd
 from aifunding import columns as C
 from aifunding.analysis.adding import Total
 from aifunding.analysis.conversion import ORIGINAL, Money
-from aifunding.analysis.filters import fx_note_words
 from aifunding.analysis.metrics import localized
+from aifunding.analysis.view import fx_note_words
 from aifunding.data.tree import ProgrammeTree
 from aifunding.data.vocabulary import SupportKind, Tier
 from aifunding.figures.base import amount_frame, money_label, money_labels

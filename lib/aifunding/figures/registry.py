@@ -8,7 +8,7 @@ display table of the rows behind it, and the currency it falls back to when the 
 original currencies (World cannot put eight currencies on one axis).
 
 The path of one figure: page (``dashboard/views/<page>.py``) -> :func:`draw` -> ``Chart.build``
-(a builder in ``aifunding.figures``) -> the filtered view (``aifunding.analysis.filters``) -> the
+(a builder in ``aifunding.figures``) -> the filtered view (``aifunding.analysis.view``) -> the
 package's rows.
 """
 
@@ -22,8 +22,8 @@ import plotly.graph_objects as go
 
 from aifunding import columns as C
 from aifunding.analysis.conversion import Money
-from aifunding.analysis.filters import FilteredView, Prepared, apply_view
 from aifunding.analysis.metrics import localized
+from aifunding.analysis.view import FilteredView, Prepared, apply_view
 from aifunding.data.vocabulary import Level, SupportKind
 from aifunding.figures.companies import build_recipient_figure
 from aifunding.figures.market import build_market_figure

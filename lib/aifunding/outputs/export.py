@@ -20,8 +20,8 @@ import pandas as pd
 
 from aifunding import columns as C
 from aifunding.analysis.conversion import FxChoice, convert_frame, convert_programmes
-from aifunding.analysis.filters import FilteredView
 from aifunding.analysis.metrics import award_view, market_share_view, programme_view
+from aifunding.analysis.view import FilteredView
 from aifunding.i18n import Translator
 from aifunding.loading.package import Package, newest_source_date
 from aifunding.money.formatting import basis_label

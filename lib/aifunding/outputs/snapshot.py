@@ -16,8 +16,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from aifunding.analysis.filters import FilteredView, Prepared, ViewState, apply_view
 from aifunding.analysis.metrics import localized
+from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_view
 from aifunding.figures import registry
 from aifunding.figures.highlights import build_highlights_figure
 from aifunding.figures.presentation import ID_COLUMN, milestones_table

@@ -18,7 +18,7 @@ import pandas as pd
 from aifunding import columns as C
 from aifunding.analysis.adding import SCOPES, AddingRule, Total
 from aifunding.analysis.conversion import FxChoice
-from aifunding.analysis.filters import FilteredView, Prepared
+from aifunding.analysis.view import FilteredView, Prepared
 from aifunding.data.vocabulary import Level
 from aifunding.i18n import Translator
 from aifunding.money.formatting import (
@@ -135,7 +135,7 @@ def _entry_money(entry: Any, lang: str) -> str:
 
 
 def adding_rule(prepared: Prepared) -> AddingRule:
-    """The package's adding rule (built by :func:`~aifunding.analysis.filters.prepare`)."""
+    """The package's adding rule (built by :func:`~aifunding.analysis.view.prepare`)."""
     return prepared.adding or AddingRule.for_package(prepared.package)
 
 

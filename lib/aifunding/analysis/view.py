@@ -1,4 +1,4 @@
-"""The view state, the filter registry, and the filtered view every page draws from.
+"""The view model: the view state, the filter registry, and the filtered view every page draws from.
 
 Filters follow Datasette's design: each one is a small object that yields both a mask over the
 rows and a phrase describing itself, and the page shows the phrases as one sentence above the
