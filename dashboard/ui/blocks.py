@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -26,6 +27,8 @@ from ui.text import notice, small, subheader_text
 # How many sources a chart names inline before the rest go into "all sources": the best-tier ones
 # first, so a reader sees the strongest evidence without a wall of links.
 INLINE_SOURCES = 3
+# Rows a table sends to the browser at once; a longer one is paged on the server (its downloads hold every row).
+PAGE_ROWS = 1000
 MIME_TYPES = {
     "csv": "text/csv",
     "json": "application/json",
@@ -86,12 +89,38 @@ def chart(prepared: Prepared, fig: go.Figure, rows: pd.DataFrame, *, key: str, h
     st.session_state.get("_sections", []).append(Section(heading, fig, rows, key))
     source_footer(prepared, meta.get("source_ids", ()), meta.get("caveat_ids", ()))
     with st.expander(t("common.show_data")):
-        st.dataframe(rows, hide_index=True, key=f"{key}-data")
+        paged_table(rows, key=f"{key}-data")
         download_row(rows, meta.get("filename", key), key=f"{key}-dl", source_ids=meta.get("source_ids", ()))
 
 
-def page_charts(prepared: Prepared, view: FilteredView, page: str) -> None:
-    """Every chart the registry declares for ``page``, in order, each built once per view state."""
+def paged_table(frame: pd.DataFrame, *, key: str, **options: Any) -> None:
+    """``st.dataframe`` of ``frame``, one page of :data:`PAGE_ROWS` rows at a time when it is longer.
+
+    The page is cut on the server, so a table of a million rows sends a thousand; the page says which
+    rows it shows, and the download buttons beside each table hold them all.
+    """
+    if len(frame) <= PAGE_ROWS:
+        st.dataframe(frame, hide_index=True, key=key, **options)
+        return
+    t = translator()
+    pages = -(-len(frame) // PAGE_ROWS)
+    page = st.number_input(t("table.page"), min_value=1, max_value=pages, value=1, step=1, key=f"{key}-page")
+    first = (int(page) - 1) * PAGE_ROWS
+    shown = frame.iloc[first : first + PAGE_ROWS]
+    st.dataframe(shown, hide_index=True, key=key, **options)
+    small(
+        markup.text(
+            t("table.rows_shown", first=f"{first + 1:,}", last=f"{first + len(shown):,}", total=f"{len(frame):,}")
+        )
+    )
+
+
+def page_charts(prepared: Prepared, view: FilteredView, page: str) -> dict[str, list[Drawn]]:
+    """Every chart the registry declares for ``page``, in order, each built once per view state.
+
+    Returns what was drawn by registry key, so a page can reuse a chart's rows (never rebuild them).
+    """
+    result: dict[str, list[Drawn]] = {}
     for entry in PAGES_BY_KEY[page].charts:
         figures: list[Drawn] = memo(view, f"chart-{entry.key}", lambda entry=entry: draw(entry, prepared, view))
         for drawn in figures:
@@ -100,6 +129,10 @@ def page_charts(prepared: Prepared, view: FilteredView, page: str) -> None:
             if drawn.intro:
                 st.markdown(drawn.intro)
             chart(prepared, drawn.figure, drawn.rows, key=drawn.key, heading=drawn.heading)
+            if drawn.note:
+                small(markup.text(drawn.note))
+        result[entry.key] = figures
+    return result
 
 
 def download_row(frame: pd.DataFrame, name: str, *, key: str, source_ids: Iterable[str] = ()) -> None:

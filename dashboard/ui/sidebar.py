@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 
 import streamlit as st
 
+from aifunding import markup
 from aifunding.analysis.conversion import ANNOUNCEMENT
 from aifunding.data.vocabulary import Level
 from aifunding.figures.presentation import kind_labels
@@ -13,7 +15,10 @@ from aifunding.i18n import LANGUAGE_NAMES, LANGUAGES
 from aifunding.money.fx import rate_bounds, supported_currencies
 
 from ui.state import FIXED, ORIGINAL, W, translator
+from ui.text import small
 
+# Choices a filter's list offers at most; a longer one gets a search box that narrows it.
+MAX_OPTIONS = 1000
 # The currencies offered first in the currency menu; every other ECB currency follows.
 MAIN_CURRENCIES = ("JPY", "USD", "EUR", "GBP", "CAD", "INR", "KRW", "SGD")
 DATE_LIMITS = {"min_value": datetime.date(1990, 1, 1), "max_value": datetime.date(2100, 12, 31), "format": "YYYY-MM-DD"}
@@ -50,12 +55,11 @@ def draw_controls() -> None:
             format_func=lambda v: names["countries"].get(v, v),
             placeholder=t("filters.all"),
         )
-        st.multiselect(
+        _choose(
             t("filters.programme"),
             list(programmes.loc[programmes["level"] != Level.COMPONENT.value, "id"]),
-            key=W["programme"],
-            format_func=lambda v: names["programmes"].get(v, v),
-            placeholder=t("filters.all"),
+            W["programme"],
+            names["programmes"],
         )
         st.multiselect(
             t("filters.kind"),
@@ -64,15 +68,14 @@ def draw_controls() -> None:
             format_func=lambda v: kinds.get(v, v),
             placeholder=t("filters.all"),
         )
-        st.multiselect(
+        _choose(
             t("filters.organisation"),
             sorted(
                 {o for ids in prepared.awards["recipient_ids"] for o in ids},
                 key=lambda o: names["organisations"].get(o, o).lower(),
             ),
-            key=W["org"],
-            format_func=lambda v: names["organisations"].get(v, v),
-            placeholder=t("filters.all"),
+            W["org"],
+            names["organisations"],
         )
         st.date_input(t("filters.date_from"), key=W["from"], **DATE_LIMITS)
         st.date_input(t("filters.date_to"), key=W["to"], **DATE_LIMITS)
@@ -86,6 +89,23 @@ def draw_controls() -> None:
         # render faded text that fails contrast checks, and they would say nothing useful.
         if currency != ORIGINAL:
             _conversion_controls()
+
+
+def _choose(label: str, options: list[str], key: str, names: Mapping[str, str]) -> None:
+    """A multiselect of ``options``; past :data:`MAX_OPTIONS` a search box narrows what the list offers.
+
+    A register of 20,000 recipients would send every name to every browser on every rerun; the list
+    holds what matches the search (and what is already chosen), at most MAX_OPTIONS names.
+    """
+    t = translator()
+    chosen = list(st.session_state.get(key) or [])
+    if len(options) > MAX_OPTIONS:
+        query = st.text_input(t("filters.find", n=f"{len(options):,}"), key=f"{key}_find").strip().lower()
+        matches = [o for o in options if query in names.get(o, o).lower() or query in o] if query else options
+        if len(matches) > MAX_OPTIONS:
+            small(markup.text(t("filters.find.more", shown=f"{MAX_OPTIONS:,}", matches=f"{len(matches):,}")))
+        options = list(dict.fromkeys([*chosen, *matches[:MAX_OPTIONS]]))
+    st.multiselect(label, options, key=key, format_func=lambda v: names.get(v, v), placeholder=t("filters.all"))
 
 
 def _conversion_controls() -> None:

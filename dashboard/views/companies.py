@@ -2,10 +2,9 @@
 
 import streamlit as st
 
-from aifunding.figures.presentation import awards_table, unpublished_awards
+from aifunding.figures.presentation import unpublished_awards
 
 from ui.blocks import page_charts
-from ui.loading import memo
 from ui.page import start
 from ui.state import translator
 from ui.text import empty_notice
@@ -15,9 +14,10 @@ t = translator()
 if view.awards.empty:
     empty_notice()
     st.stop()
-page_charts(prepared, view, "companies")
+drawn = page_charts(prepared, view, "companies")
 
-rows = memo(view, "award-rows", lambda: awards_table(view.awards, prepared.package, money=view.money, lang=t.lang))
+# The rows behind the all-recipient chart: every award in view, worded.
+rows = drawn["recipients"][0].rows
 unpublished = unpublished_awards(rows, view.state.lang)
 if len(unpublished):
     st.subheader(t("companies.unpublished"))

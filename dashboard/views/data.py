@@ -11,7 +11,7 @@ from aifunding.figures.presentation import (
     shares_table,
 )
 
-from ui.blocks import download_row, full_download_row
+from ui.blocks import download_row, full_download_row, paged_table
 from ui.loading import served
 from ui.page import start
 from ui.state import translator
@@ -35,7 +35,7 @@ which = st.segmented_control(
     format_func=lambda name: t(f"table.{name}"),
 )
 shown = tables[which or "awards"]
-st.dataframe(shown, hide_index=True, key="rows")
+paged_table(shown, key="rows")
 small(t("common.download_shown"))
 download_row(shown, which or "awards", key="shown")
 
@@ -53,7 +53,7 @@ problems = report_table(report, lang)
 if problems.empty:
     st.write(t("data.no_problems"))
 else:
-    st.dataframe(problems, hide_index=True, key="problems")
+    paged_table(problems, key="problems")
 if report.quarantined:
     st.subheader(t("data.quarantined"))
-    st.dataframe(quarantine_table(report, lang), hide_index=True, key="quarantined")
+    paged_table(quarantine_table(report, lang), key="quarantined")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from aifunding.figures.presentation import nesting_table
 
-from ui.blocks import page_charts
+from ui.blocks import page_charts, paged_table
 from ui.loading import memo
 from ui.page import start
 from ui.state import translator
@@ -21,4 +21,4 @@ st.subheader(t("programmes.nesting"))
 nesting = memo(
     view, "nesting", lambda: nesting_table(view.programmes, view.package.tree, money=view.money, lang=t.lang)
 )
-st.dataframe(nesting, hide_index=True, key="nesting")
+paged_table(nesting, key="nesting")

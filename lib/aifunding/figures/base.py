@@ -211,7 +211,7 @@ def base_layout(
     filename: str,
     source_ids: Iterable[str] = (),
     caveat_ids: Iterable[str] = (),
-    row_ids: Iterable[str] = (),
+    row_ids: Iterable[str] | None = (),
     height: int | None = None,
 ) -> go.Figure:
     """Apply the shared look and attach the metadata every chart carries."""
@@ -251,7 +251,8 @@ def base_layout(
             "filename": slug(filename),
             "source_ids": sorted(set(source_ids)),
             "caveat_ids": sorted(set(caveat_ids)),
-            "row_ids": [str(i) for i in dict.fromkeys(row_ids)],
+            # None: every row of the table behind the chart (a chart past its cap leaves the ids out).
+            "row_ids": None if row_ids is None else [str(i) for i in dict.fromkeys(row_ids)],
         },
     }
     if height:

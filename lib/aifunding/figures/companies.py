@@ -34,6 +34,23 @@ from aifunding.money.formatting import (
     format_partial_date,
 )
 
+# Recipients drawn as bars of their own; the rest are added up in one bar.
+TOP_RECIPIENTS = 30
+OTHERS_COLOUR = "#8a8f98"
+
+
+def _add_others_bar(fig: Draft, rows: pd.DataFrame, label: str, value_column: str, currency: str, lang: str) -> None:
+    """One grey bar adding up every recipient beyond the largest: their total, never a single award."""
+    fig.add_bar(
+        y=[label],
+        x=[float(rows["_value"].sum())],
+        orientation="h",
+        name=label,
+        marker={"color": OTHERS_COLOUR},
+        hovertemplate="<b>%{y}</b><br>%{x:,.0f} " + str(currency) + "<extra></extra>",
+        showlegend=False,
+    )
+
 
 def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en") -> go.Figure:
     """Stacked bars, one per recipient (a joint project is one recipient), one segment per award.
@@ -54,6 +71,17 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
         _purpose=localized(rows, "purpose", lang),
     )
     totals = rows.groupby("_label")["_value"].sum().sort_values()
+    all_recipients = len(totals)
+    # A register of thousands of recipients draws its largest ones and adds the rest up in one bar, so
+    # the chart stays readable and small whatever the data; the subtitle says how many are in it.
+    others_label = None
+    if all_recipients > TOP_RECIPIENTS:
+        others = totals.index[: all_recipients - TOP_RECIPIENTS]
+        others_label = t("chart.recipient.others", n=len(others))
+        rows = rows.assign(_label=rows["_label"].where(~rows["_label"].isin(set(others)), others_label))
+        totals = rows.groupby("_label")["_value"].sum().sort_values()
+        # The bar of everyone else sits at the bottom, below the largest recipients, whatever its length.
+        totals = pd.concat([totals[[others_label]], totals.drop(others_label)])
     order = list(totals.index)
     fig = Draft()
     # Plain records from here: a handful of awards is faster grouped in Python than through pandas.
@@ -61,7 +89,8 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
     records: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in rows[columns].to_dict("records")]
     traces: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for record in records:
-        traces.setdefault((record["_programme"], record["basis"]), []).append(record)
+        if record["_label"] != others_label:
+            traces.setdefault((record["_programme"], record["basis"]), []).append(record)
     segments = rows["_label"].value_counts()
     for index, ((programme, basis), group) in enumerate(traces.items()):
         colour = PALETTE[index % len(PALETTE)]
@@ -92,6 +121,8 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
             hovertemplate="<b>%{y}</b><br>%{customdata[1]}<br>%{customdata[0]}, %{customdata[2]}"
             "<br>%{customdata[3]}<extra></extra>",
         )
+    if others_label is not None:
+        _add_others_bar(fig, rows[rows["_label"] == others_label], others_label, value_column, currency, lang)
     top = order[-1]
     top_rows = rows[rows["_label"] == top]
     # A total is written by kind of basis ("¥0.6B + up to about ¥56.9B"): a ceiling never reads as money paid.
@@ -132,17 +163,25 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
     alt = f"{title}. " + "; ".join(
         f"{label}: {format_money(Decimal(str(v)).quantize(Decimal(1)), currency, locale=lang)}"
         for label, v in totals.sort_values(ascending=False).items()
+        if label != others_label
     )
+    capped = None
+    if others_label is not None:
+        rest = all_recipients - TOP_RECIPIENTS
+        capped = t("chart.recipient.capped", shown=TOP_RECIPIENTS, total=f"{all_recipients:,}", rest=f"{rest:,}")
+        alt += f". {capped}: {others_label}, {composition[others_label]}"
     return base_layout(
         fig,
         title=title,
         subtitle=subtitle(
-            t("companies.chart_subtitle"), left_out_note(awards, rows, value_column, currency_column, lang=lang)
+            t("companies.chart_subtitle"), capped, left_out_note(awards, rows, value_column, currency_column, lang=lang)
         ),
         alt=alt,
         filename="awards-by-recipient",
         source_ids=ids_in(rows, C.SOURCE_IDS),
-        row_ids=rows["id"],
+        # Every row is drawn (the others inside their one bar); past the cap the ids are left out of
+        # the figure, whose spec must stay small, and "all rows" is what the table behind it shows.
+        row_ids=rows["id"] if others_label is None else None,
         caveat_ids=ids_in(rows, C.CAVEAT_IDS),
         height=max(160, 40 * len(order)),
     )

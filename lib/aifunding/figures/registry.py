@@ -15,7 +15,7 @@ package's rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -48,6 +48,7 @@ class Drawn:
     heading: str | None = None  # the section heading in the snapshot and, when ``on_page``, above the chart
     on_page: bool = False  # draw the heading above the chart on its page too
     intro: str | None = None  # a paragraph drawn before the chart on its page (Markdown, ours)
+    note: str | None = None  # a line drawn after it: how many more a capped split chart left out
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class Chart:
     lead: tuple[str, str] | None = None  # message keys of a subheader and a paragraph drawn before it on the page
     currency_fallback: str | None = None
     prefix: str | None = None  # a split chart's widget keys are "<prefix or key>-<group>"
+    limit: int | None = None  # a split chart draws at most this many groups (the largest first)
+    more: str | None = None  # message key (with {n}) saying how many groups the limit left out
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,11 @@ def _awards_rows(rows: pd.DataFrame, view: FilteredView) -> pd.DataFrame:
 
 def _shares_rows(rows: pd.DataFrame, view: FilteredView) -> pd.DataFrame:
     return shares_table(rows, view.package, lang=view.state.lang)
+
+
+# Per-programme recipient charts drawn on the Companies page (largest programmes first); the page
+# names how many more there are, and the Programme filter charts any of them.
+MAX_FAMILIES = 8
 
 
 def _families(awards: pd.DataFrame, view: FilteredView) -> list[tuple[str, str | None, pd.DataFrame]]:
@@ -137,6 +145,8 @@ RECIPIENT_FAMILIES = Chart(
     _awards_rows,
     split=_families,
     prefix="recipients",
+    limit=MAX_FAMILIES,
+    more="companies.more_families",
 )
 # Budget frames and their budget lines hold money for far more than AI programmes: they are in the
 # nesting table, not drawn against the programmes they contain.
@@ -216,13 +226,17 @@ def draw(chart: Chart, prepared: Prepared, view: FilteredView) -> list[Drawn]:
         figure = chart.build(rows, money, lang)
         return [Drawn(chart.key, figure, chart.table(rows, view), heading, chart.lead is not None, intro)]
     drawn = []
-    for suffix, heading, part in chart.split(rows, view):
+    groups = chart.split(rows, view)
+    shown = groups[: chart.limit] if chart.limit is not None else groups
+    for suffix, heading, part in shown:
         figure = chart.build(part, money, lang)
         drawn.append(
             Drawn(
                 f"{chart.prefix or chart.key}-{suffix}", figure, chart.table(part, view), heading, heading is not None
             )
         )
+    if drawn and chart.more and len(groups) > len(shown):
+        drawn[-1] = replace(drawn[-1], note=t(chart.more, n=len(groups) - len(shown)))
     return drawn
 
 

@@ -1,0 +1,122 @@
+"""Pages stay small whatever the data: ranked charts draw the top recipients and add the rest up in one
+bar, per-programme charts are capped, long tables are paged on the server, and a filter with more
+choices than a list can offer gets a search box. Checked under AppTest on a package of 1,200 recipients.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from aifunding.analysis.view import ViewState, apply_view, prepare
+from aifunding.figures.companies import TOP_RECIPIENTS, build_recipient_figure
+from aifunding.figures.registry import MAX_FAMILIES
+from aifunding.loading.package import load_package
+
+from packages import minimal_tables, write_package
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "dashboard" / "app.py"
+RECIPIENTS = 1200
+ROUNDS = 10  # each with 120 recipients: 11 programmes with several funded recipients, round one included
+MAX_SPEC_BYTES = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The minimal package plus 1,200 sole recipients, one award each in ten rounds, all valid and cited."""
+    tables = minimal_tables()
+    tables["programmes"][0]["amount"] = "10000000000000"
+    for r in range(ROUNDS):
+        tables["programmes"].append({**tables["programmes"][0], "id": f"round-x{r}", "name_en": f"Round x{r}"})
+        tables["citations"].append({"source_id": "src-a", "programme_id": f"round-x{r}"})
+    for n in range(RECIPIENTS):
+        tables["organisations"].append(
+            {"id": f"firm-{n:04d}", "name_en": f"Firm {n:04d}", "kind": "company", "country_id": "JP"}
+        )
+        tables["awards"].append(
+            {
+                "id": f"grant-{n:04d}",
+                "programme_id": f"round-x{n % ROUNDS}",
+                "purpose_en": "GPU cloud",
+                "amount": str(1_000_000 * (n + 1)),
+                "currency": "JPY",
+                "basis": "exact",
+                "announced": "2024-04-19",
+            }
+        )
+        tables["award_recipients"].append(
+            {"award_id": f"grant-{n:04d}", "organisation_id": f"firm-{n:04d}", "role": "sole"}
+        )
+        tables["citations"].append({"source_id": "src-a", "award_id": f"grant-{n:04d}"})
+    folder = write_package(tmp_path_factory.mktemp("crowded") / "pkg", tables)
+    assert load_package(folder).report.valid
+    return folder
+
+
+def open_page(page: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("AIFUNDING_DATA", str(folder))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.switch_page(f"views/{page}.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_recipient_chart_draws_the_largest_and_adds_up_the_rest(crowded: Path) -> None:
+    view = apply_view(prepare(load_package(crowded)), ViewState())
+    figure = build_recipient_figure(view.awards)
+    labels = list(figure.layout.yaxis.categoryarray)
+    assert len(labels) == TOP_RECIPIENTS + 1
+    others = labels[0]
+    assert others == f"Others ({RECIPIENTS + 2 - TOP_RECIPIENTS} recipients)"  # the minimal package's two join them
+    assert labels[-1] == "Alpha Cloud" and "Firm 1199" in labels  # the largest first, from the top
+    title = figure.layout.title.text.replace("<br>", " ")
+    assert "The 30 largest of 1,202 recipients are drawn; the other 1,172 are added up in one bar" in title
+    # The one bar holds every other award's money: the chart's total is the package's.
+    drawn = sum(x for trace in figure.data for x in trace.x)
+    assert drawn == pytest.approx(float(sum(view.awards["amount"].map(float))))
+    assert figure.layout.meta["row_ids"] is None  # every row is behind it; the ids stay out of the spec
+    assert len(figure.to_json()) < MAX_SPEC_BYTES
+
+
+def test_companies_sends_small_charts_and_pages_its_rows(crowded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page("companies", crowded, monkeypatch)
+    specs = [chart.proto.spec for chart in at.get("plotly_chart")]
+    assert specs and all(len(spec) < MAX_SPEC_BYTES for spec in specs)
+    assert len(json.loads(specs[0])["layout"]["yaxis"]["categoryarray"]) == TOP_RECIPIENTS + 1
+    # "Show data" behind the chart: the first 1,000 of 1,202 rows, and a page number for the rest.
+    page = at.number_input(key="recipients-data-page")
+    assert page.value == 1 and page.max == 2
+    assert len(at.dataframe[0].value) == 1000
+    page.set_value(2).run()
+    assert len(at.dataframe[0].value) == 202
+    assert any("Rows 1,001–1,202 of 1,202" in md.value.replace("\\", "") for md in at.markdown)
+
+
+def test_a_filter_of_thousands_of_names_is_a_search(crowded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page("companies", crowded, monkeypatch)
+    organisations = at.sidebar.multiselect(key="w_org")
+    assert len(organisations.options) == 1000
+    at.sidebar.text_input(key="w_org_find").set_value("firm 119").run()
+    options = at.sidebar.multiselect(key="w_org").options
+    assert options == [f"Firm 119{n}" for n in range(10)]
+    at.sidebar.multiselect(key="w_org").set_value(["firm-1195"]).run()
+    assert not at.exception
+    # The choice stays offered (and chosen) when the search changes.
+    at.sidebar.text_input(key="w_org_find").set_value("alpha").run()
+    assert at.sidebar.multiselect(key="w_org").value == ["firm-1195"]
+    assert "Firm 1195" in at.sidebar.multiselect(key="w_org").options
+
+
+def test_companies_charts_the_largest_programmes_and_counts_the_rest(
+    crowded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page("companies", crowded, monkeypatch)
+    keys = [chart.key for chart in at.get("plotly_chart")]
+    assert keys[0] == "recipients" and len(keys) == 1 + MAX_FAMILIES
+    assert keys[1:] == [f"recipients-round-x{r}" for r in (9, 8, 7, 6, 5, 4, 3, 2)]  # the largest pools first
+    assert any("3 more programmes have several funded recipients" in md.value for md in at.markdown)
