@@ -1,19 +1,29 @@
-"""Exports re-import to the same figures: CSV amounts are exact decimals, JSON amounts exact decimal strings."""
+"""Exports re-import to the same figures: CSV amounts are exact decimals, JSON amounts exact decimal strings,
+Parquet amounts exact decimal128 holding the JSON export's values; exports stream, XLSX never truncates."""
 
 from __future__ import annotations
 
+import datetime
+import io
 import json
 import tempfile
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aifunding.analysis.conversion import FxChoice
+from aifunding.cli import main
 from aifunding.loading.package import Package, load_package
-from aifunding.outputs.export import write_export
+from aifunding.outputs import export, writers
+from aifunding.outputs.cells import decimal_text, json_default, records
+from aifunding.outputs.export import about_rows, export_bytes, export_tables, write_export
 
 from packages import minimal_tables, write_package
 
@@ -112,8 +122,6 @@ def test_bundled_json_amounts_are_exact_strings(bundled: Package, tmp_path: Path
 
 @pytest.mark.parametrize("currency", [None, "USD"])
 def test_every_json_column_keeps_one_type(bundled: Package, tmp_path: Path, currency: str | None) -> None:
-    from aifunding.analysis.conversion import FxChoice
-
     fx = FxChoice(currency, "announcement") if currency else None
     [path] = write_export(bundled, "json", tmp_path / "funding.json", fx)
     payload = json.loads(path.read_text(encoding="utf-8"))
@@ -150,3 +158,212 @@ def test_every_exported_allocation_states_its_currency(bundled: Package) -> None
     assert (round_2024["allocated"], round_2024["allocated_basis"]) == (Decimal("42100000000"), "up_to")
     with_allocation = programmes[programmes["allocated"].notna()]
     assert with_allocation["allocated_currency"].notna().all()
+
+
+# --- Parquet ---------------------------------------------------------------------------------------
+
+AT = datetime.datetime(2025, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+CONVERSIONS = [None, FxChoice("USD", "announcement"), FxChoice("KRW", "2024-04-19")]
+
+
+def same_as_json(parquet_value: Any, json_value: Any) -> bool:
+    """A Parquet cell holds the JSON export's value: a decimal to the last digit, anything else equal."""
+    if isinstance(parquet_value, Decimal):
+        return isinstance(json_value, str) and decimal_text(parquet_value) == json_value
+    return type(parquet_value) is type(json_value) and parquet_value == json_value
+
+
+def assert_parquet_matches_json(table: pa.Table, records_: list[dict[str, Any]]) -> None:
+    rows = table.to_pylist()
+    assert len(rows) == len(records_)
+    for row, record in zip(rows, records_, strict=True):
+        assert list(row) == list(record)
+        differ = {key: (row[key], value) for key, value in record.items() if not same_as_json(row[key], value)}
+        assert differ == {}, record.get("id")
+
+
+@pytest.mark.parametrize("fx", CONVERSIONS)
+def test_parquet_export_holds_the_json_exports_values(bundled: Package, tmp_path: Path, fx: FxChoice | None) -> None:
+    [document] = write_export(bundled, "json", tmp_path / "all.json", fx, generated_at=AT)
+    payload = json.loads(document.read_text(encoding="utf-8"))
+    written = write_export(bundled, "parquet", tmp_path / "parquet", fx, generated_at=AT)
+    assert [path.name for path in written] == ["programmes.parquet", "awards.parquet", "market_shares.parquet"]
+    for path in written:
+        table = pq.read_table(path)
+        assert_parquet_matches_json(table, payload[path.stem])
+        # What the file holds and how it was made travels with it, as the JSON's about block.
+        assert json.loads(table.schema.metadata[b"aifunding.about"]) == payload["about"]
+    schema = {table: pq.read_schema(tmp_path / "parquet" / f"{table}.parquet") for table in export.EXPORT_TABLES}
+    # Amounts are exact decimals, one type in every export; partial dates text; counts integers.
+    assert schema["awards"].field("amount").type == pa.decimal128(38, 4)
+    assert schema["programmes"].field("allocated_at_least").type == pa.decimal128(38, 4)  # every row empty
+    assert schema["programmes"].field("announced").type == pa.string()
+    assert schema["programmes"].field("period_start_fy").type == pa.int64()
+    assert schema["awards"].field("joint").type == pa.bool_()
+    assert schema["market_shares"].field("share_low").type == pa.decimal128(38, 4)
+    if fx is not None:
+        assert schema["awards"].field("fx_rate").type == pa.decimal128(38, 18)
+        assert schema["programmes"].field("allocated_converted").type == pa.decimal128(38, 4)
+    # pandas reads the same exact figures back.
+    for table in ("awards", "programmes"):
+        assert amounts_by_id(pd.read_parquet(tmp_path / "parquet" / f"{table}.parquet")) == amounts_by_id(
+            bundled.frame(table)
+        )
+
+
+@settings(max_examples=15, deadline=None)
+@given(programme_amount=amounts, award_amounts=st.lists(amounts, min_size=1, max_size=4))
+def test_parquet_export_reimports_to_the_same_figures(programme_amount: Decimal, award_amounts: list[Decimal]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        package = package_with(Path(tmp) / "pkg", programme_amount, award_amounts)
+        written = write_export(package, "parquet", Path(tmp) / "out")
+        back = {path.stem: pd.read_parquet(path) for path in written}
+    assert amounts_by_id(back["awards"]) == {f"award-{i}": a for i, a in enumerate(award_amounts)}
+    assert amounts_by_id(back["programmes"]) == {"round-1": programme_amount}
+    assert amounts_by_id(back["programmes"], "allocated") == {"round-1": sum(award_amounts, Decimal(0))}
+
+
+def test_one_table_to_a_parquet_file_and_as_bytes(bundled: Package, tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "awards.parquet"
+    assert write_export(bundled, "parquet", target, tables=("awards",), generated_at=AT) == [target]
+    data = export_bytes(bundled, "parquet", tables=("awards",), generated_at=AT)
+    assert pq.read_table(io.BytesIO(data)).equals(pq.read_table(target))
+    with pytest.raises(ValueError, match="one table per file"):
+        export_bytes(bundled, "parquet")
+
+
+def test_the_parquet_writer_types_lists_dates_and_what_no_decimal128_holds(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "ids": [["a", "=b"], ("c",), None],
+            "day": [datetime.date(2024, 4, 19), "2024-04", None],
+            "year": pd.array([2024, None, 2026], dtype="Int64"),
+            "amount": [None, None, None],
+            "huge": [Decimal("1E+40"), Decimal("0.5"), None],
+        }
+    )
+    buffer = io.BytesIO()
+    writers.write_parquet(buffer, frame, [("title", "t")], {"amount": 4})
+    table = pq.read_table(io.BytesIO(buffer.getvalue()))
+    assert table.schema.field("ids").type == pa.list_(pa.string())
+    assert table.schema.field("amount").type == pa.decimal128(38, 4)
+    # A value past decimal128's 38 digits is exact text, never a rounded number.
+    assert table.schema.field("huge").type == pa.string()
+    assert table.to_pydict() == {
+        "ids": [["a", "'=b"], ["c"], None],  # list items are neutralised like any text cell
+        "day": ["2024-04-19", "2024-04", None],
+        "year": [2024, None, 2026],
+        "amount": [None, None, None],
+        "huge": ["1" + "0" * 40, "0.5", None],
+    }
+
+
+# --- streaming -------------------------------------------------------------------------------------
+
+
+class Recorder(io.BytesIO):
+    """A binary file that remembers the size of every write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def write(self, data: Any) -> int:
+        self.sizes.append(len(data))
+        return super().write(data)
+
+
+def whole_document(package: Package, fx: FxChoice | None) -> bytes:
+    """The JSON export as one json.dumps of the whole payload: what the streamed file must equal."""
+    payload = {
+        "about": dict(about_rows(package, fx, AT)),
+        **{n: records(f) for n, f in export_tables(package, fx).items()},
+    }
+    return (json.dumps(payload, ensure_ascii=False, indent=2, default=json_default) + "\n").encode("utf-8")
+
+
+@pytest.mark.parametrize("fx", CONVERSIONS[:2])
+def test_json_streamed_in_chunks_is_the_document_json_dumps_makes(
+    bundled: Package, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fx: FxChoice | None
+) -> None:
+    expected = whole_document(bundled, fx)
+    for size in (1, 7, writers.CHUNK_ROWS):
+        monkeypatch.setattr(writers, "CHUNK_ROWS", size)
+        [path] = write_export(bundled, "json", tmp_path / f"{size}.json", fx, generated_at=AT)
+        assert path.read_bytes() == expected, size
+        assert export_bytes(bundled, "json", fx, generated_at=AT) == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1.json", "10000.json", "7.json"]  # no partial file left
+
+
+def test_json_writer_lays_out_empty_tables_and_no_tables_as_json_dumps() -> None:
+    about = {"title": "t"}
+    empty = pd.DataFrame({"id": pd.Series([], dtype=str)})
+    one = pd.DataFrame({"id": ["a"], "n": [1]})
+    for tables in ([], [("empty", empty)], [("empty", empty), ("one", one)], [("one", one), ("empty", empty)]):
+        buffer = io.BytesIO()
+        writers.write_json(buffer, about, iter(tables))
+        payload = {"about": about, **{name: records(frame) for name, frame in tables}}
+        assert buffer.getvalue().decode("utf-8") == json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+
+
+def test_exports_are_written_a_chunk_at_a_time(bundled: Package, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writers, "CHUNK_ROWS", 5)
+    frame = export_tables(bundled)["programmes"]
+    csv_file, json_file = Recorder(), Recorder()
+    writers.write_csv(csv_file, frame)
+    writers.write_json(json_file, {"title": "t"}, [("programmes", frame)])
+    for recorded, total in ((csv_file, len(frame.to_csv(index=False))), (json_file, len(json_file.getvalue()))):
+        # Many writes, none holding more than about five rows of the table.
+        assert len(recorded.sizes) >= len(frame) // 5
+        assert max(recorded.sizes) < total / 4
+    assert csv_file.getvalue().decode("utf-8") == frame.to_csv(index=False)
+
+
+def test_a_failed_export_leaves_the_previous_file_and_no_partial_one(
+    bundled: Package, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "all.json"
+    target.write_text("previous", encoding="utf-8")
+
+    def broken(package: Package, fx: FxChoice | None) -> pd.DataFrame:
+        raise RuntimeError("broken table")
+
+    monkeypatch.setitem(export.EXPORTERS, "awards", broken)
+    with pytest.raises(RuntimeError, match="broken table"):
+        write_export(bundled, "json", target)
+    assert target.read_text(encoding="utf-8") == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["all.json"]
+
+
+# --- XLSX row limit --------------------------------------------------------------------------------
+
+
+def test_xlsx_refuses_a_table_longer_than_a_sheet(
+    bundled: Package, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = {name: len(frame) for name, frame in export_tables(bundled).items()}
+    limit = rows["awards"] + 1  # the awards and their header fill a sheet exactly; the programmes do not fit
+    assert rows["programmes"] >= limit > rows["market_shares"]
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", limit)
+    target = tmp_path / "all.xlsx"
+    with pytest.raises(export.TooManyRows) as caught:
+        write_export(bundled, "xlsx", target)
+    assert str(caught.value) == (
+        f"the programmes table has {rows['programmes']:,} rows, and an XLSX sheet holds at most {limit - 1:,} "
+        "below its header; nothing was written: export as csv or parquet, which have no row limit"
+    )
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(export.TooManyRows):
+        export_bytes(bundled, "xlsx")
+    # The command refuses it as it refuses any incomplete export: exit 1 and one line.
+    code = main(["export", "--format", "xlsx", "-o", str(target)])
+    err = capsys.readouterr().err
+    assert code == 1 and err == f"aifunding export: {caught.value}\n"
+    assert not target.exists()
+    # A table that fits is written whole, every row on its sheet.
+    from openpyxl import load_workbook
+
+    [path] = write_export(bundled, "xlsx", target, tables=("awards", "market_shares"))
+    book = load_workbook(path, read_only=True)
+    assert book.sheetnames == ["about", "awards", "market_shares"]
+    assert book["awards"].max_row == limit

@@ -87,6 +87,11 @@ def exported_amounts(package, fmt: str, fx: FxChoice | None) -> dict[str, str]:
         rows = list(book["awards"].iter_rows(values_only=True))
         header = rows[0]
         return {r[header.index("id")]: r[header.index("amount")] for r in rows[1:]}
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(io.BytesIO(export_bytes(package, "parquet", fx, ("awards",))))
+        return {r["id"]: r["amount"] for r in table.to_pylist()}
     with tempfile.TemporaryDirectory() as tmp:
         [path] = write_export(package, "csv", Path(tmp) / "awards.csv", fx, ("awards",))
         return {r["id"]: r["amount"] for r in csv.DictReader(path.open(encoding="utf-8"))}
@@ -111,7 +116,7 @@ def test_every_step_honours_every_accepted_amount(amounts: list[Decimal], edge: 
     assert package.report.valid, package.report.errors[:2]
     expected = {"award-a": values[0], "award-bc": values[1]}
     for fx in (None, FxChoice("USD", "announcement"), FxChoice("KRW", "2024-04-19")):
-        for fmt in ("json", "xlsx", "csv"):
+        for fmt in ("json", "xlsx", "csv", "parquet"):
             written = exported_amounts(package, fmt, fx)
             # Nothing lost: each amount comes back exactly, from text in every format.
             assert {k: Decimal(str(v)) for k, v in written.items()} == expected, (fmt, fx)
@@ -133,3 +138,38 @@ def test_the_xlsx_export_keeps_the_largest_amount_as_text_exactly() -> None:
     with zipfile.ZipFile(io.BytesIO(data)) as book:
         xml = "".join(book.read(n).decode("utf-8") for n in book.namelist())
     assert "999999999999999999" in xml
+
+
+@pytest.mark.parametrize("fx", [None, FxChoice("KRW", "2024-04-19"), FxChoice("EUR", "2024-04-19")])
+def test_the_parquet_export_holds_the_largest_amounts_as_the_json_export_does(fx: FxChoice | None) -> None:
+    # The largest whole amount, the most digits with 4 decimals, and their sum (past 10^18) as the
+    # programme's allocation: each an exact decimal128 equal, digit for digit, to the JSON's string.
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from aifunding.outputs.cells import decimal_text
+
+    tables = minimal_tables()
+    tables["programmes"][0].update(amount="", basis="", currency="")
+    tables["awards"][0]["amount"] = str(EDGES[0])
+    tables["awards"][1]["amount"] = str(EDGES[1])
+    with tempfile.TemporaryDirectory() as tmp:
+        package = load_package(write_package(Path(tmp) / "pkg", tables))
+        assert package.report.valid, package.report.errors[:2]
+        payload = json.loads(export_bytes(package, "json", fx))
+        written = write_export(package, "parquet", Path(tmp) / "out", fx)
+        back = {path.stem: (pq.read_table(path).to_pylist(), pd.read_parquet(path)) for path in written}
+    columns = ["amount", "allocated", "allocated_up_to_about"]
+    if fx is not None:
+        columns += ["amount_converted", "fx_rate", "allocated_converted"]
+    for table in ("awards", "programmes"):
+        rows, frame = back[table]
+        for row, record, (_, pandas_row) in zip(rows, payload[table], frame.iterrows(), strict=True):
+            for column in (c for c in columns if c in record):
+                expected = record[column]
+                assert (None if row[column] is None else decimal_text(row[column])) == expected, (table, column)
+                assert (None if pandas_row[column] is None else decimal_text(pandas_row[column])) == expected
+    amounts = {r["id"]: r["amount"] for r in back["awards"][0]}
+    assert amounts == {"award-a": EDGES[0], "award-bc": EDGES[1]}
+    [programme] = back["programmes"][0]
+    assert programme["allocated"] == EDGES[0] + EDGES[1] > AMOUNT_LIMIT

@@ -1,20 +1,20 @@
-"""Tidy export tables (programmes, awards, market shares) and their CSV, XLSX and JSON writers.
+"""Tidy export tables (programmes, awards, market shares), written as CSV, XLSX, JSON or Parquet.
 
 One row per programme, per award (recipients joined, joint projects labelled) and per market
 share, with the amount basis in words, the sources and caveats spelled out, and, when a currency is
 chosen, the converted amount with the rate, its date and method. Text cells that a spreadsheet
-would run as a formula are neutralised.
+would run as a formula are neutralised. The formats themselves are in :mod:`aifunding.outputs.writers`.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
+import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 
@@ -22,13 +22,19 @@ from aifunding import columns as C
 from aifunding.analysis.conversion import FxChoice, convert_frame, convert_programmes
 from aifunding.analysis.metrics import award_view, market_share_view, programme_view
 from aifunding.analysis.view import FilteredView
+from aifunding.data.amounts import AMOUNT_DECIMALS
 from aifunding.i18n import Translator
 from aifunding.loading.package import Package, newest_source_date
 from aifunding.money.formatting import basis_label
-from aifunding.outputs.cells import json_default, neutralise, neutralise_frame, records, spreadsheet_exact
+from aifunding.outputs.cells import neutralise, neutralise_frame
+from aifunding.outputs.writers import replacing, write_csv, write_json, write_parquet, write_xlsx
 
 EXPORT_TABLES = ("programmes", "awards", "market_shares")
-FORMATS = ("csv", "xlsx", "json")
+FORMATS = ("csv", "xlsx", "json", "parquet")
+# Formats written as one file per table; the others hold every table in one file.
+PER_TABLE_FORMATS = ("csv", "parquet")
+# Rows in one XLSX sheet, the header row included (Excel's limit; openpyxl and LibreOffice share it).
+XLSX_MAX_ROWS = 1_048_576
 
 
 def _joined(values: Any, lookup: dict[str, str] | None = None) -> str:
@@ -182,6 +188,12 @@ _CLASS_COLUMNS = {
     "up_to_about": C.ALLOCATED_UP_TO_ABOUT,
     "at_least": C.ALLOCATED_AT_LEAST,
 }
+# The exact-decimal columns and the decimal places each holds, typed so in Parquet even when empty:
+# amounts and shares have at most 4 (AMOUNT_DECIMALS); a rate has 10 significant digits and the
+# smallest cross rate of the ECB table (TRL to MTL, 2003) is 2.25e-7, so 18 places hold any of them.
+_AMOUNTS = ["amount", "project_cost", C.ANNUALISED, C.ALLOCATED, *_CLASS_COLUMNS.values(), C.AMOUNT_CONVERTED]
+DECIMAL_SCALES = {name: AMOUNT_DECIMALS for name in [*_AMOUNTS, *PROGRAMME_FX_COLUMNS, "share_low", "share_high"]}
+DECIMAL_SCALES[C.FX_RATE] = 18
 
 
 def _allocated_by_basis(frame: pd.DataFrame) -> pd.DataFrame:
@@ -250,6 +262,25 @@ def export_tables(
 
 class IncompleteExport(Exception):
     """An export would present a table that could not be read as an empty one; the message names it."""
+
+
+class TooManyRows(IncompleteExport):
+    """A table has more rows than an XLSX sheet holds: refused, never cut short; the message names it."""
+
+
+def check_sheet_rows(frames: dict[str, pd.DataFrame]) -> None:
+    """Refuse an XLSX export with a table longer than a sheet (rather than a workbook that drops rows).
+
+    Raises:
+        TooManyRows: naming each such table, its rows and the limit, and the formats that hold it.
+    """
+    over = {name: len(frame) for name, frame in frames.items() if len(frame) + 1 > XLSX_MAX_ROWS}
+    if over:
+        tables = "; ".join(f"the {name} table has {rows:,} rows" for name, rows in over.items())
+        raise TooManyRows(
+            f"{tables}, and an XLSX sheet holds at most {XLSX_MAX_ROWS - 1:,} below its header; "
+            "nothing was written: export as csv or parquet, which have no row limit"
+        )
 
 
 def check_exportable(package: Package, allow_invalid: bool = False) -> None:
@@ -334,24 +365,35 @@ def write_export(
 ) -> list[Path]:
     """Write the tidy tables in ``fmt`` to ``out`` and return the files written.
 
-    CSV writes one file per table into the folder ``out`` (or a single file when one table is
-    asked for and ``out`` ends in .csv); XLSX writes one workbook with a sheet per table and an
-    "about" sheet; JSON writes one object with an "about" block and an array per table.
+    CSV and Parquet write one file per table into the folder ``out`` (or a single file when one
+    table is asked for and ``out`` ends in .csv or .parquet); XLSX writes one workbook with a sheet
+    per table and an "about" sheet; JSON writes one object with an "about" block and an array per
+    table. Each table is built when its turn comes and written in chunks of rows, so memory stays
+    bounded by the largest table, and each file appears only once complete (written beside it
+    first, then renamed).
+
+    Raises:
+        TooManyRows: for XLSX, when a table is longer than a sheet (before anything is written).
+        ValueError: for an unknown format.
     """
-    if fmt == "csv":
-        frames = export_tables(package, fx, tables)
-        if len(frames) == 1 and out.suffix.lower() == ".csv":
-            paths = {next(iter(frames)): out}
+    tables = tuple(dict.fromkeys(tables))
+    generated_at = generated_at or datetime.datetime.now(datetime.UTC)
+    if fmt in PER_TABLE_FORMATS:
+        if len(tables) == 1 and out.suffix.lower() == f".{fmt}":
+            paths = {tables[0]: out}
             out.parent.mkdir(parents=True, exist_ok=True)
         else:
             out.mkdir(parents=True, exist_ok=True)
-            paths = {name: out / f"{name}.csv" for name in frames}
-        for name, frame in frames.items():
-            frame.to_csv(paths[name], index=False, encoding="utf-8")
+            paths = {name: out / f"{name}.{fmt}" for name in tables}
+        about = about_rows(package, fx, generated_at)
+        for name, path in paths.items():
+            with replacing(path) as handle:
+                _write_table(handle, fmt, EXPORTERS[name](package, fx), about)
         return list(paths.values())
-    data = export_bytes(package, fmt, fx, tables, generated_at)
+    write = _document_writer(package, fmt, fx, tables, generated_at)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    with replacing(out) as handle:
+        write(handle)
     return [out]
 
 
@@ -362,21 +404,37 @@ def export_bytes(
     tables: tuple[str, ...] = EXPORT_TABLES,
     generated_at: datetime.datetime | None = None,
 ) -> bytes:
-    """The XLSX workbook or JSON document of the tidy tables, as bytes (for a file or a download)."""
+    """The XLSX workbook or JSON document of the tidy tables, as bytes (for a download); the same bytes
+    :func:`write_export` writes to a file. CSV and Parquet give the file of one table, so ask for one.
+    """
+    tables = tuple(dict.fromkeys(tables))
     generated_at = generated_at or datetime.datetime.now(datetime.UTC)
-    frames = export_tables(package, fx, tables)
+    buffer = io.BytesIO()
+    if fmt in PER_TABLE_FORMATS:
+        if len(tables) != 1:
+            raise ValueError(f"{fmt} holds one table per file: ask for one table, or use write_export for a folder")
+        _write_table(buffer, fmt, EXPORTERS[tables[0]](package, fx), about_rows(package, fx, generated_at))
+    else:
+        _document_writer(package, fmt, fx, tables, generated_at)(buffer)
+    return buffer.getvalue()
+
+
+def _write_table(handle: BinaryIO, fmt: str, frame: pd.DataFrame, about: list[tuple[str, str]]) -> None:
+    if fmt == "csv":
+        write_csv(handle, frame)  # a CSV has no room for the about block; Parquet keeps it as metadata
+    else:
+        write_parquet(handle, frame, about, DECIMAL_SCALES)
+
+
+def _document_writer(
+    package: Package, fmt: str, fx: FxChoice | None, tables: tuple[str, ...], generated_at: datetime.datetime
+) -> Callable[[BinaryIO], None]:
+    """What writes the one-file formats; XLSX builds and checks its tables first, JSON one at a time later."""
     about = about_rows(package, fx, generated_at)
     if fmt == "xlsx":
-        import io
-
-        buffer = io.BytesIO()
-        with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-            pd.DataFrame(about, columns=["field", "value"]).to_excel(writer, sheet_name="about", index=False)
-            for name, frame in frames.items():
-                spreadsheet_exact(frame).to_excel(writer, sheet_name=name, index=False)
-        return buffer.getvalue()
+        frames = export_tables(package, fx, tables)
+        check_sheet_rows(frames)
+        return lambda handle: write_xlsx(handle, about, frames)
     if fmt == "json":
-        payload = {"about": dict(about), **{name: records(frame) for name, frame in frames.items()}}
-        text = json.dumps(payload, ensure_ascii=False, indent=2, default=json_default) + "\n"
-        return text.encode("utf-8")
+        return lambda handle: write_json(handle, dict(about), ((n, EXPORTERS[n](package, fx)) for n in tables))
     raise ValueError(f"unknown export format '{fmt}'; use one of: {', '.join(FORMATS)}")
