@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,18 @@ from aifunding.analysis.view import Prepared, prepare
 from aifunding.loading.package import Package, load_package
 
 from packages import write_package
+
+# The dashboard keeps validated packages in a cache folder (aifunding.loading.cache): the tests use
+# their own, new for each run, never the user's ~/.cache. Servers the browser tests start inherit it.
+_OWN_CACHE = None if "AIFUNDING_CACHE" in os.environ else tempfile.mkdtemp(prefix="aifunding-test-cache-")
+if _OWN_CACHE:
+    os.environ["AIFUNDING_CACHE"] = _OWN_CACHE
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove the cache folder this run made (a folder given by the caller is left alone)."""
+    if _OWN_CACHE:
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

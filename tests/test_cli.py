@@ -109,6 +109,64 @@ def test_validate_bundled_json_report(capsys: pytest.CaptureFixture[str]) -> Non
     assert [w["table"] for w in report["warnings"]] == ["programmes"]
 
 
+@pytest.fixture
+def fifty_bad_amounts(tmp_path: Path) -> Path:
+    """The minimal package with 50 more awards whose amount is not a number (awards.csv lines 4 to 53)."""
+    tables = minimal_tables()
+    award = tables["awards"][0]
+    tables["awards"] += [{**award, "id": f"bad-{i}", "amount": "lots"} for i in range(50)]
+    return write_package(tmp_path / "fifty", tables)
+
+
+def test_validate_shows_five_problems_of_a_rule_and_counts_the_rest(
+    fifty_bad_amounts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["validate", str(fifty_bad_amounts)], capsys)
+    assert code == 1
+    lines = out.splitlines()
+    assert [line.split(": ")[0] for line in lines[:5]] == [f"awards.csv:{n}" for n in range(4, 9)]
+    assert all(PROBLEM_LINE.match(line) and "'lots' is not a number" in line for line in lines[:5])
+    assert lines[5] == "... and 45 more 'row:decimal_parsing' problems; --all lists every one"
+    assert len(lines) == 7 and lines[6].startswith("INVALID: 50 error(s), 0 warning(s)")
+
+
+def test_validate_all_lists_every_problem(fifty_bad_amounts: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["validate", str(fifty_bad_amounts), "--all"], capsys)
+    assert code == 1
+    lines = out.splitlines()
+    assert len(lines) == 51 and "more" not in out
+    assert [line.split(": ")[0] for line in lines[:-1]] == [f"awards.csv:{n}" for n in range(4, 54)]
+    assert all(PROBLEM_LINE.match(line) for line in lines[:-1])
+    # JSON always holds every problem, with or without --all.
+    for extra in ([], ["--all"]):
+        _, out, _ = run(["validate", str(fifty_bad_amounts), "--format", "json", *extra], capsys)
+        assert len(json.loads(out)["errors"]) == 50
+
+
+def test_validate_counts_rows_that_refer_to_an_unread_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tables = minimal_tables()
+    award = tables["awards"][0]
+    for i in range(20):
+        tables["awards"].append({**award, "id": f"award-{i}"})
+        tables["award_recipients"].append({"award_id": f"award-{i}", "organisation_id": "org-a", "role": "sole"})
+    folder = write_package(tmp_path / "pkg", tables)
+    (folder / "awards.csv").unlink()
+    code, out, _ = run(["validate", str(folder)], capsys)
+    assert code == 1
+    assert (
+        "award_recipients.csv: award_id: error: 23 rows of award_recipients.csv refer to awards.csv, "
+        "which was not read, so they could not be checked against it and were not loaded" in out
+    )
+    assert "does not exist" not in out and len(out.splitlines()) <= 8
+    assert out.splitlines()[-1].endswith(", 28 not checked (they refer to a table that was not read)")
+    _, out, _ = run(["validate", str(folder), "--format", "json"], capsys)
+    report = json.loads(out)
+    assert report["unread_tables"] == ["awards"]
+    assert report["unchecked_rows"] == {"award_recipients": 23, "milestones": 1, "citations": 3, "caveat_links": 1}
+    assert report["stats"]["rows_unchecked"] == 28
+    assert [p["table"] for p in report["errors"] if p["rule"] == "unread-reference"] == list(report["unchecked_rows"])
+
+
 def _folder_without_descriptor(tmp_path: Path) -> Path:
     (tmp_path / "empty").mkdir()
     return tmp_path / "empty"

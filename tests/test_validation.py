@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from aifunding.data.limits import MB, Limits, describe_bytes
 from aifunding.data.report import Severity
 from aifunding.loading.package import PackageReadError, load_package
 from aifunding.loading.rules import half_unit
@@ -229,6 +230,109 @@ def test_dangling_reference(tmp_path: Path) -> None:
     problem = problems_for(folder, "foreign-key")[0]
     assert problem.table == "awards" and problem.field == "programme_id" and problem.line == 3
     assert "refers to programmes id 'round-404', which does not exist in programmes.csv" in problem.message
+
+
+# --- A table that could not be read: one problem, and the rows that refer to it counted, not listed ---------
+
+EXTRA_AWARDS = 500
+# Rows that refer to awards.csv when it is not read: the minimal package's (award_recipients 3, milestones 1,
+# citations 2 of awards and 1 of the milestone, caveat_links 1) and each extra award's recipient and citation.
+UNCHECKED = {"award_recipients": 3 + EXTRA_AWARDS, "milestones": 1, "citations": 3 + EXTRA_AWARDS, "caveat_links": 1}
+
+
+def _many_awards(folder: Path) -> Path:
+    """The minimal package with 500 more awards, each with one sole recipient and one citation."""
+    tables = minimal_tables()
+    award = tables["awards"][0]
+    tables["awards"][0]["purpose_en"] = "GPU クラウド"  # so that awards.csv is not ASCII
+    for i in range(EXTRA_AWARDS):
+        tables["awards"].append({**award, "id": f"award-{i}", "amount": "1000"})
+        tables["award_recipients"].append({"award_id": f"award-{i}", "organisation_id": "org-a", "role": "sole"})
+        tables["citations"].append({"source_id": "src-a", "award_id": f"award-{i}"})
+    return write_package(folder, tables)
+
+
+def _not_utf8(folder: Path) -> Limits:
+    path = folder / "awards.csv"
+    path.write_bytes(path.read_text(encoding="utf-8").encode("shift_jis"))
+    return Limits()
+
+
+def _over_the_file_limit(folder: Path) -> Limits:
+    others = max(p.stat().st_size for p in folder.glob("*.csv") if p.name != "awards.csv")
+    assert (folder / "awards.csv").stat().st_size > others + 1
+    return Limits(file_bytes=others + 1)
+
+
+@pytest.mark.parametrize(("unreadable", "rule"), [(_not_utf8, "encoding"), (_over_the_file_limit, "file-too-large")])
+def test_rows_that_refer_to_an_unread_table_are_counted_not_listed(tmp_path: Path, unreadable, rule) -> None:
+    folder = _many_awards(tmp_path / "pkg")
+    assert load_package(folder).report.valid  # read, every reference resolves
+    report = load_package(folder, unreadable(folder)).report
+    assert report.unread == {"awards"}
+    [unread] = [p for p in report.problems if p.table == "awards"]
+    assert unread.rule == rule
+    counted = {p.table: p for p in report.problems if p.rule == "unread-reference"}
+    assert len(counted) == len([p for p in report.problems if p.rule == "unread-reference"])  # one per table
+    assert set(counted) == set(UNCHECKED)
+    for table, problem in counted.items():
+        assert (problem.severity, problem.file, problem.line, problem.value) == (
+            Severity.ERROR,
+            f"{table}.csv",
+            None,
+            None,
+        )
+    assert counted["award_recipients"].field == "award_id"
+    assert counted["award_recipients"].message == (
+        "503 rows of award_recipients.csv refer to awards.csv, which was not read, so they could not be checked "
+        "against it and were not loaded; such rows are counted here, not listed or quarantined one by one"
+    )
+    assert counted["milestones"].message.startswith(
+        "1 row of milestones.csv refers to awards.csv, which was not read, so it could not be checked against it "
+        "and was not loaded"
+    )
+    # A citation of a milestone of an unread award cannot be checked either: counted with the others.
+    assert counted["citations"].field == "award_id, milestone_id"
+    assert counted["citations"].message.startswith(
+        "503 rows of citations.csv refer to awards.csv, which was not read "
+        "(1 of them through rows of milestones.csv that refer to it), so they could not be checked"
+    )
+    # Nothing is listed or quarantined row by row ...
+    assert not [p for p in report.problems if p.rule == "foreign-key" or (p.table in UNCHECKED and p.line)]
+    assert not [q for q in report.quarantined if q.table in UNCHECKED]
+    assert len(report.problems) <= 6  # the unread file, the four counts, and the caveat left unattached
+    # ... and nothing is dropped silently: every row read and not loaded is counted, and the summary says so.
+    assert report.unchecked == UNCHECKED
+    assert report.left_out() == UNCHECKED
+    assert report.rows_loaded["citations"] == 3  # the programme's and the market shares' citations still load
+    assert report.stats()["rows_unchecked"] == sum(UNCHECKED.values())
+    assert report.summary().endswith("0 quarantined, 1008 not checked (they refer to a table that was not read)")
+
+
+def test_the_default_limits_admit_a_million_awards() -> None:
+    """A million awards is 400 to 500 MB of CSV, awards.csv up to 380 MB, up to 2.6 million recipient rows."""
+    limits = Limits()
+    assert limits.file_bytes >= 380 * MB and limits.package_bytes >= 500 * MB and limits.rows >= 2_600_000
+    assert (describe_bytes(limits.package_bytes), describe_bytes(limits.file_bytes)) == ("1 GB", "512 MB")
+
+
+def test_a_broken_reference_beside_an_unread_one_is_still_quarantined(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["award_recipients"][0]["organisation_id"] = "org-404"
+    folder = write_package(tmp_path, tables)
+    (folder / "awards.csv").unlink()
+    report = load_package(folder).report
+    [broken] = [p for p in report.problems if p.rule == "foreign-key"]
+    assert (broken.table, broken.line, broken.field, broken.value) == (
+        "award_recipients",
+        2,
+        "organisation_id",
+        "org-404",
+    )
+    assert [q.line for q in report.quarantined if q.table == "award_recipients"] == [2]
+    [counted] = [p for p in report.problems if p.rule == "unread-reference" and p.table == "award_recipients"]
+    assert counted.message.startswith("2 rows of award_recipients.csv refer to awards.csv, which was not read")
+    assert report.left_out()["award_recipients"] == 3  # 1 quarantined + 2 counted
 
 
 # --- Package rules ---------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import streamlit as st
 from aifunding import BUNDLED_DATA, markup
 from aifunding.analysis.view import FilteredView, Prepared, prepare
 from aifunding.data.report import ValidationReport
+from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import PackageReadError, load_package, package_signature
 
 from ui.state import translator
@@ -40,7 +41,8 @@ def data_path() -> Path:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _prepared(path: str, signature: tuple) -> tuple[Prepared, datetime.datetime]:
     # ``signature`` only keys the cache: a changed file gives a new key and a fresh load.
-    return prepare(load_package(path)), datetime.datetime.now(datetime.UTC)
+    # Validated once per content: a restart or another server process reads the cache instead.
+    return prepare(load_package(path, cache=PackageCache.from_env())), datetime.datetime.now(datetime.UTC)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -17,6 +18,7 @@ from aifunding import BUNDLED_DATA
 from aifunding.analysis.conversion import ANNOUNCEMENT, FxChoice
 from aifunding.data.limits import LimitsError
 from aifunding.data.models import check_partial_date
+from aifunding.data.report import ValidationReport
 from aifunding.data.schema import DESCRIPTOR_NAME, check_descriptor, render_descriptor
 from aifunding.i18n import LANGUAGES
 from aifunding.loading.package import Package, PackageReadError, load_package
@@ -24,6 +26,9 @@ from aifunding.money.fx import ConversionError, rate_at, supported_currencies
 from aifunding.outputs.export import EXPORT_TABLES, FORMATS, IncompleteExport, check_exportable, write_export
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+
+# The text report of ``validate`` shows this many problems of each rule, then counts the rest.
+SHOWN_PER_RULE = 5
 
 
 ALLOW_INVALID_HELP = (
@@ -53,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="package folder or its datapackage.json (default: the bundled data/)",
     )
     validate.add_argument("--format", choices=("text", "json"), default="text", help="report format")
+    validate.add_argument(
+        "--all",
+        action="store_true",
+        help=f"list every problem (by default the text report shows the first {SHOWN_PER_RULE} of each rule "
+        "and counts the rest; JSON always holds every one)",
+    )
 
     export = commands.add_parser("export", help="write tidy tables of programmes, awards and market shares")
     export.add_argument("--data", default=str(BUNDLED_DATA), help="package folder (default: the bundled data/)")
@@ -62,7 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=ANNOUNCEMENT,
         help="'announcement' (rate on each announcement date, the default) or one date YYYY-MM-DD",
     )
-    export.add_argument("--format", choices=FORMATS, required=True, help="output format")
+    export.add_argument(
+        "--format",
+        choices=FORMATS,
+        required=True,
+        help="output format; xlsx refuses a table longer than a sheet (1,048,575 rows): use csv or parquet",
+    )
     export.add_argument(
         "--table",
         choices=EXPORT_TABLES,
@@ -73,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         "--output",
         required=True,
-        help="output: a folder for csv (or a .csv file with one --table), a file for xlsx and json",
+        help="output: a folder for csv and parquet (or a .csv or .parquet file with one --table), "
+        "a file for xlsx and json",
     )
     export.add_argument("--allow-invalid", action="store_true", help=ALLOW_INVALID_HELP)
 
@@ -117,10 +134,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2, default=str))
     else:
-        for problem in report.problems:
-            print(problem.as_text())
+        for line in problem_lines(report, None if args.all else SHOWN_PER_RULE):
+            print(line)
         print(report.summary())
     return EXIT_OK if report.valid else EXIT_INVALID
+
+
+def problem_lines(report: ValidationReport, per_rule: int | None = SHOWN_PER_RULE) -> Iterator[str]:
+    """The report's problems in order, at most ``per_rule`` of each rule (None: all).
+
+    Right after the last one shown of a rule that has more, one line counts the rest.
+    """
+    totals = {rule: len(problems) for rule, problems in report.by_rule().items()}
+    seen: Counter[str] = Counter()
+    for problem in report.problems:
+        seen[problem.rule] += 1
+        if per_rule is not None and seen[problem.rule] > per_rule:
+            continue
+        yield problem.as_text()
+        rest = totals[problem.rule] - seen[problem.rule]
+        if per_rule is not None and seen[problem.rule] == per_rule and rest:
+            noun = "problem" if rest == 1 else "problems"
+            yield f"... and {rest:,} more '{problem.rule}' {noun}; --all lists every one"
 
 
 def parse_fx(currency: str | None, fx_date: str) -> FxChoice | None:

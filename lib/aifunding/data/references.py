@@ -4,12 +4,19 @@ Duplicate keys and references that do not resolve quarantine the rows that hold 
 programme was quarantined is quarantined too, so no loaded row points at nothing, and its problem
 names the first cause with its file and line. Programmes are resolved as a tree: cycles and nesting
 deeper than :attr:`Limits.nesting` are quarantined, so every later walk of the tree is short.
+
+A row that refers to a table whose file was not read (``report.unread``), directly or through rows
+that do, cannot be checked: it is not loaded either, but it is counted rather than quarantined, one
+``unread-reference`` problem per referring table ("2,598,097 rows of award_recipients.csv refer to
+awards.csv, which was not read, ..."), so an unread table of a million rows is one line, not millions.
+The count is kept in ``report.unchecked``.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from aifunding.data.limits import Limits
 from aifunding.data.models import Programme
@@ -53,15 +60,36 @@ ROW_NOUNS = {
 }
 
 
-def run_reference_rules(rows: Rows, report: ValidationReport, limits: Limits | None = None) -> None:
+@dataclass
+class _Unchecked:
+    """The rows of one table that refer to one unread table: how many, by which fields, through which tables."""
+
+    rows: int = 0
+    fields: dict[str, None] = field(default_factory=dict)  # in the order met
+    through: Counter[str] = field(default_factory=Counter)  # table whose unchecked rows they refer to -> rows
+
+    def add(self, column: str, through: str | None) -> None:
+        self.rows += 1
+        self.fields.setdefault(column)
+        if through is not None:
+            self.through[through] += 1
+
+
+def run_reference_rules(
+    rows: Rows, report: ValidationReport, limits: Limits | None = None, files: Mapping[str, str] | None = None
+) -> None:
     """Quarantine duplicate keys and rows whose references do not resolve, cascading, in one pass.
 
     Tables are visited in registry order, which puts every referenced table before the tables
     that refer to it; the programmes' own parent links are resolved as a tree (cycles and nesting
     deeper than ``limits.nesting`` are quarantined). A row that refers to a quarantined row says
-    which one and why, so a follow-on problem always names its cause.
+    which one and why, so a follow-on problem always names its cause. A row that refers to a table
+    in ``report.unread`` (or to a row left unchecked for that reason) is not loaded and is counted
+    in one ``unread-reference`` problem per referring table; a reference that is known to be
+    broken still quarantines the row. ``files`` names each table's file as the package gives it.
     """
     limits = limits or Limits()
+    files = files or {}
     for table in TABLES:
         if not table.primary_key:
             continue
@@ -83,31 +111,82 @@ def run_reference_rules(rows: Rows, report: ValidationReport, limits: Limits | N
 
     causes = _quarantine_causes(report)
     valid: dict[str, set[str]] = {}
+    # Table -> id of a row left unchecked -> the unread table it refers to, directly or through other rows.
+    blind: dict[str, dict[str, str]] = defaultdict(dict)
     for table in TABLES:
         kept = []
+        unchecked: dict[str, _Unchecked] = {}  # per unread table referred to
         for row in rows[table.name]:
-            broken = next(
-                (
-                    fk
-                    for fk in table.foreign_keys
-                    if fk.ref_table != table.name
-                    and getattr(row.model, fk.field) is not None
-                    and getattr(row.model, fk.field) not in valid[fk.ref_table]
-                ),
-                None,
-            )
-            if broken is None:
+            broken = None
+            unread_ref: tuple[str, str, str | None] | None = None  # field, unread table, through table
+            for fk in table.foreign_keys:
+                value = getattr(row.model, fk.field)
+                if fk.ref_table == table.name or value is None:
+                    continue
+                if fk.ref_table in report.unread:
+                    unread_ref = unread_ref or (fk.field, fk.ref_table, None)
+                elif value in blind[fk.ref_table]:
+                    unread_ref = unread_ref or (fk.field, blind[fk.ref_table][value], fk.ref_table)
+                elif value not in valid[fk.ref_table]:
+                    broken = fk
+                    break
+            if broken is not None:
+                value = getattr(row.model, broken.field)
+                message = _dangling_message(broken.ref_table, value, causes)
+                root = _root_cause(broken.ref_table, value, causes)
+                _quarantine(report, table.name, row, broken.field, value, message, "foreign-key", causes, root)
+            elif unread_ref is not None:
+                column, unread, through = unread_ref
+                unchecked.setdefault(unread, _Unchecked()).add(column, through)
+                rid = getattr(row.model, "id", None)
+                if isinstance(rid, str):
+                    blind[table.name][rid] = unread
+            else:
                 kept.append(row)
-                continue
-            value = getattr(row.model, broken.field)
-            message = _dangling_message(broken.ref_table, value, causes)
-            root = _root_cause(broken.ref_table, value, causes)
-            _quarantine(report, table.name, row, broken.field, value, message, "foreign-key", causes, root)
         if table.name == "programmes":
             kept = _resolve_programme_tree(kept, report, limits, causes)
         rows[table.name] = kept
         if table.primary_key == ("id",):
             valid[table.name] = {getattr(row.model, table.primary_key[0]) for row in kept}
+        _report_unchecked(report, table.name, unchecked, files)
+
+
+def _report_unchecked(
+    report: ValidationReport, table: str, unchecked: dict[str, _Unchecked], files: Mapping[str, str]
+) -> None:
+    """One problem per unread table that rows of ``table`` refer to, with how many rows and through what."""
+    if not unchecked:
+        return
+
+    def file_of(name: str) -> str:
+        return files.get(name) or TABLES_BY_NAME[name].path
+
+    for unread, found in unchecked.items():
+        n = found.rows
+        many = n != 1
+        via = "; ".join(
+            f"{count:,} of them through rows of {file_of(through)} that refer to it"
+            for through, count in found.through.items()
+        )
+        message = (
+            f"{n:,} row{'s' if many else ''} of {file_of(table)} refer{'' if many else 's'} to {file_of(unread)}, "
+            f"which was not read{f' ({via})' if via else ''}, so {'they' if many else 'it'} could not be checked "
+            f"against it and {'were' if many else 'was'} not loaded; such rows are counted here, "
+            "not listed or quarantined one by one"
+        )
+        report.problems.append(
+            Problem(
+                Severity.ERROR,
+                "unread-reference",
+                table,
+                file_of(table),
+                None,
+                ", ".join(found.fields),
+                None,
+                message,
+            )
+        )
+    report.unchecked[table] = report.unchecked.get(table, 0) + sum(u.rows for u in unchecked.values())
 
 
 def _quarantine_causes(report: ValidationReport) -> dict[str, dict[str, str]]:
@@ -138,7 +217,9 @@ def _resolve_programme_tree(
     """Keep the programmes that sit in a tree at most ``limits.nesting`` deep; quarantine the rest.
 
     Each programme is visited once: a walk up from an unresolved programme stops at the first one
-    already resolved, and everything on the walk is resolved from there.
+    already resolved, and everything on the walk is resolved from there. (No programme is left out
+    unchecked here: a programme refers to no table but countries, so when countries.csv is not read
+    every programme is counted as unchecked before the tree is built.)
     """
     typed = list(typed_rows(programmes, Programme))
     by_id = {programme.id: row for row, programme in typed}

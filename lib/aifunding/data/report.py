@@ -67,6 +67,9 @@ class ValidationReport:
     # Tables whose file could not be read at all (missing, refused, not UTF-8, no header): an output
     # must never present one of these as an empty table.
     unread: set[str] = field(default_factory=set)
+    # Per table, rows read but neither checked nor loaded because they refer to an unread table
+    # (directly or through other such rows); each table's count is one "unread-reference" problem.
+    unchecked: dict[str, int] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Problem]:
@@ -80,12 +83,20 @@ class ValidationReport:
     def valid(self) -> bool:
         return not self.errors
 
+    def by_rule(self) -> dict[str, list[Problem]]:
+        """The problems grouped by rule code: codes in the order they first appear, each group in report order."""
+        groups: dict[str, list[Problem]] = {}
+        for problem in self.problems:
+            groups.setdefault(problem.rule, []).append(problem)
+        return groups
+
     def stats(self) -> dict[str, Any]:
         return {
             "tables": len(self.rows_read),
             "rows_read": sum(self.rows_read.values()),
             "rows_loaded": sum(self.rows_loaded.values()),
             "rows_quarantined": len(self.quarantined),
+            "rows_unchecked": sum(self.unchecked.values()),
             "errors": len(self.errors),
             "warnings": len(self.warnings),
             "by_table": {
@@ -94,7 +105,10 @@ class ValidationReport:
         }
 
     def left_out(self) -> dict[str, int]:
-        """Per table, how many rows that were read are not loaded (quarantined), where any are."""
+        """Per table, how many rows that were read are not loaded, where any are.
+
+        Those rows were quarantined, or (``unchecked``) not checked because they refer to a table that was not read.
+        """
         return {
             name: read - self.rows_loaded.get(name, 0)
             for name, read in self.rows_read.items()
@@ -104,10 +118,15 @@ class ValidationReport:
     def counts(self) -> str:
         """Errors, warnings and rows in one line, without a verdict."""
         s = self.stats()
+        unchecked = (
+            f", {s['rows_unchecked']} not checked (they refer to a table that was not read)"
+            if s["rows_unchecked"]
+            else ""
+        )
         return (
             f"{s['errors']} error(s), {s['warnings']} warning(s); "
             f"{s['rows_loaded']} of {s['rows_read']} rows loaded from {s['tables']} tables, "
-            f"{s['rows_quarantined']} quarantined"
+            f"{s['rows_quarantined']} quarantined{unchecked}"
         )
 
     def summary(self) -> str:
@@ -124,5 +143,6 @@ class ValidationReport:
                 for q in self.quarantined
             ],
             "unread_tables": sorted(self.unread),
+            "unchecked_rows": dict(self.unchecked),
             "stats": self.stats(),
         }

@@ -10,10 +10,7 @@ descriptor that is not JSON) raises :class:`PackageReadError`. Files are read th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
-from enum import Enum
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -33,9 +30,11 @@ from aifunding.data.reading import (
 )
 from aifunding.data.references import run_reference_rules
 from aifunding.data.report import Problem, Severity, ValidationReport
-from aifunding.data.schema import DESCRIPTOR_NAME, base_type, unwrap_optional
-from aifunding.data.tables import TABLES, TABLES_BY_NAME, Table
+from aifunding.data.schema import DESCRIPTOR_NAME
+from aifunding.data.tables import TABLES, TABLES_BY_NAME
 from aifunding.data.tree import ProgrammeTree
+from aifunding.loading.cache import PackageCache, content_key
+from aifunding.loading.frames import frame_from_models
 from aifunding.loading.rules import run_package_rules
 
 
@@ -69,8 +68,11 @@ class Package:
         return ProgrammeTree.from_frame(self.frames["programmes"])
 
 
-def load_package(path: str | Path, limits: Limits | None = None) -> Package:
+def load_package(path: str | Path, limits: Limits | None = None, cache: PackageCache | None = None) -> Package:
     """Load and validate the data package at ``path`` (a folder or its datapackage.json).
+
+    With a ``cache``, a package whose files, limits and validating code were seen before is read
+    back from it instead of being validated again (:mod:`aifunding.loading.cache`).
 
     Only regular files inside the package folder are read, each within ``limits`` (by default
     :meth:`Limits.from_env`); anything else is one problem naming the table and why.
@@ -100,7 +102,16 @@ def load_package(path: str | Path, limits: Limits | None = None) -> Package:
         )
     files = _resource_files(descriptor, report)
     texts = _read_texts(root, files, report, limits)
-    return validate_texts(root, descriptor, texts, report, limits)
+    if cache is None:
+        return validate_texts(root, descriptor, texts, report, limits)
+    # What was said while reading (a refused file, a descriptor warning) is part of the answer too.
+    key = content_key(descriptor, texts, limits, [problem.as_text() for problem in report.problems])
+    cached = cache.get(key)
+    if cached is not None:
+        return Package(path=root, descriptor=descriptor, frames=cached.frames, report=cached.report)
+    package = validate_texts(root, descriptor, texts, report, limits)
+    cache.put(key, package.frames, package.report)
+    return package
 
 
 def validate_texts(
@@ -113,26 +124,31 @@ def validate_texts(
     """Validate tables given as text: ``{table: (file name, CSV text or None if unreadable)}``.
 
     This is the entry point shared by files on disk and uploads held in memory. A table given as
-    None (or not given) is recorded as unread, so outputs can refuse to pass it off as empty.
+    None (or not given) is recorded as unread, so outputs can refuse to pass it off as empty. The rows
+    of other tables that refer to an unread one cannot be checked: they are not loaded, and each
+    referring table gets one problem that counts them (``unread-reference``; ``report.unchecked``),
+    so the report says what was left out without a line per row.
     """
     limits = limits or Limits.from_env()
     report = report or ValidationReport()
     rows: dict[str, list[LoadedRow]] = {}
+    files: dict[str, str] = {}
     for table in TABLES:
         file, text = texts.get(table.name, (table.path, None))
+        files[table.name] = file
         if text is None and table.optional and table.name not in texts:
             text = ",".join(table.columns) + "\n"  # left out of the package: an empty table, not an unread one
         if text is None:
             report.unread.add(table.name)
+        quarantined_before = len(report.quarantined)
         rows[table.name] = parse_table(table, file, text, report, limits) if text is not None else []
-        report.rows_read[table.name] = len(rows[table.name]) + sum(
-            1 for q in report.quarantined if q.table == table.name
-        )
-    run_reference_rules(rows, report, limits)
+        # Read = loaded by the parser + quarantined by it (counted without rescanning every quarantined row).
+        report.rows_read[table.name] = len(rows[table.name]) + len(report.quarantined) - quarantined_before
+    run_reference_rules(rows, report, limits, files)
     run_package_rules(rows, report)
     for name, loaded in rows.items():
         report.rows_loaded[name] = len(loaded)
-    frames = {table.name: _to_frame(table, rows[table.name]) for table in TABLES}
+    frames = {table.name: frame_from_models(table, rows[table.name]) for table in TABLES}
     return Package(path=root, descriptor=descriptor, frames=frames, report=report, rows=rows)
 
 
@@ -234,31 +250,6 @@ def _read_texts(
 def _short(value: object, limit: int = 80) -> str:
     text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.value
-    return value
-
-
-def _to_frame(table: Table, rows: Iterable[LoadedRow]) -> pd.DataFrame:
-    """One frame per table: model fields as columns, enums as their string values, Decimals kept."""
-    records = [{name: _plain(getattr(r.model, name)) for name in table.columns} for r in rows]
-    frame = pd.DataFrame.from_records(records, columns=table.columns)
-    for name, kind in field_types(table).items():
-        if kind is Decimal:
-            # Object dtype keeps Decimals exact; None (not NaN) marks a missing amount.
-            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
-        elif kind is int:
-            # pandas-stubs' "Int64" overloads of pd.array take no Series, though pandas accepts any array-like.
-            frame[name] = pd.array(frame[name], dtype="Int64")  # type: ignore[call-overload]
-    return frame
-
-
-def field_types(table: Table) -> dict[str, Any]:
-    """Each column's base Python type, with Optional and Annotated unwrapped."""
-    return {name: base_type(unwrap_optional(info.annotation)[0]) for name, info in table.model.model_fields.items()}
 
 
 def package_signature(path: str | Path) -> tuple[tuple[str, int, int], ...]:

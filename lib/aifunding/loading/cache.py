@@ -1,0 +1,162 @@
+"""Validated packages kept on disk under the hash of their content, so a package is validated once.
+
+A restart, a second session or a second server process that opens the same files (same bytes, same
+limits, same validating code) reads the valid rows back from Parquet and the report from its
+record instead of validating again: at a million awards that is seconds instead of minutes.
+
+The key is a SHA-256 of everything validation depends on: the descriptor, each table's file name
+and text as read, the limits, and the source of the modules that validate (so a changed rule never
+reuses an old answer). An entry is written to a temporary folder and renamed into place, so a reader
+sees a whole entry or none, and two processes writing the same one at once both succeed.
+
+Frames are stored exactly: Decimal columns as their text (a Parquet decimal would re-scale "2.5"
+and "6000000000" to one scale), whole numbers as nullable integers, booleans as booleans, the rest
+as text.
+The report is kept with :mod:`pickle`, which runs code when read: the cache folder must be writable
+only by the server's user (it is created with mode 0700); set ``AIFUNDING_CACHE=off`` to keep none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from aifunding import __version__
+from aifunding.data.limits import Limits
+from aifunding.data.report import ValidationReport
+from aifunding.data.tables import TABLES, Table
+from aifunding.loading.frames import field_types, frame_from_records
+
+CACHE_ENV = "AIFUNDING_CACHE"
+OFF = ("off", "0", "no", "false")
+# Bump when the layout of an entry changes; the code digest covers changes in validation itself.
+FORMAT = 1
+# The modules whose source decides what a package validates to.
+VALIDATING_PACKAGES = ("data", "loading")
+
+
+@cache
+def code_digest() -> str:
+    """SHA-256 of the source of every module that validates, read once per process."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(f"{__version__}/{FORMAT}".encode())
+    for package in VALIDATING_PACKAGES:
+        for source in sorted((root / package).glob("*.py")):
+            digest.update(source.name.encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def content_key(
+    descriptor: Mapping[str, Any],
+    texts: Mapping[str, tuple[str, str | None]],
+    limits: Limits,
+    said: list[str] | None = None,
+) -> str:
+    """The key of a package: what validation would read, how, and what reading it already reported."""
+    digest = hashlib.sha256(code_digest().encode())
+    digest.update(json.dumps(said or [], ensure_ascii=False).encode())
+    digest.update(json.dumps(asdict(limits), sort_keys=True).encode())
+    digest.update(json.dumps(descriptor, sort_keys=True, ensure_ascii=False, default=str).encode())
+    for name in sorted(texts):
+        file, text = texts[name]
+        digest.update(f"\0{name}\0{file}\0".encode())
+        digest.update(b"\1" if text is None else b"\2" + text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Cached:
+    """What a cache entry holds: the valid rows by table and the report of the validation that made them."""
+
+    frames: dict[str, pd.DataFrame]
+    report: ValidationReport
+
+
+@dataclass(frozen=True)
+class PackageCache:
+    """A folder of validated packages, one entry (a folder) per content key."""
+
+    folder: Path
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> PackageCache | None:
+        """``$AIFUNDING_CACHE`` (a folder, or ``off``), else ``$XDG_CACHE_HOME/aifunding`` or ``~/.cache/aifunding``."""
+        env = os.environ if environ is None else environ
+        setting = env.get(CACHE_ENV, "").strip()
+        if setting.lower() in OFF:
+            return None
+        if setting:
+            return cls(Path(setting))
+        base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return cls(Path(base) / "aifunding")
+
+    def entry(self, key: str) -> Path:
+        return self.folder / "packages" / key
+
+    def get(self, key: str) -> Cached | None:
+        """The entry for ``key``, or None when there is none (or it cannot be read: then it is validated anew)."""
+        entry = self.entry(key)
+        if not (entry / "report.pickle").is_file():
+            return None
+        try:
+            with (entry / "report.pickle").open("rb") as handle:
+                report = pickle.load(handle)
+            frames = {table.name: _read_frame(table, entry / f"{table.name}.parquet") for table in TABLES}
+        except (OSError, ValueError, pickle.UnpicklingError, EOFError, KeyError):
+            return None
+        return Cached(frames, report) if isinstance(report, ValidationReport) else None
+
+    def put(self, key: str, frames: Mapping[str, pd.DataFrame], report: ValidationReport) -> None:
+        """Store an entry (nothing happens when it exists); a failure to write is not an error, only no entry."""
+        entry = self.entry(key)
+        if entry.exists():
+            return
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            staging = Path(tempfile.mkdtemp(prefix=f".{key[:16]}-", dir=entry.parent))
+            try:
+                for table in TABLES:
+                    _write_frame(table, frames[table.name], staging / f"{table.name}.parquet")
+                with (staging / "report.pickle").open("wb") as handle:
+                    pickle.dump(report, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                os.rename(staging, entry)
+            except OSError:
+                if entry.exists():  # another process wrote the same entry first
+                    return
+                raise
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        except OSError:
+            return
+
+
+def _write_frame(table: Table, frame: pd.DataFrame, path: Path) -> None:
+    stored = frame.copy()
+    for name, kind in field_types(table).items():
+        if kind is Decimal:
+            stored[name] = pd.array([None if v is None else str(v) for v in stored[name]], dtype="str")
+    stored.to_parquet(path, index=False)
+
+
+def _read_frame(table: Table, path: Path) -> pd.DataFrame:
+    """The frame as :func:`~aifunding.loading.frames.frame_from_records` builds it (tests compare them)."""
+    stored = pd.read_parquet(path)
+    for name, kind in field_types(table).items():
+        if kind is Decimal:
+            stored[name] = pd.Series(
+                [Decimal(v) if isinstance(v, str) else None for v in stored[name]], index=stored.index, dtype=object
+            )
+    return frame_from_records(table, []) if stored.empty else stored[list(table.columns)]

@@ -1,0 +1,45 @@
+"""A table's valid rows as a pandas frame, one way for rows just validated and rows read from the cache.
+
+Model fields are the columns; enums are their string values; Decimal columns keep exact Decimals
+(object dtype, None where missing); whole numbers are nullable integers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import pandas as pd
+
+from aifunding.data.parsing import LoadedRow
+from aifunding.data.schema import base_type, unwrap_optional
+from aifunding.data.tables import Table
+
+
+def field_types(table: Table) -> dict[str, Any]:
+    """Each column's base Python type, with Optional and Annotated unwrapped."""
+    return {name: base_type(unwrap_optional(info.annotation)[0]) for name, info in table.model.model_fields.items()}
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def frame_from_models(table: Table, rows: Iterable[LoadedRow]) -> pd.DataFrame:
+    """The frame of a table's validated rows."""
+    return frame_from_records(table, [{name: _plain(getattr(r.model, name)) for name in table.columns} for r in rows])
+
+
+def frame_from_records(table: Table, records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """The frame of a table from plain records (one dict per row, a value per column)."""
+    frame = pd.DataFrame.from_records(list(records), columns=table.columns)
+    for name, kind in field_types(table).items():
+        if kind is Decimal:
+            # Object dtype keeps Decimals exact; None (not NaN) marks a missing amount.
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+        elif kind is int:
+            # pandas-stubs' "Int64" overloads of pd.array take no Series, though pandas accepts any array-like.
+            frame[name] = pd.array(frame[name], dtype="Int64")  # type: ignore[call-overload]
+    return frame

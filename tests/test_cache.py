@@ -1,0 +1,122 @@
+"""A validated package is kept under the hash of its content and read back exactly, without validating again."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from aifunding import BUNDLED_DATA
+from aifunding.data.limits import Limits
+from aifunding.data.tables import TABLES
+from aifunding.loading import package as package_module
+from aifunding.loading.cache import PackageCache
+from aifunding.loading.package import Package, load_package
+
+from packages import minimal_tables, write_package
+
+
+def same_package(a: Package, b: Package) -> None:
+    """Every frame identical, value by value and type by type (a Decimal keeps its exact digits), and the report."""
+    for table in TABLES:
+        left, right = a.frame(table.name), b.frame(table.name)
+        pd.testing.assert_frame_equal(left, right, check_exact=True)
+        for column in left.columns:
+            assert [(type(v), str(v)) for v in left[column]] == [(type(v), str(v)) for v in right[column]], column
+    assert [p.as_text() for p in a.report.problems] == [p.as_text() for p in b.report.problems]
+    assert a.report.summary() == b.report.summary()
+    assert a.report.quarantined == b.report.quarantined and a.report.unread == b.report.unread
+    assert a.descriptor == b.descriptor and a.path == b.path
+
+
+def validations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record each validation load_package runs."""
+    calls: list[str] = []
+    validate = package_module.validate_texts
+
+    def counted(*args, **kwargs):
+        calls.append(str(args[0]))
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(package_module, "validate_texts", counted)
+    return calls
+
+
+def test_the_bundled_package_is_validated_once_and_read_back_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = PackageCache(tmp_path / "cache")
+    calls = validations(monkeypatch)
+    first = load_package(BUNDLED_DATA, cache=cache)
+    second = load_package(BUNDLED_DATA, cache=cache)
+    assert len(calls) == 1
+    same_package(first, second)
+    same_package(load_package(BUNDLED_DATA), second)  # and the same as a load without any cache
+    assert second.frame("awards")["amount"].map(lambda v: isinstance(v, Decimal) or v is None).all()
+
+
+def test_a_package_with_problems_comes_back_with_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables = minimal_tables()
+    tables["awards"].append({**tables["awards"][0], "id": "bad id"})
+    tables["awards"].append({**tables["awards"][0], "id": "award-z", "amount": "lots"})
+    folder = write_package(tmp_path / "pkg", tables)
+    (folder / "milestones.csv").write_bytes(b"\xff\xfe not utf-8")
+    cache = PackageCache(tmp_path / "cache")
+    calls = validations(monkeypatch)
+    first = load_package(folder, cache=cache)
+    assert not first.report.valid and first.report.quarantined and first.report.unread
+    second = load_package(folder, cache=cache)
+    assert len(calls) == 1
+    same_package(first, second)
+
+
+def test_a_change_in_a_file_or_in_the_limits_validates_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_package(tmp_path / "pkg")
+    cache = PackageCache(tmp_path / "cache")
+    calls = validations(monkeypatch)
+    load_package(folder, cache=cache)
+    load_package(folder, cache=cache, limits=Limits(cell_chars=5_000))
+    assert len(calls) == 2
+    awards = folder / "awards.csv"
+    awards.write_text(awards.read_text().replace("6000000000", "6000000001"))
+    changed = load_package(folder, cache=cache)
+    assert len(calls) == 3
+    assert Decimal("6000000001") in set(changed.frame("awards")["amount"])
+    assert len(list((tmp_path / "cache" / "packages").iterdir())) == 3
+
+
+def test_an_entry_that_cannot_be_read_is_validated_anew(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_package(tmp_path / "pkg")
+    cache = PackageCache(tmp_path / "cache")
+    first = load_package(folder, cache=cache)
+    (entry,) = (tmp_path / "cache" / "packages").iterdir()
+    (entry / "report.pickle").write_bytes(b"not a pickle")
+    calls = validations(monkeypatch)
+    same_package(first, load_package(folder, cache=cache))
+    assert len(calls) == 1
+    # An entry is never half written: a folder being written has a temporary name, and a missing
+    # table file means no entry, not an empty table.
+    shutil.rmtree(entry)
+    load_package(folder, cache=cache)
+    (entry,) = (tmp_path / "cache" / "packages").iterdir()
+    (entry / "awards.parquet").unlink()
+    assert cache.get(entry.name) is None
+
+
+def test_the_cache_folder_comes_from_the_environment(tmp_path: Path) -> None:
+    assert PackageCache.from_env({"AIFUNDING_CACHE": "off"}) is None
+    assert PackageCache.from_env({"AIFUNDING_CACHE": str(tmp_path)}) == PackageCache(tmp_path)
+    assert PackageCache.from_env({"XDG_CACHE_HOME": str(tmp_path)}) == PackageCache(tmp_path / "aifunding")
+    assert PackageCache.from_env({}).folder == Path.home() / ".cache" / "aifunding"
+
+
+def test_an_unwritable_cache_is_no_cache(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder would be")
+    package = load_package(write_package(tmp_path / "pkg"), cache=PackageCache(blocker))
+    assert package.report.valid
