@@ -9,6 +9,7 @@ from aifunding import markup
 from aifunding.figures.presentation import explain_tables
 from aifunding.outputs.summary import Headline, span_text, total_text
 
+from ui.blocks import paged_table
 from ui.state import translator
 
 HIGHLIGHT_SOURCES = 2  # sources named on a highlight tile; the rest are counted
@@ -60,9 +61,9 @@ def total_tiles(headline: Headline) -> None:
         with st.expander(t("overview.explain", name=t(f"overview.{key}")), icon=":material/calculate:"):
             added, left_out = explain_tables(total, t.lang)
             st.markdown(f"**{t('overview.added')}**")
-            st.dataframe(added, hide_index=True, key=f"added-{key}")
+            paged_table(added, key=f"added-{key}")
             st.markdown(f"**{t('overview.left_out')}**")
-            st.dataframe(left_out, hide_index=True, key=f"left-out-{key}")
+            paged_table(left_out, key=f"left-out-{key}")
 
 
 def milestone_columns(frame: pd.DataFrame) -> dict:

@@ -4,7 +4,7 @@ import streamlit as st
 
 from aifunding.figures.presentation import unpublished_awards
 
-from ui.blocks import page_charts
+from ui.blocks import page_charts, paged_table
 from ui.page import start
 from ui.state import translator
 from ui.text import empty_notice
@@ -21,4 +21,4 @@ rows = drawn["recipients"][0].rows
 unpublished = unpublished_awards(rows, view.state.lang)
 if len(unpublished):
     st.subheader(t("companies.unpublished"))
-    st.dataframe(unpublished, hide_index=True, key="unpublished")
+    paged_table(unpublished, key="unpublished")

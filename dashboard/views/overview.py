@@ -7,7 +7,7 @@ import streamlit as st
 from aifunding.figures.presentation import milestones_table
 from aifunding.outputs.summary import headline
 
-from ui.blocks import page_charts
+from ui.blocks import page_charts, paged_table
 from ui.loading import memo
 from ui.page import start
 from ui.state import translator
@@ -35,4 +35,4 @@ watch = memo(
 if watch.empty:
     empty_notice()
 else:
-    st.dataframe(watch, hide_index=True, key="milestones", column_config=milestone_columns(watch))
+    paged_table(watch, key="milestones", column_config=milestone_columns(watch))

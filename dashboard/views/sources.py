@@ -5,6 +5,7 @@ import streamlit as st
 from aifunding import markup
 from aifunding.figures.presentation import caveats_table, column, method_markdown, sources_table
 
+from ui.blocks import paged_table
 from ui.page import start
 from ui.state import translator
 
@@ -13,15 +14,12 @@ t = translator()
 link = column("link", t.lang)
 
 st.subheader(t("sources.list"))
-st.dataframe(
-    sources_table(prepared.package, t.lang),
-    hide_index=True,
-    key="sources",
-    column_config={link: st.column_config.LinkColumn(link)},
+paged_table(
+    sources_table(prepared.package, t.lang), key="sources", column_config={link: st.column_config.LinkColumn(link)}
 )
 
 st.subheader(t("sources.caveats"))
-st.dataframe(caveats_table(prepared.package, t.lang), hide_index=True, key="caveats")
+paged_table(caveats_table(prepared.package, t.lang), key="caveats")
 
 st.subheader(t("sources.method"))
 st.markdown(method_markdown(t.lang))
