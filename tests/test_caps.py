@@ -6,6 +6,7 @@ choices than a list can offer gets a search box. Checked under AppTest on a pack
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,15 @@ def test_companies_charts_the_largest_programmes_and_counts_the_rest(
     assert keys[0] == "recipients" and len(keys) == 1 + MAX_FAMILIES
     assert keys[1:] == [f"recipients-round-x{r}" for r in (9, 8, 7, 6, 5, 4, 3, 2)]  # the largest pools first
     assert any("3 more programmes have several funded recipients" in md.value for md in at.markdown)
+
+
+def test_a_table_longer_than_a_sheet_is_not_offered_as_xlsx(crowded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page("data", crowded, monkeypatch)
+    assert "All tables (XLSX)" in [b.proto.label for b in at.get("download_button")]
+    blocks = sys.modules["ui.blocks"]  # the dashboard's module, loaded by the run above
+    monkeypatch.setattr(blocks, "XLSX_MAX_ROWS", 1000)
+    at.run()
+    assert not at.exception
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "All tables (XLSX)" not in labels and "All tables (JSON)" in labels
+    assert any("awards hold more rows than a spreadsheet sheet (999)" in i.value.replace("\\", "") for i in at.info)

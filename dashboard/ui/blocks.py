@@ -17,7 +17,7 @@ from aifunding.figures.presentation import ID_COLUMN, best_sources_first
 from aifunding.figures.registry import PAGES_BY_KEY, Drawn, draw
 from aifunding.money.formatting import format_partial_date
 from aifunding.outputs.cells import table_csv_bytes, table_xlsx_bytes
-from aifunding.outputs.export import export_bytes, view_about_rows
+from aifunding.outputs.export import XLSX_MAX_ROWS, export_bytes, view_about_rows
 from aifunding.outputs.snapshot import Section
 
 from ui.loading import memo
@@ -191,7 +191,17 @@ def full_download_row(prepared: Prepared, view: FilteredView) -> None:
             prepared.package, fmt, view.state.fx, generated_at=datetime.datetime.now(datetime.UTC)
         )
 
-    _download_buttons(
-        (t("data.all_xlsx"), export("xlsx"), f"{name}.xlsx", "all-xlsx"),
-        (t("data.all_json"), export("json"), f"{name}.json", "all-json"),
-    )
+    # A sheet holds 1,048,575 rows: a longer table is never handed out cut short (JSON holds it all).
+    rows = {"programmes": len(prepared.programmes), "awards": len(prepared.awards)}
+    rows["market_shares"] = len(prepared.market_shares)
+    too_long = [table for table, count in rows.items() if count + 1 > XLSX_MAX_ROWS]
+    buttons = [(t("data.all_json"), export("json"), f"{name}.json", "all-json")]
+    if too_long:
+        notice(
+            "info",
+            t("data.all_too_long", tables=", ".join(too_long), limit=f"{XLSX_MAX_ROWS - 1:,}"),
+            ":material/info:",
+        )
+    else:
+        buttons.insert(0, (t("data.all_xlsx"), export("xlsx"), f"{name}.xlsx", "all-xlsx"))
+    _download_buttons(*buttons)
