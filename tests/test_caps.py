@@ -133,3 +133,14 @@ def test_a_table_longer_than_a_sheet_is_not_offered_as_xlsx(crowded: Path, monke
     labels = [b.proto.label for b in at.get("download_button")]
     assert "All tables (XLSX)" not in labels and "All tables (JSON)" in labels
     assert any("awards hold more rows than a spreadsheet sheet (999)" in i.value.replace("\\", "") for i in at.info)
+
+
+def test_the_report_follows_the_same_caps(crowded: Path) -> None:
+    from aifunding.outputs.snapshot import SNAPSHOT_ROWS, build_report
+
+    prepared = prepare(load_package(crowded))
+    html = build_report(prepared, ViewState())
+    assert "The first 1,000 of 1,202 rows; the Data page and the exports hold every row." in html
+    assert html.count("<tr>") < 12 * SNAPSHOT_ROWS  # no table writes all its rows
+    assert f"Others ({RECIPIENTS + 2 - TOP_RECIPIENTS} recipients)" in html
+    assert len(html) < 12_000_000

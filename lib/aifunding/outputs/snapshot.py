@@ -26,6 +26,8 @@ from aifunding.loading.package import Package, newest_source_date
 from aifunding.money.formatting import format_partial_date
 from aifunding.outputs.summary import headline, span_text, total_text
 
+# Rows of a table a snapshot or report writes out; the Data page and the exports hold the rest.
+SNAPSHOT_ROWS = 1000
 # Plotly's toolbar in the snapshot: PNG export stays, nothing that needs a server.
 SNAPSHOT_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
@@ -148,7 +150,11 @@ def build_snapshot(
             parts.append(_sources_html(package, meta.get("source_ids", ()), meta.get("caveat_ids", ()), lang))
         rows = _rows_drawn(section.figure, section.rows)
         if rows is not None and len(rows):
-            table = rows.to_html(index=False, escape=True, na_rep="", border=0)
+            # A file stays readable (and small) whatever the data: the first rows, and a line saying so.
+            table = rows.head(SNAPSHOT_ROWS).to_html(index=False, escape=True, na_rep="", border=0)
+            if len(rows) > SNAPSHOT_ROWS:
+                capped = t("snapshot.rows_capped", shown=f"{SNAPSHOT_ROWS:,}", total=f"{len(rows):,}")
+                table += f"<p class='small'>{_e(capped)}</p>"
             if section.figure is not None:
                 parts.append(f"<details><summary>{_e(t('snapshot.data', count=len(rows)))}</summary>{table}</details>")
             else:
