@@ -10,6 +10,9 @@ descriptor that is not JSON) raises :class:`PackageReadError`. Files are read th
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -114,6 +117,23 @@ def load_package(path: str | Path, limits: Limits | None = None, cache: PackageC
     return package
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a package is validated, back on after.
+
+    Validation makes several objects per cell (a model per row, its fields, the problems) and frees
+    almost none until it ends; the collector would rescan that growing heap again and again, which
+    cost a third of the time at 10,000 awards. The objects hold no cycles worth collecting meanwhile.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def validate_texts(
     root: Path,
     descriptor: dict[str, Any],
@@ -129,8 +149,17 @@ def validate_texts(
     referring table gets one problem that counts them (``unread-reference``; ``report.unchecked``),
     so the report says what was left out without a line per row.
     """
-    limits = limits or Limits.from_env()
-    report = report or ValidationReport()
+    with _collector_paused():
+        return _validate_texts(root, descriptor, texts, report or ValidationReport(), limits or Limits.from_env())
+
+
+def _validate_texts(
+    root: Path,
+    descriptor: dict[str, Any],
+    texts: dict[str, tuple[str, str | None]],
+    report: ValidationReport,
+    limits: Limits,
+) -> Package:
     rows: dict[str, list[LoadedRow]] = {}
     files: dict[str, str] = {}
     for table in TABLES:
