@@ -371,7 +371,9 @@ class AddingRule:
         for table, frame in (("programmes", programmes), ("awards", awards)):
             if frame.empty:
                 continue
-            for record in frame.to_dict("records"):
+            # Only the columns the rule reads: a view's frames carry forty, and to_dict pays for each.
+            wanted = [c for c in (*_RULE_COLUMNS, value_column, currency_column) if c in frame.columns]
+            for record in frame[list(dict.fromkeys(wanted))].to_dict("records"):
                 pid = record["id"]
                 parent = _na(record.get("parent_id")) if table == "programmes" else record["programme_id"]
                 above = self.chain(parent)
@@ -395,6 +397,25 @@ class AddingRule:
                     name_en=str(record.get("name_en") or record.get(C.PROJECT_LABEL) or pid),
                     name_ja=_na(record.get("name_ja")) or _na(record.get(C.PROJECT_LABEL_JA)),
                 )
+
+
+# The columns of programmes and awards that the adding rule reads (besides the amount and currency shown).
+_RULE_COLUMNS = (
+    "id",
+    "parent_id",
+    "programme_id",
+    "kind",
+    "level",
+    "status",
+    "basis",
+    "amount",
+    "announced",
+    "name_en",
+    "name_ja",
+    C.FX_NOTE,
+    C.PROJECT_LABEL,
+    C.PROJECT_LABEL_JA,
+)
 
 
 def _main_currency(currencies: Iterable[str | None]) -> str | None:

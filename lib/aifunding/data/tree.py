@@ -25,6 +25,8 @@ class ProgrammeTree:
     parent: dict[str, str | None]
     children: dict[str, tuple[str, ...]] = field(default_factory=dict)
     level: dict[str, str] = field(default_factory=dict)
+    # Each chain of ancestors, worked out once: the tree never changes, and totals ask for a chain per row.
+    _chains: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_pairs(
@@ -64,11 +66,14 @@ class ProgrammeTree:
 
     def ancestors(self, pid: str) -> list[str]:
         """``pid``, its parent, its grandparent... up to the top (stops on a cycle, which validation forbids)."""
-        chain, seen = [pid], {pid}
-        while (up := self.parent.get(chain[-1])) is not None and up in self.parent and up not in seen:
-            chain.append(up)
-            seen.add(up)
-        return chain
+        known = self._chains.get(pid)
+        if known is None:
+            chain, seen = [pid], {pid}
+            while (up := self.parent.get(chain[-1])) is not None and up in self.parent and up not in seen:
+                chain.append(up)
+                seen.add(up)
+            known = self._chains[pid] = tuple(chain)
+        return list(known)
 
     def with_ancestors(self, ids: Iterable[str]) -> set[str]:
         """``ids`` and every programme above any of them; each programme is visited once."""
