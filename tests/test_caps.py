@@ -144,3 +144,15 @@ def test_the_report_follows_the_same_caps(crowded: Path) -> None:
     assert html.count("<tr>") < 12 * SNAPSHOT_ROWS  # no table writes all its rows
     assert f"Others ({RECIPIENTS + 2 - TOP_RECIPIENTS} recipients)" in html
     assert len(html) < 12_000_000
+
+
+def test_a_chart_of_many_programmes_keeps_one_colour_each_for_the_largest(crowded: Path) -> None:
+    view = apply_view(prepare(load_package(crowded)), ViewState())
+    figure = build_recipient_figure(view.awards)
+    names = [trace.name for trace in figure.data if trace.showlegend is not False]
+    # Eleven programmes (ten rounds and round one) award money: seven keep their colour, the rest share one.
+    assert len({name.split(" · ")[0] for name in names}) == 8
+    assert any(name.startswith("Other programmes · ") for name in names)
+    assert sum(x for trace in figure.data for x in trace.x) == pytest.approx(
+        float(sum(view.awards["amount"].map(float)))
+    )

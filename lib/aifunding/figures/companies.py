@@ -87,10 +87,19 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
     # Plain records from here: a handful of awards is faster grouped in Python than through pandas.
     columns = ["_label", "_value", "_programme", "_purpose", value_column, "basis", "announced"]
     records: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in rows[columns].to_dict("records")]
+    drawn_records = [r for r in records if r["_label"] != others_label]
+    # One colour per programme, as many as the palette holds: past that the smallest programmes share
+    # one legend entry (a register of hundreds of rounds would otherwise draw hundreds of traces).
+    by_programme: dict[str, float] = {}
+    for record in drawn_records:
+        by_programme[record["_programme"]] = by_programme.get(record["_programme"], 0.0) + record["_value"]
+    if len(by_programme) > len(PALETTE):
+        kept = set(sorted(by_programme, key=lambda name: -by_programme[name])[: len(PALETTE) - 1])
+        other_programmes = t("chart.recipient.other_programmes")
+        drawn_records = [r if r["_programme"] in kept else {**r, "_programme": other_programmes} for r in drawn_records]
     traces: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for record in records:
-        if record["_label"] != others_label:
-            traces.setdefault((record["_programme"], record["basis"]), []).append(record)
+    for record in drawn_records:
+        traces.setdefault((record["_programme"], record["basis"]), []).append(record)
     segments = rows["_label"].value_counts()
     for index, ((programme, basis), group) in enumerate(traces.items()):
         colour = PALETTE[index % len(PALETTE)]
