@@ -401,20 +401,8 @@ class AddingRule:
 
 # The columns of programmes and awards that the adding rule reads (besides the amount and currency shown).
 _RULE_COLUMNS = (
-    "id",
-    "parent_id",
-    "programme_id",
-    "kind",
-    "level",
-    "status",
-    "basis",
-    "amount",
-    "announced",
-    "name_en",
-    "name_ja",
-    C.FX_NOTE,
-    C.PROJECT_LABEL,
-    C.PROJECT_LABEL_JA,
+    *("id", "parent_id", "programme_id", "kind", "level", "status", "basis", "amount", "announced"),
+    *("name_en", "name_ja", C.FX_NOTE, C.PROJECT_LABEL, C.PROJECT_LABEL_JA),
 )
 
 
