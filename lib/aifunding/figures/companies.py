@@ -86,8 +86,11 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
     fig = Draft()
     # Plain records from here: a handful of awards is faster grouped in Python than through pandas.
     columns = ["_label", "_value", "_programme", "_purpose", value_column, "basis", "announced"]
-    records: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in rows[columns].to_dict("records")]
-    drawn_records = [r for r in records if r["_label"] != others_label]
+    # Records only of the awards drawn as segments: the others are one bar, drawn from their sum.
+    segment_rows = rows[rows["_label"] != others_label] if others_label is not None else rows
+    drawn_records: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()} for r in segment_rows[columns].to_dict("records")
+    ]
     # One colour per programme, as many as the palette holds: past that the smallest programmes share
     # one legend entry (a register of hundreds of rounds would otherwise draw hundreds of traces).
     by_programme: dict[str, float] = {}
