@@ -345,6 +345,8 @@ def test_data_page_reports_a_valid_package_with_one_warning() -> None:
     assert (warning["Severity"], warning["Table"]) == ("warning", "programmes")
     assert "jp-cloud-2024-04" in warning["Message"]
     assert {"shown-csv", "shown-xlsx", "all-xlsx", "all-json"} <= {b.key for b in at.download_button}
+    # The validation report downloads whole, as CSV and XLSX, beside its table.
+    assert {"problems-dl-csv", "problems-dl-xlsx"} <= {b.key for b in at.download_button}
     assert not at.error
     assert not [d for d in at.dataframe if "Why" in d.value.columns]  # nothing quarantined
 
@@ -428,6 +430,7 @@ def test_broken_package_renders_its_valid_rows_with_a_banner(monkeypatch, broken
     awards = quarantined[quarantined["File"] == "awards.csv"]
     assert sorted(awards["Line"]) == [2, 5]
     assert awards["Why"].str.contains("amount").all()
+    assert {"problems-dl-csv", "quarantined-dl-csv", "quarantined-dl-xlsx"} <= {b.key for b in at.download_button}
 
 
 def test_folder_without_a_descriptor_says_it_could_not_be_loaded(monkeypatch, tmp_path: Path) -> None:

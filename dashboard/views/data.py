@@ -54,6 +54,9 @@ if problems.empty:
     st.write(t("data.no_problems"))
 else:
     paged_table(problems, key="problems")
+    download_row(problems, "validation-report", key="problems-dl")
 if report.quarantined:
     st.subheader(t("data.quarantined"))
-    paged_table(quarantine_table(report, lang), key="quarantined")
+    quarantined = quarantine_table(report, lang)
+    paged_table(quarantined, key="quarantined")
+    download_row(quarantined, "quarantined-rows", key="quarantined-dl")
