@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import importlib.util
-import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -23,6 +22,8 @@ from aifunding import columns as C
 from aifunding.analysis import engine, metrics
 from aifunding.analysis.view import date_mask
 from aifunding.loading.package import Package, load_package
+
+from needs import require
 
 GENERATOR = Path(__file__).resolve().parents[1] / "benchmarks" / "generate.py"
 GENERATED_AWARDS = 2000
@@ -69,20 +70,19 @@ def packages(bundled: Package, generated: Package) -> dict[str, Package]:
     return {"bundled": bundled, "generated": generated}
 
 
-def _require(condition: bool, why: str) -> None:
-    """Skip without what Spark needs, as tests/browser/conftest.py does for Chromium; under CI=true, fail."""
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{why} (CI=true: the Spark tests must run)")
-    pytest.skip(why)
-
-
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     """One local Spark session for the whole run (starting one costs seconds)."""
-    _require(shutil.which("java") is not None, "no Java runtime for PySpark (apt-get install default-jre-headless)")
-    _require(importlib.util.find_spec("pyspark") is not None, "PySpark is not installed (pip install '.[spark]')")
+    require(
+        shutil.which("java") is not None,
+        "no Java runtime for PySpark (apt-get install default-jre-headless)",
+        "the Spark tests",
+    )
+    require(
+        importlib.util.find_spec("pyspark") is not None,
+        "PySpark is not installed (pip install '.[spark]')",
+        "the Spark tests",
+    )
     yield engine.spark_session()
     engine.stop_spark()
 

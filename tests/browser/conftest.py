@@ -5,13 +5,13 @@ In CI (CI=true) a missing browser is a failure, not a skip: the suite must prove
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from needs import require
 from serving import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, port_of, start_server, stop_server
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -26,14 +26,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-def _require(condition: bool, why: str) -> None:
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{why} (CI=true: browser tests must run)")
-    pytest.skip(why)
-
-
 @pytest.fixture(scope="session")
 def server() -> Iterator[str]:
     """Base URL of a dashboard served on the bundled data."""
@@ -44,9 +36,10 @@ def server() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    _require(
+    require(
         Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
         f"Chromium not found at {CHROMIUM}; install Debian's chromium package",
+        "browser tests",
     )
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
@@ -78,5 +71,5 @@ def page(browser) -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def axe_source() -> str:
-    _require(AXE.exists(), f"{AXE} is missing; `make test` runs `npm ci` for it")
+    require(AXE.exists(), f"{AXE} is missing; `make test` runs `npm ci` for it", "browser tests")
     return AXE.read_text(encoding="utf-8")

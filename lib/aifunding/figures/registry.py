@@ -119,20 +119,30 @@ def _levels(frame: pd.DataFrame, *levels: Level) -> pd.DataFrame:
     return frame[frame["level"].isin([level.value for level in levels])]
 
 
+def _funding(view: FilteredView) -> pd.DataFrame:
+    """Programmes other than budget frames: those hold money for far more than AI programmes."""
+    return view.programmes[view.programmes[C.KIND] != SupportKind.BUDGET_FRAME.value]
+
+
+def _money_builder(builder: Callable[..., go.Figure]) -> Builder:
+    """A builder taking the view's money choice and language, in the registry's (rows, money, lang) form."""
+    return lambda rows, money, lang: builder(rows, money=money, lang=lang)
+
+
 COMPUTE_KINDS = (SupportKind.COMPUTE_SUBSIDY.value, SupportKind.PUBLIC_COMPUTE.value)
 
 
 OVERVIEW_TOTALS = Chart(
     "overview-totals",
     lambda view: _levels(view.programmes, Level.PROGRAMME, Level.ROUND),
-    lambda rows, money, lang: build_programme_totals_figure(rows, money=money, lang=lang),
+    _money_builder(build_programme_totals_figure),
     _programmes_rows,
     heading="page.overview",
 )
 RECIPIENTS = Chart(
     "recipients",
     lambda view: view.awards,
-    lambda rows, money, lang: build_recipient_figure(rows, money=money, lang=lang),
+    _money_builder(build_recipient_figure),
     _awards_rows,
     heading="companies.title",
 )
@@ -141,7 +151,7 @@ RECIPIENTS = Chart(
 RECIPIENT_FAMILIES = Chart(
     "recipient-families",
     lambda view: view.awards,
-    lambda rows, money, lang: build_recipient_figure(rows, money=money, lang=lang),
+    _money_builder(build_recipient_figure),
     _awards_rows,
     split=_families,
     prefix="recipients",
@@ -152,22 +162,22 @@ RECIPIENT_FAMILIES = Chart(
 # nesting table, not drawn against the programmes they contain.
 PROGRAMME_TOTALS = Chart(
     "programme-totals",
-    lambda view: view.programmes[view.programmes[C.KIND] != SupportKind.BUDGET_FRAME.value],
-    lambda rows, money, lang: build_programme_totals_figure(rows, money=money, lang=lang),
+    _funding,
+    _money_builder(build_programme_totals_figure),
     _programmes_rows,
     heading="programmes.title",
 )
 TIMELINE = Chart(
     "timeline",
     lambda view: view.programmes,
-    lambda rows, money, lang: build_timeline_figure(rows, money=money, lang=lang),
+    _money_builder(build_timeline_figure),
     _programmes_rows,
     heading="programmes.timeline",
 )
 ANNUALISED = Chart(
     "annualised",
-    lambda view: view.programmes[view.programmes[C.KIND] != SupportKind.BUDGET_FRAME.value],
-    lambda rows, money, lang: build_annualised_figure(rows, money=money, lang=lang),
+    _funding,
+    _money_builder(build_annualised_figure),
     _programmes_rows,
     heading="snapshot.per_year",
 )
@@ -181,7 +191,7 @@ MARKET_PANELS = Chart(
 MARKET_SUBSIDIES = Chart(
     "market-subsidies",
     lambda view: view.programmes[view.programmes[C.KIND].isin(COMPUTE_KINDS) & (view.programmes[C.COUNTRY_ID] == "JP")],
-    lambda rows, money, lang: build_programme_totals_figure(rows, money=money, lang=lang),
+    _money_builder(build_programme_totals_figure),
     _programmes_rows,
     heading="market.context",
     lead=("market.context", "market.context.intro"),
@@ -189,7 +199,7 @@ MARKET_SUBSIDIES = Chart(
 WORLD = Chart(
     "world",
     lambda view: _levels(view.programmes, Level.PROGRAMME, Level.BUDGET_FRAME),
-    lambda rows, money, lang: build_world_figure(rows, money=money, lang=lang),
+    _money_builder(build_world_figure),
     _programmes_rows,
     heading="world.title",
     currency_fallback="USD",
