@@ -32,7 +32,7 @@ from aifunding.data.amounts import AMOUNT_DECIMALS
 from aifunding.data.tables import TABLES
 from aifunding.data.tree import ProgrammeTree
 from aifunding.i18n import translate
-from aifunding.loading.frames import field_types
+from aifunding.data.frames import field_types
 from aifunding.loading.package import Package
 
 ENGINE_VARIABLE = "AIFUNDING_ENGINE"

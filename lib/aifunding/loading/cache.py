@@ -37,7 +37,7 @@ from aifunding import __version__
 from aifunding.data.limits import Limits
 from aifunding.data.report import ValidationReport
 from aifunding.data.tables import TABLES, Table
-from aifunding.loading.frames import field_types, frame_from_records
+from aifunding.data.frames import field_types, frame_from_records
 
 CACHE_ENV = "AIFUNDING_CACHE"
 OFF = ("off", "0", "no", "false")
@@ -152,7 +152,7 @@ def _write_frame(table: Table, frame: pd.DataFrame, path: Path) -> None:
 
 
 def _read_frame(table: Table, path: Path) -> pd.DataFrame:
-    """The frame as :func:`~aifunding.loading.frames.frame_from_records` builds it (tests compare them)."""
+    """The frame as :func:`~aifunding.data.frames.frame_from_records` builds it (tests compare them)."""
     stored = pd.read_parquet(path)
     for name, kind in field_types(table).items():
         if kind is Decimal:

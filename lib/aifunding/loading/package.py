@@ -37,7 +37,7 @@ from aifunding.data.schema import DESCRIPTOR_NAME
 from aifunding.data.tables import TABLES, TABLES_BY_NAME
 from aifunding.data.tree import ProgrammeTree
 from aifunding.loading.cache import PackageCache, content_key
-from aifunding.loading.frames import frame_from_models
+from aifunding.data.frames import frame_from_models
 from aifunding.loading.rules import run_package_rules
 
 
