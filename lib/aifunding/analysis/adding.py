@@ -28,50 +28,21 @@ budget line and money from earlier years are not read as one year's figure.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
+from aifunding.analysis.totals import Entry, Total, na, split_by_basis
 from aifunding.data.tree import ProgrammeTree
-from aifunding.data.vocabulary import NOT_COMMITTED_STATUSES, PLAN_BASES, Basis, CaveatKind, Level, SupportKind
-from aifunding.i18n import translate
+from aifunding.data.vocabulary import NOT_COMMITTED_STATUSES, PLAN_BASES, CaveatKind, Level, SupportKind
 
 # Totals prefer this currency when no display currency is chosen: the dashboard's home market.
 HOME_CURRENCY = "JPY"
-
-# Basis -> the kind a total keeps apart. Ceilings add to a ceiling: "up to about" when any part was
-# rounded, "up to" otherwise. Targets are never added.
-BASIS_CLASSES: dict[str, str] = {
-    Basis.EXACT: "exact",
-    Basis.ABOUT: "about",
-    Basis.UP_TO: "up_to",
-    Basis.UP_TO_ABOUT: "up_to",
-    Basis.AT_LEAST: "at_least",
-}
-CLASS_ORDER = ("exact", "about", "up_to", "up_to_about", "at_least")
-
-
-def split_by_basis(pairs: Iterable[tuple[Any, Any]]) -> dict[str, Decimal]:
-    """Sum (amount, basis) pairs per kind of basis, in writing order; targets and missing amounts add nothing.
-
-    ``{"exact": 395.7bn, "up_to": 127.8bn}`` is written "¥395.7B + up to ¥127.8B", never one number.
-    """
-    sums: dict[str, Decimal] = {}
-    rounded_ceiling = False
-    for amount, basis in pairs:
-        amount = _na(amount)
-        if amount is None or basis not in BASIS_CLASSES:
-            continue
-        cls = BASIS_CLASSES[basis]
-        rounded_ceiling = rounded_ceiling or basis == Basis.UP_TO_ABOUT
-        sums[cls] = sums.get(cls, Decimal(0)) + (amount if isinstance(amount, Decimal) else Decimal(str(amount)))
-    if rounded_ceiling:
-        sums["up_to_about"] = sums.pop("up_to")
-    return {cls: sums[cls] for cls in CLASS_ORDER if cls in sums}
 
 
 @dataclass(frozen=True)
@@ -87,108 +58,6 @@ SCOPES: dict[str, Scope] = {
     "models": Scope("models", frozenset({"model_development"})),
     "compute": Scope("compute", frozenset({SupportKind.COMPUTE_SUBSIDY.value, SupportKind.PUBLIC_COMPUTE.value})),
 }
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One row a total considered: added (``reason`` None) or left out, and why."""
-
-    id: str
-    table: str  # "programmes" or "awards"
-    name_en: str
-    name_ja: str | None
-    amount: Decimal | None  # in the total's currency
-    currency: str | None
-    basis: str | None
-    announced: str | None
-    reason: str | None = None
-    detail: Mapping[str, str] = field(default_factory=dict)
-
-    def reason_text(self, lang: str = "en") -> str:
-        """Why the row was left out, in words ("" when it was added)."""
-        if self.reason is None:
-            return ""
-        words = {k: v for k, v in self.detail.items() if not k.endswith("_ja")}
-        if lang == "ja":
-            words.update({k[: -len("_ja")]: v for k, v in self.detail.items() if k.endswith("_ja")})
-        if "kind" in words:
-            words["kind"] = translate(f"kind.{words['kind']}", lang)
-        if "status" in words:
-            words["status"] = translate(f"programme_status.{words['status']}", lang)
-        return translate(f"adding.{self.reason}", lang, **words)
-
-
-@dataclass(frozen=True)
-class Total:
-    """A total that knows what it added and what it left out."""
-
-    key: str
-    currency: str | None
-    by_basis: Mapping[str, Decimal]
-    included: tuple[Entry, ...]
-    excluded: tuple[Entry, ...]
-
-    @property
-    def value(self) -> Decimal | None:
-        """The total as one number, only when every figure it adds has the same kind of basis."""
-        return next(iter(self.by_basis.values())) if len(self.by_basis) == 1 else None
-
-    @property
-    def counted_once(self) -> tuple[Entry, ...]:
-        """Rows left out because they may be the same money as a row counted."""
-        return tuple(e for e in self.excluded if e.reason in ("overlap", "overlap_inside"))
-
-    @property
-    def announced(self) -> tuple[str | None, str | None]:
-        """The first and last announcement dates of the rows added."""
-        dates = sorted(e.announced for e in self.included if e.announced)
-        return (dates[0], dates[-1]) if dates else (None, None)
-
-    @property
-    def undated(self) -> int:
-        return sum(1 for e in self.included if not e.announced)
-
-    def as_dict(self, lang: str = "en") -> dict[str, Any]:
-        """The JSON form ``aifunding summary`` prints: exact amounts as decimal strings."""
-        result: dict[str, Any] = {"key": self.key, "currency": self.currency}
-        if self.value is not None:
-            result["value"] = _decimal_text(self.value)
-            result["basis"] = next(iter(self.by_basis))
-        else:
-            result["by_basis"] = {basis: _decimal_text(v) for basis, v in self.by_basis.items()}
-        first, last = self.announced
-        result["announced"] = {"first": first, "last": last, "undated": self.undated}
-        result["included"] = [e.id for e in self.included]
-        result["excluded"] = [{"id": e.id, "reason": e.reason_text(lang), "rule": e.reason} for e in self.excluded]
-        return result
-
-
-def _decimal_text(value: Decimal) -> str:
-    return format(value.normalize(), "f")
-
-
-def _na(value: Any) -> Any:
-    if value is None or (not isinstance(value, (str, Decimal, tuple, list)) and pd.isna(value)):
-        return None
-    return value
-
-
-@dataclass(frozen=True)
-class _Row:
-    id: str
-    table: str
-    parent: str | None  # the programme above (for an award, its programme)
-    kind: str | None
-    scope_kinds: tuple[str | None, ...]  # its own kind and the kinds of the programmes above it (None: none given)
-    level: str | None
-    status: str | None
-    basis: str | None
-    value: Decimal | None
-    currency: str | None
-    fx_note: str | None
-    announced: str | None
-    name_en: str
-    name_ja: str | None
 
 
 class AddingRule:
@@ -221,7 +90,7 @@ class AddingRule:
         self.unconfirmed: dict[str, str] = {}  # row id -> caveat id
         groups: dict[str, list[str]] = {}
         for row in caveat_links.itertuples(index=False):
-            target = _na(row.programme_id) or _na(row.award_id)
+            target = na(row.programme_id) or na(row.award_id)
             caveat_id = row.caveat_id
             kind = kinds.get(caveat_id)
             if target is None or kind is None or not isinstance(caveat_id, str):  # caveat ids are text
@@ -238,6 +107,7 @@ class AddingRule:
         for caveat_id, members in self.overlap_groups.items():
             for member in members:
                 self.overlaps_of.setdefault(member, []).append(caveat_id)
+        self._chain_kinds_cache: dict[str | None, frozenset[str]] = {}
 
     @classmethod
     def for_package(cls, package: Any) -> AddingRule:
@@ -264,66 +134,115 @@ class AddingRule:
         ``value_column``/``currency_column`` name the amounts to add (converted ones when a display
         currency is chosen). ``currency`` fixes the total's currency; by default it is the home
         currency when any row can be added in it, otherwise the most common one.
+
+        The rule runs by column: what depends on a row's programme (the kinds, statuses and levels
+        above it, the figure it sits inside) is worked out once per programme, and a Python object
+        is made only for the rows the total names (added or left out), so a view of a million
+        awards costs a few vector operations and one entry per row considered.
         """
-        rows = list(self._rows(programmes, awards, value_column, currency_column))
-        candidates = [r for r in rows if scope.kinds & set(r.scope_kinds)]
-        reasons: dict[str, tuple[str, dict[str, str]]] = {}
-        for row in candidates:
-            found = self._first_reason(row, scope)
-            if found is not None:
-                reasons[row.id] = found
-        eligible = [r for r in candidates if r.id not in reasons]
+        rows = self._frame(programmes, awards, value_column, currency_column)
+        parents = rows["parent"]
+        kinds = rows["kind"]
+        in_scope = np.fromiter((k in scope.kinds for k in kinds), dtype=bool, count=len(kinds))
+        above_in_scope = self._per_parent(parents, lambda p: bool(scope.kinds & self._chain_kinds(p))).astype(bool)
+        candidate = in_scope | above_in_scope
+        reason = np.full(len(kinds), None, dtype=object)
+        detail = np.full(len(kinds), None, dtype=object)
+        self._first_reasons(rows, candidate, in_scope, reason, detail)
+        eligible = candidate & pd.isna(reason)
+        values = rows["value"]
+        has_value = pd.notna(values)
         # Nesting: the outermost eligible figure with an amount counts; the parts inside it do not.
-        with_amount = {r.id for r in eligible if r.value is not None}
-        in_view = {r.id for r in rows}
-        for row in eligible:
-            outer = [p for p in self.chain(row.parent) if p in with_amount and p in in_view]
-            if outer:
-                reasons[row.id] = ("inside", {**self._named("other", outer[-1]), "other_id": outer[-1]})
-        for row in eligible:
-            if row.id in reasons:
-                continue
-            if row.value is None:
-                reasons[row.id] = ("no_rate", {"note": row.fx_note}) if row.fx_note else ("no_amount", {})
-        addable = [r for r in eligible if r.id not in reasons]
-        total_currency = currency or _main_currency(r.currency for r in addable)
-        for row in addable:
-            if row.currency != total_currency:
-                reasons[row.id] = ("currency", {"currency": str(row.currency), "total": str(total_currency)})
-        counted = [r for r in addable if r.id not in reasons]
-        self._count_overlaps_once(counted, reasons)
-        added = [row for row in counted if row.id not in reasons]
-        included = [_entry(row) for row in added]
-        excluded = [_entry(row, *reasons[row.id]) for row in candidates if row.id in reasons]
+        with_amount = set(rows["id"][eligible & has_value])
+        outermost = self._per_parent(
+            parents, lambda p: next((q for q in reversed(self.chain(p)) if q in with_amount), None)
+        )
+        for i in np.flatnonzero(eligible & pd.notna(outermost)):
+            reason[i], detail[i] = "inside", {**self._named("other", outermost[i]), "other_id": outermost[i]}
+        fx_notes = rows["fx_note"]
+        for i in np.flatnonzero(eligible & pd.isna(reason) & ~has_value):
+            reason[i], detail[i] = ("no_rate", {"note": fx_notes[i]}) if pd.notna(fx_notes[i]) else ("no_amount", {})
+        addable = eligible & pd.isna(reason)
+        currencies = rows["currency"]
+        total_currency = currency or _main_currency(currencies[addable])
+        for i in np.flatnonzero(addable & (currencies != total_currency)):
+            reason[i], detail[i] = "currency", {"currency": str(currencies[i]), "total": str(total_currency)}
+        self._count_overlaps_once(rows, np.flatnonzero(addable & pd.isna(reason)), reason, detail)
+        added = candidate & pd.isna(reason)
+        picked = np.flatnonzero(candidate)
+        columns = [rows[c][picked] for c in _ENTRY_COLUMNS]
+        entries = [
+            Entry(i, table, name, name_ja, value, currency, basis, announced, why, _shown(words))
+            for i, table, name, name_ja, value, currency, basis, announced, why, words in zip(
+                *columns, reason[picked], detail[picked], strict=True
+            )
+        ]
+        included = tuple(e for e in entries if e.reason is None)
         return Total(
             scope.key,
             total_currency,
-            split_by_basis((row.value, row.basis) for row in added),
-            tuple(included),
-            tuple(excluded),
+            split_by_basis(zip(values[added], rows["basis"][added], strict=True)),
+            included,
+            tuple(e for e in entries if e.reason is not None),
         )
 
-    def _first_reason(self, row: _Row, scope: Scope) -> tuple[str, dict[str, str]] | None:
-        if row.kind not in scope.kinds:
-            return "scope", {"kind": str(row.kind)}
-        above = self.chain(row.parent)
-        if row.table == "programmes" and row.status in NOT_COMMITTED_STATUSES:
-            return "status", {"status": str(row.status)}
-        for pid in above:
-            if self.status.get(pid) in NOT_COMMITTED_STATUSES:
-                return "status_inside", {"status": str(self.status[pid]), **self._named("other", pid)}
-        if row.basis in PLAN_BASES:
-            return "plan", {}
-        if row.level == Level.BUDGET_FRAME or (
-            row.table == "programmes"
-            and row.level == Level.COMPONENT
-            and self.level.get(row.parent) == Level.BUDGET_FRAME
-        ):
-            return "budget", {}
-        if row.id in self.unconfirmed:
-            caveat = self.unconfirmed[row.id]
+    @staticmethod
+    def _per_parent(parents: np.ndarray, answer: Callable[[Any], Any]) -> np.ndarray:
+        """``answer`` for each row's parent (an object array), asked once per distinct parent."""
+        known = {p: answer(p) for p in dict.fromkeys(parents)}
+        return np.array([known[p] for p in parents] + [None], dtype=object)[:-1]  # the None keeps it one-dimensional
+
+    def _chain_kinds(self, programme_id: str | None) -> frozenset[str]:
+        kinds = self._chain_kinds_cache.get(programme_id)
+        if kinds is None:
+            kinds = self._chain_kinds_cache[programme_id] = frozenset(
+                k for k in (self.kind.get(p) for p in self.chain(programme_id)) if isinstance(k, str)
+            )
+        return kinds
+
+    def _first_reasons(
+        self,
+        rows: dict[str, np.ndarray],
+        candidate: np.ndarray,
+        in_scope: np.ndarray,
+        reason: np.ndarray,
+        detail: np.ndarray,
+    ) -> None:
+        """For each candidate row, the first of the row rules it fails: scope, status, plan, budget, unconfirmed."""
+        ids = rows["id"]
+        parents = rows["parent"]
+        is_programme = rows["table"] == "programmes"
+        statuses = rows["status"]
+        status_above = self._per_parent(
+            parents, lambda p: next((q for q in self.chain(p) if self.status.get(q) in NOT_COMMITTED_STATUSES), None)
+        )
+        plan = np.fromiter((b in PLAN_BASES for b in rows["basis"]), dtype=bool, count=len(ids))
+        levels = rows["level"]
+        parent_is_frame = self._per_parent(parents, lambda p: self.level.get(p) == Level.BUDGET_FRAME).astype(bool)
+        budget = (levels == Level.BUDGET_FRAME) | (is_programme & (levels == Level.COMPONENT) & parent_is_frame)
+        unconfirmed = np.fromiter((i in self.unconfirmed for i in ids), dtype=bool, count=len(ids))
+        kinds = rows["kind"]
+        not_committed = np.fromiter((s in NOT_COMMITTED_STATUSES for s in statuses), dtype=bool, count=len(ids))
+
+        def status_inside(i: int) -> Reason:
+            above = str(status_above[i])
+            return "status_inside", {"status": str(self.status[above]), **self._named("other", above)}
+
+        def unconfirmed_by(i: int) -> Reason:
+            caveat = self.unconfirmed[str(ids[i])]
             return "unconfirmed", {"caveat": caveat, "title": str(self.caveat_titles.get(caveat, ""))}
-        return None
+
+        order: list[tuple[np.ndarray, Callable[[int], Reason]]] = [
+            (~in_scope, lambda i: ("scope", {"kind": str(kinds[i])})),
+            (is_programme & not_committed, lambda i: ("status", {"status": str(statuses[i])})),
+            (pd.notna(status_above), status_inside),
+            (plan, lambda i: ("plan", {})),
+            (budget, lambda i: ("budget", {})),
+            (unconfirmed, unconfirmed_by),
+        ]
+        for failed, why in order:
+            for i in np.flatnonzero(failed & candidate & pd.isna(reason)).tolist():
+                reason[i], detail[i] = why(i)
 
     def _named(self, key: str, row_id: str) -> dict[str, str]:
         """A row's name for a reason, in English and (where the data has one) Japanese."""
@@ -332,78 +251,127 @@ class AddingRule:
             names[f"{key}_ja"] = self.names_ja[row_id]
         return names
 
-    def _count_overlaps_once(self, counted: list[_Row], reasons: dict) -> None:
+    def _count_overlaps_once(
+        self, rows: dict[str, np.ndarray], counted: np.ndarray, reason: np.ndarray, detail: np.ndarray
+    ) -> None:
         """Of figures that may be the same money, keep the largest; the others say what they match.
 
         A figure matches one already counted, or one inside a figure already counted (the £1bn
         Compute Roadmap and the £1bn AIRR expansion inside the Action Plan's £2bn). Linear in the
         number of caveat links: each overlap caveat remembers the first counted figure that covers it.
+        Only the rows an overlap caveat names, or that hold such a row inside them, take part.
         """
+        ids = rows["id"]
         # Each member of an overlap, by the counted row that holds it: itself, or the row it sits inside.
-        holders = {row.id: row.id for row in counted}
-        holders.update({row_id: detail["other_id"] for row_id, (code, detail) in reasons.items() if code == "inside"})
+        holders = {ids[i]: ids[i] for i in counted}
+        holders.update({ids[i]: detail[i]["other_id"] for i in np.flatnonzero(reason == "inside")})
         held: dict[str, list[tuple[str, str]]] = {}  # counted row -> (member, caveat) it holds
         for caveat_id, members in self.overlap_groups.items():
             for member in members:
                 if member in holders:
                     held.setdefault(holders[member], []).append((member, caveat_id))
+        values = rows["value"]
+        taking_part = [i for i in counted if ids[i] in self.overlaps_of or ids[i] in held]
         covered: dict[str, tuple[str, str]] = {}  # caveat -> (member, holder) counted first
-        for row in sorted(counted, key=_largest_first):
+        for i in sorted(taking_part, key=lambda i: (-values[i], ids[i])):  # the largest first, then by id
+            row_id = ids[i]
             match = next(
-                ((caveat, *covered[caveat]) for caveat in self.overlaps_of.get(row.id, ()) if caveat in covered),
+                ((caveat, *covered[caveat]) for caveat in self.overlaps_of.get(row_id, ()) if caveat in covered),
                 None,
             )
             if match is None:
-                for member, caveat in held.get(row.id, ()):
-                    covered.setdefault(caveat, (member, row.id))
+                for member, caveat in held.get(row_id, ()):
+                    covered.setdefault(caveat, (member, row_id))
                 continue
             caveat, other, holder = match
-            detail = {**self._named("other", other), "caveat": caveat}
+            found = {**self._named("other", other), "caveat": caveat}
             if holder != other:
-                detail.update(self._named("holder", holder))
-                reasons[row.id] = ("overlap_inside", detail)
+                found.update(self._named("holder", holder))
+                reason[i], detail[i] = "overlap_inside", found
             else:
-                reasons[row.id] = ("overlap", detail)
+                reason[i], detail[i] = "overlap", found
 
-    def _rows(
+    def _frame(
         self, programmes: pd.DataFrame, awards: pd.DataFrame, value_column: str, currency_column: str
-    ) -> Iterable[_Row]:
+    ) -> dict[str, np.ndarray]:
+        """Programmes then awards as object arrays of what the rule reads, one item per row, in view order.
+
+        Plain arrays, not a frame: pandas would read a column of text and None as a string column
+        with NaN, and the rule's entries keep None for what is missing.
+        """
+        parts = []
         for table, frame in (("programmes", programmes), ("awards", awards)):
             if frame.empty:
                 continue
-            # Only the columns the rule reads: a view's frames carry forty, and to_dict pays for each.
-            wanted = [c for c in (*_RULE_COLUMNS, value_column, currency_column) if c in frame.columns]
-            for record in frame[list(dict.fromkeys(wanted))].to_dict("records"):
-                pid = record["id"]
-                parent = _na(record.get("parent_id")) if table == "programmes" else record["programme_id"]
-                above = self.chain(parent)
-                # An award's own kind when it has one (quantum computing paid from a compute programme).
-                kind = _na(record.get("kind")) or self.kind.get(parent)
-                value = _na(record.get(value_column))
-                fx_note = _na(record.get(C.FX_NOTE))
-                yield _Row(
-                    id=pid,
-                    table=table,
-                    parent=parent,
-                    kind=kind,
-                    scope_kinds=(kind, *(self.kind[p] for p in above)),
-                    level=record.get("level") if table == "programmes" else None,
-                    status=_na(record.get("status")),
-                    basis=_na(record.get("basis")),
-                    value=Decimal(value) if value is not None else None,
-                    currency=_na(record.get(currency_column)) if value is not None else None,
-                    fx_note=fx_note if value is None and _na(record.get("amount")) is not None else None,
-                    announced=_na(record.get("announced")),
-                    name_en=str(record.get("name_en") or record.get(C.PROJECT_LABEL) or pid),
-                    name_ja=_na(record.get("name_ja")) or _na(record.get(C.PROJECT_LABEL_JA)),
-                )
+            n = len(frame)
+
+            def col(name: str, frame: pd.DataFrame = frame, n: int = n) -> np.ndarray:
+                if name not in frame.columns:
+                    return np.full(n, None, dtype=object)
+                values = frame[name].to_numpy(dtype=object)
+                return _where(pd.isna(values), None, values)
+
+            parent = col("parent_id") if table == "programmes" else col("programme_id")
+            own_kind = col("kind")
+            value = col(value_column)
+            has_value = value != None  # noqa: E711 (elementwise on an object array)
+            name_en = col("name_en")
+            for fallback in (col(C.PROJECT_LABEL), frame["id"].to_numpy(dtype=object)):
+                name_en = _where(pd.isna(name_en) | (name_en == ""), fallback, name_en)
+            name_ja = col("name_ja")
+            name_ja = _where(pd.isna(name_ja) | (name_ja == ""), col(C.PROJECT_LABEL_JA), name_ja)
+            parts.append(
+                {
+                    "id": frame["id"].to_numpy(dtype=object),
+                    "table": np.full(n, table, dtype=object),
+                    "parent": parent,
+                    # An award's own kind when it has one (quantum computing paid from a compute programme).
+                    "kind": _where(
+                        pd.isna(own_kind), np.array([self.kind.get(p) for p in parent], dtype=object), own_kind
+                    ),
+                    "level": col("level") if table == "programmes" else np.full(n, None, dtype=object),
+                    "status": col("status"),
+                    "basis": col("basis"),
+                    "value": np.array([Decimal(v) if v is not None else None for v in value], dtype=object),
+                    "currency": _where(~has_value, None, col(currency_column)),
+                    "fx_note": _where(has_value | (col("amount") == None), None, col(C.FX_NOTE)),  # noqa: E711
+                    "announced": col("announced"),
+                    "name_en": np.array([str(v) for v in name_en], dtype=object),
+                    "name_ja": _where(pd.isna(name_ja) | (name_ja == ""), None, name_ja),
+                }
+            )
+        return {
+            name: np.concatenate([np.asarray(part[name], dtype=object) for part in parts])
+            if parts
+            else np.empty(0, dtype=object)
+            for name in _FRAME_COLUMNS
+        }
 
 
-# The columns of programmes and awards that the adding rule reads (besides the amount and currency shown).
-_RULE_COLUMNS = (
-    *("id", "parent_id", "programme_id", "kind", "level", "status", "basis", "amount", "announced"),
-    *("name_en", "name_ja", C.FX_NOTE, C.PROJECT_LABEL, C.PROJECT_LABEL_JA),
+# Why a row was left out: the reason's key and the words its message is filled with.
+Reason = tuple[str, dict[str, str]]
+
+# The frame's columns an entry keeps, in the order of Entry's fields.
+_ENTRY_COLUMNS = ("id", "table", "name_en", "name_ja", "value", "currency", "basis", "announced")
+_FRAME_COLUMNS = (
+    *("id", "table", "parent", "kind", "level", "status", "basis", "value", "currency"),
+    *("fx_note", "announced", "name_en", "name_ja"),
 )
+
+
+def _where(mask: Any, replacement: Any, values: np.ndarray) -> np.ndarray:
+    """``values`` (an object array) with ``replacement`` (one value, or an array of them) where ``mask`` holds."""
+    result = np.array(values, dtype=object)
+    mask = np.asarray(mask, dtype=bool)
+    result[mask] = replacement[mask] if isinstance(replacement, np.ndarray) else replacement
+    return result
+
+
+def _shown(detail: Mapping[str, str] | None) -> dict[str, str]:
+    """A reason's words as an entry keeps them (the id behind "inside" is for the rule only)."""
+    if not detail:
+        return {}
+    return {k: v for k, v in detail.items() if k != "other_id"} if "other_id" in detail else dict(detail)
 
 
 def _main_currency(currencies: Iterable[str | None]) -> str | None:
@@ -413,28 +381,6 @@ def _main_currency(currencies: Iterable[str | None]) -> str | None:
     if HOME_CURRENCY in counts:
         return HOME_CURRENCY
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0][0]
-
-
-def _largest_first(row: _Row) -> tuple[Decimal, str]:
-    """Sort key of counted rows: the largest value first, then by id (a counted row always has a value)."""
-    if row.value is None:
-        raise ValueError(f"row '{row.id}' has no value to count")
-    return -row.value, row.id
-
-
-def _entry(row: _Row, reason: str | None = None, detail: Mapping[str, str] | None = None) -> Entry:
-    return Entry(
-        row.id,
-        row.table,
-        row.name_en,
-        row.name_ja,
-        row.value,
-        row.currency,
-        row.basis,
-        row.announced,
-        reason,
-        {k: v for k, v in (detail or {}).items() if k != "other_id"},
-    )
 
 
 __all__ = ["SCOPES", "AddingRule", "Entry", "Scope", "Total", "split_by_basis"]

@@ -29,10 +29,10 @@ from ibis.backends import BaseBackend
 from aifunding import columns as C
 from aifunding.analysis.metrics import ROLE_ORDER
 from aifunding.data.amounts import AMOUNT_DECIMALS
+from aifunding.data.frames import field_types
 from aifunding.data.tables import TABLES
 from aifunding.data.tree import ProgrammeTree
 from aifunding.i18n import translate
-from aifunding.data.frames import field_types
 from aifunding.loading.package import Package
 
 ENGINE_VARIABLE = "AIFUNDING_ENGINE"

@@ -34,10 +34,10 @@ from typing import Any
 import pandas as pd
 
 from aifunding import __version__
+from aifunding.data.frames import field_types, frame_from_records
 from aifunding.data.limits import Limits
 from aifunding.data.report import ValidationReport
 from aifunding.data.tables import TABLES, Table
-from aifunding.data.frames import field_types, frame_from_records
 
 CACHE_ENV = "AIFUNDING_CACHE"
 OFF = ("off", "0", "no", "false")

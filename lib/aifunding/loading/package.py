@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from aifunding.data.frames import frame_from_models
 from aifunding.data.limits import Limits, describe_bytes
 from aifunding.data.parsing import LoadedRow, decode_csv_bytes, parse_table
 from aifunding.data.reading import (
@@ -37,7 +38,6 @@ from aifunding.data.schema import DESCRIPTOR_NAME
 from aifunding.data.tables import TABLES, TABLES_BY_NAME
 from aifunding.data.tree import ProgrammeTree
 from aifunding.loading.cache import PackageCache, content_key
-from aifunding.data.frames import frame_from_models
 from aifunding.loading.rules import run_package_rules
 
 

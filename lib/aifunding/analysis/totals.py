@@ -1,0 +1,132 @@
+"""What a total is: its sum kept apart by kind of basis, and an entry for every row it considered.
+
+:class:`~aifunding.analysis.adding.AddingRule` makes them; tiles, exports, the snapshot and
+``aifunding summary`` read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from aifunding.data.vocabulary import Basis
+from aifunding.i18n import translate
+
+# Basis -> the kind a total keeps apart. Ceilings add to a ceiling: "up to about" when any part was
+# rounded, "up to" otherwise. Targets are never added.
+BASIS_CLASSES: dict[str, str] = {
+    Basis.EXACT: "exact",
+    Basis.ABOUT: "about",
+    Basis.UP_TO: "up_to",
+    Basis.UP_TO_ABOUT: "up_to",
+    Basis.AT_LEAST: "at_least",
+}
+CLASS_ORDER = ("exact", "about", "up_to", "up_to_about", "at_least")
+
+
+def split_by_basis(pairs: Iterable[tuple[Any, Any]]) -> dict[str, Decimal]:
+    """Sum (amount, basis) pairs per kind of basis, in writing order; targets and missing amounts add nothing.
+
+    ``{"exact": 395.7bn, "up_to": 127.8bn}`` is written "¥395.7B + up to ¥127.8B", never one number.
+    """
+    sums: dict[str, Decimal] = {}
+    rounded_ceiling = False
+    for amount, basis in pairs:
+        amount = na(amount)
+        if amount is None or basis not in BASIS_CLASSES:
+            continue
+        cls = BASIS_CLASSES[basis]
+        rounded_ceiling = rounded_ceiling or basis == Basis.UP_TO_ABOUT
+        sums[cls] = sums.get(cls, Decimal(0)) + (amount if isinstance(amount, Decimal) else Decimal(str(amount)))
+    if rounded_ceiling:
+        sums["up_to_about"] = sums.pop("up_to")
+    return {cls: sums[cls] for cls in CLASS_ORDER if cls in sums}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row a total considered: added (``reason`` None) or left out, and why."""
+
+    id: str
+    table: str  # "programmes" or "awards"
+    name_en: str
+    name_ja: str | None
+    amount: Decimal | None  # in the total's currency
+    currency: str | None
+    basis: str | None
+    announced: str | None
+    reason: str | None = None
+    detail: Mapping[str, str] = field(default_factory=dict)
+
+    def reason_text(self, lang: str = "en") -> str:
+        """Why the row was left out, in words ("" when it was added)."""
+        if self.reason is None:
+            return ""
+        words = {k: v for k, v in self.detail.items() if not k.endswith("_ja")}
+        if lang == "ja":
+            words.update({k[: -len("_ja")]: v for k, v in self.detail.items() if k.endswith("_ja")})
+        if "kind" in words:
+            words["kind"] = translate(f"kind.{words['kind']}", lang)
+        if "status" in words:
+            words["status"] = translate(f"programme_status.{words['status']}", lang)
+        return translate(f"adding.{self.reason}", lang, **words)
+
+
+@dataclass(frozen=True)
+class Total:
+    """A total that knows what it added and what it left out."""
+
+    key: str
+    currency: str | None
+    by_basis: Mapping[str, Decimal]
+    included: tuple[Entry, ...]
+    excluded: tuple[Entry, ...]
+
+    @property
+    def value(self) -> Decimal | None:
+        """The total as one number, only when every figure it adds has the same kind of basis."""
+        return next(iter(self.by_basis.values())) if len(self.by_basis) == 1 else None
+
+    @property
+    def counted_once(self) -> tuple[Entry, ...]:
+        """Rows left out because they may be the same money as a row counted."""
+        return tuple(e for e in self.excluded if e.reason in ("overlap", "overlap_inside"))
+
+    @property
+    def announced(self) -> tuple[str | None, str | None]:
+        """The first and last announcement dates of the rows added."""
+        dates = sorted(e.announced for e in self.included if e.announced)
+        return (dates[0], dates[-1]) if dates else (None, None)
+
+    @property
+    def undated(self) -> int:
+        return sum(1 for e in self.included if not e.announced)
+
+    def as_dict(self, lang: str = "en") -> dict[str, Any]:
+        """The JSON form ``aifunding summary`` prints: exact amounts as decimal strings."""
+        result: dict[str, Any] = {"key": self.key, "currency": self.currency}
+        if self.value is not None:
+            result["value"] = _decimal_text(self.value)
+            result["basis"] = next(iter(self.by_basis))
+        else:
+            result["by_basis"] = {basis: _decimal_text(v) for basis, v in self.by_basis.items()}
+        first, last = self.announced
+        result["announced"] = {"first": first, "last": last, "undated": self.undated}
+        result["included"] = [e.id for e in self.included]
+        result["excluded"] = [{"id": e.id, "reason": e.reason_text(lang), "rule": e.reason} for e in self.excluded]
+        return result
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def na(value: Any) -> Any:
+    """None for a missing value (None, NaN, NA), the value itself otherwise."""
+    if value is None or (not isinstance(value, (str, Decimal, tuple, list)) and pd.isna(value)):
+        return None
+    return value
