@@ -307,3 +307,32 @@ def test_format_money_never_fails_for_positive_amounts(amount, currency, locale,
     text = format_money(amount, currency, locale=locale, basis=basis)
     assert re.search(r"\d", text)
     assert not text.startswith("-")
+
+
+# Amounts across every compact unit, near the edges where rounding carries into the next unit
+# (999,995 is $1M), negative and tiny ones included.
+_amounts = st.one_of(
+    st.decimals(min_value=-(10**17), max_value=10**17, allow_nan=False, allow_infinity=False, places=4),
+    st.builds(
+        lambda power, back: Decimal(10) ** power - Decimal(back),
+        st.integers(min_value=3, max_value=16),
+        st.sampled_from(["0.001", "0.005", "0.5", "1", "5", "50", "500"]),
+    ),
+)
+
+
+@given(amount=_amounts, currency=st.sampled_from(["USD", "JPY", "EUR", "GBP", "KRW"]))
+def test_compact_english_reuses_text_only_for_figures_babel_writes_the_same(amount: Decimal, currency: str) -> None:
+    """Figures that round alike share one text; each is exactly what Babel writes for it alone.
+
+    Each example writes a cluster of nearby figures (a few per thousand apart, and a hair apart), so
+    a text reused for a figure that Babel writes differently would show.
+    """
+    from babel.numbers import format_compact_currency
+
+    for step in (*range(-30, 31, 3), 0):
+        for nudge in (Decimal(0), Decimal("0.0001"), Decimal("-0.0049")):
+            figure = amount * (1 + Decimal(step) / 1000) + nudge
+            shown = figure.quantize(Decimal("0.01")) if abs(figure) < 1000 else figure
+            expected = format_compact_currency(shown, currency, locale="en_US", fraction_digits=2)
+            assert format_money(figure, currency, locale="en") == expected, figure

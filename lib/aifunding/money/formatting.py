@@ -329,8 +329,47 @@ def _compact_en(value: Decimal, currency: str) -> str:
     # Below 1,000 no compact pattern applies and Babel then prints every decimal it is given.
     if abs(value) < 1000:
         value = _round_cents(value)
-    text = format_compact_currency(value, currency, locale=BABEL_LOCALES["en"], fraction_digits=MAX_FRACTION_DIGITS)
-    return _apply_symbol_override(text, currency, "en")
+    magnitude, shown = _compact_step(value)
+    key = (currency, magnitude, shown, shown.is_signed())  # -0.00 is written "-$0", and equals 0.00
+    text = _COMPACT_EN.get(key)
+    if text is None:
+        text = format_compact_currency(value, currency, locale=BABEL_LOCALES["en"], fraction_digits=MAX_FRACTION_DIGITS)
+        if len(_COMPACT_EN) >= _COMPACT_EN_SIZE:
+            _COMPACT_EN.clear()
+        _COMPACT_EN[key] = text = _apply_symbol_override(text, currency, "en")
+    return text
+
+
+# A table of a million awards holds about as many distinct amounts, and Babel takes some 75 µs to
+# write each. A compact figure shows only the unit and the amount in it rounded to two decimals,
+# so every amount with the same unit and rounded figure reads the same: Babel writes the first, and
+# the rest reuse its text (bounded; emptied when full).
+_COMPACT_EN: dict[tuple[str, int, Decimal, bool], str] = {}
+_COMPACT_EN_SIZE = 200_000
+
+
+@cache
+def _compact_divisors() -> tuple[tuple[int, int], ...]:
+    """(magnitude, divisor) of en's compact currency patterns, largest first: (10^9, 10^9) writes 72.5B.
+
+    The magnitude a figure reaches picks its pattern; the pattern's zeros say how far it is divided
+    (¤00K divides 10,000 by 1,000), as CLDR's compact-number algorithm has it.
+    """
+    patterns = Locale.parse(BABEL_LOCALES["en"]).compact_currency_formats["short"]["other"]
+    steps = []
+    for magnitude, pattern in patterns.items():
+        zeros = pattern.pattern.count("0")
+        steps.append((int(magnitude), int(magnitude) // 10 ** (zeros - 1) if zeros else 1))
+    return tuple(sorted(steps, reverse=True))
+
+
+def _compact_step(value: Decimal) -> tuple[int, Decimal]:
+    """The unit a compact figure is written in and the figure rounded as it is shown: what decides its text."""
+    size = abs(value)
+    for magnitude, divisor in _compact_divisors():
+        if size >= magnitude:
+            return magnitude, round(value / divisor, MAX_FRACTION_DIGITS)
+    return 0, value
 
 
 @cache
