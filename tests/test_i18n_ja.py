@@ -35,6 +35,7 @@ from aifunding.figures.presentation import (
     unpublished_awards,
 )
 from aifunding.figures.programmes import build_annualised_figure, build_programme_totals_figure, build_timeline_figure
+from aifunding.figures.worded import Worded
 from aifunding.figures.world import build_world_figure
 from aifunding.loading.package import Package, load_package
 from aifunding.money.formatting import format_compact_number
@@ -341,10 +342,16 @@ def test_id_column_is_the_same_in_every_language(prepared: Prepared) -> None:
     ja = awards_table(prepared.awards, prepared.package, **options, lang="ja")
     assert column("id", "ja") == column("id") == ID_COLUMN == "ID"
     assert list(en[ID_COLUMN]) == list(ja[ID_COLUMN])
-    # The page's table of awards without an amount reads the value column by key, in both languages.
-    assert list(unpublished_awards(ja, "ja").columns) == ["支援先", "事業", "発表日", "目的", "出典"]
-    assert list(unpublished_awards(en).columns) == ["Project", "Programme", "Announced", "Purpose", "Sources"]
-    assert len(unpublished_awards(ja, "ja")) == len(unpublished_awards(en)) == int(en["Value"].isna().sum()) > 0
+    # The page's table of awards without an amount, worded in either language.
+    rows = {
+        lang: Worded(prepared.awards, lambda part, lang=lang: awards_table(part, prepared.package, lang=lang))
+        for lang in ("en", "ja")
+    }
+    ja_missing = unpublished_awards(rows["ja"], lang="ja")
+    en_missing = unpublished_awards(rows["en"])
+    assert list(ja_missing.whole().columns) == ["支援先", "事業", "発表日", "目的", "出典"]
+    assert list(en_missing.whole().columns) == ["Project", "Programme", "Announced", "Purpose", "Sources"]
+    assert len(ja_missing) == len(en_missing) == len(ja_missing.whole()) == int(en["Value"].isna().sum()) > 0
 
 
 def test_method_in_japanese() -> None:

@@ -13,8 +13,9 @@ import streamlit as st
 from aifunding import markup
 from aifunding.analysis.urlstate import view_file_name
 from aifunding.analysis.view import FilteredView, Prepared
-from aifunding.figures.presentation import ID_COLUMN, best_sources_first
+from aifunding.figures.presentation import best_sources_first
 from aifunding.figures.registry import PAGES_BY_KEY, Drawn, draw
+from aifunding.figures.worded import Worded
 from aifunding.money.formatting import format_partial_date
 from aifunding.outputs.cells import table_csv_bytes, table_xlsx_bytes
 from aifunding.outputs.export import XLSX_MAX_ROWS, export_bytes, view_about_rows
@@ -68,17 +69,14 @@ def source_footer(prepared: Prepared, source_ids: Iterable[str], caveat_ids: Ite
             st.markdown(f"**{t('common.sources')}**\n\n" + "\n".join(f"- {cite(s)}" for s in known))
 
 
-def chart(prepared: Prepared, fig: go.Figure, rows: pd.DataFrame, *, key: str, heading: str | None = None) -> None:
+def chart(prepared: Prepared, fig: go.Figure, rows: Worded, *, key: str, heading: str | None = None) -> None:
     """One chart block: the figure (PNG download named after it), its sources, and its rows.
 
-    ``rows`` is a display table with an ``ID`` column; "Show data" lists exactly the rows the
-    figure drew (their ids are in the figure's metadata).
+    ``rows`` are the rows the figure drew (:attr:`Drawn.rows`): "Show data" words the page of them
+    it shows, and the downloads word them all when clicked.
     """
     t = translator()
     meta = fig.layout.meta or {}
-    if ID_COLUMN in rows.columns and meta.get("row_ids") is not None:
-        drawn = set(meta["row_ids"])
-        rows = rows[rows[ID_COLUMN].isin(drawn)]
     config = {
         "displaylogo": False,
         "toImageButtonOptions": {"format": "png", "filename": meta.get("filename", key), "scale": 2},
@@ -93,24 +91,26 @@ def chart(prepared: Prepared, fig: go.Figure, rows: pd.DataFrame, *, key: str, h
         download_row(rows, meta.get("filename", key), key=f"{key}-dl", source_ids=meta.get("source_ids", ()))
 
 
-def paged_table(frame: pd.DataFrame, *, key: str, **options: Any) -> None:
+def paged_table(frame: pd.DataFrame | Worded, *, key: str, **options: Any) -> None:
     """``st.dataframe`` of ``frame``, one page of :data:`PAGE_ROWS` rows at a time when it is longer.
 
-    The page is cut on the server, so a table of a million rows sends a thousand; the page says which
-    rows it shows, and the download buttons beside each table hold them all.
+    The page is cut (and, for :class:`Worded` rows, worded) on the server, so a table of a million
+    rows sends a thousand; the page says which rows it shows, and the download buttons beside each
+    table hold them all.
     """
-    if len(frame) <= PAGE_ROWS:
-        st.dataframe(frame, hide_index=True, key=key, **options)
+    rows = frame if isinstance(frame, Worded) else Worded.of(frame)
+    if len(rows) <= PAGE_ROWS:
+        st.dataframe(rows.whole(), hide_index=True, key=key, **options)
         return
     t = translator()
-    pages = -(-len(frame) // PAGE_ROWS)
+    pages = -(-len(rows) // PAGE_ROWS)
     page = st.number_input(t("table.page"), min_value=1, max_value=pages, value=1, step=1, key=f"{key}-page")
     first = (int(page) - 1) * PAGE_ROWS
-    shown = frame.iloc[first : first + PAGE_ROWS]
+    shown = rows.page(first, PAGE_ROWS)
     st.dataframe(shown, hide_index=True, key=key, **options)
     small(
         markup.text(
-            t("table.rows_shown", first=f"{first + 1:,}", last=f"{first + len(shown):,}", total=f"{len(frame):,}")
+            t("table.rows_shown", first=f"{first + 1:,}", last=f"{first + len(shown):,}", total=f"{len(rows):,}")
         )
     )
 
@@ -135,11 +135,12 @@ def page_charts(prepared: Prepared, view: FilteredView, page: str) -> dict[str, 
     return result
 
 
-def download_row(frame: pd.DataFrame, name: str, *, key: str, source_ids: Iterable[str] = ()) -> None:
+def download_row(frame: pd.DataFrame | Worded, name: str, *, key: str, source_ids: Iterable[str] = ()) -> None:
     """CSV and XLSX of exactly these rows, named after the view, with a header block saying what they are.
 
-    The files are built only when clicked.
+    The files are built (and :class:`Worded` rows worded) only when clicked.
     """
+    rows = frame if isinstance(frame, Worded) else Worded.of(frame)
     t = translator()
     view = st.session_state["_current_view"]
     file_name = view_file_name(name, view.state)
@@ -148,13 +149,13 @@ def download_row(frame: pd.DataFrame, name: str, *, key: str, source_ids: Iterab
     _download_buttons(
         (
             t("common.download_csv"),
-            lambda: table_csv_bytes(frame, view_about_rows(view, link, source_ids)),
+            lambda: table_csv_bytes(rows.whole(), view_about_rows(view, link, source_ids)),
             f"{file_name}.csv",
             f"{key}-csv",
         ),
         (
             t("common.download_xlsx"),
-            lambda: table_xlsx_bytes(frame, name, view_about_rows(view, link, source_ids)),
+            lambda: table_xlsx_bytes(rows.whole(), name, view_about_rows(view, link, source_ids)),
             f"{file_name}.xlsx",
             f"{key}-xlsx",
         ),

@@ -18,7 +18,7 @@ drawn = page_charts(prepared, view, "companies")
 
 # The rows behind the all-recipient chart: every award in view, worded.
 rows = drawn["recipients"][0].rows
-unpublished = unpublished_awards(rows, view.state.lang)
+unpublished = unpublished_awards(rows, view.money, view.state.lang)
 if len(unpublished):
     st.subheader(t("companies.unpublished"))
     paged_table(unpublished, key="unpublished")

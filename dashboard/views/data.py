@@ -10,6 +10,7 @@ from aifunding.figures.presentation import (
     report_table,
     shares_table,
 )
+from aifunding.figures.worded import Worded
 
 from ui.blocks import download_row, full_download_row, paged_table
 from ui.loading import served
@@ -20,10 +21,13 @@ from ui.text import notice, small
 prepared, view = start("data")
 t = translator()
 lang = view.state.lang
+# Worded a page at a time: the awards of a large view are worded only as far as someone reads them.
 tables = {
-    "awards": awards_table(view.awards, prepared.package, money=view.money, lang=lang),
-    "programmes": programmes_table(view.programmes, prepared.package, money=view.money, lang=lang),
-    "market_shares": shares_table(view.market_shares, prepared.package, lang=lang),
+    "awards": Worded(view.awards, lambda rows: awards_table(rows, prepared.package, money=view.money, lang=lang)),
+    "programmes": Worded(
+        view.programmes, lambda rows: programmes_table(rows, prepared.package, money=view.money, lang=lang)
+    ),
+    "market_shares": Worded(view.market_shares, lambda rows: shares_table(rows, prepared.package, lang=lang)),
 }
 
 st.subheader(t("data.table"))

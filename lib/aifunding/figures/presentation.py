@@ -21,6 +21,7 @@ from aifunding.analysis.view import fx_note_words
 from aifunding.data.tree import ProgrammeTree
 from aifunding.data.vocabulary import SupportKind, Tier
 from aifunding.figures.base import amount_frame, money_label, money_labels
+from aifunding.figures.worded import Worded
 from aifunding.i18n import Translator, translate
 from aifunding.loading.package import Package
 from aifunding.money.formatting import (
@@ -105,10 +106,10 @@ def awards_table(awards: pd.DataFrame, package: Package, *, money: Money = ORIGI
     return _headed(cells, lang).reset_index(drop=True)
 
 
-def unpublished_awards(rows: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
-    """The rows of an :func:`awards_table` (in ``lang``) without a published amount, in fewer columns."""
+def unpublished_awards(rows: Worded, money: Money = ORIGINAL, lang: str = "en") -> Worded:
+    """The awards of ``rows`` (worded by :func:`awards_table` in ``lang``) with no amount, in fewer columns."""
     shown = [column(key, lang) for key in ("project", "programme", "announced", "purpose", "sources")]
-    return rows.loc[rows[column("value", lang)].isna(), shown]
+    return rows.where(rows.rows[money.value_column].isna()).then(lambda table: table[shown])
 
 
 def programmes_table(
@@ -214,8 +215,11 @@ def milestones_table(milestones: pd.DataFrame, package: Package, *, today: str, 
     ).reset_index(drop=True)
 
 
-def explain_tables(total: Total, lang: str = "en") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What a total added and what it left out, each row with its figure (and, if left out, why)."""
+def explain_tables(total: Total, lang: str = "en") -> tuple[Worded, Worded]:
+    """What a total added and what it left out, each row with its figure (and, if left out, why).
+
+    A total over a large view considers tens of thousands of rows: each table words the page shown.
+    """
     t = Translator(lang)
 
     def name(entry: Any) -> str:
@@ -225,12 +229,23 @@ def explain_tables(total: Total, lang: str = "en") -> tuple[pd.DataFrame, pd.Dat
         return money_label(entry.amount, entry.currency, entry.basis, lang)
 
     keys = (t("overview.row"), t("overview.figure"), ID_COLUMN)
-    added = pd.DataFrame([(name(e), figure(e), e.id) for e in total.included], columns=list(keys))
-    left_out = pd.DataFrame(
-        [(name(e), figure(e), e.reason_text(lang), e.id) for e in total.excluded],
-        columns=[keys[0], keys[1], t("overview.reason"), ID_COLUMN],
-    )
-    return added, left_out
+
+    def added(part: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame([(name(e), figure(e), e.id) for e in part["entry"]], columns=list(keys))
+
+    def left_out(part: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(
+            [(name(e), figure(e), e.reason_text(lang), e.id) for e in part["entry"]],
+            columns=[keys[0], keys[1], t("overview.reason"), ID_COLUMN],
+        )
+
+    return Worded(_entries(total.included), added), Worded(_entries(total.excluded), left_out)
+
+
+def _entries(entries: tuple[Any, ...]) -> pd.DataFrame:
+    """Entries of a total as a one-column frame (the column holds the Entry objects themselves)."""
+    column = pd.Series(list(entries), dtype=object)
+    return pd.DataFrame({"entry": column})
 
 
 def nesting_table(

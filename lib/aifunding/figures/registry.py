@@ -29,6 +29,7 @@ from aifunding.figures.companies import build_recipient_figure
 from aifunding.figures.market import build_market_figure
 from aifunding.figures.presentation import awards_table, programme_families, programmes_table, shares_table
 from aifunding.figures.programmes import build_annualised_figure, build_programme_totals_figure, build_timeline_figure
+from aifunding.figures.worded import Worded
 from aifunding.figures.world import build_world_figure
 from aifunding.i18n import Translator
 
@@ -44,7 +45,7 @@ class Drawn:
 
     key: str
     figure: go.Figure
-    rows: pd.DataFrame
+    rows: Worded  # the rows it drew, worded when shown
     heading: str | None = None  # the section heading in the snapshot and, when ``on_page``, above the chart
     on_page: bool = False  # draw the heading above the chart on its page too
     intro: str | None = None  # a paragraph drawn before the chart on its page (Markdown, ours)
@@ -234,7 +235,7 @@ def draw(chart: Chart, prepared: Prepared, view: FilteredView) -> list[Drawn]:
         heading = t(chart.heading) if chart.heading else None
         intro = t(chart.lead[1]) if chart.lead else None
         figure = chart.build(rows, money, lang)
-        return [Drawn(chart.key, figure, chart.table(rows, view), heading, chart.lead is not None, intro)]
+        return [Drawn(chart.key, figure, _table(chart, figure, rows, view), heading, chart.lead is not None, intro)]
     drawn = []
     groups = chart.split(rows, view)
     shown = groups[: chart.limit] if chart.limit is not None else groups
@@ -242,12 +243,26 @@ def draw(chart: Chart, prepared: Prepared, view: FilteredView) -> list[Drawn]:
         figure = chart.build(part, money, lang)
         drawn.append(
             Drawn(
-                f"{chart.prefix or chart.key}-{suffix}", figure, chart.table(part, view), heading, heading is not None
+                f"{chart.prefix or chart.key}-{suffix}",
+                figure,
+                _table(chart, figure, part, view),
+                heading,
+                heading is not None,
             )
         )
     if drawn and chart.more and len(groups) > len(shown):
         drawn[-1] = replace(drawn[-1], note=t(chart.more, n=len(groups) - len(shown)))
     return drawn
+
+
+def _table(chart: Chart, figure: go.Figure, rows: pd.DataFrame, view: FilteredView) -> Worded:
+    """The rows ``figure`` drew (those its metadata names, when it names them), worded by the chart's table.
+
+    Nothing is worded here: a page words the rows it shows, a download all of them, when asked.
+    """
+    worded = Worded(rows, lambda part: chart.table(part, view))
+    drawn = (figure.layout.meta or {}).get("row_ids")
+    return worded if drawn is None or "id" not in rows.columns else worded.with_ids(drawn)
 
 
 def page_charts(page: str | Page) -> tuple[Chart, ...]:

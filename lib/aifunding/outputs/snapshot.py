@@ -20,7 +20,8 @@ from aifunding.analysis.metrics import localized
 from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_view
 from aifunding.figures import registry
 from aifunding.figures.highlights import build_highlights_figure
-from aifunding.figures.presentation import ID_COLUMN, milestones_table
+from aifunding.figures.presentation import milestones_table
+from aifunding.figures.worded import Worded
 from aifunding.i18n import Translator
 from aifunding.loading.package import Package, newest_source_date
 from aifunding.money.formatting import format_partial_date
@@ -53,19 +54,12 @@ class Section:
 
     heading: str | None
     figure: go.Figure | None
-    rows: pd.DataFrame | None = None
+    rows: pd.DataFrame | Worded | None = None  # a chart's: the rows it drew, worded when written
     key: str | None = None  # the registry chart's key (aifunding.figures.registry), on the section element
 
 
 def _e(text: object) -> str:
     return html.escape("" if text is None else str(text))
-
-
-def _rows_drawn(figure: go.Figure | None, rows: pd.DataFrame | None) -> pd.DataFrame | None:
-    if rows is None or figure is None or ID_COLUMN not in rows.columns:
-        return rows
-    drawn = (figure.layout.meta or {}).get("row_ids")
-    return rows if drawn is None else rows[rows[ID_COLUMN].isin(set(drawn))]
 
 
 def _sources_html(package: Package, source_ids: Iterable[str], caveat_ids: Iterable[str], lang: str) -> str:
@@ -148,7 +142,7 @@ def build_snapshot(
                 section.figure.to_html(full_html=False, include_plotlyjs=False, config=config, div_id=f"chart-{index}")
             )
             parts.append(_sources_html(package, meta.get("source_ids", ()), meta.get("caveat_ids", ()), lang))
-        rows = _rows_drawn(section.figure, section.rows)
+        rows = section.rows
         if rows is not None and len(rows):
             # A file stays readable (and small) whatever the data: the first rows, and a line saying so.
             table = rows.head(SNAPSHOT_ROWS).to_html(index=False, escape=True, na_rep="", border=0)
