@@ -212,3 +212,23 @@ def test_best_sources_first() -> None:
 def test_an_empty_quarantine_is_an_empty_table(prepared: Prepared, lang: str) -> None:
     table = quarantine_table(prepared.package.report, lang)
     assert table.empty and len(table.columns) == 5
+
+
+def test_worded_rows_word_only_what_is_shown() -> None:
+    from aifunding.figures.worded import Worded
+
+    worded_sizes: list[int] = []
+
+    def word(part: pd.DataFrame) -> pd.DataFrame:
+        worded_sizes.append(len(part))
+        return pd.DataFrame({"Label": [f"#{i}" for i in part["id"]]})
+
+    rows = Worded(pd.DataFrame({"id": [str(i) for i in range(5000)], "amount": range(5000)}), word)
+    assert len(rows) == 5000 and worded_sizes == []  # nothing worded until something is shown
+    assert list(rows.page(1000, 3)["Label"]) == ["#1000", "#1001", "#1002"] and worded_sizes == [3]
+    drawn = rows.with_ids(["7", "4999"])
+    assert len(drawn) == 2 and list(drawn.whole()["Label"]) == ["#7", "#4999"]
+    small = rows.where(rows.rows["amount"] < 2).then(lambda table: table.assign(Label=table["Label"] + "!"))
+    assert list(small.whole()["Label"]) == ["#0!", "#1!"]
+    assert worded_sizes == [3, 2, 2]
+    assert Worded.of(pd.DataFrame({"A": [1, 2]})).head(1).to_dict("list") == {"A": [1]}
