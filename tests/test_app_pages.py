@@ -175,6 +175,11 @@ def test_overview_shows_exactly_what_summary_prints(currency: str | None, capsys
     start = headings.index("Money committed, added by one rule")
     assert headings[start + 1 : start + 3] == [printed["totals"][k]["text"] for k in ("models", "compute")]
     # One click under each total: the rows it added and every row it left out, with the reason.
+    # Closed, an explanation is not built at all; the reader opens both.
+    assert len(at.dataframe) == 1  # what to watch
+    for key in ("models", "compute"):
+        at.session_state[f"explain-{key}"] = True
+    at.run()
     # (AppTest does not keep a dataframe's key: the four explanation tables come first, in order.)
     tables = [frame.value for frame in at.dataframe][:4]
     for index, key in enumerate(("models", "compute")):

@@ -89,7 +89,11 @@ def test_companies_sends_small_charts_and_pages_its_rows(crowded: Path, monkeypa
     specs = [chart.proto.spec for chart in at.get("plotly_chart")]
     assert specs and all(len(spec) < MAX_SPEC_BYTES for spec in specs)
     assert len(json.loads(specs[0])["layout"]["yaxis"]["categoryarray"]) == TOP_RECIPIENTS + 1
-    # "Show data" behind the chart: the first 1,000 of 1,202 rows, and a page number for the rest.
+    # "Show data" is built only when opened.
+    assert not at.dataframe and "recipients-data-page" not in at.session_state
+    at.session_state["recipients-show"] = True  # the reader opens it
+    at.run()
+    # Behind the chart: the first 1,000 of 1,202 rows, and a page number for the rest.
     page = at.number_input(key="recipients-data-page")
     assert page.value == 1 and page.max == 2
     assert len(at.dataframe[0].value) == 1000

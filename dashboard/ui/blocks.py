@@ -86,9 +86,12 @@ def chart(prepared: Prepared, fig: go.Figure, rows: Worded, *, key: str, heading
     # The page's snapshot download holds the charts this run drew, in order.
     st.session_state.get("_sections", []).append(Section(heading, fig, rows, key))
     source_footer(prepared, meta.get("source_ids", ()), meta.get("caveat_ids", ()))
-    with st.expander(t("common.show_data")):
-        paged_table(rows, key=f"{key}-data")
-        download_row(rows, meta.get("filename", key), key=f"{key}-dl", source_ids=meta.get("source_ids", ()))
+    # Built only while open: a closed "Show data" costs nothing, whatever the rows behind the chart.
+    shown = st.expander(t("common.show_data"), key=f"{key}-show", on_change="rerun")
+    if shown.open:
+        with shown:
+            paged_table(rows, key=f"{key}-data")
+            download_row(rows, meta.get("filename", key), key=f"{key}-dl", source_ids=meta.get("source_ids", ()))
 
 
 def paged_table(frame: pd.DataFrame | Worded, *, key: str, **options: Any) -> None:

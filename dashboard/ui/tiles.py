@@ -58,7 +58,16 @@ def total_tiles(headline: Headline) -> None:
     cols[-1].metric(t("overview.recipients"), headline.recipients, border=True)
     for key in keys:
         total = headline.totals[key]
-        with st.expander(t("overview.explain", name=t(f"overview.{key}")), icon=":material/calculate:"):
+        # Built only while open: a total over a large view considers tens of thousands of rows.
+        explain = st.expander(
+            t("overview.explain", name=t(f"overview.{key}")),
+            icon=":material/calculate:",
+            key=f"explain-{key}",
+            on_change="rerun",
+        )
+        if not explain.open:
+            continue
+        with explain:
             added, left_out = explain_tables(total, t.lang)
             st.markdown(f"**{t('overview.added')}**")
             paged_table(added, key=f"added-{key}")
