@@ -51,8 +51,12 @@ def recipients_by_award(package: Package) -> pd.DataFrame:
     # One pass over the rows, in file order; each award's recipients lead first (a stable sort keeps
     # the members in their own order). Plain dicts: a million rows cost a second, not a groupby each.
     members: dict[str, list[tuple[int, str]]] = {}
+    # Lists, not the columns themselves: iterating a pyarrow-backed column yields one scalar at a time.
     for award_id, org_id, role in zip(
-        recipients["award_id"], recipients["organisation_id"], recipients["role"], strict=True
+        recipients["award_id"].tolist(),
+        recipients["organisation_id"].tolist(),
+        recipients["role"].tolist(),
+        strict=True,
     ):
         members.setdefault(award_id, []).append((ROLE_ORDER.get(role, len(ROLE_ORDER)), org_id))
     joint_en, joint_ja = translate("award.joint", "en"), translate("award.joint", "ja")
@@ -91,7 +95,7 @@ def links_by_row(package: Package, link_table: str, value_column: str, target_co
     """Row id -> tuple of linked ids (sources of a citation table, caveats of caveat_links)."""
     links = package.frame(link_table)
     linked: dict[str, dict[Any, None]] = {}
-    for target, value in zip(links[target_column], links[value_column], strict=True):
+    for target, value in zip(links[target_column].tolist(), links[value_column].tolist(), strict=True):
         if isinstance(target, str):
             linked.setdefault(target, {})[value] = None
     return {target: tuple(values) for target, values in linked.items()}
@@ -194,7 +198,7 @@ def programme_totals(programmes: pd.DataFrame, awards: pd.DataFrame, tree: Progr
     # Awards by programme, read once: (amount or None, currency, basis).
     by_programme: dict[str, list[tuple[Any, Any, Any]]] = {}
     for pid, amount, award_currency, basis in zip(
-        awards["programme_id"], awards["amount"], awards["currency"], awards["basis"], strict=True
+        *(awards[c].tolist() for c in ("programme_id", "amount", "currency", "basis")), strict=True
     ):
         by_programme.setdefault(pid, []).append((_none_if_na(amount), award_currency, basis))
     rows = []

@@ -296,7 +296,8 @@ def prepare(package: Package) -> Prepared:
 
 def announcement_span(*dates: pd.Series) -> tuple[datetime.date, datetime.date]:
     """First and last day any of these partial dates can mean (1990 to today when there are none)."""
-    known = [d for column in dates for d in column if isinstance(d, str)]
+    # Each distinct date once: a million awards carry a few thousand dates.
+    known = {d for column in dates for d in column.dropna().unique().tolist() if isinstance(d, str)}
     if not known:
         return datetime.date(1990, 1, 1), datetime.date.today()
     return min(partial_bounds(d)[0] for d in known), max(partial_bounds(d)[1] for d in known)
