@@ -22,7 +22,7 @@ from aifunding.analysis.conversion import FxChoice
 from aifunding.cli import main
 from aifunding.loading.package import Package, load_package
 from aifunding.outputs import export, writers
-from aifunding.outputs.cells import decimal_text, json_default, records
+from aifunding.outputs.cells import decimal_text, json_default, neutralise_frame, records
 from aifunding.outputs.export import about_rows, export_bytes, export_tables, write_export
 
 from packages import minimal_tables, write_package
@@ -304,6 +304,26 @@ def test_json_writer_lays_out_empty_tables_and_no_tables_as_json_dumps() -> None
         writers.write_json(buffer, about, iter(tables))
         payload = {"about": about, **{name: records(frame) for name, frame in tables}}
         assert buffer.getvalue().decode("utf-8") == json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+
+
+_cells = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(),
+    st.lists(st.text(max_size=5), max_size=3),
+)
+
+
+@given(rows=st.lists(st.fixed_dictionaries({"id": st.text(), "a": _cells, "b": _cells}), max_size=5))
+def test_json_records_written_fast_are_the_bytes_json_dumps_writes(rows: list[dict[str, Any]]) -> None:
+    """Records go through json's C encoder one value at a time; the document is still json.dumps's."""
+    frame = pd.DataFrame(rows, columns=["id", "a", "b"], dtype=object)
+    buffer = io.BytesIO()
+    writers.write_json(buffer, {"title": "t"}, [("rows", frame)])
+    payload = {"about": {"title": "t"}, "rows": records(neutralise_frame(frame))}
+    assert buffer.getvalue().decode("utf-8") == json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
 
 
 def test_exports_are_written_a_chunk_at_a_time(bundled: Package, monkeypatch: pytest.MonkeyPatch) -> None:
