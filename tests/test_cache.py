@@ -120,3 +120,34 @@ def test_an_unwritable_cache_is_no_cache(tmp_path: Path) -> None:
     blocker.write_text("a file where the cache folder would be")
     package = load_package(write_package(tmp_path / "pkg"), cache=PackageCache(blocker))
     assert package.report.valid
+
+
+def test_a_prepared_package_is_read_back_rather_than_prepared_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aifunding.analysis import view as view_module
+    from aifunding.analysis.view import ViewState, apply_view, prepare_cached
+
+    cache = PackageCache(tmp_path / "cache")
+    prepared = prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
+    real_prepare = view_module.prepare
+    calls: list[str] = []
+
+    def counted(package: Package) -> view_module.Prepared:
+        calls.append(package.name)
+        return real_prepare(package)
+
+    monkeypatch.setattr(view_module, "prepare", counted)
+    again = prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
+    assert calls == []  # read back: a restart opens it without preparing
+    for name in ("awards", "programmes", "market_shares", "milestones"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(prepared, name))
+    assert again.date_span == prepared.date_span and again.context.names == prepared.context.names
+    assert again.package.tree is again.context.tree  # one tree, shared
+    state = ViewState(countries=("JP",), currency="USD")
+    pd.testing.assert_frame_equal(apply_view(again, state).awards, apply_view(prepared, state).awards)
+    # Code that prepares differently (another digest) prepares again; no cache prepares every time.
+    monkeypatch.setattr(view_module, "PREPARING_SOURCES", ("analysis/view.py",))
+    prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
+    prepare_cached(load_package(BUNDLED_DATA), None)
+    assert calls == ["ai-funding", "ai-funding"]

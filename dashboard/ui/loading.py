@@ -18,7 +18,7 @@ from typing import TypeVar
 import streamlit as st
 
 from aifunding import BUNDLED_DATA, markup
-from aifunding.analysis.view import FilteredView, Prepared, prepare
+from aifunding.analysis.view import FilteredView, Prepared, prepare_cached
 from aifunding.data.report import ValidationReport
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import PackageReadError, load_package, package_signature
@@ -42,7 +42,8 @@ def data_path() -> Path:
 def _prepared(path: str, signature: tuple) -> tuple[Prepared, datetime.datetime]:
     # ``signature`` only keys the cache: a changed file gives a new key and a fresh load.
     # Validated once per content: a restart or another server process reads the cache instead.
-    return prepare(load_package(path, cache=PackageCache.from_env())), datetime.datetime.now(datetime.UTC)
+    cache = PackageCache.from_env()
+    return prepare_cached(load_package(path, cache=cache), cache), datetime.datetime.now(datetime.UTC)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
 
@@ -31,6 +31,7 @@ from aifunding.data.dates import partial_bounds
 from aifunding.data.tree import ProgrammeTree
 from aifunding.data.vocabulary import Level
 from aifunding.i18n import Translator, translate
+from aifunding.loading.cache import PackageCache, source_digest
 from aifunding.loading.package import Package
 from aifunding.money.formatting import format_partial_date
 
@@ -292,6 +293,31 @@ def prepare(package: Package) -> Prepared:
         adding=AddingRule.for_package(package),
         date_span=announcement_span(programmes["announced"], awards["announced"]),
     )
+
+
+# The code a prepared view depends on besides validation: the joins, the adding rule, the words of a
+# project label ("(joint)") and of a name in each language.
+PREPARING_SOURCES = ("analysis/*.py", "money/*.py", "i18n.py", "columns.py", "locale/*/LC_MESSAGES/*.po")
+
+
+def prepare_cached(package: Package, cache: PackageCache | None) -> Prepared:
+    """:func:`prepare`, read back from ``cache`` when this package was prepared by this code before.
+
+    A restart or a second server process then opens a large package in the time it takes to read it
+    (a third of a second at 100,000 awards, against a second and a half to prepare it).
+    """
+    if cache is None or package.cache_key is None:
+        return prepare(package)
+
+    def parts() -> dict[str, Any]:
+        prepared = prepare(package)
+        return {f.name: getattr(prepared, f.name) for f in fields(Prepared) if f.name not in ("package", "memo")}
+
+    kept = cache.derived(package.cache_key, "prepared", source_digest(*PREPARING_SOURCES), parts)
+    if not isinstance(kept, dict) or not isinstance(kept.get("context"), Context):
+        return prepare(package)
+    package.__dict__["tree"] = kept["context"].tree  # one tree for the package and its views
+    return Prepared(package, **kept)
 
 
 def announcement_span(*dates: pd.Series) -> tuple[datetime.date, datetime.date]:

@@ -24,12 +24,12 @@ import os
 import pickle
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -39,6 +39,7 @@ from aifunding.data.limits import Limits
 from aifunding.data.report import ValidationReport
 from aifunding.data.tables import TABLES, Table
 
+T = TypeVar("T")
 CACHE_ENV = "AIFUNDING_CACHE"
 OFF = ("off", "0", "no", "false")
 # Bump when the layout of an entry changes; the code digest covers changes in validation itself.
@@ -50,11 +51,17 @@ VALIDATING_PACKAGES = ("data", "loading")
 @cache
 def code_digest() -> str:
     """SHA-256 of the source of every module that validates, read once per process."""
+    return source_digest(*(f"{package}/*.py" for package in VALIDATING_PACKAGES))
+
+
+@cache
+def source_digest(*patterns: str) -> str:
+    """SHA-256 of the files of this library matching ``patterns`` (globs under ``aifunding/``), with its version."""
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256(f"{__version__}/{FORMAT}".encode())
-    for package in VALIDATING_PACKAGES:
-        for source in sorted((root / package).glob("*.py")):
-            digest.update(source.name.encode())
+    for pattern in patterns:
+        for source in sorted(root.glob(pattern)):
+            digest.update(source.relative_to(root).as_posix().encode())
             digest.update(source.read_bytes())
     return digest.hexdigest()
 
@@ -118,6 +125,34 @@ class PackageCache:
         except (OSError, ValueError, pickle.UnpicklingError, EOFError, KeyError):
             return None
         return Cached(frames, report) if isinstance(report, ValidationReport) else None
+
+    def derived(self, key: str, name: str, digest: str, build: Callable[[], T]) -> T | Any:
+        """What ``build()`` makes from the package of entry ``key``, kept in the entry under ``name``.
+
+        ``digest`` names the code that builds it (:func:`source_digest`): changed code builds anew.
+        Read back from the entry when it is there (the caller checks what it gets); otherwise built,
+        and stored when the entry exists. As with the report, the file is a pickle.
+        """
+        entry = self.entry(key)
+        path = entry / f"{name}-{digest[:32]}.pickle"
+        try:
+            with path.open("rb") as handle:
+                return pickle.load(handle)
+        except (OSError, ValueError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            pass
+        value = build()
+        if entry.is_dir():
+            try:
+                staging = Path(tempfile.mkstemp(prefix=f".{name}-", dir=entry)[1])
+                try:
+                    with staging.open("wb") as handle:
+                        pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                    os.replace(staging, path)
+                finally:
+                    staging.unlink(missing_ok=True)
+            except OSError:
+                pass  # not stored: built again next time
+        return value
 
     def put(self, key: str, frames: Mapping[str, pd.DataFrame], report: ValidationReport) -> None:
         """Store an entry (nothing happens when it exists); a failure to write is not an error, only no entry."""

@@ -50,6 +50,8 @@ class Package:
     frames: dict[str, pd.DataFrame]
     report: ValidationReport
     rows: dict[str, list[LoadedRow]] = field(repr=False, default_factory=dict)
+    # The cache entry holding it (:mod:`aifunding.loading.cache`), when it was loaded through a cache.
+    cache_key: str | None = None
 
     @property
     def name(self) -> str:
@@ -111,9 +113,10 @@ def load_package(path: str | Path, limits: Limits | None = None, cache: PackageC
     key = content_key(descriptor, texts, limits, [problem.as_text() for problem in report.problems])
     cached = cache.get(key)
     if cached is not None:
-        return Package(path=root, descriptor=descriptor, frames=cached.frames, report=cached.report)
+        return Package(path=root, descriptor=descriptor, frames=cached.frames, report=cached.report, cache_key=key)
     package = validate_texts(root, descriptor, texts, report, limits)
     cache.put(key, package.frames, package.report)
+    package.cache_key = key
     return package
 
 
