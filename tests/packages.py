@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import csv
+import importlib.util
 import re
+import sys
 from pathlib import Path
 
 from aifunding.data.schema import render_descriptor
@@ -162,3 +164,19 @@ def shown(markdown: str) -> str:
     """Markdown source as a reader sees it: escaped punctuation (``\\[``) shows as itself (``[``), and the
     invisible word joiners that keep bare addresses from becoming links are not seen."""
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
+
+
+# benchmarks/generate.py, imported as a module: a valid synthetic package of any size, the same for a seed.
+GENERATOR = Path(__file__).resolve().parents[1] / "benchmarks" / "generate.py"
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("benchmark_generate", GENERATOR)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+generate = _generator().generate

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -12,20 +10,9 @@ import pytest
 from aifunding import BUNDLED_DATA
 from aifunding.loading.package import Package, load_package
 
-GENERATOR = Path(__file__).resolve().parents[1] / "benchmarks" / "generate.py"
+from packages import generate
+
 AWARDS = 300
-
-
-def _generator():
-    spec = importlib.util.spec_from_file_location("benchmark_generate", GENERATOR)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-generate = _generator().generate
 
 
 @pytest.fixture(scope="module")
