@@ -9,10 +9,8 @@ from __future__ import annotations
 import datetime
 import importlib.util
 import shutil
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -24,8 +22,8 @@ from aifunding.analysis.view import date_mask
 from aifunding.loading.package import Package, load_package
 
 from needs import require
+from packages import generate
 
-GENERATOR = Path(__file__).resolve().parents[1] / "benchmarks" / "generate.py"
 GENERATED_AWARDS = 2000
 RECIPIENT_COLUMNS = [C.PROJECT_LABEL, C.CURRENCY, C.TOTAL, C.N_AWARDS, C.N_AWARDS_UNPUBLISHED]
 PROGRAMME_COLUMNS = [
@@ -47,19 +45,10 @@ pytestmark = [
 ]
 
 
-def _generate(n: int, out: Path) -> None:
-    spec = importlib.util.spec_from_file_location("benchmark_generate", GENERATOR)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    module.generate(n, out, seed=3)
-
-
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Package:
     out = tmp_path_factory.mktemp("engine") / "package"
-    _generate(GENERATED_AWARDS, out)
+    generate(GENERATED_AWARDS, out, seed=3)
     package = load_package(out)
     assert package.report.valid
     return package
