@@ -68,11 +68,14 @@ def source_digest(*patterns: str) -> str:
 
 def content_key(
     descriptor: Mapping[str, Any],
-    texts: Mapping[str, tuple[str, str | None]],
+    texts: Mapping[str, tuple[str, bytes | None]],
     limits: Limits,
     said: list[str] | None = None,
 ) -> str:
-    """The key of a package: what validation would read, how, and what reading it already reported."""
+    """The key of a package: what validation would read (each file's bytes), how, and what reading it reported.
+
+    The bytes, not the decoded text: a cached package is then opened without decoding its files.
+    """
     digest = hashlib.sha256(code_digest().encode())
     digest.update(json.dumps(said or [], ensure_ascii=False).encode())
     digest.update(json.dumps(asdict(limits), sort_keys=True).encode())
@@ -80,7 +83,8 @@ def content_key(
     for name in sorted(texts):
         file, text = texts[name]
         digest.update(f"\0{name}\0{file}\0".encode())
-        digest.update(b"\1" if text is None else b"\2" + text.encode("utf-8", "surrogatepass"))
+        digest.update(b"\1" if text is None else b"\2")
+        digest.update(text or b"")
     return digest.hexdigest()
 
 
@@ -192,6 +196,8 @@ def _read_frame(table: Table, path: Path) -> pd.DataFrame:
     for name, kind in field_types(table).items():
         if kind is Decimal:
             stored[name] = pd.Series(
-                [Decimal(v) if isinstance(v, str) else None for v in stored[name]], index=stored.index, dtype=object
+                [Decimal(v) if isinstance(v, str) else None for v in stored[name].tolist()],
+                index=stored.index,
+                dtype=object,
             )
     return frame_from_records(table, []) if stored.empty else stored[list(table.columns)]

@@ -106,15 +106,17 @@ def load_package(path: str | Path, limits: Limits | None = None, cache: PackageC
             )
         )
     files = _resource_files(descriptor, report)
-    texts = _read_texts(root, files, report, limits)
+    reads = _read_files(root, files, limits)
     if cache is None:
-        return validate_texts(root, descriptor, texts, report, limits)
-    # What was said while reading (a refused file, a descriptor warning) is part of the answer too.
-    key = content_key(descriptor, texts, limits, [problem.as_text() for problem in report.problems])
+        return validate_texts(root, descriptor, _texts(reads, report), report, limits)
+    # What was said before validation (a descriptor warning, a refused file) is part of the answer too.
+    said = [problem.as_text() for problem in report.problems]
+    said += [f"{name}: {read.failure}" for name, read in reads.items() if read.failure]
+    key = content_key(descriptor, {name: (read.shown, read.data) for name, read in reads.items()}, limits, said)
     cached = cache.get(key)
     if cached is not None:
         return Package(path=root, descriptor=descriptor, frames=cached.frames, report=cached.report, cache_key=key)
-    package = validate_texts(root, descriptor, texts, report, limits)
+    package = validate_texts(root, descriptor, _texts(reads, report), report, limits)
     cache.put(key, package.frames, package.report)
     package.cache_key = key
     return package
@@ -248,34 +250,52 @@ def _resource_files(descriptor: dict[str, Any], report: ValidationReport) -> dic
     return files
 
 
-def _read_texts(
-    root: Path, files: dict[str, str], report: ValidationReport, limits: Limits
-) -> dict[str, tuple[str, str | None]]:
-    """Each table's file as text, read through :func:`read_inside`; a refused file is one problem, never raised."""
-    texts: dict[str, tuple[str, str | None]] = {}
+@dataclass(frozen=True)
+class _Read:
+    """One table's file as read: its bytes, or why it was refused (rule, message)."""
+
+    shown: str
+    data: bytes | None
+    failure: tuple[str, str] | None = None
+
+
+def _read_files(root: Path, files: dict[str, str], limits: Limits) -> dict[str, _Read]:
+    """Each table's file as bytes, read through :func:`read_inside`; a refused file says why, never raises.
+
+    Bytes, not text: a package found in the cache is keyed by its bytes and never decoded.
+    """
+    reads: dict[str, _Read] = {}
     total = 0
     for name, rel in files.items():
         shown = _short(rel)
-
-        def fail(rule: str, message: str, name: str = name, shown: str = shown) -> None:
-            report.problems.append(Problem(Severity.ERROR, rule, name, shown, None, None, None, message))
-            texts[name] = (shown, None)
-
         budget = min(limits.file_bytes, limits.package_bytes - total)
         try:
             data = read_inside(root, rel, limits.file_bytes)
         except UnsafeFile as exc:
-            fail(exc.rule, f"the file for the '{name}' table {exc}")
+            reads[name] = _Read(shown, None, (exc.rule, f"the file for the '{name}' table {exc}"))
             continue
         if len(data) > budget:
-            fail(
-                "package-too-large",
+            message = (
                 f"the package's files add up to more than the {describe_bytes(limits.package_bytes)} limit, "
-                f"so the '{name}' table was not read",
+                f"so the '{name}' table was not read"
             )
+            reads[name] = _Read(shown, None, ("package-too-large", message))
             continue
         total += len(data)
-        texts[name] = (shown, decode_csv_bytes(name, shown, data, report))
+        reads[name] = _Read(shown, data)
+    return reads
+
+
+def _texts(reads: dict[str, _Read], report: ValidationReport) -> dict[str, tuple[str, str | None]]:
+    """Each table's file as text, in file order: a refused file or one that is not UTF-8 is a problem and None."""
+    texts: dict[str, tuple[str, str | None]] = {}
+    for name, read in reads.items():
+        if read.failure is not None or read.data is None:
+            rule, message = read.failure or ("unsafe-file", f"the file for the '{name}' table could not be read")
+            report.problems.append(Problem(Severity.ERROR, rule, name, read.shown, None, None, None, message))
+            texts[name] = (read.shown, None)
+        else:
+            texts[name] = (read.shown, decode_csv_bytes(name, read.shown, read.data, report))
     return texts
 
 
