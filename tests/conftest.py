@@ -18,6 +18,9 @@ from aifunding.loading.package import Package, load_package
 
 from packages import write_package
 
+# The throwaway PostgreSQL server (tests/pgserver.py): its fixture, for any test module that asks.
+pytest_plugins = ("pgserver",)
+
 # The dashboard keeps validated packages in a cache folder (aifunding.loading.cache): the tests use
 # their own, new for each run, never the user's ~/.cache. Servers the browser tests start inherit it.
 _OWN_CACHE = None if "AIFUNDING_CACHE" in os.environ else tempfile.mkdtemp(prefix="aifunding-test-cache-")
