@@ -9,6 +9,7 @@ import streamlit as st
 
 from aifunding import markup
 from aifunding.analysis.conversion import ANNOUNCEMENT
+from aifunding.analysis.view import Prepared
 from aifunding.data.vocabulary import Level
 from aifunding.figures.presentation import kind_labels
 from aifunding.i18n import LANGUAGE_NAMES, LANGUAGES
@@ -68,15 +69,7 @@ def draw_controls() -> None:
             format_func=lambda v: kinds.get(v, v),
             placeholder=t("filters.all"),
         )
-        _choose(
-            t("filters.organisation"),
-            sorted(
-                {o for ids in prepared.awards["recipient_ids"] for o in ids},
-                key=lambda o: names["organisations"].get(o, o).lower(),
-            ),
-            W["org"],
-            names["organisations"],
-        )
+        _choose(t("filters.organisation"), _organisations(prepared, t.lang), W["org"], names["organisations"])
         st.date_input(t("filters.date_from"), key=W["from"], **DATE_LIMITS)
         st.date_input(t("filters.date_to"), key=W["to"], **DATE_LIMITS)
         currency = st.selectbox(
@@ -89,6 +82,18 @@ def draw_controls() -> None:
         # render faded text that fails contrast checks, and they would say nothing useful.
         if currency != ORIGINAL:
             _conversion_controls()
+
+
+def _organisations(prepared: Prepared, lang: str) -> list[str]:
+    """The organisations that received an award, by name in ``lang``: sorted once per package load.
+
+    A register of 100,000 recipients took a second to gather and sort on every rerun of every page.
+    """
+    key = ("sidebar-organisations", lang)
+    if key not in prepared.memo:
+        names = prepared.context.names_in(lang)["organisations"]
+        prepared.memo[key] = sorted(prepared.context.programmes_by_org, key=lambda o: names.get(o, o).lower())
+    return prepared.memo[key]
 
 
 def _choose(label: str, options: list[str], key: str, names: Mapping[str, str]) -> None:
