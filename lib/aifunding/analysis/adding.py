@@ -28,7 +28,7 @@ budget line and money from earlier years are not read as one year's figure.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
-from aifunding.analysis.totals import Entry, Total, na, split_by_basis
+from aifunding.analysis.totals import Considered, Entry, Total, na, split_by_basis
 from aifunding.data.tree import ProgrammeTree
 from aifunding.data.vocabulary import NOT_COMMITTED_STATUSES, PLAN_BASES, CaveatKind, Level, SupportKind
 
@@ -108,6 +108,7 @@ class AddingRule:
             for member in members:
                 self.overlaps_of.setdefault(member, []).append(caveat_id)
         self._chain_kinds_cache: dict[str | None, frozenset[str]] = {}
+        self._names_cache: dict[tuple[str, str], dict[str, str]] = {}
 
     @classmethod
     def for_package(cls, package: Any) -> AddingRule:
@@ -157,8 +158,9 @@ class AddingRule:
         outermost = self._per_parent(
             parents, lambda p: next((q for q in reversed(self.chain(p)) if q in with_amount), None)
         )
-        for i in np.flatnonzero(eligible & pd.notna(outermost)):
-            reason[i], detail[i] = "inside", {**self._named("other", outermost[i]), "other_id": outermost[i]}
+        inside = eligible & pd.notna(outermost)
+        for i in np.flatnonzero(inside):
+            reason[i], detail[i] = "inside", self._named("other", outermost[i])
         fx_notes = rows["fx_note"]
         for i in np.flatnonzero(eligible & pd.isna(reason) & ~has_value):
             reason[i], detail[i] = ("no_rate", {"note": fx_notes[i]}) if pd.notna(fx_notes[i]) else ("no_amount", {})
@@ -167,23 +169,17 @@ class AddingRule:
         total_currency = currency or _main_currency(currencies[addable])
         for i in np.flatnonzero(addable & (currencies != total_currency)):
             reason[i], detail[i] = "currency", {"currency": str(currencies[i]), "total": str(total_currency)}
-        self._count_overlaps_once(rows, np.flatnonzero(addable & pd.isna(reason)), reason, detail)
+        holders = dict(zip(rows["id"][inside], outermost[inside], strict=True))  # a row inside -> the row counted
+        self._count_overlaps_once(rows, np.flatnonzero(addable & pd.isna(reason)), holders, reason, detail)
         added = candidate & pd.isna(reason)
-        picked = np.flatnonzero(candidate)
-        columns = [rows[c][picked] for c in _ENTRY_COLUMNS]
-        entries = [
-            Entry(i, table, name, name_ja, value, currency, basis, announced, why, _shown(words))
-            for i, table, name, name_ja, value, currency, basis, announced, why, words in zip(
-                *columns, reason[picked], detail[picked], strict=True
-            )
-        ]
-        included = tuple(e for e in entries if e.reason is None)
+        dates = sorted(d for d in rows["announced"][added] if d is not None)
         return Total(
             scope.key,
             total_currency,
             split_by_basis(zip(values[added], rows["basis"][added], strict=True)),
-            included,
-            tuple(e for e in entries if e.reason is not None),
+            Considered(tuple(rows[c][candidate] for c in _ENTRY_COLUMNS), reason[candidate], detail[candidate]),
+            (dates[0], dates[-1]) if dates else (None, None),
+            int(added.sum()) - len(dates),
         )
 
     @staticmethod
@@ -245,14 +241,25 @@ class AddingRule:
                 reason[i], detail[i] = why(i)
 
     def _named(self, key: str, row_id: str) -> dict[str, str]:
-        """A row's name for a reason, in English and (where the data has one) Japanese."""
-        names = {key: str(self.names.get(row_id, row_id))}
-        if row_id in self.names_ja:
-            names[f"{key}_ja"] = self.names_ja[row_id]
+        """A row's name for a reason, in English and (where the data has one) Japanese.
+
+        Made once per row named and shared by every reason that names it (nothing changes them).
+        """
+        names = self._names_cache.get((key, row_id))
+        if names is None:
+            names = {key: str(self.names.get(row_id, row_id))}
+            if row_id in self.names_ja:
+                names[f"{key}_ja"] = self.names_ja[row_id]
+            self._names_cache[(key, row_id)] = names
         return names
 
     def _count_overlaps_once(
-        self, rows: dict[str, np.ndarray], counted: np.ndarray, reason: np.ndarray, detail: np.ndarray
+        self,
+        rows: dict[str, np.ndarray],
+        counted: np.ndarray,
+        inside: dict[str, str],
+        reason: np.ndarray,
+        detail: np.ndarray,
     ) -> None:
         """Of figures that may be the same money, keep the largest; the others say what they match.
 
@@ -264,7 +271,7 @@ class AddingRule:
         ids = rows["id"]
         # Each member of an overlap, by the counted row that holds it: itself, or the row it sits inside.
         holders = {ids[i]: ids[i] for i in counted}
-        holders.update({ids[i]: detail[i]["other_id"] for i in np.flatnonzero(reason == "inside")})
+        holders.update(inside)
         held: dict[str, list[tuple[str, str]]] = {}  # counted row -> (member, caveat) it holds
         for caveat_id, members in self.overlap_groups.items():
             for member in members:
@@ -365,13 +372,6 @@ def _where(mask: Any, replacement: Any, values: np.ndarray) -> np.ndarray:
     mask = np.asarray(mask, dtype=bool)
     result[mask] = replacement[mask] if isinstance(replacement, np.ndarray) else replacement
     return result
-
-
-def _shown(detail: Mapping[str, str] | None) -> dict[str, str]:
-    """A reason's words as an entry keeps them (the id behind "inside" is for the rule only)."""
-    if not detail:
-        return {}
-    return {k: v for k, v in detail.items() if k != "other_id"} if "other_id" in detail else dict(detail)
 
 
 def _main_currency(currencies: Iterable[str | None]) -> str | None:

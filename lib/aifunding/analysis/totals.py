@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from aifunding.data.vocabulary import Basis
@@ -77,14 +79,49 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Considered:
+    """The rows a total considered, by column, with the reason each was left out (None: added).
+
+    Entries are made from it only when someone reads them: a total over a million awards names
+    hundreds of thousands of rows, and its tile needs none of them.
+    """
+
+    columns: tuple[np.ndarray, ...]  # id, table, name_en, name_ja, amount, currency, basis, announced
+    reasons: np.ndarray
+    details: np.ndarray
+
+    def entries(self, added: bool) -> tuple[Entry, ...]:
+        keep = pd.isna(self.reasons) if added else pd.notna(self.reasons)
+        picked = [column[keep] for column in self.columns]
+        return tuple(
+            Entry(row_id, table, name, name_ja, amount, currency, basis, announced, why, words or {})
+            for row_id, table, name, name_ja, amount, currency, basis, announced, why, words in zip(
+                *picked, self.reasons[keep], self.details[keep], strict=True
+            )
+        )
+
+
+@dataclass(frozen=True)
 class Total:
     """A total that knows what it added and what it left out."""
 
     key: str
     currency: str | None
     by_basis: Mapping[str, Decimal]
-    included: tuple[Entry, ...]
-    excluded: tuple[Entry, ...]
+    considered: Considered = field(repr=False, compare=False)
+    # The first and last announcement dates of the rows added, and how many of them have none.
+    announced: tuple[str | None, str | None] = (None, None)
+    undated: int = 0
+
+    @cached_property
+    def included(self) -> tuple[Entry, ...]:
+        """The rows added, in view order."""
+        return self.considered.entries(added=True)
+
+    @cached_property
+    def excluded(self) -> tuple[Entry, ...]:
+        """The rows left out, in view order, each with its reason."""
+        return self.considered.entries(added=False)
 
     @property
     def value(self) -> Decimal | None:
@@ -95,16 +132,6 @@ class Total:
     def counted_once(self) -> tuple[Entry, ...]:
         """Rows left out because they may be the same money as a row counted."""
         return tuple(e for e in self.excluded if e.reason in ("overlap", "overlap_inside"))
-
-    @property
-    def announced(self) -> tuple[str | None, str | None]:
-        """The first and last announcement dates of the rows added."""
-        dates = sorted(e.announced for e in self.included if e.announced)
-        return (dates[0], dates[-1]) if dates else (None, None)
-
-    @property
-    def undated(self) -> int:
-        return sum(1 for e in self.included if not e.announced)
 
     def as_dict(self, lang: str = "en") -> dict[str, Any]:
         """The JSON form ``aifunding summary`` prints: exact amounts as decimal strings."""

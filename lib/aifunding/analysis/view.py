@@ -385,7 +385,8 @@ def apply_view(prepared: Prepared, state: ViewState, kind_labels: Mapping[str, s
         shares = shares[shares["country_id"].isin(state.countries)]
     milestones = prepared.milestones
     milestones = milestones[
-        milestones["programme_id"].isin(shown_programmes["id"]) | milestones["award_id"].isin(shown_awards["id"])
+        _found_in(milestones["programme_id"], shown_programmes["id"])
+        | _found_in(milestones["award_id"], shown_awards["id"])
     ]
     return FilteredView(
         prepared.package,
@@ -397,6 +398,17 @@ def apply_view(prepared: Prepared, state: ViewState, kind_labels: Mapping[str, s
         undated,
         phrases,
     )
+
+
+def _found_in(values: pd.Series, ids: pd.Series) -> pd.Series:
+    """``values.isin(ids)`` for a few values and many ids: the few are looked up in the many.
+
+    pandas' ``isin`` on a text column walks its lookup list in Python, which for a view's million
+    award ids took seconds; looking a dozen milestone ids up in the ids column is one vector pass.
+    """
+    wanted = values.dropna().unique().tolist()
+    found = set(ids[ids.isin(wanted)].tolist()) if wanted else set()
+    return values.isin(list(found))
 
 
 def _date_range_words(state: ViewState, t: Translator) -> str:
