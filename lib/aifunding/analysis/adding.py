@@ -28,7 +28,7 @@ budget line and money from earlier years are not read as one year's figure.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -137,11 +137,27 @@ class AddingRule:
         currency when any row can be added in it, otherwise the most common one.
 
         The rule runs by column: what depends on a row's programme (the kinds, statuses and levels
-        above it, the figure it sits inside) is worked out once per programme, and a Python object
-        is made only for the rows the total names (added or left out), so a view of a million
-        awards costs a few vector operations and one entry per row considered.
+        above it, the figure it sits inside) is worked out once per programme, and an entry is made
+        for a row the total names (added or left out) only when someone reads it.
         """
         rows = self._frame(programmes, awards, value_column, currency_column)
+        return self._total(scope, rows, currency)
+
+    def totals(
+        self,
+        scopes: Mapping[str, Scope],
+        programmes: pd.DataFrame,
+        awards: pd.DataFrame,
+        *,
+        value_column: str = "amount",
+        currency_column: str = "currency",
+        currency: str | None = None,
+    ) -> dict[str, Total]:
+        """:meth:`total` for each of ``scopes`` over the same rows, read from the view once."""
+        rows = self._frame(programmes, awards, value_column, currency_column)
+        return {key: self._total(scope, rows, currency) for key, scope in scopes.items()}
+
+    def _total(self, scope: Scope, rows: dict[str, np.ndarray], currency: str | None) -> Total:
         parents = rows["parent"]
         kinds = rows["kind"]
         in_scope = np.fromiter((k in scope.kinds for k in kinds), dtype=bool, count=len(kinds))

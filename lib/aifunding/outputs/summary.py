@@ -144,17 +144,14 @@ def headline(prepared: Prepared, view: FilteredView) -> Headline:
     rule = adding_rule(prepared)
     money = view.money
     currency = money.currency
-    totals = {
-        key: rule.total(
-            scope,
-            view.programmes,
-            view.awards,
-            value_column=money.value_column,
-            currency_column=money.currency_column,
-            currency=currency,
-        )
-        for key, scope in SCOPES.items()
-    }
+    totals = rule.totals(
+        SCOPES,
+        view.programmes,
+        view.awards,
+        value_column=money.value_column,
+        currency_column=money.currency_column,
+        currency=currency,
+    )
     programmes = int(view.programmes.loc[view.programmes["level"] == Level.PROGRAMME, "id"].nunique())
     recipients = len({org for ids in view.awards[C.RECIPIENT_IDS] for org in ids})
     return Headline(
