@@ -322,32 +322,32 @@ def amount_frame(frame: pd.DataFrame, value_column: str, currency_column: str) -
 
     Charts never add or compare amounts in different currencies: the home currency (JPY, this
     dashboard's focus) is drawn when present, otherwise the most common one. :func:`left_out_note`
-    tells the reader what this left out.
+    tells the reader what this left out. The choice reads two columns; the rows are taken once.
     """
-    with_value = frame[frame[value_column].map(lambda v: as_float(v) is not None).astype(bool)]
-    if with_value.empty:
-        return with_value
-    counts = with_value[currency_column].value_counts()
+    has_value = frame[value_column].notna()
+    counts = frame.loc[has_value, currency_column].value_counts()
+    if counts.empty:
+        return frame.iloc[0:0]
     main = HOME_CURRENCY if HOME_CURRENCY in counts.index else counts.index[0]
-    return with_value[with_value[currency_column] == main]
+    return frame[has_value & (frame[currency_column] == main)]
 
 
 def left_out_note(
     frame: pd.DataFrame, drawn: pd.DataFrame, value_column: str, currency_column: str, *, lang: str = "en"
 ) -> str | None:
     """A sentence naming figures in other currencies that a one-currency chart could not draw."""
-    with_value = frame[frame[value_column].map(lambda v: as_float(v) is not None).astype(bool)]
     if drawn.empty:
         return None
-    others = with_value[with_value[currency_column] != drawn[currency_column].iloc[0]]
-    if others.empty:
+    currency = drawn[currency_column].iloc[0]
+    others = frame[value_column].notna() & (frame[currency_column] != currency)
+    if not others.any():
         return None
     t = Translator(lang)
     return t(
         "chart.left_out",
-        currency=drawn[currency_column].iloc[0],
-        count=len(others),
-        currencies=t("sentence.values").join(sorted(set(others[currency_column]))),
+        currency=currency,
+        count=int(others.sum()),
+        currencies=t("sentence.values").join(sorted(set(frame.loc[others, currency_column]))),
     )
 
 
