@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from aifunding import columns as C
-from aifunding.money.fx import ConversionError, convert
+from aifunding.money.fx import ConversionError, Rate, rate_at
 
 # Why a row was not converted, when the reason is this module's own rather than the fx module's.
 NO_AMOUNT_NOTE = "no published amount"
@@ -94,27 +94,36 @@ def convert_frame(
     rate_dates: list[Any] = []
     methods: list[str | None] = []
     notes: list[str | None] = []
-    for amount, currency, when in zip(result[amount_column], result[currency_column], result[date_column], strict=True):
+    # A rate is looked up once per currency and date: a million awards carry a few thousand of them.
+    looked: dict[tuple[Any, Any], Rate | str] = {}
+
+    def rate_for(currency: Any, at: Any) -> Rate | str:
+        key = (currency, at)
+        found = looked.get(key)
+        if found is None:
+            try:
+                if at is None:
+                    raise ConversionError(NO_DATE_NOTE)
+                found = rate_at(currency, choice.currency, at)
+            except ConversionError as exc:
+                found = str(exc)
+            looked[key] = found
+        return found
+
+    for amount, currency, when in zip(
+        result[amount_column].tolist(), result[currency_column].tolist(), result[date_column].tolist(), strict=True
+    ):
         amount, currency, when = _none_if_na(amount), _none_if_na(currency), _none_if_na(when)
-        at = choice.at if choice.fixed else when
-        if amount is None:
+        rate = rate_for(currency, choice.at if choice.fixed else when) if amount is not None else NO_AMOUNT_NOTE
+        if isinstance(rate, str):
             for column in (converted, rates, rate_dates, methods):
                 column.append(None)
-            notes.append(NO_AMOUNT_NOTE)
+            notes.append(rate)
             continue
-        try:
-            if at is None:
-                raise ConversionError(NO_DATE_NOTE)
-            result_fx = convert(Decimal(amount), currency, choice.currency, at)
-        except ConversionError as exc:
-            for column in (converted, rates, rate_dates, methods):
-                column.append(None)
-            notes.append(str(exc))
-            continue
-        converted.append(result_fx.amount)
-        rates.append(result_fx.rate.rate)
-        rate_dates.append(result_fx.rate.rate_date)
-        methods.append(str(result_fx.rate.method))
+        converted.append(Decimal(amount) * rate.rate)
+        rates.append(rate.rate)
+        rate_dates.append(rate.rate_date)
+        methods.append(str(rate.method))
         notes.append(None)
     # pandas-stubs' column values leave out Decimal, which an object column holds as well as any value.
     result[C.AMOUNT_CONVERTED] = converted  # type: ignore[assignment]
