@@ -91,6 +91,16 @@ def test_link_must_name_exactly_one_row(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(("table", "column"), [("market_shares", "rank"), ("caveats", "conflict_no")])
+def test_a_count_too_large_for_a_whole_number_column_is_one_problem(tmp_path: Path, table: str, column: str) -> None:
+    tables = minimal_tables()
+    tables[table][0][column] = "9" * 30  # once passed the model and overflowed the table's 64-bit column
+    package = load_package(write_package(tmp_path, tables))
+    [problem] = [p for p in package.report.errors if p.table == table]
+    assert problem.field == column and "is too large: it must be at most 1000000" in problem.message
+    assert [q.line for q in package.report.quarantined if q.table == table] == [2]
+
+
 def test_invalid_row_is_quarantined_and_others_still_load(tmp_path: Path) -> None:
     tables = minimal_tables()
     tables["awards"][0]["amount"] = "lots"

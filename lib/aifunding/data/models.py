@@ -37,6 +37,10 @@ CURRENCY_PATTERN = r"^[A-Z]{3}$"
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 COUNTRY_PATTERN = r"^[A-Z]{2}$"
 
+# A rank or a numbered entry is a count of things: bounded, so a 30-digit "rank" is refused by name
+# instead of overflowing the 64-bit whole numbers every table holds them in.
+MAX_COUNT = 1_000_000
+
 # Dates before this are not plausible for anything this dashboard tracks (AI programmes and their
 # sources); a year like 0202 or 2204 is a typo the validator should catch.
 EARLIEST_PLAUSIBLE_YEAR = 1990
@@ -224,7 +228,7 @@ class MarketShare(Row):
     share_low: Percent | None = Field(None, description="Lower bound of the share in percent")
     share_high: Percent | None = Field(None, description="Upper bound of the share in percent; empty when open-ended")
     basis: ShareBasis = Field(description="exact, about, range, more_than or rank_only")
-    rank: int | None = Field(None, ge=1, description="Rank in the market where the source gives one")
+    rank: int | None = Field(None, ge=1, le=MAX_COUNT, description="Rank in the market where the source gives one")
     rank_inferred: bool = Field(
         False, description="true when the rank is inferred (say, from share ranges) rather than stated by the source"
     )
@@ -290,7 +294,9 @@ class Caveat(Row):
         description="conflict; overlap (the attached figures may be the same money: counted once); "
         "or unconfirmed (the attached figures are shown but never added to a total)",
     )
-    conflict_no: int | None = Field(None, ge=1, description="Number of the entry in the research notes' conflicts list")
+    conflict_no: int | None = Field(
+        None, ge=1, le=MAX_COUNT, description="Number of the entry in the research notes' conflicts list"
+    )
     title_en: str = Field(min_length=1, description="One-line summary")
     text_en: str = Field(min_length=1, description="The caveat in full")
 
