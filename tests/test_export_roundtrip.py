@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -324,6 +325,33 @@ def test_json_records_written_fast_are_the_bytes_json_dumps_writes(rows: list[di
     writers.write_json(buffer, {"title": "t"}, [("rows", frame)])
     payload = {"about": {"title": "t"}, "rows": records(neutralise_frame(frame))}
     assert buffer.getvalue().decode("utf-8") == json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+
+
+@given(
+    ints=st.lists(st.one_of(st.none(), st.integers(-(2**62), 2**62)), min_size=3, max_size=3),
+    floats=st.lists(st.one_of(st.none(), st.floats()), min_size=3, max_size=3),
+    texts=st.lists(st.one_of(st.none(), st.text()), min_size=3, max_size=3),
+    amounts=st.lists(st.one_of(st.none(), st.decimals(allow_nan=False, allow_infinity=False)), min_size=3, max_size=3),
+    flags=st.lists(st.booleans(), min_size=3, max_size=3),
+)
+def test_records_are_the_frames_rows_with_amounts_as_exact_text(ints, floats, texts, amounts, flags) -> None:
+    """Records are built a column at a time; they are what the frame's rows say, cell for cell and type for type."""
+    frame = pd.DataFrame(
+        {
+            "n": pd.array(ints, dtype="Int64"),
+            "x": pd.array([np.nan if f is None else f for f in floats], dtype="float64"),
+            "t": pd.array(texts, dtype="str"),
+            "amount": pd.Series(amounts, dtype=object),
+            "flag": flags,
+        }
+    )
+    expected = [
+        {k: (decimal_text(v) if isinstance(v, Decimal) else v) for k, v in row.items()}
+        for row in frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    ]
+    got = records(frame)
+    assert got == expected
+    assert [[type(v) for v in row.values()] for row in got] == [[type(v) for v in row.values()] for row in expected]
 
 
 def test_exports_are_written_a_chunk_at_a_time(bundled: Package, monkeypatch: pytest.MonkeyPatch) -> None:

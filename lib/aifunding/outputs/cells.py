@@ -59,8 +59,18 @@ def _exact_cell(value: Any) -> Any:
 
 
 def records(frame: pd.DataFrame) -> list[dict[Hashable, Any]]:
-    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-    return [{k: _json_value(v) for k, v in r.items()} for r in records]
+    """One dict per row, as JSON holds it: missing cells None, amounts exact decimal text.
+
+    Built a column at a time (a list of plain values each, then zipped into rows), not cell by cell.
+    """
+    columns = list(frame.columns)
+    values = [_json_column(frame.iloc[:, i]) for i in range(len(columns))]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)] if columns else []
+
+
+def _json_column(column: pd.Series) -> list[Any]:
+    missing = column.isna().tolist()
+    return [None if gone else _json_value(v) for v, gone in zip(column.astype(object).tolist(), missing, strict=True)]
 
 
 def _json_value(value: Any) -> Any:

@@ -17,6 +17,8 @@ import os
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
+from functools import lru_cache
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -82,8 +84,28 @@ def _dumps(value: Any, level: int) -> str:
 _FLAT = json.JSONEncoder(ensure_ascii=False, default=json_default)
 
 
+@lru_cache(maxsize=1024)
+def _key_text(key: str) -> str:
+    return encode_basestring(key) + ": "
+
+
+def _value_text(value: Any, level: int) -> str:
+    """One value as json.dumps(indent=2) writes it ``level`` levels deep: text and constants directly."""
+    if isinstance(value, str):
+        return encode_basestring(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, list | tuple | dict):
+        return _dumps(value, level)
+    return _FLAT.encode(value)
+
+
 def _record_text(record: dict[Hashable, Any], level: int) -> str:
-    """:func:`_dumps` of one record, the same text: its scalars through the C encoder, one line each.
+    """:func:`_dumps` of one record, the same text: its values written one by one, one line each.
 
     A record is one flat object; a list or object inside it (or a key that is not text) takes the
     general path, so the text never depends on which path wrote it.
@@ -91,12 +113,7 @@ def _record_text(record: dict[Hashable, Any], level: int) -> str:
     if not record or not all(isinstance(key, str) for key in record):
         return _dumps(record, level)
     pad = "\n" + "  " * (level + 1)
-    items = [
-        _FLAT.encode(key)
-        + ": "
-        + (_dumps(value, level + 1) if isinstance(value, list | tuple | dict) else _FLAT.encode(value))
-        for key, value in record.items()
-    ]
+    items = [_key_text(key) + _value_text(value, level + 1) for key, value in record.items()]
     return "{" + pad + ("," + pad).join(items) + "\n" + "  " * level + "}"
 
 
