@@ -23,13 +23,14 @@ def field_types(table: Table) -> dict[str, Any]:
     return {name: base_type(unwrap_optional(info.annotation)[0]) for name, info in table.model.model_fields.items()}
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A validated value as a frame holds it: an enum member as its value, anything else as it is."""
     return value.value if isinstance(value, Enum) else value
 
 
 def frame_from_models(table: Table, rows: Iterable[LoadedRow]) -> pd.DataFrame:
     """The frame of a table's validated rows."""
-    return frame_from_records(table, [{name: _plain(getattr(r.model, name)) for name in table.columns} for r in rows])
+    return frame_from_records(table, [{name: plain(getattr(r.model, name)) for name in table.columns} for r in rows])
 
 
 def frame_from_records(table: Table, records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import io
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -20,6 +20,9 @@ from aifunding.data.limits import Limits
 from aifunding.data.messages import friendly_message
 from aifunding.data.report import Problem, QuarantinedRow, Severity, ValidationReport
 from aifunding.data.tables import Table
+
+if TYPE_CHECKING:
+    from _csv import Reader  # what csv.reader returns; the stubs name it, the csv module does not
 
 
 @dataclass
@@ -84,36 +87,67 @@ def decode_csv_bytes(name: str, shown: str, data: bytes, report: ValidationRepor
 
 def parse_table(table: Table, file: str, text: str, report: ValidationReport, limits: Limits) -> list[LoadedRow]:
     """Parse one CSV text into validated rows, quarantining what fails. Linear in the size of the text."""
-
-    def problem(
-        rule: str,
-        line: int | None,
-        column: str | None,
-        value: str | None,
-        message: str,
-        severity: Severity = Severity.ERROR,
-    ) -> None:
-        report.problems.append(Problem(severity, rule, table.name, file, line, column, clip(value), message))
-
-    if not text.strip():
-        problem(
-            "empty-file",
-            1,
-            None,
-            None,
-            f"the file is empty; it needs at least the header line: {','.join(table.columns)}",
-        )
-        report.unread.add(table.name)
+    if report_empty_file(table, file, text, report):
         return []
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv_reader(text)
+    header = read_header(table, file, reader, report, limits)
+    if header is None:
+        return []
+    return read_rows(table, file, reader, header, report, limits)
+
+
+def csv_reader(text: str) -> Reader:
+    """The csv module's reader of ``text``, line by line (any line end), counting lines in ``line_num``."""
+    return csv.reader(io.StringIO(text, newline=""))
+
+
+def report_empty_file(table: Table, file: str, text: str, report: ValidationReport) -> bool:
+    """Whether ``text`` holds nothing but whitespace, which is reported (the table is then unread)."""
+    # `text.isspace()` is `not text.strip()` without copying a text of hundreds of megabytes.
+    if text and not text.isspace():
+        return False
+    _problem(
+        report,
+        table,
+        file,
+        "empty-file",
+        1,
+        None,
+        None,
+        f"the file is empty; it needs at least the header line: {','.join(table.columns)}",
+    )
+    report.unread.add(table.name)
+    return True
+
+
+@dataclass(frozen=True)
+class Header:
+    """A table's header line as read: its column names in file order, and the required columns it lacks."""
+
+    names: list[str]
+    expected: frozenset[str]
+    required_missing: list[str]
+
+
+def read_header(
+    table: Table, file: str, reader: Iterator[list[str]], report: ValidationReport, limits: Limits
+) -> Header | None:
+    """The header, the first record ``reader`` yields; None when no row can be read.
+
+    Reports the header's problems (a header that is not CSV or too wide, unknown, duplicate and
+    missing columns); a table none of whose rows can be read is marked unread.
+    """
     try:
         header = [h.strip() for h in next(reader)]
     except csv.Error as exc:
-        problem("csv-syntax", 1, None, None, f"the header line cannot be read as CSV: {exc}")
+        _problem(report, table, file, "csv-syntax", 1, None, None, f"the header line cannot be read as CSV: {exc}")
         report.unread.add(table.name)
-        return []
+        return None
     if len(header) > limits.columns:
-        problem(
+        _problem(
+            report,
+            table,
+            file,
             "too-many-columns",
             1,
             None,
@@ -122,14 +156,17 @@ def parse_table(table: Table, file: str, text: str, report: ValidationReport, li
             f"the {table.name} table has {len(table.columns)}. No row of this table was read",
         )
         report.unread.add(table.name)
-        return []
+        return None
     expected = table.columns
     expected_set = set(expected)
     present = Counter(header)
     missing = [c for c in expected if c not in present]
     for column in header:
         if column not in expected_set:
-            problem(
+            _problem(
+                report,
+                table,
+                file,
                 "unknown-column",
                 1,
                 clip(column) or "(blank)",
@@ -138,7 +175,10 @@ def parse_table(table: Table, file: str, text: str, report: ValidationReport, li
                 f"allowed columns: {', '.join(expected)}",
             )
     for column in sorted(c for c, n in present.items() if n > 1 and c):
-        problem(
+        _problem(
+            report,
+            table,
+            file,
             "duplicate-column",
             1,
             clip(column),
@@ -149,7 +189,10 @@ def parse_table(table: Table, file: str, text: str, report: ValidationReport, li
     for column in missing:
         severity = Severity.ERROR if column in required else Severity.WARNING
         note = "so no row can be loaded" if column in required else "so it is empty in every row"
-        problem(
+        _problem(
+            report,
+            table,
+            file,
             "missing-column",
             1,
             column,
@@ -159,7 +202,16 @@ def parse_table(table: Table, file: str, text: str, report: ValidationReport, li
             else f"the optional column '{column}' is missing, {note}",
             severity,
         )
+    return Header(header, frozenset(expected_set), required)
 
+
+def read_rows(
+    table: Table, file: str, reader: Reader, header: Header, report: ValidationReport, limits: Limits
+) -> list[LoadedRow]:
+    """Every row after the header, each checked by :func:`check_row`: blank lines skipped, at most ``limits.rows``.
+
+    ``reader`` is a :func:`csv_reader` that has read the header.
+    """
     loaded: list[LoadedRow] = []
     rows_seen = 0
     while True:
@@ -169,7 +221,10 @@ def parse_table(table: Table, file: str, text: str, report: ValidationReport, li
         except StopIteration:
             break
         except csv.Error as exc:
-            problem(
+            _problem(
+                report,
+                table,
+                file,
                 "csv-syntax",
                 start,
                 None,
@@ -182,48 +237,80 @@ def parse_table(table: Table, file: str, text: str, report: ValidationReport, li
             continue  # blank lines carry no data; csv writers often end files with one
         rows_seen += 1
         if rows_seen > limits.rows:
-            problem(
-                "too-many-rows",
-                line,
-                None,
-                None,
-                f"the file has more than {limits.rows:,} rows, the limit for one table; "
-                "this line and the rest of the file were not read",
-            )
+            report_too_many_rows(table, file, line, report, limits)
             break
-        raw = {header[i]: (values[i] if i < len(values) else None) for i in range(len(header))}
-        cleaned = {k: (v.strip() if isinstance(v, str) and v.strip() else None) for k, v in raw.items()}
-        reasons: list[str] = []
-        too_long = next((i for i, v in enumerate(values) if len(v) > limits.cell_chars), None)
-        if too_long is not None:
-            long_column = header[too_long] if too_long < len(header) else None
-            reasons.append(
-                f"a value has {len(values[too_long]):,} characters, more than the limit of {limits.cell_chars:,}"
-            )
-            problem("cell-too-long", line, long_column, values[too_long], reasons[-1])
-        elif len(values) != len(header):
-            reasons.append(f"the line has {len(values)} values but the header has {len(header)} columns")
-            problem("field-count", line, None, None, reasons[-1])
-        elif required:
-            reasons.append("required column(s) missing from the header: " + ", ".join(required))
-        else:
-            # An empty cell is a missing value: the model's default applies (status "active", caveat
-            # kind "conflict"), and a required field says it is required.
-            data = {k: v for k, v in cleaned.items() if k in expected_set and v is not None}
-            try:
-                model = table.model.model_validate(data)
-            except ValidationError as exc:
-                for err in exc.errors(include_url=False):
-                    bad_column = str(err["loc"][0]) if err["loc"] else None
-                    value = cleaned.get(bad_column) if bad_column else None
-                    message = friendly_message(err, bad_column)
-                    reasons.append(f"{bad_column}: {message}" if bad_column else message)
-                    problem(f"row:{err['type']}", line, bad_column, value, message)
-            else:
-                loaded.append(LoadedRow(file, line, cleaned, model))
-                continue
-        report.quarantined.append(QuarantinedRow(table.name, file, line, clip_row(cleaned), tuple(reasons)))
+        row = check_row(table, file, header, values, line, report, limits)
+        if row is not None:
+            loaded.append(row)
     return loaded
+
+
+def report_too_many_rows(table: Table, file: str, line: int, report: ValidationReport, limits: Limits) -> None:
+    """Report that ``line`` is the first row over ``limits.rows``, where reading stopped."""
+    _problem(
+        report,
+        table,
+        file,
+        "too-many-rows",
+        line,
+        None,
+        None,
+        f"the file has more than {limits.rows:,} rows, the limit for one table; "
+        "this line and the rest of the file were not read",
+    )
+
+
+def check_row(
+    table: Table, file: str, header: Header, values: list[str], line: int, report: ValidationReport, limits: Limits
+) -> LoadedRow | None:
+    """The row of ``values`` (one non-blank line, as read) validated, or None after reporting and quarantining it."""
+    names = header.names
+    raw = {names[i]: (values[i] if i < len(values) else None) for i in range(len(names))}
+    cleaned = {k: (v.strip() if isinstance(v, str) and v.strip() else None) for k, v in raw.items()}
+    reasons: list[str] = []
+    too_long = next((i for i, v in enumerate(values) if len(v) > limits.cell_chars), None)
+    if too_long is not None:
+        long_column = names[too_long] if too_long < len(names) else None
+        reasons.append(
+            f"a value has {len(values[too_long]):,} characters, more than the limit of {limits.cell_chars:,}"
+        )
+        _problem(report, table, file, "cell-too-long", line, long_column, values[too_long], reasons[-1])
+    elif len(values) != len(names):
+        reasons.append(f"the line has {len(values)} values but the header has {len(names)} columns")
+        _problem(report, table, file, "field-count", line, None, None, reasons[-1])
+    elif header.required_missing:
+        reasons.append("required column(s) missing from the header: " + ", ".join(header.required_missing))
+    else:
+        # An empty cell is a missing value: the model's default applies (status "active", caveat
+        # kind "conflict"), and a required field says it is required.
+        data = {k: v for k, v in cleaned.items() if k in header.expected and v is not None}
+        try:
+            model = table.model.model_validate(data)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                bad_column = str(err["loc"][0]) if err["loc"] else None
+                value = cleaned.get(bad_column) if bad_column else None
+                message = friendly_message(err, bad_column)
+                reasons.append(f"{bad_column}: {message}" if bad_column else message)
+                _problem(report, table, file, f"row:{err['type']}", line, bad_column, value, message)
+        else:
+            return LoadedRow(file, line, cleaned, model)
+    report.quarantined.append(QuarantinedRow(table.name, file, line, clip_row(cleaned), tuple(reasons)))
+    return None
+
+
+def _problem(
+    report: ValidationReport,
+    table: Table,
+    file: str,
+    rule: str,
+    line: int | None,
+    column: str | None,
+    value: str | None,
+    message: str,
+    severity: Severity = Severity.ERROR,
+) -> None:
+    report.problems.append(Problem(severity, rule, table.name, file, line, column, clip(value), message))
 
 
 # The csv module refuses fields over 128 KB with an error that ends the file; let every cell through

@@ -1,0 +1,173 @@
+"""Parsing one table's CSV by column: the same report and rows as :func:`~aifunding.data.parsing.parse_table`.
+
+The per-row parser builds a dict and a pydantic model for every line, which is most of the time
+validation takes at 100,000 awards and hopeless at a million. Here pyarrow reads the cells
+(:mod:`aifunding.data.grid`), every field is checked once per distinct value by the model's own field
+validator (:mod:`aifunding.data.distinct`), the model's cross-field validators mark the rows they
+could refuse (:mod:`aifunding.data.crossfield`), and only a row some check marked goes through the
+per-row code (:func:`~aifunding.data.parsing.check_row`), which words its problems exactly as before.
+The loaded rows come out as a :class:`~aifunding.data.rowset.RowSet` built from the distinct values.
+
+Whenever the columns cannot mirror the per-row parser exactly (a text pyarrow would read otherwise,
+or a model whose checks are not its field annotations and known cross-field validators) the table
+is read by the per-row code instead: the same result, only slower.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+from aifunding.data.crossfield import Cells, predicates_for
+from aifunding.data.distinct import Column, Encoded, check_column, encode, field_checks, objects
+from aifunding.data.frames import field_types, plain
+from aifunding.data.grid import Grid, header_record, read_grid
+from aifunding.data.limits import Limits
+from aifunding.data.parsing import (
+    Header,
+    check_row,
+    csv_reader,
+    parse_table,
+    read_header,
+    read_rows,
+    report_too_many_rows,
+)
+from aifunding.data.report import ValidationReport
+from aifunding.data.rowset import RowSet
+from aifunding.data.tables import Table
+
+# The dtype pandas gives a column of text (NaN where missing), as the per-row frames hold it.
+TEXT = pd.StringDtype(na_value=np.nan)
+
+
+def parse_table_columnar(table: Table, file: str, text: str, report: ValidationReport, limits: Limits) -> RowSet:
+    """Parse one CSV text into the RowSet of its valid rows, reporting and quarantining the rest.
+
+    Appends to ``report`` exactly what :func:`~aifunding.data.parsing.parse_table` appends, in the same
+    order, and returns ``RowSet.from_loaded`` of the rows it loads.
+    """
+    mirrored = field_checks(table.model) is not None and predicates_for(table.model) is not None
+    record = header_record(text) if mirrored else None
+    if record is None:
+        return RowSet.from_loaded(table, file, parse_table(table, file, text, report, limits))
+    header = read_header(table, file, iter([record]), report, limits)
+    if header is None:
+        return RowSet.from_loaded(table, file, [])
+    grid = read_grid(text, len(header.names))
+    if grid is None:
+        reader = csv_reader(text)
+        next(reader)  # the header, read above
+        return RowSet.from_loaded(table, file, read_rows(table, file, reader, header, report, limits))
+    return _parse_grid(table, file, header, grid, report, limits)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A grid's cells checked by column, and which rows are blank and which some check flagged."""
+
+    by_name: dict[str, Encoded]  # each header column's cells (a name given twice: its last, as in a row's dict)
+    columns: dict[str, Column]  # each model field's checked cells
+    blank: np.ndarray  # per row: every cell is blank (a line the per-row reader skips)
+    flagged: np.ndarray  # per row: a cell failed or is too long, or a cross-field validator could refuse it
+
+
+def check_grid(table: Table, header: Header, grid: Grid, limits: Limits) -> Checked:
+    """Every cell of ``grid`` checked once per distinct value, and every row flagged that a model could refuse."""
+    count = grid.cells.num_rows
+    encoded = [encode(column) for column in grid.cells.columns]
+    by_name = dict(zip(header.names, encoded, strict=True))
+    columns = {
+        check.name: check_column(check, by_name.get(check.name), count) for check in field_checks(table.model) or ()
+    }
+    flagged = _too_long(grid, limits) | np.logical_or.reduce([c.failed_rows() for c in columns.values()])
+    cells = Cells(columns, count)
+    for predicate in predicates_for(table.model) or ():
+        flagged |= predicate(cells, table.model)
+    if header.required_missing:
+        flagged[:] = True
+    blank = np.logical_and.reduce([e.blank_rows() for e in encoded])
+    return Checked(by_name, columns, blank, flagged)
+
+
+def _parse_grid(
+    table: Table, file: str, header: Header, grid: Grid, report: ValidationReport, limits: Limits
+) -> RowSet:
+    """The rows of ``grid`` as :func:`~aifunding.data.parsing.read_rows` would load and report them."""
+    checked = check_grid(table, header, grid, limits)
+    rows = np.flatnonzero(~checked.blank)
+    over = int(grid.lines[rows[limits.rows]]) if len(rows) > limits.rows else None
+    rows = rows[: limits.rows]
+    flagged = checked.flagged
+
+    # Only flagged rows meet a model, through the per-row code and in line order, as in parse_table.
+    marked = rows[flagged[rows]]
+    loaded: list[int] = []  # the marked rows the model loaded after all
+    marked_cells = grid.cells.take(pa.array(marked)).columns
+    lines = zip(*(column.to_pylist() for column in marked_cells), strict=True)
+    for position, line in zip(marked.tolist(), lines, strict=True):
+        if check_row(table, file, header, list(line), int(grid.lines[position]), report, limits) is not None:
+            loaded.append(position)
+    if over is not None:
+        report_too_many_rows(table, file, over, report, limits)
+
+    keep = np.sort(np.concatenate([rows[~flagged[rows]], np.array(loaded, dtype=np.intp)]))
+    if not len(keep):
+        return RowSet.from_loaded(table, file, [])
+    raw = pd.DataFrame({name: pd.Series(e.cleaned_rows(keep), dtype=object) for name, e in checked.by_name.items()})
+    return RowSet(table, file, _values_frame(table, checked, keep), grid.lines[keep], raw)
+
+
+def _too_long(grid: Grid, limits: Limits) -> np.ndarray:
+    """Per row, whether a cell (of any column, as read) has more than ``limits.cell_chars`` characters."""
+    hits = np.zeros(grid.cells.num_rows, dtype=bool)
+    for column in grid.cells.columns:
+        # A cell never has more characters than bytes: count characters only in a column that may hold one.
+        if len(column) and pc.max(pc.binary_length(column)).as_py() > limits.cell_chars:
+            hits |= pc.greater(pc.utf8_length(column), limits.cell_chars).to_numpy(zero_copy_only=False)
+    return hits
+
+
+def _values_frame(table: Table, checked: Checked, keep: np.ndarray) -> pd.DataFrame:
+    """The typed frame of the kept rows, as :func:`~aifunding.data.frames.frame_from_models` builds it.
+
+    A flagged row that the model then loaded passed every cell check, so its values are the columns' too.
+    """
+    kinds = field_types(table)
+    frame: dict[str, Any] = {}
+    for name, column in checked.columns.items():
+        codes = column.codes[keep]
+        encoded = checked.by_name.get(name)
+        kind = kinds[name]
+        if isinstance(kind, type) and issubclass(kind, str) and encoded is not None and _is_cleaned(column, encoded):
+            dictionary = pa.concat_arrays([encoded.text, pa.array([plain(column.values[-1])], pa.string())])
+            frame[name] = _text(dictionary, codes)
+            continue
+        values = objects([plain(value) for value in column.values])[codes]
+        if kind is Decimal:
+            frame[name] = pd.Series(values, dtype=object)
+        elif kind is int:
+            frame[name] = pd.array(values, dtype="Int64")
+        else:
+            frame[name] = pd.Series(values.tolist())  # pandas infers the dtype, as from records (bool for booleans)
+    return pd.DataFrame(frame)
+
+
+def _is_cleaned(column: Column, encoded: Encoded) -> bool:
+    """Whether each valid value of a text column is its cleaned cell (so the column is the cleaned text)."""
+    valid = ~encoded.blank & ~column.failed[:-1]
+    # Lists compare each pair by identity first: a text cell is usually validated as the very same string.
+    return bool(column.values[:-1][valid].tolist() == encoded.cleaned[valid].tolist())
+
+
+def _text(dictionary: pa.Array, codes: np.ndarray) -> Any:
+    """The text column of ``dictionary[codes]``: pandas' text dtype, or objects when every value is missing."""
+    taken = pc.take(dictionary, pa.array(codes))
+    if taken.null_count == len(taken):
+        return pd.Series([None] * len(taken), dtype=object)
+    return pd.Series(pd.array(taken, dtype=TEXT))

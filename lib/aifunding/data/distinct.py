@@ -1,0 +1,166 @@
+"""A table's cells checked by column, once per distinct value, with the row model's own field validators.
+
+A column of a million awards holds a few thousand distinct amounts, dates and codes: each is stripped
+and validated once, and every row takes its result by index. The validator of a field is built from
+its annotation and ``Field`` in the row model (pattern, range, enum, ``check_partial_date``,
+``check_precision``) under the model's config, so the models stay the one definition of a valid cell.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import GenericAlias
+from typing import Any
+
+import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+
+@dataclass(frozen=True)
+class FieldCheck:
+    """How one model field checks a cell: its validator (over a list of cells), and what an empty cell means."""
+
+    name: str
+    adapter: TypeAdapter[list[Any]]
+    required: bool
+    default: Any  # the value an empty cell of an optional field takes
+
+
+@functools.cache
+def field_checks(model: type[BaseModel]) -> tuple[FieldCheck, ...] | None:
+    """A check per field of ``model``, in order; None when a field's value depends on more than its annotation.
+
+    That is a field or "before"/"wrap" model validator, an alias, a validated default or a
+    ``model_post_init``: none of which a row model uses today, and any of which a column of cells
+    checked alone would miss.
+    """
+    decorators = model.__pydantic_decorators__
+    config = model.model_config
+    if (
+        decorators.field_validators
+        or decorators.validators
+        or decorators.root_validators
+        or any(d.info.mode != "after" for d in decorators.model_validators.values())
+        or model.__pydantic_post_init__ is not None
+        or config.get("validate_default")
+    ):
+        return None
+    # Cells come here stripped by str.strip, as the per-row reader hands them to the model; pydantic's
+    # own stripping removes less (a test checks every code point), so it never changes a cell here and
+    # is left out: it would only copy every string, tripling the time a column of identifiers takes.
+    cell_config = ConfigDict(**config)
+    cell_config.pop("str_strip_whitespace", None)
+    checks = []
+    for name, info in model.model_fields.items():
+        if info.alias is not None or info.validation_alias is not None or info.validate_default:
+            return None
+        annotation = GenericAlias(list, (info.rebuild_annotation(),))
+        adapter: TypeAdapter[list[Any]] = TypeAdapter(annotation, config=cell_config)
+        required = info.is_required()
+        default = None if required else info.get_default(call_default_factory=True)
+        checks.append(FieldCheck(name, adapter, required, default))
+    return tuple(checks)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One column of raw cells by distinct value: each row's index, and per distinct value its cleaned text.
+
+    Cleaning is the per-row reader's: strip whitespace (pyarrow's ``utf8_trim_whitespace`` strips
+    exactly what ``str.strip`` strips, which a test checks over every code point), and a blank cell
+    becomes None.
+    """
+
+    indices: np.ndarray  # per row, into the distinct values
+    text: pa.Array  # per distinct value, stripped
+    cleaned: np.ndarray  # per distinct value, stripped (object: str, or None where blank)
+    blank: np.ndarray  # per distinct value
+
+    def blank_rows(self) -> np.ndarray:
+        return self.blank[self.indices]
+
+    def cleaned_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The cleaned text of the rows at ``rows`` (object: str, or None where blank)."""
+        return self.cleaned[self.indices[rows]]
+
+
+def encode(raw: pa.ChunkedArray) -> Encoded:
+    """The column ``raw`` (strings, no nulls) by distinct value."""
+    encoded = raw.combine_chunks().dictionary_encode()  # one chunk already (see grid.read_grid): no copy
+    text = pc.utf8_trim_whitespace(encoded.dictionary)
+    blank = pc.equal(pc.binary_length(text), 0).to_numpy(zero_copy_only=False)
+    cleaned = text.to_numpy(zero_copy_only=False)
+    cleaned[blank] = None
+    return Encoded(encoded.indices.to_numpy(zero_copy_only=False), text, cleaned, blank)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One field's cells by distinct value: each row's code into ``values``, ``failed`` and ``present``.
+
+    The last code stands for an empty cell: the field's default, or a failure when it is required.
+    ``values`` holds validated values (Decimal, int, bool, enum member, str), None where one failed.
+    """
+
+    codes: np.ndarray
+    values: np.ndarray  # object
+    failed: np.ndarray  # bool per code
+    present: np.ndarray  # bool per code: the value is not None
+
+    def failed_rows(self) -> np.ndarray:
+        return self.failed[self.codes]
+
+    def present_rows(self) -> np.ndarray:
+        return self.present[self.codes]
+
+    def where(self, test: Callable[[Any], bool]) -> np.ndarray:
+        """Per row, ``test`` of its value (evaluated once per distinct value)."""
+        hits = np.fromiter((bool(test(value)) for value in self.values), dtype=bool, count=len(self.values))
+        return hits[self.codes]
+
+
+def check_column(check: FieldCheck, encoded: Encoded | None, rows: int) -> Column:
+    """The cells of one field checked once per distinct value; ``encoded`` is None for a column the header lacks."""
+    if encoded is None:
+        codes = np.zeros(rows, dtype=np.intp)
+        return Column(
+            codes, objects([check.default]), np.array([check.required]), np.array([check.default is not None])
+        )
+    distinct = len(encoded.cleaned)
+    given = np.flatnonzero(~encoded.blank)
+    everywhere = len(given) == distinct  # no blank cell (the usual case): no indirection through ``given``
+    parsed, bad = validate_each(check.adapter, (encoded.cleaned if everywhere else encoded.cleaned[given]).tolist())
+    if everywhere:
+        values, failed = objects([*parsed, check.default]), np.append(bad, check.required)
+    else:
+        values, failed = np.full(distinct + 1, None, dtype=object), np.zeros(distinct + 1, dtype=bool)
+        values[given], failed[given] = objects(parsed), bad
+        values[-1], failed[-1] = check.default, check.required
+    present = np.append(~encoded.blank & ~failed[:-1], check.default is not None)
+    codes = np.where(encoded.blank, distinct, np.arange(distinct, dtype=np.intp))[encoded.indices]
+    return Column(codes, values, failed, present)
+
+
+def validate_each(adapter: TypeAdapter[list[Any]], cells: list[str]) -> tuple[list[Any], np.ndarray]:
+    """Each cell validated (None where it failed), and which failed: one call, and one more per set of failures."""
+    bad = np.zeros(len(cells), dtype=bool)
+    try:
+        return adapter.validate_python(cells), bad
+    except ValidationError as exc:
+        failing = {int(err["loc"][0]) for err in exc.errors(include_url=False, include_context=False)}
+    bad[list(failing)] = True
+    passing = np.flatnonzero(~bad)
+    results, bad[passing] = validate_each(adapter, [cells[i] for i in passing])
+    parsed: list[Any] = [None] * len(cells)
+    for i, value in zip(passing.tolist(), results, strict=True):
+        parsed[i] = value
+    return parsed, bad
+
+
+def objects(values: list[Any]) -> np.ndarray:
+    """``values`` as a one-dimensional object array (numpy would unpack a value that is itself a sequence)."""
+    return np.fromiter(values, dtype=object, count=len(values))

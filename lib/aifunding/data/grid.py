@@ -1,0 +1,167 @@
+"""A CSV text read by pyarrow as columns of raw text, exactly as the csv module would read it, or not at all.
+
+:func:`aifunding.data.parsing.parse_table` reads a table with Python's csv module, one line at a time.
+pyarrow's reader is many times faster but not the same reader: it drops a byte-order mark at the start
+of its input, skips empty lines without counting them, ends a quoted value at a line end (here:
+``newlines_in_values=False``, its fast mode) and parses some odd quoting its own way. The functions
+here return what the csv module would read only when the two readers agree on every line, and None
+otherwise, so the caller falls back to the csv module. They agree when:
+
+- the header is line 1 alone, and no line ends in a lone carriage return (the csv module ends a line
+  there, pyarrow does not);
+- every data line holds one value per header column (pyarrow refuses a line that does not);
+- every line holding a double quote reads the same with the csv module (checked line by line; its
+  strict mode fails a line that ends inside a quoted value, which would run on into the next line).
+  A line without one is split at its commas by both readers.
+
+Empty lines are skipped by both readers; each row keeps its own line number.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.csv as pa_csv  # type: ignore[import-untyped]
+
+BOM = "\ufeff".encode()
+# Large enough for the widest line the limits allow (100 columns of 10,000 characters of up to 4
+# bytes); pyarrow refuses a line longer than its block, and the caller then falls back.
+BLOCK_BYTES = 1 << 22
+
+
+def header_record(text: str) -> list[str] | None:
+    """The first record of ``text`` as the csv module reads it, if line 1 holds all of it; else None.
+
+    None also for a text of whitespace only, which the per-row reader reports as empty.
+    """
+    if not text or text.isspace():
+        return None
+    end = text.find("\n")
+    line = text if end < 0 else text[: end + 1]
+    if line.count("\r") != line.count("\r\n"):
+        return None
+    try:
+        records = list(csv.reader([line], strict=True))
+    except csv.Error:
+        return None
+    return records[0] if len(records) == 1 else None
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The data lines of a CSV text: one column of raw (unstripped) text per header column, by position."""
+
+    cells: pa.Table
+    lines: np.ndarray  # each row's line in the file, as a text editor counts them (the header is line 1)
+
+
+def read_grid(text: str, width: int) -> Grid | None:
+    """The lines after line 1 of ``text`` as ``width`` columns; None where the csv module could read them otherwise.
+
+    The caller has read line 1 with :func:`header_record`.
+    """
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: not text any file could hold
+        return None
+    header_end = data.find(b"\n")
+    start = len(data) if header_end < 0 else header_end + 1  # where the data lines begin
+    if width == 0 or data.startswith(BOM, start) or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
+        return None
+    names = [f"c{i}" for i in range(width)]
+    if start == len(data):
+        empty = pa.table({name: pa.array([], pa.string()) for name in names})
+        return Grid(empty, np.empty(0, dtype=np.int64))
+    try:
+        cells = pa_csv.read_csv(
+            pa.py_buffer(data).slice(start),
+            read_options=pa_csv.ReadOptions(column_names=names, block_size=BLOCK_BYTES),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        # One chunk per column: taking rows from many would concatenate them each time.
+        cells = cells.combine_chunks()
+    except pa.ArrowException:  # a line with another number of values, longer than a block, or 2 GB in a column
+        return None
+    line_count = data.count(b"\n", start) + (0 if data.endswith(b"\n") else 1)
+    # pyarrow skips empty lines: look for them only when some line gave no row.
+    empty_lines = _empty_lines(data, start) if cells.num_rows != line_count else np.empty(0, dtype=np.int64)
+    if cells.num_rows != line_count - len(empty_lines) or not _quoted_lines_agree(data, start, cells, empty_lines):
+        return None
+    # Row r sits on data line r + (empty lines before it); shifted[j] is the first row after empty line j.
+    shifted = empty_lines - np.arange(len(empty_lines))
+    rows = np.arange(cells.num_rows, dtype=np.int64)
+    return Grid(cells, rows + np.searchsorted(shifted, rows, side="right") + 2)
+
+
+def _empty_lines(data: bytes, start: int) -> np.ndarray:
+    """The indices (0 for line 2) of the empty data lines: nothing, or only a carriage return, before the line feed."""
+    starts = [start] if data.startswith((b"\n", b"\r\n"), start) else []
+    for pattern in (b"\n\n", b"\n\r\n"):
+        at = data.find(pattern, start)
+        while at >= 0:
+            starts.append(at + 1)
+            at = data.find(pattern, at + 1)
+    starts.sort()
+    found, counted, newlines = [], start, 0
+    for line_start in starts:
+        newlines += data.count(b"\n", counted, line_start)
+        counted = line_start
+        found.append(newlines)
+    return np.array(found, dtype=np.int64)
+
+
+def _quoted_lines_agree(data: bytes, start: int, cells: pa.Table, empty_lines: np.ndarray) -> bool:
+    """Whether every data line holding a double quote reads as the same values with the csv module as with pyarrow."""
+    # Finding each quote costs a few calls per line, splitting costs the whole text: split when quotes are
+    # many, as the first lines tell (counting them all would take longer than finding a few).
+    sample = data[start : start + SAMPLE_BYTES]
+    dense = sample.count(b'"') * SPLIT_QUOTES_PER_BYTE > len(sample)
+    indices, texts = (_split_quoted_lines if dense else _find_quoted_lines)(data, start)
+    if not texts:
+        return True
+    try:
+        expected = list(csv.reader(texts, strict=True))
+    except csv.Error:
+        return False
+    rows = np.array(indices, dtype=np.int64) - np.searchsorted(empty_lines, indices)
+    columns = [column.to_pylist() for column in cells.take(pa.array(rows)).columns]
+    return expected == list(map(list, zip(*columns, strict=True)))
+
+
+# Above one double quote per this many bytes of the first data lines, quoted lines are found by splitting.
+SPLIT_QUOTES_PER_BYTE = 200
+SAMPLE_BYTES = 1 << 16
+
+
+def _find_quoted_lines(data: bytes, start: int) -> tuple[list[int], list[str]]:
+    """The data lines holding a double quote, found quote by quote: their indices (0 for line 2) and text."""
+    indices: list[int] = []
+    texts: list[str] = []
+    counted, newlines = start, 0
+    at = data.find(b'"', start)
+    while at >= 0:
+        newline = data.rfind(b"\n", start, at)
+        line_start = start if newline < 0 else newline + 1
+        end = data.find(b"\n", at)
+        end = len(data) if end < 0 else end
+        newlines += data.count(b"\n", counted, line_start)
+        counted = line_start
+        indices.append(newlines)
+        texts.append(data[line_start:end].removesuffix(b"\r").decode("utf-8"))
+        at = data.find(b'"', end)
+    return indices, texts
+
+
+def _split_quoted_lines(data: bytes, start: int) -> tuple[list[int], list[str]]:
+    """The data lines holding a double quote, found by splitting every line: their indices (0 for line 2) and text."""
+    lines = data[start:].decode("utf-8").split("\n")
+    indices = [i for i, line in enumerate(lines) if '"' in line]
+    return indices, [lines[i].removesuffix("\r") for i in indices]

@@ -1,0 +1,216 @@
+"""What the columnar parser relies on: flags that cover every refusal, and readers that agree with the csv module.
+
+``test_columnar_parse`` compares whole results; the tests here pin the pieces down: every row a
+model refuses is flagged (so only flagged rows need a model), a model whose checks are not known is
+read row by row, the header and quoted lines are read as the csv module reads them, and pyarrow's
+and pydantic's whitespace agree with ``str.strip``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from test_columnar_parse import HOSTILE, POOLS, columnar_matches, table_text
+
+from aifunding.data import grid
+from aifunding.data.columnar import check_grid
+from aifunding.data.crossfield import PREDICATES, predicates_for
+from aifunding.data.distinct import field_checks
+from aifunding.data.grid import header_record, read_grid
+from aifunding.data.limits import Limits
+from aifunding.data.parsing import csv_reader, read_header
+from aifunding.data.report import ValidationReport
+from aifunding.data.tables import TABLES, TABLES_BY_NAME, Table
+
+from packages import minimal_tables
+
+# --- Flags: every row a model refuses is flagged ----------------------------------------------------------
+
+
+def assert_refused_rows_flagged(name: str, rows: list[dict[str, str]]) -> int:
+    """Assert that every row of ``rows`` its model refuses is flagged by the columnar checks; return how many."""
+    table = TABLES_BY_NAME[name]
+    text = table_text(name, rows)
+    record = header_record(text)
+    assert record is not None
+    header = read_header(table, table.path, iter([record]), ValidationReport(), Limits())
+    assert header is not None
+    grid = read_grid(text, len(header.names))
+    assert grid is not None
+    checked = check_grid(table, header, grid, Limits())
+    refused = 0
+    for position, row in enumerate(rows):  # csv.DictWriter writes one line per row: positions match
+        data = {k: v.strip() for k, v in row.items() if v.strip()}
+        if not data:
+            continue  # a blank line, which holds no row
+        try:
+            table.model.model_validate(data)
+        except ValidationError:
+            refused += 1
+            assert checked.flagged[position], (name, row)
+    assert columnar_matches(table, text)
+    return refused
+
+
+# Per table with cross-field validators: a valid row, and the values to combine in each field they read.
+COMBINATIONS: dict[str, tuple[dict[str, str], dict[str, list[str]]]] = {
+    "programmes": (
+        {**minimal_tables()["programmes"][0], "id": "p-1"},  # every row p-1: a parent_id p-1 names the row itself
+        {
+            "amount": ["", "5"], "currency": ["", "JPY"], "basis": ["", "exact"],
+            "period_start_fy": ["", "2020", "2024"], "period_end_fy": ["", "2020", "2024"],
+            "parent_id": ["", "p-1", "p-2"],
+        },
+    ),
+    "awards": (
+        minimal_tables()["awards"][0],
+        {
+            "amount": ["", "5"], "currency": ["", "JPY"], "basis": ["", "about"],
+            "project_cost": ["", "9"], "project_cost_basis": ["", "exact"],
+        },
+    ),
+    "market_shares": (
+        minimal_tables()["market_shares"][0],
+        {
+            "share_low": ["", "30", "70"], "share_high": ["", "30", "70"],
+            "basis": ["exact", "about", "range", "more_than", "rank_only"],
+            "rank": ["", "1"], "rank_inferred": ["", "false", "true"],
+        },
+    ),
+    "milestones": (
+        minimal_tables()["milestones"][0],
+        {"due_date": ["", "2024-12"], "due_fiscal_year": ["", "2025"], "programme_id": ["", "round-1"],
+         "award_id": ["", "award-a"]},
+    ),
+    "citations": (
+        {"source_id": "src-a"},
+        {"programme_id": ["", "p"], "award_id": ["", "a"], "market_share_id": ["", "s"], "milestone_id": ["", "m"]},
+    ),
+    "caveat_links": (
+        {"caveat_id": "cv-1"},
+        {"programme_id": ["", "p"], "award_id": ["", "a"], "market_share_id": ["", "s"], "milestone_id": ["", "m"]},
+    ),
+    "highlights": (
+        {"position": "1", "claim_en": "A claim", "page": "overview"},
+        {"programme_id": ["", "p"], "award_id": ["", "a"], "market_share_id": ["", "s"]},
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(COMBINATIONS))
+def test_every_combination_a_cross_field_validator_reads_is_flagged_when_refused(name: str) -> None:
+    base, choices = COMBINATIONS[name]
+    rows = [dict(zip(choices, values, strict=True)) for values in itertools.product(*choices.values())]
+    refused = assert_refused_rows_flagged(name, [{**base, **row} for row in rows])
+    assert 0 < refused < len(rows)
+
+
+@st.composite
+def pooled_rows(draw: st.DrawFn) -> tuple[str, list[dict[str, str]]]:
+    """Rows of bundled values, a few cells emptied and one made hostile: many mixes reach the model validators."""
+    name = draw(st.sampled_from(sorted(COMBINATIONS)))
+    columns = TABLES_BY_NAME[name].columns
+    rows = []
+    for _ in range(draw(st.integers(1, 8))):
+        row = {c: draw(st.sampled_from(POOLS[name][c] or [""])) for c in columns}
+        for column in draw(st.lists(st.sampled_from(columns), max_size=3)):
+            row[column] = ""
+        if draw(st.booleans()):
+            row[draw(st.sampled_from(columns))] = draw(st.sampled_from(HOSTILE))
+        rows.append(row)
+    return name, rows
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pooled_rows())
+def test_every_row_the_model_refuses_is_flagged(case: tuple[str, list[dict[str, str]]]) -> None:
+    assert_refused_rows_flagged(*case)
+
+
+def test_every_table_is_read_by_columns() -> None:
+    # A validator renamed or added without its predicate would silently send every table to the per-row reader.
+    for table in TABLES:
+        assert field_checks(table.model) is not None, table.name
+        assert predicates_for(table.model) is not None, table.name
+    validators = {
+        v.func.__qualname__ for t in TABLES for v in t.model.__pydantic_decorators__.model_validators.values()
+    }
+    assert validators == set(PREDICATES)  # and no predicate outlives its validator
+
+
+class _Checked(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    id: str = Field(pattern=r"^[a-z]+$")
+    size: int | None = Field(None, ge=1)
+
+
+class _FieldValidated(_Checked):
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == "admin":
+            raise ValueError("reserved")
+        return value
+
+
+class _UnknownRule(_Checked):
+    @model_validator(mode="after")
+    def _small(self) -> _UnknownRule:
+        if self.size is not None and self.size > 9:
+            raise ValueError("too big")
+        return self
+
+
+@pytest.mark.parametrize(
+    ("model", "by_columns"),
+    [(_Checked, True), (_FieldValidated, False), (_UnknownRule, False)],
+    ids=["annotations only", "a field validator", "an unknown model validator"],
+)
+def test_a_model_whose_checks_are_not_known_is_read_row_by_row(model: type[BaseModel], by_columns: bool) -> None:
+    table = Table("things", model, "Things", "Test rows.")
+    text = "id,size\nadmin,3\nbob,12\nBad,0\n,\ncarol,\n"
+    assert columnar_matches(table, text) is by_columns
+
+
+# --- Readers and whitespace -----------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet='ab,"\n\r \t\ufeff', max_size=30))
+def test_the_header_line_is_read_as_the_csv_module_reads_it(text: str) -> None:
+    record = header_record(text)
+    if record is not None:
+        reader = csv_reader(text)
+        assert record == next(reader)
+        assert reader.line_num == 1  # line 1 holds all of it
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet='ab,"\n\r\u3000', max_size=40).map(lambda t: t.replace("\r", "\r\n")), st.integers(0, 3))
+def test_quoted_lines_are_the_same_found_or_split(text: str, start: int) -> None:
+    data = text.encode("utf-8")
+    start = min(start, len(data))
+    if start and not data[:start].endswith(b"\n"):
+        start = data.rfind(b"\n", 0, start) + 1
+    assert grid._find_quoted_lines(data, start) == grid._split_quoted_lines(data, start)
+
+
+def test_pyarrow_trims_exactly_what_str_strip_strips() -> None:
+    points = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
+    trimmed = pc.utf8_trim_whitespace(pa.array([f"{p}x{p}" for p in points])).to_pylist()
+    assert [t for t, p in zip(trimmed, points, strict=True) if t != f"{p}x{p}".strip()] == []
+
+
+def test_pydantic_strips_nothing_str_strip_keeps() -> None:
+    # So a cell stripped by str.strip is what the model's str_strip_whitespace leaves (see distinct.py).
+    kept = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF and not chr(c).isspace()]
+    stripping = TypeAdapter(list[str], config=ConfigDict(str_strip_whitespace=True))
+    assert stripping.validate_python([f"{k}x{k}" for k in kept]) == [f"{k}x{k}" for k in kept]
