@@ -26,7 +26,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from aifunding.data.crossfield import Cells, predicates_for
 from aifunding.data.distinct import Column, Encoded, check_column, encode, field_checks, objects
-from aifunding.data.frames import field_types, plain
+from aifunding.data.frames import field_types, plain, typed_frame
 from aifunding.data.grid import Grid, header_record, read_grid
 from aifunding.data.limits import Limits
 from aifunding.data.parsing import (
@@ -154,8 +154,8 @@ def _values_frame(table: Table, checked: Checked, keep: np.ndarray) -> pd.DataFr
         elif kind is int:
             frame[name] = pd.array(values, dtype="Int64")
         else:
-            frame[name] = pd.Series(values.tolist())  # pandas infers the dtype, as from records (bool for booleans)
-    return pd.DataFrame(frame)
+            frame[name] = pd.Series(values.tolist())
+    return typed_frame(table, pd.DataFrame(frame))  # each column of its field's type, as from records
 
 
 def _is_cleaned(column: Column, encoded: Encoded) -> bool:
@@ -166,8 +166,5 @@ def _is_cleaned(column: Column, encoded: Encoded) -> bool:
 
 
 def _text(dictionary: pa.Array, codes: np.ndarray) -> Any:
-    """The text column of ``dictionary[codes]``: pandas' text dtype, or objects when every value is missing."""
-    taken = pc.take(dictionary, pa.array(codes))
-    if taken.null_count == len(taken):
-        return pd.Series([None] * len(taken), dtype=object)
-    return pd.Series(pd.array(taken, dtype=TEXT))
+    """The text column of ``dictionary[codes]``, in pandas' text dtype (NaN where missing)."""
+    return pd.Series(pd.array(pc.take(dictionary, pa.array(codes)), dtype=TEXT))

@@ -11,6 +11,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from aifunding.data.parsing import LoadedRow
@@ -35,7 +36,20 @@ def frame_from_models(table: Table, rows: Iterable[LoadedRow]) -> pd.DataFrame:
 
 def frame_from_records(table: Table, records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """The frame of a table from plain records (one dict per row, a value per column)."""
-    frame = pd.DataFrame.from_records(list(records), columns=table.columns)
+    return typed_frame(table, pd.DataFrame.from_records(list(records), columns=table.columns))
+
+
+# Text and vocabulary columns: pandas' string type, NaN where missing.
+TEXT = pd.StringDtype(na_value=np.nan)
+
+
+def typed_frame(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each column of the type its field has, whatever its values happen to be.
+
+    pandas infers a column's type from what is in it (a column of nothing but missing values would
+    be ``object``); the package's frames have one type per field instead, however they were made
+    (validated by row or by column, or read from the cache), so every step can rely on it.
+    """
     for name, kind in field_types(table).items():
         if kind is Decimal:
             # Object dtype keeps Decimals exact; None (not NaN) marks a missing amount.
@@ -43,4 +57,8 @@ def frame_from_records(table: Table, records: Iterable[Mapping[str, Any]]) -> pd
         elif kind is int:
             # pandas-stubs' "Int64" overloads of pd.array take no Series, though pandas accepts any array-like.
             frame[name] = pd.array(frame[name], dtype="Int64")  # type: ignore[call-overload]
+        elif kind is bool:
+            frame[name] = frame[name].astype(bool)
+        elif frame[name].dtype != TEXT:
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), None).astype(TEXT)
     return frame

@@ -15,20 +15,33 @@ The count is kept in ``report.unchecked``.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from aifunding.data.limits import Limits
 from aifunding.data.models import Programme
 from aifunding.data.parsing import LoadedRow, clip_row, typed_rows
 from aifunding.data.report import Problem, QuarantinedRow, Severity, ValidationReport
-from aifunding.data.tables import TABLES, TABLES_BY_NAME
+from aifunding.data.tables import TABLES, TABLES_BY_NAME, Table
 
 Rows = dict[str, list[LoadedRow]]
+# Table -> id -> why the row with that id was quarantined (the first cause of a cascade), with its file and line.
+Causes = dict[str, dict[str, str]]
+
+
+class RowLocation(Protocol):
+    """Where a row is: a :class:`LoadedRow`, or a row of a column-held table (see ``columnar_references``)."""
+
+    @property
+    def file(self) -> str: ...
+
+    @property
+    def line(self) -> int: ...
 
 
 def row_problem(
-    severity: Severity, rule: str, table: str, row: LoadedRow | None, column: str | None, value: object, message: str
+    severity: Severity, rule: str, table: str, row: RowLocation | None, column: str | None, value: object, message: str
 ) -> Problem:
     return Problem(
         severity,
@@ -61,7 +74,7 @@ ROW_NOUNS = {
 
 
 @dataclass
-class _Unchecked:
+class Unchecked:
     """The rows of one table that refer to one unread table: how many, by which fields, through which tables."""
 
     rows: int = 0
@@ -98,24 +111,20 @@ def run_reference_rules(
         for row in rows[table.name]:
             key = _key(row, table.primary_key)
             if key in first_line:
-                shown = ", ".join(str(k) for k in key)
-                message = (
-                    f"{' + '.join(table.primary_key)} '{shown}' is already used on line {first_line[key]}; "
-                    "each row needs its own"
-                )
+                shown, message = duplicate_key_message(table, key, first_line[key])
                 _quarantine(report, table.name, row, table.primary_key[-1], shown, message, "duplicate-key")
             else:
                 first_line[key] = row.line
                 kept.append(row)
         rows[table.name] = kept
 
-    causes = _quarantine_causes(report)
+    causes = quarantine_causes(report)
     valid: dict[str, set[str]] = {}
     # Table -> id of a row left unchecked -> the unread table it refers to, directly or through other rows.
     blind: dict[str, dict[str, str]] = defaultdict(dict)
     for table in TABLES:
         kept = []
-        unchecked: dict[str, _Unchecked] = {}  # per unread table referred to
+        unchecked: dict[str, Unchecked] = {}  # per unread table referred to
         for row in rows[table.name]:
             broken = None
             unread_ref: tuple[str, str, str | None] | None = None  # field, unread table, through table
@@ -132,12 +141,12 @@ def run_reference_rules(
                     break
             if broken is not None:
                 value = getattr(row.model, broken.field)
-                message = _dangling_message(broken.ref_table, value, causes)
-                root = _root_cause(broken.ref_table, value, causes)
+                message = dangling_message(broken.ref_table, value, causes)
+                root = root_cause(broken.ref_table, value, causes)
                 _quarantine(report, table.name, row, broken.field, value, message, "foreign-key", causes, root)
             elif unread_ref is not None:
                 column, unread, through = unread_ref
-                unchecked.setdefault(unread, _Unchecked()).add(column, through)
+                unchecked.setdefault(unread, Unchecked()).add(column, through)
                 rid = getattr(row.model, "id", None)
                 if isinstance(rid, str):
                     blind[table.name][rid] = unread
@@ -148,11 +157,18 @@ def run_reference_rules(
         rows[table.name] = kept
         if table.primary_key == ("id",):
             valid[table.name] = {getattr(row.model, table.primary_key[0]) for row in kept}
-        _report_unchecked(report, table.name, unchecked, files)
+        report_unchecked(report, table.name, unchecked, files)
 
 
-def _report_unchecked(
-    report: ValidationReport, table: str, unchecked: dict[str, _Unchecked], files: Mapping[str, str]
+def duplicate_key_message(table: Table, key: tuple, first_line: int) -> tuple[str, str]:
+    """The key as shown in the report, and why the row that repeats it was quarantined."""
+    shown = ", ".join(str(k) for k in key)
+    message = f"{' + '.join(table.primary_key)} '{shown}' is already used on line {first_line}; each row needs its own"
+    return shown, message
+
+
+def report_unchecked(
+    report: ValidationReport, table: str, unchecked: dict[str, Unchecked], files: Mapping[str, str]
 ) -> None:
     """One problem per unread table that rows of ``table`` refer to, with how many rows and through what."""
     if not unchecked:
@@ -189,9 +205,9 @@ def _report_unchecked(
     report.unchecked[table] = report.unchecked.get(table, 0) + sum(u.rows for u in unchecked.values())
 
 
-def _quarantine_causes(report: ValidationReport) -> dict[str, dict[str, str]]:
+def quarantine_causes(report: ValidationReport) -> Causes:
     """Table -> id -> why the row with that id was quarantined, with its file and line."""
-    causes: dict[str, dict[str, str]] = defaultdict(dict)
+    causes: Causes = defaultdict(dict)
     for q in report.quarantined:
         rid = q.row.get("id")
         if rid and q.reasons:
@@ -199,43 +215,59 @@ def _quarantine_causes(report: ValidationReport) -> dict[str, dict[str, str]]:
     return causes
 
 
-def _dangling_message(ref_table: str, value: object, causes: dict[str, dict[str, str]]) -> str:
+def dangling_message(ref_table: str, value: object, causes: Causes) -> str:
     cause = causes.get(ref_table, {}).get(str(value))
     if cause is not None:
         return f"{ROW_NOUNS.get(ref_table, ref_table)} '{value}' was quarantined: {cause}"
     return f"refers to {ref_table} id '{value}', which does not exist in {TABLES_BY_NAME[ref_table].path}"
 
 
-def _root_cause(ref_table: str, value: object, causes: dict[str, dict[str, str]]) -> str | None:
+def root_cause(ref_table: str, value: object, causes: Causes) -> str | None:
     """The first cause in a chain of quarantines, so a long chain never nests its messages."""
     return causes.get(ref_table, {}).get(str(value))
 
 
 def _resolve_programme_tree(
-    programmes: list[LoadedRow], report: ValidationReport, limits: Limits, causes: dict[str, dict[str, str]]
+    programmes: list[LoadedRow], report: ValidationReport, limits: Limits, causes: Causes
 ) -> list[LoadedRow]:
-    """Keep the programmes that sit in a tree at most ``limits.nesting`` deep; quarantine the rest.
-
-    Each programme is visited once: a walk up from an unresolved programme stops at the first one
-    already resolved, and everything on the walk is resolved from there. (No programme is left out
-    unchecked here: a programme refers to no table but countries, so when countries.csv is not read
-    every programme is counted as unchecked before the tree is built.)
-    """
+    """Keep the programmes that sit in a tree at most ``limits.nesting`` deep; quarantine the rest."""
     typed = list(typed_rows(programmes, Programme))
     by_id = {programme.id: row for row, programme in typed}
-    parent_of = {programme.id: programme.parent_id for _, programme in typed}
+
+    def quarantine(pid: str, value: str | None, rule: str, message: str, root: str | None) -> None:
+        _quarantine(report, "programmes", by_id[pid], "parent_id", value, message, rule, causes, root)
+
+    kept = walk_programme_tree({p.id: p.parent_id for _, p in typed}, limits, causes, quarantine)
+    return [row for row, programme in typed if programme.id in kept]
+
+
+# Quarantines one programme found by the tree walk: (id, parent_id shown, rule, message, first cause or None).
+TreeQuarantine = Callable[[str, str | None, str, str, str | None], None]
+
+
+def walk_programme_tree(
+    parent_of: dict[str, str | None], limits: Limits, causes: Causes, quarantine: TreeQuarantine
+) -> set[str]:
+    """The ids of the programmes that sit in a tree at most ``limits.nesting`` deep; ``quarantine`` gets the rest.
+
+    ``parent_of`` maps each programme's id to its parent's, in row order. Shared by the per-row and the
+    columnar validator, which hold their rows differently but must quarantine in the same order. Each
+    programme is visited once: a walk up from an unresolved programme stops at the first one already
+    resolved, and everything on the walk is resolved from there. (No programme is left out unchecked
+    here: a programme refers to no table but countries, so when countries.csv is not read every
+    programme is counted as unchecked before the tree is built.)
+    """
     depth: dict[str, int] = {}  # resolved and kept: levels from the top (1 = no parent)
     bad: set[str] = set()  # resolved and quarantined
-    for start in by_id:
+    for start in parent_of:
         path: list[str] = []
         on_path: set[str] = set()
         current: str | None = start
-        while current is not None and current in by_id and current not in depth and current not in bad:
+        while current is not None and current in parent_of and current not in depth and current not in bad:
             if current in on_path:  # a cycle: every programme on it is inside itself
                 for pid in path[path.index(current) :]:
-                    row = by_id[pid]
                     message = f"programme '{pid}' is inside itself through its parents; parents must form a tree"
-                    _quarantine(report, "programmes", row, "parent_id", parent_of[pid], message, "parent-cycle", causes)
+                    quarantine(pid, parent_of[pid], "parent-cycle", message, None)
                     bad.add(pid)
                 path = path[: path.index(current)]
                 break
@@ -244,18 +276,14 @@ def _resolve_programme_tree(
             current = parent_of[current]
         # ``current`` is now None (top reached), unknown, resolved, or quarantined; settle ``path`` from it.
         base: int | None = 0 if current is None else depth.get(current)
-        if current is not None and current not in by_id and path:  # the top of the walk names no programme
-            row = by_id[path[-1]]
-            message = _dangling_message("programmes", current, causes)
-            _quarantine(report, "programmes", row, "parent_id", current, message, "foreign-key", causes)
+        if current is not None and current not in parent_of and path:  # the top of the walk names no programme
+            quarantine(path[-1], current, "foreign-key", dangling_message("programmes", current, causes), None)
             bad.add(path.pop())
         for pid in reversed(path):
-            row = by_id[pid]
             parent = parent_of[pid]
             if base is None or parent in bad:
-                message = _dangling_message("programmes", parent, causes)
-                root = _root_cause("programmes", parent, causes)
-                _quarantine(report, "programmes", row, "parent_id", parent, message, "foreign-key", causes, root)
+                message = dangling_message("programmes", parent, causes)
+                quarantine(pid, parent, "foreign-key", message, root_cause("programmes", parent, causes))
                 bad.add(pid)
                 base = None
             elif base + 1 > limits.nesting:
@@ -263,13 +291,13 @@ def _resolve_programme_tree(
                     f"programme '{pid}' sits {base + 1} levels deep; at most {limits.nesting} levels of nesting "
                     "are allowed (frame, programme, round, component is 4)"
                 )
-                _quarantine(report, "programmes", row, "parent_id", parent, message, "nesting", causes)
+                quarantine(pid, parent, "nesting", message, None)
                 bad.add(pid)
                 base = None
             else:
                 base += 1
                 depth[pid] = base
-    return [row for row, programme in typed if programme.id in depth]
+    return set(depth)
 
 
 def _quarantine(
@@ -280,12 +308,32 @@ def _quarantine(
     value: object,
     message: str,
     rule: str,
-    causes: dict[str, dict[str, str]] | None = None,
+    causes: Causes | None = None,
     root: str | None = None,
 ) -> None:
-    """Quarantine ``row``; remember why under its id (``root``: the first cause of a cascade) for follow-ons."""
+    quarantine_row(
+        report, table, row, row.raw, getattr(row.model, "id", None), column, value, message, rule, causes, root
+    )
+
+
+def quarantine_row(
+    report: ValidationReport,
+    table: str,
+    row: RowLocation,
+    raw: dict[str, str | None],
+    rid: object,
+    column: str,
+    value: object,
+    message: str,
+    rule: str,
+    causes: Causes | None = None,
+    root: str | None = None,
+) -> None:
+    """Quarantine the row at ``row`` (``raw``: its cells, ``rid``: its id if it has one).
+
+    Remembers why under its id (``root``: the first cause of a cascade) for follow-ons.
+    """
     report.problems.append(row_problem(Severity.ERROR, rule, table, row, column, value, message))
-    report.quarantined.append(QuarantinedRow(table, row.file, row.line, clip_row(row.raw), (f"{column}: {message}",)))
-    rid = getattr(row.model, "id", None)
+    report.quarantined.append(QuarantinedRow(table, row.file, row.line, clip_row(raw), (f"{column}: {message}",)))
     if causes is not None and isinstance(rid, str):
         causes[table].setdefault(rid, root or f"{column}: {message}, {row.file}:{row.line}")

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from aifunding import __version__
-from aifunding.data.frames import field_types, frame_from_records
+from aifunding.data.frames import field_types, frame_from_records, typed_frame
 from aifunding.data.limits import Limits
 from aifunding.data.report import ValidationReport
 from aifunding.data.tables import TABLES, Table
@@ -200,4 +200,4 @@ def _read_frame(table: Table, path: Path) -> pd.DataFrame:
                 index=stored.index,
                 dtype=object,
             )
-    return frame_from_records(table, []) if stored.empty else stored[list(table.columns)]
+    return frame_from_records(table, []) if stored.empty else typed_frame(table, stored[list(table.columns)])

@@ -13,14 +13,16 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from aifunding.data.frames import frame_from_models
+from aifunding.data.columnar import parse_table_columnar
+from aifunding.data.columnar_references import run_reference_rules_columnar
+from aifunding.data.frames import frame_from_models, typed_frame
 from aifunding.data.limits import Limits, describe_bytes
 from aifunding.data.parsing import LoadedRow, decode_csv_bytes, parse_table
 from aifunding.data.reading import (
@@ -34,10 +36,12 @@ from aifunding.data.reading import (
 )
 from aifunding.data.references import run_reference_rules
 from aifunding.data.report import Problem, Severity, ValidationReport
+from aifunding.data.rowset import RowSet
 from aifunding.data.schema import DESCRIPTOR_NAME
-from aifunding.data.tables import TABLES, TABLES_BY_NAME
+from aifunding.data.tables import TABLES, TABLES_BY_NAME, Table
 from aifunding.data.tree import ProgrammeTree
 from aifunding.loading.cache import PackageCache, content_key
+from aifunding.loading.columnar_rules import run_package_rules_columnar
 from aifunding.loading.rules import run_package_rules
 
 
@@ -49,7 +53,6 @@ class Package:
     descriptor: dict[str, Any]
     frames: dict[str, pd.DataFrame]
     report: ValidationReport
-    rows: dict[str, list[LoadedRow]] = field(repr=False, default_factory=dict)
     # The cache entry holding it (:mod:`aifunding.loading.cache`), when it was loaded through a cache.
     cache_key: str | None = None
 
@@ -73,7 +76,9 @@ class Package:
         return ProgrammeTree.from_frame(self.frames["programmes"])
 
 
-def load_package(path: str | Path, limits: Limits | None = None, cache: PackageCache | None = None) -> Package:
+def load_package(
+    path: str | Path, limits: Limits | None = None, cache: PackageCache | None = None, *, by_row: bool = False
+) -> Package:
     """Load and validate the data package at ``path`` (a folder or its datapackage.json).
 
     With a ``cache``, a package whose files, limits and validating code were seen before is read
@@ -108,7 +113,7 @@ def load_package(path: str | Path, limits: Limits | None = None, cache: PackageC
     files = _resource_files(descriptor, report)
     reads = _read_files(root, files, limits)
     if cache is None:
-        return validate_texts(root, descriptor, _texts(reads, report), report, limits)
+        return validate_texts(root, descriptor, _texts(reads, report), report, limits, by_row=by_row)
     # What was said before validation (a descriptor warning, a refused file) is part of the answer too.
     said = [problem.as_text() for problem in report.problems]
     said += [f"{name}: {read.failure}" for name, read in reads.items() if read.failure]
@@ -116,7 +121,7 @@ def load_package(path: str | Path, limits: Limits | None = None, cache: PackageC
     cached = cache.get(key)
     if cached is not None:
         return Package(path=root, descriptor=descriptor, frames=cached.frames, report=cached.report, cache_key=key)
-    package = validate_texts(root, descriptor, _texts(reads, report), report, limits)
+    package = validate_texts(root, descriptor, _texts(reads, report), report, limits, by_row=by_row)
     cache.put(key, package.frames, package.report)
     package.cache_key = key
     return package
@@ -145,6 +150,8 @@ def validate_texts(
     texts: dict[str, tuple[str, str | None]],
     report: ValidationReport | None = None,
     limits: Limits | None = None,
+    *,
+    by_row: bool = False,
 ) -> Package:
     """Validate tables given as text: ``{table: (file name, CSV text or None if unreadable)}``.
 
@@ -153,37 +160,77 @@ def validate_texts(
     of other tables that refer to an unread one cannot be checked: they are not loaded, and each
     referring table gets one problem that counts them (``unread-reference``; ``report.unchecked``),
     so the report says what was left out without a line per row.
+
+    Validation runs by column (pyarrow and set operations, a pydantic object only for a row a check
+    flagged); ``by_row=True`` runs the per-row reference path, which gives the same package and report.
     """
+    report, limits = report or ValidationReport(), limits or Limits.from_env()
     with _collector_paused():
-        return _validate_texts(root, descriptor, texts, report or ValidationReport(), limits or Limits.from_env())
+        if by_row:
+            return _validate_by_row(root, descriptor, texts, report, limits)
+        return _validate_by_column(root, descriptor, texts, report, limits)
 
 
-def _validate_texts(
+def _table_texts(
+    texts: dict[str, tuple[str, str | None]], report: ValidationReport
+) -> Iterator[tuple[Table, str, str | None]]:
+    """Each table with its file name and text, in registry order; a table without text is recorded as unread."""
+    for table in TABLES:
+        file, text = texts.get(table.name, (table.path, None))
+        if text is None and table.optional and table.name not in texts:
+            text = ",".join(table.columns) + "\n"  # left out of the package: an empty table, not an unread one
+        if text is None:
+            report.unread.add(table.name)
+        yield table, file, text
+
+
+def _validate_by_column(
     root: Path,
     descriptor: dict[str, Any],
     texts: dict[str, tuple[str, str | None]],
     report: ValidationReport,
     limits: Limits,
 ) -> Package:
+    """Validation by column (:mod:`aifunding.data.columnar`): the default, and the same answer as by row."""
+    sets: dict[str, RowSet] = {}
+    files: dict[str, str] = {}
+    for table, file, text in _table_texts(texts, report):
+        files[table.name] = file
+        quarantined_before = len(report.quarantined)
+        sets[table.name] = (
+            parse_table_columnar(table, file, text, report, limits) if text is not None else RowSet.empty(table, file)
+        )
+        # Read = loaded by the parser + quarantined by it (counted without rescanning every quarantined row).
+        report.rows_read[table.name] = len(sets[table.name]) + len(report.quarantined) - quarantined_before
+    run_reference_rules_columnar(sets, report, limits, files)
+    run_package_rules_columnar(sets, report)
+    for name, loaded in sets.items():
+        report.rows_loaded[name] = len(loaded)
+    frames = {table.name: typed_frame(table, sets[table.name].values) for table in TABLES}
+    return Package(path=root, descriptor=descriptor, frames=frames, report=report)
+
+
+def _validate_by_row(
+    root: Path,
+    descriptor: dict[str, Any],
+    texts: dict[str, tuple[str, str | None]],
+    report: ValidationReport,
+    limits: Limits,
+) -> Package:
+    """Validation a row at a time, a pydantic model per row: the reference the columnar path is tested against."""
     rows: dict[str, list[LoadedRow]] = {}
     files: dict[str, str] = {}
-    for table in TABLES:
-        file, text = texts.get(table.name, (table.path, None))
+    for table, file, text in _table_texts(texts, report):
         files[table.name] = file
-        if text is None and table.optional and table.name not in texts:
-            text = ",".join(table.columns) + "\n"  # left out of the package: an empty table, not an unread one
-        if text is None:
-            report.unread.add(table.name)
         quarantined_before = len(report.quarantined)
         rows[table.name] = parse_table(table, file, text, report, limits) if text is not None else []
-        # Read = loaded by the parser + quarantined by it (counted without rescanning every quarantined row).
         report.rows_read[table.name] = len(rows[table.name]) + len(report.quarantined) - quarantined_before
     run_reference_rules(rows, report, limits, files)
     run_package_rules(rows, report)
     for name, loaded in rows.items():
         report.rows_loaded[name] = len(loaded)
     frames = {table.name: frame_from_models(table, rows[table.name]) for table in TABLES}
-    return Package(path=root, descriptor=descriptor, frames=frames, report=report, rows=rows)
+    return Package(path=root, descriptor=descriptor, frames=frames, report=report)
 
 
 def _descriptor_problem(rule: str, table: str | None, field: str, value: str | None, message: str) -> Problem:

@@ -1,0 +1,262 @@
+"""Keys and references over column-held rows: :mod:`aifunding.data.references` without an object per row.
+
+:func:`run_reference_rules_columnar` applies the rules of :func:`run_reference_rules` to
+:class:`RowSet`s. Given the rows the per-row validator is given, it appends the same problems and
+quarantined rows in the same order, counts the same unchecked rows, and keeps the same rows: both
+call the same functions for every message, quarantine and count (:mod:`aifunding.data.references`),
+and the programme tree is walked by the same :func:`walk_programme_tree`, over plain dicts of two
+columns. What differs is how the rows to report are found: whole columns at once (factorised keys,
+Arrow hash lookups), so at a million awards the cost is a few hash passes, and a Python object is
+made only for a row that makes a problem.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
+
+from aifunding.data.column_sets import (
+    StringSet,
+    at,
+    index_in,
+    isin,
+    key_codes,
+    present,
+    raw_rows,
+    repeats,
+    string_set,
+    strings,
+    value_codes,
+)
+from aifunding.data.limits import Limits
+from aifunding.data.references import (
+    Causes,
+    Unchecked,
+    dangling_message,
+    duplicate_key_message,
+    quarantine_causes,
+    quarantine_row,
+    report_unchecked,
+    root_cause,
+    walk_programme_tree,
+)
+from aifunding.data.report import ValidationReport
+from aifunding.data.rowset import RowSet
+from aifunding.data.tables import TABLES, Table
+
+RowSets = dict[str, RowSet]
+
+# No reference of a row: the marker in the arrays that hold, per row, which of its references is meant.
+_NONE = -1
+
+
+# (table, key column that refers to another table) -> per row, the position of its value among that
+# table's ids, -1 where it is not one of them: looked up once for the key and used again for the reference.
+_Found = dict[tuple[str, str], np.ndarray]
+
+
+class _Blind(NamedTuple):
+    """The rows of one table left unchecked: their ids, and the unread table each refers to (aligned)."""
+
+    ids: pa.Array | pa.ChunkedArray
+    unread: np.ndarray
+
+
+def run_reference_rules_columnar(
+    rows: RowSets, report: ValidationReport, limits: Limits | None = None, files: Mapping[str, str] | None = None
+) -> None:
+    """Quarantine repeated keys and rows whose references do not resolve, as :func:`run_reference_rules` does.
+
+    Replaces each ``rows[name]`` by the rows kept, as the per-row function replaces its lists.
+    """
+    limits = limits or Limits()
+    files = files or {}
+    ids: dict[str, StringSet] = {}  # per table with an id, its ids once no two rows share one
+    found: _Found = {}
+    for table in TABLES:
+        if table.primary_key:
+            rows[table.name] = _drop_repeated_keys(table, rows[table.name], report, ids, found)
+            if table.primary_key == ("id",):
+                ids[table.name] = strings(rows[table.name].values["id"])
+
+    causes = quarantine_causes(report)
+    valid: dict[str, StringSet] = {}
+    kept: dict[str, np.ndarray] = {}  # per table with an id, which of the rows in ``ids`` are loaded
+    blind: dict[str, _Blind] = {}  # per table, its rows left unchecked because they refer to an unread table
+    for table in TABLES:
+        mask, unchecked, hidden = _resolve_references(
+            table, rows[table.name], report, valid, kept, found, blind, causes
+        )
+        if hidden is not None:
+            blind[table.name] = hidden
+        loaded = _keep(rows[table.name], mask)
+        if table.name == "programmes":
+            in_tree = _resolve_programme_tree(loaded, report, limits, causes)
+            mask[mask] = in_tree
+            loaded = _keep(loaded, in_tree)
+        rows[table.name] = loaded
+        if table.primary_key == ("id",):
+            valid[table.name], kept[table.name] = string_set(loaded.values["id"]), mask
+        report_unchecked(report, table.name, unchecked, files)
+
+
+def _keep(rows: RowSet, mask: np.ndarray) -> RowSet:
+    """``rows.keep(mask)``, without copying a table that loses no row (most of them, most of the time)."""
+    return rows if mask.all() else rows.keep(mask)
+
+
+def _drop_repeated_keys(
+    table: Table, rows: RowSet, report: ValidationReport, ids: dict[str, StringSet], found: _Found
+) -> RowSet:
+    """The rows whose key no earlier row has; each later one is quarantined, naming the first one's line.
+
+    A key column that refers to a table with ids is coded by where its values are among them (kept in
+    ``found`` for the reference check); the others are factorised.
+    """
+    refers = {reference.field: reference.ref_table for reference in table.foreign_keys}
+    where = {
+        column: index_in(rows.values[column], ids[refers[column]])
+        for column in table.primary_key
+        if refers.get(column) in ids
+    }
+    coded = {column: value_codes(rows.values[column], ids[refers[column]], w) for column, w in where.items()}
+    codes = key_codes(rows.values, table.primary_key, coded)
+    repeated = repeats(codes)
+    found.update({(table.name, column): w[~repeated] for column, w in where.items()})
+    if not repeated.any():
+        return rows
+    first_lines = rows.lines[~repeated]  # by code: codes are numbered in the order of their first rows
+    positions = np.flatnonzero(repeated)
+    keys = zip(*(rows.values[column].iloc[positions].tolist() for column in table.primary_key), strict=True)
+    for position, key, raw in zip(positions, keys, raw_rows(rows, positions), strict=True):
+        shown, message = duplicate_key_message(table, key, int(first_lines[codes[position]]))
+        column = table.primary_key[-1]
+        quarantine_row(report, table.name, at(rows, position), raw, None, column, shown, message, "duplicate-key")
+    return rows.keep(~repeated)
+
+
+def _resolve_references(
+    table: Table,
+    rows: RowSet,
+    report: ValidationReport,
+    valid: dict[str, StringSet],
+    kept: dict[str, np.ndarray],
+    found: _Found,
+    blind: dict[str, _Blind],
+    causes: Causes,
+) -> tuple[np.ndarray, dict[str, Unchecked], _Blind | None]:
+    """Which rows' references resolve; the rest are quarantined (a broken reference) or counted (unread).
+
+    Per row, the first reference that does not resolve quarantines it, whatever the others; otherwise
+    the first that leads to an unread table (directly, or through a row left unchecked) leaves it
+    unchecked. Returns which rows are kept, the counts of unchecked rows per unread table, and the
+    ids of the rows left unchecked (for the tables that refer to this one).
+    """
+    references = table.foreign_keys
+    n = len(rows)
+    if n == 0:
+        return np.ones(0, dtype=bool), {}, None
+    broken = np.full(n, _NONE, dtype=np.int64)  # per row, the index of its first reference that does not resolve
+    unread = np.full(n, _NONE, dtype=np.int64)  # ... of its first reference that cannot be checked
+    unread_table = np.full(n, None, dtype=object)  # ... the unread table that one leads to
+    through = np.full(n, None, dtype=object)  # ... and the table of the unchecked row it leads through, if any
+    for index in reversed(range(len(references))):  # backwards, so that a row's first reference is the one kept
+        reference = references[index]
+        if reference.ref_table == table.name:
+            continue  # a programme's parent is resolved with the tree
+        column = strings(rows.values[reference.field])
+        given = present(column)
+        if reference.ref_table in report.unread:
+            unread[given], unread_table[given], through[given] = index, reference.ref_table, None
+            continue
+        if (table.name, reference.field) in found:  # looked up with the keys: is the row there still loaded?
+            where = found[table.name, reference.field]
+            resolved = np.append(kept[reference.ref_table], False)[where]
+        else:
+            resolved = isin(column, valid[reference.ref_table])
+        hidden = blind.get(reference.ref_table)
+        if hidden is not None:
+            where = index_in(column, hidden.ids)
+            seen = where != _NONE
+            unread[seen], unread_table[seen], through[seen] = index, hidden.unread[where[seen]], reference.ref_table
+            resolved |= seen
+        broken[given & ~resolved] = index
+
+    _quarantine_broken(table, rows, report, broken, causes)
+    left = (broken == _NONE) & (unread != _NONE)
+    positions = np.flatnonzero(left)
+    fields = np.array([reference.field for reference in references] or [""], dtype=object)
+    unchecked = _count_unchecked(fields[unread[positions]], unread_table[positions], through[positions])
+    hidden = None
+    if len(positions) and "id" in table.columns:
+        hidden = _Blind(strings(rows.values["id"].iloc[positions]), unread_table[positions])
+    return (broken == _NONE) & ~left, unchecked, hidden
+
+
+def _quarantine_broken(
+    table: Table, rows: RowSet, report: ValidationReport, broken: np.ndarray, causes: Causes
+) -> None:
+    """Quarantine, in row order, each row with a reference that does not resolve (``broken``: which one)."""
+    positions = np.flatnonzero(broken != _NONE)
+    if not len(positions):
+        return
+    value_at: dict[int, str] = {}
+    for index in np.unique(broken[positions]):
+        chosen = positions[broken[positions] == index]
+        values = rows.values[table.foreign_keys[index].field].iloc[chosen].tolist()
+        value_at.update(zip(chosen.tolist(), values, strict=True))
+    ids = rows.values["id"].iloc[positions].tolist() if "id" in table.columns else [None] * len(positions)
+    for position, rid, raw in zip(positions.tolist(), ids, raw_rows(rows, positions), strict=True):
+        reference = table.foreign_keys[broken[position]]
+        value = value_at[position]
+        message = dangling_message(reference.ref_table, value, causes)
+        root = root_cause(reference.ref_table, value, causes)
+        where = at(rows, position)
+        quarantine_row(
+            report, table.name, where, raw, rid, reference.field, value, message, "foreign-key", causes, root
+        )
+
+
+def _count_unchecked(fields: np.ndarray, unread: np.ndarray, through: np.ndarray) -> dict[str, Unchecked]:
+    """The unchecked rows (each one's field, unread table and table led through) counted per unread table.
+
+    Tables, fields and tables led through keep the order in which their first row comes, as the
+    per-row count meets them.
+    """
+    counts: dict[str, Unchecked] = {}
+    if not len(unread):
+        return counts
+    frame = pd.DataFrame({"unread": unread, "field": fields, "through": through})
+    for name, group in frame.groupby("unread", sort=False):
+        via = group["through"].dropna()
+        by_table = via.value_counts()
+        counts[str(name)] = Unchecked(
+            len(group),
+            dict.fromkeys(pd.unique(group["field"])),
+            Counter({table: int(by_table[table]) for table in pd.unique(via)}),
+        )
+    return counts
+
+
+def _resolve_programme_tree(programmes: RowSet, report: ValidationReport, limits: Limits, causes: Causes) -> np.ndarray:
+    """Which programmes sit in a tree at most ``limits.nesting`` deep; the rest are quarantined."""
+    ids = programmes.values["id"].tolist()
+    parents = [parent if isinstance(parent, str) else None for parent in programmes.values["parent_id"].tolist()]
+    position = {pid: i for i, pid in enumerate(ids)}
+    raws: list[dict[str, str | None]] = []  # every programme's cells, read in one pass at the first quarantine
+
+    def quarantine(pid: str, value: str | None, rule: str, message: str, root: str | None) -> None:
+        if not raws:
+            raws.extend(raw_rows(programmes, np.arange(len(programmes))))
+        i = position[pid]
+        quarantine_row(
+            report, "programmes", at(programmes, i), raws[i], pid, "parent_id", value, message, rule, causes, root
+        )
+
+    kept = walk_programme_tree(dict(zip(ids, parents, strict=True)), limits, causes, quarantine)
+    return np.fromiter((pid in kept for pid in ids), dtype=bool, count=len(ids))

@@ -1,0 +1,101 @@
+"""Whole packages validated by column and by row give the same package and the same report.
+
+The parts are tested apart (tests/test_columnar_parse.py, tests/test_columnar_rules.py); here the
+pipeline is: every table parsed, keys and references resolved, the package rules run, on the bundled
+package, a generated one, every hostile case, and packages broken on purpose in the ways the
+validator reports (dangling and duplicate ids, cycles, unread tables, quarantine cascades).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hostile.corpus import CASES, build
+
+from aifunding import BUNDLED_DATA
+from aifunding.data.tables import TABLES
+from aifunding.loading.package import Package, PackageReadError, load_package
+
+from packages import generate, minimal_tables, write_package
+
+
+def same(folder: Path) -> Package | None:
+    """Validate ``folder`` both ways and assert that everything they found and loaded is the same."""
+    try:
+        by_row = load_package(folder, by_row=True)
+    except PackageReadError as error:
+        with pytest.raises(PackageReadError, match=None) as raised:
+            load_package(folder)
+        assert str(raised.value) == str(error)
+        return None
+    by_column = load_package(folder)
+    row_report, column_report = by_row.report, by_column.report
+    assert column_report.problems == row_report.problems
+    assert column_report.quarantined == row_report.quarantined
+    assert column_report.rows_read == row_report.rows_read
+    assert column_report.rows_loaded == row_report.rows_loaded
+    assert column_report.unread == row_report.unread
+    assert column_report.unchecked == row_report.unchecked
+    for table in TABLES:
+        pd.testing.assert_frame_equal(by_column.frame(table.name), by_row.frame(table.name), obj=table.name)
+    return by_column
+
+
+def test_the_bundled_package(tmp_path: Path) -> None:
+    package = same(BUNDLED_DATA)
+    assert package is not None and package.report.valid
+
+
+def test_a_generated_package(tmp_path: Path) -> None:
+    folder = tmp_path / "generated"
+    generate(3000, folder, seed=5)
+    package = same(folder)
+    assert package is not None and len(package.frame("awards")) > 3000
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_hostile_case(name: str, tmp_path: Path) -> None:
+    same(build(name, tmp_path))
+
+
+def _broken(tmp_path: Path, change) -> Path:
+    tables = minimal_tables()
+    change(tables)
+    return write_package(tmp_path, tables)
+
+
+BREAKAGES = {
+    "dangling programme": lambda t: t["awards"][0].update(programme_id="nowhere"),
+    "duplicate award": lambda t: t["awards"].append(dict(t["awards"][0])),
+    "bad amount cascades": lambda t: t["awards"][0].update(amount="lots"),
+    "parent cycle": lambda t: t["programmes"].extend(
+        [
+            {**t["programmes"][0], "id": "loop-a", "parent_id": "loop-b", "level": "round"},
+            {**t["programmes"][0], "id": "loop-b", "parent_id": "loop-a", "level": "round"},
+        ]
+    ),
+    "recipient of nobody": lambda t: t["award_recipients"].append(
+        {"award_id": "award-a", "organisation_id": "no-such-org", "role": "member"}
+    ),
+    "uncited award": lambda t: t.__setitem__(
+        "citations", [c for c in t["citations"] if c.get("award_id") != "award-a"]
+    ),
+    "blank status takes its default": lambda t: t["programmes"][0].update(status=""),
+}
+
+
+@pytest.mark.parametrize("breakage", sorted(BREAKAGES))
+def test_broken_packages(breakage: str, tmp_path: Path) -> None:
+    same(_broken(tmp_path, BREAKAGES[breakage]))
+
+
+@pytest.mark.parametrize("missing", ["awards.csv", "programmes.csv", "organisations.csv"])
+def test_a_table_that_cannot_be_read(missing: str, tmp_path: Path) -> None:
+    folder = tmp_path / "package"
+    shutil.copytree(BUNDLED_DATA, folder)
+    (folder / missing).unlink()
+    package = same(folder)
+    assert package is not None and missing.removesuffix(".csv") in package.report.unread
