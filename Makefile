@@ -22,19 +22,21 @@ dev-deps:
 	@$(PYTHON) -c "$$LOCK_SATISFIED" requirements-dev.lock "$(CURDIR)" || { \
 	  $(PIP) install --require-hashes -r requirements-dev.lock && $(PIP) install --no-deps -e . ; }
 
-# Debian's Chromium and npm for the browser tests: installed with apt-get when missing and we are root,
+# Debian's Chromium and npm for the browser tests, and PostgreSQL for the store's: installed with apt-get when missing and we are root,
 # otherwise a note that the browser tests will be skipped (they fail instead under CI=true).
 browser-tools:
 	@missing=; \
 	[ -x "$(CHROMIUM)" ] || command -v chromium >/dev/null 2>&1 || missing=chromium; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	  missing="$$missing postgresql"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "==> apt-get install $$missing (for the browser tests)"; \
 	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; } || \
-	  echo "note: apt-get could not install $$missing; the browser tests that need it will be skipped"; \
+	  echo "note: apt-get could not install $$missing; the browser and store tests that need it will be skipped"; \
 	else \
-	  echo "note: no $$missing here, and installing it needs root and apt-get: the browser tests that need it" \
+	  echo "note: no $$missing here, and installing it needs root and apt-get: the browser and store tests that need it" \
 	       "will be skipped (to install: apt-get install -y --no-install-recommends $$missing)"; \
 	fi
 
