@@ -30,8 +30,14 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     result = frame.copy()
     result.columns = [neutralise(str(c)) for c in result.columns]
     for column in result.columns:
-        if result[column].dtype == object or pd.api.types.is_string_dtype(result[column]):
-            result[column] = result[column].map(neutralise)
+        values = result[column]
+        if isinstance(values.dtype, pd.StringDtype):
+            # A text column at once: only the cells that start like a formula are touched.
+            risky = values.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
+            if risky.any():
+                result[column] = values.where(~risky, "'" + values)
+        elif values.dtype == object or pd.api.types.is_string_dtype(values):
+            result[column] = values.map(neutralise)
     return result
 
 
