@@ -35,13 +35,13 @@ def same_package(a: Package, b: Package) -> None:
 def validations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record each validation load_package runs."""
     calls: list[str] = []
-    validate = package_module.validate_texts
+    validate = package_module._validate_read
 
     def counted(*args, **kwargs):
         calls.append(str(args[0]))
         return validate(*args, **kwargs)
 
-    monkeypatch.setattr(package_module, "validate_texts", counted)
+    monkeypatch.setattr(package_module, "_validate_read", counted)
     return calls
 
 

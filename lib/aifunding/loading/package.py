@@ -113,7 +113,7 @@ def load_package(
     files = _resource_files(descriptor, report)
     reads = _read_files(root, files, limits)
     if cache is None:
-        return validate_texts(root, descriptor, _texts(reads, report), report, limits, by_row=by_row)
+        return _validate_read(root, descriptor, reads, report, limits, by_row)
     # What was said before validation (a descriptor warning, a refused file) is part of the answer too.
     said = [problem.as_text() for problem in report.problems]
     said += [f"{name}: {read.failure}" for name, read in reads.items() if read.failure]
@@ -121,10 +121,31 @@ def load_package(
     cached = cache.get(key)
     if cached is not None:
         return Package(path=root, descriptor=descriptor, frames=cached.frames, report=cached.report, cache_key=key)
-    package = validate_texts(root, descriptor, _texts(reads, report), report, limits, by_row=by_row)
+    package = _validate_read(root, descriptor, reads, report, limits, by_row)
     cache.put(key, package.frames, package.report)
     package.cache_key = key
     return package
+
+
+def _validate_read(
+    root: Path,
+    descriptor: dict[str, Any],
+    reads: dict[str, _Read],
+    report: ValidationReport,
+    limits: Limits,
+    by_row: bool,
+) -> Package:
+    """Validate the files read, letting go of each file's bytes once decoded and of its text once parsed.
+
+    A million-award package is half a gigabyte of bytes and as much again (or more) of text: holding
+    both, for every table, until the end doubled what validation needs.
+    """
+    texts = _texts(reads, report)
+    reads.clear()
+    with _collector_paused():
+        if by_row:
+            return _validate_by_row(root, descriptor, texts, report, limits)
+        return _validate_by_column(root, descriptor, texts, report, limits)
 
 
 @contextmanager
@@ -167,17 +188,21 @@ def validate_texts(
     report, limits = report or ValidationReport(), limits or Limits.from_env()
     with _collector_paused():
         if by_row:
-            return _validate_by_row(root, descriptor, texts, report, limits)
-        return _validate_by_column(root, descriptor, texts, report, limits)
+            return _validate_by_row(root, descriptor, dict(texts), report, limits)
+        return _validate_by_column(root, descriptor, dict(texts), report, limits)
 
 
 def _table_texts(
     texts: dict[str, tuple[str, str | None]], report: ValidationReport
 ) -> Iterator[tuple[Table, str, str | None]]:
-    """Each table with its file name and text, in registry order; a table without text is recorded as unread."""
+    """Each table with its file name and text, in registry order; a table without text is recorded as unread.
+
+    Each entry is taken out of ``texts`` as it is handed over, so a table's text can be let go of once parsed.
+    """
     for table in TABLES:
-        file, text = texts.get(table.name, (table.path, None))
-        if text is None and table.optional and table.name not in texts:
+        given = table.name in texts
+        file, text = texts.pop(table.name, (table.path, None))
+        if text is None and table.optional and not given:
             text = ",".join(table.columns) + "\n"  # left out of the package: an empty table, not an unread one
         if text is None:
             report.unread.add(table.name)
