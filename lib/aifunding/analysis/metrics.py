@@ -60,35 +60,29 @@ def recipients_by_award(package: Package) -> pd.DataFrame:
     ):
         members.setdefault(award_id, []).append((ROLE_ORDER.get(role, len(ROLE_ORDER)), org_id))
     joint_en, joint_ja = translate("award.joint", "en"), translate("award.joint", "ja")
-    rows = []
+    # Column by column (a list each), not a dict per row: a frame is made from lists far faster.
+    columns: dict[str, list[Any]] = {name: [] for name in RECIPIENT_COLUMNS}
     for award_id, pairs in members.items():
-        ids = tuple(org_id for _, org_id in sorted(pairs, key=lambda pair: pair[0]))
-        names_en = [name_en.get(i, i) for i in ids]
-        names_ja = [name_ja.get(i, i) for i in ids]
+        ids = (pairs[0][1],) if len(pairs) == 1 else tuple(org for _, org in sorted(pairs, key=lambda pair: pair[0]))
+        en = " + ".join([name_en.get(i, i) for i in ids])
+        ja = "・".join([name_ja.get(i, i) for i in ids])
         joint = len(ids) > 1
-        rows.append(
-            {
-                C.AWARD_ID: award_id,
-                C.RECIPIENT_IDS: ids,
-                C.RECIPIENTS_EN: " + ".join(names_en),
-                C.RECIPIENTS_JA: "・".join(names_ja),
-                C.JOINT: joint,
-                C.PROJECT_LABEL: " + ".join(names_en) + (joint_en if joint else ""),
-                C.PROJECT_LABEL_JA: "・".join(names_ja) + (joint_ja if joint else ""),
-            }
-        )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            C.AWARD_ID,
-            C.RECIPIENT_IDS,
-            C.RECIPIENTS_EN,
-            C.RECIPIENTS_JA,
-            C.JOINT,
-            C.PROJECT_LABEL,
-            C.PROJECT_LABEL_JA,
-        ],
-    )
+        columns[C.AWARD_ID].append(award_id)
+        columns[C.RECIPIENT_IDS].append(ids)
+        columns[C.RECIPIENTS_EN].append(en)
+        columns[C.RECIPIENTS_JA].append(ja)
+        columns[C.JOINT].append(joint)
+        columns[C.PROJECT_LABEL].append(en + joint_en if joint else en)
+        columns[C.PROJECT_LABEL_JA].append(ja + joint_ja if joint else ja)
+    frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in columns.items()})
+    texts = (C.AWARD_ID, C.RECIPIENTS_EN, C.RECIPIENTS_JA, C.PROJECT_LABEL, C.PROJECT_LABEL_JA)
+    return frame.astype({**dict.fromkeys(texts, "str"), C.JOINT: bool})
+
+
+RECIPIENT_COLUMNS = (
+    *(C.AWARD_ID, C.RECIPIENT_IDS, C.RECIPIENTS_EN, C.RECIPIENTS_JA),
+    *(C.JOINT, C.PROJECT_LABEL, C.PROJECT_LABEL_JA),
+)
 
 
 def links_by_row(package: Package, link_table: str, value_column: str, target_column: str) -> dict[str, tuple]:
