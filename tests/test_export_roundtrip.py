@@ -414,4 +414,4 @@ def test_xlsx_refuses_a_table_longer_than_a_sheet(
     [path] = write_export(bundled, "xlsx", target, tables=("awards", "market_shares"))
     book = load_workbook(path, read_only=True)
     assert book.sheetnames == ["about", "awards", "market_shares"]
-    assert book["awards"].max_row == limit
+    assert sum(1 for _ in book["awards"].iter_rows()) == limit  # rows counted, header included

@@ -3,8 +3,8 @@
 CSV, JSON and Parquet never hold more than :data:`CHUNK_ROWS` rows of a table in their output form:
 each chunk is neutralised (:func:`aifunding.outputs.cells.neutralise_frame`), turned into text or
 Arrow arrays and written before the next is made, so memory beyond the tables themselves stays
-bounded however large the package. XLSX is built whole by openpyxl (a sheet holds at most
-1,048,576 rows, and :mod:`aifunding.outputs.export` refuses a table longer than that).
+bounded however large the package. XLSX is written row by row too, in openpyxl's write-only mode (a
+sheet holds at most 1,048,576 rows, and :mod:`aifunding.outputs.export` refuses a table longer than that).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pandas as pd
+from openpyxl import Workbook  # type: ignore[import-untyped]
 
 from aifunding.data.amounts import AMOUNT_DECIMALS
 from aifunding.outputs.cells import (
@@ -138,11 +139,25 @@ def write_json(handle: BinaryIO, about: dict[str, str], tables: Iterable[tuple[s
 
 
 def write_xlsx(handle: BinaryIO, about: list[tuple[str, str]], frames: dict[str, pd.DataFrame]) -> None:
-    """One workbook: an ``about`` sheet, then a sheet per (neutralised) table, amounts kept exact."""
-    with pd.ExcelWriter(handle, engine="openpyxl") as writer:
-        pd.DataFrame(about, columns=["field", "value"]).to_excel(writer, sheet_name="about", index=False)
-        for name, frame in frames.items():
-            spreadsheet_exact(frame).to_excel(writer, sheet_name=name, index=False)
+    """One workbook: an ``about`` sheet, then a sheet per (neutralised) table, amounts kept exact.
+
+    Written row by row in openpyxl's write-only mode, a chunk of :data:`CHUNK_ROWS` rows at a time:
+    a sheet of a million rows as cell objects held whole took over 14 GB.
+    """
+    book = Workbook(write_only=True)
+    _append_sheet(book, "about", pd.DataFrame(about, columns=["field", "value"]))
+    for name, frame in frames.items():
+        _append_sheet(book, name, frame)
+    book.save(handle)
+
+
+def _append_sheet(book: Workbook, name: str, frame: pd.DataFrame) -> None:
+    sheet = book.create_sheet(name)
+    sheet.append([str(column) for column in frame.columns])
+    for start in range(0, len(frame), CHUNK_ROWS):
+        chunk = spreadsheet_exact(frame.iloc[start : start + CHUNK_ROWS])
+        for row in chunk.astype(object).where(chunk.notna(), None).itertuples(index=False, name=None):
+            sheet.append(list(row))
 
 
 # --- Parquet ---------------------------------------------------------------------------------------
