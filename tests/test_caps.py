@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from aifunding.analysis.view import ViewState, apply_view, prepare
+from aifunding.data.dates import partial_bounds
 from aifunding.figures.companies import TOP_RECIPIENTS, build_recipient_figure
 from aifunding.figures.registry import MAX_FAMILIES
 from aifunding.loading.package import load_package
@@ -160,3 +161,21 @@ def test_a_chart_of_many_programmes_keeps_one_colour_each_for_the_largest(crowde
     assert sum(x for trace in figure.data for x in trace.x) == pytest.approx(
         float(sum(view.awards["amount"].map(float)))
     )
+
+
+def test_the_timeline_draws_the_latest_announcements_and_says_how_many_there_are(tmp_path: Path) -> None:
+    from aifunding.figures.programmes import TIMELINE_ROWS, build_timeline_figure
+
+    from packages import generate
+
+    generate(8000, tmp_path / "package", seed=2)
+    view = apply_view(prepare(load_package(tmp_path / "package")), ViewState())
+    dated = view.programmes[view.programmes["announced"].notna()]
+    assert len(dated) > TIMELINE_ROWS
+    figure = build_timeline_figure(view.programmes)
+    drawn = figure.layout.meta["row_ids"]
+    assert len(drawn) == len(figure.layout.yaxis.categoryarray) == TIMELINE_ROWS
+    latest = dated.assign(_last=dated["announced"].map(lambda d: max(partial_bounds(d))))["_last"]
+    assert min(latest[dated["id"].isin(drawn)]) >= sorted(latest)[-TIMELINE_ROWS - 1]  # the latest ones
+    assert f"The latest {TIMELINE_ROWS} of {len(dated):,} announcements are drawn" in figure.layout.title.text
+    assert len(figure.to_json()) < MAX_SPEC_BYTES

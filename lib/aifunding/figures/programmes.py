@@ -222,6 +222,10 @@ def _midpoint(value: str) -> datetime.date:
     return first + (last - first) / 2
 
 
+# Announcements the timeline draws at most: the latest ones (a row each stays readable).
+TIMELINE_ROWS = 60
+
+
 def build_timeline_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en") -> go.Figure:
     """Announcements over time: one marker per programme or round, grouped by country.
 
@@ -238,6 +242,10 @@ def build_timeline_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, 
         _name=localized(rows, "name", lang),
         _country=localized(rows, "country_name", lang),
     ).sort_values("_mid")
+    total = len(rows)
+    # A register of thousands of rounds draws its latest announcements, one readable row each; the
+    # subtitle says so, and the Data page lists them all.
+    rows = rows.iloc[-TIMELINE_ROWS:]
     fig = Draft()
     for i, (country, group) in enumerate(rows.groupby("_country", sort=False)):
         spans = group["announced"].map(partial_bounds)
@@ -277,7 +285,10 @@ def build_timeline_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, 
     return base_layout(
         fig,
         title=title,
-        subtitle=t("programmes.timeline"),
+        subtitle=subtitle(
+            t("programmes.timeline"),
+            t("chart.timeline.capped", shown=len(rows), total=f"{total:,}") if total > len(rows) else None,
+        ),
         alt=alt,
         filename="announcement-timeline",
         source_ids=ids_in(rows, C.SOURCE_IDS),
