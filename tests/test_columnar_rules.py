@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import decimal
 import importlib.util
 import io
@@ -70,7 +71,7 @@ def capturing() -> Iterator[list[Parsed]]:
         seen.append(Parsed({k: list(v) for k, v in rows.items()}, copy.deepcopy(report), limits, dict(files)))
         real(rows, report, limits, files)
 
-    with patch.object(package_module, "run_reference_rules", spy):
+    with patch.object(package_module, "BY_ROW", dataclasses.replace(package_module.BY_ROW, references=spy)):
         yield seen
 
 

@@ -11,12 +11,12 @@ descriptor that is not JSON) raises :class:`PackageReadError`. Files are read th
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
@@ -144,8 +144,8 @@ def _validate_read(
     reads.clear()
     with _collector_paused():
         if by_row:
-            return _validate_by_row(root, descriptor, texts, report, limits)
-        return _validate_by_column(root, descriptor, texts, report, limits)
+            return _validate_with(BY_ROW, root, descriptor, texts, report, limits)
+        return _validate_with(BY_COLUMN, root, descriptor, texts, report, limits)
 
 
 @contextmanager
@@ -188,8 +188,8 @@ def validate_texts(
     report, limits = report or ValidationReport(), limits or Limits.from_env()
     with _collector_paused():
         if by_row:
-            return _validate_by_row(root, descriptor, dict(texts), report, limits)
-        return _validate_by_column(root, descriptor, dict(texts), report, limits)
+            return _validate_with(BY_ROW, root, descriptor, dict(texts), report, limits)
+        return _validate_with(BY_COLUMN, root, descriptor, dict(texts), report, limits)
 
 
 def _table_texts(
@@ -209,52 +209,60 @@ def _table_texts(
         yield table, file, text
 
 
-def _validate_by_column(
+Rows = TypeVar("Rows", RowSet, list[LoadedRow])
+
+
+@dataclass(frozen=True)
+class _Way(Generic[Rows]):
+    """How validation holds a table's rows and runs each step: by column (RowSet) or by row (LoadedRow lists)."""
+
+    parse: Callable[[Table, str, str, ValidationReport, Limits], Rows]
+    empty: Callable[[Table, str], Rows]
+    references: Callable[[dict[str, Rows], ValidationReport, Limits, dict[str, str]], None]
+    rules: Callable[[dict[str, Rows], ValidationReport], None]
+    frame: Callable[[Table, Rows], pd.DataFrame]
+
+
+# By column (:mod:`aifunding.data.columnar`): the default. By row, a pydantic model per row: the
+# reference the columnar way is tested against; both give the same package and report.
+BY_COLUMN: _Way[RowSet] = _Way(
+    parse_table_columnar,
+    RowSet.empty,
+    run_reference_rules_columnar,
+    run_package_rules_columnar,
+    lambda table, rows: typed_frame(table, rows.values),
+)
+BY_ROW: _Way[list[LoadedRow]] = _Way(
+    parse_table,
+    lambda table, file: [],
+    run_reference_rules,
+    run_package_rules,
+    frame_from_models,
+)
+
+
+def _validate_with(
+    way: _Way[Rows],
     root: Path,
     descriptor: dict[str, Any],
     texts: dict[str, tuple[str, str | None]],
     report: ValidationReport,
     limits: Limits,
 ) -> Package:
-    """Validation by column (:mod:`aifunding.data.columnar`): the default, and the same answer as by row."""
-    sets: dict[str, RowSet] = {}
+    tables: dict[str, Rows] = {}
     files: dict[str, str] = {}
     for table, file, text in _table_texts(texts, report):
         files[table.name] = file
         quarantined_before = len(report.quarantined)
-        sets[table.name] = (
-            parse_table_columnar(table, file, text, report, limits) if text is not None else RowSet.empty(table, file)
-        )
+        loaded = way.parse(table, file, text, report, limits) if text is not None else way.empty(table, file)
+        tables[table.name] = loaded
         # Read = loaded by the parser + quarantined by it (counted without rescanning every quarantined row).
-        report.rows_read[table.name] = len(sets[table.name]) + len(report.quarantined) - quarantined_before
-    run_reference_rules_columnar(sets, report, limits, files)
-    run_package_rules_columnar(sets, report)
-    for name, loaded in sets.items():
-        report.rows_loaded[name] = len(loaded)
-    frames = {table.name: typed_frame(table, sets[table.name].values) for table in TABLES}
-    return Package(path=root, descriptor=descriptor, frames=frames, report=report)
-
-
-def _validate_by_row(
-    root: Path,
-    descriptor: dict[str, Any],
-    texts: dict[str, tuple[str, str | None]],
-    report: ValidationReport,
-    limits: Limits,
-) -> Package:
-    """Validation a row at a time, a pydantic model per row: the reference the columnar path is tested against."""
-    rows: dict[str, list[LoadedRow]] = {}
-    files: dict[str, str] = {}
-    for table, file, text in _table_texts(texts, report):
-        files[table.name] = file
-        quarantined_before = len(report.quarantined)
-        rows[table.name] = parse_table(table, file, text, report, limits) if text is not None else []
-        report.rows_read[table.name] = len(rows[table.name]) + len(report.quarantined) - quarantined_before
-    run_reference_rules(rows, report, limits, files)
-    run_package_rules(rows, report)
-    for name, loaded in rows.items():
-        report.rows_loaded[name] = len(loaded)
-    frames = {table.name: frame_from_models(table, rows[table.name]) for table in TABLES}
+        report.rows_read[table.name] = len(loaded) + len(report.quarantined) - quarantined_before
+    way.references(tables, report, limits, files)
+    way.rules(tables, report)
+    for name, kept in tables.items():
+        report.rows_loaded[name] = len(kept)
+    frames = {table.name: way.frame(table, tables[table.name]) for table in TABLES}
     return Package(path=root, descriptor=descriptor, frames=frames, report=report)
 
 
