@@ -74,7 +74,7 @@ def test_the_recipient_chart_draws_the_largest_and_adds_up_the_rest(crowded: Pat
     labels = list(figure.layout.yaxis.categoryarray)
     assert len(labels) == TOP_RECIPIENTS + 1
     others = labels[0]
-    assert others == f"Others ({RECIPIENTS + 2 - TOP_RECIPIENTS} recipients)"  # the minimal package's two join them
+    assert others == f"Others ({RECIPIENTS + 2 - TOP_RECIPIENTS:,} recipients)"  # the minimal package's two join them
     assert labels[-1] == "Alpha Cloud" and "Firm 1199" in labels  # the largest first, from the top
     title = figure.layout.title.text.replace("<br>", " ")
     assert "The 30 largest of 1,202 recipients are drawn; the other 1,172 are added up in one bar" in title
@@ -147,7 +147,7 @@ def test_the_report_follows_the_same_caps(crowded: Path) -> None:
     html = build_report(prepared, ViewState())
     assert "The first 1,000 of 1,202 rows; the Data page and the exports hold every row." in html
     assert html.count("<tr>") < 12 * SNAPSHOT_ROWS  # no table writes all its rows
-    assert f"Others ({RECIPIENTS + 2 - TOP_RECIPIENTS} recipients)" in html
+    assert f"Others ({RECIPIENTS + 2 - TOP_RECIPIENTS:,} recipients)" in html
     assert len(html) < 12_000_000
 
 

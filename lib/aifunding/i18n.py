@@ -94,7 +94,11 @@ def translate(key: str, lang: str = DEFAULT_LANGUAGE, /, **values: object) -> st
     catalog = messages(lang if lang in LANGUAGES else DEFAULT_LANGUAGE)
     text = catalog.get(key) or messages(DEFAULT_LANGUAGE)[key]
     n = values.get("n")
-    text = _plural(text, n if isinstance(n, int) else None)
+    if isinstance(n, int) and not isinstance(n, bool):
+        text = _plural(text, n)
+        values = {**values, "n": f"{n:,}"}  # a count reads 100,024 in both languages, not 100024
+    else:
+        text = _plural(text, None)
     return text.format(**values) if values else text
 
 
