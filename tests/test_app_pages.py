@@ -167,7 +167,10 @@ def test_overview_shows_exactly_what_summary_prints(currency: str | None, capsys
     assert not at.exception and not at.error
     assert main(["summary", "--format", "json", *(["--currency", currency] if currency else [])]) == 0
     printed = json.loads(capsys.readouterr().out)
-    expected = [h["figure"] for h in printed["highlights"]] + [str(printed["programmes"]), str(printed["recipients"])]
+    expected = [h["figure"] for h in printed["highlights"]] + [
+        f"{printed['programmes']:,}",
+        f"{printed['recipients']:,}",
+    ]
     assert [shown(str(m.value)) for m in at.metric] == expected
     assert expected[:3] == ["¥387.3B", "up to ¥72.5B", "about 30%"]
     # Each total is written whole (it may have several parts), under the section's heading.

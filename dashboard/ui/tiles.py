@@ -54,8 +54,8 @@ def total_tiles(headline: Headline) -> None:
             st.markdown(f"**{t(f'overview.{key}')}**", help=t(f"overview.{key}.help"))
             st.subheader(markup.text(total_text(total, t.lang)), anchor=False)
             st.caption(markup.text(span_text(total, t.lang)))
-    cols[-2].metric(t("overview.programmes"), headline.programmes, border=True)
-    cols[-1].metric(t("overview.recipients"), headline.recipients, border=True)
+    cols[-2].metric(t("overview.programmes"), f"{headline.programmes:,}", border=True)
+    cols[-1].metric(t("overview.recipients"), f"{headline.recipients:,}", border=True)
     for key in keys:
         total = headline.totals[key]
         # Built only while open: a total over a large view considers tens of thousands of rows.
