@@ -56,14 +56,19 @@ class Limits:
             text = environ.get(name)
             if text is None or not text.strip():
                 continue
-            try:
-                value = int(text.strip().replace("_", ""))
-            except ValueError:
-                raise LimitsError(f"{name}={text[:40]!r} is not a whole number") from None
-            if value < 1:
-                raise LimitsError(f"{name}={value} must be at least 1")
-            changes[item.name] = value
+            changes[item.name] = whole_setting(name, text.strip(), LimitsError)
         return replace(cls(), **changes)
+
+
+def whole_setting(name: str, text: str, error: type[Exception]) -> int:
+    """The setting ``name=text`` as a whole number of at least 1 (``_`` may group digits), or ``error`` saying why."""
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise error(f"{name}={text[:40]!r} is not a whole number") from None
+    if value < 1:
+        raise error(f"{name}={value} must be at least 1")
+    return value
 
 
 def describe_bytes(count: int) -> str:

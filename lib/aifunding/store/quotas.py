@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from aifunding.data.limits import GB, MB, describe_bytes
+from aifunding.data.limits import GB, MB, describe_bytes, whole_setting
 from aifunding.store.base import StoreSettingError, UploadTooLarge
 
 # The variable that sets each quota.
@@ -58,13 +58,7 @@ class Quotas:
             text = environ.get(name, "").strip()
             if not text:
                 continue
-            try:
-                value = int(text.replace("_", ""))
-            except ValueError:
-                raise StoreSettingError(f"{name}={text[:40]!r} is not a whole number") from None
-            if value < 1:
-                raise StoreSettingError(f"{name}={value} must be at least 1")
-            changes[item.name] = value
+            changes[item.name] = whole_setting(name, text, StoreSettingError)
         return replace(cls(), **changes)
 
     @property
