@@ -153,6 +153,25 @@ def test_an_overlap_tying_many_rows_keeps_only_the_largest() -> None:
     assert {e.detail["other"] for e in total.counted_once} == {"P-0599"}
 
 
+def test_a_totals_counts_are_its_entries_counted(prepared: Prepared) -> None:
+    """``Total.counts`` (what tiles read, with no entry made) agrees with the entries it stands for."""
+    total = add(
+        [programme("p-plan", "2000"), programme("p-airr", "1000", parent="p-plan"), programme("p-roadmap", "1000")],
+        [award("a-1", "p-plan", None), award("a-2", "p-roadmap", "5")],
+        overlaps=[("p-airr", "p-roadmap")],
+    )
+    assert total.counts == (len(total.included), len(total.excluded), len(total.counted_once)) == (1, 4, 1)
+    rule = AddingRule.for_package(prepared.package)
+    for state in (ViewState(), ViewState(countries=("JP",)), ViewState(currency="USD")):
+        view = apply_view(prepared, state)
+        money = view.money
+        for key, scoped in rule.totals(
+            SCOPES, view.programmes, view.awards, value_column=money.value_column, currency_column=money.currency_column
+        ).items():
+            expected = (len(scoped.included), len(scoped.excluded), len(scoped.counted_once))
+            assert scoped.counts == expected, (state, key)
+
+
 def reasons_text(total, row_id: str) -> str:
     return next(e for e in total.excluded if e.id == row_id).reason_text()
 

@@ -28,6 +28,8 @@ BASIS_CLASSES: dict[str, str] = {
     Basis.AT_LEAST: "at_least",
 }
 CLASS_ORDER = ("exact", "about", "up_to", "up_to_about", "at_least")
+# The reasons that leave a row out as possibly the same money as a row counted.
+COUNTED_ONCE = ("overlap", "overlap_inside")
 
 
 def split_by_basis(pairs: Iterable[tuple[Any, Any]]) -> dict[str, Decimal]:
@@ -90,6 +92,15 @@ class Considered:
     reasons: np.ndarray
     details: np.ndarray
 
+    def count(self, added: bool, reasons: Iterable[str] = ()) -> int:
+        """How many rows were added (``added``), or left out (for one of ``reasons``, when given), without entries."""
+        if added:
+            return int(pd.isna(self.reasons).sum())
+        wanted = set(reasons)
+        if wanted:
+            return sum(1 for reason in self.reasons if reason in wanted)
+        return int(pd.notna(self.reasons).sum())
+
     def entries(self, added: bool) -> tuple[Entry, ...]:
         keep = pd.isna(self.reasons) if added else pd.notna(self.reasons)
         picked = [column[keep] for column in self.columns]
@@ -131,7 +142,20 @@ class Total:
     @property
     def counted_once(self) -> tuple[Entry, ...]:
         """Rows left out because they may be the same money as a row counted."""
-        return tuple(e for e in self.excluded if e.reason in ("overlap", "overlap_inside"))
+        return tuple(e for e in self.excluded if e.reason in COUNTED_ONCE)
+
+    @property
+    def counts(self) -> tuple[int, int, int]:
+        """How many rows were added, left out, and left out as counted once: counted, no entry made.
+
+        A tile says "1,024 figures; 598,000 left out" over a million awards without building an
+        entry for each of them (seconds at that size).
+        """
+        return (
+            self.considered.count(added=True),
+            self.considered.count(added=False),
+            self.considered.count(added=False, reasons=COUNTED_ONCE),
+        )
 
     def as_dict(self, lang: str = "en") -> dict[str, Any]:
         """The JSON form ``aifunding summary`` prints: exact amounts as decimal strings."""

@@ -42,7 +42,8 @@ def span_text(total: Total, lang: str = "en") -> str:
     """What the total adds, in words: how many figures, announced when, how many counted once."""
     t = Translator(lang)
     first, last = total.announced
-    parts = [t("summary.figures", n=len(total.included))]
+    included, excluded, counted_once = total.counts
+    parts = [t("summary.figures", n=included)]
     if first:
         dates = format_partial_date(first, lang)
         if last != first:
@@ -50,9 +51,9 @@ def span_text(total: Total, lang: str = "en") -> str:
         parts.append(t("summary.announced", dates=dates))
     if total.undated:
         parts.append(t("summary.undated", n=total.undated))
-    if total.counted_once:
-        parts.append(t("summary.counted_once", n=len(total.counted_once)))
-    parts.append(t("summary.left_out", n=len(total.excluded)))
+    if counted_once:
+        parts.append(t("summary.counted_once", n=counted_once))
+    parts.append(t("summary.left_out", n=excluded))
     return t("sentence.list").join(parts)
 
 
