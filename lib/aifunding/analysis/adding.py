@@ -160,42 +160,62 @@ class AddingRule:
     def _total(self, scope: Scope, rows: dict[str, np.ndarray], currency: str | None) -> Total:
         parents = rows["parent"]
         kinds = rows["kind"]
-        in_scope = np.fromiter((k in scope.kinds for k in kinds), dtype=bool, count=len(kinds))
+        in_scope = _isin(kinds, scope.kinds)
         above_in_scope = self._per_parent(parents, lambda p: bool(scope.kinds & self._chain_kinds(p))).astype(bool)
         candidate = in_scope | above_in_scope
+        # Each row's reason is set by whole columns; the words of a reason are made only for the rows
+        # someone reads (an explanation lists them), by the maker registered for that reason.
         reason = np.full(len(kinds), None, dtype=object)
-        detail = np.full(len(kinds), None, dtype=object)
-        self._first_reasons(rows, candidate, in_scope, reason, detail)
-        eligible = candidate & pd.isna(reason)
+        open_ = candidate.copy()  # candidates with no reason yet
+        words: dict[str, Callable[[int], dict[str, str]]] = {}
+
+        def leave_out(failed: np.ndarray, key: str, maker: Callable[[int], dict[str, str]]) -> None:
+            hit = failed & open_
+            reason[hit] = key
+            open_[hit] = False
+            words[key] = maker
+
+        self._first_reasons(rows, in_scope, leave_out)
         values = rows["value"]
         has_value = pd.notna(values)
         # Nesting: the outermost eligible figure with an amount counts; the parts inside it do not.
-        with_amount = set(rows["id"][eligible & has_value])
+        with_amount = set(rows["id"][open_ & has_value])
         outermost = self._per_parent(
             parents, lambda p: next((q for q in reversed(self.chain(p)) if q in with_amount), None)
         )
-        inside = eligible & pd.notna(outermost)
-        for i in np.flatnonzero(inside):
-            reason[i], detail[i] = "inside", self._named("other", outermost[i])
+        inside = open_ & pd.notna(outermost)
+        leave_out(inside, "inside", lambda i: self._named("other", outermost[i]))
         fx_notes = rows["fx_note"]
-        for i in np.flatnonzero(eligible & pd.isna(reason) & ~has_value):
-            reason[i], detail[i] = ("no_rate", {"note": fx_notes[i]}) if pd.notna(fx_notes[i]) else ("no_amount", {})
-        addable = eligible & pd.isna(reason)
+        leave_out(~has_value & pd.notna(fx_notes), "no_rate", lambda i: {"note": fx_notes[i]})
+        leave_out(~has_value, "no_amount", lambda i: {})
         currencies = rows["currency"]
-        total_currency = currency or _main_currency(currencies[addable])
-        for i in np.flatnonzero(addable & (currencies != total_currency)):
-            reason[i], detail[i] = "currency", {"currency": str(currencies[i]), "total": str(total_currency)}
-        holders = dict(zip(rows["id"][inside], outermost[inside], strict=True))  # a row inside -> the row counted
-        self._count_overlaps_once(rows, np.flatnonzero(addable & pd.isna(reason)), holders, reason, detail)
-        added = candidate & pd.isna(reason)
-        dates = sorted(d for d in rows["announced"][added] if d is not None)
+        total_currency = currency or _main_currency(currencies[open_])
+        leave_out(
+            currencies != total_currency,
+            "currency",
+            lambda i: {"currency": str(currencies[i]), "total": str(total_currency)},
+        )
+        fixed: dict[int, dict[str, str]] = {}  # rows whose words were made while finding their reason
+        self._count_overlaps_once(rows, open_, outermost, inside, reason, fixed)
+        open_ &= pd.isna(reason)
+        added = open_
+        announced = pd.Series(rows["announced"][added], dtype=object).dropna()
+        positions = np.flatnonzero(candidate)
+
+        def details(picked: np.ndarray) -> list[dict[str, str]]:
+            rows_picked = positions[picked]
+            return [
+                fixed[i] if i in fixed else (words[reason[i]](i) if reason[i] is not None else {})
+                for i in rows_picked.tolist()
+            ]
+
         return Total(
             scope.key,
             total_currency,
             split_by_basis(zip(values[added], rows["basis"][added], strict=True)),
-            Considered(tuple(rows[c][candidate] for c in _ENTRY_COLUMNS), reason[candidate], detail[candidate]),
-            (dates[0], dates[-1]) if dates else (None, None),
-            int(added.sum()) - len(dates),
+            Considered(tuple(rows[c][candidate] for c in _ENTRY_COLUMNS), reason[candidate], details),
+            (str(announced.min()), str(announced.max())) if len(announced) else (None, None),
+            int(added.sum()) - len(announced),
         )
 
     @staticmethod
@@ -215,10 +235,8 @@ class AddingRule:
     def _first_reasons(
         self,
         rows: dict[str, np.ndarray],
-        candidate: np.ndarray,
         in_scope: np.ndarray,
-        reason: np.ndarray,
-        detail: np.ndarray,
+        leave_out: Callable[[np.ndarray, str, Callable[[int], dict[str, str]]], None],
     ) -> None:
         """For each candidate row, the first of the row rules it fails: scope, status, plan, budget, unconfirmed."""
         ids = rows["id"]
@@ -228,33 +246,26 @@ class AddingRule:
         status_above = self._per_parent(
             parents, lambda p: next((q for q in self.chain(p) if self.status.get(q) in NOT_COMMITTED_STATUSES), None)
         )
-        plan = np.fromiter((b in PLAN_BASES for b in rows["basis"]), dtype=bool, count=len(ids))
         levels = rows["level"]
         parent_is_frame = self._per_parent(parents, lambda p: self.level.get(p) == Level.BUDGET_FRAME).astype(bool)
-        budget = (levels == Level.BUDGET_FRAME) | (is_programme & (levels == Level.COMPONENT) & parent_is_frame)
-        unconfirmed = np.fromiter((i in self.unconfirmed for i in ids), dtype=bool, count=len(ids))
         kinds = rows["kind"]
-        not_committed = np.fromiter((s in NOT_COMMITTED_STATUSES for s in statuses), dtype=bool, count=len(ids))
 
-        def status_inside(i: int) -> Reason:
+        def status_inside(i: int) -> dict[str, str]:
             above = str(status_above[i])
-            return "status_inside", {"status": str(self.status[above]), **self._named("other", above)}
+            return {"status": str(self.status[above]), **self._named("other", above)}
 
-        def unconfirmed_by(i: int) -> Reason:
+        def unconfirmed_by(i: int) -> dict[str, str]:
             caveat = self.unconfirmed[str(ids[i])]
-            return "unconfirmed", {"caveat": caveat, "title": str(self.caveat_titles.get(caveat, ""))}
+            return {"caveat": caveat, "title": str(self.caveat_titles.get(caveat, ""))}
 
-        order: list[tuple[np.ndarray, Callable[[int], Reason]]] = [
-            (~in_scope, lambda i: ("scope", {"kind": str(kinds[i])})),
-            (is_programme & not_committed, lambda i: ("status", {"status": str(statuses[i])})),
-            (pd.notna(status_above), status_inside),
-            (plan, lambda i: ("plan", {})),
-            (budget, lambda i: ("budget", {})),
-            (unconfirmed, unconfirmed_by),
-        ]
-        for failed, why in order:
-            for i in np.flatnonzero(failed & candidate & pd.isna(reason)).tolist():
-                reason[i], detail[i] = why(i)
+        leave_out(~in_scope, "scope", lambda i: {"kind": str(kinds[i])})
+        not_committed = _isin(statuses, NOT_COMMITTED_STATUSES)
+        leave_out(is_programme & not_committed, "status", lambda i: {"status": str(statuses[i])})
+        leave_out(pd.notna(status_above), "status_inside", status_inside)
+        leave_out(_isin(rows["basis"], PLAN_BASES), "plan", lambda i: {})
+        budget = (levels == Level.BUDGET_FRAME) | (is_programme & (levels == Level.COMPONENT) & parent_is_frame)
+        leave_out(budget, "budget", lambda i: {})
+        leave_out(_isin(ids, self.unconfirmed), "unconfirmed", unconfirmed_by)
 
     def _named(self, key: str, row_id: str) -> dict[str, str]:
         """A row's name for a reason, in English and (where the data has one) Japanese.
@@ -273,28 +284,33 @@ class AddingRule:
         self,
         rows: dict[str, np.ndarray],
         counted: np.ndarray,
-        inside: dict[str, str],
+        outermost: np.ndarray,
+        inside: np.ndarray,
         reason: np.ndarray,
-        detail: np.ndarray,
+        fixed: dict[int, dict[str, str]],
     ) -> None:
         """Of figures that may be the same money, keep the largest; the others say what they match.
 
         A figure matches one already counted, or one inside a figure already counted (the £1bn
         Compute Roadmap and the £1bn AIRR expansion inside the Action Plan's £2bn). Linear in the
         number of caveat links: each overlap caveat remembers the first counted figure that covers it.
-        Only the rows an overlap caveat names, or that hold such a row inside them, take part.
+        Only the rows an overlap caveat names (``counted`` marks the rows still counted), or that hold
+        such a row inside them, take part.
         """
+        if not self.overlaps_of:
+            return
         ids = rows["id"]
+        members = _isin(ids, self.overlaps_of)
         # Each member of an overlap, by the counted row that holds it: itself, or the row it sits inside.
-        holders = {ids[i]: ids[i] for i in counted}
-        holders.update(inside)
+        holders = {ids[i]: ids[i] for i in np.flatnonzero(counted & members).tolist()}
+        holders.update(zip(ids[inside & members], outermost[inside & members], strict=True))
         held: dict[str, list[tuple[str, str]]] = {}  # counted row -> (member, caveat) it holds
-        for caveat_id, members in self.overlap_groups.items():
-            for member in members:
+        for caveat_id, group in self.overlap_groups.items():
+            for member in group:
                 if member in holders:
                     held.setdefault(holders[member], []).append((member, caveat_id))
         values = rows["value"]
-        taking_part = [i for i in counted if ids[i] in self.overlaps_of or ids[i] in held]
+        taking_part = np.flatnonzero(counted & (members | _isin(ids, held))).tolist()
         covered: dict[str, tuple[str, str]] = {}  # caveat -> (member, holder) counted first
         for i in sorted(taking_part, key=lambda i: (-values[i], ids[i])):  # the largest first, then by id
             row_id = ids[i]
@@ -310,9 +326,9 @@ class AddingRule:
             found = {**self._named("other", other), "caveat": caveat}
             if holder != other:
                 found.update(self._named("holder", holder))
-                reason[i], detail[i] = "overlap_inside", found
+                reason[i], fixed[i] = "overlap_inside", found
             else:
-                reason[i], detail[i] = "overlap", found
+                reason[i], fixed[i] = "overlap", found
 
     def _frame(
         self, programmes: pd.DataFrame, awards: pd.DataFrame, value_column: str, currency_column: str
@@ -388,6 +404,11 @@ def _where(mask: Any, replacement: Any, values: np.ndarray) -> np.ndarray:
     mask = np.asarray(mask, dtype=bool)
     result[mask] = replacement[mask] if isinstance(replacement, np.ndarray) else replacement
     return result
+
+
+def _isin(values: np.ndarray, wanted: Iterable[Any]) -> np.ndarray:
+    """Which items of the object array ``values`` are among ``wanted``, as one vector pass."""
+    return pd.Series(values, dtype=object).isin(list(wanted)).to_numpy(dtype=bool)
 
 
 def _main_currency(currencies: Iterable[str | None]) -> str | None:

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -90,7 +90,8 @@ class Considered:
 
     columns: tuple[np.ndarray, ...]  # id, table, name_en, name_ja, amount, currency, basis, announced
     reasons: np.ndarray
-    details: np.ndarray
+    # The words of each reason, made for the rows asked for (their positions here) when they are read.
+    details: Callable[[np.ndarray], list[Mapping[str, str]]]
 
     def count(self, added: bool, reasons: Iterable[str] = ()) -> int:
         """How many rows were added (``added``), or left out (for one of ``reasons``, when given), without entries."""
@@ -107,7 +108,7 @@ class Considered:
         return tuple(
             Entry(row_id, table, name, name_ja, amount, currency, basis, announced, why, words or {})
             for row_id, table, name, name_ja, amount, currency, basis, announced, why, words in zip(
-                *picked, self.reasons[keep], self.details[keep], strict=True
+                *picked, self.reasons[keep], self.details(np.flatnonzero(keep)), strict=True
             )
         )
 
