@@ -171,12 +171,19 @@ def shares_table(shares: pd.DataFrame, package: Package, *, lang: str = "en") ->
     return _headed(cells, lang).reset_index(drop=True)
 
 
+def _named_rows(rows: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
+    """The rows of ``rows`` whose id is among ``ids`` (a few), found in one vector pass."""
+    return rows[rows["id"].isin(ids.dropna().unique().tolist())]
+
+
 def milestones_table(milestones: pd.DataFrame, package: Package, *, today: str, lang: str = "en") -> pd.DataFrame:
     """What to watch: due date in words, status, and whether the due date has passed unconfirmed."""
     t = Translator(lang)
-    programme_rows, award_rows = package.frame("programmes"), package.frame("awards")
-    programmes = localized(programme_rows, "name", lang).set_axis(programme_rows["id"])
-    awards = localized(award_rows, "purpose", lang).set_axis(award_rows["id"])
+    # Only the rows the milestones name are looked up: a package can hold a million awards.
+    programme_rows = _named_rows(package.frame("programmes"), milestones["programme_id"])
+    award_rows = _named_rows(package.frame("awards"), milestones["award_id"])
+    programmes = dict(zip(programme_rows["id"], localized(programme_rows, "name", lang), strict=True))
+    awards = dict(zip(award_rows["id"], localized(award_rows, "purpose", lang), strict=True))
 
     def due(row: pd.Series) -> str:
         if isinstance(row["due_date"], str):
