@@ -20,12 +20,13 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_cli import run
 
 from aifunding import BUNDLED_DATA
 from aifunding.data.limits import MB
 from aifunding.data.schema import DESCRIPTOR_NAME
 from aifunding.data.tables import TABLES, TABLES_BY_NAME
-from aifunding.loading.intake import IntakeLimits, Upload, UploadRefused, unpack
+from aifunding.loading.intake import IntakeLimits, Upload, UploadRefused, read_uploads, unpack
 from aifunding.loading.package import Package, load_package
 
 CSV_FILES = sorted(path.name for path in BUNDLED_DATA.glob("*.csv"))
@@ -247,6 +248,19 @@ def test_no_more_bytes_are_unpacked_than_a_header_declares(tmp_path: Path) -> No
     assert (unpacked.folder / "awards.csv").read_bytes() == b"a" * 1000
 
 
+def test_a_folder_named_on_the_command_line_with_files_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "awards.csv").write_bytes(AWARDS)
+    with pytest.raises(UploadRefused, match=r"data: it is not a file; give a package folder on its own, or the files"):
+        read_uploads([BUNDLED_DATA, tmp_path / "awards.csv"])
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "awards.csv"
+    path.write_bytes(AWARDS + b"x" * 2000)
+    with pytest.raises(UploadRefused, match=r"awards\.csv: the file is 2,\d+ bytes; an upload may be at most 2,000"):
+        read_uploads([path], IntakeLimits(upload_bytes=2000))
+
+
 def test_the_limits_follow_the_store_and_the_validator() -> None:
     limits = IntakeLimits.from_env({"AIFUNDING_UPLOAD_BYTES": "5000", "AIFUNDING_LIMIT_PACKAGE_BYTES": "7000"})
     assert (limits.upload_bytes, limits.unpacked_bytes) == (5000, 7000)
@@ -372,3 +386,72 @@ def test_a_workbook_is_read_by_the_workbook_reader(bundled: Package, tmp_path: P
     unpacked = unpack([Upload("bundled.xlsx", (tmp_path / "bundled.xlsx").read_bytes())], tmp_path / "dest")
     assert unpacked.kind == "workbook"
     assert_same_package(load_package(unpacked.folder), bundled)
+
+
+# --- the command line ------------------------------------------------------------------------------------------------
+
+
+def test_validate_a_zip_says_so_then_reports_as_for_the_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, folder_out, _ = run(["validate", str(BUNDLED_DATA)], capsys)
+    (tmp_path / "x.zip").write_bytes(bundled_zip("ai-funding/"))
+    code, out, err = run(["validate", str(tmp_path / "x.zip")], capsys)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[:2] == [
+        "upload: x.zip (a zipped data package)",
+        "upload: its files were read from the folder 'ai-funding/' inside it",
+    ]
+    assert out.splitlines()[2:] == folder_out.splitlines()
+    code, out, _ = run(["validate", str(tmp_path / "x.zip"), "--format", "json"], capsys)
+    assert json.loads(out)["upload"] == {
+        "source": "x.zip",
+        "kind": "zip",
+        "notes": ["its files were read from the folder 'ai-funding/' inside it"],
+    }
+
+
+def test_validate_csv_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("awards.csv", "programmes.csv"):
+        (tmp_path / name).write_bytes((BUNDLED_DATA / name).read_bytes())
+    code, out, err = run(["validate", str(tmp_path / "awards.csv"), str(tmp_path / "programmes.csv")], capsys)
+    assert (code, err) == (1, "")
+    lines = out.splitlines()
+    assert lines[:2] == [
+        "upload: awards.csv, programmes.csv (CSV files)",
+        "upload: no datapackage.json was given; the one the models generate was used",
+    ]
+    assert "countries.csv: error: the file for the 'countries' table is missing from the package folder" in lines
+    assert lines[-1].startswith("INVALID: ")
+
+
+def test_export_reads_a_zip_as_it_reads_the_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "x.zip").write_bytes(bundled_zip())
+    exported = []
+    for data in (str(BUNDLED_DATA), str(tmp_path / "x.zip")):
+        code, _, err = run(["export", "--data", data, "--format", "json", "-o", str(tmp_path / "out.json")], capsys)
+        assert code == 0
+        exported.append(json.loads((tmp_path / "out.json").read_text(encoding="utf-8")))
+        del exported[-1]["about"]["generated_at"]
+    assert err == "upload: x.zip (a zipped data package)\n", "what was uploaded is said on stderr"
+    assert exported[1] == exported[0]
+
+
+@pytest.mark.parametrize("command", ["validate", "export", "report", "summary"])
+def test_a_refused_upload_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    (tmp_path / "evil.zip").write_bytes(zipped({"../x.csv": AWARDS}))
+    args = {
+        "validate": ["validate", str(tmp_path / "evil.zip")],
+        "export": ["export", "--data", str(tmp_path / "evil.zip"), "--format", "csv", "-o", str(tmp_path / "out")],
+        "report": ["report", "--data", str(tmp_path / "evil.zip"), "-o", str(tmp_path / "r.html")],
+        "summary": ["summary", "--data", str(tmp_path / "evil.zip")],
+    }[command]
+    code, out, err = run(args, capsys)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"aifunding {command}: {tmp_path / 'evil.zip'}, entry '../x.csv': its path climbs out of the ZIP ('..'); "
+        "nothing was unpacked\n"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["evil.zip"]

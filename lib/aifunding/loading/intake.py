@@ -20,8 +20,10 @@ import importlib
 import json
 import os
 import re
+import stat
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -39,9 +41,10 @@ from aifunding.loading.archive import (
     read_entry,
     shown,
 )
+from aifunding.loading.package import Package, load_package
 from aifunding.loading.upload_files import OLD_OFFICE, UploadFile, as_utf8, base_name, content_of
 
-__all__ = ["IntakeLimits", "Unpacked", "Upload", "UploadRefused", "unpack"]
+__all__ = ["IntakeLimits", "Loaded", "Unpacked", "Upload", "UploadRefused", "load_inputs", "read_uploads", "unpack"]
 
 Kind = Literal["zip", "workbook", "csv"]
 KIND_WORDS: dict[Kind, str] = {
@@ -331,3 +334,68 @@ def _write(dest: Path, tables: Mapping[str, bytes], descriptor: bytes) -> Path:
             path.unlink()
             raise RuntimeError(f"{path} was written outside {dest}; the upload was not taken in")
     return folder
+
+
+def read_uploads(paths: Sequence[str | Path], limits: IntakeLimits | None = None) -> list[Upload]:
+    """The files named on a command line as uploads, read only once their sizes are known to be within the limit.
+
+    The operator names them, so a path may be a link (as a package folder may be); it must end at a file.
+
+    Raises:
+        UploadRefused: a path is not a regular file, a file is empty, or the files are over the limit.
+        OSError: a file cannot be read.
+    """
+    limits = limits or IntakeLimits.from_env()
+    sizes = []
+    for path in paths:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise UploadRefused(
+                str(path), "it is not a file; give a package folder on its own, or the files of an upload"
+            )
+        sizes.append(info.st_size)
+    _refuse_oversized([str(path) for path in paths], sizes, limits)
+    uploads = []
+    for path in paths:
+        with open(path, "rb") as handle:
+            uploads.append(Upload(str(path), handle.read(limits.upload_bytes + 1)))
+    return uploads
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A package as the command line names it, and the upload it came from (None for a package folder)."""
+
+    package: Package
+    unpacked: Unpacked | None
+
+
+@contextmanager
+def load_inputs(paths: Sequence[str]) -> Iterator[Loaded]:
+    """Load what a command line names: a package folder or its ``datapackage.json`` as ever, or uploads.
+
+    Uploads (a ZIP, a workbook, CSV files) are unpacked into a temporary folder that lives as long as
+    the ``with`` block, and validated from there.
+
+    Raises:
+        UploadRefused: an upload is refused.
+        PackageReadError: the package has no usable descriptor.
+    """
+    if _names_a_folder(paths):
+        yield Loaded(load_package(paths[0]), None)
+        return
+    limits = IntakeLimits.from_env()
+    with tempfile.TemporaryDirectory(prefix="aifunding-upload-") as temporary:
+        unpacked = unpack(read_uploads(paths, limits), Path(temporary), limits)
+        yield Loaded(load_package(unpacked.folder), unpacked)
+
+
+def _names_a_folder(paths: Sequence[str]) -> bool:
+    """Whether the paths are one package folder (or its descriptor, or a path that is neither but names no file)."""
+    if len(paths) != 1:
+        return False
+    path = Path(paths[0])
+    if path.is_dir() or path.name == DESCRIPTOR_NAME:
+        return True
+    upload_suffixes = (*SUFFIX_KINDS, *REFUSED_SUFFIXES)
+    return not path.exists() and _suffix(path.name) not in upload_suffixes
