@@ -11,8 +11,9 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from aifunding import BUNDLED_DATA
 from aifunding.analysis.conversion import ANNOUNCEMENT, FxChoice
@@ -21,9 +22,11 @@ from aifunding.data.models import check_partial_date
 from aifunding.data.report import ValidationReport
 from aifunding.data.schema import DESCRIPTOR_NAME, check_descriptor, render_descriptor
 from aifunding.i18n import LANGUAGES
-from aifunding.loading.package import Package, PackageReadError, load_package
+from aifunding.loading.intake import UploadRefused, load_inputs
+from aifunding.loading.package import Package, PackageReadError
 from aifunding.money.fx import ConversionError, rate_at, supported_currencies
 from aifunding.outputs.export import EXPORT_TABLES, FORMATS, IncompleteExport, check_exportable, write_export
+from aifunding.store.base import StoreSettingError
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 
@@ -35,6 +38,18 @@ ALLOW_INVALID_HELP = (
     "write the valid rows of a package that has errors (the output says which rows were left out); "
     "a table whose file could not be read is never written"
 )
+
+
+INPUT_HELP = (
+    "a package folder or its datapackage.json, a .zip of a package, an .xlsx workbook (one sheet per table), "
+    "or CSV files named after their tables"
+)
+DATA_OPTION: dict[str, Any] = {
+    "nargs": "+",
+    "default": [str(BUNDLED_DATA)],
+    "metavar": "PATH",
+    "help": f"{INPUT_HELP} (default: the bundled data/)",
+}
 
 
 class UsageError(Exception):
@@ -52,10 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a data package and list every problem")
     validate.add_argument(
-        "path",
-        nargs="?",
-        default=str(BUNDLED_DATA),
-        help="package folder or its datapackage.json (default: the bundled data/)",
+        "path", nargs="*", default=[str(BUNDLED_DATA)], help=f"{INPUT_HELP} (default: the bundled data/)"
     )
     validate.add_argument("--format", choices=("text", "json"), default="text", help="report format")
     validate.add_argument(
@@ -66,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     export = commands.add_parser("export", help="write tidy tables of programmes, awards and market shares")
-    export.add_argument("--data", default=str(BUNDLED_DATA), help="package folder (default: the bundled data/)")
+    export.add_argument("--data", **DATA_OPTION)
     export.add_argument("--currency", help="convert amounts to this ISO 4217 currency (ECB reference rates)")
     export.add_argument(
         "--fx-date",
@@ -95,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--allow-invalid", action="store_true", help=ALLOW_INVALID_HELP)
 
     report = commands.add_parser("report", help="write a self-contained HTML snapshot of the whole package")
-    report.add_argument("--data", default=str(BUNDLED_DATA), help="package folder (default: the bundled data/)")
+    report.add_argument("--data", **DATA_OPTION)
     report.add_argument("--lang", choices=LANGUAGES, default="en", help="language of dates and labels")
     report.add_argument("--currency", help="convert amounts to this ISO 4217 currency (ECB reference rates)")
     report.add_argument(
@@ -109,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     summary = commands.add_parser(
         "summary", help="print the headline figures the Overview shows: highlights and totals, with what each adds"
     )
-    summary.add_argument("--data", default=str(BUNDLED_DATA), help="package folder (default: the bundled data/)")
+    summary.add_argument("--data", **DATA_OPTION)
     summary.add_argument(
         "--currency", help="add every figure converted to this ISO 4217 currency (announcement-date ECB rates)"
     )
@@ -129,14 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    package = load_package(args.path)
-    report = package.report
-    if args.format == "json":
-        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2, default=str))
-    else:
-        for line in problem_lines(report, None if args.all else SHOWN_PER_RULE):
-            print(line)
-        print(report.summary())
+    with load_inputs(args.path) as loaded:
+        report = loaded.package.report
+        if args.format == "json":
+            result = report.as_dict()
+            if loaded.unpacked:
+                result["upload"] = loaded.unpacked.as_dict()
+            print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+        else:
+            for line in loaded.unpacked.lines() if loaded.unpacked else ():
+                print(line)
+            for line in problem_lines(report, None if args.all else SHOWN_PER_RULE):
+                print(line)
+            print(report.summary())
     return EXIT_OK if report.valid else EXIT_INVALID
 
 
@@ -178,21 +195,28 @@ def parse_fx(currency: str | None, fx_date: str) -> FxChoice | None:
     return FxChoice(currency=currency, at=fx_date)
 
 
-def _load_for_output(path: str, allow_invalid: bool) -> Package:
-    """The package, or :class:`IncompleteExport` when it has errors (unless allowed) or an unread table."""
-    package = load_package(path)
-    check_exportable(package, allow_invalid)
-    if not package.report.valid:
-        print(f"warning: writing the valid rows only; {package.report.summary()}", file=sys.stderr)
-    return package
+@contextmanager
+def _load_for_output(paths: Sequence[str], allow_invalid: bool) -> Iterator[Package]:
+    """The package, or :class:`IncompleteExport` when it has errors (unless allowed) or an unread table.
+
+    What was done to an upload to read it (a file converted to UTF-8, say) is said on stderr first.
+    """
+    with load_inputs(paths) as loaded:
+        for line in loaded.unpacked.lines() if loaded.unpacked else ():
+            print(line, file=sys.stderr)
+        package = loaded.package
+        check_exportable(package, allow_invalid)
+        if not package.report.valid:
+            print(f"warning: writing the valid rows only; {package.report.summary()}", file=sys.stderr)
+        yield package
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     fx = parse_fx(args.currency, args.fx_date)
-    package = _load_for_output(args.data, args.allow_invalid)
     tables = tuple(dict.fromkeys(args.table)) if args.table else EXPORT_TABLES
-    for path in write_export(package, args.format, Path(args.output), fx, tables):
-        print(f"wrote {path}")
+    with _load_for_output(args.data, args.allow_invalid) as package:
+        for path in write_export(package, args.format, Path(args.output), fx, tables):
+            print(f"wrote {path}")
     return EXIT_OK
 
 
@@ -201,10 +225,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     from aifunding.outputs.snapshot import build_report
 
     fx = parse_fx(args.currency, args.fx_date)
-    package = _load_for_output(args.data, args.allow_invalid)
     state = ViewState(lang=args.lang, currency=fx.currency if fx else None, fx_at=fx.at if fx else ANNOUNCEMENT)
     out = Path(args.output)
-    html = build_report(prepare(package), state)
+    with _load_for_output(args.data, args.allow_invalid) as package:
+        html = build_report(prepare(package), state)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     print(f"wrote {out}")
@@ -216,8 +240,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from aifunding.outputs.summary import headline
 
     fx = parse_fx(args.currency, ANNOUNCEMENT)
-    package = _load_for_output(args.data, args.allow_invalid)
-    prepared = prepare(package)
+    with _load_for_output(args.data, args.allow_invalid) as package:
+        prepared = prepare(package)
     state = ViewState(lang=args.lang, currency=fx.currency if fx else None)
     result = headline(prepared, apply_view(prepared, state))
     if args.format == "json":
@@ -262,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IncompleteExport as exc:
         print(f"aifunding {args.command}: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    except (PackageReadError, UsageError, LimitsError) as exc:
+    except (PackageReadError, UsageError, LimitsError, UploadRefused, StoreSettingError) as exc:
         print(f"aifunding {args.command}: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     except OSError as exc:
