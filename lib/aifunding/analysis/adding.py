@@ -202,7 +202,7 @@ class AddingRule:
         announced = pd.Series(rows["announced"][added], dtype=object).dropna()
         positions = np.flatnonzero(candidate)
 
-        def details(picked: np.ndarray) -> list[dict[str, str]]:
+        def details(picked: np.ndarray) -> list[Mapping[str, str]]:
             rows_picked = positions[picked]
             return [
                 fixed[i] if i in fixed else (words[reason[i]](i) if reason[i] is not None else {})
