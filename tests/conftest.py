@@ -26,12 +26,17 @@ pytest_plugins = ("pgserver",)
 _OWN_CACHE = None if "AIFUNDING_CACHE" in os.environ else tempfile.mkdtemp(prefix="aifunding-test-cache-")
 if _OWN_CACHE:
     os.environ["AIFUNDING_CACHE"] = _OWN_CACHE
+# Uploads kept by the dashboard's store (aifunding.store) go to a folder of this run, never the user's.
+_OWN_STORE = None if "AIFUNDING_STORE" in os.environ else tempfile.mkdtemp(prefix="aifunding-test-store-")
+if _OWN_STORE:
+    os.environ["AIFUNDING_STORE"] = _OWN_STORE
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Remove the cache folder this run made (a folder given by the caller is left alone)."""
-    if _OWN_CACHE:
-        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
+    """Remove the cache and store folders this run made (folders given by the caller are left alone)."""
+    for folder in (_OWN_CACHE, _OWN_STORE):
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -387,10 +387,19 @@ def test_presenter_parameters_are_passed_through(vocabulary: Vocabulary) -> None
     assert decoded.ignored == []
 
 
+def test_a_link_to_uploaded_data_carries_its_id_and_nothing_else(vocabulary: Vocabulary) -> None:
+    blob = "0123456789abcdef" * 4
+    assert decode({"data": blob, "country": "JP"}, vocabulary).extra == {"data": blob}
+    for bad in ("../../etc/passwd", blob.upper(), blob[:-1], blob + "0", "<script>"):
+        decoded = decode({"data": bad}, vocabulary)
+        assert decoded.extra == {}
+        assert decoded.ignored == [f"data={bad[:40]}: not the id of uploaded data (a link to it holds 64 hex digits)"]
+
+
 @SETTINGS
 @given(
     params=st.dictionaries(
-        st.sampled_from(["lang", "cur", "fx", "country", "programme", "org", "kind", "from", "to", "zzz"]),
+        st.sampled_from(["lang", "cur", "fx", "country", "programme", "org", "kind", "from", "to", "data", "zzz"]),
         st.text(max_size=60) | st.lists(st.text(max_size=20), max_size=3),
         max_size=6,
     )

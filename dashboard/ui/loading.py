@@ -23,7 +23,9 @@ from aifunding.data.report import ValidationReport
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import PackageReadError, load_package, package_signature
 
+from ui.own_data import Linked, linked_id, linked_package, open_link
 from ui.state import translator
+from ui.text import notice
 
 T = TypeVar("T")
 log = logging.getLogger("aifunding.dashboard")
@@ -54,6 +56,7 @@ class Served:
     loaded_at: datetime.datetime
     latest: Prepared | None = None  # the newest load, kept when it had errors so the Data page can list them
     problem: str | None = None  # why viewers are not seeing the newest files
+    linked: Linked | None = None  # the uploaded package a link named, when that is what is shown
 
 
 @st.cache_resource(show_spinner=False)
@@ -75,6 +78,9 @@ def load() -> Served | None:
     viewers keep the last valid version and a banner names the problem; a package that never
     validated is shown with its valid rows and the same banner.
     """
+    blob_id = linked_id()
+    if blob_id is not None:
+        return _load_linked(blob_id)
     path = data_path()
     key = str(path)
     store = _last_valid()
@@ -99,6 +105,25 @@ def load() -> Served | None:
     if key in store:
         return Served(*store[key], latest=prepared, problem=problem)
     return Served(prepared, loaded_at, latest=prepared, problem=problem)
+
+
+def _load_linked(blob_id: str) -> Served | None:
+    """The uploaded package ``blob_id``, or None after saying the link's data is gone and offering the served data."""
+    t = translator()
+    try:
+        linked = linked_package(blob_id)
+    except Exception:
+        # A store that cannot be reached, or stored bytes that no longer unpack: the log keeps why.
+        log.exception("the uploaded package %s could not be opened", blob_id[:12])
+        linked = None
+    if linked is None:
+        notice("warning", t("upload.gone"), ":material/link_off:")
+        st.button(t("upload.back"), key="upload_gone_back", on_click=open_link, args=(None,), icon=":material/undo:")
+        return None
+    prepared, loaded_at = _prepared(str(linked.folder), package_signature(linked.folder))
+    if prepared.package.report.valid:
+        return Served(prepared, loaded_at, linked=linked)
+    return Served(prepared, loaded_at, latest=prepared, problem=_first_errors(prepared.package.report), linked=linked)
 
 
 def served() -> Served:

@@ -15,6 +15,7 @@ from aifunding.money.formatting import format_partial_date
 from aifunding.outputs.snapshot import Section, build_snapshot
 
 from ui.loading import Served, load
+from ui.own_data import Linked, open_link
 from ui.present import present, presenting, set_presenting
 from ui.state import current_link, page_view, translator
 from ui.text import notice, small
@@ -66,6 +67,8 @@ def header(title_key: str, view: FilteredView, current: Served, intro_key: str |
     ignored = st.session_state.pop("_ignored_params", None)
     if ignored:
         notice("warning", t("url.ignored", params="; ".join(ignored)), ":material/link_off:")
+    if current.linked is not None:
+        uploaded_banner(current.linked, view)
     notice("info", view.sentence(), ":material/filter_alt:")
     as_of = newest_source_date(view.package)
     freshness = t("common.loaded_at", time=current.loaded_at.strftime(TIME_FORMAT))
@@ -77,6 +80,21 @@ def header(title_key: str, view: FilteredView, current: Served, intro_key: str |
         notice("warning", stale, ":material/warning:")
     elif current.problem:
         notice("warning", t("error.invalid_package", problem=current.problem), ":material/warning:")
+
+
+def uploaded_banner(linked: Linked, view: FilteredView) -> None:
+    """Which uploaded package every page shows, how fresh it is, and one click back to the served data."""
+    t = translator()
+    title = str(view.package.descriptor.get("title") or linked.title or linked.name)
+    as_of = newest_source_date(view.package)
+    words = t("upload.banner", title=title, name=linked.name)
+    if as_of:
+        words += " · " + t("common.data_as_of", date=format_partial_date(as_of, t.lang))
+    text, back = st.columns([5, 2], vertical_alignment="center")
+    with text:
+        notice("info", words, ":material/upload_file:")
+    with back:
+        st.button(t("upload.back"), key="upload_back", on_click=open_link, args=(None,), icon=":material/undo:")
 
 
 def share_row(prepared: Prepared, view: FilteredView, title_key: str, sections: list[Section]) -> None:

@@ -14,6 +14,7 @@ from aifunding.figures.worded import Worded
 
 from ui.blocks import download_row, full_download_row, paged_table
 from ui.loading import served
+from ui.own_data import accept, upload_controls
 from ui.page import start
 from ui.state import translator
 from ui.text import notice, small
@@ -64,3 +65,28 @@ if report.quarantined:
     quarantined = quarantine_table(report, lang)
     paged_table(quarantined, key="quarantined")
     download_row(quarantined, "quarantined-rows", key="quarantined-dl")
+
+# Bring your own data: checked here, shown to nobody else until accepted.
+checked = upload_controls(prepared.package)
+if checked is not None and checked.package is not None:
+    upload_report = checked.report()
+    kind = "success" if upload_report.valid else "error"
+    words = "upload.valid" if upload_report.valid else "upload.invalid"
+    notice(kind, t(words, summary=report_counts(upload_report, t.lang)), ":material/fact_check:")
+    upload_problems = report_table(upload_report, lang)
+    if not upload_problems.empty:
+        paged_table(upload_problems, key="upload-problems")
+        download_row(upload_problems, "upload-validation-report", key="upload-problems-dl")
+    if upload_report.quarantined:
+        small(t("upload.quarantined"))
+        upload_quarantined = quarantine_table(upload_report, lang)
+        paged_table(upload_quarantined, key="upload-quarantined")
+        download_row(upload_quarantined, "upload-quarantined-rows", key="upload-quarantined-dl")
+    st.button(
+        t("upload.accept" if upload_report.valid else "upload.accept_valid_rows"),
+        key="upload_accept",
+        type="primary",
+        on_click=accept,
+        args=(checked,),
+        icon=":material/publish:",
+    )

@@ -8,6 +8,7 @@ Parameter names are a public interface (documented in the README) and never chan
 ``country``, ``programme``, ``org``, ``kind``  comma-separated ids
 ``from``, ``to``  announcement date range, YYYY-MM-DD
 ``present``, ``every``  presenter mode (``1``) and seconds per slide (5 to 3600)
+``data``  the id of an uploaded package in the store (64 hex digits); absent for the served package
 
 Decoding never raises: a value that is unknown, malformed or hostile falls back to the default for
 that parameter, and the parameter is named in the returned notices so the page can say so; so is a
@@ -25,6 +26,7 @@ from aifunding.analysis.conversion import ANNOUNCEMENT
 from aifunding.analysis.view import Prepared, ViewState
 from aifunding.i18n import LANGUAGES
 from aifunding.money.fx import rate_bounds, supported_currencies
+from aifunding.store.base import is_blob_id
 
 # Longer values are refused outright: no legitimate view needs them, and parsing them is work.
 MAX_VALUE_LENGTH = 2000
@@ -35,7 +37,7 @@ MIN_SLIDE_SECONDS = 5
 MAX_SLIDE_SECONDS = 3600
 
 LIST_PARAMS = {"country": "countries", "programme": "programmes", "org": "organisations", "kind": "kinds"}
-KNOWN_PARAMS = ("lang", "cur", "fx", *LIST_PARAMS, "from", "to", "present", "every")
+KNOWN_PARAMS = ("lang", "cur", "fx", *LIST_PARAMS, "from", "to", "present", "every", "data")
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,12 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
                 f"every={every[:40]}: seconds per slide must be a whole number from {MIN_SLIDE_SECONDS} "
                 f"to {MAX_SLIDE_SECONDS}"
             )
+    data = value_of("data")
+    if data:
+        if is_blob_id(data):
+            extra["data"] = data
+        else:
+            ignored.append(f"data={data[:40]}: not the id of uploaded data (a link to it holds 64 hex digits)")
     for name in params:
         if name not in KNOWN_PARAMS:
             ignored.append(f"{name[:40]}: not a parameter of this dashboard")

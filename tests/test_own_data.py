@@ -1,0 +1,140 @@
+"""Bring your own data under AppTest: upload on the Data page, check, accept, and open the link in a new session.
+
+The store is the folder one (``AIFUNDING_STORE``, a folder of this test run: see conftest.py); the
+PostgreSQL backend passes the same store tests in ``test_store.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from test_app_pages import open_page, texts
+
+from aifunding import BUNDLED_DATA
+from aifunding.i18n import Translator
+from aifunding.loading.bundle import pack
+from aifunding.loading.package import Package
+
+EN = Translator("en")
+
+
+@pytest.fixture(autouse=True)
+def served_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIFUNDING_DATA", raising=False)
+    monkeypatch.delenv("AIFUNDING_UPLOADS", raising=False)
+
+
+def zipped(folder: Path, inside: str = "") -> bytes:
+    """The package folder as a zip, at its root or inside ``inside``/."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(folder.iterdir()):
+            if path.is_file():
+                archive.write(path, f"{inside}/{path.name}" if inside else path.name)
+    return buffer.getvalue()
+
+
+def uploaded(at: AppTest, files: list[tuple[str, bytes, str]], mode: str = "alone") -> AppTest:
+    """``files`` put in the Data page's uploader, the mode chosen, and the upload checked."""
+    at.get("file_uploader")[0].set_value(files)
+    at.run()
+    at.radio(key="upload_mode").set_value(mode).run()
+    at.button(key="upload_check").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def notices(at: AppTest) -> list[str]:
+    return texts([*at.info, *at.success, *at.warning, *at.error])
+
+
+def test_an_uploaded_package_is_checked_accepted_and_opened_by_its_link(tmp_path: Path, bundled: Package) -> None:
+    at = uploaded(open_page("data"), [("my-package.zip", zipped(BUNDLED_DATA, "ai-funding"), "application/zip")])
+    assert any(n.startswith("The upload is valid") for n in notices(at)), notices(at)
+    at.button(key="upload_accept").click().run()
+    blob_id = at.query_params["data"][0] if isinstance(at.query_params["data"], list) else at.query_params["data"]
+    assert blob_id == hashlib.sha256(pack(BUNDLED_DATA)).hexdigest()
+    assert any(n.startswith("Showing uploaded data:") for n in notices(at)), notices(at)
+    # A colleague opens the link in a session of their own and sees the same data and the same banner.
+    colleague = open_page("overview", data=blob_id)
+    banner = next(n for n in notices(colleague) if n.startswith("Showing uploaded data:"))
+    assert bundled.descriptor["title"] in banner and "my-package.zip" in banner
+    assert not colleague.exception
+    # One click back to the dashboard's own data.
+    colleague.button(key="upload_back").click().run()
+    assert "data" not in colleague.query_params
+    assert not any(n.startswith("Showing uploaded data:") for n in notices(colleague))
+
+
+def test_a_link_whose_data_is_gone_says_so_and_offers_the_served_data() -> None:
+    at = open_page("overview", loads=False, data="f" * 64)
+    assert any("no longer kept" in n for n in notices(at)), notices(at)
+    assert not at.get("plotly_chart")  # nothing shown that could be mistaken for the linked figures
+    at.button(key="upload_gone_back").click().run()
+    assert [title.value for title in at.title][:1] == [EN("overview.title")]
+
+
+def test_a_malformed_data_id_is_ignored_with_a_notice() -> None:
+    at = open_page("overview", data="../../etc/passwd")
+    assert any("data=../../etc/passwd: not the id of uploaded data" in n for n in notices(at)), notices(at)
+
+
+def _csv(rows: list[dict[str, str]]) -> bytes:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue().encode()
+
+
+def _bundled_rows(name: str) -> list[dict[str, str]]:
+    with (BUNDLED_DATA / f"{name}.csv").open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_csv_files_extend_the_served_data_and_clashes_are_reported(bundled: Package) -> None:
+    served_award = _bundled_rows("awards")[0]
+    new_award = {**served_award, "id": "jp-upload-award"}
+    recipient = {**_bundled_rows("award_recipients")[0], "award_id": new_award["id"]}
+    citation = {c: "" for c in _bundled_rows("citations")[0]}
+    citation.update(award_id=new_award["id"], source_id=_bundled_rows("sources")[0]["id"])
+    files = [
+        ("awards.csv", _csv([new_award, served_award]), "text/csv"),
+        ("award_recipients.csv", _csv([recipient]), "text/csv"),
+        ("citations.csv", _csv([citation]), "text/csv"),
+    ]
+    at = uploaded(open_page("data"), files, mode="extend")
+    assert any("has errors" in n for n in notices(at)), notices(at)
+    # The data page's own report comes first; the upload's is the one holding the clash.
+    reports = [d.value for d in at.dataframe if "Message" in d.value.columns]
+    clash = next(r for r in reports if (r["Message"].str.contains("already has awards")).any())
+    row = clash[clash["Message"].str.contains("already has awards")].iloc[0]
+    assert (row["File"], int(row["Line"]), row["Value"]) == ("awards.csv", 3, served_award["id"])
+    at.button(key="upload_accept").click().run()
+    assert "data" in at.query_params
+    # The served awards and the one added (the clashing row left out, the served one kept).
+    n_awards = len(bundled.frame("awards")) + 1
+    assert any(n.startswith(f"Showing {n_awards} awards") for n in notices(at)), notices(at)
+
+
+def test_a_hostile_zip_is_refused_with_one_message_and_nothing_is_kept() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("../../escape.csv", "id\n1\n")
+    at = uploaded(open_page("data"), [("evil.zip", buffer.getvalue(), "application/zip")])
+    refused = [n for n in notices(at) if n.startswith("The upload was refused")]
+    assert len(refused) == 1, notices(at)
+    assert all(b.key != "upload_accept" for b in at.button)
+
+
+def test_uploads_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIFUNDING_UPLOADS", "off")
+    at = open_page("data")
+    assert not at.get("file_uploader")
+    assert any("Uploading is switched off" in m.value for m in at.markdown)
