@@ -25,6 +25,7 @@ from aifunding.figures.base import (
     subtitle,
     text_colour_on,
     value_axis,
+    wrap,
 )
 from aifunding.i18n import Translator
 from aifunding.money.formatting import (
@@ -36,6 +37,8 @@ from aifunding.money.formatting import (
 
 # Recipients drawn as bars of their own; the rest are added up in one bar.
 TOP_RECIPIENTS = 30
+# A recipient's name on the axis wraps at this many columns (a Japanese character takes two).
+RECIPIENT_LABEL_WIDTH = 34
 OTHERS_COLOUR = "#8a8f98"
 
 
@@ -162,10 +165,19 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
             xshift=4,
             font={"size": 12},
         )
+    ticks = [wrap(str(label), RECIPIENT_LABEL_WIDTH) for label in order]
     fig.update_layout(
         barmode="stack",
         uniformtext={"minsize": 10, "mode": "hide"},
-        yaxis={"categoryorder": "array", "categoryarray": order, "title": None},
+        # Long names (a joint project of three institutes) wrap, so they never squeeze the bars and
+        # the totals written at their ends off the plot.
+        yaxis={
+            "categoryorder": "array",
+            "categoryarray": order,
+            "title": None,
+            "tickvals": order,
+            "ticktext": ticks,
+        },
         xaxis={
             "title": t("chart.recipient.axis", currency=currency),
             **value_axis(float(totals.max()), lang),
@@ -195,7 +207,7 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
         # the figure, whose spec must stay small, and "all rows" is what the table behind it shows.
         row_ids=rows["id"] if others_label is None else None,
         caveat_ids=ids_in(rows, C.CAVEAT_IDS),
-        height=max(160, 40 * len(order)),
+        height=max(160, 40 * len(order) + 24 * sum(tick.count("<br>") for tick in ticks)),
     )
 
 
