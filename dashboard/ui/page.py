@@ -83,18 +83,11 @@ def header(title_key: str, view: FilteredView, current: Served, intro_key: str |
 
 
 def uploaded_banner(linked: Linked, view: FilteredView) -> None:
-    """Which uploaded package every page shows, how fresh it is, and one click back to the served data."""
+    """Which uploaded package every page shows (its "data as of" is in the line below), and one click back."""
     t = translator()
     title = str(view.package.descriptor.get("title") or linked.title or linked.name)
-    as_of = newest_source_date(view.package)
-    words = t("upload.banner", title=title, name=linked.name)
-    if as_of:
-        words += " · " + t("common.data_as_of", date=format_partial_date(as_of, t.lang))
-    text, back = st.columns([5, 2], vertical_alignment="center")
-    with text:
-        notice("info", words, ":material/upload_file:")
-    with back:
-        st.button(t("upload.back"), key="upload_back", on_click=open_link, args=(None,), icon=":material/undo:")
+    notice("info", t("upload.banner", title=title, name=linked.name), ":material/upload_file:")
+    st.button(t("upload.back"), key="upload_back", on_click=open_link, args=(None,), icon=":material/undo:")
 
 
 def share_row(prepared: Prepared, view: FilteredView, title_key: str, sections: list[Section]) -> None:

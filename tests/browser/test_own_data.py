@@ -1,0 +1,86 @@
+"""Bring your own data in a real browser: upload a ZIP on the Data page, share its link, open it elsewhere."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+from conftest import OUTPUT
+from helpers import drawn_charts, exceptions, open_page, screenshot, wait_for_app
+from serving import ROOT
+
+RENAMED = "Sakura Uploaded Holdings"
+
+
+def renamed_package(folder: Path) -> bytes:
+    """The bundled package, retitled and with Sakura Internet renamed, zipped inside a folder."""
+    shutil.copytree(ROOT / "data", folder)
+    descriptor = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    descriptor["title"] = "Uploaded in a browser test"
+    (folder / "datapackage.json").write_text(json.dumps(descriptor, ensure_ascii=False), encoding="utf-8")
+    with (folder / "organisations.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        if row["id"] == "sakura-internet":
+            row["name_en"] = RENAMED
+    text = io.StringIO()
+    writer = csv.DictWriter(text, list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    (folder / "organisations.csv").write_text(text.getvalue(), encoding="utf-8")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.iterdir()):
+            archive.write(path, f"my-data/{path.name}")
+    return buffer.getvalue()
+
+
+def alerts(page, kind: str) -> list[str]:
+    return page.locator(f"[data-testid='stAlertContent{kind}']").all_inner_texts()
+
+
+def test_an_upload_is_checked_shared_by_link_and_seen_in_another_browser(browser, server, tmp_path: Path) -> None:
+    uploader_context, colleague_context = browser.new_context(), browser.new_context()
+    try:
+        page = uploader_context.new_page()
+        open_page(page, server, "data")
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+            files=[{"name": "my-data.zip", "mimeType": "application/zip", "buffer": renamed_package(tmp_path / "p")}]
+        )
+        wait_for_app(page)
+        page.get_by_role("button", name="Check the upload").click()
+        page.wait_for_function("() => document.body.innerText.includes('The upload is valid')", timeout=60_000)
+        wait_for_app(page)
+        screenshot(page, OUTPUT, "data-upload-checked")
+        page.get_by_role("button", name="Use this data and get its link").click()
+        page.wait_for_function("() => location.search.includes('data=')", timeout=60_000)
+        wait_for_app(page)
+        screenshot(page, OUTPUT, "data-upload-used")
+        assert any("Showing uploaded data: Uploaded in a browser test" in text for text in alerts(page, "Info"))
+        # The link, as the share menu gives it to be copied.
+        page.get_by_role("button", name="Share").click()
+        link = page.locator("[data-testid='stPopoverBody'] [data-testid='stCode'] code").inner_text().strip()
+        assert "data=" in link
+        colleague = colleague_context.new_page()
+        colleague.goto(link.replace("/data?", "/companies?"), wait_until="domcontentloaded")
+        wait_for_app(colleague)
+        drawn_charts(colleague, 1)
+        assert exceptions(colleague) == []
+        assert any("Uploaded in a browser test" in text for text in alerts(colleague, "Info"))
+        labels = " ".join(colleague.locator("[data-testid='stPlotlyChart'] svg").all_text_contents())
+        assert RENAMED in labels
+        screenshot(colleague, OUTPUT, "companies-uploaded-link")
+        # One click back to the dashboard's own data.
+        colleague.get_by_role("button", name="Back to the dashboard's own data").click()
+        colleague.wait_for_function("() => !location.search.includes('data=')", timeout=30_000)
+        wait_for_app(colleague)
+        drawn_charts(colleague, 1)
+        labels = " ".join(colleague.locator("[data-testid='stPlotlyChart'] svg").all_text_contents())
+        assert RENAMED not in labels and "Sakura Internet" in labels
+    finally:
+        uploader_context.close()
+        colleague_context.close()
