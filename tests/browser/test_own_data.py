@@ -9,9 +9,12 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import psycopg
+import pytest
+
 from conftest import OUTPUT
 from helpers import drawn_charts, exceptions, open_page, screenshot, wait_for_app
-from serving import ROOT
+from serving import ROOT, free_port, port_of, start_server, stop_server
 
 RENAMED = "Sakura Uploaded Holdings"
 
@@ -43,36 +46,44 @@ def alerts(page, kind: str) -> list[str]:
     return page.locator(f"[data-testid='stAlertContent{kind}']").all_inner_texts()
 
 
+def upload_and_share(page, base: str, package: bytes) -> str:
+    """Upload ``package`` on ``base``'s Data page, check it, use it, and return the link the share menu gives."""
+    open_page(page, base, "data")
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+        files=[{"name": "my-data.zip", "mimeType": "application/zip", "buffer": package}]
+    )
+    wait_for_app(page)
+    page.get_by_role("button", name="Check the upload").click()
+    page.wait_for_function("() => document.body.innerText.includes('The upload is valid')", timeout=60_000)
+    wait_for_app(page)
+    screenshot(page, OUTPUT, "data-upload-checked")
+    page.get_by_role("button", name="Use this data and get its link").click()
+    page.wait_for_function("() => location.search.includes('data=')", timeout=60_000)
+    wait_for_app(page)
+    assert any("Showing uploaded data: Uploaded in a browser test" in text for text in alerts(page, "Info"))
+    # The link, as the share menu gives it to be copied.
+    page.get_by_role("button", name="Share").click()
+    link = page.locator("[data-testid='stPopoverBody'] [data-testid='stCode'] code").inner_text().strip()
+    assert "data=" in link and link.startswith(base)
+    return link
+
+
+def companies_labels(page, link: str) -> str:
+    """The text of the Companies charts at ``link`` (opened on that page)."""
+    page.goto(link.replace("/data?", "/companies?"), wait_until="domcontentloaded")
+    wait_for_app(page)
+    drawn_charts(page, 1)
+    assert exceptions(page) == []
+    return " ".join(page.locator("[data-testid='stPlotlyChart'] svg").all_text_contents())
+
+
 def test_an_upload_is_checked_shared_by_link_and_seen_in_another_browser(browser, server, tmp_path: Path) -> None:
     uploader_context, colleague_context = browser.new_context(), browser.new_context()
     try:
-        page = uploader_context.new_page()
-        open_page(page, server, "data")
-        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
-            files=[{"name": "my-data.zip", "mimeType": "application/zip", "buffer": renamed_package(tmp_path / "p")}]
-        )
-        wait_for_app(page)
-        page.get_by_role("button", name="Check the upload").click()
-        page.wait_for_function("() => document.body.innerText.includes('The upload is valid')", timeout=60_000)
-        wait_for_app(page)
-        screenshot(page, OUTPUT, "data-upload-checked")
-        page.get_by_role("button", name="Use this data and get its link").click()
-        page.wait_for_function("() => location.search.includes('data=')", timeout=60_000)
-        wait_for_app(page)
-        screenshot(page, OUTPUT, "data-upload-used")
-        assert any("Showing uploaded data: Uploaded in a browser test" in text for text in alerts(page, "Info"))
-        # The link, as the share menu gives it to be copied.
-        page.get_by_role("button", name="Share").click()
-        link = page.locator("[data-testid='stPopoverBody'] [data-testid='stCode'] code").inner_text().strip()
-        assert "data=" in link
+        link = upload_and_share(uploader_context.new_page(), server, renamed_package(tmp_path / "p"))
         colleague = colleague_context.new_page()
-        colleague.goto(link.replace("/data?", "/companies?"), wait_until="domcontentloaded")
-        wait_for_app(colleague)
-        drawn_charts(colleague, 1)
-        assert exceptions(colleague) == []
+        assert RENAMED in companies_labels(colleague, link)
         assert any("Uploaded in a browser test" in text for text in alerts(colleague, "Info"))
-        labels = " ".join(colleague.locator("[data-testid='stPlotlyChart'] svg").all_text_contents())
-        assert RENAMED in labels
         screenshot(colleague, OUTPUT, "companies-uploaded-link")
         # One click back to the dashboard's own data.
         colleague.get_by_role("button", name="Back to the dashboard's own data").click()
@@ -84,3 +95,26 @@ def test_an_upload_is_checked_shared_by_link_and_seen_in_another_browser(browser
     finally:
         uploader_context.close()
         colleague_context.close()
+
+
+@pytest.mark.postgres
+def test_servers_sharing_one_postgresql_store_open_each_others_links(browser, postgres_server, tmp_path: Path) -> None:
+    """Two dashboard servers, as behind a load balancer: an upload on one opens from the other's address."""
+    env = {"AIFUNDING_STORE": postgres_server.new_database()}
+    servers = [
+        start_server(ROOT / "dashboard" / "app.py", free_port(), OUTPUT.parent / f"server-pg-{n}.log", env)
+        for n in (1, 2)
+    ]
+    first, second = (f"http://127.0.0.1:{port_of(process)}" for process in servers)
+    uploader_context, colleague_context = browser.new_context(), browser.new_context()
+    try:
+        link = upload_and_share(uploader_context.new_page(), first, renamed_package(tmp_path / "p"))
+        on_second = link.replace(first, second, 1)
+        assert RENAMED in companies_labels(colleague_context.new_page(), on_second)
+        with psycopg.connect(env["AIFUNDING_STORE"]) as connection:  # kept in the database, not a folder
+            assert connection.execute("SELECT count(*) FROM aifunding_blobs").fetchone() == (1,)
+    finally:
+        uploader_context.close()
+        colleague_context.close()
+        for process in servers:
+            stop_server(process)
