@@ -123,14 +123,49 @@ def test_csv_files_extend_the_served_data_and_clashes_are_reported(bundled: Pack
     assert any(n.startswith(f"Showing {n_awards} awards") for n in notices(at)), notices(at)
 
 
-def test_a_hostile_zip_is_refused_with_one_message_and_nothing_is_kept() -> None:
+def _zip(*entries: tuple[str | zipfile.ZipInfo, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("../../escape.csv", "id\n1\n")
-    at = uploaded(open_page("data"), [("evil.zip", buffer.getvalue(), "application/zip")])
+        for name, data in entries:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _link_entry() -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo("awards.csv")
+    info.external_attr = 0o120777 << 16  # a symbolic link
+    return info
+
+
+HOSTILE = {
+    "climbs out": (("evil.zip", _zip(("../../escape.csv", b"id\n1\n"))), "its path climbs out of the ZIP"),
+    "absolute": (("evil.zip", _zip(("/etc/awards.csv", b"id\n"))), "its path is absolute"),
+    "link": (("evil.zip", _zip((_link_entry(), b"/etc/passwd"))), "it is a symbolic link"),
+    "nested": (("evil.zip", _zip(("inner.zip", _zip(("awards.csv", b"id\n"))))), "an archive inside the ZIP"),
+    "empty": (("awards.csv", b""), "the file is empty"),
+    "not a zip": (("data.zip", b"%PDF-1.7 not a zip"), "its name says a ZIP archive"),
+    "unknown table": (("notes.csv", b"a,b\n1,2\n"), "it is not named after a table of the package"),
+    "undecodable": (("awards.csv", b"id,name\n1,caf\xe9 \xff\xfe\n"), "neither UTF-8 nor Shift-JIS"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=list(HOSTILE))
+def test_a_hostile_upload_is_refused_with_one_message_and_nothing_is_kept(case: str) -> None:
+    (name, data), why = HOSTILE[case]
+    at = uploaded(open_page("data"), [(name, data, "application/octet-stream")])
     refused = [n for n in notices(at) if n.startswith("The upload was refused")]
-    assert len(refused) == 1, notices(at)
+    assert len(refused) == 1 and why in refused[0], notices(at)
     assert all(b.key != "upload_accept" for b in at.button)
+    assert "data" not in at.query_params
+
+
+def test_a_shift_jis_csv_is_converted_and_said_so() -> None:
+    rows = _bundled_rows("organisations")[:1]
+    rows[0]["name_ja"] = "さくらインターネット株式会社"
+    at = uploaded(
+        open_page("data"), [("organisations.csv", _csv(rows).decode().encode("cp932"), "text/csv")], mode="extend"
+    )
+    assert any("organisations.csv was Shift-JIS; converted to UTF-8" in text for text in texts(at.markdown))
 
 
 def test_uploads_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
