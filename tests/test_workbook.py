@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aifunding import BUNDLED_DATA
+from aifunding.cli import main
 from aifunding.data import models
 from aifunding.data.amounts import decimal_text
 from aifunding.data.frames import frame_from_records
@@ -476,3 +477,33 @@ def test_the_template_reads_back_as_header_only_tables(template: bytes, tmp_path
     tables = workbook_tables(template, "template.xlsx")
     assert tables == {table.name: ",".join(table.columns) + "\n" for table in TABLES}
     assert all(len(frame) == 0 for frame in package_of(tables, tmp_path / "empty").frames.values())
+
+
+# --- The command line -------------------------------------------------------------------------------------
+
+
+def test_the_cli_writes_the_template_and_the_package_workbook(tmp_path: Path, bundled_tables: dict[str, str]) -> None:
+    assert main(["template", "-o", str(tmp_path / "template.xlsx")]) == 0
+    assert openpyxl.load_workbook(tmp_path / "template.xlsx").sheetnames == SHEETS
+    out = tmp_path / "out" / "package.xlsx"
+    assert main(["export", "--format", "xlsx", "--package", "-o", str(out)]) == 0
+    assert workbook_tables(out.read_bytes(), out.name) == bundled_tables
+    about = dict(openpyxl.load_workbook(out)["about"].iter_rows(min_row=2, values_only=True))
+    assert (about["version"], about["source"]) == ("1.0.0", "data")
+    assert str(BUNDLED_DATA) not in " ".join(map(str, about.values()))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--format", "csv"], "--package writes an XLSX workbook: use it with --format xlsx"),
+        (["--format", "xlsx", "--currency", "USD"], "leave out --table, --currency and --fx-date"),
+        (["--format", "xlsx", "--table", "awards"], "leave out --table, --currency and --fx-date"),
+    ],
+)
+def test_the_package_workbook_refuses_options_it_cannot_honour(
+    options: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export", "--package", *options, "-o", str(tmp_path / "x.xlsx")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.xlsx").exists()
