@@ -154,6 +154,15 @@ def write_package(folder: Path, tables: dict[str, list[dict[str, str]]] | None =
     return folder
 
 
+def write_texts(folder: Path, tables: dict[str, str]) -> Path:
+    """Write a package of the CSV texts ``tables`` (table name -> text, byte for byte) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "datapackage.json").write_text(render_descriptor(), encoding="utf-8")
+    for name, text in tables.items():
+        (folder / TABLES_BY_NAME[name].path).write_text(text, encoding="utf-8", newline="")
+    return folder
+
+
 def line_of(folder: Path, name: str, needle: str) -> int:
     """1-based line number of the first line of a table's file containing ``needle``."""
     lines = (folder / TABLES_BY_NAME[name].path).read_text(encoding="utf-8").splitlines()

@@ -371,7 +371,6 @@ def test_any_entry_name_is_refused_or_lands_inside_dest(name: str) -> None:
 
 
 def test_a_workbook_is_read_by_the_workbook_reader(bundled: Package, tmp_path: Path) -> None:
-    pytest.importorskip("aifunding.loading.workbook", reason="the XLSX reader (issue 12) has not landed yet")
     import openpyxl
 
     book = openpyxl.Workbook()

@@ -1,4 +1,4 @@
-"""The ``aifunding`` command: validate a package, export tidy tables, generate the schema.
+"""The ``aifunding`` command: validate a package, export tidy tables or the package workbook, write its template.
 
 Exit codes: 0 success (warnings allowed), 1 the package has errors or the schema drifted,
 2 the input cannot be read or the usage is wrong (one line on stderr, never a traceback).
@@ -10,10 +10,10 @@ import argparse
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn
 
 from aifunding import BUNDLED_DATA
 from aifunding.analysis.conversion import ANNOUNCEMENT, FxChoice
@@ -26,6 +26,7 @@ from aifunding.loading.intake import UploadRefused, load_inputs
 from aifunding.loading.package import Package, PackageReadError
 from aifunding.money.fx import ConversionError, rate_at, supported_currencies
 from aifunding.outputs.export import EXPORT_TABLES, FORMATS, IncompleteExport, check_exportable, write_export
+from aifunding.outputs.writers import replacing
 from aifunding.store.base import StoreSettingError
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
@@ -77,7 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
         "and counts the rest; JSON always holds every one)",
     )
 
-    export = commands.add_parser("export", help="write tidy tables of programmes, awards and market shares")
+    export = commands.add_parser(
+        "export",
+        help="write tidy tables of programmes, awards and market shares (or, with --package, the package workbook)",
+    )
     export.add_argument("--data", **DATA_OPTION)
     export.add_argument("--currency", help="convert amounts to this ISO 4217 currency (ECB reference rates)")
     export.add_argument(
@@ -105,6 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
         "a file for xlsx and json",
     )
     export.add_argument("--allow-invalid", action="store_true", help=ALLOW_INVALID_HELP)
+    export.add_argument(
+        "--package",
+        action="store_true",
+        help="with --format xlsx: write the package's own tables instead, one sheet each, as a workbook that "
+        "reads back exactly (edit it and upload it again)",
+    )
+
+    template = commands.add_parser(
+        "template", help="write an empty package workbook: every table's sheet and header, notes and dropdowns"
+    )
+    template.add_argument("-o", "--output", required=True, help="the .xlsx file to write")
 
     report = commands.add_parser("report", help="write a self-contained HTML snapshot of the whole package")
     report.add_argument("--data", **DATA_OPTION)
@@ -212,11 +227,43 @@ def _load_for_output(paths: Sequence[str], allow_invalid: bool) -> Iterator[Pack
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.package:
+        return _export_package(args)
     fx = parse_fx(args.currency, args.fx_date)
     tables = tuple(dict.fromkeys(args.table)) if args.table else EXPORT_TABLES
     with _load_for_output(args.data, args.allow_invalid) as package:
         for path in write_export(package, args.format, Path(args.output), fx, tables):
             print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _export_package(args: argparse.Namespace) -> int:
+    """``export --package``: the package workbook (:mod:`aifunding.outputs.workbook`)."""
+    from aifunding.outputs.workbook import write_package_workbook
+
+    if args.format != "xlsx":
+        raise UsageError("--package writes an XLSX workbook: use it with --format xlsx")
+    if args.currency or args.table or args.fx_date != ANNOUNCEMENT:
+        raise UsageError(
+            "--package writes the package's own tables as they are: leave out --table, --currency and --fx-date"
+        )
+    with _load_for_output(args.data, args.allow_invalid) as package:
+        return _write_file(args.output, lambda handle: write_package_workbook(handle, package))
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    from aifunding.outputs.workbook import write_template
+
+    return _write_file(args.output, write_template)
+
+
+def _write_file(output: str, write: Callable[[BinaryIO], None]) -> int:
+    """Write one file with ``write``; it appears at ``output`` only when complete."""
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(out) as handle:
+        write(handle)
+    print(f"wrote {out}")
     return EXIT_OK
 
 
@@ -273,6 +320,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 COMMANDS = {
     "validate": cmd_validate,
     "export": cmd_export,
+    "template": cmd_template,
     "report": cmd_report,
     "summary": cmd_summary,
     "schema": cmd_schema,

@@ -1,9 +1,9 @@
 """Every hostile package through every command: one clear answer, never a traceback, a leak or a runaway.
 
-``validate``, ``export`` in every format (with and without conversion) and ``report`` run on each
-case of the corpus. Whatever the case, the command returns 0, 1 (problems in the data) or 2
-(unreadable input), says why in one line when it refuses, and nothing it prints or writes holds a
-byte of a file outside the package or the path of the folder it read.
+``validate``, ``export`` in every format (with and without conversion; the package workbook too)
+and ``report`` run on each case of the corpus. Whatever the case, the command returns 0, 1
+(problems in the data) or 2 (unreadable input), says why in one line when it refuses, and nothing
+it prints or writes holds a byte of a file outside the package or the path of the folder it read.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ COMMANDS = {
     "validate": lambda folder, out: ["validate", str(folder), "--format", "json"],
     "export-csv": lambda folder, out: ["export", "--data", str(folder), "--format", "csv", "-o", str(out / "csv")],
     "export-xlsx": lambda folder, out: ["export", "--data", str(folder), "--format", "xlsx", "-o", str(out / "x.xlsx")],
+    "export-package": lambda folder, out: [
+        "export", "--data", str(folder), "--format", "xlsx", "--package", "--allow-invalid", "-o", str(out / "p.xlsx"),
+    ],
     "export-json-usd": lambda folder, out: [
         "export", "--data", str(folder), "--format", "json", "--currency", "USD", "-o", str(out / "x.json"),
     ],

@@ -1,7 +1,7 @@
-"""The amount range every step honours, checked by reading a Decimal's digits (no context arithmetic).
+"""The amount range every step honours, checked by reading a Decimal's digits, and amounts in plain text.
 
 An amount of ``1e10000000`` must be refused before anything computes with it: normalising or
-formatting it overflows the decimal context, so the checks here compare and count digits only.
+formatting it overflows the decimal context, so the checks here compare and count digits only (no context arithmetic).
 """
 
 from __future__ import annotations
@@ -46,3 +46,9 @@ def _leading_zeros(digits: tuple[int, ...]) -> int:
             break
         count += 1
     return count
+
+
+def decimal_text(value: Decimal) -> str:
+    """``value`` in plain notation, without an exponent or trailing zeros after the point."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -156,3 +156,7 @@ class Page(StrEnum):
     WORLD = "world"
     SOURCES = "sources"
     DATA = "data"
+
+
+# How the package's CSV files spell a flag (``rank_inferred``); an empty cell takes the column's default.
+BOOLEAN_TEXT = {False: "false", True: "true"}

@@ -16,7 +16,6 @@ written only under names taken from the table registry, inside ``dest``.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -43,6 +42,7 @@ from aifunding.loading.archive import (
 )
 from aifunding.loading.package import Package, load_package
 from aifunding.loading.upload_files import OLD_OFFICE, UploadFile, as_utf8, base_name, content_of
+from aifunding.loading.workbook import WorkbookRefused, workbook_tables
 
 __all__ = ["IntakeLimits", "Loaded", "Unpacked", "Upload", "UploadRefused", "load_inputs", "read_uploads", "unpack"]
 
@@ -236,13 +236,8 @@ def _from_workbook(upload: Upload, limits: IntakeLimits) -> _Gathered:
     if macros:
         raise UploadRefused(upload.name, f"the workbook holds macros ({shown(macros[0])}); {_WITHOUT_MACROS}")
     try:
-        # Found when first needed: the reader is a sibling module that a workbook upload alone requires.
-        reader = importlib.import_module("aifunding.loading.workbook")
-    except ModuleNotFoundError:
-        raise UploadRefused(upload.name, "this installation cannot read XLSX workbooks; upload CSV files") from None
-    try:
-        sheets: dict[str, str] = reader.workbook_tables(upload.data, upload.name)
-    except reader.WorkbookRefused as exc:
+        sheets: dict[str, str] = workbook_tables(upload.data, upload.name)
+    except WorkbookRefused as exc:
         raise UploadRefused(upload.name, str(exc).removeprefix(f"{upload.name}: ")) from None
     tables: dict[str, bytes] = {}
     for sheet, text in sheets.items():

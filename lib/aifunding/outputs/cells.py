@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from aifunding.data.amounts import decimal_text
+
 # A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets
 # (OWASP "CSV injection"); prefixing an apostrophe makes it plain text.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -85,12 +87,6 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return decimal_text(value)
     return value
-
-
-def decimal_text(value: Decimal) -> str:
-    """``value`` in plain notation, without an exponent or trailing zeros after the point."""
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def json_default(value: Any) -> Any:

@@ -25,6 +25,7 @@ from aifunding.analysis.view import FilteredView
 from aifunding.data.amounts import AMOUNT_DECIMALS
 from aifunding.i18n import Translator
 from aifunding.loading.package import Package, newest_source_date
+from aifunding.loading.workbook import XLSX_MAX_ROWS  # a sheet's rows, the header included
 from aifunding.money.formatting import basis_label
 from aifunding.outputs.cells import neutralise, neutralise_frame
 from aifunding.outputs.writers import replacing, write_csv, write_json, write_parquet, write_xlsx
@@ -33,8 +34,6 @@ EXPORT_TABLES = ("programmes", "awards", "market_shares")
 FORMATS = ("csv", "xlsx", "json", "parquet")
 # Formats written as one file per table; the others hold every table in one file.
 PER_TABLE_FORMATS = ("csv", "parquet")
-# Rows in one XLSX sheet, the header row included (Excel's limit; openpyxl and LibreOffice share it).
-XLSX_MAX_ROWS = 1_048_576
 
 
 def _joined(values: Any, lookup: dict[str, str] | None = None) -> str:
