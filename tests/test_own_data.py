@@ -20,8 +20,10 @@ from aifunding import BUNDLED_DATA
 from aifunding.i18n import Translator
 from aifunding.loading.bundle import pack
 from aifunding.loading.package import Package
+from aifunding.outputs.workbook import write_package_workbook
 
 EN = Translator("en")
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @pytest.fixture(autouse=True)
@@ -173,3 +175,21 @@ def test_uploads_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_page("data")
     assert not at.get("file_uploader")
     assert any("Uploading is switched off" in m.value for m in at.markdown)
+
+
+def test_the_template_and_the_workbook_of_the_data_shown_download_and_the_workbook_uploads_back(
+    bundled: Package,
+) -> None:
+    at = open_page("data")
+    template = at.get("download_button")
+    keys = [button.proto.id for button in template]
+    assert any("upload_template" in key for key in keys) and any("upload_workbook" in key for key in keys)
+    buffer = io.BytesIO()
+    write_package_workbook(buffer, bundled)
+    at = uploaded(at, [("ai-funding-workbook.xlsx", buffer.getvalue(), XLSX_MIME)])
+    assert any(n.startswith("The upload is valid") for n in notices(at)), notices(at)
+    at.button(key="upload_accept").click().run()
+    blob = at.query_params["data"]
+    colleague = open_page("overview", data=blob if isinstance(blob, str) else blob[0])
+    assert not colleague.exception
+    assert any(n.startswith("Showing uploaded data:") for n in notices(colleague))

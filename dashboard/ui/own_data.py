@@ -9,9 +9,11 @@ the same figures.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,6 +26,8 @@ from aifunding.loading.bundle import Extension, extend_package, pack
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.intake import IntakeLimits, Upload, UploadRefused, unpack
 from aifunding.loading.package import Package, load_package
+from aifunding.loading.workbook import XLSX_MAX_ROWS
+from aifunding.outputs.workbook import write_package_workbook, write_template
 from aifunding.store.base import Store, StoreError, is_blob_id
 from aifunding.store.config import open_store
 
@@ -159,6 +163,44 @@ def accept(checked: Checked) -> None:
     open_link(blob_id)
 
 
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _written(write: Callable[[io.BytesIO], None]) -> bytes:
+    buffer = io.BytesIO()
+    write(buffer)
+    return buffer.getvalue()
+
+
+def starting_points(served: Package) -> None:
+    """The empty template, and the data shown now as a workbook to edit and upload again."""
+    t = translator()
+    template, workbook = st.columns(2)
+    with template:
+        st.download_button(
+            t("upload.template"),
+            lambda: _written(write_template),
+            file_name="aifunding-template.xlsx",
+            mime=XLSX_MIME,
+            key="upload_template",
+            on_click="ignore",
+            icon=":material/table_view:",
+        )
+    with workbook:
+        if any(len(frame) + 1 > XLSX_MAX_ROWS for frame in served.frames.values()):
+            small(t("upload.workbook_too_long"))
+        else:
+            st.download_button(
+                t("upload.workbook"),
+                lambda: _written(lambda handle: write_package_workbook(handle, served)),
+                file_name=f"{served.name}-workbook.xlsx",
+                mime=XLSX_MIME,
+                key="upload_workbook",
+                on_click="ignore",
+                icon=":material/download:",
+            )
+
+
 def upload_controls(served: Package) -> Checked | None:
     """The Data page's "bring your own data" controls; the checked upload waiting to be accepted, if any."""
     t = translator()
@@ -167,6 +209,7 @@ def upload_controls(served: Package) -> Checked | None:
         small(t("upload.off"))
         return None
     st.markdown(t("upload.intro"))
+    starting_points(served)
     # The browser refuses a file over the upload limit before sending it; intake checks again.
     limit_mb = max(1, -(-IntakeLimits.from_env().upload_bytes // MB))
     files = st.file_uploader(
