@@ -164,7 +164,9 @@ def test_file_names_say_which_view_they_hold() -> None:
     name = view_file_name("companies.title", state, today=D(2026, 12, 1))
     assert name == "ai-funding-companies-ja-USD-JP+FR-2026-12-01"
     assert view_file_name("awards", ViewState(), today=D(2026, 12, 1)) == "ai-funding-awards-2026-12-01"
-    hostile = view_file_name("../x/<script>", ViewState(), today=D(2026, 12, 1))
+    uploaded = view_file_name("awards", ViewState(), today=D(2026, 12, 1), package="upload-tokyo-grants")
+    assert uploaded == "upload-tokyo-grants-awards-2026-12-01"  # an uploaded package's downloads carry its name
+    hostile = view_file_name("../x/<script>", ViewState(), today=D(2026, 12, 1), package="../../etc")
     assert set(hostile) <= set("abcdefghijklmnopqrstuvwxyz0123456789-+_") and len(hostile) <= 150
 
 

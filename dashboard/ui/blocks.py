@@ -146,7 +146,7 @@ def download_row(frame: pd.DataFrame | Worded, name: str, *, key: str, source_id
     rows = frame if isinstance(frame, Worded) else Worded.of(frame)
     t = translator()
     view = st.session_state["_current_view"]
-    file_name = view_file_name(name, view.state)
+    file_name = view_file_name(name, view.state, package=view.package.name)
     source_ids = tuple(source_ids)
     link = current_link()
     _download_buttons(
@@ -188,7 +188,7 @@ def full_download_row(prepared: Prepared, view: FilteredView) -> None:
         # A table that could not be read is never handed out as an empty one.
         notice("warning", t("data.all_unread", tables=", ".join(unread)), ":material/block:")
         return
-    name = view_file_name("all", view.state)
+    name = view_file_name("all", view.state, package=view.package.name)
 
     def export(fmt: str) -> Callable[[], bytes]:
         return lambda: export_bytes(

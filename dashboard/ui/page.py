@@ -113,7 +113,7 @@ def share_row(prepared: Prepared, view: FilteredView, title_key: str, sections: 
         st.download_button(
             t("share.snapshot"),
             snapshot,
-            file_name=f"{view_file_name(title_key, view.state)}.html",
+            file_name=f"{view_file_name(title_key, view.state, package=view.package.name)}.html",
             mime="text/html",
             key="snapshot",
             on_click="ignore",

@@ -215,12 +215,13 @@ def vocabulary(prepared: Prepared) -> Vocabulary:
     )
 
 
-def view_file_name(name: str, state: ViewState, today: datetime.date | None = None) -> str:
-    """A file name that says which view it holds: what it is, the view's parameters, and the day it was made.
+def view_file_name(name: str, state: ViewState, today: datetime.date | None = None, package: str = "ai-funding") -> str:
+    """A file name that says which view it holds: the package, what it is, the view's parameters, and the day.
 
-    ``name`` is a page's title key (``companies.title`` gives ``companies``) or a table's name.
+    ``name`` is a page's title key (``companies.title`` gives ``companies``) or a table's name; ``package``
+    is the package's own name (an uploaded package's downloads are named after it, not after ours).
     """
-    parts = ["ai-funding", name.split(".")[0] if name.endswith(".title") else name]
+    parts = [package or "ai-funding", name.split(".")[0] if name.endswith(".title") else name]
     parts += [value.replace(",", "+") for value in encode(state).values()]
     parts.append((today or datetime.date.today()).isoformat())
     text = "-".join(parts)
