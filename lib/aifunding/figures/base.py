@@ -57,7 +57,7 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "chart"
 
 
-TITLE_WIDTH = 95  # characters per title line; plotly titles never wrap by themselves
+TITLE_WIDTH = 84  # characters per title line (about 9 px each at 1280 px); plotly titles never wrap by themselves
 SUBTITLE_WIDTH = 125  # subtitles are set smaller, so more fit on a line
 
 
@@ -136,6 +136,9 @@ def value_labels(texts: Iterable[str]) -> dict[str, Any]:
     return {"text": list(texts), "textposition": "outside", "cliponaxis": False, "textfont": {"size": 12}}
 
 
+# A category's name on a bar chart's axis wraps at this many columns (a Japanese character takes two).
+AXIS_LABEL_WIDTH = 34
+
 # For room made from the labels themselves: a narrow plot's width in pixels, and a label character's.
 NARROW_PLOT_PX = 560
 LABEL_CHAR_PX = 7
@@ -151,7 +154,8 @@ def labelled_range(top: float, labels: Iterable[tuple[float, str]] = ()) -> dict
         return {}
     end = top * LABEL_ROOM
     for value, text in labels:
-        share = min(0.6, len(text) * LABEL_CHAR_PX / NARROW_PLOT_PX)
+        # A Japanese character is about twice as wide as a Latin one: counted in display columns.
+        share = min(0.6, display_width(text) * LABEL_CHAR_PX / NARROW_PLOT_PX)
         end = max(end, value / (1 - share))
     return {"range": [0, end]}
 

@@ -13,6 +13,7 @@ from aifunding.analysis.adding import split_by_basis
 from aifunding.analysis.conversion import ORIGINAL, Money
 from aifunding.analysis.metrics import localized
 from aifunding.figures.base import (
+    AXIS_LABEL_WIDTH,
     PALETTE,
     Draft,
     amount_frame,
@@ -37,8 +38,6 @@ from aifunding.money.formatting import (
 
 # Recipients drawn as bars of their own; the rest are added up in one bar.
 TOP_RECIPIENTS = 30
-# A recipient's name on the axis wraps at this many columns (a Japanese character takes two).
-RECIPIENT_LABEL_WIDTH = 34
 OTHERS_COLOUR = "#8a8f98"
 
 
@@ -165,7 +164,7 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
             xshift=4,
             font={"size": 12},
         )
-    ticks = [wrap(str(label), RECIPIENT_LABEL_WIDTH) for label in order]
+    ticks = [wrap(str(label), AXIS_LABEL_WIDTH) for label in order]
     fig.update_layout(
         barmode="stack",
         uniformtext={"minsize": 10, "mode": "hide"},

@@ -19,12 +19,14 @@ from aifunding.analysis.metrics import localized
 from aifunding.data.dates import partial_bounds
 from aifunding.data.vocabulary import PLAN_BASES, ProgrammeStatus
 from aifunding.figures.base import (
+    AXIS_LABEL_WIDTH,
     PALETTE,
     PLAN_PATTERN,
     Draft,
     amount_frame,
     as_float,
     base_layout,
+    display_width,
     empty_figure,
     ids_in,
     labelled_range,
@@ -34,6 +36,7 @@ from aifunding.figures.base import (
     subtitle,
     value_axis,
     value_labels,
+    wrap,
 )
 from aifunding.i18n import Translator
 from aifunding.money.formatting import (
@@ -125,7 +128,9 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
     )
     fig.update_layout(barmode="group")
     widest = pd.concat([rows["_value"], allocated.astype(float)], axis=1).max(axis=1)
-    plot_height = plan_panels(fig, labels, is_plan, widest, currency=currency, lang=lang, row_px=44)
+    # Room at each bar's end for the longer of its two values (declared; the awards' sum).
+    ends = [max(d, a, key=display_width) for d, a in zip(declared_labels, allocated_labels, strict=True)]
+    plot_height = plan_panels(fig, labels, is_plan, widest, currency=currency, lang=lang, row_px=44, texts=ends)
     alt = f"{title}. " + "; ".join(
         f"{label}: {money_label(v, currency, None, lang)}" for label, v in zip(labels, rows[value_column], strict=True)
     )
@@ -159,19 +164,33 @@ def plan_panels(
     currency: Any,
     lang: str,
     row_px: int = 30,
+    texts: Sequence[str] = (),
 ) -> int:
     """Committed money above, targets and plans below on their own scale; returns the plot's height.
 
     One €200bn goal on the committed money's axis would flatten every other bar to a sliver, so plans
     get the second axes (``x2``/``y2``) with an axis title that says the scale is their own. Traces
-    choose their panel with ``xaxis``/``yaxis``; rows keep their height in both panels.
+    choose their panel with ``xaxis``/``yaxis``; rows keep their height in both panels. ``texts``, one per
+    row, are the values written at the bars' ends: each axis leaves room for them.
     """
     t = Translator(lang)
     split = has_plan_panel(is_plan)
     committed_top = float(values[~is_plan].max() if split else values.max())
+    ends = list(zip(values.astype(float), texts, strict=True)) if texts else []
+
+    def room(plans: bool) -> list[tuple[float, str]]:
+        return [end for end, p in zip(ends, is_plan, strict=False) if not split or p == plans]
+
+    def ticks(names: Sequence[str]) -> dict[str, Any]:
+        # Long names wrap, so they never squeeze the bars and the values at their ends off the plot.
+        return {"tickvals": list(names), "ticktext": [wrap(str(name), AXIS_LABEL_WIDTH) for name in names]}
+
+    # Rows tall enough for the most lines a wrapped name takes.
+    lines = max((ticks(labels)["ticktext"] or [""]), key=lambda text: text.count("<br>")).count("<br>") + 1
+    row_px = max(row_px, 15 * lines + 14)
     fig.update_layout(
-        yaxis={"title": None, "categoryorder": "array", "categoryarray": list(labels)},
-        xaxis={"title": str(currency), **value_axis(committed_top, lang), **labelled_range(committed_top)},
+        yaxis={"title": None, "categoryorder": "array", "categoryarray": list(labels), **ticks(labels)},
+        xaxis={"title": str(currency), **value_axis(committed_top, lang), **labelled_range(committed_top, room(False))},
     )
     if not split:
         return max(200, row_px * len(labels))
@@ -183,6 +202,7 @@ def plan_panels(
         yaxis={
             "domain": [(plan_rows + gap) / plot_height, 1],
             "categoryarray": [lab for lab, p in zip(labels, is_plan, strict=True) if not p],
+            **ticks([lab for lab, p in zip(labels, is_plan, strict=True) if not p]),
         },
         xaxis={"anchor": "y"},
         yaxis2={
@@ -190,6 +210,7 @@ def plan_panels(
             "title": None,
             "categoryorder": "array",
             "categoryarray": [lab for lab, p in zip(labels, is_plan, strict=True) if p],
+            **ticks([lab for lab, p in zip(labels, is_plan, strict=True) if p]),
             "gridcolor": "#e6e6e6",
             "automargin": True,
         },
@@ -199,7 +220,7 @@ def plan_panels(
             "gridcolor": "#e6e6e6",
             "automargin": True,
             **value_axis(plan_top, lang),
-            **labelled_range(plan_top),
+            **labelled_range(plan_top, room(True)),
         },
     )
     return plot_height
