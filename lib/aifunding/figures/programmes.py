@@ -181,12 +181,14 @@ def plan_panels(
     def room(plans: bool) -> list[tuple[float, str]]:
         return [end for end, p in zip(ends, is_plan, strict=False) if not split or p == plans]
 
+    # Long names wrap, so they never squeeze the bars and the values at their ends off the plot.
+    wrapped = {name: wrap(str(name), AXIS_LABEL_WIDTH) for name in labels}
+
     def ticks(names: Sequence[str]) -> dict[str, Any]:
-        # Long names wrap, so they never squeeze the bars and the values at their ends off the plot.
-        return {"tickvals": list(names), "ticktext": [wrap(str(name), AXIS_LABEL_WIDTH) for name in names]}
+        return {"tickvals": list(names), "ticktext": [wrapped[name] for name in names]}
 
     # Rows tall enough for the most lines a wrapped name takes.
-    lines = max((ticks(labels)["ticktext"] or [""]), key=lambda text: text.count("<br>")).count("<br>") + 1
+    lines = max((text.count("<br>") for text in wrapped.values()), default=0) + 1
     row_px = max(row_px, 15 * lines + 14)
     fig.update_layout(
         yaxis={"title": None, "categoryorder": "array", "categoryarray": list(labels), **ticks(labels)},
