@@ -328,6 +328,28 @@ def test_json_records_written_fast_are_the_bytes_json_dumps_writes(rows: list[di
 
 
 @given(
+    rows=st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.text(max_size=8)),
+            st.one_of(st.none(), st.sampled_from(["1", "1.0", "0.25", "72500000000", "-0"]).map(Decimal)),
+            st.one_of(st.none(), st.integers(-5, 5)),
+            st.one_of(st.none(), st.sampled_from([0.0, -0.0, 1.5, float("inf")])),
+            st.booleans(),
+        ),
+        max_size=8,
+    )
+)
+def test_json_typed_columns_written_a_column_at_a_time_are_json_dumps_bytes(rows: list[tuple]) -> None:
+    """Arrow text, exact amounts that are equal but written differently, nullable whole numbers, -0.0, flags."""
+    frame = pd.DataFrame(rows, columns=["t", "d", "i", "f", "b"])
+    frame = frame.astype({"t": "str", "d": object, "i": "Int64", "f": "float64", "b": bool})
+    buffer = io.BytesIO()
+    writers.write_json(buffer, {"title": "t"}, [("rows", frame)])
+    payload = {"about": {"title": "t"}, "rows": records(neutralise_frame(frame))}
+    assert buffer.getvalue().decode("utf-8") == json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+
+
+@given(
     ints=st.lists(st.one_of(st.none(), st.integers(-(2**62), 2**62)), min_size=3, max_size=3),
     floats=st.lists(st.one_of(st.none(), st.floats()), min_size=3, max_size=3),
     texts=st.lists(st.one_of(st.none(), st.text()), min_size=3, max_size=3),

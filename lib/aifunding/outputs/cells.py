@@ -78,10 +78,10 @@ def records(frame: pd.DataFrame) -> list[dict[Hashable, Any]]:
 
 def _json_column(column: pd.Series) -> list[Any]:
     missing = column.isna().tolist()
-    return [None if gone else _json_value(v) for v, gone in zip(column.astype(object).tolist(), missing, strict=True)]
+    return [None if gone else json_value(v) for v, gone in zip(column.astype(object).tolist(), missing, strict=True)]
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     # Amounts are exact decimal strings in plain notation ("72500000000", "0.25"): one JSON type per
     # column, exact at any size (a JSON number past 2^53 is rounded by JavaScript and most readers).
     if isinstance(value, Decimal):
