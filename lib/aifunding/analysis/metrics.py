@@ -119,22 +119,32 @@ def award_view(package: Package) -> pd.DataFrame:
     caveats = links_by_row(package, "caveat_links", "caveat_id", "award_id")
     frame = awards.copy()
     pid = frame["programme_id"]
-    frame[C.PROGRAMME_NAME_EN] = pid.map(programmes["name_en"])
-    frame[C.PROGRAMME_NAME_JA] = pid.map(programmes["name_ja"])
-    frame[C.PROGRAMME_LEVEL] = pid.map(programmes["level"])
-    frame[C.ROOT_PROGRAMME_ID] = pid.map(roots)
-    frame[C.ROOT_PROGRAMME_NAME_EN] = frame[C.ROOT_PROGRAMME_ID].map(programmes["name_en"])
-    frame[C.ROOT_PROGRAMME_NAME_JA] = frame[C.ROOT_PROGRAMME_ID].map(programmes["name_ja"])
-    frame[C.COUNTRY_ID] = pid.map(programmes["country_id"])
+    # One lookup of every award's programme and recipients (a column each from it), not one map per column.
+    programme = programmes.reindex(pid)
+    root_ids = pid.map(roots)
+    root = programmes.reindex(root_ids)
+
+    def aligned(column: pd.Series) -> pd.Series:
+        return column.set_axis(frame.index)
+
+    frame[C.PROGRAMME_NAME_EN] = aligned(programme["name_en"])
+    frame[C.PROGRAMME_NAME_JA] = aligned(programme["name_ja"])
+    frame[C.PROGRAMME_LEVEL] = aligned(programme["level"])
+    frame[C.ROOT_PROGRAMME_ID] = root_ids
+    frame[C.ROOT_PROGRAMME_NAME_EN] = aligned(root["name_en"])
+    frame[C.ROOT_PROGRAMME_NAME_JA] = aligned(root["name_ja"])
+    frame[C.COUNTRY_ID] = aligned(programme["country_id"])
     # What the award pays for: its own kind where it has one (quantum computing paid from a compute
     # programme), otherwise its programme's.
     own_kind = frame["kind"] if "kind" in frame else pd.Series(None, index=frame.index, dtype=object)
-    frame[C.KIND] = own_kind.where(own_kind.notna(), pid.map(programmes["kind"]))
+    frame[C.KIND] = own_kind.where(own_kind.notna(), aligned(programme["kind"]))
+    linked = recipients.reindex(frame["id"]) if len(recipients) else None
     for column in (C.RECIPIENT_IDS, C.RECIPIENTS_EN, C.RECIPIENTS_JA, C.JOINT, C.PROJECT_LABEL, C.PROJECT_LABEL_JA):
-        frame[column] = frame["id"].map(recipients[column]) if len(recipients) else None
+        frame[column] = aligned(linked[column]) if linked is not None else None
     frame[C.RECIPIENT_IDS] = frame[C.RECIPIENT_IDS].map(lambda v: v if isinstance(v, tuple) else ())
-    frame[C.SOURCE_IDS] = frame["id"].map(lambda i: sources.get(i, ()))
-    frame[C.CAVEAT_IDS] = frame["id"].map(lambda i: caveats.get(i, ()))
+    ids = frame["id"].tolist()
+    frame[C.SOURCE_IDS] = pd.Series([sources.get(i, ()) for i in ids], index=frame.index, dtype=object)
+    frame[C.CAVEAT_IDS] = pd.Series([caveats.get(i, ()) for i in ids], index=frame.index, dtype=object)
     return frame
 
 
