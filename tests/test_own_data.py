@@ -193,3 +193,17 @@ def test_the_template_and_the_workbook_of_the_data_shown_download_and_the_workbo
     colleague = open_page("overview", data=blob if isinstance(blob, str) else blob[0])
     assert not colleague.exception
     assert any(n.startswith("Showing uploaded data:") for n in notices(colleague))
+
+
+def test_what_a_check_wrote_is_removed_once_it_is_done_with() -> None:
+    at = uploaded(open_page("data"), [("first.zip", zipped(BUNDLED_DATA), "application/zip")])
+    first = at.session_state["_upload"].workspace
+    assert first.is_dir()
+    at.button(key="upload_check").click().run()  # checked again: the first check's files go
+    second = at.session_state["_upload"].workspace
+    assert second != first and second.is_dir() and not first.exists()
+    at.button(key="upload_accept").click().run()  # kept in the store: the check's files go too
+    assert not second.exists() and "data" in at.query_params
+    refused = uploaded(open_page("data"), [("evil.zip", _zip(("../x.csv", b"id\n")), "application/zip")])
+    assert refused.session_state["_upload"].workspace is not None
+    assert not refused.session_state["_upload"].workspace.exists()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -97,7 +98,9 @@ def open_link(blob_id: str | None) -> None:
     else:
         st.query_params[DATA_PARAM] = blob_id
         extra[DATA_PARAM] = blob_id
-    st.session_state.pop("_upload", None)
+    pending = st.session_state.pop("_upload", None)
+    if pending is not None:
+        pending.discard()
 
 
 @dataclass
@@ -106,11 +109,17 @@ class Checked:
 
     name: str
     mode: str
+    workspace: Path | None = None  # everything written for this check; removed when it is done with
     folder: Path | None = None
     package: Package | None = None
     refused: str | None = None
     notes: list[str] = field(default_factory=list)
     extension: Extension | None = None
+
+    def discard(self) -> None:
+        """Remove what was written for this check (the store keeps its own copy of an accepted upload)."""
+        if self.workspace is not None:
+            shutil.rmtree(self.workspace, ignore_errors=True)
 
     def report(self) -> ValidationReport:
         """The package's report, with clashes first and every problem placed in the upload's own files."""
@@ -129,11 +138,12 @@ def check(files: list, mode: str, served: Package) -> Checked:
     name = ", ".join(f.name for f in files)
     checked = Checked(name, mode)
     with st.status(t("upload.reading", name=name), expanded=True) as status:
-        folder = Path(tempfile.mkdtemp(prefix="upload-", dir=_work_folder()))
+        folder = checked.workspace = Path(tempfile.mkdtemp(prefix="upload-", dir=_work_folder()))
         try:
             unpacked = unpack([Upload(f.name, f.getvalue()) for f in files], folder / "upload")
         except UploadRefused as refusal:
             checked.refused = str(refusal)
+            checked.discard()
             status.update(label=t("upload.refused_label"), state="error")
             return checked
         checked.notes = list(unpacked.notes)
@@ -160,6 +170,7 @@ def accept(checked: Checked) -> None:
     except StoreError as error:
         st.session_state["_upload_error"] = str(error)
         return
+    checked.discard()
     open_link(blob_id)
 
 
@@ -223,6 +234,9 @@ def upload_controls(served: Package) -> Checked | None:
         t("upload.mode"), MODES, format_func=lambda m: t(f"upload.mode.{m}"), key="upload_mode", horizontal=True
     )
     if st.button(t("upload.check"), disabled=not files, key="upload_check", icon=":material/fact_check:"):
+        previous: Checked | None = st.session_state.pop("_upload", None)
+        if previous is not None:
+            previous.discard()
         st.session_state["_upload"] = check(list(files or []), mode or "alone", served)
     error = st.session_state.pop("_upload_error", None)
     if error:
