@@ -16,9 +16,15 @@ from typing import Any
 import pytest
 from test_columnar_package import same
 
+from aifunding.analysis.adding import SCOPES
+from aifunding.analysis.view import ViewState, apply_view, prepare
 from aifunding.data.tables import TABLES, TABLES_BY_NAME
-from aifunding.data.vocabulary import BOOLEAN_TEXT
+from aifunding.data.vocabulary import BOOLEAN_TEXT, OrganisationKind, SupportKind
+from aifunding.figures.presentation import kind_labels
+from aifunding.figures.registry import PAGES, draw
+from aifunding.i18n import CATALOG, LANGUAGES, translate
 from aifunding.loading.package import Package
+from aifunding.outputs.summary import headline
 
 from packages import minimal_tables, write_package, write_texts
 
@@ -103,3 +109,137 @@ def test_a_blank_default_is_the_default_not_a_guess_from_other_rows(tmp_path: Pa
         "round-1": "active",
         "round-2": "shelved",
     }
+
+
+# --- A register reshaped into the package --------------------------------------------------------------------
+
+# The bodies a prefectural register is full of, one recipient of each kind, named as the register names them.
+RECIPIENTS = [
+    ("org-sakura", "Sakura Medical Corporation", "医療法人さくら会", "medical_corporation"),
+    ("org-midori", "Midori NPO", "特定非営利活動法人みどり", "npo"),
+    ("org-aozora", "Aozora Social Welfare Corporation", "社会福祉法人あおぞら会", "social_welfare_corporation"),
+    ("org-hikari", "Hikari Agricultural Cooperative", "光農業協同組合", "cooperative"),
+    ("org-chiiki", "Regional Development Association", "一般社団法人地域振興協会", "incorporated_association"),
+    ("org-bunka", "Culture Promotion Foundation", "公益財団法人文化振興財団", "incorporated_foundation"),
+    ("org-kaisha", "Example Works Co., Ltd.", "株式会社例示製作所", "company"),
+]
+
+
+def register_tables() -> Tables:
+    """A small register of a prefecture's general subsidies, reshaped into the package: clean, every table given.
+
+    One programme (its status left blank, as registers have no such column), and one award to each
+    recipient of :data:`RECIPIENTS`, each cited.
+    """
+    awards = [
+        {
+            "id": f"award-{n}",
+            "programme_id": "pref-digital",
+            "purpose_en": f"Digitalisation of {name}",
+            "purpose_ja": f"{name_ja}のデジタル化",
+            "amount": str(1_000_000 * (n + 1)),
+            "currency": "JPY",
+            "basis": "exact",
+            "announced": "2024-06-28",
+        }
+        for n, (_, name, name_ja, _) in enumerate(RECIPIENTS)
+    ]
+    return {
+        "countries": [{"id": "JP", "name_en": "Japan", "name_ja": "日本", "fiscal_year_start_month": "4"}],
+        "sources": [
+            {
+                "id": "src-register",
+                "publisher": "Example Prefecture",
+                "url": "https://example.org/register.csv",
+                "published": "2024-07",
+                "tier": "primary",
+                "language": "ja",
+                "confirms": "every approval of the fiscal year",
+            }
+        ],
+        "organisations": [
+            {"id": oid, "name_en": name, "name_ja": name_ja, "kind": kind, "country_id": "JP"}
+            for oid, name, name_ja, kind in RECIPIENTS
+        ],
+        "programmes": [
+            {
+                "id": "pref-digital",
+                "level": "programme",
+                "name_en": "SME digitalisation subsidy",
+                "name_ja": "中小企業デジタル化支援補助金",
+                "country_id": "JP",
+                "funding_body": "Example Prefecture",
+                "kind": "general_subsidy",
+                "announced": "2024-04-01",
+                "period_start_fy": "2024",
+                "period_end_fy": "2024",
+                "status": "",
+            }
+        ],
+        "awards": awards,
+        "award_recipients": [
+            {"award_id": award["id"], "organisation_id": oid, "role": "sole"}
+            for award, (oid, *_) in zip(awards, RECIPIENTS, strict=True)
+        ],
+        "citations": [
+            {"source_id": "src-register", "programme_id": "pref-digital"},
+            *({"source_id": "src-register", "award_id": award["id"]} for award in awards),
+        ],
+    }
+
+
+def test_a_clean_register_validates_without_a_word(tmp_path: Path) -> None:
+    package = validated(write_package(tmp_path, register_tables()))
+    assert package.report.problems == [] and package.report.quarantined == []
+    assert package.frame("programmes")["status"].tolist() == ["active"]
+    assert package.frame("organisations")["kind"].tolist() == [kind for *_, kind in RECIPIENTS]
+
+
+# --- 2 and 3. Organisation kinds for the bodies registers are full of, and a kind for general subsidies ---------
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_organisation_kind_and_support_kind_is_labelled(lang: str) -> None:
+    labels = [CATALOG[lang].get(f"organisation_kind.{kind}") for kind in OrganisationKind]
+    labels += [CATALOG[lang].get(f"kind.{kind}") for kind in SupportKind]
+    assert all(labels) and len(set(labels)) == len(labels)
+
+
+@pytest.mark.parametrize(
+    ("key", "en", "ja"),
+    [
+        ("organisation_kind.medical_corporation", "Medical corporation", "医療法人"),
+        ("organisation_kind.incorporated_association", "Incorporated association", "社団法人"),
+        ("organisation_kind.incorporated_foundation", "Incorporated foundation", "財団法人"),
+        ("organisation_kind.npo", "Non-profit organisation (NPO)", "NPO法人"),
+        ("organisation_kind.social_welfare_corporation", "Social welfare corporation", "社会福祉法人"),
+        ("organisation_kind.cooperative", "Cooperative", "協同組合"),
+        ("kind.general_subsidy", "General subsidy", "一般補助金"),
+    ],
+)
+def test_the_new_kinds_read_in_both_languages(key: str, en: str, ja: str) -> None:
+    assert (translate(key, "en"), translate(key, "ja")) == (en, ja)
+
+
+def test_general_subsidies_are_in_neither_headline_total_and_every_chart_draws_them(tmp_path: Path) -> None:
+    prepared = prepare(validated(write_package(tmp_path, register_tables())))
+    view = apply_view(prepared, ViewState(kinds=("general_subsidy",)), kind_labels("en"))
+    assert len(view.awards) == len(RECIPIENTS)
+    assert "General subsidy" in view.sentence()
+    totals = headline(prepared, view).totals
+    # Not compute, not models: neither total so much as considers a general subsidy.
+    assert {key: (total.value, total.included, total.excluded) for key, total in totals.items()} == {
+        key: (None, (), ()) for key in SCOPES
+    }
+    for page in PAGES:
+        for chart in page.charts:
+            assert all(drawn.figure.data or drawn.figure.layout.annotations for drawn in draw(chart, prepared, view))
+
+
+def test_a_general_subsidy_paid_from_a_compute_programme_is_left_out_for_its_scope(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["awards"][1]["kind"] = "general_subsidy"
+    prepared = prepare(validated(write_package(tmp_path, tables)))
+    total = headline(prepared, apply_view(prepared, ViewState())).totals["compute"]
+    assert {entry.id: entry.reason for entry in total.excluded}["award-bc"] == "scope"
+    assert "award-bc" not in {entry.id for entry in total.included}
