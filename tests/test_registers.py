@@ -243,3 +243,41 @@ def test_a_general_subsidy_paid_from_a_compute_programme_is_left_out_for_its_sco
     total = headline(prepared, apply_view(prepared, ViewState())).totals["compute"]
     assert {entry.id: entry.reason for entry in total.excluded}["award-bc"] == "scope"
     assert "award-bc" not in {entry.id for entry in total.included}
+
+
+# --- 5. Zero and negative amounts: one stated rule, one error on the row ---------------------------------------
+
+NET_RULE = (
+    "must be more than zero; record a reduction or repayment by lowering the amount it reduces to the net figure, "
+    "and say so in the note"
+)
+
+
+@pytest.mark.parametrize("amount", ["-5", "0", "-0", "0.00", "-1500000"])
+@pytest.mark.parametrize(("table", "index"), [("awards", 2), ("programmes", 0)])
+def test_a_zero_or_negative_amount_is_one_error_that_states_the_rule(
+    tmp_path: Path, amount: str, table: str, index: int
+) -> None:
+    tables = register_tables()
+    tables["programmes"][0].update(amount="100000000", currency="JPY", basis="up_to")  # its budget
+    tables[table][index]["amount"] = amount
+    report = validated(write_package(tmp_path, tables)).report
+    line = index + 2
+    on_row = [p for p in report.problems if (p.table, p.line) == (table, line)]
+    assert [(p.severity, p.rule, p.field, p.value, p.message) for p in on_row] == [
+        ("error", "row:greater_than", "amount", amount, NET_RULE)
+    ]
+    # Whatever else is said is a row that refers to the refused one, naming it as the cause.
+    cause = f"was quarantined: amount: {NET_RULE}, {table}.csv:{line}"
+    assert all(cause in p.message for p in report.problems if p not in on_row)
+
+
+def test_a_negative_project_cost_says_to_leave_it_empty(tmp_path: Path) -> None:
+    tables = register_tables()
+    tables["awards"][0].update(project_cost="-5", project_cost_basis="exact")
+    report = validated(write_package(tmp_path, tables)).report
+    [problem] = [p for p in report.problems if p.table == "awards"]
+    assert (problem.field, problem.message) == (
+        "project_cost",
+        "must be more than zero; leave it empty when no cost is published",
+    )
