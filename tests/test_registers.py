@@ -13,17 +13,23 @@ import io
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa  # type: ignore[import-untyped]
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from test_columnar_package import same
 
 from aifunding.analysis.adding import SCOPES
 from aifunding.analysis.view import ViewState, apply_view, prepare
 from aifunding.data.tables import TABLES, TABLES_BY_NAME
+from aifunding.data.text_keys import has_latin_letter, latin_letters, name_keys, title_keys
 from aifunding.data.vocabulary import BOOLEAN_TEXT, OrganisationKind, SupportKind
 from aifunding.figures.presentation import kind_labels
 from aifunding.figures.registry import PAGES, draw
 from aifunding.i18n import CATALOG, LANGUAGES, translate
+from aifunding.loading import columnar_text_rules, text_rules
 from aifunding.loading.package import Package
+from aifunding.loading.rule_problems import NAME_COLUMNS
 from aifunding.outputs.summary import headline
 
 from packages import minimal_tables, write_package, write_texts
@@ -99,7 +105,9 @@ def test_a_column_left_out_takes_the_default_with_a_warning(
 def test_a_blank_default_is_the_default_not_a_guess_from_other_rows(tmp_path: Path) -> None:
     # A shelved programme beside one with a blank status: the blank one is active, not shelved.
     tables = minimal_tables()
-    tables["programmes"].append({**tables["programmes"][0], "id": "round-2", "status": "shelved"})
+    tables["programmes"].append(
+        {**tables["programmes"][0], "id": "round-2", "name_en": "Round two", "status": "shelved"}
+    )
     tables["citations"].append({"source_id": "src-a", "programme_id": "round-2"})
     tables["programmes"][0]["status"] = " "
     tables["market_shares"][1]["rank_inferred"] = BOOLEAN_TEXT[False]
@@ -281,3 +289,164 @@ def test_a_negative_project_cost_says_to_leave_it_empty(tmp_path: Path) -> None:
         "project_cost",
         "must be more than zero; leave it empty when no cost is published",
     )
+
+
+# --- 4. Warnings: English columns without English, one body or programme under two ids -----------------------
+
+
+def test_a_latin_letter_is_the_same_to_both_validators_over_every_code_point() -> None:
+    characters = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    by_row = [has_latin_letter(c) for c in characters]
+    assert latin_letters(characters).tolist() == by_row
+    assert sum(by_row) > 1000 and has_latin_letter("Ｓｏｆｔ") and not has_latin_letter("医療法人さくら会 ２０２４")
+
+
+@pytest.mark.parametrize(
+    ("values", "names", "titles"),
+    [
+        # Width and case set aside: full-width letters, half-width katakana, an ideographic space.
+        (["Ａｌｐｈａ　Cloud", "alpha  cloud "], ["alpha cloud", "alpha cloud"], ["alphacloud", "alphacloud"]),
+        (["ｱﾙﾌｧ･ｸﾗｳﾄﾞ", "アルファ・クラウド"], ["アルファ・クラウド"] * 2, ["アルファクラウド"] * 2),
+        # A title drops its particles and spaces; a name keeps them.
+        (["計算資源の補助", "計算資源 補助"], ["計算資源の補助", "計算資源 補助"], ["計算資源補助"] * 2),
+        (["AI と ロボット", "AIやロボット"], ["ai と ロボット", "aiやロボット"], ["aiロボット"] * 2),
+        # Nothing left is no key: a missing value, spaces, a title of particles only.
+        ([None, "\u3000 ", "の・が"], [None, None, "の・が"], [None, None, None]),
+    ],
+)
+def test_name_and_title_keys(values: list[str | None], names: list[str | None], titles: list[str | None]) -> None:
+    assert name_keys(values).to_pylist() == names
+    assert title_keys(values).to_pylist() == titles
+
+
+# Scopes and keys drawn from small pools, so that rows share keys within and across columns and scopes.
+KEYS = st.lists(
+    st.tuples(st.sampled_from(["JP", "GB", ""]), *[st.sampled_from([None, "a", "b", "c"])] * 2), max_size=12
+)
+
+
+@given(KEYS)
+def test_both_validators_find_the_same_earlier_namesakes(rows: list[tuple[str, str | None, str | None]]) -> None:
+    scopes = [scope for scope, *_ in rows]
+    keys = {column: [row[i + 1] for row in rows] for i, column in enumerate(NAME_COLUMNS)}
+    expected = list(text_rules.earlier_namesakes(scopes, keys))
+    hits, which, before = columnar_text_rules.earlier_namesakes(
+        pa.array(scopes, pa.large_string()), [pa.array(k, pa.large_string()) for k in keys.values()]
+    )
+    found = [(p, NAME_COLUMNS[w], b) for p, w, b in zip(hits.tolist(), which.tolist(), before.tolist(), strict=True)]
+    assert found == expected
+
+
+def register_as_filed(tables: Tables) -> None:
+    """What the reshaping of a real register files: Japanese in English columns, one body twice, one title twice."""
+    organisations, programmes, awards = tables["organisations"], tables["programmes"], tables["awards"]
+    # Only a Japanese name: the register has no other, so it went into name_en too.
+    organisations[0]["name_en"] = organisations[0]["name_ja"]
+    # The same NPO again under another id, its name typed in full-width letters with an ideographic space.
+    organisations.append({**organisations[1], "id": "org-midori-2", "name_en": "Ｍｉｄｏｒｉ　ＮＰＯ", "name_ja": ""})
+    # The same programme again, its title with a particle more: 中小企業のデジタル化支援補助金.
+    programmes.append(
+        {
+            **programmes[0],
+            "id": "pref-digital-2",
+            "name_en": "中小企業のデジタル化支援補助金",
+            "name_ja": "",
+            "status": "",
+        }
+    )
+    tables["citations"].append({"source_id": "src-register", "programme_id": "pref-digital-2"})
+    # Purposes in Japanese only, and an award reduced by a repayment filed as a negative amount.
+    awards[3]["purpose_en"] = awards[3]["purpose_ja"]
+    awards[4]["amount"] = "-250000"
+
+
+def test_a_register_as_filed_gets_a_warning_for_each_gap_and_one_error_for_the_repayment(tmp_path: Path) -> None:
+    tables = register_tables()
+    register_as_filed(tables)
+    package = validated(write_package(tmp_path, tables))
+    problems = [(p.severity, p.rule, p.table, p.line, p.field, p.value, p.message) for p in package.report.problems]
+    follow_on = f"award 'award-4' was quarantined: amount: {NET_RULE}, awards.csv:6"
+    assert problems == [
+        ("error", "row:greater_than", "awards", 6, "amount", "-250000", NET_RULE),
+        ("error", "foreign-key", "award_recipients", 6, "award_id", "award-4", follow_on),
+        ("error", "foreign-key", "citations", 7, "award_id", "award-4", follow_on),
+        (
+            "warning",
+            "english-text",
+            "organisations",
+            2,
+            "name_en",
+            "医療法人さくら会",
+            "name_en is the English text but holds no Latin letter; write it in English here (a romanised name "
+            "will do) and the Japanese in name_ja",
+        ),
+        (
+            "warning",
+            "english-text",
+            "programmes",
+            3,
+            "name_en",
+            "中小企業のデジタル化支援補助金",
+            "name_en is the English text but holds no Latin letter; write it in English here (a romanised name "
+            "will do) and the Japanese in name_ja",
+        ),
+        (
+            "warning",
+            "english-text",
+            "awards",
+            5,
+            "purpose_en",
+            "光農業協同組合のデジタル化",
+            "purpose_en is the English text but holds no Latin letter; write it in English here (a romanised "
+            "name will do) and the Japanese in purpose_ja",
+        ),
+        (
+            "warning",
+            "organisation-name",
+            "organisations",
+            9,
+            "name_en",
+            "Ｍｉｄｏｒｉ　ＮＰＯ",
+            "organisation 'org-midori-2' has the name of organisation 'org-midori' (line 3), compared without "
+            "regard to width, case and spacing; if they are one body, give it one id, so that its awards add up "
+            "under one name",
+        ),
+        (
+            "warning",
+            "programme-title",
+            "programmes",
+            3,
+            "name_en",
+            "中小企業のデジタル化支援補助金",
+            "programme 'pref-digital-2' has the title of programme 'pref-digital' (line 2), once width, case, "
+            "spaces, middle dots and the particles の, が, を, に, へ, と, で, や are set aside; if they are one "
+            "programme, give it one id",
+        ),
+    ]
+    # The blank statuses took their default; the warned rows load.
+    assert package.frame("programmes")["status"].tolist() == ["active", "active"]
+    assert len(package.frame("organisations")) == len(RECIPIENTS) + 1
+
+
+def test_one_body_named_in_two_countries_is_two_bodies(tmp_path: Path) -> None:
+    tables = register_tables()
+    tables["countries"].append({"id": "GB", "name_en": "United Kingdom", "fiscal_year_start_month": "4"})
+    tables["organisations"].append({**tables["organisations"][6], "id": "org-kaisha-uk", "country_id": "GB"})
+    assert validated(write_package(tmp_path, tables)).report.problems == []
+
+
+def test_rounds_of_the_same_name_in_two_programmes_are_two_rounds(tmp_path: Path) -> None:
+    tables = register_tables()
+    programme = tables["programmes"][0]
+    tables["programmes"] += [
+        {**programme, "id": "pref-energy", "name_en": "Energy saving subsidy", "name_ja": "省エネ補助金"},
+        {**programme, "id": "digital-1", "parent_id": "pref-digital", "level": "round", "name_en": "Round 1"},
+        {**programme, "id": "energy-1", "parent_id": "pref-energy", "level": "round", "name_en": "Round 1"},
+        {**programme, "id": "energy-2", "parent_id": "pref-energy", "level": "round", "name_en": "Round １"},
+    ]
+    for row in tables["programmes"][1:]:
+        row["name_ja"] = "" if row["level"] == "round" else row["name_ja"]
+        tables["citations"].append({"source_id": "src-register", "programme_id": row["id"]})
+    report = validated(write_package(tmp_path, tables)).report
+    assert [(p.rule, p.line, p.value) for p in report.problems] == [("programme-title", 6, "Round １")]
+    assert "programme 'energy-2' has the title of programme 'energy-1' (line 5)" in report.problems[0].message
