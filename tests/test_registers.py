@@ -450,3 +450,13 @@ def test_rounds_of_the_same_name_in_two_programmes_are_two_rounds(tmp_path: Path
     report = validated(write_package(tmp_path, tables)).report
     assert [(p.rule, p.line, p.value) for p in report.problems] == [("programme-title", 6, "Round １")]
     assert "programme 'energy-2' has the title of programme 'energy-1' (line 5)" in report.problems[0].message
+
+
+def test_a_long_japanese_text_is_echoed_cut_to_200_characters(tmp_path: Path) -> None:
+    tables = register_tables()
+    tables["awards"][0]["purpose_en"] = "補助" * 5000  # 10,000 characters, the most a cell may hold
+    tables["organisations"].append({**tables["organisations"][2], "id": "org-aozora-2", "name_en": "x" * 9000})
+    tables["organisations"][2]["name_en"] = "X" * 9000
+    problems = validated(write_package(tmp_path, tables)).report.problems
+    assert [(p.rule, len(p.value or "")) for p in problems] == [("english-text", 200), ("organisation-name", 200)]
+    assert problems[0].value == "補助" * 99 + "補…"
