@@ -24,7 +24,7 @@ from aifunding.analysis.view import ViewState, apply_view, prepare
 from aifunding.data.tables import TABLES, TABLES_BY_NAME
 from aifunding.data.text_keys import has_latin_letter, latin_letters, name_keys, title_keys
 from aifunding.data.vocabulary import BOOLEAN_TEXT, OrganisationKind, SupportKind
-from aifunding.figures.presentation import kind_labels
+from aifunding.figures.presentation import column, kind_labels
 from aifunding.figures.registry import PAGES, draw
 from aifunding.i18n import CATALOG, LANGUAGES, translate
 from aifunding.loading import columnar_text_rules, text_rules
@@ -239,9 +239,13 @@ def test_general_subsidies_are_in_neither_headline_total_and_every_chart_draws_t
     assert {key: (total.value, total.included, total.excluded) for key, total in totals.items()} == {
         key: (None, (), ()) for key in SCOPES
     }
-    for page in PAGES:
-        for chart in page.charts:
-            assert all(drawn.figure.data or drawn.figure.layout.annotations for drawn in draw(chart, prepared, view))
+    drawn = {item.key: item for page in PAGES for chart in page.charts for item in draw(chart, prepared, view)}
+    assert all(item.figure.data or item.figure.layout.annotations for item in drawn.values())
+    # Each recipient is a bar, and the programme is on the programmes' charts with its kind in words.
+    assert len(drawn["recipients"].rows) == len(RECIPIENTS) and drawn["recipients"].figure.data
+    programmes = drawn["timeline"].rows
+    assert programmes.rows["id"].tolist() == ["pref-digital"]
+    assert programmes.page(0, 1)[column("kind")].tolist() == ["General subsidy"]
 
 
 def test_a_general_subsidy_paid_from_a_compute_programme_is_left_out_for_its_scope(tmp_path: Path) -> None:
