@@ -84,6 +84,15 @@ BREAKAGES = {
         "citations", [c for c in t["citations"] if c.get("award_id") != "award-a"]
     ),
     "blank status takes its default": lambda t: t["programmes"][0].update(status=""),
+    "negative amount, one error and its follow-ons": lambda t: t["awards"][1].update(amount="-250000"),
+    "Japanese-only English names": lambda t: t["organisations"][0].update(name_en="アルファ"),
+    "one organisation under two ids": lambda t: t["organisations"].append({**t["organisations"][0], "id": "org-a2"}),
+    "titles that differ by a particle": lambda t: t["programmes"].extend(
+        [
+            {**t["programmes"][0], "id": "p-ja", "name_en": "Round 2", "name_ja": "計算資源の補助"},
+            {**t["programmes"][0], "id": "p-ja2", "name_en": "Round 3", "name_ja": "計算資源補助"},
+        ]
+    ),
 }
 
 

@@ -381,6 +381,36 @@ MINIMAL_CASES: dict[str, tuple[Callable[[Tables], None], frozenset[str]]] = {
         ),
         frozenset(),
     ),
+    "Japanese in every English column": (
+        _all(
+            _set("countries", 0, name_en="日本"),
+            _set("organisations", 1, name_en="ベータ研究所"),
+            _set("awards", 0, purpose_en="GPUクラウド"),  # holds Latin letters: no warning
+            _set("awards", 1, purpose_en="共同データセンター"),
+            _set("market_shares", 0, segment_en="国内"),
+            _set("milestones", 0, description_en="開所"),
+            _set("caveats", 0, title_en="丸め", text_en="数値は概数"),
+        ),
+        frozenset(),
+    ),
+    "one organisation under three ids, and one name in two countries": (
+        _all(
+            _set("organisations", 1, name_en="ＡＬＰＨＡ　cloud"),
+            _set("organisations", 2, name_en="Gamma AI", name_ja="アルファ"),
+            _append("countries", {"id": "GB", "name_en": "UK", "fiscal_year_start_month": "4"}),
+            _append("organisations", {"id": "org-uk", "name_en": "Alpha Cloud", "kind": "npo", "country_id": "GB"}),
+        ),
+        frozenset(),
+    ),
+    "programme titles that differ by width, a particle or a middle dot, beside and beneath": (
+        _all(
+            _set("programmes", 0, name_ja="計算資源の補助"),
+            _round(id="round-2", name_en="Round two", name_ja="計算資源補助"),
+            _round(id="round-3", name_en="ＲＯＵＮＤ・ＯＮＥ"),
+            _round(id="part-1", parent_id="round-1", level="component", name_en="Round one"),
+        ),
+        frozenset(),
+    ),
 }
 
 

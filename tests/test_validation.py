@@ -40,8 +40,8 @@ def test_money_is_exact(tmp_path: Path) -> None:
 ROW_CASES = [
     # table, row index, field, bad value, expected message
     ("awards", 0, "amount", "12 billion", r"'12 billion' is not a number; write amounts as plain digits"),
-    ("awards", 0, "amount", "-5", r"must be greater than 0"),
-    ("awards", 0, "amount", "0", r"must be greater than 0"),
+    ("awards", 0, "amount", "-5", r"must be more than zero; record a reduction or repayment by lowering"),
+    ("awards", 0, "amount", "0", r"must be more than zero; record a reduction or repayment by lowering"),
     ("awards", 0, "basis", "maybe", r"'maybe' is not allowed; use one of: 'exact', 'about'"),
     ("awards", 0, "announced", "19/04/2024", r"is not a date; write YYYY, YYYY-MM or YYYY-MM-DD"),
     ("awards", 0, "announced", "2024-02-30", r"2024-02-30 is not a real calendar date"),

@@ -212,9 +212,13 @@ def test_a_follow_on_problem_names_its_cause(tmp_path: Path, capsys: pytest.Capt
     assert code == 1
     follow_on = [p for p in report["errors"] if p["table"] == "award_recipients"]
     assert follow_on
-    assert follow_on[0]["message"] == ("award 'award-a' was quarantined: amount: must be greater than 0, awards.csv:2")
+    cause = (
+        "award 'award-a' was quarantined: amount: must be more than zero; record a reduction or repayment by "
+        "lowering the amount it reduces to the net figure, and say so in the note, awards.csv:2"
+    )
+    assert follow_on[0]["message"] == cause
     citation = next(p for p in report["errors"] if p["table"] == "citations")
-    assert "award 'award-a' was quarantined: amount: must be greater than 0, awards.csv:2" in citation["message"]
+    assert cause in citation["message"]
 
 
 def test_export_of_a_package_with_errors_needs_allow_invalid_and_says_what_it_left_out(

@@ -4,8 +4,8 @@ Every total the dashboard, the export, the snapshot and ``aifunding summary`` sh
 :meth:`AddingRule.total`. A row is *added* only when all of these hold, checked in this order; the
 first that fails is the reason it is left out:
 
-1. **scope**: it pays for what the total counts (a compute total adds AI compute; quantum computing
-   and staff grants have their own kinds and leave it);
+1. **scope**: it pays for what the total counts (a compute total adds AI compute; quantum computing,
+   staff grants and general subsidies have their own kinds and leave it);
 2. **status**: neither it nor a programme above it is shelved, cancelled or superseded;
 3. **plans**: it is not a target or plan (``basis = target``), nor inside one that is only a plan
    when it has no figure of its own;

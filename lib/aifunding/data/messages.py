@@ -13,6 +13,14 @@ _FIELD_HINTS = {
     "language": "use a two-letter ISO 639-1 code in lowercase, such as en or ja",
 }
 
+# The one rule for zero and negative money, said where a register's reduction or repayment is refused:
+# a row is money awarded, so a reduction is folded into the figure it reduces.
+_MORE_THAN_ZERO = {
+    "amount": "must be more than zero; record a reduction or repayment by lowering the amount it reduces "
+    "to the net figure, and say so in the note",
+    "project_cost": "must be more than zero; leave it empty when no cost is published",
+}
+
 
 def friendly_message(err: Any, column: str | None) -> str:
     """Turn a pydantic error into a sentence that says what is allowed."""
@@ -28,6 +36,8 @@ def friendly_message(err: Any, column: str | None) -> str:
     if kind in ("int_parsing", "int_from_float"):
         return f"'{value}' is not a whole number"
     if kind == "greater_than":
+        if column in _MORE_THAN_ZERO:
+            return _MORE_THAN_ZERO[column]
         return f"must be greater than {ctx.get('gt')}"
     if kind == "less_than":
         limit = ctx.get("lt")

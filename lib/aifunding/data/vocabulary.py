@@ -72,6 +72,8 @@ class SupportKind(StrEnum):
     # Not AI compute, though paid from compute programmes: kept apart so no compute total adds them.
     QUANTUM_COMPUTE = "quantum_compute"
     STAFF_GRANT = "staff_grant"
+    # A subsidy for any purpose, as a prefecture's or ministry's register lists them: in no AI total.
+    GENERAL_SUBSIDY = "general_subsidy"
 
 
 class ProgrammeStatus(StrEnum):
@@ -88,11 +90,20 @@ NOT_COMMITTED_STATUSES = frozenset({ProgrammeStatus.SHELVED, ProgrammeStatus.CAN
 
 
 class OrganisationKind(StrEnum):
+    """What kind of body an organisation is, by its legal form where registers give one."""
+
     COMPANY = "company"
     RESEARCH_INSTITUTE = "research_institute"
     UNIVERSITY = "university"
     GOVERNMENT = "government"
     CONSORTIUM = "consortium"
+    # The non-company bodies subsidy registers are full of (Japanese legal forms in brackets).
+    MEDICAL_CORPORATION = "medical_corporation"  # 医療法人
+    INCORPORATED_ASSOCIATION = "incorporated_association"  # 一般社団法人, 公益社団法人
+    INCORPORATED_FOUNDATION = "incorporated_foundation"  # 一般財団法人, 公益財団法人
+    NPO = "npo"  # 特定非営利活動法人 (NPO法人)
+    SOCIAL_WELFARE_CORPORATION = "social_welfare_corporation"  # 社会福祉法人
+    COOPERATIVE = "cooperative"  # 協同組合 (agricultural, fishery, business cooperatives)
 
 
 class Role(StrEnum):

@@ -35,6 +35,7 @@ from aifunding.data.rowset import RowSet
 from aifunding.data.tables import CITED_TABLES
 from aifunding.data.vocabulary import CaveatKind, Role, SegmentKind
 from aifunding.loading.columnar_ceiling import check_awards_within_ceiling
+from aifunding.loading.columnar_text_rules import check_english_text, check_organisation_names, check_programme_titles
 from aifunding.loading.rule_problems import (
     DATED_COLUMNS,
     MAX_SEGMENT_TOTAL,
@@ -255,4 +256,7 @@ COLUMNAR_CHECKS: dict[str, Check] = {
     "caveat-unattached": check_caveats_attached,
     "period-nesting": check_periods_nested,
     "overlap-pair": check_overlaps_pair,
+    "english-text": check_english_text,
+    "organisation-name": check_organisation_names,
+    "programme-title": check_programme_titles,
 }

@@ -15,14 +15,23 @@ from decimal import Decimal
 
 from babel.numbers import list_currencies
 
+from aifunding.data.parsing import clip
 from aifunding.data.references import RowLocation, row_problem
 from aifunding.data.report import Problem, Severity
+from aifunding.data.tables import TABLES, TABLES_BY_NAME
+from aifunding.data.text_keys import PARTICLES
 from aifunding.data.vocabulary import ROUNDED_BASES, Basis, CaveatKind, Role
 
 # Shares of segments inside one market cannot add to more than the whole market.
 MAX_SEGMENT_TOTAL = Decimal(100)
 # The dated columns that must not be later than today: (table, column).
 DATED_COLUMNS = (("programmes", "announced"), ("awards", "announced"), ("sources", "published"))
+# The English text columns of each table that has any (name_en, purpose_en, ...): they should read in English.
+ENGLISH_COLUMNS: dict[str, tuple[str, ...]] = {
+    table.name: columns for table in TABLES if (columns := tuple(c for c in table.columns if c.endswith("_en")))
+}
+# The name columns that two organisations or two programmes are compared by, in this order.
+NAME_COLUMNS = ("name_en", "name_ja")
 
 
 def half_unit(amount: Decimal) -> Decimal:
@@ -285,4 +294,55 @@ def overlap_pair_problem(row: RowLocation, caveat_id: str, kind: str, linked: in
         kind,
         f"an overlap caveat must be attached to at least two programme or award rows; "
         f"'{caveat_id}' is attached to {linked}",
+    )
+
+
+def english_text_problem(table: str, row: RowLocation, column: str, value: str) -> Problem:
+    """The warning for an English text column whose ``value`` holds no Latin letter (Japanese only, say)."""
+    partner = f"{column.removesuffix('_en')}_ja"
+    japanese = f" and the Japanese in {partner}" if partner in TABLES_BY_NAME[table].columns else ""
+    return row_problem(
+        Severity.WARNING,
+        "english-text",
+        table,
+        row,
+        column,
+        clip(value),
+        f"{column} is the English text but holds no Latin letter; write it in English here (a romanised name "
+        f"will do){japanese}",
+    )
+
+
+# Per table whose rows are compared by name: the rule, the row's noun, what it shares, and what to do.
+_NAMESAKES = {
+    "organisations": (
+        "organisation-name",
+        "organisation",
+        "name",
+        "compared without regard to width, case and spacing; if they are one body, give it one id, so that its "
+        "awards add up under one name",
+    ),
+    "programmes": (
+        "programme-title",
+        "programme",
+        "title",
+        f"once width, case, spaces, middle dots and the particles {', '.join(PARTICLES)} are set aside; if they "
+        "are one programme, give it one id",
+    ),
+}
+
+
+def namesake_problem(
+    table: str, row: RowLocation, row_id: str, column: str, text: str, first_id: str, first_line: int
+) -> Problem:
+    """The warning for an organisation or programme named as an earlier one (``first_id``, on ``first_line``)."""
+    rule, noun, shared, advice = _NAMESAKES[table]
+    return row_problem(
+        Severity.WARNING,
+        rule,
+        table,
+        row,
+        column,
+        clip(text),
+        f"{noun} '{row_id}' has the {shared} of {noun} '{first_id}' (line {first_line}), {advice}",
     )

@@ -39,6 +39,7 @@ from aifunding.loading.rule_problems import (
     uncited_problem,
     vendor_organisation_problem,
 )
+from aifunding.loading.text_rules import check_english_text, check_organisation_names, check_programme_titles
 
 Rows = dict[str, list[LoadedRow]]
 
@@ -215,6 +216,17 @@ PACKAGE_RULES: tuple[Rule, ...] = (
     Rule("caveat-unattached", "Every caveat is attached to a row.", check_caveats_attached),
     Rule("period-nesting", "A programme's fiscal years lie inside its parent's.", check_periods_nested),
     Rule("overlap-pair", "An overlap caveat ties at least two programme or award rows.", check_overlaps_pair),
+    Rule("english-text", "English text columns hold Latin letters (a warning per cell).", check_english_text),
+    Rule(
+        "organisation-name",
+        "No two organisations of one country share a name (a warning naming the first).",
+        check_organisation_names,
+    ),
+    Rule(
+        "programme-title",
+        "No two programmes beside each other share a title but for width, particles or spacing (a warning).",
+        check_programme_titles,
+    ),
 )
 
 
