@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 from test_app_pages import open_page, texts
 
@@ -207,3 +208,17 @@ def test_what_a_check_wrote_is_removed_once_it_is_done_with() -> None:
     refused = uploaded(open_page("data"), [("evil.zip", _zip(("../x.csv", b"id\n")), "application/zip")])
     assert refused.session_state["_upload"].workspace is not None
     assert not refused.session_state["_upload"].workspace.exists()
+
+
+def test_a_link_while_the_store_cannot_be_reached_says_so_and_not_that_the_data_is_gone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A PostgreSQL store whose server is not there: the upload may exist, the page must not say it was removed.
+    monkeypatch.setenv("AIFUNDING_STORE", f"postgresql://nobody@/none?host={tmp_path}&connect_timeout=2")
+    st.cache_resource.clear()  # the next run opens the store anew
+    try:
+        at = open_page("overview", loads=False, data="e" * 64)
+        assert any("cannot be reached right now" in n for n in notices(at)), notices(at)
+        assert not any("no longer kept" in n for n in notices(at))
+    finally:
+        st.cache_resource.clear()

@@ -22,6 +22,7 @@ from aifunding.analysis.view import FilteredView, Prepared, prepare_cached
 from aifunding.data.report import ValidationReport
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import PackageReadError, load_package, package_signature
+from aifunding.store.base import StoreError
 
 from ui.own_data import Linked, linked_id, linked_package, open_link
 from ui.state import translator
@@ -110,14 +111,19 @@ def load() -> Served | None:
 def _load_linked(blob_id: str) -> Served | None:
     """The uploaded package ``blob_id``, or None after saying the link's data is gone and offering the served data."""
     t = translator()
+    gone = "upload.gone"
     try:
         linked = linked_package(blob_id)
+    except StoreError:
+        # The store cannot be reached now (a database down): the upload may well be there, so say so.
+        log.exception("the store could not be read for the uploaded package %s", blob_id[:12])
+        linked, gone = None, "upload.unavailable"
     except Exception:
-        # A store that cannot be reached, or stored bytes that no longer unpack: the log keeps why.
+        # Stored bytes that no longer unpack or load: the log keeps why.
         log.exception("the uploaded package %s could not be opened", blob_id[:12])
         linked = None
     if linked is None:
-        notice("warning", t("upload.gone"), ":material/link_off:")
+        notice("warning", t(gone), ":material/link_off:")
         st.button(t("upload.back"), key="upload_gone_back", on_click=open_link, args=(None,), icon=":material/undo:")
         return None
     prepared, loaded_at = _prepared(str(linked.folder), package_signature(linked.folder))
