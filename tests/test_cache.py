@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from aifunding import BUNDLED_DATA
-from aifunding.data.limits import Limits
+from aifunding.data.limits import Limits, LimitsError
 from aifunding.data.tables import TABLES
 from aifunding.loading import package as package_module
 from aifunding.loading.cache import PackageCache
@@ -113,6 +114,32 @@ def test_the_cache_folder_comes_from_the_environment(tmp_path: Path) -> None:
     assert PackageCache.from_env({"AIFUNDING_CACHE": str(tmp_path)}) == PackageCache(tmp_path)
     assert PackageCache.from_env({"XDG_CACHE_HOME": str(tmp_path)}) == PackageCache(tmp_path / "aifunding")
     assert PackageCache.from_env({}).folder == Path.home() / ".cache" / "aifunding"
+
+
+def test_the_least_recently_used_entries_go_first_past_the_bounds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = write_package(tmp_path / "pkg")
+    cache = PackageCache(tmp_path / "cache", max_entries=2)
+    keys = [load_package(folder, cache=cache, limits=Limits(cell_chars=chars)).cache_key for chars in (4_000, 5_000)]
+    assert all(cache.get(key) is not None for key in keys)  # the first is now the most recently used
+    entries = tmp_path / "cache" / "packages"
+    os.utime(entries / keys[1] / "used", (1, 1))  # and the second long unused
+    third = load_package(folder, cache=cache, limits=Limits(cell_chars=6_000)).cache_key
+    assert sorted(p.name for p in entries.iterdir()) == sorted([keys[0], third])
+    calls = validations(monkeypatch)
+    load_package(folder, cache=cache, limits=Limits(cell_chars=5_000))  # the evicted one validates again
+    assert len(calls) == 1
+    # A byte bound below one entry keeps just the entry in use.
+    small = PackageCache(tmp_path / "cache", max_bytes=1)
+    assert small.evict(keep=third) and [p.name for p in entries.iterdir()] == [third]
+
+
+def test_the_cache_bounds_come_from_the_environment(tmp_path: Path) -> None:
+    env = {"AIFUNDING_CACHE": str(tmp_path), "AIFUNDING_CACHE_ENTRIES": "3", "AIFUNDING_CACHE_BYTES": "1_000_000"}
+    assert PackageCache.from_env(env) == PackageCache(tmp_path, max_entries=3, max_bytes=1_000_000)
+    with pytest.raises(LimitsError, match="AIFUNDING_CACHE_ENTRIES='many' is not a whole number"):
+        PackageCache.from_env({**env, "AIFUNDING_CACHE_ENTRIES": "many"})
 
 
 def test_an_unwritable_cache_is_no_cache(tmp_path: Path) -> None:

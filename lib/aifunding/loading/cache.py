@@ -12,12 +12,17 @@ sees a whole entry or none, and two processes writing the same one at once both 
 Frames are stored exactly: Decimal columns as their text (a Parquet decimal would re-scale "2.5"
 and "6000000000" to one scale), whole numbers as nullable integers, booleans as booleans, the rest
 as text.
+The cache is bounded: past ``AIFUNDING_CACHE_ENTRIES`` entries (default 8) or ``AIFUNDING_CACHE_BYTES``
+(default 20 GB) the least recently used entries are removed when a new one is stored (a million awards
+with their prepared views take about 1 GB; a new version of the validating code makes new entries).
+
 The report is kept with :mod:`pickle`, which runs code when read: the cache folder must be writable
 only by the server's user (it is created with mode 0700); set ``AIFUNDING_CACHE=off`` to keep none.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -35,7 +40,7 @@ import pandas as pd
 
 from aifunding import __version__
 from aifunding.data.frames import field_types, frame_from_records, typed_frame
-from aifunding.data.limits import Limits
+from aifunding.data.limits import GB, Limits, LimitsError, whole_setting
 from aifunding.data.report import ValidationReport
 from aifunding.data.tables import TABLES, Table
 
@@ -96,11 +101,21 @@ class Cached:
     report: ValidationReport
 
 
+ENTRIES_ENV = "AIFUNDING_CACHE_ENTRIES"
+BYTES_ENV = "AIFUNDING_CACHE_BYTES"
+DEFAULT_ENTRIES = 8
+DEFAULT_BYTES = 20 * GB
+# Touched on every use of an entry: its time orders the entries for eviction.
+USED = "used"
+
+
 @dataclass(frozen=True)
 class PackageCache:
-    """A folder of validated packages, one entry (a folder) per content key."""
+    """A folder of validated packages, one entry (a folder) per content key, the least recently used going first."""
 
     folder: Path
+    max_entries: int = DEFAULT_ENTRIES
+    max_bytes: int = DEFAULT_BYTES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PackageCache | None:
@@ -109,10 +124,15 @@ class PackageCache:
         setting = env.get(CACHE_ENV, "").strip()
         if setting.lower() in OFF:
             return None
+        bounds = {
+            "max_entries": whole_setting(ENTRIES_ENV, env[ENTRIES_ENV], LimitsError) if env.get(ENTRIES_ENV) else None,
+            "max_bytes": whole_setting(BYTES_ENV, env[BYTES_ENV], LimitsError) if env.get(BYTES_ENV) else None,
+        }
+        given = {name: value for name, value in bounds.items() if value is not None}
         if setting:
-            return cls(Path(setting))
+            return cls(Path(setting), **given)
         base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return cls(Path(base) / "aifunding")
+        return cls(Path(base) / "aifunding", **given)
 
     def entry(self, key: str) -> Path:
         return self.folder / "packages" / key
@@ -128,7 +148,10 @@ class PackageCache:
             frames = {table.name: _read_frame(table, entry / f"{table.name}.parquet") for table in TABLES}
         except (OSError, ValueError, pickle.UnpicklingError, EOFError, KeyError):
             return None
-        return Cached(frames, report) if isinstance(report, ValidationReport) else None
+        if not isinstance(report, ValidationReport):
+            return None
+        _mark_used(entry)
+        return Cached(frames, report)
 
     def derived(self, key: str, name: str, digest: str, build: Callable[[], T]) -> T | Any:
         """What ``build()`` makes from the package of entry ``key``, kept in the entry under ``name``.
@@ -154,6 +177,7 @@ class PackageCache:
                     os.replace(staging, path)
                 finally:
                     staging.unlink(missing_ok=True)
+                self.evict(keep=key)
             except OSError:
                 pass  # not stored: built again next time
         return value
@@ -171,6 +195,7 @@ class PackageCache:
                     _write_frame(table, frames[table.name], staging / f"{table.name}.parquet")
                 with (staging / "report.pickle").open("wb") as handle:
                     pickle.dump(report, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                (staging / USED).touch()
                 os.rename(staging, entry)
             except OSError:
                 if entry.exists():  # another process wrote the same entry first
@@ -178,8 +203,44 @@ class PackageCache:
                 raise
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
+            self.evict(keep=key)
         except OSError:
             return
+
+    def evict(self, keep: str | None = None) -> list[str]:
+        """Remove the least recently used entries until the cache is within its bounds; never ``keep``.
+
+        Returns the keys removed. A reader of an entry removed under it fails to read it and validates
+        anew, as for any entry that cannot be read.
+        """
+        packages = self.folder / "packages"
+        entries = []
+        for entry in packages.iterdir() if packages.is_dir() else ():
+            if entry.name.startswith(".") or not entry.is_dir():
+                continue  # an entry being written
+            size = sum(f.stat().st_size for f in entry.iterdir() if f.is_file())
+            entries.append((_last_used(entry), entry.name, size))
+        entries.sort(reverse=True)  # the most recently used first
+        removed, count, total = [], 0, 0
+        for _, name, size in entries:
+            count, total = count + 1, total + size
+            if name != keep and (count > self.max_entries or total > self.max_bytes):
+                shutil.rmtree(packages / name, ignore_errors=True)
+                removed.append(name)
+                count, total = count - 1, total - size
+        return removed
+
+
+def _mark_used(entry: Path) -> None:
+    with contextlib.suppress(OSError):  # a read-only cache still serves; its order is only less exact
+        (entry / USED).touch()
+
+
+def _last_used(entry: Path) -> float:
+    try:
+        return (entry / USED).stat().st_mtime
+    except OSError:
+        return entry.stat().st_mtime
 
 
 def _write_frame(table: Table, frame: pd.DataFrame, path: Path) -> None:
