@@ -454,3 +454,23 @@ def test_a_refused_upload_exits_2_with_one_line(
         "nothing was unpacked\n"
     )
     assert sorted(path.name for path in tmp_path.iterdir()) == ["evil.zip"]
+
+
+def test_a_workbooks_problems_name_its_sheet_and_row(
+    bundled: Package, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from openpyxl import load_workbook
+
+    from aifunding.outputs.workbook import write_package_workbook
+
+    buffer = io.BytesIO()
+    write_package_workbook(buffer, bundled)
+    book = load_workbook(io.BytesIO(buffer.getvalue()))
+    sheet = book["awards"]
+    header = [cell.value for cell in sheet[1]]
+    sheet.cell(row=5, column=header.index("currency") + 1).value = "YENS"
+    book.save(tmp_path / "book.xlsx")
+    code, out, _ = run(["validate", str(tmp_path / "book.xlsx")], capsys)
+    assert code == 1
+    assert "\nbook.xlsx › awards:5: currency: error:" in out, out
+    assert not [line for line in out.splitlines() if line.startswith(("awards.csv", "citations.csv"))]

@@ -222,3 +222,19 @@ def test_a_link_while_the_store_cannot_be_reached_says_so_and_not_that_the_data_
         assert not any("no longer kept" in n for n in notices(at))
     finally:
         st.cache_resource.clear()
+
+
+def test_a_workbooks_report_names_its_sheets_and_rows(bundled: Package) -> None:
+    from openpyxl import load_workbook
+
+    buffer = io.BytesIO()
+    write_package_workbook(buffer, bundled)
+    book = load_workbook(io.BytesIO(buffer.getvalue()))
+    header = [cell.value for cell in book["awards"][1]]
+    book["awards"].cell(row=5, column=header.index("currency") + 1).value = "YENS"
+    edited = io.BytesIO()
+    book.save(edited)
+    at = uploaded(open_page("data"), [("edited.xlsx", edited.getvalue(), XLSX_MIME)])
+    report = next(d.value for d in at.dataframe if "Message" in d.value.columns and (d.value["Value"] == "YENS").any())
+    row = report[report["Value"] == "YENS"].iloc[0]
+    assert (row["File"], int(row["Line"]), row["Field"]) == ("edited.xlsx › awards", 5, "currency")

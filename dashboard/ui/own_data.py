@@ -25,7 +25,7 @@ from aifunding.data.limits import MB
 from aifunding.data.report import ValidationReport
 from aifunding.loading.bundle import Extension, extend_package, pack
 from aifunding.loading.cache import PackageCache
-from aifunding.loading.intake import IntakeLimits, Upload, UploadRefused, unpack
+from aifunding.loading.intake import IntakeLimits, Unpacked, Upload, UploadRefused, unpack
 from aifunding.loading.package import Package, load_package
 from aifunding.loading.workbook import XLSX_MAX_ROWS
 from aifunding.outputs.workbook import write_package_workbook, write_template
@@ -115,6 +115,7 @@ class Checked:
     refused: str | None = None
     notes: list[str] = field(default_factory=list)
     extension: Extension | None = None
+    unpacked: Unpacked | None = None
 
     def discard(self) -> None:
         """Remove what was written for this check (the store keeps its own copy of an accepted upload)."""
@@ -127,9 +128,13 @@ class Checked:
             return ValidationReport()
         report = self.package.report
         if self.extension is None:
-            return report
+            return self.unpacked.locate(report) if self.unpacked else report
+        # Rows the upload added are placed in its own files (a workbook's sheets), as are its clashes.
+        named = self.unpacked.where if self.unpacked and self.unpacked.kind == "workbook" else None
         clashes = [clash.problem() for clash in self.extension.clashes]
-        return replace(report, problems=clashes + [self.extension.located(p) for p in report.problems])
+        if named:
+            clashes = [replace(clash, file=named(clash.file)) for clash in clashes]
+        return replace(report, problems=clashes + [self.extension.located(p, named) for p in report.problems])
 
 
 def check(files: list, mode: str, served: Package) -> Checked:
@@ -147,6 +152,7 @@ def check(files: list, mode: str, served: Package) -> Checked:
             status.update(label=t("upload.refused_label"), state="error")
             return checked
         checked.notes = list(unpacked.notes)
+        checked.unpacked = unpacked
         root = unpacked.folder
         if mode == "extend":
             status.write(t("upload.extending"))

@@ -17,7 +17,7 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -80,12 +80,16 @@ class Extension:
     # Per table file: the line an added row starts on in the merged file -> its line in the upload.
     origins: dict[str, dict[int, int]] = field(default_factory=dict)
 
-    def located(self, problem: Problem) -> Problem:
-        """``problem`` pointing at the upload's own file and line when it is about a row the upload added."""
+    def located(self, problem: Problem, named: Callable[[str], str | None] | None = None) -> Problem:
+        """``problem`` pointing at the upload's own file and line when it is about a row the upload added.
+
+        The file is named by ``named`` (a workbook's sheet, say), else ``awards.csv (upload)``.
+        """
         lines = self.origins.get(problem.file or "")
-        if not lines or problem.line not in lines:
+        if not lines or problem.line not in lines or problem.file is None:
             return problem
-        return replace(problem, file=f"{problem.file} (upload)", line=lines[problem.line])
+        file = named(problem.file) if named else f"{problem.file} (upload)"
+        return replace(problem, file=file, line=lines[problem.line])
 
 
 def _key_columns(table_name: str) -> tuple[str, ...]:

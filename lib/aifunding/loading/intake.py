@@ -23,11 +23,12 @@ import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from aifunding.data.limits import describe_bytes
+from aifunding.data.report import ValidationReport
 from aifunding.data.schema import DESCRIPTOR_NAME, build_descriptor
 from aifunding.data.tables import TABLES, TABLES_BY_NAME
 from aifunding.loading.archive import (
@@ -97,6 +98,27 @@ class Unpacked:
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "kind": self.kind, "notes": list(self.notes)}
+
+    def where(self, file: str | None) -> str | None:
+        """Where a table's file of this upload came from, as its uploader knows it.
+
+        A workbook's ``awards.csv`` is its sheet ``awards`` (row N of the sheet is line N of the
+        file): ``book.xlsx › awards``. Files of other uploads keep their names.
+        """
+        table = file.removesuffix(".csv") if file else None
+        if self.kind == "workbook" and table in TABLES_BY_NAME:
+            return f"{self.source} › {table}"
+        return file
+
+    def locate(self, report: ValidationReport) -> ValidationReport:
+        """``report`` with every problem and quarantined row placed where :meth:`where` says."""
+        if self.kind != "workbook":
+            return report
+        return replace(
+            report,
+            problems=[replace(p, file=self.where(p.file)) for p in report.problems],
+            quarantined=[replace(q, file=self.where(q.file) or q.file) for q in report.quarantined],
+        )
 
 
 @dataclass
@@ -382,7 +404,9 @@ def load_inputs(paths: Sequence[str]) -> Iterator[Loaded]:
     limits = IntakeLimits.from_env()
     with tempfile.TemporaryDirectory(prefix="aifunding-upload-") as temporary:
         unpacked = unpack(read_uploads(paths, limits), Path(temporary), limits)
-        yield Loaded(load_package(unpacked.folder), unpacked)
+        package = load_package(unpacked.folder)
+        package.report = unpacked.locate(package.report)
+        yield Loaded(package, unpacked)
 
 
 def _names_a_folder(paths: Sequence[str]) -> bool:
