@@ -134,6 +134,36 @@ def _zip(*entries: tuple[str | zipfile.ZipInfo, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def _zip_deflated(*entries: tuple[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _encrypted_zip() -> bytes:
+    """An entry flagged as encrypted (bit 0 of its flags, in both headers), which zipfile never writes itself."""
+    data = bytearray(_zip(("awards.csv", b"id\n")))
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.find(signature) + offset
+        data[at] |= 0x1
+    return bytes(data)
+
+
+def _workbook_with_formula() -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "countries"
+    sheet.append(["id", "name_en"])
+    sheet.append(["JP", '=HYPERLINK("http://example.invalid", "Japan")'])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
 def _link_entry() -> zipfile.ZipInfo:
     info = zipfile.ZipInfo("awards.csv")
     info.external_attr = 0o120777 << 16  # a symbolic link
@@ -149,6 +179,12 @@ HOSTILE = {
     "not a zip": (("data.zip", b"%PDF-1.7 not a zip"), "its name says a ZIP archive"),
     "unknown table": (("notes.csv", b"a,b\n1,2\n"), "it is not named after a table of the package"),
     "undecodable": (("awards.csv", b"id,name\n1,caf\xe9 \xff\xfe\n"), "neither UTF-8 nor Shift-JIS"),
+    "windows path": (("evil.zip", _zip(("C:\\awards.csv", b"id\n"))), "names a Windows drive"),
+    "encrypted": (("evil.zip", _encrypted_zip()), "it is encrypted"),
+    "many entries": (("evil.zip", _zip(*((f"f{n}.csv", b"") for n in range(101)))), "a ZIP may hold at most 100"),
+    "zip bomb": (("bomb.zip", _zip_deflated(("awards.csv", b"0" * (20 * 1024 * 1024)))), "possible zip bomb"),
+    "macro workbook": (("book.xlsm", _zip(("xl/workbook.xml", b"<workbook/>"))), "a macro-enabled workbook"),
+    "formula": (("book.xlsx", _workbook_with_formula()), "holds a formula"),
 }
 
 
@@ -160,6 +196,24 @@ def test_a_hostile_upload_is_refused_with_one_message_and_nothing_is_kept(case: 
     assert len(refused) == 1 and why in refused[0], notices(at)
     assert all(b.key != "upload_accept" for b in at.button)
     assert "data" not in at.query_params
+
+
+def test_an_upload_over_the_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIFUNDING_UPLOAD_BYTES", "1000")
+    at = uploaded(open_page("data"), [("awards.csv", b"id\n" + b"x\n" * 600, "text/csv")])
+    refused = [n for n in notices(at) if n.startswith("The upload was refused")]
+    assert refused == [
+        "The upload was refused: awards.csv: the file is 1,203 bytes; an upload may be at most "
+        "1,000 bytes (AIFUNDING_UPLOAD_BYTES)"
+    ], notices(at)
+
+
+def test_a_utf16_csv_is_converted_and_said_so() -> None:
+    rows = _bundled_rows("organisations")[:1]
+    at = uploaded(
+        open_page("data"), [("organisations.csv", _csv(rows).decode().encode("utf-16"), "text/csv")], mode="extend"
+    )
+    assert any("organisations.csv was UTF-16; converted to UTF-8" in text for text in texts(at.markdown))
 
 
 def test_a_shift_jis_csv_is_converted_and_said_so() -> None:

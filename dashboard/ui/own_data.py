@@ -231,7 +231,9 @@ def upload_controls(served: Package) -> Checked | None:
     limit_mb = max(1, -(-IntakeLimits.from_env().upload_bytes // MB))
     files = st.file_uploader(
         t("upload.files"),
-        type=["zip", "xlsx", "csv"],
+        # No type filter: Streamlit would refuse another kind with an error page; intake names what is wrong
+        # with it instead (a macro workbook, a PDF named .csv) and how to fix it.
+        type=None,
         accept_multiple_files=True,
         key="upload_files",
         max_upload_size=limit_mb,
