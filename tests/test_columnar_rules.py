@@ -434,6 +434,10 @@ MINIMAL_CASES: dict[str, tuple[Callable[[Tables], None], frozenset[str]]] = {
         ),
         frozenset(),
     ),
+    "a repeated id whose first row is quarantined": (
+        _all(_append("awards", MINIMAL_AWARD), _set("awards", 0, programme_id="round-404")),
+        frozenset(),
+    ),
     "a quarantined row beside an unread table": (_set("awards", 0, amount="-5"), frozenset({"organisations"})),
 }
 

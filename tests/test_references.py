@@ -223,6 +223,23 @@ def test_programmes_inside_a_quarantined_one_fold_and_name_the_first_cause(valid
     ]
 
 
+def test_a_repeated_id_is_not_named_as_why_its_first_row_was_quarantined(validate) -> None:
+    tables = minimal_tables()
+    tables["awards"].append(dict(tables["awards"][0]))  # award-a again, on line 4
+    tables["awards"][0]["programme_id"] = "round-404"
+    report = validate(tables)
+    assert [(p.rule, p.table, p.line) for p in report.problems][:3] == [
+        ("duplicate-key", "awards", 4),
+        ("foreign-key", "awards", 2),
+        ("quarantined-reference", "award_recipients", 2),
+    ]
+    [recipient] = [q for q in report.quarantined if q.table == "award_recipients"]
+    assert recipient.reasons == (
+        "award_id: award 'award-a' was quarantined: programme_id: refers to programmes id 'round-404', which does "
+        "not exist in programmes.csv, awards.csv:2",
+    )
+
+
 # --- The package rules count only the rows loaded ---------------------------------------------------------
 
 

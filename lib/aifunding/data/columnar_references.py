@@ -78,6 +78,7 @@ def run_reference_rules_columnar(
     """
     limits = limits or Limits()
     files = files or {}
+    causes = quarantine_causes(report)  # before the repeated keys, as the per-row function takes them
     ids: dict[str, StringSet] = {}  # per table with an id, its ids once no two rows share one
     found: _Found = {}
     for table in TABLES:
@@ -86,7 +87,6 @@ def run_reference_rules_columnar(
             if table.primary_key == ("id",):
                 ids[table.name] = strings(rows[table.name].values["id"])
 
-    causes = quarantine_causes(report)
     valid: dict[str, StringSet] = {}
     kept: dict[str, np.ndarray] = {}  # per table with an id, which of the rows in ``ids`` are loaded
     blind: dict[str, _Blind] = {}  # per table, its rows left unchecked because they refer to an unread table

@@ -102,6 +102,8 @@ def run_reference_rules(
     """
     limits = limits or Limits()
     files = files or {}
+    # Before the repeated keys: a row quarantined as a repeat is not why its id fails (the first row has it).
+    causes = quarantine_causes(report)
     for table in TABLES:
         if not table.primary_key:
             continue
@@ -118,7 +120,6 @@ def run_reference_rules(
                 kept.append(row)
         rows[table.name] = kept
 
-    causes = quarantine_causes(report)
     valid: dict[str, set[str]] = {}
     # Table -> id of a row left unchecked -> the unread table it refers to, directly or through other rows.
     blind: dict[str, dict[str, str]] = defaultdict(dict)
