@@ -85,6 +85,11 @@ BREAKAGES = {
     ),
     "blank status takes its default": lambda t: t["programmes"][0].update(status=""),
     "negative amount, one error and its follow-ons": lambda t: t["awards"][1].update(amount="-250000"),
+    "bad programme date, three levels of follow-ons": lambda t: t["programmes"][0].update(announced="2024-13-45"),
+    "a missing id beside a quarantined one": lambda t: (
+        t["awards"][0].update(amount="-5"),
+        t["award_recipients"].append({"award_id": "award-404", "organisation_id": "org-b", "role": "sole"}),
+    ),
     "Japanese-only English names": lambda t: t["organisations"][0].update(name_en="アルファ"),
     "one organisation under two ids": lambda t: t["organisations"].append({**t["organisations"][0], "id": "org-a2"}),
     "titles that differ by a particle": lambda t: t["programmes"].extend(

@@ -312,6 +312,7 @@ def _april_over(tables: Tables) -> None:
 
 
 MILESTONE = minimal_tables()["milestones"][0]
+MINIMAL_AWARD = minimal_tables()["awards"][0]
 
 # One case per test of test_validation.py and test_adding.py that builds a package; the rule it is about.
 MINIMAL_CASES: dict[str, tuple[Callable[[Tables], None], frozenset[str]]] = {
@@ -411,6 +412,33 @@ MINIMAL_CASES: dict[str, tuple[Callable[[Tables], None], frozenset[str]]] = {
         ),
         frozenset(),
     ),
+    # Rows quarantined with the row they refer to: one count per referring column, each row still listed.
+    "negative amount with recipients and citations": (_set("awards", 1, amount="-5"), frozenset()),
+    "bad programme date cascades three levels": (_set("programmes", 0, announced="2024-13-45"), frozenset()),
+    "a missing id and a quarantined one in one table": (
+        _all(
+            _set("awards", 0, amount="-5"),
+            lambda tables: tables["award_recipients"].insert(
+                0, {"award_id": "award-x", "organisation_id": "org-b", "role": "sole"}
+            ),
+            _append("award_recipients", {"award_id": "award-404", "organisation_id": "org-b", "role": "sole"}),
+        ),
+        frozenset(),
+    ),
+    "programmes inside a quarantined one, and their awards": (
+        _all(
+            _round(id="part-1", parent_id="round-1", level="component"),
+            _round(id="part-2", parent_id="part-1", level="component"),
+            _append("awards", {**MINIMAL_AWARD, "id": "award-c", "programme_id": "part-2"}),
+            _set("programmes", 0, announced="2024-13-45"),
+        ),
+        frozenset(),
+    ),
+    "a repeated id whose first row is quarantined": (
+        _all(_append("awards", MINIMAL_AWARD), _set("awards", 0, programme_id="round-404")),
+        frozenset(),
+    ),
+    "a quarantined row beside an unread table": (_set("awards", 0, amount="-5"), frozenset({"organisations"})),
 }
 
 
@@ -435,7 +463,13 @@ def test_the_nesting_limit() -> None:
         tables["programmes"].append({**tables["programmes"][0], "id": f"level-{i}", "parent_id": f"level-{i - 1}"})
     tables["programmes"][1]["parent_id"] = "round-1"
     report = assert_same(parsed_texts(texts_of(tables), Limits(nesting=3)))
-    assert {"nesting", "foreign-key"} <= rules_of(report)
+    # level-2 is too deep; level-3 and level-4 below it are quarantined with it, counted in one problem (and
+    # level-0 and level-1, loaded, are uncited).
+    assert [(p.rule, p.line) for p in report.problems if p.table == "programmes" and p.rule != "uncited"] == [
+        ("nesting", 5),
+        ("quarantined-reference", 6),
+    ]
+    assert [q.line for q in report.quarantined if q.table == "programmes"] == [5, 6, 7]
 
 
 def test_sums_that_round_are_added_in_the_per_row_order() -> None:

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from test_columnar_package import same
+from test_references import fold
 
 from aifunding.analysis.adding import SCOPES
 from aifunding.analysis.view import ViewState, apply_view, prepare
@@ -265,6 +266,21 @@ NET_RULE = (
 )
 
 
+# What follows the refused row: the rows that refer to it, one problem per table and column that refers to it.
+FOLLOW_ONS = {
+    "awards": [
+        ("award_recipients", 4, "award_id", fold(1, "award_recipients", "awards", "award-2", "awards.csv:4")),
+        ("citations", 5, "award_id", fold(1, "citations", "awards", "award-2", "awards.csv:4")),
+    ],
+    "programmes": [
+        ("awards", 2, "programme_id", fold(7, "awards", "programmes", "pref-digital", "programmes.csv:2")),
+        ("award_recipients", 2, "award_id", fold(7, "award_recipients", "awards", "award-0", "awards.csv:2")),
+        ("citations", 2, "programme_id", fold(1, "citations", "programmes", "pref-digital", "programmes.csv:2")),
+        ("citations", 3, "award_id", fold(7, "citations", "awards", "award-0", "awards.csv:2")),
+    ],
+}
+
+
 @pytest.mark.parametrize("amount", ["-5", "0", "-0", "0.00", "-1500000"])
 @pytest.mark.parametrize(("table", "index"), [("awards", 2), ("programmes", 0)])
 def test_a_zero_or_negative_amount_is_one_error_that_states_the_rule(
@@ -279,9 +295,15 @@ def test_a_zero_or_negative_amount_is_one_error_that_states_the_rule(
     assert [(p.severity, p.rule, p.field, p.value, p.message) for p in on_row] == [
         ("error", "row:greater_than", "amount", amount, NET_RULE)
     ]
-    # Whatever else is said is a row that refers to the refused one, naming it as the cause.
+    # Whatever else is said counts the rows that refer to the refused one, one problem per referring column ...
+    follow_ons = [(p.severity, p.rule, p.value) for p in report.problems if p not in on_row]
+    assert follow_ons == [("error", "quarantined-reference", None)] * len(FOLLOW_ONS[table])
+    assert [(p.table, p.line, p.field, p.message) for p in report.problems if p not in on_row] == FOLLOW_ONS[table]
+    # ... and each of those rows is still listed, naming the refused one as the cause.
     cause = f"was quarantined: amount: {NET_RULE}, {table}.csv:{line}"
-    assert all(cause in p.message for p in report.problems if p not in on_row)
+    assert report.quarantined[0].reasons == (f"amount: {NET_RULE}",)
+    assert all(cause in q.reasons[0] for q in report.quarantined[1:])
+    assert len(report.quarantined) == {"awards": 3, "programmes": 1 + 7 + 7 + 8}[table]
 
 
 def test_a_negative_project_cost_says_to_leave_it_empty(tmp_path: Path) -> None:
@@ -369,11 +391,26 @@ def test_a_register_as_filed_gets_a_warning_for_each_gap_and_one_error_for_the_r
     register_as_filed(tables)
     package = validated(write_package(tmp_path, tables))
     problems = [(p.severity, p.rule, p.table, p.line, p.field, p.value, p.message) for p in package.report.problems]
-    follow_on = f"award 'award-4' was quarantined: amount: {NET_RULE}, awards.csv:6"
     assert problems == [
         ("error", "row:greater_than", "awards", 6, "amount", "-250000", NET_RULE),
-        ("error", "foreign-key", "award_recipients", 6, "award_id", "award-4", follow_on),
-        ("error", "foreign-key", "citations", 7, "award_id", "award-4", follow_on),
+        (
+            "error",
+            "quarantined-reference",
+            "award_recipients",
+            6,
+            "award_id",
+            None,
+            fold(1, "award_recipients", "awards", "award-4", "awards.csv:6"),
+        ),
+        (
+            "error",
+            "quarantined-reference",
+            "citations",
+            7,
+            "award_id",
+            None,
+            fold(1, "citations", "awards", "award-4", "awards.csv:6"),
+        ),
         (
             "warning",
             "english-text",
@@ -426,6 +463,13 @@ def test_a_register_as_filed_gets_a_warning_for_each_gap_and_one_error_for_the_r
             "spaces, middle dots and the particles の, が, を, に, へ, と, で, や are set aside; if they are one "
             "programme, give it one id",
         ),
+    ]
+    # The repayment's recipient and citation are still listed, each with its reason.
+    cause = (f"award_id: award 'award-4' was quarantined: amount: {NET_RULE}, awards.csv:6",)
+    assert [(q.table, q.line, q.reasons) for q in package.report.quarantined] == [
+        ("awards", 6, (f"amount: {NET_RULE}",)),
+        ("award_recipients", 6, cause),
+        ("citations", 7, cause),
     ]
     # The blank statuses took their default; the warned rows load.
     assert package.frame("programmes")["status"].tolist() == ["active", "active"]

@@ -207,18 +207,33 @@ def test_the_largest_amounts_pass_through_every_output_exactly(
     assert run(["report", "--data", str(folder), "--currency", "KRW", "-o", str(tmp_path / "r.html")], capsys)[0] == 0
 
 
-def test_a_follow_on_problem_names_its_cause(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_follow_on_is_counted_once_and_each_row_names_its_cause(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, report = validate_json(build("quarantined-award-cascades", tmp_path), capsys)
     assert code == 1
-    follow_on = [p for p in report["errors"] if p["table"] == "award_recipients"]
-    assert follow_on
+    [follow_on] = [p for p in report["errors"] if p["table"] == "award_recipients"]
+    assert (follow_on["rule"], follow_on["file"], follow_on["line"], follow_on["field"], follow_on["value"]) == (
+        "quarantined-reference",
+        "award_recipients.csv",
+        2,
+        "award_id",
+        None,
+    )
+    assert follow_on["message"] == (
+        "1 row of award_recipients.csv refers to a row of awards.csv that was quarantined ('award-a', "
+        "awards.csv:2), so it was quarantined too; it is listed with its reason among the quarantined rows"
+    )
     cause = (
         "award 'award-a' was quarantined: amount: must be more than zero; record a reduction or repayment by "
         "lowering the amount it reduces to the net figure, and say so in the note, awards.csv:2"
     )
-    assert follow_on[0]["message"] == cause
-    citation = next(p for p in report["errors"] if p["table"] == "citations")
-    assert cause in citation["message"]
+    # The JSON lists each row left out, with its reason: the recipient, and the citation of the award.
+    [recipient] = [q for q in report["quarantined"] if q["table"] == "award_recipients"]
+    assert recipient["reasons"] == [f"award_id: {cause}"] and recipient["row"]["award_id"] == "award-a"
+    citation = next(q for q in report["quarantined"] if q["table"] == "citations")
+    assert cause in citation["reasons"][0]
+    assert [p["rule"] for p in report["errors"]] == ["row:greater_than"] + ["quarantined-reference"] * 5
 
 
 def test_export_of_a_package_with_errors_needs_allow_invalid_and_says_what_it_left_out(
@@ -265,10 +280,21 @@ def test_a_chain_too_deep_cascades_with_the_first_cause_only(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, report = validate_json(build("parent-chain-10000", tmp_path), capsys)
-    deep = next(p for p in report["errors"] if p["value"] == "p5000")
-    # Each follow-on names its parent and the one root cause, so messages stay short down the chain.
-    assert deep["message"].startswith("programme 'p5000' was quarantined: parent_id: programme 'p16' sits 17 levels")
-    assert max(len(p["message"]) for p in report["errors"]) < 400
+    # Ten thousand programmes too deep are one nesting problem and one count, not a problem each ...
+    programmes = [p for p in report["errors"] if p["table"] == "programmes"]
+    assert [(p["rule"], p["line"]) for p in programmes] == [("nesting", 18), ("quarantined-reference", 19)]
+    assert programmes[1]["message"].startswith(
+        "9,984 rows of programmes.csv refer to rows of programmes.csv that were quarantined (first: 'p16', "
+        "programmes.csv:18)"
+    )
+    # ... and each is listed, naming its parent and the one root cause, so reasons stay short down the chain.
+    [deep] = [q for q in report["quarantined"] if q["row"].get("id") == "p5000"]
+    assert deep["reasons"][0].startswith(
+        "parent_id: programme 'p4999' was quarantined: parent_id: programme 'p16' sits 17 levels"
+    )
+    assert sum(q["table"] == "programmes" for q in report["quarantined"]) == 1 + 9_984
+    assert max(len(q["reasons"][0]) for q in report["quarantined"]) < 400
+    assert len(report["errors"]) < 10
 
 
 def test_a_file_over_the_limit_is_refused_and_named(

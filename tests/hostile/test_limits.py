@@ -44,9 +44,16 @@ def test_nesting_deeper_than_the_limit_is_quarantined(tmp_path: Path) -> None:
     report = load_package(folder, Limits(nesting=1)).report
     [nesting] = [p for p in report.errors if p.rule == "nesting"]
     assert nesting.message.startswith("programme 'round-1' sits 2 levels deep; at most 1 levels")
-    # Its awards follow it into quarantine, naming the cause.
-    assert any("programme 'round-1' was quarantined: parent_id: programme 'round-1' sits 2" in p.message
-               for p in report.errors if p.table == "awards")  # fmt: skip
+    # Its awards follow it into quarantine, each naming the cause, and are counted in one problem.
+    reasons = [q.reasons for q in report.quarantined if q.table == "awards"]
+    assert reasons == [("programme_id: programme 'round-1' was quarantined: parent_id: programme 'round-1' sits 2 "
+                        "levels deep; at most 1 levels of nesting are allowed (frame, programme, round, component is "
+                        "4), programmes.csv:3",)] * 2  # fmt: skip
+    [awards] = [p for p in report.errors if p.table == "awards"]
+    assert awards.rule == "quarantined-reference" and awards.message.startswith(
+        "2 rows of awards.csv refer to rows of programmes.csv that were quarantined "
+        "(first: 'round-1', programmes.csv:3)"
+    )
 
 
 @pytest.mark.parametrize(

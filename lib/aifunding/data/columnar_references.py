@@ -2,12 +2,13 @@
 
 :func:`run_reference_rules_columnar` applies the rules of :func:`run_reference_rules` to
 :class:`RowSet`s. Given the rows the per-row validator is given, it appends the same problems and
-quarantined rows in the same order, counts the same unchecked rows, and keeps the same rows: both
-call the same functions for every message, quarantine and count (:mod:`aifunding.data.references`),
-and the programme tree is walked by the same :func:`walk_programme_tree`, over plain dicts of two
-columns. What differs is how the rows to report are found: whole columns at once (factorised keys,
-Arrow hash lookups), so at a million awards the cost is a few hash passes, and a Python object is
-made only for a row that makes a problem.
+quarantined rows in the same order, counts the same unchecked rows and the same rows quarantined with
+the row they refer to, and keeps the same rows: both call the same functions for every message,
+quarantine and count (:mod:`aifunding.data.references`, :mod:`aifunding.data.left_out`), and the
+programme tree is walked by the same :func:`resolve_programme_tree`, over plain dicts of two columns.
+What differs is how the rows to report are found and counted: whole columns at once (factorised keys,
+Arrow hash lookups, group counts), so at a million awards the cost is a few hash passes, and a Python
+object is made only for a row that makes a problem or is quarantined.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from aifunding.data.column_sets import (
+    At,
     StringSet,
     at,
     index_in,
@@ -33,17 +35,17 @@ from aifunding.data.column_sets import (
     strings,
     value_codes,
 )
+from aifunding.data.left_out import Fold, Folds, Unchecked, report_left_out
 from aifunding.data.limits import Limits
 from aifunding.data.references import (
     Causes,
-    Unchecked,
+    HeldRow,
     dangling_message,
     duplicate_key_message,
+    hold_row,
     quarantine_causes,
     quarantine_row,
-    report_unchecked,
-    root_cause,
-    walk_programme_tree,
+    resolve_programme_tree,
 )
 from aifunding.data.report import ValidationReport
 from aifunding.data.rowset import RowSet
@@ -76,6 +78,7 @@ def run_reference_rules_columnar(
     """
     limits = limits or Limits()
     files = files or {}
+    causes = quarantine_causes(report)  # before the repeated keys, as the per-row function takes them
     ids: dict[str, StringSet] = {}  # per table with an id, its ids once no two rows share one
     found: _Found = {}
     for table in TABLES:
@@ -84,25 +87,25 @@ def run_reference_rules_columnar(
             if table.primary_key == ("id",):
                 ids[table.name] = strings(rows[table.name].values["id"])
 
-    causes = quarantine_causes(report)
     valid: dict[str, StringSet] = {}
     kept: dict[str, np.ndarray] = {}  # per table with an id, which of the rows in ``ids`` are loaded
     blind: dict[str, _Blind] = {}  # per table, its rows left unchecked because they refer to an unread table
     for table in TABLES:
+        folds: Folds = {}
         mask, unchecked, hidden = _resolve_references(
-            table, rows[table.name], report, valid, kept, found, blind, causes
+            table, rows[table.name], report, valid, kept, found, blind, causes, folds
         )
         if hidden is not None:
             blind[table.name] = hidden
         loaded = _keep(rows[table.name], mask)
         if table.name == "programmes":
-            in_tree = _resolve_programme_tree(loaded, report, limits, causes)
+            in_tree = _resolve_programme_tree(loaded, report, limits, causes, folds)
             mask[mask] = in_tree
             loaded = _keep(loaded, in_tree)
         rows[table.name] = loaded
         if table.primary_key == ("id",):
             valid[table.name], kept[table.name] = string_set(loaded.values["id"]), mask
-        report_unchecked(report, table.name, unchecked, files)
+        report_left_out(report, table.name, folds, unchecked, files)
 
 
 def _keep(rows: RowSet, mask: np.ndarray) -> RowSet:
@@ -136,7 +139,8 @@ def _drop_repeated_keys(
     for position, key, raw in zip(positions, keys, raw_rows(rows, positions), strict=True):
         shown, message = duplicate_key_message(table, key, int(first_lines[codes[position]]))
         column = table.primary_key[-1]
-        quarantine_row(report, table.name, at(rows, position), raw, None, column, shown, message, "duplicate-key")
+        held = HeldRow(table.name, at(rows, position), raw, None)
+        quarantine_row(report, held, column, shown, message, "duplicate-key")
     return rows.keep(~repeated)
 
 
@@ -149,13 +153,15 @@ def _resolve_references(
     found: _Found,
     blind: dict[str, _Blind],
     causes: Causes,
+    folds: Folds,
 ) -> tuple[np.ndarray, dict[str, Unchecked], _Blind | None]:
     """Which rows' references resolve; the rest are quarantined (a broken reference) or counted (unread).
 
     Per row, the first reference that does not resolve quarantines it, whatever the others; otherwise
     the first that leads to an unread table (directly, or through a row left unchecked) leaves it
     unchecked. Returns which rows are kept, the counts of unchecked rows per unread table, and the
-    ids of the rows left unchecked (for the tables that refer to this one).
+    ids of the rows left unchecked (for the tables that refer to this one); the rows quarantined
+    with the row they refer to are counted in ``folds``.
     """
     references = table.foreign_keys
     n = len(rows)
@@ -187,7 +193,7 @@ def _resolve_references(
             resolved |= seen
         broken[given & ~resolved] = index
 
-    _quarantine_broken(table, rows, report, broken, causes)
+    _quarantine_broken(table, rows, report, broken, causes, folds)
     left = (broken == _NONE) & (unread != _NONE)
     positions = np.flatnonzero(left)
     fields = np.array([reference.field for reference in references] or [""], dtype=object)
@@ -199,26 +205,63 @@ def _resolve_references(
 
 
 def _quarantine_broken(
-    table: Table, rows: RowSet, report: ValidationReport, broken: np.ndarray, causes: Causes
+    table: Table, rows: RowSet, report: ValidationReport, broken: np.ndarray, causes: Causes, folds: Folds
 ) -> None:
-    """Quarantine, in row order, each row with a reference that does not resolve (``broken``: which one)."""
+    """Quarantine, in row order, each row with a reference that does not resolve (``broken``: which one).
+
+    A reference that names no row at all is the row's own ``foreign-key`` problem; the rows whose
+    reference names a quarantined row (a set lookup per column) are counted in ``folds`` instead.
+    """
     positions = np.flatnonzero(broken != _NONE)
     if not len(positions):
         return
     value_at: dict[int, str] = {}
+    folded = np.zeros(len(rows), dtype=bool)  # the rows whose reference names a quarantined row
     for index in np.unique(broken[positions]):
+        reference = table.foreign_keys[index]
         chosen = positions[broken[positions] == index]
-        values = rows.values[table.foreign_keys[index].field].iloc[chosen].tolist()
-        value_at.update(zip(chosen.tolist(), values, strict=True))
+        values = rows.values[reference.field].iloc[chosen]
+        value_at.update(zip(chosen.tolist(), values.tolist(), strict=True))
+        quarantined = pa.array(list(causes.get(reference.ref_table, {})), type=pa.large_string())
+        folded[chosen] = isin(values, quarantined)
+    _fold(table, rows, folded, broken, value_at, causes, folds)
     ids = rows.values["id"].iloc[positions].tolist() if "id" in table.columns else [None] * len(positions)
     for position, rid, raw in zip(positions.tolist(), ids, raw_rows(rows, positions), strict=True):
         reference = table.foreign_keys[broken[position]]
         value = value_at[position]
         message = dangling_message(reference.ref_table, value, causes)
-        root = root_cause(reference.ref_table, value, causes)
-        where = at(rows, position)
-        quarantine_row(
-            report, table.name, where, raw, rid, reference.field, value, message, "foreign-key", causes, root
+        row = HeldRow(table.name, at(rows, position), raw, rid)
+        if folded[position]:
+            hold_row(report, row, reference.field, message, causes, causes[reference.ref_table][value].reason)
+        else:
+            quarantine_row(report, row, reference.field, value, message, "foreign-key", causes)
+
+
+def _fold(
+    table: Table,
+    rows: RowSet,
+    folded: np.ndarray,
+    broken: np.ndarray,
+    value_at: dict[int, str],
+    causes: Causes,
+    folds: Folds,
+) -> None:
+    """Count the ``folded`` rows per reference at once, each count naming its first row, into ``folds``.
+
+    The references come in the order of their first rows, as the per-row function meets them.
+    """
+    positions = np.flatnonzero(folded)
+    if not len(positions):
+        return
+    indexes, firsts, counts = np.unique(broken[positions], return_index=True, return_counts=True)
+    for k in np.argsort(firsts):
+        reference = table.foreign_keys[indexes[k]]
+        first = int(positions[firsts[k]])
+        value = value_at[first]
+        where = causes[reference.ref_table][value].where
+        line = int(rows.lines[first])
+        folds[reference.field] = Fold(
+            reference.field, reference.ref_table, int(counts[k]), rows.file, line, value, where
         )
 
 
@@ -243,20 +286,20 @@ def _count_unchecked(fields: np.ndarray, unread: np.ndarray, through: np.ndarray
     return counts
 
 
-def _resolve_programme_tree(programmes: RowSet, report: ValidationReport, limits: Limits, causes: Causes) -> np.ndarray:
+def _resolve_programme_tree(
+    programmes: RowSet, report: ValidationReport, limits: Limits, causes: Causes, folds: Folds
+) -> np.ndarray:
     """Which programmes sit in a tree at most ``limits.nesting`` deep; the rest are quarantined."""
     ids = programmes.values["id"].tolist()
     parents = [parent if isinstance(parent, str) else None for parent in programmes.values["parent_id"].tolist()]
     position = {pid: i for i, pid in enumerate(ids)}
     raws: list[dict[str, str | None]] = []  # every programme's cells, read in one pass at the first quarantine
 
-    def quarantine(pid: str, value: str | None, rule: str, message: str, root: str | None) -> None:
+    def locate(pid: str) -> tuple[At, dict[str, str | None]]:
         if not raws:
             raws.extend(raw_rows(programmes, np.arange(len(programmes))))
         i = position[pid]
-        quarantine_row(
-            report, "programmes", at(programmes, i), raws[i], pid, "parent_id", value, message, rule, causes, root
-        )
+        return at(programmes, i), raws[i]
 
-    kept = walk_programme_tree(dict(zip(ids, parents, strict=True)), limits, causes, quarantine)
+    kept = resolve_programme_tree(dict(zip(ids, parents, strict=True)), limits, report, causes, folds, locate)
     return np.fromiter((pid in kept for pid in ids), dtype=bool, count=len(ids))
