@@ -68,14 +68,14 @@ def validate(request: pytest.FixtureRequest, tmp_path: Path):
 # --- The cascade of one bad cell -------------------------------------------------------------------------
 
 
-def test_a_negative_award_is_one_error_and_one_problem_per_table_that_refers_to_it(validate) -> None:
+def test_a_negative_award_is_one_error_and_one_warning_per_table_that_refers_to_it(validate) -> None:
     tables = minimal_tables()
     tables["awards"][1]["amount"] = "-5"  # award-bc: two recipients and a citation
     report = validate(tables)
     assert problems(report) == [
         ("error", "row:greater_than", "awards", "awards.csv", 3, "amount", "-5", NET_RULE),
         (
-            "error",
+            "warning",
             "quarantined-reference",
             "award_recipients",
             "award_recipients.csv",
@@ -87,7 +87,7 @@ def test_a_negative_award_is_one_error_and_one_problem_per_table_that_refers_to_
             "rows, not here one by one",
         ),
         (
-            "error",
+            "warning",
             "quarantined-reference",
             "citations",
             "citations.csv",
@@ -107,7 +107,7 @@ def test_a_negative_award_is_one_error_and_one_problem_per_table_that_refers_to_
         ("citations", 4, cause),
     ]
     assert report.left_out() == {"awards": 1, "award_recipients": 2, "citations": 1}
-    assert report.summary() == "INVALID: 3 error(s), 0 warning(s); 19 of 23 rows loaded from 13 tables, 4 quarantined"
+    assert report.summary() == "INVALID: 1 error(s), 2 warning(s); 19 of 23 rows loaded from 13 tables, 4 quarantined"
 
 
 def test_a_bad_programme_date_cascades_three_levels_as_one_problem_per_referring_column(validate) -> None:
@@ -280,7 +280,9 @@ def test_the_readme_example_is_what_validate_says_of_the_bundled_package(tmp_pat
     report = load_package(folder).report
     assert report == load_package(folder, by_row=True).report
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    example = readme.split("validate` says, in 4 errors where it once said 11:\n\n```\n", 1)[1].split("```", 1)[0]
+    example = readme.split("validate` says, in 1 error and 3 warnings where it once said 11 errors:\n\n```\n", 1)[
+        1
+    ].split("```", 1)[0]
     assert [*problem_lines(report), report.summary()] == example.splitlines()
 
 

@@ -297,7 +297,7 @@ def test_a_zero_or_negative_amount_is_one_error_that_states_the_rule(
     ]
     # Whatever else is said counts the rows that refer to the refused one, one problem per referring column ...
     follow_ons = [(p.severity, p.rule, p.value) for p in report.problems if p not in on_row]
-    assert follow_ons == [("error", "quarantined-reference", None)] * len(FOLLOW_ONS[table])
+    assert follow_ons == [("warning", "quarantined-reference", None)] * len(FOLLOW_ONS[table])
     assert [(p.table, p.line, p.field, p.message) for p in report.problems if p not in on_row] == FOLLOW_ONS[table]
     # ... and each of those rows is still listed, naming the refused one as the cause.
     cause = f"was quarantined: amount: {NET_RULE}, {table}.csv:{line}"
@@ -394,7 +394,7 @@ def test_a_register_as_filed_gets_a_warning_for_each_gap_and_one_error_for_the_r
     assert problems == [
         ("error", "row:greater_than", "awards", 6, "amount", "-250000", NET_RULE),
         (
-            "error",
+            "warning",
             "quarantined-reference",
             "award_recipients",
             6,
@@ -403,7 +403,7 @@ def test_a_register_as_filed_gets_a_warning_for_each_gap_and_one_error_for_the_r
             fold(1, "award_recipients", "awards", "award-4", "awards.csv:6"),
         ),
         (
-            "error",
+            "warning",
             "quarantined-reference",
             "citations",
             7,

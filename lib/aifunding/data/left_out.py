@@ -87,7 +87,10 @@ def report_left_out(
         return files.get(name) or TABLES_BY_NAME[name].path
 
     def counted(rule: str, file: str, line: int | None, fields: str, message: str) -> None:
-        report.problems.append(Problem(Severity.ERROR, rule, table, file, line, fields, None, message))
+        # A row left out with the row it refers to is that row's consequence, not a mistake of its own:
+        # the cause is the error (one per bad row, as a register's reader needs), the fold a warning.
+        severity = Severity.WARNING if rule == QUARANTINED_REFERENCE else Severity.ERROR
+        report.problems.append(Problem(severity, rule, table, file, line, fields, None, message))
 
     for fold in folds.values():
         n, target = fold.rows, file_of(fold.ref_table)
