@@ -135,6 +135,41 @@ def test_the_least_recently_used_entries_go_first_past_the_bounds(
     assert small.evict(keep=third) and [p.name for p in entries.iterdir()] == [third]
 
 
+def test_files_seen_before_are_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_package(tmp_path / "pkg")
+    cache = PackageCache(tmp_path / "cache")
+    reads: list[str] = []
+    read_files = package_module._read_files
+
+    def counted(root, files, limits):
+        reads.append(str(root))
+        return read_files(root, files, limits)
+
+    monkeypatch.setattr(package_module, "_read_files", counted)
+    first = load_package(folder, cache=cache)
+    assert len(reads) == 1
+    calls = validations(monkeypatch)
+    same_package(first, load_package(folder, cache=cache))
+    assert (len(reads), calls) == (1, [])  # found by what stat says of the files: not read, not validated
+    # A file written again with its old size and times is read again (its change time moved on) ...
+    awards = folder / "awards.csv"
+    before = awards.stat()
+    awards.write_bytes(awards.read_bytes())
+    os.utime(awards, ns=(before.st_atime_ns, before.st_mtime_ns))
+    same_package(first, load_package(folder, cache=cache))
+    assert (len(reads), calls) == (2, [])  # ... and, its bytes being the same, found by them
+    awards.write_text(awards.read_text().replace("6000000000", "6000000001"))
+    os.utime(awards, ns=(before.st_atime_ns, before.st_mtime_ns))
+    changed = load_package(folder, cache=cache)
+    assert (len(reads), len(calls)) == (3, 1)
+    assert Decimal("6000000001") in set(changed.frame("awards")["amount"])
+    # Notes pointing at an evicted entry go with it.
+    index = tmp_path / "cache" / "index"
+    assert len(list(index.iterdir())) == 3  # three states of the files, two of them the same content
+    PackageCache(tmp_path / "cache", max_entries=1).evict(keep=changed.cache_key)
+    assert [note.read_text() for note in index.iterdir()] == [changed.cache_key]
+
+
 def test_the_cache_bounds_come_from_the_environment(tmp_path: Path) -> None:
     env = {"AIFUNDING_CACHE": str(tmp_path), "AIFUNDING_CACHE_ENTRIES": "3", "AIFUNDING_CACHE_BYTES": "1_000_000"}
     assert PackageCache.from_env(env) == PackageCache(tmp_path, max_entries=3, max_bytes=1_000_000)

@@ -27,7 +27,9 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -93,6 +95,30 @@ def content_key(
     return digest.hexdigest()
 
 
+def stat_key(
+    root: Path, descriptor: Mapping[str, Any], files: Mapping[str, str], limits: Limits, said: list[str]
+) -> str | None:
+    """A key from what ``stat`` says of the package's files, or None when one is missing or not a regular file.
+
+    Size, modification and change times, inode and device of each file: any write to a file changes its
+    change time, which no one can set back, so a file that changed never has the key it had. It finds
+    a package's content key (:func:`content_key`) without reading its files again (:meth:`PackageCache.known`).
+    """
+    digest = hashlib.sha256(code_digest().encode())
+    digest.update(json.dumps([said, asdict(limits), os.path.realpath(root)], default=str).encode())
+    digest.update(json.dumps(descriptor, sort_keys=True, ensure_ascii=False, default=str).encode())
+    for name in sorted(files):
+        try:
+            found = os.stat(root / files[name], follow_symlinks=False)
+        except (OSError, ValueError):
+            return None
+        if not stat.S_ISREG(found.st_mode):
+            return None
+        facts = (name, files[name], found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_ino, found.st_dev)
+        digest.update(json.dumps(facts).encode())
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class Cached:
     """What a cache entry holds: the valid rows by table and the report of the validation that made them."""
@@ -152,6 +178,32 @@ class PackageCache:
             return None
         _mark_used(entry)
         return Cached(frames, report)
+
+    def known(self, files_key: str | None) -> str | None:
+        """The content key last found for the files :func:`stat_key` describes, if any."""
+        if files_key is None:
+            return None
+        try:
+            key = (self.folder / "index" / files_key).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return key if re.fullmatch(r"[0-9a-f]{64}", key) else None
+
+    def remember(self, files_key: str | None, key: str) -> None:
+        """Note that the files :func:`stat_key` describes have the content key ``key`` (no error if it cannot)."""
+        if files_key is None:
+            return
+        index = self.folder / "index"
+        try:
+            index.mkdir(parents=True, exist_ok=True, mode=0o700)
+            staging = Path(tempfile.mkstemp(prefix=".", dir=index)[1])
+            try:
+                staging.write_text(key, encoding="ascii")
+                os.replace(staging, index / files_key)
+            finally:
+                staging.unlink(missing_ok=True)
+        except OSError:
+            return
 
     def derived(self, key: str, name: str, digest: str, build: Callable[[], T]) -> T | Any:
         """What ``build()`` makes from the package of entry ``key``, kept in the entry under ``name``.
@@ -228,6 +280,11 @@ class PackageCache:
                 shutil.rmtree(packages / name, ignore_errors=True)
                 removed.append(name)
                 count, total = count - 1, total - size
+        index = self.folder / "index"
+        for note in index.iterdir() if removed and index.is_dir() else ():
+            with contextlib.suppress(OSError):
+                if note.read_text(encoding="ascii").strip() in removed:
+                    note.unlink()
         return removed
 
 

@@ -40,7 +40,7 @@ from aifunding.data.rowset import RowSet
 from aifunding.data.schema import DESCRIPTOR_NAME
 from aifunding.data.tables import TABLES, TABLES_BY_NAME, Table
 from aifunding.data.tree import ProgrammeTree
-from aifunding.loading.cache import PackageCache, content_key
+from aifunding.loading.cache import PackageCache, content_key, stat_key
 from aifunding.loading.columnar_rules import run_package_rules_columnar
 from aifunding.loading.rules import run_package_rules
 
@@ -111,18 +111,27 @@ def load_package(
             )
         )
     files = _resource_files(descriptor, report)
-    reads = _read_files(root, files, limits)
     if cache is None:
-        return _validate_read(root, descriptor, reads, report, limits, by_row)
+        return _validate_read(root, descriptor, _read_files(root, files, limits), report, limits, by_row)
+    # Files whose size, times and inode are those of files seen before are not read again: a restart on
+    # a million awards would otherwise read and hash half a gigabyte only to find its entry.
+    files_key = stat_key(root, descriptor, files, limits, [problem.as_text() for problem in report.problems])
+    known = cache.known(files_key)
+    cached = cache.get(known) if known else None
+    if known and cached is not None:
+        return Package(path=root, descriptor=descriptor, frames=cached.frames, report=cached.report, cache_key=known)
+    reads = _read_files(root, files, limits)
     # What was said before validation (a descriptor warning, a refused file) is part of the answer too.
     said = [problem.as_text() for problem in report.problems]
     said += [f"{name}: {read.failure}" for name, read in reads.items() if read.failure]
     key = content_key(descriptor, {name: (read.shown, read.data) for name, read in reads.items()}, limits, said)
     cached = cache.get(key)
     if cached is not None:
+        cache.remember(files_key, key)
         return Package(path=root, descriptor=descriptor, frames=cached.frames, report=cached.report, cache_key=key)
     package = _validate_read(root, descriptor, reads, report, limits, by_row)
     cache.put(key, package.frames, package.report)
+    cache.remember(files_key, key)
     package.cache_key = key
     return package
 
