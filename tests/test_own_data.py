@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -292,3 +294,18 @@ def test_a_workbooks_report_names_its_sheets_and_rows(bundled: Package) -> None:
     report = next(d.value for d in at.dataframe if "Message" in d.value.columns and (d.value["Value"] == "YENS").any())
     row = report[report["Value"] == "YENS"].iloc[0]
     assert (row["File"], int(row["Line"]), row["Field"]) == ("edited.xlsx › awards", 5, "currency")
+
+
+def test_a_link_opens_again_once_its_data_is_uploaded_again() -> None:
+    blob_id = hashlib.sha256(pack(BUNDLED_DATA)).hexdigest()
+    store_folder = Path(os.environ["AIFUNDING_STORE"])
+    for entry in store_folder.rglob(f"*{blob_id}*"):  # removed from the store, as a quota would
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    gone = open_page("overview", loads=False, data=blob_id)
+    assert any("no longer kept" in n for n in notices(gone)), notices(gone)
+    # The same data uploaded again has the same id: the link opens, on this server too.
+    at = uploaded(open_page("data"), [("again.zip", zipped(BUNDLED_DATA), "application/zip")])
+    at.button(key="upload_accept").click().run()
+    assert at.query_params["data"] in (blob_id, [blob_id])
+    again = open_page("overview", data=blob_id)
+    assert any(n.startswith("Showing uploaded data:") for n in notices(again)), notices(again)

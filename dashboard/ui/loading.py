@@ -24,7 +24,7 @@ from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import PackageReadError, load_package, package_signature
 from aifunding.store.base import StoreError
 
-from ui.own_data import Linked, linked_id, linked_package, open_link
+from ui.own_data import Linked, UploadGone, linked_id, linked_package, open_link
 from ui.state import translator
 from ui.text import notice
 
@@ -112,8 +112,11 @@ def _load_linked(blob_id: str) -> Served | None:
     """The uploaded package ``blob_id``, or None after saying the link's data is gone and offering the served data."""
     t = translator()
     gone = "upload.gone"
+    linked: Linked | None
     try:
         linked = linked_package(blob_id)
+    except UploadGone:
+        linked = None
     except StoreError:
         # The store cannot be reached now (a database down): the upload may well be there, so say so.
         log.exception("the store could not be read for the uploaded package %s", blob_id[:12])

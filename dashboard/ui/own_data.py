@@ -73,15 +73,21 @@ class Linked:
     name: str
 
 
+class UploadGone(LookupError):
+    """The store no longer holds the upload a link names (removed, or evicted by a quota)."""
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
-def linked_package(blob_id: str) -> Linked | None:
+def linked_package(blob_id: str) -> Linked:
     """The folder of the uploaded package ``blob_id``, fetched from the store and unpacked once per server.
 
-    None when the store no longer holds it (removed, or evicted by a quota).
+    Raises:
+        UploadGone: the store does not hold it. Raised, not returned, so that it is not cached: the
+            same data uploaded again has the same id, and its link must then open.
     """
     stored = store().get(blob_id)
     if stored is None:
-        return None
+        raise UploadGone(blob_id)
     folder = _work_folder() / blob_id
     folder.mkdir(exist_ok=True)
     unpacked = unpack([Upload(f"{blob_id[:12]}.zip", stored.content)], folder)
