@@ -15,7 +15,7 @@ from aifunding.cli import main
 from aifunding.loading.package import load_package
 from aifunding.outputs.summary import headline, span_text, total_text
 
-from packages import minimal_tables, write_package
+from packages import generate, minimal_tables, write_package
 
 COMPUTE = SCOPES["compute"]
 PROGRAMME_COLUMNS = ["id", "parent_id", "level", "name_en", "name_ja", "kind", "amount", "currency", "basis"]
@@ -170,6 +170,61 @@ def test_a_totals_counts_are_its_entries_counted(prepared: Prepared) -> None:
         ).items():
             expected = (len(scoped.included), len(scoped.excluded), len(scoped.counted_once))
             assert scoped.counts == expected, (state, key)
+
+
+def _entries(total) -> list[tuple]:
+    return [tuple(vars(entry).values()) for entry in total.included + total.excluded]
+
+
+VIEW_STATES = (
+    ViewState(),
+    ViewState(countries=("JP",)),
+    ViewState(countries=("GB", "US")),
+    ViewState(currency="USD"),
+    ViewState(countries=("JP",), currency="EUR", lang="ja"),
+)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
+    from aifunding.analysis.view import prepare
+
+    folder = tmp_path_factory.mktemp("adding") / "package"
+    generate(3000, folder, seed=4)
+    return prepare(load_package(folder))
+
+
+@pytest.mark.parametrize("which", ["bundled", "generated"])
+def test_a_view_read_through_its_selection_adds_exactly_what_its_frames_add(
+    which: str, prepared: Prepared, generated: Prepared
+) -> None:
+    """The rule reads a package's rows once and picks each view's out of them: the same sums, entries and words."""
+    package = prepared if which == "bundled" else generated
+    rule = AddingRule.for_package(package.package)
+    for state in VIEW_STATES:
+        view = apply_view(package, state)
+        money = view.money
+        kw = {"value_column": money.value_column, "currency_column": money.currency_column, "currency": money.currency}
+        picked = rule.totals(SCOPES, view.programmes, view.awards, within=view.selection, **kw)
+        read = AddingRule.for_package(package.package).totals(SCOPES, view.programmes, view.awards, **kw)
+        for key in SCOPES:
+            assert picked[key].by_basis == read[key].by_basis, (state, key)
+            assert (picked[key].announced, picked[key].undated) == (read[key].announced, read[key].undated)
+            assert _entries(picked[key]) == _entries(read[key]), (state, key)
+            assert [e.reason_text("ja") for e in picked[key].excluded] == [
+                e.reason_text("ja") for e in read[key].excluded
+            ]
+        assert sum(len(t.included) + len(t.excluded) for t in picked.values()) > 0, state
+
+
+def test_a_selection_that_does_not_fit_the_frames_is_not_used(prepared: Prepared) -> None:
+    """Frames that are not the rows a selection picks (another filter's) are read as they are."""
+    rule = AddingRule.for_package(prepared.package)
+    wide = apply_view(prepared, ViewState())
+    narrow = apply_view(prepared, ViewState(countries=("JP",)))
+    total = rule.totals(SCOPES, narrow.programmes, narrow.awards, within=wide.selection)
+    expected = rule.totals(SCOPES, narrow.programmes, narrow.awards)
+    assert [_entries(total[k]) for k in SCOPES] == [_entries(expected[k]) for k in SCOPES]
 
 
 def reasons_text(total, row_id: str) -> str:

@@ -108,6 +108,8 @@ class AddingRule:
             for member in members:
                 self.overlaps_of.setdefault(member, []).append(caveat_id)
         self._chain_kinds_cache: dict[str | None, frozenset[str]] = {}
+        # The whole programmes and awards frames last read, and what the rule read of them.
+        self._whole: tuple[pd.DataFrame, pd.DataFrame, _Rows] | None = None
         self._names_cache: dict[tuple[str, str], dict[str, str]] = {}
 
     @classmethod
@@ -129,18 +131,21 @@ class AddingRule:
         value_column: str = "amount",
         currency_column: str = "currency",
         currency: str | None = None,
+        within: Selection | None = None,
     ) -> Total:
         """Add the rows of ``programmes`` and ``awards`` (a view's rows) that ``scope`` counts.
 
         ``value_column``/``currency_column`` name the amounts to add (converted ones when a display
         currency is chosen). ``currency`` fixes the total's currency; by default it is the home
-        currency when any row can be added in it, otherwise the most common one.
+        currency when any row can be added in it, otherwise the most common one. ``within`` says
+        which rows of the package's whole frames the view's rows are: what the rule reads of a row
+        is then read from the whole frames once and only picked out for each view.
 
         The rule runs by column: what depends on a row's programme (the kinds, statuses and levels
         above it, the figure it sits inside) is worked out once per programme, and an entry is made
         for a row the total names (added or left out) only when someone reads it.
         """
-        rows = self._frame(programmes, awards, value_column, currency_column)
+        rows = self._rows(programmes, awards, value_column, currency_column, within)
         return self._total(scope, rows, currency)
 
     def totals(
@@ -152,16 +157,16 @@ class AddingRule:
         value_column: str = "amount",
         currency_column: str = "currency",
         currency: str | None = None,
+        within: Selection | None = None,
     ) -> dict[str, Total]:
         """:meth:`total` for each of ``scopes`` over the same rows, read from the view once."""
-        rows = self._frame(programmes, awards, value_column, currency_column)
+        rows = self._rows(programmes, awards, value_column, currency_column, within)
         return {key: self._total(scope, rows, currency) for key, scope in scopes.items()}
 
-    def _total(self, scope: Scope, rows: dict[str, np.ndarray], currency: str | None) -> Total:
-        parents = rows["parent"]
+    def _total(self, scope: Scope, rows: _Rows, currency: str | None) -> Total:
         kinds = rows["kind"]
         in_scope = _isin(kinds, scope.kinds)
-        above_in_scope = self._per_parent(parents, lambda p: bool(scope.kinds & self._chain_kinds(p))).astype(bool)
+        above_in_scope = rows.per_parent(lambda p: bool(scope.kinds & self._chain_kinds(p))).astype(bool)
         candidate = in_scope | above_in_scope
         # Each row's reason is set by whole columns; the words of a reason are made only for the rows
         # someone reads (an explanation lists them), by the maker registered for that reason.
@@ -179,10 +184,9 @@ class AddingRule:
         values = rows["value"]
         has_value = pd.notna(values)
         # Nesting: the outermost eligible figure with an amount counts; the parts inside it do not.
-        with_amount = set(rows["id"][open_ & has_value])
-        outermost = self._per_parent(
-            parents, lambda p: next((q for q in reversed(self.chain(p)) if q in with_amount), None)
-        )
+        # Only programmes have rows inside them, so only their ids are looked for above a row.
+        with_amount = set(rows["id"][open_ & has_value & (rows["table"] == "programmes")].tolist())
+        outermost = rows.per_parent(lambda p: next((q for q in reversed(self.chain(p)) if q in with_amount), None))
         inside = open_ & pd.notna(outermost)
         leave_out(inside, "inside", lambda i: self._named("other", outermost[i]))
         fx_notes = rows["fx_note"]
@@ -213,16 +217,10 @@ class AddingRule:
             scope.key,
             total_currency,
             split_by_basis(zip(values[added], rows["basis"][added], strict=True)),
-            Considered(tuple(rows[c][candidate] for c in _ENTRY_COLUMNS), reason[candidate], details),
+            Considered(lambda picked: rows.entry_columns(positions[picked]), reason[candidate], details),
             (str(announced.min()), str(announced.max())) if len(announced) else (None, None),
             int(added.sum()) - len(announced),
         )
-
-    @staticmethod
-    def _per_parent(parents: np.ndarray, answer: Callable[[Any], Any]) -> np.ndarray:
-        """``answer`` for each row's parent (an object array), asked once per distinct parent."""
-        known = {p: answer(p) for p in dict.fromkeys(parents)}
-        return np.array([known[p] for p in parents] + [None], dtype=object)[:-1]  # the None keeps it one-dimensional
 
     def _chain_kinds(self, programme_id: str | None) -> frozenset[str]:
         kinds = self._chain_kinds_cache.get(programme_id)
@@ -234,20 +232,19 @@ class AddingRule:
 
     def _first_reasons(
         self,
-        rows: dict[str, np.ndarray],
+        rows: _Rows,
         in_scope: np.ndarray,
         leave_out: Callable[[np.ndarray, str, Callable[[int], dict[str, str]]], None],
     ) -> None:
         """For each candidate row, the first of the row rules it fails: scope, status, plan, budget, unconfirmed."""
         ids = rows["id"]
-        parents = rows["parent"]
         is_programme = rows["table"] == "programmes"
         statuses = rows["status"]
-        status_above = self._per_parent(
-            parents, lambda p: next((q for q in self.chain(p) if self.status.get(q) in NOT_COMMITTED_STATUSES), None)
+        status_above = rows.per_parent(
+            lambda p: next((q for q in self.chain(p) if self.status.get(q) in NOT_COMMITTED_STATUSES), None)
         )
         levels = rows["level"]
-        parent_is_frame = self._per_parent(parents, lambda p: self.level.get(p) == Level.BUDGET_FRAME).astype(bool)
+        parent_is_frame = rows.per_parent(lambda p: self.level.get(p) == Level.BUDGET_FRAME).astype(bool)
         kinds = rows["kind"]
 
         def status_inside(i: int) -> dict[str, str]:
@@ -282,7 +279,7 @@ class AddingRule:
 
     def _count_overlaps_once(
         self,
-        rows: dict[str, np.ndarray],
+        rows: _Rows,
         counted: np.ndarray,
         outermost: np.ndarray,
         inside: np.ndarray,
@@ -330,61 +327,219 @@ class AddingRule:
             else:
                 reason[i], fixed[i] = "overlap", found
 
-    def _frame(
-        self, programmes: pd.DataFrame, awards: pd.DataFrame, value_column: str, currency_column: str
-    ) -> dict[str, np.ndarray]:
-        """Programmes then awards as object arrays of what the rule reads, one item per row, in view order.
+    def _rows(
+        self,
+        programmes: pd.DataFrame,
+        awards: pd.DataFrame,
+        value_column: str,
+        currency_column: str,
+        within: Selection | None,
+    ) -> _Rows:
+        """What the rule reads of the view's rows: picked from the whole frames' rows when ``within`` says which."""
+        if within is None or not within.matches(programmes, awards):
+            return _read_rows(programmes, awards, value_column, currency_column, self.kind)
+        rows = self._whole_rows(within.programmes, within.awards).take(within.positions())
+        if (value_column, currency_column) == ("amount", "currency"):
+            return rows
+        return rows.with_money(_money_columns((programmes, awards), value_column, currency_column))
 
-        Plain arrays, not a frame: pandas would read a column of text and None as a string column
-        with NaN, and the rule's entries keep None for what is missing.
+    def _whole_rows(self, programmes: pd.DataFrame, awards: pd.DataFrame) -> _Rows:
+        """The rows of the package's whole frames, read once (in their published amounts) and kept.
+
+        A million awards take seconds to read into arrays; every view after the first picks its rows
+        out of these. One pair of frames is kept: a rule belongs to one prepared package.
         """
-        parts = []
-        for table, frame in (("programmes", programmes), ("awards", awards)):
-            if frame.empty:
-                continue
-            n = len(frame)
+        kept = self._whole
+        if kept is not None and kept[0] is programmes and kept[1] is awards:
+            return kept[2]
+        rows = _read_rows(programmes, awards, "amount", "currency", self.kind)
+        self._whole = (programmes, awards, rows)
+        return rows
 
-            def col(name: str, frame: pd.DataFrame = frame, n: int = n) -> np.ndarray:
-                if name not in frame.columns:
-                    return np.full(n, None, dtype=object)
-                values = frame[name].to_numpy(dtype=object)
-                return _where(pd.isna(values), None, values)
 
-            parent = col("parent_id") if table == "programmes" else col("programme_id")
-            own_kind = col("kind")
-            value = col(value_column)
-            has_value = value != None  # noqa: E711 (elementwise on an object array)
-            name_en = col("name_en")
-            for fallback in (col(C.PROJECT_LABEL), frame["id"].to_numpy(dtype=object)):
-                name_en = _where(pd.isna(name_en) | (name_en == ""), fallback, name_en)
-            name_ja = col("name_ja")
-            name_ja = _where(pd.isna(name_ja) | (name_ja == ""), col(C.PROJECT_LABEL_JA), name_ja)
-            parts.append(
-                {
-                    "id": frame["id"].to_numpy(dtype=object),
-                    "table": np.full(n, table, dtype=object),
-                    "parent": parent,
-                    # An award's own kind when it has one (quantum computing paid from a compute programme).
-                    "kind": _where(
-                        pd.isna(own_kind), np.array([self.kind.get(p) for p in parent], dtype=object), own_kind
-                    ),
-                    "level": col("level") if table == "programmes" else np.full(n, None, dtype=object),
-                    "status": col("status"),
-                    "basis": col("basis"),
-                    "value": np.array([Decimal(v) if v is not None else None for v in value], dtype=object),
-                    "currency": _where(~has_value, None, col(currency_column)),
-                    "fx_note": _where(has_value | (col("amount") == None), None, col(C.FX_NOTE)),  # noqa: E711
-                    "announced": col("announced"),
-                    "name_en": np.array([str(v) for v in name_en], dtype=object),
-                    "name_ja": _where(pd.isna(name_ja) | (name_ja == ""), None, name_ja),
-                }
-            )
-        return {
-            name: np.concatenate([np.asarray(part[name], dtype=object) for part in parts])
-            if parts
-            else np.empty(0, dtype=object)
-            for name in _FRAME_COLUMNS
-        }
+@dataclass(frozen=True)
+class Selection:
+    """Which rows of the package's whole frames a view shows: their positions, or None for every row in order."""
+
+    programmes: pd.DataFrame
+    awards: pd.DataFrame
+    programme_rows: np.ndarray | None = None
+    award_rows: np.ndarray | None = None
+
+    def matches(self, programmes: pd.DataFrame, awards: pd.DataFrame) -> bool:
+        """Whether the view's frames have as many rows as this selection picks (else they came from elsewhere)."""
+        picked = (
+            len(self.programmes) if self.programme_rows is None else len(self.programme_rows),
+            len(self.awards) if self.award_rows is None else len(self.award_rows),
+        )
+        return picked == (len(programmes), len(awards))
+
+    def positions(self) -> np.ndarray:
+        """The picked rows' positions in the whole programmes followed by the whole awards."""
+        n_programmes = len(self.programmes)
+        programme_rows = np.arange(n_programmes) if self.programme_rows is None else self.programme_rows
+        award_rows = np.arange(len(self.awards)) if self.award_rows is None else self.award_rows
+        return np.concatenate([programme_rows, n_programmes + np.asarray(award_rows)]).astype(np.intp)
+
+
+class _Rows:
+    """What the rule reads of each row, programmes then awards in view order, as object arrays (None: missing).
+
+    A row's parent is kept as a code into its distinct parents, so an answer that depends only on the
+    parent is asked once per programme, not once per row. The names an entry shows are read from the
+    frames only for the rows an explanation lists.
+    """
+
+    def __init__(
+        self,
+        columns: dict[str, np.ndarray],
+        parent_codes: np.ndarray,
+        parents: np.ndarray,
+        names: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    ) -> None:
+        self.columns = columns
+        self.parent_codes = parent_codes  # -1 where a row has no parent
+        self.parents = parents
+        self._names = names
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def per_parent(self, answer: Callable[[Any], Any]) -> np.ndarray:
+        """``answer`` for each row's parent (None for a row without one), asked once per distinct parent."""
+        answers = np.empty(len(self.parents) + 1, dtype=object)
+        answers[:] = [answer(parent) for parent in self.parents.tolist()] + [answer(None)]
+        return answers[self.parent_codes]  # code -1 reads the last answer, the one for no parent
+
+    def take(self, positions: np.ndarray) -> _Rows:
+        """These rows only, in the order given."""
+        return _Rows(
+            {name: column[positions] for name, column in self.columns.items()},
+            self.parent_codes[positions],
+            self.parents,
+            lambda picked: self._names(positions[picked]),
+        )
+
+    def with_money(self, money: dict[str, np.ndarray]) -> _Rows:
+        """The same rows with other amounts, currencies and conversion notes (a converted view's)."""
+        return _Rows({**self.columns, **money}, self.parent_codes, self.parents, self._names)
+
+    def entry_columns(self, positions: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Id, table, English and Japanese name, amount, currency, basis and date of the rows at ``positions``."""
+        name_en, name_ja = self._names(positions)
+        columns = {name: self.columns[name][positions] for name in _ENTRY_COLUMNS if name in self.columns}
+        return tuple(
+            name_en if name == "name_en" else name_ja if name == "name_ja" else columns[name] for name in _ENTRY_COLUMNS
+        )
+
+
+def _objects(values: pd.Series) -> np.ndarray:
+    """A frame column as an object array with None where missing.
+
+    Text is factorised first, so a column of a few kinds or dates holds each distinct text once
+    rather than a new string per row (faster to read, and a fraction of the memory at a million rows).
+    """
+    if isinstance(values.dtype, pd.StringDtype):
+        codes, uniques = pd.factorize(values)
+        distinct = np.empty(len(uniques) + 1, dtype=object)  # its last item stays None, for code -1
+        distinct[:-1] = np.asarray(uniques, dtype=object)
+        return distinct[codes]
+    objects = values.to_numpy(dtype=object)
+    return _where(pd.isna(objects), None, objects)
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    return _objects(frame[name]) if name in frame.columns else np.full(len(frame), None, dtype=object)
+
+
+_TABLES = ("programmes", "awards")
+
+
+def _money_columns(
+    frames: tuple[pd.DataFrame, pd.DataFrame], value_column: str, currency_column: str
+) -> dict[str, np.ndarray]:
+    """Amount, currency and conversion note of programmes then awards, as the rule reads them."""
+    parts: dict[str, list[np.ndarray]] = {"value": [], "currency": [], "fx_note": []}
+    for frame in frames:
+        if frame.empty:
+            continue
+        value = _column(frame, value_column)
+        has_value = value != None  # noqa: E711 (elementwise on an object array)
+        if not all(type(v) is Decimal for v in value[has_value].tolist()):
+            value = np.array([Decimal(v) if v is not None else None for v in value] + [None], dtype=object)[:-1]
+        parts["value"].append(value)
+        parts["currency"].append(_where(~has_value, None, _column(frame, currency_column)))
+        published = _column(frame, "amount") == None  # noqa: E711
+        parts["fx_note"].append(_where(has_value | published, None, _column(frame, C.FX_NOTE)))
+    return {name: _joined(part) for name, part in parts.items()}
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate([np.asarray(part, dtype=object) for part in parts]) if parts else np.empty(0, dtype=object)
+
+
+def _read_rows(
+    programmes: pd.DataFrame,
+    awards: pd.DataFrame,
+    value_column: str,
+    currency_column: str,
+    kind_of: Mapping[str, Any],
+) -> _Rows:
+    """Programmes then awards as the rule reads them (``kind_of``: each programme's own kind)."""
+    frames = (programmes, awards)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in ("id", "table", "parent", "kind", "level", "status")}
+    parts.update({"basis": [], "announced": []})
+    for table, frame in zip(_TABLES, frames, strict=True):
+        if frame.empty:
+            continue
+        n = len(frame)
+        parts["id"].append(frame["id"].to_numpy(dtype=object))
+        parts["table"].append(np.full(n, table, dtype=object))
+        parent = _column(frame, "parent_id" if table == "programmes" else "programme_id")
+        parts["parent"].append(parent)
+        # An award's own kind when it has one (quantum computing paid from a compute programme).
+        own_kind = _column(frame, "kind")
+        codes, distinct = pd.factorize(parent)
+        parent_kind = np.array([kind_of.get(p) for p in distinct.tolist()] + [None], dtype=object)[codes]
+        parts["kind"].append(_where(pd.isna(own_kind), parent_kind, own_kind))
+        parts["level"].append(_column(frame, "level") if table == "programmes" else np.full(n, None, dtype=object))
+        for name in ("status", "basis", "announced"):
+            parts[name].append(_column(frame, name))
+    columns = {name: _joined(part) for name, part in parts.items()}
+    columns.update(_money_columns(frames, value_column, currency_column))
+    parent_codes, parents = pd.factorize(columns["parent"])
+    return _Rows(
+        columns,
+        np.asarray(parent_codes, dtype=np.intp),
+        np.asarray(parents, dtype=object),
+        lambda positions: _names_at(frames, positions),
+    )
+
+
+def _names_at(frames: tuple[pd.DataFrame, pd.DataFrame], positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The English and Japanese names of the rows at ``positions`` (of programmes then awards).
+
+    A programme's own name; an award's project label; the id when a row has neither.
+    """
+    name_en = np.full(len(positions), None, dtype=object)
+    name_ja = np.full(len(positions), None, dtype=object)
+    offset = 0
+    for frame in frames:
+        if frame.empty:
+            continue
+        inside = (positions >= offset) & (positions < offset + len(frame))
+        rows = frame.iloc[positions[inside] - offset]
+        offset += len(frame)
+        if rows.empty:
+            continue
+        english = _column(rows, "name_en")
+        for fallback in (_column(rows, C.PROJECT_LABEL), rows["id"].to_numpy(dtype=object)):
+            english = _where(pd.isna(english) | (english == ""), fallback, english)
+        japanese = _column(rows, "name_ja")
+        japanese = _where(pd.isna(japanese) | (japanese == ""), _column(rows, C.PROJECT_LABEL_JA), japanese)
+        name_en[inside] = [str(v) for v in english]
+        name_ja[inside] = _where(pd.isna(japanese) | (japanese == ""), None, japanese)
+    return name_en, name_ja
 
 
 # Why a row was left out: the reason's key and the words its message is filled with.
@@ -392,10 +547,6 @@ Reason = tuple[str, dict[str, str]]
 
 # The frame's columns an entry keeps, in the order of Entry's fields.
 _ENTRY_COLUMNS = ("id", "table", "name_en", "name_ja", "value", "currency", "basis", "announced")
-_FRAME_COLUMNS = (
-    *("id", "table", "parent", "kind", "level", "status", "basis", "value", "currency"),
-    *("fx_note", "announced", "name_en", "name_ja"),
-)
 
 
 def _where(mask: Any, replacement: Any, values: np.ndarray) -> np.ndarray:

@@ -88,7 +88,8 @@ class Considered:
     hundreds of thousands of rows, and its tile needs none of them.
     """
 
-    columns: tuple[np.ndarray, ...]  # id, table, name_en, name_ja, amount, currency, basis, announced
+    # id, table, name_en, name_ja, amount, currency, basis, announced of the rows at the positions given.
+    columns: Callable[[np.ndarray], tuple[np.ndarray, ...]]
     reasons: np.ndarray
     # The words of each reason, made for the rows asked for (their positions here) when they are read.
     details: Callable[[np.ndarray], list[Mapping[str, str]]]
@@ -104,7 +105,7 @@ class Considered:
 
     def entries(self, added: bool) -> tuple[Entry, ...]:
         keep = pd.isna(self.reasons) if added else pd.notna(self.reasons)
-        picked = [column[keep] for column in self.columns]
+        picked = self.columns(np.flatnonzero(keep))
         return tuple(
             Entry(row_id, table, name, name_ja, amount, currency, basis, announced, why, words or {})
             for row_id, table, name, name_ja, amount, currency, basis, announced, why, words in zip(

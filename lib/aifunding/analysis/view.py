@@ -13,10 +13,11 @@ from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
-from aifunding.analysis.adding import AddingRule
+from aifunding.analysis.adding import AddingRule, Selection
 from aifunding.analysis.conversion import (
     ANNOUNCEMENT,
     NO_AMOUNT_NOTE,
@@ -174,6 +175,8 @@ class FilteredView:
     milestones: pd.DataFrame
     undated_excluded: int = 0
     phrases: list[str] = field(default_factory=list)
+    # Which rows of the prepared frames these are, so what is read of every row is read once per package.
+    selection: Selection | None = None
 
     @property
     def empty(self) -> bool:
@@ -375,8 +378,10 @@ def apply_view(prepared: Prepared, state: ViewState, kind_labels: Mapping[str, s
         programme_keep &= programme_dates
         phrases.append(t("sentence.dates", range=_date_range_words(state, t)))
 
-    shown_awards = awards[award_keep]
-    shown_programmes = programmes[programme_keep]
+    award_rows = np.flatnonzero(award_keep.to_numpy(dtype=bool))
+    programme_rows = np.flatnonzero(programme_keep.to_numpy(dtype=bool))
+    shown_awards = awards.take(award_rows)
+    shown_programmes = programmes.take(programme_rows)
     if state.fx is not None:
         shown_awards = convert_frame(shown_awards, state.fx)
         shown_programmes = convert_programmes(shown_programmes, state.fx)
@@ -397,6 +402,7 @@ def apply_view(prepared: Prepared, state: ViewState, kind_labels: Mapping[str, s
         milestones.reset_index(drop=True),
         undated,
         phrases,
+        Selection(awards=awards, programmes=programmes, programme_rows=programme_rows, award_rows=award_rows),
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
 
 from aifunding.data.parsing import LoadedRow
 from aifunding.data.schema import base_type, unwrap_optional
@@ -61,4 +62,19 @@ def typed_frame(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
             frame[name] = frame[name].astype(bool)
         elif frame[name].dtype != TEXT:
             frame[name] = frame[name].astype(object).where(frame[name].notna(), None).astype(TEXT)
+        else:
+            frame[name] = one_chunk(frame[name])
     return frame
+
+
+def one_chunk(values: pd.Series) -> pd.Series:
+    """A text column held in one Arrow buffer rather than the chunks a Parquet or CSV reader left.
+
+    Arrow takes rows from a chunked text column by first joining its chunks: picking five awards
+    out of a million joined 200 MB of notes (half a second) on every lookup. Joined once here, each
+    later take touches only the rows it takes.
+    """
+    arrow = pa.array(values.array)  # pandas hands over its Arrow data without a copy
+    if not isinstance(arrow, pa.ChunkedArray) or arrow.num_chunks <= 1:
+        return values
+    return pd.Series(pd.arrays.ArrowStringArray(arrow.combine_chunks(), dtype=TEXT), index=values.index, name=values.name)

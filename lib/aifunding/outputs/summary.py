@@ -152,6 +152,7 @@ def headline(prepared: Prepared, view: FilteredView) -> Headline:
         value_column=money.value_column,
         currency_column=money.currency_column,
         currency=currency,
+        within=view.selection,
     )
     programmes = int(view.programmes.loc[view.programmes["level"] == Level.PROGRAMME, "id"].nunique())
     recipients = len({org for ids in view.awards[C.RECIPIENT_IDS] for org in ids})
