@@ -108,6 +108,7 @@ class AddingRule:
             for member in members:
                 self.overlaps_of.setdefault(member, []).append(caveat_id)
         self._chain_kinds_cache: dict[str | None, frozenset[str]] = {}
+        self._not_committed_cache: dict[str | None, str | None] = {}
         # The whole programmes and awards frames last read, and what the rule read of them.
         self._whole: tuple[pd.DataFrame, pd.DataFrame, _Rows] | None = None
         self._names_cache: dict[tuple[str, str], dict[str, str]] = {}
@@ -222,6 +223,14 @@ class AddingRule:
             int(added.sum()) - len(announced),
         )
 
+    def _not_committed_above(self, programme_id: str | None) -> str | None:
+        """The first programme in ``programme_id``'s chain that is shelved, cancelled or superseded (kept)."""
+        if programme_id not in self._not_committed_cache:
+            self._not_committed_cache[programme_id] = next(
+                (q for q in self.chain(programme_id) if self.status.get(q) in NOT_COMMITTED_STATUSES), None
+            )
+        return self._not_committed_cache[programme_id]
+
     def _chain_kinds(self, programme_id: str | None) -> frozenset[str]:
         kinds = self._chain_kinds_cache.get(programme_id)
         if kinds is None:
@@ -240,9 +249,7 @@ class AddingRule:
         ids = rows["id"]
         is_programme = rows["table"] == "programmes"
         statuses = rows["status"]
-        status_above = rows.per_parent(
-            lambda p: next((q for q in self.chain(p) if self.status.get(q) in NOT_COMMITTED_STATUSES), None)
-        )
+        status_above = rows.per_parent(self._not_committed_above)
         levels = rows["level"]
         parent_is_frame = rows.per_parent(lambda p: self.level.get(p) == Level.BUDGET_FRAME).astype(bool)
         kinds = rows["kind"]
@@ -407,9 +414,12 @@ class _Rows:
 
     def per_parent(self, answer: Callable[[Any], Any]) -> np.ndarray:
         """``answer`` for each row's parent (None for a row without one), asked once per distinct parent."""
+        # Only the parents these rows have: a view of one country asks about that country's programmes.
+        present = np.flatnonzero(np.bincount(self.parent_codes + 1, minlength=len(self.parents) + 1))
         answers = np.empty(len(self.parents) + 1, dtype=object)
-        answers[:] = [answer(parent) for parent in self.parents.tolist()] + [answer(None)]
-        return answers[self.parent_codes]  # code -1 reads the last answer, the one for no parent
+        for slot in present.tolist():  # slot 0 holds the rows without a parent, whose code -1 reads the last answer
+            answers[slot - 1] = answer(None if slot == 0 else self.parents[slot - 1])
+        return answers[self.parent_codes]
 
     def take(self, positions: np.ndarray) -> _Rows:
         """These rows only, in the order given."""

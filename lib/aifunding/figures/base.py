@@ -13,9 +13,9 @@ import math
 import re
 import textwrap
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -70,6 +70,8 @@ NUMBER_UNITS = frozenset("万億兆京円件年月日度位")
 
 def display_width(text: str) -> int:
     """Width in columns: East Asian wide and full-width characters take two."""
+    if text.isascii():  # most names and labels: one column a character, without a lookup per character
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
@@ -319,6 +321,37 @@ def money_labels(frame: pd.DataFrame, value_column: str, currency_column: str, l
         money_label(v, c, b, lang)
         for v, c, b in zip(frame[value_column], frame[currency_column], frame["basis"], strict=True)
     ]
+
+
+T = TypeVar("T")
+
+
+class Groups(Sequence[T], Generic[T]):
+    """A ranked list of groups whose rows are made only when a group is read.
+
+    A split chart ranks every group (the page says how many it left out) but draws only the first
+    few; taking each group's rows out of a million awards for the rest would cost seconds.
+    """
+
+    def __init__(self, keys: list[tuple[Any, Any]], make: Callable[[Any, Any], T]) -> None:
+        self._keys = keys
+        self._make = make
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            return [self._make(*key) for key in self._keys[index]]
+        return self._make(*self._keys[index])
+
+    def map(self, change: Callable[[T], Any]) -> Groups[Any]:
+        """The same groups, each changed by ``change`` when it is read."""
+        return Groups(self._keys, lambda *key: change(self._make(*key)))
 
 
 def amount_frame(frame: pd.DataFrame, value_column: str, currency_column: str) -> pd.DataFrame:

@@ -11,16 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
-from aifunding.analysis.adding import Total
+from aifunding.analysis.adding import HOME_CURRENCY, Total
 from aifunding.analysis.conversion import ORIGINAL, Money
 from aifunding.analysis.metrics import localized
 from aifunding.analysis.view import fx_note_words
 from aifunding.data.tree import ProgrammeTree
 from aifunding.data.vocabulary import SupportKind, Tier
-from aifunding.figures.base import amount_frame, money_label, money_labels
+from aifunding.figures.base import Groups, money_label, money_labels
 from aifunding.figures.worded import Worded
 from aifunding.i18n import Translator, translate
 from aifunding.loading.package import Package
@@ -382,17 +383,46 @@ def method_markdown(lang: str = "en") -> str:
 
 def programme_families(
     awards: pd.DataFrame, *, money: Money = ORIGINAL, min_recipients: int = 2
-) -> list[tuple[str, pd.DataFrame]]:
+) -> Groups[tuple[str, pd.DataFrame]]:
     """Awards grouped by root programme, for programmes that funded several recipients with amounts.
 
     Returns (root programme id, its awards) pairs, largest programme first; a programme with a
-    single funded recipient is left out because one bar compares nothing.
+    single funded recipient is left out because one bar compares nothing. "Funded" reads as
+    :func:`~aifunding.figures.base.amount_frame` does for each programme: awards with an amount in
+    its main currency (the home currency when it has any, else its most common one).
+
+    The programmes are ranked from four columns at once; a programme's rows are taken from
+    ``awards`` only when its pair is read (a million awards hold about a thousand programmes, and
+    the Companies page draws eight).
     """
     value_column, currency_column = money.value_column, money.currency_column
-    families = []
-    for root, group in awards.groupby(C.ROOT_PROGRAMME_ID, sort=False):
-        funded = amount_frame(group, value_column, currency_column)
-        if funded[C.PROJECT_LABEL].nunique() >= min_recipients:
-            families.append((str(root), group, float(sum(funded[value_column].map(float)))))
-    families.sort(key=lambda item: -item[2])
-    return [(root, group) for root, group, _ in families]
+    roots, root_ids = pd.factorize(awards[C.ROOT_PROGRAMME_ID])  # first appearance order; -1: no root
+    currencies, currency_ids = pd.factorize(awards[currency_column])
+    funded = awards[value_column].notna().to_numpy() & (roots >= 0) & (currencies >= 0)
+    # Each programme's main currency, chosen from its funded rows' currencies as value_counts orders them.
+    pairs = pd.DataFrame({"root": roots[funded], "currency": currencies[funded]})
+    counted = pairs.groupby(["root", "currency"], sort=False).size()
+    home = int(currency_ids.get_loc(HOME_CURRENCY)) if HOME_CURRENCY in currency_ids else -2
+    main = np.full(len(root_ids) + 1, -3)  # -3 never matches a currency code
+    best: dict[int, int] = {}
+    for (root, currency), n in zip(counted.index.tolist(), counted.tolist(), strict=True):
+        if main[root] == home:
+            continue
+        if currency == home or n > best.get(root, 0):
+            main[root], best[root] = currency, n
+    drawn = funded & (currencies == main[roots])
+    labels, _ = pd.factorize(awards[C.PROJECT_LABEL])
+    recipients = pd.DataFrame({"root": roots[drawn], "label": labels[drawn]})
+    recipients = recipients[recipients["label"] >= 0].drop_duplicates().groupby("root").size()
+    values = awards[value_column].to_numpy(dtype=object)[drawn]
+    sums: dict[int, float] = {}
+    for root, value in zip(roots[drawn].tolist(), values.tolist(), strict=True):
+        sums[root] = sums.get(root, 0) + float(value)  # in row order, as the programme's own sum adds them
+    families = [int(root) for root, n in recipients.items() if n >= min_recipients]
+    families.sort(key=lambda root: (-sums[root], root))  # largest first; ties in order of appearance
+    order = np.argsort(roots, kind="stable")
+    starts = np.searchsorted(roots[order], np.arange(len(root_ids) + 1))
+    return Groups(
+        [(str(root_ids[root]), order[starts[root] : starts[root + 1]]) for root in families],
+        lambda root, rows: (root, awards.take(rows)),
+    )

@@ -102,13 +102,12 @@ def _shares_rows(rows: pd.DataFrame, view: FilteredView) -> pd.DataFrame:
 MAX_FAMILIES = 8
 
 
-def _families(awards: pd.DataFrame, view: FilteredView) -> list[tuple[str, str | None, pd.DataFrame]]:
+def _families(awards: pd.DataFrame, view: FilteredView) -> Sequence[tuple[str, str | None, pd.DataFrame]]:
     """One chart per programme with several funded recipients: its recipients compete for its own pool."""
     lang = view.state.lang
-    return [
-        (root_id, str(localized(family, "root_programme_name", lang).iloc[0]), family)
-        for root_id, family in programme_families(awards, money=view.money)
-    ]
+    return programme_families(awards, money=view.money).map(
+        lambda pair: (pair[0], str(localized(pair[1], "root_programme_name", lang).iloc[0]), pair[1])
+    )
 
 
 def _markets(shares: pd.DataFrame, view: FilteredView) -> list[tuple[str, str | None, pd.DataFrame]]:
