@@ -21,7 +21,6 @@ import datetime
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from aifunding import columns as C
 from aifunding.analysis.conversion import ANNOUNCEMENT
 from aifunding.analysis.view import Prepared, ViewState
 from aifunding.i18n import LANGUAGES
@@ -207,7 +206,7 @@ def vocabulary(prepared: Prepared) -> Vocabulary:
     return Vocabulary(
         countries=set(prepared.package.frame("countries")["id"]),
         programmes=set(prepared.programmes["id"]),
-        organisations={o for ids in prepared.awards[C.RECIPIENT_IDS] for o in ids},
+        organisations=set(prepared.context.programmes_by_org),  # every recipient of an award, gathered once
         kinds=set(prepared.programmes["kind"]),
         currencies=set(supported_currencies()) | {"EUR"},
         first_rate_date=first_rate,

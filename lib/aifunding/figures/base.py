@@ -384,7 +384,7 @@ def left_out_note(
         "chart.left_out",
         currency=currency,
         count=int(others.sum()),
-        currencies=t("sentence.values").join(sorted(set(frame.loc[others, currency_column]))),
+        currencies=t("sentence.values").join(sorted(frame.loc[others, currency_column].unique().tolist())),
     )
 
 

@@ -414,10 +414,9 @@ def programme_families(
     labels, _ = pd.factorize(awards[C.PROJECT_LABEL])
     recipients = pd.DataFrame({"root": roots[drawn], "label": labels[drawn]})
     recipients = recipients[recipients["label"] >= 0].drop_duplicates().groupby("root").size()
-    values = awards[value_column].to_numpy(dtype=object)[drawn]
-    sums: dict[int, float] = {}
-    for root, value in zip(roots[drawn].tolist(), values.tolist(), strict=True):
-        sums[root] = sums.get(root, 0) + float(value)  # in row order, as the programme's own sum adds them
+    values = np.asarray(awards[value_column].to_numpy(dtype=object)[drawn], dtype=float)
+    # Added in row order, one programme at a time, as a loop over its amounts would add them.
+    sums = np.bincount(roots[drawn], weights=values, minlength=len(root_ids))
     families = [int(root) for root, n in recipients.items() if n >= min_recipients]
     families.sort(key=lambda root: (-sums[root], root))  # largest first; ties in order of appearance
     order = np.argsort(roots, kind="stable")
