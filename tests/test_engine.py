@@ -1,23 +1,31 @@
 """The analytical engine: the same Ibis queries on DuckDB and on Spark agree with each other and with pandas.
 
-Run on the bundled package and on a generated one (benchmarks/generate.py, 2000 awards). The Spark tests
-need a Java runtime: without one they are skipped, except under CI=true, where they must run.
+Run on the bundled package, on a generated one (benchmarks/generate.py, 2000 awards) and on that one made
+awkward for conversion (weekend, holiday, month and year dates, dates outside the ECB table, no date, a
+currency the ECB does not quote, four decimal places, allocations of exactly half a cent). Every query
+is compared cell for cell: filters, totals per recipient and per programme, conversion in three money
+choices, and the market tables. The Spark tests need a Java runtime: without one they are skipped, except
+under CI=true, where they must run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import importlib.util
 import shutil
+import uuid
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
 import pytest
 
 from aifunding import columns as C
 from aifunding.analysis import engine, metrics
+from aifunding.analysis.conversion import FxChoice, convert_frame, convert_programmes
 from aifunding.analysis.view import date_mask
 from aifunding.loading.package import Package, load_package
 
@@ -34,7 +42,13 @@ PROGRAMME_COLUMNS = [
     C.ALLOCATED_CURRENCY,
     C.AWARDS_OTHER_CURRENCY,
 ]
-PACKAGES = ("bundled", "generated")
+CONVERTED_PROGRAMME_COLUMNS = PROGRAMME_COLUMNS + engine.FX_PROGRAMME_COLUMNS
+PACKAGES = ("bundled", "generated", "awkward")
+# At each announcement date, and at one fixed month and day (a Saturday: the Friday's rate is used).
+CHOICES = (FxChoice("USD"), FxChoice("JPY", "2023-06"), FxChoice("EUR", "2024-04-20"))
+# Announcement dates the awkward package gives its first awards with an amount: a Saturday, Easter Sunday
+# (the last rate is the Thursday's), Christmas, a month, a year, before the ECB table, after it, none.
+AWKWARD_DATES = ("2024-04-20", "2024-03-31", "2024-12-25", "2023-06", "2019", "1998-06-01", "2090-01-02", None)
 # Deprecations between the pinned libraries, none about our code: Ibis 12 calls DuckDB's fetch_arrow_table
 # and reads pandas' future.infer_string; PySpark 4 warns on every conversion that pandas 3 is new to it.
 pytestmark = [
@@ -54,9 +68,42 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Package:
     return package
 
 
+def _awkward(package: Package) -> Package:
+    """``package`` with the awards conversion finds hard, and two allocations of exactly N.xx5 yen."""
+    awards = package.frame("awards").copy()
+    awards["amount"] = awards["amount"].astype(object)
+    with_amount = list(awards.index[awards["amount"].notna()])
+    for row, when in zip(with_amount, AWKWARD_DATES, strict=False):
+        awards.at[row, "announced"] = when
+    rest = with_amount[len(AWKWARD_DATES) :]
+    awards.at[rest[0], "currency"] = "XYZ"  # not quoted by the ECB
+    awards.at[rest[1], "amount"] = Decimal("1234.5678")
+    # Programmes in yen, with an amount and a date, that no programme sits under: converted to yen (rate 1)
+    # their allocation is rounded to the cent, so an allocation of N.0050 or N.0250 is a tie.
+    programmes = package.frame("programmes")
+    parents = set(programmes["parent_id"].dropna())
+    leaves = programmes[
+        ~programmes["id"].isin(parents)
+        & (programmes["currency"] == "JPY")
+        & programmes["amount"].notna()
+        & programmes["announced"].notna()
+    ]["id"]
+    tied = 0
+    for pid in leaves:
+        mine = awards.index[(awards["programme_id"] == pid) & awards["amount"].notna() & (awards["currency"] == "JPY")]
+        if len(mine) and tied < 2:
+            awards.loc[mine, "amount"] = [Decimal(int(v)) for v in awards.loc[mine, "amount"]]
+            awards.at[mine[0], "amount"] += Decimal("0.0050") if tied == 0 else Decimal("0.0250")
+            tied += 1
+    assert tied == 2
+    awkward = dataclasses.replace(package, frames={**package.frames, "awards": awards})
+    awkward.__dict__.pop("tree", None)
+    return awkward
+
+
 @pytest.fixture(scope="module")
 def packages(bundled: Package, generated: Package) -> dict[str, Package]:
-    return {"bundled": bundled, "generated": generated}
+    return {"bundled": bundled, "generated": generated, "awkward": _awkward(generated)}
 
 
 @pytest.fixture(scope="session")
@@ -90,27 +137,111 @@ def _rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
     return sorted(rows, key=lambda row: tuple("" if v is None else str(v) for v in row))
 
 
-def _pandas_recipients(package: Package) -> list[tuple]:
-    return _rows(metrics.totals_by_recipient(metrics.award_view(package)), RECIPIENT_COLUMNS)
+def _pandas_recipients(package: Package, fx: FxChoice | None = None) -> list[tuple]:
+    view = metrics.award_view(package)
+    if fx is None:
+        return _rows(metrics.totals_by_recipient(view), RECIPIENT_COLUMNS)
+    converted = convert_frame(view, fx)
+    return _rows(metrics.totals_by_recipient(converted, C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY), RECIPIENT_COLUMNS)
 
 
-def _pandas_programmes(package: Package) -> list[tuple]:
-    frame = metrics.programme_totals(package.frame("programmes"), package.frame("awards"), package.tree)
-    return _rows(frame, PROGRAMME_COLUMNS)
+def _pandas_programmes(package: Package, fx: FxChoice | None = None) -> list[tuple]:
+    if fx is None:
+        frame = metrics.programme_totals(package.frame("programmes"), package.frame("awards"), package.tree)
+        return _rows(frame, PROGRAMME_COLUMNS)
+    frame = convert_programmes(metrics.programme_view(package), fx).rename(columns={"id": C.PROGRAMME_ID})
+    return _rows(frame, CONVERTED_PROGRAMME_COLUMNS)
 
 
-def _check(package: Package, con: Any) -> None:
+def _pandas_awards(package: Package, fx: FxChoice) -> list[tuple]:
+    return _rows(convert_frame(metrics.award_view(package), fx), ["id", *engine.FX_COLUMNS])
+
+
+def _pandas_market(package: Package, countries: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The market shares as the view keeps them and the Market page orders them."""
+    shares = metrics.market_share_view(package)
+    if countries:
+        shares = shares[shares["country_id"].isin(countries)]
+    return shares.sort_values(["year", "market_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def _in_order(frame: pd.DataFrame) -> list[tuple]:
+    return [tuple(map(_cell, row)) for row in frame.itertuples(index=False)]
+
+
+def _queries(tables: engine.Tables) -> dict[str, pd.DataFrame]:
+    """Every analysis the engine runs, by name: what both engines must return alike."""
+    japan_since_2020 = engine.filter_awards(tables, ("JP", "FR"), date_from=datetime.date(2020, 1, 1))
+    results = {
+        "filtered ids": japan_since_2020.select("id").order_by("id").to_pandas(),
+        "recipients": engine.recipient_totals(tables),
+        "programmes": engine.programme_allocations(tables),
+        "filtered recipients USD": engine.recipient_totals(tables, japan_since_2020, FxChoice("USD")),
+        "market": engine.market_shares(tables),
+        "market JP": engine.market_shares(tables, ("JP",)),
+    }
+    for fx in CHOICES:
+        results[f"recipients {fx}"] = engine.recipient_totals(tables, fx=fx)
+        results[f"programmes {fx}"] = engine.programme_allocations(tables, fx=fx)
+        results[f"awards {fx}"] = (
+            engine.convert_awards(tables, fx).select("id", *engine.FX_COLUMNS).order_by("id").to_pandas()
+        )
+    return results
+
+
+def _check(package: Package, con: Any) -> dict[str, pd.DataFrame]:
+    """Each engine query of ``package`` on ``con`` against the pandas path; returns what the engine gave."""
     tables = engine.Tables.load(con, package)
-    recipients = engine.recipient_totals(tables)
+    results = _queries(tables)
+    recipients = results["recipients"]
     assert list(recipients.columns) == RECIPIENT_COLUMNS
     assert _rows(recipients, RECIPIENT_COLUMNS) == _pandas_recipients(package)
     # Largest total first, ties by label: the same order on every engine.
     assert list(recipients[C.TOTAL]) == sorted(recipients[C.TOTAL], reverse=True)
     assert all(isinstance(total, Decimal) for total in recipients[C.TOTAL])
-    programmes = engine.programme_allocations(tables)
+    programmes = results["programmes"]
     assert list(programmes.columns) == PROGRAMME_COLUMNS
     assert list(programmes[C.PROGRAMME_ID]) == sorted(programmes[C.PROGRAMME_ID])
     assert _rows(programmes, PROGRAMME_COLUMNS) == _pandas_programmes(package)
+    for fx in CHOICES:
+        converted = results[f"recipients {fx}"]
+        assert set(converted[C.CURRENCY]) <= {fx.currency}
+        assert _rows(converted, RECIPIENT_COLUMNS) == _pandas_recipients(package, fx)
+        allocations = results[f"programmes {fx}"]
+        assert list(allocations.columns) == CONVERTED_PROGRAMME_COLUMNS
+        assert _rows(allocations, CONVERTED_PROGRAMME_COLUMNS) == _pandas_programmes(package, fx)
+        assert _rows(results[f"awards {fx}"], ["id", *engine.FX_COLUMNS]) == _pandas_awards(package, fx)
+    view = metrics.award_view(package)
+    japan = view[view[C.COUNTRY_ID].isin(("JP", "FR"))]
+    japan = japan[date_mask(japan["announced"], datetime.date(2020, 1, 1), None)]
+    assert list(results["filtered ids"]["id"]) == sorted(japan["id"])
+    expected = metrics.totals_by_recipient(
+        convert_frame(japan, FxChoice("USD")), C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY
+    )
+    assert _rows(results["filtered recipients USD"], RECIPIENT_COLUMNS) == _rows(expected, RECIPIENT_COLUMNS)
+    for key, countries in (("market", ()), ("market JP", ("JP",))):
+        expected_market = _pandas_market(package, countries)
+        assert list(results[key].columns) == list(expected_market.columns)
+        assert _in_order(results[key]) == _in_order(expected_market)
+    return results
+
+
+# Ties both ways and either sign, values either side of a tie, more places than a product of amount and rate.
+ROUNDING_CASES = (
+    *("1234.5650", "1234.5750", "-1234.5650", "-1234.5750", "0.0050", "-0.0150", "2.0250"),
+    *("0.0049", "-0.0051", "12.345678901234567800", "999999999999.995000000000000001", "0"),
+)
+
+
+def _check_rounding(con: Any) -> None:
+    """The engine's cents, half to even, against ``Decimal.quantize``: round() would fail the ties."""
+    values = [Decimal(v) for v in ROUNDING_CASES]
+    table = pa.table({"x": pa.array(values, type=pa.decimal128(38, 18))})
+    registered = engine.register(con, f"rounding_{uuid.uuid4().hex[:8]}", table)
+    found = registered.select(x=registered.x, cents=engine.cents_half_even(registered.x)).to_pandas()
+    expected = {v: v.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN) for v in values}
+    assert {Decimal(x): c for x, c in zip(found["x"], found["cents"], strict=True)} == expected
+    assert expected[Decimal("1234.5650")] == Decimal("1234.56")  # not 1234.57, as round() gives
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -120,21 +251,16 @@ def test_duckdb_matches_pandas(packages: dict[str, Package], name: str) -> None:
 
 @pytest.mark.spark
 def test_spark_matches_duckdb_and_pandas(packages: dict[str, Package], spark: Any) -> None:
-    con = engine.connect("spark")
-    duck = engine.connect("duckdb")
+    con, duck = engine.connect("spark"), engine.connect("duckdb")
+    _check_rounding(con)
     for package in packages.values():
-        _check(package, con)
-        on_spark, on_duckdb = engine.Tables.load(con, package), engine.Tables.load(duck, package)
+        on_spark = _check(package, con)
+        on_duckdb = _queries(engine.Tables.load(duck, package))
         # Same rows in the same order, cell for cell, on both engines.
-        for query in (engine.recipient_totals, engine.programme_allocations):
-            spark_frame, duckdb_frame = query(on_spark), query(on_duckdb)
-            assert [tuple(map(_cell, row)) for row in spark_frame.itertuples(index=False)] == [
-                tuple(map(_cell, row)) for row in duckdb_frame.itertuples(index=False)
-            ]
-        filters = {"countries": ("JP", "FR"), "date_from": datetime.date(2020, 1, 1)}
-        ids_spark = engine.filter_awards(on_spark, **filters).to_pandas()["id"]
-        ids_duckdb = engine.filter_awards(on_duckdb, **filters).to_pandas()["id"]
-        assert sorted(ids_spark) == sorted(ids_duckdb)
+        assert on_spark.keys() == on_duckdb.keys()
+        for name, frame in on_spark.items():
+            assert list(frame.columns) == list(on_duckdb[name].columns), name
+            assert _in_order(frame) == _in_order(on_duckdb[name]), name
 
 
 def test_filter_matches_the_view_rules(packages: dict[str, Package]) -> None:
@@ -175,3 +301,30 @@ def test_amounts_stay_exact_decimals(bundled: Package) -> None:
     pairs = set(zip(closure[C.PROGRAMME_ID].to_pylist(), closure[engine.ANCESTOR_ID].to_pylist(), strict=True))
     for pid in bundled.frame("programmes")["id"]:
         assert {up for p, up in pairs if p == pid} == set(bundled.tree.ancestors(pid))
+
+
+def test_cents_are_rounded_half_to_even() -> None:
+    _check_rounding(engine.connect("duckdb"))
+
+
+def test_the_awkward_package_has_the_hard_cases(packages: dict[str, Package]) -> None:
+    """What the comparisons above rely on to mean something: each hard case is there and handled."""
+    tables = engine.Tables.load(engine.connect(), packages["awkward"])
+    awards = engine.convert_awards(tables, FxChoice("USD")).to_pandas().set_index("id")
+    by_date = awards[awards["amount"].notna()].drop_duplicates("announced").set_index("announced", drop=False)
+    assert by_date.at["2024-04-20", C.FX_RATE_DATE] == "2024-04-19"  # Saturday: Friday's rate
+    assert by_date.at["2024-03-31", C.FX_RATE_DATE] == "2024-03-28"  # Easter: Thursday's rate
+    assert by_date.at["2024-12-25", C.FX_RATE_DATE] == "2024-12-24"
+    assert by_date.at["2023-06", C.FX_METHOD] == "month_average"
+    assert by_date.at["2019", C.FX_METHOD] == "year_average"
+    notes = " | ".join(n for n in awards[C.FX_NOTE] if isinstance(n, str))
+    for reason in ("covers 1999-01-04", "'XYZ' is not in the ECB", "no announcement date", "no published amount"):
+        assert reason in notes
+    # Two allocations of exactly half a cent, converted to yen at rate 1: to the even cent, as quantize does.
+    programmes = engine.programme_allocations(tables, fx=FxChoice("JPY", "2023-06"))
+    allocated = programmes[programmes[C.ALLOCATED_CONVERTED].notna()]
+    ties = allocated[[a % Decimal("0.01") == Decimal("0.005") for a in allocated[C.ALLOCATED]]]
+    assert len(ties) >= 2
+    for value, cents in zip(ties[C.ALLOCATED], ties[C.ALLOCATED_CONVERTED], strict=True):
+        assert cents == value.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    assert {str(a)[-5:] for a in ties[C.ALLOCATED]} >= {".0050", ".0250"}

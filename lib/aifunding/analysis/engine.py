@@ -9,6 +9,15 @@ allows at most 18 digits and 4 decimal places), never floats. The programme tree
     tables = Tables.load(con, package)
     recipient_totals(tables)             # what metrics.totals_by_recipient(award_view(package)) adds up
     programme_allocations(tables)        # metrics.programme_totals' counts and allocations
+    recipient_totals(tables, fx=FxChoice("USD"))       # the same, converted as conversion.convert_frame does
+    programme_allocations(tables, fx=FxChoice("USD"))  # with conversion.convert_programmes' columns
+    market_shares(tables, countries=("JP",))           # metrics.market_share_view, as the Market page orders it
+
+Conversion joins each amount to a small table of rates, one row per (currency, date) the package
+uses, made by :func:`aifunding.analysis.conversion.convert_frame` itself (one unit of each currency at
+each date), so the rate, its date and fallbacks, and the reason a figure is not converted are the pandas
+path's own. Each product is computed exactly, in a decimal type sized from the package's amounts and
+rates; programme allocations are rounded to the cent half to even, as ``convert_programmes`` quantizes.
 """
 
 from __future__ import annotations
@@ -17,16 +26,18 @@ import datetime
 import os
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 from ibis.backends import BaseBackend
 
 from aifunding import columns as C
+from aifunding.analysis.conversion import NO_AMOUNT_NOTE, FxChoice, convert_frame
 from aifunding.analysis.metrics import ROLE_ORDER
 from aifunding.data.amounts import AMOUNT_DECIMALS
 from aifunding.data.frames import field_types
@@ -57,6 +68,8 @@ SPARK_CONFIG = {
     "spark.sql.session.timeZone": "UTC",
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
+    # A decimal result too wide for 38 digits fails rather than silently dropping digits after the point.
+    "spark.sql.decimalOperations.allowPrecisionLoss": "false",
 }
 
 _spark_session: Any = None
@@ -143,6 +156,8 @@ class Tables:
 
     con: BaseBackend
     tables: dict[str, ibis.Table]
+    # The rates table of each money choice asked for, made once (see :func:`fx_rates`).
+    rates: dict[FxChoice, Rates] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(cls, con: BaseBackend, package: Package) -> Tables:
@@ -150,13 +165,14 @@ class Tables:
         prefix = f"aifunding_{uuid.uuid4().hex[:12]}_"
         arrow = {name: arrow_table(name, frame) for name, frame in package.frames.items()}
         arrow[CLOSURE] = closure_table(package.tree)
-        return cls(con, {name: _register(con, prefix + name, table) for name, table in arrow.items()})
+        return cls(con, {name: register(con, prefix + name, table) for name, table in arrow.items()})
 
     def __getitem__(self, name: str) -> ibis.Table:
         return self.tables[name]
 
 
-def _register(con: BaseBackend, name: str, table: pa.Table) -> ibis.Table:
+def register(con: BaseBackend, name: str, table: pa.Table) -> ibis.Table:
+    """``table`` as a temporary table of ``con`` called ``name``, exact decimals kept, as an Ibis table."""
     if con.name == "duckdb":
         return con.create_table(name, table, temp=True, overwrite=True)
     # Spark: a temporary view over the Arrow rows, handed to Spark directly (Ibis' own memtable path goes
@@ -233,31 +249,43 @@ def filter_awards(
     return awards
 
 
-def recipient_totals(tables: Tables, awards: ibis.Table | None = None) -> pd.DataFrame:
+def recipient_totals(tables: Tables, awards: ibis.Table | None = None, fx: FxChoice | None = None) -> pd.DataFrame:
     """Per project label and currency: the exact total, the number of awards and of those without an amount.
 
-    ``awards`` is a filtered expression from :func:`filter_awards` (every award when omitted). Sorted by
-    total (largest first), then label and currency.
+    ``awards`` is a filtered expression from :func:`filter_awards` (every award when omitted). With ``fx``
+    the totals are of the converted amounts, in that one currency, as ``metrics.totals_by_recipient`` adds
+    up ``convert_frame``'s columns: an award that could not be converted counts as one without an amount.
+    Sorted by total (largest first), then label and currency.
     """
     awards = awards_with_programme(tables) if awards is None else awards
+    value, currency = "amount", "currency"
+    if fx is not None:
+        awards = convert_awards(tables, fx, awards)
+        value, currency = C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY
     labels = project_labels(tables)
     rows = awards.left_join(labels, awards.id == labels.award_id)
-    totals = rows.group_by([C.PROJECT_LABEL, C.CURRENCY]).aggregate(
+    scale = rows[value].type().scale or 0
+    total_type = dt.Decimal(MAX_DIGITS, scale)
+    totals = rows.group_by([C.PROJECT_LABEL, rows[currency].name(C.CURRENCY)]).aggregate(
         **{
-            C.TOTAL: rows.amount.sum().coalesce(ibis.literal(Decimal(0), type=AMOUNT_TYPE)),
+            C.TOTAL: rows[value].sum().cast(total_type).coalesce(ibis.literal(Decimal(0), type=total_type)),
             C.N_AWARDS: rows.count(),
-            C.N_AWARDS_UNPUBLISHED: rows.amount.isnull().sum(),
+            C.N_AWARDS_UNPUBLISHED: rows[value].isnull().sum(),
         }
     )
     ordered = totals.order_by([ibis.desc(C.TOTAL), ibis.asc(C.PROJECT_LABEL), ibis.asc(C.CURRENCY)])
     return _small(ordered.to_pandas(), (C.N_AWARDS, C.N_AWARDS_UNPUBLISHED))
 
 
-def programme_allocations(tables: Tables) -> pd.DataFrame:
+def programme_allocations(tables: Tables, fx: FxChoice | None = None) -> pd.DataFrame:
     """Per programme (descendants included): awards, awards without an amount, and the sum in its currency.
 
     The currency is the programme's own, or, when it declares none, the one currency its awards with an
     amount share. Awards with an amount in another currency are counted in ``awards_other_currency``.
+
+    With ``fx``, :data:`FX_PROGRAMME_COLUMNS` follow, as ``conversion.convert_programmes`` adds them: the
+    programme's own amount converted (exact) with its rate, and its allocation at that same rate, to the
+    cent (half to even), when the allocation is in the programme's own currency.
     """
     awards, programmes, closure = tables["awards"], tables["programmes"], tables[CLOSURE]
     up = closure.join(awards, closure[C.PROGRAMME_ID] == awards.programme_id).select(ANCESTOR_ID, "amount", "currency")
@@ -281,13 +309,213 @@ def programme_allocations(tables: Tables) -> pd.DataFrame:
             C.PROGRAMME_ID: base.id,
             C.N_AWARDS: base.n,
             C.N_AWARDS_UNPUBLISHED: base.n - base.n_published,
-            C.ALLOCATED: sums.allocated,
+            C.ALLOCATED: sums.allocated.cast(AMOUNT_DTYPE),
             C.ALLOCATED_CURRENCY: base.allocated_currency,
             C.AWARDS_OTHER_CURRENCY: base.n_published - sums.n_same.coalesce(0),
         }
     )
+    if fx is not None:
+        result = _convert_allocations(tables, fx, result)
     frame = result.order_by(C.PROGRAMME_ID).to_pandas()
     return _small(frame, (C.N_AWARDS, C.N_AWARDS_UNPUBLISHED, C.AWARDS_OTHER_CURRENCY))
+
+
+# --- Conversion -------------------------------------------------------------------------------------------
+
+# The columns conversion.convert_frame adds, in its order; a programme also gets its converted allocation.
+FX_COLUMNS = [C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY, C.FX_RATE, C.FX_RATE_DATE, C.FX_METHOD, C.FX_NOTE]
+FX_PROGRAMME_COLUMNS = [*FX_COLUMNS, C.ALLOCATED_CONVERTED]
+# The rates table's keys: a figure's currency and date, "" where it has none (so a missing one still joins).
+RATE_CURRENCY = "fx_currency_key"
+RATE_DATE = "fx_date_key"
+# The widest decimal either engine holds.
+MAX_DIGITS = 38
+AMOUNT_DTYPE = dt.Decimal(MAX_DIGITS, AMOUNT_DECIMALS)
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The rates one money choice needs, registered in an engine; ``rate_type`` holds each one exactly."""
+
+    choice: FxChoice
+    table: ibis.Table
+    rate_type: dt.Decimal
+
+
+def rate_type(rates: list[Decimal]) -> dt.Decimal:
+    """``decimal(38, s)``, s the most decimal places of any rate (at least the amounts' 4).
+
+    The amounts' ``decimal(38, 4)`` times this is ``decimal(38, 4 + s)`` on both engines (Spark without
+    precision loss, see :data:`SPARK_CONFIG`): every digit of the product kept, or an overflow error when
+    it would need more than 38, never a rounded result.
+    """
+    places = (max(0, -int(r.normalize().as_tuple().exponent)) for r in rates)
+    return dt.Decimal(MAX_DIGITS, max(AMOUNT_DECIMALS, *places))
+
+
+def fx_rates(tables: Tables, choice: FxChoice) -> Rates:
+    """The rate for every (currency, date) of an award or programme with an amount, as the pandas path picks it.
+
+    The rates are ``convert_frame``'s for one unit of each currency at each date (the day's ECB rate or the
+    last one before it, a month or year average for a partial date, the reason when there is none), so
+    both paths make the same choice. With a fixed date the date plays no part and each currency is one row.
+    Made once per money choice and package, registered in its engine: a few thousand rows at most.
+    """
+    if choice in tables.rates:
+        return tables.rates[choice]
+    found = []
+    for table in (tables["awards"], tables["programmes"]):
+        with_amount = table.filter(table.amount.notnull())
+        when = ibis.null(str) if choice.fixed else with_amount.announced
+        found.append(with_amount.select(currency=with_amount.currency, announced=when).distinct().to_pandas())
+    pairs = pd.concat(found, ignore_index=True).astype(object)
+    pairs = pairs.where(pairs.notna(), None).drop_duplicates(ignore_index=True)
+    units = convert_frame(pairs.assign(amount=Decimal(1)), choice)
+    rates = [_none_if_missing(r) for r in units[C.FX_RATE]]
+    kind = rate_type([r for r in rates if r is not None])
+
+    def text(column: pd.Series) -> pa.Array:
+        return pa.array([None if _none_if_missing(v) is None else str(v) for v in column], type=pa.string())
+
+    arrow = pa.table(
+        {
+            RATE_CURRENCY: pa.array([c or "" for c in pairs["currency"]], type=pa.string()),
+            RATE_DATE: pa.array([d or "" for d in pairs["announced"]], type=pa.string()),
+            C.FX_RATE: pa.array(rates, type=pa.decimal128(kind.precision, kind.scale)),
+            C.FX_RATE_DATE: text(units[C.FX_RATE_DATE]),
+            C.FX_METHOD: text(units[C.FX_METHOD]),
+            C.FX_NOTE: text(units[C.FX_NOTE]),
+        }
+    )
+    name = f"aifunding_{uuid.uuid4().hex[:12]}_fx_rates"
+    tables.rates[choice] = Rates(choice, register(tables.con, name, arrow), kind)
+    return tables.rates[choice]
+
+
+def _none_if_missing(value: Any) -> Any:
+    return None if value is None or (not isinstance(value, (str, Decimal)) and pd.isna(value)) else value
+
+
+def times_rate(value: ibis.Value, rate: ibis.Value, kind: dt.Decimal) -> ibis.Value:
+    """``value`` (a ``decimal(38, 4)`` amount) times a rate of type ``kind``, exactly (see :func:`rate_type`)."""
+    return (value.cast(AMOUNT_DTYPE) * rate.cast(kind)).cast(dt.Decimal(MAX_DIGITS, AMOUNT_DECIMALS + kind.scale))
+
+
+def cents_half_even(value: ibis.Value) -> ibis.Value:
+    """``value`` to the cent, a half cent to the even cent (``Decimal.quantize`` with ROUND_HALF_EVEN).
+
+    Written with remainders rather than ``round``, which rounds half away from zero on both engines.
+    """
+    cent = ibis.literal(CENT, type=dt.Decimal(3, 2))
+    half = ibis.literal(CENT / 2, type=dt.Decimal(4, 3))
+    rest = value % cent  # the sign of value on DuckDB and on Spark
+    down = value - rest  # toward zero, to the cent
+    odd = (down % ibis.literal(2 * CENT, type=dt.Decimal(3, 2))) != 0
+    away = (rest.abs() > half) | ((rest.abs() == half) & odd)
+    step = ibis.ifelse(value < 0, ibis.literal(-CENT, type=dt.Decimal(3, 2)), cent)
+    return ibis.ifelse(away, down + step, down).cast(dt.Decimal(MAX_DIGITS, 2))
+
+
+def _with_rates(figures: ibis.Table, rates: Rates) -> ibis.Table:
+    """``figures`` with convert_frame's columns, from a join to the rates table."""
+    table = rates.table
+    match = figures.currency.coalesce("") == table[RATE_CURRENCY]
+    if not rates.choice.fixed:
+        match &= figures.announced.coalesce("") == table[RATE_DATE]
+    joined = figures.left_join(table, match)
+    has = joined.amount.notnull()
+    rate = ibis.ifelse(has, joined[C.FX_RATE], ibis.null(rates.rate_type))
+    converted = times_rate(joined.amount, rate, rates.rate_type)
+    return joined.select(
+        *figures.columns,
+        **{
+            C.AMOUNT_CONVERTED: converted,
+            C.CONVERTED_CURRENCY: ibis.literal(rates.choice.currency, type="string"),
+            C.FX_RATE: rate,
+            C.FX_RATE_DATE: ibis.ifelse(has, joined[C.FX_RATE_DATE], ibis.null(str)),
+            C.FX_METHOD: ibis.ifelse(has, joined[C.FX_METHOD], ibis.null(str)),
+            C.FX_NOTE: ibis.ifelse(has, joined[C.FX_NOTE], ibis.literal(NO_AMOUNT_NOTE)),
+        },
+    )
+
+
+def convert_awards(tables: Tables, fx: FxChoice, awards: ibis.Table | None = None) -> ibis.Table:
+    """Awards (every one, or a :func:`filter_awards` expression) with ``convert_frame``'s columns.
+
+    ``amount_converted`` is the exact product of the amount and the rate, unrounded, as in pandas.
+    """
+    awards = awards_with_programme(tables) if awards is None else awards
+    return _with_rates(awards, fx_rates(tables, fx))
+
+
+def _convert_allocations(tables: Tables, fx: FxChoice, allocations: ibis.Table) -> ibis.Table:
+    """Programme allocations with each programme's own amount converted and its allocation at that rate."""
+    programmes = tables["programmes"].select("id", "amount", "currency", "announced")
+    rates = fx_rates(tables, fx)
+    converted = _with_rates(programmes, rates)
+    joined = allocations.join(converted, allocations[C.PROGRAMME_ID] == converted.id)
+    same = (joined[C.ALLOCATED_CURRENCY] == joined.currency) & joined[C.FX_RATE].notnull()
+    at_rate = cents_half_even(times_rate(joined[C.ALLOCATED], joined[C.FX_RATE], rates.rate_type))
+    return joined.select(
+        *allocations.columns,
+        *FX_COLUMNS,
+        **{C.ALLOCATED_CONVERTED: ibis.ifelse(same & joined[C.ALLOCATED].notnull(), at_rate, ibis.null())},
+    )
+
+
+# --- Market -----------------------------------------------------------------------------------------------
+
+MARKET_COLUMNS = ("name_en", "name_ja", "country_id", "year_label", "year", "framing")
+
+
+def linked_ids(tables: Tables, link_table: str, value_column: str, target_column: str) -> ibis.Table:
+    """Per target row: the distinct linked ids in the order they first appear in the file (``ids``).
+
+    What :func:`aifunding.analysis.metrics.market_share_view` collects with ``dict.fromkeys``.
+    """
+    links = tables[link_table]
+    links = links.filter(links[target_column].notnull() & links[value_column].notnull())
+    firsts = links.group_by([target_column, value_column]).aggregate(first=links[POSITION].min())
+    return firsts.group_by(target_column).aggregate(
+        ids=ibis.struct({"position": firsts["first"], "id": firsts[value_column]})
+        .collect()
+        .sort()
+        .map(lambda link: link["id"])
+    )
+
+
+def market_shares(tables: Tables, countries: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Each market share with its market's name, country, year and framing, its sources and caveats.
+
+    The frame ``metrics.market_share_view`` makes, kept to ``countries`` (all when empty) as the view
+    keeps it, in the order the Market page draws it: newest year first, then market, then file order.
+    """
+    shares, markets = tables["market_shares"], tables["markets"]
+    joined = shares.left_join(markets, shares.market_id == markets.id)
+    own = [column for column in shares.columns if column != POSITION]
+    market = {
+        "market_en": markets.name_en,
+        "market_ja": markets.name_ja,
+        **{column: markets[column] for column in MARKET_COLUMNS[2:]},
+    }
+    frame = joined.select(*(shares[column] for column in own), shares[POSITION], **market)
+    if countries:
+        frame = frame.filter(frame.country_id.isin(list(countries)))
+    for column, link_table, value_column in (
+        (C.SOURCE_IDS, "citations", "source_id"),
+        (C.CAVEAT_IDS, "caveat_links", "caveat_id"),
+    ):
+        links = linked_ids(tables, link_table, value_column, "market_share_id")
+        frame = frame.left_join(links, frame.id == links.market_share_id).select(*frame.columns, **{column: links.ids})
+    ordered = frame.order_by([ibis.desc("year"), ibis.asc("market_id"), ibis.asc(POSITION)]).drop(POSITION)
+    result = _small(ordered.to_pandas(), ())
+    for column, kind in ordered.schema().items():
+        if kind.is_integer():  # a rank, a year: whole numbers, not the floats a column with gaps becomes
+            result[column] = pd.Series([None if v is None else int(v) for v in result[column]], dtype=object)
+    for column in (C.SOURCE_IDS, C.CAVEAT_IDS):
+        result[column] = pd.Series([tuple(ids) if ids is not None else () for ids in result[column]], dtype=object)
+    return result
 
 
 def _small(frame: pd.DataFrame, counts: tuple[str, ...]) -> pd.DataFrame:
