@@ -169,7 +169,8 @@ class FilteredView:
 
     package: Package
     state: ViewState
-    awards: pd.DataFrame
+    # The awards in view in their published amounts; :attr:`awards` converts them when first read.
+    published_awards: pd.DataFrame
     programmes: pd.DataFrame
     market_shares: pd.DataFrame
     milestones: pd.DataFrame
@@ -180,7 +181,18 @@ class FilteredView:
 
     @property
     def empty(self) -> bool:
-        return self.awards.empty and self.programmes.empty
+        return self.published_awards.empty and self.programmes.empty
+
+    @cached_property
+    def awards(self) -> pd.DataFrame:
+        """The awards in view, converted when a currency is chosen.
+
+        Converted when first read: a chart of programmes in another currency (the World page's)
+        never converts a million awards it does not draw.
+        """
+        if self.state.fx is None:
+            return self.published_awards
+        return convert_frame(self.published_awards, self.state.fx)
 
     @cached_property
     def money(self) -> Money:
@@ -197,7 +209,7 @@ class FilteredView:
         t = Translator(self.state.lang)
         if self.empty:
             return t("sentence.none")
-        awards = t("sentence.awards", n=len(self.awards))
+        awards = t("sentence.awards", n=len(self.published_awards))
         n_programmes = self.programme_count()
         text = t("sentence.showing", awards=awards, programmes=t("sentence.programmes", n=int(n_programmes)))
         if self.phrases:
@@ -383,7 +395,6 @@ def apply_view(prepared: Prepared, state: ViewState, kind_labels: Mapping[str, s
     shown_awards = awards.take(award_rows)
     shown_programmes = programmes.take(programme_rows)
     if state.fx is not None:
-        shown_awards = convert_frame(shown_awards, state.fx)
         shown_programmes = convert_programmes(shown_programmes, state.fx)
     shares = prepared.market_shares
     if state.countries:

@@ -269,9 +269,13 @@ def nesting_table(
     names = localized(programmes, "name", lang)
     countries = localized(programmes, "country_name", lang)
     keys = ("programme", "level", "amount", "named_awards", "allocated", "country", "id")
+    wanted = ["level", value_column, currency_column, "basis", C.N_AWARDS, C.ALLOCATED_CURRENCY, "id"]
+    wanted += [C.ALLOCATED_BY_BASIS] if C.ALLOCATED_BY_BASIS in programmes.columns else []
+    # Rows as plain dicts by index label, read once: a lookup per programme through .loc costs a Series each.
+    records = dict(zip(programmes.index, programmes[wanted].to_dict("records"), strict=True))
     rows = []
     for index, depth in order:
-        row = programmes.loc[index]
+        row = records[index]
         parts, allocated_currency = row.get(C.ALLOCATED_BY_BASIS), row[C.ALLOCATED_CURRENCY]
         cells = (
             "\u2003" * depth + ("└ " if depth else "") + str(names[index]),
