@@ -132,6 +132,39 @@ def minimal_tables() -> dict[str, list[dict[str, str]]]:
     return copy.deepcopy(MINIMAL)
 
 
+def crowded_tables(recipients: int, rounds: int) -> dict[str, list[dict[str, str]]]:
+    """The minimal package plus ``recipients`` sole recipients, one award each spread over ``rounds`` rounds.
+
+    Every award is cited and larger than the one before, so rankings are fixed: the pages' caps (top
+    recipients and "others", per-programme charts, paged tables, a search for a long filter) show.
+    """
+    tables = minimal_tables()
+    tables["programmes"][0]["amount"] = "10000000000000"
+    for r in range(rounds):
+        tables["programmes"].append({**tables["programmes"][0], "id": f"round-x{r}", "name_en": f"Round x{r}"})
+        tables["citations"].append({"source_id": "src-a", "programme_id": f"round-x{r}"})
+    for n in range(recipients):
+        tables["organisations"].append(
+            {"id": f"firm-{n:04d}", "name_en": f"Firm {n:04d}", "kind": "company", "country_id": "JP"}
+        )
+        tables["awards"].append(
+            {
+                "id": f"grant-{n:04d}",
+                "programme_id": f"round-x{n % rounds}",
+                "purpose_en": "GPU cloud",
+                "amount": str(1_000_000 * (n + 1)),
+                "currency": "JPY",
+                "basis": "exact",
+                "announced": "2024-04-19",
+            }
+        )
+        tables["award_recipients"].append(
+            {"award_id": f"grant-{n:04d}", "organisation_id": f"firm-{n:04d}", "role": "sole"}
+        )
+        tables["citations"].append({"source_id": "src-a", "award_id": f"grant-{n:04d}"})
+    return tables
+
+
 def write_table(folder: Path, name: str, rows: list[dict[str, str]]) -> Path:
     """Write one table as CSV with the model's columns in order (missing cells empty)."""
     path = folder / TABLES_BY_NAME[name].path

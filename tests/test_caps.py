@@ -18,7 +18,7 @@ from aifunding.figures.companies import TOP_RECIPIENTS, build_recipient_figure
 from aifunding.figures.registry import MAX_FAMILIES
 from aifunding.loading.package import load_package
 
-from packages import minimal_tables, write_package
+from packages import crowded_tables, write_package
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"
@@ -30,31 +30,7 @@ MAX_SPEC_BYTES = 1_000_000
 @pytest.fixture(scope="module")
 def crowded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The minimal package plus 1,200 sole recipients, one award each in ten rounds, all valid and cited."""
-    tables = minimal_tables()
-    tables["programmes"][0]["amount"] = "10000000000000"
-    for r in range(ROUNDS):
-        tables["programmes"].append({**tables["programmes"][0], "id": f"round-x{r}", "name_en": f"Round x{r}"})
-        tables["citations"].append({"source_id": "src-a", "programme_id": f"round-x{r}"})
-    for n in range(RECIPIENTS):
-        tables["organisations"].append(
-            {"id": f"firm-{n:04d}", "name_en": f"Firm {n:04d}", "kind": "company", "country_id": "JP"}
-        )
-        tables["awards"].append(
-            {
-                "id": f"grant-{n:04d}",
-                "programme_id": f"round-x{n % ROUNDS}",
-                "purpose_en": "GPU cloud",
-                "amount": str(1_000_000 * (n + 1)),
-                "currency": "JPY",
-                "basis": "exact",
-                "announced": "2024-04-19",
-            }
-        )
-        tables["award_recipients"].append(
-            {"award_id": f"grant-{n:04d}", "organisation_id": f"firm-{n:04d}", "role": "sole"}
-        )
-        tables["citations"].append({"source_id": "src-a", "award_id": f"grant-{n:04d}"})
-    folder = write_package(tmp_path_factory.mktemp("crowded") / "pkg", tables)
+    folder = write_package(tmp_path_factory.mktemp("crowded") / "pkg", crowded_tables(RECIPIENTS, ROUNDS))
     assert load_package(folder).report.valid
     return folder
 
