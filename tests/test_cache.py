@@ -13,6 +13,7 @@ import pytest
 from aifunding import BUNDLED_DATA
 from aifunding.data.limits import Limits, LimitsError
 from aifunding.data.tables import TABLES
+from aifunding.loading import cache as cache_module
 from aifunding.loading import package as package_module
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import Package, load_package
@@ -107,6 +108,30 @@ def test_an_entry_that_cannot_be_read_is_validated_anew(tmp_path: Path, monkeypa
     (entry,) = (tmp_path / "cache" / "packages").iterdir()
     (entry / "awards.parquet").unlink()
     assert cache.get(entry.name) is None
+
+
+def test_a_cached_table_is_read_when_first_asked_for_even_after_its_entry_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that found an entry keeps reading its tables after a newer entry evicted it."""
+    folder = write_package(tmp_path / "pkg")
+    cache = PackageCache(tmp_path / "cache")
+    load_package(folder, cache=cache)
+    reads: list[str] = []
+    read = cache_module._read_frame
+    monkeypatch.setattr(
+        cache_module, "_read_frame", lambda table, source: reads.append(table.name) or read(table, source)
+    )
+    cached = load_package(folder, cache=cache)
+    assert reads == []  # nothing read yet
+    assert len(cached.frame("countries")) == len(minimal_tables()["countries"])
+    assert reads == ["countries"]
+    (entry,) = (tmp_path / "cache" / "packages").iterdir()
+    shutil.rmtree(entry)  # evicted by another process
+    same_package(cached, load_package(folder))
+    assert sorted(reads) == sorted(table.name for table in TABLES)  # each table read once, countries included
+    cached.frame("awards")
+    assert len(reads) == len(TABLES)
 
 
 def test_the_cache_folder_comes_from_the_environment(tmp_path: Path) -> None:

@@ -77,4 +77,5 @@ def one_chunk(values: pd.Series) -> pd.Series:
     arrow = pa.array(values.array)  # pandas hands over its Arrow data without a copy
     if not isinstance(arrow, pa.ChunkedArray) or arrow.num_chunks <= 1:
         return values
-    return pd.Series(pd.arrays.ArrowStringArray(arrow.combine_chunks(), dtype=TEXT), index=values.index, name=values.name)
+    joined = pd.arrays.ArrowStringArray(arrow.combine_chunks(), dtype=TEXT)  # type: ignore[call-arg]
+    return pd.Series(joined, index=values.index, name=values.name)

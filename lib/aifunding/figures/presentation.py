@@ -406,7 +406,7 @@ def programme_families(
     # Each programme's main currency, chosen from its funded rows' currencies as value_counts orders them.
     pairs = pd.DataFrame({"root": roots[funded], "currency": currencies[funded]})
     counted = pairs.groupby(["root", "currency"], sort=False).size()
-    home = int(currency_ids.get_loc(HOME_CURRENCY)) if HOME_CURRENCY in currency_ids else -2
+    home = currency_ids.tolist().index(HOME_CURRENCY) if HOME_CURRENCY in currency_ids else -2
     main = np.full(len(root_ids) + 1, -3)  # -3 never matches a currency code
     best: dict[int, int] = {}
     for (root, currency), n in zip(counted.index.tolist(), counted.tolist(), strict=True):
@@ -416,12 +416,14 @@ def programme_families(
             main[root], best[root] = currency, n
     drawn = funded & (currencies == main[roots])
     labels, _ = pd.factorize(awards[C.PROJECT_LABEL])
-    recipients = pd.DataFrame({"root": roots[drawn], "label": labels[drawn]})
-    recipients = recipients[recipients["label"] >= 0].drop_duplicates().groupby("root").size()
+    pairs = pd.DataFrame({"root": roots[drawn], "label": labels[drawn]})
+    recipients = pairs[pairs["label"] >= 0].drop_duplicates().groupby("root").size()
     values = np.asarray(awards[value_column].to_numpy(dtype=object)[drawn], dtype=float)
     # Added in row order, one programme at a time, as a loop over its amounts would add them.
     sums = np.bincount(roots[drawn], weights=values, minlength=len(root_ids))
-    families = [int(root) for root, n in recipients.items() if n >= min_recipients]
+    families = [
+        root for root, n in zip(recipients.index.tolist(), recipients.tolist(), strict=True) if n >= min_recipients
+    ]
     families.sort(key=lambda root: (-sums[root], root))  # largest first; ties in order of appearance
     order = np.argsort(roots, kind="stable")
     starts = np.searchsorted(roots[order], np.arange(len(root_ids) + 1))

@@ -9,6 +9,10 @@ and text as read, the limits, and the source of the modules that validate (so a 
 reuses an old answer). An entry is written to a temporary folder and renamed into place, so a reader
 sees a whole entry or none, and two processes writing the same one at once both succeed.
 
+A table is read from its entry when it is first asked for, from a file opened when the entry was
+found (so an entry removed later by a newer one is still readable by whoever opened it): a server
+that has a package's prepared views rarely needs its million citations, and does not wait for them.
+
 Frames are stored exactly: Decimal columns as their text (a Parquet decimal would re-scale "2.5"
 and "6000000000" to one scale), whole numbers as nullable integers, booleans as booleans, the rest
 as text.
@@ -31,14 +35,16 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import pandas as pd
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from aifunding import __version__
 from aifunding.data.frames import field_types, frame_from_records, typed_frame
@@ -123,8 +129,57 @@ def stat_key(
 class Cached:
     """What a cache entry holds: the valid rows by table and the report of the validation that made them."""
 
-    frames: dict[str, pd.DataFrame]
+    frames: Mapping[str, pd.DataFrame]
     report: ValidationReport
+
+
+class StoredFrames(Mapping[str, pd.DataFrame]):
+    """A cache entry's frames by table, each read from its Parquet file the first time it is asked for.
+
+    The files are opened (and their footers read, which finds a truncated file) when the entry is
+    found; reading a table later needs neither its path nor the entry still being there.
+    """
+
+    def __init__(self, entry: Path) -> None:
+        self._files: dict[str, IO[bytes]] = {}
+        try:
+            for table in TABLES:
+                handle = (entry / f"{table.name}.parquet").open("rb")
+                self._files[table.name] = handle
+                pq.ParquetFile(handle)  # the footer: an unreadable file fails here, not at first use
+        except BaseException:
+            self.close()
+            raise
+        self._frames: dict[str, pd.DataFrame] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        frame = self._frames.get(name)
+        if frame is not None:
+            return frame
+        table = next((t for t in TABLES if t.name == name), None)
+        if table is None:
+            raise KeyError(name)
+        with self._lock:  # sessions on several threads read a table once between them
+            if name not in self._frames:
+                handle = self._files[name]
+                handle.seek(0)
+                self._frames[name] = _read_frame(table, handle)
+                handle.close()
+            return self._frames[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(table.name for table in TABLES)
+
+    def __len__(self) -> int:
+        return len(TABLES)
+
+    def close(self) -> None:
+        for handle in self._files.values():
+            handle.close()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return dict, (dict(self.items()),)  # a copy elsewhere holds the frames themselves
 
 
 ENTRIES_ENV = "AIFUNDING_CACHE_ENTRIES"
@@ -171,7 +226,7 @@ class PackageCache:
         try:
             with (entry / "report.pickle").open("rb") as handle:
                 report = pickle.load(handle)
-            frames = {table.name: _read_frame(table, entry / f"{table.name}.parquet") for table in TABLES}
+            frames = StoredFrames(entry)
         except (OSError, ValueError, pickle.UnpicklingError, EOFError, KeyError):
             return None
         if not isinstance(report, ValidationReport):
@@ -308,9 +363,9 @@ def _write_frame(table: Table, frame: pd.DataFrame, path: Path) -> None:
     stored.to_parquet(path, index=False)
 
 
-def _read_frame(table: Table, path: Path) -> pd.DataFrame:
+def _read_frame(table: Table, source: Path | IO[bytes]) -> pd.DataFrame:
     """The frame as :func:`~aifunding.data.frames.frame_from_records` builds it (tests compare them)."""
-    stored = pd.read_parquet(path)
+    stored = pd.read_parquet(source)
     for name, kind in field_types(table).items():
         if kind is Decimal:
             stored[name] = pd.Series(

@@ -11,7 +11,7 @@ descriptor that is not JSON) raises :class:`PackageReadError`. Files are read th
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -51,7 +51,8 @@ class Package:
 
     path: Path
     descriptor: dict[str, Any]
-    frames: dict[str, pd.DataFrame]
+    # By table; read from the cache, a table is read when first asked for (a Mapping, not always a dict).
+    frames: Mapping[str, pd.DataFrame]
     report: ValidationReport
     # The cache entry holding it (:mod:`aifunding.loading.cache`), when it was loaded through a cache.
     cache_key: str | None = None

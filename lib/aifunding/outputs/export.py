@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -267,7 +267,7 @@ class TooManyRows(IncompleteExport):
     """A table has more rows than an XLSX sheet holds: refused, never cut short; the message names it."""
 
 
-def check_sheet_rows(frames: dict[str, pd.DataFrame]) -> None:
+def check_sheet_rows(frames: Mapping[str, pd.DataFrame]) -> None:
     """Refuse an XLSX export with a table longer than a sheet (rather than a workbook that drops rows).
 
     Raises:
