@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from aifunding import BUNDLED_DATA
+from aifunding import columns as C
 from aifunding.data.limits import Limits, LimitsError
 from aifunding.data.tables import TABLES
 from aifunding.loading import cache as cache_module
@@ -238,3 +239,36 @@ def test_a_prepared_package_is_read_back_rather_than_prepared_again(
     prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
     prepare_cached(load_package(BUNDLED_DATA), None)
     assert calls == ["ai-funding", "ai-funding"]
+
+
+def test_prepared_views_keep_their_text_beside_the_pickle_and_one_version_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Text columns are mapped back from an Arrow file (equal, same types); a missing file means prepare again."""
+    from aifunding.analysis import view as view_module
+    from aifunding.analysis.view import prepare, prepare_cached
+    from aifunding.data.frames import TEXT
+
+    cache = PackageCache(tmp_path / "cache")
+    prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
+    (entry,) = (tmp_path / "cache" / "packages").iterdir()
+    (pickled,) = entry.glob("prepared-*.pickle")
+    assert pickled.with_suffix(".arrow").stat().st_size > 0
+    again = prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
+    fresh = prepare(load_package(BUNDLED_DATA))
+    for name in ("awards", "programmes", "market_shares", "milestones"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(fresh, name), check_exact=True)
+    texts = [column for column in again.awards.columns if again.awards[column].dtype == TEXT]
+    assert C.PROJECT_LABEL in texts and len(texts) > 10
+    # A pickle whose texts are gone is prepared again, not half read.
+    pickled.with_suffix(".arrow").unlink()
+    calls: list[str] = []
+    real_prepare = view_module.prepare
+    monkeypatch.setattr(view_module, "prepare", lambda package: calls.append(package.name) or real_prepare(package))
+    pd.testing.assert_frame_equal(prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache).awards, fresh.awards)
+    assert calls == ["ai-funding"]
+    # Views of other code replace these: one version is kept in an entry, not one per change of code.
+    monkeypatch.setattr(view_module, "PREPARING_SOURCES", ("analysis/view.py",))
+    prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
+    assert len(list(entry.glob("prepared-*.pickle"))) == 1 and len(list(entry.glob("prepared-*.arrow"))) == 1
+    assert not pickled.exists()

@@ -44,10 +44,11 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from aifunding import __version__
-from aifunding.data.frames import field_types, frame_from_records, typed_frame
+from aifunding.data.frames import TEXT, field_types, frame_from_records, typed_frame
 from aifunding.data.limits import GB, Limits, LimitsError, whole_setting
 from aifunding.data.report import ValidationReport
 from aifunding.data.tables import TABLES, Table
@@ -265,25 +266,36 @@ class PackageCache:
 
         ``digest`` names the code that builds it (:func:`source_digest`): changed code builds anew.
         Read back from the entry when it is there (the caller checks what it gets); otherwise built,
-        and stored when the entry exists. As with the report, the file is a pickle.
+        and stored when the entry exists. As with the report, the file is a pickle; the text columns of
+        its frames are kept beside it as Arrow and mapped back without a copy.
         """
         entry = self.entry(key)
         path = entry / f"{name}-{digest[:32]}.pickle"
+        texts_path = path.with_suffix(".arrow")
         try:
             with path.open("rb") as handle:
-                return pickle.load(handle)
-        except (OSError, ValueError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+                return _Unpickler(handle, texts_path).load()
+        except (OSError, ValueError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, pa.ArrowException):
             pass
         value = build()
         if entry.is_dir():
             try:
                 staging = Path(tempfile.mkstemp(prefix=f".{name}-", dir=entry)[1])
+                texts_staging = Path(tempfile.mkstemp(prefix=f".{name}-", dir=entry)[1])
                 try:
+                    texts: list[pa.Array] = []
                     with staging.open("wb") as handle:
-                        pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                        _Pickler(handle, texts).dump(value)
+                    _write_texts(texts, texts_staging)
+                    os.replace(texts_staging, texts_path)  # the texts first: a pickle never names missing ones
                     os.replace(staging, path)
                 finally:
                     staging.unlink(missing_ok=True)
+                    texts_staging.unlink(missing_ok=True)
+                # What older code built under this name is of no more use (a reader that has it mapped keeps it).
+                for old in entry.glob(f"{name}-*"):
+                    if old.suffix in (".pickle", ".arrow") and old.stem != path.stem:
+                        old.unlink(missing_ok=True)
                 self.evict(keep=key)
             except OSError:
                 pass  # not stored: built again next time
@@ -341,6 +353,51 @@ class PackageCache:
                 if note.read_text(encoding="ascii").strip() in removed:
                     note.unlink()
         return removed
+
+
+# Text columns of derived frames are kept beside the pickle as Arrow, one record batch per column, and
+# read back memory-mapped: a million awards' joined views hold about a gigabyte of text, which unpickling
+# copied (seconds); mapped, the pages read it from the file with no copy at all.
+_TEXTS = pa.schema([("text", pa.large_string())])
+
+
+class _Pickler(pickle.Pickler):
+    """A pickle whose text columns (pandas' Arrow-backed strings) are set aside in ``texts``, named by position."""
+
+    def __init__(self, handle: IO[bytes], texts: list[pa.Array]) -> None:
+        super().__init__(handle, protocol=pickle.HIGHEST_PROTOCOL)
+        self.texts = texts
+
+    def persistent_id(self, obj: Any) -> Any:
+        if isinstance(obj, pd.arrays.ArrowStringArray) and obj.dtype == TEXT:
+            arrow = pa.array(obj)  # pandas hands over its Arrow data without a copy
+            joined = arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
+            self.texts.append(joined.cast(pa.large_string()))
+            return ("text", len(self.texts) - 1)
+        return None
+
+
+class _Unpickler(pickle.Unpickler):
+    """Reads what :class:`_Pickler` wrote, mapping the text columns from their Arrow file."""
+
+    def __init__(self, handle: IO[bytes], texts_path: Path) -> None:
+        super().__init__(handle)
+        self.texts_path = texts_path
+        self.reader: Any = None
+
+    def persistent_load(self, pid: Any) -> Any:
+        if not (isinstance(pid, tuple) and len(pid) == 2 and pid[0] == "text" and isinstance(pid[1], int)):
+            raise pickle.UnpicklingError(f"unknown reference in a cached view: {pid!r}")
+        if self.reader is None:
+            self.reader = pa.ipc.open_file(pa.memory_map(str(self.texts_path)))
+        column = self.reader.get_batch(pid[1]).column(0)
+        return pd.arrays.ArrowStringArray(pa.chunked_array([column]), dtype=TEXT)  # type: ignore[call-arg]
+
+
+def _write_texts(texts: list[pa.Array], path: Path) -> None:
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, _TEXTS) as writer:
+        for column in texts:
+            writer.write_batch(pa.record_batch([column], schema=_TEXTS))
 
 
 def _mark_used(entry: Path) -> None:
