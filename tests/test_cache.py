@@ -228,6 +228,15 @@ def test_a_prepared_package_is_read_back_rather_than_prepared_again(
     monkeypatch.setattr(view_module, "prepare", counted)
     again = prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
     assert calls == []  # read back: a restart opens it without preparing
+    # The adding rule comes back having read the rows of these very frames: a view's totals read nothing again.
+    from aifunding.analysis import adding as adding_module
+    from aifunding.outputs.summary import headline
+
+    reads: list[int] = []
+    real_read = adding_module._read_rows
+    monkeypatch.setattr(adding_module, "_read_rows", lambda *args: reads.append(1) or real_read(*args))
+    headline(again, apply_view(again, ViewState(countries=("JP",))))
+    assert reads == []
     for name in ("awards", "programmes", "market_shares", "milestones"):
         pd.testing.assert_frame_equal(getattr(again, name), getattr(prepared, name))
     assert again.date_span == prepared.date_span and again.context.names == prepared.context.names

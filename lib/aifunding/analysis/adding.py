@@ -350,6 +350,10 @@ class AddingRule:
             return rows
         return rows.with_money(_money_columns((programmes, awards), value_column, currency_column))
 
+    def read_whole(self, programmes: pd.DataFrame, awards: pd.DataFrame) -> None:
+        """Read the package's whole frames now (they are kept with the rule, and with it in the cache)."""
+        self._whole_rows(programmes, awards)
+
     def _whole_rows(self, programmes: pd.DataFrame, awards: pd.DataFrame) -> _Rows:
         """The rows of the package's whole frames, read once (in their published amounts) and kept.
 
@@ -522,8 +526,18 @@ def _read_rows(
         columns,
         np.asarray(parent_codes, dtype=np.intp),
         np.asarray(parents, dtype=object),
-        lambda positions: _names_at(frames, positions),
+        _Names(frames),
     )
+
+
+class _Names:
+    """Reads the names of rows of these frames (a class, not a closure, so a prepared rule can be kept)."""
+
+    def __init__(self, frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+        self.frames = frames
+
+    def __call__(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _names_at(self.frames, positions)
 
 
 def _names_at(frames: tuple[pd.DataFrame, pd.DataFrame], positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
