@@ -234,3 +234,28 @@ def test_worded_rows_word_only_what_is_shown() -> None:
     assert list(small.whole()["Label"]) == ["#0!", "#1!"]
     assert worded_sizes == [3, 2, 2]
     assert Worded.of(pd.DataFrame({"A": [1, 2]})).head(1).to_dict("list") == {"A": [1]}
+
+
+AWKWARD_DATES = ["2024-04-20", "2024-12-25", "2023-06", "2019", "1998-01-05", "2090-01-01", None, "2024-04-19"]
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [FxChoice("USD"), FxChoice("EUR"), FxChoice("JPY", "2023-06"), FxChoice("USD", "2024-04-20"), FxChoice("GBP", "1998")],
+    ids=str,
+)
+def test_notes_without_conversion_are_the_notes_conversion_writes(prepared: Prepared, choice: FxChoice) -> None:
+    """What a view says could not be converted is found per currency and date, and is what converting says."""
+    from aifunding.analysis.conversion import conversion_notes, convert_frame
+
+    awards = prepared.awards.copy()
+    # Dates the ECB table cannot answer, or answers by a fallback, and currencies it does not quote.
+    awards["announced"] = pd.array([AWKWARD_DATES[i % len(AWKWARD_DATES)] for i in range(len(awards))], dtype="str")
+    awards.loc[awards.index[::7], "currency"] = "XYZ"
+    for frame in (awards, prepared.awards, awards.iloc[0:0]):
+        expected = [None if pd.isna(note) else note for note in convert_frame(frame, choice)[C.FX_NOTE]]
+        assert conversion_notes(frame, choice).tolist() == expected
+    view = apply_view(prepared, ViewState(currency=choice.currency, fx_at=choice.at or "announcement"))
+    said = view.unconverted()
+    view.awards  # noqa: B018 (converting them now: the same counts, read from the converted rows)
+    assert view.unconverted() == said

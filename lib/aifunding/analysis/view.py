@@ -24,6 +24,7 @@ from aifunding.analysis.conversion import (
     NO_DATE_NOTE,
     FxChoice,
     Money,
+    conversion_notes,
     convert_frame,
     convert_programmes,
 )
@@ -248,14 +249,16 @@ class FilteredView:
 
     def unconverted(self) -> dict[str, int]:
         """Why figures with an amount could not be converted, and how many."""
-        if self.state.currency is None:
+        fx = self.state.fx
+        if self.state.currency is None or fx is None:
             return {}
-        notes = pd.concat(
-            [
-                self.awards.get(C.FX_NOTE, pd.Series(dtype=object)),
-                self.programmes.get(C.FX_NOTE, pd.Series(dtype=object)),
-            ]
+        # The awards' notes without converting them, unless they were converted already (the same notes).
+        award_notes = (
+            self.__dict__["awards"].get(C.FX_NOTE, pd.Series(dtype=object))
+            if "awards" in self.__dict__
+            else conversion_notes(self.published_awards, fx)
         )
+        notes = pd.concat([award_notes, self.programmes.get(C.FX_NOTE, pd.Series(dtype=object))])
         notes = notes[notes.notna() & (notes != NO_AMOUNT_NOTE)]
         return {str(k): int(v) for k, v in notes.value_counts().items()}
 
