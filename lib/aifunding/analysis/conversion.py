@@ -147,10 +147,21 @@ def conversion_notes(frame: pd.DataFrame, choice: FxChoice) -> pd.Series:
     codes: a million awards' notes in a fraction of the time their conversion takes.
     """
     has_amount = frame["amount"].notna().to_numpy()
-    at = pd.Series(choice.at, index=frame.index, dtype=object) if choice.fixed else frame["announced"]
-    codes, keys = pd.factorize(pd.MultiIndex.from_arrays([frame["currency"], at]))
-    table = [rate_or_note(_none_if_na(currency), _none_if_na(when), choice) for currency, when in keys.tolist()]
-    notes = np.array([note if isinstance(note, str) else None for note in table] + [None], dtype=object)[codes]
+    currency_codes, currencies = pd.factorize(frame["currency"])  # -1 where missing
+    if choice.fixed:
+        date_codes, dates = np.zeros(len(frame), dtype=np.intp), [choice.at]
+    else:
+        date_codes, announced = pd.factorize(frame["announced"])
+        dates = announced.tolist()
+    # One code per (currency, date) pair, 0 standing for a missing one on either side.
+    width = len(dates) + 1
+    codes, pairs = pd.factorize((currency_codes + 1) * width + (date_codes + 1))
+    table: list[str | None] = []
+    for pair in pairs.tolist():
+        currency, when = divmod(pair, width)
+        found = rate_or_note(currencies[currency - 1] if currency else None, dates[when - 1] if when else None, choice)
+        table.append(found if isinstance(found, str) else None)
+    notes = np.array(table, dtype=object)[codes]  # every row has a pair: no code is missing
     notes[~has_amount] = NO_AMOUNT_NOTE
     return pd.Series(notes, index=frame.index, dtype=object)
 
