@@ -241,7 +241,13 @@ AWKWARD_DATES = ["2024-04-20", "2024-12-25", "2023-06", "2019", "1998-01-05", "2
 
 @pytest.mark.parametrize(
     "choice",
-    [FxChoice("USD"), FxChoice("EUR"), FxChoice("JPY", "2023-06"), FxChoice("USD", "2024-04-20"), FxChoice("GBP", "1998")],
+    [
+        FxChoice("USD"),
+        FxChoice("EUR"),
+        FxChoice("JPY", "2023-06"),
+        FxChoice("USD", "2024-04-20"),
+        FxChoice("GBP", "1998"),
+    ],
     ids=str,
 )
 def test_notes_without_conversion_are_the_notes_conversion_writes(prepared: Prepared, choice: FxChoice) -> None:
@@ -259,3 +265,23 @@ def test_notes_without_conversion_are_the_notes_conversion_writes(prepared: Prep
     said = view.unconverted()
     view.awards  # noqa: B018 (converting them now: the same counts, read from the converted rows)
     assert view.unconverted() == said
+
+
+def test_a_views_recipients_are_counted_from_numbers_as_from_its_awards(prepared: Prepared, tmp_path: Path) -> None:
+    from aifunding.analysis.view import prepare, recipient_count
+
+    from packages import generate
+
+    generate(1500, tmp_path / "package", seed=6)
+    for package in (prepared, prepare(load_package(tmp_path / "package"))):
+        for state in (
+            ViewState(),
+            ViewState(countries=("JP",)),
+            ViewState(countries=("GB", "US")),
+            ViewState(countries=("XX",)),
+        ):
+            view = apply_view(package, state)
+            expected = len({org for ids in view.awards[C.RECIPIENT_IDS] for org in ids})
+            assert recipient_count(package, view) == expected, state
+            if not state.countries:
+                assert expected > 0  # the whole package has recipients: the count is not trivially 0

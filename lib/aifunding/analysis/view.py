@@ -8,6 +8,7 @@ charts. Filters compose with AND; an empty selection means "no filter".
 from __future__ import annotations
 
 import datetime
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
@@ -264,6 +265,30 @@ class FilteredView:
 
 
 @dataclass(frozen=True)
+class RecipientLinks:
+    """Every award's recipients as numbers: one (award row, organisation code) pair per link, in award order."""
+
+    award_rows: np.ndarray
+    organisations: np.ndarray
+
+    @classmethod
+    def of(cls, recipient_ids: pd.Series) -> RecipientLinks:
+        """From the awards' ``recipient_ids`` (a tuple of organisation ids per award)."""
+        lengths = np.fromiter((len(ids) for ids in recipient_ids.tolist()), dtype=np.intp, count=len(recipient_ids))
+        codes, _ = pd.factorize(np.fromiter(itertools.chain.from_iterable(recipient_ids.tolist()), dtype=object))
+        return cls(np.repeat(np.arange(len(recipient_ids)), lengths), np.asarray(codes, dtype=np.intp))
+
+    def count(self, rows: np.ndarray | None, n_awards: int) -> int:
+        """How many organisations receive the awards at ``rows`` (None: every award)."""
+        picked = self.organisations
+        if rows is not None:
+            kept = np.zeros(n_awards, dtype=bool)
+            kept[rows] = True
+            picked = picked[kept[self.award_rows]]
+        return int(np.count_nonzero(np.bincount(picked))) if len(picked) else 0
+
+
+@dataclass(frozen=True)
 class Prepared:
     """Per-package frames computed once and reused by every rerun and session."""
 
@@ -280,6 +305,8 @@ class Prepared:
     adding: AddingRule | None = None
     # First and last day any announcement can mean: the date controls' range, where "no filter" is.
     date_span: tuple[datetime.date, datetime.date] = (datetime.date(1990, 1, 1), datetime.date(2100, 12, 31))
+    # The awards' recipients as numbers, so a view counts its recipients without a loop over its awards.
+    recipients: RecipientLinks | None = None
     # Derived artefacts (figures, tables) memoised per view state by the dashboard; bounded there.
     memo: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -309,6 +336,7 @@ def prepare(package: Package) -> Prepared:
         sources=_rows_by_id(package.frame("sources")),
         caveats=_rows_by_id(package.frame("caveats")),
         adding=_rule_with_rows(package, programmes, awards),
+        recipients=RecipientLinks.of(awards[C.RECIPIENT_IDS]),
         date_span=announcement_span(programmes["announced"], awards["announced"]),
     )
 
@@ -343,6 +371,14 @@ def prepare_cached(package: Package, cache: PackageCache | None) -> Prepared:
         return prepare(package)
     package.__dict__["tree"] = kept["context"].tree  # one tree for the package and its views
     return Prepared(package, **kept)
+
+
+def recipient_count(prepared: Prepared, view: FilteredView) -> int:
+    """How many organisations receive the view's awards (a joint project's members each count)."""
+    selection = view.selection
+    if prepared.recipients is not None and selection is not None and selection.awards is prepared.awards:
+        return prepared.recipients.count(selection.award_rows, len(prepared.awards))
+    return len({org for ids in view.published_awards[C.RECIPIENT_IDS] for org in ids})
 
 
 def announcement_span(*dates: pd.Series) -> tuple[datetime.date, datetime.date]:

@@ -15,10 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from aifunding import columns as C
 from aifunding.analysis.adding import SCOPES, AddingRule, Total
 from aifunding.analysis.conversion import FxChoice
-from aifunding.analysis.view import FilteredView, Prepared
+from aifunding.analysis.view import FilteredView, Prepared, recipient_count
 from aifunding.data.vocabulary import Level
 from aifunding.i18n import Translator
 from aifunding.money.formatting import (
@@ -155,7 +154,7 @@ def headline(prepared: Prepared, view: FilteredView) -> Headline:
         within=view.selection,
     )
     programmes = int(view.programmes.loc[view.programmes["level"] == Level.PROGRAMME, "id"].nunique())
-    recipients = len({org for ids in view.awards[C.RECIPIENT_IDS] for org in ids})
+    recipients = recipient_count(prepared, view)
     return Headline(
         currency or next((t.currency for t in totals.values() if t.currency), None),
         totals,
