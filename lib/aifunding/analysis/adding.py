@@ -166,7 +166,7 @@ class AddingRule:
 
     def _total(self, scope: Scope, rows: _Rows, currency: str | None) -> Total:
         kinds = rows["kind"]
-        in_scope = _isin(kinds, scope.kinds)
+        in_scope = rows.isin("kind", scope.kinds)
         above_in_scope = rows.per_parent(lambda p: bool(scope.kinds & self._chain_kinds(p))).astype(bool)
         candidate = in_scope | above_in_scope
         # Each row's reason is set by whole columns; the words of a reason are made only for the rows
@@ -263,13 +263,13 @@ class AddingRule:
             return {"caveat": caveat, "title": str(self.caveat_titles.get(caveat, ""))}
 
         leave_out(~in_scope, "scope", lambda i: {"kind": str(kinds[i])})
-        not_committed = _isin(statuses, NOT_COMMITTED_STATUSES)
+        not_committed = rows.isin("status", NOT_COMMITTED_STATUSES)
         leave_out(is_programme & not_committed, "status", lambda i: {"status": str(statuses[i])})
         leave_out(pd.notna(status_above), "status_inside", status_inside)
-        leave_out(_isin(rows["basis"], PLAN_BASES), "plan", lambda i: {})
+        leave_out(rows.isin("basis", PLAN_BASES), "plan", lambda i: {})
         budget = (levels == Level.BUDGET_FRAME) | (is_programme & (levels == Level.COMPONENT) & parent_is_frame)
         leave_out(budget, "budget", lambda i: {})
-        leave_out(_isin(ids, self.unconfirmed), "unconfirmed", unconfirmed_by)
+        leave_out(rows.isin("id", self.unconfirmed), "unconfirmed", unconfirmed_by)
 
     def _named(self, key: str, row_id: str) -> dict[str, str]:
         """A row's name for a reason, in English and (where the data has one) Japanese.
@@ -304,7 +304,7 @@ class AddingRule:
         if not self.overlaps_of:
             return
         ids = rows["id"]
-        members = _isin(ids, self.overlaps_of)
+        members = rows.isin("id", self.overlaps_of)
         # Each member of an overlap, by the counted row that holds it: itself, or the row it sits inside.
         holders = {ids[i]: ids[i] for i in np.flatnonzero(counted & members).tolist()}
         holders.update(zip(ids[inside & members], outermost[inside & members], strict=True))
@@ -412,9 +412,30 @@ class _Rows:
         self.parent_codes = parent_codes  # -1 where a row has no parent
         self.parents = parents
         self._names = names
+        # Rows picked out of whole rows read their columns and masks from them, taking their own on first use.
+        self._whole: _Rows | None = None
+        self._positions: np.ndarray | None = None
+        self._masks: dict[tuple[str, frozenset[Any]], np.ndarray] = {}
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self.columns[name]
+        column = self.columns.get(name)
+        if column is None and self._whole is not None and self._positions is not None:
+            column = self.columns[name] = self._whole[name][self._positions]
+        if column is None:
+            raise KeyError(name)
+        return column
+
+    def isin(self, name: str, wanted: Iterable[Any]) -> np.ndarray:
+        """Which rows' ``name`` is among ``wanted`` (kept: a package's statuses, bases and kinds do not change)."""
+        key = (name, frozenset(wanted))
+        mask = self._masks.get(key)
+        if mask is None:
+            if self._whole is not None and self._positions is not None and name not in _MONEY_COLUMNS:
+                mask = self._whole.isin(name, key[1])[self._positions]
+            else:
+                mask = _isin(self[name], key[1])
+            self._masks[key] = mask
+        return mask
 
     def per_parent(self, answer: Callable[[Any], Any]) -> np.ndarray:
         """``answer`` for each row's parent (None for a row without one), asked once per distinct parent."""
@@ -426,22 +447,22 @@ class _Rows:
         return answers[self.parent_codes]
 
     def take(self, positions: np.ndarray) -> _Rows:
-        """These rows only, in the order given."""
-        return _Rows(
-            {name: column[positions] for name, column in self.columns.items()},
-            self.parent_codes[positions],
-            self.parents,
-            lambda picked: self._names(positions[picked]),
-        )
+        """These rows only, in the order given (each column taken when it is first read)."""
+        picked = _Rows({}, self.parent_codes[positions], self.parents, lambda at: self._names(positions[at]))
+        picked._whole, picked._positions = self, positions
+        return picked
 
     def with_money(self, money: dict[str, np.ndarray]) -> _Rows:
         """The same rows with other amounts, currencies and conversion notes (a converted view's)."""
-        return _Rows({**self.columns, **money}, self.parent_codes, self.parents, self._names)
+        changed = _Rows({**self.columns, **money}, self.parent_codes, self.parents, self._names)
+        changed._whole, changed._positions = self._whole, self._positions
+        changed._masks = {key: mask for key, mask in self._masks.items() if key[0] not in _MONEY_COLUMNS}
+        return changed
 
     def entry_columns(self, positions: np.ndarray) -> tuple[np.ndarray, ...]:
         """Id, table, English and Japanese name, amount, currency, basis and date of the rows at ``positions``."""
         name_en, name_ja = self._names(positions)
-        columns = {name: self.columns[name][positions] for name in _ENTRY_COLUMNS if name in self.columns}
+        columns = {name: self[name][positions] for name in _ENTRY_COLUMNS if name not in ("name_en", "name_ja")}
         return tuple(
             name_en if name == "name_en" else name_ja if name == "name_ja" else columns[name] for name in _ENTRY_COLUMNS
         )
@@ -570,6 +591,8 @@ def _names_at(frames: tuple[pd.DataFrame, pd.DataFrame], positions: np.ndarray) 
 Reason = tuple[str, dict[str, str]]
 
 # The frame's columns an entry keeps, in the order of Entry's fields.
+# What a converted view replaces in the rows it picks.
+_MONEY_COLUMNS = frozenset({"value", "currency", "fx_note"})
 _ENTRY_COLUMNS = ("id", "table", "name_en", "name_ja", "value", "currency", "basis", "announced")
 
 
