@@ -125,6 +125,7 @@ def test_a_cached_table_is_read_when_first_asked_for_even_after_its_entry_is_gon
     )
     cached = load_package(folder, cache=cache)
     assert reads == []  # nothing read yet
+    assert cached.rows("awards") == len(minimal_tables()["awards"]) and reads == []  # counted from the footer
     assert len(cached.frame("countries")) == len(minimal_tables()["countries"])
     assert reads == ["countries"]
     (entry,) = (tmp_path / "cache" / "packages").iterdir()

@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import shutil
+import sys
 import zipfile
 from pathlib import Path
 
@@ -309,3 +310,13 @@ def test_a_link_opens_again_once_its_data_is_uploaded_again() -> None:
     assert at.query_params["data"] in (blob_id, [blob_id])
     again = open_page("overview", data=blob_id)
     assert any(n.startswith("Showing uploaded data:") for n in notices(again)), notices(again)
+
+
+def test_no_workbook_is_offered_when_a_table_is_longer_than_a_sheet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counted from the cache's footers, not by reading every table: the bundled awards are "too long" here."""
+    at = open_page("data")
+    own_data = sys.modules["ui.own_data"]  # imported by the page's first run
+    monkeypatch.setattr(own_data, "XLSX_MAX_ROWS", 50)
+    at.run()
+    assert not any("upload_workbook" in button.proto.id for button in at.get("download_button"))
+    assert any("longer than a sheet holds" in text for text in texts(at.markdown))

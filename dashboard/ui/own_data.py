@@ -210,7 +210,7 @@ def starting_points(served: Package) -> None:
             icon=":material/table_view:",
         )
     with workbook:
-        if any(len(frame) + 1 > XLSX_MAX_ROWS for frame in served.frames.values()):
+        if any(served.rows(name) + 1 > XLSX_MAX_ROWS for name in served.frames):
             small(t("upload.workbook_too_long"))
         else:
             st.download_button(

@@ -143,11 +143,13 @@ class StoredFrames(Mapping[str, pd.DataFrame]):
 
     def __init__(self, entry: Path) -> None:
         self._files: dict[str, IO[bytes]] = {}
+        self._rows: dict[str, int] = {}
         try:
             for table in TABLES:
                 handle = (entry / f"{table.name}.parquet").open("rb")
                 self._files[table.name] = handle
-                pq.ParquetFile(handle)  # the footer: an unreadable file fails here, not at first use
+                # The footer: an unreadable file fails here, not at first use; it also says how many rows.
+                self._rows[table.name] = pq.ParquetFile(handle).metadata.num_rows
         except BaseException:
             self.close()
             raise
@@ -168,6 +170,10 @@ class StoredFrames(Mapping[str, pd.DataFrame]):
                 self._frames[name] = _read_frame(table, handle)
                 handle.close()
             return self._frames[name]
+
+    def rows(self, name: str) -> int:
+        """How many rows table ``name`` has, without reading it."""
+        return self._rows[name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(table.name for table in TABLES)

@@ -71,6 +71,11 @@ class Package:
     def frame(self, name: str) -> pd.DataFrame:
         return self.frames[name]
 
+    def rows(self, name: str) -> int:
+        """How many valid rows table ``name`` has (without reading a table still in the cache)."""
+        counted = getattr(self.frames, "rows", None)
+        return int(counted(name)) if callable(counted) else len(self.frames[name])
+
     @cached_property
     def tree(self) -> ProgrammeTree:
         """The programme tree of the valid rows, built once per load and shared by every view of it."""
