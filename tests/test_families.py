@@ -63,8 +63,18 @@ def test_families_ranked_by_column_are_the_families_of_each_programme(rows: list
 
 def test_a_programme_with_one_home_currency_award_draws_in_yen_though_dollars_are_commoner() -> None:
     awards = frame(
-        [("p-a", "USD", Decimal(5), "Sakura"), ("p-a", "USD", Decimal(5), "KDDI"), ("p-a", "JPY", Decimal(900), "GMO")]
-        + [("p-a", "JPY", Decimal(100), "KDDI"), ("p-b", "EUR", Decimal(1), "GMO"), ("p-b", "EUR", Decimal(1), "KDDI")]
+        [
+            *[
+                ("p-a", "USD", Decimal(5), "Sakura"),
+                ("p-a", "USD", Decimal(5), "KDDI"),
+                ("p-a", "JPY", Decimal(900), "GMO"),
+            ],
+            *[
+                ("p-a", "JPY", Decimal(100), "KDDI"),
+                ("p-b", "EUR", Decimal(1), "GMO"),
+                ("p-b", "EUR", Decimal(1), "KDDI"),
+            ],
+        ]
     )
     found = programme_families(awards)
     # p-a adds 1,000 yen (its dollars are left out), p-b two euros: p-a first.
