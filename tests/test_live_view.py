@@ -95,7 +95,8 @@ def test_a_view_round_trips_through_the_store() -> None:
         ({"page": "overview", "params": {"country": ["JP"], "cur": 5}}, LiveView("overview", {})),
         ({"page": "overview", "params": "country=JP"}, LiveView("overview", {})),
         ({"page": "overview", "params": {"org": "x" * 5000}}, LiveView("overview", {})),
-        ({"page": "overview", "slide": -1}, LiveView("overview")),
+        ({"page": "overview", "slide": -10**9}, LiveView("overview")),
+        ({"page": "overview", "slide": -1}, LiveView("overview", slide=-1)),  # back past the first: the last
         ({"page": "overview", "slide": True}, LiveView("overview")),
         ({"page": "overview", "slide": 10**9}, LiveView("overview")),
         ({"page": "overview", "slide": "2"}, LiveView("overview")),

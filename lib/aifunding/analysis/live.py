@@ -23,6 +23,7 @@ OWN_PARAMS = ("lang", "every", "live", "key")
 SHARED_PARAMS = tuple(name for name in KNOWN_PARAMS if name not in OWN_PARAMS)
 # A chart's key as the registry makes it (``companies-by-recipient``, ``programme-jp-cloud-program``).
 CHART_KEY = re.compile(r"[A-Za-z0-9_.-]{1,120}")
+# Presenter mode counts slides back past the first too (-1 is the last), so a slide may be negative.
 MAX_SLIDE = 10_000
 
 
@@ -69,7 +70,9 @@ class LiveView:
         return cls(
             page,
             dict(sorted(params.items())),
-            slide if isinstance(slide, int) and not isinstance(slide, bool) and 0 <= slide <= MAX_SLIDE else None,
+            slide
+            if isinstance(slide, int) and not isinstance(slide, bool) and -MAX_SLIDE <= slide <= MAX_SLIDE
+            else None,
             spotlight if isinstance(spotlight, str) and CHART_KEY.fullmatch(spotlight) else None,
         )
 
