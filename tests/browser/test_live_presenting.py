@@ -66,6 +66,7 @@ def start_live(page, base: str, path: str = "companies") -> str:
     menu.get_by_text("Audience link").wait_for()
     link = menu.locator("[data-testid='stCode'] code").nth(1).inner_text().strip()
     page.keyboard.press("Escape")
+    menu.wait_for(state="hidden")
     return link
 
 
