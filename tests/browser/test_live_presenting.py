@@ -104,11 +104,15 @@ def followed(page, condition: str, what: str) -> float:
     return time.monotonic() - started
 
 
-def choose_country(page, name: str) -> None:
+def choose_country(page, name: str, code: str | None = None) -> None:
+    """Choose a country in the sidebar; with ``code``, wait until the page has taken it (the address says so)."""
     page.locator(".st-key-w_country input").click()
     page.keyboard.type(name)
     page.keyboard.press("Enter")
     page.keyboard.press("Escape")
+    if code:
+        page.wait_for_function("code => location.search.includes('country=' + code)", arg=code, timeout=30_000)
+        wait_for_app(page)
 
 
 def test_followers_see_the_presenters_page_filter_and_slide_within_two_seconds(browser, server) -> None:
@@ -167,12 +171,10 @@ def test_a_japanese_follower_follows_an_english_presenter_in_japanese(browser, s
 
 def test_a_follower_who_changes_anything_explores_alone_until_following_again(browser, server) -> None:
     with live_session(browser, server) as (presenter, link), follower(browser, link) as audience:
-        choose_country(audience, "Korea")
-        wait_for_app(audience)
+        choose_country(audience, "Korea", "KR")
         assert "exploring on your own" in alerts(audience, "Warning")
         # The presenter's next moves leave the detached follower alone.
-        choose_country(presenter, "Japan")
-        wait_for_app(presenter)
+        choose_country(presenter, "Japan", "JP")
         audience.wait_for_timeout(FOLLOW_MS)
         assert query(audience)["country"] == ["KR"]
         screenshot(audience, SHOTS, "follower-detached")
@@ -194,15 +196,12 @@ def test_a_forged_or_missing_key_cannot_drive(browser, server) -> None:
         before = store.read(live_id)
         assert before is not None
         # The forger (and any follower without a key) changes the view: that moves nobody else.
-        choose_country(forger, "Korea")
-        wait_for_app(forger)
+        choose_country(forger, "Korea", "KR")
         presenter.wait_for_timeout(FOLLOW_MS)
         assert store.read(live_id) == before
         assert "country" not in query(presenter)
         # The presenter's address still drives.
-        choose_country(presenter, "Japan")
-        presenter.wait_for_function("() => location.search.includes('country=JP')")
-        wait_for_app(presenter)
+        choose_country(presenter, "Japan", "JP")
         after = store.read(live_id)
         assert after is not None and after.version > before.version and after.state["params"] == {"country": "JP"}
 
