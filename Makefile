@@ -5,7 +5,7 @@ PIP = $(PYTHON) -m pip
 CHROMIUM ?= $(or $(AIFUNDING_CHROMIUM),/usr/bin/chromium)
 AXE = node_modules/axe-core/axe.min.js
 
-.PHONY: install install-locked dev-deps browser-tools browser-deps run test test-unit test-browser lint typecheck schema bench bench-scale lock
+.PHONY: install install-locked dev-deps browser-tools browser-deps run test test-unit test-browser lint typecheck schema bench bench-scale bench-live lock
 
 # The runtime only: what `make run` needs. No pytest, Playwright or ruff.
 install:
@@ -85,6 +85,10 @@ bench: dev-deps browser-tools
 # Not part of `bench`: minutes at 100k awards. Its floors read the same CSVs with pyarrow and DuckDB.
 bench-scale:
 	$(PYTHON) benchmarks/scale.py
+
+# Not part of `bench` either: a few minutes. Follow latency and server CPU with 1, 20 and 100 followers.
+bench-live:
+	$(PYTHON) benchmarks/live.py
 
 # Regenerates requirements.lock (runtime) and requirements-dev.lock (runtime + tooling, agreeing with it)
 # from requirements*.txt, with sha256 hashes of every wheel and sdist on PyPI, for Python 3.11 on any OS.

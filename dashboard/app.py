@@ -13,6 +13,9 @@ t = Translator(_lang if _lang in LANGUAGES else "en")
 st.set_page_config(page_title=t("app.title"), page_icon="💴", layout="wide")
 
 overview = PAGES[0]
+menu = [st.Page(f"views/{p.key}.py", title=t(f"page.{p.key}"), icon=p.icon, url_path=p.key) for p in PAGES]
+# A live session's follower is switched to the presenter's page by its key (ui.live).
+st.session_state["_navigation"] = {p.key: entry for p, entry in zip(PAGES, menu, strict=True)}
 page = st.navigation(
     [
         # Streamlit serves the default page at the root and no longer answers its url_path, so the root
@@ -26,7 +29,7 @@ page = st.navigation(
             default=True,
             visibility="hidden",
         ),
-        *(st.Page(f"views/{p.key}.py", title=t(f"page.{p.key}"), icon=p.icon, url_path=p.key) for p in PAGES),
+        *menu,
     ]
 )
 try:

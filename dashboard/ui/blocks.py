@@ -21,6 +21,7 @@ from aifunding.outputs.cells import table_csv_bytes, table_xlsx_bytes
 from aifunding.outputs.export import XLSX_MAX_ROWS, export_bytes, view_about_rows
 from aifunding.outputs.snapshot import Section
 
+from ui import live
 from ui.loading import memo
 from ui.state import current_link, translator
 from ui.text import notice, small, subheader_text
@@ -83,6 +84,7 @@ def chart(prepared: Prepared, fig: go.Figure, rows: Worded, *, key: str, heading
         "modeBarButtonsToRemove": ["lasso2d", "select2d"],
     }
     st.plotly_chart(fig, key=key, config=config, alt=meta.get("alt"), theme=None)
+    live.spotlight_button(key)
     # The page's snapshot download holds the charts this run drew, in order.
     st.session_state.get("_sections", []).append(Section(heading, fig, rows, key))
     source_footer(prepared, meta.get("source_ids", ()), meta.get("caveat_ids", ()))

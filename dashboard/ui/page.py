@@ -14,6 +14,7 @@ from aifunding.loading.package import newest_source_date
 from aifunding.money.formatting import format_partial_date
 from aifunding.outputs.snapshot import Section, build_snapshot
 
+from ui import live
 from ui.loading import Served, load
 from ui.own_data import Linked, open_link
 from ui.present import present, presenting, set_presenting
@@ -38,6 +39,8 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 def start(page_key: str) -> tuple[Prepared, FilteredView]:
     """Load the package, sync the view, and draw the header (or presenter mode, which stops the page)."""
     page = PAGES_BY_KEY[page_key]
+    # A follower takes the presenter's newest view (even another page or package) before anything loads.
+    live.begin(page_key)
     current = load()
     if current is None:
         st.stop()
@@ -46,7 +49,9 @@ def start(page_key: str) -> tuple[Prepared, FilteredView]:
     st.session_state["_page"] = page.title
     view = page_view(prepared, page.currency_fallback)
     st.session_state["_current_view"] = view
+    live.moved()
     st.html(PAGE_CSS)
+    live.banner()
     # The charts this run draws, in order, for the snapshot download (built only when clicked).
     sections: list[Section] = []
     st.session_state["_sections"] = sections
@@ -122,4 +127,5 @@ def share_row(prepared: Prepared, view: FilteredView, title_key: str, sections: 
         st.button(
             t("share.present"), key="present_start", icon=":material/slideshow:", on_click=set_presenting, args=(True,)
         )
+        live.share_controls()
         st.markdown(t("share.print"))

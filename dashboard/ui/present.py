@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import time
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from aifunding.analysis.urlstate import MIN_SLIDE_SECONDS, encode
-from aifunding.analysis.view import ViewState, apply_view
+from aifunding.analysis.view import Prepared, ViewState, apply_view
 from aifunding.figures.presentation import kind_labels
-from aifunding.outputs.snapshot import slides
+from aifunding.outputs.snapshot import Section, slides
 
+from ui import live
 from ui.blocks import source_footer
 from ui.loading import load
 from ui.state import translator, write_params
@@ -71,6 +73,14 @@ def _seconds_per_slide() -> int | None:
     return max(int(every), MIN_SLIDE_SECONDS)  # decoding already bounds it; never faster, whatever the state
 
 
+def _deck(prepared: Prepared, state: ViewState, lang: str) -> list[Section]:
+    """The slides of ``state``, built once per view and package load (a live audience shares one deck)."""
+    key = (state, f"deck-{lang}")
+    if key not in prepared.memo:
+        prepared.memo[key] = slides(prepared, apply_view(prepared, state, kind_labels(lang)))
+    return prepared.memo[key]
+
+
 def present(state: ViewState) -> None:
     """Draw presenter mode for ``state`` (the page's own controls are not drawn)."""
     t = translator()
@@ -86,7 +96,9 @@ def present(state: ViewState) -> None:
         current = load()
         if current is None:
             return
-        deck = slides(current.prepared, apply_view(current.prepared, state, kind_labels(t.lang)))
+        if live.moved():  # a live presenter's slide reaches followers before this deck is built
+            st.rerun(scope="app")
+        deck = _deck(current.prepared, state, t.lang)
         now = time.monotonic()
         shown_at = st.session_state.setdefault("_slide_shown_at", now)
         if seconds is not None and now - shown_at >= seconds - 0.5:
@@ -94,8 +106,11 @@ def present(state: ViewState) -> None:
         if not deck:
             empty_notice()
             return
+        if live.moved():  # a follower turned a slide themselves
+            st.rerun(scope="app")
         index = st.session_state.get("_slide", 0) % len(deck)
-        figure = deck[index].figure
+        # A copy: the deck is shared by every viewer of this view (a live session's followers too).
+        figure = go.Figure(deck[index].figure)
         meta = figure.layout.meta or {}
         # Readable from the back of a room: bigger type, taller plot, room for the bigger title.
         figure.update_layout(

@@ -135,8 +135,13 @@ def page_view(prepared: Prepared, currency_fallback: str | None = None) -> Filte
     return apply_view(prepared, state, kind_labels(state.lang))
 
 
+# Never in a link handed on: the live session this viewer follows or drives, and the presenter's key.
+NOT_SHARED = ("live", "key")
+
+
 def current_link() -> str:
-    """The URL of this exact view: the page's address with the state's query parameters."""
+    """The URL of this exact view: the page's address with the state's query parameters (no live session)."""
     parts = urlsplit(st.context.url or "")
-    query = urlencode(st.session_state.get("_written_params", {}), safe=",")
+    params = {k: v for k, v in st.session_state.get("_written_params", {}).items() if k not in NOT_SHARED}
+    query = urlencode(params, safe=",")
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))

@@ -9,6 +9,7 @@ Parameter names are a public interface (documented in the README) and never chan
 ``from``, ``to``  announcement date range, YYYY-MM-DD
 ``present``, ``every``  presenter mode (``1``) and seconds per slide (5 to 3600)
 ``data``  the id of an uploaded package in the store (64 hex digits); absent for the served package
+``live``, ``key``  a live session followed (its id), and the presenter's key that drives it
 
 Decoding never raises: a value that is unknown, malformed or hostile falls back to the default for
 that parameter, and the parameter is named in the returned notices so the page can say so; so is a
@@ -26,6 +27,7 @@ from aifunding.analysis.view import Prepared, ViewState
 from aifunding.i18n import LANGUAGES
 from aifunding.money.fx import rate_bounds, supported_currencies
 from aifunding.store.base import is_blob_id
+from aifunding.store.live import is_live_id, is_live_key
 
 # Longer values are refused outright: no legitimate view needs them, and parsing them is work.
 MAX_VALUE_LENGTH = 2000
@@ -36,7 +38,7 @@ MIN_SLIDE_SECONDS = 5
 MAX_SLIDE_SECONDS = 3600
 
 LIST_PARAMS = {"country": "countries", "programme": "programmes", "org": "organisations", "kind": "kinds"}
-KNOWN_PARAMS = ("lang", "cur", "fx", *LIST_PARAMS, "from", "to", "present", "every", "data")
+KNOWN_PARAMS = ("lang", "cur", "fx", *LIST_PARAMS, "from", "to", "present", "every", "data", "live", "key")
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class Vocabulary:
 class Decoded:
     state: ViewState
     ignored: list[str] = field(default_factory=list)  # "param=value: why" lines for the notice
-    extra: dict[str, str] = field(default_factory=dict)  # parameters other modules own (present, every)
+    extra: dict[str, str] = field(default_factory=dict)  # parameters other modules own (present, every, data, live)
 
 
 def encode(state: ViewState, default: ViewState | None = None) -> dict[str, str]:
@@ -194,6 +196,23 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
             extra["data"] = data
         else:
             ignored.append(f"data={data[:40]}: not the id of uploaded data (a link to it holds 64 hex digits)")
+    live = value_of("live")
+    if live:
+        if is_live_id(live):
+            extra["live"] = live
+        else:
+            ignored.append(
+                f"live={live[:40]}: not the id of a live session (an audience link holds 22 letters or digits)"
+            )
+    key = value_of("key")
+    if key:
+        # Never echoed: a key with a slip in it is still most of a secret.
+        if "live" not in extra:
+            ignored.append("key: a presenter's key needs the live session it drives (live)")
+        elif is_live_key(key):
+            extra["key"] = key
+        else:
+            ignored.append("key: not a presenter's key (a presenter's link holds 32 letters or digits)")
     for name in params:
         if name not in KNOWN_PARAMS:
             ignored.append(f"{name[:40]}: not a parameter of this dashboard")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from aifunding.store.base import Clock, Store, StoreSettingError, utc_now
 from aifunding.store.folder import FolderStore
+from aifunding.store.live import FolderLive, LiveStore, idle_limit
 from aifunding.store.quotas import Quotas
 
 STORE_ENV = "AIFUNDING_STORE"
@@ -48,3 +49,24 @@ def open_store(environ: Mapping[str, str] | None = None, now: Clock = utc_now) -
         raise StoreSettingError(f"{STORE_ENV} names a {scheme}:// address; use a postgresql:// address or a folder")
     folder = Path(setting).expanduser() if setting else default_folder(environ)
     return FolderStore(folder, quotas, now)
+
+
+def open_live(environ: Mapping[str, str] | None = None, now: Clock = utc_now) -> LiveStore:
+    """The live sessions of the store ``environ`` asks for: in its database, or a ``live`` folder beside the uploads.
+
+    Raises:
+        StoreSettingError: as :func:`open_store`, or ``AIFUNDING_LIVE_IDLE_MINUTES`` is not a whole number of at
+            least 1.
+    """
+    environ = os.environ if environ is None else environ
+    idle = idle_limit(environ)
+    setting = environ.get(STORE_ENV, "").strip()
+    if setting.lower().startswith(POSTGRES_SCHEMES):
+        from aifunding.store.live_postgres import PostgresLive
+
+        return PostgresLive(setting, idle, now)
+    if "://" in setting:
+        scheme = setting.partition("://")[0][:20]
+        raise StoreSettingError(f"{STORE_ENV} names a {scheme}:// address; use a postgresql:// address or a folder")
+    folder = Path(setting).expanduser() if setting else default_folder(environ)
+    return FolderLive(folder / "live", idle, now)
