@@ -109,8 +109,8 @@ def followed(page, condition: str, what: str) -> float:
     except Exception as error:
         raise AssertionError(f"the follower never saw {what} ({FOLLOW_TIMEOUT_MS} ms)") from error
     took = time.monotonic() - started
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    with (OUTPUT / "live-follow.txt").open("a", encoding="utf-8") as log:
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    with (OUTPUT.parent / "live-follow.txt").open("a", encoding="utf-8") as log:
         log.write(f"{what}: {took:.2f} s\n")
     return took
 
