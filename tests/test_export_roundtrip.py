@@ -376,6 +376,39 @@ def test_records_are_the_frames_rows_with_amounts_as_exact_text(ints, floats, te
     assert [[type(v) for v in row.values()] for row in got] == [[type(v) for v in row.values()] for row in expected]
 
 
+# Text a JSON string must escape (quotes, backslashes, control characters), formulas, non-ASCII.
+_awkward_text = st.text(alphabet=st.sampled_from(list('a"\\\n\r\t\x00\x1f\x7f=+-@ é日\u2028')), max_size=6)
+
+
+@settings(deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.one_of(st.none(), _awkward_text, st.text(max_size=4)),
+            st.booleans(),
+            st.one_of(st.none(), st.sampled_from(["1", "1.0", "0.25", "-0", "1E+2"]).map(Decimal)),
+            st.one_of(st.none(), _awkward_text),
+        ),
+        max_size=12,
+    ),
+    names=st.sampled_from([["t", "b", "d", "o"], ["=t", 'b"', "d\n", "日"]]),
+)
+def test_records_joined_in_arrow_are_the_records_written_one_by_one(rows: list[tuple], names: list[str]) -> None:
+    """The Arrow path (text and flags as vectors, rows joined in C) writes the bytes of the per-record path."""
+    frame = pd.DataFrame(rows, columns=names).astype({names[0]: "str", names[1]: bool, names[2]: object})
+    frame[names[3]] = pd.Series([r[3] for r in rows], dtype=object)
+    frame = neutralise_frame(frame)
+    expected = "".join(",\n    " + text for text in writers._records_text(frame, 2)).encode("utf-8")
+    assert bytes(writers._records_bytes(frame, 2)) == expected
+    for i, name in enumerate(frame.columns):
+        key = writers._key_text(str(name))
+        column = frame.iloc[:, i]
+        assert writers._column_text_array(column, key, 3).to_pylist() == writers._column_texts(column, key, 3)
+        # A slice (as a chunk is) reads its own rows, not its parent's.
+        tail = column.iloc[1:]
+        assert writers._column_text_array(tail, key, 3).to_pylist() == writers._column_texts(tail, key, 3)
+
+
 def test_exports_are_written_a_chunk_at_a_time(bundled: Package, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(writers, "CHUNK_ROWS", 5)
     frame = export_tables(bundled)["programmes"]

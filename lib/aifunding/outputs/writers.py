@@ -164,13 +164,73 @@ def write_json(handle: BinaryIO, about: dict[str, str], tables: Iterable[tuple[s
         handle.write((",\n  " + _dumps(name, 1) + ": [").encode("utf-8"))
         empty = True
         for chunk in chunks(frame):
-            lines = [
-                ("\n    " if empty and i == 0 else ",\n    ") + text for i, text in enumerate(_records_text(chunk, 2))
-            ]
-            empty = empty and not lines
-            handle.write("".join(lines).encode("utf-8"))
+            if not len(chunk):
+                continue
+            data = _records_bytes(chunk, 2)
+            # Every record follows ",\n    "; the table's first, "\n    " alone (the comma is one byte).
+            handle.write(data[1:] if empty else data)
+            empty = False
         handle.write(("]" if empty else "\n  ]").encode("utf-8"))
     handle.write(b"\n}\n")
+
+
+def _records_bytes(frame: pd.DataFrame, level: int) -> bytes | memoryview:
+    """The UTF-8 of ``",\n" + indent + record`` for each row: :func:`_records_text`'s texts, joined in Arrow.
+
+    Each column becomes an Arrow array of ``key: value`` texts (:func:`_column_text_array`), and the rows
+    are joined from them in C: no Python string per cell or per row for text and flags.
+    """
+    names = list(frame.columns)
+    lead = ",\n" + "  " * level
+    if not names or len(set(names)) != len(names) or not all(isinstance(name, str) for name in names):
+        return "".join(lead + text for text in _records_text(frame, level)).encode("utf-8")
+    import pyarrow.compute as pc
+
+    pad = "\n" + "  " * (level + 1)
+    columns = [_column_text_array(frame.iloc[:, i], _key_text(name), level + 1) for i, name in enumerate(names)]
+    rows = pc.binary_join_element_wise(*columns, "," + pad)
+    rows = pc.binary_join_element_wise(lead + "{" + pad, rows, "\n" + "  " * level + "}", "")
+    return _string_bytes(rows)
+
+
+def _string_bytes(array: Any) -> memoryview:
+    """The UTF-8 bytes of an Arrow string array without nulls, its values back to back (no copy)."""
+    import pyarrow as pa
+
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    _validity, offsets_buffer, data = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=width, count=len(array) + 1, offset=array.offset * width().itemsize)
+    if data is None:
+        return memoryview(b"")
+    return memoryview(data)[int(offsets[0]) : int(offsets[-1])]
+
+
+# What json escapes in a string with ensure_ascii=False: the quote, the backslash and control characters.
+_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
+
+
+def _column_text_array(column: pd.Series, key: str, level: int) -> Any:
+    """:func:`_column_texts` of ``column`` as an Arrow string array; Arrow text and flags without a Python loop."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dtype = column.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        values = pa.array(column, from_pandas=True)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        values = values.cast(pa.string())
+        texts = pc.binary_join_element_wise(key + '"', values, '"', "")
+        escape = pc.fill_null(pc.match_substring_regex(values, _NEEDS_ESCAPE), False)
+        if pc.any(escape).as_py():
+            escaped = [key + encode_basestring(text) for text in values.filter(escape).to_pylist()]
+            texts = pc.replace_with_mask(texts, escape, pa.array(escaped, type=pa.string()))
+        return pc.fill_null(texts, key + "null")
+    if dtype == np.dtype(bool):
+        return pc.if_else(pa.array(column.to_numpy()), key + "true", key + "false")
+    return pa.array(_column_texts(column, key, level), type=pa.string())
 
 
 def write_xlsx(handle: BinaryIO, about: list[tuple[str, str]], frames: dict[str, pd.DataFrame]) -> None:
