@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aifunding import columns as C
+from aifunding.analysis import metrics
 from aifunding.analysis.conversion import FxChoice, convert_frame
 from aifunding.analysis.metrics import (
     annualise,
@@ -83,6 +84,28 @@ def test_bundled_joint_award_reads_as_one_project(bundled: Package) -> None:
     # One row per award, never one per recipient.
     assert result.index.is_unique
     assert len(result) == len(bundled.frame("awards"))
+
+
+_ids = st.sampled_from(["a", "b", "c", "d", "=x", "日本"])
+
+
+@settings(deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(_ids, _ids, st.sampled_from(["lead", "sole", "member", "other", None])), min_size=1, max_size=12
+    ),
+    organisations=st.lists(
+        st.tuples(_ids, st.text(max_size=4), st.one_of(st.none(), st.just(""), st.text(max_size=3))), max_size=6
+    ),
+)
+def test_recipients_as_vectors_are_the_recipients_row_by_row(rows: list[tuple], organisations: list[tuple]) -> None:
+    """Arrow's sort-and-join gives the frame the per-row dicts give: order, tuples, names, labels and dtypes."""
+    recipients = pd.DataFrame(rows, columns=["award_id", "organisation_id", "role"], dtype="str")
+    orgs = pd.DataFrame(organisations, columns=["id", "name_en", "name_ja"], dtype="str")
+    fast = metrics.recipients_frame(recipients, orgs)
+    slow = metrics._recipients_by_award_rows(recipients, orgs)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert [type(ids) for ids in fast[C.RECIPIENT_IDS]] == [tuple] * len(fast)
 
 
 # --- programme_roots -------------------------------------------------------------------------------------
