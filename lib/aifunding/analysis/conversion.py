@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
@@ -89,42 +90,42 @@ def convert_frame(
     table, a date outside it) keep a missing converted amount and say why in ``fx_note``.
     """
     result = frame.copy()
-    converted: list[Decimal | None] = []
-    rates: list[Any] = []
-    rate_dates: list[Any] = []
-    methods: list[str | None] = []
-    notes: list[str | None] = []
-    # A rate is looked up once per currency and date: a million awards carry a few thousand of them.
-    looked: dict[tuple[Any, Any], Rate | str] = {}
-
-    def rate_for(currency: Any, at: Any) -> Rate | str:
-        key = (currency, at)
-        found = looked.get(key)
-        if found is None:
-            try:
-                if at is None:
-                    raise ConversionError(NO_DATE_NOTE)
-                found = rate_at(currency, choice.currency, at)
-            except ConversionError as exc:
-                found = str(exc)
-            looked[key] = found
-        return found
-
-    for amount, currency, when in zip(
-        result[amount_column].tolist(), result[currency_column].tolist(), result[date_column].tolist(), strict=True
-    ):
-        amount, currency, when = _none_if_na(amount), _none_if_na(currency), _none_if_na(when)
-        rate = rate_for(currency, choice.at if choice.fixed else when) if amount is not None else NO_AMOUNT_NOTE
+    # A rate is looked up once per currency and date: a million awards carry a few thousand of them. The
+    # rows are grouped by (currency, date) as vectors, each group's rate (or why there is none) found once,
+    # and only the multiplications are done a row at a time.
+    amounts = result[amount_column]
+    present = np.flatnonzero(~amounts.isna().to_numpy())  # rows with an amount: the others have no rate to find
+    currency_codes, currencies = _codes(result[currency_column])
+    if choice.fixed:
+        date_codes, dates = np.zeros(len(result), dtype=np.int64), [choice.at]
+    else:
+        date_codes, dates = _codes(result[date_column])
+    pairs, first = np.unique(currency_codes[present] * (len(dates) + 1) + date_codes[present], return_inverse=True)
+    looked: list[Rate | str] = []
+    for pair in pairs.tolist():
+        currency, at = currencies[pair // (len(dates) + 1)], dates[pair % (len(dates) + 1)]
+        try:
+            if at is None:
+                raise ConversionError(NO_DATE_NOTE)
+            looked.append(rate_at(currency, choice.currency, at))
+        except ConversionError as exc:
+            looked.append(str(exc))
+    converted: list[Decimal | None] = [None] * len(result)
+    rates: list[Any] = [None] * len(result)
+    rate_dates: list[Any] = [None] * len(result)
+    methods: list[str | None] = [None] * len(result)
+    notes: list[str | None] = [NO_AMOUNT_NOTE] * len(result)
+    amount_values = amounts.tolist()
+    for row, found in zip(present.tolist(), first.tolist(), strict=True):
+        rate = looked[found]
         if isinstance(rate, str):
-            for column in (converted, rates, rate_dates, methods):
-                column.append(None)
-            notes.append(rate)
+            notes[row] = rate
             continue
-        converted.append(Decimal(amount) * rate.rate)
-        rates.append(rate.rate)
-        rate_dates.append(rate.rate_date)
-        methods.append(str(rate.method))
-        notes.append(None)
+        converted[row] = Decimal(amount_values[row]) * rate.rate
+        rates[row] = rate.rate
+        rate_dates[row] = rate.rate_date
+        methods[row] = str(rate.method)
+        notes[row] = None
     # pandas-stubs' column values leave out Decimal, which an object column holds as well as any value.
     result[C.AMOUNT_CONVERTED] = converted  # type: ignore[assignment]
     result[C.CONVERTED_CURRENCY] = choice.currency
@@ -133,6 +134,13 @@ def convert_frame(
     result[C.FX_METHOD] = methods
     result[C.FX_NOTE] = notes
     return result
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Each cell's code among the column's distinct values (as a dict's keys tell them apart); the last, None."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    values = [*uniques.tolist(), None]  # a missing cell's code, -1, reads the None at the end
+    return np.where(codes < 0, len(values) - 1, codes).astype(np.int64), values
 
 
 def _at_rate(values: pd.Series, rates: pd.Series, same_currency: pd.Series) -> list[Decimal | None]:
