@@ -409,6 +409,39 @@ def test_records_joined_in_arrow_are_the_records_written_one_by_one(rows: list[t
         assert writers._column_text_array(tail, key, 3).to_pylist() == writers._column_texts(tail, key, 3)
 
 
+class _Tables:
+    """Just enough of a Package for metrics.links_by_row: its frames by name."""
+
+    def __init__(self, **frames: pd.DataFrame) -> None:
+        self.frames = frames
+
+    def frame(self, name: str) -> pd.DataFrame:
+        return self.frames[name]
+
+
+_link_ids = st.sampled_from(["a", "b", "c", "=d", "日"])
+
+
+@settings(deadline=None)
+@given(
+    links=st.lists(st.tuples(st.one_of(st.none(), _link_ids), _link_ids), max_size=12),
+    ids=st.lists(st.one_of(_link_ids, st.just("none")), max_size=6),
+    lookup=st.dictionaries(_link_ids, st.text(max_size=4), max_size=4),
+)
+def test_linked_texts_as_vectors_are_the_tuples_joined(links: list[tuple], ids: list[str], lookup: dict) -> None:
+    """An award's sources joined from the link table in Arrow are links_by_row's tuples joined one by one."""
+    from aifunding.analysis.metrics import links_by_row
+
+    table = pd.DataFrame(links, columns=["award_id", "source_id"], dtype="str")
+    rows = pd.Series(ids, dtype="str", index=pd.RangeIndex(len(ids)) * 2)  # an index of its own is kept
+    linked = links_by_row(_Tables(citations=table), "citations", "source_id", "award_id")  # type: ignore[arg-type]
+    got = export._linked_texts(table, "award_id", "source_id", rows, [None, lookup])
+    assert got is not None
+    for texts, words in zip(got, [None, lookup], strict=True):
+        expected = pd.Series([export._joined(linked.get(i, ()), words) for i in ids], dtype="str", index=rows.index)
+        pd.testing.assert_series_equal(texts, expected, check_exact=True)
+
+
 def test_exports_are_written_a_chunk_at_a_time(bundled: Package, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(writers, "CHUNK_ROWS", 5)
     frame = export_tables(bundled)["programmes"]

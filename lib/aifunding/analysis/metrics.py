@@ -180,24 +180,24 @@ def programme_roots(programmes: pd.DataFrame, tree: ProgrammeTree | None = None)
     return {pid: tree.root(pid) for pid in programmes["id"]}
 
 
-def award_view(package: Package) -> pd.DataFrame:
+def award_view(package: Package, *, links: bool = True) -> pd.DataFrame:
     """One row per award, ready to chart or export.
 
     Columns: the award's own fields, its programme (name, level, root programme, country, kind),
-    recipients and project label, the ids of its sources and caveats.
+    recipients and project label, the ids of its sources and caveats (unless ``links`` is False: an
+    export joins their texts from the link tables itself, without a tuple per award).
     """
     awards = package.frame("awards")
     programmes = package.frame("programmes").set_index("id")
     roots = programme_roots(package.frame("programmes"), package.tree)
     recipients = recipients_by_award(package).set_index(C.AWARD_ID)
-    sources = links_by_row(package, "citations", "source_id", "award_id")
-    caveats = links_by_row(package, "caveat_links", "caveat_id", "award_id")
     frame = awards.copy()
     pid = frame["programme_id"]
     # One lookup of every award's programme and recipients (a column each from it), not one map per column.
-    programme = programmes.reindex(pid)
+    # Only the columns read below are taken: every column taken is a million-row copy.
+    programme = programmes[["name_en", "name_ja", "level", "country_id", "kind"]].reindex(pid)
     root_ids = pid.map(roots)
-    root = programmes.reindex(root_ids)
+    root = programmes[["name_en", "name_ja"]].reindex(root_ids)
 
     def aligned(column: pd.Series) -> pd.Series:
         return column.set_axis(frame.index)
@@ -216,7 +216,15 @@ def award_view(package: Package) -> pd.DataFrame:
     linked = recipients.reindex(frame["id"]) if len(recipients) else None
     for column in (C.RECIPIENT_IDS, C.RECIPIENTS_EN, C.RECIPIENTS_JA, C.JOINT, C.PROJECT_LABEL, C.PROJECT_LABEL_JA):
         frame[column] = aligned(linked[column]) if linked is not None else None
-    frame[C.RECIPIENT_IDS] = frame[C.RECIPIENT_IDS].map(lambda v: v if isinstance(v, tuple) else ())
+    # An award without recipients (an invalid package's) has no ids: an empty tuple, set where missing only.
+    recipient_ids = frame[C.RECIPIENT_IDS].to_numpy(dtype=object, copy=True)
+    for row in np.flatnonzero(pd.isna(recipient_ids)).tolist():
+        recipient_ids[row] = ()
+    frame[C.RECIPIENT_IDS] = pd.Series(recipient_ids, index=frame.index, dtype=object)
+    if not links:
+        return frame
+    sources = links_by_row(package, "citations", "source_id", "award_id")
+    caveats = links_by_row(package, "caveat_links", "caveat_id", "award_id")
     ids = frame["id"].tolist()
     frame[C.SOURCE_IDS] = pd.Series([sources.get(i, ()) for i in ids], index=frame.index, dtype=object)
     frame[C.CAVEAT_IDS] = pd.Series([caveats.get(i, ()) for i in ids], index=frame.index, dtype=object)
