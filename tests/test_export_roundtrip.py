@@ -317,6 +317,7 @@ _cells = st.one_of(
 )
 
 
+@settings(deadline=None)  # the first example imports Arrow's compute functions
 @given(rows=st.lists(st.fixed_dictionaries({"id": st.text(), "a": _cells, "b": _cells}), max_size=5))
 def test_json_records_written_fast_are_the_bytes_json_dumps_writes(rows: list[dict[str, Any]]) -> None:
     """Records go through json's C encoder one value at a time; the document is still json.dumps's."""
@@ -327,6 +328,7 @@ def test_json_records_written_fast_are_the_bytes_json_dumps_writes(rows: list[di
     assert buffer.getvalue().decode("utf-8") == json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
 
 
+@settings(deadline=None)  # the first example imports Arrow's compute functions
 @given(
     rows=st.lists(
         st.tuples(
@@ -386,7 +388,11 @@ _awkward_text = st.text(alphabet=st.sampled_from(list('a"\\\n\r\t\x00\x1f\x7f=+-
         st.tuples(
             st.one_of(st.none(), _awkward_text, st.text(max_size=4)),
             st.booleans(),
-            st.one_of(st.none(), st.sampled_from(["1", "1.0", "0.25", "-0", "1E+2"]).map(Decimal)),
+            st.one_of(
+                st.none(),
+                st.sampled_from(["1", "1.0", "0.25", "-0", "-0.00", "1E+2", "0E+3", "10.500", "Infinity"]).map(Decimal),
+                st.decimals(allow_nan=False),
+            ),
             st.one_of(st.none(), _awkward_text),
         ),
         max_size=12,

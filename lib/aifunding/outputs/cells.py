@@ -38,6 +38,8 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
             risky = values.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
             if risky.any():
                 result[column] = values.where(~risky, "'" + values)
+        elif values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "decimal":
+            continue  # exact amounts alone: no text to neutralise
         elif values.dtype == object or pd.api.types.is_string_dtype(values):
             result[column] = values.map(neutralise)
     return result

@@ -177,8 +177,9 @@ def write_json(handle: BinaryIO, about: dict[str, str], tables: Iterable[tuple[s
 def _records_bytes(frame: pd.DataFrame, level: int) -> bytes | memoryview:
     """The UTF-8 of ``",\n" + indent + record`` for each row: :func:`_records_text`'s texts, joined in Arrow.
 
-    Each column becomes an Arrow array of ``key: value`` texts (:func:`_column_text_array`), and the rows
-    are joined from them in C: no Python string per cell or per row for text and flags.
+    Each column becomes an Arrow array of JSON values (:func:`_column_values`), and every row is joined from
+    them and the keys between them in one pass in C: no Python string per cell or per row for text, flags
+    and amounts, and the record's text is copied once.
     """
     names = list(frame.columns)
     lead = ",\n" + "  " * level
@@ -187,10 +188,14 @@ def _records_bytes(frame: pd.DataFrame, level: int) -> bytes | memoryview:
     import pyarrow.compute as pc
 
     pad = "\n" + "  " * (level + 1)
-    columns = [_column_text_array(frame.iloc[:, i], _key_text(name), level + 1) for i, name in enumerate(names)]
-    rows = pc.binary_join_element_wise(*columns, "," + pad)
-    rows = pc.binary_join_element_wise(lead + "{" + pad, rows, "\n" + "  " * level + "}", "")
-    return _string_bytes(rows)
+    parts: list[Any] = []
+    between = lead + "{" + pad  # what comes before the next key: the record's opening, then a comma
+    for i, name in enumerate(names):
+        values, bare = _column_values(frame.iloc[:, i], level + 1)
+        parts += [between + _key_text(name) + ('"' if bare else ""), values]
+        between = ('"' if bare else "") + "," + pad
+    parts.append(between[: -len("," + pad)] + "\n" + "  " * level + "}")
+    return _string_bytes(pc.binary_join_element_wise(*parts, ""))
 
 
 def _string_bytes(array: Any) -> memoryview:
@@ -207,12 +212,27 @@ def _string_bytes(array: Any) -> memoryview:
     return memoryview(data)[int(offsets[0]) : int(offsets[-1])]
 
 
+# decimal_text strips a plain number's zeros after its point, then the point if nothing follows it.
+_POINT_ZEROS = r"(\.[0-9]*?)0+$"
 # What json escapes in a string with ensure_ascii=False: the quote, the backslash and control characters.
 _NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
 
 
 def _column_text_array(column: pd.Series, key: str, level: int) -> Any:
-    """:func:`_column_texts` of ``column`` as an Arrow string array; Arrow text and flags without a Python loop."""
+    """:func:`_column_texts` of ``column`` as an Arrow string array (``key`` and each cell's JSON text)."""
+    import pyarrow.compute as pc
+
+    values, bare = _column_values(column, level)
+    return pc.binary_join_element_wise(key + ('"' if bare else ""), values, '"' if bare else "", "")
+
+
+def _column_values(column: pd.Series, level: int) -> tuple[Any, bool]:
+    """The JSON text of each cell of ``column`` as :func:`_value_text` writes it, as an Arrow string array.
+
+    Returns (array, bare): bare when the array holds text that needs no escaping and no cell is missing,
+    so its JSON is the text between quotes, which the caller writes around it (saving a copy). Arrow text,
+    flags and exact amounts are done as vectors; any other column a cell at a time.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -221,16 +241,35 @@ def _column_text_array(column: pd.Series, key: str, level: int) -> Any:
         values = pa.array(column, from_pandas=True)
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
-        values = values.cast(pa.string())
-        texts = pc.binary_join_element_wise(key + '"', values, '"', "")
-        escape = pc.fill_null(pc.match_substring_regex(values, _NEEDS_ESCAPE), False)
-        if pc.any(escape).as_py():
-            escaped = [key + encode_basestring(text) for text in values.filter(escape).to_pylist()]
-            texts = pc.replace_with_mask(texts, escape, pa.array(escaped, type=pa.string()))
-        return pc.fill_null(texts, key + "null")
+        return _quoted(values.cast(pa.string()), escape=True)
     if dtype == np.dtype(bool):
-        return pc.if_else(pa.array(column.to_numpy()), key + "true", key + "false")
-    return pa.array(_column_texts(column, key, level), type=pa.string())
+        return pc.if_else(pa.array(column.to_numpy()), "true", "false"), False
+    if dtype == np.dtype(object):
+        missing = column.isna().to_numpy()
+        values = column.to_numpy(dtype=object)
+        if not missing.all() and pd.api.types.infer_dtype(values[~missing], skipna=False) == "decimal":
+            # Exact amounts: decimal_text's plain notation, the zeros after a point stripped in Arrow.
+            plain = np.full(len(values), None, dtype=object)
+            plain[~missing] = [format(value, "f") for value in values[~missing].tolist()]
+            texts = pc.replace_substring_regex(pa.array(plain, type=pa.string()), _POINT_ZEROS, r"\1")
+            return _quoted(pc.replace_substring_regex(texts, r"\.$", ""), escape=False)
+    return pa.array(_column_texts(column, "", level), type=pa.string()), False
+
+
+def _quoted(values: Any, escape: bool) -> tuple[Any, bool]:
+    """Text as JSON strings (missing cells null), or the text itself (bare) when that needs nothing more."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    needs = pc.fill_null(pc.match_substring_regex(values, _NEEDS_ESCAPE), False) if escape else None
+    some = needs is not None and pc.any(needs).as_py()
+    if not some and values.null_count == 0:
+        return values, True
+    texts = pc.binary_join_element_wise('"', values, '"', "")
+    if some:
+        escaped = [encode_basestring(text) for text in values.filter(needs).to_pylist()]
+        texts = pc.replace_with_mask(texts, needs, pa.array(escaped, type=pa.string()))
+    return pc.fill_null(texts, "null"), False
 
 
 def write_xlsx(handle: BinaryIO, about: list[tuple[str, str]], frames: dict[str, pd.DataFrame]) -> None:
