@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from aifunding.analysis.conversion import FxChoice
 from aifunding.cli import main
 from aifunding.loading.package import Package, load_package
-from aifunding.outputs import export, writers
+from aifunding.outputs import cells, export, writers
 from aifunding.outputs.cells import decimal_text, json_default, neutralise_frame, records
 from aifunding.outputs.export import about_rows, export_bytes, export_tables, write_export
 
@@ -413,6 +413,43 @@ def test_records_joined_in_arrow_are_the_records_written_one_by_one(rows: list[t
         # A slice (as a chunk is) reads its own rows, not its parent's.
         tail = column.iloc[1:]
         assert writers._column_text_array(tail, key, 3).to_pylist() == writers._column_texts(tail, key, 3)
+
+
+def _neutralise_frame_before(frame: pd.DataFrame) -> pd.DataFrame:
+    """neutralise_frame as it was before text columns were checked in Arrow and amounts skipped: the reference."""
+    result = frame.copy()
+    result.columns = [cells.neutralise(str(c)) for c in result.columns]
+    for column in result.columns:
+        values = result[column]
+        if isinstance(values.dtype, pd.StringDtype):
+            risky = values.str.startswith(cells.FORMULA_PREFIXES).fillna(False).astype(bool)
+            if risky.any():
+                result[column] = values.where(~risky, "'" + values)
+        elif values.dtype == object or pd.api.types.is_string_dtype(values):
+            result[column] = values.map(cells.neutralise)
+    return result
+
+
+@settings(deadline=None)
+@given(
+    texts=st.lists(st.one_of(st.none(), _awkward_text), min_size=1, max_size=10),
+    storage=st.sampled_from(["pyarrow", "python"]),
+    amounts=st.lists(st.one_of(st.none(), st.decimals(allow_nan=False)), min_size=10, max_size=10),
+)
+def test_neutralised_columns_are_what_they_were_before(texts: list, storage: str, amounts: list) -> None:
+    """A text column checked in one pass (Arrow), and a column of amounts left alone, give the frame as before."""
+    frame = pd.DataFrame(
+        {
+            "t": pd.Series(texts, dtype=pd.StringDtype(storage, na_value=np.nan)),
+            "o": pd.Series(texts, dtype=object),
+            "d": pd.Series(amounts[: len(texts)], dtype=object),
+            "=h": pd.Series(texts, dtype="str"),
+        }
+    )
+    result, expected = neutralise_frame(frame), _neutralise_frame_before(frame)
+    pd.testing.assert_frame_equal(result, expected, check_exact=True)
+    for column in result.columns:
+        assert [type(v) for v in result[column]] == [type(v) for v in expected[column]]
 
 
 class _Tables:

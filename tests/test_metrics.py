@@ -106,6 +106,8 @@ def test_recipients_as_vectors_are_the_recipients_row_by_row(rows: list[tuple], 
     slow = metrics._recipients_by_award_rows(recipients, orgs)
     pd.testing.assert_frame_equal(fast, slow, check_exact=True)
     assert [type(ids) for ids in fast[C.RECIPIENT_IDS]] == [tuple] * len(fast)
+    without_ids = metrics.recipients_frame(recipients, orgs, ids=False)
+    pd.testing.assert_frame_equal(without_ids, slow.drop(columns=C.RECIPIENT_IDS), check_exact=True)
 
 
 # --- programme_roots -------------------------------------------------------------------------------------

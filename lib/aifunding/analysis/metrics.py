@@ -46,10 +46,12 @@ def recipients_by_award(package: Package) -> pd.DataFrame:
 
 
 def _recipient_names(organisations: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
-    name_en = {i: str(n) for i, n in zip(organisations["id"], organisations["name_en"], strict=True)}
+    # Lists, not the columns themselves: iterating a pyarrow-backed column yields one scalar at a time.
+    ids = organisations["id"].tolist()
+    name_en = {i: str(n) for i, n in zip(ids, organisations["name_en"].tolist(), strict=True)}
     name_ja = {
         i: (ja if isinstance(ja, str) and ja else name_en[i])
-        for i, ja in zip(organisations["id"], organisations["name_ja"], strict=True)
+        for i, ja in zip(ids, organisations["name_ja"].tolist(), strict=True)
     }
     return name_en, name_ja
 
@@ -65,19 +67,21 @@ def _arrow_text(column: pd.Series) -> Any:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
-def recipients_frame(recipients: pd.DataFrame, organisations: pd.DataFrame) -> pd.DataFrame:
+def recipients_frame(recipients: pd.DataFrame, organisations: pd.DataFrame, *, ids: bool = True) -> pd.DataFrame:
     """:func:`recipients_by_award` from the two tables, as vectors: awards in order of first appearance.
 
     Each award's rows are ordered by (award, role, row) in one sort, the names taken by position and joined
-    per award in Arrow; only the tuples of ids are Python objects. Rows without an award or organisation id
-    (an invalid package's) take the row-by-row path, :func:`_recipients_by_award_rows`, which this equals.
+    per award in Arrow; only the tuples of ids are Python objects (left out, with their column, when ``ids``
+    is False). Rows without an award or organisation id (an invalid package's) take the row-by-row path,
+    :func:`_recipients_by_award_rows`, which this equals.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     award_ids, org_ids = recipients["award_id"], recipients["organisation_id"]
     if not len(recipients) or award_ids.isna().any() or org_ids.isna().any():
-        return _recipients_by_award_rows(recipients, organisations)
+        frame = _recipients_by_award_rows(recipients, organisations)
+        return frame if ids else frame.drop(columns=C.RECIPIENT_IDS)
     name_en, name_ja = _recipient_names(organisations)
     encoded = pc.dictionary_encode(_arrow_text(award_ids))  # awards in order of first appearance, as a dict's keys
     awards, codes = encoded.dictionary, encoded.indices.to_numpy()
@@ -95,11 +99,6 @@ def recipients_frame(recipients: pd.DataFrame, organisations: pd.DataFrame) -> p
 
     en, ja = names(name_en, " + "), names(name_ja, "・")
     joint = counts > 1
-    org_list = orgs.to_pylist()
-    starts = offsets.to_numpy()
-    ids = list(zip([org_list[i] for i in starts[:-1].tolist()]))  # one id each, in C; the joint ones below
-    for award in np.flatnonzero(joint).tolist():
-        ids[award] = tuple(org_list[starts[award] : starts[award + 1]])
     mask = pa.array(joint)
     label_en = pc.if_else(mask, pc.binary_join_element_wise(en, translate("award.joint", "en"), ""), en)
     label_ja = pc.if_else(mask, pc.binary_join_element_wise(ja, translate("award.joint", "ja"), ""), ja)
@@ -107,10 +106,17 @@ def recipients_frame(recipients: pd.DataFrame, organisations: pd.DataFrame) -> p
     def text(values: Any) -> pd.Series:
         return pd.Series(pd.array(values, dtype="str"))
 
+    columns = {C.AWARD_ID: text(awards)}
+    if ids:
+        org_list = orgs.to_pylist()
+        starts = offsets.to_numpy()
+        tuples = list(zip([org_list[i] for i in starts[:-1].tolist()]))  # one id each, in C; the joint ones below
+        for award in np.flatnonzero(joint).tolist():
+            tuples[award] = tuple(org_list[starts[award] : starts[award + 1]])
+        columns[C.RECIPIENT_IDS] = pd.Series(tuples, dtype=object)
     return pd.DataFrame(
         {
-            C.AWARD_ID: text(awards),
-            C.RECIPIENT_IDS: pd.Series(ids, dtype=object),
+            **columns,
             C.RECIPIENTS_EN: text(en),
             C.RECIPIENTS_JA: text(ja),
             C.JOINT: pd.Series(joint, dtype=bool),
@@ -184,13 +190,15 @@ def award_view(package: Package, *, links: bool = True) -> pd.DataFrame:
     """One row per award, ready to chart or export.
 
     Columns: the award's own fields, its programme (name, level, root programme, country, kind),
-    recipients and project label, the ids of its sources and caveats (unless ``links`` is False: an
-    export joins their texts from the link tables itself, without a tuple per award).
+    recipients and project label, the ids of its recipients, sources and caveats (unless ``links`` is
+    False: an export joins their texts from the tables itself, without a tuple per award).
     """
     awards = package.frame("awards")
     programmes = package.frame("programmes").set_index("id")
     roots = programme_roots(package.frame("programmes"), package.tree)
-    recipients = recipients_by_award(package).set_index(C.AWARD_ID)
+    recipients = recipients_frame(
+        package.frame("award_recipients"), package.frame("organisations"), ids=links
+    ).set_index(C.AWARD_ID)
     frame = awards.copy()
     pid = frame["programme_id"]
     # One lookup of every award's programme and recipients (a column each from it), not one map per column.
@@ -215,14 +223,15 @@ def award_view(package: Package, *, links: bool = True) -> pd.DataFrame:
     frame[C.KIND] = own_kind.where(own_kind.notna(), aligned(programme["kind"]))
     linked = recipients.reindex(frame["id"]) if len(recipients) else None
     for column in (C.RECIPIENT_IDS, C.RECIPIENTS_EN, C.RECIPIENTS_JA, C.JOINT, C.PROJECT_LABEL, C.PROJECT_LABEL_JA):
-        frame[column] = aligned(linked[column]) if linked is not None else None
+        if links or column != C.RECIPIENT_IDS:
+            frame[column] = aligned(linked[column]) if linked is not None else None
+    if not links:
+        return frame
     # An award without recipients (an invalid package's) has no ids: an empty tuple, set where missing only.
     recipient_ids = frame[C.RECIPIENT_IDS].to_numpy(dtype=object, copy=True)
     for row in np.flatnonzero(pd.isna(recipient_ids)).tolist():
         recipient_ids[row] = ()
     frame[C.RECIPIENT_IDS] = pd.Series(recipient_ids, index=frame.index, dtype=object)
-    if not links:
-        return frame
     sources = links_by_row(package, "citations", "source_id", "award_id")
     caveats = links_by_row(package, "caveat_links", "caveat_id", "award_id")
     ids = frame["id"].tolist()
