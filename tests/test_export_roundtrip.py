@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import re
 import tempfile
 from decimal import Decimal
 from pathlib import Path
@@ -413,6 +414,16 @@ def test_records_joined_in_arrow_are_the_records_written_one_by_one(rows: list[t
         # A slice (as a chunk is) reads its own rows, not its parent's.
         tail = column.iloc[1:]
         assert writers._column_text_array(tail, key, 3).to_pylist() == writers._column_texts(tail, key, 3)
+
+
+@settings(deadline=None)
+@given(texts=st.lists(st.one_of(st.none(), _awkward_text, st.text(max_size=5)), max_size=8), start=st.integers(0, 3))
+def test_plain_bytes_says_what_the_escape_pattern_says(texts: list, start: int) -> None:
+    """The byte scan that skips the pattern agrees with it on every array and slice (nulls included)."""
+    for kind in (pa.string(), pa.large_string()):
+        values = pa.array(texts, type=kind)[start:]
+        matches = [bool(re.search(r'[\x00-\x1f"\\]', t)) for t in values.to_pylist() if t is not None]
+        assert writers._plain_bytes(values) == (not any(matches))
 
 
 def _neutralise_frame_before(frame: pd.DataFrame) -> pd.DataFrame:
