@@ -100,7 +100,8 @@ def _linked_texts(
     order = np.argsort(target_codes, kind="stable")  # each row's values in the order first linked
     offsets = pa.array(np.concatenate([[0], np.cumsum(np.bincount(target_codes, minlength=len(target_ids)))]))
     grouped = pa.array(value_codes[order].astype(np.int64))
-    where = pa.array(pd.Index(target_ids).get_indexer(ids), mask=pd.Index(target_ids).get_indexer(ids) < 0)
+    position = pd.Index(target_ids).get_indexer(ids)
+    where = pa.array(position, mask=position < 0)
     result = []
     for lookup in lookups:
         words = pa.array([str(lookup.get(v, v) if lookup else v) for v in value_ids.tolist()], type=pa.string())
