@@ -509,6 +509,30 @@ def test_exports_are_written_a_chunk_at_a_time(bundled: Package, monkeypatch: py
     assert csv_file.getvalue().decode("utf-8") == frame.to_csv(index=False)
 
 
+class _FullDisk(io.BytesIO):
+    """A file that takes a few writes, then fails as a full disk does."""
+
+    def __init__(self, writes: int) -> None:
+        super().__init__()
+        self.left = writes
+
+    def write(self, data: Any) -> int:
+        if self.left == 0:
+            raise OSError(28, "No space left on device")
+        self.left -= 1
+        return super().write(data)
+
+
+@pytest.mark.parametrize("writes", [0, 1, 3])
+def test_a_json_write_that_fails_behind_raises_in_the_caller(
+    bundled: Package, monkeypatch: pytest.MonkeyPatch, writes: int
+) -> None:
+    """JSON is written by a thread of its own a chunk behind; its error still reaches write_json's caller."""
+    monkeypatch.setattr(writers, "CHUNK_ROWS", 5)
+    with pytest.raises(OSError, match="No space left"):
+        writers.write_json(_FullDisk(writes), {"title": "t"}, export_tables(bundled).items())
+
+
 def test_a_failed_export_leaves_the_previous_file_and_no_partial_one(
     bundled: Package, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -159,19 +159,57 @@ def write_json(handle: BinaryIO, about: dict[str, str], tables: Iterable[tuple[s
     The bytes are those of ``json.dumps(document, ensure_ascii=False, indent=2) + "\\n"``; ``tables``
     may be a generator, so only one table need exist at a time.
     """
-    handle.write(("{\n  " + _dumps("about", 1) + ": " + _dumps(about, 1)).encode("utf-8"))
-    for name, frame in tables:
-        handle.write((",\n  " + _dumps(name, 1) + ": [").encode("utf-8"))
-        empty = True
-        for chunk in chunks(frame):
-            if not len(chunk):
-                continue
-            data = _records_bytes(chunk, 2)
-            # Every record follows ",\n    "; the table's first, "\n    " alone (the comma is one byte).
-            handle.write(data[1:] if empty else data)
-            empty = False
-        handle.write(("]" if empty else "\n  ]").encode("utf-8"))
-    handle.write(b"\n}\n")
+    with _writing_behind(handle) as write:
+        write(("{\n  " + _dumps("about", 1) + ": " + _dumps(about, 1)).encode("utf-8"))
+        for name, frame in tables:
+            write((",\n  " + _dumps(name, 1) + ": [").encode("utf-8"))
+            empty = True
+            for chunk in chunks(frame):
+                if not len(chunk):
+                    continue
+                data = _records_bytes(chunk, 2)
+                # Every record follows ",\n    "; the table's first, "\n    " alone (the comma is one byte).
+                write(data[1:] if empty else data)
+                empty = False
+            write(("]" if empty else "\n  ]").encode("utf-8"))
+        write(b"\n}\n")
+
+
+@contextmanager
+def _writing_behind(handle: BinaryIO) -> Iterator[Callable[[Any], None]]:
+    """A ``write`` that hands its bytes to a thread of their own, in order, at most two chunks behind.
+
+    The kernel copies one chunk into the file while the next is built (a million awards are 1.6 GB of
+    JSON); the first error of a write is raised here, at the next write or at the end.
+    """
+    import queue
+    import threading
+
+    pending: queue.Queue[Any] = queue.Queue(maxsize=2)
+    failed: list[BaseException] = []
+
+    def drain() -> None:
+        while (data := pending.get()) is not None:
+            if not failed:
+                try:
+                    handle.write(data)
+                except BaseException as exc:  # handed to the caller, which raises it
+                    failed.append(exc)
+
+    def write(data: Any) -> None:
+        if failed:
+            raise failed[0]
+        pending.put(data)
+
+    writer = threading.Thread(target=drain, name="aifunding-json-writer", daemon=True)
+    writer.start()
+    try:
+        yield write
+    finally:
+        pending.put(None)
+        writer.join()
+    if failed:
+        raise failed[0]
 
 
 def _records_bytes(frame: pd.DataFrame, level: int) -> bytes | memoryview:
