@@ -58,7 +58,7 @@ def _recipient_names(organisations: pd.DataFrame) -> tuple[dict[str, str], dict[
 
 def _arrow_text(column: pd.Series) -> Any:
     """A text column as one Arrow string array (missing cells null)."""
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]
 
     if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
         values = pa.array(column).cast(pa.string())  # the column's own Arrow array, not a Python object per cell
@@ -76,7 +76,7 @@ def recipients_frame(recipients: pd.DataFrame, organisations: pd.DataFrame, *, i
     :func:`_recipients_by_award_rows`, which this equals.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
 
     award_ids, org_ids = recipients["award_id"], recipients["organisation_id"]
     if not len(recipients) or award_ids.isna().any() or org_ids.isna().any():

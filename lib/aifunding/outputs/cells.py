@@ -52,9 +52,9 @@ _FORMULA_START = "^[" + "".join("\\" + p if p in "-\\]^" else p for p in FORMULA
 
 def _starts_like_a_formula(values: pd.Series) -> pd.Series | None:
     """Which cells of a text column start like a formula, or None when none does (missing cells never)."""
-    if values.dtype.storage == "pyarrow":
-        import pyarrow as pa
-        import pyarrow.compute as pc
+    if getattr(values.dtype, "storage", None) == "pyarrow":
+        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow.compute as pc  # type: ignore[import-untyped]
 
         starts = pc.fill_null(pc.match_substring_regex(pa.array(values), _FORMULA_START), False)
         if not pc.any(starts).as_py():

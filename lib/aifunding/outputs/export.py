@@ -83,8 +83,8 @@ def _linked_texts(
     distinct value worded once and the groups joined in Arrow. None when a link has no value (an invalid
     package's), for the caller to take the tuple path.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
 
     targets, values = links[target_column], links[value_column]
     if not isinstance(targets.dtype, pd.StringDtype) or not isinstance(values.dtype, pd.StringDtype):

@@ -223,7 +223,7 @@ def _records_bytes(frame: pd.DataFrame, level: int) -> bytes | memoryview:
     lead = ",\n" + "  " * level
     if not names or len(set(names)) != len(names) or not all(isinstance(name, str) for name in names):
         return "".join(lead + text for text in _records_text(frame, level)).encode("utf-8")
-    import pyarrow.compute as pc
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
 
     pad = "\n" + "  " * (level + 1)
     parts: list[Any] = []
@@ -381,7 +381,7 @@ def _digits(value: Decimal) -> tuple[int, int]:
 
 def _decimal_type(values: list[Any], scale: int) -> Any:
     """decimal128(38, at least ``scale``) holding every value exactly, or None when no decimal128 can."""
-    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow as pa
 
     whole = 0
     for value in values:
