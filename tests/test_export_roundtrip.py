@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import re
 import tempfile
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 from aifunding.analysis.conversion import FxChoice
 from aifunding.cli import main
 from aifunding.loading.package import Package, load_package
-from aifunding.outputs import export, writers
+from aifunding.outputs import cells, export, writers
 from aifunding.outputs.cells import decimal_text, json_default, neutralise_frame, records
 from aifunding.outputs.export import about_rows, export_bytes, export_tables, write_export
 
@@ -317,6 +318,7 @@ _cells = st.one_of(
 )
 
 
+@settings(deadline=None)  # the first example imports Arrow's compute functions
 @given(rows=st.lists(st.fixed_dictionaries({"id": st.text(), "a": _cells, "b": _cells}), max_size=5))
 def test_json_records_written_fast_are_the_bytes_json_dumps_writes(rows: list[dict[str, Any]]) -> None:
     """Records go through json's C encoder one value at a time; the document is still json.dumps's."""
@@ -327,6 +329,7 @@ def test_json_records_written_fast_are_the_bytes_json_dumps_writes(rows: list[di
     assert buffer.getvalue().decode("utf-8") == json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
 
 
+@settings(deadline=None)  # the first example imports Arrow's compute functions
 @given(
     rows=st.lists(
         st.tuples(
@@ -376,6 +379,123 @@ def test_records_are_the_frames_rows_with_amounts_as_exact_text(ints, floats, te
     assert [[type(v) for v in row.values()] for row in got] == [[type(v) for v in row.values()] for row in expected]
 
 
+# Text a JSON string must escape (quotes, backslashes, control characters), formulas, non-ASCII.
+_awkward_text = st.text(alphabet=st.sampled_from(list('a"\\\n\r\t\x00\x1f\x7f=+-@ é日\u2028')), max_size=6)
+
+
+@settings(deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.one_of(st.none(), _awkward_text, st.text(max_size=4)),
+            st.booleans(),
+            st.one_of(
+                st.none(),
+                st.sampled_from(["1", "1.0", "0.25", "-0", "-0.00", "1E+2", "0E+3", "10.500", "Infinity"]).map(Decimal),
+                st.decimals(allow_nan=False),
+            ),
+            st.one_of(st.none(), _awkward_text),
+        ),
+        max_size=12,
+    ),
+    names=st.sampled_from([["t", "b", "d", "o"], ["=t", 'b"', "d\n", "日"]]),
+)
+def test_records_joined_in_arrow_are_the_records_written_one_by_one(rows: list[tuple], names: list[str]) -> None:
+    """The Arrow path (text and flags as vectors, rows joined in C) writes the bytes of the per-record path."""
+    frame = pd.DataFrame(rows, columns=names).astype({names[0]: "str", names[1]: bool, names[2]: object})
+    frame[names[3]] = pd.Series([r[3] for r in rows], dtype=object)
+    frame = neutralise_frame(frame)
+    expected = "".join(",\n    " + text for text in writers._records_text(frame, 2)).encode("utf-8")
+    assert bytes(writers._records_bytes(frame, 2)) == expected
+    for i, name in enumerate(frame.columns):
+        key = writers._key_text(str(name))
+        column = frame.iloc[:, i]
+        assert writers._column_text_array(column, key, 3).to_pylist() == writers._column_texts(column, key, 3)
+        # A slice (as a chunk is) reads its own rows, not its parent's.
+        tail = column.iloc[1:]
+        assert writers._column_text_array(tail, key, 3).to_pylist() == writers._column_texts(tail, key, 3)
+
+
+@settings(deadline=None)
+@given(texts=st.lists(st.one_of(st.none(), _awkward_text, st.text(max_size=5)), max_size=8), start=st.integers(0, 3))
+def test_plain_bytes_says_what_the_escape_pattern_says(texts: list, start: int) -> None:
+    """The byte scan that skips the pattern agrees with it on every array and slice (nulls included)."""
+    for kind in (pa.string(), pa.large_string()):
+        values = pa.array(texts, type=kind)[start:]
+        matches = [bool(re.search(r'[\x00-\x1f"\\]', t)) for t in values.to_pylist() if t is not None]
+        assert writers._plain_bytes(values) == (not any(matches))
+
+
+def _neutralise_frame_before(frame: pd.DataFrame) -> pd.DataFrame:
+    """neutralise_frame as it was before text columns were checked in Arrow and amounts skipped: the reference."""
+    result = frame.copy()
+    result.columns = [cells.neutralise(str(c)) for c in result.columns]
+    for column in result.columns:
+        values = result[column]
+        if isinstance(values.dtype, pd.StringDtype):
+            risky = values.str.startswith(cells.FORMULA_PREFIXES).fillna(False).astype(bool)
+            if risky.any():
+                result[column] = values.where(~risky, "'" + values)
+        elif values.dtype == object or pd.api.types.is_string_dtype(values):
+            result[column] = values.map(cells.neutralise)
+    return result
+
+
+@settings(deadline=None)
+@given(
+    texts=st.lists(st.one_of(st.none(), _awkward_text), min_size=1, max_size=10),
+    storage=st.sampled_from(["pyarrow", "python"]),
+    amounts=st.lists(st.one_of(st.none(), st.decimals(allow_nan=False)), min_size=10, max_size=10),
+)
+def test_neutralised_columns_are_what_they_were_before(texts: list, storage: str, amounts: list) -> None:
+    """A text column checked in one pass (Arrow), and a column of amounts left alone, give the frame as before."""
+    frame = pd.DataFrame(
+        {
+            "t": pd.Series(texts, dtype=pd.StringDtype(storage, na_value=np.nan)),
+            "o": pd.Series(texts, dtype=object),
+            "d": pd.Series(amounts[: len(texts)], dtype=object),
+            "=h": pd.Series(texts, dtype="str"),
+        }
+    )
+    result, expected = neutralise_frame(frame), _neutralise_frame_before(frame)
+    pd.testing.assert_frame_equal(result, expected, check_exact=True)
+    for column in result.columns:
+        assert [type(v) for v in result[column]] == [type(v) for v in expected[column]]
+
+
+class _Tables:
+    """Just enough of a Package for metrics.links_by_row: its frames by name."""
+
+    def __init__(self, **frames: pd.DataFrame) -> None:
+        self.frames = frames
+
+    def frame(self, name: str) -> pd.DataFrame:
+        return self.frames[name]
+
+
+_link_ids = st.sampled_from(["a", "b", "c", "=d", "日"])
+
+
+@settings(deadline=None)
+@given(
+    links=st.lists(st.tuples(st.one_of(st.none(), _link_ids), _link_ids), max_size=12),
+    ids=st.lists(st.one_of(_link_ids, st.just("none")), max_size=6),
+    lookup=st.dictionaries(_link_ids, st.text(max_size=4), max_size=4),
+)
+def test_linked_texts_as_vectors_are_the_tuples_joined(links: list[tuple], ids: list[str], lookup: dict) -> None:
+    """An award's sources joined from the link table in Arrow are links_by_row's tuples joined one by one."""
+    from aifunding.analysis.metrics import links_by_row
+
+    table = pd.DataFrame(links, columns=["award_id", "source_id"], dtype="str")
+    rows = pd.Series(ids, dtype="str", index=pd.RangeIndex(len(ids)) * 2)  # an index of its own is kept
+    linked = links_by_row(_Tables(citations=table), "citations", "source_id", "award_id")  # type: ignore[arg-type]
+    got = export._linked_texts(table, "award_id", "source_id", rows, [None, lookup])
+    assert got is not None
+    for texts, words in zip(got, [None, lookup], strict=True):
+        expected = pd.Series([export._joined(linked.get(i, ()), words) for i in ids], dtype="str", index=rows.index)
+        pd.testing.assert_series_equal(texts, expected, check_exact=True)
+
+
 def test_exports_are_written_a_chunk_at_a_time(bundled: Package, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(writers, "CHUNK_ROWS", 5)
     frame = export_tables(bundled)["programmes"]
@@ -387,6 +507,30 @@ def test_exports_are_written_a_chunk_at_a_time(bundled: Package, monkeypatch: py
         assert len(recorded.sizes) >= len(frame) // 5
         assert max(recorded.sizes) < total / 4
     assert csv_file.getvalue().decode("utf-8") == frame.to_csv(index=False)
+
+
+class _FullDisk(io.BytesIO):
+    """A file that takes a few writes, then fails as a full disk does."""
+
+    def __init__(self, writes: int) -> None:
+        super().__init__()
+        self.left = writes
+
+    def write(self, data: Any) -> int:
+        if self.left == 0:
+            raise OSError(28, "No space left on device")
+        self.left -= 1
+        return super().write(data)
+
+
+@pytest.mark.parametrize("writes", [0, 1, 3])
+def test_a_json_write_that_fails_behind_raises_in_the_caller(
+    bundled: Package, monkeypatch: pytest.MonkeyPatch, writes: int
+) -> None:
+    """JSON is written by a thread of its own a chunk behind; its error still reaches write_json's caller."""
+    monkeypatch.setattr(writers, "CHUNK_ROWS", 5)
+    with pytest.raises(OSError, match="No space left"):
+        writers.write_json(_FullDisk(writes), {"title": "t"}, export_tables(bundled).items())
 
 
 def test_a_failed_export_leaves_the_previous_file_and_no_partial_one(

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aifunding import columns as C
+from aifunding.analysis import metrics
 from aifunding.analysis.conversion import FxChoice, convert_frame
 from aifunding.analysis.metrics import (
     annualise,
@@ -83,6 +84,30 @@ def test_bundled_joint_award_reads_as_one_project(bundled: Package) -> None:
     # One row per award, never one per recipient.
     assert result.index.is_unique
     assert len(result) == len(bundled.frame("awards"))
+
+
+_ids = st.sampled_from(["a", "b", "c", "d", "=x", "日本"])
+
+
+@settings(deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(_ids, _ids, st.sampled_from(["lead", "sole", "member", "other", None])), min_size=1, max_size=12
+    ),
+    organisations=st.lists(
+        st.tuples(_ids, st.text(max_size=4), st.one_of(st.none(), st.just(""), st.text(max_size=3))), max_size=6
+    ),
+)
+def test_recipients_as_vectors_are_the_recipients_row_by_row(rows: list[tuple], organisations: list[tuple]) -> None:
+    """Arrow's sort-and-join gives the frame the per-row dicts give: order, tuples, names, labels and dtypes."""
+    recipients = pd.DataFrame(rows, columns=["award_id", "organisation_id", "role"], dtype="str")
+    orgs = pd.DataFrame(organisations, columns=["id", "name_en", "name_ja"], dtype="str")
+    fast = metrics.recipients_frame(recipients, orgs)
+    slow = metrics._recipients_by_award_rows(recipients, orgs)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert [type(ids) for ids in fast[C.RECIPIENT_IDS]] == [tuple] * len(fast)
+    without_ids = metrics.recipients_frame(recipients, orgs, ids=False)
+    pd.testing.assert_frame_equal(without_ids, slow.drop(columns=C.RECIPIENT_IDS), check_exact=True)
 
 
 # --- programme_roots -------------------------------------------------------------------------------------
@@ -434,6 +459,72 @@ def test_convert_frame_at_one_fixed_date_converts_undated_rows_too() -> None:
     assert list(result[C.FX_RATE]) == [JPY_USD_20240419] * 3
     assert result.at["undated", C.AMOUNT_CONVERTED] == Decimal("1100000000") * JPY_USD_20240419
     assert result[C.FX_NOTE].isna().all()
+
+
+def _convert_frame_row_by_row(frame: pd.DataFrame, choice: FxChoice) -> pd.DataFrame:
+    """convert_frame as it was written before it grouped rows by (currency, date): the reference."""
+    from aifunding.money.fx import ConversionError, rate_at
+
+    def none_if_na(value: object) -> object:
+        return None if value is None or pd.isna(value) else value
+
+    result = frame.copy()
+    columns: dict[str, list] = {name: [] for name in ("converted", "rate", "date", "method", "note")}
+    for amount, currency, when in zip(
+        result["amount"].tolist(), result["currency"].tolist(), result["announced"].tolist(), strict=True
+    ):
+        amount, currency, when = none_if_na(amount), none_if_na(currency), none_if_na(when)
+        at = choice.at if choice.fixed else when
+        try:
+            if amount is None:
+                raise ConversionError("no published amount")
+            if at is None:
+                raise ConversionError("no announcement date, so no announcement-date rate")
+            rate = rate_at(currency, choice.currency, at)
+        except ConversionError as exc:
+            for name in ("converted", "rate", "date", "method"):
+                columns[name].append(None)
+            columns["note"].append(str(exc))
+            continue
+        columns["converted"].append(Decimal(amount) * rate.rate)
+        columns["rate"].append(rate.rate)
+        columns["date"].append(rate.rate_date)
+        columns["method"].append(str(rate.method))
+        columns["note"].append(None)
+    result[C.AMOUNT_CONVERTED] = columns["converted"]
+    result[C.CONVERTED_CURRENCY] = choice.currency
+    result[C.FX_RATE] = columns["rate"]
+    result[C.FX_RATE_DATE] = columns["date"]
+    result[C.FX_METHOD] = columns["method"]
+    result[C.FX_NOTE] = columns["note"]
+    return result
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.sampled_from(["1930000000", "0.25", "1E+3", "-0", "12.3400"]).map(Decimal)),
+            st.sampled_from(["JPY", "USD", "EUR", "XAF", None]),
+            st.sampled_from(["2024-04-19", "2024-04-20", "2023-06", "2019", "1990-01-01", "2999", None]),
+        ),
+        max_size=10,
+    ),
+    choice=st.sampled_from([FxChoice("USD"), FxChoice("JPY"), FxChoice("USD", "2024-04-20"), FxChoice("GBP", "2019")]),
+    text_columns=st.booleans(),
+)
+def test_convert_frame_by_currency_and_date_is_the_row_by_row_conversion(
+    rows: list[tuple], choice: FxChoice, text_columns: bool
+) -> None:
+    """Rates found once per (currency, date) group give the frame converting each row gave, value and type."""
+    rows_frame = pd.DataFrame(rows, columns=["amount", "currency", "announced"], dtype=object)
+    if text_columns:  # as a package holds them: Arrow text, amounts as objects
+        rows_frame = rows_frame.astype({"currency": "str", "announced": "str"})
+    expected = _convert_frame_row_by_row(rows_frame, choice)
+    result = convert_frame(rows_frame, choice)
+    pd.testing.assert_frame_equal(result, expected, check_exact=True)
+    for column in result.columns:
+        assert [type(v) for v in result[column]] == [type(v) for v in expected[column]], column
 
 
 def test_convert_frame_same_currency_is_identity() -> None:

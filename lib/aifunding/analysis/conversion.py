@@ -90,36 +90,26 @@ def convert_frame(
     table, a date outside it) keep a missing converted amount and say why in ``fx_note``.
     """
     result = frame.copy()
-    converted: list[Decimal | None] = []
-    rates: list[Any] = []
-    rate_dates: list[Any] = []
-    methods: list[str | None] = []
-    notes: list[str | None] = []
-    # A rate is looked up once per currency and date: a million awards carry a few thousand of them.
-    looked: dict[tuple[Any, Any], Rate | str] = {}
-
-    def rate_for(currency: Any, at: Any) -> Rate | str:
-        key = (currency, at)
-        found = looked.get(key)
-        if found is None:
-            found = looked[key] = rate_or_note(currency, at, choice)
-        return found
-
-    for amount, currency, when in zip(
-        result[amount_column].tolist(), result[currency_column].tolist(), result[date_column].tolist(), strict=True
-    ):
-        amount, currency, when = _none_if_na(amount), _none_if_na(currency), _none_if_na(when)
-        rate = rate_for(currency, choice.at if choice.fixed else when) if amount is not None else NO_AMOUNT_NOTE
+    present, group, looked = _rates_by_group(
+        result, choice, amount_column=amount_column, currency_column=currency_column, date_column=date_column
+    )
+    amounts = result[amount_column]
+    converted: list[Decimal | None] = [None] * len(result)
+    rates: list[Any] = [None] * len(result)
+    rate_dates: list[Any] = [None] * len(result)
+    methods: list[str | None] = [None] * len(result)
+    notes: list[str | None] = [NO_AMOUNT_NOTE] * len(result)
+    amount_values = amounts.tolist()
+    for row, found in zip(present.tolist(), group.tolist(), strict=True):
+        rate = looked[found]
         if isinstance(rate, str):
-            for column in (converted, rates, rate_dates, methods):
-                column.append(None)
-            notes.append(rate)
+            notes[row] = rate
             continue
-        converted.append(Decimal(amount) * rate.rate)
-        rates.append(rate.rate)
-        rate_dates.append(rate.rate_date)
-        methods.append(str(rate.method))
-        notes.append(None)
+        converted[row] = Decimal(amount_values[row]) * rate.rate
+        rates[row] = rate.rate
+        rate_dates[row] = rate.rate_date
+        methods[row] = str(rate.method)
+        notes[row] = None
     # pandas-stubs' column values leave out Decimal, which an object column holds as well as any value.
     result[C.AMOUNT_CONVERTED] = converted  # type: ignore[assignment]
     result[C.CONVERTED_CURRENCY] = choice.currency
@@ -141,29 +131,48 @@ def rate_or_note(currency: Any, at: Any, choice: FxChoice) -> Rate | str:
 
 
 def conversion_notes(frame: pd.DataFrame, choice: FxChoice) -> pd.Series:
-    """Each row's ``fx_note`` as :func:`convert_frame` would write it, without converting any amount.
+    """Each row's ``fx_note`` as :func:`convert_frame` writes it, without converting any amount.
 
-    A rate is looked up once per currency and date, and the notes are spread to the rows by their
-    codes: a million awards' notes in a fraction of the time their conversion takes.
+    The same groups and rate lookups as the conversion, spread to the rows by their group: a million
+    awards' notes in a fraction of the time converting them takes.
     """
-    has_amount = frame["amount"].notna().to_numpy()
-    currency_codes, currencies = pd.factorize(frame["currency"])  # -1 where missing
-    if choice.fixed:
-        date_codes, dates = np.zeros(len(frame), dtype=np.intp), [choice.at]
-    else:
-        date_codes, announced = pd.factorize(frame["announced"])
-        dates = announced.tolist()
-    # One code per (currency, date) pair, 0 standing for a missing one on either side.
-    width = len(dates) + 1
-    codes, pairs = pd.factorize((currency_codes + 1) * width + (date_codes + 1))
-    table: list[str | None] = []
-    for pair in pairs.tolist():
-        currency, when = divmod(pair, width)
-        found = rate_or_note(currencies[currency - 1] if currency else None, dates[when - 1] if when else None, choice)
-        table.append(found if isinstance(found, str) else None)
-    notes = np.array(table, dtype=object)[codes]  # every row has a pair: no code is missing
-    notes[~has_amount] = NO_AMOUNT_NOTE
+    present, group, looked = _rates_by_group(frame, choice)
+    by_group = np.array([note if isinstance(note, str) else None for note in looked], dtype=object)
+    notes = np.full(len(frame), NO_AMOUNT_NOTE, dtype=object)
+    notes[present] = by_group[group]
     return pd.Series(notes, index=frame.index, dtype=object)
+
+
+def _rates_by_group(
+    frame: pd.DataFrame,
+    choice: FxChoice,
+    *,
+    amount_column: str = "amount",
+    currency_column: str = "currency",
+    date_column: str = "announced",
+) -> tuple[np.ndarray, np.ndarray, list[Rate | str]]:
+    """The rows with an amount, each one's (currency, date) group, and each group's rate or why there is none.
+
+    A rate is looked up once per currency and date: a million awards carry a few thousand of them. The
+    rows are grouped as vectors; only the caller's multiplications are done a row at a time.
+    """
+    present = np.flatnonzero(~frame[amount_column].isna().to_numpy())  # rows with no amount have no rate to find
+    currency_codes, currencies = _codes(frame[currency_column])
+    if choice.fixed:
+        date_codes, dates = np.zeros(len(frame), dtype=np.int64), [choice.at]
+    else:
+        date_codes, dates = _codes(frame[date_column])
+    width = len(dates) + 1
+    pairs, group = np.unique(currency_codes[present] * width + date_codes[present], return_inverse=True)
+    looked = [rate_or_note(currencies[pair // width], dates[pair % width], choice) for pair in pairs.tolist()]
+    return present, np.asarray(group, dtype=np.intp).reshape(-1), looked
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Each cell's code among the column's distinct values (as a dict's keys tell them apart); the last, None."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    values = [*uniques.tolist(), None]  # a missing cell's code, -1, reads the None at the end
+    return np.where(codes < 0, len(values) - 1, codes).astype(np.int64), values
 
 
 def _at_rate(values: pd.Series, rates: pd.Series, same_currency: pd.Series) -> list[Decimal | None]:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
@@ -41,13 +42,93 @@ def recipients_by_award(package: Package) -> pd.DataFrame:
     A joint application reads "RUTILEA + AI Fukushima (joint)", so charts show it as one project; in
     Japanese "RUTILEA・AI Fukushima（共同）", with each name in Japanese where the data has one.
     """
-    recipients = package.frame("award_recipients")
-    organisations = package.frame("organisations")
-    name_en = {i: str(n) for i, n in zip(organisations["id"], organisations["name_en"], strict=True)}
+    return recipients_frame(package.frame("award_recipients"), package.frame("organisations"))
+
+
+def _recipient_names(organisations: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
+    # Lists, not the columns themselves: iterating a pyarrow-backed column yields one scalar at a time.
+    ids = organisations["id"].tolist()
+    name_en = {i: str(n) for i, n in zip(ids, organisations["name_en"].tolist(), strict=True)}
     name_ja = {
         i: (ja if isinstance(ja, str) and ja else name_en[i])
-        for i, ja in zip(organisations["id"], organisations["name_ja"], strict=True)
+        for i, ja in zip(ids, organisations["name_ja"].tolist(), strict=True)
     }
+    return name_en, name_ja
+
+
+def _arrow_text(column: pd.Series) -> Any:
+    """A text column as one Arrow string array (missing cells null)."""
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+        values = pa.array(column).cast(pa.string())  # the column's own Arrow array, not a Python object per cell
+    else:
+        values = pa.array(column.astype(object), type=pa.string(), from_pandas=True)
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def recipients_frame(recipients: pd.DataFrame, organisations: pd.DataFrame, *, ids: bool = True) -> pd.DataFrame:
+    """:func:`recipients_by_award` from the two tables, as vectors: awards in order of first appearance.
+
+    Each award's rows are ordered by (award, role, row) in one sort, the names taken by position and joined
+    per award in Arrow; only the tuples of ids are Python objects (left out, with their column, when ``ids``
+    is False). Rows without an award or organisation id (an invalid package's) take the row-by-row path,
+    :func:`_recipients_by_award_rows`, which this equals.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+    award_ids, org_ids = recipients["award_id"], recipients["organisation_id"]
+    if not len(recipients) or award_ids.isna().any() or org_ids.isna().any():
+        frame = _recipients_by_award_rows(recipients, organisations)
+        return frame if ids else frame.drop(columns=C.RECIPIENT_IDS)
+    name_en, name_ja = _recipient_names(organisations)
+    encoded = pc.dictionary_encode(_arrow_text(award_ids))  # awards in order of first appearance, as a dict's keys
+    awards, codes = encoded.dictionary, encoded.indices.to_numpy()
+    roles = pc.index_in(_arrow_text(recipients["role"]), value_set=pa.array(list(ROLE_ORDER), type=pa.string()))
+    rank = np.asarray([*ROLE_ORDER.values(), len(ROLE_ORDER)])[pc.fill_null(roles, len(ROLE_ORDER)).to_numpy()]
+    order = np.lexsort((np.arange(len(codes)), rank, codes))  # by award, then role; ties keep the file's order
+    counts = np.bincount(codes, minlength=len(awards))
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+    orgs = _arrow_text(org_ids).take(pa.array(order))
+    position = pc.index_in(orgs, value_set=pa.array(list(name_en), type=pa.string()))
+
+    def names(lookup: dict[str, str], separator: str) -> pa.Array:
+        each = pc.coalesce(pa.array(list(lookup.values()), type=pa.string()).take(position), orgs)  # unknown: the id
+        return pc.binary_join(pa.ListArray.from_arrays(offsets, each), separator)
+
+    en, ja = names(name_en, " + "), names(name_ja, "・")
+    joint = counts > 1
+    mask = pa.array(joint)
+    label_en = pc.if_else(mask, pc.binary_join_element_wise(en, translate("award.joint", "en"), ""), en)
+    label_ja = pc.if_else(mask, pc.binary_join_element_wise(ja, translate("award.joint", "ja"), ""), ja)
+
+    def text(values: Any) -> pd.Series:
+        return pd.Series(pd.array(values, dtype="str"))
+
+    columns = {C.AWARD_ID: text(awards)}
+    if ids:
+        org_list = orgs.to_pylist()
+        starts = offsets.to_numpy()
+        tuples = list(zip([org_list[i] for i in starts[:-1].tolist()]))  # one id each, in C; the joint ones below
+        for award in np.flatnonzero(joint).tolist():
+            tuples[award] = tuple(org_list[starts[award] : starts[award + 1]])
+        columns[C.RECIPIENT_IDS] = pd.Series(tuples, dtype=object)
+    return pd.DataFrame(
+        {
+            **columns,
+            C.RECIPIENTS_EN: text(en),
+            C.RECIPIENTS_JA: text(ja),
+            C.JOINT: pd.Series(joint, dtype=bool),
+            C.PROJECT_LABEL: text(label_en),
+            C.PROJECT_LABEL_JA: text(label_ja),
+        }
+    )
+
+
+def _recipients_by_award_rows(recipients: pd.DataFrame, organisations: pd.DataFrame) -> pd.DataFrame:
+    """:func:`recipients_frame` a row at a time (Python dicts): the reference it is tested against."""
+    name_en, name_ja = _recipient_names(organisations)
     # One pass over the rows, in file order; each award's recipients lead first (a stable sort keeps
     # the members in their own order). Plain dicts: a million rows cost a second, not a groupby each.
     members: dict[str, list[tuple[int, str]]] = {}
@@ -105,24 +186,26 @@ def programme_roots(programmes: pd.DataFrame, tree: ProgrammeTree | None = None)
     return {pid: tree.root(pid) for pid in programmes["id"]}
 
 
-def award_view(package: Package) -> pd.DataFrame:
+def award_view(package: Package, *, links: bool = True) -> pd.DataFrame:
     """One row per award, ready to chart or export.
 
     Columns: the award's own fields, its programme (name, level, root programme, country, kind),
-    recipients and project label, the ids of its sources and caveats.
+    recipients and project label, the ids of its recipients, sources and caveats (unless ``links`` is
+    False: an export joins their texts from the tables itself, without a tuple per award).
     """
     awards = package.frame("awards")
     programmes = package.frame("programmes").set_index("id")
     roots = programme_roots(package.frame("programmes"), package.tree)
-    recipients = recipients_by_award(package).set_index(C.AWARD_ID)
-    sources = links_by_row(package, "citations", "source_id", "award_id")
-    caveats = links_by_row(package, "caveat_links", "caveat_id", "award_id")
+    recipients = recipients_frame(
+        package.frame("award_recipients"), package.frame("organisations"), ids=links
+    ).set_index(C.AWARD_ID)
     frame = awards.copy()
     pid = frame["programme_id"]
     # One lookup of every award's programme and recipients (a column each from it), not one map per column.
-    programme = programmes.reindex(pid)
+    # Only the columns read below are taken: every column taken is a million-row copy.
+    programme = programmes[["name_en", "name_ja", "level", "country_id", "kind"]].reindex(pid)
     root_ids = pid.map(roots)
-    root = programmes.reindex(root_ids)
+    root = programmes[["name_en", "name_ja"]].reindex(root_ids)
 
     def aligned(column: pd.Series) -> pd.Series:
         return column.set_axis(frame.index)
@@ -140,8 +223,17 @@ def award_view(package: Package) -> pd.DataFrame:
     frame[C.KIND] = own_kind.where(own_kind.notna(), aligned(programme["kind"]))
     linked = recipients.reindex(frame["id"]) if len(recipients) else None
     for column in (C.RECIPIENT_IDS, C.RECIPIENTS_EN, C.RECIPIENTS_JA, C.JOINT, C.PROJECT_LABEL, C.PROJECT_LABEL_JA):
-        frame[column] = aligned(linked[column]) if linked is not None else None
-    frame[C.RECIPIENT_IDS] = frame[C.RECIPIENT_IDS].map(lambda v: v if isinstance(v, tuple) else ())
+        if links or column != C.RECIPIENT_IDS:
+            frame[column] = aligned(linked[column]) if linked is not None else None
+    if not links:
+        return frame
+    # An award without recipients (an invalid package's) has no ids: an empty tuple, set where missing only.
+    recipient_ids = frame[C.RECIPIENT_IDS].to_numpy(dtype=object, copy=True)
+    for row in np.flatnonzero(pd.isna(recipient_ids)).tolist():
+        recipient_ids[row] = ()
+    frame[C.RECIPIENT_IDS] = pd.Series(recipient_ids, index=frame.index, dtype=object)
+    sources = links_by_row(package, "citations", "source_id", "award_id")
+    caveats = links_by_row(package, "caveat_links", "caveat_id", "award_id")
     ids = frame["id"].tolist()
     frame[C.SOURCE_IDS] = pd.Series([sources.get(i, ()) for i in ids], index=frame.index, dtype=object)
     frame[C.CAVEAT_IDS] = pd.Series([caveats.get(i, ()) for i in ids], index=frame.index, dtype=object)

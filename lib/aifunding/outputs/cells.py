@@ -35,12 +35,33 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
         values = result[column]
         if isinstance(values.dtype, pd.StringDtype):
             # A text column at once: only the cells that start like a formula are touched.
-            risky = values.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
-            if risky.any():
+            risky = _starts_like_a_formula(values)
+            if risky is not None:
                 result[column] = values.where(~risky, "'" + values)
+        elif values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "decimal":
+            continue  # exact amounts alone: no text to neutralise
         elif values.dtype == object or pd.api.types.is_string_dtype(values):
             result[column] = values.map(neutralise)
     return result
+
+
+# The same prefixes (one character each) as a pattern for Arrow: a text column is checked in one pass.
+assert all(len(prefix) == 1 for prefix in FORMULA_PREFIXES)
+_FORMULA_START = "^[" + "".join("\\" + p if p in "-\\]^" else p for p in FORMULA_PREFIXES) + "]"
+
+
+def _starts_like_a_formula(values: pd.Series) -> pd.Series | None:
+    """Which cells of a text column start like a formula, or None when none does (missing cells never)."""
+    if getattr(values.dtype, "storage", None) == "pyarrow":
+        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+        starts = pc.fill_null(pc.match_substring_regex(pa.array(values), _FORMULA_START), False)
+        if not pc.any(starts).as_py():
+            return None
+        return pd.Series(starts.to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
+    risky = values.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
+    return risky if risky.any() else None
 
 
 # A spreadsheet number holds 15 significant digits; amounts beyond that are written as exact text.

@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
@@ -73,8 +74,67 @@ def _add_citations(frame: pd.DataFrame, lookups: Lookups) -> pd.DataFrame:
     return frame
 
 
+def _linked_texts(
+    links: pd.DataFrame, target_column: str, value_column: str, ids: pd.Series, lookups: list[dict[str, str] | None]
+) -> list[pd.Series] | None:
+    """For each lookup, each row's linked values joined as :func:`_joined` joins :func:`links_by_row`'s tuples.
+
+    As vectors: the (row, value) pairs deduplicated keeping the first, grouped by row in a stable sort, each
+    distinct value worded once and the groups joined in Arrow. None when a link has no value (an invalid
+    package's), for the caller to take the tuple path.
+    """
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+    targets, values = links[target_column], links[value_column]
+    if not isinstance(targets.dtype, pd.StringDtype) or not isinstance(values.dtype, pd.StringDtype):
+        return None
+    kept = targets.notna().to_numpy()
+    targets, values = targets[kept], values[kept]
+    if values.isna().any():
+        return None
+    target_codes, target_ids = pd.factorize(targets, sort=False)
+    value_codes, value_ids = pd.factorize(values, sort=False)
+    first = ~pd.Series(target_codes.astype(np.int64) * len(value_ids) + value_codes).duplicated().to_numpy()
+    target_codes, value_codes = target_codes[first], value_codes[first]
+    order = np.argsort(target_codes, kind="stable")  # each row's values in the order first linked
+    offsets = pa.array(np.concatenate([[0], np.cumsum(np.bincount(target_codes, minlength=len(target_ids)))]))
+    grouped = pa.array(value_codes[order].astype(np.int64))
+    position = pd.Index(target_ids).get_indexer(ids)
+    where = pa.array(position, mask=position < 0)
+    result = []
+    for lookup in lookups:
+        words = pa.array([str(lookup.get(v, v) if lookup else v) for v in value_ids.tolist()], type=pa.string())
+        joined = pc.binary_join(pa.ListArray.from_arrays(offsets.cast(pa.int32()), words.take(grouped)), "; ")
+        texts = pc.fill_null(joined.take(where), "")  # a row with no links: nothing to join
+        result.append(pd.Series(pd.array(texts, dtype="str"), index=ids.index))
+    return result
+
+
+def _add_award_citations(frame: pd.DataFrame, package: Package, lookups: Lookups) -> pd.DataFrame | None:
+    """:func:`_add_citations` of an award view made without links, from the link tables as vectors (or None)."""
+    sources = _linked_texts(
+        package.frame("citations"),
+        "award_id",
+        "source_id",
+        frame["id"],
+        [None, lookups.source_label, lookups.source_url],
+    )
+    caveats = _linked_texts(
+        package.frame("caveat_links"), "award_id", "caveat_id", frame["id"], [None, lookups.caveat_title]
+    )
+    if sources is None or caveats is None:
+        return None
+    frame[C.SOURCE_IDS], frame["sources"], frame["source_urls"] = sources
+    frame[C.CAVEAT_IDS], frame["caveats"] = caveats
+    return frame
+
+
 def _basis_words(frame: pd.DataFrame, column: str = "basis") -> pd.Series:
-    return frame[column].map(lambda b: basis_label(b) if isinstance(b, str) else "")
+    # Each distinct basis worded once, then mapped: a million awards carry a handful of them.
+    values = frame[column]
+    words = {b: basis_label(b) for b in values.dropna().unique().tolist() if isinstance(b, str)}
+    return values.map(words).fillna("").astype("str")
 
 
 def _round_converted(frame: pd.DataFrame) -> pd.DataFrame:
@@ -230,11 +290,15 @@ def export_programmes(package: Package, fx: FxChoice | None = None) -> pd.DataFr
 
 def export_awards(package: Package, fx: FxChoice | None = None) -> pd.DataFrame:
     """One row per award, recipients joined; a joint application is one row."""
-    frame = _add_citations(award_view(package), _lookups(package))
+    lookups = _lookups(package)
+    frame = _add_award_citations(award_view(package, links=False), package, lookups)
+    if frame is None:
+        frame = _add_citations(award_view(package), lookups)
     frame["basis_words"] = _basis_words(frame)
     columns = list(AWARD_COLUMNS)
     if fx is not None:
-        frame = _round_converted(convert_frame(frame, fx))
+        # Only the exported columns are converted (and so copied): the view has a dozen more.
+        frame = _round_converted(convert_frame(frame[columns], fx))
         columns += FX_COLUMNS
     return frame[columns].reset_index(drop=True)
 

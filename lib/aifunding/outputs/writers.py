@@ -159,18 +159,178 @@ def write_json(handle: BinaryIO, about: dict[str, str], tables: Iterable[tuple[s
     The bytes are those of ``json.dumps(document, ensure_ascii=False, indent=2) + "\\n"``; ``tables``
     may be a generator, so only one table need exist at a time.
     """
-    handle.write(("{\n  " + _dumps("about", 1) + ": " + _dumps(about, 1)).encode("utf-8"))
-    for name, frame in tables:
-        handle.write((",\n  " + _dumps(name, 1) + ": [").encode("utf-8"))
-        empty = True
-        for chunk in chunks(frame):
-            lines = [
-                ("\n    " if empty and i == 0 else ",\n    ") + text for i, text in enumerate(_records_text(chunk, 2))
-            ]
-            empty = empty and not lines
-            handle.write("".join(lines).encode("utf-8"))
-        handle.write(("]" if empty else "\n  ]").encode("utf-8"))
-    handle.write(b"\n}\n")
+    with _writing_behind(handle) as write:
+        write(("{\n  " + _dumps("about", 1) + ": " + _dumps(about, 1)).encode("utf-8"))
+        for name, frame in tables:
+            write((",\n  " + _dumps(name, 1) + ": [").encode("utf-8"))
+            empty = True
+            for chunk in chunks(frame):
+                if not len(chunk):
+                    continue
+                data = _records_bytes(chunk, 2)
+                # Every record follows ",\n    "; the table's first, "\n    " alone (the comma is one byte).
+                write(data[1:] if empty else data)
+                empty = False
+            write(("]" if empty else "\n  ]").encode("utf-8"))
+        write(b"\n}\n")
+
+
+@contextmanager
+def _writing_behind(handle: BinaryIO) -> Iterator[Callable[[Any], None]]:
+    """A ``write`` that hands its bytes to a thread of their own, in order, at most two chunks behind.
+
+    The kernel copies one chunk into the file while the next is built (a million awards are 1.6 GB of
+    JSON); the first error of a write is raised here, at the next write or at the end.
+    """
+    import queue
+    import threading
+
+    pending: queue.Queue[Any] = queue.Queue(maxsize=2)
+    failed: list[BaseException] = []
+
+    def drain() -> None:
+        while (data := pending.get()) is not None:
+            if not failed:
+                try:
+                    handle.write(data)
+                except BaseException as exc:  # handed to the caller, which raises it
+                    failed.append(exc)
+
+    def write(data: Any) -> None:
+        if failed:
+            raise failed[0]
+        pending.put(data)
+
+    writer = threading.Thread(target=drain, name="aifunding-json-writer", daemon=True)
+    writer.start()
+    try:
+        yield write
+    finally:
+        pending.put(None)
+        writer.join()
+    if failed:
+        raise failed[0]
+
+
+def _records_bytes(frame: pd.DataFrame, level: int) -> bytes | memoryview:
+    """The UTF-8 of ``",\n" + indent + record`` for each row: :func:`_records_text`'s texts, joined in Arrow.
+
+    Each column becomes an Arrow array of JSON values (:func:`_column_values`), and every row is joined from
+    them and the keys between them in one pass in C: no Python string per cell or per row for text, flags
+    and amounts, and the record's text is copied once.
+    """
+    names = list(frame.columns)
+    lead = ",\n" + "  " * level
+    if not names or len(set(names)) != len(names) or not all(isinstance(name, str) for name in names):
+        return "".join(lead + text for text in _records_text(frame, level)).encode("utf-8")
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+    pad = "\n" + "  " * (level + 1)
+    parts: list[Any] = []
+    between = lead + "{" + pad  # what comes before the next key: the record's opening, then a comma
+    for i, name in enumerate(names):
+        values, bare = _column_values(frame.iloc[:, i], level + 1)
+        parts += [between + _key_text(name) + ('"' if bare else ""), values]
+        between = ('"' if bare else "") + "," + pad
+    parts.append(between[: -len("," + pad)] + "\n" + "  " * level + "}")
+    return _string_bytes(pc.binary_join_element_wise(*parts, ""))
+
+
+def _string_bytes(array: Any) -> memoryview:
+    """The UTF-8 bytes of an Arrow string array without nulls, its values back to back (no copy)."""
+    import pyarrow as pa
+
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    _validity, offsets_buffer, data = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=width, count=len(array) + 1, offset=array.offset * width().itemsize)
+    if data is None:
+        return memoryview(b"")
+    return memoryview(data)[int(offsets[0]) : int(offsets[-1])]
+
+
+# decimal_text strips a plain number's zeros after its point, then the point if nothing follows it.
+_POINT_ZEROS = r"(\.[0-9]*?)0+$"
+# What json escapes in a string with ensure_ascii=False: the quote, the backslash and control characters.
+_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
+
+
+def _column_text_array(column: pd.Series, key: str, level: int) -> Any:
+    """:func:`_column_texts` of ``column`` as an Arrow string array (``key`` and each cell's JSON text)."""
+    import pyarrow.compute as pc
+
+    values, bare = _column_values(column, level)
+    return pc.binary_join_element_wise(key + ('"' if bare else ""), values, '"' if bare else "", "")
+
+
+def _column_values(column: pd.Series, level: int) -> tuple[Any, bool]:
+    """The JSON text of each cell of ``column`` as :func:`_value_text` writes it, as an Arrow string array.
+
+    Returns (array, bare): bare when the array holds text that needs no escaping and no cell is missing,
+    so its JSON is the text between quotes, which the caller writes around it (saving a copy). Arrow text,
+    flags and exact amounts are done as vectors; any other column a cell at a time.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dtype = column.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        values = pa.array(column, from_pandas=True)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        return _quoted(values.cast(pa.string()), escape=True)
+    if dtype == np.dtype(bool):
+        return pc.if_else(pa.array(column.to_numpy()), "true", "false"), False
+    if dtype == np.dtype(object):
+        missing = column.isna().to_numpy()
+        values = column.to_numpy(dtype=object)
+        if not missing.all() and pd.api.types.infer_dtype(values[~missing], skipna=False) == "decimal":
+            # Exact amounts: decimal_text's plain notation, the zeros after a point stripped in Arrow.
+            plain = np.full(len(values), None, dtype=object)
+            plain[~missing] = [format(value, "f") for value in values[~missing].tolist()]
+            texts = pc.replace_substring_regex(pa.array(plain, type=pa.string()), _POINT_ZEROS, r"\1")
+            return _quoted(pc.replace_substring_regex(texts, r"\.$", ""), escape=False)
+    return pa.array(_column_texts(column, "", level), type=pa.string()), False
+
+
+def _plain_bytes(values: Any) -> bool:
+    """Whether no byte of a string array's values is one json escapes (a quote, a backslash, a control
+    character): one pass of the buffer's smallest byte and two byte searches, faster than a pattern per
+    cell. In UTF-8 those bytes never occur inside another character, so bytes tell what characters would.
+    """
+    _validity, offsets_buffer, data = values.buffers()
+    if data is None or not len(values):
+        return True
+    import pyarrow as pa
+
+    width = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=width, count=len(values) + 1, offset=values.offset * width().itemsize)
+    raw = np.frombuffer(data, dtype=np.uint8)[int(offsets[0]) : int(offsets[-1])]
+    if not raw.size:
+        return True
+    if int(raw.min()) < 0x20:
+        return False
+    text = raw.tobytes()
+    return text.find(b'"') < 0 and text.find(b"\\") < 0
+
+
+def _quoted(values: Any, escape: bool) -> tuple[Any, bool]:
+    """Text as JSON strings (missing cells null), or the text itself (bare) when that needs nothing more."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    needs = None
+    if escape and not _plain_bytes(values):
+        needs = pc.fill_null(pc.match_substring_regex(values, _NEEDS_ESCAPE), False)
+    some = needs is not None and pc.any(needs).as_py()
+    if not some and values.null_count == 0:
+        return values, True
+    texts = pc.binary_join_element_wise('"', values, '"', "")
+    if some:
+        escaped = [encode_basestring(text) for text in values.filter(needs).to_pylist()]
+        texts = pc.replace_with_mask(texts, needs, pa.array(escaped, type=pa.string()))
+    return pc.fill_null(texts, "null"), False
 
 
 def write_xlsx(handle: BinaryIO, about: list[tuple[str, str]], frames: dict[str, pd.DataFrame]) -> None:
@@ -221,7 +381,7 @@ def _digits(value: Decimal) -> tuple[int, int]:
 
 def _decimal_type(values: list[Any], scale: int) -> Any:
     """decimal128(38, at least ``scale``) holding every value exactly, or None when no decimal128 can."""
-    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow as pa
 
     whole = 0
     for value in values:
