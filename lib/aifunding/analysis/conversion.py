@@ -72,10 +72,6 @@ class Money:
 ORIGINAL = Money()
 
 
-def _none_if_na(value: Any) -> Any:
-    return None if value is None or (not isinstance(value, (tuple, list, dict)) and pd.isna(value)) else value
-
-
 def convert_frame(
     frame: pd.DataFrame,
     choice: FxChoice,
