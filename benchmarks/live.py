@@ -3,18 +3,18 @@
 Serves the dashboard (``streamlit run dashboard/app.py``, headless, on a folder store of its own) and
 connects N simulated followers to the audience link. A follower is a raw Streamlit session: a websocket
 client (``websockets``) that speaks the browser's protocol (Streamlit's protobuf messages), opens the page,
-and does what the browser does for a fragment with ``run_every``: asks for the fragment's rerun every
-interval the server gave it, while no run is going on. So the server does exactly the work it does for a
-browser follower (every tick, every rerun, every message it sends), and no browser competes with it for
-the CPU. The presenter's moves are made as the presenter's server makes them, with the key, straight to the
-store (:meth:`aifunding.store.live.LiveStore.publish`): the filter flips between Japan and Korea on the
-Companies page every ``--every`` seconds; the presenter's own page rerun, the same for any audience, is
-left out.
+and does what the browser would for any fragment with ``run_every`` the page has (asks for its rerun every
+interval the server gave it, while no run is going on; the follower's page has none since the server wakes
+it). So the server does exactly the work it does for a browser follower (every rerun, every message it
+sends), and no browser competes with it for the CPU. The presenter's moves are made as the presenter's
+server makes them, with the key, straight to the store (:meth:`aifunding.store.live.LiveStore.publish`):
+the filter flips between Japan and Korea on the Companies page every ``--every`` seconds; the presenter's
+own page rerun, the same for any audience, is left out.
 
 A follower has *seen* a move when the server sends it the new address (the page's rerun with the
 presenter's view has begun); its page is *done* when that rerun finishes. Server CPU is the server
-process's user + system time (``/proc/<pid>/stat``), per second while nobody moves (the followers' ticks)
-and per move. Each size prints its figures and its ratio to the 1-follower baseline of the same run.
+process's user + system time (``/proc/<pid>/stat``), per second while nobody moves, and per move.
+Each size prints its figures and its ratio to the 1-follower baseline of the same run.
 
     python benchmarks/live.py                      # 1, 20 and 100 followers, 8 moves each
     python benchmarks/live.py --followers 1 5 --moves 4
@@ -166,7 +166,7 @@ async def measure(port: int, pid: int, store: FolderLive, count: int, moves: int
     try:
         for f in followers:
             await asyncio.wait_for(f.loaded.wait(), timeout=300)
-        await asyncio.sleep(3)  # every page settled, every fragment ticking
+        await asyncio.sleep(3)  # every page settled
         before, started = cpu_seconds(pid), time.monotonic()
         await asyncio.sleep(5)
         idle_cpu = (cpu_seconds(pid) - before) / (time.monotonic() - started)

@@ -316,6 +316,117 @@ def test_the_watcher_forgets_sessions_nobody_asks_about(place: Place) -> None:
         watcher.stop()
 
 
+class Wakes:
+    """Followers' wake-ups, counted; a follower that is ``gone`` answers False, as a closed page does."""
+
+    def __init__(self) -> None:
+        self.count: dict[str, int] = {}
+        self.gone: set[str] = set()
+        self._lock = threading.Lock()
+
+    def wake(self, name: str) -> Callable[[], bool]:
+        def woken() -> bool:
+            with self._lock:
+                self.count[name] = self.count.get(name, 0) + 1
+            return name not in self.gone
+
+        return woken
+
+    def total(self) -> int:
+        with self._lock:
+            return sum(self.count.values())
+
+
+def test_followers_cost_nothing_while_the_presenter_stays_and_are_woken_once_per_move(place: Place) -> None:
+    presenter_server = place.open()
+    watcher = LiveWatcher(place.open(), interval=0.05)
+    wakes = Wakes()
+    try:
+        live_id, key = presenter_server.begin(VIEW)
+        watcher.record(live_id)
+        for n in range(100):
+            watcher.follow(live_id, f"follower-{n}", wakes.wake(f"follower-{n}"))
+        assert watcher.followers(live_id) == 100
+        time.sleep(0.5)  # ten of the watcher's rounds
+        assert wakes.total() == 0 and watcher.reads <= 2
+        presenter_server.publish(live_id, key, {"page": "data"})
+        wait_until(lambda: wakes.total() == 100)
+        time.sleep(0.5)
+        assert wakes.count == {f"follower-{n}": 1 for n in range(100)}
+        assert watcher.record(live_id).version == 2  # type: ignore[union-attr]
+        # A move this server made itself (refresh) wakes them at once, and only once.
+        presenter_server.publish(live_id, key, {"page": "world"})
+        watcher.refresh(live_id)
+        assert wakes.total() == 200
+        time.sleep(0.5)
+        assert wakes.total() == 200
+    finally:
+        watcher.stop()
+
+
+def test_closed_unfollowed_and_failing_followers_are_dropped_without_stopping_the_others(place: Place) -> None:
+    presenter_server = place.open()
+    watcher = LiveWatcher(place.open(), interval=0.05)
+    wakes = Wakes()
+    other_id, _ = presenter_server.begin(VIEW)
+
+    def broken() -> bool:
+        raise RuntimeError("a page that cannot be woken")
+
+    try:
+        live_id, key = presenter_server.begin(VIEW)
+        watcher.record(live_id)
+        for name in ("stays", "closes", "leaves", "moves on"):
+            watcher.follow(live_id, name, wakes.wake(name))
+        watcher.follow(live_id, "broken", broken)
+        wakes.gone.add("closes")
+        watcher.unfollow("leaves")
+        watcher.follow(other_id, "moves on", wakes.wake("moves on"))  # following another session drops the first
+        presenter_server.publish(live_id, key, {"page": "data"})
+        wait_until(lambda: watcher.followers(live_id) == 1)
+        assert wakes.count == {"stays": 1, "closes": 1}
+    finally:
+        watcher.stop()
+
+
+def test_followers_are_woken_when_the_session_ends_or_idles_past_the_limit(place: Place) -> None:
+    presenter_server = place.open()
+    watcher = LiveWatcher(place.open(), interval=0.05)
+    wakes = Wakes()
+    try:
+        ended_id, ended_key = presenter_server.begin(VIEW)
+        idle_id, _ = presenter_server.begin(VIEW)
+        for live_id in (ended_id, idle_id):
+            watcher.record(live_id)
+            watcher.follow(live_id, live_id, wakes.wake(live_id))
+        time.sleep(0.3)
+        presenter_server.end(ended_id, ended_key)
+        wait_until(lambda: wakes.count.get(ended_id) == 1)
+        assert idle_id not in wakes.count
+        place.clock.advance(IDLE + timedelta(seconds=1))
+        wait_until(lambda: wakes.count.get(idle_id) == 1)
+        time.sleep(0.3)
+        assert wakes.count == {ended_id: 1, idle_id: 1}  # once each, not every round after
+    finally:
+        watcher.stop()
+
+
+def test_a_followed_session_is_not_forgotten(place: Place) -> None:
+    moment = [0.0]
+    watcher = LiveWatcher(place.open(), interval=0.05, forget_after=60, clock=lambda: moment[0])
+    try:
+        live_id, _ = place.open().begin(VIEW)
+        watcher.record(live_id)
+        watcher.follow(live_id, "someone", lambda: True)
+        moment[0] = 61
+        time.sleep(0.3)
+        assert watcher.watched() == [live_id]
+        watcher.unfollow("someone")
+        wait_until(lambda: watcher.watched() == [])
+    finally:
+        watcher.stop()
+
+
 # --- Settings -------------------------------------------------------------------------------------------
 
 

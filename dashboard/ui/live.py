@@ -4,11 +4,11 @@ The presenter starts a session from the share menu; their address gains ``live=<
 and the menu gives the audience link (``live=<id>``) and its QR code. Every rerun of the presenter's
 session publishes their view (:class:`aifunding.analysis.live.LiveView`) to the store when it changed.
 One watcher thread per server (:class:`aifunding.store.live_watch.LiveWatcher`) keeps the latest
-record of each followed session in memory; each follower's page has a fragment that looks at that
-record every :data:`TICK_SECONDS` (a dictionary lookup) and reruns the page when the version moved.
-The follower's page then takes the presenter's view as a newly opened link, in the follower's own
-language. A follower who changes anything is detached (the presenter's next moves leave them
-alone) until they choose to follow again.
+record of each followed session in memory. Each follower's page has a fragment that hands the watcher
+a wake-up (:mod:`ui.wake`); when the presenter moves, the watcher wakes it, and the fragment reruns the
+page, which takes the presenter's view as a newly opened link, in the follower's own language. While
+the presenter stays put, a follower costs the server nothing. A follower who changes anything is
+detached (the presenter's next moves leave them alone) until they choose to follow again.
 
 Session state ``_live`` holds this session's :class:`Role`.
 """
@@ -27,19 +27,17 @@ from aifunding.analysis.live import LiveView
 from aifunding.analysis.urlstate import encode
 from aifunding.figures.registry import PAGES_BY_KEY
 from aifunding.outputs.qr import qr_svg
-from aifunding.store.base import StoreError, utc_now
+from aifunding.store.base import StoreError
 from aifunding.store.config import open_live
 from aifunding.store.live import LiveRecord, LiveRefused, is_live_id, is_live_key
 from aifunding.store.live_watch import LiveWatcher
 
 from ui.state import current_language, translator, write_params
 from ui.text import notice, small
+from ui.wake import fragment_waker, session_id
 
 log = logging.getLogger("aifunding.dashboard")
 LIVE, KEY = "live", "key"
-# How often a follower's page looks at the watcher's copy of the session: with the watcher's own poll
-# (0.25 s on the folder store; at once on PostgreSQL) and a page's rerun, a move shows within 2 s.
-TICK_SECONDS = 0.5
 SPOTLIGHT_CSS = """<style>
 .st-key-{key} {{ outline: 5px solid #E69F00; outline-offset: 8px; border-radius: 6px; }}
 </style>"""
@@ -107,7 +105,8 @@ def _record(live_id: str) -> LiveRecord | None:
 
 
 def _is_over(record: LiveRecord) -> bool:
-    return record.over(utc_now(), watcher().store.idle)
+    store = watcher().store
+    return record.over(store.now(), store.idle)
 
 
 def begin(page_key: str) -> None:
@@ -123,7 +122,8 @@ def begin(page_key: str) -> None:
         live_id, key = extra.get(LIVE), extra.get(KEY)
     ss["_live_page"] = page_key
     if not is_live_id(live_id):
-        ss.pop("_live", None)
+        if ss.pop("_live", None) is not None:
+            _unfollow()
         return
     assert live_id is not None
     current = role()
@@ -132,12 +132,17 @@ def begin(page_key: str) -> None:
     record = _record(live_id)
     current.over = record is None or _is_over(record)
     if current.presenting:
+        _unfollow()
         return
     if current.attached and record is not None and record.version != current.seen:
         _take(current, record, page_key)
     if not current.over:
         # First on the page, so the fragment keeps its place whatever page the presenter goes to.
         _ticker(current)
+        # A move that came between reading the record and the fragment's wake-up woke nobody: take it now.
+        later = _record(live_id)
+        if current.attached and later is not None and later.version != current.seen:
+            st.rerun()
 
 
 def _join(live_id: str, key: str | None) -> Role:
@@ -275,6 +280,7 @@ def leave_live() -> None:
     """Stop following (an ended session's note goes with it); the view stays."""
     ss = st.session_state
     ss.pop("_live", None)
+    _unfollow()
     extra = ss.setdefault("_extra_params", {})
     extra.pop(LIVE, None)
     write_params({**encode(ss["_view"]), **extra})
@@ -340,10 +346,13 @@ def _follower_banner(current: Role, record: LiveRecord | None) -> None:
 
 
 def _ticker(current: Role) -> None:
-    """Every TICK_SECONDS: rerun the page when the presenter moved (or the session ended); otherwise nothing."""
+    """A fragment the watcher wakes when the presenter moves (or the session ends): it reruns the page."""
 
-    @st.fragment(run_every=TICK_SECONDS)
+    @st.fragment
     def tick() -> None:
+        wake, follower = fragment_waker(), session_id()
+        if wake is not None and follower is not None:
+            watcher().follow(current.live_id, follower, wake)
         record = _record(current.live_id)
         if record is None:
             return
@@ -356,6 +365,13 @@ def _ticker(current: Role) -> None:
 
     with st.sidebar:
         tick()
+
+
+def _unfollow() -> None:
+    """This session no longer follows a live session here (it left, or it presents)."""
+    follower = session_id()
+    if follower is not None:
+        watcher().unfollow(follower)
 
 
 def _spotlight_marks(current: Role) -> None:

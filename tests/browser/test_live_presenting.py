@@ -115,6 +115,14 @@ def followed(page, condition: str, what: str) -> float:
     return took
 
 
+def filtered(code: str, says: str) -> str:
+    """JavaScript: the follower's address has the country, and the page's filter line shows it."""
+    return (
+        f"() => location.search.includes('country={code}') && Array.from(document.querySelectorAll("
+        f"\"[data-testid='stAlertContentInfo']\")).some(alert => alert.innerText.includes('{says}'))"
+    )
+
+
 def choose_country(page, name: str, code: str | None = None) -> None:
     """Choose a country in the sidebar; with ``code``, wait until the page has taken it (the address says so)."""
     page.locator(".st-key-w_country input").click()
@@ -137,7 +145,7 @@ def test_followers_see_the_presenters_page_filter_and_slide(browser, server) -> 
         wait_for_app(audience)
         # A filter.
         choose_country(presenter, "Japan")
-        followed(audience, "() => location.search.includes('country=JP')", "the filter")
+        followed(audience, filtered("JP", "in Japan"), "the filter")
         wait_for_app(audience)
         assert "in Japan" in alerts(audience)
         wait_for_app(presenter)
@@ -161,7 +169,7 @@ def test_a_japanese_follower_follows_an_english_presenter_in_japanese(browser, s
     with live_session(browser, server) as (presenter, link), follower(browser, link, lang="ja") as audience:
         assert "発表者の画面をライブで追従中" in alerts(audience)
         choose_country(presenter, "Japan")
-        followed(audience, "() => location.search.includes('country=JP')", "the filter")
+        followed(audience, filtered("JP", "国・地域：日本"), "the filter")
         wait_for_app(audience)
         assert query(audience)["lang"] == ["ja"] and "lang" not in query(presenter)
         assert "日本" in alerts(audience) and "in Japan" not in alerts(audience)
@@ -221,7 +229,7 @@ def test_an_ended_session_leaves_followers_on_the_last_view_and_a_new_key_revoke
     with live_session(browser, server) as (presenter, link), follower(browser, link) as audience:
         old_address = presenter.url
         choose_country(presenter, "Japan")
-        followed(audience, "() => location.search.includes('country=JP')", "the filter")
+        followed(audience, filtered("JP", "in Japan"), "the filter")
         wait_for_app(presenter)
         # A new link and key: the old session ends, and its key drives nothing.
         presenter.get_by_role("button", name="Share").click()
@@ -260,7 +268,7 @@ def test_a_follower_on_another_server_sharing_postgresql_follows(browser, postgr
         ):
             assert audience.url.startswith(second)
             choose_country(presenter, "Japan")
-            followed(audience, "() => location.search.includes('country=JP')", "the filter, on the other server")
+            followed(audience, filtered("JP", "国・地域：日本"), "the filter, on the other server")
             presenter.wait_for_timeout(300)
             wait_for_app(presenter)
             presenter.locator("[data-testid='stSidebarNav'] a", has_text="Cloud market").click()

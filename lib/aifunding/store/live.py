@@ -145,6 +145,7 @@ class LiveStore(Protocol):
     """Live sessions: begun with a new id and key, moved only by the key, ended by it or by idling."""
 
     idle: timedelta
+    now: Clock  # the store's clock (tests move it)
 
     def begin(self, state: Mapping[str, Any]) -> tuple[str, str]:
         """A new session showing ``state``: its id and its key (returned once; the store keeps its hash).
@@ -194,14 +195,14 @@ class FolderLive:
     ) -> None:
         self.folder = folder
         self.idle = idle if idle is not None else idle_limit()
-        self._now = now
+        self.now = now
         self.max_sessions = max_sessions
 
     def begin(self, state: Mapping[str, Any]) -> tuple[str, str]:
         """See :meth:`LiveStore.begin`."""
         kept = checked_state(state)
         live_id, key = new_id(), new_key()
-        now = self._now()
+        now = self.now()
         try:
             with self._locked():
                 self._make_room(now)
@@ -213,7 +214,7 @@ class FolderLive:
     def publish(self, live_id: str, key: str, state: Mapping[str, Any]) -> int:
         """See :meth:`LiveStore.publish`."""
         kept = checked_state(state)
-        now = self._now()
+        now = self.now()
         try:
             with self._locked():
                 record = self._driven(live_id, key, now)
@@ -230,7 +231,7 @@ class FolderLive:
                 if record is None or not record.drives(key):
                     return False
                 if not record.ended:
-                    ended = LiveRecord(live_id, record.key_digest, record.version + 1, record.state, self._now(), True)
+                    ended = LiveRecord(live_id, record.key_digest, record.version + 1, record.state, self.now(), True)
                     self._write(ended)
                 return True
         except OSError as error:

@@ -67,7 +67,7 @@ class PostgresLive:
     ) -> None:
         self._dsn = dsn
         self.idle = idle if idle is not None else idle_limit()
-        self._now = now
+        self.now = now
         self.max_sessions = max_sessions
         self._schema_ready = False
 
@@ -75,7 +75,7 @@ class PostgresLive:
         """See :meth:`aifunding.store.live.LiveStore.begin`."""
         kept = checked_state(state)
         live_id, key = new_id(), new_key()
-        now = self._now()
+        now = self.now()
         with self._transaction() as connection:
             connection.execute("DELETE FROM aifunding_live WHERE updated < %s", (now - self.idle - KEEP_ENDED,))
             row = connection.execute(
@@ -92,7 +92,7 @@ class PostgresLive:
     def publish(self, live_id: str, key: str, state: Mapping[str, Any]) -> int:
         """See :meth:`aifunding.store.live.LiveStore.publish`."""
         kept = checked_state(state)
-        now = self._now()
+        now = self.now()
         with self._transaction() as connection:
             record = self._locked_record(connection, live_id)
             if record is None or not record.drives(key):
@@ -115,7 +115,7 @@ class PostgresLive:
             if not record.ended:
                 connection.execute(
                     "UPDATE aifunding_live SET version = version + 1, updated = %s, ended = true WHERE id = %s",
-                    (self._now(), live_id),
+                    (self.now(), live_id),
                 )
                 connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, live_id))
         return True

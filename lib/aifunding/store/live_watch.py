@@ -1,10 +1,15 @@
 """One thread per server process that keeps the latest record of every live session someone here follows.
 
-Viewers ask :meth:`LiveWatcher.record` (a dictionary lookup, no I/O once a session is known), as often as
-they like; the thread alone talks to the store, through the store's :class:`~aifunding.store.live.ChangeFeed`:
-every ``interval`` it polls one small file per watched session (folder store), or it wakes on
-PostgreSQL's NOTIFY and reads the rows named. So a presenter's move costs each server one read,
-whatever the number of followers. A session nobody asked about for ``forget_after`` seconds is dropped.
+Viewers ask :meth:`LiveWatcher.record` (a dictionary lookup, no I/O once a session is known); the thread
+alone talks to the store, through the store's :class:`~aifunding.store.live.ChangeFeed`: every
+``interval`` it polls one small file per watched session (folder store), or it wakes on PostgreSQL's
+NOTIFY and reads the rows named. So a presenter's move costs each server one read, whatever the number
+of followers.
+
+Followers do not poll: each follower's page registers a wake-up (:meth:`LiveWatcher.follow`), and the
+watcher calls the wake-ups of a session when a newer record arrives or the session passes its idle
+limit. A follower costs nothing while the presenter stays put, and one wake-up per move. A session
+nobody asked about for ``forget_after`` seconds, and nobody follows, is dropped.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ log = logging.getLogger("aifunding.store")
 # How often the folder feed looks at the files; PostgreSQL's feed wakes on a notification at once.
 INTERVAL_SECONDS = 0.25
 FORGET_AFTER_SECONDS = 60.0
+# A follower's wake-up, called from the watcher's thread: asks the follower's page to look again, and says
+# False when the follower is gone (its wake-up is then dropped).
+Wake = Callable[[], bool]
+Woken = list[tuple[str, Wake]]  # (follower's name, wake-up)
 
 
 class LiveWatcher:
@@ -39,6 +48,8 @@ class LiveWatcher:
         self._lock = threading.Lock()
         self._records: dict[str, LiveRecord | None] = {}
         self._asked: dict[str, float] = {}
+        self._followers: dict[str, dict[str, Wake]] = {}  # live id -> follower's name -> wake-up
+        self._over: dict[str, bool] = {}  # live id -> whether its followers were last woken to an over session
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
         self._feed: ChangeFeed | None = None
@@ -67,8 +78,29 @@ class LiveWatcher:
         with self._lock:
             self.reads += 1
             self._asked[live_id] = self._clock()
-            self._store_newer(live_id, record)
+            woken = self._store_newer(live_id, record)
+        self._wake(live_id, woken)
         return record
+
+    def follow(self, live_id: str, name: str, wake: Wake) -> None:
+        """Call ``wake`` when ``live_id`` moves or ends, until :meth:`unfollow` (one wake-up per ``name``).
+
+        ``name`` is the follower's own (a Streamlit session's id); following another session drops the first.
+        """
+        with self._lock:
+            for followers in self._followers.values():
+                followers.pop(name, None)
+            self._followers.setdefault(live_id, {})[name] = wake
+
+    def unfollow(self, name: str) -> None:
+        with self._lock:
+            for followers in self._followers.values():
+                followers.pop(name, None)
+
+    def followers(self, live_id: str) -> int:
+        """How many followers on this server wait for ``live_id``'s moves."""
+        with self._lock:
+            return len(self._followers.get(live_id, {}))
 
     def watched(self) -> list[str]:
         with self._lock:
@@ -82,11 +114,43 @@ class LiveWatcher:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def _store_newer(self, live_id: str, record: LiveRecord | None) -> None:
-        """Keep ``record`` unless a newer version is already known (the thread and a refresh may race)."""
+    def _store_newer(self, live_id: str, record: LiveRecord | None) -> Woken:
+        """Keep ``record`` unless a newer version is already known (the thread and a refresh may race).
+
+        Returns the wake-ups of the session's followers when the record is newer than the one they saw.
+        """
         known = self._records.get(live_id)
         if record is None or known is None or record.version >= known.version:
             self._records[live_id] = record
+        newer = known is not None and record is not None and record.version > known.version
+        if not newer and (known is not None) == (record is not None):
+            return []
+        # The followers woken now see whether it is over: the idle round need not wake them for it again.
+        self._over[live_id] = record is None or record.over(self.store.now(), self.store.idle)
+        return list(self._followers.get(live_id, {}).items())
+
+    def _wake(self, live_id: str, woken: Woken) -> None:
+        """Call each wake-up outside the lock; drop those whose follower is gone."""
+        gone = [name for name, wake in woken if not _woke(wake)]
+        if gone:
+            with self._lock:
+                followers = self._followers.get(live_id, {})
+                for name in gone:
+                    followers.pop(name, None)
+
+    def _wake_past_idle(self) -> None:
+        """Wake the followers of each session that passed its idle limit (or came back) since the last round."""
+        now = self.store.now()
+        due: list[tuple[str, Woken]] = []
+        with self._lock:
+            for live_id, followers in self._followers.items():
+                record = self._records.get(live_id)
+                over = record is None or record.over(now, self.store.idle)
+                if followers and self._over.get(live_id, over) != over:
+                    due.append((live_id, list(followers.items())))
+                self._over[live_id] = over
+        for live_id, woken in due:
+            self._wake(live_id, woken)
 
     def _ensure_thread(self) -> None:
         if self._thread is None and not self._stopped.is_set():
@@ -101,10 +165,13 @@ class LiveWatcher:
                 changed = feed.wait(watched, self.interval)
                 for live_id in changed:
                     record = feed.read(live_id)
+                    woken: Woken = []
                     with self._lock:
                         self.reads += 1
                         if live_id in self._records:
-                            self._store_newer(live_id, record)
+                            woken = self._store_newer(live_id, record)
+                    self._wake(live_id, woken)
+                self._wake_past_idle()
             except Exception:  # the thread must outlive a bad moment of the store
                 log.exception("the live sessions' watcher failed a round; trying again")
                 self._stopped.wait(self.interval)
@@ -114,6 +181,18 @@ class LiveWatcher:
         cutoff = self._clock() - self.forget_after
         with self._lock:
             for live_id in [i for i, asked in self._asked.items() if asked < cutoff]:
+                if self._followers.get(live_id):
+                    continue
                 self._asked.pop(live_id, None)
                 self._records.pop(live_id, None)
+                self._followers.pop(live_id, None)
+                self._over.pop(live_id, None)
             return list(self._records)
+
+
+def _woke(wake: Wake) -> bool:
+    try:
+        return wake()
+    except Exception:  # one follower's failure must not stop the others' wake-ups
+        log.exception("a live follower could not be woken")
+        return False
