@@ -50,6 +50,14 @@ VIEWS = ({"country": "JP"}, {"country": "KR"})
 LIMIT_SECONDS = 60.0
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` now, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process ``pid`` so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -155,6 +163,7 @@ class Result:
     missed: int
     idle_cpu: float  # CPU seconds per second with nobody moving
     move_cpu: float  # CPU seconds per move (above the idle rate)
+    rss: float  # the server's resident memory after the last move, MB
 
 
 async def measure(port: int, pid: int, store: FolderLive, count: int, moves: int, every: float) -> Result:
@@ -196,7 +205,7 @@ async def measure(port: int, pid: int, store: FolderLive, count: int, moves: int
                     missed += 1
         elapsed = time.monotonic() - started
         move_cpu = max(0.0, (cpu_seconds(pid) - before) - idle_cpu * elapsed) / moves
-        return Result(count, seen, done, missed, idle_cpu, move_cpu)
+        return Result(count, seen, done, missed, idle_cpu, move_cpu, rss_mb(pid))
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -226,7 +235,8 @@ def main() -> None:
     )
     print(
         f"  {'followers':>9}  {'seen p50':>8}  {'p95':>6}  {'done p50':>8}  {'p95':>6}  {'missed':>6}"
-        f"  {'idle CPU s/s':>12}  {'CPU s/move':>10}  ratios to {base.followers} follower(s): done p95, idle, move"
+        f"  {'idle CPU s/s':>12}  {'CPU s/move':>10}  {'RSS MB':>6}"
+        f"  ratios to {base.followers} follower(s): done p95, idle, move"
     )
     for r in results:
         if not r.done:
@@ -237,7 +247,7 @@ def main() -> None:
         base95 = percentile(base.done, 0.95)
         print(
             f"  {r.followers:>9}  {seen50:>7.2f}s  {seen95:>5.2f}s  {done50:>7.2f}s  {done95:>5.2f}s  {r.missed:>6}"
-            f"  {r.idle_cpu:>12.3f}  {r.move_cpu:>10.3f}"
+            f"  {r.idle_cpu:>12.3f}  {r.move_cpu:>10.3f}  {r.rss:>6.0f}"
             f"  {done95 / base95:.1f}x, {r.idle_cpu / max(base.idle_cpu, 1e-3):.1f}x,"
             f" {r.move_cpu / max(base.move_cpu, 1e-3):.1f}x"
         )

@@ -4,10 +4,10 @@ The presenter starts a session from the share menu; their address gains ``live=<
 and the menu gives the audience link (``live=<id>``) and its QR code. Every rerun of the presenter's
 session publishes their view (:class:`aifunding.analysis.live.LiveView`) to the store when it changed.
 One watcher thread per server (:class:`aifunding.store.live_watch.LiveWatcher`) keeps the latest
-record of each followed session in memory. Each follower's page has a fragment that hands the watcher
-a wake-up (:mod:`ui.wake`); when the presenter moves, the watcher wakes it, and the fragment reruns the
-page, which takes the presenter's view as a newly opened link, in the follower's own language. While
-the presenter stays put, a follower costs the server nothing. A follower who changes anything is
+record of each followed session in memory. Each run of a follower's page hands the watcher a wake-up
+(:mod:`ui.wake`); when the presenter moves, the watcher wakes the page, and its next run takes the
+presenter's view as a newly opened link, in the follower's own language. While the presenter stays
+put, a follower costs the server nothing. A follower who changes anything is
 detached (the presenter's next moves leave them alone) until they choose to follow again.
 
 Session state ``_live`` holds this session's :class:`Role`.
@@ -34,7 +34,7 @@ from aifunding.store.live_watch import LiveWatcher
 
 from ui.state import current_language, translator, write_params
 from ui.text import notice, small
-from ui.wake import fragment_waker, session_id
+from ui.wake import page_waker, session_id
 
 log = logging.getLogger("aifunding.dashboard")
 LIVE, KEY = "live", "key"
@@ -137,9 +137,8 @@ def begin(page_key: str) -> None:
     if current.attached and record is not None and record.version != current.seen:
         _take(current, record, page_key)
     if not current.over:
-        # First on the page, so the fragment keeps its place whatever page the presenter goes to.
-        _ticker(current)
-        # A move that came between reading the record and the fragment's wake-up woke nobody: take it now.
+        _follow(current)
+        # A move that came between reading the record and handing over the wake-up woke nobody: take it now.
         later = _record(live_id)
         if current.attached and later is not None and later.version != current.seen:
             st.rerun()
@@ -345,26 +344,11 @@ def _follower_banner(current: Role, record: LiveRecord | None) -> None:
         st.button(t("live.follow_again"), key="live_follow", on_click=follow_again, icon=":material/cast_connected:")
 
 
-def _ticker(current: Role) -> None:
-    """A fragment the watcher wakes when the presenter moves (or the session ends): it reruns the page."""
-
-    @st.fragment
-    def tick() -> None:
-        wake, follower = fragment_waker(), session_id()
-        if wake is not None and follower is not None:
-            watcher().follow(current.live_id, follower, wake)
-        record = _record(current.live_id)
-        if record is None:
-            return
-        if current.attached and record.version != current.seen:
-            # Another page is switched to from here: a whole-page rerun that then switched lost the new page.
-            _take(current, record, st.session_state.get("_live_page", ""))
-            st.rerun(scope="app")
-        if _is_over(record) != current.over:
-            st.rerun(scope="app")
-
-    with st.sidebar:
-        tick()
+def _follow(current: Role) -> None:
+    """Have the watcher wake this page when the presenter moves or the session ends (the next run takes it)."""
+    wake, follower = page_waker(), session_id()
+    if wake is not None and follower is not None:
+        watcher().follow(current.live_id, follower, wake)
 
 
 def _unfollow() -> None:

@@ -1,15 +1,14 @@
 """Waking a viewer's page from another thread: how a live session's follower learns the presenter moved.
 
-A follower's page does not poll. Its fragment (:func:`ui.live.begin`) hands the live watcher a wake-up made
-here; when the presenter moves, the watcher's thread calls it, and the wake-up asks Streamlit, on the
-server's event loop, to run that fragment again in the follower's session, as the browser does for a
-fragment with ``run_every``. The fragment then takes the presenter's view and reruns the page.
+A follower's page does not poll. Each run of it hands the live watcher a wake-up made here
+(:func:`ui.live.begin`); when the presenter moves, the watcher's thread calls it, and the wake-up asks
+Streamlit, on the server's event loop, to run the follower's page again. That run takes the presenter's
+view (:func:`ui.live.begin`), so a move costs each follower one page run and an idle follower nothing.
 
 Streamlit has no public call for a rerun started by the server. This uses the runtime's own parts, as
 Streamlit's rerun-on-save does (:meth:`AppSession.request_rerun` with the session's latest address and
-page): the session's widget states are left as they are (no widget state is sent, so no button is
-pressed again), and when the fragment is gone (a full run that did not reach it yet), the whole page runs.
-Outside a served app (Streamlit's AppTest) there is no runtime, and no wake-up.
+page): no widget state is sent, so the session's widgets keep their values and no button is pressed
+again. Outside a served app (Streamlit's AppTest) there is no runtime, and no wake-up.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from streamlit.proto.ClientState_pb2 import ClientState
 from streamlit.runtime import Runtime
 from streamlit.runtime.app_session import AppSession
 from streamlit.runtime.scriptrunner import get_script_run_ctx
-from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
 
 
 def session_id() -> str | None:
@@ -29,14 +27,13 @@ def session_id() -> str | None:
     return ctx.session_id if ctx is not None and Runtime.exists() else None
 
 
-def fragment_waker() -> Callable[[], bool] | None:
-    """Inside a fragment: a callable, safe from any thread, that runs this fragment again in this session.
+def page_waker() -> Callable[[], bool] | None:
+    """A callable, safe from any thread, that runs this session's page again; None outside a served app.
 
-    It returns False once the session has closed. None outside a served app.
+    It returns False once the session has closed.
     """
     ctx = get_script_run_ctx()
-    fragment_id = ThreadState.get().fragment_id  # the fragment running now
-    if ctx is None or not Runtime.exists() or fragment_id is None:
+    if ctx is None or not Runtime.exists():
         return None
     runtime = Runtime.instance()
     loop = runtime._get_async_objs().eventloop  # the server's event loop (no public accessor)
@@ -49,7 +46,7 @@ def fragment_waker() -> Callable[[], bool] | None:
         if session is None:
             return False
         try:
-            loop.call_soon_threadsafe(_rerun, session, fragment_id, first)
+            loop.call_soon_threadsafe(_rerun, session, first)
         except RuntimeError:  # the server is stopping
             return False
         return True
@@ -57,15 +54,12 @@ def fragment_waker() -> Callable[[], bool] | None:
     return wake
 
 
-def _rerun(session: AppSession, fragment_id: str, first: ClientState) -> None:
-    """On the event loop: run ``fragment_id`` again (or the page, when the fragment is gone)."""
+def _rerun(session: AppSession, first: ClientState) -> None:
+    """On the event loop: run the session's page again, at its latest address."""
     latest = session._client_state  # the address and page of its latest run
     if not latest.page_script_hash:
         latest = first
     state = ClientState(query_string=latest.query_string, page_script_hash=latest.page_script_hash)
     if latest.HasField("context_info"):
         state.context_info.CopyFrom(latest.context_info)
-    if session.has_fragment(fragment_id):
-        state.fragment_id = fragment_id
-        state.is_auto_rerun = True
     session.request_rerun(state)
