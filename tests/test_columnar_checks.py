@@ -25,7 +25,7 @@ from aifunding.data.crossfield import PREDICATES, predicates_for
 from aifunding.data.distinct import field_checks
 from aifunding.data.grid import header_record, read_grid
 from aifunding.data.limits import Limits
-from aifunding.data.parsing import csv_reader, read_header
+from aifunding.data.parsing import csv_reader, decode_csv_bytes, read_header, utf8_csv_bytes
 from aifunding.data.report import ValidationReport
 from aifunding.data.tables import TABLES, TABLES_BY_NAME, Table
 
@@ -214,3 +214,51 @@ def test_pydantic_strips_nothing_str_strip_keeps() -> None:
     kept = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF and not chr(c).isspace()]
     stripping = TypeAdapter(list[str], config=ConfigDict(str_strip_whitespace=True))
     assert stripping.validate_python([f"{k}x{k}" for k in kept]) == [f"{k}x{k}" for k in kept]
+
+
+# --- The encoding, checked without decoding -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"plain ascii,1\n",
+        "日本語,¥\n".encode(),
+        b"\xef\xbb\xbfid\n",  # a byte-order mark
+        b"\xff",  # never UTF-8
+        b"caf\xe9",  # Latin-1
+        b"\xc0\xaf",  # an overlong slash
+        b"\xed\xa0\x80",  # a surrogate
+        b"\xf4\x90\x80\x80",  # past U+10FFFF
+        b"\xe6\x97",  # a character cut short at the end
+    ],
+)
+def test_utf8_is_what_bytes_decode_accepts(data: bytes) -> None:
+    assert grid.is_utf8(data) == _decodes(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=40) | st.text(max_size=20).map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_utf8_is_what_bytes_decode_accepts_for_any_bytes(data: bytes) -> None:
+    assert grid.is_utf8(data) == _decodes(data)
+
+
+def _decodes(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "data", [b"id\nx\n", b"\xef\xbb\xbfid\nx\n", b"id\nca\xe9\n", b"\xef\xbb\xbfid\n\xff\n"], ids=str
+)
+def test_utf8_bytes_are_reported_as_decoding_reports_them(data: bytes) -> None:
+    decoded, checked = ValidationReport(), ValidationReport()
+    text = decode_csv_bytes("countries", "countries.csv", data, decoded)
+    kept = utf8_csv_bytes("countries", "countries.csv", data, checked)
+    assert checked.problems == decoded.problems
+    assert (kept is None) == (text is None)
+    assert kept is None or kept.decode("utf-8") == text

@@ -68,7 +68,7 @@ def assert_same_rows(actual: RowSet, expected: RowSet) -> None:
             assert list(map(type, actual.values[name])) == list(map(type, expected.values[name])), name
     assert actual.lines.dtype == expected.lines.dtype == np.int64
     np.testing.assert_array_equal(actual.lines, expected.lines)
-    pd.testing.assert_frame_equal(actual.raw, expected.raw)
+    pd.testing.assert_frame_equal(actual.raw_frame(), expected.raw_frame())
 
 
 def columnar_matches(table: Table, text: str, limits: Limits | None = None, file: str | None = None) -> bool:
@@ -311,3 +311,36 @@ def test_write_table_output_is_read_by_columns(tmp_path: Path) -> None:
     # The tests' own package writer (csv.DictWriter) produces what the columns read.
     for name, rows in minimal_tables().items():
         assert columnar_matches(TABLES_BY_NAME[name], write_table(tmp_path, name, rows).read_text(encoding="utf-8"))
+
+
+# --- Bytes: what the package loader hands over --------------------------------------------------------
+
+
+@pytest.mark.parametrize("table", TABLES, ids=lambda t: t.name)
+def test_the_bytes_of_a_file_read_as_its_text(generated: Path, table: Table) -> None:
+    # The loader hands the columns a file's bytes, never decoded: the same report and rows as its text.
+    data = (generated / table.path).read_bytes()
+    expected_report, actual_report = ValidationReport(), ValidationReport()
+    expected = parse_table_columnar(table, table.path, data.decode("utf-8"), expected_report, Limits())
+    actual = parse_table_columnar(table, table.path, data, actual_report, Limits())
+    assert actual_report == expected_report
+    assert_same_rows(actual, expected)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",  # nothing: reported as empty
+        " \n\u3000\n",  # whitespace only, a wide space among it
+        "\nid,name_en\n",  # a blank first line before the header
+        "  \nid\n",  # a first line of spaces
+        'id,"name\n_en"\nx,y\n',  # a header over two lines
+    ],
+)
+def test_bytes_whose_first_line_is_odd_read_as_their_text(text: str) -> None:
+    table = TABLES_BY_NAME["countries"]
+    expected_report, actual_report = ValidationReport(), ValidationReport()
+    expected = parse_table_columnar(table, table.path, text, expected_report, Limits())
+    actual = parse_table_columnar(table, table.path, text.encode("utf-8"), actual_report, Limits())
+    assert actual_report == expected_report
+    assert_same_rows(actual, expected)

@@ -45,14 +45,7 @@ def at(rows: RowSet, position: int | np.integer) -> At:
 
 def raw_rows(rows: RowSet, positions: Sequence[int] | np.ndarray) -> Iterator[dict[str, str | None]]:
     """:meth:`RowSet.raw_row` of each row at ``positions``, read in one pass (a cascade may quarantine millions)."""
-    if len(positions) == 0:
-        return
-    columns = [str(c) for c in rows.raw.columns]
-    for record in rows.raw.iloc[np.asarray(positions)].itertuples(index=False, name=None):
-        yield {
-            k: (None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
-            for k, v in zip(columns, record, strict=True)
-        }
+    return rows.raw_rows(positions)
 
 
 def objects(column: pd.Series) -> list:

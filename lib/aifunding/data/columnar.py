@@ -39,32 +39,47 @@ from aifunding.data.parsing import (
     report_too_many_rows,
 )
 from aifunding.data.report import ValidationReport
-from aifunding.data.rowset import RowSet
+from aifunding.data.rowset import RawCells, RowSet
 from aifunding.data.tables import Table
 
 # The dtype pandas gives a column of text (NaN where missing), as the per-row frames hold it.
 TEXT = pd.StringDtype(na_value=np.nan)
 
 
-def parse_table_columnar(table: Table, file: str, text: str, report: ValidationReport, limits: Limits) -> RowSet:
-    """Parse one CSV text into the RowSet of its valid rows, reporting and quarantining the rest.
+def parse_table_columnar(
+    table: Table, file: str, text: str | bytes, report: ValidationReport, limits: Limits
+) -> RowSet:
+    """Parse one CSV text (or its UTF-8 bytes) into the RowSet of its valid rows, reporting and quarantining the rest.
 
     Appends to ``report`` exactly what :func:`~aifunding.data.parsing.parse_table` appends, in the same
-    order, and returns ``RowSet.from_loaded`` of the rows it loads.
+    order, and returns ``RowSet.from_loaded`` of the rows it loads. Bytes are read as they are and
+    decoded only for the per-row reader, when the columns cannot read them.
     """
     mirrored = field_checks(table.model) is not None and predicates_for(table.model) is not None
     record = header_record(text) if mirrored else None
     if record is None:
-        return RowSet.from_loaded(table, file, parse_table(table, file, text, report, limits))
+        return RowSet.from_loaded(table, file, parse_table(table, file, _decoded(text), report, limits))
     header = read_header(table, file, iter([record]), report, limits)
     if header is None:
         return RowSet.from_loaded(table, file, [])
     grid = read_grid(text, len(header.names))
     if grid is None:
-        reader = csv_reader(text)
+        reader = csv_reader(_decoded(text))
         next(reader)  # the header, read above
         return RowSet.from_loaded(table, file, read_rows(table, file, reader, header, report, limits))
-    return _parse_grid(table, file, header, grid, report, limits)
+    # The cells are read: a text the caller handed over for good (as the package loader does) is let go
+    # of here rather than held while they are checked.
+    del text
+    pa.default_memory_pool().release_unused()
+    rows = _parse_grid(table, file, header, grid, report, limits)
+    del grid
+    # What Arrow's allocator kept of the cells and checks goes back to the system before the next table.
+    pa.default_memory_pool().release_unused()
+    return rows
+
+
+def _decoded(text: str | bytes) -> str:
+    return text if isinstance(text, str) else text.decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -119,32 +134,58 @@ def _parse_grid(
     keep = np.sort(np.concatenate([rows[~flagged[rows]], np.array(loaded, dtype=np.intp)]))
     if not len(keep):
         return RowSet.from_loaded(table, file, [])
-    raw = pd.DataFrame({name: pd.Series(e.cleaned_rows(keep), dtype=object) for name, e in checked.by_name.items()})
-    return RowSet(table, file, _values_frame(table, checked, keep), grid.lines[keep], raw)
+    texts = _text_fields(table, checked)
+    # A text field's cells are its values, unless a blank cell takes a default: the raw cells need not hold them.
+    same = {name for name in texts if checked.columns[name].values[-1] is None}
+    raw = RawCells(
+        list(checked.by_name),
+        [None if name in same else e.text for name, e in checked.by_name.items()],
+        [None if name in same else e.indices[keep] for name, e in checked.by_name.items()],
+        len(keep),
+    )
+    return RowSet(table, file, _values_frame(table, checked, keep, texts), grid.lines[keep], raw)  # checked is used up
 
 
 def _too_long(grid: Grid, limits: Limits) -> np.ndarray:
     """Per row, whether a cell (of any column, as read) has more than ``limits.cell_chars`` characters."""
     hits = np.zeros(grid.cells.num_rows, dtype=bool)
-    for column in grid.cells.columns:
+    for chunk in (column.combine_chunks() for column in grid.cells.columns):  # one chunk each: no copy
+        # Each distinct cell is measured once (the grid's columns are dictionary-encoded).
+        cells, indices = (chunk.dictionary, chunk.indices) if pa.types.is_dictionary(chunk.type) else (chunk, None)
         # A cell never has more characters than bytes: count characters only in a column that may hold one.
-        if len(column) and pc.max(pc.binary_length(column)).as_py() > limits.cell_chars:
-            hits |= pc.greater(pc.utf8_length(column), limits.cell_chars).to_numpy(zero_copy_only=False)
+        if len(cells) and pc.max(pc.binary_length(cells)).as_py() > limits.cell_chars:
+            long = pc.greater(pc.utf8_length(cells), limits.cell_chars).to_numpy(zero_copy_only=False)
+            hits |= long if indices is None else long[indices.to_numpy(zero_copy_only=False)]
     return hits
 
 
-def _values_frame(table: Table, checked: Checked, keep: np.ndarray) -> pd.DataFrame:
+def _text_fields(table: Table, checked: Checked) -> set[str]:
+    """The text fields each of whose valid values is its cleaned cell (so the column is the cleaned text)."""
+    kinds = field_types(table)
+    return {
+        name
+        for name, column in checked.columns.items()
+        if isinstance(kinds[name], type)
+        and issubclass(kinds[name], str)
+        and (encoded := checked.by_name.get(name)) is not None
+        and _is_cleaned(column, encoded)
+    }
+
+
+def _values_frame(table: Table, checked: Checked, keep: np.ndarray, texts: set[str]) -> pd.DataFrame:
     """The typed frame of the kept rows, as :func:`~aifunding.data.frames.frame_from_models` builds it.
 
     A flagged row that the model then loaded passed every cell check, so its values are the columns' too.
+    Each column is taken out of ``checked`` as it is built, so that its Python values (a string per distinct
+    cell: a million for a column of identifiers) are let go of as its text column is made.
     """
     kinds = field_types(table)
     frame: dict[str, Any] = {}
-    for name, column in checked.columns.items():
+    for name in list(checked.columns):
+        column, encoded = checked.columns.pop(name), checked.by_name.pop(name, None)
         codes = column.codes[keep]
-        encoded = checked.by_name.get(name)
         kind = kinds[name]
-        if isinstance(kind, type) and issubclass(kind, str) and encoded is not None and _is_cleaned(column, encoded):
+        if name in texts and encoded is not None:
             dictionary = pa.concat_arrays([encoded.text, pa.array([plain(column.values[-1])], pa.string())])
             frame[name] = _text(dictionary, codes)
             continue

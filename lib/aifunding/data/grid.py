@@ -32,11 +32,16 @@ BOM = "\ufeff".encode()
 BLOCK_BYTES = 1 << 22
 
 
-def header_record(text: str) -> list[str] | None:
-    """The first record of ``text`` as the csv module reads it, if line 1 holds all of it; else None.
+def header_record(text: str | bytes) -> list[str] | None:
+    """The first record of ``text`` (or of its UTF-8 bytes) as the csv module reads it, if line 1 holds all of it.
 
-    None also for a text of whitespace only, which the per-row reader reports as empty.
+    None otherwise, and for a text of whitespace only, which the per-row reader reports as empty.
     """
+    if isinstance(text, bytes):
+        end = text.find(b"\n")
+        first = (text if end < 0 else text[: end + 1]).decode("utf-8")
+        # Only the whole text tells whether it is whitespace only, and only a blank first line asks.
+        return header_record(text.decode("utf-8") if not first or first.isspace() else first)
     if not text or text.isspace():
         return None
     end = text.find("\n")
@@ -50,21 +55,41 @@ def header_record(text: str) -> list[str] | None:
     return records[0] if len(records) == 1 else None
 
 
+def is_utf8(data: bytes) -> bool:
+    """Whether ``data`` decodes as UTF-8 (as ``bytes.decode`` does, strictly), checked without decoding it."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    try:
+        pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)]).validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+# Each column read dictionary-encoded: a column of a million awards holds a few thousand distinct
+# amounts, dates and notes, which is all the checks look at (see :mod:`aifunding.data.distinct`), and
+# reading them so takes a third of the memory text columns take, and less time.
+CELL_TYPE = pa.dictionary(pa.int32(), pa.string())
+
+
 @dataclass(frozen=True)
 class Grid:
-    """The data lines of a CSV text: one column of raw (unstripped) text per header column, by position."""
+    """The data lines of a CSV text: one column of raw (unstripped) text per header column, by position.
+
+    Each column is one dictionary-encoded chunk whose dictionary holds each distinct cell once, in
+    order of first appearance (as ``dictionary_encode`` gives it).
+    """
 
     cells: pa.Table
     lines: np.ndarray  # each row's line in the file, as a text editor counts them (the header is line 1)
 
 
-def read_grid(text: str, width: int) -> Grid | None:
-    """The lines after line 1 of ``text`` as ``width`` columns; None where the csv module could read them otherwise.
+def read_grid(text: str | bytes, width: int) -> Grid | None:
+    """The lines after line 1 of ``text`` (or its UTF-8 bytes) as ``width`` columns; None where the csv module differs.
 
     The caller has read line 1 with :func:`header_record`.
     """
     try:
-        data = text.encode("utf-8")
+        data = text if isinstance(text, bytes) else text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: not text any file could hold
         return None
     header_end = data.find(b"\n")
@@ -73,7 +98,7 @@ def read_grid(text: str, width: int) -> Grid | None:
         return None
     names = [f"c{i}" for i in range(width)]
     if start == len(data):
-        empty = pa.table({name: pa.array([], pa.string()) for name in names})
+        empty = pa.table({name: pa.array([], pa.string()).dictionary_encode() for name in names})
         return Grid(empty, np.empty(0, dtype=np.int64))
     try:
         cells = pa_csv.read_csv(
@@ -81,13 +106,14 @@ def read_grid(text: str, width: int) -> Grid | None:
             read_options=pa_csv.ReadOptions(column_names=names, block_size=BLOCK_BYTES),
             parse_options=pa_csv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True),
             convert_options=pa_csv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
+                column_types=dict.fromkeys(names, CELL_TYPE),
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
-        # One chunk per column: taking rows from many would concatenate them each time.
-        cells = cells.combine_chunks()
+        # One chunk per column: taking rows from many would concatenate them each time. Each block of
+        # the file was encoded alone: one dictionary for all, in order of first appearance.
+        cells = cells.unify_dictionaries().combine_chunks()
     except pa.ArrowException:  # a line with another number of values, longer than a block, or 2 GB in a column
         return None
     line_count = data.count(b"\n", start) + (0 if data.endswith(b"\n") else 1)

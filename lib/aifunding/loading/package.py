@@ -24,7 +24,7 @@ from aifunding.data.columnar import parse_table_columnar
 from aifunding.data.columnar_references import run_reference_rules_columnar
 from aifunding.data.frames import frame_from_models, typed_frame
 from aifunding.data.limits import Limits, describe_bytes
-from aifunding.data.parsing import LoadedRow, decode_csv_bytes, parse_table
+from aifunding.data.parsing import LoadedRow, decode_csv_bytes, parse_table, utf8_csv_bytes
 from aifunding.data.reading import (
     PackageReadError,  # noqa: F401  (re-exported: callers catch it from here)
     UnsafeFile,
@@ -43,6 +43,9 @@ from aifunding.data.tree import ProgrammeTree
 from aifunding.loading.cache import PackageCache, content_key, stat_key
 from aifunding.loading.columnar_rules import run_package_rules_columnar
 from aifunding.loading.rules import run_package_rules
+
+# A table's CSV: text, or (read from a file, for the columnar parser) its UTF-8 bytes.
+Text = str | bytes
 
 
 @dataclass
@@ -153,9 +156,10 @@ def _validate_read(
     """Validate the files read, letting go of each file's bytes once decoded and of its text once parsed.
 
     A million-award package is half a gigabyte of bytes and as much again (or more) of text: holding
-    both, for every table, until the end doubled what validation needs.
+    both, for every table, until the end doubled what validation needs. By column, files are never
+    decoded (pyarrow reads the bytes), and each one's bytes are let go of once parsed.
     """
-    texts = _texts(reads, report)
+    texts = _texts(reads, report, decode=by_row)
     reads.clear()
     with _collector_paused():
         if by_row:
@@ -208,20 +212,24 @@ def validate_texts(
 
 
 def _table_texts(
-    texts: dict[str, tuple[str, str | None]], report: ValidationReport
-) -> Iterator[tuple[Table, str, str | None]]:
-    """Each table with its file name and text, in registry order; a table without text is recorded as unread.
+    texts: dict[str, tuple[str, Text | None]], report: ValidationReport
+) -> tuple[dict[str, str], dict[str, Text]]:
+    """Each table's file name, and the text of each table that has one; a table without text is recorded as unread.
 
-    Each entry is taken out of ``texts`` as it is handed over, so a table's text can be let go of once parsed.
+    Each entry is taken out of ``texts``, so that the caller can let go of a table's text once it is parsed.
     """
+    files: dict[str, str] = {}
+    readable: dict[str, Text] = {}
     for table in TABLES:
         given = table.name in texts
-        file, text = texts.pop(table.name, (table.path, None))
+        files[table.name], text = texts.pop(table.name, (table.path, None))
         if text is None and table.optional and not given:
             text = ",".join(table.columns) + "\n"  # left out of the package: an empty table, not an unread one
         if text is None:
             report.unread.add(table.name)
-        yield table, file, text
+        else:
+            readable[table.name] = text
+    return files, readable
 
 
 Rows = TypeVar("Rows", RowSet, list[LoadedRow])
@@ -231,7 +239,7 @@ Rows = TypeVar("Rows", RowSet, list[LoadedRow])
 class _Way(Generic[Rows]):
     """How validation holds a table's rows and runs each step: by column (RowSet) or by row (LoadedRow lists)."""
 
-    parse: Callable[[Table, str, str, ValidationReport, Limits], Rows]
+    parse: Callable[[Table, str, Text, ValidationReport, Limits], Rows]
     empty: Callable[[Table, str], Rows]
     references: Callable[[dict[str, Rows], ValidationReport, Limits, dict[str, str]], None]
     rules: Callable[[dict[str, Rows], ValidationReport], None]
@@ -248,7 +256,9 @@ BY_COLUMN: _Way[RowSet] = _Way(
     lambda table, rows: typed_frame(table, rows.values),
 )
 BY_ROW: _Way[list[LoadedRow]] = _Way(
-    parse_table,
+    lambda table, file, text, report, limits: parse_table(
+        table, file, text if isinstance(text, str) else text.decode("utf-8"), report, limits
+    ),
     lambda table, file: [],
     run_reference_rules,
     run_package_rules,
@@ -260,16 +270,21 @@ def _validate_with(
     way: _Way[Rows],
     root: Path,
     descriptor: dict[str, Any],
-    texts: dict[str, tuple[str, str | None]],
+    texts: dict[str, tuple[str, Text | None]],
     report: ValidationReport,
     limits: Limits,
 ) -> Package:
     tables: dict[str, Rows] = {}
-    files: dict[str, str] = {}
-    for table, file, text in _table_texts(texts, report):
-        files[table.name] = file
+    files, readable = _table_texts(texts, report)
+    for table in TABLES:
+        file = files[table.name]
         quarantined_before = len(report.quarantined)
-        loaded = way.parse(table, file, text, report, limits) if text is not None else way.empty(table, file)
+        # Taken out of ``readable`` in the call itself, a text is held by the parser alone, which lets go of
+        # it once read (by column, as soon as its cells are: a million awards are 360 MB of bytes).
+        if table.name in readable:
+            loaded = way.parse(table, file, readable.pop(table.name), report, limits)
+        else:
+            loaded = way.empty(table, file)
         tables[table.name] = loaded
         # Read = loaded by the parser + quarantined by it (counted without rescanning every quarantined row).
         report.rows_read[table.name] = len(loaded) + len(report.quarantined) - quarantined_before
@@ -381,16 +396,20 @@ def _read_files(root: Path, files: dict[str, str], limits: Limits) -> dict[str, 
     return reads
 
 
-def _texts(reads: dict[str, _Read], report: ValidationReport) -> dict[str, tuple[str, str | None]]:
-    """Each table's file as text, in file order: a refused file or one that is not UTF-8 is a problem and None."""
-    texts: dict[str, tuple[str, str | None]] = {}
+def _texts(reads: dict[str, _Read], report: ValidationReport, *, decode: bool) -> dict[str, tuple[str, Text | None]]:
+    """Each table's file as text (``decode``) or its UTF-8 bytes, in file order.
+
+    A refused file or one that is not UTF-8 is a problem and None.
+    """
+    texts: dict[str, tuple[str, Text | None]] = {}
     for name, read in reads.items():
         if read.failure is not None or read.data is None:
             rule, message = read.failure or ("unsafe-file", f"the file for the '{name}' table could not be read")
             report.problems.append(Problem(Severity.ERROR, rule, name, read.shown, None, None, None, message))
             texts[name] = (read.shown, None)
         else:
-            texts[name] = (read.shown, decode_csv_bytes(name, read.shown, read.data, report))
+            check = decode_csv_bytes if decode else utf8_csv_bytes
+            texts[name] = (read.shown, check(name, read.shown, read.data, report))
     return texts
 
 
