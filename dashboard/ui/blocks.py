@@ -13,6 +13,7 @@ import streamlit as st
 from aifunding import markup
 from aifunding.analysis.urlstate import view_file_name
 from aifunding.analysis.view import FilteredView, Prepared
+from aifunding.figures.plain import figure_meta
 from aifunding.figures.presentation import best_sources_first
 from aifunding.figures.registry import PAGES_BY_KEY, Drawn, draw
 from aifunding.figures.worded import Worded
@@ -77,7 +78,7 @@ def chart(prepared: Prepared, fig: go.Figure, rows: Worded, *, key: str, heading
     it shows, and the downloads word them all when clicked.
     """
     t = translator()
-    meta = fig.layout.meta or {}
+    meta = figure_meta(fig)
     config = {
         "displaylogo": False,
         "toImageButtonOptions": {"format": "png", "filename": meta.get("filename", key), "scale": 2},

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, Rounded, localcontext
 from functools import cached_property
 from typing import Any
 
@@ -47,6 +47,54 @@ def split_by_basis(pairs: Iterable[tuple[Any, Any]]) -> dict[str, Decimal]:
         rounded_ceiling = rounded_ceiling or basis == Basis.UP_TO_ABOUT
         sums[cls] = sums.get(cls, Decimal(0)) + (amount if isinstance(amount, Decimal) else Decimal(str(amount)))
     if rounded_ceiling:
+        sums["up_to_about"] = sums.pop("up_to")
+    return {cls: sums[cls] for cls in CLASS_ORDER if cls in sums}
+
+
+def split_by_basis_groups(keys: Any, amounts: Any, bases: Any) -> dict[Any, dict[str, Decimal]]:
+    """:func:`split_by_basis` of each group of rows sharing a key, keys in order of first appearance.
+
+    The same sums as adding each group's pairs one by one, without a Python step per row: each kind
+    of basis is added with ``sum`` in a decimal context that traps rounding. Amounts that are all
+    finite, non-negative Decimals make every partial sum no longer than the group's total, so when
+    that sum is exact every partial sum of the row-by-row addition was exact too and both give the
+    same Decimal (value and exponent). Anything else (a float, a negative amount, a rounded sum)
+    goes row by row.
+    """
+    codes, uniques = pd.factorize(np.asarray(keys, dtype=object))
+    amounts = np.asarray(amounts, dtype=object)
+    bases = np.asarray(bases, dtype=object)
+    # Rows in key order, each group's rows in their own order; a missing key is no group (as in groupby).
+    order = np.argsort(codes, kind="stable")
+    order = order[codes[order] >= 0]
+    if not len(order):
+        return {}
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    result: dict[Any, dict[str, Decimal]] = {}
+    for key, positions in zip(uniques, np.split(order, bounds), strict=True):
+        result[key] = _basis_sums(amounts[positions], bases[positions])
+    return result
+
+
+def _basis_sums(amounts: np.ndarray, bases: np.ndarray) -> dict[str, Decimal]:
+    """``split_by_basis(zip(amounts, bases))``, added per kind when that is provably the same."""
+    kinds: list[tuple[str, str, list[Decimal]]] = []
+    for basis, cls in BASIS_CLASSES.items():
+        # Missing amounts (None, float NaN) add nothing either way; any other kind of value goes row by row.
+        group = [a for a in amounts[bases == basis].tolist() if a is not None and not (type(a) is float and a != a)]
+        if not all(type(a) is Decimal and a.is_finite() and not a.is_signed() for a in group):
+            return split_by_basis(zip(amounts, bases, strict=True))
+        kinds.append((basis, cls, group))
+    sums: dict[str, Decimal] = {}
+    try:
+        with localcontext() as exact:
+            exact.traps[Rounded] = True  # any rounding at all, even of zeros, would change a sum or its exponent
+            for _, cls, group in kinds:
+                if group:
+                    sums[cls] = sum(group, sums.get(cls, Decimal(0)))
+    except Rounded:
+        return split_by_basis(zip(amounts, bases, strict=True))
+    if any(group for basis, _, group in kinds if basis == Basis.UP_TO_ABOUT):
         sums["up_to_about"] = sums.pop("up_to")
     return {cls: sums[cls] for cls in CLASS_ORDER if cls in sums}
 

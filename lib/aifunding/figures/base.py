@@ -21,6 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from aifunding.analysis.adding import HOME_CURRENCY
+from aifunding.figures.plain import Figure
 from aifunding.i18n import DEFAULT_LANGUAGE, Translator
 from aifunding.money.formatting import (
     format_compact_number,
@@ -178,7 +179,8 @@ class Draft:
     It answers the few ``go.Figure`` calls the builders use (``add_bar``, ``add_scatter``,
     ``add_annotation``, ``update_layout``, ``update_xaxes``, ``update_yaxes``). Building a
     ``go.Figure`` step by step re-validates it at every call, which made up most of a filter
-    rerun; :func:`base_layout` turns the draft into a figure in one construction.
+    rerun; :func:`base_layout` turns the draft into a figure in one construction, a
+    :class:`~aifunding.figures.plain.Figure` that builds plotly's object tree only when read as one.
     """
 
     def __init__(self) -> None:
@@ -267,7 +269,8 @@ def base_layout(
     # The shared look wins over a builder's own settings where both set something, as it always has.
     merged = _merge(fig.layout, layout)
     data = [_text_safe(trace, TRACE_TEXT_KEYS) for trace in fig.data]
-    return go.Figure({"data": data, "layout": _text_safe(merged, LAYOUT_TEXT_KEYS)})
+    # Checked by plotly's validators without building its object tree until something asks for it.
+    return Figure({"data": data, "layout": _text_safe(merged, LAYOUT_TEXT_KEYS)})
 
 
 # Plotly reads a few HTML tags in every text it draws (titles, ticks, legends, hover, annotations),

@@ -9,9 +9,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from aifunding import columns as C
-from aifunding.analysis.adding import split_by_basis
 from aifunding.analysis.conversion import ORIGINAL, Money
 from aifunding.analysis.metrics import localized
+from aifunding.analysis.totals import split_by_basis_groups
 from aifunding.figures.base import (
     AXIS_LABEL_WIDTH,
     PALETTE,
@@ -141,16 +141,8 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
     top_rows = rows[rows["_label"] == top]
     # A total is written by kind of basis ("¥0.6B + up to about ¥56.9B"): a ceiling never reads as money paid.
     composition = {
-        label: format_composition(
-            {
-                k: v.quantize(Decimal(1))
-                for k, v in split_by_basis(zip(group[value_column], group["basis"], strict=True)).items()
-            },
-            currency,
-            locale=lang,
-        )
-        # Only the two columns the sum reads are split per label: taking every column was most of the cost.
-        for label, group in rows[["_label", value_column, "basis"]].groupby("_label", sort=False)
+        label: format_composition({k: v.quantize(Decimal(1)) for k, v in sums.items()}, currency, locale=lang)
+        for label, sums in split_by_basis_groups(rows["_label"], rows[value_column], rows["basis"]).items()
     }
     top_total = composition[top]
     title = t("chart.recipient.title", name=top, amount=top_total, n=len(top_rows))

@@ -27,6 +27,7 @@ from aifunding.analysis.view import FilteredView, Prepared, apply_view
 from aifunding.data.vocabulary import Level, SupportKind
 from aifunding.figures.companies import build_recipient_figure
 from aifunding.figures.market import build_market_figure
+from aifunding.figures.plain import figure_meta
 from aifunding.figures.presentation import awards_table, programme_families, programmes_table, shares_table
 from aifunding.figures.programmes import build_annualised_figure, build_programme_totals_figure, build_timeline_figure
 from aifunding.figures.worded import Worded
@@ -260,7 +261,7 @@ def _table(chart: Chart, figure: go.Figure, rows: pd.DataFrame, view: FilteredVi
     Nothing is worded here: a page words the rows it shows, a download all of them, when asked.
     """
     worded = Worded(rows, lambda part: chart.table(part, view))
-    drawn = (figure.layout.meta or {}).get("row_ids")
+    drawn = figure_meta(figure).get("row_ids")
     return worded if drawn is None or "id" not in rows.columns else worded.with_ids(drawn)
 
 

@@ -1,0 +1,193 @@
+"""A figure's plotly JSON made with plotly's own validators but without its object tree.
+
+``go.Figure(spec)`` checks every property through a tree of plotly objects (a parent link, a deep
+copy and an equality check per property), about 20 to 120 ms a figure here: most of a filter rerun,
+which draws up to nine of them. :func:`plain_figure` gives the dict ``go.Figure(spec).to_dict()``
+gives (same values, same key order, the default template, numeric arrays base64-encoded), calling
+the same validator on every value, in a few milliseconds. A spec using anything it does not handle
+(a plotly object inside, a property plotly does not know) goes through ``go.Figure`` itself, so
+nothing is ever drawn unchecked and errors read as plotly's.
+
+:class:`Figure` is the ``go.Figure`` the chart builders return: it hands the dashboard (``to_dict``,
+which ``st.plotly_chart`` reads) this dict, and becomes a real, validated ``go.Figure`` the first
+time anything else is asked of it. ``tests/test_plain_figure.py`` checks both paths give one JSON.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from typing import Any
+
+import plotly.graph_objects as go
+import plotly.io as pio
+from _plotly_utils.basevalidators import (
+    CompoundArrayValidator,
+    CompoundValidator,
+    TitleValidator,
+)
+from _plotly_utils.utils import convert_to_base64
+from plotly.basedatatypes import BasePlotlyType
+from plotly.graph_objs import Layout
+from plotly.validator_cache import ValidatorCache
+
+# Trace types the builders draw: any other goes through go.Figure.
+TRACE_CLASSES: dict[str, type[BasePlotlyType]] = {"bar": go.Bar, "scatter": go.Scatter}
+
+
+class Unsupported(Exception):
+    """The spec holds something :func:`plain_figure` does not copy plotly's handling of."""
+
+
+_ORDERS: dict[type, tuple[str, ...]] = {}
+
+
+def _property_order(cls: type[BasePlotlyType]) -> tuple[str, ...]:
+    """The order plotly sets ``cls``'s properties in: its constructor's parameters (after ``arg``)."""
+    if cls not in _ORDERS:
+        names = inspect.signature(cls.__init__).parameters
+        _ORDERS[cls] = tuple(name for name in names if name not in ("self", "arg", "skip_invalid", "kwargs"))
+    return _ORDERS[cls]
+
+
+def _object(cls: type[BasePlotlyType], values: dict[str, Any]) -> dict[str, Any]:
+    """``cls(values)._props``: each value set in plotly's order, through its own validator."""
+    order = _property_order(cls)
+    known = set(order)
+    extra = [name for name in values if name not in known]
+    if extra and not (cls is Layout and all(Layout._subplotid_prop_re.fullmatch(name) for name in extra)):
+        raise Unsupported(f"{cls.__name__}: {extra}")
+    result: dict[str, Any] = {}
+    # Subplot axes (xaxis2) are set after the named properties, in the order given, as plotly sets them.
+    for name in (*(name for name in order if name in values), *extra):
+        value = values[name]
+        if value is None:
+            continue
+        coerced = _value(ValidatorCache.get_validator(cls._path_str, name), value)
+        if coerced is not None:
+            result[name] = coerced
+    return result
+
+
+def _value(validator: Any, value: Any) -> Any:
+    """What plotly keeps of ``value`` set through ``validator`` (None: nothing, as for an empty object)."""
+    if isinstance(value, BasePlotlyType):
+        raise Unsupported(type(value).__name__)
+    if isinstance(validator, CompoundValidator):
+        if isinstance(validator, TitleValidator) and isinstance(value, str | int | float):
+            value = {"text": value}
+        if not isinstance(value, dict):
+            raise Unsupported(f"{validator.plotly_name}: {type(value).__name__}")
+        return _object(validator.data_class, value) or None
+    if isinstance(validator, CompoundArrayValidator):
+        if not isinstance(value, list | tuple) or not all(isinstance(item, dict) for item in value):
+            raise Unsupported(f"{validator.plotly_name}: {type(value).__name__}")
+        return [_object(validator.data_class, item) for item in value] or None
+    coerced = validator.validate_coerce(value)
+    # A value plotly keeps as given (a dict in ``meta``) is copied: the spec is never changed here.
+    return _copied(coerced) if coerced is value and isinstance(value, dict | list) else coerced
+
+
+def _trace(trace: Any) -> dict[str, Any]:
+    if not isinstance(trace, dict):
+        raise Unsupported(type(trace).__name__)
+    kind = trace.get("type", "scatter")
+    if kind not in TRACE_CLASSES:
+        raise Unsupported(f"trace type {kind}")
+    props = _object(TRACE_CLASSES[kind], {k: v for k, v in trace.items() if k != "type"})
+    props["type"] = kind  # plotly writes the type after the properties
+    return props
+
+
+# Templates as plain data, by the template object (kept, so its id is never reused while here).
+_TEMPLATES: dict[int, tuple[BasePlotlyType, dict[str, Any]]] = {}
+
+
+def _default_template() -> dict[str, Any] | None:
+    """The template ``go.Figure`` gives a layout that names none (plotly.io's default), as plain data.
+
+    Shared: callers copy it (:func:`_copied`) before handing it out.
+    """
+    default = pio.templates.default
+    if default is None:
+        return None
+    template = default if isinstance(default, BasePlotlyType) else pio.templates[default]
+    if id(template) not in _TEMPLATES:
+        plain = template.to_plotly_json()
+        convert_to_base64(plain)
+        _TEMPLATES[id(template)] = (template, plain)
+    return _TEMPLATES[id(template)][1]
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of plotly JSON data (dicts, lists, strings, numbers): what ``copy.deepcopy`` gives, faster."""
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return copy.deepcopy(value)
+
+
+def plain_figure(spec: dict[str, Any]) -> dict[str, Any]:
+    """``go.Figure(spec).to_dict()`` for a spec of plain data (``{"data": [...], "layout": {...}}``)."""
+    try:
+        if set(spec) - {"data", "layout"}:
+            raise Unsupported(f"figure keys {sorted(spec)}")
+        data, layout = spec.get("data") or [], spec.get("layout") or {}
+        if not isinstance(data, list | tuple) or not isinstance(layout, dict):
+            raise Unsupported("data or layout")
+        data = [_trace(trace) for trace in data]
+        layout = _object(Layout, layout)
+    except Unsupported:
+        return go.Figure(copy.deepcopy(spec)).to_dict()  # plotly may change a spec it rejects
+    result = {"data": data, "layout": layout}
+    convert_to_base64(result)
+    if layout.get("template") is None:
+        # Set last, as go.Figure sets it once the layout is in.
+        template = _default_template()
+        if template is not None:
+            layout["template"] = _copied(template)
+    return result
+
+
+class Figure(go.Figure):
+    """A ``go.Figure`` validated only when first used as one.
+
+    Built from a spec of plain data, it answers ``to_dict`` (all ``st.plotly_chart`` asks of a
+    figure) and :attr:`meta` from :func:`plain_figure`'s dict. Any other attribute makes it the
+    ``go.Figure`` of the same spec first, so code that reads or changes a figure sees plotly's.
+    """
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        # go.Figure.__init__ is deferred: it is the validation this class exists to skip.
+        spec = {k: v for k, v in spec.items() if k not in ("_grid_str", "_grid_ref")}
+        self.__dict__["_spec"] = spec
+        self.__dict__["_plain"] = plain_figure(spec)
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for what is not set yet: plotly's own state, made on first use.
+        if name.startswith("__") or self.__dict__.get("_made", False) or "_spec" not in self.__dict__:
+            raise AttributeError(name)
+        self.__dict__["_made"] = True
+        go.Figure.__init__(self, self.__dict__["_spec"])
+        return getattr(self, name)
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.__dict__.get("_made", False):
+            return super().to_dict()
+        return _copied(self.__dict__["_plain"])
+
+    @property
+    def meta(self) -> Any:
+        """``layout.meta`` (the chart's alt text, file name and ids), read without building the figure."""
+        if self.__dict__.get("_made", False):
+            return self.layout.meta
+        return self.__dict__["_plain"]["layout"].get("meta")
+
+
+def figure_meta(figure: go.Figure) -> dict[str, Any]:
+    """A figure's ``layout.meta`` (empty when it has none), cheaply for a :class:`Figure`."""
+    meta = figure.meta if isinstance(figure, Figure) else figure.layout.meta
+    return meta or {}

@@ -1,0 +1,81 @@
+"""split_by_basis_groups: each group's sums exactly as split_by_basis adds the group's pairs one by one."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aifunding.analysis.totals import split_by_basis, split_by_basis_groups
+
+
+def row_by_row(keys: list, amounts: list, bases: list) -> dict:
+    """The reference: pandas groups (first appearance, missing keys dropped), each added pair by pair."""
+    frame = pd.DataFrame({"key": keys, "amount": pd.Series(amounts, dtype=object), "basis": bases})
+    return {
+        key: split_by_basis(zip(group["amount"], group["basis"], strict=True))
+        for key, group in frame.groupby("key", sort=False)
+    }
+
+
+def exactly(sums: dict) -> dict:
+    """Sums with each Decimal as its exact tuple, so a different exponent (1.0 against 1.00) counts."""
+    return {key: {cls: value.as_tuple() for cls, value in parts.items()} for key, parts in sums.items()}
+
+
+# Amounts as the package holds them: Decimals of any scale, up to 30 digits (past the 28 of the
+# default context, so some sums round), and what a missing cell can be; a few that force the row-by-row way.
+decimals = st.decimals(allow_nan=False, allow_infinity=False, places=None, min_value=0, max_value=Decimal("1e18"))
+amounts = st.one_of(
+    decimals,
+    st.decimals(allow_nan=False, allow_infinity=False, min_value=0, max_value=10).map(lambda d: d.scaleb(-20)),
+    st.just(Decimal("123456789012345678901234567.89")),
+    st.none(),
+    st.just(float("nan")),
+    st.just(Decimal("-1.5")),
+    st.just(Decimal("NaN")),
+    st.just(2.5),
+)
+bases = st.sampled_from(["exact", "about", "up_to", "up_to_about", "at_least", "target", None])
+rows = st.lists(st.tuples(st.sampled_from(["a", "b", "c", None]), amounts, bases), max_size=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(rows)
+def test_groups_add_up_as_row_by_row(rows: list) -> None:
+    keys, values, kinds = ([row[i] for row in rows] for i in range(3))
+    expected = row_by_row(keys, values, kinds)
+    got = split_by_basis_groups(keys, values, kinds)
+    assert list(got) == list(expected)
+    assert exactly(got) == exactly(expected)
+
+
+@pytest.mark.parametrize(
+    ("amounts", "expected"),
+    [
+        # Different scales: the sum keeps the finest one, as adding one by one does.
+        ([Decimal("1.5"), Decimal("2.25")], {"exact": Decimal("3.75")}),
+        # A sum past 28 digits is rounded: the same rounding as row by row, not an exact one.
+        (
+            [Decimal("1e30"), Decimal("1.000000001")],
+            {"exact": Decimal(0) + Decimal("1e30") + Decimal("1.000000001")},
+        ),
+    ],
+)
+def test_known_sums(amounts: list, expected: dict) -> None:
+    got = split_by_basis_groups(["k"] * len(amounts), amounts, ["exact"] * len(amounts))
+    assert exactly(got) == exactly({"k": expected})
+
+
+def test_inputs_are_not_changed_and_arrow_columns_work() -> None:
+    labels = pd.Series(["x", "y", "x"], dtype="string[pyarrow]")
+    values = pd.Series([Decimal(1), None, Decimal(2)], dtype=object)
+    kinds = pd.Series(["up_to_about", "exact", "up_to"], dtype="string[pyarrow]")
+    got = split_by_basis_groups(labels, values, kinds)
+    assert got == {"x": {"up_to_about": Decimal(3)}, "y": {}}
+    assert values.tolist() == [Decimal(1), None, Decimal(2)]
+    assert split_by_basis_groups(np.array([], dtype=object), [], []) == {}

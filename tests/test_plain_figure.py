@@ -1,0 +1,208 @@
+"""The fast figure path (aifunding.figures.plain) against plotly's validated one: the same JSON, always.
+
+Each figure's JSON as the dashboard sends it (``plotly.io.to_json(figure, validate=False)``, what
+``st.plotly_chart`` writes) is compared as a string, so values, types and key order all count: for
+every registry chart on the bundled package across languages, currencies and filters, and for
+random specs of the properties the builders use.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aifunding.analysis.view import Prepared, ViewState, apply_view
+from aifunding.figures import registry
+from aifunding.figures.base import empty_figure
+from aifunding.figures.plain import Figure, figure_meta, plain_figure
+
+
+def plotly_json(spec: dict) -> str:
+    """What the figure's JSON was before the fast path: plotly validating every property."""
+    return pio.to_json(go.Figure(copy.deepcopy(spec)), validate=False)
+
+
+def fast_json(spec: dict) -> str:
+    return pio.to_json(Figure(spec), validate=False)
+
+
+def outcome(make_json: object, spec: dict) -> tuple[str, str]:
+    """("json", the JSON) or (the error's type, its message): an invalid spec must fail alike both ways."""
+    try:
+        return "json", make_json(spec)  # type: ignore[operator]
+    except (ValueError, TypeError) as error:
+        return type(error).__name__, str(error)
+
+
+# Both languages, original and converted currencies, all countries, one, several and none of the data's.
+VIEWS = [
+    ViewState(lang="en"),
+    ViewState(lang="ja"),
+    ViewState(lang="en", currency="USD"),
+    ViewState(lang="ja", currency="JPY", countries=("JP",)),
+    ViewState(lang="en", countries=("FR", "GB")),
+    ViewState(lang="ja", currency="USD", countries=("JP", "US")),
+    ViewState(lang="en", countries=("XX",)),
+]
+
+
+@pytest.mark.parametrize("state", VIEWS, ids=lambda s: f"{s.lang}-{s.currency}-{'+'.join(s.countries) or 'all'}")
+def test_every_registry_figure_is_plotlys(prepared: Prepared, state: ViewState) -> None:
+    view = apply_view(prepared, state)
+    drawn = [d for page in registry.PAGES for chart in page.charts for d in registry.draw(chart, prepared, view)]
+    assert drawn
+    for d in drawn:
+        assert isinstance(d.figure, Figure), d.key
+        spec = d.figure.__dict__["_spec"]
+        assert fast_json(spec) == plotly_json(spec), d.key
+        assert figure_meta(d.figure) == go.Figure(copy.deepcopy(spec)).layout.meta, d.key
+
+
+def test_empty_figure_is_plotlys() -> None:
+    spec = empty_figure("Nothing <b>here</b>", filename="x").__dict__["_spec"]
+    assert fast_json(spec) == plotly_json(spec)
+
+
+# Random specs of what the builders write: bar and scatter traces, their arrays (lists with gaps,
+# numpy arrays, tuples in customdata), nested markers and fonts, titles as text or objects,
+# annotations, a second axis and meta.
+texts = st.text(alphabet="ab <>&日本¥%.,", max_size=8)
+numbers = st.one_of(st.integers(-(10**15), 10**15), st.floats(allow_nan=False, allow_infinity=False, width=64))
+cells = st.one_of(texts, numbers, st.none())
+arrays = st.one_of(
+    st.lists(cells, max_size=6),
+    st.lists(numbers, max_size=6).map(lambda xs: np.array(xs, dtype=float)),
+    st.lists(st.integers(0, 10**6), max_size=6).map(lambda xs: np.array(xs, dtype=np.int64)),
+)
+colours = st.sampled_from(["#0072B2", "#E69F00", "white", "rgba(0,0,0,0.5)", "#8a8f98"])
+fonts = st.fixed_dictionaries({}, optional={"size": st.integers(1, 30), "color": colours, "family": texts})
+titles = st.one_of(st.none(), texts, st.fixed_dictionaries({"text": texts}, optional={"font": fonts}))
+
+
+def trace(kind: str) -> st.SearchStrategy[dict]:
+    common = {
+        "x": arrays,
+        "y": arrays,
+        "name": st.one_of(texts, st.none()),
+        "text": st.one_of(arrays, texts),
+        "customdata": st.lists(st.tuples(texts, texts), max_size=4),
+        "hovertemplate": texts,
+        "showlegend": st.booleans(),
+        "legendgroup": texts,
+        "marker": st.fixed_dictionaries(
+            {}, optional={"color": colours, "pattern": st.fixed_dictionaries({"shape": st.sampled_from(["", "/"])})}
+        ),
+        "textfont": fonts,
+    }
+    if kind == "bar":
+        common |= {
+            "orientation": st.sampled_from(["h", "v"]),
+            "textposition": st.sampled_from(["inside", "outside", "auto"]),
+            "insidetextanchor": st.sampled_from(["middle", "start"]),
+            "cliponaxis": st.booleans(),
+            "xaxis": st.sampled_from(["x", "x2"]),
+        }
+    else:
+        common |= {"mode": st.sampled_from(["markers", "lines+markers", "text"])}
+    return st.fixed_dictionaries({"type": st.just(kind)}, optional=common)
+
+
+axes = st.fixed_dictionaries(
+    {},
+    optional={
+        "title": titles,
+        "range": st.lists(numbers, min_size=2, max_size=2),
+        "visible": st.booleans(),
+        "categoryorder": st.just("array"),
+        "categoryarray": st.lists(texts, max_size=4),
+        "tickvals": st.lists(numbers, max_size=4),
+        "ticktext": st.lists(texts, max_size=4),
+        "automargin": st.booleans(),
+        "domain": st.just([0.0, 0.5]),
+        "gridcolor": colours,
+    },
+)
+layouts = st.fixed_dictionaries(
+    {},
+    optional={
+        "title": titles,
+        "xaxis": axes,
+        "xaxis2": axes,
+        "yaxis": axes,
+        "barmode": st.sampled_from(["stack", "group"]),
+        "height": st.integers(10, 2000),
+        "showlegend": st.booleans(),
+        "legend": st.fixed_dictionaries({}, optional={"title": st.none(), "orientation": st.just("h")}),
+        "margin": st.fixed_dictionaries({}, optional={"l": st.integers(0, 99), "t": st.integers(0, 300)}),
+        "annotations": st.lists(
+            st.fixed_dictionaries(
+                {"text": texts}, optional={"x": numbers, "y": cells, "showarrow": st.booleans(), "font": fonts}
+            ),
+            max_size=3,
+        ),
+        "uniformtext": st.fixed_dictionaries({"minsize": st.integers(1, 20), "mode": st.just("hide")}),
+        "meta": st.fixed_dictionaries({"alt": texts, "row_ids": st.one_of(st.none(), st.lists(texts, max_size=3))}),
+        "colorway": st.lists(colours, min_size=1, max_size=3),
+    },
+)
+specs = st.fixed_dictionaries(
+    {"data": st.lists(st.one_of(trace("bar"), trace("scatter")), max_size=3), "layout": layouts}
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs)
+def test_random_specs_are_plotlys(spec: dict) -> None:
+    before = pickle.dumps(spec)
+    assert outcome(fast_json, spec) == outcome(plotly_json, spec)
+    assert pickle.dumps(spec) == before  # the spec is never changed
+
+
+def test_unsupported_specs_go_through_plotly() -> None:
+    # A trace type the fast path does not know, and a plotly object inside: plotly's own result.
+    for spec in (
+        {"data": [{"type": "pie", "values": [1, 2]}]},
+        {"data": [go.Bar(x=[1])], "layout": {"title": "t"}},
+        {"data": [], "layout": go.Layout(height=300)},
+    ):
+        assert pio.to_json(plain_figure(spec)) == pio.to_json(go.Figure(spec).to_dict())
+
+
+def test_invalid_specs_fail_as_plotly_does() -> None:
+    with pytest.raises(ValueError, match=r"Invalid property specified for object of type plotly\.graph_objs\.Bar"):
+        Figure({"data": [{"type": "bar", "colour": "red"}]})
+    with pytest.raises(ValueError, match="Invalid value of type"):
+        Figure({"data": [{"type": "bar", "orientation": "sideways"}]})
+
+
+def test_figure_is_a_plotly_figure_when_used_as_one() -> None:
+    spec = {"data": [{"type": "bar", "x": [1, 2], "y": ["a", "b"]}], "layout": {"title": "T", "meta": {"alt": "A"}}}
+    fig = Figure(spec)
+    assert figure_meta(fig) == {"alt": "A"}
+    assert isinstance(fig, go.Figure)
+    assert fig.layout.title.text == "T"
+    assert fig.data[0].y == ("a", "b")
+    fig.update_layout(height=300)
+    assert fig.to_dict()["layout"]["height"] == 300
+    assert figure_meta(fig) == {"alt": "A"}
+    again = pickle.loads(pickle.dumps(Figure(spec)))
+    plotlys = pickle.loads(pickle.dumps(go.Figure(spec)))
+    assert pio.to_json(again, validate=False) == pio.to_json(plotlys, validate=False)
+    assert go.Figure(Figure(spec)).to_dict() == go.Figure(spec).to_dict()
+
+
+def test_to_dict_hands_out_a_copy() -> None:
+    fig = Figure({"data": [{"type": "bar", "x": [1, 2]}], "layout": {"meta": {"row_ids": ["a"]}}})
+    first = fig.to_dict()
+    first["data"][0]["x"].append(3)
+    first["layout"]["meta"]["row_ids"].append("b")
+    first["layout"]["template"]["layout"]["font"] = None
+    assert fig.to_dict() == Figure(fig.__dict__["_spec"]).to_dict()
+    assert figure_meta(fig) == {"row_ids": ["a"]}
