@@ -14,7 +14,7 @@ import sys
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 from test_columnar_parse import HOSTILE, POOLS, columnar_matches, table_text
@@ -43,8 +43,9 @@ def assert_refused_rows_flagged(name: str, rows: list[dict[str, str]]) -> int:
     header = read_header(table, table.path, iter([record]), ValidationReport(), Limits())
     assert header is not None
     grid = read_grid(text, len(header.names))
-    assert grid is not None
-    checked = check_grid(table, header, grid, Limits())
+    # None only where the csv module could read the text otherwise (a cell starting with a byte-order
+    # mark, a lone carriage return): such a file is read row by row, which columnar_matches checks below.
+    checked = None if grid is None else check_grid(table, header, grid, Limits())
     refused = 0
     for position, row in enumerate(rows):  # csv.DictWriter writes one line per row: positions match
         data = {k: v.strip() for k, v in row.items() if v.strip()}
@@ -54,8 +55,8 @@ def assert_refused_rows_flagged(name: str, rows: list[dict[str, str]]) -> int:
             table.model.model_validate(data)
         except ValidationError:
             refused += 1
-            assert checked.flagged[position], (name, row)
-    assert columnar_matches(table, text)
+            assert checked is None or checked.flagged[position], (name, row)
+    assert columnar_matches(table, text) == (grid is not None)  # the same rows and problems either way
     return refused
 
 
@@ -128,8 +129,16 @@ def pooled_rows(draw: st.DrawFn) -> tuple[str, list[dict[str, str]]]:
     return name, rows
 
 
+def _first_cell_a_byte_order_mark() -> tuple[str, list[dict[str, str]]]:
+    """A programme whose first cell is U+FEFF: its line starts with a byte-order mark, so it is read row by row."""
+    columns = TABLES_BY_NAME["programmes"].columns
+    row = {c: (POOLS["programmes"][c] or [""])[0] for c in columns}
+    return "programmes", [{**row, columns[0]: "\ufeff"}, row]
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pooled_rows())
+@example(_first_cell_a_byte_order_mark())
 def test_every_row_the_model_refuses_is_flagged(case: tuple[str, list[dict[str, str]]]) -> None:
     assert_refused_rows_flagged(*case)
 
