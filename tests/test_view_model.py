@@ -8,6 +8,7 @@ no filter", file names, download headers, the quarantine table, kind labels and 
 from __future__ import annotations
 
 import datetime
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +18,15 @@ import pytest
 from aifunding import columns as C
 from aifunding.analysis.conversion import ORIGINAL, FxChoice, Money, convert_programmes
 from aifunding.analysis.urlstate import decode, encode, view_file_name, vocabulary
-from aifunding.analysis.view import Prepared, ViewState, announcement_span, apply_view, date_filter
+from aifunding.analysis.view import (
+    MEMO_ENTRIES,
+    Prepared,
+    ViewState,
+    announcement_span,
+    apply_view,
+    date_filter,
+    remembered,
+)
 from aifunding.data.dates import partial_bounds
 from aifunding.data.tree import ProgrammeTree
 from aifunding.figures.presentation import best_sources_first, kind_labels, quarantine_table
@@ -285,3 +294,46 @@ def test_a_views_recipients_are_counted_from_numbers_as_from_its_awards(prepared
             assert recipient_count(package, view) == expected, state
             if not state.countries:
                 assert expected > 0  # the whole package has recipients: the count is not trivially 0
+
+
+def test_remembered_builds_once_per_key_and_forgets_the_least_recently_used(prepared: Prepared) -> None:
+    prepared.memo.clear()
+    builds: list[int] = []
+
+    def build(n: int) -> int:
+        builds.append(n)
+        return n * 10
+
+    assert remembered(prepared, ("k", 0), lambda: build(0)) == 0
+    assert remembered(prepared, ("k", 0), lambda: build(0)) == 0
+    assert builds == [0]
+    for n in range(1, MEMO_ENTRIES):
+        remembered(prepared, ("k", n), lambda n=n: build(n))
+    remembered(prepared, ("k", 0), lambda: build(0))  # used again: now the most recent
+    remembered(prepared, ("k", MEMO_ENTRIES), lambda: build(MEMO_ENTRIES))
+    assert len(prepared.memo) == MEMO_ENTRIES
+    assert ("k", 0) in prepared.memo and ("k", 1) not in prepared.memo  # 1 was the least recently used
+    assert builds == list(range(MEMO_ENTRIES + 1))
+    prepared.memo.clear()
+
+
+def test_remembered_is_shared_by_sessions_reading_and_filling_it_at_once(prepared: Prepared) -> None:
+    # Live followers' pages run in threads of their own, all asking for the same few views.
+    prepared.memo.clear()
+    failures: list[BaseException] = []
+
+    def session(seed: int) -> None:
+        try:
+            for n in range(2000):
+                key = ("view", (seed * 7 + n) % (MEMO_ENTRIES + 40))
+                assert remembered(prepared, key, lambda key=key: key[1]) == key[1]
+        except BaseException as error:  # a thread cannot fail the test itself: it is reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=session, args=(seed,)) for seed in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == [] and len(prepared.memo) <= MEMO_ENTRIES
+    prepared.memo.clear()

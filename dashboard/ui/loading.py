@@ -18,7 +18,7 @@ from typing import TypeVar
 import streamlit as st
 
 from aifunding import BUNDLED_DATA, markup
-from aifunding.analysis.view import FilteredView, Prepared, prepare_cached
+from aifunding.analysis.view import FilteredView, Prepared, prepare_cached, remembered
 from aifunding.data.report import ValidationReport
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import PackageReadError, load_package, package_signature
@@ -33,7 +33,6 @@ log = logging.getLogger("aifunding.dashboard")
 DATA_ENV = "AIFUNDING_DATA"
 # Figures and tables built for a view are kept for this many views per package load, so going back
 # to a filter combination (or another viewer asking for the same one) costs no rebuild.
-MEMO_ENTRIES = 256
 
 
 def data_path() -> Path:
@@ -141,18 +140,5 @@ def served() -> Served:
 
 
 def memo(view: FilteredView, name: str, build: Callable[[], T]) -> T:
-    """``build()`` for this view state, computed once per package load and then reused.
-
-    Keyed by the full view state and ``name``; the memo lives on the prepared package, so a data
-    change (a new load) starts empty. Least recently used entries are dropped beyond MEMO_ENTRIES.
-    """
-    cache = served().prepared.memo
-    key = (view.state, name)
-    if key in cache:
-        cache[key] = value = cache.pop(key)  # most recently used last
-        return value
-    value = build()
-    cache[key] = value
-    while len(cache) > MEMO_ENTRIES:
-        cache.pop(next(iter(cache)), None)
-    return value
+    """``build()`` for this view state, computed once per package load and then reused (every session shares it)."""
+    return remembered(served().prepared, (view.state, name), build)

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from aifunding.analysis.urlstate import MIN_SLIDE_SECONDS, encode
-from aifunding.analysis.view import Prepared, ViewState, apply_view
+from aifunding.analysis.view import Prepared, ViewState, apply_view, remembered
 from aifunding.figures.presentation import kind_labels
 from aifunding.outputs.snapshot import Section, slides
 
@@ -75,10 +75,9 @@ def _seconds_per_slide() -> int | None:
 
 def _deck(prepared: Prepared, state: ViewState, lang: str) -> list[Section]:
     """The slides of ``state``, built once per view and package load (a live audience shares one deck)."""
-    key = (state, f"deck-{lang}")
-    if key not in prepared.memo:
-        prepared.memo[key] = slides(prepared, apply_view(prepared, state, kind_labels(lang)))
-    return prepared.memo[key]
+    return remembered(
+        prepared, (state, f"deck-{lang}"), lambda: slides(prepared, apply_view(prepared, state, kind_labels(lang)))
+    )
 
 
 def present(state: ViewState) -> None:

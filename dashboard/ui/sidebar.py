@@ -9,7 +9,7 @@ import streamlit as st
 
 from aifunding import markup
 from aifunding.analysis.conversion import ANNOUNCEMENT
-from aifunding.analysis.view import Prepared
+from aifunding.analysis.view import Prepared, remembered
 from aifunding.data.vocabulary import Level
 from aifunding.figures.presentation import kind_labels
 from aifunding.i18n import LANGUAGE_NAMES, LANGUAGES
@@ -89,11 +89,12 @@ def _organisations(prepared: Prepared, lang: str) -> list[str]:
 
     A register of 100,000 recipients took a second to gather and sort on every rerun of every page.
     """
-    key = ("sidebar-organisations", lang)
-    if key not in prepared.memo:
+
+    def by_name() -> list[str]:
         names = prepared.context.names_in(lang)["organisations"]
-        prepared.memo[key] = sorted(prepared.context.programmes_by_org, key=lambda o: names.get(o, o).lower())
-    return prepared.memo[key]
+        return sorted(prepared.context.programmes_by_org, key=lambda o: names.get(o, o).lower())
+
+    return remembered(prepared, ("sidebar-organisations", lang), by_name)
 
 
 def _choose(label: str, options: list[str], key: str, names: Mapping[str, str]) -> None:

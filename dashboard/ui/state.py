@@ -14,7 +14,7 @@ import streamlit as st
 
 from aifunding.analysis.conversion import ANNOUNCEMENT
 from aifunding.analysis.urlstate import decode, encode, vocabulary
-from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_view, date_filter
+from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_view, date_filter, remembered
 from aifunding.figures.presentation import kind_labels
 from aifunding.i18n import LANGUAGES, Translator
 from aifunding.money.fx import rate_bounds
@@ -132,7 +132,8 @@ def page_view(prepared: Prepared, currency_fallback: str | None = None) -> Filte
     state = sync_state(prepared)
     if currency_fallback and state.currency is None:
         state = state.with_(currency=currency_fallback)
-    return apply_view(prepared, state, kind_labels(state.lang))
+    # Filtered once per view state and shared: a live audience's pages all show the presenter's view.
+    return remembered(prepared, (state, "view"), lambda: apply_view(prepared, state, kind_labels(state.lang)))
 
 
 # Never in a link handed on: the live session this viewer follows or drives, and the presenter's key.

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -307,8 +308,34 @@ class Prepared:
     date_span: tuple[datetime.date, datetime.date] = (datetime.date(1990, 1, 1), datetime.date(2100, 12, 31))
     # The awards' recipients as numbers, so a view counts its recipients without a loop over its awards.
     recipients: RecipientLinks | None = None
-    # Derived artefacts (figures, tables) memoised per view state by the dashboard; bounded there.
+    # Derived artefacts (views, figures, tables) the dashboard keeps per view state: see remembered().
     memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+T = TypeVar("T")
+# How many built artefacts a prepared package keeps (least recently used dropped first).
+MEMO_ENTRIES = 256
+# Every session's script thread reads and writes the memos: a lock around each look-up and store.
+_MEMO_LOCK = threading.Lock()
+
+
+def remembered(prepared: Prepared, key: Hashable, build: Callable[[], T]) -> T:
+    """``build()`` for ``key``, computed once per prepared package and then shared by every session.
+
+    The memo lives on the prepared package, so a data change (a new load) starts empty. Two sessions
+    asking at once may both build; the one stored last is kept. What is stored is never changed.
+    """
+    memo = prepared.memo
+    with _MEMO_LOCK:
+        if key in memo:
+            memo[key] = value = memo.pop(key)  # most recently used last
+            return value
+    value = build()
+    with _MEMO_LOCK:
+        memo[key] = value
+        while len(memo) > MEMO_ENTRIES:
+            memo.pop(next(iter(memo)))
+    return value
 
 
 def prepare(package: Package) -> Prepared:
