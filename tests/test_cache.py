@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from aifunding import BUNDLED_DATA
@@ -282,3 +283,74 @@ def test_prepared_views_keep_their_text_beside_the_pickle_and_one_version_at_a_t
     prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
     assert len(list(entry.glob("prepared-*.pickle"))) == 1 and len(list(entry.glob("prepared-*.arrow"))) == 1
     assert not pickled.exists()
+
+
+def test_derived_values_keep_text_arrays_names_and_sets_in_compact_forms_and_read_back_equal(tmp_path: Path) -> None:
+    """The compact forms beside the pickle come back equal, with the same types, None where it was."""
+    import pickle
+
+    import numpy as np
+
+    from aifunding.data.frames import TEXT
+
+    cache = PackageCache(tmp_path / "cache")
+    key = load_package(BUNDLED_DATA, cache=cache).cache_key
+    assert key is not None
+    n = 3 * cache_module._COMPACT_FROM
+    kinds = np.array([None if i % 7 == 0 else f"kind-{i % 5}" for i in range(n)], dtype=object)
+    ids = np.array([f"id-{i}" for i in range(n)], dtype=object)
+    names = {f"org-{i}": f"Organisation {i} 株式会社" for i in range(n)}
+    sets = {f"org-{i}": {f"programme-{j}" for j in range(i % 4)} for i in range(n)}
+    value = {
+        # Text arrays (with and without gaps), a dict of names, a dict of sets: the compact forms.
+        "kinds": kinds,
+        "ids": ids,
+        "names": names,
+        "by_lang": {"en": names, "ja": names},  # one dict met twice comes back as one
+        "sets": sets,
+        # Left as pickled: mixed types, a short array, and a dict whose values are not all text.
+        "mixed": np.array(["a", Decimal("2.50"), None] * n, dtype=object),
+        "short": np.array(["x", None], dtype=object),
+        "numbered": {f"k{i}": i for i in range(n)},
+        "texts": pd.Series([f"t{i}" if i % 3 else None for i in range(n)], dtype=TEXT),
+    }
+    assert cache.derived(key, "probe", "0" * 64, lambda: value) is value
+    again = cache.derived(key, "probe", "0" * 64, lambda: pytest.fail("built again"))
+    (entry,) = (tmp_path / "cache" / "packages").iterdir()
+    (texts,) = entry.glob("probe-*.arrow")
+    # Beside the pickle: the text column, each array's distinct texts, keys and values of the names (once),
+    # keys and members of the sets.
+    assert pa.ipc.open_file(pa.memory_map(str(texts))).num_record_batches == 1 + 2 + 2 + 2
+    shutil.rmtree(entry)  # another process evicts the entry: what was read back stays whole
+    for name in ("kinds", "ids", "mixed", "short"):
+        assert again[name].dtype == object and again[name].tolist() == value[name].tolist(), name
+        assert [type(v) for v in again[name]] == [type(v) for v in value[name]], name
+    assert str(again["mixed"][1]) == "2.50"  # a Decimal keeps its digits
+    assert again["names"] == names and list(again["names"]) == list(names)  # same order
+    assert again["by_lang"]["en"] is again["by_lang"]["ja"] is again["names"]
+    assert again["sets"] == sets and all(type(v) is set for v in again["sets"].values())
+    assert isinstance(again["sets"], cache_module.SetsByKey) and list(again["sets"]) == list(sets)
+    assert "org-3" in again["sets"] and "org-x" not in again["sets"] and again["sets"].get("org-x") is None
+    assert again["sets"]["org-0"] == set() and len(again["sets"]) == n
+    assert pickle.loads(pickle.dumps(again["sets"])) == sets  # copied elsewhere, a plain dict
+    assert again["numbered"] == value["numbered"]
+    pd.testing.assert_series_equal(again["texts"], value["texts"], check_exact=True)
+
+
+def test_a_compact_form_read_wrongly_means_building_again(tmp_path: Path) -> None:
+    """A pickle naming a form it cannot read back is no value: it is built anew, not half read."""
+    import pickle
+
+    cache = PackageCache(tmp_path / "cache")
+    key = load_package(BUNDLED_DATA, cache=cache).cache_key
+    assert key is not None
+    cache.derived(key, "probe", "0" * 64, lambda: {"names": {f"k{i}": "v" for i in range(2000)}})
+    (pickled,) = cache.entry(key).glob("probe-*.pickle")
+
+    class Odd(pickle.Pickler):
+        def persistent_id(self, obj: object) -> object:
+            return ("codes", 0, [1, 2]) if obj == "here" else None
+
+    with pickled.open("wb") as handle:
+        Odd(handle, protocol=5).dump(["here"])
+    assert cache.derived(key, "probe", "0" * 64, lambda: "built") == "built"

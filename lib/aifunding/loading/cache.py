@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import pickle
@@ -36,13 +37,14 @@ import shutil
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
@@ -365,22 +367,70 @@ class PackageCache:
 # read back memory-mapped: a million awards' joined views hold about a gigabyte of text, which unpickling
 # copied (seconds); mapped, the pages read it from the file with no copy at all.
 _TEXTS = pa.schema([("text", pa.large_string())])
+# Arrays and dicts this long are kept in a compact form (below); a small one pickles as fast as it is.
+_COMPACT_FROM = 1000
 
 
 class _Pickler(pickle.Pickler):
-    """A pickle whose text columns (pandas' Arrow-backed strings) are set aside in ``texts``, named by position."""
+    """A pickle whose large text-heavy parts are set aside in ``texts`` (Arrow columns, named by position).
+
+    * text columns (pandas' Arrow-backed strings) are kept whole;
+    * object arrays of text (the adding rule's rows) as the codes of their distinct texts, and those texts;
+    * dicts of text to text (display names) as their keys and values;
+    * dicts of text to sets of text (each organisation's programmes) as keys, set sizes, and the codes
+      of the members' distinct texts; they come back as a :class:`SetsByKey`, each set made when asked for.
+
+    Unpickling a million strings or a hundred thousand sets one object at a time took seconds; read back
+    from these, the same objects are made by a few vector operations. Anything else pickles as usual.
+    An object met twice is stored once and comes back as one object.
+    """
 
     def __init__(self, handle: IO[bytes], texts: list[pa.Array]) -> None:
         super().__init__(handle, protocol=pickle.HIGHEST_PROTOCOL)
         self.texts = texts
+        self._seen: dict[int, tuple[Any, Any]] = {}  # id -> (object, its reference): the object kept alive
 
     def persistent_id(self, obj: Any) -> Any:
+        seen = self._seen.get(id(obj))
+        if seen is not None:
+            return seen[1]
+        reference = self._reference(obj)
+        if reference is not None:
+            self._seen[id(obj)] = (obj, reference)
+        return reference
+
+    def _reference(self, obj: Any) -> Any:
         if isinstance(obj, pd.arrays.ArrowStringArray) and obj.dtype == TEXT:
             arrow = pa.array(obj)  # pandas hands over its Arrow data without a copy
             joined = arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
-            self.texts.append(joined.cast(pa.large_string()))
-            return ("text", len(self.texts) - 1)
+            return ("text", self._text(joined))
+        if _long_objects(obj) and _all_text(obj, none_too=True):
+            codes, distinct = pd.factorize(obj)  # None gets code -1
+            return ("codes", self._text(distinct), np.asarray(codes, dtype=np.int32))
+        if type(obj) is dict and len(obj) >= _COMPACT_FROM and _all_text(obj.keys()):
+            values = list(obj.values())
+            if _all_text(values):
+                return ("names", self._text(list(obj)), self._text(values))
+            if all(type(v) is set for v in values) and _all_text(itertools.chain.from_iterable(values)):
+                sizes = np.fromiter((len(v) for v in values), dtype=np.int32, count=len(values))
+                codes, distinct = pd.factorize(np.fromiter(itertools.chain.from_iterable(values), dtype=object))
+                return ("sets", self._text(list(obj)), sizes, np.asarray(codes, dtype=np.int32), self._text(distinct))
         return None
+
+    def _text(self, values: Any) -> int:
+        if not isinstance(values, pa.Array):
+            values = pa.array(np.asarray(values, dtype=object), pa.large_string())
+        self.texts.append(values.cast(pa.large_string()))
+        return len(self.texts) - 1
+
+
+def _long_objects(obj: Any) -> bool:
+    return isinstance(obj, np.ndarray) and obj.dtype == object and obj.ndim == 1 and len(obj) >= _COMPACT_FROM
+
+
+def _all_text(values: Iterable[Any], none_too: bool = False) -> bool:
+    """Whether every value is a ``str`` (or None, with ``none_too``): what the compact forms keep exactly."""
+    return all(type(v) is str or (none_too and v is None) for v in values)
 
 
 class _Unpickler(pickle.Unpickler):
@@ -390,14 +440,79 @@ class _Unpickler(pickle.Unpickler):
         super().__init__(handle)
         self.texts_path = texts_path
         self.reader: Any = None
+        # By the reference's identity: an object met twice was pickled as one reference (memoised) read twice.
+        self._made: dict[int, tuple[Any, Any]] = {}  # id -> (reference, object): the reference kept alive
 
     def persistent_load(self, pid: Any) -> Any:
-        if not (isinstance(pid, tuple) and len(pid) == 2 and pid[0] == "text" and isinstance(pid[1], int)):
-            raise pickle.UnpicklingError(f"unknown reference in a cached view: {pid!r}")
+        made = self._made.get(id(pid))
+        if made is None:
+            made = self._made[id(pid)] = (pid, self._make(pid))
+        return made[1]
+
+    def _make(self, pid: Any) -> Any:
+        kind = pid[0] if isinstance(pid, tuple) and pid else None
+        if kind == "text" and len(pid) == 2:
+            column = self._column(pid[1])
+            return pd.arrays.ArrowStringArray(pa.chunked_array([column]), dtype=TEXT)  # type: ignore[call-arg]
+        if kind == "codes" and len(pid) == 3:
+            return _decoded(self._strings(pid[1]), pid[2])
+        if kind == "names" and len(pid) == 3:
+            return dict(zip(self._strings(pid[1]).tolist(), self._strings(pid[2]).tolist(), strict=True))
+        if kind == "sets" and len(pid) == 5:
+            return SetsByKey(self._strings(pid[1]).tolist(), pid[2], pid[3], self._strings(pid[4]))
+        raise pickle.UnpicklingError(f"unknown reference in a cached view: {pid!r}")
+
+    def _column(self, index: Any) -> pa.Array:
+        if not isinstance(index, int):
+            raise pickle.UnpicklingError(f"unknown reference in a cached view: {index!r}")
         if self.reader is None:
             self.reader = pa.ipc.open_file(pa.memory_map(str(self.texts_path)))
-        column = self.reader.get_batch(pid[1]).column(0)
-        return pd.arrays.ArrowStringArray(pa.chunked_array([column]), dtype=TEXT)  # type: ignore[call-arg]
+        return self.reader.get_batch(index).column(0)
+
+    def _strings(self, index: Any) -> np.ndarray:
+        return np.asarray(self._column(index).to_numpy(zero_copy_only=False), dtype=object)
+
+
+class SetsByKey(Mapping[str, set[str]]):
+    """A dict of text to sets of text as read back from a cache: each set is made when it is asked for.
+
+    Read-only, like everything a cache gives back. Making a hundred thousand organisations' sets of
+    programmes took a third of a second on every restart; a page asks for the few a filter names.
+    """
+
+    def __init__(self, keys: list[str], sizes: Any, codes: Any, distinct: np.ndarray) -> None:
+        ends = np.cumsum(sizes, dtype=np.int64) if isinstance(sizes, np.ndarray) else None
+        if ends is None or len(ends) != len(keys) or (len(ends) and ends[-1] != len(codes)):
+            raise pickle.UnpicklingError("the sets in a cached view do not match their members")
+        self._position = dict(zip(keys, range(len(keys)), strict=True))
+        self._ends = ends
+        self._members = _decoded(distinct, codes)
+
+    def __getitem__(self, key: str) -> set[str]:
+        at = self._position[key]
+        start = int(self._ends[at - 1]) if at else 0
+        return set(self._members[start : int(self._ends[at])].tolist())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._position
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._position)
+
+    def __len__(self) -> int:
+        return len(self._position)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return dict, (list(self.items()),)  # a copy elsewhere is a plain dict
+
+
+def _decoded(distinct: np.ndarray, codes: Any) -> np.ndarray:
+    """The object array of ``distinct[codes]``, None where a code is -1."""
+    if not isinstance(codes, np.ndarray) or codes.dtype.kind != "i":
+        raise pickle.UnpicklingError("codes in a cached view are not whole numbers")
+    table = np.empty(len(distinct) + 1, dtype=object)  # its last item stays None, for code -1
+    table[:-1] = distinct
+    return table[codes]
 
 
 def _write_texts(texts: list[pa.Array], path: Path) -> None:
