@@ -108,8 +108,34 @@ def test_an_entry_that_cannot_be_read_is_validated_anew(tmp_path: Path, monkeypa
     shutil.rmtree(entry)
     load_package(folder, cache=cache)
     (entry,) = (tmp_path / "cache" / "packages").iterdir()
-    (entry / "awards.parquet").unlink()
+    (entry / "awards.arrow").unlink()
     assert cache.get(entry.name) is None
+    # A truncated table file is found when the entry is opened, not when a page first reads the table.
+    shutil.rmtree(entry)
+    load_package(folder, cache=cache)
+    (entry,) = (tmp_path / "cache" / "packages").iterdir()
+    citations = entry / "citations.arrow"
+    citations.write_bytes(citations.read_bytes()[:-40])
+    assert cache.get(entry.name) is None
+
+
+def test_amounts_keep_their_digits_and_gaps_through_the_stored_tables(tmp_path: Path) -> None:
+    """Equal amounts written differently ("2.5", "2.50") stay as written; a missing one stays None."""
+    tables = minimal_tables()
+    first = tables["awards"][0]
+    tables["awards"] += [
+        {**first, "id": "award-b", "amount": "2.50"},
+        {**first, "id": "award-c", "amount": "2.5"},
+        {**first, "id": "award-d", "amount": "", "currency": "", "basis": ""},
+    ]
+    folder = write_package(tmp_path / "pkg", tables)
+    cache = PackageCache(tmp_path / "cache")
+    fresh = load_package(folder, cache=cache)
+    again = load_package(folder, cache=cache)
+    assert isinstance(again.frames, cache_module.StoredFrames)
+    same_package(fresh, again)
+    amounts = dict(zip(again.frame("awards")["id"], again.frame("awards")["amount"], strict=True))
+    assert (str(amounts["award-b"]), str(amounts["award-c"]), amounts["award-d"]) == ("2.50", "2.5", None)
 
 
 def test_a_cached_table_is_read_when_first_asked_for_even_after_its_entry_is_gone(
