@@ -261,8 +261,8 @@ def test_a_prepared_package_is_read_back_rather_than_prepared_again(
     from aifunding.outputs.summary import headline
 
     reads: list[int] = []
-    real_read = adding_module._read_rows
-    monkeypatch.setattr(adding_module, "_read_rows", lambda *args: reads.append(1) or real_read(*args))
+    real_read = adding_module.read_rows
+    monkeypatch.setattr(adding_module, "read_rows", lambda *args: reads.append(1) or real_read(*args))
     headline(again, apply_view(again, ViewState(countries=("JP",))))
     assert reads == []
     for name in ("awards", "programmes", "market_shares", "milestones"):
