@@ -238,9 +238,12 @@ def test_an_unwritable_cache_is_no_cache(tmp_path: Path) -> None:
     assert package.report.valid
 
 
+# The bundled package is small: at 1 every text array and dict of its views takes the compact forms.
+@pytest.mark.parametrize("compact_from", [cache_module._COMPACT_FROM, 1])
 def test_a_prepared_package_is_read_back_rather_than_prepared_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compact_from: int
 ) -> None:
+    monkeypatch.setattr(cache_module, "_COMPACT_FROM", compact_from)
     from aifunding.analysis import view as view_module
     from aifunding.analysis.view import ViewState, apply_view, prepare_cached
 
@@ -268,6 +271,31 @@ def test_a_prepared_package_is_read_back_rather_than_prepared_again(
     for name in ("awards", "programmes", "market_shares", "milestones"):
         pd.testing.assert_frame_equal(getattr(again, name), getattr(prepared, name))
     assert again.date_span == prepared.date_span and again.context.names == prepared.context.names
+    assert again.context.names_by_lang == prepared.context.names_by_lang
+    assert dict(again.context.programmes_by_org.items()) == prepared.context.programmes_by_org
+    assert isinstance(again.context.programmes_by_org, cache_module.SetsByKey) is (compact_from == 1)
+    # The rule's rows come back as they were read: every column, value for value and type for type.
+    assert again.adding is not None and prepared.adding is not None
+    kept_rows, read = again.adding._whole_rows(again.programmes, again.awards), prepared.adding._whole[2]
+    assert sorted(kept_rows.columns) == sorted(read.columns)
+    for name, column in read.columns.items():
+        assert [(type(v), str(v)) for v in kept_rows[name]] == [(type(v), str(v)) for v in column], name
+    assert kept_rows.parent_codes.tolist() == read.parent_codes.tolist()
+    assert kept_rows.parents.tolist() == read.parents.tolist()
+    # What the pages show is what a fresh validation and preparation shows, filtered by organisation too.
+    from aifunding.figures import registry
+
+    fresh = real_prepare(load_package(BUNDLED_DATA))
+    organisation = sorted(fresh.context.programmes_by_org)[0]
+    for state in (ViewState(), ViewState(countries=("JP",), currency="USD"), ViewState(organisations=(organisation,))):
+        view, fresh_view = apply_view(again, state), apply_view(fresh, state)
+        assert headline(again, view).as_dict() == headline(fresh, fresh_view).as_dict()
+        assert view.sentence() == fresh_view.sentence()
+        for chart in (chart for page in registry.PAGES for chart in page.charts):
+            drawn = [(d.heading, d.figure.to_json() if d.figure else None) for d in registry.draw(chart, again, view)]
+            assert drawn == [
+                (d.heading, d.figure.to_json() if d.figure else None) for d in registry.draw(chart, fresh, fresh_view)
+            ]
     assert again.package.tree is again.context.tree  # one tree, shared
     state = ViewState(countries=("JP",), currency="USD")
     pd.testing.assert_frame_equal(apply_view(again, state).awards, apply_view(prepared, state).awards)
