@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
+from aifunding.data.frames import TEXT
 
 
 class Rows:
@@ -42,14 +43,28 @@ class Rows:
         self._whole: Rows | None = None
         self._positions: np.ndarray | None = None
         self._masks: dict[tuple[str, frozenset[Any]], np.ndarray] = {}
+        # Rows read back from a pickle (a prepared package's): their columns, each made when first read.
+        self._stored: dict[str, StoredColumn] = {}
 
     def __getitem__(self, name: str) -> np.ndarray:
         column = self.columns.get(name)
+        if column is None and name in self._stored:
+            column = self.columns[name] = self._stored[name].column()
         if column is None and self._whole is not None and self._positions is not None:
             column = self.columns[name] = self._whole[name][self._positions]
         if column is None:
             raise KeyError(name)
         return column
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled with each column in its stored form, made into its array again only when read.
+
+        A page that shows no total then never makes the million strings of a package's whole rows.
+        """
+        state = dict(self.__dict__)
+        state["_stored"] = {**self._stored, **{name: StoredColumn.of(c) for name, c in self.columns.items()}}
+        state["columns"] = {}
+        return state
 
     def isin(self, name: str, wanted: Iterable[Any]) -> np.ndarray:
         """Which rows' ``name`` is among ``wanted`` (kept: a package's statuses, bases and kinds do not change)."""
@@ -92,6 +107,34 @@ class Rows:
         return tuple(
             name_en if name == "name_en" else name_ja if name == "name_ja" else columns[name] for name in _ENTRY_COLUMNS
         )
+
+
+class StoredColumn:
+    """A column of :class:`Rows` as pickled: text as the codes of its distinct texts, anything else as it is.
+
+    The distinct texts are an Arrow-backed text array, which a cache keeps beside its pickle and maps
+    back without a copy (:mod:`aifunding.loading.cache`); :meth:`column` makes the object array.
+    """
+
+    def __init__(self, codes: np.ndarray | None, distinct: Any, values: np.ndarray | None = None) -> None:
+        self.codes, self.distinct, self.values = codes, distinct, values
+
+    @classmethod
+    def of(cls, column: np.ndarray) -> StoredColumn:
+        if column.dtype == object and all(type(v) is str or v is None for v in column.tolist()):
+            codes, distinct = pd.factorize(column)  # None gets code -1
+            text = pd.array(np.asarray(distinct, dtype=object), dtype=TEXT)
+            return cls(np.asarray(codes, dtype=np.int32), text)
+        return cls(None, None, column)
+
+    def column(self) -> np.ndarray:
+        if self.values is not None:
+            return self.values
+        if self.codes is None:
+            raise ValueError("a stored column has neither codes nor values")
+        table = np.empty(len(self.distinct) + 1, dtype=object)  # its last item stays None, for code -1
+        table[:-1] = np.asarray(self.distinct, dtype=object)
+        return table[self.codes]
 
 
 def _objects(values: pd.Series) -> np.ndarray:

@@ -369,7 +369,7 @@ class PackageCache:
 # read back memory-mapped: a million awards' joined views hold about a gigabyte of text, which unpickling
 # copied (seconds); mapped, the pages read it from the file with no copy at all.
 _TEXTS = pa.schema([("text", pa.large_string())])
-# Arrays and dicts this long are kept in a compact form (below); a small one pickles as fast as it is.
+# Dicts this long are kept in a compact form (below); a small one pickles as fast as it is.
 _COMPACT_FROM = 1000
 
 
@@ -377,13 +377,13 @@ class _Pickler(pickle.Pickler):
     """A pickle whose large text-heavy parts are set aside in ``texts`` (Arrow columns, named by position).
 
     * text columns (pandas' Arrow-backed strings) are kept whole;
-    * object arrays of text (the adding rule's rows) as the codes of their distinct texts, and those texts;
     * dicts of text to text (display names) as their keys and values;
     * dicts of text to sets of text (each organisation's programmes) as keys, set sizes, and the codes
       of the members' distinct texts; they come back as a :class:`SetsByKey`, each set made when asked for.
 
-    Unpickling a million strings or a hundred thousand sets one object at a time took seconds; read back
-    from these, the same objects are made by a few vector operations. Anything else pickles as usual.
+    Unpickling a hundred thousand names or sets one object at a time took most of a second; read back
+    from these, the same objects are made by a few vector operations. Anything else pickles as usual
+    (the adding rule's rows keep their text this way themselves: :class:`~aifunding.analysis.rule_rows.Rows`).
     An object met twice is stored once and comes back as one object.
     """
 
@@ -406,9 +406,6 @@ class _Pickler(pickle.Pickler):
             arrow = pa.array(obj)  # pandas hands over its Arrow data without a copy
             joined = arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
             return ("text", self._text(joined))
-        if _long_objects(obj) and _all_text(obj, none_too=True):
-            codes, distinct = pd.factorize(obj)  # None gets code -1
-            return ("codes", self._text(distinct), np.asarray(codes, dtype=np.int32))
         if type(obj) is dict and len(obj) >= _COMPACT_FROM and _all_text(obj.keys()):
             values = list(obj.values())
             if _all_text(values):
@@ -426,13 +423,9 @@ class _Pickler(pickle.Pickler):
         return len(self.texts) - 1
 
 
-def _long_objects(obj: Any) -> bool:
-    return isinstance(obj, np.ndarray) and obj.dtype == object and obj.ndim == 1 and len(obj) >= _COMPACT_FROM
-
-
-def _all_text(values: Iterable[Any], none_too: bool = False) -> bool:
-    """Whether every value is a ``str`` (or None, with ``none_too``): what the compact forms keep exactly."""
-    return all(type(v) is str or (none_too and v is None) for v in values)
+def _all_text(values: Iterable[Any]) -> bool:
+    """Whether every value is a ``str``: what the compact forms keep exactly."""
+    return all(type(v) is str for v in values)
 
 
 class _Unpickler(pickle.Unpickler):
@@ -456,8 +449,6 @@ class _Unpickler(pickle.Unpickler):
         if kind == "text" and len(pid) == 2:
             column = self._column(pid[1])
             return pd.arrays.ArrowStringArray(pa.chunked_array([column]), dtype=TEXT)  # type: ignore[call-arg]
-        if kind == "codes" and len(pid) == 3:
-            return _decoded(self._strings(pid[1]), pid[2])
         if kind == "names" and len(pid) == 3:
             return dict(zip(self._strings(pid[1]).tolist(), self._strings(pid[2]).tolist(), strict=True))
         if kind == "sets" and len(pid) == 5:
