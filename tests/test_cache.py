@@ -358,8 +358,16 @@ def test_derived_values_keep_names_and_sets_in_compact_forms_and_read_back_equal
     names = {f"org-{i}": f"Organisation {i} 株式会社" for i in range(n)}
     sets = {f"org-{i}": {f"programme-{j}" for j in range(i % 4)} for i in range(n)}
     value = {
-        # A dict of names, a dict of sets: the compact forms.
+        # A dict of names, a dict of sets, arrays of tuples of text (alone and in a frame): the compact forms.
         "names": names,
+        "tuples": np.fromiter((tuple(["a", "b"][: i % 3]) for i in range(n)), dtype=object, count=n),
+        "frame": pd.DataFrame(
+            {
+                "ids": pd.Series([(f"org-{i % 9}",) if i % 4 else () for i in range(n)], dtype=object),
+                "amount": pd.Series([Decimal("2.50") if i % 2 else None for i in range(n)], dtype=object),
+                "n": range(n),
+            }
+        ),
         "by_lang": {"en": names, "ja": names},  # one dict met twice comes back as one
         "sets": sets,
         # Left as pickled: arrays, and a dict whose values are not all text.
@@ -374,8 +382,9 @@ def test_derived_values_keep_names_and_sets_in_compact_forms_and_read_back_equal
     again = cache.derived(key, "probe", "0" * 64, lambda: pytest.fail("built again"))
     (entry,) = (tmp_path / "cache" / "packages").iterdir()
     (texts,) = entry.glob("probe-*.arrow")
-    # Beside the pickle: the text column, keys and values of the names (once), keys and members of the sets.
-    assert pa.ipc.open_file(pa.memory_map(str(texts))).num_record_batches == 1 + 2 + 2
+    # Beside the pickle: the text column, keys and values of the names (once), keys and members of the sets,
+    # and the frame's column names (pandas keeps them as text too).
+    assert pa.ipc.open_file(pa.memory_map(str(texts))).num_record_batches == 1 + 2 + 2 + 1
     shutil.rmtree(entry)  # another process evicts the entry: what was read back stays whole
     for name in ("kinds", "ids", "mixed", "short"):
         assert again[name].dtype == object and again[name].tolist() == value[name].tolist(), name
@@ -389,6 +398,10 @@ def test_derived_values_keep_names_and_sets_in_compact_forms_and_read_back_equal
     assert again["sets"]["org-0"] == set() and len(again["sets"]) == n
     assert pickle.loads(pickle.dumps(again["sets"])) == sets  # copied elsewhere, a plain dict
     assert again["numbered"] == value["numbered"]
+    assert again["tuples"].tolist() == value["tuples"].tolist() and again["tuples"].dtype == object
+    assert value["tuples"][1] is not value["tuples"][4] and again["tuples"][1] is again["tuples"][4]  # shared
+    pd.testing.assert_frame_equal(again["frame"], value["frame"], check_exact=True)
+    assert [str(v) for v in again["frame"]["amount"]] == [str(v) for v in value["frame"]["amount"]]
     pd.testing.assert_series_equal(again["texts"], value["texts"], check_exact=True)
 
 

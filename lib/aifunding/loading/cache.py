@@ -377,11 +377,14 @@ class _Pickler(pickle.Pickler):
     """A pickle whose large text-heavy parts are set aside in ``texts`` (Arrow columns, named by position).
 
     * text columns (pandas' Arrow-backed strings) are kept whole;
+    * object arrays of tuples of text (each award's recipients, sources, caveats) as codes into their
+      distinct tuples, which come back shared (a joint project's tuple is made once, not once per award);
+      a frame's two-dimensional block of objects is kept row by row, so its columns of tuples are too;
     * dicts of text to text (display names) as their keys and values;
     * dicts of text to sets of text (each organisation's programmes) as keys, set sizes, and the codes
       of the members' distinct texts; they come back as a :class:`SetsByKey`, each set made when asked for.
 
-    Unpickling a hundred thousand names or sets one object at a time took most of a second; read back
+    Unpickling a million tuples or a hundred thousand sets one object at a time took most of a second; read back
     from these, the same objects are made by a few vector operations. Anything else pickles as usual
     (the adding rule's rows keep their text this way themselves: :class:`~aifunding.analysis.rule_rows.Rows`).
     An object met twice is stored once and comes back as one object.
@@ -406,6 +409,13 @@ class _Pickler(pickle.Pickler):
             arrow = pa.array(obj)  # pandas hands over its Arrow data without a copy
             joined = arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
             return ("text", self._text(joined))
+        if _objects(obj) and obj.ndim == 2 and obj.shape[0] and obj.shape[1] >= _COMPACT_FROM:
+            return ("rows", list(obj))  # each row (a frame's column) is then met as an array of its own
+        if _objects(obj) and obj.ndim == 1 and len(obj) >= _COMPACT_FROM:
+            values = obj.tolist()
+            if all(type(v) is tuple for v in values) and _all_text(itertools.chain.from_iterable(values)):
+                codes, distinct = pd.factorize(obj)
+                return ("tuples", np.asarray(codes, dtype=np.int32), list(distinct))
         if type(obj) is dict and len(obj) >= _COMPACT_FROM and _all_text(obj.keys()):
             values = list(obj.values())
             if _all_text(values):
@@ -421,6 +431,10 @@ class _Pickler(pickle.Pickler):
             values = pa.array(np.asarray(values, dtype=object), pa.large_string())
         self.texts.append(values.cast(pa.large_string()))
         return len(self.texts) - 1
+
+
+def _objects(obj: Any) -> bool:
+    return isinstance(obj, np.ndarray) and obj.dtype == object
 
 
 def _all_text(values: Iterable[Any]) -> bool:
@@ -451,6 +465,13 @@ class _Unpickler(pickle.Unpickler):
             return pd.arrays.ArrowStringArray(pa.chunked_array([column]), dtype=TEXT)  # type: ignore[call-arg]
         if kind == "names" and len(pid) == 3:
             return dict(zip(self._strings(pid[1]).tolist(), self._strings(pid[2]).tolist(), strict=True))
+        if kind == "rows" and len(pid) == 2 and isinstance(pid[1], list) and pid[1]:
+            block = np.empty((len(pid[1]), len(pid[1][0])), dtype=object)
+            for at, row in enumerate(pid[1]):
+                block[at] = row
+            return block
+        if kind == "tuples" and len(pid) == 3 and isinstance(pid[2], list):
+            return _decoded(np.fromiter(pid[2], dtype=object, count=len(pid[2])), pid[1])
         if kind == "sets" and len(pid) == 5:
             return SetsByKey(self._strings(pid[1]).tolist(), pid[2], pid[3], self._strings(pid[4]))
         raise pickle.UnpicklingError(f"unknown reference in a cached view: {pid!r}")
