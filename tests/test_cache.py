@@ -422,3 +422,23 @@ def test_a_compact_form_read_wrongly_means_building_again(tmp_path: Path) -> Non
     with pickled.open("wb") as handle:
         Odd(handle, protocol=5).dump(["here"])
     assert cache.derived(key, "probe", "0" * 64, lambda: "built") == "built"
+
+
+@pytest.mark.parametrize("compact_from", [cache_module._COMPACT_FROM, 1])
+def test_a_prepared_package_read_back_keeps_working_after_its_entry_is_evicted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compact_from: int
+) -> None:
+    """What is made only when first read (the rule's rows, mapped texts) still reads once the entry is gone."""
+    from aifunding.analysis.view import ViewState, apply_view, prepare, prepare_cached
+    from aifunding.outputs.summary import headline
+
+    monkeypatch.setattr(cache_module, "_COMPACT_FROM", compact_from)
+    cache = PackageCache(tmp_path / "cache")
+    prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
+    again = prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
+    (entry,) = (tmp_path / "cache" / "packages").iterdir()
+    shutil.rmtree(entry)  # another process evicts it before any total was asked for
+    fresh = prepare(load_package(BUNDLED_DATA))
+    for state in (ViewState(), ViewState(organisations=(sorted(fresh.context.programmes_by_org)[0],))):
+        shown = headline(again, apply_view(again, state)).as_dict()
+        assert shown == headline(fresh, apply_view(fresh, state)).as_dict()
