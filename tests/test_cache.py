@@ -16,6 +16,7 @@ from aifunding import columns as C
 from aifunding.data.limits import Limits, LimitsError
 from aifunding.data.tables import TABLES
 from aifunding.loading import cache as cache_module
+from aifunding.loading import kept_views
 from aifunding.loading import package as package_module
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import Package, load_package
@@ -239,11 +240,11 @@ def test_an_unwritable_cache_is_no_cache(tmp_path: Path) -> None:
 
 
 # The bundled package is small: at 1 every text array and dict of its views takes the compact forms.
-@pytest.mark.parametrize("compact_from", [cache_module._COMPACT_FROM, 1])
+@pytest.mark.parametrize("compact_from", [kept_views.COMPACT_FROM, 1])
 def test_a_prepared_package_is_read_back_rather_than_prepared_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compact_from: int
 ) -> None:
-    monkeypatch.setattr(cache_module, "_COMPACT_FROM", compact_from)
+    monkeypatch.setattr(kept_views, "COMPACT_FROM", compact_from)
     from aifunding.analysis import view as view_module
     from aifunding.analysis.view import ViewState, apply_view, prepare_cached
 
@@ -275,7 +276,7 @@ def test_a_prepared_package_is_read_back_rather_than_prepared_again(
     assert again.date_span == prepared.date_span and again.context.names == prepared.context.names
     assert again.context.names_by_lang == prepared.context.names_by_lang
     assert dict(again.context.programmes_by_org.items()) == prepared.context.programmes_by_org
-    assert isinstance(again.context.programmes_by_org, cache_module.SetsByKey) is (compact_from == 1)
+    assert isinstance(again.context.programmes_by_org, kept_views.SetsByKey) is (compact_from == 1)
     # The rule's rows come back as they were read: every column, value for value and type for type.
     assert again.adding is not None and prepared.adding is not None
     kept_rows, read = again.adding._whole_rows(again.programmes, again.awards), prepared.adding._whole[2]
@@ -352,7 +353,7 @@ def test_derived_values_keep_names_and_sets_in_compact_forms_and_read_back_equal
     cache = PackageCache(tmp_path / "cache")
     key = load_package(BUNDLED_DATA, cache=cache).cache_key
     assert key is not None
-    n = 3 * cache_module._COMPACT_FROM
+    n = 3 * kept_views.COMPACT_FROM
     kinds = np.array([None if i % 7 == 0 else f"kind-{i % 5}" for i in range(n)], dtype=object)
     ids = np.array([f"id-{i}" for i in range(n)], dtype=object)
     names = {f"org-{i}": f"Organisation {i} 株式会社" for i in range(n)}
@@ -393,7 +394,7 @@ def test_derived_values_keep_names_and_sets_in_compact_forms_and_read_back_equal
     assert again["names"] == names and list(again["names"]) == list(names)  # same order
     assert again["by_lang"]["en"] is again["by_lang"]["ja"] is again["names"]
     assert again["sets"] == sets and all(type(v) is set for v in again["sets"].values())
-    assert isinstance(again["sets"], cache_module.SetsByKey) and list(again["sets"]) == list(sets)
+    assert isinstance(again["sets"], kept_views.SetsByKey) and list(again["sets"]) == list(sets)
     assert "org-3" in again["sets"] and "org-x" not in again["sets"] and again["sets"].get("org-x") is None
     assert again["sets"]["org-0"] == set() and len(again["sets"]) == n
     assert pickle.loads(pickle.dumps(again["sets"])) == sets  # copied elsewhere, a plain dict
@@ -424,7 +425,7 @@ def test_a_compact_form_read_wrongly_means_building_again(tmp_path: Path) -> Non
     assert cache.derived(key, "probe", "0" * 64, lambda: "built") == "built"
 
 
-@pytest.mark.parametrize("compact_from", [cache_module._COMPACT_FROM, 1])
+@pytest.mark.parametrize("compact_from", [kept_views.COMPACT_FROM, 1])
 def test_a_prepared_package_read_back_keeps_working_after_its_entry_is_evicted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compact_from: int
 ) -> None:
@@ -432,7 +433,7 @@ def test_a_prepared_package_read_back_keeps_working_after_its_entry_is_evicted(
     from aifunding.analysis.view import ViewState, apply_view, prepare, prepare_cached
     from aifunding.outputs.summary import headline
 
-    monkeypatch.setattr(cache_module, "_COMPACT_FROM", compact_from)
+    monkeypatch.setattr(kept_views, "COMPACT_FROM", compact_from)
     cache = PackageCache(tmp_path / "cache")
     prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
     again = prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
