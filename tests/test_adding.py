@@ -493,3 +493,23 @@ def test_a_highlight_names_exactly_one_row_and_a_free_position(tmp_path: Path) -
     assert any(line == 4 for line, _ in problems)  # position 1 twice
     assert any(line == 5 and field == "award_id" for line, field in problems)
     assert list(package.frame("highlights")["position"]) == [1]
+
+
+def test_the_rules_rows_pickle_in_stored_form_and_are_made_again_when_read() -> None:
+    """Text columns go as codes of their distinct texts, other columns as they are; read back equal."""
+    import pickle
+
+    import numpy as np
+
+    from aifunding.analysis.rule_rows import Rows, StoredColumn
+
+    text = np.array(["a", None, "b", "a"], dtype=object)
+    money = np.array([Decimal("2.50"), None, Decimal("2.5"), Decimal("1")], dtype=object)
+    rows = Rows({"kind": text, "value": money}, np.array([0, -1, 0, 0]), np.array(["p"], dtype=object), print)
+    assert StoredColumn.of(text).codes is not None and StoredColumn.of(money).codes is None
+    back = pickle.loads(pickle.dumps(rows))
+    assert back.columns == {} and sorted(back._stored) == ["kind", "value"]  # nothing made yet
+    assert back["kind"].tolist() == ["a", None, "b", "a"] and back["kind"].dtype == object
+    assert [str(v) for v in back["value"]] == ["2.50", "None", "2.5", "1"]
+    assert back.isin("kind", {"a"}).tolist() == [True, False, False, True]
+    assert pickle.loads(pickle.dumps(back))["kind"].tolist() == text.tolist()  # made or not, pickles again

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from aifunding import BUNDLED_DATA
@@ -15,6 +16,7 @@ from aifunding import columns as C
 from aifunding.data.limits import Limits, LimitsError
 from aifunding.data.tables import TABLES
 from aifunding.loading import cache as cache_module
+from aifunding.loading import kept_views
 from aifunding.loading import package as package_module
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import Package, load_package
@@ -107,8 +109,34 @@ def test_an_entry_that_cannot_be_read_is_validated_anew(tmp_path: Path, monkeypa
     shutil.rmtree(entry)
     load_package(folder, cache=cache)
     (entry,) = (tmp_path / "cache" / "packages").iterdir()
-    (entry / "awards.parquet").unlink()
+    (entry / "awards.arrow").unlink()
     assert cache.get(entry.name) is None
+    # A truncated table file is found when the entry is opened, not when a page first reads the table.
+    shutil.rmtree(entry)
+    load_package(folder, cache=cache)
+    (entry,) = (tmp_path / "cache" / "packages").iterdir()
+    citations = entry / "citations.arrow"
+    citations.write_bytes(citations.read_bytes()[:-40])
+    assert cache.get(entry.name) is None
+
+
+def test_amounts_keep_their_digits_and_gaps_through_the_stored_tables(tmp_path: Path) -> None:
+    """Equal amounts written differently ("2.5", "2.50") stay as written; a missing one stays None."""
+    tables = minimal_tables()
+    first = tables["awards"][0]
+    tables["awards"] += [
+        {**first, "id": "award-b", "amount": "2.50"},
+        {**first, "id": "award-c", "amount": "2.5"},
+        {**first, "id": "award-d", "amount": "", "currency": "", "basis": ""},
+    ]
+    folder = write_package(tmp_path / "pkg", tables)
+    cache = PackageCache(tmp_path / "cache")
+    fresh = load_package(folder, cache=cache)
+    again = load_package(folder, cache=cache)
+    assert isinstance(again.frames, cache_module.StoredFrames)
+    same_package(fresh, again)
+    amounts = dict(zip(again.frame("awards")["id"], again.frame("awards")["amount"], strict=True))
+    assert (str(amounts["award-b"]), str(amounts["award-c"]), amounts["award-d"]) == ("2.50", "2.5", None)
 
 
 def test_a_cached_table_is_read_when_first_asked_for_even_after_its_entry_is_gone(
@@ -211,9 +239,12 @@ def test_an_unwritable_cache_is_no_cache(tmp_path: Path) -> None:
     assert package.report.valid
 
 
+# The bundled package is small: at 1 every text array and dict of its views takes the compact forms.
+@pytest.mark.parametrize("compact_from", [kept_views.COMPACT_FROM, 1])
 def test_a_prepared_package_is_read_back_rather_than_prepared_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compact_from: int
 ) -> None:
+    monkeypatch.setattr(kept_views, "COMPACT_FROM", compact_from)
     from aifunding.analysis import view as view_module
     from aifunding.analysis.view import ViewState, apply_view, prepare_cached
 
@@ -229,18 +260,45 @@ def test_a_prepared_package_is_read_back_rather_than_prepared_again(
     monkeypatch.setattr(view_module, "prepare", counted)
     again = prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
     assert calls == []  # read back: a restart opens it without preparing
+    assert again.adding is not None and again.adding._whole is not None
+    assert again.adding._whole[2].columns == {}  # the rule's rows are made when a total first reads them
     # The adding rule comes back having read the rows of these very frames: a view's totals read nothing again.
     from aifunding.analysis import adding as adding_module
     from aifunding.outputs.summary import headline
 
     reads: list[int] = []
-    real_read = adding_module._read_rows
-    monkeypatch.setattr(adding_module, "_read_rows", lambda *args: reads.append(1) or real_read(*args))
+    real_read = adding_module.read_rows
+    monkeypatch.setattr(adding_module, "read_rows", lambda *args: reads.append(1) or real_read(*args))
     headline(again, apply_view(again, ViewState(countries=("JP",))))
     assert reads == []
     for name in ("awards", "programmes", "market_shares", "milestones"):
         pd.testing.assert_frame_equal(getattr(again, name), getattr(prepared, name))
     assert again.date_span == prepared.date_span and again.context.names == prepared.context.names
+    assert again.context.names_by_lang == prepared.context.names_by_lang
+    assert dict(again.context.programmes_by_org.items()) == prepared.context.programmes_by_org
+    assert isinstance(again.context.programmes_by_org, kept_views.SetsByKey) is (compact_from == 1)
+    # The rule's rows come back as they were read: every column, value for value and type for type.
+    assert again.adding is not None and prepared.adding is not None
+    kept_rows, read = again.adding._whole_rows(again.programmes, again.awards), prepared.adding._whole[2]
+    assert sorted(kept_rows._stored) == sorted(read.columns)
+    for name, column in read.columns.items():
+        assert [(type(v), str(v)) for v in kept_rows[name]] == [(type(v), str(v)) for v in column], name
+    assert kept_rows.parent_codes.tolist() == read.parent_codes.tolist()
+    assert kept_rows.parents.tolist() == read.parents.tolist()
+    # What the pages show is what a fresh validation and preparation shows, filtered by organisation too.
+    from aifunding.figures import registry
+
+    fresh = real_prepare(load_package(BUNDLED_DATA))
+    organisation = sorted(fresh.context.programmes_by_org)[0]
+    for state in (ViewState(), ViewState(countries=("JP",), currency="USD"), ViewState(organisations=(organisation,))):
+        view, fresh_view = apply_view(again, state), apply_view(fresh, state)
+        assert headline(again, view).as_dict() == headline(fresh, fresh_view).as_dict()
+        assert view.sentence() == fresh_view.sentence()
+        for chart in (chart for page in registry.PAGES for chart in page.charts):
+            drawn = [(d.heading, d.figure.to_json() if d.figure else None) for d in registry.draw(chart, again, view)]
+            assert drawn == [
+                (d.heading, d.figure.to_json() if d.figure else None) for d in registry.draw(chart, fresh, fresh_view)
+            ]
     assert again.package.tree is again.context.tree  # one tree, shared
     state = ViewState(countries=("JP",), currency="USD")
     pd.testing.assert_frame_equal(apply_view(again, state).awards, apply_view(prepared, state).awards)
@@ -282,3 +340,106 @@ def test_prepared_views_keep_their_text_beside_the_pickle_and_one_version_at_a_t
     prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
     assert len(list(entry.glob("prepared-*.pickle"))) == 1 and len(list(entry.glob("prepared-*.arrow"))) == 1
     assert not pickled.exists()
+
+
+def test_derived_values_keep_names_and_sets_in_compact_forms_and_read_back_equal(tmp_path: Path) -> None:
+    """The compact forms beside the pickle come back equal, with the same types, None where it was."""
+    import pickle
+
+    import numpy as np
+
+    from aifunding.data.frames import TEXT
+
+    cache = PackageCache(tmp_path / "cache")
+    key = load_package(BUNDLED_DATA, cache=cache).cache_key
+    assert key is not None
+    n = 3 * kept_views.COMPACT_FROM
+    kinds = np.array([None if i % 7 == 0 else f"kind-{i % 5}" for i in range(n)], dtype=object)
+    ids = np.array([f"id-{i}" for i in range(n)], dtype=object)
+    names = {f"org-{i}": f"Organisation {i} 株式会社" for i in range(n)}
+    sets = {f"org-{i}": {f"programme-{j}" for j in range(i % 4)} for i in range(n)}
+    value = {
+        # A dict of names, a dict of sets, arrays of tuples of text (alone and in a frame): the compact forms.
+        "names": names,
+        "tuples": np.fromiter((tuple(["a", "b"][: i % 3]) for i in range(n)), dtype=object, count=n),
+        "frame": pd.DataFrame(
+            {
+                "ids": pd.Series([(f"org-{i % 9}",) if i % 4 else () for i in range(n)], dtype=object),
+                "amount": pd.Series([Decimal("2.50") if i % 2 else None for i in range(n)], dtype=object),
+                "n": range(n),
+            }
+        ),
+        "by_lang": {"en": names, "ja": names},  # one dict met twice comes back as one
+        "sets": sets,
+        # Left as pickled: arrays, and a dict whose values are not all text.
+        "kinds": kinds,
+        "ids": ids,
+        "mixed": np.array(["a", Decimal("2.50"), None] * n, dtype=object),
+        "short": np.array(["x", None], dtype=object),
+        "numbered": {f"k{i}": i for i in range(n)},
+        "texts": pd.Series([f"t{i}" if i % 3 else None for i in range(n)], dtype=TEXT),
+    }
+    assert cache.derived(key, "probe", "0" * 64, lambda: value) is value
+    again = cache.derived(key, "probe", "0" * 64, lambda: pytest.fail("built again"))
+    (entry,) = (tmp_path / "cache" / "packages").iterdir()
+    (texts,) = entry.glob("probe-*.arrow")
+    # Beside the pickle: the text column, keys and values of the names (once), keys and members of the sets,
+    # and the frame's column names (pandas keeps them as text too).
+    assert pa.ipc.open_file(pa.memory_map(str(texts))).num_record_batches == 1 + 2 + 2 + 1
+    shutil.rmtree(entry)  # another process evicts the entry: what was read back stays whole
+    for name in ("kinds", "ids", "mixed", "short"):
+        assert again[name].dtype == object and again[name].tolist() == value[name].tolist(), name
+        assert [type(v) for v in again[name]] == [type(v) for v in value[name]], name
+    assert str(again["mixed"][1]) == "2.50"  # a Decimal keeps its digits
+    assert again["names"] == names and list(again["names"]) == list(names)  # same order
+    assert again["by_lang"]["en"] is again["by_lang"]["ja"] is again["names"]
+    assert again["sets"] == sets and all(type(v) is set for v in again["sets"].values())
+    assert isinstance(again["sets"], kept_views.SetsByKey) and list(again["sets"]) == list(sets)
+    assert "org-3" in again["sets"] and "org-x" not in again["sets"] and again["sets"].get("org-x") is None
+    assert again["sets"]["org-0"] == set() and len(again["sets"]) == n
+    assert pickle.loads(pickle.dumps(again["sets"])) == sets  # copied elsewhere, a plain dict
+    assert again["numbered"] == value["numbered"]
+    assert again["tuples"].tolist() == value["tuples"].tolist() and again["tuples"].dtype == object
+    assert value["tuples"][1] is not value["tuples"][4] and again["tuples"][1] is again["tuples"][4]  # shared
+    pd.testing.assert_frame_equal(again["frame"], value["frame"], check_exact=True)
+    assert [str(v) for v in again["frame"]["amount"]] == [str(v) for v in value["frame"]["amount"]]
+    pd.testing.assert_series_equal(again["texts"], value["texts"], check_exact=True)
+
+
+def test_a_compact_form_read_wrongly_means_building_again(tmp_path: Path) -> None:
+    """A pickle naming a form it cannot read back is no value: it is built anew, not half read."""
+    import pickle
+
+    cache = PackageCache(tmp_path / "cache")
+    key = load_package(BUNDLED_DATA, cache=cache).cache_key
+    assert key is not None
+    cache.derived(key, "probe", "0" * 64, lambda: {"names": {f"k{i}": "v" for i in range(2000)}})
+    (pickled,) = cache.entry(key).glob("probe-*.pickle")
+
+    class Odd(pickle.Pickler):
+        def persistent_id(self, obj: object) -> object:
+            return ("sets", 0, [1, 2], [0], 1) if obj == "here" else None
+
+    with pickled.open("wb") as handle:
+        Odd(handle, protocol=5).dump(["here"])
+    assert cache.derived(key, "probe", "0" * 64, lambda: "built") == "built"
+
+
+@pytest.mark.parametrize("compact_from", [kept_views.COMPACT_FROM, 1])
+def test_a_prepared_package_read_back_keeps_working_after_its_entry_is_evicted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compact_from: int
+) -> None:
+    """What is made only when first read (the rule's rows, mapped texts) still reads once the entry is gone."""
+    from aifunding.analysis.view import ViewState, apply_view, prepare, prepare_cached
+    from aifunding.outputs.summary import headline
+
+    monkeypatch.setattr(kept_views, "COMPACT_FROM", compact_from)
+    cache = PackageCache(tmp_path / "cache")
+    prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
+    again = prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
+    (entry,) = (tmp_path / "cache" / "packages").iterdir()
+    shutil.rmtree(entry)  # another process evicts it before any total was asked for
+    fresh = prepare(load_package(BUNDLED_DATA))
+    for state in (ViewState(), ViewState(organisations=(sorted(fresh.context.programmes_by_org)[0],))):
+        shown = headline(again, apply_view(again, state)).as_dict()
+        assert shown == headline(fresh, apply_view(fresh, state)).as_dict()

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import pytest
 
 from aifunding import columns as C
-from aifunding.analysis.view import Prepared, ViewState, apply_view
+from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare
 from aifunding.data.vocabulary import Basis
 from aifunding.figures.base import amount_frame, left_out_note
 from aifunding.figures.companies import build_recipient_figure
@@ -387,6 +387,11 @@ def test_milestones_table_flags_overdue(minimal: Path, due_date, due_fy, status,
     [status_cell] = list(table["Status"])
     assert status_cell.endswith("(due date passed)") is overdue, status_cell
     assert table.at[0, "Programme or award"] == "GPU cloud"
+    # Looked up in a prepared view's awards instead, the table is the same (the dashboard's way: the
+    # package's own awards, a million rows read from disk, are not needed).
+    prepared = prepare(package)
+    with_view = milestones_table(milestones, package, today=today, awards=prepared.awards)
+    pd.testing.assert_frame_equal(with_view, table)
 
 
 # --- Readable without hovering -----------------------------------------------------------------------

@@ -30,7 +30,9 @@ today = datetime.date.today().isoformat()
 watch = memo(
     view,
     f"watch-{today}",
-    lambda: milestones_table(view.milestones, prepared.package, today=today, lang=view.state.lang),
+    lambda: milestones_table(
+        view.milestones, prepared.package, today=today, lang=view.state.lang, awards=prepared.awards
+    ),
 )
 if watch.empty:
     empty_notice()

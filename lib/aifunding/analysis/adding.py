@@ -30,13 +30,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from aifunding import columns as C
+from aifunding.analysis.rule_rows import Rows, isin_objects, money_columns, read_rows
 from aifunding.analysis.totals import Considered, Entry, Total, na, split_by_basis
 from aifunding.data.tree import ProgrammeTree
 from aifunding.data.vocabulary import NOT_COMMITTED_STATUSES, PLAN_BASES, CaveatKind, Level, SupportKind
@@ -110,7 +109,7 @@ class AddingRule:
         self._chain_kinds_cache: dict[str | None, frozenset[str]] = {}
         self._not_committed_cache: dict[str | None, str | None] = {}
         # The whole programmes and awards frames last read, and what the rule read of them.
-        self._whole: tuple[pd.DataFrame, pd.DataFrame, _Rows] | None = None
+        self._whole: tuple[pd.DataFrame, pd.DataFrame, Rows] | None = None
         self._names_cache: dict[tuple[str, str], dict[str, str]] = {}
 
     @classmethod
@@ -164,7 +163,7 @@ class AddingRule:
         rows = self._rows(programmes, awards, value_column, currency_column, within)
         return {key: self._total(scope, rows, currency) for key, scope in scopes.items()}
 
-    def _total(self, scope: Scope, rows: _Rows, currency: str | None) -> Total:
+    def _total(self, scope: Scope, rows: Rows, currency: str | None) -> Total:
         kinds = rows["kind"]
         in_scope = rows.isin("kind", scope.kinds)
         above_in_scope = rows.per_parent(lambda p: bool(scope.kinds & self._chain_kinds(p))).astype(bool)
@@ -241,7 +240,7 @@ class AddingRule:
 
     def _first_reasons(
         self,
-        rows: _Rows,
+        rows: Rows,
         in_scope: np.ndarray,
         leave_out: Callable[[np.ndarray, str, Callable[[int], dict[str, str]]], None],
     ) -> None:
@@ -286,7 +285,7 @@ class AddingRule:
 
     def _count_overlaps_once(
         self,
-        rows: _Rows,
+        rows: Rows,
         counted: np.ndarray,
         outermost: np.ndarray,
         inside: np.ndarray,
@@ -314,7 +313,7 @@ class AddingRule:
                 if member in holders:
                     held.setdefault(holders[member], []).append((member, caveat_id))
         values = rows["value"]
-        taking_part = np.flatnonzero(counted & (members | _isin(ids, held))).tolist()
+        taking_part = np.flatnonzero(counted & (members | isin_objects(ids, held))).tolist()
         covered: dict[str, tuple[str, str]] = {}  # caveat -> (member, holder) counted first
         for i in sorted(taking_part, key=lambda i: (-values[i], ids[i])):  # the largest first, then by id
             row_id = ids[i]
@@ -341,20 +340,20 @@ class AddingRule:
         value_column: str,
         currency_column: str,
         within: Selection | None,
-    ) -> _Rows:
+    ) -> Rows:
         """What the rule reads of the view's rows: picked from the whole frames' rows when ``within`` says which."""
         if within is None or not within.matches(programmes, awards):
-            return _read_rows(programmes, awards, value_column, currency_column, self.kind)
+            return read_rows(programmes, awards, value_column, currency_column, self.kind)
         rows = self._whole_rows(within.programmes, within.awards).take(within.positions())
         if (value_column, currency_column) == ("amount", "currency"):
             return rows
-        return rows.with_money(_money_columns((programmes, awards), value_column, currency_column))
+        return rows.with_money(money_columns((programmes, awards), value_column, currency_column))
 
     def read_whole(self, programmes: pd.DataFrame, awards: pd.DataFrame) -> None:
         """Read the package's whole frames now (they are kept with the rule, and with it in the cache)."""
         self._whole_rows(programmes, awards)
 
-    def _whole_rows(self, programmes: pd.DataFrame, awards: pd.DataFrame) -> _Rows:
+    def _whole_rows(self, programmes: pd.DataFrame, awards: pd.DataFrame) -> Rows:
         """The rows of the package's whole frames, read once (in their published amounts) and kept.
 
         A million awards take seconds to read into arrays; every view after the first picks its rows
@@ -363,7 +362,7 @@ class AddingRule:
         kept = self._whole
         if kept is not None and kept[0] is programmes and kept[1] is awards:
             return kept[2]
-        rows = _read_rows(programmes, awards, "amount", "currency", self.kind)
+        rows = read_rows(programmes, awards, "amount", "currency", self.kind)
         self._whole = (programmes, awards, rows)
         return rows
 
@@ -393,220 +392,8 @@ class Selection:
         return np.concatenate([programme_rows, n_programmes + np.asarray(award_rows)]).astype(np.intp)
 
 
-class _Rows:
-    """What the rule reads of each row, programmes then awards in view order, as object arrays (None: missing).
-
-    A row's parent is kept as a code into its distinct parents, so an answer that depends only on the
-    parent is asked once per programme, not once per row. The names an entry shows are read from the
-    frames only for the rows an explanation lists.
-    """
-
-    def __init__(
-        self,
-        columns: dict[str, np.ndarray],
-        parent_codes: np.ndarray,
-        parents: np.ndarray,
-        names: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
-    ) -> None:
-        self.columns = columns
-        self.parent_codes = parent_codes  # -1 where a row has no parent
-        self.parents = parents
-        self._names = names
-        # Rows picked out of whole rows read their columns and masks from them, taking their own on first use.
-        self._whole: _Rows | None = None
-        self._positions: np.ndarray | None = None
-        self._masks: dict[tuple[str, frozenset[Any]], np.ndarray] = {}
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        column = self.columns.get(name)
-        if column is None and self._whole is not None and self._positions is not None:
-            column = self.columns[name] = self._whole[name][self._positions]
-        if column is None:
-            raise KeyError(name)
-        return column
-
-    def isin(self, name: str, wanted: Iterable[Any]) -> np.ndarray:
-        """Which rows' ``name`` is among ``wanted`` (kept: a package's statuses, bases and kinds do not change)."""
-        key = (name, frozenset(wanted))
-        mask = self._masks.get(key)
-        if mask is None:
-            if self._whole is not None and self._positions is not None and name not in _MONEY_COLUMNS:
-                mask = self._whole.isin(name, key[1])[self._positions]
-            else:
-                mask = _isin(self[name], key[1])
-            self._masks[key] = mask
-        return mask
-
-    def per_parent(self, answer: Callable[[Any], Any]) -> np.ndarray:
-        """``answer`` for each row's parent (None for a row without one), asked once per distinct parent."""
-        # Only the parents these rows have: a view of one country asks about that country's programmes.
-        present = np.flatnonzero(np.bincount(self.parent_codes + 1, minlength=len(self.parents) + 1))
-        answers = np.empty(len(self.parents) + 1, dtype=object)
-        for slot in present.tolist():  # slot 0 holds the rows without a parent, whose code -1 reads the last answer
-            answers[slot - 1] = answer(None if slot == 0 else self.parents[slot - 1])
-        return answers[self.parent_codes]
-
-    def take(self, positions: np.ndarray) -> _Rows:
-        """These rows only, in the order given (each column taken when it is first read)."""
-        picked = _Rows({}, self.parent_codes[positions], self.parents, lambda at: self._names(positions[at]))
-        picked._whole, picked._positions = self, positions
-        return picked
-
-    def with_money(self, money: dict[str, np.ndarray]) -> _Rows:
-        """The same rows with other amounts, currencies and conversion notes (a converted view's)."""
-        changed = _Rows({**self.columns, **money}, self.parent_codes, self.parents, self._names)
-        changed._whole, changed._positions = self._whole, self._positions
-        changed._masks = {key: mask for key, mask in self._masks.items() if key[0] not in _MONEY_COLUMNS}
-        return changed
-
-    def entry_columns(self, positions: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Id, table, English and Japanese name, amount, currency, basis and date of the rows at ``positions``."""
-        name_en, name_ja = self._names(positions)
-        columns = {name: self[name][positions] for name in _ENTRY_COLUMNS if name not in ("name_en", "name_ja")}
-        return tuple(
-            name_en if name == "name_en" else name_ja if name == "name_ja" else columns[name] for name in _ENTRY_COLUMNS
-        )
-
-
-def _objects(values: pd.Series) -> np.ndarray:
-    """A frame column as an object array with None where missing.
-
-    Text is factorised first, so a column of a few kinds or dates holds each distinct text once
-    rather than a new string per row (faster to read, and a fraction of the memory at a million rows).
-    """
-    if isinstance(values.dtype, pd.StringDtype):
-        codes, uniques = pd.factorize(values)
-        distinct = np.empty(len(uniques) + 1, dtype=object)  # its last item stays None, for code -1
-        distinct[:-1] = np.asarray(uniques, dtype=object)
-        return distinct[codes]
-    objects = values.to_numpy(dtype=object)
-    return _where(pd.isna(objects), None, objects)
-
-
-def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
-    return _objects(frame[name]) if name in frame.columns else np.full(len(frame), None, dtype=object)
-
-
-_TABLES = ("programmes", "awards")
-
-
-def _money_columns(
-    frames: tuple[pd.DataFrame, pd.DataFrame], value_column: str, currency_column: str
-) -> dict[str, np.ndarray]:
-    """Amount, currency and conversion note of programmes then awards, as the rule reads them."""
-    parts: dict[str, list[np.ndarray]] = {"value": [], "currency": [], "fx_note": []}
-    for frame in frames:
-        if frame.empty:
-            continue
-        value = _column(frame, value_column)
-        has_value = value != None  # noqa: E711 (elementwise on an object array)
-        if not all(type(v) is Decimal for v in value[has_value].tolist()):
-            value = np.array([Decimal(v) if v is not None else None for v in value] + [None], dtype=object)[:-1]
-        parts["value"].append(value)
-        parts["currency"].append(_where(~has_value, None, _column(frame, currency_column)))
-        published = _column(frame, "amount") == None  # noqa: E711
-        parts["fx_note"].append(_where(has_value | published, None, _column(frame, C.FX_NOTE)))
-    return {name: _joined(part) for name, part in parts.items()}
-
-
-def _joined(parts: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate([np.asarray(part, dtype=object) for part in parts]) if parts else np.empty(0, dtype=object)
-
-
-def _read_rows(
-    programmes: pd.DataFrame,
-    awards: pd.DataFrame,
-    value_column: str,
-    currency_column: str,
-    kind_of: Mapping[str, Any],
-) -> _Rows:
-    """Programmes then awards as the rule reads them (``kind_of``: each programme's own kind)."""
-    frames = (programmes, awards)
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in ("id", "table", "parent", "kind", "level", "status")}
-    parts.update({"basis": [], "announced": []})
-    for table, frame in zip(_TABLES, frames, strict=True):
-        if frame.empty:
-            continue
-        n = len(frame)
-        parts["id"].append(frame["id"].to_numpy(dtype=object))
-        parts["table"].append(np.full(n, table, dtype=object))
-        parent = _column(frame, "parent_id" if table == "programmes" else "programme_id")
-        parts["parent"].append(parent)
-        # An award's own kind when it has one (quantum computing paid from a compute programme).
-        own_kind = _column(frame, "kind")
-        codes, distinct = pd.factorize(parent)
-        parent_kind = np.array([kind_of.get(p) for p in distinct.tolist()] + [None], dtype=object)[codes]
-        parts["kind"].append(_where(pd.isna(own_kind), parent_kind, own_kind))
-        parts["level"].append(_column(frame, "level") if table == "programmes" else np.full(n, None, dtype=object))
-        for name in ("status", "basis", "announced"):
-            parts[name].append(_column(frame, name))
-    columns = {name: _joined(part) for name, part in parts.items()}
-    columns.update(_money_columns(frames, value_column, currency_column))
-    parent_codes, parents = pd.factorize(columns["parent"])
-    return _Rows(
-        columns,
-        np.asarray(parent_codes, dtype=np.intp),
-        np.asarray(parents, dtype=object),
-        _Names(frames),
-    )
-
-
-class _Names:
-    """Reads the names of rows of these frames (a class, not a closure, so a prepared rule can be kept)."""
-
-    def __init__(self, frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-        self.frames = frames
-
-    def __call__(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return _names_at(self.frames, positions)
-
-
-def _names_at(frames: tuple[pd.DataFrame, pd.DataFrame], positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The English and Japanese names of the rows at ``positions`` (of programmes then awards).
-
-    A programme's own name; an award's project label; the id when a row has neither.
-    """
-    name_en = np.full(len(positions), None, dtype=object)
-    name_ja = np.full(len(positions), None, dtype=object)
-    offset = 0
-    for frame in frames:
-        if frame.empty:
-            continue
-        inside = (positions >= offset) & (positions < offset + len(frame))
-        rows = frame.iloc[positions[inside] - offset]
-        offset += len(frame)
-        if rows.empty:
-            continue
-        english = _column(rows, "name_en")
-        for fallback in (_column(rows, C.PROJECT_LABEL), rows["id"].to_numpy(dtype=object)):
-            english = _where(pd.isna(english) | (english == ""), fallback, english)
-        japanese = _column(rows, "name_ja")
-        japanese = _where(pd.isna(japanese) | (japanese == ""), _column(rows, C.PROJECT_LABEL_JA), japanese)
-        name_en[inside] = [str(v) for v in english]
-        name_ja[inside] = _where(pd.isna(japanese) | (japanese == ""), None, japanese)
-    return name_en, name_ja
-
-
 # Why a row was left out: the reason's key and the words its message is filled with.
 Reason = tuple[str, dict[str, str]]
-
-# The frame's columns an entry keeps, in the order of Entry's fields.
-# What a converted view replaces in the rows it picks.
-_MONEY_COLUMNS = frozenset({"value", "currency", "fx_note"})
-_ENTRY_COLUMNS = ("id", "table", "name_en", "name_ja", "value", "currency", "basis", "announced")
-
-
-def _where(mask: Any, replacement: Any, values: np.ndarray) -> np.ndarray:
-    """``values`` (an object array) with ``replacement`` (one value, or an array of them) where ``mask`` holds."""
-    result = np.array(values, dtype=object)
-    mask = np.asarray(mask, dtype=bool)
-    result[mask] = replacement[mask] if isinstance(replacement, np.ndarray) else replacement
-    return result
-
-
-def _isin(values: np.ndarray, wanted: Iterable[Any]) -> np.ndarray:
-    """Which items of the object array ``values`` are among ``wanted``, as one vector pass."""
-    return pd.Series(values, dtype=object).isin(list(wanted)).to_numpy(dtype=bool)
 
 
 def _main_currency(currencies: Iterable[str | None]) -> str | None:

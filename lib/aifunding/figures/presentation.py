@@ -177,14 +177,26 @@ def _named_rows(rows: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
     return rows[rows["id"].isin(ids.dropna().unique().tolist())]
 
 
-def milestones_table(milestones: pd.DataFrame, package: Package, *, today: str, lang: str = "en") -> pd.DataFrame:
-    """What to watch: due date in words, status, and whether the due date has passed unconfirmed."""
+def milestones_table(
+    milestones: pd.DataFrame,
+    package: Package,
+    *,
+    today: str,
+    lang: str = "en",
+    awards: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """What to watch: due date in words, status, and whether the due date has passed unconfirmed.
+
+    ``awards``: frame to look the named awards up in (with ``id`` and ``purpose_*``), such as a
+    prepared view's, already in memory; by default the package's table, which a cached package
+    reads from disk (a million awards) the first time it is asked for.
+    """
     t = Translator(lang)
     # Only the rows the milestones name are looked up: a package can hold a million awards.
     programme_rows = _named_rows(package.frame("programmes"), milestones["programme_id"])
-    award_rows = _named_rows(package.frame("awards"), milestones["award_id"])
+    award_rows = _named_rows(package.frame("awards") if awards is None else awards, milestones["award_id"])
     programmes = dict(zip(programme_rows["id"], localized(programme_rows, "name", lang), strict=True))
-    awards = dict(zip(award_rows["id"], localized(award_rows, "purpose", lang), strict=True))
+    purposes = dict(zip(award_rows["id"], localized(award_rows, "purpose", lang), strict=True))
 
     def due(row: pd.Series) -> str:
         if isinstance(row["due_date"], str):
@@ -215,7 +227,7 @@ def milestones_table(milestones: pd.DataFrame, package: Package, *, today: str, 
             ],
             t("overview.watch.as_of"): frame["status_as_of"].map(lambda d: format_partial_date(d, lang)),
             column("programme_or_award", lang): [
-                programmes.get(p, "") if isinstance(p, str) else awards.get(a, "")
+                programmes.get(p, "") if isinstance(p, str) else purposes.get(a, "")
                 for p, a in zip(frame["programme_id"], frame["award_id"], strict=True)
             ],
             column("note", lang): frame["note"],

@@ -196,7 +196,11 @@ def report_sections(prepared: Prepared, view: FilteredView) -> list[Section]:
             sections += [Section(d.heading, d.figure, d.rows, d.key) for d in registry.draw(chart, prepared, view)]
     today = datetime.date.today().isoformat()
     sections.append(
-        Section(t("overview.watch"), None, milestones_table(view.milestones, prepared.package, today=today, lang=lang))
+        Section(
+            t("overview.watch"),
+            None,
+            milestones_table(view.milestones, prepared.package, today=today, lang=lang, awards=prepared.awards),
+        )
     )
     return sections
 

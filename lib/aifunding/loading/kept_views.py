@@ -1,0 +1,192 @@
+"""How a cache entry keeps a derived value (a prepared package's views): a pickle, its large parts beside it.
+
+The value is pickled; its text columns, and the text of its large dicts and arrays of tuples, go to
+an Arrow file beside the pickle (one record batch per column) and are read back from it: the text
+columns memory-mapped, without a copy, the rest made by a few vector operations rather than one
+unpickled object at a time. :meth:`~aifunding.loading.cache.PackageCache.derived` writes and reads
+these files; like the report, the pickle runs code when read, so the cache folder must be writable
+only by the server's user.
+"""
+
+from __future__ import annotations
+
+import itertools
+import pickle
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
+
+from aifunding.data.frames import TEXT
+
+# Text columns of derived frames are kept beside the pickle as Arrow, one record batch per column, and
+# read back memory-mapped: a million awards' joined views hold about a gigabyte of text, which unpickling
+# copied (seconds); mapped, the pages read it from the file with no copy at all.
+_TEXTS = pa.schema([("text", pa.large_string())])
+# Dicts this long are kept in a compact form (below); a small one pickles as fast as it is.
+COMPACT_FROM = 1000
+
+
+class Pickler(pickle.Pickler):
+    """A pickle whose large text-heavy parts are set aside in ``texts`` (Arrow columns, named by position).
+
+    * text columns (pandas' Arrow-backed strings) are kept whole;
+    * object arrays of tuples of text (each award's recipients, sources, caveats) as codes into their
+      distinct tuples, which come back shared (a joint project's tuple is made once, not once per award);
+      a frame's two-dimensional block of objects is kept row by row, so its columns of tuples are too;
+    * dicts of text to text (display names) as their keys and values;
+    * dicts of text to sets of text (each organisation's programmes) as keys, set sizes, and the codes
+      of the members' distinct texts; they come back as a :class:`SetsByKey`, each set made when asked for.
+
+    Unpickling a million tuples or a hundred thousand sets one object at a time took most of a second; read back
+    from these, the same objects are made by a few vector operations. Anything else pickles as usual
+    (the adding rule's rows keep their text this way themselves: :class:`~aifunding.analysis.rule_rows.Rows`).
+    An object met twice is stored once and comes back as one object.
+    """
+
+    def __init__(self, handle: IO[bytes], texts: list[pa.Array]) -> None:
+        super().__init__(handle, protocol=pickle.HIGHEST_PROTOCOL)
+        self.texts = texts
+        self._seen: dict[int, tuple[Any, Any]] = {}  # id -> (object, its reference): the object kept alive
+
+    def persistent_id(self, obj: Any) -> Any:
+        seen = self._seen.get(id(obj))
+        if seen is not None:
+            return seen[1]
+        reference = self._reference(obj)
+        if reference is not None:
+            self._seen[id(obj)] = (obj, reference)
+        return reference
+
+    def _reference(self, obj: Any) -> Any:
+        if isinstance(obj, pd.arrays.ArrowStringArray) and obj.dtype == TEXT:
+            arrow = pa.array(obj)  # pandas hands over its Arrow data without a copy
+            joined = arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
+            return ("text", self._text(joined))
+        if _objects(obj) and obj.ndim == 2 and obj.shape[0] and obj.shape[1] >= COMPACT_FROM:
+            return ("rows", list(obj))  # each row (a frame's column) is then met as an array of its own
+        if _objects(obj) and obj.ndim == 1 and len(obj) >= COMPACT_FROM:
+            values = obj.tolist()
+            if all(type(v) is tuple for v in values) and _all_text(itertools.chain.from_iterable(values)):
+                codes, distinct = pd.factorize(obj)
+                return ("tuples", np.asarray(codes, dtype=np.int32), list(distinct))
+        if type(obj) is dict and len(obj) >= COMPACT_FROM and _all_text(obj.keys()):
+            values = list(obj.values())
+            if _all_text(values):
+                return ("names", self._text(list(obj)), self._text(values))
+            if all(type(v) is set for v in values) and _all_text(itertools.chain.from_iterable(values)):
+                sizes = np.fromiter((len(v) for v in values), dtype=np.int32, count=len(values))
+                codes, distinct = pd.factorize(np.fromiter(itertools.chain.from_iterable(values), dtype=object))
+                return ("sets", self._text(list(obj)), sizes, np.asarray(codes, dtype=np.int32), self._text(distinct))
+        return None
+
+    def _text(self, values: Any) -> int:
+        if not isinstance(values, pa.Array):
+            values = pa.array(np.asarray(values, dtype=object), pa.large_string())
+        self.texts.append(values.cast(pa.large_string()))
+        return len(self.texts) - 1
+
+
+def _objects(obj: Any) -> bool:
+    return isinstance(obj, np.ndarray) and obj.dtype == object
+
+
+def _all_text(values: Iterable[Any]) -> bool:
+    """Whether every value is a ``str``: what the compact forms keep exactly."""
+    return all(type(v) is str for v in values)
+
+
+class Unpickler(pickle.Unpickler):
+    """Reads what :class:`Pickler` wrote, mapping the text columns from their Arrow file."""
+
+    def __init__(self, handle: IO[bytes], texts_path: Path) -> None:
+        super().__init__(handle)
+        self.texts_path = texts_path
+        self.reader: Any = None
+        # By the reference's identity: an object met twice was pickled as one reference (memoised) read twice.
+        self._made: dict[int, tuple[Any, Any]] = {}  # id -> (reference, object): the reference kept alive
+
+    def persistent_load(self, pid: Any) -> Any:
+        made = self._made.get(id(pid))
+        if made is None:
+            made = self._made[id(pid)] = (pid, self._make(pid))
+        return made[1]
+
+    def _make(self, pid: Any) -> Any:
+        kind = pid[0] if isinstance(pid, tuple) and pid else None
+        if kind == "text" and len(pid) == 2:
+            column = self._column(pid[1])
+            return pd.arrays.ArrowStringArray(pa.chunked_array([column]), dtype=TEXT)  # type: ignore[call-arg]
+        if kind == "names" and len(pid) == 3:
+            return dict(zip(self._strings(pid[1]).tolist(), self._strings(pid[2]).tolist(), strict=True))
+        if kind == "rows" and len(pid) == 2 and isinstance(pid[1], list) and pid[1]:
+            block = np.empty((len(pid[1]), len(pid[1][0])), dtype=object)
+            for at, row in enumerate(pid[1]):
+                block[at] = row
+            return block
+        if kind == "tuples" and len(pid) == 3 and isinstance(pid[2], list):
+            return _decoded(np.fromiter(pid[2], dtype=object, count=len(pid[2])), pid[1])
+        if kind == "sets" and len(pid) == 5:
+            return SetsByKey(self._strings(pid[1]).tolist(), pid[2], pid[3], self._strings(pid[4]))
+        raise pickle.UnpicklingError(f"unknown reference in a cached view: {pid!r}")
+
+    def _column(self, index: Any) -> pa.Array:
+        if not isinstance(index, int):
+            raise pickle.UnpicklingError(f"unknown reference in a cached view: {index!r}")
+        if self.reader is None:
+            self.reader = pa.ipc.open_file(pa.memory_map(str(self.texts_path)))
+        return self.reader.get_batch(index).column(0)
+
+    def _strings(self, index: Any) -> np.ndarray:
+        return np.asarray(self._column(index).to_numpy(zero_copy_only=False), dtype=object)
+
+
+class SetsByKey(Mapping[str, set[str]]):
+    """A dict of text to sets of text as read back from a cache: each set is made when it is asked for.
+
+    Read-only, like everything a cache gives back. Making a hundred thousand organisations' sets of
+    programmes took a third of a second on every restart; a page asks for the few a filter names.
+    """
+
+    def __init__(self, keys: list[str], sizes: Any, codes: Any, distinct: np.ndarray) -> None:
+        ends = np.cumsum(sizes, dtype=np.int64) if isinstance(sizes, np.ndarray) else None
+        if ends is None or len(ends) != len(keys) or (len(ends) and ends[-1] != len(codes)):
+            raise pickle.UnpicklingError("the sets in a cached view do not match their members")
+        self._position = dict(zip(keys, range(len(keys)), strict=True))
+        self._ends = ends
+        self._members = _decoded(distinct, codes)
+
+    def __getitem__(self, key: str) -> set[str]:
+        at = self._position[key]
+        start = int(self._ends[at - 1]) if at else 0
+        return set(self._members[start : int(self._ends[at])].tolist())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._position
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._position)
+
+    def __len__(self) -> int:
+        return len(self._position)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return dict, (list(self.items()),)  # a copy elsewhere is a plain dict
+
+
+def _decoded(distinct: np.ndarray, codes: Any) -> np.ndarray:
+    """The object array of ``distinct[codes]``, None where a code is -1."""
+    if not isinstance(codes, np.ndarray) or codes.dtype.kind != "i":
+        raise pickle.UnpicklingError("codes in a cached view are not whole numbers")
+    table = np.empty(len(distinct) + 1, dtype=object)  # its last item stays None, for code -1
+    table[:-1] = distinct
+    return table[codes]
+
+
+def write_texts(texts: list[pa.Array], path: Path) -> None:
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, _TEXTS) as writer:
+        for column in texts:
+            writer.write_batch(pa.record_batch([column], schema=_TEXTS))
