@@ -411,6 +411,27 @@ def test_followers_are_woken_when_the_session_ends_or_idles_past_the_limit(place
         watcher.stop()
 
 
+def test_a_follower_exploring_alone_is_woken_only_when_the_session_ends(place: Place) -> None:
+    presenter_server = place.open()
+    watcher = LiveWatcher(place.open(), interval=0.05)
+    wakes = Wakes()
+    try:
+        live_id, key = presenter_server.begin(VIEW)
+        watcher.record(live_id)
+        watcher.follow(live_id, "attached", wakes.wake("attached"))
+        watcher.follow(live_id, "alone", wakes.wake("alone"), every_move=False)
+        time.sleep(0.3)
+        for n in range(3):
+            presenter_server.publish(live_id, key, {"page": "data", "n": n})
+            wait_until(lambda n=n: wakes.count.get("attached") == n + 1)
+        assert "alone" not in wakes.count
+        presenter_server.end(live_id, key)
+        wait_until(lambda: wakes.count.get("alone") == 1)
+        assert wakes.count == {"attached": 4, "alone": 1}
+    finally:
+        watcher.stop()
+
+
 def test_a_followed_session_is_not_forgotten(place: Place) -> None:
     moment = [0.0]
     watcher = LiveWatcher(place.open(), interval=0.05, forget_after=60, clock=lambda: moment[0])

@@ -200,6 +200,7 @@ def moved() -> bool:
         return False
     if own != current.expected:
         current.attached = False
+        _follow(current)  # from now on woken only if the session ends
         return True
     return False
 
@@ -348,7 +349,8 @@ def _follow(current: Role) -> None:
     """Have the watcher wake this page when the presenter moves or the session ends (the next run takes it)."""
     wake, follower = page_waker(), session_id()
     if wake is not None and follower is not None:
-        watcher().follow(current.live_id, follower, wake)
+        # A follower exploring on their own is woken only when the session ends, not by every move.
+        watcher().follow(current.live_id, follower, wake, every_move=current.attached)
 
 
 def _unfollow() -> None:

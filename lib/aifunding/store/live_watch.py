@@ -48,7 +48,8 @@ class LiveWatcher:
         self._lock = threading.Lock()
         self._records: dict[str, LiveRecord | None] = {}
         self._asked: dict[str, float] = {}
-        self._followers: dict[str, dict[str, Wake]] = {}  # live id -> follower's name -> wake-up
+        # live id -> follower's name -> (wake-up, whether to wake it on every move or only when the session ends)
+        self._followers: dict[str, dict[str, tuple[Wake, bool]]] = {}
         self._over: dict[str, bool] = {}  # live id -> whether its followers were last woken to an over session
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
@@ -82,15 +83,17 @@ class LiveWatcher:
         self._wake(live_id, woken)
         return record
 
-    def follow(self, live_id: str, name: str, wake: Wake) -> None:
+    def follow(self, live_id: str, name: str, wake: Wake, every_move: bool = True) -> None:
         """Call ``wake`` when ``live_id`` moves or ends, until :meth:`unfollow` (one wake-up per ``name``).
 
         ``name`` is the follower's own (a Streamlit session's id); following another session drops the first.
+        Without ``every_move`` (a follower exploring on their own), ``wake`` is called only when the session
+        ends or passes its idle limit.
         """
         with self._lock:
             for followers in self._followers.values():
                 followers.pop(name, None)
-            self._followers.setdefault(live_id, {})[name] = wake
+            self._followers.setdefault(live_id, {})[name] = (wake, every_move)
 
     def unfollow(self, name: str) -> None:
         with self._lock:
@@ -126,8 +129,11 @@ class LiveWatcher:
         if not newer and (known is not None) == (record is not None):
             return []
         # The followers woken now see whether it is over: the idle round need not wake them for it again.
-        self._over[live_id] = record is None or record.over(self.store.now(), self.store.idle)
-        return list(self._followers.get(live_id, {}).items())
+        over = record is None or record.over(self.store.now(), self.store.idle)
+        ended = over != self._over.get(live_id, False)
+        self._over[live_id] = over
+        followers = self._followers.get(live_id, {})
+        return [(name, wake) for name, (wake, every_move) in followers.items() if every_move or ended]
 
     def _wake(self, live_id: str, woken: Woken) -> None:
         """Call each wake-up outside the lock; drop those whose follower is gone."""
@@ -147,7 +153,7 @@ class LiveWatcher:
                 record = self._records.get(live_id)
                 over = record is None or record.over(now, self.store.idle)
                 if followers and self._over.get(live_id, over) != over:
-                    due.append((live_id, list(followers.items())))
+                    due.append((live_id, [(name, wake) for name, (wake, _) in followers.items()]))
                 self._over[live_id] = over
         for live_id, woken in due:
             self._wake(live_id, woken)
