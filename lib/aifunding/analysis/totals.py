@@ -70,16 +70,33 @@ def split_by_basis_groups(keys: Any, amounts: Any, bases: Any) -> dict[Any, dict
     if not len(order):
         return {}
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    # Checked once for the whole column when it can be (the usual case): then no group checks its own.
+    plain = _plain_decimals(amounts[order].tolist())
     result: dict[Any, dict[str, Decimal]] = {}
     for key, positions in zip(uniques, np.split(order, bounds), strict=True):
-        result[key] = _basis_sums(amounts[positions], bases[positions])
+        result[key] = _basis_sums(amounts[positions], bases[positions], plain=plain)
     return result
 
 
-def _basis_sums(amounts: np.ndarray, bases: np.ndarray) -> dict[str, Decimal]:
-    """``split_by_basis(zip(amounts, bases))``, added per kind when that is provably the same."""
+def _plain_decimals(amounts: list[Any]) -> bool:
+    """Whether every amount is a finite, non-negative ``Decimal`` (each checked by a C loop, not a Python step)."""
+    return (
+        set(map(type, amounts)) <= {Decimal}
+        and all(map(Decimal.is_finite, amounts))
+        and not any(map(Decimal.is_signed, amounts))
+    )
+
+
+def _basis_sums(amounts: np.ndarray, bases: np.ndarray, *, plain: bool = False) -> dict[str, Decimal]:
+    """``split_by_basis(zip(amounts, bases))``, added per kind when that is provably the same.
+
+    ``plain``: the caller found every amount a finite, non-negative ``Decimal`` (:func:`_plain_decimals`).
+    """
     kinds: list[tuple[str, str, list[Decimal]]] = []
     for basis, cls in BASIS_CLASSES.items():
+        if plain:
+            kinds.append((basis, cls, amounts[bases == basis].tolist()))
+            continue
         # Missing amounts (None, float NaN) add nothing either way; any other kind of value goes row by row.
         group = [a for a in amounts[bases == basis].tolist() if a is not None and not (type(a) is float and a != a)]
         if not all(type(a) is Decimal and a.is_finite() and not a.is_signed() for a in group):
