@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from aifunding import columns as C
 from aifunding.analysis.conversion import ORIGINAL, Money
-from aifunding.analysis.distinct import localized_by_value
+from aifunding.analysis.distinct import ids_in_column, localized_by_value
 from aifunding.analysis.metrics import localized
 from aifunding.analysis.totals import split_by_basis_groups
 from aifunding.figures.base import (
@@ -22,7 +22,6 @@ from aifunding.figures.base import (
     amount_frame,
     base_layout,
     empty_figure,
-    ids_in,
     labelled_range,
     left_out_note,
     money_label,
@@ -211,11 +210,11 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
         ),
         alt=alt,
         filename="awards-by-recipient",
-        source_ids=ids_in(rows, C.SOURCE_IDS),
+        source_ids=ids_in_column(rows, C.SOURCE_IDS),
         # Every row is drawn (the others inside their one bar); past the cap the ids are left out of
         # the figure, whose spec must stay small, and "all rows" is what the table behind it shows.
         row_ids=rows["id"] if others_label is None else None,
-        caveat_ids=ids_in(rows, C.CAVEAT_IDS),
+        caveat_ids=ids_in_column(rows, C.CAVEAT_IDS),
         height=max(160, 40 * len(order) + 24 * sum(tick.count("<br>") for tick in ticks)),
     )
 
