@@ -69,10 +69,58 @@ def split_by_basis_groups(keys: Any, amounts: Any, bases: Any) -> dict[Any, dict
     order = order[codes[order] >= 0]
     if not len(order):
         return {}
+    # Checked once for the whole column (the usual case): then no group checks its own, nor loops over its kinds.
+    if _plain_decimals(amounts[order].tolist()):
+        return _plain_groups(codes, uniques, amounts, bases)
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
     result: dict[Any, dict[str, Decimal]] = {}
     for key, positions in zip(uniques, np.split(order, bounds), strict=True):
         result[key] = _basis_sums(amounts[positions], bases[positions])
+    return result
+
+
+def _plain_decimals(amounts: list[Any]) -> bool:
+    """Whether every amount is a finite, non-negative ``Decimal`` (each checked by a C loop, not a Python step)."""
+    return (
+        set(map(type, amounts)) <= {Decimal}
+        and all(map(Decimal.is_finite, amounts))
+        and not any(map(Decimal.is_signed, amounts))
+    )
+
+
+def _plain_groups(codes: np.ndarray, uniques: Any, amounts: np.ndarray, bases: np.ndarray) -> dict[Any, Any]:
+    """:func:`split_by_basis_groups` of plain Decimals: rows sorted by key then basis, each run added by one ``sum``.
+
+    The order of the runs is :func:`_basis_sums`' order of kinds; an exact sum does not depend on it.
+    """
+    names = list(BASIS_CLASSES)
+    # Each row's basis as its place in BASIS_CLASSES (-1: a target or no basis, never added), tested once per value.
+    kinds_of, found = pd.factorize(bases)
+    kinds = np.array([next((i for i, name in enumerate(names) if v == name), -1) for v in found] + [-1])[kinds_of]
+    rows = np.flatnonzero((codes >= 0) & (kinds >= 0))
+    rows = rows[np.lexsort((kinds[rows], codes[rows]))]  # stable: each run keeps its rows' order
+    keys, kinds = codes[rows], kinds[rows]
+    starts = np.flatnonzero(np.diff(keys, prepend=-1) | np.diff(kinds, prepend=-1)).tolist()
+    ends = [*starts[1:], len(rows)] if starts else []
+    values = amounts[rows].tolist()
+    result: dict[Any, dict[str, Decimal]] = {key: {} for key in uniques}  # a group of targets adds nothing
+    by_key: dict[int, list[tuple[str, int, int]]] = {}
+    for start, end in zip(starts, ends, strict=True):
+        by_key.setdefault(int(keys[start]), []).append((names[kinds[start]], start, end))
+    for key, runs in by_key.items():
+        sums: dict[str, Decimal] = {}
+        try:
+            with localcontext() as exact:
+                exact.traps[Rounded] = True  # as in _basis_sums
+                for basis, start, end in runs:
+                    sums[BASIS_CLASSES[basis]] = sum(values[start:end], sums.get(BASIS_CLASSES[basis], Decimal(0)))
+        except Rounded:
+            positions = np.flatnonzero(codes == key)
+            result[uniques[key]] = split_by_basis(zip(amounts[positions], bases[positions], strict=True))
+            continue
+        if any(basis == Basis.UP_TO_ABOUT for basis, _, _ in runs):
+            sums["up_to_about"] = sums.pop("up_to")
+        result[uniques[key]] = {cls: sums[cls] for cls in CLASS_ORDER if cls in sums}
     return result
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from aifunding import columns as C
 from aifunding.analysis.conversion import ORIGINAL, Money
+from aifunding.analysis.distinct import ids_in_column, localized_by_value
 from aifunding.analysis.metrics import localized
 from aifunding.analysis.totals import split_by_basis_groups
 from aifunding.figures.base import (
@@ -19,7 +22,6 @@ from aifunding.figures.base import (
     amount_frame,
     base_layout,
     empty_figure,
-    ids_in,
     labelled_range,
     left_out_note,
     money_label,
@@ -41,17 +43,25 @@ TOP_RECIPIENTS = 30
 OTHERS_COLOUR = "#8a8f98"
 
 
-def _add_others_bar(fig: Draft, rows: pd.DataFrame, label: str, value_column: str, currency: str, lang: str) -> None:
+def _add_others_bar(fig: Draft, total: float, label: str, currency: str) -> None:
     """One grey bar adding up every recipient beyond the largest: their total, never a single award."""
     fig.add_bar(
         y=[label],
-        x=[float(rows["_value"].sum())],
+        x=[total],
         orientation="h",
         name=label,
         marker={"color": OTHERS_COLOUR},
         hovertemplate="<b>%{y}</b><br>%{x:,.0f} " + str(currency) + "<extra></extra>",
         showlegend=False,
     )
+
+
+def _read_columns(awards: pd.DataFrame, money: Money, lang: str) -> pd.DataFrame:
+    """``awards`` with only the columns the chart reads: the rows it keeps are taken of a dozen columns, not all."""
+    wanted = {money.value_column, money.currency_column, "id", "basis", "announced", C.SOURCE_IDS, C.CAVEAT_IDS}
+    for stem in (C.PROJECT_LABEL, "programme_name", "purpose"):
+        wanted.update((stem, f"{stem}_en", f"{stem}_{lang}"))
+    return awards[[column for column in awards.columns if column in wanted]]
 
 
 def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en") -> go.Figure:
@@ -62,36 +72,42 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
     """
     value_column, currency_column = money.value_column, money.currency_column
     t = Translator(lang)
-    rows = amount_frame(awards, value_column, currency_column)
+    rows = amount_frame(_read_columns(awards, money, lang), value_column, currency_column)
     if rows.empty:
         return empty_figure(t("common.empty"), filename="awards-by-recipient")
     currency = rows[currency_column].iloc[0]
-    rows = rows.assign(
-        _value=rows[value_column].map(float),
-        _label=localized(rows, C.PROJECT_LABEL, lang),
-        _programme=localized(rows, "programme_name", lang),
-        _purpose=localized(rows, "purpose", lang),
-    )
-    totals = rows.groupby("_label")["_value"].sum().sort_values()
+    values = pd.Series(np.asarray(rows[value_column].to_numpy(dtype=object), dtype=float), index=rows.index)
+    labels = localized_by_value(rows, C.PROJECT_LABEL, lang)
+    totals = values.groupby(labels).sum().sort_values()
     all_recipients = len(totals)
     # A register of thousands of recipients draws its largest ones and adds the rest up in one bar, so
     # the chart stays readable and small whatever the data; the subtitle says how many are in it.
     others_label = None
     if all_recipients > TOP_RECIPIENTS:
-        others = totals.index[: all_recipients - TOP_RECIPIENTS]
-        others_label = t("chart.recipient.others", n=len(others))
-        rows = rows.assign(_label=rows["_label"].where(~rows["_label"].isin(set(others)), others_label))
-        totals = rows.groupby("_label")["_value"].sum().sort_values()
+        others_label = t("chart.recipient.others", n=all_recipients - TOP_RECIPIENTS)
+        # Compared with the few recipients kept, not the thousands added up.
+        labels = labels.where(labels.isin(totals.index[all_recipients - TOP_RECIPIENTS :]), others_label)
+        totals = values.groupby(labels).sum().sort_values()
         # The bar of everyone else sits at the bottom, below the largest recipients, whatever its length.
         totals = pd.concat([totals[[others_label]], totals.drop(others_label)])
     order = list(totals.index)
     fig = Draft()
-    # Plain records from here: a handful of awards is faster grouped in Python than through pandas.
-    columns = ["_label", "_value", "_programme", "_purpose", value_column, "basis", "announced"]
-    # Records only of the awards drawn as segments: the others are one bar, drawn from their sum.
-    segment_rows = rows[rows["_label"] != others_label] if others_label is not None else rows
+    # Plain records from here, only of the awards drawn as segments (the others are one bar, drawn
+    # from their sum): a handful of awards is faster grouped in Python than through pandas.
+    segment = (labels != others_label).to_numpy() if others_label is not None else np.ones(len(rows), dtype=bool)
+    drawn = rows[segment]
     drawn_records: list[dict[str, Any]] = [
-        {str(k): v for k, v in r.items()} for r in segment_rows[columns].to_dict("records")
+        dict(zip(("_label", "_value", "_programme", "_purpose", value_column, "basis", "announced"), r, strict=True))
+        for r in zip(
+            labels[segment].tolist(),
+            values[segment].tolist(),
+            localized(drawn, "programme_name", lang).tolist(),
+            localized(drawn, "purpose", lang).tolist(),
+            drawn[value_column].tolist(),
+            drawn["basis"].tolist(),
+            drawn["announced"].tolist(),
+            strict=True,
+        )
     ]
     # One colour per programme, as many as the palette holds: past that the smallest programmes share
     # one legend entry (a register of hundreds of rounds would otherwise draw hundreds of traces).
@@ -105,7 +121,8 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
     traces: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for record in drawn_records:
         traces.setdefault((record["_programme"], record["basis"]), []).append(record)
-    segments = rows["_label"].value_counts()
+    # Awards per recipient drawn: every award of a recipient is a segment, or none is.
+    segments = Counter(record["_label"] for record in drawn_records)
     for index, ((programme, basis), group) in enumerate(traces.items()):
         colour = PALETTE[index % len(PALETTE)]
         fig.add_bar(
@@ -136,16 +153,15 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
             "<br>%{customdata[3]}<extra></extra>",
         )
     if others_label is not None:
-        _add_others_bar(fig, rows[rows["_label"] == others_label], others_label, value_column, currency, lang)
+        _add_others_bar(fig, float(values[~segment].sum()), others_label, currency)
     top = order[-1]
-    top_rows = rows[rows["_label"] == top]
     # A total is written by kind of basis ("¥0.6B + up to about ¥56.9B"): a ceiling never reads as money paid.
     composition = {
         label: format_composition({k: v.quantize(Decimal(1)) for k, v in sums.items()}, currency, locale=lang)
-        for label, sums in split_by_basis_groups(rows["_label"], rows[value_column], rows["basis"]).items()
+        for label, sums in split_by_basis_groups(labels, rows[value_column], rows["basis"]).items()
     }
     top_total = composition[top]
-    title = t("chart.recipient.title", name=top, amount=top_total, n=len(top_rows))
+    title = t("chart.recipient.title", name=top, amount=top_total, n=segments[top])
     # Each recipient's total at the end of its bar, worded with its basis when the bar has one.
     for label, total in totals.items():
         fig.add_annotation(
@@ -194,11 +210,11 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
         ),
         alt=alt,
         filename="awards-by-recipient",
-        source_ids=ids_in(rows, C.SOURCE_IDS),
+        source_ids=ids_in_column(rows, C.SOURCE_IDS),
         # Every row is drawn (the others inside their one bar); past the cap the ids are left out of
         # the figure, whose spec must stay small, and "all rows" is what the table behind it shows.
         row_ids=rows["id"] if others_label is None else None,
-        caveat_ids=ids_in(rows, C.CAVEAT_IDS),
+        caveat_ids=ids_in_column(rows, C.CAVEAT_IDS),
         height=max(160, 40 * len(order) + 24 * sum(tick.count("<br>") for tick in ticks)),
     )
 

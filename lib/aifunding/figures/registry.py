@@ -107,7 +107,8 @@ def _families(awards: pd.DataFrame, view: FilteredView) -> Sequence[tuple[str, s
     """One chart per programme with several funded recipients: its recipients compete for its own pool."""
     lang = view.state.lang
     return programme_families(awards, money=view.money).map(
-        lambda pair: (pair[0], str(localized(pair[1], "root_programme_name", lang).iloc[0]), pair[1])
+        # The heading names the programme from its first award: the rest are not localized for it.
+        lambda pair: (pair[0], str(localized(pair[1].iloc[:1], "root_programme_name", lang).iloc[0]), pair[1])
     )
 
 

@@ -1,0 +1,38 @@
+"""Per-row column work without a Python step per row: a view of a million awards repeats its names.
+
+A filtered view of 92,000 awards names about 38,000 recipients and a few hundred programmes: a
+Python step per distinct value, or a C loop over the column, gives the same result in a fraction of
+the time. Each function here equals the row-by-row one it names (``tests/test_distinct.py`` checks it).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from aifunding.analysis.metrics import localized
+from aifunding.i18n import DEFAULT_LANGUAGE
+
+
+def localized_by_value(frame: pd.DataFrame, column: str, lang: str) -> pd.Series:
+    """:func:`~aifunding.analysis.metrics.localized`, testing each distinct text for words once, not each row."""
+    other = f"{column}_{lang}"
+    if lang == DEFAULT_LANGUAGE or other not in frame:
+        return localized(frame, column, lang)
+    english = frame[f"{column}_en"] if f"{column}_en" in frame else frame[column]
+    text = frame[other]
+    codes, uniques = pd.factorize(text)  # a missing text is -1: never words
+    has_words = np.array([isinstance(v, str) and bool(v.strip()) for v in uniques] + [False], dtype=bool)
+    return text.where(has_words[codes], english)
+
+
+def ids_in_column(frame: pd.DataFrame, column: str) -> set[str]:
+    """:func:`~aifunding.figures.base.ids_in`: every id in a column of id tuples, gathered by C loops.
+
+    ``filter(None, ...)`` skips exactly the cells ``ids or ()`` skips (None, an empty tuple).
+    """
+    if column not in frame:
+        return set()
+    return set(itertools.chain.from_iterable(filter(None, frame[column].tolist())))

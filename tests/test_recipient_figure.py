@@ -1,0 +1,134 @@
+"""The recipient chart against the pandas way it was first written: the same bars, totals and segments.
+
+The builder takes a dozen columns of the rows it draws, compares labels with the few recipients kept
+(not the thousands added up), counts segments from the awards it draws and localizes each distinct
+name once; the reference here groups, masks and counts whole frames as the first version did.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aifunding import columns as C
+from aifunding.analysis.metrics import localized
+from aifunding.analysis.totals import split_by_basis
+from aifunding.figures import companies
+from aifunding.figures.base import amount_frame
+from aifunding.i18n import Translator
+from aifunding.money.formatting import format_composition
+
+# Few kept recipients, so that small frames have "others" often.
+TOP = 3
+
+AWARDS = st.lists(
+    st.tuples(
+        st.sampled_from(["Sakura", "KDDI", "GMO", "Highreso", "Kyoto U + RIKEN", "Others (2 recipients)"]),
+        st.sampled_from(["さくら", "", " ", None]),  # a blank Japanese name falls back to English
+        st.one_of(st.none(), st.integers(1, 6).map(lambda n: Decimal(n * 250))),
+        st.sampled_from(["JPY", "JPY", "USD"]),  # yen drawn whenever there is any
+        st.sampled_from(["exact", "up_to", "up_to_about", "about"]),
+        st.sampled_from(["Cloud round", "GENIAC"]),
+        st.sampled_from(["GPUs", "研究", None]),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+def frame(rows: list[tuple]) -> pd.DataFrame:
+    """Awards as the filtered view holds them, with columns the chart never reads among them."""
+    column = list(zip(*rows, strict=True))
+    return pd.DataFrame(
+        {
+            "id": [f"a-{n}" for n in range(len(rows))],
+            C.PROJECT_LABEL: pd.array(column[0], dtype="str"),
+            C.PROJECT_LABEL_JA: pd.array(column[1], dtype="str"),
+            "amount": pd.Series(column[2], dtype=object),
+            "currency": pd.array(column[3], dtype="str"),
+            "basis": pd.array(column[4], dtype="str"),
+            "programme_name_en": pd.array(column[5], dtype="str"),
+            "programme_name_ja": pd.array([None] * len(rows), dtype="str"),
+            "purpose_en": pd.array(column[6], dtype="str"),
+            "purpose_ja": pd.array(column[6][::-1], dtype="str"),
+            "announced": pd.array(["2024-04-19"] * len(rows), dtype="str"),
+            "note": pd.array(["unread"] * len(rows), dtype="str"),
+            C.SOURCE_IDS: pd.Series([("s-1",)] * len(rows), dtype=object),
+            C.CAVEAT_IDS: pd.Series([()] * len(rows), dtype=object),
+        },
+        index=pd.RangeIndex(len(rows)) * 2,
+    )
+
+
+def reference(awards: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, pd.Series, str | None]:
+    """Rows (with ``_label``, ``_value``), ordered totals and the others' label, as the first version made them."""
+    rows = amount_frame(awards, "amount", "currency")
+    rows = rows.assign(_value=rows["amount"].map(float), _label=localized(rows, C.PROJECT_LABEL, lang))
+    totals = rows.groupby("_label")["_value"].sum().sort_values()
+    others_label = None
+    if len(totals) > TOP:
+        others = totals.index[: len(totals) - TOP]
+        others_label = Translator(lang)("chart.recipient.others", n=len(others))
+        rows = rows.assign(_label=rows["_label"].where(~rows["_label"].isin(set(others)), others_label))
+        totals = rows.groupby("_label")["_value"].sum().sort_values()
+        totals = pd.concat([totals[[others_label]], totals.drop(others_label)])
+    return rows, totals, others_label
+
+
+def numbers(value: Any) -> list[float]:
+    """A trace's numbers, whether plotly wrote them as a list or as a typed array."""
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+    return list(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(AWARDS, st.sampled_from(["en", "ja"]))
+def test_the_chart_draws_what_the_pandas_way_adds_up(rows: list[tuple], lang: str) -> None:
+    awards = frame(rows)
+    before = awards.copy()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(companies, "TOP_RECIPIENTS", TOP)
+        figure = companies.build_recipient_figure(awards, lang=lang).to_dict()
+    pd.testing.assert_frame_equal(awards, before)
+    drawn, totals, others_label = reference(awards, lang)
+    if drawn.empty:
+        assert figure["layout"]["yaxis"].get("categoryarray") is None
+        return
+    assert list(figure["layout"]["yaxis"]["categoryarray"]) == list(totals.index)
+    # Each bar's total at its end: the same floats, added in the same order.
+    assert [(a["y"], a["x"]) for a in figure["layout"]["annotations"]] == list(totals.items())
+    bars = [trace for trace in figure["data"] if trace["name"] != others_label]
+    if others_label is not None:
+        (others,) = [trace for trace in figure["data"] if trace["name"] == others_label]
+        assert numbers(others["x"]) == [float(drawn.loc[drawn["_label"] == others_label, "_value"].sum())]
+    # One segment per award of a recipient kept, with its purpose; its amount written inside when the bar has several.
+    segments = drawn[drawn["_label"] != others_label]
+    purposes = localized(segments, "purpose", lang)
+    expected = Counter(zip(segments["_label"], segments["_value"], purposes.fillna("?"), strict=True))
+    got = Counter(
+        (y, x, purpose if isinstance(purpose, str) else "?")
+        for trace in bars
+        for y, x, (_, _, _, purpose) in zip(trace["y"], numbers(trace["x"]), trace["customdata"], strict=True)
+    )
+    assert got == expected
+    counts = drawn["_label"].value_counts()
+    for trace in bars:
+        for y, text in zip(trace["y"], trace["text"], strict=True):
+            assert bool(text) == (counts[y] > 1)
+    # The title names the largest recipient, its total by kind of basis and how many awards it had.
+    top = drawn[drawn["_label"] == totals.index[-1]]
+    sums = split_by_basis(zip(top["amount"], top["basis"], strict=True))
+    amount = format_composition(
+        {k: v.quantize(Decimal(1)) for k, v in sums.items()}, top["currency"].iloc[0], locale=lang
+    )
+    title = Translator(lang)("chart.recipient.title", name=totals.index[-1], amount=amount, n=len(top))
+    assert figure["layout"]["title"]["text"].split("<br><span")[0].replace("<br>", " ") == title  # long titles wrap
