@@ -72,6 +72,7 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
         for v, parts in zip(allocated, rows.get(C.ALLOCATED_BY_BASIS, pd.Series(None, index=rows.index)), strict=True)
     ]
     dates = [format_partial_date(d if isinstance(d, str) else None, lang) for d in rows["announced"]]
+    n_awards = rows[C.N_AWARDS].tolist()  # read once, not a column look-up per bar
     fig = Draft()
     # Targets and plans in their own panel on their own scale (see plan_panels); one legend for both.
     split = has_plan_panel(is_plan)
@@ -90,7 +91,7 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
             legendgroup="declared",
             marker={"color": PALETTE[0], "pattern": {"shape": PLAN_PATTERN if plan else ""}},
             **value_labels(declared_labels[i] for i in pick),
-            customdata=[(declared_labels[i], dates[i], rows[C.N_AWARDS].iloc[i]) for i in pick],
+            customdata=[(declared_labels[i], dates[i], n_awards[i]) for i in pick],
             hovertemplate="<b>%{y}</b><br>"
             + "<br>".join(
                 (
