@@ -337,3 +337,52 @@ def test_remembered_is_shared_by_sessions_reading_and_filling_it_at_once(prepare
         thread.join()
     assert failures == [] and len(prepared.memo) <= MEMO_ENTRIES
     prepared.memo.clear()
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        ViewState(),
+        ViewState(countries=("JP",)),
+        ViewState(countries=("GB", "US"), currency="USD"),
+        ViewState(kinds=("grant",), date_from=D(2020, 1, 1), currency="EUR", fx_at="2024-04-19"),
+        ViewState(countries=("XX",)),
+    ],
+    ids=repr,
+)
+def test_a_views_awards_are_taken_only_when_read_and_are_the_awards_the_filters_keep(
+    prepared: Prepared, tmp_path: Path, state: ViewState
+) -> None:
+    """The sentence, the headline and the notes read the view without taking its awards; taken, they are the same."""
+    from aifunding.analysis.adding import SCOPES
+    from aifunding.analysis.view import prepare
+    from aifunding.outputs.summary import adding_rule, headline
+
+    from packages import generate
+
+    generate(1500, tmp_path / "package", seed=8)
+    for package in (prepared, prepare(load_package(tmp_path / "package"))):
+        view = apply_view(package, state)
+        sentence, notes, totals = view.sentence(), view.unconverted(), headline(package, view).totals
+        columns = view.award_columns(["id", "amount"])
+        if state.currency is None:
+            assert "published_awards" not in view.__dict__  # nothing above took the awards' columns
+        # The old way: every column of the kept rows taken at once, read by each step.
+        expected = package.awards.take(view.selection.award_rows).reset_index(drop=True)
+        if state.countries == ("JP",):  # and the rows the country filter keeps, found without the view
+            assert expected["id"].tolist() == package.awards.loc[package.awards[C.COUNTRY_ID] == "JP", "id"].tolist()
+        pd.testing.assert_frame_equal(view.published_awards, expected)
+        pd.testing.assert_frame_equal(columns, expected[["id", "amount"]])
+        assert view.award_count == len(expected) and view.empty == (expected.empty and view.programmes.empty)
+        assert (view.sentence(), view.unconverted()) == (sentence, notes)
+        money = view.money
+        whole = adding_rule(package).totals(
+            SCOPES,
+            view.programmes,
+            view.awards,
+            value_column=money.value_column,
+            currency_column=money.currency_column,
+            currency=money.currency,
+            within=view.selection,
+        )
+        assert whole == totals and [t.counts for t in whole.values()] == [t.counts for t in totals.values()]

@@ -144,10 +144,13 @@ def headline(prepared: Prepared, view: FilteredView) -> Headline:
     rule = adding_rule(prepared)
     money = view.money
     currency = money.currency
+    # The rule reads each row through ``within`` from the whole frames: the view's award columns are read
+    # only for converted amounts, so a view in published amounts never takes them out of the prepared awards.
+    awards = view.awards if money.converted else view.award_columns(["id"])
     totals = rule.totals(
         SCOPES,
         view.programmes,
-        view.awards,
+        awards,
         value_column=money.value_column,
         currency_column=money.currency_column,
         currency=currency,
