@@ -12,8 +12,11 @@ import threading
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aifunding import columns as C
 from aifunding.analysis.conversion import ORIGINAL, FxChoice, Money, convert_programmes
@@ -386,3 +389,59 @@ def test_a_views_awards_are_taken_only_when_read_and_are_the_awards_the_filters_
             within=view.selection,
         )
         assert whole == totals and [t.counts for t in whole.values()] == [t.counts for t in totals.values()]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    picked=st.lists(st.integers(min_value=0, max_value=49), max_size=40),
+    first=st.integers(min_value=0, max_value=45),
+    count=st.integers(min_value=0, max_value=12),
+)
+def test_taken_rows_page_as_the_rows_taken_whole(picked: list[int], first: int, count: int) -> None:
+    """A page of rows taken as far as read is the page of the rows taken whole: rows, numbering, types."""
+    from aifunding.figures.worded import Taken, Worded
+
+    source = pd.DataFrame({"id": pd.array([f"a{i}" for i in range(50)], dtype="str"), "n": range(50)})
+    positions = np.asarray(picked, dtype=np.intp)
+
+    def word(part: pd.DataFrame) -> pd.DataFrame:
+        return part.assign(label=part["id"] + "!")
+
+    lazy = Worded(Taken(source, positions), word)
+    whole = Worded(source.take(positions).reset_index(drop=True), word)
+    assert len(lazy) == len(whole)
+    pd.testing.assert_frame_equal(lazy.page(first, count), whole.page(first, count))
+    pd.testing.assert_frame_equal(
+        lazy.then(lambda t: t[["label"]]).head(count), whole.then(lambda t: t[["label"]]).head(count)
+    )
+    pd.testing.assert_frame_equal(lazy.whole(), whole.whole())
+    pd.testing.assert_frame_equal(lazy.rows, whole.rows)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        ViewState(),
+        ViewState(countries=("JP",)),
+        ViewState(countries=("GB",), currency="USD"),
+        ViewState(countries=("XX",)),
+    ],
+    ids=repr,
+)
+def test_a_views_awards_worded_a_page_at_a_time_are_the_awards_table(prepared: Prepared, state: ViewState) -> None:
+    """The Data page's awards: each page (and the download) is what wording the view's awards whole gives."""
+    from aifunding.figures.presentation import awards_table
+    from aifunding.figures.worded import Worded, view_awards
+
+    view = apply_view(prepared, state)
+
+    def word(rows: pd.DataFrame) -> pd.DataFrame:
+        return awards_table(rows, prepared.package, money=view.money, lang="en")
+
+    lazy = view_awards(view, word)
+    if state.currency is None:
+        assert "published_awards" not in view.__dict__ and len(lazy) == view.award_count
+    whole = Worded(view.awards, word)
+    for first, count in ((0, 5), (3, 4), (len(whole) - 2, 5)):
+        pd.testing.assert_frame_equal(lazy.page(max(first, 0), count), whole.page(max(first, 0), count))
+    pd.testing.assert_frame_equal(lazy.whole(), whole.whole())
