@@ -445,3 +445,18 @@ def test_a_views_awards_worded_a_page_at_a_time_are_the_awards_table(prepared: P
     for first, count in ((0, 5), (3, 4), (len(whole) - 2, 5)):
         pd.testing.assert_frame_equal(lazy.page(max(first, 0), count), whole.page(max(first, 0), count))
     pd.testing.assert_frame_equal(lazy.whole(), whole.whole())
+
+
+@pytest.mark.parametrize("choice", [FxChoice("USD"), FxChoice("EUR", "2023-06"), FxChoice("JPY", "1998")], ids=str)
+def test_remembered_rates_are_the_rates_looked_up_afresh(choice: FxChoice) -> None:
+    """A rate or a reason remembered for a (currency, date) is what looking it up again gives."""
+    from aifunding.analysis.conversion import rate_or_note
+
+    asked = [(c, d) for c in ("JPY", "USD", "GBP", "XYZ", None) for d in (*AWKWARD_DATES, "2024-04-19", None)]
+    first = [rate_or_note(c, d, choice) for c, d in asked]
+    assert (
+        [rate_or_note(c, d, choice) for c, d in asked]
+        == first
+        == [rate_or_note.__wrapped__(c, d, choice) for c, d in asked]
+    )
+    assert any(isinstance(r, str) for r in first) and any(not isinstance(r, str) for r in first)
