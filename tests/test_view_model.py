@@ -460,3 +460,36 @@ def test_remembered_rates_are_the_rates_looked_up_afresh(choice: FxChoice) -> No
         == [rate_or_note.__wrapped__(c, d, choice) for c, d in asked]
     )
     assert any(isinstance(r, str) for r in first) and any(not isinstance(r, str) for r in first)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [ViewState(), ViewState(countries=("JP",), lang="ja"), ViewState(countries=("GB",), currency="USD")],
+    ids=repr,
+)
+def test_the_headline_highlights_remembered_across_filters_are_found_afresh(
+    prepared: Prepared, state: ViewState
+) -> None:
+    from aifunding.outputs.summary import headline, highlights
+
+    prepared.memo.clear()
+    other = apply_view(prepared, state.with_(countries=("US",)))  # another filter fills the memo first
+    assert headline(prepared, other).highlights == highlights(prepared, state.lang, fx=state.fx)
+    view = apply_view(prepared, state)
+    assert headline(prepared, view).highlights == highlights(prepared, state.lang, fx=state.fx)
+    assert headline(prepared, view).highlights  # the bundled package has highlights to compare
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Short",
+        "A programme name long enough to wrap over two lines or more (target, planned)",
+        "生成AI基盤モデル開発支援プログラム（第2期）：目標",
+    ],
+)
+def test_a_remembered_axis_label_is_the_label_wrapped_afresh(name: str) -> None:
+    from aifunding.figures.base import AXIS_LABEL_WIDTH, wrap
+    from aifunding.figures.programmes import _wrapped_label
+
+    assert _wrapped_label(name) == _wrapped_label(name) == wrap(name, AXIS_LABEL_WIDTH)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from aifunding.analysis.adding import SCOPES, AddingRule, Total
 from aifunding.analysis.conversion import FxChoice
-from aifunding.analysis.view import FilteredView, Prepared, recipient_count
+from aifunding.analysis.view import FilteredView, Prepared, recipient_count, remembered
 from aifunding.data.vocabulary import Level
 from aifunding.i18n import Translator
 from aifunding.money.formatting import (
@@ -163,7 +163,12 @@ def headline(prepared: Prepared, view: FilteredView) -> Headline:
         totals,
         programmes,
         recipients,
-        highlights(prepared, view.state.lang, fx=view.state.fx),
+        # The same for every filter: found once per language and currency, not on each new filter's first visit.
+        remembered(
+            prepared,
+            ("highlights", view.state.lang, view.state.fx),
+            lambda: highlights(prepared, view.state.lang, fx=view.state.fx),
+        ),
     )
 
 
