@@ -336,3 +336,46 @@ def test_compact_english_reuses_text_only_for_figures_babel_writes_the_same(amou
             shown = figure.quantize(Decimal("0.01")) if abs(figure) < 1000 else figure
             expected = format_compact_currency(shown, currency, locale="en_US", fraction_digits=2)
             assert format_money(figure, currency, locale="en") == expected, figure
+
+
+@given(
+    amount=_amounts,
+    currency=st.sampled_from(["USD", "JPY", "EUR", "GBP", "KRW", "CAD", "SGD", "INR", "CNY"]),
+)
+def test_compact_english_template_writes_what_babel_writes(amount: Decimal, currency: str) -> None:
+    """The fast path writes a figure's digits into Babel's own text for its unit, or leaves it to Babel.
+
+    Compared with Babel itself figure by figure (no reused text), currencies with the house's own
+    symbols (C$, S$) included.
+    """
+    from babel.numbers import format_compact_currency
+
+    from aifunding.money.formatting import _apply_symbol_override, _compact_en_from_template, _compact_step
+
+    for step in (*range(-30, 31, 3), 0):
+        figure = amount * (1 + Decimal(step) / 1000)
+        if abs(figure) < 1000:
+            figure = figure.quantize(Decimal("0.01"))
+        magnitude, shown = _compact_step(figure)
+        fast = _compact_en_from_template(magnitude, shown, currency)
+        babel = format_compact_currency(figure, currency, locale="en_US", fraction_digits=2)
+        assert fast is None or fast == _apply_symbol_override(babel, currency, "en"), figure
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "expected"),
+    [
+        # Written from the unit's template: decimals kept to two, trailing zeros dropped, sign before the symbol.
+        (Decimal("72530000000"), "JPY", "¥72.53B"),
+        (Decimal("-1500"), "CAD", "-C$1.5K"),
+        (Decimal("200000000000"), "SGD", "S$200B"),
+        # Left to Babel: no unit below 1,000, the figure 1, a figure carried into the next unit.
+        (Decimal("999.5"), "USD", None),
+        (Decimal("1000000"), "USD", None),
+        (Decimal("999999"), "USD", None),
+    ],
+)
+def test_compact_english_template_cases(amount: Decimal, currency: str, expected: str | None) -> None:
+    from aifunding.money.formatting import _compact_en_from_template, _compact_step
+
+    assert _compact_en_from_template(*_compact_step(amount), currency) == expected

@@ -12,8 +12,11 @@ import threading
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aifunding import columns as C
 from aifunding.analysis.conversion import ORIGINAL, FxChoice, Money, convert_programmes
@@ -337,3 +340,156 @@ def test_remembered_is_shared_by_sessions_reading_and_filling_it_at_once(prepare
         thread.join()
     assert failures == [] and len(prepared.memo) <= MEMO_ENTRIES
     prepared.memo.clear()
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        ViewState(),
+        ViewState(countries=("JP",)),
+        ViewState(countries=("GB", "US"), currency="USD"),
+        ViewState(kinds=("grant",), date_from=D(2020, 1, 1), currency="EUR", fx_at="2024-04-19"),
+        ViewState(countries=("XX",)),
+    ],
+    ids=repr,
+)
+def test_a_views_awards_are_taken_only_when_read_and_are_the_awards_the_filters_keep(
+    prepared: Prepared, tmp_path: Path, state: ViewState
+) -> None:
+    """The sentence, the headline and the notes read the view without taking its awards; taken, they are the same."""
+    from aifunding.analysis.adding import SCOPES
+    from aifunding.analysis.view import prepare
+    from aifunding.outputs.summary import adding_rule, headline
+
+    from packages import generate
+
+    generate(1500, tmp_path / "package", seed=8)
+    for package in (prepared, prepare(load_package(tmp_path / "package"))):
+        view = apply_view(package, state)
+        sentence, notes, totals = view.sentence(), view.unconverted(), headline(package, view).totals
+        columns = view.award_columns(["id", "amount"])
+        if state.currency is None:
+            assert "published_awards" not in view.__dict__  # nothing above took the awards' columns
+        # The old way: every column of the kept rows taken at once, read by each step.
+        expected = package.awards.take(view.selection.award_rows).reset_index(drop=True)
+        if state.countries == ("JP",):  # and the rows the country filter keeps, found without the view
+            assert expected["id"].tolist() == package.awards.loc[package.awards[C.COUNTRY_ID] == "JP", "id"].tolist()
+        pd.testing.assert_frame_equal(view.published_awards, expected)
+        pd.testing.assert_frame_equal(columns, expected[["id", "amount"]])
+        assert view.award_count == len(expected) and view.empty == (expected.empty and view.programmes.empty)
+        assert (view.sentence(), view.unconverted()) == (sentence, notes)
+        money = view.money
+        whole = adding_rule(package).totals(
+            SCOPES,
+            view.programmes,
+            view.awards,
+            value_column=money.value_column,
+            currency_column=money.currency_column,
+            currency=money.currency,
+            within=view.selection,
+        )
+        assert whole == totals and [t.counts for t in whole.values()] == [t.counts for t in totals.values()]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    picked=st.lists(st.integers(min_value=0, max_value=49), max_size=40),
+    first=st.integers(min_value=0, max_value=45),
+    count=st.integers(min_value=0, max_value=12),
+)
+def test_taken_rows_page_as_the_rows_taken_whole(picked: list[int], first: int, count: int) -> None:
+    """A page of rows taken as far as read is the page of the rows taken whole: rows, numbering, types."""
+    from aifunding.figures.worded import Taken, Worded
+
+    source = pd.DataFrame({"id": pd.array([f"a{i}" for i in range(50)], dtype="str"), "n": range(50)})
+    positions = np.asarray(picked, dtype=np.intp)
+
+    def word(part: pd.DataFrame) -> pd.DataFrame:
+        return part.assign(label=part["id"] + "!")
+
+    lazy = Worded(Taken(source, positions), word)
+    whole = Worded(source.take(positions).reset_index(drop=True), word)
+    assert len(lazy) == len(whole)
+    pd.testing.assert_frame_equal(lazy.page(first, count), whole.page(first, count))
+    pd.testing.assert_frame_equal(
+        lazy.then(lambda t: t[["label"]]).head(count), whole.then(lambda t: t[["label"]]).head(count)
+    )
+    pd.testing.assert_frame_equal(lazy.whole(), whole.whole())
+    pd.testing.assert_frame_equal(lazy.rows, whole.rows)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        ViewState(),
+        ViewState(countries=("JP",)),
+        ViewState(countries=("GB",), currency="USD"),
+        ViewState(countries=("XX",)),
+    ],
+    ids=repr,
+)
+def test_a_views_awards_worded_a_page_at_a_time_are_the_awards_table(prepared: Prepared, state: ViewState) -> None:
+    """The Data page's awards: each page (and the download) is what wording the view's awards whole gives."""
+    from aifunding.figures.presentation import awards_table
+    from aifunding.figures.worded import Worded, view_awards
+
+    view = apply_view(prepared, state)
+
+    def word(rows: pd.DataFrame) -> pd.DataFrame:
+        return awards_table(rows, prepared.package, money=view.money, lang="en")
+
+    lazy = view_awards(view, word)
+    if state.currency is None:
+        assert "published_awards" not in view.__dict__ and len(lazy) == view.award_count
+    whole = Worded(view.awards, word)
+    for first, count in ((0, 5), (3, 4), (len(whole) - 2, 5)):
+        pd.testing.assert_frame_equal(lazy.page(max(first, 0), count), whole.page(max(first, 0), count))
+    pd.testing.assert_frame_equal(lazy.whole(), whole.whole())
+
+
+@pytest.mark.parametrize("choice", [FxChoice("USD"), FxChoice("EUR", "2023-06"), FxChoice("JPY", "1998")], ids=str)
+def test_remembered_rates_are_the_rates_looked_up_afresh(choice: FxChoice) -> None:
+    """A rate or a reason remembered for a (currency, date) is what looking it up again gives."""
+    from aifunding.analysis.conversion import rate_or_note
+
+    asked = [(c, d) for c in ("JPY", "USD", "GBP", "XYZ", None) for d in (*AWKWARD_DATES, "2024-04-19", None)]
+    first = [rate_or_note(c, d, choice) for c, d in asked]
+    assert (
+        [rate_or_note(c, d, choice) for c, d in asked]
+        == first
+        == [rate_or_note.__wrapped__(c, d, choice) for c, d in asked]
+    )
+    assert any(isinstance(r, str) for r in first) and any(not isinstance(r, str) for r in first)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [ViewState(), ViewState(countries=("JP",), lang="ja"), ViewState(countries=("GB",), currency="USD")],
+    ids=repr,
+)
+def test_the_headline_highlights_remembered_across_filters_are_found_afresh(
+    prepared: Prepared, state: ViewState
+) -> None:
+    from aifunding.outputs.summary import headline, highlights
+
+    prepared.memo.clear()
+    other = apply_view(prepared, state.with_(countries=("US",)))  # another filter fills the memo first
+    assert headline(prepared, other).highlights == highlights(prepared, state.lang, fx=state.fx)
+    view = apply_view(prepared, state)
+    assert headline(prepared, view).highlights == highlights(prepared, state.lang, fx=state.fx)
+    assert headline(prepared, view).highlights  # the bundled package has highlights to compare
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Short",
+        "A programme name long enough to wrap over two lines or more (target, planned)",
+        "生成AI基盤モデル開発支援プログラム（第2期）：目標",
+    ],
+)
+def test_a_remembered_axis_label_is_the_label_wrapped_afresh(name: str) -> None:
+    from aifunding.figures.base import AXIS_LABEL_WIDTH, wrap
+    from aifunding.figures.programmes import _wrapped_label
+
+    assert _wrapped_label(name) == _wrapped_label(name) == wrap(name, AXIS_LABEL_WIDTH)

@@ -10,7 +10,7 @@ from aifunding.figures.presentation import (
     report_table,
     shares_table,
 )
-from aifunding.figures.worded import Worded
+from aifunding.figures.worded import Worded, view_awards
 
 from ui.blocks import download_row, full_download_row, paged_table
 from ui.loading import served
@@ -24,7 +24,7 @@ t = translator()
 lang = view.state.lang
 # Worded a page at a time: the awards of a large view are worded only as far as someone reads them.
 tables = {
-    "awards": Worded(view.awards, lambda rows: awards_table(rows, prepared.package, money=view.money, lang=lang)),
+    "awards": view_awards(view, lambda rows: awards_table(rows, prepared.package, money=view.money, lang=lang)),
     "programmes": Worded(
         view.programmes, lambda rows: programmes_table(rows, prepared.package, money=view.money, lang=lang)
     ),

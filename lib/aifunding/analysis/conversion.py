@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -116,6 +117,9 @@ def convert_frame(
     return result
 
 
+# Every view converting its rows asks for the same few thousand (currency, date) rates again: each answer,
+# a rate or why there is none, is remembered (rates are frozen; the ECB table ships with the code).
+@lru_cache(maxsize=65536)
 def rate_or_note(currency: Any, at: Any, choice: FxChoice) -> Rate | str:
     """The rate converting ``currency`` on ``at`` (a date, partial or whole) to the chosen one, or why there is none."""
     try:

@@ -1,6 +1,6 @@
-"""The view model: the view state, the filter registry, and the filtered view every page draws from.
+"""The view model: the view state, the filtered view every page draws from, and the prepared package.
 
-Filters follow Datasette's design: each one is a small object that yields both a mask over the
+Filters (:mod:`aifunding.analysis.filters`) follow Datasette's design: each yields both a mask over the
 rows and a phrase describing itself, and the page shows the phrases as one sentence above the
 charts. Filters compose with AND; an empty selection means "no filter".
 """
@@ -30,9 +30,9 @@ from aifunding.analysis.conversion import (
     convert_frame,
     convert_programmes,
 )
+from aifunding.analysis.filters import FILTERS, Context, date_mask
 from aifunding.analysis.metrics import award_view, localized, market_share_view, programme_view
 from aifunding.data.dates import partial_bounds
-from aifunding.data.tree import ProgrammeTree
 from aifunding.data.vocabulary import Level
 from aifunding.i18n import Translator, translate
 from aifunding.loading.cache import PackageCache, source_digest
@@ -72,119 +72,46 @@ def fx_note_words(note: object, lang: str) -> object:
     return translate(key, lang) if key else note
 
 
-def date_mask(dates: pd.Series, start: datetime.date | None, end: datetime.date | None) -> pd.Series:
-    """Rows whose (partial) date overlaps [start, end]; undated rows fail once a bound is set."""
-    if start is None and end is None:
-        return pd.Series(True, index=dates.index)
-
-    def keep(value: object) -> bool:
-        if not isinstance(value, str):
-            return False
-        first, last = partial_bounds(value)
-        return (start is None or last >= start) and (end is None or first <= end)
-
-    return dates.map(keep).astype(bool)
-
-
-@dataclass(frozen=True)
-class Context:
-    """What filters need besides the rows: the programme tree and display names.
-
-    ``names`` are English; ``names_by_lang`` holds other languages, each name falling back to English.
-    """
-
-    tree: ProgrammeTree
-    names: Mapping[str, Mapping[str, str]]
-    programmes_by_org: Mapping[str, set[str]]
-    names_by_lang: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
-
-    def names_in(self, lang: str) -> Mapping[str, Mapping[str, str]]:
-        """Display names of countries, programmes and organisations in ``lang`` (English when missing)."""
-        return self.names_by_lang.get(lang, self.names)
-
-
-@dataclass(frozen=True)
-class Filter:
-    """One filter: which state field it reads, how it masks awards and programmes, how it reads aloud."""
-
-    key: str
-    state_field: str
-    award_mask: Callable[[pd.DataFrame, tuple[str, ...], Context], pd.Series]
-    programme_mask: Callable[[pd.DataFrame, tuple[str, ...], Context], pd.Series]
-    phrase_key: str
-    names_from: str
-
-
-def _scope(values: tuple[str, ...], ctx: Context) -> set[str]:
-    return ctx.tree.subtrees(values)
-
-
-def _award_has_org(frame: pd.DataFrame, values: tuple[str, ...]) -> pd.Series:
-    wanted = set(values)
-    return frame[C.RECIPIENT_IDS].map(lambda ids: bool(wanted.intersection(ids))).astype(bool)
-
-
-def _programme_awarded(frame: pd.DataFrame, values: tuple[str, ...], ctx: Context) -> pd.Series:
-    awarding = set().union(*(ctx.programmes_by_org.get(v, set()) for v in values))
-    return frame["id"].isin(ctx.tree.with_ancestors(awarding))
-
-
-FILTERS: tuple[Filter, ...] = (
-    Filter(
-        "country",
-        "countries",
-        lambda f, v, ctx: f[C.COUNTRY_ID].isin(v),
-        lambda f, v, ctx: f["country_id"].isin(v),
-        "sentence.country",
-        "countries",
-    ),
-    Filter(
-        "programme",
-        "programmes",
-        lambda f, v, ctx: f["programme_id"].isin(_scope(v, ctx)),
-        lambda f, v, ctx: f["id"].isin(_scope(v, ctx)),
-        "sentence.programme",
-        "programmes",
-    ),
-    Filter(
-        "kind",
-        "kinds",
-        lambda f, v, ctx: f[C.KIND].isin(v),
-        lambda f, v, ctx: f["kind"].isin(v),
-        "sentence.kind",
-        "kinds",
-    ),
-    Filter(
-        "organisation",
-        "organisations",
-        lambda f, v, ctx: _award_has_org(f, v),
-        # A programme is shown when it (or a round inside it) made an award to one of them.
-        lambda f, v, ctx: _programme_awarded(f, v, ctx),
-        "sentence.organisation",
-        "organisations",
-    ),
-)
-
-
 @dataclass
 class FilteredView:
     """The rows one page draws from, after the filters and the currency choice."""
 
     package: Package
     state: ViewState
-    # The awards in view in their published amounts; :attr:`awards` converts them when first read.
-    published_awards: pd.DataFrame
     programmes: pd.DataFrame
     market_shares: pd.DataFrame
     milestones: pd.DataFrame
+    # Which rows of the prepared frames are in view: what is read of every row is read once per package,
+    # and the awards' own columns are taken out of the prepared awards only when first read.
+    selection: Selection
     undated_excluded: int = 0
     phrases: list[str] = field(default_factory=list)
-    # Which rows of the prepared frames these are, so what is read of every row is read once per package.
-    selection: Selection | None = None
+
+    @property
+    def award_count(self) -> int:
+        """How many awards are in view, without taking them out of the prepared awards."""
+        rows = self.selection.award_rows
+        return len(self.selection.awards) if rows is None else len(rows)
 
     @property
     def empty(self) -> bool:
-        return self.published_awards.empty and self.programmes.empty
+        return self.award_count == 0 and self.programmes.empty
+
+    def award_columns(self, columns: Sequence[str]) -> pd.DataFrame:
+        """Only ``columns`` of the awards in view (in their published amounts), numbered from 0."""
+        if "published_awards" in self.__dict__:
+            return self.published_awards[list(columns)]
+        frame, rows = self.selection.awards[list(columns)], self.selection.award_rows
+        return (frame if rows is None else frame.take(rows)).reset_index(drop=True)
+
+    @cached_property
+    def published_awards(self) -> pd.DataFrame:
+        """The awards in view in their published amounts; :attr:`awards` converts them when first read.
+
+        Taken when first read: a page that shows no award (Overview, World) never copies the columns
+        of the hundreds of thousands of awards a filter keeps.
+        """
+        return self.award_columns(list(self.selection.awards.columns))
 
     @cached_property
     def awards(self) -> pd.DataFrame:
@@ -212,7 +139,7 @@ class FilteredView:
         t = Translator(self.state.lang)
         if self.empty:
             return t("sentence.none")
-        awards = t("sentence.awards", n=len(self.published_awards))
+        awards = t("sentence.awards", n=self.award_count)
         n_programmes = self.programme_count()
         text = t("sentence.showing", awards=awards, programmes=t("sentence.programmes", n=int(n_programmes)))
         if self.phrases:
@@ -258,7 +185,7 @@ class FilteredView:
         award_notes = (
             self.__dict__["awards"].get(C.FX_NOTE, pd.Series(dtype=object))
             if "awards" in self.__dict__
-            else conversion_notes(self.published_awards, fx)
+            else conversion_notes(self.award_columns(("amount", "currency", "announced")), fx)
         )
         notes = pd.concat([award_notes, self.programmes.get(C.FX_NOTE, pd.Series(dtype=object))])
         notes = notes[notes.notna() & (notes != NO_AMOUNT_NOTE)]
@@ -465,7 +392,6 @@ def apply_view(prepared: Prepared, state: ViewState, kind_labels: Mapping[str, s
 
     award_rows = np.flatnonzero(award_keep.to_numpy(dtype=bool))
     programme_rows = np.flatnonzero(programme_keep.to_numpy(dtype=bool))
-    shown_awards = awards.take(award_rows)
     shown_programmes = programmes.take(programme_rows)
     if state.fx is not None:
         shown_programmes = convert_programmes(shown_programmes, state.fx)
@@ -475,18 +401,17 @@ def apply_view(prepared: Prepared, state: ViewState, kind_labels: Mapping[str, s
     milestones = prepared.milestones
     milestones = milestones[
         _found_in(milestones["programme_id"], shown_programmes["id"])
-        | _found_in(milestones["award_id"], shown_awards["id"])
+        | _found_in(milestones["award_id"], awards["id"].take(award_rows))
     ]
     return FilteredView(
         prepared.package,
         state,
-        shown_awards.reset_index(drop=True),
         shown_programmes.reset_index(drop=True),
         shares.reset_index(drop=True),
         milestones.reset_index(drop=True),
+        Selection(awards=awards, programmes=programmes, programme_rows=programme_rows, award_rows=award_rows),
         undated,
         phrases,
-        Selection(awards=awards, programmes=programmes, programme_rows=programme_rows, award_rows=award_rows),
     )
 
 

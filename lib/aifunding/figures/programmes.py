@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -72,6 +73,7 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
         for v, parts in zip(allocated, rows.get(C.ALLOCATED_BY_BASIS, pd.Series(None, index=rows.index)), strict=True)
     ]
     dates = [format_partial_date(d if isinstance(d, str) else None, lang) for d in rows["announced"]]
+    n_awards = rows[C.N_AWARDS].tolist()  # read once, not a column look-up per bar
     fig = Draft()
     # Targets and plans in their own panel on their own scale (see plan_panels); one legend for both.
     split = has_plan_panel(is_plan)
@@ -90,7 +92,7 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
             legendgroup="declared",
             marker={"color": PALETTE[0], "pattern": {"shape": PLAN_PATTERN if plan else ""}},
             **value_labels(declared_labels[i] for i in pick),
-            customdata=[(declared_labels[i], dates[i], rows[C.N_AWARDS].iloc[i]) for i in pick],
+            customdata=[(declared_labels[i], dates[i], n_awards[i]) for i in pick],
             hovertemplate="<b>%{y}</b><br>"
             + "<br>".join(
                 (
@@ -150,6 +152,12 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
     )
 
 
+@lru_cache(maxsize=65536)
+def _wrapped_label(name: str) -> str:
+    """An axis label wrapped to :data:`AXIS_LABEL_WIDTH` (the same names recur in every filter's charts)."""
+    return wrap(name, AXIS_LABEL_WIDTH)
+
+
 def has_plan_panel(is_plan: pd.Series) -> bool:
     """True when targets and plans get a panel of their own (there is committed money beside them)."""
     return bool(is_plan.any() and (~is_plan).any())
@@ -182,7 +190,7 @@ def plan_panels(
         return [end for end, p in zip(ends, is_plan, strict=False) if not split or p == plans]
 
     # Long names wrap, so they never squeeze the bars and the values at their ends off the plot.
-    wrapped = {name: wrap(str(name), AXIS_LABEL_WIDTH) for name in labels}
+    wrapped = {name: _wrapped_label(str(name)) for name in labels}
 
     def ticks(names: Sequence[str]) -> dict[str, Any]:
         return {"tickvals": list(names), "ticktext": [wrapped[name] for name in names]}

@@ -11,18 +11,52 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+
+from aifunding.analysis.view import FilteredView
 
 
 @dataclass(frozen=True)
-class Worded:
-    """Plain rows and the function that makes their display table (any slice of them, in order)."""
+class Taken:
+    """The rows at ``positions`` of ``source``, numbered from 0, taken only as far as they are read."""
 
-    rows: pd.DataFrame
-    word: Callable[[pd.DataFrame], pd.DataFrame]
+    source: pd.DataFrame
+    positions: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.positions)
+
+    def part(self, first: int, count: int) -> pd.DataFrame:
+        """The rows from position ``first``, numbered as in the whole (as ``whole().iloc[first:first + count]``)."""
+        picked = self.source.take(self.positions[first : first + count])
+        picked.index = pd.RangeIndex(first, first + len(picked))
+        return picked
+
+    def whole(self) -> pd.DataFrame:
+        return self.part(0, len(self))
+
+
+class Worded:
+    """Plain rows and the function that makes their display table (any slice of them, in order).
+
+    The rows may be :class:`Taken`: a page then takes (and words) its own rows only, and the rest are
+    taken when something reads them all (a download, :meth:`where`).
+    """
+
+    def __init__(self, rows: pd.DataFrame | Taken, word: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
+        self._rows = rows
+        self.word = word
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """Every plain row."""
+        if isinstance(self._rows, Taken):
+            self._rows = self._rows.whole()
+        return self._rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
     @classmethod
     def of(cls, table: pd.DataFrame) -> Worded:
@@ -31,6 +65,8 @@ class Worded:
 
     def page(self, first: int, count: int) -> pd.DataFrame:
         """The display table of ``count`` rows from position ``first``."""
+        if isinstance(self._rows, Taken):
+            return self.word(self._rows.part(first, count))
         return self.word(self.rows.iloc[first : first + count])
 
     def head(self, count: int) -> pd.DataFrame:
@@ -51,4 +87,16 @@ class Worded:
     def then(self, reword: Callable[[pd.DataFrame], pd.DataFrame]) -> Worded:
         """The same rows, their display table passed through ``reword`` (fewer columns, say)."""
         word = self.word
-        return Worded(self.rows, lambda part: reword(word(part)))
+        return Worded(self._rows, lambda part: reword(word(part)))
+
+
+def view_awards(view: FilteredView, word: Callable[[pd.DataFrame], pd.DataFrame]) -> Worded:
+    """The awards in view worded by ``word``: in published amounts a page takes only its own rows.
+
+    Converted awards are converted whole (a page's rows alone could come out with other column types).
+    """
+    selection = view.selection
+    if view.state.fx is not None or "published_awards" in view.__dict__:
+        return Worded(view.awards, word)
+    rows = selection.award_rows
+    return Worded(Taken(selection.awards, np.arange(len(selection.awards)) if rows is None else rows), word)

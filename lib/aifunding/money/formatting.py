@@ -333,10 +333,15 @@ def _compact_en(value: Decimal, currency: str) -> str:
     key = (currency, magnitude, shown, shown.is_signed())  # -0.00 is written "-$0", and equals 0.00
     text = _COMPACT_EN.get(key)
     if text is None:
-        text = format_compact_currency(value, currency, locale=BABEL_LOCALES["en"], fraction_digits=MAX_FRACTION_DIGITS)
+        text = _compact_en_from_template(magnitude, shown, currency)
+        if text is None:
+            text = format_compact_currency(
+                value, currency, locale=BABEL_LOCALES["en"], fraction_digits=MAX_FRACTION_DIGITS
+            )
+            text = _apply_symbol_override(text, currency, "en")
         if len(_COMPACT_EN) >= _COMPACT_EN_SIZE:
             _COMPACT_EN.clear()
-        _COMPACT_EN[key] = text = _apply_symbol_override(text, currency, "en")
+        _COMPACT_EN[key] = text
     return text
 
 
@@ -346,6 +351,37 @@ def _compact_en(value: Decimal, currency: str) -> str:
 # the rest reuse its text (bounded; emptied when full).
 _COMPACT_EN: dict[tuple[str, int, Decimal, bool], str] = {}
 _COMPACT_EN_SIZE = 200_000
+
+
+_PROBE = Decimal(2)  # the figure Babel writes a unit's text around; 1 is left to Babel (its plural form)
+
+
+def _compact_en_from_template(magnitude: int, shown: Decimal, currency: str) -> str | None:
+    """What Babel writes for a figure shown as ``shown`` in the unit of ``magnitude``, without asking it again.
+
+    Babel writes the same text around the digits (symbol, sign, unit) for every figure of a unit and
+    sign; the digits are the figure's integer part ungrouped (every en pattern is ¤0K to ¤000T) and at
+    most two decimals without trailing zeros. None when Babel must write it: below 1,000 (no unit),
+    the figure 1, and a figure that rounding carries into the next unit (999.995K is written $1M).
+    """
+    frame = _compact_en_frame(magnitude, currency, shown.is_signed()) if magnitude else None
+    size = abs(shown)
+    if frame is None or size == 1 or size >= frame[2]:
+        return None
+    return frame[0] + format(size.normalize(), "f") + frame[1]
+
+
+@cache
+def _compact_en_frame(magnitude: int, currency: str, negative: bool) -> tuple[str, str, int] | None:
+    """Babel's text before and after the digits (this unit, currency, sign), and the unit's first too-large figure."""
+    divisors = dict(_compact_divisors())
+    probe = _PROBE * divisors[magnitude] * (-1 if negative else 1)
+    text = format_compact_currency(probe, currency, locale=BABEL_LOCALES["en"], fraction_digits=MAX_FRACTION_DIGITS)
+    before, digit, after = _apply_symbol_override(text, currency, "en").partition(str(_PROBE))
+    larger = [m for m in divisors if m > magnitude]
+    limit = min(larger) // divisors[magnitude] if larger else 1000
+    # A symbol holding the probe's digit would make the split ambiguous: Babel writes those.
+    return (before, after, limit) if digit and str(_PROBE) not in before + after else None
 
 
 @cache

@@ -17,7 +17,7 @@ import pandas as pd
 
 from aifunding.analysis.adding import SCOPES, AddingRule, Total
 from aifunding.analysis.conversion import FxChoice
-from aifunding.analysis.view import FilteredView, Prepared, recipient_count
+from aifunding.analysis.view import FilteredView, Prepared, recipient_count, remembered
 from aifunding.data.vocabulary import Level
 from aifunding.i18n import Translator
 from aifunding.money.formatting import (
@@ -144,10 +144,13 @@ def headline(prepared: Prepared, view: FilteredView) -> Headline:
     rule = adding_rule(prepared)
     money = view.money
     currency = money.currency
+    # The rule reads each row through ``within`` from the whole frames: the view's award columns are read
+    # only for converted amounts, so a view in published amounts never takes them out of the prepared awards.
+    awards = view.awards if money.converted else view.award_columns(["id"])
     totals = rule.totals(
         SCOPES,
         view.programmes,
-        view.awards,
+        awards,
         value_column=money.value_column,
         currency_column=money.currency_column,
         currency=currency,
@@ -160,7 +163,12 @@ def headline(prepared: Prepared, view: FilteredView) -> Headline:
         totals,
         programmes,
         recipients,
-        highlights(prepared, view.state.lang, fx=view.state.fx),
+        # The same for every filter: found once per language and currency, not on each new filter's first visit.
+        remembered(
+            prepared,
+            ("highlights", view.state.lang, view.state.fx),
+            lambda: highlights(prepared, view.state.lang, fx=view.state.fx),
+        ),
     )
 
 

@@ -1,0 +1,111 @@
+"""The filter registry: each filter masks the awards and the programmes and reads itself aloud.
+
+Filters follow Datasette's design (see :mod:`aifunding.analysis.view`, which applies them): a small
+object per filter yields a mask over the rows and a phrase describing itself.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from aifunding import columns as C
+from aifunding.data.dates import partial_bounds
+from aifunding.data.tree import ProgrammeTree
+
+
+def date_mask(dates: pd.Series, start: datetime.date | None, end: datetime.date | None) -> pd.Series:
+    """Rows whose (partial) date overlaps [start, end]; undated rows fail once a bound is set."""
+    if start is None and end is None:
+        return pd.Series(True, index=dates.index)
+
+    def keep(value: object) -> bool:
+        if not isinstance(value, str):
+            return False
+        first, last = partial_bounds(value)
+        return (start is None or last >= start) and (end is None or first <= end)
+
+    return dates.map(keep).astype(bool)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What filters need besides the rows: the programme tree and display names.
+
+    ``names`` are English; ``names_by_lang`` holds other languages, each name falling back to English.
+    """
+
+    tree: ProgrammeTree
+    names: Mapping[str, Mapping[str, str]]
+    programmes_by_org: Mapping[str, set[str]]
+    names_by_lang: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+
+    def names_in(self, lang: str) -> Mapping[str, Mapping[str, str]]:
+        """Display names of countries, programmes and organisations in ``lang`` (English when missing)."""
+        return self.names_by_lang.get(lang, self.names)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One filter: which state field it reads, how it masks awards and programmes, how it reads aloud."""
+
+    key: str
+    state_field: str
+    award_mask: Callable[[pd.DataFrame, tuple[str, ...], Context], pd.Series]
+    programme_mask: Callable[[pd.DataFrame, tuple[str, ...], Context], pd.Series]
+    phrase_key: str
+    names_from: str
+
+
+def _scope(values: tuple[str, ...], ctx: Context) -> set[str]:
+    return ctx.tree.subtrees(values)
+
+
+def _award_has_org(frame: pd.DataFrame, values: tuple[str, ...]) -> pd.Series:
+    wanted = set(values)
+    return frame[C.RECIPIENT_IDS].map(lambda ids: bool(wanted.intersection(ids))).astype(bool)
+
+
+def _programme_awarded(frame: pd.DataFrame, values: tuple[str, ...], ctx: Context) -> pd.Series:
+    awarding = set().union(*(ctx.programmes_by_org.get(v, set()) for v in values))
+    return frame["id"].isin(ctx.tree.with_ancestors(awarding))
+
+
+FILTERS: tuple[Filter, ...] = (
+    Filter(
+        "country",
+        "countries",
+        lambda f, v, ctx: f[C.COUNTRY_ID].isin(v),
+        lambda f, v, ctx: f["country_id"].isin(v),
+        "sentence.country",
+        "countries",
+    ),
+    Filter(
+        "programme",
+        "programmes",
+        lambda f, v, ctx: f["programme_id"].isin(_scope(v, ctx)),
+        lambda f, v, ctx: f["id"].isin(_scope(v, ctx)),
+        "sentence.programme",
+        "programmes",
+    ),
+    Filter(
+        "kind",
+        "kinds",
+        lambda f, v, ctx: f[C.KIND].isin(v),
+        lambda f, v, ctx: f["kind"].isin(v),
+        "sentence.kind",
+        "kinds",
+    ),
+    Filter(
+        "organisation",
+        "organisations",
+        lambda f, v, ctx: _award_has_org(f, v),
+        # A programme is shown when it (or a round inside it) made an award to one of them.
+        lambda f, v, ctx: _programme_awarded(f, v, ctx),
+        "sentence.organisation",
+        "organisations",
+    ),
+)
