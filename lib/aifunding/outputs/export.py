@@ -134,6 +134,8 @@ def _basis_words(frame: pd.DataFrame, column: str = "basis") -> pd.Series:
     # Each distinct basis worded once, then mapped: a million awards carry a handful of them.
     values = frame[column]
     words = {b: basis_label(b) for b in values.dropna().unique().tolist() if isinstance(b, str)}
+    if not words:  # no basis at all: mapping would give a float column of NaN, which "" cannot fill
+        return pd.Series("", index=values.index, dtype="str")
     return values.map(words).fillna("").astype("str")
 
 
