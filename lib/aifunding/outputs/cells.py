@@ -45,9 +45,10 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
-# The same prefixes (one character each) as a pattern for Arrow: a text column is checked in one pass.
-assert all(len(prefix) == 1 for prefix in FORMULA_PREFIXES)
-_FORMULA_START = "^[" + "".join("\\" + p if p in "-\\]^" else p for p in FORMULA_PREFIXES) + "]"
+# The same prefixes (one ASCII character each) as bytes for Arrow: a text column is checked by its first byte in
+# one pass (a character beyond ASCII never starts with one of these bytes in UTF-8).
+assert all(len(prefix) == 1 and prefix.isascii() for prefix in FORMULA_PREFIXES)
+_FORMULA_FIRST_BYTES = tuple(prefix.encode() for prefix in FORMULA_PREFIXES)
 
 
 def _starts_like_a_formula(values: pd.Series) -> pd.Series | None:
@@ -56,7 +57,11 @@ def _starts_like_a_formula(values: pd.Series) -> pd.Series | None:
         import pyarrow as pa  # type: ignore[import-untyped]
         import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-        starts = pc.fill_null(pc.match_substring_regex(pa.array(values), _FORMULA_START), False)
+        text = pa.array(values)
+        first = pc.binary_slice(
+            text.cast(pa.large_binary() if pa.types.is_large_string(text.type) else pa.binary()), 0, 1
+        )
+        starts = pc.fill_null(pc.is_in(first, value_set=pa.array(_FORMULA_FIRST_BYTES, first.type)), False)
         if not pc.any(starts).as_py():
             return None
         return pd.Series(starts.to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
