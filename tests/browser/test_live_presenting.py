@@ -165,6 +165,31 @@ def test_followers_see_the_presenters_page_filter_and_slide(browser, server) -> 
         screenshot(audience, SHOTS, "follower-slide-2")
 
 
+def test_followers_take_the_presenters_currency_and_conversion_date(browser, server) -> None:
+    with live_session(browser, server) as (presenter, link), follower(browser, link) as audience:
+        # The currency: the follower's amounts are converted too.
+        presenter.locator(".st-key-w_cur").click()
+        presenter.keyboard.type("USD")
+        presenter.keyboard.press("Enter")
+        presenter.wait_for_function("() => location.search.includes('cur=USD')", timeout=30_000)
+        wait_for_app(presenter)
+        followed(audience, "() => location.search.includes('cur=USD')", "the currency")
+        wait_for_app(audience)
+        audience.locator(".st-key-w_fx").wait_for()  # the conversion controls appear once there is a currency
+        assert audience.locator(".st-key-w_cur input").input_value() == "USD"
+        # The conversion date: one ECB date for every figure instead of each announcement's.
+        presenter.locator(".st-key-w_fx").get_by_text("ECB rate on one date").click()
+        presenter.wait_for_function("() => /[?&]fx=\\d{4}-\\d{2}-\\d{2}/.test(location.search)", timeout=30_000)
+        wait_for_app(presenter)
+        chosen = query(presenter)["fx"][0]
+        followed(audience, f"() => location.search.includes('fx={chosen}')", "the conversion date")
+        wait_for_app(audience)
+        assert audience.locator(".st-key-w_fxdate input").input_value() == chosen
+        assert query(audience)["cur"] == ["USD"] and "key" not in query(audience)
+        assert exceptions(audience) == [] and exceptions(presenter) == []
+        screenshot(audience, SHOTS, "follower-usd-fixed-date")
+
+
 def test_a_japanese_follower_follows_an_english_presenter_in_japanese(browser, server) -> None:
     with live_session(browser, server) as (presenter, link), follower(browser, link, lang="ja") as audience:
         assert "発表者の画面をライブで追従中" in alerts(audience)
