@@ -119,7 +119,7 @@ def _families(awards: pd.DataFrame, view: FilteredView) -> Sequence[tuple[str, s
 def _recipient_awards(view: FilteredView) -> pd.DataFrame:
     """The columns of the awards in view that the recipient charts and :func:`_families` read, numbered from 0.
 
-    Not every column of every award: at a million awards that took most of a Companies rerun.
+    Not every column of every award: at a million awards that was a third of a Companies rerun.
     """
     lang = view.state.lang
     wanted = recipient_columns(view.money, lang) | {C.ROOT_PROGRAMME_ID}
