@@ -11,7 +11,7 @@ from ui.text import empty_notice
 
 prepared, view = start("companies")
 t = translator()
-if view.awards.empty:
+if view.award_count == 0:
     empty_notice()
     st.stop()
 drawn = page_charts(prepared, view, "companies")

@@ -32,6 +32,7 @@ from aifunding.analysis.conversion import (
 )
 from aifunding.analysis.filters import FILTERS, Context, date_mask
 from aifunding.analysis.metrics import award_view, localized, market_share_view, programme_view
+from aifunding.analysis.view_awards import ViewAwards
 from aifunding.data.dates import partial_bounds
 from aifunding.data.vocabulary import Level
 from aifunding.i18n import Translator, translate
@@ -123,6 +124,11 @@ class FilteredView:
         if self.state.fx is None:
             return self.published_awards
         return convert_frame(self.published_awards, self.state.fx)
+
+    @cached_property
+    def lazy_awards(self) -> ViewAwards:
+        """The awards in view (converted when a currency is chosen), taken as far as read: a chart's columns, a page."""
+        return ViewAwards(self.selection, self.state.fx)
 
     @cached_property
     def money(self) -> Money:

@@ -56,11 +56,17 @@ def _add_others_bar(fig: Draft, total: float, label: str, currency: str) -> None
     )
 
 
-def _read_columns(awards: pd.DataFrame, money: Money, lang: str) -> pd.DataFrame:
-    """``awards`` with only the columns the chart reads: the rows it keeps are taken of a dozen columns, not all."""
+def recipient_columns(money: Money, lang: str) -> set[str]:
+    """The columns :func:`build_recipient_figure` reads (those of them a frame has), in ``lang``."""
     wanted = {money.value_column, money.currency_column, "id", "basis", "announced", C.SOURCE_IDS, C.CAVEAT_IDS}
     for stem in (C.PROJECT_LABEL, "programme_name", "purpose"):
         wanted.update((stem, f"{stem}_en", f"{stem}_{lang}"))
+    return wanted
+
+
+def _read_columns(awards: pd.DataFrame, money: Money, lang: str) -> pd.DataFrame:
+    """``awards`` with only the columns the chart reads: the rows it keeps are taken of a dozen columns, not all."""
+    wanted = recipient_columns(money, lang)
     return awards[[column for column in awards.columns if column in wanted]]
 
 

@@ -110,7 +110,7 @@ def awards_table(awards: pd.DataFrame, package: Package, *, money: Money = ORIGI
 def unpublished_awards(rows: Worded, money: Money = ORIGINAL, lang: str = "en") -> Worded:
     """The awards of ``rows`` (worded by :func:`awards_table` in ``lang``) with no amount, in fewer columns."""
     shown = [column(key, lang) for key in ("project", "programme", "announced", "purpose", "sources")]
-    return rows.where(rows.rows[money.value_column].isna()).then(lambda table: table[shown])
+    return rows.where(rows.column(money.value_column).isna()).then(lambda table: table[shown])
 
 
 def programmes_table(

@@ -24,13 +24,14 @@ from aifunding import columns as C
 from aifunding.analysis.conversion import Money
 from aifunding.analysis.metrics import localized
 from aifunding.analysis.view import FilteredView, Prepared, apply_view
+from aifunding.analysis.view_awards import ViewAwards
 from aifunding.data.vocabulary import Level, SupportKind
-from aifunding.figures.companies import build_recipient_figure
+from aifunding.figures.companies import build_recipient_figure, recipient_columns
 from aifunding.figures.market import build_market_figure
 from aifunding.figures.plain import figure_meta
 from aifunding.figures.presentation import awards_table, programme_families, programmes_table, shares_table
 from aifunding.figures.programmes import build_annualised_figure, build_programme_totals_figure, build_timeline_figure
-from aifunding.figures.worded import Worded
+from aifunding.figures.worded import Taken, Worded
 from aifunding.figures.world import build_world_figure
 from aifunding.i18n import Translator
 
@@ -68,6 +69,9 @@ class Chart:
     prefix: str | None = None  # a split chart's widget keys are "<prefix or key>-<group>"
     limit: int | None = None  # a split chart draws at most this many groups (the largest first)
     more: str | None = None  # message key (with {n}) saying how many groups the limit left out
+    # Where the rows ``select`` picks come from when it picks only the columns the figure reads: each row is
+    # numbered by its position there, and the table behind the chart words all its columns, taken when read.
+    rows_of: Callable[[FilteredView], ViewAwards] | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,18 @@ def _families(awards: pd.DataFrame, view: FilteredView) -> Sequence[tuple[str, s
     )
 
 
+def _recipient_awards(view: FilteredView) -> pd.DataFrame:
+    """The columns of the awards in view that the recipient charts and :func:`_families` read, numbered from 0.
+
+    Not every column of every award: at a million awards that was a third of a Companies rerun.
+    """
+    lang = view.state.lang
+    wanted = recipient_columns(view.money, lang) | {C.ROOT_PROGRAMME_ID}
+    wanted.update(("root_programme_name", "root_programme_name_en", f"root_programme_name_{lang}"))
+    awards = view.lazy_awards
+    return awards.columns([name for name in awards.names if name in wanted])
+
+
 def _markets(shares: pd.DataFrame, view: FilteredView) -> list[tuple[str, str | None, pd.DataFrame]]:
     """Never one axis for two market definitions: each market is its own panel."""
     return [(str(market_id), None, panel) for market_id, panel in shares.groupby("market_id", sort=False)]
@@ -143,22 +159,24 @@ OVERVIEW_TOTALS = Chart(
 )
 RECIPIENTS = Chart(
     "recipients",
-    lambda view: view.awards,
+    _recipient_awards,
     _money_builder(build_recipient_figure),
     _awards_rows,
     heading="companies.title",
+    rows_of=lambda view: view.lazy_awards,
 )
 # The all-programme chart is dominated by the largest award; each programme's own pool is what its
 # recipients compete for, so each gets its own chart too.
 RECIPIENT_FAMILIES = Chart(
     "recipient-families",
-    lambda view: view.awards,
+    _recipient_awards,
     _money_builder(build_recipient_figure),
     _awards_rows,
     split=_families,
     prefix="recipients",
     limit=MAX_FAMILIES,
     more="companies.more_families",
+    rows_of=lambda view: view.lazy_awards,
 )
 # Budget frames and their budget lines hold money for far more than AI programmes: they are in the
 # nesting table, not drawn against the programmes they contain.
@@ -259,9 +277,11 @@ def draw(chart: Chart, prepared: Prepared, view: FilteredView) -> list[Drawn]:
 def _table(chart: Chart, figure: go.Figure, rows: pd.DataFrame, view: FilteredView) -> Worded:
     """The rows ``figure`` drew (those its metadata names, when it names them), worded by the chart's table.
 
-    Nothing is worded here: a page words the rows it shows, a download all of them, when asked.
+    Nothing is worded here: a page words the rows it shows, a download all of them, when asked. Rows of a
+    chart with ``rows_of`` are not even taken: each is found there by its number, when read.
     """
-    worded = Worded(rows, lambda part: chart.table(part, view))
+    plain = rows if chart.rows_of is None else Taken(chart.rows_of(view), rows.index.to_numpy())
+    worded = Worded(plain, lambda part: chart.table(part, view))
     drawn = figure_meta(figure).get("row_ids")
     return worded if drawn is None or "id" not in rows.columns else worded.with_ids(drawn)
 

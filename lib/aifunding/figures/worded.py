@@ -15,13 +15,18 @@ import numpy as np
 import pandas as pd
 
 from aifunding.analysis.view import FilteredView
+from aifunding.analysis.view_awards import ViewAwards
 
 
 @dataclass(frozen=True)
 class Taken:
-    """The rows at ``positions`` of ``source``, numbered from 0, taken only as far as they are read."""
+    """The rows at ``positions`` of ``source``, numbered from 0, taken only as far as they are read.
 
-    source: pd.DataFrame
+    ``source`` is a frame or the awards of a view (:class:`~aifunding.analysis.view_awards.ViewAwards`,
+    converted when its view converts), which take a column without the others.
+    """
+
+    source: pd.DataFrame | ViewAwards
     positions: np.ndarray
 
     def __len__(self) -> int:
@@ -35,6 +40,15 @@ class Taken:
 
     def whole(self) -> pd.DataFrame:
         return self.part(0, len(self))
+
+    def column(self, name: str) -> pd.Series:
+        """One column of every row, numbered from 0, without taking the others."""
+        whole = self.source[name] if isinstance(self.source, pd.DataFrame) else self.source.columns([name])[name]
+        return whole.take(self.positions).reset_index(drop=True)
+
+    def where(self, keep: np.ndarray) -> Taken:
+        """The rows where ``keep`` (a mask over these rows) holds, still not taken."""
+        return Taken(self.source, self.positions[keep])
 
 
 class Worded:
@@ -76,13 +90,19 @@ class Worded:
         """Every row worded: for a download, built when it is asked for."""
         return self.word(self.rows)
 
+    def column(self, name: str) -> pd.Series:
+        """One plain column of every row, numbered as :attr:`rows` (taken rows give it without taking the rest)."""
+        return self._rows.column(name) if isinstance(self._rows, Taken) else self.rows[name]
+
     def where(self, keep: pd.Series) -> Worded:
-        """The rows where ``keep`` (aligned with :attr:`rows`) holds, worded the same way."""
+        """The rows where ``keep`` (aligned with :attr:`rows`) holds, worded the same way (taken rows stay untaken)."""
+        if isinstance(self._rows, Taken):
+            return Worded(self._rows.where(keep.to_numpy(dtype=bool)), self.word)
         return Worded(self.rows[keep.to_numpy(dtype=bool)], self.word)
 
     def with_ids(self, ids: Iterable[str], column: str = "id") -> Worded:
         """Only the rows whose ``column`` is one of ``ids`` (the rows a chart drew)."""
-        return self.where(self.rows[column].isin(list(ids)))
+        return self.where(self.column(column).isin(list(ids)))
 
     def then(self, reword: Callable[[pd.DataFrame], pd.DataFrame]) -> Worded:
         """The same rows, their display table passed through ``reword`` (fewer columns, say)."""
@@ -91,12 +111,11 @@ class Worded:
 
 
 def view_awards(view: FilteredView, word: Callable[[pd.DataFrame], pd.DataFrame]) -> Worded:
-    """The awards in view worded by ``word``: in published amounts a page takes only its own rows.
+    """The awards in view worded by ``word``: a page takes (and words) only its own rows.
 
-    Converted awards are converted whole (a page's rows alone could come out with other column types).
+    Converted awards take their converted columns from the view's conversion, done whole once (a page's
+    rows converted alone could come out with other column types).
     """
-    selection = view.selection
-    if view.state.fx is not None or "published_awards" in view.__dict__:
+    if "awards" in view.__dict__ or (view.state.fx is None and "published_awards" in view.__dict__):
         return Worded(view.awards, word)
-    rows = selection.award_rows
-    return Worded(Taken(selection.awards, np.arange(len(selection.awards)) if rows is None else rows), word)
+    return Worded(Taken(view.lazy_awards, np.arange(view.award_count)), word)

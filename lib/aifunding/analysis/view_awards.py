@@ -1,0 +1,79 @@
+"""The awards in view by position, taken as far as they are read: some columns of all, or all columns of some.
+
+A filter keeps hundreds of thousands of a million awards. The Companies charts read a dozen of their
+columns and the table behind each chart shows a page of their rows, so neither needs every column of
+every award (the ``note`` column alone holds 200 MB of text at a million awards). A conversion reads
+three columns of each award; it is done once per view, from those three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from aifunding.analysis.adding import Selection
+from aifunding.analysis.conversion import FxChoice, convert_frame
+
+# What :func:`~aifunding.analysis.conversion.convert_frame` reads of each row: amount, currency and date.
+CONVERSION_INPUTS = ("amount", "currency", "announced")
+
+
+@dataclass(frozen=True)
+class ViewAwards:
+    """The awards ``selection`` keeps, in its order, as ``FilteredView.awards`` holds them (converted by ``fx``).
+
+    :meth:`columns` gives some columns of every award and :meth:`take` every column of some: the cells,
+    types and column order of the same part of the whole frame, numbered from 0.
+    """
+
+    selection: Selection
+    fx: FxChoice | None = None
+    # Columns already taken, by the names asked for: the charts of one page ask for the same ones.
+    _kept: dict[tuple[str, ...], pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
+
+    def __len__(self) -> int:
+        rows = self.selection.award_rows
+        return len(self.selection.awards) if rows is None else len(rows)
+
+    def _published(self, names: Sequence[str], positions: np.ndarray | None = None) -> pd.DataFrame:
+        """``names`` of the awards at ``positions`` in view (None: all), in their published amounts."""
+        rows = self.selection.award_rows
+        if positions is not None:
+            rows = positions if rows is None else rows[positions]
+        frame = self.selection.awards[list(names)]
+        return (frame if rows is None else frame.take(rows)).reset_index(drop=True)
+
+    @cached_property
+    def conversion(self) -> pd.DataFrame:
+        """The columns a conversion adds (converted amount, rate, note...), for every award in view."""
+        if self.fx is None:
+            return pd.DataFrame(index=pd.RangeIndex(len(self)))
+        return convert_frame(self._published(CONVERSION_INPUTS), self.fx).drop(columns=list(CONVERSION_INPUTS))
+
+    @property
+    def names(self) -> list[str]:
+        """Every column, in the order of the whole frame: the published ones, then those a conversion adds."""
+        return [*self.selection.awards.columns, *self.conversion.columns]
+
+    def columns(self, names: Sequence[str]) -> pd.DataFrame:
+        """Only ``names`` of every award in view, numbered from 0."""
+        key = tuple(names)
+        if key not in self._kept:
+            added = [name for name in names if name in self.conversion.columns]
+            published = self._published([name for name in names if name not in added])
+            self._kept[key] = (
+                pd.concat([published, self.conversion[added]], axis=1)[list(names)] if added else published
+            )
+        return self._kept[key]
+
+    def take(self, positions: np.ndarray, /) -> pd.DataFrame:
+        """Every column of the awards at ``positions`` in view, numbered from 0."""
+        positions = np.asarray(positions, dtype=np.intp)
+        published = self._published(list(self.selection.awards.columns), positions)
+        if self.fx is None:
+            return published
+        return pd.concat([published, self.conversion.take(positions).reset_index(drop=True)], axis=1)

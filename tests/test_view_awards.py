@@ -1,0 +1,156 @@
+"""The awards in view taken as far as read, against the whole frames they stand for.
+
+The Companies charts read a dozen columns of the awards in view, and the table behind each chart takes
+the rows it shows when it shows them (:mod:`aifunding.analysis.view_awards`, ``Chart.rows_of``). The
+first way took every column of every award in view and drew everything from that frame: both must give
+the same figures, the same tables and the same rows, in original and converted money, empty or not.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.utils
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aifunding import columns as C
+from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_view, prepare
+from aifunding.figures.presentation import unpublished_awards
+from aifunding.figures.registry import Chart, Drawn, draw, page_charts
+from aifunding.figures.worded import Taken, Worded
+from aifunding.loading.package import load_package
+
+from packages import generate
+
+STATES = [
+    ViewState(),
+    ViewState(countries=("JP",)),
+    ViewState(countries=("JP",), lang="ja"),
+    ViewState(countries=("GB", "US"), currency="USD"),  # converted at each announcement's rate
+    ViewState(kinds=("grant",), currency="EUR", fx_at="2024-04-19", lang="ja"),  # at one date's rate
+    ViewState(countries=("XX",)),  # empty
+    ViewState(countries=("XX",), currency="USD"),  # empty and converted
+]
+
+
+@pytest.fixture(scope="module")
+def packages(prepared: Prepared, tmp_path_factory: pytest.TempPathFactory) -> list[Prepared]:
+    """The bundled package, and a generated one with more recipients than a chart draws and many programmes."""
+    folder = tmp_path_factory.mktemp("generated") / "package"
+    generate(1500, folder, seed=8)
+    return [prepared, prepare(load_package(Path(folder)))]
+
+
+def with_an_organisation(prepared: Prepared, state: ViewState) -> ViewState:
+    """``state`` filtered to the first recipient of the package's first award (the organisation filter)."""
+    return state.with_(organisations=(prepared.awards[C.RECIPIENT_IDS].iloc[0][0],))
+
+
+@pytest.mark.parametrize("state", STATES, ids=repr)
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_some_columns_or_some_rows_are_that_part_of_the_whole_frame(
+    packages: list[Prepared], state: ViewState, data: st.DataObject
+) -> None:
+    """Columns of every award, rows of every column: the cells, types, order and numbering of the whole frame's."""
+    for prepared in packages:
+        view = apply_view(prepared, state)
+        lazy = view.lazy_awards
+        names = data.draw(st.lists(st.sampled_from(lazy.names), min_size=1, max_size=6, unique=True))
+        n = len(lazy)
+        positions = np.asarray(data.draw(st.lists(st.integers(0, max(n - 1, 0)), max_size=8 if n else 0)), dtype=int)
+        columns, rows = lazy.columns(names), lazy.take(positions)
+        assert "published_awards" not in view.__dict__ and "awards" not in view.__dict__  # nothing taken whole
+        whole = view.awards  # the first way: every column of every award, converted whole
+        assert n == len(whole) == view.award_count and lazy.names == list(whole.columns)
+        pd.testing.assert_frame_equal(columns, whole[names])
+        pd.testing.assert_frame_equal(rows, whole.take(positions).reset_index(drop=True))
+
+
+def whole_frame(chart: Chart) -> Chart:
+    """``chart`` as it was first drawn: from every column of the awards in view, its rows those frames."""
+    return replace(chart, select=lambda view: view.awards, rows_of=None)
+
+
+def figure_json(drawn: Drawn) -> str:
+    return json.dumps(drawn.figure.to_dict(), cls=plotly.utils.PlotlyJSONEncoder)
+
+
+def assert_same_drawn(new: Drawn, old: Drawn) -> None:
+    """The same figure JSON, words and rows: each page, the whole table, and the plain rows."""
+    words = ("key", "heading", "on_page", "intro", "note")
+    assert [getattr(new, name) for name in words] == [getattr(old, name) for name in words]
+    assert figure_json(new) == figure_json(old)
+    assert_same_rows(new.rows, old.rows)
+
+
+def assert_same_rows(new: Worded, old: Worded) -> None:
+    assert len(new) == len(old)
+    for first, count in ((0, 3), (2, 4), (max(len(old) - 2, 0), 5)):
+        pd.testing.assert_frame_equal(new.page(first, count), old.page(first, count))
+    pd.testing.assert_frame_equal(new.whole(), old.whole())
+    pd.testing.assert_frame_equal(new.rows.reset_index(drop=True), old.rows.reset_index(drop=True))
+
+
+@pytest.mark.parametrize("organisation", [False, True], ids=["", "organisation"])
+@pytest.mark.parametrize("state", STATES, ids=repr)
+def test_the_companies_charts_from_a_few_columns_are_the_charts_from_whole_frames(
+    packages: list[Prepared], state: ViewState, organisation: bool
+) -> None:
+    for prepared in packages:
+        shown = with_an_organisation(prepared, state) if organisation else state
+        view, first_way = apply_view(prepared, shown), apply_view(prepared, shown)
+        drawn = {chart.key: draw(chart, prepared, view) for chart in page_charts("companies")}
+        # Drawn, nothing took every column of the awards in view; the tables take their rows when read.
+        assert "published_awards" not in view.__dict__ and "awards" not in view.__dict__
+        for chart in page_charts("companies"):
+            old = draw(whole_frame(chart), prepared, first_way)
+            assert len(drawn[chart.key]) == len(old)
+            for new_drawn, old_drawn in zip(drawn[chart.key], old, strict=True):
+                assert_same_drawn(new_drawn, old_drawn)
+        # The awards with no amount, under the page's charts, from the rows behind the all-recipient chart.
+        (old_recipients,) = draw(whole_frame(page_charts("companies")[0]), prepared, first_way)
+        assert_same_rows(
+            unpublished_awards(drawn["recipients"][0].rows, view.money, shown.lang),
+            unpublished_awards(old_recipients.rows, view.money, shown.lang),
+        )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    picked=st.lists(st.integers(min_value=0, max_value=29), max_size=25),
+    keep=st.lists(st.booleans(), min_size=25, max_size=25),
+    ids=st.lists(st.integers(min_value=0, max_value=35).map(lambda i: f"a{i}"), max_size=10),
+)
+def test_taken_rows_give_a_column_and_keep_some_rows_as_the_rows_taken_whole(
+    picked: list[int], keep: list[bool], ids: list[str]
+) -> None:
+    """A column, a mask and the rows a chart drew, read of rows not taken, are those of the rows taken whole."""
+    source = pd.DataFrame({"id": pd.array([f"a{i}" for i in range(30)], dtype="str"), "n": range(30)})
+    positions = np.asarray(picked, dtype=np.intp)
+
+    def word(part: pd.DataFrame) -> pd.DataFrame:
+        return part.assign(label=part["id"] + "!").reset_index(drop=True)
+
+    lazy = Worded(Taken(source, positions), word)
+    whole = Worded(source.take(positions).reset_index(drop=True), word)
+    pd.testing.assert_series_equal(lazy.column("n"), whole.column("n"))
+    mask = pd.Series(keep[: len(positions)])
+    assert_same_rows(lazy.where(mask), whole.where(mask))
+    assert_same_rows(lazy.with_ids(ids), whole.with_ids(ids))
+    assert isinstance(lazy.with_ids(ids)._rows, Taken)  # still not taken
+
+
+def test_a_view_shares_its_columns_and_its_conversion_between_charts(prepared: Prepared) -> None:
+    """The page's charts ask for the same columns: taken (and converted) once per view."""
+    view: FilteredView = apply_view(prepared, ViewState(currency="USD"))
+    lazy = view.lazy_awards
+    names = [C.AMOUNT_CONVERTED, "id"]
+    assert lazy.columns(names) is lazy.columns(names)
+    assert view.lazy_awards is lazy and lazy.conversion is lazy.conversion
