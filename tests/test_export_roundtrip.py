@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from aifunding.analysis.conversion import FxChoice
 from aifunding.cli import main
 from aifunding.loading.package import Package, load_package
-from aifunding.outputs import cells, export, writers
+from aifunding.outputs import cells, export, parquet, writers
 from aifunding.outputs.cells import decimal_text, json_default, neutralise_frame, records
 from aifunding.outputs.export import about_rows, export_bytes, export_tables, write_export
 
@@ -245,7 +245,7 @@ def test_the_parquet_writer_types_lists_dates_and_what_no_decimal128_holds(tmp_p
         }
     )
     buffer = io.BytesIO()
-    writers.write_parquet(buffer, frame, [("title", "t")], {"amount": 4})
+    parquet.write_parquet(buffer, frame, [("title", "t")], {"amount": 4})
     table = pq.read_table(io.BytesIO(buffer.getvalue()))
     assert table.schema.field("ids").type == pa.list_(pa.string())
     assert table.schema.field("amount").type == pa.decimal128(38, 4)
