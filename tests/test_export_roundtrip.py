@@ -416,6 +416,24 @@ def test_records_joined_in_arrow_are_the_records_written_one_by_one(rows: list[t
         assert writers._column_text_array(tail, key, 3).to_pylist() == writers._column_texts(tail, key, 3)
 
 
+# Decimal objects that are equal but written differently (1 == 1.0 == 1.00, 0 == -0 == 0E+3), each used many times.
+_DECIMAL_POOL = [Decimal(t) for t in ["1", "1.0", "1.00", "0", "-0", "0E+3", "1E+2", "100", "0.0064689094", "2.50"]]
+
+
+@settings(deadline=None)
+@given(
+    picks=st.lists(st.one_of(st.none(), st.integers(0, len(_DECIMAL_POOL) - 1)), min_size=1, max_size=30),
+    extra=st.lists(st.decimals(allow_nan=False), max_size=5),
+    start=st.integers(0, 3),
+)
+def test_amounts_written_once_per_object_are_each_cells_text(picks: list, extra: list, start: int) -> None:
+    """Amounts repeat as one object per distinct cell (as the loader gives them): each object is written once, and
+    equal amounts of different exponents keep their own text, as written cell by cell."""
+    cells_ = [None if pick is None else _DECIMAL_POOL[pick] for pick in picks] + extra
+    column = pd.Series(cells_, dtype=object).iloc[start:]
+    assert writers._column_text_array(column, '"a": ', 3).to_pylist() == writers._column_texts(column, '"a": ', 3)
+
+
 @settings(deadline=None)
 @given(texts=st.lists(st.one_of(st.none(), _awkward_text, st.text(max_size=5)), max_size=8), start=st.integers(0, 3))
 def test_plain_bytes_says_what_the_escape_pattern_says(texts: list, start: int) -> None:

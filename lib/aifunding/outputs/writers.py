@@ -244,8 +244,9 @@ def _string_bytes(array: Any) -> memoryview:
     return memoryview(data)[int(offsets[0]) : int(offsets[-1])]
 
 
-# decimal_text strips a plain number's zeros after its point, then the point if nothing follows it.
-_POINT_ZEROS = r"(\.[0-9]*?)0+$"
+# decimal_text strips a plain number's zeros after its point, then the point if nothing follows it: one
+# pattern for both ("1.50" keeps ".5", "1.00" loses ".00", "100" has no point and keeps its zeros).
+_POINT_ZEROS = r"(\.[0-9]*[1-9])0+$|\.0*$"
 # What json escapes in a string with ensure_ascii=False: the quote, the backslash and control characters.
 _NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
 
@@ -280,12 +281,28 @@ def _column_values(column: pd.Series, level: int) -> tuple[Any, bool]:
         missing = column.isna().to_numpy()
         values = column.to_numpy(dtype=object)
         if not missing.all() and pd.api.types.infer_dtype(values[~missing], skipna=False) == "decimal":
-            # Exact amounts: decimal_text's plain notation, the zeros after a point stripped in Arrow.
-            plain = np.full(len(values), None, dtype=object)
-            plain[~missing] = [format(value, "f") for value in values[~missing].tolist()]
-            texts = pc.replace_substring_regex(pa.array(plain, type=pa.string()), _POINT_ZEROS, r"\1")
-            return _quoted(pc.replace_substring_regex(texts, r"\.$", ""), escape=False)
+            return _quoted(_decimal_texts(values, missing), escape=False)
     return pa.array(_column_texts(column, "", level), type=pa.string()), False
+
+
+def _decimal_texts(values: np.ndarray, missing: np.ndarray) -> Any:
+    """Exact amounts in decimal_text's plain notation (missing cells null), each Decimal object written once.
+
+    The loader gives equal cells of a column one Decimal object, and a conversion one rate object per
+    date: a million amounts or rates are a few thousand objects. Objects are told apart by identity,
+    never by value (1.0 == 1.00 but they are written differently); the zeros after a point are stripped in Arrow.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    present = values[~missing]
+    codes, distinct = pd.factorize(np.fromiter(map(id, present), dtype=np.uint64, count=len(present)))
+    first = np.empty(len(distinct), dtype=np.intp)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # each object's first cell
+    plain = pa.array([format(value, "f") for value in present[first].tolist()], type=pa.string())
+    where = np.zeros(len(values), dtype=np.intp)
+    where[~missing] = codes
+    return pc.replace_substring_regex(plain, _POINT_ZEROS, r"\1").take(pa.array(where, mask=missing))
 
 
 def _plain_bytes(values: Any) -> bool:
