@@ -464,9 +464,11 @@ def _neutralise_frame_before(frame: pd.DataFrame) -> pd.DataFrame:
     texts=st.lists(st.one_of(st.none(), _awkward_text), min_size=1, max_size=10),
     storage=st.sampled_from(["pyarrow", "python"]),
     amounts=st.lists(st.one_of(st.none(), st.decimals(allow_nan=False)), min_size=10, max_size=10),
+    start=st.integers(0, 3),
 )
-def test_neutralised_columns_are_what_they_were_before(texts: list, storage: str, amounts: list) -> None:
-    """A text column checked in one pass (Arrow), and a column of amounts left alone, give the frame as before."""
+def test_neutralised_columns_are_what_they_were_before(texts: list, storage: str, amounts: list, start: int) -> None:
+    """A text column checked in one pass (Arrow), and a column of amounts left alone, give the frame as before;
+    a slice of it too (as a chunk is: its cells start part way into the Arrow buffers)."""
     frame = pd.DataFrame(
         {
             "t": pd.Series(texts, dtype=pd.StringDtype(storage, na_value=np.nan)),
@@ -475,10 +477,11 @@ def test_neutralised_columns_are_what_they_were_before(texts: list, storage: str
             "=h": pd.Series(texts, dtype="str"),
         }
     )
-    result, expected = neutralise_frame(frame), _neutralise_frame_before(frame)
-    pd.testing.assert_frame_equal(result, expected, check_exact=True)
-    for column in result.columns:
-        assert [type(v) for v in result[column]] == [type(v) for v in expected[column]]
+    for part in (frame, frame.iloc[start:]):
+        result, expected = neutralise_frame(part), _neutralise_frame_before(part)
+        pd.testing.assert_frame_equal(result, expected, check_exact=True)
+        for column in result.columns:
+            assert [type(v) for v in result[column]] == [type(v) for v in expected[column]]
 
 
 class _Tables:
