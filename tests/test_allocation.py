@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aifunding import columns as C
-from aifunding.analysis.allocation import allocation_rows
-from aifunding.analysis.metrics import TOTALS_COLUMNS, _totals_by_award, programme_totals
+from aifunding.analysis.allocation import TOTALS_COLUMNS, allocation_rows
+from aifunding.analysis.metrics import _totals_by_award, programme_totals
 from aifunding.data.tree import ProgrammeTree
 
 IDS = ["p0", "p1", "p2", "p3", "p4"]

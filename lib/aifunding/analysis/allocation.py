@@ -20,6 +20,17 @@ from aifunding.analysis.totals import BASIS_CLASSES, CLASS_ORDER
 from aifunding.data.tree import ProgrammeTree
 from aifunding.data.vocabulary import Basis
 
+# The columns :func:`~aifunding.analysis.metrics.programme_totals` returns, so an empty package still has every one.
+TOTALS_COLUMNS = [
+    C.PROGRAMME_ID,
+    C.N_AWARDS,
+    C.N_AWARDS_UNPUBLISHED,
+    C.ALLOCATED,
+    C.ALLOCATED_CURRENCY,
+    C.AWARDS_OTHER_CURRENCY,
+    C.ALLOCATED_BASES,
+    C.ALLOCATED_BY_BASIS,
+]
 # How the per-award path reads a missing amount or id: None, or NaN (float or pandas').
 _MISSING_KINDS = {type(None), float, type(pd.NA)}
 

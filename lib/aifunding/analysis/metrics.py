@@ -17,7 +17,7 @@ import pandas as pd
 
 from aifunding import columns as C
 from aifunding.analysis.adding import split_by_basis
-from aifunding.analysis.allocation import allocation_rows
+from aifunding.analysis.allocation import TOTALS_COLUMNS, allocation_rows
 from aifunding.data.tree import ProgrammeTree
 from aifunding.data.vocabulary import PLAN_BASES, Basis, Role
 from aifunding.i18n import DEFAULT_LANGUAGE, translate
@@ -327,19 +327,6 @@ def _totals_by_award(programmes: pd.DataFrame, awards: pd.DataFrame, tree: Progr
             }
         )
     return rows
-
-
-# The columns :func:`programme_totals` returns, so an empty package still has every one of them.
-TOTALS_COLUMNS = [
-    C.PROGRAMME_ID,
-    C.N_AWARDS,
-    C.N_AWARDS_UNPUBLISHED,
-    C.ALLOCATED,
-    C.ALLOCATED_CURRENCY,
-    C.AWARDS_OTHER_CURRENCY,
-    C.ALLOCATED_BASES,
-    C.ALLOCATED_BY_BASIS,
-]
 
 
 def annualise(amount: Any, period_years: Any, start_fy: Any, end_fy: Any) -> Decimal | None:
