@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from aifunding.analysis.conversion import FxChoice
 from aifunding.cli import main
 from aifunding.loading.package import Package, load_package
-from aifunding.outputs import cells, export, writers
+from aifunding.outputs import cells, export, parquet, writers
 from aifunding.outputs.cells import decimal_text, json_default, neutralise_frame, records
 from aifunding.outputs.export import about_rows, export_bytes, export_tables, write_export
 
@@ -245,7 +245,7 @@ def test_the_parquet_writer_types_lists_dates_and_what_no_decimal128_holds(tmp_p
         }
     )
     buffer = io.BytesIO()
-    writers.write_parquet(buffer, frame, [("title", "t")], {"amount": 4})
+    parquet.write_parquet(buffer, frame, [("title", "t")], {"amount": 4})
     table = pq.read_table(io.BytesIO(buffer.getvalue()))
     assert table.schema.field("ids").type == pa.list_(pa.string())
     assert table.schema.field("amount").type == pa.decimal128(38, 4)
@@ -416,6 +416,24 @@ def test_records_joined_in_arrow_are_the_records_written_one_by_one(rows: list[t
         assert writers._column_text_array(tail, key, 3).to_pylist() == writers._column_texts(tail, key, 3)
 
 
+# Decimal objects that are equal but written differently (1 == 1.0 == 1.00, 0 == -0 == 0E+3), each used many times.
+_DECIMAL_POOL = [Decimal(t) for t in ["1", "1.0", "1.00", "0", "-0", "0E+3", "1E+2", "100", "0.0064689094", "2.50"]]
+
+
+@settings(deadline=None)
+@given(
+    picks=st.lists(st.one_of(st.none(), st.integers(0, len(_DECIMAL_POOL) - 1)), min_size=1, max_size=30),
+    extra=st.lists(st.decimals(allow_nan=False), max_size=5),
+    start=st.integers(0, 3),
+)
+def test_amounts_written_once_per_object_are_each_cells_text(picks: list, extra: list, start: int) -> None:
+    """Amounts repeat as one object per distinct cell (as the loader gives them): each object is written once, and
+    equal amounts of different exponents keep their own text, as written cell by cell."""
+    cells_ = [None if pick is None else _DECIMAL_POOL[pick] for pick in picks] + extra
+    column = pd.Series(cells_, dtype=object).iloc[start:]
+    assert writers._column_text_array(column, '"a": ', 3).to_pylist() == writers._column_texts(column, '"a": ', 3)
+
+
 @settings(deadline=None)
 @given(texts=st.lists(st.one_of(st.none(), _awkward_text, st.text(max_size=5)), max_size=8), start=st.integers(0, 3))
 def test_plain_bytes_says_what_the_escape_pattern_says(texts: list, start: int) -> None:
@@ -446,9 +464,11 @@ def _neutralise_frame_before(frame: pd.DataFrame) -> pd.DataFrame:
     texts=st.lists(st.one_of(st.none(), _awkward_text), min_size=1, max_size=10),
     storage=st.sampled_from(["pyarrow", "python"]),
     amounts=st.lists(st.one_of(st.none(), st.decimals(allow_nan=False)), min_size=10, max_size=10),
+    start=st.integers(0, 3),
 )
-def test_neutralised_columns_are_what_they_were_before(texts: list, storage: str, amounts: list) -> None:
-    """A text column checked in one pass (Arrow), and a column of amounts left alone, give the frame as before."""
+def test_neutralised_columns_are_what_they_were_before(texts: list, storage: str, amounts: list, start: int) -> None:
+    """A text column checked in one pass (Arrow), and a column of amounts left alone, give the frame as before;
+    a slice of it too (as a chunk is: its cells start part way into the Arrow buffers)."""
     frame = pd.DataFrame(
         {
             "t": pd.Series(texts, dtype=pd.StringDtype(storage, na_value=np.nan)),
@@ -457,10 +477,11 @@ def test_neutralised_columns_are_what_they_were_before(texts: list, storage: str
             "=h": pd.Series(texts, dtype="str"),
         }
     )
-    result, expected = neutralise_frame(frame), _neutralise_frame_before(frame)
-    pd.testing.assert_frame_equal(result, expected, check_exact=True)
-    for column in result.columns:
-        assert [type(v) for v in result[column]] == [type(v) for v in expected[column]]
+    for part in (frame, frame.iloc[start:]):
+        result, expected = neutralise_frame(part), _neutralise_frame_before(part)
+        pd.testing.assert_frame_equal(result, expected, check_exact=True)
+        for column in result.columns:
+            assert [type(v) for v in result[column]] == [type(v) for v in expected[column]]
 
 
 class _Tables:

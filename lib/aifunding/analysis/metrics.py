@@ -17,6 +17,7 @@ import pandas as pd
 
 from aifunding import columns as C
 from aifunding.analysis.adding import split_by_basis
+from aifunding.analysis.allocation import TOTALS_COLUMNS, allocation_rows
 from aifunding.data.tree import ProgrammeTree
 from aifunding.data.vocabulary import PLAN_BASES, Basis, Role
 from aifunding.i18n import DEFAULT_LANGUAGE, translate
@@ -291,6 +292,12 @@ def programme_totals(programmes: pd.DataFrame, awards: pd.DataFrame, tree: Progr
     disappears from view.
     """
     tree = tree or ProgrammeTree.from_frame(programmes)
+    rows = allocation_rows(programmes, awards, tree)  # as vectors, when they give the same rows
+    return pd.DataFrame(_totals_by_award(programmes, awards, tree) if rows is None else rows, columns=TOTALS_COLUMNS)
+
+
+def _totals_by_award(programmes: pd.DataFrame, awards: pd.DataFrame, tree: ProgrammeTree) -> list[dict[str, Any]]:
+    """:func:`programme_totals`' rows gathered award by award: the reference the vectors are tested against."""
     # Awards by programme, read once: (amount or None, currency, basis).
     by_programme: dict[str, list[tuple[Any, Any, Any]]] = {}
     for pid, amount, award_currency, basis in zip(
@@ -319,20 +326,7 @@ def programme_totals(programmes: pd.DataFrame, awards: pd.DataFrame, tree: Progr
                 C.ALLOCATED_BY_BASIS: split_by_basis((award[0], award[2]) for award in same),
             }
         )
-    return pd.DataFrame(rows, columns=TOTALS_COLUMNS)
-
-
-# The columns :func:`programme_totals` returns, so an empty package still has every one of them.
-TOTALS_COLUMNS = [
-    C.PROGRAMME_ID,
-    C.N_AWARDS,
-    C.N_AWARDS_UNPUBLISHED,
-    C.ALLOCATED,
-    C.ALLOCATED_CURRENCY,
-    C.AWARDS_OTHER_CURRENCY,
-    C.ALLOCATED_BASES,
-    C.ALLOCATED_BY_BASIS,
-]
+    return rows
 
 
 def annualise(amount: Any, period_years: Any, start_fy: Any, end_fy: Any) -> Decimal | None:

@@ -124,7 +124,8 @@ def _parse_grid(
     marked = rows[flagged[rows]]
     loaded: list[int] = []  # the marked rows the model loaded after all
     marked_cells = grid.cells.take(pa.array(marked)).columns
-    lines = zip(*(column.to_pylist() for column in marked_cells), strict=True)
+    # Plain text before to_pylist (a dictionary column makes a scalar per cell).
+    lines = zip(*(column.cast(pa.large_string()).to_pylist() for column in marked_cells), strict=True)
     for position, line in zip(marked.tolist(), lines, strict=True):
         if check_row(table, file, header, list(line), int(grid.lines[position]), report, limits) is not None:
             loaded.append(position)

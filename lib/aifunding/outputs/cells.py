@@ -11,6 +11,7 @@ from collections.abc import Hashable
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from aifunding.data.amounts import decimal_text
@@ -45,26 +46,34 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
-# The same prefixes (one ASCII character each) as bytes for Arrow: a text column is checked by its first byte in
-# one pass (a character beyond ASCII never starts with one of these bytes in UTF-8).
+# The same prefixes (one ASCII character each) as byte values: a text column is checked by its first byte in one
+# pass (a character beyond ASCII never starts with one of these bytes in UTF-8).
 assert all(len(prefix) == 1 and prefix.isascii() for prefix in FORMULA_PREFIXES)
-_FORMULA_FIRST_BYTES = tuple(prefix.encode() for prefix in FORMULA_PREFIXES)
+_FORMULA_FIRST_BYTE = np.zeros(256, dtype=bool)
+_FORMULA_FIRST_BYTE[[ord(prefix) for prefix in FORMULA_PREFIXES]] = True
 
 
 def _starts_like_a_formula(values: pd.Series) -> pd.Series | None:
     """Which cells of a text column start like a formula, or None when none does (missing cells never)."""
     if getattr(values.dtype, "storage", None) == "pyarrow":
         import pyarrow as pa  # type: ignore[import-untyped]
-        import pyarrow.compute as pc  # type: ignore[import-untyped]
 
         text = pa.array(values)
-        first = pc.binary_slice(
-            text.cast(pa.large_binary() if pa.types.is_large_string(text.type) else pa.binary()), 0, 1
-        )
-        starts = pc.fill_null(pc.is_in(first, value_set=pa.array(_FORMULA_FIRST_BYTES, first.type)), False)
-        if not pc.any(starts).as_py():
+        if isinstance(text, pa.ChunkedArray):
+            text = text.combine_chunks()
+        # Each cell's first byte read off the Arrow buffers (its offset into the data), looked up in a table of 256.
+        validity, offsets_buffer, data = text.buffers()
+        width = np.dtype(np.int64 if pa.types.is_large_string(text.type) else np.int32)
+        offsets = np.frombuffer(offsets_buffer, dtype=width, count=len(text) + 1, offset=text.offset * width.itemsize)
+        raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+        filled = offsets[1:] > offsets[:-1]  # an empty cell starts with nothing
+        starts = np.zeros(len(text), dtype=bool)
+        starts[filled] = _FORMULA_FIRST_BYTE[raw[offsets[:-1][filled]]]
+        if validity is not None:
+            starts &= text.is_valid().to_numpy(zero_copy_only=False)
+        if not starts.any():
             return None
-        return pd.Series(starts.to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
+        return pd.Series(starts, index=values.index, dtype=bool)
     risky = values.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
     return risky if risky.any() else None
 

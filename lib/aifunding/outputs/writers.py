@@ -1,22 +1,19 @@
 """The file formats of an export, each written to a binary file a chunk of rows at a time.
 
-CSV, JSON and Parquet never hold more than :data:`CHUNK_ROWS` rows of a table in their output form:
-each chunk is neutralised (:func:`aifunding.outputs.cells.neutralise_frame`), turned into text or
-Arrow arrays and written before the next is made, so memory beyond the tables themselves stays
-bounded however large the package. XLSX is written row by row too, in openpyxl's write-only mode (a
+CSV, JSON and Parquet (:mod:`aifunding.outputs.parquet`) never hold more than :data:`CHUNK_ROWS` rows
+of a table in their output form: each chunk is neutralised (:func:`aifunding.outputs.cells.neutralise_frame`),
+turned into text or Arrow arrays and written before the next is made, so memory beyond the tables
+themselves stays bounded however large the package. XLSX is written row by row too, in openpyxl's write-only mode (a
 sheet holds at most 1,048,576 rows, and :mod:`aifunding.outputs.export` refuses a table longer than that).
 """
 
 from __future__ import annotations
 
-import datetime
 import errno
 import json
-import numbers
 import os
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 from functools import lru_cache
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -26,12 +23,9 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook  # type: ignore[import-untyped]
 
-from aifunding.data.amounts import AMOUNT_DECIMALS
 from aifunding.outputs.cells import (
-    decimal_text,
     json_default,
     json_value,
-    neutralise,
     neutralise_frame,
     records,
     spreadsheet_exact,
@@ -250,8 +244,9 @@ def _string_bytes(array: Any) -> memoryview:
     return memoryview(data)[int(offsets[0]) : int(offsets[-1])]
 
 
-# decimal_text strips a plain number's zeros after its point, then the point if nothing follows it.
-_POINT_ZEROS = r"(\.[0-9]*?)0+$"
+# decimal_text strips a plain number's zeros after its point, then the point if nothing follows it: one
+# pattern for both ("1.50" keeps ".5", "1.00" loses ".00", "100" has no point and keeps its zeros).
+_POINT_ZEROS = r"(\.[0-9]*[1-9])0+$|\.0*$"
 # What json escapes in a string with ensure_ascii=False: the quote, the backslash and control characters.
 _NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
 
@@ -286,12 +281,28 @@ def _column_values(column: pd.Series, level: int) -> tuple[Any, bool]:
         missing = column.isna().to_numpy()
         values = column.to_numpy(dtype=object)
         if not missing.all() and pd.api.types.infer_dtype(values[~missing], skipna=False) == "decimal":
-            # Exact amounts: decimal_text's plain notation, the zeros after a point stripped in Arrow.
-            plain = np.full(len(values), None, dtype=object)
-            plain[~missing] = [format(value, "f") for value in values[~missing].tolist()]
-            texts = pc.replace_substring_regex(pa.array(plain, type=pa.string()), _POINT_ZEROS, r"\1")
-            return _quoted(pc.replace_substring_regex(texts, r"\.$", ""), escape=False)
+            return _quoted(_decimal_texts(values, missing), escape=False)
     return pa.array(_column_texts(column, "", level), type=pa.string()), False
+
+
+def _decimal_texts(values: np.ndarray, missing: np.ndarray) -> Any:
+    """Exact amounts in decimal_text's plain notation (missing cells null), each Decimal object written once.
+
+    The loader gives equal cells of a column one Decimal object, and a conversion one rate object per
+    date: a million amounts or rates are a few thousand objects. Objects are told apart by identity,
+    never by value (1.0 == 1.00 but they are written differently); the zeros after a point are stripped in Arrow.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    present = values[~missing]
+    codes, distinct = pd.factorize(np.fromiter(map(id, present), dtype=np.uint64, count=len(present)))
+    first = np.empty(len(distinct), dtype=np.intp)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # each object's first cell
+    plain = pa.array([format(value, "f") for value in present[first].tolist()], type=pa.string())
+    where = np.zeros(len(values), dtype=np.intp)
+    where[~missing] = codes
+    return pc.replace_substring_regex(plain, _POINT_ZEROS, r"\1").take(pa.array(where, mask=missing))
 
 
 def _plain_bytes(values: Any) -> bool:
@@ -353,111 +364,3 @@ def _append_sheet(book: Workbook, name: str, frame: pd.DataFrame) -> None:
         chunk = spreadsheet_exact(frame.iloc[start : start + CHUNK_ROWS])
         for row in chunk.astype(object).where(chunk.notna(), None).itertuples(index=False, name=None):
             sheet.append(list(row))
-
-
-# --- Parquet ---------------------------------------------------------------------------------------
-
-# Arrow's decimal128 holds at most 38 digits. Amounts are written with scale 4, the model's most
-# decimal places (data.amounts.AMOUNT_DECIMALS), which leaves 34 whole digits: an accepted amount has
-# at most 18 (below AMOUNT_LIMIT, 10^18), so any sum of them (allocations) and any conversion of them
-# (at most 4.4 million to one between the ECB currencies, so under 10^25) is held exactly, in a type
-# that is the same for every export. A column given a larger scale (exchange rates) or holding more
-# decimals gets the scale it needs. Should a column ever need more than 38 digits, or hold something
-# that is not a finite number, it is written as exact decimal text (plain notation, as in JSON)
-# rather than rounded: never a lossy float.
-DECIMAL_PRECISION = 38
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (not isinstance(value, list | tuple) and bool(pd.isna(value)))
-
-
-def _digits(value: Decimal) -> tuple[int, int]:
-    """(whole digits, decimal places) of a finite Decimal, read off its digits (no context arithmetic)."""
-    _sign, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)
-    return max(len(digits) + exponent, 0), max(-exponent, 0)
-
-
-def _decimal_type(values: list[Any], scale: int) -> Any:
-    """decimal128(38, at least ``scale``) holding every value exactly, or None when no decimal128 can."""
-    import pyarrow as pa
-
-    whole = 0
-    for value in values:
-        if not isinstance(value, Decimal) or not value.is_finite():
-            return None
-        value_whole, value_scale = _digits(value)
-        whole, scale = max(whole, value_whole), max(scale, value_scale)
-    return pa.decimal128(DECIMAL_PRECISION, scale) if whole + scale <= DECIMAL_PRECISION else None
-
-
-def _text(value: Any) -> str:
-    # Dates stay text: the package's dates are partial ("2024", "2024-04"), so no date type fits.
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return decimal_text(value) if isinstance(value, Decimal) and value.is_finite() else str(value)
-
-
-def _column_kind(name: str, series: pd.Series, decimals: Mapping[str, int]) -> tuple[str, Any]:
-    """How a column is written: (kind, Arrow type), kind one of decimal, list, bool, int, float, text."""
-    import pyarrow as pa
-
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return "bool", pa.bool_()
-    if pd.api.types.is_integer_dtype(series.dtype):
-        return "int", pa.int64()
-    if pd.api.types.is_float_dtype(series.dtype):
-        return "float", pa.float64()
-    values = [v for v in series if not _missing(v)]
-    if name in decimals or (values and all(isinstance(v, Decimal) for v in values)):
-        decimal = _decimal_type(values, decimals.get(name, AMOUNT_DECIMALS))
-        return ("decimal", decimal) if decimal is not None else ("text", pa.string())
-    if values and all(isinstance(v, list | tuple) for v in values):
-        return "list", pa.list_(pa.string())
-    if values and all(isinstance(v, bool) for v in values):
-        return "bool", pa.bool_()
-    if values and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
-        return "int", pa.int64()
-    return "text", pa.string()
-
-
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "decimal": lambda v: v,
-    "list": lambda v: [neutralise(_text(item)) for item in v],  # each item a text cell, made safe as one
-    "bool": bool,
-    "int": int,
-    "float": float,
-    "text": _text,
-}
-
-
-def _cells(kind: str, series: pd.Series) -> list[Any]:
-    convert = _CONVERTERS[kind]
-    return [None if _missing(v) else convert(v) for v in series]
-
-
-def write_parquet(
-    handle: BinaryIO, frame: pd.DataFrame, about: list[tuple[str, str]], decimals: Mapping[str, int] | None = None
-) -> None:
-    """One table as Parquet, a row group per chunk; ``about`` goes in the file's key-value metadata.
-
-    Columns named in ``decimals`` (with the scale each needs at least), and any whose values are all
-    Decimals (scale 4 at least), are exact decimal128; integers (nullable ones too) are int64, flags
-    bool, lists and tuples lists of text, and everything else text, dates included.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]
-
-    header = neutralise_frame(frame.iloc[:0]).columns
-    kinds = [_column_kind(str(name), frame.iloc[:, i], decimals or {}) for i, name in enumerate(frame.columns)]
-    schema = pa.schema(
-        [pa.field(str(name), arrow_type) for name, (_kind, arrow_type) in zip(header, kinds, strict=True)],
-        metadata={"aifunding.about": json.dumps(dict(about), ensure_ascii=False)},
-    )
-    with pq.ParquetWriter(handle, schema) as writer:
-        for chunk in chunks(frame):
-            arrays = [
-                pa.array(_cells(kind, chunk.iloc[:, i]), type=arrow_type) for i, (kind, arrow_type) in enumerate(kinds)
-            ]
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
