@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,33 @@ def test_the_recipient_chart_draws_the_largest_and_adds_up_the_rest(crowded: Pat
     assert drawn == pytest.approx(float(sum(view.awards["amount"].map(float))))
     assert figure.layout.meta["row_ids"] is None  # every row is behind it; the ids stay out of the spec
     assert len(figure.to_json()) < MAX_SPEC_BYTES
+
+
+def _others(figure) -> tuple[float, float, dict]:
+    """The others bar's length, the axis end, and the annotation written on the others row."""
+    label = figure.layout.yaxis.categoryarray[0]  # the others bar sits at the bottom
+    bar = next(trace for trace in figure.data if trace.y[0] == label and trace.name == label)
+    note = next(a for a in figure.layout.annotations if a.y == label)
+    return bar.x[0], figure.layout.xaxis.range[1], note
+
+
+def test_an_others_bar_longer_than_every_recipient_drawn_is_cut_at_the_axis_end(crowded: Path) -> None:
+    """The axis fits the recipients drawn, so their bars stay readable; the others' total is written on its bar."""
+    awards = apply_view(prepare(load_package(crowded)), ViewState()).awards
+    figure = build_recipient_figure(awards)
+    others, end, note = _others(figure)
+    drawn = [a.x for a in figure.layout.annotations if a is not note]
+    assert others == pytest.approx(687_378_000_000) and max(drawn) == 6_000_000_000  # Alpha Cloud, the largest
+    assert max(drawn) < end < others  # the others bar runs past the axis; every drawn bar and its total fit
+    assert (note.x, note.xanchor) == (end, "right")
+    assert note.text == "¥687.38B (bar cut at the axis end)"
+    ja = _others(build_recipient_figure(awards, lang="ja"))[2]
+    assert ja.text == "6,873.78億円（棒は軸の端で切っています）"
+    # An others bar no longer than the largest drawn is drawn whole, its total at its end as any bar's.
+    grown = awards.copy()
+    grown.loc[grown["project_label"] == "Alpha Cloud", "amount"] = Decimal("1000000000000")
+    others, end, note = _others(build_recipient_figure(grown))
+    assert others < 1e12 < end and (note.x, note.xanchor, note.text) == (others, "left", "¥687.38B")
 
 
 def test_companies_sends_small_charts_and_pages_its_rows(crowded: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -168,8 +168,26 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
     }
     top_total = composition[top]
     title = t("chart.recipient.title", name=top, amount=top_total, n=segments[top])
+    # The others bar adds up thousands of recipients and can be far longer than any drawn one: the axis
+    # then fits the recipients drawn (each bar readable), the others bar is cut at its end, and its
+    # total is written there, saying so.
+    drawn_totals = totals.drop(others_label) if others_label is not None else totals
+    cut = others_label is not None and 0 < float(drawn_totals.max()) < float(totals[others_label])
+    on_axis = drawn_totals if cut else totals
+    x_range = labelled_range(float(on_axis.max()), ((float(v), composition[str(k)]) for k, v in on_axis.items()))
     # Each recipient's total at the end of its bar, worded with its basis when the bar has one.
     for label, total in totals.items():
+        if cut and label == others_label:
+            fig.add_annotation(
+                x=x_range["range"][1],
+                y=label,
+                text=t("chart.recipient.others_cut", amount=composition[str(label)]),
+                showarrow=False,
+                xanchor="right",
+                xshift=-4,
+                font={"size": 12, "color": text_colour_on(OTHERS_COLOUR)},
+            )
+            continue
         fig.add_annotation(
             x=total,
             y=label,
@@ -194,8 +212,8 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
         },
         xaxis={
             "title": t("chart.recipient.axis", currency=currency),
-            **value_axis(float(totals.max()), lang),
-            **labelled_range(float(totals.max()), ((float(v), composition[str(k)]) for k, v in totals.items())),
+            **value_axis(float(on_axis.max()), lang),
+            **x_range,
         },
     )
     alt = f"{title}. " + "; ".join(
