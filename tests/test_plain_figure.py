@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import pickle
+import sys
+import threading
 
 import numpy as np
 import plotly.graph_objects as go
@@ -206,3 +208,45 @@ def test_to_dict_hands_out_a_copy() -> None:
     first["layout"]["template"]["layout"]["font"] = None
     assert fig.to_dict() == Figure(fig.__dict__["_spec"]).to_dict()
     assert figure_meta(fig) == {"row_ids": ["a"]}
+
+
+def test_a_figure_shared_by_sessions_is_made_once_when_several_threads_use_it_at_once() -> None:
+    """A figure is shared by every session showing its view: a presenter and a follower on the same slide
+    copy it at the same moment while something else makes it into plotly's objects; each gets the whole
+    figure, never an error (the first thread makes it; the others wait for it or copy its plain dict)."""
+    spec = {
+        "data": [{"type": "bar", "x": list(range(2000)), "y": [f"r{i}" for i in range(2000)]}],
+        "layout": {"title": "T", "meta": {"alt": "A"}},
+    }
+    expected = go.Figure(spec).to_dict()
+
+    def copy_it(shared: Figure, start: threading.Barrier, copies: list, errors: list) -> None:
+        start.wait()
+        try:
+            copies.append(go.Figure(shared.to_dict()).to_dict())  # as presenter mode copies a shared slide
+        except Exception as error:  # any error is the failure this test looks for
+            errors.append(error)
+
+    def make_it(shared: Figure, start: threading.Barrier, titles: list, errors: list) -> None:
+        start.wait()
+        try:
+            titles.append(shared.layout.title.text)  # made into plotly's figure while the others copy it
+        except Exception as error:
+            errors.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns often, so one reads the figure while another makes it
+    try:
+        for _ in range(10):
+            shared, start, copies, titles, errors = Figure(spec), threading.Barrier(6), [], [], []
+            threads = [threading.Thread(target=copy_it, args=(shared, start, copies, errors)) for _ in range(4)]
+            threads += [threading.Thread(target=make_it, args=(shared, start, titles, errors)) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert errors == []
+            assert copies == [expected] * 4 and titles == ["T", "T"]
+            assert shared.to_dict() == expected and figure_meta(shared) == {"alt": "A"}
+    finally:
+        sys.setswitchinterval(interval)

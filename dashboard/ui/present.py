@@ -108,8 +108,9 @@ def present(state: ViewState) -> None:
         if live.moved():  # a follower turned a slide themselves
             st.rerun(scope="app")
         index = st.session_state.get("_slide", 0) % len(deck)
-        # A copy: the deck is shared by every viewer of this view (a live session's followers too).
-        figure = go.Figure(deck[index].figure)
+        # A copy, made from its plain dict: the deck is shared by every viewer of this view (a live session's
+        # followers too), and making the shared figure into plotly's objects from two threads at once races.
+        figure = go.Figure(deck[index].figure.to_dict())
         meta = figure.layout.meta or {}
         # Readable from the back of a room: bigger type, taller plot, room for the bigger title.
         figure.update_layout(

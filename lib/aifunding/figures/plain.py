@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import threading
 from typing import Any
 
 import plotly.graph_objects as go
@@ -152,6 +153,10 @@ def plain_figure(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+# Held while a Figure is made into plotly's objects (rare: most are only ever sent as their dict).
+_MAKING = threading.RLock()
+
+
 class Figure(go.Figure):
     """A ``go.Figure`` validated only when first used as one.
 
@@ -167,22 +172,31 @@ class Figure(go.Figure):
         self.__dict__["_plain"] = plain_figure(spec)
 
     def __getattr__(self, name: str) -> Any:
-        # Reached only for what is not set yet: plotly's own state, made on first use.
-        if name.startswith("__") or self.__dict__.get("_made", False) or "_spec" not in self.__dict__:
+        # Reached only for what is not set yet: plotly's own state, made on first use. A figure is shared
+        # by every session showing its view, so two threads may ask at once: one makes it, the other
+        # waits and then reads it. Plotly's own __init__ looks attributes up here while it runs (the
+        # lock is re-entrant): those it has not set yet are missing.
+        if name.startswith("__") or "_spec" not in self.__dict__:
             raise AttributeError(name)
-        self.__dict__["_made"] = True
-        go.Figure.__init__(self, self.__dict__["_spec"])
+        with _MAKING:
+            if self.__dict__.get("_ready", False):  # made by another thread while this one waited
+                return object.__getattribute__(self, name)
+            if self.__dict__.get("_made", False):  # being made, by this thread
+                raise AttributeError(name)
+            self.__dict__["_made"] = True
+            go.Figure.__init__(self, self.__dict__["_spec"])
+            self.__dict__["_ready"] = True
         return getattr(self, name)
 
     def to_dict(self) -> dict[str, Any]:
-        if self.__dict__.get("_made", False):
+        if self.__dict__.get("_ready", False):
             return super().to_dict()
         return _copied(self.__dict__["_plain"])
 
     @property
     def meta(self) -> Any:
         """``layout.meta`` (the chart's alt text, file name and ids), read without building the figure."""
-        if self.__dict__.get("_made", False):
+        if self.__dict__.get("_ready", False):
             return self.layout.meta
         return self.__dict__["_plain"]["layout"].get("meta")
 
