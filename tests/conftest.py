@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -17,6 +18,13 @@ from aifunding.analysis.view import Prepared, prepare
 from aifunding.loading.package import Package, load_package
 
 from packages import write_package
+
+# Property tests explore new examples on every run here; under CI (CI=true, as .ci/run sets) they draw
+# the same examples each time, so a submission lands on what it was checked with, not on luck. A
+# failure prints the blob that replays it (@reproduce_failure).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # The throwaway PostgreSQL server (tests/pgserver.py): its fixture, for any test module that asks.
 pytest_plugins = ("pgserver",)

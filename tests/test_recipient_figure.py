@@ -15,33 +15,36 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from aifunding import columns as C
 from aifunding.analysis.metrics import localized
 from aifunding.analysis.totals import split_by_basis
 from aifunding.figures import companies
-from aifunding.figures.base import amount_frame
+from aifunding.figures.base import amount_frame, labelled_range
 from aifunding.i18n import Translator
 from aifunding.money.formatting import format_composition
 
 # Few kept recipients, so that small frames have "others" often.
 TOP = 3
 
-AWARDS = st.lists(
-    st.tuples(
-        st.sampled_from(["Sakura", "KDDI", "GMO", "Highreso", "Kyoto U + RIKEN", "Others (2 recipients)"]),
-        st.sampled_from(["さくら", "", " ", None]),  # a blank Japanese name falls back to English
-        st.one_of(st.none(), st.integers(1, 6).map(lambda n: Decimal(n * 250))),
-        st.sampled_from(["JPY", "JPY", "USD"]),  # yen drawn whenever there is any
-        st.sampled_from(["exact", "up_to", "up_to_about", "about"]),
-        st.sampled_from(["Cloud round", "GENIAC"]),
-        st.sampled_from(["GPUs", "研究", None]),
+AWARD = st.tuples(
+    # Enough names that the others added up are often longer than every bar drawn (the bar is cut).
+    st.sampled_from(
+        ["Sakura", "KDDI", "GMO", "Highreso", "Kyoto U + RIKEN", "Others (2 recipients)"]
+        + ["ABEJA", "Preferred Networks", "SoftBank", "Rutilea", "Ubitus", "Internet Initiative Japan"]
     ),
-    min_size=1,
-    max_size=30,
+    st.sampled_from(["さくら", "", " ", None]),  # a blank Japanese name falls back to English
+    st.one_of(st.none(), st.integers(1, 6).map(lambda n: Decimal(n * 250))),
+    st.sampled_from(["JPY", "JPY", "USD"]),  # yen drawn whenever there is any
+    st.sampled_from(["exact", "up_to", "up_to_about", "about"]),
+    st.sampled_from(["Cloud round", "GENIAC"]),
+    st.sampled_from(["GPUs", "研究", None]),
 )
+AWARDS = st.lists(AWARD, min_size=1, max_size=30)
+# Many small awards beside a few: the others added up are often longer than every bar drawn.
+CROWDED = st.lists(AWARD, min_size=25, max_size=60)
 
 
 def frame(rows: list[tuple]) -> pd.DataFrame:
@@ -83,6 +86,15 @@ def reference(awards: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, pd.Series,
     return rows, totals, others_label
 
 
+def composition(drawn: pd.DataFrame, label: str, lang: str) -> str:
+    """A bar's total by kind of basis, as written at its end."""
+    rows = drawn[drawn["_label"] == label]
+    sums = split_by_basis(zip(rows["amount"], rows["basis"], strict=True))
+    return format_composition(
+        {k: v.quantize(Decimal(1)) for k, v in sums.items()}, rows["currency"].iloc[0], locale=lang
+    )
+
+
 def numbers(value: Any) -> list[float]:
     """A trace's numbers, whether plotly wrote them as a list or as a typed array."""
     if isinstance(value, dict):
@@ -93,6 +105,17 @@ def numbers(value: Any) -> list[float]:
 @settings(max_examples=200, deadline=None)
 @given(AWARDS, st.sampled_from(["en", "ja"]))
 def test_the_chart_draws_what_the_pandas_way_adds_up(rows: list[tuple], lang: str) -> None:
+    check_against_the_pandas_way(rows, lang)
+
+
+@settings(max_examples=100, deadline=None)
+@given(CROWDED, st.sampled_from(["en", "ja"]))
+def test_a_crowded_chart_draws_what_the_pandas_way_adds_up(rows: list[tuple], lang: str) -> None:
+    check_against_the_pandas_way(rows, lang)
+
+
+def check_against_the_pandas_way(rows: list[tuple], lang: str) -> None:
+    """The figure's bars, totals at their ends, segments and title against :func:`reference`."""
     awards = frame(rows)
     before = awards.copy()
     with pytest.MonkeyPatch.context() as patch:
@@ -104,8 +127,26 @@ def test_the_chart_draws_what_the_pandas_way_adds_up(rows: list[tuple], lang: st
         assert figure["layout"]["yaxis"].get("categoryarray") is None
         return
     assert list(figure["layout"]["yaxis"]["categoryarray"]) == list(totals.index)
-    # Each bar's total at its end: the same floats, added in the same order.
-    assert [(a["y"], a["x"]) for a in figure["layout"]["annotations"]] == list(totals.items())
+    # Each bar's total at its end: the same floats, added in the same order. An others bar longer than
+    # every recipient drawn is cut at the axis end instead, which then fits the drawn ones, and says so.
+    kept = totals.drop(others_label) if others_label is not None else totals
+    axis_end = figure["layout"]["xaxis"]["range"][1]
+    cut = others_label is not None and axis_end < totals[others_label]
+    event("others bar cut" if cut else "every bar whole")
+    if cut:
+        # Cut only when the drawn ones, with room for their totals, end well before it.
+        assert kept.max() < totals[others_label]
+        assert (
+            axis_end
+            == labelled_range(kept.max(), ((v, composition(drawn, k, lang)) for k, v in kept.items()))["range"][1]
+        )
+    else:
+        assert axis_end >= totals.max()
+    ends = [(label, axis_end if cut and label == others_label else total) for label, total in totals.items()]
+    assert [(a["y"], a["x"]) for a in figure["layout"]["annotations"]] == ends
+    if cut:
+        (note,) = [a["text"] for a in figure["layout"]["annotations"] if a["y"] == others_label]
+        assert note.endswith(Translator(lang)("chart.recipient.others_cut", amount="")), note
     bars = [trace for trace in figure["data"] if trace["name"] != others_label]
     if others_label is not None:
         (others,) = [trace for trace in figure["data"] if trace["name"] == others_label]

@@ -168,13 +168,21 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
     }
     top_total = composition[top]
     title = t("chart.recipient.title", name=top, amount=top_total, n=segments[top])
+
     # The others bar adds up thousands of recipients and can be far longer than any drawn one: the axis
     # then fits the recipients drawn (each bar readable), the others bar is cut at its end, and its
     # total is written there, saying so.
-    drawn_totals = totals.drop(others_label) if others_label is not None else totals
-    cut = others_label is not None and 0 < float(drawn_totals.max()) < float(totals[others_label])
-    on_axis = drawn_totals if cut else totals
-    x_range = labelled_range(float(on_axis.max()), ((float(v), composition[str(k)]) for k, v in on_axis.items()))
+    # Cut only when the bar passes the end of an axis fitted to the drawn ones (room for their totals
+    # included); otherwise the axis fits every bar, as before.
+    def axis_for(bars: pd.Series) -> dict[str, Any]:
+        return labelled_range(float(bars.max()), ((float(v), composition[str(k)]) for k, v in bars.items()))
+
+    on_axis = totals.drop(others_label) if others_label is not None else totals
+    x_range = axis_for(on_axis)
+    cut = others_label is not None and bool(x_range) and float(totals[others_label]) > x_range["range"][1]
+    if not cut:
+        on_axis = totals
+        x_range = axis_for(on_axis)
     # Each recipient's total at the end of its bar, worded with its basis when the bar has one.
     for label, total in totals.items():
         if cut and label == others_label:
