@@ -32,8 +32,10 @@ TOP = 3
 AWARD = st.tuples(
     # Enough names that the others added up are often longer than every bar drawn (the bar is cut).
     st.sampled_from(
-        ["Sakura", "KDDI", "GMO", "Highreso", "Kyoto U + RIKEN", "Others (2 recipients)"]
-        + ["ABEJA", "Preferred Networks", "SoftBank", "Rutilea", "Ubitus", "Internet Initiative Japan"]
+        [
+            *("Sakura", "KDDI", "GMO", "Highreso", "Kyoto U + RIKEN", "Others (2 recipients)"),
+            *("ABEJA", "Preferred Networks", "SoftBank", "Rutilea", "Ubitus", "Internet Initiative Japan"),
+        ]
     ),
     st.sampled_from(["さくら", "", " ", None]),  # a blank Japanese name falls back to English
     st.one_of(st.none(), st.integers(1, 6).map(lambda n: Decimal(n * 250))),
