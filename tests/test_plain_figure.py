@@ -19,11 +19,12 @@ import plotly.io as pio
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from plotly.validator_cache import ValidatorCache
 
 from aifunding.analysis.view import Prepared, ViewState, apply_view
 from aifunding.figures import registry
 from aifunding.figures.base import empty_figure
-from aifunding.figures.plain import Figure, figure_meta, plain_figure
+from aifunding.figures.plain import Figure, _plain_array, figure_meta, plain_figure
 
 
 def plotly_json(spec: dict) -> str:
@@ -77,7 +78,8 @@ def test_empty_figure_is_plotlys() -> None:
 # annotations, a second axis and meta.
 texts = st.text(alphabet="ab <>&日本¥%.,", max_size=8)
 numbers = st.one_of(st.integers(-(10**15), 10**15), st.floats(allow_nan=False, allow_infinity=False, width=64))
-cells = st.one_of(texts, numbers, st.none())
+# numpy scalars and booleans too: plotly makes them Python's, which the plain-list path must leave to it.
+cells = st.one_of(texts, numbers, st.none(), st.booleans(), numbers.map(np.float64), st.integers(-9, 9).map(np.int64))
 arrays = st.one_of(
     st.lists(cells, max_size=6),
     st.lists(numbers, max_size=6).map(lambda xs: np.array(xs, dtype=float)),
@@ -94,7 +96,10 @@ def trace(kind: str) -> st.SearchStrategy[dict]:
         "y": arrays,
         "name": st.one_of(texts, st.none()),
         "text": st.one_of(arrays, texts),
-        "customdata": st.lists(st.tuples(texts, texts), max_size=4),
+        "customdata": st.one_of(
+            st.lists(st.tuples(texts, texts), max_size=4),
+            st.lists(st.one_of(st.tuples(texts, cells), st.lists(cells, max_size=3), cells), max_size=4),
+        ),
         "hovertemplate": texts,
         "showlegend": st.booleans(),
         "legendgroup": texts,
@@ -250,3 +255,25 @@ def test_a_figure_shared_by_sessions_is_made_once_when_several_threads_use_it_at
             assert shared.to_dict() == expected and figure_meta(shared) == {"alt": "A"}
     finally:
         sys.setswitchinterval(interval)
+
+
+def typed(value: object) -> object:
+    """A value with the type of every item kept beside it, so 1 and 1.0, a tuple and a list, differ."""
+    if isinstance(value, list | tuple):
+        return (type(value), [typed(item) for item in value])
+    return (type(value), value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(arrays, st.lists(st.one_of(st.tuples(texts, cells), st.lists(cells, max_size=3), cells), max_size=5)))
+def test_a_plain_list_is_what_plotlys_data_array_validator_makes_of_it(value: object) -> None:
+    validator = ValidatorCache.get_validator("bar", "customdata")
+    plain = _plain_array(value)
+    if plain is not None:
+        assert typed(plain) == typed(validator.validate_coerce(value))
+    plain_scalars = (str, float, int, bool, type(None))
+    if isinstance(value, list) and (
+        all(type(item) in plain_scalars for item in value)
+        or all(type(item) is tuple and all(type(inner) in plain_scalars for inner in item) for item in value)
+    ):
+        assert plain is not None  # the builders' lists: x, y, text and customdata of tuples

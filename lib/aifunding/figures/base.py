@@ -9,6 +9,7 @@ streamlit; styling goes through :func:`base_layout` and the colour-blind-safe :d
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import textwrap
@@ -294,11 +295,36 @@ def _text_safe(value: Any, keys: frozenset[str], inside: bool = False) -> Any:
     if isinstance(value, dict):
         return {k: _text_safe(v, keys, inside or k in keys) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_text_safe(v, keys, inside) for v in value]
+        plain = _plain_text_list(value, inside)
+        return plain if plain is not None else [_text_safe(v, keys, inside) for v in value]
     dtype = getattr(value, "dtype", None)
     if inside and dtype is not None and dtype.kind in "OUS":  # text in an array; numeric arrays stay typed
         return _text_safe(value.tolist(), keys, inside)
     return value
+
+
+# Values a trace's arrays hold that :func:`_text_safe` leaves as they are, outside text (or with no "<" in it).
+_SCALARS = frozenset({str, float, int, bool, type(None)})
+
+
+def _plain_text_list(value: list[Any] | tuple[Any, ...], inside: bool) -> list[Any] | None:
+    """:func:`_text_safe` of a list of scalars, or of tuples of them, in a few C loops; None for any other list.
+
+    A trace's x, y, text and customdata hold thousands of them: each one's own call was a tenth of a chart.
+    """
+    kinds = set(map(type, value))
+    if kinds <= _SCALARS:
+        nested, items = False, value
+    elif kinds <= {list, tuple}:
+        items = list(itertools.chain.from_iterable(value))
+        if not set(map(type, items)) <= _SCALARS:
+            return None
+        nested = True
+    else:
+        return None
+    if inside and "<" in "".join([item for item in items if type(item) is str]):
+        return None  # some text shows a "<": item by item
+    return [list(item) for item in value] if nested else list(value)
 
 
 def ids_in(frame: pd.DataFrame, column: str) -> set[str]:
