@@ -350,7 +350,7 @@ def test_compact_english_template_writes_what_babel_writes(amount: Decimal, curr
     """
     from babel.numbers import format_compact_currency
 
-    from aifunding.money.formatting import _apply_symbol_override, _compact_en_from_template, _compact_step
+    from aifunding.money.compact import _compact_en_from_template, _compact_step, apply_symbol_override
 
     for step in (*range(-30, 31, 3), 0):
         figure = amount * (1 + Decimal(step) / 1000)
@@ -359,7 +359,7 @@ def test_compact_english_template_writes_what_babel_writes(amount: Decimal, curr
         magnitude, shown = _compact_step(figure)
         fast = _compact_en_from_template(magnitude, shown, currency)
         babel = format_compact_currency(figure, currency, locale="en_US", fraction_digits=2)
-        assert fast is None or fast == _apply_symbol_override(babel, currency, "en"), figure
+        assert fast is None or fast == apply_symbol_override(babel, currency, "en"), figure
 
 
 @pytest.mark.parametrize(
@@ -376,6 +376,6 @@ def test_compact_english_template_writes_what_babel_writes(amount: Decimal, curr
     ],
 )
 def test_compact_english_template_cases(amount: Decimal, currency: str, expected: str | None) -> None:
-    from aifunding.money.formatting import _compact_en_from_template, _compact_step
+    from aifunding.money.compact import _compact_en_from_template, _compact_step
 
     assert _compact_en_from_template(*_compact_step(amount), currency) == expected
