@@ -162,6 +162,13 @@ def test_a_chart_of_many_programmes_keeps_one_colour_each_for_the_largest(crowde
     # Eleven programmes (ten rounds and round one) award money: seven keep their colour, the rest share one.
     assert len({name.split(" · ")[0] for name in names}) == 8
     assert any(name.startswith("Other programmes · ") for name in names)
+    # A programme keeps one colour across the bases of its awards, and no two programmes share one.
+    colours: dict[str, set[str]] = {}
+    for trace in figure.data:
+        if trace.showlegend is not False:
+            colours.setdefault(trace.name.split(" · ")[0], set()).add(trace.marker.color)
+    assert all(len(found) == 1 for found in colours.values()), colours
+    assert len({found.pop() for found in colours.values()}) == len(colours)
     assert sum(x for trace in figure.data for x in trace.x) == pytest.approx(
         float(sum(view.awards["amount"].map(float)))
     )

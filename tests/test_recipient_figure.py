@@ -52,12 +52,17 @@ CROWDED = st.lists(AWARD, min_size=25, max_size=60)
 def frame(rows: list[tuple]) -> pd.DataFrame:
     """Awards as the filtered view holds them, with columns the chart never reads among them."""
     column = list(zip(*rows, strict=True))
+    index = pd.RangeIndex(len(rows)) * 2  # not numbered from 0: the chart must not read by label
+
+    def objects(values: list | tuple) -> pd.Series:
+        return pd.Series(list(values), index=index, dtype=object)
+
     return pd.DataFrame(
         {
             "id": [f"a-{n}" for n in range(len(rows))],
             C.PROJECT_LABEL: pd.array(column[0], dtype="str"),
             C.PROJECT_LABEL_JA: pd.array(column[1], dtype="str"),
-            "amount": pd.Series(column[2], dtype=object),
+            "amount": objects(column[2]),
             "currency": pd.array(column[3], dtype="str"),
             "basis": pd.array(column[4], dtype="str"),
             "programme_name_en": pd.array(column[5], dtype="str"),
@@ -66,10 +71,10 @@ def frame(rows: list[tuple]) -> pd.DataFrame:
             "purpose_ja": pd.array(column[6][::-1], dtype="str"),
             "announced": pd.array(["2024-04-19"] * len(rows), dtype="str"),
             "note": pd.array(["unread"] * len(rows), dtype="str"),
-            C.SOURCE_IDS: pd.Series([("s-1",)] * len(rows), dtype=object),
-            C.CAVEAT_IDS: pd.Series([()] * len(rows), dtype=object),
+            C.SOURCE_IDS: objects([("s-1",)] * len(rows)),
+            C.CAVEAT_IDS: objects([()] * len(rows)),
         },
-        index=pd.RangeIndex(len(rows)) * 2,
+        index=index,
     )
 
 
@@ -175,3 +180,19 @@ def check_against_the_pandas_way(rows: list[tuple], lang: str) -> None:
     )
     title = Translator(lang)("chart.recipient.title", name=totals.index[-1], amount=amount, n=len(top))
     assert figure["layout"]["title"]["text"].split("<br><span")[0].replace("<br>", " ") == title  # long titles wrap
+
+
+def test_a_programme_keeps_one_colour_across_the_bases_of_its_awards() -> None:
+    rows = [
+        ("Sakura", None, Decimal(500), "JPY", "exact", "Cloud round", "GPUs"),
+        ("KDDI", None, Decimal(250), "JPY", "up_to", "Cloud round", "GPUs"),
+        ("GMO", None, Decimal(750), "JPY", "about", "GENIAC", None),
+        ("ABEJA", None, Decimal(250), "JPY", "up_to_about", "Cloud round", None),
+    ]
+    figure = companies.build_recipient_figure(frame(rows)).to_dict()
+    colours: dict[str, set[str]] = {}
+    for trace in figure["data"]:
+        colours.setdefault(trace["legendgroup"], set()).add(trace["marker"]["color"])
+    assert {group: len(found) for group, found in colours.items()} == {"Cloud round": 1, "GENIAC": 1}
+    assert colours["Cloud round"] != colours["GENIAC"]
+    assert len([trace for trace in figure["data"] if trace["legendgroup"] == "Cloud round"]) == 3  # one per basis

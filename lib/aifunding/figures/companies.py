@@ -129,8 +129,13 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
         traces.setdefault((record["_programme"], record["basis"]), []).append(record)
     # Awards per recipient drawn: every award of a recipient is a segment, or none is.
     segments = Counter(record["_label"] for record in drawn_records)
-    for index, ((programme, basis), group) in enumerate(traces.items()):
-        colour = PALETTE[index % len(PALETTE)]
+    # One colour per programme, whatever the basis of its awards (the legend names the basis): at most
+    # as many programmes as the palette holds are drawn, so no two programmes share a colour.
+    colours: dict[str, str] = {}
+    for programme, basis in traces:
+        colours.setdefault(programme, PALETTE[len(colours) % len(PALETTE)])
+    for (programme, basis), group in traces.items():
+        colour = colours[programme]
         fig.add_bar(
             y=[r["_label"] for r in group],
             x=[r["_value"] for r in group],
