@@ -295,6 +295,42 @@ def test_programme_totals_set_declared_beside_allocated() -> None:
     pd.testing.assert_frame_equal(before, programmes)
 
 
+def test_programme_totals_draw_the_largest_of_each_panel_and_say_how_many_there_are() -> None:
+    from aifunding.figures.programmes import TOP_PROGRAMMES
+
+    rounds = [
+        {**PROGRAMMES[0], "id": f"r-{n}", "name_en": f"Round {n}", "amount": Decimal(1000 + n) * 10**6}
+        for n in range(TOP_PROGRAMMES + 15)
+    ]
+    goals = [
+        {**PROGRAMMES[2], "id": f"g-{n}", "name_en": f"Goal {n}", "amount": Decimal(10**12) + n}
+        for n in range(TOP_PROGRAMMES + 5)
+    ]
+    many = frame([*rounds, *goals, PROGRAMMES[3]])
+    many[C.SOURCE_IDS] = [("src-a",)] * len(many)
+    many[C.CAVEAT_IDS] = [()] * len(many)
+    for lang, words in (
+        ("en", "The largest 60 of 80 programmes and rounds are drawn"),
+        ("ja", "80件のうち大きい順に60件"),
+    ):
+        fig = build_programme_totals_figure(many, lang=lang)
+        declared, allocated, goal = fig.data
+        # The largest of each panel, smallest first: committed rounds 15..44, goals 5..34; nothing added up.
+        assert [label.split(" (")[0].split("（")[0] for label in declared.y] == [
+            f"Round {n}" for n in range(15, TOP_PROGRAMMES + 15)
+        ]
+        assert values(declared.x) == [float((1000 + n) * 10**6) for n in range(15, TOP_PROGRAMMES + 15)]
+        assert len(allocated.y) == TOP_PROGRAMMES
+        assert [label.split(" (")[0].split("（")[0] for label in goal.y] == [f"Goal {n}" for n in range(5, 35)]
+        assert words in subtitle_text(fig)
+        assert words in layout(fig)["meta"]["alt"]
+        # Past the cap the ids are left out: the table behind the chart lists every programme.
+        assert layout(fig)["meta"]["row_ids"] is None
+        assert "GBP" in subtitle_text(fig)  # what another currency left out is still said
+    # Under the cap nothing is said and every id is named.
+    assert "programmes and rounds are drawn" not in subtitle_text(build_programme_totals_figure(programme_frame()))
+
+
 def test_timeline_spans_partial_dates_and_skips_undated() -> None:
     fig = build_timeline_figure(programme_frame())
     assert title_text(fig) == "3 announcements from 2016 to 19 Apr 2024"

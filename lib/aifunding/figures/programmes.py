@@ -11,6 +11,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -48,6 +49,21 @@ from aifunding.money.formatting import (
 )
 
 
+# Programmes drawn in each panel (committed money; targets and plans): a register of a thousand
+# programmes and rounds draws the largest of each and says how many there are. Amounts of programmes
+# and their rounds overlap, so the rest are never added up into one bar; "Show data" lists them all.
+TOP_PROGRAMMES = 30
+
+
+def _largest_of_each_panel(rows: pd.DataFrame, is_plan: pd.Series) -> pd.DataFrame:
+    """``rows`` (ordered by value) cut to the last :data:`TOP_PROGRAMMES` of each panel, in the same order."""
+    plan = is_plan.to_numpy()
+    keep = np.zeros(len(rows), dtype=bool)
+    for panel in (plan, ~plan):
+        keep[np.flatnonzero(panel)[-TOP_PROGRAMMES:]] = True
+    return rows[keep]
+
+
 def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en") -> go.Figure:
     """Declared amount per programme beside the sum of its named awards; targets hatched."""
     value_column, currency_column = money.value_column, money.currency_column
@@ -57,6 +73,9 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
         return empty_figure(t("common.empty"), filename="programme-totals")
     currency = rows[currency_column].iloc[0]
     rows = rows.assign(_value=rows[value_column].map(float), _name=localized(rows, "name", lang)).sort_values("_value")
+    total = len(rows)
+    rows = _largest_of_each_panel(rows, rows["basis"].isin([b.value for b in PLAN_BASES]))
+    capped = t("chart.programme.capped", shown=len(rows), total=f"{total:,}") if len(rows) < total else None
     # A programme that is not active says so beside its basis: "Ten-year goal (target, planned)".
     labels = [
         t("chart.programme.label", name=name, basis=basis_label(b, lang))
@@ -141,12 +160,14 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
         title=title,
         subtitle=subtitle(
             t("programmes.declared_vs_allocated"),
+            capped,
             left_out_note(programmes, rows, value_column, currency_column, lang=lang),
         ),
-        alt=alt,
+        alt=alt + (f". {capped}" if capped else ""),
         filename="programme-totals",
         source_ids=ids_in(rows, C.SOURCE_IDS),
-        row_ids=rows["id"],
+        # Past the cap the ids are left out: "all rows" is what the table behind the chart shows.
+        row_ids=rows["id"] if capped is None else None,
         caveat_ids=ids_in(rows, C.CAVEAT_IDS),
         height=max(160, plot_height),
     )
