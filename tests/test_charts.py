@@ -238,6 +238,29 @@ def test_world_figure_hatches_targets(prepared: Prepared) -> None:
     assert title_text(fig).endswith("(target)")
 
 
+def test_world_figure_draws_the_largest_of_each_panel_and_says_how_many_there_are(
+    prepared: Prepared, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aifunding.figures import programmes
+
+    view = apply_view(prepared, ViewState(currency="USD"))
+    whole = build_world_figure(view.programmes, money=view.money)
+    drawn = {t.name: list(t.y) for t in whole.data}
+    monkeypatch.setattr(programmes, "TOP_PROGRAMMES", 3)
+    for lang, words in (("en", "programmes are drawn"), ("ja", "大きい順に")):
+        fig = build_world_figure(view.programmes, money=view.money, lang=lang)
+        if lang == "en":
+            # The last three of each panel as the whole chart orders them: the largest, smallest first.
+            assert {t.name: list(t.y) for t in fig.data} == {name: y[-3:] for name, y in drawn.items()}
+        assert words in subtitle_text(fig) and words in layout(fig)["meta"]["alt"]
+        assert layout(fig)["meta"]["row_ids"] is None
+    total = sum(len(y) for y in drawn.values())
+    assert f"The largest 6 of {total} programmes are drawn" in subtitle_text(
+        build_world_figure(view.programmes, money=view.money)
+    )
+    assert "are drawn" not in subtitle_text(whole) and layout(whole)["meta"]["row_ids"]
+
+
 # --- programmes ------------------------------------------------------------------------------------------
 
 PROGRAMMES = [

@@ -132,7 +132,7 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
     # One colour per programme, whatever the basis of its awards (the legend names the basis): at most
     # as many programmes as the palette holds are drawn, so no two programmes share a colour.
     colours: dict[str, str] = {}
-    for programme, basis in traces:
+    for programme, _ in traces:
         colours.setdefault(programme, PALETTE[len(colours) % len(PALETTE)])
     for (programme, basis), group in traces.items():
         colour = colours[programme]

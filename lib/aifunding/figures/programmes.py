@@ -48,14 +48,13 @@ from aifunding.money.formatting import (
     format_partial_date,
 )
 
-
 # Programmes drawn in each panel (committed money; targets and plans): a register of a thousand
 # programmes and rounds draws the largest of each and says how many there are. Amounts of programmes
 # and their rounds overlap, so the rest are never added up into one bar; "Show data" lists them all.
 TOP_PROGRAMMES = 30
 
 
-def _largest_of_each_panel(rows: pd.DataFrame, is_plan: pd.Series) -> pd.DataFrame:
+def largest_of_each_panel(rows: pd.DataFrame, is_plan: pd.Series) -> pd.DataFrame:
     """``rows`` (ordered by value) cut to the last :data:`TOP_PROGRAMMES` of each panel, in the same order."""
     plan = is_plan.to_numpy()
     keep = np.zeros(len(rows), dtype=bool)
@@ -74,7 +73,7 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
     currency = rows[currency_column].iloc[0]
     rows = rows.assign(_value=rows[value_column].map(float), _name=localized(rows, "name", lang)).sort_values("_value")
     total = len(rows)
-    rows = _largest_of_each_panel(rows, rows["basis"].isin([b.value for b in PLAN_BASES]))
+    rows = largest_of_each_panel(rows, rows["basis"].isin([b.value for b in PLAN_BASES]))
     capped = t("chart.programme.capped", shown=len(rows), total=f"{total:,}") if len(rows) < total else None
     # A programme that is not active says so beside its basis: "Ten-year goal (target, planned)".
     labels = [

@@ -21,9 +21,10 @@ from aifunding.figures.base import (
     ids_in,
     money_label,
     money_labels,
+    subtitle,
     value_labels,
 )
-from aifunding.figures.programmes import has_plan_panel, plan_panels
+from aifunding.figures.programmes import has_plan_panel, largest_of_each_panel, plan_panels
 from aifunding.i18n import Translator
 from aifunding.money.formatting import (
     format_partial_date,
@@ -48,6 +49,10 @@ def build_world_figure(
         _name=localized(rows, "name", lang),
         _country=localized(rows, "country_name", lang),
     ).sort_values("_value")
+    # The largest of each panel are drawn, as on the programme totals chart; "Show data" lists them all.
+    total = len(rows)
+    rows = largest_of_each_panel(rows, rows["basis"].isin([b.value for b in PLAN_BASES]))
+    capped = t("chart.world.capped", shown=len(rows), total=f"{total:,}") if len(rows) < total else None
     labels = [f"{c} · {n}" for c, n in zip(rows["_country"], rows["_name"], strict=True)]
     fig = Draft()
     is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
@@ -103,11 +108,11 @@ def build_world_figure(
     return base_layout(
         fig,
         title=title,
-        subtitle=t("world.title"),
-        alt=alt,
+        subtitle=subtitle(t("world.title"), capped),
+        alt=alt + (f". {capped}" if capped else ""),
         filename=f"world-programmes-{currency}",
         source_ids=ids_in(rows, C.SOURCE_IDS),
-        row_ids=rows["id"],
+        row_ids=rows["id"] if capped is None else None,
         caveat_ids=ids_in(rows, C.CAVEAT_IDS),
         height=plot_height,
     )
