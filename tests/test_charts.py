@@ -354,6 +354,26 @@ def test_programme_totals_draw_the_largest_of_each_panel_and_say_how_many_there_
     assert "programmes and rounds are drawn" not in subtitle_text(build_programme_totals_figure(programme_frame()))
 
 
+def test_annualised_figure_draws_the_largest_per_year_and_says_how_many_there_are(
+    prepared: Prepared, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aifunding.figures import programmes
+
+    view = apply_view(prepared, ViewState(currency="USD"))
+    whole = build_annualised_figure(view.programmes, money=view.money)
+    (bars,) = whole.data
+    assert len(bars.y) > 3 and "are drawn" not in subtitle_text(whole) and layout(whole)["meta"]["row_ids"]
+    monkeypatch.setattr(programmes, "TOP_PROGRAMMES", 3)
+    fig = build_annualised_figure(view.programmes, money=view.money)
+    (capped,) = fig.data
+    assert list(capped.y) == list(bars.y[-3:]) and values(capped.x) == values(bars.x[-3:])
+    words = f"The 3 largest per year of {len(bars.y)} programmes are drawn"
+    assert words in subtitle_text(fig) and words in layout(fig)["meta"]["alt"]
+    assert layout(fig)["meta"]["row_ids"] is None
+    ja = build_annualised_figure(view.programmes, money=view.money, lang="ja")
+    assert f"事業{len(bars.y)}件のうち年あたりの額が大きい順に3件" in subtitle_text(ja)
+
+
 def test_timeline_spans_partial_dates_and_skips_undated() -> None:
     fig = build_timeline_figure(programme_frame())
     assert title_text(fig) == "3 announcements from 2016 to 19 Apr 2024"

@@ -365,6 +365,10 @@ def build_annualised_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL
     rows = rows.assign(
         _per_year=per_year, _years=[int(y) for y in years], _name=localized(rows, "name", lang)
     ).sort_values("_per_year")
+    # The largest per year are drawn (one panel: targets are hatched in it); "Show data" lists them all.
+    total = len(rows)
+    rows = rows.iloc[-TOP_PROGRAMMES:]
+    capped = t("chart.annualised.capped", shown=len(rows), total=f"{total:,}") if len(rows) < total else None
     is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
     labels = [t("chart.annualised.label", name=n, n=int(y)) for n, y in zip(rows["_name"], rows["_years"], strict=True)]
     fig = Draft()
@@ -411,12 +415,14 @@ def build_annualised_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL
         fig,
         title=title,
         subtitle=subtitle(
-            t("programmes.annualised"), left_out_note(with_period, rows, value_column, currency_column, lang=lang)
+            t("programmes.annualised"),
+            capped,
+            left_out_note(with_period, rows, value_column, currency_column, lang=lang),
         ),
-        alt=alt,
+        alt=alt + (f". {capped}" if capped else ""),
         filename="annualised",
         source_ids=ids_in(rows, C.SOURCE_IDS),
-        row_ids=rows["id"],
+        row_ids=rows["id"] if capped is None else None,
         caveat_ids=ids_in(rows, C.CAVEAT_IDS),
         height=max(160, 44 * len(rows)),
     )
