@@ -22,9 +22,9 @@ from aifunding import columns as C
 from aifunding.analysis.metrics import localized
 from aifunding.analysis.totals import split_by_basis
 from aifunding.figures import companies
-from aifunding.figures.base import amount_frame, labelled_range
+from aifunding.figures.base import amount_frame, labelled_range, wrap
 from aifunding.i18n import Translator
-from aifunding.money.formatting import format_composition
+from aifunding.money.formatting import format_composition, format_partial_date
 
 # Few kept recipients, so that small frames have "others" often.
 TOP = 3
@@ -116,17 +116,27 @@ def test_the_chart_draws_what_the_pandas_way_adds_up(rows: list[tuple], lang: st
 
 
 @settings(max_examples=100, deadline=None)
+@given(st.one_of(AWARDS, CROWDED), st.sampled_from(["en", "ja"]), st.integers(1, 4))
+def test_a_bar_of_many_awards_adds_up_each_rounds_awards(rows: list[tuple], lang: str, per_bar: int) -> None:
+    check_against_the_pandas_way(rows, lang, per_bar=per_bar)
+
+
+@settings(max_examples=100, deadline=None)
 @given(CROWDED, st.sampled_from(["en", "ja"]))
 def test_a_crowded_chart_draws_what_the_pandas_way_adds_up(rows: list[tuple], lang: str) -> None:
     check_against_the_pandas_way(rows, lang)
 
 
-def check_against_the_pandas_way(rows: list[tuple], lang: str) -> None:
-    """The figure's bars, totals at their ends, segments and title against :func:`reference`."""
+def check_against_the_pandas_way(rows: list[tuple], lang: str, per_bar: int = 10**6) -> None:
+    """The figure's bars, totals at their ends, segments and title against :func:`reference`.
+
+    A bar of more than ``per_bar`` awards draws one segment per round and basis, its awards added up.
+    """
     awards = frame(rows)
     before = awards.copy()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(companies, "TOP_RECIPIENTS", TOP)
+        patch.setattr(companies, "SEGMENTS_PER_BAR", per_bar)
         figure = companies.build_recipient_figure(awards, lang=lang).to_dict()
     pd.testing.assert_frame_equal(awards, before)
     drawn, totals, others_label = reference(awards, lang)
@@ -158,17 +168,33 @@ def check_against_the_pandas_way(rows: list[tuple], lang: str) -> None:
     if others_label is not None:
         (others,) = [trace for trace in figure["data"] if trace["name"] == others_label]
         assert numbers(others["x"]) == [float(drawn.loc[drawn["_label"] == others_label, "_value"].sum())]
-    # One segment per award of a recipient kept, with its purpose; its amount written inside when the bar has several.
-    segments = drawn[drawn["_label"] != others_label]
-    purposes = localized(segments, "purpose", lang)
-    expected = Counter(zip(segments["_label"], segments["_value"], purposes.fillna("?"), strict=True))
+    # One segment per award of a recipient kept, with its purpose; its amount written inside when the bar has
+    # several. A bar of more than per_bar awards adds up each round's (and basis') awards into one segment,
+    # without a purpose, its hover saying how many; a round with one award keeps it as it is.
+    segments = drawn[drawn["_label"] != others_label].assign(_purpose=lambda f: localized(f, "purpose", lang))
+    counts = drawn["_label"].value_counts()
+    expected: Counter = Counter()
+    t, day = Translator(lang), format_partial_date("2024-04-19", lang)  # every award of frame() is dated so
+    for (label, _, _), group in segments.groupby(["_label", "programme_name_en", "basis"], sort=False, dropna=False):
+        if counts[label] > per_bar and len(group) > 1:
+            when = t("chart.recipient.awards_on", n=len(group), date=day)
+            expected[(label, sum(group["_value"].tolist()), "?", when)] += 1
+        else:
+            purposes = (p if isinstance(p, str) else "?" for p in group["_purpose"])
+            expected.update((label, v, p, day) for v, p in zip(group["_value"], purposes, strict=True))
     got = Counter(
-        (y, x, purpose if isinstance(purpose, str) else "?")
+        (y, x, purpose if isinstance(purpose, str) else "?", when)
         for trace in bars
-        for y, x, (_, _, _, purpose) in zip(trace["y"], numbers(trace["x"]), trace["customdata"], strict=True)
+        for y, x, (_, _, when, purpose) in zip(trace["y"], numbers(trace["x"]), trace["customdata"], strict=True)
     )
     assert got == expected
-    counts = drawn["_label"].value_counts()
+    event("segments added up" if any(key[3] != day for key in expected) else "one segment per award")
+    # A chart with a bar past the threshold says so, under its title and on its axis.
+    crowded = bool((counts[counts.index != others_label] > per_bar).any())
+    words = Translator(lang)("chart.recipient.grouped", n=per_bar)
+    assert (words in figure["layout"]["title"]["text"]) == crowded
+    axis = "chart.recipient.axis_grouped" if crowded else "chart.recipient.axis"
+    assert figure["layout"]["xaxis"]["title"]["text"] == Translator(lang)(axis, currency=drawn["currency"].iloc[0])
     for trace in bars:
         for y, text in zip(trace["y"], trace["text"], strict=True):
             assert bool(text) == (counts[y] > 1)
@@ -179,10 +205,10 @@ def check_against_the_pandas_way(rows: list[tuple], lang: str) -> None:
         {k: v.quantize(Decimal(1)) for k, v in sums.items()}, top["currency"].iloc[0], locale=lang
     )
     title = Translator(lang)("chart.recipient.title", name=totals.index[-1], amount=amount, n=len(top))
-    assert figure["layout"]["title"]["text"].split("<br><span")[0].replace("<br>", " ") == title  # long titles wrap
+    assert figure["layout"]["title"]["text"].split("<br><span")[0] == wrap(title)  # long titles wrap
 
 
-def test_a_programme_keeps_one_colour_across_the_bases_of_its_awards() -> None:
+def test_each_round_and_basis_has_its_own_colour_while_the_palette_holds_them() -> None:
     rows = [
         ("Sakura", None, Decimal(500), "JPY", "exact", "Cloud round", "GPUs"),
         ("KDDI", None, Decimal(250), "JPY", "up_to", "Cloud round", "GPUs"),
@@ -190,9 +216,27 @@ def test_a_programme_keeps_one_colour_across_the_bases_of_its_awards() -> None:
         ("ABEJA", None, Decimal(250), "JPY", "up_to_about", "Cloud round", None),
     ]
     figure = companies.build_recipient_figure(frame(rows)).to_dict()
+    colours = [trace["marker"]["color"] for trace in figure["data"]]
+    assert len(colours) == 4 and len(set(colours)) == 4
+    assert all("pattern" not in trace["marker"] for trace in figure["data"])
+
+
+def test_past_the_palette_a_programme_keeps_one_colour_and_its_bases_a_texture_each() -> None:
+    bases = ["exact", "about", "up_to", "up_to_about"]
+    rows = [
+        (name, None, Decimal(250 * (n + 1)), "JPY", basis, programme, None)
+        for n, (name, programme, basis) in enumerate(
+            (f"Recipient {n}", programme, basis)
+            for n, (programme, basis) in enumerate((p, b) for p in ("Cloud round", "GENIAC", "ABCI") for b in bases)
+        )
+    ]
+    figure = companies.build_recipient_figure(frame(rows)).to_dict()
+    assert len(figure["data"]) == 12  # three programmes, four bases each: past the palette's eight colours
     colours: dict[str, set[str]] = {}
     for trace in figure["data"]:
         colours.setdefault(trace["legendgroup"], set()).add(trace["marker"]["color"])
-    assert {group: len(found) for group, found in colours.items()} == {"Cloud round": 1, "GENIAC": 1}
-    assert colours["Cloud round"] != colours["GENIAC"]
-    assert len([trace for trace in figure["data"] if trace["legendgroup"] == "Cloud round"]) == 3  # one per basis
+    assert {group: len(found) for group, found in colours.items()} == {"Cloud round": 1, "GENIAC": 1, "ABCI": 1}
+    assert len({found.pop() for found in colours.values()}) == 3
+    # The basis is the texture over the programme's colour: solid for an exact figure.
+    patterns = {trace["name"].split(" · ")[1]: trace["marker"]["pattern"]["shape"] for trace in figure["data"]}
+    assert patterns == {"exact": "", "about": ".", "up to": "|", "up to about": "+"}

@@ -48,6 +48,8 @@ def text_colour_on(background: str) -> str:
 
 
 PLAN_PATTERN = "/"  # hatched bars mark targets and plans, so they never read as committed money
+# Where one colour stands for a programme, a texture over it tells an award's basis apart (solid: exact).
+BASIS_PATTERNS = {"exact": "", "about": ".", "up_to": "|", "up_to_about": "+", "at_least": "-", "target": PLAN_PATTERN}
 # Noto Sans JP is the web font's name, Noto Sans CJK JP the one Linux distributions install.
 FONT_FAMILY = "Source Sans Pro, Noto Sans JP, Noto Sans CJK JP, Arial, sans-serif"
 TEXT_COLOUR = "#262730"

@@ -17,6 +17,7 @@ from aifunding.analysis.metrics import localized
 from aifunding.analysis.totals import split_by_basis_groups
 from aifunding.figures.base import (
     AXIS_LABEL_WIDTH,
+    BASIS_PATTERNS,
     PALETTE,
     Draft,
     amount_frame,
@@ -40,6 +41,9 @@ from aifunding.money.formatting import (
 
 # Recipients drawn as bars of their own; the rest are added up in one bar.
 TOP_RECIPIENTS = 30
+# A bar of more awards than this draws one segment per round and basis, its awards added up: a hundred
+# slivers of one bar cannot be read (nor hovered), and the round's colour is what tells them apart.
+SEGMENTS_PER_BAR = 12
 OTHERS_COLOUR = "#8a8f98"
 
 
@@ -54,6 +58,50 @@ def _add_others_bar(fig: Draft, total: float, label: str, currency: str) -> None
         hovertemplate="<b>%{y}</b><br>%{x:,.0f} " + str(currency) + "<extra></extra>",
         showlegend=False,
     )
+
+
+def _added_up(group: list[dict[str, Any]], crowded: set[str], value_column: str) -> list[dict[str, Any]]:
+    """``group`` (one round and basis) with the awards of each ``crowded`` recipient added up into one segment.
+
+    A recipient with a single award in the round keeps it as it is; an added-up segment keeps how many
+    awards it holds and their dates, and has no purpose of its own. Segments stay in first-award order.
+    """
+    out: list[dict[str, Any]] = []
+    first: dict[str, int] = {}  # where each crowded recipient's segment is
+    held: dict[str, list[dict[str, Any]]] = {}
+    for record in group:
+        label = record["_label"]
+        if label in crowded:
+            if label in first:
+                held[label].append(record)
+                continue
+            first[label], held[label] = len(out), [record]
+        out.append(record)
+    for label, records in held.items():
+        if len(records) > 1:
+            dates = sorted(r["announced"] for r in records if isinstance(r["announced"], str))
+            out[first[label]] = {
+                **records[0],
+                "_value": sum(r["_value"] for r in records),
+                value_column: sum((r[value_column] for r in records), Decimal(0)),
+                "_purpose": None,
+                "_awards": len(records),
+                "_dates": (dates[0], dates[-1]) if dates else None,
+            }
+    return out
+
+
+def _when(record: dict[str, Any], lang: str) -> str:
+    """A segment's date in its hover: the award's, or how many awards an added-up segment holds and when."""
+    if "_awards" not in record:
+        return format_partial_date(record["announced"] if isinstance(record["announced"], str) else None, lang)
+    t, dates = Translator(lang), record["_dates"]
+    if dates is None:
+        return t("chart.recipient.awards_undated", n=record["_awards"])
+    first, last = (format_partial_date(d, lang) for d in dates)
+    if first == last:
+        return t("chart.recipient.awards_on", n=record["_awards"], date=first)
+    return t("chart.recipient.awards_span", n=record["_awards"], first=first, last=last)
 
 
 def recipient_columns(money: Money, lang: str) -> set[str]:
@@ -129,13 +177,18 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
         traces.setdefault((record["_programme"], record["basis"]), []).append(record)
     # Awards per recipient drawn: every award of a recipient is a segment, or none is.
     segments = Counter(record["_label"] for record in drawn_records)
-    # One colour per programme, whatever the basis of its awards (the legend names the basis): at most
-    # as many programmes as the palette holds are drawn, so no two programmes share a colour.
-    colours: dict[str, str] = {}
-    for programme, _ in traces:
-        colours.setdefault(programme, PALETTE[len(colours) % len(PALETTE)])
+    # Each round and basis its own colour while the palette holds them all. Past that, one colour per
+    # programme (at most as many as the palette holds are drawn, so none shares one) with the basis as a
+    # texture over it: the palette never repeats, and the legend names both.
+    textured = len(traces) > len(PALETTE)
+    colours: dict[Any, str] = {}
+    for programme, basis in traces:
+        colours.setdefault(programme if textured else (programme, basis), PALETTE[len(colours) % len(PALETTE)])
+    crowded = {label for label, n in segments.items() if n > SEGMENTS_PER_BAR}
     for (programme, basis), group in traces.items():
-        colour = colours[programme]
+        colour = colours[programme] if textured else colours[(programme, basis)]
+        pattern = {"shape": BASIS_PATTERNS.get(basis, ""), "fillmode": "overlay"} if textured else None
+        group = _added_up(group, crowded, value_column) if crowded else group
         fig.add_bar(
             y=[r["_label"] for r in group],
             x=[r["_value"] for r in group],
@@ -149,13 +202,13 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
             ],
             textposition="inside",
             insidetextanchor="middle",
-            marker={"color": colour},
+            marker={"color": colour, "pattern": pattern} if pattern else {"color": colour},
             textfont={"size": 11, "color": text_colour_on(colour)},
             customdata=[
                 (
                     programme,
                     money_label(r[value_column], currency, basis, lang),
-                    format_partial_date(r["announced"] if isinstance(r["announced"], str) else None, lang),
+                    _when(r, lang),
                     r["_purpose"],
                 )
                 for r in group
@@ -224,7 +277,7 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
             "ticktext": ticks,
         },
         xaxis={
-            "title": t("chart.recipient.axis", currency=currency),
+            "title": t("chart.recipient.axis_grouped" if crowded else "chart.recipient.axis", currency=currency),
             **value_axis(float(on_axis.max()), lang),
             **x_range,
         },
@@ -243,7 +296,10 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
         fig,
         title=title,
         subtitle=subtitle(
-            t("companies.chart_subtitle"), capped, left_out_note(awards, rows, value_column, currency_column, lang=lang)
+            t("companies.chart_subtitle"),
+            capped,
+            t("chart.recipient.grouped", n=SEGMENTS_PER_BAR) if crowded else None,
+            left_out_note(awards, rows, value_column, currency_column, lang=lang),
         ),
         alt=alt,
         filename="awards-by-recipient",
