@@ -29,8 +29,9 @@ from aifunding.loading.package import Package, newest_source_date
 from aifunding.loading.workbook import XLSX_MAX_ROWS  # a sheet's rows, the header included
 from aifunding.money.formatting import basis_label
 from aifunding.outputs.cells import neutralise, neutralise_frame
+from aifunding.outputs.files import replacing
 from aifunding.outputs.parquet import write_parquet
-from aifunding.outputs.writers import replacing, write_csv, write_json, write_xlsx
+from aifunding.outputs.writers import write_csv, write_json, write_xlsx
 
 EXPORT_TABLES = ("programmes", "awards", "market_shares")
 FORMATS = ("csv", "xlsx", "json", "parquet")
