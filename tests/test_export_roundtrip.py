@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from aifunding.analysis.conversion import FxChoice
 from aifunding.cli import main
 from aifunding.loading.package import Package, load_package
-from aifunding.outputs import cells, export, parquet, writers
+from aifunding.outputs import cells, citations, export, parquet, writers
 from aifunding.outputs.cells import decimal_text, json_default, neutralise_frame, records
 from aifunding.outputs.export import about_rows, export_bytes, export_tables, write_export
 
@@ -502,18 +502,24 @@ _link_ids = st.sampled_from(["a", "b", "c", "=d", "日"])
     links=st.lists(st.tuples(st.one_of(st.none(), _link_ids), _link_ids), max_size=12),
     ids=st.lists(st.one_of(_link_ids, st.just("none")), max_size=6),
     lookup=st.dictionaries(_link_ids, st.text(max_size=4), max_size=4),
+    longest=st.sampled_from([1, 64]),  # lists coded (equal lists joined once) or, past the longest, each on its own
 )
-def test_linked_texts_as_vectors_are_the_tuples_joined(links: list[tuple], ids: list[str], lookup: dict) -> None:
+def test_linked_texts_as_vectors_are_the_tuples_joined(
+    links: list[tuple], ids: list[str], lookup: dict, longest: int
+) -> None:
     """An award's sources joined from the link table in Arrow are links_by_row's tuples joined one by one."""
+    from unittest import mock
+
     from aifunding.analysis.metrics import links_by_row
 
     table = pd.DataFrame(links, columns=["award_id", "source_id"], dtype="str")
     rows = pd.Series(ids, dtype="str", index=pd.RangeIndex(len(ids)) * 2)  # an index of its own is kept
     linked = links_by_row(_Tables(citations=table), "citations", "source_id", "award_id")  # type: ignore[arg-type]
-    got = export._linked_texts(table, "award_id", "source_id", rows, [None, lookup])
+    with mock.patch.object(citations, "LONGEST_CODED", longest):
+        got = citations.linked_texts(table, "award_id", "source_id", rows, [None, lookup])
     assert got is not None
     for texts, words in zip(got, [None, lookup], strict=True):
-        expected = pd.Series([export._joined(linked.get(i, ()), words) for i in ids], dtype="str", index=rows.index)
+        expected = pd.Series([citations.joined(linked.get(i, ()), words) for i in ids], dtype="str", index=rows.index)
         pd.testing.assert_series_equal(texts, expected, check_exact=True)
 
 

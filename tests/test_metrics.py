@@ -97,16 +97,22 @@ _ids = st.sampled_from(["a", "b", "c", "d", "=x", "日本"])
     organisations=st.lists(
         st.tuples(_ids, st.text(max_size=4), st.one_of(st.none(), st.just(""), st.text(max_size=3))), max_size=6
     ),
+    longest=st.sampled_from([1, 64]),  # equal lists of recipients named once or, past the longest, each on its own
 )
-def test_recipients_as_vectors_are_the_recipients_row_by_row(rows: list[tuple], organisations: list[tuple]) -> None:
+def test_recipients_as_vectors_are_the_recipients_row_by_row(
+    rows: list[tuple], organisations: list[tuple], longest: int
+) -> None:
     """Arrow's sort-and-join gives the frame the per-row dicts give: order, tuples, names, labels and dtypes."""
+    from unittest import mock
+
     recipients = pd.DataFrame(rows, columns=["award_id", "organisation_id", "role"], dtype="str")
     orgs = pd.DataFrame(organisations, columns=["id", "name_en", "name_ja"], dtype="str")
-    fast = metrics.recipients_frame(recipients, orgs)
+    with mock.patch.object(metrics, "LONGEST_CODED", longest):
+        fast = metrics.recipients_frame(recipients, orgs)
+        without_ids = metrics.recipients_frame(recipients, orgs, ids=False)
     slow = metrics._recipients_by_award_rows(recipients, orgs)
     pd.testing.assert_frame_equal(fast, slow, check_exact=True)
     assert [type(ids) for ids in fast[C.RECIPIENT_IDS]] == [tuple] * len(fast)
-    without_ids = metrics.recipients_frame(recipients, orgs, ids=False)
     pd.testing.assert_frame_equal(without_ids, slow.drop(columns=C.RECIPIENT_IDS), check_exact=True)
 
 

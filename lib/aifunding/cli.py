@@ -26,7 +26,7 @@ from aifunding.loading.intake import UploadRefused, load_inputs
 from aifunding.loading.package import Package, PackageReadError
 from aifunding.money.fx import ConversionError, rate_at, supported_currencies
 from aifunding.outputs.export import EXPORT_TABLES, FORMATS, IncompleteExport, check_exportable, write_export
-from aifunding.outputs.writers import replacing
+from aifunding.outputs.files import replacing
 from aifunding.store.base import StoreSettingError
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2

@@ -18,6 +18,7 @@ import pandas as pd
 from aifunding import columns as C
 from aifunding.analysis.adding import split_by_basis
 from aifunding.analysis.allocation import TOTALS_COLUMNS, allocation_rows
+from aifunding.analysis.sequences import LONGEST_CODED, gathered, list_codes
 from aifunding.data.tree import ProgrammeTree
 from aifunding.data.vocabulary import PLAN_BASES, Basis, Role
 from aifunding.i18n import DEFAULT_LANGUAGE, translate
@@ -71,9 +72,10 @@ def _arrow_text(column: pd.Series) -> Any:
 def recipients_frame(recipients: pd.DataFrame, organisations: pd.DataFrame, *, ids: bool = True) -> pd.DataFrame:
     """:func:`recipients_by_award` from the two tables, as vectors: awards in order of first appearance.
 
-    Each award's rows are ordered by (award, role, row) in one sort, the names taken by position and joined
-    per award in Arrow; only the tuples of ids are Python objects (left out, with their column, when ``ids``
-    is False). Rows without an award or organisation id (an invalid package's) take the row-by-row path,
+    Each award's rows are ordered by (award, role, row) in one sort; each distinct list of recipients
+    (:func:`~aifunding.analysis.sequences.list_codes`) is named, joined and labelled once in Arrow and spread to
+    its awards; only the tuples of ids are Python objects (left out, with their column, when ``ids`` is False).
+    Rows without an award or organisation id (an invalid package's) take the row-by-row path,
     :func:`_recipients_by_award_rows`, which this equals.
     """
     import pyarrow as pa
@@ -90,30 +92,42 @@ def recipients_frame(recipients: pd.DataFrame, organisations: pd.DataFrame, *, i
     rank = np.asarray([*ROLE_ORDER.values(), len(ROLE_ORDER)])[pc.fill_null(roles, len(ROLE_ORDER)).to_numpy()]
     order = np.lexsort((np.arange(len(codes)), rank, codes))  # by award, then role; ties keep the file's order
     counts = np.bincount(codes, minlength=len(awards))
-    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
-    orgs = _arrow_text(org_ids).take(pa.array(order))
+    org_codes, org_values = pd.factorize(org_ids, sort=False)
+    members = org_codes[order]  # each award's organisations, lead first, as codes
+    # Each distinct list of recipients is named and labelled once, then spread to its awards (one column each).
+    if len(counts) and counts.max() > LONGEST_CODED:
+        lists = distinct = np.arange(len(counts), dtype=np.intp)
+    else:
+        lists, distinct = list_codes(members, counts)
+    picked, list_offsets = gathered(members, counts, distinct)
+    offsets = pa.array(list_offsets.astype(np.int32))
+    orgs = pa.array(org_values.tolist(), type=pa.string())  # each organisation once
     position = pc.index_in(orgs, value_set=pa.array(list(name_en), type=pa.string()))
+    spread = pa.array(lists)
 
     def names(lookup: dict[str, str], separator: str) -> pa.Array:
         each = pc.coalesce(pa.array(list(lookup.values()), type=pa.string()).take(position), orgs)  # unknown: the id
-        return pc.binary_join(pa.ListArray.from_arrays(offsets, each), separator)
+        return pc.binary_join(pa.ListArray.from_arrays(offsets, each.take(pa.array(picked))), separator)
 
     en, ja = names(name_en, " + "), names(name_ja, "・")
-    joint = counts > 1
-    mask = pa.array(joint)
+    mask = pa.array(counts[distinct] > 1)
     label_en = pc.if_else(mask, pc.binary_join_element_wise(en, translate("award.joint", "en"), ""), en)
     label_ja = pc.if_else(mask, pc.binary_join_element_wise(ja, translate("award.joint", "ja"), ""), ja)
+    joint = counts > 1
 
-    def text(values: Any) -> pd.Series:
-        return pd.Series(pd.array(values, dtype="str"))
+    def text(values: Any, by_list: bool = True) -> pd.Series:
+        # Large strings, as pandas keeps text: each award's column is made once, in that type.
+        values = values.cast(pa.large_string())
+        return pd.Series(pd.array(values.take(spread) if by_list else values, dtype="str"))
 
-    columns = {C.AWARD_ID: text(awards)}
+    columns = {C.AWARD_ID: text(awards, by_list=False)}
     if ids:
-        org_list = orgs.to_pylist()
-        starts = offsets.to_numpy()
-        tuples = list(zip([org_list[i] for i in starts[:-1].tolist()]))  # one id each, in C; the joint ones below
+        org_list = org_values.tolist()
+        member_list = members.tolist()
+        starts = np.concatenate([[0], np.cumsum(counts)]).tolist()
+        tuples = [(org_list[member_list[start]],) for start in starts[:-1]]  # one id each; the joint ones below
         for award in np.flatnonzero(joint).tolist():
-            tuples[award] = tuple(org_list[starts[award] : starts[award + 1]])
+            tuples[award] = tuple(org_list[code] for code in member_list[starts[award] : starts[award + 1]])
         columns[C.RECIPIENT_IDS] = pd.Series(tuples, dtype=object)
     return pd.DataFrame(
         {

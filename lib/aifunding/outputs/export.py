@@ -11,12 +11,10 @@ from __future__ import annotations
 import datetime
 import io
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
@@ -29,106 +27,15 @@ from aifunding.loading.package import Package, newest_source_date
 from aifunding.loading.workbook import XLSX_MAX_ROWS  # a sheet's rows, the header included
 from aifunding.money.formatting import basis_label
 from aifunding.outputs.cells import neutralise, neutralise_frame
+from aifunding.outputs.citations import add_award_citations, add_citations, lookups_of
+from aifunding.outputs.files import replacing
 from aifunding.outputs.parquet import write_parquet
-from aifunding.outputs.writers import replacing, write_csv, write_json, write_xlsx
+from aifunding.outputs.writers import write_csv, write_json, write_xlsx
 
 EXPORT_TABLES = ("programmes", "awards", "market_shares")
 FORMATS = ("csv", "xlsx", "json", "parquet")
 # Formats written as one file per table; the others hold every table in one file.
 PER_TABLE_FORMATS = ("csv", "parquet")
-
-
-def _joined(values: Any, lookup: dict[str, str] | None = None) -> str:
-    items = [lookup.get(v, v) if lookup else v for v in (values or ())]
-    return "; ".join(str(i) for i in items)
-
-
-@dataclass(frozen=True)
-class Lookups:
-    source_label: dict[str, str]
-    source_url: dict[str, str]
-    caveat_title: dict[str, str]
-
-
-def _lookups(package: Package) -> Lookups:
-    sources = package.frame("sources")
-    caveats = package.frame("caveats")
-    labels = {
-        sid: f"{pub} ({pubdate if isinstance(pubdate, str) else 'date not shown'}; {tier})"
-        for sid, pub, pubdate, tier in zip(
-            sources["id"], sources["publisher"], sources["published"], sources["tier"], strict=True
-        )
-    }
-    return Lookups(
-        labels,
-        dict(zip(sources["id"], sources["url"], strict=True)),
-        dict(zip(caveats["id"], caveats["title_en"], strict=True)),
-    )
-
-
-def _add_citations(frame: pd.DataFrame, lookups: Lookups) -> pd.DataFrame:
-    frame["sources"] = frame[C.SOURCE_IDS].map(lambda ids: _joined(ids, lookups.source_label))
-    frame["source_urls"] = frame[C.SOURCE_IDS].map(lambda ids: _joined(ids, lookups.source_url))
-    frame["caveats"] = frame[C.CAVEAT_IDS].map(lambda ids: _joined(ids, lookups.caveat_title))
-    frame[C.SOURCE_IDS] = frame[C.SOURCE_IDS].map(_joined)
-    frame[C.CAVEAT_IDS] = frame[C.CAVEAT_IDS].map(_joined)
-    return frame
-
-
-def _linked_texts(
-    links: pd.DataFrame, target_column: str, value_column: str, ids: pd.Series, lookups: list[dict[str, str] | None]
-) -> list[pd.Series] | None:
-    """For each lookup, each row's linked values joined as :func:`_joined` joins :func:`links_by_row`'s tuples.
-
-    As vectors: the (row, value) pairs deduplicated keeping the first, grouped by row in a stable sort, each
-    distinct value worded once and the groups joined in Arrow. None when a link has no value (an invalid
-    package's), for the caller to take the tuple path.
-    """
-    import pyarrow as pa  # type: ignore[import-untyped]
-    import pyarrow.compute as pc  # type: ignore[import-untyped]
-
-    targets, values = links[target_column], links[value_column]
-    if not isinstance(targets.dtype, pd.StringDtype) or not isinstance(values.dtype, pd.StringDtype):
-        return None
-    kept = targets.notna().to_numpy()
-    targets, values = targets[kept], values[kept]
-    if values.isna().any():
-        return None
-    target_codes, target_ids = pd.factorize(targets, sort=False)
-    value_codes, value_ids = pd.factorize(values, sort=False)
-    first = ~pd.Series(target_codes.astype(np.int64) * len(value_ids) + value_codes).duplicated().to_numpy()
-    target_codes, value_codes = target_codes[first], value_codes[first]
-    order = np.argsort(target_codes, kind="stable")  # each row's values in the order first linked
-    offsets = pa.array(np.concatenate([[0], np.cumsum(np.bincount(target_codes, minlength=len(target_ids)))]))
-    grouped = pa.array(value_codes[order].astype(np.int64))
-    position = pd.Index(target_ids).get_indexer(ids)
-    where = pa.array(position, mask=position < 0)
-    result = []
-    for lookup in lookups:
-        words = pa.array([str(lookup.get(v, v) if lookup else v) for v in value_ids.tolist()], type=pa.string())
-        joined = pc.binary_join(pa.ListArray.from_arrays(offsets.cast(pa.int32()), words.take(grouped)), "; ")
-        texts = pc.fill_null(joined.take(where), "")  # a row with no links: nothing to join
-        result.append(pd.Series(pd.array(texts, dtype="str"), index=ids.index))
-    return result
-
-
-def _add_award_citations(frame: pd.DataFrame, package: Package, lookups: Lookups) -> pd.DataFrame | None:
-    """:func:`_add_citations` of an award view made without links, from the link tables as vectors (or None)."""
-    sources = _linked_texts(
-        package.frame("citations"),
-        "award_id",
-        "source_id",
-        frame["id"],
-        [None, lookups.source_label, lookups.source_url],
-    )
-    caveats = _linked_texts(
-        package.frame("caveat_links"), "award_id", "caveat_id", frame["id"], [None, lookups.caveat_title]
-    )
-    if sources is None or caveats is None:
-        return None
-    frame[C.SOURCE_IDS], frame["sources"], frame["source_urls"] = sources
-    frame[C.CAVEAT_IDS], frame["caveats"] = caveats
-    return frame
 
 
 def _basis_words(frame: pd.DataFrame, column: str = "basis") -> pd.Series:
@@ -277,7 +184,7 @@ def _allocated_by_basis(frame: pd.DataFrame) -> pd.DataFrame:
 
 def export_programmes(package: Package, fx: FxChoice | None = None) -> pd.DataFrame:
     """One row per programme, round, component or frame."""
-    frame = _add_citations(programme_view(package), _lookups(package))
+    frame = add_citations(programme_view(package), lookups_of(package))
     frame["basis_words"] = _basis_words(frame)
     frame[C.ALLOCATED] = frame[C.ALLOCATED].map(lambda v: v if isinstance(v, Decimal) else None)
     frame = _allocated_by_basis(frame)
@@ -293,10 +200,10 @@ def export_programmes(package: Package, fx: FxChoice | None = None) -> pd.DataFr
 
 def export_awards(package: Package, fx: FxChoice | None = None) -> pd.DataFrame:
     """One row per award, recipients joined; a joint application is one row."""
-    lookups = _lookups(package)
-    frame = _add_award_citations(award_view(package, links=False), package, lookups)
+    lookups = lookups_of(package)
+    frame = add_award_citations(award_view(package, links=False), package, lookups)
     if frame is None:
-        frame = _add_citations(award_view(package), lookups)
+        frame = add_citations(award_view(package), lookups)
     frame["basis_words"] = _basis_words(frame)
     columns = list(AWARD_COLUMNS)
     if fx is not None:
@@ -308,7 +215,7 @@ def export_awards(package: Package, fx: FxChoice | None = None) -> pd.DataFrame:
 
 def export_market_shares(package: Package, fx: FxChoice | None = None) -> pd.DataFrame:
     """One row per market share (shares are percentages, so the currency choice does not apply)."""
-    frame = _add_citations(market_share_view(package), _lookups(package))
+    frame = add_citations(market_share_view(package), lookups_of(package))
     return frame[MARKET_COLUMNS].reset_index(drop=True)
 
 

@@ -9,14 +9,11 @@ sheet holds at most 1,048,576 rows, and :mod:`aifunding.outputs.export` refuses 
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from json.encoder import encode_basestring
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -33,28 +30,6 @@ from aifunding.outputs.cells import (
 
 # Rows turned into output at once: about 25 MB of JSON records for 10,000 awards (30 MB at the peak).
 CHUNK_ROWS = 10_000
-
-
-@contextmanager
-def replacing(path: Path) -> Iterator[BinaryIO]:
-    """A file written beside ``path`` and renamed onto it when complete: never a half-written export.
-
-    A pipe or device (``-o /dev/stdout``) is written straight through; a symbolic link, its target.
-    """
-    if path.is_dir():
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-    if path.exists() and not path.is_file():
-        with path.open("wb") as handle:
-            yield handle
-        return
-    path = Path(os.path.realpath(path))
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        with partial.open("wb") as handle:
-            yield handle
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def chunks(frame: pd.DataFrame, size: int | None = None) -> Iterator[pd.DataFrame]:

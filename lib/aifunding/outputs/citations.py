@@ -1,0 +1,124 @@
+"""The sources and caveats of exported rows, spelled out: their ids, labels, links and titles, joined per row.
+
+A row's ids come from its own tuples (:func:`add_citations`) or, for a million awards, straight from the link
+tables as vectors (:func:`add_award_citations`); both write the same texts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aifunding import columns as C
+from aifunding.analysis.sequences import LONGEST_CODED, gathered, list_codes
+from aifunding.loading.package import Package
+
+
+def joined(values: Any, lookup: dict[str, str] | None = None) -> str:
+    """Ids (or their words in ``lookup``, where it has them) joined with "; ", as an export's cell holds them."""
+    items = [lookup.get(v, v) if lookup else v for v in (values or ())]
+    return "; ".join(str(i) for i in items)
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """Each source's label and link, and each caveat's title, by id."""
+
+    source_label: dict[str, str]
+    source_url: dict[str, str]
+    caveat_title: dict[str, str]
+
+
+def lookups_of(package: Package) -> Lookups:
+    """The labels, links and titles of a package's sources and caveats."""
+    sources = package.frame("sources")
+    caveats = package.frame("caveats")
+    labels = {
+        sid: f"{pub} ({pubdate if isinstance(pubdate, str) else 'date not shown'}; {tier})"
+        for sid, pub, pubdate, tier in zip(
+            sources["id"], sources["publisher"], sources["published"], sources["tier"], strict=True
+        )
+    }
+    return Lookups(
+        labels,
+        dict(zip(sources["id"], sources["url"], strict=True)),
+        dict(zip(caveats["id"], caveats["title_en"], strict=True)),
+    )
+
+
+def add_citations(frame: pd.DataFrame, lookups: Lookups) -> pd.DataFrame:
+    """A view's tuples of source and caveat ids joined, with their labels, links and titles beside them."""
+    frame["sources"] = frame[C.SOURCE_IDS].map(lambda ids: joined(ids, lookups.source_label))
+    frame["source_urls"] = frame[C.SOURCE_IDS].map(lambda ids: joined(ids, lookups.source_url))
+    frame["caveats"] = frame[C.CAVEAT_IDS].map(lambda ids: joined(ids, lookups.caveat_title))
+    frame[C.SOURCE_IDS] = frame[C.SOURCE_IDS].map(joined)
+    frame[C.CAVEAT_IDS] = frame[C.CAVEAT_IDS].map(joined)
+    return frame
+
+
+def linked_texts(
+    links: pd.DataFrame, target_column: str, value_column: str, ids: pd.Series, lookups: list[dict[str, str] | None]
+) -> list[pd.Series] | None:
+    """For each lookup, each row's linked values joined as :func:`joined` joins ``links_by_row``'s tuples.
+
+    As vectors: the (row, value) pairs deduplicated keeping the first, grouped by row in a stable sort, each
+    distinct list of values (:func:`list_codes`) worded and joined once in Arrow, and the texts spread to the
+    rows by its code: one column of text made per lookup. None when a link has no value (an invalid
+    package's), for the caller to take the tuple path.
+    """
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+    targets, values = links[target_column], links[value_column]
+    if not isinstance(targets.dtype, pd.StringDtype) or not isinstance(values.dtype, pd.StringDtype):
+        return None
+    kept = targets.notna().to_numpy()
+    targets, values = targets[kept], values[kept]
+    if values.isna().any():
+        return None
+    target_codes, target_ids = pd.factorize(targets, sort=False)
+    value_codes, value_ids = pd.factorize(values, sort=False)
+    first = ~pd.Series(target_codes.astype(np.int64) * len(value_ids) + value_codes).duplicated().to_numpy()
+    target_codes, value_codes = target_codes[first], value_codes[first]
+    order = np.argsort(target_codes, kind="stable")  # each row's values in the order first linked
+    counts = np.bincount(target_codes, minlength=len(target_ids))
+    grouped = value_codes[order]
+    if len(counts) and counts.max() > LONGEST_CODED:
+        codes = distinct = np.arange(len(counts), dtype=np.intp)  # each target's list joined on its own
+    else:
+        codes, distinct = list_codes(grouped, counts)
+    picked, offsets = gathered(grouped, counts, distinct)
+    list_offsets = pa.array(offsets.astype(np.int32))
+    position = pd.Index(target_ids).get_indexer(ids)
+    # A row with no links takes the text after the last distinct list's: nothing joined.
+    where = pa.array(np.where(position < 0, len(distinct), codes[np.maximum(position, 0)] if len(codes) else 0))
+    result = []
+    for lookup in lookups:
+        words = pa.array([str(lookup.get(v, v) if lookup else v) for v in value_ids.tolist()], type=pa.string())
+        lists = pc.binary_join(pa.ListArray.from_arrays(list_offsets, words.take(pa.array(picked))), "; ")
+        # Large strings, as pandas keeps text: the rows' column is made once, in that type.
+        texts = pa.concat_arrays([lists.cast(pa.large_string()), pa.array([""], type=pa.large_string())])
+        result.append(pd.Series(pd.array(texts.take(where), dtype="str"), index=ids.index))
+    return result
+
+
+def add_award_citations(frame: pd.DataFrame, package: Package, lookups: Lookups) -> pd.DataFrame | None:
+    """:func:`add_citations` of an award view made without links, from the link tables as vectors (or None)."""
+    sources = linked_texts(
+        package.frame("citations"),
+        "award_id",
+        "source_id",
+        frame["id"],
+        [None, lookups.source_label, lookups.source_url],
+    )
+    caveats = linked_texts(
+        package.frame("caveat_links"), "award_id", "caveat_id", frame["id"], [None, lookups.caveat_title]
+    )
+    if sources is None or caveats is None:
+        return None
+    frame[C.SOURCE_IDS], frame["sources"], frame["source_urls"] = sources
+    frame[C.CAVEAT_IDS], frame["caveats"] = caveats
+    return frame

@@ -1,0 +1,94 @@
+"""Export files: written whole (never half a file at the path), flushed to disk and out of the cache as they grow."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from aifunding.loading.package import Package
+from aifunding.outputs import files
+from aifunding.outputs.export import export_bytes, write_export
+from aifunding.outputs.files import FlushingFile, replacing
+
+
+def test_a_file_is_flushed_each_time_its_flush_bytes_are_written(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    with replacing(target, flush_bytes=10) as handle:
+        for piece in (b"abcd", b"efghij", b"k", b"lmnopqrstuvwxyz"):
+            handle.write(piece)
+            handle.flush()  # past the buffer: each piece is one write of the file
+        raw = handle.raw  # type: ignore[attr-defined]
+        assert isinstance(raw, FlushingFile)
+        assert not target.exists()  # only the file beside it, until complete
+    assert target.read_bytes() == b"abcdefghijklmnopqrstuvwxyz"
+    # 4 + 6 reach 10 (one flush), 1 + 15 reach 10 again (a second); the bytes after it stay unflushed.
+    assert raw.flushes == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_a_small_file_is_never_flushed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(fd: int) -> None:
+        raise AssertionError("a file smaller than FLUSH_BYTES waits for no disk")
+
+    monkeypatch.setattr(os, "fdatasync", refuse)
+    with replacing(tmp_path / "small.json") as handle:
+        handle.write(b"x" * 1000)
+    assert (tmp_path / "small.json").read_bytes() == b"x" * 1000
+
+
+@pytest.mark.parametrize("code", [errno.EINVAL, errno.ENOTSUP])
+def test_a_file_system_that_cannot_flush_is_written_through_its_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    calls: list[int] = []
+
+    def cannot(fd: int) -> None:
+        calls.append(fd)
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "fdatasync", cannot)
+    with replacing(tmp_path / "out.bin", flush_bytes=4) as handle:
+        for _ in range(5):
+            handle.write(b"12345")
+    assert (tmp_path / "out.bin").read_bytes() == b"12345" * 5
+    assert len(calls) == 1  # asked once, then left to its cache
+
+
+def test_a_disk_error_met_while_flushing_fails_the_export_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", failing)
+    target = tmp_path / "out.bin"
+    with pytest.raises(OSError, match="Input/output error"), replacing(target, flush_bytes=4) as handle:
+        handle.write(b"12345")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["json", "xlsx"])
+def test_an_export_flushed_every_few_bytes_is_the_same_file(
+    bundled: Package, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """The JSON writer's thread and openpyxl's zip (which seeks back) write the same bytes through a flushing file."""
+    import datetime
+
+    made = datetime.datetime(2024, 1, 2, tzinfo=datetime.UTC)
+    expected = export_bytes(bundled, fmt, generated_at=made)
+    flushes: list[int] = []
+    flush = FlushingFile._flush_to_disk
+
+    def counted(self: FlushingFile) -> None:
+        flushes.append(self.tell())
+        flush(self)
+
+    monkeypatch.setattr(FlushingFile, "_flush_to_disk", counted)
+    original = files.replacing  # write_export's files, flushed every 4 KB
+    monkeypatch.setattr("aifunding.outputs.export.replacing", lambda path: original(path, flush_bytes=4096))
+    [path] = write_export(bundled, fmt, tmp_path / f"all.{fmt}", generated_at=made)
+    assert path.read_bytes() == expected
+    assert len(flushes) >= 2 and flushes == sorted(flushes)
