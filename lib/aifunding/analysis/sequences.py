@@ -46,8 +46,8 @@ def list_codes(values: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.
         alive = alive[lengths[alive] > step]
     # Prefixes of different lengths are numbered apart, so the final code pairs the length with the last prefix.
     codes = pd.factorize(lengths * (int(prefix.max()) + 2) + (prefix + 1), sort=False)[0].astype(np.intp)
-    first = np.empty(int(codes.max()) + 1, dtype=np.intp)
-    first[codes[::-1]] = np.arange(len(codes), dtype=np.intp)[::-1]
+    # Codes number lists in order of first appearance, so each code's first list is where it first occurs.
+    first = np.unique(codes, return_index=True)[1].astype(np.intp)
     return codes, first
 
 
