@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aifunding import columns as C
-from aifunding.analysis import metrics
+from aifunding.analysis import recipients as recipient_lists
 from aifunding.analysis.conversion import FxChoice, convert_frame
 from aifunding.analysis.metrics import (
     annualise,
@@ -107,10 +107,10 @@ def test_recipients_as_vectors_are_the_recipients_row_by_row(
 
     recipients = pd.DataFrame(rows, columns=["award_id", "organisation_id", "role"], dtype="str")
     orgs = pd.DataFrame(organisations, columns=["id", "name_en", "name_ja"], dtype="str")
-    with mock.patch.object(metrics, "LONGEST_CODED", longest):
-        fast = metrics.recipients_frame(recipients, orgs)
-        without_ids = metrics.recipients_frame(recipients, orgs, ids=False)
-    slow = metrics._recipients_by_award_rows(recipients, orgs)
+    with mock.patch.object(recipient_lists, "LONGEST_CODED", longest):
+        fast = recipient_lists.recipients_frame(recipients, orgs)
+        without_ids = recipient_lists.recipients_frame(recipients, orgs, ids=False)
+    slow = recipient_lists._recipients_by_award_rows(recipients, orgs)
     pd.testing.assert_frame_equal(fast, slow, check_exact=True)
     assert [type(ids) for ids in fast[C.RECIPIENT_IDS]] == [tuple] * len(fast)
     pd.testing.assert_frame_equal(without_ids, slow.drop(columns=C.RECIPIENT_IDS), check_exact=True)

@@ -38,7 +38,7 @@ from ibis.backends import BaseBackend
 
 from aifunding import columns as C
 from aifunding.analysis.conversion import NO_AMOUNT_NOTE, FxChoice, convert_frame
-from aifunding.analysis.metrics import ROLE_ORDER
+from aifunding.analysis.recipients import ROLE_ORDER
 from aifunding.data.amounts import AMOUNT_DECIMALS
 from aifunding.data.frames import field_types
 from aifunding.data.tables import TABLES

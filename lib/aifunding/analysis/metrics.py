@@ -18,10 +18,10 @@ import pandas as pd
 from aifunding import columns as C
 from aifunding.analysis.adding import split_by_basis
 from aifunding.analysis.allocation import TOTALS_COLUMNS, allocation_rows
-from aifunding.analysis.sequences import LONGEST_CODED, gathered, list_codes
+from aifunding.analysis.recipients import recipients_by_award, recipients_frame
 from aifunding.data.tree import ProgrammeTree
-from aifunding.data.vocabulary import PLAN_BASES, Basis, Role
-from aifunding.i18n import DEFAULT_LANGUAGE, translate
+from aifunding.data.vocabulary import PLAN_BASES, Basis
+from aifunding.i18n import DEFAULT_LANGUAGE
 from aifunding.loading.package import Package
 
 
@@ -32,153 +32,6 @@ def _none_if_na(value: Any) -> Any:
 def decimal_sum(values: Iterable[Any]) -> Decimal:
     """Exact sum of the non-missing amounts in ``values``."""
     return sum((Decimal(v) for v in values if _none_if_na(v) is not None), Decimal(0))
-
-
-# A joint application's lead comes first, then its members; a sole recipient stands alone.
-ROLE_ORDER = {Role.LEAD.value: 0, Role.SOLE.value: 0, Role.MEMBER.value: 1}
-
-
-def recipients_by_award(package: Package) -> pd.DataFrame:
-    """One row per award: its recipients in role order (lead first) and the project label.
-
-    A joint application reads "RUTILEA + AI Fukushima (joint)", so charts show it as one project; in
-    Japanese "RUTILEA・AI Fukushima（共同）", with each name in Japanese where the data has one.
-    """
-    return recipients_frame(package.frame("award_recipients"), package.frame("organisations"))
-
-
-def _recipient_names(organisations: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
-    # Lists, not the columns themselves: iterating a pyarrow-backed column yields one scalar at a time.
-    ids = organisations["id"].tolist()
-    name_en = {i: str(n) for i, n in zip(ids, organisations["name_en"].tolist(), strict=True)}
-    name_ja = {
-        i: (ja if isinstance(ja, str) and ja else name_en[i])
-        for i, ja in zip(ids, organisations["name_ja"].tolist(), strict=True)
-    }
-    return name_en, name_ja
-
-
-def _arrow_text(column: pd.Series) -> Any:
-    """A text column as one Arrow string array (missing cells null)."""
-    import pyarrow as pa  # type: ignore[import-untyped]
-
-    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
-        values = pa.array(column).cast(pa.string())  # the column's own Arrow array, not a Python object per cell
-    else:
-        values = pa.array(column.astype(object), type=pa.string(), from_pandas=True)
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-
-
-def recipients_frame(recipients: pd.DataFrame, organisations: pd.DataFrame, *, ids: bool = True) -> pd.DataFrame:
-    """:func:`recipients_by_award` from the two tables, as vectors: awards in order of first appearance.
-
-    Each award's rows are ordered by (award, role, row) in one sort; each distinct list of recipients
-    (:func:`~aifunding.analysis.sequences.list_codes`) is named, joined and labelled once in Arrow and spread to
-    its awards; only the tuples of ids are Python objects (left out, with their column, when ``ids`` is False).
-    Rows without an award or organisation id (an invalid package's) take the row-by-row path,
-    :func:`_recipients_by_award_rows`, which this equals.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc  # type: ignore[import-untyped]
-
-    award_ids, org_ids = recipients["award_id"], recipients["organisation_id"]
-    if not len(recipients) or award_ids.isna().any() or org_ids.isna().any():
-        frame = _recipients_by_award_rows(recipients, organisations)
-        return frame if ids else frame.drop(columns=C.RECIPIENT_IDS)
-    name_en, name_ja = _recipient_names(organisations)
-    encoded = pc.dictionary_encode(_arrow_text(award_ids))  # awards in order of first appearance, as a dict's keys
-    awards, codes = encoded.dictionary, encoded.indices.to_numpy()
-    roles = pc.index_in(_arrow_text(recipients["role"]), value_set=pa.array(list(ROLE_ORDER), type=pa.string()))
-    rank = np.asarray([*ROLE_ORDER.values(), len(ROLE_ORDER)])[pc.fill_null(roles, len(ROLE_ORDER)).to_numpy()]
-    order = np.lexsort((np.arange(len(codes)), rank, codes))  # by award, then role; ties keep the file's order
-    counts = np.bincount(codes, minlength=len(awards))
-    org_codes, org_values = pd.factorize(org_ids, sort=False)
-    members = org_codes[order]  # each award's organisations, lead first, as codes
-    # Each distinct list of recipients is named and labelled once, then spread to its awards (one column each).
-    if len(counts) and counts.max() > LONGEST_CODED:
-        lists = distinct = np.arange(len(counts), dtype=np.intp)
-    else:
-        lists, distinct = list_codes(members, counts)
-    picked, list_offsets = gathered(members, counts, distinct)
-    offsets = pa.array(list_offsets.astype(np.int32))
-    orgs = pa.array(org_values.tolist(), type=pa.string())  # each organisation once
-    position = pc.index_in(orgs, value_set=pa.array(list(name_en), type=pa.string()))
-    spread = pa.array(lists)
-
-    def names(lookup: dict[str, str], separator: str) -> pa.Array:
-        each = pc.coalesce(pa.array(list(lookup.values()), type=pa.string()).take(position), orgs)  # unknown: the id
-        return pc.binary_join(pa.ListArray.from_arrays(offsets, each.take(pa.array(picked))), separator)
-
-    en, ja = names(name_en, " + "), names(name_ja, "・")
-    mask = pa.array(counts[distinct] > 1)
-    label_en = pc.if_else(mask, pc.binary_join_element_wise(en, translate("award.joint", "en"), ""), en)
-    label_ja = pc.if_else(mask, pc.binary_join_element_wise(ja, translate("award.joint", "ja"), ""), ja)
-    joint = counts > 1
-
-    def text(values: Any, by_list: bool = True) -> pd.Series:
-        # Large strings, as pandas keeps text: each award's column is made once, in that type.
-        values = values.cast(pa.large_string())
-        return pd.Series(pd.array(values.take(spread) if by_list else values, dtype="str"))
-
-    columns = {C.AWARD_ID: text(awards, by_list=False)}
-    if ids:
-        org_list = org_values.tolist()
-        member_list = members.tolist()
-        starts = np.concatenate([[0], np.cumsum(counts)]).tolist()
-        tuples = [(org_list[member_list[start]],) for start in starts[:-1]]  # one id each; the joint ones below
-        for award in np.flatnonzero(joint).tolist():
-            tuples[award] = tuple(org_list[code] for code in member_list[starts[award] : starts[award + 1]])
-        columns[C.RECIPIENT_IDS] = pd.Series(tuples, dtype=object)
-    return pd.DataFrame(
-        {
-            **columns,
-            C.RECIPIENTS_EN: text(en),
-            C.RECIPIENTS_JA: text(ja),
-            C.JOINT: pd.Series(joint, dtype=bool),
-            C.PROJECT_LABEL: text(label_en),
-            C.PROJECT_LABEL_JA: text(label_ja),
-        }
-    )
-
-
-def _recipients_by_award_rows(recipients: pd.DataFrame, organisations: pd.DataFrame) -> pd.DataFrame:
-    """:func:`recipients_frame` a row at a time (Python dicts): the reference it is tested against."""
-    name_en, name_ja = _recipient_names(organisations)
-    # One pass over the rows, in file order; each award's recipients lead first (a stable sort keeps
-    # the members in their own order). Plain dicts: a million rows cost a second, not a groupby each.
-    members: dict[str, list[tuple[int, str]]] = {}
-    # Lists, not the columns themselves: iterating a pyarrow-backed column yields one scalar at a time.
-    for award_id, org_id, role in zip(
-        recipients["award_id"].tolist(),
-        recipients["organisation_id"].tolist(),
-        recipients["role"].tolist(),
-        strict=True,
-    ):
-        members.setdefault(award_id, []).append((ROLE_ORDER.get(role, len(ROLE_ORDER)), org_id))
-    joint_en, joint_ja = translate("award.joint", "en"), translate("award.joint", "ja")
-    # Column by column (a list each), not a dict per row: a frame is made from lists far faster.
-    columns: dict[str, list[Any]] = {name: [] for name in RECIPIENT_COLUMNS}
-    for award_id, pairs in members.items():
-        ids = (pairs[0][1],) if len(pairs) == 1 else tuple(org for _, org in sorted(pairs, key=lambda pair: pair[0]))
-        en = " + ".join([name_en.get(i, i) for i in ids])
-        ja = "・".join([name_ja.get(i, i) for i in ids])
-        joint = len(ids) > 1
-        columns[C.AWARD_ID].append(award_id)
-        columns[C.RECIPIENT_IDS].append(ids)
-        columns[C.RECIPIENTS_EN].append(en)
-        columns[C.RECIPIENTS_JA].append(ja)
-        columns[C.JOINT].append(joint)
-        columns[C.PROJECT_LABEL].append(en + joint_en if joint else en)
-        columns[C.PROJECT_LABEL_JA].append(ja + joint_ja if joint else ja)
-    frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in columns.items()})
-    texts = (C.AWARD_ID, C.RECIPIENTS_EN, C.RECIPIENTS_JA, C.PROJECT_LABEL, C.PROJECT_LABEL_JA)
-    return frame.astype({**dict.fromkeys(texts, "str"), C.JOINT: bool})
-
-
-RECIPIENT_COLUMNS = (
-    *(C.AWARD_ID, C.RECIPIENT_IDS, C.RECIPIENTS_EN, C.RECIPIENTS_JA),
-    *(C.JOINT, C.PROJECT_LABEL, C.PROJECT_LABEL_JA),
-)
 
 
 def links_by_row(package: Package, link_table: str, value_column: str, target_column: str) -> dict[str, tuple]:
