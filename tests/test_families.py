@@ -80,3 +80,23 @@ def test_a_programme_with_one_home_currency_award_draws_in_yen_though_dollars_ar
     # p-a adds 1,000 yen (its dollars are left out), p-b two euros: p-a first.
     assert [root for root, _ in found[:]] == ["p-a", "p-b"]
     assert found[0][1]["id"].tolist() == ["a-0", "a-1", "a-2", "a-3"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(ROWS, st.integers(1, 3), st.data())
+def test_families_of_names_coded_as_categoricals_are_those_of_their_texts(
+    rows: list[tuple], min_recipients: int, data: st.DataObject
+) -> None:
+    """The awards in view give names as categoricals (``ViewAwards.coded``), their categories in any order."""
+    awards = frame(rows)
+    coded = awards.copy()
+    for name in (C.ROOT_PROGRAMME_ID, "currency", C.PROJECT_LABEL):
+        present = [v for v in pd.unique(awards[name].astype(object)) if isinstance(v, str)]
+        unused = [v for v in ("JPY", "p-z", "Zeta") if v not in present]
+        categories = data.draw(st.permutations([*present, *data.draw(st.lists(st.sampled_from(unused), unique=True))]))
+        coded[name] = pd.Categorical(awards[name].astype(object), categories=pd.Index(categories, dtype=object))
+    plain = programme_families(awards, money=ORIGINAL, min_recipients=min_recipients)
+    found = programme_families(coded, money=ORIGINAL, min_recipients=min_recipients)
+    assert [root for root, _ in found[:]] == [root for root, _ in plain[:]]
+    for (_, got), (_, want) in zip(found[:], plain[:], strict=True):
+        pd.testing.assert_frame_equal(got.astype(object), want.astype(object))

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from aifunding import columns as C
 from aifunding.analysis.metrics import localized
 from aifunding.analysis.totals import split_by_basis
+from aifunding.analysis.view_awards import CODED
 from aifunding.figures import companies
 from aifunding.figures.base import amount_frame, labelled_range, wrap
 from aifunding.i18n import Translator
@@ -240,3 +241,31 @@ def test_past_the_palette_a_programme_keeps_one_colour_and_its_bases_a_texture_e
     # The basis is the texture over the programme's colour: solid for an exact figure.
     patterns = {trace["name"].split(" · ")[1]: trace["marker"]["pattern"]["shape"] for trace in figure["data"]}
     assert patterns == {"exact": "", "about": ".", "up to": "|", "up to about": "+"}
+
+
+def coded(awards: pd.DataFrame, data: st.DataObject) -> pd.DataFrame:
+    """``awards`` with its names as categoricals, as the awards in view give them (``ViewAwards.coded``).
+
+    The categories come in a drawn order, with names no row holds among them: a chart that ordered
+    or counted by category rather than by name would differ from the plain frame's.
+    """
+    out = awards.copy()
+    for name in sorted(CODED & set(awards.columns)):
+        present = [v for v in pd.unique(awards[name].astype(object)) if isinstance(v, str)]
+        extra = data.draw(st.lists(st.sampled_from(["Zeta", "Aardvark", "未使用", "JPY"]), unique=True))
+        categories = data.draw(st.permutations([*present, *(e for e in extra if e not in present)]))
+        out[name] = pd.Categorical(awards[name].astype(object), categories=pd.Index(categories, dtype=object))
+    return out
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(AWARDS, CROWDED), st.sampled_from(["en", "ja"]), st.data())
+def test_names_coded_as_categoricals_draw_the_chart_their_texts_draw(
+    rows: list[tuple], lang: str, data: st.DataObject
+) -> None:
+    awards = frame(rows)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(companies, "TOP_RECIPIENTS", TOP)
+        plain = companies.build_recipient_figure(awards, lang=lang).to_dict()
+        from_codes = companies.build_recipient_figure(coded(awards, data), lang=lang).to_dict()
+    assert from_codes == plain

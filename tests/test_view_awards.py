@@ -8,6 +8,7 @@ the same figures, the same tables and the same rows, in original and converted m
 
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +21,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aifunding import columns as C
+from aifunding.analysis import view_awards
 from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_view, prepare
+from aifunding.analysis.view_awards import CODED
 from aifunding.figures.presentation import unpublished_awards
 from aifunding.figures.registry import Chart, Drawn, draw, page_charts
 from aifunding.figures.worded import Taken, Worded
@@ -154,3 +157,34 @@ def test_a_view_shares_its_columns_and_its_conversion_between_charts(prepared: P
     names = [C.AMOUNT_CONVERTED, "id"]
     assert lazy.columns(names) is lazy.columns(names)
     assert view.lazy_awards is lazy and lazy.conversion is lazy.conversion
+
+
+@pytest.mark.parametrize("state", STATES, ids=repr)
+def test_coded_columns_are_the_columns_with_their_names_as_categoricals(
+    packages: list[Prepared], state: ViewState
+) -> None:
+    """The same cells (missing ones missing) and order; each name column coded once per package, for every view."""
+    for prepared in packages:
+        lazy = apply_view(prepared, state).lazy_awards
+        names = [name for name in lazy.names if name in CODED or name in ("id", "amount", "purpose_en")]
+        coded, plain = lazy.coded(names), lazy.columns(names)
+        assert list(coded.columns) == names and len(coded) == len(plain)
+        for name in names:
+            is_coded = isinstance(coded[name].dtype, pd.CategoricalDtype)
+            assert is_coded == (name in CODED)
+            pd.testing.assert_series_equal(coded[name].astype(object), plain[name].astype(object))
+        other = apply_view(prepared, ViewState(countries=("JP",))).lazy_awards.coded(names)
+        for name in CODED & set(names):
+            assert other[name].dtype is coded[name].dtype  # one coding of the whole column, shared
+        assert lazy.coded(names) is coded
+
+
+def test_the_codes_of_a_frame_go_with_it() -> None:
+    whole = pd.DataFrame({"currency": pd.array(["JPY", None, "USD", "JPY"], dtype="str")})
+    codes, dtype = view_awards._codes(whole, "currency")
+    assert codes.tolist() == [0, -1, 1, 0] and list(dtype.categories) == ["JPY", "USD"]
+    key = id(whole)
+    assert key in view_awards._CODES
+    del whole
+    gc.collect()
+    assert key not in view_awards._CODES

@@ -23,16 +23,21 @@ def localized_by_value(frame: pd.DataFrame, column: str, lang: str) -> pd.Series
         return localized(frame, column, lang)
     english = frame[f"{column}_en"] if f"{column}_en" in frame else frame[column]
     text = frame[other]
+    if isinstance(text.dtype, pd.CategoricalDtype) or isinstance(english.dtype, pd.CategoricalDtype):
+        # Names coded as categoricals mix as the texts they stand for.
+        text, english = text.astype(object), english.astype(object)
     codes, uniques = pd.factorize(text)  # a missing text is -1: never words
     has_words = np.array([isinstance(v, str) and bool(v.strip()) for v in uniques] + [False], dtype=bool)
     return text.where(has_words[codes], english)
 
 
-def ids_in_column(frame: pd.DataFrame, column: str) -> set[str]:
-    """:func:`~aifunding.figures.base.ids_in`: every id in a column of id tuples, gathered by C loops.
+def ids_in_column(frame: pd.DataFrame, column: str, positions: np.ndarray | None = None) -> set[str]:
+    """:func:`~aifunding.figures.base.ids_in`: every id in a column of id tuples (of the rows at ``positions``).
 
-    ``filter(None, ...)`` skips exactly the cells ``ids or ()`` skips (None, an empty tuple).
+    Gathered by C loops: ``filter(None, ...)`` skips exactly the cells ``ids or ()`` skips (None, an
+    empty tuple).
     """
     if column not in frame:
         return set()
-    return set(itertools.chain.from_iterable(filter(None, frame[column].tolist())))
+    cells = frame[column].to_numpy(dtype=object)
+    return set(itertools.chain.from_iterable(filter(None, (cells if positions is None else cells[positions]).tolist())))

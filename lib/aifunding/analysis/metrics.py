@@ -279,6 +279,9 @@ def localized(frame: pd.DataFrame, column: str, lang: str) -> pd.Series:
     if lang == DEFAULT_LANGUAGE or other not in frame:
         return english
     text = frame[other]
+    if isinstance(text.dtype, pd.CategoricalDtype) or isinstance(english.dtype, pd.CategoricalDtype):
+        # Names coded as categoricals (the recipient charts' columns) mix as the texts they stand for.
+        text, english = text.astype(object), english.astype(object)
     return text.where(text.map(lambda v: isinstance(v, str) and bool(v.strip())).astype(bool), english)
 
 

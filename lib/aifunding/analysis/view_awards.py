@@ -8,6 +8,7 @@ three columns of each award; it is done once per view, from those three.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,6 +21,38 @@ from aifunding.analysis.conversion import FxChoice, convert_frame
 
 # What :func:`~aifunding.analysis.conversion.convert_frame` reads of each row: amount, currency and date.
 CONVERSION_INPUTS = ("amount", "currency", "announced")
+
+# Columns of names that a million awards repeat (38,000 recipients, a few thousand programmes, a handful
+# of currencies and bases): :meth:`ViewAwards.coded` gives them as categoricals, whose rows are taken,
+# compared and grouped as integers. Each whole column is coded once per loaded package.
+CODED = frozenset(
+    (
+        "project_label",
+        "project_label_ja",
+        "programme_name_en",
+        "programme_name_ja",
+        "root_programme_id",
+        "root_programme_name_en",
+        "root_programme_name_ja",
+        "currency",
+        "basis",
+    )
+)
+# id(whole frame) -> column -> (each row's code, -1 for none; the categories): dropped with the frame.
+_CODES: dict[int, dict[str, tuple[np.ndarray, pd.CategoricalDtype]]] = {}
+
+
+def _codes(whole: pd.DataFrame, name: str) -> tuple[np.ndarray, pd.CategoricalDtype]:
+    """Each row's code in ``whole[name]`` and the names they stand for, worked out once per frame."""
+    kept = _CODES.get(id(whole))
+    if kept is None:
+        kept = _CODES[id(whole)] = {}
+        weakref.finalize(whole, _CODES.pop, id(whole), None)
+    if name not in kept:
+        codes, names = pd.factorize(whole[name])  # -1: no name (a missing cell stays missing)
+        # Python texts, made once: a chart reads the names of the codes it groups.
+        kept[name] = (codes.astype(np.int32), pd.CategoricalDtype(pd.Index(np.asarray(names, dtype=object))))
+    return kept[name]
 
 
 @dataclass(frozen=True)
@@ -68,6 +101,20 @@ class ViewAwards:
             self._kept[key] = (
                 pd.concat([published, self.conversion[added]], axis=1)[list(names)] if added else published
             )
+        return self._kept[key]
+
+    def coded(self, names: Sequence[str]) -> pd.DataFrame:
+        """:meth:`columns`, with those of :data:`CODED` as categoricals of the same names (missing stays missing)."""
+        key = ("coded", *names)
+        if key not in self._kept:
+            whole, rows = self.selection.awards, self.selection.award_rows
+            coded = {}
+            for name in names:
+                if name in CODED and name in whole:
+                    codes, dtype = _codes(whole, name)
+                    coded[name] = pd.Categorical.from_codes(codes if rows is None else codes[rows], dtype=dtype)
+            frame = self.columns([name for name in names if name not in coded]).assign(**coded)
+            self._kept[key] = frame[list(names)]
         return self._kept[key]
 
     def take(self, positions: np.ndarray, /) -> pd.DataFrame:

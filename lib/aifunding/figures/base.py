@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any, Generic, TypeVar, overload
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -385,6 +386,18 @@ class Groups(Sequence[T], Generic[T]):
         return Groups(self._keys, lambda *key: change(self._make(*key)))
 
 
+def amount_positions(frame: pd.DataFrame, value_column: str, currency_column: str) -> np.ndarray:
+    """The positions of :func:`amount_frame`'s rows in ``frame``, read from two columns."""
+    has_value = frame[value_column].notna().to_numpy()
+    currencies = frame[currency_column]
+    counts = currencies[has_value].value_counts()
+    counts = counts[counts > 0]  # a categorical counts its unused names too
+    if counts.empty:
+        return np.flatnonzero(np.zeros(len(frame), dtype=bool))
+    main = HOME_CURRENCY if HOME_CURRENCY in counts.index else counts.index[0]
+    return np.flatnonzero(has_value & (currencies == main).to_numpy(dtype=bool, na_value=False))
+
+
 def amount_frame(frame: pd.DataFrame, value_column: str, currency_column: str) -> pd.DataFrame:
     """Rows with an amount in ``value_column``, all in one currency.
 
@@ -392,12 +405,7 @@ def amount_frame(frame: pd.DataFrame, value_column: str, currency_column: str) -
     dashboard's focus) is drawn when present, otherwise the most common one. :func:`left_out_note`
     tells the reader what this left out. The choice reads two columns; the rows are taken once.
     """
-    has_value = frame[value_column].notna()
-    counts = frame.loc[has_value, currency_column].value_counts()
-    if counts.empty:
-        return frame.iloc[0:0]
-    main = HOME_CURRENCY if HOME_CURRENCY in counts.index else counts.index[0]
-    return frame[has_value & (frame[currency_column] == main)]
+    return frame.take(amount_positions(frame, value_column, currency_column))
 
 
 def left_out_note(

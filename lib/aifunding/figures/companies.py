@@ -20,7 +20,7 @@ from aifunding.figures.base import (
     BASIS_PATTERNS,
     PALETTE,
     Draft,
-    amount_frame,
+    amount_positions,
     base_layout,
     empty_figure,
     labelled_range,
@@ -45,6 +45,8 @@ TOP_RECIPIENTS = 30
 # slivers of one bar cannot be read (nor hovered), and the round's colour is what tells them apart.
 SEGMENTS_PER_BAR = 12
 OTHERS_COLOUR = "#8a8f98"
+# Columns read only for the awards drawn as segments (by name, and its localized forms).
+SEGMENT_TEXTS = ("programme_name", "purpose", "announced")
 
 
 def _add_others_bar(fig: Draft, total: float, label: str, currency: str) -> None:
@@ -118,6 +120,17 @@ def _read_columns(awards: pd.DataFrame, money: Money, lang: str) -> pd.DataFrame
     return awards[[column for column in awards.columns if column in wanted]]
 
 
+def _sums(values: pd.Series, keys: np.ndarray, names: Any) -> pd.Series:
+    """Each key's values added up (as ``groupby().sum()`` adds them), named and ordered as the chart ranks them.
+
+    Grouped by integer code (-1: none) rather than by name; ordered by name, then by total, as grouping by
+    name and sorting by value orders them (ties included).
+    """
+    grouped = keys >= 0
+    added = values[grouped].groupby(keys[grouped]).sum()
+    return pd.Series(added.to_numpy(), index=pd.Index(names).take(added.index), dtype=float).sort_index().sort_values()
+
+
 def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en") -> go.Figure:
     """Stacked bars, one per recipient (a joint project is one recipient), one segment per award.
 
@@ -126,34 +139,48 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
     """
     value_column, currency_column = money.value_column, money.currency_column
     t = Translator(lang)
-    rows = amount_frame(_read_columns(awards, money, lang), value_column, currency_column)
-    if rows.empty:
+    read = _read_columns(awards, money, lang)
+    # The awards drawn (or added up) are ranked from a few columns read at their positions, as arrays:
+    # the rows are taken, every column, only for the awards drawn as segments, never for the thousands
+    # added up.
+    positions = amount_positions(read, value_column, currency_column)
+    if not len(positions):
         return empty_figure(t("common.empty"), filename="awards-by-recipient")
-    currency = rows[currency_column].iloc[0]
-    values = pd.Series(np.asarray(rows[value_column].to_numpy(dtype=object), dtype=float), index=rows.index)
-    labels = localized_by_value(rows, C.PROJECT_LABEL, lang)
-    totals = values.groupby(labels).sum().sort_values()
+    currency = read[currency_column].iloc[positions[0]]
+    amounts = read[value_column].to_numpy(dtype=object)[positions]
+    values = pd.Series(np.asarray(amounts, dtype=float))
+    labels = localized_by_value(read, C.PROJECT_LABEL, lang)
+    # Each recipient once, as a code: ranked, compared and grouped as integers, named at the end.
+    every_code, names = pd.factorize(labels)  # -1: no name, in no total (as a groupby leaves it out)
+    names = pd.Index(np.asarray(names, dtype=object))  # texts, ordered as texts (a categorical orders by code)
+    codes = every_code[positions]
+    totals = _sums(values, codes, names)
     all_recipients = len(totals)
     # A register of thousands of recipients draws its largest ones and adds the rest up in one bar, so
     # the chart stays readable and small whatever the data; the subtitle says how many are in it.
     others_label = None
+    keys, segment = codes, np.ones(len(positions), dtype=bool)
     if all_recipients > TOP_RECIPIENTS:
         others_label = t("chart.recipient.others", n=all_recipients - TOP_RECIPIENTS)
-        # Compared with the few recipients kept, not the thousands added up.
-        labels = labels.where(labels.isin(totals.index[all_recipients - TOP_RECIPIENTS :]), others_label)
-        totals = values.groupby(labels).sum().sort_values()
+        # Compared with the few recipients kept, not the thousands added up: the kept ones are codes 0..,
+        # everyone else (no name, and a recipient named as they are, as grouping by name would) the last.
+        largest = [name for name in totals.index[all_recipients - TOP_RECIPIENTS :] if name != others_label]
+        renumber = np.full(len(names) + 1, len(largest))  # position -1 too: no name is one of the others
+        renumber[names.get_indexer(largest)] = np.arange(len(largest))
+        keys, names = renumber[codes], pd.Index([*largest, others_label], dtype=object)
+        segment = keys < len(largest)
+        totals = _sums(values, keys, names)
         # The bar of everyone else sits at the bottom, below the largest recipients, whatever its length.
         totals = pd.concat([totals[[others_label]], totals.drop(others_label)])
     order = list(totals.index)
     fig = Draft()
     # Plain records from here, only of the awards drawn as segments (the others are one bar, drawn
     # from their sum): a handful of awards is faster grouped in Python than through pandas.
-    segment = (labels != others_label).to_numpy() if others_label is not None else np.ones(len(rows), dtype=bool)
-    drawn = rows[segment]
+    drawn = read.take(positions[segment])
     drawn_records: list[dict[str, Any]] = [
         dict(zip(("_label", "_value", "_programme", "_purpose", value_column, "basis", "announced"), r, strict=True))
         for r in zip(
-            labels[segment].tolist(),
+            labels.take(positions[segment]).tolist(),
             values[segment].tolist(),
             localized(drawn, "programme_name", lang).tolist(),
             localized(drawn, "purpose", lang).tolist(),
@@ -220,9 +247,15 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
         _add_others_bar(fig, float(values[~segment].sum()), others_label, currency)
     top = order[-1]
     # A total is written by kind of basis ("¥0.6B + up to about ¥56.9B"): a ceiling never reads as money paid.
+    basis_codes, bases = pd.factorize(read["basis"])
     composition = {
-        label: format_composition({k: v.quantize(Decimal(1)) for k, v in sums.items()}, currency, locale=lang)
-        for label, sums in split_by_basis_groups(labels, rows[value_column], rows["basis"]).items()
+        names[key]: format_composition({k: v.quantize(Decimal(1)) for k, v in sums.items()}, currency, locale=lang)
+        # A row with no name (code -1) is in no group.
+        for key, sums in split_by_basis_groups(
+            np.where(keys >= 0, keys, None),
+            amounts,
+            np.asarray([*bases, None], dtype=object)[basis_codes[positions]],  # code -1: no basis
+        ).items()
     }
     top_total = composition[top]
     title = t("chart.recipient.title", name=top, amount=top_total, n=segments[top])
@@ -299,15 +332,15 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
             t("companies.chart_subtitle"),
             capped,
             t("chart.recipient.grouped", n=SEGMENTS_PER_BAR) if crowded else None,
-            left_out_note(awards, rows, value_column, currency_column, lang=lang),
+            left_out_note(awards, drawn, value_column, currency_column, lang=lang),
         ),
         alt=alt,
         filename="awards-by-recipient",
-        source_ids=ids_in_column(rows, C.SOURCE_IDS),
+        source_ids=ids_in_column(read, C.SOURCE_IDS, positions),
         # Every row is drawn (the others inside their one bar); past the cap the ids are left out of
         # the figure, whose spec must stay small, and "all rows" is what the table behind it shows.
-        row_ids=rows["id"] if others_label is None else None,
-        caveat_ids=ids_in_column(rows, C.CAVEAT_IDS),
+        row_ids=read["id"].take(positions) if others_label is None else None,
+        caveat_ids=ids_in_column(read, C.CAVEAT_IDS, positions),
         height=max(160, 40 * len(order) + 24 * sum(tick.count("<br>") for tick in ticks)),
     )
 

@@ -119,13 +119,14 @@ def _families(awards: pd.DataFrame, view: FilteredView) -> Sequence[tuple[str, s
 def _recipient_awards(view: FilteredView) -> pd.DataFrame:
     """The columns of the awards in view that the recipient charts and :func:`_families` read, numbered from 0.
 
-    Not every column of every award: at a million awards that was a third of a Companies rerun.
+    Not every column of every award: at a million awards that was a third of a Companies rerun. Names
+    come as categoricals (a recipient's label, a programme's name), taken and grouped as integers.
     """
     lang = view.state.lang
     wanted = recipient_columns(view.money, lang) | {C.ROOT_PROGRAMME_ID}
     wanted.update(("root_programme_name", "root_programme_name_en", f"root_programme_name_{lang}"))
     awards = view.lazy_awards
-    return awards.columns([name for name in awards.names if name in wanted])
+    return awards.coded([name for name in awards.names if name in wanted])
 
 
 def _markets(shares: pd.DataFrame, view: FilteredView) -> list[tuple[str, str | None, pd.DataFrame]]:
