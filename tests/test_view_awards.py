@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from aifunding import columns as C
 from aifunding.analysis import view_awards
 from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_view, prepare
-from aifunding.analysis.view_awards import CODED
+from aifunding.analysis.view_awards import AMOUNTS, CODED
 from aifunding.figures.presentation import unpublished_awards
 from aifunding.figures.registry import Chart, Drawn, draw, page_charts
 from aifunding.figures.worded import Taken, Worded
@@ -166,14 +166,19 @@ def test_coded_columns_are_the_columns_with_their_names_as_categoricals(
     """The same cells (missing ones missing) and order; each name column coded once per package, for every view."""
     for prepared in packages:
         lazy = apply_view(prepared, state).lazy_awards
-        names = [name for name in lazy.names if name in CODED or name in ("id", "amount", "purpose_en")]
+        names = [name for name in lazy.names if name in CODED or name in ("id", "purpose_en", *AMOUNTS)]
         coded, plain = lazy.coded(names), lazy.columns(names)
-        assert list(coded.columns) == names and len(coded) == len(plain)
+        amounts = [name for name in names if name in AMOUNTS]
+        assert list(coded.columns) == names + [C.FLOATS.format(name) for name in amounts]
+        assert len(coded) == len(plain) and amounts
+        for name in amounts:  # each amount's float beside it, NaN where there is none
+            expected = [float("nan") if v is None or v != v else float(v) for v in plain[name]]
+            np.testing.assert_array_equal(coded[C.FLOATS.format(name)].to_numpy(), np.asarray(expected, dtype=float))
         for name in names:
             is_coded = isinstance(coded[name].dtype, pd.CategoricalDtype)
             assert is_coded == (name in CODED)
             pd.testing.assert_series_equal(coded[name].astype(object), plain[name].astype(object))
-        other = apply_view(prepared, ViewState(countries=("JP",))).lazy_awards.coded(names)
+        other = apply_view(prepared, state.with_(countries=("JP",))).lazy_awards.coded(names)
         for name in CODED & set(names):
             assert other[name].dtype is coded[name].dtype  # one coding of the whole column, shared
         assert lazy.coded(names) is coded

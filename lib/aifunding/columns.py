@@ -52,6 +52,9 @@ POOL = "pool"
 POOL_BASIS = "pool_basis"
 POOL_SHARE = "pool_share"
 AMOUNT_CONVERTED = "amount_converted"
+# An amount column's figures as floats, beside its exact Decimals, where a frame carries them (the awards
+# in view give them to the charts): :func:`aifunding.analysis.distinct.floats` reads them.
+FLOATS = "{}:float"
 CONVERTED_CURRENCY = "converted_currency"
 FX_RATE = "fx_rate"
 FX_RATE_DATE = "fx_rate_date"

@@ -12,10 +12,12 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from aifunding import columns as C
 from aifunding.analysis.adding import Selection
 from aifunding.analysis.conversion import FxChoice, convert_frame
 
@@ -38,16 +40,32 @@ CODED = frozenset(
         "basis",
     )
 )
-# id(whole frame) -> column -> (each row's code, -1 for none; the categories): dropped with the frame.
-_CODES: dict[int, dict[str, tuple[np.ndarray, pd.CategoricalDtype]]] = {}
+# Amount columns that :meth:`ViewAwards.coded` gives with their floats beside them (``C.FLOATS``).
+AMOUNTS = frozenset(("amount", C.AMOUNT_CONVERTED))
+# id(whole frame) -> column -> (each row's code, -1 for none; the categories), or an amount column's
+# floats: dropped with the frame.
+_CODES: dict[int, dict[str, Any]] = {}
 
 
-def _codes(whole: pd.DataFrame, name: str) -> tuple[np.ndarray, pd.CategoricalDtype]:
-    """Each row's code in ``whole[name]`` and the names they stand for, worked out once per frame."""
+def _kept_for(whole: pd.DataFrame) -> dict[str, Any]:
     kept = _CODES.get(id(whole))
     if kept is None:
         kept = _CODES[id(whole)] = {}
         weakref.finalize(whole, _CODES.pop, id(whole), None)
+    return kept
+
+
+def _floats(whole: pd.DataFrame, name: str) -> np.ndarray:
+    """``whole[name]``'s amounts as floats, converted once per frame."""
+    kept = _kept_for(whole)
+    if name not in kept:
+        kept[name] = np.asarray(whole[name].to_numpy(dtype=object), dtype=float)
+    return kept[name]
+
+
+def _codes(whole: pd.DataFrame, name: str) -> tuple[np.ndarray, pd.CategoricalDtype]:
+    """Each row's code in ``whole[name]`` and the names they stand for, worked out once per frame."""
+    kept = _kept_for(whole)
     if name not in kept:
         codes, names = pd.factorize(whole[name])  # -1: no name (a missing cell stays missing)
         # Python texts, made once: a chart reads the names of the codes it groups.
@@ -104,17 +122,28 @@ class ViewAwards:
         return self._kept[key]
 
     def coded(self, names: Sequence[str]) -> pd.DataFrame:
-        """:meth:`columns`, with those of :data:`CODED` as categoricals of the same names (missing stays missing)."""
+        """:meth:`columns`, with those of :data:`CODED` as categoricals of the same names (missing stays missing).
+
+        An amount column among ``names`` comes with its floats after the columns asked for
+        (``C.FLOATS``): the package's amounts converted once per package, a currency's once per view.
+        """
         key = ("coded", *names)
         if key not in self._kept:
             whole, rows = self.selection.awards, self.selection.award_rows
-            coded = {}
+            coded: dict[str, Any] = {}
             for name in names:
                 if name in CODED and name in whole:
                     codes, dtype = _codes(whole, name)
                     coded[name] = pd.Categorical.from_codes(codes if rows is None else codes[rows], dtype=dtype)
-            frame = self.columns([name for name in names if name not in coded]).assign(**coded)
-            self._kept[key] = frame[list(names)]
+            frame = self.columns([name for name in names if name not in coded]).assign(**coded)[list(names)]
+            amounts: dict[str, Any] = {}
+            for name in names:
+                if name in AMOUNTS and name in whole:
+                    kept = _floats(whole, name)
+                    amounts[C.FLOATS.format(name)] = kept if rows is None else kept[rows]
+                elif name in AMOUNTS:  # converted for this view
+                    amounts[C.FLOATS.format(name)] = np.asarray(frame[name].to_numpy(dtype=object), dtype=float)
+            self._kept[key] = frame.assign(**amounts)
         return self._kept[key]
 
     def take(self, positions: np.ndarray, /) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from aifunding import columns as C
 from aifunding.analysis.conversion import ORIGINAL, Money
-from aifunding.analysis.distinct import ids_in_column, localized_by_value
+from aifunding.analysis.distinct import floats, ids_in_column, localized_by_value
 from aifunding.analysis.metrics import localized
 from aifunding.analysis.totals import split_by_basis_groups
 from aifunding.figures.base import (
@@ -109,6 +109,7 @@ def _when(record: dict[str, Any], lang: str) -> str:
 def recipient_columns(money: Money, lang: str) -> set[str]:
     """The columns :func:`build_recipient_figure` reads (those of them a frame has), in ``lang``."""
     wanted = {money.value_column, money.currency_column, "id", "basis", "announced", C.SOURCE_IDS, C.CAVEAT_IDS}
+    wanted.add(C.FLOATS.format(money.value_column))
     for stem in (C.PROJECT_LABEL, "programme_name", "purpose"):
         wanted.update((stem, f"{stem}_en", f"{stem}_{lang}"))
     return wanted
@@ -148,7 +149,7 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
         return empty_figure(t("common.empty"), filename="awards-by-recipient")
     currency = read[currency_column].iloc[positions[0]]
     amounts = read[value_column].to_numpy(dtype=object)[positions]
-    values = pd.Series(np.asarray(amounts, dtype=float))
+    values = pd.Series(floats(read, value_column)[positions])
     labels = localized_by_value(read, C.PROJECT_LABEL, lang)
     # Each recipient once, as a code: ranked, compared and grouped as integers, named at the end.
     every_code, names = pd.factorize(labels)  # -1: no name, in no total (as a groupby leaves it out)

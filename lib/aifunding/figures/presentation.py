@@ -17,6 +17,7 @@ import pandas as pd
 from aifunding import columns as C
 from aifunding.analysis.adding import HOME_CURRENCY, Total
 from aifunding.analysis.conversion import ORIGINAL, Money
+from aifunding.analysis.distinct import floats
 from aifunding.analysis.metrics import localized
 from aifunding.analysis.view import fx_note_words
 from aifunding.data.tree import ProgrammeTree
@@ -430,7 +431,7 @@ def programme_families(
     labels, _ = pd.factorize(awards[C.PROJECT_LABEL])
     pairs = pd.DataFrame({"root": roots[drawn], "label": labels[drawn]})
     recipients = pairs[pairs["label"] >= 0].drop_duplicates().groupby("root").size()
-    values = np.asarray(awards[value_column].to_numpy(dtype=object)[drawn], dtype=float)
+    values = floats(awards, value_column)[drawn]
     # Added in row order, one programme at a time, as a loop over its amounts would add them.
     sums = np.bincount(roots[drawn], weights=values, minlength=len(root_ids))
     families = [
