@@ -25,8 +25,9 @@ from aifunding.analysis.conversion import FxChoice, convert_frame
 CONVERSION_INPUTS = ("amount", "currency", "announced")
 
 # Columns of names that a million awards repeat (38,000 recipients, a few thousand programmes, a handful
-# of currencies and bases): :meth:`ViewAwards.coded` gives them as categoricals, whose rows are taken,
-# compared and grouped as integers. Each whole column is coded once per loaded package.
+# of currencies and bases, the days awards were announced on): :meth:`ViewAwards.coded` gives them as
+# categoricals, whose rows are taken, compared and grouped as integers. Each whole column is coded once
+# per loaded package.
 CODED = frozenset(
     (
         "project_label",
@@ -38,6 +39,7 @@ CODED = frozenset(
         "root_programme_name_ja",
         "currency",
         "basis",
+        "announced",
     )
 )
 # Amount columns that :meth:`ViewAwards.coded` gives with their floats beside them (``C.FLOATS``).
@@ -69,7 +71,10 @@ def _codes(whole: pd.DataFrame, name: str) -> tuple[np.ndarray, pd.CategoricalDt
     if name not in kept:
         codes, names = pd.factorize(whole[name])  # -1: no name (a missing cell stays missing)
         # Python texts, made once: a chart reads the names of the codes it groups.
-        kept[name] = (codes.astype(np.int32), pd.CategoricalDtype(pd.Index(np.asarray(names, dtype=object))))
+        kept[name] = (
+            codes.astype(np.int32),
+            pd.CategoricalDtype(pd.Index(np.asarray(names, dtype=object), dtype=object)),
+        )
     return kept[name]
 
 

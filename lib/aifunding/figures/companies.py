@@ -153,7 +153,7 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
     labels = localized_by_value(read, C.PROJECT_LABEL, lang)
     # Each recipient once, as a code: ranked, compared and grouped as integers, named at the end.
     every_code, names = pd.factorize(labels)  # -1: no name, in no total (as a groupby leaves it out)
-    names = pd.Index(np.asarray(names, dtype=object))  # texts, ordered as texts (a categorical orders by code)
+    names = pd.Index(np.asarray(names, dtype=object), dtype=object)  # texts, ordered as texts, not by code
     codes = every_code[positions]
     totals = _sums(values, codes, names)
     all_recipients = len(totals)
