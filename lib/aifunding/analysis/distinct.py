@@ -44,6 +44,14 @@ def floats(frame: pd.DataFrame, column: str) -> np.ndarray:
     return np.asarray(frame[column].to_numpy(dtype=object), dtype=float)
 
 
+def has_amount(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Whether each row has an amount in ``column`` (``notna``), read off the floats the frame carries if any."""
+    kept = C.FLOATS.format(column)
+    if kept in frame:
+        return ~np.isnan(frame[kept].to_numpy(dtype=float))
+    return frame[column].notna().to_numpy(dtype=bool)
+
+
 def ids_in_column(frame: pd.DataFrame, column: str, positions: np.ndarray | None = None) -> set[str]:
     """:func:`~aifunding.figures.base.ids_in`: every id in a column of id tuples (of the rows at ``positions``).
 

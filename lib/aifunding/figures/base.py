@@ -23,6 +23,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from aifunding.analysis.adding import HOME_CURRENCY
+from aifunding.analysis.distinct import has_amount
 from aifunding.figures.plain import Figure
 from aifunding.i18n import DEFAULT_LANGUAGE, Translator
 from aifunding.money.formatting import (
@@ -388,7 +389,7 @@ class Groups(Sequence[T], Generic[T]):
 
 def amount_positions(frame: pd.DataFrame, value_column: str, currency_column: str) -> np.ndarray:
     """The positions of :func:`amount_frame`'s rows in ``frame``, read from two columns."""
-    has_value = frame[value_column].notna().to_numpy()
+    has_value = has_amount(frame, value_column)
     currencies = frame[currency_column]
     counts = currencies[has_value].value_counts()
     counts = counts[counts > 0]  # a categorical counts its unused names too
@@ -415,7 +416,7 @@ def left_out_note(
     if drawn.empty:
         return None
     currency = drawn[currency_column].iloc[0]
-    others = frame[value_column].notna() & (frame[currency_column] != currency)
+    others = has_amount(frame, value_column) & (frame[currency_column] != currency).to_numpy(dtype=bool, na_value=True)
     if not others.any():
         return None
     t = Translator(lang)

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from aifunding import columns as C
 from aifunding.analysis.conversion import ORIGINAL, Money
@@ -121,15 +123,22 @@ def _read_columns(awards: pd.DataFrame, money: Money, lang: str) -> pd.DataFrame
     return awards[[column for column in awards.columns if column in wanted]]
 
 
-def _sums(values: pd.Series, keys: np.ndarray, names: Any) -> pd.Series:
+def _sums(values: pd.Series, keys: np.ndarray, names: pd.Index) -> tuple[pd.Series, np.ndarray]:
     """Each key's values added up (as ``groupby().sum()`` adds them), named and ordered as the chart ranks them.
 
-    Grouped by integer code (-1: none) rather than by name; ordered by name, then by total, as grouping by
-    name and sorting by value orders them (ties included).
+    Grouped by integer code (-1: none) rather than by name; ordered by name, then by total (quicksort, as
+    ``sort_values`` sorts), as grouping by name and sorting by value orders them, ties included. The
+    names are ordered by Arrow (UTF-8 bytes order as code points do, as Python orders texts); the keys
+    come back in the totals' order.
     """
     grouped = keys >= 0
     added = values[grouped].groupby(keys[grouped]).sum()
-    return pd.Series(added.to_numpy(), index=pd.Index(names).take(added.index), dtype=float).sort_index().sort_values()
+    present = added.index.to_numpy()
+    labels = names.to_numpy(dtype=object)[present]
+    by_name = np.asarray(pc.sort_indices(pa.array(labels, type=pa.string())))
+    sums = added.to_numpy(dtype=float)[by_name]
+    order = sums.argsort(kind="quicksort")
+    return pd.Series(sums[order], index=pd.Index(labels[by_name][order], dtype=object)), present[by_name][order]
 
 
 def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en") -> go.Figure:
@@ -155,7 +164,7 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
     every_code, names = pd.factorize(labels)  # -1: no name, in no total (as a groupby leaves it out)
     names = pd.Index(np.asarray(names, dtype=object), dtype=object)  # texts, ordered as texts, not by code
     codes = every_code[positions]
-    totals = _sums(values, codes, names)
+    totals, ranked = _sums(values, codes, names)
     all_recipients = len(totals)
     # A register of thousands of recipients draws its largest ones and adds the rest up in one bar, so
     # the chart stays readable and small whatever the data; the subtitle says how many are in it.
@@ -165,12 +174,15 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
         others_label = t("chart.recipient.others", n=all_recipients - TOP_RECIPIENTS)
         # Compared with the few recipients kept, not the thousands added up: the kept ones are codes 0..,
         # everyone else (no name, and a recipient named as they are, as grouping by name would) the last.
-        largest = [name for name in totals.index[all_recipients - TOP_RECIPIENTS :] if name != others_label]
+        top = slice(all_recipients - TOP_RECIPIENTS, None)
+        largest = [
+            (name, key) for name, key in zip(totals.index[top], ranked[top], strict=True) if name != others_label
+        ]
         renumber = np.full(len(names) + 1, len(largest))  # position -1 too: no name is one of the others
-        renumber[names.get_indexer(largest)] = np.arange(len(largest))
-        keys, names = renumber[codes], pd.Index([*largest, others_label], dtype=object)
+        renumber[[key for _, key in largest]] = np.arange(len(largest))
+        keys, names = renumber[codes], pd.Index([*(name for name, _ in largest), others_label], dtype=object)
         segment = keys < len(largest)
-        totals = _sums(values, keys, names)
+        totals, _ = _sums(values, keys, names)
         # The bar of everyone else sits at the bottom, below the largest recipients, whatever its length.
         totals = pd.concat([totals[[others_label]], totals.drop(others_label)])
     order = list(totals.index)

@@ -17,7 +17,7 @@ import pandas as pd
 from aifunding import columns as C
 from aifunding.analysis.adding import HOME_CURRENCY, Total
 from aifunding.analysis.conversion import ORIGINAL, Money
-from aifunding.analysis.distinct import floats
+from aifunding.analysis.distinct import floats, has_amount
 from aifunding.analysis.metrics import localized
 from aifunding.analysis.view import fx_note_words
 from aifunding.data.tree import ProgrammeTree
@@ -415,7 +415,7 @@ def programme_families(
     value_column, currency_column = money.value_column, money.currency_column
     roots, root_ids = pd.factorize(awards[C.ROOT_PROGRAMME_ID])  # first appearance order; -1: no root
     currencies, currency_ids = pd.factorize(awards[currency_column])
-    funded = awards[value_column].notna().to_numpy() & (roots >= 0) & (currencies >= 0)
+    funded = has_amount(awards, value_column) & (roots >= 0) & (currencies >= 0)
     # Each programme's main currency, chosen from its funded rows' currencies as value_counts orders them.
     pairs = pd.DataFrame({"root": roots[funded], "currency": currencies[funded]})
     counted = pairs.groupby(["root", "currency"], sort=False).size()
