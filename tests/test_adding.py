@@ -513,3 +513,37 @@ def test_the_rules_rows_pickle_in_stored_form_and_are_made_again_when_read() -> 
     assert [str(v) for v in back["value"]] == ["2.50", "None", "2.5", "1"]
     assert back.isin("kind", {"a"}).tolist() == [True, False, False, True]
     assert pickle.loads(pickle.dumps(back))["kind"].tolist() == text.tolist()  # made or not, pickles again
+
+
+def test_a_derived_column_is_made_once_per_package_and_taken_for_each_view() -> None:
+    """Masks of kinds, levels and statuses: made from the whole rows once, a view's rows take theirs."""
+    import pickle
+
+    import numpy as np
+
+    from aifunding.analysis.rule_rows import Rows
+
+    kinds = np.array(["grant", "loan", None, "grant", "loan"], dtype=object)
+    whole = Rows({"kind": kinds}, np.array([0, -1, 0, 0, -1]), np.array(["p"], dtype=object), print)
+    made: list[int] = []
+
+    def grants(rows: Rows) -> np.ndarray:
+        made.append(len(rows["kind"]))
+        return rows["kind"] == "grant"
+
+    picked = whole.take(np.array([4, 0, 3]))
+    assert picked.derived("grants", grants).tolist() == [False, True, True]
+    assert whole.take(np.array([2, 3])).derived("grants", grants).tolist() == [False, True]
+    assert picked.with_money({"value": np.array([None] * 3, dtype=object)}).derived("grants", grants).tolist() == [
+        False,
+        True,
+        True,
+    ]
+    assert made == [5]  # once, on the whole rows
+    # Rows kept by a version without derived columns make theirs when asked.
+    state = whole.__getstate__()
+    del state["_derived"]
+    old = Rows.__new__(Rows)
+    old.__setstate__(state)
+    assert old.derived("grants", grants).tolist() == [True, False, False, True, False]
+    assert pickle.loads(pickle.dumps(old)).derived("grants", grants).tolist() == [True, False, False, True, False]

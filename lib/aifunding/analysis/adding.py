@@ -246,11 +246,10 @@ class AddingRule:
     ) -> None:
         """For each candidate row, the first of the row rules it fails: scope, status, plan, budget, unconfirmed."""
         ids = rows["id"]
-        is_programme = rows["table"] == "programmes"
+        # Masks of the package's rows, the same whatever the scope and money: made once per package.
+        is_programme = rows.derived("is_programme", lambda r: r["table"] == "programmes")
         statuses = rows["status"]
-        status_above = rows.per_parent(self._not_committed_above)
-        levels = rows["level"]
-        parent_is_frame = rows.per_parent(lambda p: self.level.get(p) == Level.BUDGET_FRAME).astype(bool)
+        status_above = rows.derived("status_above", self._status_above)
         kinds = rows["kind"]
 
         def status_inside(i: int) -> dict[str, str]:
@@ -264,11 +263,24 @@ class AddingRule:
         leave_out(~in_scope, "scope", lambda i: {"kind": str(kinds[i])})
         not_committed = rows.isin("status", NOT_COMMITTED_STATUSES)
         leave_out(is_programme & not_committed, "status", lambda i: {"status": str(statuses[i])})
-        leave_out(pd.notna(status_above), "status_inside", status_inside)
+        inside_not_committed = rows.derived(
+            "inside_not_committed", lambda r: pd.notna(r.derived("status_above", self._status_above))
+        )
+        leave_out(inside_not_committed, "status_inside", status_inside)
         leave_out(rows.isin("basis", PLAN_BASES), "plan", lambda i: {})
-        budget = (levels == Level.BUDGET_FRAME) | (is_programme & (levels == Level.COMPONENT) & parent_is_frame)
-        leave_out(budget, "budget", lambda i: {})
+        leave_out(rows.derived("budget", self._budget), "budget", lambda i: {})
         leave_out(rows.isin("id", self.unconfirmed), "unconfirmed", unconfirmed_by)
+
+    def _status_above(self, rows: Rows) -> np.ndarray:
+        """Each row's first programme above it that is shelved, cancelled or superseded (None: none)."""
+        return rows.per_parent(self._not_committed_above)
+
+    def _budget(self, rows: Rows) -> np.ndarray:
+        """Budget frames, and the budget lines (components) of a programme right inside one."""
+        levels = rows["level"]
+        parent_is_frame = rows.per_parent(lambda p: self.level.get(p) == Level.BUDGET_FRAME).astype(bool)
+        is_programme = rows["table"] == "programmes"
+        return (levels == Level.BUDGET_FRAME) | (is_programme & (levels == Level.COMPONENT) & parent_is_frame)
 
     def _named(self, key: str, row_id: str) -> dict[str, str]:
         """A row's name for a reason, in English and (where the data has one) Japanese.

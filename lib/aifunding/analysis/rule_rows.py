@@ -43,6 +43,7 @@ class Rows:
         self._whole: Rows | None = None
         self._positions: np.ndarray | None = None
         self._masks: dict[tuple[str, frozenset[Any]], np.ndarray] = {}
+        self._derived: dict[str, np.ndarray] = {}
         # Rows read back from a pickle (a prepared package's): their columns, each made when first read.
         self._stored: dict[str, StoredColumn] = {}
 
@@ -66,6 +67,10 @@ class Rows:
         state["columns"] = {}
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Rows kept by an earlier version have no derived columns yet.
+        self.__dict__.update({"_derived": {}, **state})
+
     def isin(self, name: str, wanted: Iterable[Any]) -> np.ndarray:
         """Which rows' ``name`` is among ``wanted`` (kept: a package's statuses, bases and kinds do not change)."""
         key = (name, frozenset(wanted))
@@ -77,6 +82,21 @@ class Rows:
                 mask = isin_objects(self[name], key[1])
             self._masks[key] = mask
         return mask
+
+    def derived(self, name: str, make: Callable[[Rows], np.ndarray]) -> np.ndarray:
+        """``make(rows)``, a column worked out from the package's rows and its programme tree, never from money.
+
+        Kept by ``name``: rows picked out of the package's whole rows take it from the whole rows' (worked
+        out once per package), so a view's masks of kinds, levels and statuses are taken, not made again.
+        """
+        column = self._derived.get(name)
+        if column is None:
+            if self._whole is not None and self._positions is not None:
+                column = self._whole.derived(name, make)[self._positions]
+            else:
+                column = make(self)
+            self._derived[name] = column
+        return column
 
     def per_parent(self, answer: Callable[[Any], Any]) -> np.ndarray:
         """``answer`` for each row's parent (None for a row without one), asked once per distinct parent."""
@@ -98,6 +118,7 @@ class Rows:
         changed = Rows({**self.columns, **money}, self.parent_codes, self.parents, self._names)
         changed._whole, changed._positions = self._whole, self._positions
         changed._masks = {key: mask for key, mask in self._masks.items() if key[0] not in MONEY_COLUMNS}
+        changed._derived = self._derived
         return changed
 
     def entry_columns(self, positions: np.ndarray) -> tuple[np.ndarray, ...]:
