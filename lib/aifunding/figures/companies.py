@@ -47,8 +47,6 @@ TOP_RECIPIENTS = 30
 # slivers of one bar cannot be read (nor hovered), and the round's colour is what tells them apart.
 SEGMENTS_PER_BAR = 12
 OTHERS_COLOUR = "#8a8f98"
-# Columns read only for the awards drawn as segments (by name, and its localized forms).
-SEGMENT_TEXTS = ("programme_name", "purpose", "announced")
 
 
 def _add_others_bar(fig: Draft, total: float, label: str, currency: str) -> None:
