@@ -389,12 +389,10 @@ class Groups(Sequence[T], Generic[T]):
 
 def amount_positions(frame: pd.DataFrame, value_column: str, currency_column: str) -> np.ndarray:
     """The positions of :func:`amount_frame`'s rows in ``frame``, read from two columns."""
-    has_value = has_amount(frame, value_column)
-    currencies = frame[currency_column]
-    counts = currencies[has_value].value_counts()
-    counts = counts[counts > 0]  # a categorical counts its unused names too
+    has_value, currencies = has_amount(frame, value_column), frame[currency_column]
+    counts = currencies[has_value].value_counts().loc[lambda n: n > 0]  # a categorical counts unused names too
     if counts.empty:
-        return np.flatnonzero(np.zeros(len(frame), dtype=bool))
+        return np.array([], dtype=np.intp)
     main = HOME_CURRENCY if HOME_CURRENCY in counts.index else counts.index[0]
     return np.flatnonzero(has_value & (currencies == main).to_numpy(dtype=bool, na_value=False))
 
