@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
-from aifunding.analysis.metrics import localized
+from aifunding.analysis.metrics import as_texts, localized
 from aifunding.i18n import DEFAULT_LANGUAGE
 
 
@@ -23,10 +23,7 @@ def localized_by_value(frame: pd.DataFrame, column: str, lang: str) -> pd.Series
     if lang == DEFAULT_LANGUAGE or other not in frame:
         return localized(frame, column, lang)
     english = frame[f"{column}_en"] if f"{column}_en" in frame else frame[column]
-    text = frame[other]
-    if isinstance(text.dtype, pd.CategoricalDtype) or isinstance(english.dtype, pd.CategoricalDtype):
-        # Names coded as categoricals mix as the texts they stand for.
-        text, english = text.astype(object), english.astype(object)
+    text, english = as_texts(frame[other], english)
     codes, uniques = pd.factorize(text)  # a missing text is -1: never words
     has_words = np.array([isinstance(v, str) and bool(v.strip()) for v in uniques] + [False], dtype=bool)
     return text.where(has_words[codes], english)

@@ -267,6 +267,16 @@ def mixed_bases(bases: Iterable[str]) -> bool:
     return len({b for b in bases if b}) > 1
 
 
+def as_texts(text: pd.Series, english: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A name column and its English fallback, as the texts they stand for when either is coded as a categorical.
+
+    Two categoricals of different names cannot fill one from the other; their texts can.
+    """
+    if isinstance(text.dtype, pd.CategoricalDtype) or isinstance(english.dtype, pd.CategoricalDtype):
+        return text.astype(object), english.astype(object)
+    return text, english
+
+
 def localized(frame: pd.DataFrame, column: str, lang: str) -> pd.Series:
     """A name or text column in ``lang``, falling back to English cell by cell.
 
@@ -278,10 +288,7 @@ def localized(frame: pd.DataFrame, column: str, lang: str) -> pd.Series:
     other = f"{column}_{lang}"
     if lang == DEFAULT_LANGUAGE or other not in frame:
         return english
-    text = frame[other]
-    if isinstance(text.dtype, pd.CategoricalDtype) or isinstance(english.dtype, pd.CategoricalDtype):
-        # Names coded as categoricals (the recipient charts' columns) mix as the texts they stand for.
-        text, english = text.astype(object), english.astype(object)
+    text, english = as_texts(frame[other], english)
     return text.where(text.map(lambda v: isinstance(v, str) and bool(v.strip())).astype(bool), english)
 
 

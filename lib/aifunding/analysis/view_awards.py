@@ -20,6 +20,7 @@ import pandas as pd
 from aifunding import columns as C
 from aifunding.analysis.adding import Selection
 from aifunding.analysis.conversion import FxChoice, convert_frame
+from aifunding.analysis.distinct import floats
 
 # What :func:`~aifunding.analysis.conversion.convert_frame` reads of each row: amount, currency and date.
 CONVERSION_INPUTS = ("amount", "currency", "announced")
@@ -61,7 +62,7 @@ def _floats(whole: pd.DataFrame, name: str) -> np.ndarray:
     """``whole[name]``'s amounts as floats, converted once per frame."""
     kept = _kept_for(whole)
     if name not in kept:
-        kept[name] = np.asarray(whole[name].to_numpy(dtype=object), dtype=float)
+        kept[name] = floats(whole, name)
     return kept[name]
 
 
@@ -147,7 +148,7 @@ class ViewAwards:
                     kept = _floats(whole, name)
                     amounts[C.FLOATS.format(name)] = kept if rows is None else kept[rows]
                 elif name in AMOUNTS:  # converted for this view
-                    amounts[C.FLOATS.format(name)] = np.asarray(frame[name].to_numpy(dtype=object), dtype=float)
+                    amounts[C.FLOATS.format(name)] = floats(frame, name)
             self._kept[key] = frame.assign(**amounts)
         return self._kept[key]
 
