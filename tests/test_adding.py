@@ -547,3 +547,34 @@ def test_a_derived_column_is_made_once_per_package_and_taken_for_each_view() -> 
     old.__setstate__(state)
     assert old.derived("grants", grants).tolist() == [True, False, False, True, False]
     assert pickle.loads(pickle.dumps(old)).derived("grants", grants).tolist() == [True, False, False, True, False]
+
+
+def test_which_rows_have_a_value_is_kept_and_follows_a_views_own_money() -> None:
+    """``present``: worked out once on the whole rows and taken, except for money a view converted itself."""
+    from decimal import Decimal
+
+    import numpy as np
+
+    from aifunding.analysis.rule_rows import Rows
+
+    values = np.array([Decimal(1), None, Decimal(3), None, Decimal("NaN")], dtype=object)
+    whole = Rows(
+        {"value": values, "currency": np.array(["JPY", None, "USD", "EUR", "JPY"], dtype=object)},
+        np.full(5, -1),
+        np.array([], dtype=object),
+        print,
+    )
+    picked = whole.take(np.array([4, 0, 1]))
+    assert picked.present("value").tolist() == [False, True, False]  # Decimal NaN is no value, as pd.notna reads it
+    assert picked.isin("currency", {"JPY"}).tolist() == [True, True, False]
+    assert ("value", None) in whole._masks  # worked out on the whole rows, once
+    converted = picked.with_money(
+        {
+            "value": np.array([None, Decimal(2), Decimal(5)], dtype=object),
+            "currency": np.array([None, "USD", "USD"], dtype=object),
+        }
+    )
+    assert converted.present("value").tolist() == [False, True, True]  # its own amounts, not the whole's
+    assert converted.isin("currency", {"USD"}).tolist() == [False, True, True]
+    assert picked.present("value").tolist() == [False, True, False]  # the view it came from keeps its own
+    assert len(converted) == 3 and len(whole) == 5

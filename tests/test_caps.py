@@ -190,3 +190,23 @@ def test_the_timeline_draws_the_latest_announcements_and_says_how_many_there_are
     assert min(latest[dated["id"].isin(drawn)]) >= sorted(latest)[-TIMELINE_ROWS - 1]  # the latest ones
     assert f"The latest {TIMELINE_ROWS} of {len(dated):,} announcements are drawn" in figure.layout.title.text
     assert len(figure.to_json()) < MAX_SPEC_BYTES
+
+
+def test_the_nesting_table_words_each_page_as_the_whole_table_words_it(tmp_path: Path) -> None:
+    """The Programmes page words the nesting table a page at a time: each page is that slice of the whole."""
+    from aifunding.figures.presentation import nesting_rows, nesting_table
+
+    from packages import generate
+
+    generate(3000, tmp_path / "package", seed=5)
+    prepared = prepare(load_package(tmp_path / "package"))
+    for state in (ViewState(), ViewState(lang="ja", currency="USD"), ViewState(countries=("JP",))):
+        view = apply_view(prepared, state)
+        options = {"money": view.money, "lang": state.lang}
+        rows = nesting_rows(view.programmes, view.package.tree, **options)
+        whole = nesting_table(view.programmes, view.package.tree, **options)
+        assert len(rows) == len(whole) == len(view.programmes) > 30
+        for first, count in ((0, 10), (17, 25), (len(whole) - 3, 10)):
+            page = rows.page(first, count)
+            assert page.reset_index(drop=True).equals(whole.iloc[first : first + count].reset_index(drop=True))
+        assert rows.shown(17, 25) is rows.shown(17, 25)  # a page shown again is not worded again

@@ -49,3 +49,25 @@ id_cells = st.one_of(st.tuples(*[st.sampled_from(["s-1", "s-2", "c-9"])] * 2), s
 def test_ids_in_column_is_ids_in(cells: list, present: bool) -> None:
     frame = pd.DataFrame({"source_ids": pd.Series(cells, dtype=object)} if present else {"id": range(len(cells))})
     assert ids_in_column(frame, "source_ids") == ids_in(frame, "source_ids")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(st.sampled_from(["a", "b", "", "jp-1", "さくら"]), st.none()), max_size=20),
+    st.lists(
+        st.one_of(st.sampled_from(["a", "b", "", "x", "さくら"]), st.none(), st.just(float("nan")), st.integers(0, 3)),
+        max_size=8,
+    ),
+    st.sampled_from(["str", "object"]),
+)
+def test_isin_texts_is_isin(cells: list, wanted: list, dtype: str) -> None:
+    """Texts looked up in one Arrow pass match pandas' ``isin``, missing cells and non-texts included."""
+    import numpy as np
+
+    from aifunding.data.frames import TEXT, isin_texts
+
+    values = pd.Series(cells, dtype=TEXT if dtype == "str" else object)
+    expected = values.isin(wanted).to_numpy(dtype=bool)
+    found = isin_texts(values, wanted)
+    assert found.dtype == bool
+    np.testing.assert_array_equal(found, expected)

@@ -106,13 +106,13 @@ def paged_table(frame: pd.DataFrame | Worded, *, key: str, **options: Any) -> No
     """
     rows = frame if isinstance(frame, Worded) else Worded.of(frame)
     if len(rows) <= PAGE_ROWS:
-        st.dataframe(rows.whole(), hide_index=True, key=key, **options)
+        st.dataframe(rows.shown(0, len(rows)), hide_index=True, key=key, **options)
         return
     t = translator()
     pages = -(-len(rows) // PAGE_ROWS)
     page = st.number_input(t("table.page"), min_value=1, max_value=pages, value=1, step=1, key=f"{key}-page")
     first = (int(page) - 1) * PAGE_ROWS
-    shown = rows.page(first, PAGE_ROWS)
+    shown = rows.shown(first, PAGE_ROWS)
     st.dataframe(shown, hide_index=True, key=key, **options)
     small(
         markup.text(

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from aifunding.figures.presentation import nesting_table
+from aifunding.figures.presentation import nesting_rows
 
 from ui.blocks import page_charts, paged_table
 from ui.loading import memo
@@ -18,7 +18,5 @@ if view.programmes.empty:
 page_charts(prepared, view, "programmes")
 
 st.subheader(t("programmes.nesting"))
-nesting = memo(
-    view, "nesting", lambda: nesting_table(view.programmes, view.package.tree, money=view.money, lang=t.lang)
-)
+nesting = memo(view, "nesting", lambda: nesting_rows(view.programmes, view.package.tree, money=view.money, lang=t.lang))
 paged_table(nesting, key="nesting")

@@ -164,13 +164,16 @@ class AddingRule:
         return {key: self._total(scope, rows, currency) for key, scope in scopes.items()}
 
     def _total(self, scope: Scope, rows: Rows, currency: str | None) -> Total:
-        kinds = rows["kind"]
         in_scope = rows.isin("kind", scope.kinds)
-        above_in_scope = rows.per_parent(lambda p: bool(scope.kinds & self._chain_kinds(p))).astype(bool)
+        # Whether a programme above a row is of the scope's kinds: once per package, taken for each view.
+        above_in_scope = rows.derived(
+            "above:" + ",".join(sorted(scope.kinds)),
+            lambda r: r.per_parent(lambda p: bool(scope.kinds & self._chain_kinds(p))).astype(bool),
+        )
         candidate = in_scope | above_in_scope
         # Each row's reason is set by whole columns; the words of a reason are made only for the rows
         # someone reads (an explanation lists them), by the maker registered for that reason.
-        reason = np.full(len(kinds), None, dtype=object)
+        reason = np.full(len(rows), None, dtype=object)
         open_ = candidate.copy()  # candidates with no reason yet
         words: dict[str, Callable[[int], dict[str, str]]] = {}
 
@@ -182,15 +185,15 @@ class AddingRule:
 
         self._first_reasons(rows, in_scope, leave_out)
         values = rows["value"]
-        has_value = pd.notna(values)
+        has_value = rows.present("value")
         # Nesting: the outermost eligible figure with an amount counts; the parts inside it do not.
         # Only programmes have rows inside them, so only their ids are looked for above a row.
-        with_amount = set(rows["id"][open_ & has_value & (rows["table"] == "programmes")].tolist())
+        with_amount = set(rows["id"][open_ & has_value & _is_programme(rows)].tolist())
         outermost = rows.per_parent(lambda p: next((q for q in reversed(self.chain(p)) if q in with_amount), None))
         inside = open_ & pd.notna(outermost)
         leave_out(inside, "inside", lambda i: self._named("other", outermost[i]))
         fx_notes = rows["fx_note"]
-        leave_out(~has_value & pd.notna(fx_notes), "no_rate", lambda i: {"note": fx_notes[i]})
+        leave_out(~has_value & rows.present("fx_note"), "no_rate", lambda i: {"note": fx_notes[i]})
         leave_out(~has_value, "no_amount", lambda i: {})
         currencies = rows["currency"]
         total_currency = currency or _main_currency(currencies[open_])
@@ -247,7 +250,7 @@ class AddingRule:
         """For each candidate row, the first of the row rules it fails: scope, status, plan, budget, unconfirmed."""
         ids = rows["id"]
         # Masks of the package's rows, the same whatever the scope and money: made once per package.
-        is_programme = rows.derived("is_programme", lambda r: r["table"] == "programmes")
+        is_programme = _is_programme(rows)
         statuses = rows["status"]
         status_above = rows.derived("status_above", self._status_above)
         kinds = rows["kind"]
@@ -402,6 +405,11 @@ class Selection:
         programme_rows = np.arange(n_programmes) if self.programme_rows is None else self.programme_rows
         award_rows = np.arange(len(self.awards)) if self.award_rows is None else self.award_rows
         return np.concatenate([programme_rows, n_programmes + np.asarray(award_rows)]).astype(np.intp)
+
+
+def _is_programme(rows: Rows) -> np.ndarray:
+    """Which rows are programmes (not awards): once per package, taken for each view."""
+    return rows.derived("is_programme", lambda r: r["table"] == "programmes")
 
 
 # Why a row was left out: the reason's key and the words its message is filled with.

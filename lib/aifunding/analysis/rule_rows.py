@@ -42,8 +42,10 @@ class Rows:
         # Rows picked out of whole rows read their columns and masks from them, taking their own on first use.
         self._whole: Rows | None = None
         self._positions: np.ndarray | None = None
-        self._masks: dict[tuple[str, frozenset[Any]], np.ndarray] = {}
+        # isin's masks by (column, values asked for); present's by (column, None).
+        self._masks: dict[tuple[str, frozenset[Any] | None], np.ndarray] = {}
         self._derived: dict[str, np.ndarray] = {}
+        self._own_money = False  # amounts, currencies and notes of its own (a converted view's), not the whole's
         # Rows read back from a pickle (a prepared package's): their columns, each made when first read.
         self._stored: dict[str, StoredColumn] = {}
 
@@ -69,17 +71,40 @@ class Rows:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Rows kept by an earlier version have no derived columns yet.
-        self.__dict__.update({"_derived": {}, **state})
+        self.__dict__.update({"_derived": {}, "_own_money": False, **state})
+
+    def __len__(self) -> int:
+        return len(self.parent_codes)
+
+    def _from_whole(self, name: str) -> bool:
+        """Whether ``name``'s values are the whole rows' at this one's positions (its masks can be taken)."""
+        picked = self._whole is not None and self._positions is not None
+        return picked and not (self._own_money and name in MONEY_COLUMNS)
 
     def isin(self, name: str, wanted: Iterable[Any]) -> np.ndarray:
         """Which rows' ``name`` is among ``wanted`` (kept: a package's statuses, bases and kinds do not change)."""
-        key = (name, frozenset(wanted))
+        wanted = frozenset(wanted)
+        key = (name, wanted)
         mask = self._masks.get(key)
         if mask is None:
-            if self._whole is not None and self._positions is not None and name not in MONEY_COLUMNS:
-                mask = self._whole.isin(name, key[1])[self._positions]
+            if self._from_whole(name):
+                mask = self._whole.isin(name, wanted)[self._positions]  # type: ignore[union-attr]
             else:
-                mask = isin_objects(self[name], key[1])
+                mask = isin_objects(self[name], wanted)
+            self._masks[key] = mask
+        return mask
+
+    def present(self, name: str) -> np.ndarray:
+        """Which rows have a ``name`` (not missing), kept as :meth:`isin`'s masks are.
+
+        The adding rule asks it of every scope's rows; picked rows take the whole rows' (worked out once
+        per package) unless their money is their own.
+        """
+        key = (name, None)
+        mask = self._masks.get(key)
+        if mask is None:
+            whole = self._whole if self._from_whole(name) else None
+            mask = pd.notna(self[name]) if whole is None else whole.present(name)[self._positions]
             self._masks[key] = mask
         return mask
 
@@ -117,6 +142,7 @@ class Rows:
         """The same rows with other amounts, currencies and conversion notes (a converted view's)."""
         changed = Rows({**self.columns, **money}, self.parent_codes, self.parents, self._names)
         changed._whole, changed._positions = self._whole, self._positions
+        changed._own_money = True
         changed._masks = {key: mask for key, mask in self._masks.items() if key[0] not in MONEY_COLUMNS}
         changed._derived = self._derived
         return changed

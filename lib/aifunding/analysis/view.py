@@ -34,6 +34,7 @@ from aifunding.analysis.filters import FILTERS, Context, date_mask
 from aifunding.analysis.metrics import award_view, localized, market_share_view, programme_view
 from aifunding.analysis.view_awards import ViewAwards
 from aifunding.data.dates import partial_bounds
+from aifunding.data.frames import isin_texts
 from aifunding.data.vocabulary import Level
 from aifunding.i18n import Translator, translate
 from aifunding.loading.cache import PackageCache, source_digest
@@ -166,8 +167,7 @@ class FilteredView:
     def programme_count(self) -> int:
         """Programmes in view: programme rows, plus rounds shown without their programme."""
         shown = self.programmes
-        ids = set(shown["id"])
-        orphan_rounds = (shown["level"] == Level.ROUND) & ~shown["parent_id"].isin(ids)
+        orphan_rounds = (shown["level"] == Level.ROUND) & ~isin_texts(shown["parent_id"], shown["id"].tolist())
         return int(((shown["level"] == Level.PROGRAMME) | orphan_rounds).sum())
 
     def conversion_phrase(self) -> str:
@@ -428,8 +428,8 @@ def _found_in(values: pd.Series, ids: pd.Series) -> pd.Series:
     award ids took seconds; looking a dozen milestone ids up in the ids column is one vector pass.
     """
     wanted = values.dropna().unique().tolist()
-    found = set(ids[ids.isin(wanted)].tolist()) if wanted else set()
-    return values.isin(list(found))
+    found = set(ids[isin_texts(ids, wanted)].tolist()) if wanted else set()
+    return pd.Series(isin_texts(values, found), index=values.index)
 
 
 def _date_range_words(state: ViewState, t: Translator) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from aifunding.data.parsing import LoadedRow
 from aifunding.data.schema import base_type, unwrap_optional
@@ -79,3 +80,23 @@ def one_chunk(values: pd.Series) -> pd.Series:
         return values
     joined = pd.arrays.ArrowStringArray(arrow.combine_chunks(), dtype=TEXT)  # type: ignore[call-arg]
     return pd.Series(joined, index=values.index, name=values.name)
+
+
+def isin_texts(values: pd.Series, wanted: Iterable[Any]) -> np.ndarray:
+    """``values.isin(wanted)`` as a bool array: for a text column, one Arrow pass over a set of texts.
+
+    pandas makes an Arrow scalar of each wanted value first: a view's 1,400 programme ids took 13 ms to
+    look up in 1,400 rows. Same answer: only texts are looked for, and a missing value (None, NaN) among
+    ``wanted`` matches the missing cells.
+    """
+    wanted = list(wanted)
+    if values.dtype != TEXT:
+        return values.isin(wanted).to_numpy(dtype=bool)
+    arrow = pa.array(values.array)  # pandas hands over its Arrow data without a copy
+    texts: list[str | None] = [value for value in wanted if isinstance(value, str)]
+    if any(value is None or value is pd.NA or (isinstance(value, float) and value != value) for value in wanted):
+        texts.append(None)
+    if not texts:
+        return np.zeros(len(values), dtype=bool)
+    found = pc.is_in(arrow, value_set=pa.array(texts, type=arrow.type))
+    return np.asarray(found, dtype=bool)

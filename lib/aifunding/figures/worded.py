@@ -16,6 +16,7 @@ import pandas as pd
 
 from aifunding.analysis.view import FilteredView
 from aifunding.analysis.view_awards import ViewAwards
+from aifunding.data.frames import isin_texts
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Worded:
     def __init__(self, rows: pd.DataFrame | Taken, word: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
         self._rows = rows
         self.word = word
+        self._shown: tuple[tuple[int, int], pd.DataFrame] | None = None
 
     @property
     def rows(self) -> pd.DataFrame:
@@ -83,6 +85,13 @@ class Worded:
             return self.word(self._rows.part(first, count))
         return self.word(self.rows.iloc[first : first + count])
 
+    def shown(self, first: int, count: int) -> pd.DataFrame:
+        """:meth:`page`, kept until another page is asked for: a rerun showing the same page words nothing."""
+        kept = self._shown
+        if kept is None or kept[0] != (first, count):
+            kept = self._shown = ((first, count), self.page(first, count))
+        return kept[1]
+
     def head(self, count: int) -> pd.DataFrame:
         return self.page(0, count)
 
@@ -102,7 +111,8 @@ class Worded:
 
     def with_ids(self, ids: Iterable[str], column: str = "id") -> Worded:
         """Only the rows whose ``column`` is one of ``ids`` (the rows a chart drew)."""
-        return self.where(self.column(column).isin(list(ids)))
+        values = self.column(column)
+        return self.where(pd.Series(isin_texts(values, ids), index=values.index))
 
     def then(self, reword: Callable[[pd.DataFrame], pd.DataFrame]) -> Worded:
         """The same rows, their display table passed through ``reword`` (fewer columns, say)."""
