@@ -7,6 +7,7 @@ no filter", file names, download headers, the quarantine table, kind labels and 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import threading
 from decimal import Decimal
@@ -277,6 +278,26 @@ def test_notes_without_conversion_are_the_notes_conversion_writes(prepared: Prep
     said = view.unconverted()
     view.awards  # noqa: B018 (converting them now: the same counts, read from the converted rows)
     assert view.unconverted() == said
+    # A view counts its awards' notes from codes made once per package and choice: the same notes, counts
+    # and order (first met) as its converted awards carry, whatever rows it keeps, in whatever order.
+    from aifunding.analysis.adding import Selection
+    from aifunding.analysis.view_awards import ViewAwards
+
+    every = np.arange(len(awards))
+    for rows in (None, every[::3], every[::-2], every[:0]):
+        picked = awards if rows is None else awards.take(rows)
+        notes = convert_frame(picked, choice)[C.FX_NOTE]
+        expected = {str(k): int(v) for k, v in notes.value_counts(sort=False).items()}
+        selection = Selection(awards=awards, programmes=prepared.programmes, award_rows=rows)
+        assert list(ViewAwards(selection, choice).notes().items()) == list(expected.items())
+    awkward = dataclasses.replace(prepared, awards=awards, memo={})
+    for countries in ((), ("JP",), ("US", "GB")):
+        state = ViewState(countries=countries, currency=choice.currency, fx_at=choice.at or "announcement")
+        counted = apply_view(awkward, state).unconverted()
+        converted = apply_view(awkward, state)
+        converted.awards  # noqa: B018
+        assert list(counted.items()) == list(converted.unconverted().items())
+        assert counted or countries  # the whole package has notes to count
 
 
 def test_a_views_recipients_are_counted_from_numbers_as_from_its_awards(prepared: Prepared, tmp_path: Path) -> None:
@@ -493,3 +514,16 @@ def test_a_remembered_axis_label_is_the_label_wrapped_afresh(name: str) -> None:
     from aifunding.figures.programmes import _wrapped_label
 
     assert _wrapped_label(name) == _wrapped_label(name) == wrap(name, AXIS_LABEL_WIDTH)
+
+
+def test_a_frame_keeps_the_notes_of_its_latest_money_choices_only(prepared: Prepared) -> None:
+    """Notes are kept per money choice, the latest few: a server asked for many fixed dates stays bounded."""
+    from aifunding.analysis.view_awards import _CODES, KEPT_NOTES, _note_codes
+
+    awards = prepared.awards.copy()
+    choices = [FxChoice("USD", f"2024-01-{day:02d}") for day in range(1, KEPT_NOTES + 4)]
+    for choice in choices:
+        codes, _ = _note_codes(awards, choice)
+        assert len(codes) == len(awards)
+    kept = [key[1] for key in _CODES[id(awards)] if isinstance(key, tuple)]
+    assert kept == choices[-KEPT_NOTES:]

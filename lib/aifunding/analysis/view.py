@@ -26,7 +26,6 @@ from aifunding.analysis.conversion import (
     NO_DATE_NOTE,
     FxChoice,
     Money,
-    conversion_notes,
     convert_frame,
     convert_programmes,
 )
@@ -187,15 +186,19 @@ class FilteredView:
         fx = self.state.fx
         if self.state.currency is None or fx is None:
             return {}
-        # The awards' notes without converting them, unless they were converted already (the same notes).
-        award_notes = (
-            self.__dict__["awards"].get(C.FX_NOTE, pd.Series(dtype=object))
-            if "awards" in self.__dict__
-            else conversion_notes(self.award_columns(("amount", "currency", "announced")), fx)
-        )
-        notes = pd.concat([award_notes, self.programmes.get(C.FX_NOTE, pd.Series(dtype=object))])
-        notes = notes[notes.notna() & (notes != NO_AMOUNT_NOTE)]
-        return {str(k): int(v) for k, v in notes.value_counts().items()}
+        programme_notes = self.programmes.get(C.FX_NOTE, pd.Series(dtype=object))
+        if "awards" in self.__dict__:  # converted already: their notes are the same
+            notes = pd.concat([self.__dict__["awards"].get(C.FX_NOTE, pd.Series(dtype=object)), programme_notes])
+            notes = notes[notes.notna() & (notes != NO_AMOUNT_NOTE)]
+            return {str(k): int(v) for k, v in notes.value_counts().items()}
+        # The awards' notes counted without converting them, then the programmes', in the order first met,
+        # most first (ties in that order), as value_counts orders the notes of both.
+        counts = self.lazy_awards.notes()
+        for note, n in programme_notes.value_counts(sort=False).items():
+            counts[str(note)] = counts.get(str(note), 0) + int(n)
+        counts.pop(NO_AMOUNT_NOTE, None)
+        ordered = pd.Series(counts, dtype=np.int64).sort_values(ascending=False)
+        return {str(k): int(v) for k, v in ordered.items()}
 
 
 @dataclass(frozen=True)

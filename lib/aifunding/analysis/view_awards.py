@@ -19,7 +19,7 @@ import pandas as pd
 
 from aifunding import columns as C
 from aifunding.analysis.adding import Selection
-from aifunding.analysis.conversion import FxChoice, convert_frame
+from aifunding.analysis.conversion import FxChoice, conversion_notes, convert_frame
 from aifunding.analysis.distinct import floats
 
 # What :func:`~aifunding.analysis.conversion.convert_frame` reads of each row: amount, currency and date.
@@ -46,11 +46,13 @@ CODED = frozenset(
 # Amount columns that :meth:`ViewAwards.coded` gives with their floats beside them (``C.FLOATS``).
 AMOUNTS = frozenset(("amount", C.AMOUNT_CONVERTED))
 # id(whole frame) -> column -> (each row's code, -1 for none; the categories), or an amount column's
-# floats: dropped with the frame.
-_CODES: dict[int, dict[str, Any]] = {}
+# floats, or a money choice's conversion notes as codes: dropped with the frame.
+_CODES: dict[int, dict[Any, Any]] = {}
+# The money choices whose notes are kept for each frame, at most (the latest asked for).
+KEPT_NOTES = 8
 
 
-def _kept_for(whole: pd.DataFrame) -> dict[str, Any]:
+def _kept_for(whole: pd.DataFrame) -> dict[Any, Any]:
     kept = _CODES.get(id(whole))
     if kept is None:
         kept = _CODES[id(whole)] = {}
@@ -77,6 +79,19 @@ def _codes(whole: pd.DataFrame, name: str) -> tuple[np.ndarray, pd.CategoricalDt
             pd.CategoricalDtype(pd.Index(np.asarray(names, dtype=object), dtype=object)),
         )
     return kept[name]
+
+
+def _note_codes(whole: pd.DataFrame, fx: FxChoice) -> tuple[np.ndarray, list[str]]:
+    """Each award's conversion note (as ``convert_frame`` writes it) as a code, -1 for none; once per choice."""
+    kept = _kept_for(whole)
+    key = ("fx_notes", fx)
+    if key not in kept:
+        older = [k for k in kept if isinstance(k, tuple) and k[0] == "fx_notes"]
+        for stale in older[: max(0, len(older) - KEPT_NOTES + 1)]:
+            del kept[stale]
+        codes, notes = pd.factorize(conversion_notes(whole[list(CONVERSION_INPUTS)], fx))  # None: -1
+        kept[key] = (codes.astype(np.int32), [str(note) for note in notes])
+    return kept[key]
 
 
 @dataclass(frozen=True)
@@ -110,6 +125,21 @@ class ViewAwards:
         if self.fx is None:
             return pd.DataFrame(index=pd.RangeIndex(len(self)))
         return convert_frame(self._published(CONVERSION_INPUTS), self.fx).drop(columns=list(CONVERSION_INPUTS))
+
+    def notes(self) -> dict[str, int]:
+        """Each conversion note the awards in view carry and how many carry it, in the order first met.
+
+        Counted from codes made once per package and money choice, without converting or taking any award.
+        """
+        if self.fx is None:
+            return {}
+        codes, notes = _note_codes(self.selection.awards, self.fx)
+        rows = self.selection.award_rows
+        codes = codes if rows is None else codes[rows]
+        counts = np.bincount(codes[codes >= 0], minlength=len(notes))
+        present = np.flatnonzero(counts)
+        first = sorted((int(np.argmax(codes == code)), int(code)) for code in present.tolist())
+        return {notes[code]: int(counts[code]) for _, code in first}
 
     @property
     def names(self) -> list[str]:
