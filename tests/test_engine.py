@@ -328,3 +328,21 @@ def test_the_awkward_package_has_the_hard_cases(packages: dict[str, Package]) ->
     for value, cents in zip(ties[C.ALLOCATED], ties[C.ALLOCATED_CONVERTED], strict=True):
         assert cents == value.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
     assert {str(a)[-5:] for a in ties[C.ALLOCATED]} >= {".0050", ".0250"}
+
+
+@pytest.mark.spark
+def test_the_query_command_gives_the_same_files_on_spark(spark: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """``aifunding query --engine spark`` writes what DuckDB's run writes, byte for byte."""
+    from aifunding.cli import main
+
+    for argv in (
+        ["recipients", "--country", "JP", "--currency", "USD"],
+        ["programmes", "--currency", "EUR", "--format", "json"],
+        ["markets"],
+    ):
+        written = {}
+        for name in ("spark", "duckdb"):
+            assert main(["query", *argv, "--engine", name]) == 0
+            written[name] = capsys.readouterr().out.replace(f'"engine": "{name}"', '"engine": "..."')
+        assert written["spark"] == written["duckdb"], argv
+        assert written["spark"].count("\n") > 3

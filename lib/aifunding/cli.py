@@ -7,6 +7,7 @@ Exit codes: 0 success (warnings allowed), 1 the package has errors or the schema
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 from collections import Counter
@@ -143,6 +144,37 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--lang", choices=LANGUAGES, default="en", help="language of figures and reasons")
     summary.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     summary.add_argument("--allow-invalid", action="store_true", help=ALLOW_INVALID_HELP)
+
+    query = commands.add_parser(
+        "query",
+        help="totals per recipient, programme allocations or market shares, as queries on DuckDB or Spark",
+    )
+    query.add_argument(
+        "what",
+        choices=("recipients", "programmes", "markets"),
+        help="recipients: each recipient's total of the awards kept; programmes: each programme's allocation "
+        "(every award under it); markets: the market shares",
+    )
+    query.add_argument("--data", **DATA_OPTION)
+    query.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        help="where the queries run (default: AIFUNDING_ENGINE, else duckdb, embedded); spark needs PySpark "
+        "and Java, and runs in local mode unless AIFUNDING_SPARK_MASTER names a cluster",
+    )
+    query.add_argument("--country", action="append", default=[], help="keep this country (repeatable)")
+    query.add_argument("--kind", action="append", default=[], help="keep this kind of support (repeatable)")
+    query.add_argument("--from", dest="date_from", help="keep awards announced on or after YYYY-MM-DD")
+    query.add_argument("--to", dest="date_to", help="keep awards announced on or before YYYY-MM-DD")
+    query.add_argument("--currency", help="convert amounts to this ISO 4217 currency (ECB reference rates)")
+    query.add_argument(
+        "--fx-date",
+        default=ANNOUNCEMENT,
+        help="'announcement' (rate on each announcement date, the default) or one date YYYY-MM-DD",
+    )
+    query.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default csv)")
+    query.add_argument("-o", "--output", help="the file to write (default: standard output)")
+    query.add_argument("--allow-invalid", action="store_true", help=ALLOW_INVALID_HELP)
 
     schema = commands.add_parser("schema", help="print the datapackage.json generated from the models")
     schema.add_argument("--check", action="store_true", help="fail if the committed datapackage.json has drifted")
@@ -298,6 +330,44 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_query(args: argparse.Namespace) -> int:
+    from aifunding.analysis.engine import engine_name
+    from aifunding.outputs.query import Query, QueryError, about, run_query, write_query
+
+    fx = parse_fx(args.currency, args.fx_date)
+    query = Query(
+        args.what,
+        tuple(code.upper() for code in args.country),
+        tuple(args.kind),
+        _day(args.date_from, "--from"),
+        _day(args.date_to, "--to"),
+        fx,
+    )
+    try:
+        query.check()
+        engine_used = engine_name(args.engine)
+    except (QueryError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    with _load_for_output(args.data, args.allow_invalid) as package:
+        frame = run_query(package, query, engine_used)
+        about_block = about(package, query, engine_used)
+    if args.output is None:
+        write_query(sys.stdout.buffer, args.format, frame, about_block, args.what)
+        sys.stdout.flush()
+        return EXIT_OK
+    return _write_file(args.output, lambda handle: write_query(handle, args.format, frame, about_block, args.what))
+
+
+def _day(text: str | None, option: str) -> datetime.date | None:
+    """A whole date given to ``option``, or a usage error that names it."""
+    if text is None:
+        return None
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} {text}: not a date (YYYY-MM-DD)") from None
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     if args.check:
         differences = check_descriptor(Path(args.path))
@@ -323,6 +393,7 @@ COMMANDS = {
     "template": cmd_template,
     "report": cmd_report,
     "summary": cmd_summary,
+    "query": cmd_query,
     "schema": cmd_schema,
 }
 

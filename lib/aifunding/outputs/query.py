@@ -1,0 +1,152 @@
+"""The analytical engine's totals as files: ``aifunding query`` runs them on DuckDB or Spark.
+
+The same Ibis queries the engine's tests hold to the pandas path (:mod:`aifunding.analysis.engine`),
+asked from the command line: totals per recipient of the awards a filter keeps, each programme's
+allocation (every award under it added up), or the market shares, in original currencies or converted
+at ECB rates. DuckDB runs them in the process; ``--engine spark`` (or ``AIFUNDING_ENGINE=spark``) sends
+them to Spark, in local mode or the cluster ``AIFUNDING_SPARK_MASTER`` names. The rows come back as a
+small frame and are written as the exports write theirs: CSV cells neutralised for spreadsheets, JSON
+amounts as exact decimal text.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, BinaryIO
+
+import pandas as pd
+
+from aifunding import columns as C
+from aifunding.analysis import engine
+from aifunding.analysis.conversion import FxChoice
+from aifunding.data.amounts import decimal_text
+from aifunding.loading.package import Package
+from aifunding.outputs.writers import write_csv, write_json
+
+QUERIES = ("recipients", "programmes", "markets")
+QUERY_FORMATS = ("csv", "json")
+CENT = Decimal("0.01")
+# What names a programme beside its allocation (its own row's columns, before the engine's counts).
+PROGRAMME_COLUMNS = ("name_en", "country_id", "kind", "level", "amount", "currency", "basis")
+
+
+class QueryError(ValueError):
+    """A query asked for something it cannot do (a filter its rows do not have): one line, exit 2."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """Which totals, of which rows, in which money."""
+
+    what: str
+    countries: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+    fx: FxChoice | None = None
+
+    def check(self) -> None:
+        """A filter or conversion the rows of :attr:`what` cannot take is a :class:`QueryError`."""
+        if self.what not in QUERIES:
+            raise QueryError(f"unknown query {self.what!r}: choose one of {', '.join(QUERIES)}")
+        if self.what != "recipients" and (self.date_from or self.date_to):
+            raise QueryError(
+                f"--from and --to keep awards by their announcement date: they apply to recipients, not {self.what} "
+                "(a programme's allocation adds every award under it)"
+            )
+        if self.what == "markets" and (self.kinds or self.fx):
+            raise QueryError("market shares are percentages of a market: --kind and --currency do not apply")
+
+    def filters(self) -> str:
+        """The filters in words, for the JSON file's about block."""
+        words = [f"countries {', '.join(self.countries)}"] if self.countries else []
+        words += [f"kinds {', '.join(self.kinds)}"] if self.kinds else []
+        words += [f"announced from {self.date_from.isoformat()}"] if self.date_from else []
+        words += [f"announced to {self.date_to.isoformat()}"] if self.date_to else []
+        return "; ".join(words) or "none"
+
+
+def run_query(package: Package, query: Query, engine_choice: str | None = None) -> pd.DataFrame:
+    """``query`` on ``package``'s tables in the engine chosen (``AIFUNDING_ENGINE``, else DuckDB)."""
+    query.check()
+    con = engine.connect(engine_choice)
+    try:
+        tables = engine.Tables.load(con, package)
+        if query.what == "recipients":
+            awards = engine.filter_awards(tables, query.countries, query.kinds, query.date_from, query.date_to)
+            totals = engine.recipient_totals(tables, awards, fx=query.fx)
+            return _plain_amounts(totals, {C.TOTAL} if query.fx else set())
+        if query.what == "programmes":
+            allocations = engine.programme_allocations(tables, fx=query.fx)
+            return _plain_amounts(_programmes(package, allocations, query), {C.AMOUNT_CONVERTED})
+        return _plain_ids(engine.market_shares(tables, query.countries))
+    finally:
+        if con.name == "duckdb":
+            con.disconnect()
+
+
+def _programmes(package: Package, allocations: pd.DataFrame, query: Query) -> pd.DataFrame:
+    """Each programme's allocation after its name, country and kind, kept to the countries and kinds asked."""
+    programmes = package.frame("programmes").set_index("id")
+    named = programmes.loc[allocations[C.PROGRAMME_ID], list(PROGRAMME_COLUMNS)].reset_index(drop=True)
+    frame = pd.concat([allocations[[C.PROGRAMME_ID]], named, allocations.drop(columns=C.PROGRAMME_ID)], axis=1)
+    keep = pd.Series(True, index=frame.index)
+    if query.countries:
+        keep &= frame["country_id"].isin(query.countries)
+    if query.kinds:
+        keep &= frame["kind"].isin(query.kinds)
+    return frame[keep.to_numpy(dtype=bool)].reset_index(drop=True)
+
+
+def _plain_amounts(frame: pd.DataFrame, converted: set[str]) -> pd.DataFrame:
+    """Amounts as the exports write them: converted ones to the cent (half to even), others as published.
+
+    The engine keeps every digit of a product (a rate has up to 17); the exports round converted amounts
+    to the cent ("376248728.20"), and write "387300000000" for an amount the engine holds as
+    387300000000.0000.
+    """
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != object or not any(isinstance(v, Decimal) for v in values.tolist()):
+            continue
+        if column in converted:
+            frame[column] = values.map(lambda v: v.quantize(CENT, ROUND_HALF_EVEN) if isinstance(v, Decimal) else v)
+        else:
+            frame[column] = values.map(lambda v: Decimal(decimal_text(v)) if isinstance(v, Decimal) else v)
+    return frame
+
+
+def _plain_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    """Id lists (a share's sources and caveats) as "a; b" text, as a CSV cell holds them."""
+    for column in (C.SOURCE_IDS, C.CAVEAT_IDS):
+        if column in frame:
+            frame[column] = frame[column].map(lambda ids: "; ".join(ids))
+    return frame
+
+
+def about(package: Package, query: Query, engine_used: str) -> dict[str, Any]:
+    """What a JSON file of a query holds and how it was made."""
+    conversion = (
+        "no conversion: amounts in their original currencies"
+        if query.fx is None
+        else f"converted to {query.fx.currency} at ECB reference rates "
+        + ("on each announcement date" if not query.fx.fixed else f"of {query.fx.at}")
+    )
+    return {
+        "query": query.what,
+        "engine": engine_used,
+        "package": package.name,
+        "filters": query.filters(),
+        "conversion": conversion,
+        "validation": package.report.summary(),
+    }
+
+
+def write_query(handle: BinaryIO, fmt: str, frame: pd.DataFrame, about_block: dict[str, Any], name: str) -> None:
+    """The rows as CSV (header, then rows) or as JSON (``{"about": ..., name: [records]}``)."""
+    if fmt == "csv":
+        write_csv(handle, frame)
+    else:
+        write_json(handle, about_block, [(name, frame)])
