@@ -194,7 +194,7 @@ def test_the_timeline_draws_the_latest_announcements_and_says_how_many_there_are
 
 def test_the_nesting_table_words_each_page_as_the_whole_table_words_it(tmp_path: Path) -> None:
     """The Programmes page words the nesting table a page at a time: each page is that slice of the whole."""
-    from aifunding.figures.presentation import nesting_rows, nesting_table
+    from aifunding.figures.nesting import nesting_rows, nesting_table
 
     from packages import generate
 

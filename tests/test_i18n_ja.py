@@ -19,6 +19,7 @@ from aifunding.analysis.view import Prepared, ViewState, apply_view
 from aifunding.figures.base import amount_frame, display_width, left_out_note, value_axis, wrap
 from aifunding.figures.companies import build_recipient_figure
 from aifunding.figures.market import build_market_figure
+from aifunding.figures.nesting import nesting_table
 from aifunding.figures.presentation import (
     ID_COLUMN,
     awards_table,
@@ -26,7 +27,6 @@ from aifunding.figures.presentation import (
     column,
     method_markdown,
     milestones_table,
-    nesting_table,
     programmes_table,
     report_counts,
     report_table,

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from aifunding.figures.presentation import nesting_rows
+from aifunding.figures.nesting import nesting_rows
 
 from ui.blocks import page_charts, paged_table
 from ui.loading import memo

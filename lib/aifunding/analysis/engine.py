@@ -23,163 +23,41 @@ rates; programme allocations are rounded to the cent half to even, as ``convert_
 from __future__ import annotations
 
 import datetime
-import os
-import tempfile
-import uuid
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
-import pyarrow as pa  # type: ignore[import-untyped]
-from ibis.backends import BaseBackend
 
 from aifunding import columns as C
-from aifunding.analysis.conversion import NO_AMOUNT_NOTE, FxChoice, convert_frame
+from aifunding.analysis.conversion import FxChoice
+from aifunding.analysis.engine_fx import (
+    FX_COLUMNS,
+    FX_PROGRAMME_COLUMNS,
+    cents_half_even,
+    fx_rates,
+    times_rate,
+    with_rates,
+)
+from aifunding.analysis.engine_tables import (
+    AMOUNT_DTYPE,
+    ANCESTOR_ID,
+    CLOSURE,
+    ENGINE_VARIABLE,
+    MAX_DIGITS,
+    POSITION,
+    Tables,
+    arrow_table,
+    closure_table,
+    connect,
+    engine_name,
+    register,
+    small_frame,
+    spark_session,
+    stop_spark,
+)
 from aifunding.analysis.recipients import ROLE_ORDER
-from aifunding.data.amounts import AMOUNT_DECIMALS
-from aifunding.data.frames import field_types
-from aifunding.data.tables import TABLES
-from aifunding.data.tree import ProgrammeTree
 from aifunding.i18n import translate
-from aifunding.loading.package import Package
-
-ENGINE_VARIABLE = "AIFUNDING_ENGINE"
-DEFAULT_ENGINE = "duckdb"
-ENGINES = ("duckdb", "spark")
-# Exact amounts: 18 digits before the point and 4 after fit with room for sums of many rows.
-AMOUNT_TYPE = pa.decimal128(38, AMOUNT_DECIMALS)
-# The closure of the programme tree: every programme with itself and each programme above it.
-CLOSURE = "programme_ancestors"
-ANCESTOR_ID = "ancestor_id"
-# Each row's place in its file (award_recipients: a joint project's members in their own order).
-POSITION = "row_position"
-# Spark in one process, on two cores, unless AIFUNDING_SPARK_MASTER names a cluster ("spark://host:7077").
-SPARK_MASTER_VARIABLE = "AIFUNDING_SPARK_MASTER"
-SPARK_CONFIG = {
-    "spark.master": "local[2]",
-    "spark.app.name": "aifunding",
-    "spark.sql.shuffle.partitions": "2",
-    "spark.default.parallelism": "2",
-    "spark.ui.enabled": "false",
-    "spark.ui.showConsoleProgress": "false",
-    "spark.sql.session.timeZone": "UTC",
-    "spark.driver.host": "127.0.0.1",
-    "spark.driver.bindAddress": "127.0.0.1",
-    # A decimal result too wide for 38 digits fails rather than silently dropping digits after the point.
-    "spark.sql.decimalOperations.allowPrecisionLoss": "false",
-}
-
-_spark_session: Any = None
-
-
-def engine_name(name: str | None = None) -> str:
-    """The engine to use: ``name``, else ``AIFUNDING_ENGINE``, else DuckDB; an unknown one is a ValueError."""
-    chosen = (name or os.environ.get(ENGINE_VARIABLE) or DEFAULT_ENGINE).strip().lower()
-    if chosen not in ENGINES:
-        raise ValueError(f"unknown analytical engine {chosen!r}: choose one of {', '.join(ENGINES)}")
-    return chosen
-
-
-def spark_session() -> Any:
-    """One local Spark session per process, made on first use (PySpark and a Java runtime needed)."""
-    global _spark_session
-    if _spark_session is None:
-        try:
-            from pyspark.sql import SparkSession
-        except ImportError as error:  # pragma: no cover - depends on the installation
-            raise RuntimeError("the Spark engine needs PySpark: pip install 'aifunding[spark]'") from error
-        builder = SparkSession.builder
-        config = {**SPARK_CONFIG, "spark.sql.warehouse.dir": tempfile.mkdtemp(prefix="aifunding-spark-")}
-        config["spark.master"] = os.environ.get(SPARK_MASTER_VARIABLE) or config["spark.master"]
-        for key, value in config.items():
-            builder = builder.config(key, value)
-        _spark_session = builder.getOrCreate()
-        _spark_session.sparkContext.setLogLevel("ERROR")
-    return _spark_session
-
-
-def stop_spark() -> None:
-    """Stops the process's Spark session, if one was started (the next Spark connection starts another)."""
-    global _spark_session
-    if _spark_session is not None:
-        _spark_session.stop()
-        _spark_session = None
-
-
-def connect(name: str | None = None) -> BaseBackend:
-    """An Ibis backend: in-memory DuckDB (nothing to start) or a local Spark session, as :func:`engine_name` says."""
-    if engine_name(name) == "spark":
-        return ibis.pyspark.connect(spark_session())
-    con = ibis.duckdb.connect()
-    # Ibis 12 (with sqlglot below 29) writes list lambdas as "x -> ...", which DuckDB 2 still reads once asked.
-    con.raw_sql("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")
-    return con
-
-
-def _column(values: pd.Series, kind: Any) -> pa.Array:
-    """One frame column as Arrow: exact decimals, nullable integers, booleans, or text (None where missing)."""
-    cells = [None if v is None or (not isinstance(v, (str, Decimal)) and pd.isna(v)) else v for v in values]
-    if kind is Decimal:
-        return pa.array(cells, type=AMOUNT_TYPE)
-    if kind is int:
-        return pa.array(cells, type=pa.int64())
-    if kind is bool:
-        return pa.array(cells, type=pa.bool_())
-    return pa.array([None if v is None else str(v) for v in cells], type=pa.string())
-
-
-def arrow_table(name: str, frame: pd.DataFrame) -> pa.Table:
-    """A package frame as an Arrow table typed from its row model (decimal amounts stay exact)."""
-    kinds = field_types(next(table for table in TABLES if table.name == name))
-    arrays = {column: _column(frame[column], kinds.get(column, str)) for column in frame.columns}
-    arrays[POSITION] = pa.array(range(len(frame)), type=pa.int64())
-    return pa.table(arrays)
-
-
-def closure_table(tree: ProgrammeTree) -> pa.Table:
-    """(programme_id, ancestor_id) for every programme and each programme above it, itself included."""
-    pairs = [(pid, up) for pid in tree.parent for up in tree.ancestors(pid)]
-    return pa.table(
-        {
-            C.PROGRAMME_ID: pa.array([p for p, _ in pairs], type=pa.string()),
-            ANCESTOR_ID: pa.array([a for _, a in pairs], type=pa.string()),
-        }
-    )
-
-
-@dataclass(frozen=True)
-class Tables:
-    """A package's tables registered in one engine (under names of their own), as Ibis table expressions."""
-
-    con: BaseBackend
-    tables: dict[str, ibis.Table]
-    # The rates table of each money choice asked for, made once (see :func:`fx_rates`).
-    rates: dict[FxChoice, Rates] = field(default_factory=dict, compare=False, repr=False)
-
-    @classmethod
-    def load(cls, con: BaseBackend, package: Package) -> Tables:
-        """Registers every frame of ``package`` and the programme closure in ``con``."""
-        prefix = f"aifunding_{uuid.uuid4().hex[:12]}_"
-        arrow = {name: arrow_table(name, frame) for name, frame in package.frames.items()}
-        arrow[CLOSURE] = closure_table(package.tree)
-        return cls(con, {name: register(con, prefix + name, table) for name, table in arrow.items()})
-
-    def __getitem__(self, name: str) -> ibis.Table:
-        return self.tables[name]
-
-
-def register(con: BaseBackend, name: str, table: pa.Table) -> ibis.Table:
-    """``table`` as a temporary table of ``con`` called ``name``, exact decimals kept, as an Ibis table."""
-    if con.name == "duckdb":
-        return con.create_table(name, table, temp=True, overwrite=True)
-    # Spark: a temporary view over the Arrow rows, handed to Spark directly (Ibis' own memtable path goes
-    # through pandas and fails on a missing decimal; create_table would write to the warehouse).
-    session = spark_session()
-    session.createDataFrame(table).createOrReplaceTempView(name)
-    return con.table(name)
 
 
 def project_labels(tables: Tables) -> ibis.Table:
@@ -274,7 +152,7 @@ def recipient_totals(tables: Tables, awards: ibis.Table | None = None, fx: FxCho
         }
     )
     ordered = totals.order_by([ibis.desc(C.TOTAL), ibis.asc(C.PROJECT_LABEL), ibis.asc(C.CURRENCY)])
-    return _small(ordered.to_pandas(), (C.N_AWARDS, C.N_AWARDS_UNPUBLISHED))
+    return small_frame(ordered.to_pandas(), (C.N_AWARDS, C.N_AWARDS_UNPUBLISHED))
 
 
 def programme_allocations(tables: Tables, fx: FxChoice | None = None) -> pd.DataFrame:
@@ -317,127 +195,7 @@ def programme_allocations(tables: Tables, fx: FxChoice | None = None) -> pd.Data
     if fx is not None:
         result = _convert_allocations(tables, fx, result)
     frame = result.order_by(C.PROGRAMME_ID).to_pandas()
-    return _small(frame, (C.N_AWARDS, C.N_AWARDS_UNPUBLISHED, C.AWARDS_OTHER_CURRENCY))
-
-
-# --- Conversion -------------------------------------------------------------------------------------------
-
-# The columns conversion.convert_frame adds, in its order; a programme also gets its converted allocation.
-FX_COLUMNS = [C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY, C.FX_RATE, C.FX_RATE_DATE, C.FX_METHOD, C.FX_NOTE]
-FX_PROGRAMME_COLUMNS = [*FX_COLUMNS, C.ALLOCATED_CONVERTED]
-# The rates table's keys: a figure's currency and date, "" where it has none (so a missing one still joins).
-RATE_CURRENCY = "fx_currency_key"
-RATE_DATE = "fx_date_key"
-# The widest decimal either engine holds.
-MAX_DIGITS = 38
-AMOUNT_DTYPE = dt.Decimal(MAX_DIGITS, AMOUNT_DECIMALS)
-CENT = Decimal("0.01")
-
-
-@dataclass(frozen=True)
-class Rates:
-    """The rates one money choice needs, registered in an engine; ``rate_type`` holds each one exactly."""
-
-    choice: FxChoice
-    table: ibis.Table
-    rate_type: dt.Decimal
-
-
-def rate_type(rates: list[Decimal]) -> dt.Decimal:
-    """``decimal(38, s)``, s the most decimal places of any rate (at least the amounts' 4).
-
-    The amounts' ``decimal(38, 4)`` times this is ``decimal(38, 4 + s)`` on both engines (Spark without
-    precision loss, see :data:`SPARK_CONFIG`): every digit of the product kept, or an overflow error when
-    it would need more than 38, never a rounded result.
-    """
-    places = (max(0, -int(r.normalize().as_tuple().exponent)) for r in rates)
-    return dt.Decimal(MAX_DIGITS, max(AMOUNT_DECIMALS, *places))
-
-
-def fx_rates(tables: Tables, choice: FxChoice) -> Rates:
-    """The rate for every (currency, date) of an award or programme with an amount, as the pandas path picks it.
-
-    The rates are ``convert_frame``'s for one unit of each currency at each date (the day's ECB rate or the
-    last one before it, a month or year average for a partial date, the reason when there is none), so
-    both paths make the same choice. With a fixed date the date plays no part and each currency is one row.
-    Made once per money choice and package, registered in its engine: a few thousand rows at most.
-    """
-    if choice in tables.rates:
-        return tables.rates[choice]
-    found = []
-    for table in (tables["awards"], tables["programmes"]):
-        with_amount = table.filter(table.amount.notnull())
-        when = ibis.null(str) if choice.fixed else with_amount.announced
-        found.append(with_amount.select(currency=with_amount.currency, announced=when).distinct().to_pandas())
-    pairs = pd.concat(found, ignore_index=True).astype(object)
-    pairs = pairs.where(pairs.notna(), None).drop_duplicates(ignore_index=True)
-    units = convert_frame(pairs.assign(amount=Decimal(1)), choice)
-    rates = [_none_if_missing(r) for r in units[C.FX_RATE]]
-    kind = rate_type([r for r in rates if r is not None])
-
-    def text(column: pd.Series) -> pa.Array:
-        return pa.array([None if _none_if_missing(v) is None else str(v) for v in column], type=pa.string())
-
-    arrow = pa.table(
-        {
-            RATE_CURRENCY: pa.array([c or "" for c in pairs["currency"]], type=pa.string()),
-            RATE_DATE: pa.array([d or "" for d in pairs["announced"]], type=pa.string()),
-            C.FX_RATE: pa.array(rates, type=pa.decimal128(kind.precision, kind.scale)),
-            C.FX_RATE_DATE: text(units[C.FX_RATE_DATE]),
-            C.FX_METHOD: text(units[C.FX_METHOD]),
-            C.FX_NOTE: text(units[C.FX_NOTE]),
-        }
-    )
-    name = f"aifunding_{uuid.uuid4().hex[:12]}_fx_rates"
-    tables.rates[choice] = Rates(choice, register(tables.con, name, arrow), kind)
-    return tables.rates[choice]
-
-
-def _none_if_missing(value: Any) -> Any:
-    return None if value is None or (not isinstance(value, (str, Decimal)) and pd.isna(value)) else value
-
-
-def times_rate(value: ibis.Value, rate: ibis.Value, kind: dt.Decimal) -> ibis.Value:
-    """``value`` (a ``decimal(38, 4)`` amount) times a rate of type ``kind``, exactly (see :func:`rate_type`)."""
-    return (value.cast(AMOUNT_DTYPE) * rate.cast(kind)).cast(dt.Decimal(MAX_DIGITS, AMOUNT_DECIMALS + kind.scale))
-
-
-def cents_half_even(value: ibis.Value) -> ibis.Value:
-    """``value`` to the cent, a half cent to the even cent (``Decimal.quantize`` with ROUND_HALF_EVEN).
-
-    Written with remainders rather than ``round``, which rounds half away from zero on both engines.
-    """
-    cent = ibis.literal(CENT, type=dt.Decimal(3, 2))
-    half = ibis.literal(CENT / 2, type=dt.Decimal(4, 3))
-    rest = value % cent  # the sign of value on DuckDB and on Spark
-    down = value - rest  # toward zero, to the cent
-    odd = (down % ibis.literal(2 * CENT, type=dt.Decimal(3, 2))) != 0
-    away = (rest.abs() > half) | ((rest.abs() == half) & odd)
-    step = ibis.ifelse(value < 0, ibis.literal(-CENT, type=dt.Decimal(3, 2)), cent)
-    return ibis.ifelse(away, down + step, down).cast(dt.Decimal(MAX_DIGITS, 2))
-
-
-def _with_rates(figures: ibis.Table, rates: Rates) -> ibis.Table:
-    """``figures`` with convert_frame's columns, from a join to the rates table."""
-    table = rates.table
-    match = figures.currency.coalesce("") == table[RATE_CURRENCY]
-    if not rates.choice.fixed:
-        match &= figures.announced.coalesce("") == table[RATE_DATE]
-    joined = figures.left_join(table, match)
-    has = joined.amount.notnull()
-    rate = ibis.ifelse(has, joined[C.FX_RATE], ibis.null(rates.rate_type))
-    converted = times_rate(joined.amount, rate, rates.rate_type)
-    return joined.select(
-        *figures.columns,
-        **{
-            C.AMOUNT_CONVERTED: converted,
-            C.CONVERTED_CURRENCY: ibis.literal(rates.choice.currency, type="string"),
-            C.FX_RATE: rate,
-            C.FX_RATE_DATE: ibis.ifelse(has, joined[C.FX_RATE_DATE], ibis.null(str)),
-            C.FX_METHOD: ibis.ifelse(has, joined[C.FX_METHOD], ibis.null(str)),
-            C.FX_NOTE: ibis.ifelse(has, joined[C.FX_NOTE], ibis.literal(NO_AMOUNT_NOTE)),
-        },
-    )
+    return small_frame(frame, (C.N_AWARDS, C.N_AWARDS_UNPUBLISHED, C.AWARDS_OTHER_CURRENCY))
 
 
 def convert_awards(tables: Tables, fx: FxChoice, awards: ibis.Table | None = None) -> ibis.Table:
@@ -446,14 +204,14 @@ def convert_awards(tables: Tables, fx: FxChoice, awards: ibis.Table | None = Non
     ``amount_converted`` is the exact product of the amount and the rate, unrounded, as in pandas.
     """
     awards = awards_with_programme(tables) if awards is None else awards
-    return _with_rates(awards, fx_rates(tables, fx))
+    return with_rates(awards, fx_rates(tables, fx))
 
 
 def _convert_allocations(tables: Tables, fx: FxChoice, allocations: ibis.Table) -> ibis.Table:
     """Programme allocations with each programme's own amount converted and its allocation at that rate."""
     programmes = tables["programmes"].select("id", "amount", "currency", "announced")
     rates = fx_rates(tables, fx)
-    converted = _with_rates(programmes, rates)
+    converted = with_rates(programmes, rates)
     joined = allocations.join(converted, allocations[C.PROGRAMME_ID] == converted.id)
     same = (joined[C.ALLOCATED_CURRENCY] == joined.currency) & joined[C.FX_RATE].notnull()
     at_rate = cents_half_even(times_rate(joined[C.ALLOCATED], joined[C.FX_RATE], rates.rate_type))
@@ -509,7 +267,7 @@ def market_shares(tables: Tables, countries: tuple[str, ...] = ()) -> pd.DataFra
         links = linked_ids(tables, link_table, value_column, "market_share_id")
         frame = frame.left_join(links, frame.id == links.market_share_id).select(*frame.columns, **{column: links.ids})
     ordered = frame.order_by([ibis.desc("year"), ibis.asc("market_id"), ibis.asc(POSITION)]).drop(POSITION)
-    result = _small(ordered.to_pandas(), ())
+    result = small_frame(ordered.to_pandas(), ())
     for column, kind in ordered.schema().items():
         if kind.is_integer():  # a rank, a year: whole numbers, not the floats a column with gaps becomes
             result[column] = pd.Series([None if v is None else int(v) for v in result[column]], dtype=object)
@@ -518,12 +276,23 @@ def market_shares(tables: Tables, countries: tuple[str, ...] = ()) -> pd.DataFra
     return result
 
 
-def _small(frame: pd.DataFrame, counts: tuple[str, ...]) -> pd.DataFrame:
-    """The frame charts receive: whole-number counts, exact Decimals (None where missing), no index."""
-    frame = frame.reset_index(drop=True)
-    for column in counts:
-        frame[column] = frame[column].astype("int64")
-    for column in frame.columns:
-        if column not in counts:
-            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
-    return frame
+__all__ = [
+    "ANCESTOR_ID",
+    "ENGINE_VARIABLE",
+    "FX_COLUMNS",
+    "FX_PROGRAMME_COLUMNS",
+    "Tables",
+    "arrow_table",
+    "cents_half_even",
+    "closure_table",
+    "connect",
+    "convert_awards",
+    "engine_name",
+    "filter_awards",
+    "market_shares",
+    "programme_allocations",
+    "recipient_totals",
+    "register",
+    "spark_session",
+    "stop_spark",
+]
