@@ -258,7 +258,8 @@ def test_programmes_show_the_april_round_ceiling_and_its_five_awards() -> None:
     assert allocated["y"][row] == declared["y"][row]
     assert numbers(allocated["x"])[row] == pytest.approx(72.53e9)
 
-    # The nesting table says the same in words.
+    # The nesting table says the same in words, and downloads whole (it is paged past 1,000 rows).
+    assert {"nesting-dl-csv", "nesting-dl-xlsx"} <= {b.key for b in at.download_button}
     nesting = table(at, "Programme", "Level", "Amount", "Named awards", "Sum of named awards")
     april = nesting[nesting["Programme"].str.contains(APRIL_ROUND, regex=False)]
     assert len(april) == 1
