@@ -123,13 +123,24 @@ def _plain_array(value: Any) -> list[Any] | None:
     return [list(item) if type(item) in (list, tuple) else item for item in value]
 
 
+# Values plotly's ``is_homogeneous_array`` never takes for an array (none is numpy's, pandas' or has ``__array__``).
+_NOT_ARRAYS = frozenset({str, int, float, bool, type(None), dict, list, tuple})
+
+
 def _to_base64(value: Any) -> None:
-    """plotly's ``convert_to_base64``, not walking lists of scalars (it converts nothing in them)."""
+    """plotly's ``convert_to_base64``, not walking lists of scalars (it converts nothing in them).
+
+    A value of a plain type is never an array: plotly's test (a module lookup per value, a few thousand
+    values a chart) is asked only of the others.
+    """
     if isinstance(value, dict):
         for key, item in value.items():
-            if is_skipped_key(key):
+            if type(item) in _NOT_ARRAYS:
+                if type(item) in (dict, list, tuple) and not is_skipped_key(key):
+                    _to_base64(item)
+            elif is_skipped_key(key):
                 continue
-            if is_homogeneous_array(item):
+            elif is_homogeneous_array(item):
                 value[key] = to_typed_array_spec(item)
             else:
                 _to_base64(item)
