@@ -103,3 +103,18 @@ def test_inputs_are_not_changed_and_arrow_columns_work() -> None:
     assert got == {"x": {"up_to_about": Decimal(3)}, "y": {}}
     assert values.tolist() == [Decimal(1), None, Decimal(2)]
     assert split_by_basis_groups(np.array([], dtype=object), [], []) == {}
+
+
+@settings(max_examples=300, deadline=None)
+@given(plain_rows)
+def test_whole_number_keys_group_as_the_same_keys_as_objects(rows: list) -> None:
+    """Codes (an integer array, as a chart groups recipients) give the groups their names give."""
+    import numpy as np
+
+    named = [row for row in rows if row[0] is not None]
+    keys, values, kinds = ([row[i] for row in named] for i in range(3))
+    codes = np.array(["abc".index(key) * 7 for key in keys], dtype=np.int64)
+    got = split_by_basis_groups(codes, values, kinds)
+    expected = row_by_row(keys, values, kinds)
+    assert ["abc"[int(code) // 7] for code in got] == list(expected)
+    assert exactly({"abc"[int(code) // 7]: sums for code, sums in got.items()}) == exactly(expected)

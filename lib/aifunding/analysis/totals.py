@@ -59,9 +59,11 @@ def split_by_basis_groups(keys: Any, amounts: Any, bases: Any) -> dict[Any, dict
     finite, non-negative Decimals make every partial sum no longer than the group's total, so when
     that sum is exact every partial sum of the row-by-row addition was exact too and both give the
     same Decimal (value and exponent). Anything else (a float, a negative amount, a rounded sum)
-    goes row by row.
+    goes row by row. Keys given as an integer array (codes, every row in a group) are grouped as machine
+    integers; any others as Python objects.
     """
-    codes, uniques = pd.factorize(np.asarray(keys, dtype=object))
+    whole_numbers = isinstance(keys, np.ndarray) and keys.dtype.kind in "iu"
+    codes, uniques = pd.factorize(keys if whole_numbers else np.asarray(keys, dtype=object))
     amounts = np.asarray(amounts, dtype=object)
     bases = np.asarray(bases, dtype=object)
     # Rows in key order, each group's rows in their own order; a missing key is no group (as in groupby).

@@ -259,13 +259,13 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
     top = order[-1]
     # A total is written by kind of basis ("¥0.6B + up to about ¥56.9B"): a ceiling never reads as money paid.
     basis_codes, bases = pd.factorize(read["basis"])
+    named = keys >= 0  # a row with no name (code -1) is in no group
     composition = {
         names[key]: format_composition({k: v.quantize(Decimal(1)) for k, v in sums.items()}, currency, locale=lang)
-        # A row with no name (code -1) is in no group.
         for key, sums in split_by_basis_groups(
-            np.where(keys >= 0, keys, None),
-            amounts,
-            np.asarray([*bases, None], dtype=object)[basis_codes[positions]],  # code -1: no basis
+            keys[named],
+            amounts[named],
+            np.asarray([*bases, None], dtype=object)[basis_codes[positions[named]]],  # code -1: no basis
         ).items()
     }
     top_total = composition[top]
