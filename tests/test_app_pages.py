@@ -191,6 +191,10 @@ def test_overview_shows_exactly_what_summary_prints(currency: str | None, capsys
         assert [{"id": i, "reason": r} for i, r in zip(left_out["ID"], left_out["Why"], strict=True)] == [
             {"id": e["id"], "reason": e["reason"]} for e in printed["totals"][key]["excluded"]
         ]
+    # Every table on the page downloads whole: the explanations (paged past 1,000 rows) and what to watch.
+    downloads = {b.key for b in at.download_button}
+    for table_key in ("added-models", "left-out-models", "added-compute", "left-out-compute", "milestones"):
+        assert {f"{table_key}-dl-csv", f"{table_key}-dl-xlsx"} <= downloads
 
 
 def test_overview_country_filter_names_the_country() -> None:
@@ -377,6 +381,9 @@ def test_sources_page_lists_sources_with_links_and_every_caveat() -> None:
     # that rest on low-reliability sources only.
     assert len(caveats) == 32
     assert not at.error
+    assert {"sources-dl-csv", "sources-dl-xlsx", "caveats-dl-csv", "caveats-dl-xlsx"} <= {
+        b.key for b in at.download_button
+    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -97,14 +97,21 @@ def chart(prepared: Prepared, fig: go.Figure, rows: Worded, *, key: str, heading
             download_row(rows, meta.get("filename", key), key=f"{key}-dl", source_ids=meta.get("source_ids", ()))
 
 
-def paged_table(frame: pd.DataFrame | Worded, *, key: str, **options: Any) -> None:
+def paged_table(frame: pd.DataFrame | Worded, *, key: str, download: str | None = None, **options: Any) -> None:
     """``st.dataframe`` of ``frame``, one page of :data:`PAGE_ROWS` rows at a time when it is longer.
 
     The page is cut (and, for :class:`Worded` rows, worded) on the server, so a table of a million
     rows sends a thousand; the page says which rows it shows, and the download buttons beside each
-    table hold them all.
+    table hold them all: ``download`` names the files of a table that has no buttons of its own.
     """
     rows = frame if isinstance(frame, Worded) else Worded.of(frame)
+    _page(rows, key, options)
+    if download is not None:
+        download_row(rows, download, key=f"{key}-dl")
+
+
+def _page(rows: Worded, key: str, options: dict[str, Any]) -> None:
+    """The page of ``rows`` the reader asked for, and which rows it is when there are several pages."""
     if len(rows) <= PAGE_ROWS:
         st.dataframe(rows.shown(0, len(rows)), hide_index=True, key=key, **options)
         return

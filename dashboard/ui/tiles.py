@@ -70,9 +70,9 @@ def total_tiles(headline: Headline) -> None:
         with explain:
             added, left_out = explain_tables(total, t.lang)
             st.markdown(f"**{t('overview.added')}**")
-            paged_table(added, key=f"added-{key}")
+            paged_table(added, key=f"added-{key}", download=f"total-{key}-added")
             st.markdown(f"**{t('overview.left_out')}**")
-            paged_table(left_out, key=f"left-out-{key}")
+            paged_table(left_out, key=f"left-out-{key}", download=f"total-{key}-left-out")
 
 
 def milestone_columns(frame: pd.DataFrame) -> dict:

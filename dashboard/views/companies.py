@@ -21,4 +21,4 @@ rows = drawn["recipients"][0].rows
 unpublished = unpublished_awards(rows, view.money, view.state.lang)
 if len(unpublished):
     st.subheader(t("companies.unpublished"))
-    paged_table(unpublished, key="unpublished")
+    paged_table(unpublished, key="unpublished", download="awards-without-amount")

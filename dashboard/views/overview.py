@@ -37,4 +37,4 @@ watch = memo(
 if watch.empty:
     empty_notice()
 else:
-    paged_table(watch, key="milestones", column_config=milestone_columns(watch))
+    paged_table(watch, key="milestones", download="what-to-watch", column_config=milestone_columns(watch))

@@ -4,7 +4,7 @@ import streamlit as st
 
 from aifunding.figures.nesting import nesting_rows
 
-from ui.blocks import download_row, page_charts, paged_table
+from ui.blocks import page_charts, paged_table
 from ui.loading import memo
 from ui.page import start
 from ui.state import translator
@@ -19,5 +19,4 @@ page_charts(prepared, view, "programmes")
 
 st.subheader(t("programmes.nesting"))
 nesting = memo(view, "nesting", lambda: nesting_rows(view.programmes, view.package.tree, money=view.money, lang=t.lang))
-paged_table(nesting, key="nesting")
-download_row(nesting, "programme-nesting", key="nesting-dl")
+paged_table(nesting, key="nesting", download="programme-nesting")

@@ -15,11 +15,14 @@ link = column("link", t.lang)
 
 st.subheader(t("sources.list"))
 paged_table(
-    sources_table(prepared.package, t.lang), key="sources", column_config={link: st.column_config.LinkColumn(link)}
+    sources_table(prepared.package, t.lang),
+    key="sources",
+    download="sources",
+    column_config={link: st.column_config.LinkColumn(link)},
 )
 
 st.subheader(t("sources.caveats"))
-paged_table(caveats_table(prepared.package, t.lang), key="caveats")
+paged_table(caveats_table(prepared.package, t.lang), key="caveats", download="caveats")
 
 st.subheader(t("sources.method"))
 st.markdown(method_markdown(t.lang))
