@@ -86,9 +86,10 @@ def _note_codes(whole: pd.DataFrame, fx: FxChoice) -> tuple[np.ndarray, list[str
     kept = _kept_for(whole)
     key = ("fx_notes", fx)
     if key not in kept:
-        older = [k for k in kept if isinstance(k, tuple) and k[0] == "fx_notes"]
+        # Sessions share the frame: keys are read at once, and one another session dropped is no error.
+        older = [k for k in list(kept) if isinstance(k, tuple) and k[0] == "fx_notes"]
         for stale in older[: max(0, len(older) - KEPT_NOTES + 1)]:
-            del kept[stale]
+            kept.pop(stale, None)
         codes, notes = pd.factorize(conversion_notes(whole[list(CONVERSION_INPUTS)], fx))  # None: -1
         kept[key] = (codes.astype(np.int32), [str(note) for note in notes])
     return kept[key]
