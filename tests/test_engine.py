@@ -22,10 +22,13 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aifunding import columns as C
 from aifunding.analysis import engine, metrics
 from aifunding.analysis.conversion import FxChoice, convert_frame, convert_programmes
+from aifunding.analysis.engine_tables import AMOUNT_TYPE
 from aifunding.analysis.view import date_mask
 from aifunding.loading.package import Package, load_package
 
@@ -346,3 +349,49 @@ def test_the_query_command_gives_the_same_files_on_spark(spark: Any, capsys: pyt
             written[name] = capsys.readouterr().out.replace(f'"engine": "{name}"', '"engine": "..."')
         assert written["spark"] == written["duckdb"], argv
         assert written["spark"].count("\n") > 3
+
+
+def _column_cell_by_cell(values: pd.Series, kind: Any) -> pa.Array:
+    """The first way a frame column became Arrow: a Python step per cell."""
+    cells = [None if v is None or (not isinstance(v, (str, Decimal)) and pd.isna(v)) else v for v in values]
+    if kind is Decimal:
+        return pa.array(cells, type=AMOUNT_TYPE)
+    if kind is int:
+        return pa.array(cells, type=pa.int64())
+    if kind is bool:
+        return pa.array(cells, type=pa.bool_())
+    return pa.array([None if v is None else str(v) for v in cells], type=pa.string())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["text", "object text", "decimal", "int", "bool"]),
+    st.lists(st.booleans(), max_size=12),
+    st.data(),
+)
+def test_a_frame_column_becomes_the_arrow_column_it_became_cell_by_cell(
+    kind: str, gaps: list[bool], data: st.DataObject
+) -> None:
+    from aifunding.analysis.engine_tables import _column
+    from aifunding.data.frames import TEXT
+
+    missing = st.sampled_from([None, float("nan"), pd.NA])
+    cell = {
+        "text": st.text(max_size=4),
+        "object text": st.one_of(st.text(max_size=4), st.integers(0, 9)),
+        "decimal": st.decimals(min_value=0, max_value=10**9, places=4, allow_nan=False),
+        "int": st.integers(-(10**12), 10**12),
+        "bool": st.booleans(),
+    }[kind]
+    cells = [data.draw(missing) if gap else data.draw(cell) for gap in gaps]
+    values = {
+        "text": lambda: pd.Series([None if c is not None and not isinstance(c, str) else c for c in cells], dtype=TEXT),
+        "object text": lambda: pd.Series(cells, dtype=object),
+        "decimal": lambda: pd.Series(cells, dtype=object),
+        "int": lambda: pd.Series([None if not isinstance(c, int) else c for c in cells], dtype="Int64"),
+        "bool": lambda: pd.Series([None if not isinstance(c, bool) else c for c in cells], dtype="boolean"),
+    }[kind]()
+    python_kind = {"decimal": Decimal, "int": int, "bool": bool}.get(kind, str)
+    got = _column(values, python_kind)
+    got = got.combine_chunks() if isinstance(got, pa.ChunkedArray) else got
+    assert got.equals(_column_cell_by_cell(values, python_kind))

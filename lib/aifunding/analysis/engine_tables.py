@@ -23,7 +23,7 @@ from ibis.backends import BaseBackend
 from aifunding import columns as C
 from aifunding.analysis.conversion import FxChoice
 from aifunding.data.amounts import AMOUNT_DECIMALS
-from aifunding.data.frames import field_types
+from aifunding.data.frames import TEXT, field_types
 from aifunding.data.tables import TABLES
 from aifunding.data.tree import ProgrammeTree
 from aifunding.loading.package import Package
@@ -101,16 +101,26 @@ def connect(name: str | None = None) -> BaseBackend:
     return con
 
 
-def _column(values: pd.Series, kind: Any) -> pa.Array:
-    """One frame column as Arrow: exact decimals, nullable integers, booleans, or text (None where missing)."""
-    cells = [None if v is None or (not isinstance(v, (str, Decimal)) and pd.isna(v)) else v for v in values]
+def _column(values: pd.Series, kind: Any) -> pa.Array | pa.ChunkedArray:
+    """One frame column as Arrow: exact decimals, nullable integers, booleans, or text (None where missing).
+
+    A text column the frame already holds in Arrow is handed over as it is (cast to ``string``); any other
+    is converted by Arrow from its cells, missing ones found in one pass (a text or a Decimal, NaN
+    included, is never missing here), not a Python step per cell: a million awards took 19 s.
+    """
+    if kind not in (Decimal, int, bool) and values.dtype == TEXT:
+        return pa.array(values.array).cast(pa.string())  # pandas hands over its Arrow data without a copy
+    cells = values.to_numpy(dtype=object, copy=True)
+    missing = pd.isna(cells)
+    missing[missing] = [not isinstance(v, (str, Decimal)) for v in cells[missing].tolist()]
+    cells[missing] = None
     if kind is Decimal:
         return pa.array(cells, type=AMOUNT_TYPE)
     if kind is int:
         return pa.array(cells, type=pa.int64())
     if kind is bool:
         return pa.array(cells, type=pa.bool_())
-    return pa.array([None if v is None else str(v) for v in cells], type=pa.string())
+    return pa.array([None if v is None else str(v) for v in cells.tolist()], type=pa.string())
 
 
 def arrow_table(name: str, frame: pd.DataFrame) -> pa.Table:
