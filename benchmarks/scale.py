@@ -302,7 +302,7 @@ def module_available(name: str) -> bool:
 
 def measure_size(package: Package, runs: int, timeout: float, scratch: Path) -> tuple[list[Step], list[dict]]:
     """Every CLI step and floor (as Steps) and every dashboard page (as dicts of phases) on one package."""
-    # The CLI validates every time (a cache of validated packages, where the library has one, is off); the
+    # The CLI validates every time (its cache of validated packages is off); the
     # dashboard gets a cache folder of its own, filled by the "dashboard start" step, so every page's cold
     # figure is a restart that finds the package validated, as a server after its first start does.
     cache = scratch / "validated-cache"

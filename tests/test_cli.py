@@ -326,3 +326,39 @@ def test_export_neutralises_formulas_in_xlsx(
     assert sheet.cell(row=2, column=header.index("id") + 1).value == "award-a"
     assert cell.value == "'" + FORMULA
     assert cell.data_type == "s"  # stored as text, not as a formula ("f")
+
+
+def test_output_commands_read_a_package_validated_before_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """export, report, summary and query validate a folder once; validate always does; ``off`` never keeps."""
+    from aifunding.loading import package as package_module
+
+    folder = write_package(tmp_path / "pkg")
+    validated: list[str] = []
+    real = package_module._validate_read
+
+    def counted(*args: object, **kwargs: object) -> object:
+        validated.append("once")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(package_module, "_validate_read", counted)
+    monkeypatch.setenv("AIFUNDING_CACHE", str(tmp_path / "cache"))
+
+    def exported(name: str) -> list[str]:
+        out = tmp_path / name
+        assert run(["export", "--data", str(folder), "--format", "json", "-o", str(out)], capsys)[0] == 0
+        return [line for line in out.read_text(encoding="utf-8").splitlines() if "generated_at" not in line]
+
+    first = exported("first.json")
+    assert validated == ["once"]
+    assert exported("second.json") == first  # read back from the cache: the same file
+    assert run(["summary", "--data", str(folder)], capsys)[0] == 0
+    assert run(["query", "recipients", "--data", str(folder)], capsys)[0] == 0
+    assert run(["report", "--data", str(folder), "-o", str(tmp_path / "r.html")], capsys)[0] == 0
+    assert validated == ["once"]
+    assert run(["validate", str(folder)], capsys)[0] == 0  # its job is to validate
+    assert validated == ["once", "once"]
+    monkeypatch.setenv("AIFUNDING_CACHE", "off")
+    assert exported("third.json") == first
+    assert validated == ["once", "once", "once"]

@@ -23,6 +23,7 @@ from aifunding.data.models import check_partial_date
 from aifunding.data.report import ValidationReport
 from aifunding.data.schema import DESCRIPTOR_NAME, check_descriptor, render_descriptor
 from aifunding.i18n import LANGUAGES
+from aifunding.loading.cache import PackageCache
 from aifunding.loading.intake import UploadRefused, load_inputs
 from aifunding.loading.package import Package, PackageReadError
 from aifunding.money.fx import ConversionError, rate_at, supported_currencies
@@ -246,9 +247,12 @@ def parse_fx(currency: str | None, fx_date: str) -> FxChoice | None:
 def _load_for_output(paths: Sequence[str], allow_invalid: bool) -> Iterator[Package]:
     """The package, or :class:`IncompleteExport` when it has errors (unless allowed) or an unread table.
 
-    What was done to an upload to read it (a file converted to UTF-8, say) is said on stderr first.
+    What was done to an upload to read it (a file converted to UTF-8, say) is said on stderr first. A
+    package folder validated before (by the dashboard or an earlier command) is read back from the cache
+    of validated packages (``AIFUNDING_CACHE``; ``off`` validates every time); ``validate`` always
+    validates.
     """
-    with load_inputs(paths) as loaded:
+    with load_inputs(paths, PackageCache.from_env()) as loaded:
         for line in loaded.unpacked.lines() if loaded.unpacked else ():
             print(line, file=sys.stderr)
         package = loaded.package

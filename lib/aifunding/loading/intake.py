@@ -41,6 +41,7 @@ from aifunding.loading.archive import (
     read_entry,
     shown,
 )
+from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import Package, load_package
 from aifunding.loading.upload_files import OLD_OFFICE, UploadFile, as_utf8, base_name, content_of
 from aifunding.loading.workbook import WorkbookRefused, workbook_tables
@@ -388,18 +389,19 @@ class Loaded:
 
 
 @contextmanager
-def load_inputs(paths: Sequence[str]) -> Iterator[Loaded]:
+def load_inputs(paths: Sequence[str], cache: PackageCache | None = None) -> Iterator[Loaded]:
     """Load what a command line names: a package folder or its ``datapackage.json`` as ever, or uploads.
 
     Uploads (a ZIP, a workbook, CSV files) are unpacked into a temporary folder that lives as long as
-    the ``with`` block, and validated from there.
+    the ``with`` block, and validated from there. A package folder is read back from ``cache`` when its
+    files were validated before (by the dashboard, or an earlier command), else validated and kept there.
 
     Raises:
         UploadRefused: an upload is refused.
         PackageReadError: the package has no usable descriptor.
     """
     if _names_a_folder(paths):
-        yield Loaded(load_package(paths[0]), None)
+        yield Loaded(load_package(paths[0], cache=cache), None)
         return
     limits = IntakeLimits.from_env()
     with tempfile.TemporaryDirectory(prefix="aifunding-upload-") as temporary:
