@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from aifunding import columns as C
-from aifunding.analysis.conversion import NO_AMOUNT_NOTE, FxChoice, convert_frame
+from aifunding.analysis.conversion import CENTS, NO_AMOUNT_NOTE, FxChoice, convert_frame
 from aifunding.analysis.engine_tables import AMOUNT_DTYPE, MAX_DIGITS, Tables, register
 from aifunding.data.amounts import AMOUNT_DECIMALS
 
@@ -28,7 +28,6 @@ FX_PROGRAMME_COLUMNS = [*FX_COLUMNS, C.ALLOCATED_CONVERTED]
 # The rates table's keys: a figure's currency and date, "" where it has none (so a missing one still joins).
 RATE_CURRENCY = "fx_currency_key"
 RATE_DATE = "fx_date_key"
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -104,13 +103,13 @@ def cents_half_even(value: ibis.Value) -> ibis.Value:
 
     Written with remainders rather than ``round``, which rounds half away from zero on both engines.
     """
-    cent = ibis.literal(CENT, type=dt.Decimal(3, 2))
-    half = ibis.literal(CENT / 2, type=dt.Decimal(4, 3))
+    cent = ibis.literal(CENTS, type=dt.Decimal(3, 2))
+    half = ibis.literal(CENTS / 2, type=dt.Decimal(4, 3))
     rest = value % cent  # the sign of value on DuckDB and on Spark
     down = value - rest  # toward zero, to the cent
-    odd = (down % ibis.literal(2 * CENT, type=dt.Decimal(3, 2))) != 0
+    odd = (down % ibis.literal(2 * CENTS, type=dt.Decimal(3, 2))) != 0
     away = (rest.abs() > half) | ((rest.abs() == half) & odd)
-    step = ibis.ifelse(value < 0, ibis.literal(-CENT, type=dt.Decimal(3, 2)), cent)
+    step = ibis.ifelse(value < 0, ibis.literal(-CENTS, type=dt.Decimal(3, 2)), cent)
     return ibis.ifelse(away, down + step, down).cast(dt.Decimal(MAX_DIGITS, 2))
 
 

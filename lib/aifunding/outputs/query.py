@@ -20,14 +20,13 @@ import pandas as pd
 
 from aifunding import columns as C
 from aifunding.analysis import engine
-from aifunding.analysis.conversion import FxChoice
+from aifunding.analysis.conversion import CENTS, FxChoice
 from aifunding.data.amounts import decimal_text
 from aifunding.loading.package import Package
 from aifunding.outputs.writers import write_csv, write_json
 
 QUERIES = ("recipients", "programmes", "markets")
 QUERY_FORMATS = ("csv", "json")
-CENT = Decimal("0.01")
 # What names a programme beside its allocation (its own row's columns, before the engine's counts).
 PROGRAMME_COLUMNS = ("name_en", "country_id", "kind", "level", "amount", "currency", "basis")
 
@@ -112,7 +111,7 @@ def _plain_amounts(frame: pd.DataFrame, converted: set[str]) -> pd.DataFrame:
         if values.dtype != object or not any(isinstance(v, Decimal) for v in values.tolist()):
             continue
         if column in converted:
-            frame[column] = values.map(lambda v: v.quantize(CENT, ROUND_HALF_EVEN) if isinstance(v, Decimal) else v)
+            frame[column] = values.map(lambda v: v.quantize(CENTS, ROUND_HALF_EVEN) if isinstance(v, Decimal) else v)
         else:
             frame[column] = values.map(lambda v: Decimal(decimal_text(v)) if isinstance(v, Decimal) else v)
     return frame
