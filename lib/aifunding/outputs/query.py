@@ -26,7 +26,6 @@ from aifunding.loading.package import Package
 from aifunding.outputs.writers import write_csv, write_json
 
 QUERIES = ("recipients", "programmes", "markets")
-QUERY_FORMATS = ("csv", "json")
 # What names a programme beside its allocation (its own row's columns, before the engine's counts).
 PROGRAMME_COLUMNS = ("name_en", "country_id", "kind", "level", "amount", "currency", "basis")
 
