@@ -5,6 +5,7 @@ import streamlit as st
 from aifunding.figures.registry import PAGES
 from aifunding.i18n import LANGUAGES, Translator
 
+from ui.page import PageEnd
 from ui.sidebar import draw_controls
 
 # The sidebar's language switch, or the link's ``lang`` on the first load of a session.
@@ -34,6 +35,8 @@ page = st.navigation(
 )
 try:
     page.run()
+except PageEnd:
+    pass  # a page with nothing to show ended early; its sidebar is still drawn
 finally:
     # The sidebar controls are drawn after the page, so its charts reach the browser first.
     draw_controls()

@@ -240,6 +240,25 @@ def test_companies_empty_filter_says_so_instead_of_failing() -> None:
     assert any("Nothing matches these filters" in text for text in texts(at.info))
     assert not at.get("plotly_chart")
     assert not at.error
+    # The sidebar stays, so the reader can clear the filter that emptied the view and see the charts again.
+    at.multiselect(key="w_country").set_value([]).run()
+    assert not at.exception
+    assert "recipients" in charts(at)
+
+
+NOTHING = {"from": "1990-01-01", "to": "1990-12-31"}
+
+
+@pytest.mark.parametrize(
+    ("page", "query"),
+    [(page, NOTHING) for page in ("overview", "companies", "programmes", "world")] + [("market", {"country": "FR"})],
+)
+def test_a_page_with_nothing_to_show_keeps_its_filters(page: str, query: dict[str, str]) -> None:
+    at = open_page(page, **query)
+    assert not at.exception
+    assert any("Widen the date range" in text for text in texts(at.info))
+    keys = {widget.key for widget in at.sidebar.children.values() if getattr(widget, "key", None)}
+    assert {"w_country", "w_kind", "w_from", "w_to", "w_cur"} <= keys, keys
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import NoReturn
 
 import streamlit as st
 
@@ -34,6 +35,19 @@ PAGE_CSS = """<style>
 }
 </style>"""
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
+
+
+class PageEnd(Exception):
+    """Raised by :func:`end_page`; app.py catches it and still draws the sidebar."""
+
+
+def end_page() -> NoReturn:
+    """End the page here, keeping the sidebar: a view with nothing to show can still be widened.
+
+    ``st.stop()`` stops the whole script run, the sidebar app.py draws after the page included, so an
+    empty view would leave its reader no filter to clear.
+    """
+    raise PageEnd
 
 
 def start(page_key: str) -> tuple[Prepared, FilteredView]:

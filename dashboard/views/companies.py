@@ -5,7 +5,7 @@ import streamlit as st
 from aifunding.figures.presentation import unpublished_awards
 
 from ui.blocks import page_charts, paged_table
-from ui.page import start
+from ui.page import end_page, start
 from ui.state import translator
 from ui.text import empty_notice
 
@@ -13,7 +13,7 @@ prepared, view = start("companies")
 t = translator()
 if view.award_count == 0:
     empty_notice()
-    st.stop()
+    end_page()
 drawn = page_charts(prepared, view, "companies")
 
 # The rows behind the all-recipient chart: every award in view, worded.

@@ -9,7 +9,7 @@ from aifunding.outputs.summary import headline
 
 from ui.blocks import page_charts, paged_table
 from ui.loading import memo
-from ui.page import start
+from ui.page import end_page, start
 from ui.state import translator
 from ui.text import empty_notice
 from ui.tiles import highlight_tiles, milestone_columns, total_tiles
@@ -21,7 +21,7 @@ figures = memo(view, "headline", lambda: headline(prepared, view))
 highlight_tiles(figures)
 if view.empty:
     empty_notice()
-    st.stop()
+    end_page()
 total_tiles(figures)
 page_charts(prepared, view, "overview")
 

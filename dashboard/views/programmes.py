@@ -6,7 +6,7 @@ from aifunding.figures.nesting import nesting_rows
 
 from ui.blocks import page_charts, paged_table
 from ui.loading import memo
-from ui.page import start
+from ui.page import end_page, start
 from ui.state import translator
 from ui.text import empty_notice
 
@@ -14,7 +14,7 @@ prepared, view = start("programmes")
 t = translator()
 if view.programmes.empty:
     empty_notice()
-    st.stop()
+    end_page()
 page_charts(prepared, view, "programmes")
 
 st.subheader(t("programmes.nesting"))

@@ -4,14 +4,12 @@ Programmes in eight currencies can only share an axis once converted: the page c
 unless the sidebar names another currency (the registry's currency fallback).
 """
 
-import streamlit as st
-
 from ui.blocks import page_charts
-from ui.page import start
+from ui.page import end_page, start
 from ui.text import empty_notice
 
 prepared, view = start("world")
 if view.programmes.empty:
     empty_notice()
-    st.stop()
+    end_page()
 page_charts(prepared, view, "world")
