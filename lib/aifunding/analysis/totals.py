@@ -66,14 +66,16 @@ def split_by_basis_groups(keys: Any, amounts: Any, bases: Any) -> dict[Any, dict
     codes, uniques = pd.factorize(keys if whole_numbers else np.asarray(keys, dtype=object))
     amounts = np.asarray(amounts, dtype=object)
     bases = np.asarray(bases, dtype=object)
-    # Rows in key order, each group's rows in their own order; a missing key is no group (as in groupby).
-    order = np.argsort(codes, kind="stable")
-    order = order[codes[order] >= 0]
-    if not len(order):
+    # A missing key is no group (as in groupby).
+    grouped = codes >= 0
+    if not grouped.any():
         return {}
     # Checked once for the whole column (the usual case): then no group checks its own, nor loops over its kinds.
-    if _plain_decimals(amounts[order].tolist()):
+    if _plain_decimals(amounts[grouped].tolist()):
         return _plain_groups(codes, uniques, amounts, bases)
+    # Rows in key order, each group's rows in their own order.
+    order = np.argsort(codes, kind="stable")
+    order = order[codes[order] >= 0]
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
     result: dict[Any, dict[str, Decimal]] = {}
     for key, positions in zip(uniques, np.split(order, bounds), strict=True):

@@ -121,19 +121,59 @@ def _read_columns(awards: pd.DataFrame, money: Money, lang: str) -> pd.DataFrame
     return awards[[column for column in awards.columns if column in wanted]]
 
 
-def _sums(values: pd.Series, keys: np.ndarray, names: pd.Index) -> tuple[pd.Series, np.ndarray]:
+# A package's recipient names in name order, by the names' Index (kept with it, so a reused id is no match).
+_NAME_RANKS: dict[int, tuple[pd.Index, np.ndarray]] = {}
+KEPT_RANKS = 4
+
+
+def _by_name(names: pd.Index) -> np.ndarray:
+    """The order of ``names`` (distinct texts) by name: Arrow's UTF-8 bytes order, as code points order them."""
+    return np.asarray(pc.sort_indices(pa.array(names.to_numpy(dtype=object), type=pa.string())))
+
+
+def _name_ranks(names: pd.Index) -> np.ndarray:
+    """Each of ``names``' place in name order, worked out once for the names a package's awards are coded by.
+
+    A view then orders its recipients by comparing integers, not by sorting tens of thousands of names.
+    """
+    kept = _NAME_RANKS.get(id(names))
+    if kept is None or kept[0] is not names:
+        ranks = np.empty(len(names), dtype=np.int64)
+        ranks[_by_name(names)] = np.arange(len(names))
+        for stale in list(_NAME_RANKS)[: max(0, len(_NAME_RANKS) - KEPT_RANKS + 1)]:
+            _NAME_RANKS.pop(stale, None)  # sessions share these: one another dropped is no error
+        kept = _NAME_RANKS[id(names)] = (names, ranks)
+    return kept[1]
+
+
+def _label_codes(labels: pd.Series) -> tuple[np.ndarray, pd.Index, np.ndarray | None]:
+    """Each award's recipient as a code (-1: none), the names the codes stand for, and their ranks by name if known.
+
+    Labels taken as categoricals (a package's names, coded once) keep the package's codes and ranks;
+    others are coded here (``pd.factorize``) and ranked when summed.
+    """
+    if isinstance(labels.dtype, pd.CategoricalDtype) and labels.cat.categories.dtype == object:
+        names = labels.cat.categories
+        return labels.cat.codes.to_numpy().astype(np.intp), names, _name_ranks(names)
+    codes, names = pd.factorize(labels)  # -1: no name, in no total (as a groupby leaves it out)
+    return codes, pd.Index(np.asarray(names, dtype=object), dtype=object), None
+
+
+def _sums(
+    values: pd.Series, keys: np.ndarray, names: pd.Index, ranks: np.ndarray | None = None
+) -> tuple[pd.Series, np.ndarray]:
     """Each key's values added up (as ``groupby().sum()`` adds them), named and ordered as the chart ranks them.
 
     Grouped by integer code (-1: none) rather than by name; ordered by name, then by total (quicksort, as
     ``sort_values`` sorts), as grouping by name and sorting by value orders them, ties included. The
-    names are ordered by Arrow (UTF-8 bytes order as code points do, as Python orders texts); the keys
-    come back in the totals' order.
+    names are ordered by Arrow (UTF-8 bytes order as code points do, as Python orders texts), or by
+    ``ranks``, each name's place in that order; the keys come back in the totals' order.
     """
     grouped = keys >= 0
     added = values[grouped].groupby(keys[grouped]).sum()
     present = added.index.to_numpy()
     labels = names.to_numpy(dtype=object)[present]
-    by_name = np.asarray(pc.sort_indices(pa.array(labels, type=pa.string())))
+    by_name = _by_name(pd.Index(labels, dtype=object)) if ranks is None else np.argsort(ranks[present], kind="stable")
     sums = added.to_numpy(dtype=float)[by_name]
     order = sums.argsort(kind="quicksort")
     return pd.Series(sums[order], index=pd.Index(labels[by_name][order], dtype=object)), present[by_name][order]
@@ -159,10 +199,9 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
     values = pd.Series(floats(read, value_column)[positions])
     labels = localized_by_value(read, C.PROJECT_LABEL, lang)
     # Each recipient once, as a code: ranked, compared and grouped as integers, named at the end.
-    every_code, names = pd.factorize(labels)  # -1: no name, in no total (as a groupby leaves it out)
-    names = pd.Index(np.asarray(names, dtype=object), dtype=object)  # texts, ordered as texts, not by code
+    every_code, names, ranks = _label_codes(labels)
     codes = every_code[positions]
-    totals, ranked = _sums(values, codes, names)
+    totals, ranked = _sums(values, codes, names, ranks)
     all_recipients = len(totals)
     # A register of thousands of recipients draws its largest ones and adds the rest up in one bar, so
     # the chart stays readable and small whatever the data; the subtitle says how many are in it.

@@ -392,15 +392,17 @@ def programme_families(
         if currency == home or n > best.get(root, 0):
             main[root], best[root] = currency, n
     drawn = funded & (currencies == main[roots])
-    labels, _ = pd.factorize(awards[C.PROJECT_LABEL])
-    pairs = pd.DataFrame({"root": roots[drawn], "label": labels[drawn]})
-    recipients = pairs[pairs["label"] >= 0].drop_duplicates().groupby("root").size()
+    label = awards[C.PROJECT_LABEL]
+    # Recipients as codes (-1: none): a package's own when its names come coded, else coded here.
+    labels = label.cat.codes.to_numpy() if isinstance(label.dtype, pd.CategoricalDtype) else pd.factorize(label)[0]
+    # Each programme's distinct recipients among its drawn awards, counted from (programme, recipient) pairs.
+    named = drawn & (labels >= 0)
+    pairs = roots[named].astype(np.int64) * (int(labels.max(initial=0)) + 1) + labels[named]
+    recipients = np.bincount(pd.unique(pairs) // (int(labels.max(initial=0)) + 1), minlength=len(root_ids))
     values = floats(awards, value_column)[drawn]
     # Added in row order, one programme at a time, as a loop over its amounts would add them.
     sums = np.bincount(roots[drawn], weights=values, minlength=len(root_ids))
-    families = [
-        root for root, n in zip(recipients.index.tolist(), recipients.tolist(), strict=True) if n >= min_recipients
-    ]
+    families = [root for root in np.flatnonzero((recipients > 0) & (recipients >= min_recipients)).tolist()]
     families.sort(key=lambda root: (-sums[root], root))  # largest first; ties in order of appearance
     order = np.argsort(roots, kind="stable")
     starts = np.searchsorted(roots[order], np.arange(len(root_ids) + 1))
