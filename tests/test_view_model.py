@@ -194,6 +194,9 @@ def test_download_header_names_view_link_and_sources(prepared: Prepared) -> None
     assert "METI" in about["sources"] and "nope" not in about["sources"]
     assert about["generated_at"] == "2026-12-01T09:00:00+00:00"
     assert dict(view_about_rows(view, "", [], made))["sources"] == "see the sources column and sources.csv"
+    # A table with no sources column (the nesting table, a validation report) is not pointed to one.
+    none = dict(view_about_rows(view, "", [], made, sources_column=False))["sources"]
+    assert none == "no source is named row by row in this table; every source is on the Sources & method page"
 
 
 def test_quarantine_table_lists_where_and_why(tmp_path: Path) -> None:

@@ -159,19 +159,21 @@ def download_row(frame: pd.DataFrame | Worded, name: str, *, key: str, source_id
     file_name = view_file_name(name, view.state, package=view.package.name)
     source_ids = tuple(source_ids)
     link = current_link()
+
+    def about(whole: pd.DataFrame) -> list[tuple[str, str]]:
+        return view_about_rows(view, link, source_ids, sources_column=t("column.sources") in whole.columns)
+
+    def csv_bytes() -> bytes:
+        whole = rows.whole()
+        return table_csv_bytes(whole, about(whole))
+
+    def xlsx_bytes() -> bytes:
+        whole = rows.whole()
+        return table_xlsx_bytes(whole, name, about(whole))
+
     _download_buttons(
-        (
-            t("common.download_csv"),
-            lambda: table_csv_bytes(rows.whole(), view_about_rows(view, link, source_ids)),
-            f"{file_name}.csv",
-            f"{key}-csv",
-        ),
-        (
-            t("common.download_xlsx"),
-            lambda: table_xlsx_bytes(rows.whole(), name, view_about_rows(view, link, source_ids)),
-            f"{file_name}.xlsx",
-            f"{key}-xlsx",
-        ),
+        (t("common.download_csv"), csv_bytes, f"{file_name}.csv", f"{key}-csv"),
+        (t("common.download_xlsx"), xlsx_bytes, f"{file_name}.xlsx", f"{key}-xlsx"),
     )
 
 

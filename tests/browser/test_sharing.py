@@ -208,3 +208,20 @@ def test_print_stylesheet_drops_the_controls_and_keeps_charts(page, server) -> N
         "() => getComputedStyle(document.querySelector(\"[data-testid='stPlotlyChart']\")).breakInside"
     )
     assert breaks == "avoid"
+
+
+def test_a_table_download_says_what_it_holds_and_where_its_sources_are(page, server, tmp_path: Path) -> None:
+    # The nesting table names no source row by row: its header block says so rather than pointing to a
+    # sources column it does not have; a chart's rows do have one.
+    open_page(page, server, "programmes")
+    with page.expect_download() as download_info:
+        page.locator(".st-key-nesting-dl-csv button").click()
+    path = tmp_path / "nesting.csv"
+    download_info.value.save_as(path)
+    header = dict(
+        line[2:].split(": ", 1) for line in path.read_text(encoding="utf-8-sig").splitlines() if line.startswith("# ")
+    )
+    assert (
+        header["sources"] == "no source is named row by row in this table; every source is on the Sources & method page"
+    )
+    assert header["view"].startswith("Showing 24 awards")

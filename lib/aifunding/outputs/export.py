@@ -306,9 +306,18 @@ def about_rows(package: Package, fx: FxChoice | None, generated_at: datetime.dat
 
 
 def view_about_rows(
-    view: FilteredView, link: str, source_ids: Iterable[str] = (), generated_at: datetime.datetime | None = None
+    view: FilteredView,
+    link: str,
+    source_ids: Iterable[str] = (),
+    generated_at: datetime.datetime | None = None,
+    *,
+    sources_column: bool = True,
 ) -> list[tuple[str, str]]:
-    """The header block of a download from the dashboard: the view in words, its link, its sources, when."""
+    """The header block of a download from the dashboard: the view in words, its link, its sources, when.
+
+    With no ``source_ids``, the sources line points to the table's sources column, or (``sources_column``
+    False: a nesting table, a validation report) says it has none and where every source is.
+    """
     t = Translator(view.state.lang)
     sources = view.package.frame("sources").set_index("id")
     cited = [
@@ -322,7 +331,7 @@ def view_about_rows(
         ("title", view.package.title),
         ("view", view.sentence()),
         ("link", link),
-        ("sources", "; ".join(cited) if cited else t("table.sources_fallback")),
+        ("sources", "; ".join(cited) or t("table.sources_fallback" if sources_column else "table.sources_none")),
         ("data_as_of", newest_source_date(view.package) or ""),
         ("generated_at", made.isoformat(timespec="seconds")),
     ]
