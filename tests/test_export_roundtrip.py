@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aifunding.analysis import sequences
 from aifunding.analysis.conversion import FxChoice
 from aifunding.cli import main
 from aifunding.loading.package import Package, load_package
@@ -515,12 +516,39 @@ def test_linked_texts_as_vectors_are_the_tuples_joined(
     table = pd.DataFrame(links, columns=["award_id", "source_id"], dtype="str")
     rows = pd.Series(ids, dtype="str", index=pd.RangeIndex(len(ids)) * 2)  # an index of its own is kept
     linked = links_by_row(_Tables(citations=table), "citations", "source_id", "award_id")  # type: ignore[arg-type]
-    with mock.patch.object(citations, "LONGEST_CODED", longest):
+    with mock.patch.object(sequences, "LONGEST_CODED", longest):
         got = citations.linked_texts(table, "award_id", "source_id", rows, [None, lookup])
     assert got is not None
     for texts, words in zip(got, [None, lookup], strict=True):
         expected = pd.Series([citations.joined(linked.get(i, ()), words) for i in ids], dtype="str", index=rows.index)
         pd.testing.assert_series_equal(texts, expected, check_exact=True)
+
+
+@settings(deadline=None)
+@given(
+    links=st.lists(st.tuples(st.one_of(st.none(), _link_ids), st.one_of(_link_ids, st.none())), max_size=12),
+    ids=st.lists(st.one_of(_link_ids, st.just("none")), max_size=6),
+    text=st.booleans(),
+    longest=st.sampled_from([1, 64]),
+)
+def test_linked_ids_are_the_tuples_links_by_row_gives(
+    links: list[tuple], ids: list[str], text: bool, longest: int
+) -> None:
+    """Each row's linked ids made once per distinct list are links_by_row's, missing values and object columns too."""
+    from unittest import mock
+
+    from aifunding.analysis.metrics import linked_ids, links_by_row
+
+    table = pd.DataFrame(links, columns=["award_id", "source_id"], dtype="str" if text else object)
+    tables = _Tables(citations=table)
+    rows = pd.Series(ids, dtype="str", index=pd.RangeIndex(len(ids)) * 2)
+    by_row = links_by_row(tables, "citations", "source_id", "award_id")  # type: ignore[arg-type]
+    with mock.patch.object(sequences, "LONGEST_CODED", longest):
+        got = linked_ids(tables, "citations", "source_id", "award_id", rows)  # type: ignore[arg-type]
+    assert list(got.index) == list(rows.index) and got.dtype == object
+    assert got.tolist() == [by_row.get(i, ()) for i in ids]
+    assert all(type(cell) is tuple for cell in got)
+    assert [[type(v) for v in cell] for cell in got] == [[type(v) for v in by_row.get(i, ())] for i in ids]
 
 
 def test_exports_are_written_a_chunk_at_a_time(bundled: Package, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -530,3 +530,34 @@ def test_a_frame_keeps_the_notes_of_its_latest_money_choices_only(prepared: Prep
         assert len(codes) == len(awards)
     kept = [key[1] for key in _CODES[id(awards)] if isinstance(key, tuple)]
     assert kept == choices[-KEPT_NOTES:]
+
+
+_org_ids = st.sampled_from(["org-a", "org-b", "org-c", "日本"])
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.sampled_from(["p1", "p2", "p3"]), st.none()),
+            st.lists(_org_ids, max_size=3, unique=True).map(tuple),
+        ),
+        max_size=10,
+    )
+)
+def test_programmes_by_recipient_are_those_a_loop_over_the_awards_gathers(rows: list[tuple]) -> None:
+    from aifunding.analysis.view import _programmes_by_org
+
+    awards = pd.DataFrame(
+        {
+            "programme_id": pd.Series([programme for programme, _ in rows], dtype="str"),
+            C.RECIPIENT_IDS: pd.Series([recipients for _, recipients in rows], dtype=object),
+        }
+    )
+    expected: dict[str, set] = {}
+    for programme_id, recipients in zip(awards["programme_id"], awards[C.RECIPIENT_IDS], strict=True):
+        for org in recipients:
+            expected.setdefault(org, set()).add(programme_id)
+    got = _programmes_by_org(awards)
+    assert list(got) == list(expected)  # recipients in order of first appearance
+    # A missing programme id is NaN, which equals nothing: compared as text.
+    assert {k: sorted(map(str, v)) for k, v in got.items()} == {k: sorted(map(str, v)) for k, v in expected.items()}

@@ -19,6 +19,7 @@ from aifunding import columns as C
 from aifunding.analysis.adding import split_by_basis
 from aifunding.analysis.allocation import TOTALS_COLUMNS, allocation_rows
 from aifunding.analysis.recipients import recipients_by_award, recipients_frame
+from aifunding.analysis.sequences import linked_lists
 from aifunding.data.tree import ProgrammeTree
 from aifunding.data.vocabulary import PLAN_BASES, Basis
 from aifunding.i18n import DEFAULT_LANGUAGE
@@ -42,6 +43,25 @@ def links_by_row(package: Package, link_table: str, value_column: str, target_co
         if isinstance(target, str):
             linked.setdefault(target, {})[value] = None
     return {target: tuple(values) for target, values in linked.items()}
+
+
+def linked_ids(package: Package, link_table: str, value_column: str, target_column: str, ids: pd.Series) -> pd.Series:
+    """Each of ``ids``' linked values as a tuple (``()`` for none): :func:`links_by_row`'s, in ``ids``' order.
+
+    One tuple per distinct list (:func:`~aifunding.analysis.sequences.linked_lists`), shared by every row that
+    has it: a million awards citing a few hundred sources hold a few hundred tuples, made without a loop
+    over the rows. Row by row when a link table is not text throughout (an invalid package's).
+    """
+    links = package.frame(link_table)
+    linked = linked_lists(links[target_column], links[value_column])
+    if linked is None:
+        by_row = links_by_row(package, link_table, value_column, target_column)
+        return pd.Series([by_row.get(i, ()) for i in ids.tolist()], index=ids.index, dtype=object)
+    tuples = np.empty(len(linked.offsets), dtype=object)  # the last: a row with no links
+    bounds = linked.offsets.tolist()
+    for code, (start, end) in enumerate(zip(bounds, [*bounds[1:], bounds[-1]], strict=True)):
+        tuples[code] = tuple(linked.values[linked.picked[start:end]].tolist())
+    return pd.Series(tuples[linked.list_of(ids)], index=ids.index, dtype=object)
 
 
 def programme_roots(programmes: pd.DataFrame, tree: ProgrammeTree | None = None) -> dict[str, str]:
@@ -100,11 +120,8 @@ def award_view(package: Package, *, links: bool = True) -> pd.DataFrame:
     for row in np.flatnonzero(pd.isna(recipient_ids)).tolist():
         recipient_ids[row] = ()
     frame[C.RECIPIENT_IDS] = pd.Series(recipient_ids, index=frame.index, dtype=object)
-    sources = links_by_row(package, "citations", "source_id", "award_id")
-    caveats = links_by_row(package, "caveat_links", "caveat_id", "award_id")
-    ids = frame["id"].tolist()
-    frame[C.SOURCE_IDS] = pd.Series([sources.get(i, ()) for i in ids], index=frame.index, dtype=object)
-    frame[C.CAVEAT_IDS] = pd.Series([caveats.get(i, ()) for i in ids], index=frame.index, dtype=object)
+    frame[C.SOURCE_IDS] = linked_ids(package, "citations", "source_id", "award_id", frame["id"])
+    frame[C.CAVEAT_IDS] = linked_ids(package, "caveat_links", "caveat_id", "award_id", frame["id"])
     return frame
 
 
@@ -144,10 +161,8 @@ def programme_view(package: Package) -> pd.DataFrame:
         ],
     )
     frame[C.IS_PLAN] = frame["basis"].isin([b.value for b in PLAN_BASES])
-    sources = links_by_row(package, "citations", "source_id", "programme_id")
-    caveats = links_by_row(package, "caveat_links", "caveat_id", "programme_id")
-    frame[C.SOURCE_IDS] = frame["id"].map(lambda i: sources.get(i, ()))
-    frame[C.CAVEAT_IDS] = frame["id"].map(lambda i: caveats.get(i, ()))
+    frame[C.SOURCE_IDS] = linked_ids(package, "citations", "source_id", "programme_id", frame["id"])
+    frame[C.CAVEAT_IDS] = linked_ids(package, "caveat_links", "caveat_id", "programme_id", frame["id"])
     return frame
 
 

@@ -8,6 +8,8 @@ then put in row order), which at this size is as much time as the joining itself
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -59,3 +61,51 @@ def gathered(values: np.ndarray, lengths: np.ndarray, which: np.ndarray) -> tupl
     offsets = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)
     positions = np.repeat(starts[which] - offsets[:-1], kept) + np.arange(int(offsets[-1]), dtype=np.int64)
     return np.asarray(values)[positions], offsets
+
+
+@dataclass(frozen=True)
+class LinkedLists:
+    """Each target's values in a link table, as distinct lists: pairs deduplicated keeping the first, in link order.
+
+    ``targets`` holds each target once (first appearance) and ``lists[i]`` the code of its list; list ``k``
+    is ``values[picked[offsets[k]:offsets[k + 1]]]``.
+    """
+
+    targets: pd.Index
+    values: np.ndarray
+    lists: np.ndarray
+    picked: np.ndarray
+    offsets: np.ndarray
+
+    def list_of(self, ids: pd.Series) -> np.ndarray:
+        """The list code of each of ``ids`` (``len(offsets) - 1``, one past the last list, for an id with none)."""
+        position = self.targets.get_indexer(pd.Index(ids))
+        none = len(self.offsets) - 1
+        return np.where(position < 0, none, self.lists[np.maximum(position, 0)] if len(self.lists) else 0)
+
+
+def linked_lists(targets: pd.Series, values: pd.Series) -> LinkedLists | None:
+    """The lists of ``values`` linked to each of ``targets`` (a link table's two text columns), as codes.
+
+    Rows without a target are left out; None when the columns are not text or a value is missing (an invalid
+    package's), for the caller to go row by row.
+    """
+    if not isinstance(targets.dtype, pd.StringDtype) or not isinstance(values.dtype, pd.StringDtype):
+        return None
+    kept = targets.notna().to_numpy()
+    targets, values = targets[kept], values[kept]
+    if values.isna().any():
+        return None
+    target_codes, target_ids = pd.factorize(targets, sort=False)
+    value_codes, value_ids = pd.factorize(values, sort=False)
+    first = ~pd.Series(target_codes.astype(np.int64) * len(value_ids) + value_codes).duplicated().to_numpy()
+    target_codes, value_codes = target_codes[first], value_codes[first]
+    order = np.argsort(target_codes, kind="stable")  # each target's values in the order first linked
+    counts = np.bincount(target_codes, minlength=len(target_ids))
+    grouped = value_codes[order]
+    if len(counts) and counts.max() > LONGEST_CODED:
+        codes = distinct = np.arange(len(counts), dtype=np.intp)  # each target's list on its own
+    else:
+        codes, distinct = list_codes(grouped, counts)
+    picked, offsets = gathered(grouped, counts, distinct)
+    return LinkedLists(pd.Index(target_ids), np.asarray(value_ids, dtype=object), codes, picked, offsets)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
-from aifunding.analysis.sequences import LONGEST_CODED, gathered, list_codes
+from aifunding.analysis.sequences import linked_lists
 from aifunding.loading.package import Package
 
 
@@ -72,33 +72,16 @@ def linked_texts(
     import pyarrow as pa  # type: ignore[import-untyped]
     import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-    targets, values = links[target_column], links[value_column]
-    if not isinstance(targets.dtype, pd.StringDtype) or not isinstance(values.dtype, pd.StringDtype):
+    linked = linked_lists(links[target_column], links[value_column])
+    if linked is None:
         return None
-    kept = targets.notna().to_numpy()
-    targets, values = targets[kept], values[kept]
-    if values.isna().any():
-        return None
-    target_codes, target_ids = pd.factorize(targets, sort=False)
-    value_codes, value_ids = pd.factorize(values, sort=False)
-    first = ~pd.Series(target_codes.astype(np.int64) * len(value_ids) + value_codes).duplicated().to_numpy()
-    target_codes, value_codes = target_codes[first], value_codes[first]
-    order = np.argsort(target_codes, kind="stable")  # each row's values in the order first linked
-    counts = np.bincount(target_codes, minlength=len(target_ids))
-    grouped = value_codes[order]
-    if len(counts) and counts.max() > LONGEST_CODED:
-        codes = distinct = np.arange(len(counts), dtype=np.intp)  # each target's list joined on its own
-    else:
-        codes, distinct = list_codes(grouped, counts)
-    picked, offsets = gathered(grouped, counts, distinct)
-    list_offsets = pa.array(offsets.astype(np.int32))
-    position = pd.Index(target_ids).get_indexer(ids)
+    list_offsets = pa.array(linked.offsets.astype(np.int32))
     # A row with no links takes the text after the last distinct list's: nothing joined.
-    where = pa.array(np.where(position < 0, len(distinct), codes[np.maximum(position, 0)] if len(codes) else 0))
+    where = pa.array(linked.list_of(ids))
     result = []
     for lookup in lookups:
-        words = pa.array([str(lookup.get(v, v) if lookup else v) for v in value_ids.tolist()], type=pa.string())
-        lists = pc.binary_join(pa.ListArray.from_arrays(list_offsets, words.take(pa.array(picked))), "; ")
+        words = pa.array([str(lookup.get(v, v) if lookup else v) for v in linked.values.tolist()], type=pa.string())
+        lists = pc.binary_join(pa.ListArray.from_arrays(list_offsets, words.take(pa.array(linked.picked))), "; ")
         # Large strings, as pandas keeps text: the rows' column is made once, in that type.
         texts = pa.concat_arrays([lists.cast(pa.large_string()), pa.array([""], type=pa.large_string())])
         result.append(pd.Series(pd.array(texts.take(where), dtype="str"), index=ids.index))
