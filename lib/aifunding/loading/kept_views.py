@@ -53,6 +53,8 @@ class Pickler(pickle.Pickler):
         self._seen: dict[int, tuple[Any, Any]] = {}  # id -> (object, its reference): the object kept alive
 
     def persistent_id(self, obj: Any) -> Any:
+        if type(obj) in _PLAIN:  # the millions of texts and tuples inside what is pickled: never set aside
+            return None
         seen = self._seen.get(id(obj))
         if seen is not None:
             return seen[1]
@@ -88,6 +90,10 @@ class Pickler(pickle.Pickler):
             values = pa.array(np.asarray(values, dtype=object), pa.large_string())
         self.texts.append(values.cast(pa.large_string()))
         return len(self.texts) - 1
+
+
+# Types :meth:`Pickler._reference` never sets aside (it sets aside arrays, frames' parts and large dicts).
+_PLAIN = frozenset((str, tuple, int, float, bool, type(None), bytes))
 
 
 def _objects(obj: Any) -> bool:
