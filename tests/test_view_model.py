@@ -545,7 +545,7 @@ _org_ids = st.sampled_from(["org-a", "org-b", "org-c", "日本"])
     )
 )
 def test_programmes_by_recipient_are_those_a_loop_over_the_awards_gathers(rows: list[tuple]) -> None:
-    from aifunding.analysis.view import _programmes_by_org
+    from aifunding.analysis.recipients import programmes_by_recipient
 
     awards = pd.DataFrame(
         {
@@ -557,7 +557,7 @@ def test_programmes_by_recipient_are_those_a_loop_over_the_awards_gathers(rows: 
     for programme_id, recipients in zip(awards["programme_id"], awards[C.RECIPIENT_IDS], strict=True):
         for org in recipients:
             expected.setdefault(org, set()).add(programme_id)
-    got = _programmes_by_org(awards)
+    got = programmes_by_recipient(awards)
     assert list(got) == list(expected)  # recipients in order of first appearance
     # A missing programme id is NaN, which equals nothing: compared as text.
     assert {k: sorted(map(str, v)) for k, v in got.items()} == {k: sorted(map(str, v)) for k, v in expected.items()}

@@ -8,6 +8,7 @@ reference the tests compare it with.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -164,3 +165,23 @@ RECIPIENT_COLUMNS = (
     *(C.AWARD_ID, C.RECIPIENT_IDS, C.RECIPIENTS_EN, C.RECIPIENTS_JA),
     *(C.JOINT, C.PROJECT_LABEL, C.PROJECT_LABEL_JA),
 )
+
+
+def programmes_by_recipient(awards: pd.DataFrame) -> dict[str, set[str]]:
+    """Each recipient's programmes, in order of first appearance, as a loop over the awards' recipients adds them.
+
+    From (recipient, programme) codes made unique in one sort: a set per recipient, not a step per link.
+    """
+    cells = awards[C.RECIPIENT_IDS].tolist()
+    lengths = np.fromiter(map(len, cells), dtype=np.intp, count=len(cells))
+    flat = np.fromiter(itertools.chain.from_iterable(cells), dtype=object, count=int(lengths.sum()))
+    if not len(flat):
+        return {}
+    orgs, org_ids = pd.factorize(flat, use_na_sentinel=False)
+    programmes, programme_ids = pd.factorize(awards["programme_id"], use_na_sentinel=False)
+    # Sorted and deduplicated by hand: numpy 2.4's np.unique hashes, a hundred times slower here (1.7 s).
+    pairs = np.sort(orgs.astype(np.int64) * len(programme_ids) + np.repeat(programmes, lengths))
+    pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+    bounds = np.searchsorted(pairs // len(programme_ids), np.arange(len(org_ids) + 1)).tolist()
+    named = np.asarray(programme_ids, dtype=object)[pairs % len(programme_ids)]
+    return {org: set(named[bounds[k] : bounds[k + 1]].tolist()) for k, org in enumerate(org_ids.tolist())}

@@ -31,6 +31,7 @@ from aifunding.analysis.conversion import (
 )
 from aifunding.analysis.filters import FILTERS, Context, date_mask
 from aifunding.analysis.metrics import award_view, localized, market_share_view, programme_view
+from aifunding.analysis.recipients import programmes_by_recipient
 from aifunding.analysis.view_awards import ViewAwards
 from aifunding.data.dates import partial_bounds
 from aifunding.data.frames import isin_texts
@@ -279,7 +280,7 @@ def prepare(package: Package) -> Prepared:
     awards = award_view(package)
     programmes = programme_view(package)
     tree = package.tree
-    programmes_by_org = _programmes_by_org(awards)
+    programmes_by_org = programmes_by_recipient(awards)
     countries, organisations = package.frame("countries"), package.frame("organisations")
     named = {"countries": countries, "programmes": programmes, "organisations": organisations}
     names = {kind: dict(zip(frame["id"], frame["name_en"], strict=True)) for kind, frame in named.items()}
@@ -299,26 +300,6 @@ def prepare(package: Package) -> Prepared:
         recipients=RecipientLinks.of(awards[C.RECIPIENT_IDS]),
         date_span=announcement_span(programmes["announced"], awards["announced"]),
     )
-
-
-def _programmes_by_org(awards: pd.DataFrame) -> dict[str, set[str]]:
-    """Each recipient's programmes, in order of first appearance, as a loop over the awards' recipients adds them.
-
-    From (recipient, programme) codes made unique in one sort: a set per recipient, not a step per link.
-    """
-    cells = awards[C.RECIPIENT_IDS].tolist()
-    lengths = np.fromiter(map(len, cells), dtype=np.intp, count=len(cells))
-    flat = np.fromiter(itertools.chain.from_iterable(cells), dtype=object, count=int(lengths.sum()))
-    if not len(flat):
-        return {}
-    orgs, org_ids = pd.factorize(flat, use_na_sentinel=False)
-    programmes, programme_ids = pd.factorize(awards["programme_id"], use_na_sentinel=False)
-    # Sorted and deduplicated by hand: numpy 2.4's np.unique hashes, a hundred times slower here (1.7 s).
-    pairs = np.sort(orgs.astype(np.int64) * len(programme_ids) + np.repeat(programmes, lengths))
-    pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
-    bounds = np.searchsorted(pairs // len(programme_ids), np.arange(len(org_ids) + 1)).tolist()
-    named = np.asarray(programme_ids, dtype=object)[pairs % len(programme_ids)]
-    return {org: set(named[bounds[k] : bounds[k + 1]].tolist()) for k, org in enumerate(org_ids.tolist())}
 
 
 def _rule_with_rows(package: Package, programmes: pd.DataFrame, awards: pd.DataFrame) -> AddingRule:
