@@ -396,13 +396,13 @@ def programme_families(
     # Recipients as codes (-1: none): a package's own when its names come coded, else coded here.
     labels = label.cat.codes.to_numpy() if isinstance(label.dtype, pd.CategoricalDtype) else pd.factorize(label)[0]
     # Each programme's distinct recipients among its drawn awards, counted from (programme, recipient) pairs.
-    named = drawn & (labels >= 0)
-    pairs = roots[named].astype(np.int64) * (int(labels.max(initial=0)) + 1) + labels[named]
-    recipients = np.bincount(pd.unique(pairs) // (int(labels.max(initial=0)) + 1), minlength=len(root_ids))
+    named, width = drawn & (labels >= 0), int(labels.max(initial=0)) + 1
+    pairs = roots[named].astype(np.int64) * width + labels[named]
+    recipients = np.bincount(pd.unique(pairs) // width, minlength=len(root_ids))
     values = floats(awards, value_column)[drawn]
     # Added in row order, one programme at a time, as a loop over its amounts would add them.
     sums = np.bincount(roots[drawn], weights=values, minlength=len(root_ids))
-    families = [root for root in np.flatnonzero((recipients > 0) & (recipients >= min_recipients)).tolist()]
+    families = np.flatnonzero((recipients > 0) & (recipients >= min_recipients)).tolist()
     families.sort(key=lambda root: (-sums[root], root))  # largest first; ties in order of appearance
     order = np.argsort(roots, kind="stable")
     starts = np.searchsorted(roots[order], np.arange(len(root_ids) + 1))
