@@ -56,7 +56,8 @@ def test_empty_filter_shows_a_message_not_an_error(page, server) -> None:
     open_page(page, server, "companies", "country=FR&kind=compute_subsidy")
     assert exceptions(page) == []
     assert "Nothing matches these filters" in page.inner_text("[data-testid='stMain']")
-    # The filters stay in the sidebar, so the one that emptied the view can be cleared.
+    # The filters stay in the sidebar, so the one that emptied the view can be cleared (drawn after the page).
+    page.locator("[data-testid='stSidebar'] [data-testid='stDateInput']").last.wait_for()
     sidebar = page.inner_text("[data-testid='stSidebar']")
     assert "Country" in sidebar and "Kind of support" in sidebar, sidebar
 
