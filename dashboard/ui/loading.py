@@ -48,6 +48,17 @@ def _prepared(path: str, signature: tuple) -> tuple[Prepared, datetime.datetime]
     return prepare_cached(load_package(path, cache=cache), cache), datetime.datetime.now(datetime.UTC)
 
 
+def _opened(path: Path) -> tuple[Prepared, datetime.datetime]:
+    """:func:`_prepared` of the package at ``path``, saying what is happening while a first opening takes time.
+
+    A million awards take about a minute to check and join the first time (a blank page until then);
+    the spinner, with its running time, shows only when the call takes over half a second, so a
+    package already loaded shows nothing.
+    """
+    with st.spinner(translator()("loading.package"), show_time=True):
+        return _prepared(str(path), package_signature(path))
+
+
 @dataclass(frozen=True)
 class Served:
     """What this rerun shows: the package viewers see, and the newest load when it failed validation."""
@@ -85,7 +96,7 @@ def load() -> Served | None:
     key = str(path)
     store = _last_valid()
     try:
-        prepared, loaded_at = _prepared(key, package_signature(path))
+        prepared, loaded_at = _opened(path)
     except Exception as exc:
         # The server log keeps the traceback; viewers see one line that names no path on this machine.
         if isinstance(exc, PackageReadError):
@@ -128,7 +139,7 @@ def _load_linked(blob_id: str) -> Served | None:
         notice("warning", t(gone), ":material/link_off:")
         st.button(t("upload.back"), key="upload_gone_back", on_click=open_link, args=(None,), icon=":material/undo:")
         return None
-    prepared, loaded_at = _prepared(str(linked.folder), package_signature(linked.folder))
+    prepared, loaded_at = _opened(linked.folder)
     if prepared.package.report.valid:
         return Served(prepared, loaded_at, linked=linked)
     return Served(prepared, loaded_at, latest=prepared, problem=_first_errors(prepared.package.report), linked=linked)
