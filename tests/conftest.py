@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -14,9 +17,11 @@ from hypothesis import settings
 sys.path.insert(0, str(Path(__file__).parent))
 
 from aifunding import BUNDLED_DATA
+from aifunding.analysis.engine_tables import spark_session, stop_spark
 from aifunding.analysis.view import Prepared, prepare
 from aifunding.loading.package import Package, load_package
 
+from needs import require
 from packages import write_package
 
 # Property tests explore new examples on every run here; under CI (CI=true, as .ci/run sets) they draw
@@ -64,3 +69,20 @@ def prepared(bundled: Package) -> Prepared:
 def minimal(tmp_path: Path) -> Path:
     """A folder holding the minimal valid package from tests/packages.py."""
     return write_package(tmp_path / "pkg")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark session for the whole run (starting one costs seconds): the engines' tests share it."""
+    require(
+        shutil.which("java") is not None,
+        "no Java runtime for PySpark (apt-get install default-jre-headless)",
+        "the Spark tests",
+    )
+    require(
+        importlib.util.find_spec("pyspark") is not None,
+        "PySpark is not installed (pip install '.[spark]')",
+        "the Spark tests",
+    )
+    yield spark_session()
+    stop_spark()

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import importlib.util
-import shutil
 import uuid
-from collections.abc import Iterator
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -32,7 +29,6 @@ from aifunding.analysis.engine_tables import AMOUNT_TYPE
 from aifunding.analysis.view import date_mask
 from aifunding.loading.package import Package, load_package
 
-from needs import require
 from packages import generate
 
 GENERATED_AWARDS = 2000
@@ -107,23 +103,6 @@ def _awkward(package: Package) -> Package:
 @pytest.fixture(scope="module")
 def packages(bundled: Package, generated: Package) -> dict[str, Package]:
     return {"bundled": bundled, "generated": generated, "awkward": _awkward(generated)}
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
-    """One local Spark session for the whole run (starting one costs seconds)."""
-    require(
-        shutil.which("java") is not None,
-        "no Java runtime for PySpark (apt-get install default-jre-headless)",
-        "the Spark tests",
-    )
-    require(
-        importlib.util.find_spec("pyspark") is not None,
-        "PySpark is not installed (pip install '.[spark]')",
-        "the Spark tests",
-    )
-    yield engine.spark_session()
-    engine.stop_spark()
 
 
 def _cell(value: Any) -> Any:

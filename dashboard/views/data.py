@@ -13,6 +13,7 @@ from aifunding.figures.presentation import (
 from aifunding.figures.worded import Worded, view_awards
 
 from ui.blocks import download_row, full_download_row, paged_table
+from ui.engine import recipient_totals
 from ui.loading import served
 from ui.own_data import accept, upload_controls
 from ui.page import start
@@ -23,26 +24,32 @@ prepared, view = start("data")
 t = translator()
 lang = view.state.lang
 # Worded a page at a time: the awards of a large view are worded only as far as someone reads them.
+# Each table is made only when chosen: the recipients' totals are a query on the analytical engine.
 tables = {
-    "awards": view_awards(view, lambda rows: awards_table(rows, prepared.package, money=view.money, lang=lang)),
-    "programmes": Worded(
+    "awards": lambda: view_awards(view, lambda rows: awards_table(rows, prepared.package, money=view.money, lang=lang)),
+    "programmes": lambda: Worded(
         view.programmes, lambda rows: programmes_table(rows, prepared.package, money=view.money, lang=lang)
     ),
-    "market_shares": Worded(view.market_shares, lambda rows: shares_table(rows, prepared.package, lang=lang)),
+    "market_shares": lambda: Worded(view.market_shares, lambda rows: shares_table(rows, prepared.package, lang=lang)),
+    "recipients": lambda: recipient_totals(prepared, view),
 }
 
 st.subheader(t("data.table"))
-which = st.segmented_control(
-    t("data.which"),
-    list(tables),
-    default="awards",
-    key="table",
-    format_func=lambda name: t(f"table.{name}"),
+which = (
+    st.segmented_control(
+        t("data.which"),
+        list(tables),
+        default="awards",
+        key="table",
+        format_func=lambda name: t(f"table.{name}"),
+    )
+    or "awards"
 )
-shown = tables[which or "awards"]
-paged_table(shown, key="rows")
-small(t("common.download_shown"))
-download_row(shown, which or "awards", key="shown")
+shown = tables[which]()
+if shown is not None:
+    paged_table(shown, key="rows")
+    small(t("common.download_shown"))
+    download_row(shown, which, key="shown")
 
 small(t("common.download_all"))
 full_download_row(prepared, view)

@@ -59,16 +59,24 @@ from aifunding.analysis.engine_tables import (
 from aifunding.analysis.recipients import ROLE_ORDER
 from aifunding.i18n import translate
 
+# How a joint project's members are joined in each language, as the pandas path labels them.
+LABEL_SEPARATORS = {"en": " + ", "ja": "・"}
 
-def project_labels(tables: Tables) -> ibis.Table:
+
+def project_labels(tables: Tables, lang: str = "en") -> ibis.Table:
     """Each award's project label: recipients lead first (members in file order), "(joint)" when several.
 
-    The same label as :func:`aifunding.analysis.metrics.recipients_by_award`, in English.
+    The same label as :func:`aifunding.analysis.metrics.recipients_by_award`, in English, or in Japanese
+    (each organisation's Japanese name, else its English one) as the awards' ``project_label_ja``.
     """
     recipients, organisations = tables["award_recipients"], tables["organisations"]
     ranked = recipients.mutate(role_rank=recipients.role.cases(*ROLE_ORDER.items(), else_=len(ROLE_ORDER)))
+    name = organisations.name_en
+    if lang != "en":
+        own = organisations[f"name_{lang}"]
+        name = ibis.ifelse(own.notnull() & (own.length() > 0), own, name)
     named = ranked.left_join(organisations, ranked.organisation_id == organisations.id).select(
-        "award_id", "role_rank", ranked[POSITION], name=organisations.name_en.coalesce(ranked.organisation_id)
+        "award_id", "role_rank", ranked[POSITION], name=name.coalesce(ranked.organisation_id)
     )
     grouped = named.group_by("award_id").aggregate(
         # Sorted (role, file position, name) structs rather than an ordered collect, which Spark lacks.
@@ -78,8 +86,8 @@ def project_labels(tables: Tables) -> ibis.Table:
         .map(lambda recipient: recipient["name"]),
         n=named.count(),
     )
-    joined = grouped.names.join(" + ")
-    label = ibis.ifelse(grouped.n > 1, joined + translate("award.joint", "en"), joined)
+    joined = grouped.names.join(LABEL_SEPARATORS.get(lang, LABEL_SEPARATORS["en"]))
+    label = ibis.ifelse(grouped.n > 1, joined + translate("award.joint", lang), joined)
     return grouped.select("award_id", **{C.PROJECT_LABEL: label})
 
 

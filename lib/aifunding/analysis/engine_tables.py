@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -152,10 +153,14 @@ class Tables:
     rates: dict[FxChoice, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def load(cls, con: BaseBackend, package: Package) -> Tables:
-        """Registers every frame of ``package`` and the programme closure in ``con``."""
+    def load(cls, con: BaseBackend, package: Package, names: Iterable[str] | None = None) -> Tables:
+        """Registers the frames of ``package`` (every one, or those ``names`` says) and the programme closure.
+
+        A query that reads a few tables need not load the million citations it never joins.
+        """
         prefix = f"aifunding_{uuid.uuid4().hex[:12]}_"
-        arrow = {name: arrow_table(name, frame) for name, frame in package.frames.items()}
+        wanted = package.frames if names is None else {name: package.frame(name) for name in names}
+        arrow = {name: arrow_table(name, frame) for name, frame in wanted.items()}
         arrow[CLOSURE] = closure_table(package.tree)
         return cls(con, {name: register(con, prefix + name, table) for name, table in arrow.items()})
 

@@ -28,6 +28,13 @@ BASIS_CLASSES: dict[str, str] = {
     Basis.AT_LEAST: "at_least",
 }
 CLASS_ORDER = ("exact", "about", "up_to", "up_to_about", "at_least")
+# The kinds of basis a total keeps apart, in writing order, with the bases each adds up (a target, or an
+# amount with no basis, is never added), and the flag set when a ceiling is a rounded one ("up to about").
+KINDS: dict[str, tuple[str, ...]] = {
+    kind: tuple(str(basis) for basis, of in BASIS_CLASSES.items() if of == kind)
+    for kind in dict.fromkeys(BASIS_CLASSES.values())
+}
+ROUNDED_CEILING = "rounded_ceiling"
 # The reasons that leave a row out as possibly the same money as a row counted.
 COUNTED_ONCE = ("overlap", "overlap_inside")
 
@@ -49,6 +56,14 @@ def split_by_basis(pairs: Iterable[tuple[Any, Any]]) -> dict[str, Decimal]:
     if rounded_ceiling:
         sums["up_to_about"] = sums.pop("up_to")
     return {cls: sums[cls] for cls in CLASS_ORDER if cls in sums}
+
+
+def basis_parts(row: Mapping[Any, Any]) -> dict[str, Decimal]:
+    """A row of sums by kind (:data:`KINDS` columns, None where none) as :func:`split_by_basis` gives them."""
+    parts = {kind: row[kind] for kind in KINDS if row[kind] is not None}
+    if row[ROUNDED_CEILING] and "up_to" in parts:
+        parts = {("up_to_about" if kind == "up_to" else kind): value for kind, value in parts.items()}
+    return parts
 
 
 def split_by_basis_groups(keys: Any, amounts: Any, bases: Any) -> dict[Any, dict[str, Decimal]]:

@@ -19,6 +19,7 @@ from aifunding.analysis.adding import HOME_CURRENCY, Total
 from aifunding.analysis.conversion import ORIGINAL, Money
 from aifunding.analysis.distinct import floats, has_amount
 from aifunding.analysis.metrics import localized
+from aifunding.analysis.totals import basis_parts
 from aifunding.analysis.view import fx_note_words
 from aifunding.data.frames import isin_texts
 from aifunding.data.vocabulary import SupportKind, Tier
@@ -106,6 +107,30 @@ def awards_table(awards: pd.DataFrame, package: Package, *, money: Money = ORIGI
         cells["rate_date"] = awards[C.FX_RATE_DATE]
         cells["not_converted"] = awards[C.FX_NOTE].map(lambda note: fx_note_words(note, lang))
     return _headed(cells, lang).reset_index(drop=True)
+
+
+def recipient_totals_table(totals: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """One row per recipient and currency: its total kept apart by basis, each kind's exact sum, its awards.
+
+    ``totals`` are :func:`aifunding.analysis.engine_view.recipient_totals_by_basis` rows. A kind of basis
+    gets its own column of exact sums only when some row has one.
+    """
+    parts = [basis_parts(row) for row in totals.to_dict(orient="records")]
+    cells: dict[str, Any] = {
+        "project": totals[C.PROJECT_LABEL],
+        "total_by_basis": [
+            format_composition(p, c, locale=lang) for p, c in zip(parts, totals[C.CURRENCY], strict=True)
+        ],
+        "currency": totals[C.CURRENCY],
+        "awards": totals[C.N_AWARDS],
+        "without_amount": totals[C.N_AWARDS_UNPUBLISHED],
+    }
+    table = _headed(cells, lang)
+    for kind in ("exact", "about", "up_to", "up_to_about", "at_least"):
+        sums = [_number(p.get(kind)) for p in parts]
+        if any(v is not None for v in sums):
+            table[translate("column.sum_of", lang, basis=basis_label(kind, lang))] = sums
+    return table
 
 
 def unpublished_awards(rows: Worded, money: Money = ORIGINAL, lang: str = "en") -> Worded:

@@ -1,0 +1,50 @@
+"""The Data page's recipients' totals, added up by the analytical engine (DuckDB, or Spark when chosen).
+
+The package's tables are loaded into the engine the first time someone asks for the table (seconds at a
+million awards), once per package load, and shared by every session; each view's totals are kept like its
+charts. Ibis and the engine are imported only then, so pages that never ask start no faster or slower.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from aifunding import markup
+from aifunding.analysis.view import FilteredView, Prepared, remembered
+from aifunding.figures.presentation import recipient_totals_table
+from aifunding.figures.worded import Worded
+
+from ui.loading import memo
+from ui.state import translator
+from ui.text import notice, small
+
+log = logging.getLogger("aifunding.dashboard")
+# The engines by the names their makers give them.
+ENGINE_NAMES = {"duckdb": "DuckDB", "spark": "Spark"}
+
+
+def recipient_totals(prepared: Prepared, view: FilteredView) -> Worded | None:
+    """Every recipient of the view's awards with its totals, or None after saying why the engine could not."""
+    from aifunding.analysis.engine_tables import engine_name
+    from aifunding.analysis.engine_view import ViewEngine
+
+    t = translator()
+    lang = view.state.lang
+    try:
+        name = ENGINE_NAMES.get(engine_name(), engine_name())
+    except ValueError as exc:  # AIFUNDING_ENGINE names no engine: its message says which exist
+        notice("error", t("data.recipients_failed", engine="?", problem=str(exc)), ":material/error:")
+        return None
+    try:
+        engine = remembered(prepared, "view-engine", lambda: ViewEngine(prepared.package))
+        with st.spinner(t("data.recipients_adding"), show_time=True):
+            totals = memo(view, "recipient-totals", lambda: engine.recipients(view.state))
+    except Exception:
+        # The server log keeps the traceback (a Spark or Java message can name paths on this machine).
+        log.exception("the %s engine could not add up the recipients", name)
+        notice("error", t("data.recipients_failed", engine=name, problem=t("error.unexpected")), ":material/error:")
+        return None
+    small(markup.text(t("data.recipients_note", engine=name)))
+    return Worded(totals, lambda rows: recipient_totals_table(rows, lang))

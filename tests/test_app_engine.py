@@ -1,0 +1,127 @@
+"""The Data page's recipients' totals under AppTest: a query on the analytical engine, as the view keeps its awards.
+
+The table is the engine's (DuckDB here), compared with the pandas view's awards added up by recipient row
+by row; it follows the view's filters, money and language, pages on the server past a thousand rows, and
+an engine that cannot run is a message on the page, not a traceback.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from aifunding import columns as C
+from aifunding.analysis.distinct import localized_by_value
+from aifunding.analysis.totals import split_by_basis
+from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare
+from aifunding.figures.presentation import column
+from aifunding.i18n import Translator
+from aifunding.loading.package import load_package
+from aifunding.money.formatting import format_composition
+
+from packages import generate
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "dashboard" / "app.py"
+TIMEOUT = 120
+
+
+def _recipients(page: AppTest) -> AppTest:
+    """``page`` with the recipients' totals chosen as the Data page's table."""
+    page.get("button_group")[0].set_value("recipients")
+    page.run()
+    assert not page.exception, page.exception
+    return page
+
+
+def _data_page(lang: str = "en", **query: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    for name, value in {**query, "lang": lang}.items():
+        at.query_params[name] = value
+    at.switch_page("views/data.py")
+    at.run()
+    assert not at.exception, at.exception
+    return _recipients(at)
+
+
+def _table(at: AppTest, lang: str = "en") -> pd.DataFrame:
+    tables = [frame.value for frame in at.dataframe if column("total_by_basis", lang) in frame.value.columns]
+    assert len(tables) == 1
+    return tables[0]
+
+
+def _expected(prepared: Prepared, state: ViewState) -> list[tuple]:
+    """(recipient, total by basis, awards) of the pandas view, largest first, added up row by row."""
+    view = apply_view(prepared, state)
+    awards = view.awards
+    value, currency = view.money.value_column, view.money.currency_column
+    frame = pd.DataFrame(
+        {
+            "label": localized_by_value(awards, C.PROJECT_LABEL, state.lang),
+            "currency": awards[currency],
+            "value": awards[value],
+            "basis": awards["basis"],
+        }
+    )
+    rows = []
+    for (label, money), group in frame.groupby(["label", "currency"], sort=False, dropna=False):
+        values = [None if pd.isna(v) else v for v in group["value"]]
+        words = format_composition(split_by_basis(zip(values, group["basis"], strict=True)), money, locale=state.lang)
+        ranked = sum((v for v in values if v is not None), Decimal(0))
+        rows.append(((pd.isna(money), "" if pd.isna(money) else money, -ranked, label), (label, words, len(group))))
+    return [shown for _, shown in sorted(rows, key=lambda row: row[0])]
+
+
+def _shown(table: pd.DataFrame, lang: str) -> list[tuple]:
+    names = [column(key, lang) for key in ("project", "total_by_basis", "awards")]
+    return [tuple(row) for row in table[names].itertuples(index=False)]
+
+
+@pytest.mark.parametrize(
+    ("lang", "query", "state"),
+    [
+        ("en", {"country": "JP"}, ViewState(countries=("JP",))),
+        ("ja", {}, ViewState(lang="ja")),
+        ("en", {"cur": "USD", "fx": "2024-04-20"}, ViewState(currency="USD", fx_at="2024-04-20")),
+    ],
+)
+def test_the_table_adds_up_the_awards_the_view_keeps(prepared: Prepared, lang: str, query: dict, state: ViewState):
+    at = _data_page(lang, **query)
+    table = _table(at, lang)
+    assert _shown(table, lang) == _expected(prepared, state)
+    t = Translator(lang)
+    assert any(t("data.recipients_note", engine="DuckDB") in m.value.replace("\\", "") for m in at.markdown)
+
+
+def test_a_total_of_grants_and_ceilings_is_never_one_number(prepared: Prepared) -> None:
+    table = _table(_data_page(country="JP"))
+    sakura = table[table[column("project")] == "Sakura Internet"].iloc[0]
+    assert sakura[column("total_by_basis")] == "¥600M + up to about ¥56.9B"
+    assert sakura["Sum, exact"] == 600_000_000 and sakura["Sum, up to about"] == 56_900_000_000
+
+
+def test_a_register_of_thousands_of_recipients_pages_on_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "package"
+    generate(4000, folder, seed=8)
+    monkeypatch.setenv("AIFUNDING_DATA", str(folder))
+    expected = _expected(prepare(load_package(folder)), ViewState())
+    assert len(expected) > 1000
+    at = _data_page()
+    assert _shown(_table(at), "en") == expected[:1000]
+    at.number_input(key="rows-page").set_value(2).run()
+    assert _shown(_table(at), "en") == expected[1000:2000]
+
+
+def test_an_engine_that_cannot_run_is_said_on_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIFUNDING_ENGINE", "nosuchengine")
+    at = _data_page()
+    assert any("nosuchengine" in e.value for e in at.error)
+    assert not [frame for frame in at.dataframe if column("total_by_basis") in frame.value.columns]
+    # The rest of the page is drawn: the validation report is still there.
+    assert any(Translator("en")("data.report") in h.value for h in at.subheader)

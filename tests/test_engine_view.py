@@ -1,0 +1,141 @@
+"""The dashboard's engine queries: a view's awards and each recipient's totals by basis, against the pandas view.
+
+Every filter of the view (countries, programmes with what is inside them, kinds, recipients, dates), money
+choices and both languages, on the bundled package and a generated one (2,000 awards): the engine keeps
+the awards :func:`~aifunding.analysis.view.apply_view` keeps, and adds up each recipient's as
+``split_by_basis`` does, row by row. On Spark (marked ``spark``) the same rows come back in the same order.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from aifunding import columns as C
+from aifunding.analysis import engine
+from aifunding.analysis.distinct import localized_by_value
+from aifunding.analysis.engine_view import RECIPIENT_COLUMNS, ViewEngine, recipient_totals_by_basis, view_awards
+from aifunding.analysis.totals import KINDS, basis_parts, split_by_basis
+from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare
+from aifunding.loading.package import Package, load_package
+
+from packages import generate
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Package:
+    out = tmp_path_factory.mktemp("engine-view") / "package"
+    generate(2000, out, seed=5)
+    package = load_package(out)
+    assert package.report.valid
+    return package
+
+
+def _states(prepared: Prepared) -> list[ViewState]:
+    """Views of every filter, alone and together, picked from what the package holds."""
+    awards, programmes = prepared.awards, prepared.programmes
+    roots = programmes.loc[programmes["parent_id"].isna(), "id"].tolist()
+    # A programme with others inside it, and a round: a filter keeps what is inside a programme.
+    parents = set(programmes["parent_id"].dropna())
+    parent = next(pid for pid in roots if pid in parents)
+    child = programmes.loc[programmes["parent_id"] == parent, "id"].iloc[0]
+    joint = awards.loc[awards[C.RECIPIENT_IDS].map(len) > 1, C.RECIPIENT_IDS].iloc[0]
+    kinds = awards[C.KIND].dropna().unique().tolist()[:2]
+    countries = awards[C.COUNTRY_ID].value_counts().index[:2].tolist()
+    return [
+        ViewState(),
+        ViewState(lang="ja"),
+        ViewState(countries=(countries[0],)),
+        ViewState(countries=tuple(countries), currency="USD"),
+        ViewState(programmes=(parent,)),
+        ViewState(programmes=(child,), lang="ja"),
+        ViewState(kinds=tuple(kinds)),
+        ViewState(organisations=(joint[-1],)),  # a member of a joint project, not its lead
+        ViewState(organisations=tuple(joint), currency="EUR", fx_at="2024-04-20"),
+        ViewState(date_from=datetime.date(2023, 6, 1), date_to=datetime.date(2024, 12, 31)),
+        ViewState(countries=(countries[0],), kinds=(kinds[0],), date_from=datetime.date(2024, 1, 1), currency="JPY"),
+        ViewState(countries=("nowhere",)),
+    ]
+
+
+def _expected(prepared: Prepared, state: ViewState) -> list[tuple]:
+    """The pandas view's awards, grouped by recipient and currency, each group added up row by row."""
+    view = apply_view(prepared, state)
+    awards = view.awards
+    value, currency = view.money.value_column, view.money.currency_column
+    labels = localized_by_value(awards, C.PROJECT_LABEL, state.lang)
+    frame = pd.DataFrame(
+        {"label": labels, "currency": awards[currency], "value": awards[value], "basis": awards["basis"]}
+    )
+    rows = []
+    for (label, money), group in frame.groupby(["label", "currency"], sort=False, dropna=False):
+        values = [None if pd.isna(v) else v for v in group["value"]]
+        parts = split_by_basis(zip(values, group["basis"], strict=True))
+        ranked = sum((v for v in values if v is not None), Decimal(0))
+        unpublished = sum(v is None for v in values)
+        rows.append((None if pd.isna(money) else money, ranked, label, parts, len(group), unpublished))
+    # Each currency together (none last), largest first, then by name.
+    rows.sort(key=lambda row: (row[0] is None, row[0] or "", -row[1], row[2]))
+    return [(row[2], row[0], *row[3:]) for row in rows]
+
+
+def _found(frame: pd.DataFrame) -> list[tuple]:
+    return [
+        (row[C.PROJECT_LABEL], row[C.CURRENCY], basis_parts(row), row[C.N_AWARDS], row[C.N_AWARDS_UNPUBLISHED])
+        for _, row in frame.iterrows()
+    ]
+
+
+def _normal(rows: list[tuple]) -> list[tuple]:
+    """Decimals compared by value (1.0000 == 1)."""
+    return [(*row[:2], {kind: value.normalize() for kind, value in row[2].items()}, *row[3:]) for row in rows]
+
+
+@pytest.mark.parametrize("name", ["bundled", "generated"])
+def test_the_engine_keeps_and_adds_up_what_the_view_does(bundled: Package, generated: Package, name: str) -> None:
+    package = bundled if name == "bundled" else generated
+    prepared = prepare(package)
+    views = ViewEngine(package)
+    tables = engine.Tables.load(engine.connect("duckdb"), package)
+    for state in _states(prepared):
+        kept = view_awards(tables, state).select("id").to_pandas()["id"]
+        assert sorted(kept) == sorted(apply_view(prepared, state).awards["id"]), state
+        found = views.recipients(state)
+        assert list(found.columns) == list(RECIPIENT_COLUMNS)
+        assert _normal(_found(found)) == _normal(_expected(prepared, state)), state
+        assert all(isinstance(v, Decimal) for kind in KINDS for v in found[kind] if v is not None)
+
+
+def test_a_japanese_view_names_recipients_in_japanese(bundled: Package) -> None:
+    views = ViewEngine(bundled)
+    english = views.recipients(ViewState())[C.PROJECT_LABEL].tolist()
+    japanese = views.recipients(ViewState(lang="ja"))[C.PROJECT_LABEL].tolist()
+    assert any("（共同）" in label for label in japanese) and not any("（共同）" in label for label in english)
+    assert any("(joint)" in label for label in english)
+
+
+def test_ceilings_are_never_added_to_money_granted(bundled: Package) -> None:
+    """Sakura Internet holds a grant and ceilings: two sums, never one."""
+    found = ViewEngine(bundled).recipients(ViewState())
+    parts = [basis_parts(row) for _, row in found.iterrows()]
+    assert any(len(p) > 1 and "exact" in p and any(k.startswith("up_to") for k in p) for p in parts)
+
+
+@pytest.mark.spark
+def test_spark_gives_the_same_rows_in_the_same_order(generated: Package, spark: Any) -> None:
+    prepared = prepare(generated)
+    on_spark = engine.Tables.load(engine.connect("spark"), generated)
+    on_duckdb = engine.Tables.load(engine.connect("duckdb"), generated)
+    for state in _states(prepared):
+        spark_rows = recipient_totals_by_basis(on_spark, view_awards(on_spark, state), state.fx, state.lang)
+        duck_rows = recipient_totals_by_basis(on_duckdb, view_awards(on_duckdb, state), state.fx, state.lang)
+        assert _normal(_found(spark_rows)) == _normal(_found(duck_rows)), state
