@@ -32,7 +32,7 @@ TIMEOUT = 120
 
 def _recipients(page: AppTest) -> AppTest:
     """``page`` with the recipients' totals chosen as the Data page's table."""
-    page.get("button_group")[0].set_value("recipients")
+    next(w for w in page.get("button_group") if w.key == "table").set_value("recipients")
     page.run()
     assert not page.exception, page.exception
     return page

@@ -62,3 +62,23 @@ def test_every_page_of_a_large_package_stays_small(large: Path, page: str, monke
     at.multiselect(key="w_country").set_value(["JP"]).run()
     assert not at.exception, at.exception
     assert at.query_params.get("country") == "JP"
+
+
+def test_the_recipients_totals_of_a_large_package_page_on_the_server(
+    large: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tens of thousands of recipients, added up by the analytical engine: a page of them is sent, never all."""
+    monkeypatch.setenv("AIFUNDING_DATA", str(large))
+    at = AppTest.from_file(str(APP), default_timeout=300)
+    at.switch_page("views/data.py")
+    at.run()
+    next(w for w in at.get("button_group") if w.key == "table").set_value("recipients").run()
+    assert not at.exception, at.exception
+    shown = [frame.value for frame in at.dataframe if "Total, kept apart by basis" in frame.value.columns]
+    assert len(shown) == 1 and len(shown[0]) == PAGE_ROWS
+    pages = at.number_input(key="rows-page")
+    assert pages.max > 10  # thousands of recipients, a thousand to a page
+    at.multiselect(key="w_country").set_value(["JP"]).run()
+    assert not at.exception, at.exception
+    japan = next(frame.value for frame in at.dataframe if "Total, kept apart by basis" in frame.value.columns)
+    assert set(japan["Currency"].dropna()) == {"JPY"}

@@ -51,20 +51,23 @@ def view_awards(tables: Tables, state: ViewState) -> ibis.Table:
     return awards
 
 
-def recipient_totals_by_basis(tables: Tables, awards: ibis.Table, fx: Any = None, lang: str = "en") -> pd.DataFrame:
+def recipient_totals_by_basis(
+    tables: Tables, awards: ibis.Table, fx: Any = None, lang: str = "en", labels: ibis.Table | None = None
+) -> pd.DataFrame:
     """Per recipient (a joint project is one) and currency: the sum of each kind of basis, and the awards.
 
     A kind's column is None when no award of that kind has an amount. ``rounded_ceiling`` says the
     ceilings include a rounded one. With ``fx`` (a :class:`~aifunding.analysis.conversion.FxChoice`) the
     sums are of the converted amounts, in that one currency; an award that could not be converted counts
-    as one without an amount. By currency (none last), then largest first (every amount added, as the
+    as one without an amount. ``labels`` are :func:`~aifunding.analysis.engine.project_labels` in ``lang``,
+    when already made. By currency (none last), then largest first (every amount added, as the
     Companies chart ranks its bars), then by name.
     """
     value, currency = "amount", "currency"
     if fx is not None:
         awards = convert_awards(tables, fx, awards)
         value, currency = C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY
-    labels = project_labels(tables, lang)
+    labels = project_labels(tables, lang) if labels is None else labels
     rows = awards.left_join(labels, awards.id == labels.award_id)
     amount = rows[value]
     total_type = dt.Decimal(MAX_DIGITS, amount.type().scale or 0)
@@ -100,6 +103,8 @@ class ViewEngine:
         self._package = package
         self._lock = threading.Lock()
         self._tables: Tables | None = None
+        # Each language's project labels, worked out once (the engine keeps them): every view joins them.
+        self._labels: dict[str, ibis.Table] = {}
 
     def _loaded(self) -> Tables:
         if self._tables is None:
@@ -110,4 +115,7 @@ class ViewEngine:
         """:func:`recipient_totals_by_basis` of the awards ``state`` keeps, in its money and language."""
         with self._lock:
             tables = self._loaded()
-            return recipient_totals_by_basis(tables, view_awards(tables, state), state.fx, state.lang)
+            if state.lang not in self._labels:
+                self._labels[state.lang] = project_labels(tables, state.lang).cache()
+            labels = self._labels[state.lang]
+            return recipient_totals_by_basis(tables, view_awards(tables, state), state.fx, state.lang, labels)
