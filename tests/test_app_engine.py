@@ -7,23 +7,20 @@ an engine that cannot run is a message on the page, not a traceback.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from aifunding import columns as C
-from aifunding.analysis.distinct import localized_by_value
-from aifunding.analysis.totals import split_by_basis
-from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare
+from aifunding.analysis.view import Prepared, ViewState, prepare
 from aifunding.figures.presentation import column
 from aifunding.i18n import Translator
 from aifunding.loading.package import load_package
 from aifunding.money.formatting import format_composition
 
 from packages import generate
+from recipient_reference import recipient_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"
@@ -55,25 +52,11 @@ def _table(at: AppTest, lang: str = "en") -> pd.DataFrame:
 
 
 def _expected(prepared: Prepared, state: ViewState) -> list[tuple]:
-    """(recipient, total by basis, awards) of the pandas view, largest first, added up row by row."""
-    view = apply_view(prepared, state)
-    awards = view.awards
-    value, currency = view.money.value_column, view.money.currency_column
-    frame = pd.DataFrame(
-        {
-            "label": localized_by_value(awards, C.PROJECT_LABEL, state.lang),
-            "currency": awards[currency],
-            "value": awards[value],
-            "basis": awards["basis"],
-        }
-    )
-    rows = []
-    for (label, money), group in frame.groupby(["label", "currency"], sort=False, dropna=False):
-        values = [None if pd.isna(v) else v for v in group["value"]]
-        words = format_composition(split_by_basis(zip(values, group["basis"], strict=True)), money, locale=state.lang)
-        ranked = sum((v for v in values if v is not None), Decimal(0))
-        rows.append(((pd.isna(money), "" if pd.isna(money) else money, -ranked, label), (label, words, len(group))))
-    return [shown for _, shown in sorted(rows, key=lambda row: row[0])]
+    """(recipient, total by basis, awards) of the pandas view, added up row by row, in the table's order."""
+    return [
+        (group.label, format_composition(group.parts, group.currency, locale=state.lang), group.awards)
+        for group in recipient_groups(prepared, state)
+    ]
 
 
 def _shown(table: pd.DataFrame, lang: str) -> list[tuple]:

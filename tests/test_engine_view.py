@@ -17,13 +17,13 @@ import pytest
 
 from aifunding import columns as C
 from aifunding.analysis import engine
-from aifunding.analysis.distinct import localized_by_value
 from aifunding.analysis.engine_view import RECIPIENT_COLUMNS, ViewEngine, recipient_totals_by_basis, view_awards
-from aifunding.analysis.totals import KINDS, basis_parts, split_by_basis
+from aifunding.analysis.totals import KINDS, basis_parts
 from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare
 from aifunding.loading.package import Package, load_package
 
 from packages import generate
+from recipient_reference import recipient_groups
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
@@ -68,24 +68,7 @@ def _states(prepared: Prepared) -> list[ViewState]:
 
 
 def _expected(prepared: Prepared, state: ViewState) -> list[tuple]:
-    """The pandas view's awards, grouped by recipient and currency, each group added up row by row."""
-    view = apply_view(prepared, state)
-    awards = view.awards
-    value, currency = view.money.value_column, view.money.currency_column
-    labels = localized_by_value(awards, C.PROJECT_LABEL, state.lang)
-    frame = pd.DataFrame(
-        {"label": labels, "currency": awards[currency], "value": awards[value], "basis": awards["basis"]}
-    )
-    rows = []
-    for (label, money), group in frame.groupby(["label", "currency"], sort=False, dropna=False):
-        values = [None if pd.isna(v) else v for v in group["value"]]
-        parts = split_by_basis(zip(values, group["basis"], strict=True))
-        ranked = sum((v for v in values if v is not None), Decimal(0))
-        unpublished = sum(v is None for v in values)
-        rows.append((None if pd.isna(money) else money, ranked, label, parts, len(group), unpublished))
-    # Each currency together (none last), largest first, then by name.
-    rows.sort(key=lambda row: (row[0] is None, row[0] or "", -row[1], row[2]))
-    return [(row[2], row[0], *row[3:]) for row in rows]
+    return [tuple(group) for group in recipient_groups(prepared, state)]
 
 
 def _found(frame: pd.DataFrame) -> list[tuple]:
