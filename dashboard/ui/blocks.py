@@ -12,7 +12,7 @@ import streamlit as st
 
 from aifunding import markup
 from aifunding.analysis.urlstate import view_file_name
-from aifunding.analysis.view import FilteredView, Prepared
+from aifunding.analysis.view import FilteredView, Prepared, remembered
 from aifunding.figures.plain import figure_meta
 from aifunding.figures.presentation import best_sources_first
 from aifunding.figures.registry import PAGES_BY_KEY, Drawn, draw
@@ -46,10 +46,16 @@ def source_footer(prepared: Prepared, source_ids: Iterable[str], caveat_ids: Ite
     sources, caveats = prepared.sources, prepared.caveats
     known = best_sources_first(sources, source_ids)
 
-    def cite(sid: str) -> str:
-        row = sources[sid]
-        date = format_partial_date(row["published"], t.lang)
-        return f"{markup.link(row['publisher'], row['url'])} ({markup.text(date)}; {t('tier.' + str(row['tier']))})"
+    def cites() -> dict[str, str]:
+        words = {}
+        for sid, row in sources.items():
+            date = format_partial_date(row["published"], t.lang)
+            link = markup.link(row["publisher"], row["url"])
+            words[sid] = f"{link} ({markup.text(date)}; {t('tier.' + str(row['tier']))})"
+        return words
+
+    # Each source worded once per package and language: every chart of every rerun cites from these.
+    cite = remembered(prepared, ("citations", t.lang), cites).__getitem__
 
     if known:
         more = len(known) - INLINE_SOURCES

@@ -221,7 +221,8 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
         segment = keys < len(largest)
         totals, _ = _sums(values, keys, names)
         # The bar of everyone else sits at the bottom, below the largest recipients, whatever its length.
-        totals = pd.concat([totals[[others_label]], totals.drop(others_label)])
+        others = totals.index == others_label  # a mask, not drop(): a label lookup per call cost more than the bars
+        totals = pd.concat([totals[others], totals[~others]])
     order = list(totals.index)
     fig = Draft()
     # Plain records from here, only of the awards drawn as segments (the others are one bar, drawn
@@ -318,7 +319,7 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
     def axis_for(bars: pd.Series) -> dict[str, Any]:
         return labelled_range(float(bars.max()), ((float(v), composition[str(k)]) for k, v in bars.items()))
 
-    on_axis = totals.drop(others_label) if others_label is not None else totals
+    on_axis = totals[totals.index != others_label] if others_label is not None else totals
     x_range = axis_for(on_axis)
     cut = others_label is not None and bool(x_range) and float(totals[others_label]) > x_range["range"][1]
     if not cut:
