@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -153,13 +153,17 @@ class Tables:
     rates: dict[FxChoice, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def load(cls, con: BaseBackend, package: Package, names: Iterable[str] | None = None) -> Tables:
-        """Registers the frames of ``package`` (every one, or those ``names`` says) and the programme closure.
+    def load(cls, con: BaseBackend, package: Package, columns: Mapping[str, Sequence[str]] | None = None) -> Tables:
+        """Registers the frames of ``package`` and the programme closure (with ``columns``: those tables and columns).
 
-        A query that reads a few tables need not load the million citations it never joins.
+        A query that reads a few columns of a few tables need not copy a million awards' purposes, or the
+        million citations it never joins, into the engine.
         """
         prefix = f"aifunding_{uuid.uuid4().hex[:12]}_"
-        wanted = package.frames if names is None else {name: package.frame(name) for name in names}
+        if columns is None:
+            wanted = dict(package.frames)
+        else:
+            wanted = {name: package.frame(name)[list(names)] for name, names in columns.items()}
         arrow = {name: arrow_table(name, frame) for name, frame in wanted.items()}
         arrow[CLOSURE] = closure_table(package.tree)
         return cls(con, {name: register(con, prefix + name, table) for name, table in arrow.items()})
