@@ -33,10 +33,11 @@ def recipient_totals(prepared: Prepared, view: FilteredView) -> Worded | None:
     t = translator()
     lang = view.state.lang
     try:
-        name = ENGINE_NAMES.get(engine_name(), engine_name())
+        chosen = engine_name()
     except ValueError as exc:  # AIFUNDING_ENGINE names no engine: its message says which exist
         notice("error", t("data.recipients_failed", engine="?", problem=str(exc)), ":material/error:")
         return None
+    name = ENGINE_NAMES.get(chosen, chosen)
     try:
         engine = remembered(prepared, "view-engine", lambda: ViewEngine(prepared.package))
         with st.spinner(t("data.recipients_adding"), show_time=True):

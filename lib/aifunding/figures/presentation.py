@@ -19,7 +19,7 @@ from aifunding.analysis.adding import HOME_CURRENCY, Total
 from aifunding.analysis.conversion import ORIGINAL, Money
 from aifunding.analysis.distinct import floats, has_amount
 from aifunding.analysis.metrics import localized
-from aifunding.analysis.totals import basis_parts
+from aifunding.analysis.totals import CLASS_ORDER, basis_parts
 from aifunding.analysis.view import fx_note_words
 from aifunding.data.frames import isin_texts
 from aifunding.data.vocabulary import SupportKind, Tier
@@ -126,7 +126,7 @@ def recipient_totals_table(totals: pd.DataFrame, lang: str = "en") -> pd.DataFra
         "without_amount": totals[C.N_AWARDS_UNPUBLISHED],
     }
     table = _headed(cells, lang)
-    for kind in ("exact", "about", "up_to", "up_to_about", "at_least"):
+    for kind in CLASS_ORDER:
         sums = [_number(p.get(kind)) for p in parts]
         if any(v is not None for v in sums):
             table[translate("column.sum_of", lang, basis=basis_label(kind, lang))] = sums
