@@ -61,6 +61,7 @@ def start(page_key: str) -> tuple[Prepared, FilteredView]:
     st.session_state["_served"] = current
     prepared = current.prepared
     st.session_state["_page"] = page.title
+    st.session_state["_page_key"] = page_key
     view = page_view(prepared, page.currency_fallback)
     st.session_state["_current_view"] = view
     live.moved()

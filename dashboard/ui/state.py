@@ -21,6 +21,8 @@ from aifunding.money.fx import rate_bounds
 
 ORIGINAL = "original"  # the currency menu's "original currencies"
 FIXED = "fixed"  # the conversion menu's "ECB rate on one date"
+# Link parameters that belong to one page (by its key), left out of the link on every other page.
+PAGE_PARAMS = {"table": "data"}
 
 # Widget keys, one per control; the URL parameters are encoded from the state, not from these.
 W = {
@@ -99,6 +101,10 @@ def sync_state(prepared: Prepared) -> ViewState:
         # their state) they start from the view the previous page left, not from empty.
         _put_state_in_widgets(ss["_view"], span, last_rate)
     ss["_widgets_page"] = ss.get("_page")
+    # A page's own parameter (the Data page's table) stays in the link only on that page.
+    extra = ss.get("_extra_params", {})
+    for name in [name for name, page in PAGE_PARAMS.items() if name in extra and page != ss.get("_page_key")]:
+        extra.pop(name)
 
     currency = ss.get(W["cur"]) or ORIGINAL
     fx_mode = ss.get(W["fx"], ANNOUNCEMENT) if currency != ORIGINAL else ANNOUNCEMENT

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from aifunding.analysis.urlstate import DATA_TABLES
 from aifunding.figures.presentation import (
     awards_table,
     programmes_table,
@@ -35,15 +36,33 @@ tables = {
 }
 
 st.subheader(t("data.table"))
+# The table shown is in the link (``table=``, none for the awards): a link opens it, and a click names it there.
+ss = st.session_state
+linked = ss.setdefault("_extra_params", {}).get("table", DATA_TABLES[0])
+if ss.get("_table_param") != linked or "table" not in ss:  # a link opened or followed, or the page entered
+    ss["table"] = linked
+ss["_table_param"] = linked
+
+
+def _table_chosen() -> None:
+    """Put the clicked table in the link before the page reruns (a live audience follows it too)."""
+    extra, chosen = ss.setdefault("_extra_params", {}), ss.get("table") or DATA_TABLES[0]
+    if chosen == DATA_TABLES[0]:
+        extra.pop("table", None)
+    else:
+        extra["table"] = chosen
+    ss["_table_param"] = chosen
+
+
 which = (
     st.segmented_control(
         t("data.which"),
         list(tables),
-        default="awards",
         key="table",
         format_func=lambda name: t(f"table.{name}"),
+        on_change=_table_chosen,
     )
-    or "awards"
+    or DATA_TABLES[0]
 )
 shown = tables[which]()
 if shown is not None:

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
+from playwright.sync_api import expect
 
 from aifunding.store.config import open_live
 
@@ -163,6 +164,17 @@ def test_followers_see_the_presenters_page_filter_and_slide(browser, server) -> 
         assert exceptions(audience) == [] and exceptions(presenter) == []
         screenshot(presenter, SHOTS, "presenter-slide-2")
         screenshot(audience, SHOTS, "follower-slide-2")
+
+
+def test_followers_take_the_data_pages_table(browser, server) -> None:
+    with live_session(browser, server, "data") as (presenter, link), follower(browser, link) as audience:
+        presenter.locator("[data-testid='stButtonGroup'] button", has_text="Programmes").click()
+        followed(audience, "() => location.search.includes('table=programmes')", "the Data page's table")
+        wait_for_app(audience)
+        tables = audience.locator("[data-testid='stButtonGroup'] button")
+        expect(tables.filter(has_text="Programmes")).to_have_attribute("aria-checked", "true")
+        expect(tables.filter(has_text="Awards")).to_have_attribute("aria-checked", "false")
+        assert exceptions(audience) == [] and exceptions(presenter) == []
 
 
 def test_followers_take_the_presenters_currency_and_conversion_date(browser, server) -> None:

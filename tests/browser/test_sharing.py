@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import OUTPUT
 from helpers import drawn_charts, exceptions, open_page, screenshot, wait_for_app
@@ -248,3 +249,14 @@ def test_the_recipients_totals_are_shown_and_downloaded_whole(page, server, tmp_
     sakura = next(row for row in rows if row.startswith("Sakura Internet,"))
     assert "¥600M + up to about ¥56.9B" in sakura
     assert not exceptions(page) and not page.console_errors
+    # The table is part of the view: in the address, in the file's link, and a new reader's link opens it.
+    page.wait_for_function("() => location.search.includes('table=recipients')", timeout=20_000)
+    assert "table=recipients" in header["link"] and "country=JP" in header["link"]
+    reader = page.context.new_page()
+    reader.goto(header["link"], wait_until="domcontentloaded")
+    wait_for_app(reader)
+    reader.get_by_text("added up by the analytical engine (DuckDB)").wait_for()
+    tables = reader.locator("[data-testid='stButtonGroup'] button")
+    expect(tables.filter(has_text="Recipients' totals")).to_have_attribute("aria-checked", "true")
+    expect(tables.filter(has_text="Awards")).to_have_attribute("aria-checked", "false")
+    assert not exceptions(reader)

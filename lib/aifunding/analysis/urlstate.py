@@ -38,7 +38,9 @@ MIN_SLIDE_SECONDS = 5
 MAX_SLIDE_SECONDS = 3600
 
 LIST_PARAMS = {"country": "countries", "programme": "programmes", "org": "organisations", "kind": "kinds"}
-KNOWN_PARAMS = ("lang", "cur", "fx", *LIST_PARAMS, "from", "to", "present", "every", "data", "live", "key")
+# The Data page's tables, by the name a link gives (``table=``); the first is shown when a link names none.
+DATA_TABLES = ("awards", "programmes", "market_shares", "recipients")
+KNOWN_PARAMS = ("lang", "cur", "fx", *LIST_PARAMS, "from", "to", "present", "every", "data", "live", "key", "table")
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,9 @@ class Vocabulary:
 class Decoded:
     state: ViewState
     ignored: list[str] = field(default_factory=list)  # "param=value: why" lines for the notice
-    extra: dict[str, str] = field(default_factory=dict)  # parameters other modules own (present, every, data, live)
+    extra: dict[str, str] = field(
+        default_factory=dict
+    )  # parameters other modules own (present, every, data, live, table)
 
 
 def encode(state: ViewState, default: ViewState | None = None) -> dict[str, str]:
@@ -213,6 +217,12 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
             extra["key"] = key
         else:
             ignored.append("key: not a presenter's key (a presenter's link holds 32 letters or digits)")
+    table = value_of("table")
+    if table:
+        if table in DATA_TABLES[1:]:
+            extra["table"] = table
+        elif table != DATA_TABLES[0]:
+            ignored.append(f"table={table[:40]}: not a table of the Data page (write one of {', '.join(DATA_TABLES)})")
     for name in params:
         if name not in KNOWN_PARAMS:
             ignored.append(f"{name[:40]}: not a parameter of this dashboard")
