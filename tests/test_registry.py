@@ -106,3 +106,47 @@ def test_a_new_registry_entry_is_on_its_page_in_the_deck_and_in_the_snapshot(
     view = apply_view(prepared, ViewState())
     assert "world-timeline" in [section.key for section in slides(prepared, view)]
     assert "world-timeline" in report_keys(build_report(prepared, ViewState()))
+
+
+@pytest.fixture(scope="module")
+def generated_prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
+    from aifunding.analysis.view import prepare
+    from aifunding.loading.package import load_package
+
+    from packages import generate
+
+    folder = tmp_path_factory.mktemp("generated") / "package"
+    generate(3000, folder, seed=11)  # past the recipient chart's cap: its others bar too
+    return prepare(load_package(folder))
+
+
+@pytest.mark.parametrize("package", ["bundled", "generated"])
+@pytest.mark.parametrize(
+    "state",
+    [ViewState(), ViewState(countries=("JP",)), ViewState(lang="ja"), ViewState(currency="USD", lang="ja")],
+    ids=["all", "japan", "ja", "usd-ja"],
+)
+def test_recipient_charts_take_the_purposes_they_draw_from_the_view(
+    request: pytest.FixtureRequest, package: str, state: ViewState
+) -> None:
+    """The Companies charts' rows leave the awards' purposes out (one text per award in view); each figure
+    takes those of the awards it draws from the view, and is the figure of every column of those rows."""
+    from aifunding.figures.companies import build_recipient_figure
+    from aifunding.figures.presentation import kind_labels
+
+    prepared = request.getfixturevalue("prepared" if package == "bundled" else "generated_prepared")
+    view = apply_view(prepared, state, kind_labels(state.lang))
+    rows = registry.RECIPIENTS.select(view)
+    assert not [name for name in rows.columns if name.startswith("purpose")]
+    every = view.lazy_awards.columns(view.lazy_awards.names)
+    [main] = draw(registry.RECIPIENTS, prepared, view)
+    expected = build_recipient_figure(every, money=view.money, lang=state.lang).to_dict()
+    assert main.figure.to_dict() == expected
+    hover = [item[3] for trace in expected["data"] for item in trace.get("customdata") or () if len(item) == 4]
+    assert any(isinstance(purpose, str) and purpose for purpose in hover), "the purposes are in the hover"
+    families = draw(registry.RECIPIENT_FAMILIES, prepared, view)
+    parts = registry.RECIPIENT_FAMILIES.split(rows, view)[: registry.MAX_FAMILIES]
+    assert len(families) == len(parts) > 0
+    for drawn, (_, _, part) in zip(families, parts, strict=True):
+        whole_rows = every.loc[part.index]
+        assert drawn.figure.to_dict() == build_recipient_figure(whole_rows, money=view.money, lang=state.lang).to_dict()

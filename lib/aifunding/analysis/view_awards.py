@@ -183,6 +183,13 @@ class ViewAwards:
             self._kept[key] = frame.assign(**amounts)
         return self._kept[key]
 
+    def at(self, names: Sequence[str], positions: np.ndarray) -> pd.DataFrame:
+        """Only ``names`` (published columns) of the awards at ``positions`` in view, numbered from 0.
+
+        A few texts of the awards a chart draws, without taking them for every award in view.
+        """
+        return self._published(names, np.asarray(positions, dtype=np.intp))
+
     def take(self, positions: np.ndarray, /) -> pd.DataFrame:
         """Every column of the awards at ``positions`` in view, numbered from 0."""
         positions = np.asarray(positions, dtype=np.intp)

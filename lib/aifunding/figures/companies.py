@@ -17,6 +17,7 @@ from aifunding.analysis.conversion import ORIGINAL, Money
 from aifunding.analysis.distinct import floats, ids_in_column, localized_by_value
 from aifunding.analysis.metrics import localized
 from aifunding.analysis.totals import split_by_basis_groups
+from aifunding.analysis.view_awards import ViewAwards
 from aifunding.figures.base import (
     AXIS_LABEL_WIDTH,
     BASIS_PATTERNS,
@@ -106,13 +107,29 @@ def _when(record: dict[str, Any], lang: str) -> str:
     return t("chart.recipient.awards_span", n=record["_awards"], first=first, last=last)
 
 
-def recipient_columns(money: Money, lang: str) -> set[str]:
-    """The columns :func:`build_recipient_figure` reads (those of them a frame has), in ``lang``."""
+def _stems(stem: str, lang: str) -> tuple[str, ...]:
+    return (stem, f"{stem}_en", f"{stem}_{lang}")
+
+
+def recipient_columns(money: Money, lang: str, *, purposes: bool = True) -> set[str]:
+    """The columns :func:`build_recipient_figure` reads (those of them a frame has), in ``lang``.
+
+    Without ``purposes``, the awards' purposes are left out: the figure takes them from the awards in view
+    for the awards it draws.
+    """
     wanted = {money.value_column, money.currency_column, "id", "basis", "announced", C.SOURCE_IDS, C.CAVEAT_IDS}
     wanted.add(C.FLOATS.format(money.value_column))
-    for stem in (C.PROJECT_LABEL, "programme_name", "purpose"):
-        wanted.update((stem, f"{stem}_en", f"{stem}_{lang}"))
+    for stem in (C.PROJECT_LABEL, "programme_name", *(("purpose",) if purposes else ())):
+        wanted.update(_stems(stem, lang))
     return wanted
+
+
+def _purposes(drawn: pd.DataFrame, whole: ViewAwards | None, lang: str) -> pd.Series:
+    """The drawn awards' purposes in ``lang``: their own column, or taken from ``whole`` by their row numbers."""
+    if whole is None or any(name in drawn.columns for name in _stems("purpose", lang)):
+        return localized(drawn, "purpose", lang)
+    names = [name for name in whole.names if name in _stems("purpose", lang)]
+    return localized(whole.at(names, drawn.index.to_numpy()), "purpose", lang)
 
 
 def _read_columns(awards: pd.DataFrame, money: Money, lang: str) -> pd.DataFrame:
@@ -179,11 +196,15 @@ def _sums(
     return pd.Series(sums[order], index=pd.Index(labels[by_name][order], dtype=object)), present[by_name][order]
 
 
-def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en") -> go.Figure:
+def build_recipient_figure(
+    awards: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en", whole: ViewAwards | None = None
+) -> go.Figure:
     """Stacked bars, one per recipient (a joint project is one recipient), one segment per award.
 
     Segments are coloured by the round or programme that made the award, and the legend entry
-    names the basis ("2024-04-19 round · up to about").
+    names the basis ("2024-04-19 round · up to about"). ``awards`` may leave the purposes out when its rows
+    are numbered by their place in ``whole``, the awards in view: the purposes of the awards drawn (a few
+    hundred) are taken from there, not those of every award in view.
     """
     value_column, currency_column = money.value_column, money.currency_column
     t = Translator(lang)
@@ -234,7 +255,7 @@ def build_recipient_figure(awards: pd.DataFrame, *, money: Money = ORIGINAL, lan
             labels.take(positions[segment]).tolist(),
             values[segment].tolist(),
             localized(drawn, "programme_name", lang).tolist(),
-            localized(drawn, "purpose", lang).tolist(),
+            _purposes(drawn, whole, lang).tolist(),
             drawn[value_column].tolist(),
             drawn["basis"].tolist(),
             drawn["announced"].tolist(),

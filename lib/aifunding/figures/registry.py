@@ -21,7 +21,6 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from aifunding import columns as C
-from aifunding.analysis.conversion import Money
 from aifunding.analysis.metrics import localized
 from aifunding.analysis.view import FilteredView, Prepared, apply_view
 from aifunding.analysis.view_awards import ViewAwards
@@ -35,7 +34,8 @@ from aifunding.figures.worded import Taken, Worded
 from aifunding.figures.world import build_world_figure
 from aifunding.i18n import Translator
 
-Builder = Callable[[pd.DataFrame, Money, str], go.Figure]
+# (rows, money, lang) -> figure, in the view's money and language; given ``whole=`` too when the chart has ``rows_of``.
+Builder = Callable[..., go.Figure]
 Table = Callable[[pd.DataFrame, FilteredView], pd.DataFrame]
 # One figure per group: (key suffix, heading in the view's language or None, its rows).
 Split = Callable[[pd.DataFrame, FilteredView], Sequence[tuple[str, str | None, pd.DataFrame]]]
@@ -71,6 +71,7 @@ class Chart:
     more: str | None = None  # message key (with {n}) saying how many groups the limit left out
     # Where the rows ``select`` picks come from when it picks only the columns the figure reads: each row is
     # numbered by its position there, and the table behind the chart words all its columns, taken when read.
+    # The builder is handed it as ``whole``, to take a column it draws for a few rows only.
     rows_of: Callable[[FilteredView], ViewAwards] | None = None
 
 
@@ -123,7 +124,8 @@ def _recipient_awards(view: FilteredView) -> pd.DataFrame:
     come as categoricals (a recipient's label, a programme's name), taken and grouped as integers.
     """
     lang = view.state.lang
-    wanted = recipient_columns(view.money, lang) | {C.ROOT_PROGRAMME_ID}
+    # Not the purposes, one text per award: the figure takes those of the awards it draws from the view.
+    wanted = recipient_columns(view.money, lang, purposes=False) | {C.ROOT_PROGRAMME_ID}
     wanted.update(("root_programme_name", "root_programme_name_en", f"root_programme_name_{lang}"))
     awards = view.lazy_awards
     return awards.coded([name for name in awards.names if name in wanted])
@@ -145,7 +147,7 @@ def _funding(view: FilteredView) -> pd.DataFrame:
 
 def _money_builder(builder: Callable[..., go.Figure]) -> Builder:
     """A builder taking the view's money choice and language, in the registry's (rows, money, lang) form."""
-    return lambda rows, money, lang: builder(rows, money=money, lang=lang)
+    return lambda rows, money, lang, **whole: builder(rows, money=money, lang=lang, **whole)
 
 
 COMPUTE_KINDS = (SupportKind.COMPUTE_SUBSIDY.value, SupportKind.PUBLIC_COMPUTE.value)
@@ -251,16 +253,17 @@ def draw(chart: Chart, prepared: Prepared, view: FilteredView) -> list[Drawn]:
     t = Translator(view.state.lang)
     lang, money = view.state.lang, view.money
     rows = chart.select(view)
+    whole = {} if chart.rows_of is None else {"whole": chart.rows_of(view)}
     if chart.split is None:
         heading = t(chart.heading) if chart.heading else None
         intro = t(chart.lead[1]) if chart.lead else None
-        figure = chart.build(rows, money, lang)
+        figure = chart.build(rows, money, lang, **whole)
         return [Drawn(chart.key, figure, _table(chart, figure, rows, view), heading, chart.lead is not None, intro)]
     drawn = []
     groups = chart.split(rows, view)
     shown = groups[: chart.limit] if chart.limit is not None else groups
     for suffix, heading, part in shown:
-        figure = chart.build(part, money, lang)
+        figure = chart.build(part, money, lang, **whole)
         drawn.append(
             Drawn(
                 f"{chart.prefix or chart.key}-{suffix}",
