@@ -60,9 +60,8 @@ class Vocabulary:
 class Decoded:
     state: ViewState
     ignored: list[str] = field(default_factory=list)  # "param=value: why" lines for the notice
-    extra: dict[str, str] = field(
-        default_factory=dict
-    )  # parameters other modules own (present, every, data, live, table)
+    # Parameters other modules own (present, every, data, live, key, table).
+    extra: dict[str, str] = field(default_factory=dict)
 
 
 def encode(state: ViewState, default: ViewState | None = None) -> dict[str, str]:
