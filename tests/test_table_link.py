@@ -68,6 +68,14 @@ def test_a_click_names_the_table_in_the_link_and_the_awards_leave_it() -> None:
     _control(at).set_value("awards")
     at.run()
     assert _link(at) == {"country": "JP"}
+    # A second click on the chosen table unselects it: the awards are shown, and chosen.
+    _control(at).set_value("market_shares")
+    at.run()
+    _control(at).set_value(None)
+    at.run()
+    assert not at.exception, at.exception
+    assert _control(at).value == "awards"
+    assert _link(at) == {"country": "JP"}
 
 
 def test_a_changed_link_changes_the_table_shown() -> None:

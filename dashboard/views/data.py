@@ -37,11 +37,9 @@ tables = {
 
 st.subheader(t("data.table"))
 # The table shown is in the link (``table=``, none for the awards): a link opens it, and a click names it there.
+# The link is followed on every run (a click has already put its table there, so a new link is all that differs).
 ss = st.session_state
-linked = ss.setdefault("_extra_params", {}).get("table", DATA_TABLES[0])
-if ss.get("_table_param") != linked or "table" not in ss:  # a link opened or followed, or the page entered
-    ss["table"] = linked
-ss["_table_param"] = linked
+ss["table"] = ss.setdefault("_extra_params", {}).get("table", DATA_TABLES[0])
 
 
 def _table_chosen() -> None:
@@ -51,7 +49,6 @@ def _table_chosen() -> None:
         extra.pop("table", None)
     else:
         extra["table"] = chosen
-    ss["_table_param"] = chosen
 
 
 which = (
