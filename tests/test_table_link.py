@@ -115,3 +115,11 @@ def test_decoding_keeps_the_tables_the_page_has(prepared: Prepared) -> None:
     assert not decode({"table": "awards"}, words).ignored
     wrong = decode({"table": "x" * 300}, words)
     assert wrong.extra == {} and len(wrong.ignored) == 1 and wrong.ignored[0].startswith("table=")
+
+
+def test_the_links_tables_are_the_pages_tables_in_its_order() -> None:
+    """``DATA_TABLES`` (what a link may name) and the page's own list of tables never drift apart."""
+    from aifunding.i18n import Translator
+
+    t = Translator("en")
+    assert _control(_opened()).options == [t(f"table.{name}") for name in DATA_TABLES]

@@ -36,8 +36,8 @@ tables = {
 }
 
 st.subheader(t("data.table"))
-# The table shown is in the link (``table=``, none for the awards): a link opens it, and a click names it there.
-# The link is followed on every run (a click has already put its table there, so a new link is all that differs).
+# The table shown is in the link (``table=``, none for the awards), followed on every run: a click has already
+# put its table there (``_table_chosen``), so only a new link makes a difference.
 ss = st.session_state
 ss["table"] = ss.setdefault("_extra_params", {}).get("table", DATA_TABLES[0])
 
