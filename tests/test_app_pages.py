@@ -222,6 +222,29 @@ def test_companies_draw_a_joint_project_as_one_bar() -> None:
     assert "RUTILEA" not in bars
 
 
+@pytest.mark.parametrize("country", [None, "JP", "KR"])
+def test_companies_list_every_award_in_view_without_an_amount(bundled: Package, country: str | None) -> None:
+    """Awards no chart can draw are listed under the charts: each one in view, not only those a chart drew."""
+    awards, programmes = bundled.frame("awards"), bundled.frame("programmes")
+    countries = awards["programme_id"].map(dict(zip(programmes["id"], programmes["country_id"], strict=True)))
+    expected = awards[awards["amount"].isna() & ((countries == country) if country else True)]
+    assert len(expected) > 0
+    at = open_page("companies", **({"country": country} if country else {}))
+    assert not at.exception
+    assert EN("companies.unpublished") in [shown(h.value) for h in at.subheader]
+    listed = table(at, "Project", "Programme", "Announced", "Purpose", "Sources")
+    assert sorted(listed["Purpose"]) == sorted(expected["purpose_en"])
+
+
+def test_companies_chart_of_awards_without_amounts_says_so_not_that_nothing_matches() -> None:
+    at = open_page("companies", country="KR")  # South Korea's five awards have no published amount
+    assert not at.exception
+    figure = charts(at)["recipients"]
+    (note,) = [a["text"] for a in figure["layout"]["annotations"]]
+    assert note == title(figure) == "None of the 5 awards in view has an amount to chart."
+    assert len(table(at, "Project", "Programme", "Announced", "Purpose", "Sources")) == 5
+
+
 def test_companies_organisation_filter_is_described() -> None:
     at = open_page("companies")
     at.multiselect(key="w_org").set_value(["sakura-internet"]).run()

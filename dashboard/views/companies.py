@@ -2,9 +2,11 @@
 
 import streamlit as st
 
-from aifunding.figures.presentation import unpublished_awards
+from aifunding.figures.presentation import awards_table, unpublished_awards
+from aifunding.figures.worded import view_awards
 
 from ui.blocks import page_charts, paged_table
+from ui.loading import memo
 from ui.page import end_page, start
 from ui.state import translator
 from ui.text import empty_notice
@@ -14,11 +16,20 @@ t = translator()
 if view.award_count == 0:
     empty_notice()
     end_page()
-drawn = page_charts(prepared, view, "companies")
+page_charts(prepared, view, "companies")
 
-# The rows behind the all-recipient chart: every award in view, worded.
-rows = drawn["recipients"][0].rows
-unpublished = unpublished_awards(rows, view.money, view.state.lang)
+# The awards in view that no chart can draw, having no amount: found among every award in view (the
+# charts' rows hold only what they drew), worded a page at a time, and kept with the view's charts so a
+# rerun of the same view words none of its page again.
+unpublished = memo(
+    view,
+    "unpublished",
+    lambda: unpublished_awards(
+        view_awards(view, lambda rows: awards_table(rows, prepared.package, money=view.money, lang=view.state.lang)),
+        view.money,
+        view.state.lang,
+    ),
+)
 if len(unpublished):
     st.subheader(t("companies.unpublished"))
     paged_table(unpublished, key="unpublished", download="awards-without-amount")

@@ -214,7 +214,9 @@ def build_recipient_figure(
     # added up.
     positions = amount_positions(read, value_column, currency_column)
     if not len(positions):
-        return empty_figure(t("common.empty"), filename="awards-by-recipient")
+        # Awards in view with no amount (none published, or none converted) are not "nothing matches": say so.
+        empty = t("chart.recipient.no_amounts", n=len(awards)) if len(awards) else t("common.empty")
+        return empty_figure(empty, filename="awards-by-recipient")
     currency = read[currency_column].iloc[positions[0]]
     amounts = read[value_column].to_numpy(dtype=object)[positions]
     values = pd.Series(floats(read, value_column)[positions])
