@@ -15,7 +15,7 @@ from aifunding.figures.worded import Worded, view_awards
 
 from ui.blocks import download_row, full_download_row, paged_table
 from ui.engine import recipient_totals
-from ui.loading import served
+from ui.loading import memo, served
 from ui.own_data import accept, upload_controls
 from ui.page import start
 from ui.state import translator
@@ -25,13 +25,26 @@ prepared, view = start("data")
 t = translator()
 lang = view.state.lang
 # Worded a page at a time: the awards of a large view are worded only as far as someone reads them.
-# Each table is made only when chosen: the recipients' totals are a query on the analytical engine.
+# Each table is made only when chosen, and kept with the view, so a rerun words no page it has worded;
+# the recipients' totals are a query on the analytical engine (which says so itself when it fails).
 tables = {
-    "awards": lambda: view_awards(view, lambda rows: awards_table(rows, prepared.package, money=view.money, lang=lang)),
-    "programmes": lambda: Worded(
-        view.programmes, lambda rows: programmes_table(rows, prepared.package, money=view.money, lang=lang)
+    "awards": lambda: memo(
+        view,
+        "data-awards",
+        lambda: view_awards(view, lambda rows: awards_table(rows, prepared.package, money=view.money, lang=lang)),
     ),
-    "market_shares": lambda: Worded(view.market_shares, lambda rows: shares_table(rows, prepared.package, lang=lang)),
+    "programmes": lambda: memo(
+        view,
+        "data-programmes",
+        lambda: Worded(
+            view.programmes, lambda rows: programmes_table(rows, prepared.package, money=view.money, lang=lang)
+        ),
+    ),
+    "market_shares": lambda: memo(
+        view,
+        "data-market-shares",
+        lambda: Worded(view.market_shares, lambda rows: shares_table(rows, prepared.package, lang=lang)),
+    ),
     "recipients": lambda: recipient_totals(prepared, view),
 }
 

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from aifunding import markup
+from aifunding.analysis.view import remembered
 from aifunding.figures.presentation import caveats_table, column, method_markdown, sources_table
 
 from ui.blocks import paged_table
@@ -12,17 +13,20 @@ from ui.state import translator
 prepared, view = start("sources")
 t = translator()
 link = column("link", t.lang)
+# Neither table depends on the filters: each is made once per package load and language, not on every rerun.
+sources = remembered(prepared, ("sources-table", t.lang), lambda: sources_table(prepared.package, t.lang))
+caveats = remembered(prepared, ("caveats-table", t.lang), lambda: caveats_table(prepared.package, t.lang))
 
 st.subheader(t("sources.list"))
 paged_table(
-    sources_table(prepared.package, t.lang),
+    sources,
     key="sources",
     download="sources",
     column_config={link: st.column_config.LinkColumn(link)},
 )
 
 st.subheader(t("sources.caveats"))
-paged_table(caveats_table(prepared.package, t.lang), key="caveats", download="caveats")
+paged_table(caveats, key="caveats", download="caveats")
 
 st.subheader(t("sources.method"))
 st.markdown(method_markdown(t.lang))
