@@ -215,6 +215,28 @@ def test_to_dict_hands_out_a_copy() -> None:
     assert figure_meta(fig) == {"row_ids": ["a"]}
 
 
+def test_a_value_checked_before_is_taken_as_plotly_takes_it_again() -> None:
+    """Scalars and small objects of them are checked by plotly once per validator: the same value of another type
+    (12, then 12.0; True, then 1) is checked on its own, and nothing made for one figure is another's."""
+    for size in (12, 12.0, 12, 12.0):
+        spec = {"data": [{"type": "bar", "x": [1], "textfont": {"size": size}}], "layout": {"font": {"size": size}}}
+        assert fast_json(spec) == plotly_json(spec)
+    for visible in (True, 1, "legendonly", True):
+        assert outcome(fast_json, {"data": [{"type": "bar", "visible": visible}]}) == outcome(
+            plotly_json, {"data": [{"type": "bar", "visible": visible}]}
+        )
+    # A colour scale named by a scalar is a list plotly makes for each figure: changing one changes no other.
+    spec = {"data": [{"type": "bar", "marker": {"colorscale": "Viridis", "color": [1, 2]}}]}
+    first, second = plain_figure(spec), plain_figure(spec)
+    first["data"][0]["marker"]["colorscale"].clear()
+    assert second["data"][0]["marker"]["colorscale"] == plain_figure(spec)["data"][0]["marker"]["colorscale"] != []
+    font = {"data": [{"type": "bar", "textfont": {"size": 11, "color": "#fff"}}]}
+    first, second = plain_figure(font), plain_figure(font)
+    first["data"][0]["textfont"]["size"] = 99
+    assert second["data"][0]["textfont"] == {"size": 11, "color": "#fff"}
+    assert fast_json(font) == plotly_json(font)
+
+
 def test_a_figure_shared_by_sessions_is_made_once_when_several_threads_use_it_at_once() -> None:
     """A figure is shared by every session showing its view: a presenter and a follower on the same slide
     copy it at the same moment while something else makes it into plotly's objects; each gets the whole

@@ -81,6 +81,8 @@ def _value(validator: Any, value: Any) -> Any:
             value = {"text": value}
         if not isinstance(value, dict):
             raise Unsupported(f"{validator.plotly_name}: {type(value).__name__}")
+        if all(type(item) in _CHECKABLE for item in value.values()):
+            return _checked_object(validator, value)
         return _object(validator.data_class, value) or None
     if isinstance(validator, CompoundArrayValidator):
         if not isinstance(value, list | tuple) or not all(isinstance(item, dict) for item in value):
@@ -90,9 +92,53 @@ def _value(validator: Any, value: Any) -> Any:
         plain = _plain_array(value)
         if plain is not None:
             return plain
+    if type(value) in _CHECKABLE:
+        return _checked(validator, value)
     coerced = validator.validate_coerce(value)
     # A value plotly keeps as given (a dict in ``meta``) is copied: the spec is never changed here.
     return _copied(coerced) if coerced is value and isinstance(value, dict | list) else coerced
+
+
+# Scalars a validator has already taken, by validator, type and value (True, 1 and 1.0 are kept apart), with what
+# it made of them: the charts of one view set the same anchors, colours, sizes and flags hundreds of times (every
+# annotation, every trace), and a validator's answer for a scalar is always the same. Errors are never kept.
+_CHECKABLE = frozenset({str, int, float, bool})
+_CHECKED: dict[tuple[Any, type, Any], Any] = {}
+KEPT_CHECKS = 20_000
+
+
+def _checked(validator: Any, value: Any) -> Any:
+    """``validator.validate_coerce(value)`` for a scalar, asked of plotly once per validator and value."""
+    key = (validator, type(value), value)
+    try:
+        return _CHECKED[key]
+    except KeyError:
+        pass
+    coerced = validator.validate_coerce(value)
+    if type(coerced) not in _CHECKABLE:
+        return coerced  # a scalar plotly makes into a list (a colour scale's name): each figure its own
+    if len(_CHECKED) >= KEPT_CHECKS:
+        _CHECKED.clear()  # names and amounts vary without end; anchors and colours come back at once
+    _CHECKED[key] = coerced
+    return coerced
+
+
+def _checked_object(validator: Any, value: dict[str, Any]) -> dict[str, Any] | None:
+    """``_object`` of a small object of scalars (a font, a marker's colour, a title's pad), made once per validator and value.
+
+    Each is a copy: what one figure holds is never another's.
+    """
+    key = (validator, *((name, type(item), item) for name, item in value.items()))
+    try:
+        made = _CHECKED[key]
+    except KeyError:
+        made = _object(validator.data_class, value) or None
+        if made is not None and not all(type(item) in _CHECKABLE for item in made.values()):
+            return made
+        if len(_CHECKED) >= KEPT_CHECKS:
+            _CHECKED.clear()
+        _CHECKED[key] = made
+    return None if made is None else dict(made)
 
 
 # Values plotly's data-array validator passes through as they are (``to_scalar_or_list`` of each is itself).
@@ -191,8 +237,12 @@ def _copied(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def plain_figure(spec: dict[str, Any]) -> dict[str, Any]:
-    """``go.Figure(spec).to_dict()`` for a spec of plain data (``{"data": [...], "layout": {...}}``)."""
+def plain_figure(spec: dict[str, Any], *, own_template: bool = True) -> dict[str, Any]:
+    """``go.Figure(spec).to_dict()`` for a spec of plain data (``{"data": [...], "layout": {...}}``).
+
+    Without ``own_template`` the default template (some 700 values) is the one every figure shares, not a copy:
+    for a caller that copies what it hands out, as :class:`Figure` does.
+    """
     try:
         if set(spec) - {"data", "layout"}:
             raise Unsupported(f"figure keys {sorted(spec)}")
@@ -209,7 +259,7 @@ def plain_figure(spec: dict[str, Any]) -> dict[str, Any]:
         # Set last, as go.Figure sets it once the layout is in.
         template = _default_template()
         if template is not None:
-            layout["template"] = _copied(template)
+            layout["template"] = _copied(template) if own_template else template
     return result
 
 
@@ -229,7 +279,7 @@ class Figure(go.Figure):
         # go.Figure.__init__ is deferred: it is the validation this class exists to skip.
         spec = {k: v for k, v in spec.items() if k not in ("_grid_str", "_grid_ref")}
         self.__dict__["_spec"] = spec
-        self.__dict__["_plain"] = plain_figure(spec)
+        self.__dict__["_plain"] = plain_figure(spec, own_template=False)  # to_dict hands out a copy
 
     def __getattr__(self, name: str) -> Any:
         # Reached only for what is not set yet: plotly's own state, made on first use. A figure is shared
