@@ -124,7 +124,7 @@ def _checked(validator: Any, value: Any) -> Any:
 
 
 def _checked_object(validator: Any, value: dict[str, Any]) -> dict[str, Any] | None:
-    """``_object`` of a small object of scalars (a font, a marker's colour, a title's pad), made once per validator and value.
+    """``_object`` of a small object of scalars (a font, a marker's colour), made once per validator and value.
 
     Each is a copy: what one figure holds is never another's.
     """
