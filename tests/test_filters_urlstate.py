@@ -251,6 +251,22 @@ def test_a_filter_returns_a_subset(prepared: Prepared, data: st.DataObject) -> N
 
 @SETTINGS
 @given(data=st.data())
+def test_a_view_shows_the_milestones_of_its_programmes_and_awards(prepared: Prepared, data: st.DataObject) -> None:
+    view = apply_view(prepared, ViewState(**draw_filters(data, prepared)))
+    programmes, awards = ids(view.programmes), ids(view.awards)
+    milestones = prepared.milestones
+    expected = {
+        milestone
+        for milestone, programme, award in zip(
+            milestones["id"], milestones["programme_id"], milestones["award_id"], strict=True
+        )
+        if programme in programmes or award in awards
+    }
+    assert ids(view.milestones) == expected
+
+
+@SETTINGS
+@given(data=st.data())
 def test_adding_a_filter_never_adds_rows(prepared: Prepared, data: st.DataObject) -> None:
     # The same state with and without one of its filters.
     changes = draw_filters(data, prepared)

@@ -406,9 +406,15 @@ def apply_view(prepared: Prepared, state: ViewState, kind_labels: Mapping[str, s
     if state.countries:
         shares = shares[shares["country_id"].isin(state.countries)]
     milestones = prepared.milestones
+    # The awards milestones name are found among the prepared awards once per package; a view keeps those of
+    # them it shows, rather than taking every award id in view to look a few up.
+    named_rows, named_ids = remembered(
+        prepared, "milestone-award-rows", lambda: _rows_named(awards["id"], prepared.milestones["award_id"])
+    )
+    shown_ids = set(named_ids[award_keep.to_numpy(dtype=bool)[named_rows]].tolist())
     milestones = milestones[
         _found_in(milestones["programme_id"], shown_programmes["id"])
-        | _found_in(milestones["award_id"], awards["id"].take(award_rows))
+        | pd.Series(isin_texts(milestones["award_id"], shown_ids), index=milestones.index)
     ]
     return FilteredView(
         prepared.package,
@@ -420,6 +426,13 @@ def apply_view(prepared: Prepared, state: ViewState, kind_labels: Mapping[str, s
         undated,
         phrases,
     )
+
+
+def _rows_named(ids: pd.Series, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The positions in ``ids`` of the ids ``values`` name, and those ids (as texts)."""
+    wanted = values.dropna().unique().tolist()
+    rows = np.flatnonzero(isin_texts(ids, wanted)) if wanted else np.array([], dtype=np.intp)
+    return rows, ids.take(rows).to_numpy(dtype=object)
 
 
 def _found_in(values: pd.Series, ids: pd.Series) -> pd.Series:
