@@ -150,3 +150,45 @@ def test_recipient_charts_take_the_purposes_they_draw_from_the_view(
     for drawn, (_, _, part) in zip(families, parts, strict=True):
         whole_rows = every.loc[part.index]
         assert drawn.figure.to_dict() == build_recipient_figure(whole_rows, money=view.money, lang=state.lang).to_dict()
+
+
+def test_a_programme_chart_is_drawn_once_for_the_views_that_give_it_the_same_awards(
+    generated_prepared: Prepared,
+) -> None:
+    """A programme's chart depends on its awards in view (and the money, the language) alone: another view that
+    gives the programme the same awards shows the same figure, not one drawn again; one that changes them does not."""
+    from aifunding.figures.companies import build_recipient_figure
+    from aifunding.figures.presentation import kind_labels
+
+    prepared = generated_prepared
+
+    def families(state: ViewState) -> dict[str, tuple[object, dict]]:
+        view = apply_view(prepared, state, kind_labels(state.lang))
+        every = view.lazy_awards.columns(view.lazy_awards.names)
+        parts = registry.RECIPIENT_FAMILIES.split(registry.RECIPIENT_FAMILIES.select(view), view)
+        drawn = draw(registry.RECIPIENT_FAMILIES, prepared, view)
+        out = {}
+        for shown, (root, _, part) in zip(drawn, parts[: registry.MAX_FAMILIES], strict=True):
+            fresh = build_recipient_figure(every.loc[part.index], money=view.money, lang=state.lang).to_dict()
+            assert shown.figure.to_dict() == fresh, root  # shared or not, each is its own awards' figure
+            out[root] = (shown.figure, set(every["id"].loc[part.index]))
+        return out
+
+    japan = families(ViewState(countries=("JP",)))
+    wider = families(ViewState(countries=("JP", "GB", "US")))
+    shared = [root for root in japan if root in wider]
+    assert shared, "a Japanese programme is among the wider view's largest"
+    for root in shared:
+        assert japan[root][1] == wider[root][1]
+        assert wider[root][0] is japan[root][0], root
+    # Another language, another currency, or fewer of the programme's awards: drawn for that view.
+    for state in (
+        ViewState(countries=("JP",), lang="ja"),
+        ViewState(countries=("JP",), currency="USD"),
+        ViewState(countries=("JP",), date_from=datetime.date(2025, 1, 1)),
+    ):
+        other = families(state)
+        for root in set(other) & set(japan):
+            if state.date_from is not None and other[root][1] == japan[root][1]:
+                continue  # every award of this programme is dated after the cut: the same awards
+            assert other[root][0] is not japan[root][0], (state, root)

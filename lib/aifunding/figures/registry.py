@@ -14,15 +14,17 @@ package's rows.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from aifunding import columns as C
 from aifunding.analysis.metrics import localized
-from aifunding.analysis.view import FilteredView, Prepared, apply_view
+from aifunding.analysis.view import FilteredView, Prepared, apply_view, remembered
 from aifunding.analysis.view_awards import ViewAwards
 from aifunding.data.vocabulary import Level, SupportKind
 from aifunding.figures.companies import build_recipient_figure, recipient_columns
@@ -263,7 +265,7 @@ def draw(chart: Chart, prepared: Prepared, view: FilteredView) -> list[Drawn]:
     groups = chart.split(rows, view)
     shown = groups[: chart.limit] if chart.limit is not None else groups
     for suffix, heading, part in shown:
-        figure = chart.build(part, money, lang, **whole)
+        figure = _part_figure(chart, prepared, view, suffix, part, whole)
         drawn.append(
             Drawn(
                 f"{chart.prefix or chart.key}-{suffix}",
@@ -293,3 +295,22 @@ def _table(chart: Chart, figure: go.Figure, rows: pd.DataFrame, view: FilteredVi
 def page_charts(page: str | Page) -> tuple[Chart, ...]:
     """The charts of a page, by its key or itself."""
     return (PAGES_BY_KEY[page] if isinstance(page, str) else page).charts
+
+
+def _part_figure(
+    chart: Chart, prepared: Prepared, view: FilteredView, suffix: str, part: pd.DataFrame, whole: dict[str, ViewAwards]
+) -> go.Figure:
+    """The figure of one part of a split chart of awards, shared by every view that gives the part the same awards.
+
+    A programme's recipient chart depends on its awards in view alone (with the money and the language): Japan's
+    programmes draw the same charts in a view of Japan as in one of Japan and the US, so a filter change draws
+    again only the programmes whose awards it changes. The awards are named by their rows in the package.
+    """
+    lang, money = view.state.lang, view.money
+    if chart.rows_of is None:
+        return chart.build(part, money, lang, **whole)
+    award_rows, positions = view.selection.award_rows, part.index.to_numpy()
+    rows = np.ascontiguousarray(positions if award_rows is None else award_rows[positions], dtype=np.int64)
+    awards = (len(rows), hashlib.blake2b(rows.tobytes(), digest_size=16).digest())
+    key = ("part-figure", chart.key, suffix, lang, view.state.fx, awards)
+    return remembered(prepared, key, lambda: chart.build(part, money, lang, **whole))
