@@ -118,3 +118,40 @@ def test_whole_number_keys_group_as_the_same_keys_as_objects(rows: list) -> None
     expected = row_by_row(keys, values, kinds)
     assert ["abc"[int(code) // 7] for code in got] == list(expected)
     assert exactly({"abc"[int(code) // 7]: sums for code, sums in got.items()}) == exactly(expected)
+
+
+def as_float(amount: object) -> float:
+    """What a package keeps beside each amount: its float, NaN where there is none."""
+    if isinstance(amount, Decimal):
+        return float(amount)
+    return float("nan") if amount is None else float(amount)  # type: ignore[arg-type]
+
+
+# Past the float range, -0 and tiny negatives (floats of -0.0): the floats must not answer for these.
+edge_amounts = st.one_of(
+    amounts, st.just(Decimal("1e400")), st.just(Decimal("-0")), st.just(Decimal("-1e-400")), st.just(Decimal("Inf"))
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", None]), edge_amounts, bases), max_size=40))
+def test_floats_and_coded_bases_give_the_same_sums(rows: list) -> None:
+    """With each amount's float beside it and the bases as a categorical (as the Companies chart passes them)."""
+    keys, values, kinds = ([row[i] for row in rows] for i in range(3))
+    floats = np.array([as_float(value) for value in values], dtype=float)
+    coded = pd.Categorical(kinds, categories=["target", "up_to", "exact", "about", "at_least", "up_to_about", "spare"])
+    expected = row_by_row(keys, values, kinds)
+    for got in (
+        split_by_basis_groups(keys, values, kinds, floats=floats),
+        split_by_basis_groups(keys, values, coded),
+        split_by_basis_groups(keys, values, coded, floats=floats),
+    ):
+        assert list(got) == list(expected)
+        assert exactly(got) == exactly(expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(edge_amounts, max_size=10))
+def test_floats_answer_for_a_column_exactly_when_each_amount_is_plain(values: list) -> None:
+    each = all(type(a) is Decimal and a.is_finite() and not a.is_signed() for a in values)
+    assert _plain_decimals(values, np.array([as_float(v) for v in values], dtype=float)) == each

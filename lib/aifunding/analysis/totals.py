@@ -66,7 +66,9 @@ def basis_parts(row: Mapping[Any, Any]) -> dict[str, Decimal]:
     return parts
 
 
-def split_by_basis_groups(keys: Any, amounts: Any, bases: Any) -> dict[Any, dict[str, Decimal]]:
+def split_by_basis_groups(
+    keys: Any, amounts: Any, bases: Any, *, floats: np.ndarray | None = None
+) -> dict[Any, dict[str, Decimal]]:
     """:func:`split_by_basis` of each group of rows sharing a key, keys in order of first appearance.
 
     The same sums as adding each group's pairs one by one, without a Python step per row: each kind
@@ -75,19 +77,20 @@ def split_by_basis_groups(keys: Any, amounts: Any, bases: Any) -> dict[Any, dict
     that sum is exact every partial sum of the row-by-row addition was exact too and both give the
     same Decimal (value and exponent). Anything else (a float, a negative amount, a rounded sum)
     goes row by row. Keys given as an integer array (codes, every row in a group) are grouped as machine
-    integers; any others as Python objects.
+    integers; any others as Python objects. Bases may come as a ``pd.Categorical`` (grouped by its codes);
+    ``floats``, each amount as a float if the caller has them, check the amounts' signs in one vector pass.
     """
     whole_numbers = isinstance(keys, np.ndarray) and keys.dtype.kind in "iu"
     codes, uniques = pd.factorize(keys if whole_numbers else np.asarray(keys, dtype=object))
     amounts = np.asarray(amounts, dtype=object)
-    bases = np.asarray(bases, dtype=object)
     # A missing key is no group (as in groupby).
     grouped = codes >= 0
     if not grouped.any():
         return {}
     # Checked once for the whole column (the usual case): then no group checks its own, nor loops over its kinds.
-    if _plain_decimals(amounts[grouped].tolist()):
+    if _plain_decimals(amounts[grouped].tolist(), None if floats is None else np.asarray(floats)[grouped]):
         return _plain_groups(codes, uniques, amounts, bases)
+    bases = _objects(bases)
     # Rows in key order, each group's rows in their own order.
     order = np.argsort(codes, kind="stable")
     order = order[codes[order] >= 0]
@@ -98,13 +101,27 @@ def split_by_basis_groups(keys: Any, amounts: Any, bases: Any) -> dict[Any, dict
     return result
 
 
-def _plain_decimals(amounts: list[Any]) -> bool:
-    """Whether every amount is a finite, non-negative ``Decimal`` (each checked by a C loop, not a Python step)."""
-    return (
-        set(map(type, amounts)) <= {Decimal}
-        and all(map(Decimal.is_finite, amounts))
-        and not any(map(Decimal.is_signed, amounts))
-    )
+def _objects(bases: Any) -> np.ndarray:
+    """Bases as an object array, a missing one as None (a ``pd.Categorical``'s too)."""
+    if isinstance(bases, pd.Categorical):
+        values = np.asarray(bases, dtype=object)
+        values[bases.codes < 0] = None
+        return values
+    return np.asarray(bases, dtype=object)
+
+
+def _plain_decimals(amounts: list[Any], floats: np.ndarray | None = None) -> bool:
+    """Whether every amount is a finite, non-negative ``Decimal`` (each checked by a C loop, not a Python step).
+
+    With ``floats`` (``float(amount)`` of each), finite unsigned floats answer for the Decimals: an infinite
+    or NaN Decimal, or one past the float range, is not a finite float, and a negative Decimal, or -0, is a
+    float with its sign bit set. Otherwise (or when they do not answer yes) each Decimal is asked.
+    """
+    if not set(map(type, amounts)) <= {Decimal}:
+        return False
+    if floats is not None and np.isfinite(floats).all() and not np.signbit(floats).any():
+        return True
+    return all(map(Decimal.is_finite, amounts)) and not any(map(Decimal.is_signed, amounts))
 
 
 def _plain_groups(codes: np.ndarray, uniques: Any, amounts: np.ndarray, bases: np.ndarray) -> dict[Any, Any]:
@@ -114,10 +131,11 @@ def _plain_groups(codes: np.ndarray, uniques: Any, amounts: np.ndarray, bases: n
     """
     names = list(BASIS_CLASSES)
     # Each row's basis as its place in BASIS_CLASSES (-1: a target or no basis, never added), tested once per value.
-    kinds_of, found = pd.factorize(bases)
+    kinds_of, found = pd.factorize(bases if isinstance(bases, pd.Categorical) else np.asarray(bases, dtype=object))
     kinds = np.array([next((i for i, name in enumerate(names) if v == name), -1) for v in found] + [-1])[kinds_of]
     rows = np.flatnonzero((codes >= 0) & (kinds >= 0))
-    rows = rows[np.lexsort((kinds[rows], codes[rows]))]  # stable: each run keeps its rows' order
+    # By key, then kind, as one integer; stable, so each run keeps its rows' order.
+    rows = rows[np.argsort(codes[rows].astype(np.int64) * len(names) + kinds[rows], kind="stable")]
     keys, kinds = codes[rows], kinds[rows]
     starts = np.flatnonzero(np.diff(keys, prepend=-1) | np.diff(kinds, prepend=-1)).tolist()
     ends = [*starts[1:], len(rows)] if starts else []
@@ -135,7 +153,7 @@ def _plain_groups(codes: np.ndarray, uniques: Any, amounts: np.ndarray, bases: n
                     sums[BASIS_CLASSES[basis]] = sum(values[start:end], sums.get(BASIS_CLASSES[basis], Decimal(0)))
         except Rounded:
             positions = np.flatnonzero(codes == key)
-            result[uniques[key]] = split_by_basis(zip(amounts[positions], bases[positions], strict=True))
+            result[uniques[key]] = split_by_basis(zip(amounts[positions], _objects(bases)[positions], strict=True))
             continue
         if any(basis == Basis.UP_TO_ABOUT for basis, _, _ in runs):
             sums["up_to_about"] = sums.pop("up_to")

@@ -328,7 +328,9 @@ def build_recipient_figure(
         for key, sums in split_by_basis_groups(
             keys[named],
             amounts[named],
-            np.asarray([*bases, None], dtype=object)[basis_codes[positions[named]]],  # code -1: no basis
+            # Coded as the bases found (code -1: none); plain texts, as a categorical's own categories may be more.
+            pd.Categorical.from_codes(basis_codes[positions[named]], categories=pd.Index(list(bases), dtype=object)),
+            floats=values.to_numpy()[named],
         ).items()
     }
     top_total = composition[top]
