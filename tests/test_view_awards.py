@@ -120,8 +120,8 @@ def test_the_companies_charts_from_a_few_columns_are_the_charts_from_whole_frame
         # The awards with no amount, under the page's charts, from the rows behind the all-recipient chart.
         (old_recipients,) = draw(whole_frame(page_charts("companies")[0]), prepared, first_way)
         assert_same_rows(
-            unpublished_awards(drawn["recipients"][0].rows, view.money, shown.lang),
-            unpublished_awards(old_recipients.rows, view.money, shown.lang),
+            unpublished_awards(drawn["recipients"][0].rows, shown.lang),
+            unpublished_awards(old_recipients.rows, shown.lang),
         )
 
 

@@ -26,7 +26,6 @@ unpublished = memo(
     "unpublished",
     lambda: unpublished_awards(
         view_awards(view, lambda rows: awards_table(rows, prepared.package, money=view.money, lang=view.state.lang)),
-        view.money,
         view.state.lang,
     ),
 )

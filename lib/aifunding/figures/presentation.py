@@ -133,10 +133,14 @@ def recipient_totals_table(totals: pd.DataFrame, lang: str = "en") -> pd.DataFra
     return table
 
 
-def unpublished_awards(rows: Worded, money: Money = ORIGINAL, lang: str = "en") -> Worded:
-    """The awards of ``rows`` (worded by :func:`awards_table` in ``lang``) with no amount, in fewer columns."""
+def unpublished_awards(rows: Worded, lang: str = "en") -> Worded:
+    """The awards of ``rows`` (worded by :func:`awards_table` in ``lang``) whose amount was never published.
+
+    Asked of the published amount whatever the currency shown: an award published but not converted
+    (no rate for its date) has an amount, and the chart's note counts it among those not converted.
+    """
     shown = [column(key, lang) for key in ("project", "programme", "announced", "purpose", "sources")]
-    return rows.where(rows.column(money.value_column).isna()).then(lambda table: table[shown])
+    return rows.where(rows.column("amount").isna()).then(lambda table: table[shown])
 
 
 def programmes_table(
