@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import pickle
 import sys
+import math
 import threading
 
 import numpy as np
@@ -221,6 +222,13 @@ def test_a_value_checked_before_is_taken_as_plotly_takes_it_again() -> None:
     for size in (12, 12.0, 12, 12.0):
         spec = {"data": [{"type": "bar", "x": [1], "textfont": {"size": size}}], "layout": {"font": {"size": size}}}
         assert fast_json(spec) == plotly_json(spec)
+    # 0.0 and -0.0 are equal but plotly keeps each sign: alone and inside a small object.
+    for zero in (0.0, -0.0, 0.0, -0.0):
+        spec = {"data": [{"type": "bar", "x": [1], "offset": zero}], "layout": {"annotations": [{"x": zero}]}}
+        assert fast_json(spec) == plotly_json(spec)
+        assert math.copysign(1.0, plain_figure(spec)["data"][0]["offset"]) == math.copysign(1.0, zero)
+        marker = {"data": [{"type": "bar", "x": [1], "marker": {"opacity": zero, "color": "#fff"}}]}
+        assert math.copysign(1.0, plain_figure(marker)["data"][0]["marker"]["opacity"]) == math.copysign(1.0, zero)
     for visible in (True, 1, "legendonly", True):
         assert outcome(fast_json, {"data": [{"type": "bar", "visible": visible}]}) == outcome(
             plotly_json, {"data": [{"type": "bar", "visible": visible}]}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import inspect
 import itertools
+import math
 import threading
 from typing import Any
 
@@ -102,14 +103,22 @@ def _value(validator: Any, value: Any) -> Any:
 # Scalars a validator has already taken, by validator, type and value (True, 1 and 1.0 are kept apart), with what
 # it made of them: the charts of one view set the same anchors, colours, sizes and flags hundreds of times (every
 # annotation, every trace), and a validator's answer for a scalar is always the same. Errors are never kept.
+# A float's sign is part of its key: 0.0 and -0.0 are equal, but plotly keeps each as given.
 _CHECKABLE = frozenset({str, int, float, bool})
 _CHECKED: dict[tuple[Any, type, Any], Any] = {}
 KEPT_CHECKS = 20_000
 
 
+def _as_key(value: Any) -> tuple[Any, ...]:
+    """A scalar as a key that tells apart what compares equal: its type, and a float's sign (0.0 and -0.0)."""
+    if type(value) is float:
+        return float, value, math.copysign(1.0, value)
+    return type(value), value
+
+
 def _checked(validator: Any, value: Any) -> Any:
     """``validator.validate_coerce(value)`` for a scalar, asked of plotly once per validator and value."""
-    key = (validator, type(value), value)
+    key = (validator, *_as_key(value))
     try:
         return _CHECKED[key]
     except KeyError:
@@ -128,7 +137,7 @@ def _checked_object(validator: Any, value: dict[str, Any]) -> dict[str, Any] | N
 
     Each is a copy: what one figure holds is never another's.
     """
-    key = (validator, *((name, type(item), item) for name, item in value.items()))
+    key = (validator, *((name, *_as_key(item)) for name, item in value.items()))
     try:
         made = _CHECKED[key]
     except KeyError:
