@@ -148,6 +148,9 @@ def test_taken_rows_give_a_column_and_keep_some_rows_as_the_rows_taken_whole(
     assert_same_rows(lazy.where(mask), whole.where(mask))
     assert_same_rows(lazy.with_ids(ids), whole.with_ids(ids))
     assert isinstance(lazy.with_ids(ids)._rows, Taken)  # still not taken
+    # A download takes every row, and keeps none of them: a table kept for reruns holds positions, not a copy.
+    pd.testing.assert_frame_equal(lazy.whole(), whole.whole())
+    assert isinstance(lazy._rows, Taken)
 
 
 def test_a_view_shares_its_columns_and_its_conversion_between_charts(prepared: Prepared) -> None:

@@ -66,9 +66,11 @@ class Worded:
 
     @property
     def rows(self) -> pd.DataFrame:
-        """Every plain row."""
+        """Every plain row. Taken rows are taken anew each time, not kept: a table kept with its view for
+        reruns then holds the positions of its rows, not a copy of every column of them (a download of a
+        view of a million awards would otherwise keep one)."""
         if isinstance(self._rows, Taken):
-            self._rows = self._rows.whole()
+            return self._rows.whole()
         return self._rows
 
     def __len__(self) -> int:
