@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from aifunding import columns as C
@@ -269,3 +269,32 @@ def test_names_coded_as_categoricals_draw_the_chart_their_texts_draw(
         plain = companies.build_recipient_figure(awards, lang=lang).to_dict()
         from_codes = companies.build_recipient_figure(coded(awards, data), lang=lang).to_dict()
     assert from_codes == plain
+
+
+# Whole amounts (most currencies'), some large enough that their sum passes 2**53, cents, and a missing one.
+summed_values = st.one_of(
+    st.integers(min_value=0, max_value=10**12).map(float),
+    st.integers(min_value=2**50, max_value=2**53).map(float),
+    st.floats(min_value=0, max_value=1e9, allow_nan=False).map(lambda v: round(v, 2)),
+    st.just(float("nan")),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(min_value=0, max_value=5), summed_values), max_size=60), st.booleans())
+# Where adding one after another differs from pandas' compensated sum: past 2**53, tenths, a missing value.
+@example([(0, 2.0**53), (0, 1.0), (0, 1.0)], True)
+@example([(1, 2.0**52 + 1), (1, 2.0**52 + 1), (1, 1.0)], True)
+@example([(2, 0.1)] * 10, False)
+@example([(0, 1.0), (0, float("nan")), (0, 2.0)], False)
+@example([(0, 3.0), (5, 4.0)], True)
+def test_group_sums_are_pandas_groupby_sums_bit_for_bit(rows: list, whole_only: bool) -> None:
+    """The chart ranks recipients by these sums: whichever way they are added, they are pandas' own floats."""
+    if whole_only:
+        rows = [(key, value) for key, value in rows if value == value and value == int(value)]
+    keys = np.array([key for key, _ in rows], dtype=np.intp)
+    values = np.array([value for _, value in rows], dtype=float)
+    present, sums = companies._group_sums(values, keys, 6)
+    expected = pd.Series(values).groupby(keys).sum()
+    assert present.tolist() == expected.index.tolist()
+    assert [v.hex() for v in sums.tolist()] == [v.hex() for v in expected.to_numpy(dtype=float).tolist()]
