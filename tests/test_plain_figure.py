@@ -9,9 +9,9 @@ random specs of the properties the builders use.
 from __future__ import annotations
 
 import copy
+import math
 import pickle
 import sys
-import math
 import threading
 
 import numpy as np

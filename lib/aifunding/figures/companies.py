@@ -206,11 +206,10 @@ def _group_sums(values: np.ndarray, keys: np.ndarray, groups: int) -> tuple[np.n
     ``np.bincount``: every partial sum is exact, so pandas' compensated sum gives the same floats. Anything
     else (cents, a converted amount, NaN) is added by pandas itself.
     """
-    if len(values) and (values == np.trunc(values)).all():  # NaN is never whole; infinity never adds below 2**53
-        if float(np.abs(values).sum()) < _EXACT_FLOATS:
-            counts = np.bincount(keys, minlength=groups)
-            present = np.flatnonzero(counts)
-            return present, np.bincount(keys, weights=values, minlength=groups)[present]
+    # NaN is never whole, and infinity never adds up below 2**53.
+    if len(values) and (values == np.trunc(values)).all() and float(np.abs(values).sum()) < _EXACT_FLOATS:
+        present = np.flatnonzero(np.bincount(keys, minlength=groups))
+        return present, np.bincount(keys, weights=values, minlength=groups)[present]
     added = pd.Series(values).groupby(keys).sum()
     return added.index.to_numpy(), added.to_numpy(dtype=float)
 
