@@ -137,7 +137,8 @@ def unpublished_awards(rows: Worded, lang: str = "en") -> Worded:
     """The awards of ``rows`` (worded by :func:`awards_table` in ``lang``) whose amount was never published.
 
     Asked of the published amount whatever the currency shown: an award published but not converted
-    (no rate for its date) has an amount, and the sentence above the charts counts it among the figures that could not be converted.
+    (no rate for its date) has an amount, and the sentence above the charts counts it among the figures
+    that could not be converted.
     """
     shown = [column(key, lang) for key in ("project", "programme", "announced", "purpose", "sources")]
     return rows.where(rows.column("amount").isna()).then(lambda table: table[shown])
