@@ -294,7 +294,9 @@ def test_group_sums_are_pandas_groupby_sums_bit_for_bit(rows: list, whole_only: 
         rows = [(key, value) for key, value in rows if value == value and value == int(value)]
     keys = np.array([key for key, _ in rows], dtype=np.intp)
     values = np.array([value for _, value in rows], dtype=float)
-    present, sums = companies._group_sums(values, keys, 6)
     expected = pd.Series(values).groupby(keys).sum()
-    assert present.tolist() == expected.index.tolist()
-    assert [v.hex() for v in sums.tolist()] == [v.hex() for v in expected.to_numpy(dtype=float).tolist()]
+    # Keys among 6 names, or among far more names than rows (a programme's chart of a package's names).
+    for groups in (6, 1000):
+        present, sums = companies._group_sums(values, keys, groups)
+        assert present.tolist() == expected.index.tolist()
+        assert [v.hex() for v in sums.tolist()] == [v.hex() for v in expected.to_numpy(dtype=float).tolist()]
