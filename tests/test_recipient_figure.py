@@ -277,6 +277,7 @@ summed_values = st.one_of(
     st.integers(min_value=2**50, max_value=2**53).map(float),
     st.floats(min_value=0, max_value=1e9, allow_nan=False).map(lambda v: round(v, 2)),
     st.just(float("nan")),
+    st.sampled_from([-0.0, -1.0, -(2.0**52)]),
 )
 
 
@@ -288,6 +289,7 @@ summed_values = st.one_of(
 @example([(2, 0.1)] * 10, False)
 @example([(0, 1.0), (0, float("nan")), (0, 2.0)], False)
 @example([(0, 3.0), (5, 4.0)], True)
+@example([(1, -0.0), (2, 5.0)], True)
 def test_group_sums_are_pandas_groupby_sums_bit_for_bit(rows: list, whole_only: bool) -> None:
     """The chart ranks recipients by these sums: whichever way they are added, they are pandas' own floats."""
     if whole_only:

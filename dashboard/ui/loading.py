@@ -11,6 +11,8 @@ import datetime
 import gc
 import logging
 import os
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,24 +48,31 @@ def _prepared(path: str, signature: tuple) -> tuple[Prepared, datetime.datetime]
     # ``signature`` only keys the cache: a changed file gives a new key and a fresh load.
     # Validated once per content: a restart or another server process reads the cache instead.
     cache = PackageCache.from_env()
-    prepared = settled(lambda: prepare_cached(load_package(path, cache=cache), cache))
-    return prepared, datetime.datetime.now(datetime.UTC)
+    return prepare_cached(load_package(path, cache=cache), cache), datetime.datetime.now(datetime.UTC)
 
 
-def settled(load: Callable[[], T]) -> T:
-    """``load()``, then every object alive (the package just loaded, the modules, Streamlit's own) set aside
-    from Python's cycle collector, which otherwise goes through all of them again every few reruns.
+# The package last set aside from the cycle collector (see settle); weak, so it is not kept alive here.
+_settled: list[weakref.ref[Prepared]] = []
+_SETTLING = threading.Lock()
 
-    A million awards' package and the server around it made each full collection take 80 to 150 ms, paid by
-    whichever filter change set it off. Set aside, objects are still freed when nothing refers to them;
-    only cycles among them wait: what the last load set aside is handed back first, so a replaced
-    package's cycles are collected once it is dropped, at the latest when the next package is loaded.
+
+def settle(prepared: Prepared) -> None:
+    """Set every object alive now (``prepared`` just loaded, the modules, Streamlit's own) aside from Python's
+    cycle collector, once per package: it otherwise goes through all of them again every few reruns.
+
+    A million awards' package and the server around it made each full collection take 80 to 150 ms, paid
+    by whichever filter change set it off. Set aside, objects are still freed when nothing refers to them;
+    only cycles among them wait. Called once the caches have let go of the packages this one replaces, so
+    what the last call set aside is handed back, those packages' cycles are collected, and the rest is set
+    aside again. A load that fails sets nothing aside and hands nothing back.
     """
-    gc.unfreeze()
-    value = load()
-    gc.collect()
-    gc.freeze()
-    return value
+    with _SETTLING:
+        if _settled and _settled[0]() is prepared:
+            return
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        _settled[:] = [weakref.ref(prepared)]
 
 
 def _opened(path: Path) -> tuple[Prepared, datetime.datetime]:
@@ -129,11 +138,13 @@ def load() -> Served | None:
         return None
     if prepared.package.report.valid:
         store[key] = (prepared, loaded_at)
-        return Served(prepared, loaded_at)
-    problem = _first_errors(prepared.package.report)
-    if key in store:
-        return Served(*store[key], latest=prepared, problem=problem)
-    return Served(prepared, loaded_at, latest=prepared, problem=problem)
+        served = Served(prepared, loaded_at)
+    else:
+        problem = _first_errors(prepared.package.report)
+        latest = Served(prepared, loaded_at, latest=prepared, problem=problem)
+        served = Served(*store[key], latest=prepared, problem=problem) if key in store else latest
+    settle(prepared)  # the caches above hold this package now, and no longer the ones it replaced
+    return served
 
 
 def _load_linked(blob_id: str) -> Served | None:

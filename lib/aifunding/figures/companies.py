@@ -202,12 +202,14 @@ _EXACT_FLOATS = 2.0**53
 def _group_sums(values: np.ndarray, keys: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
     """The keys present (ascending) and each one's values added up, as ``pd.Series.groupby(keys).sum()`` adds them.
 
-    Whole numbers whose absolute values add up to less than 2**53 (amounts in most currencies) are added by
+    Unsigned whole numbers adding up to less than 2**53 (amounts in most currencies) are added by
     ``np.bincount``: every partial sum is exact, so pandas' compensated sum gives the same floats. Anything
     else (cents, a converted amount, NaN) is added by pandas itself.
     """
-    # NaN is never whole, and infinity never adds up below 2**53.
-    if len(values) and (values == np.trunc(values)).all() and float(np.abs(values).sum()) < _EXACT_FLOATS:
+    # NaN is never whole, and infinity never adds up below 2**53. A signed value (-0.0, a negative one) goes to
+    # pandas: a group of -0.0 alone adds up to -0.0 there, to 0.0 in a bincount.
+    whole = len(values) and not np.signbit(values).any() and (values == np.trunc(values)).all()
+    if whole and float(values.sum()) < _EXACT_FLOATS:
         if len(keys) * 8 < groups:
             # A programme's few hundred rows among a package's 400,000 names: counted by the keys they hold.
             present, keys = np.unique(keys, return_inverse=True)
