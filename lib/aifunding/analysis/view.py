@@ -34,7 +34,7 @@ from aifunding.analysis.metrics import award_view, localized, market_share_view,
 from aifunding.analysis.recipients import programmes_by_recipient
 from aifunding.analysis.view_awards import ViewAwards
 from aifunding.data.dates import partial_bounds
-from aifunding.data.frames import isin_texts
+from aifunding.data.frames import found_in, isin_texts, rows_named
 from aifunding.data.vocabulary import Level
 from aifunding.i18n import Translator, translate
 from aifunding.loading.cache import PackageCache, source_digest
@@ -409,11 +409,11 @@ def apply_view(prepared: Prepared, state: ViewState, kind_labels: Mapping[str, s
     # The awards milestones name are found among the prepared awards once per package; a view keeps those of
     # them it shows, rather than taking every award id in view to look a few up.
     named_rows, named_ids = remembered(
-        prepared, "milestone-award-rows", lambda: _rows_named(awards["id"], prepared.milestones["award_id"])
+        prepared, "milestone-award-rows", lambda: rows_named(awards["id"], prepared.milestones["award_id"])
     )
     shown_ids = set(named_ids[award_keep.to_numpy(dtype=bool)[named_rows]].tolist())
     milestones = milestones[
-        _found_in(milestones["programme_id"], shown_programmes["id"])
+        found_in(milestones["programme_id"], shown_programmes["id"])
         | pd.Series(isin_texts(milestones["award_id"], shown_ids), index=milestones.index)
     ]
     return FilteredView(
@@ -426,24 +426,6 @@ def apply_view(prepared: Prepared, state: ViewState, kind_labels: Mapping[str, s
         undated,
         phrases,
     )
-
-
-def _rows_named(ids: pd.Series, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """The positions in ``ids`` of the ids ``values`` name, and those ids (as texts)."""
-    wanted = values.dropna().unique().tolist()
-    rows = np.flatnonzero(isin_texts(ids, wanted)) if wanted else np.array([], dtype=np.intp)
-    return rows, ids.take(rows).to_numpy(dtype=object)
-
-
-def _found_in(values: pd.Series, ids: pd.Series) -> pd.Series:
-    """``values.isin(ids)`` for a few values and many ids: the few are looked up in the many.
-
-    pandas' ``isin`` on a text column walks its lookup list in Python, which for a view's million
-    award ids took seconds; looking a dozen milestone ids up in the ids column is one vector pass.
-    """
-    wanted = values.dropna().unique().tolist()
-    found = set(ids[isin_texts(ids, wanted)].tolist()) if wanted else set()
-    return pd.Series(isin_texts(values, found), index=values.index)
 
 
 def _date_range_words(state: ViewState, t: Translator) -> str:

@@ -100,3 +100,21 @@ def isin_texts(values: pd.Series, wanted: Iterable[Any]) -> np.ndarray:
         return np.zeros(len(values), dtype=bool)
     found = pc.is_in(arrow, value_set=pa.array(texts, type=arrow.type))
     return np.asarray(found, dtype=bool)
+
+
+def rows_named(ids: pd.Series, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The positions in ``ids`` of the ids ``values`` name, and those ids (as texts)."""
+    wanted = values.dropna().unique().tolist()
+    rows = np.flatnonzero(isin_texts(ids, wanted)) if wanted else np.array([], dtype=np.intp)
+    return rows, ids.take(rows).to_numpy(dtype=object)
+
+
+def found_in(values: pd.Series, ids: pd.Series) -> pd.Series:
+    """``values.isin(ids)`` for a few values and many ids: the few are looked up in the many.
+
+    pandas' ``isin`` on a text column walks its lookup list in Python, which for a view's million
+    award ids took seconds; looking a dozen milestone ids up in the ids column is one vector pass.
+    """
+    wanted = values.dropna().unique().tolist()
+    found = set(ids[isin_texts(ids, wanted)].tolist()) if wanted else set()
+    return pd.Series(isin_texts(values, found), index=values.index)
