@@ -20,6 +20,7 @@ from aifunding.analysis import recipients as recipient_lists
 from aifunding.analysis.conversion import FxChoice, convert_frame
 from aifunding.analysis.metrics import (
     annualise,
+    award_view,
     pool_shares,
     programme_roots,
     programme_totals,
@@ -86,6 +87,31 @@ def test_bundled_joint_award_reads_as_one_project(bundled: Package) -> None:
     assert len(result) == len(bundled.frame("awards"))
 
 
+@pytest.mark.parametrize(
+    "columns",
+    [
+        [],
+        [C.PROGRAMME_NAME_EN, C.ROOT_PROGRAMME_ID, C.COUNTRY_ID, C.PROJECT_LABEL, C.RECIPIENTS_EN, C.JOINT],
+        [C.KIND, C.ROOT_PROGRAMME_NAME_JA, C.PROJECT_LABEL_JA, C.SOURCE_IDS],
+        [C.RECIPIENT_IDS, C.CAVEAT_IDS, C.PROGRAMME_LEVEL, C.RECIPIENTS_JA],
+    ],
+)
+def test_an_award_view_of_some_columns_is_those_of_the_whole_view(bundled: Package, columns: list[str]) -> None:
+    """Asking for some of the added columns gives the awards' own and those, each as the whole view has it.
+
+    The kind is an award's own field too: the view fills it from the programme only when asked for it.
+    """
+    whole = award_view(bundled)
+    some = award_view(bundled, columns=columns)
+    own = bundled.frame("awards")
+    assert list(some.columns) == [name for name in whole.columns if name in own.columns or name in columns]
+    made = [name for name in some.columns if name not in own.columns or name in columns]
+    pd.testing.assert_frame_equal(some[made], whole[made], check_exact=True)
+    kept = [name for name in some.columns if name not in made]
+    pd.testing.assert_frame_equal(some[kept], own[kept], check_exact=True)
+    assert (C.KIND in columns) == (C.KIND in made)
+
+
 _ids = st.sampled_from(["a", "b", "c", "d", "=x", "日本"])
 
 
@@ -98,9 +124,10 @@ _ids = st.sampled_from(["a", "b", "c", "d", "=x", "日本"])
         st.tuples(_ids, st.text(max_size=4), st.one_of(st.none(), st.just(""), st.text(max_size=3))), max_size=6
     ),
     longest=st.sampled_from([1, 64]),  # equal lists of recipients named once or, past the longest, each on its own
+    columns=st.sets(st.sampled_from(sorted(recipient_lists.RECIPIENT_COLUMNS))),
 )
 def test_recipients_as_vectors_are_the_recipients_row_by_row(
-    rows: list[tuple], organisations: list[tuple], longest: int
+    rows: list[tuple], organisations: list[tuple], longest: int, columns: set[str]
 ) -> None:
     """Arrow's sort-and-join gives the frame the per-row dicts give: order, tuples, names, labels and dtypes."""
     from unittest import mock
@@ -109,11 +136,13 @@ def test_recipients_as_vectors_are_the_recipients_row_by_row(
     orgs = pd.DataFrame(organisations, columns=["id", "name_en", "name_ja"], dtype="str")
     with mock.patch.object(recipient_lists, "LONGEST_CODED", longest):
         fast = recipient_lists.recipients_frame(recipients, orgs)
-        without_ids = recipient_lists.recipients_frame(recipients, orgs, ids=False)
+        some = recipient_lists.recipients_frame(recipients, orgs, columns=columns)
     slow = recipient_lists._recipients_by_award_rows(recipients, orgs)
     pd.testing.assert_frame_equal(fast, slow, check_exact=True)
     assert [type(ids) for ids in fast[C.RECIPIENT_IDS]] == [tuple] * len(fast)
-    pd.testing.assert_frame_equal(without_ids, slow.drop(columns=C.RECIPIENT_IDS), check_exact=True)
+    # Only the columns asked for (the award's id always), each as the whole frame has it.
+    kept = [name for name in slow.columns if name == C.AWARD_ID or name in columns]
+    pd.testing.assert_frame_equal(some, slow[kept], check_exact=True)
 
 
 # --- programme_roots -------------------------------------------------------------------------------------

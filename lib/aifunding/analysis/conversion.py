@@ -90,30 +90,38 @@ def convert_frame(
     present, group, looked = _rates_by_group(
         result, choice, amount_column=amount_column, currency_column=currency_column, date_column=date_column
     )
-    amounts = result[amount_column]
-    converted: list[Decimal | None] = [None] * len(result)
-    rates: list[Any] = [None] * len(result)
-    rate_dates: list[Any] = [None] * len(result)
-    methods: list[str | None] = [None] * len(result)
-    notes: list[str | None] = [NO_AMOUNT_NOTE] * len(result)
-    amount_values = amounts.tolist()
-    for row, found in zip(present.tolist(), group.tolist(), strict=True):
-        rate = looked[found]
-        if isinstance(rate, str):
-            notes[row] = rate
-            continue
-        converted[row] = Decimal(amount_values[row]) * rate.rate
-        rates[row] = rate.rate
-        rate_dates[row] = rate.rate_date
-        methods[row] = str(rate.method)
-        notes[row] = None
-    # pandas-stubs' column values leave out Decimal, which an object column holds as well as any value.
-    result[C.AMOUNT_CONVERTED] = converted  # type: ignore[assignment]
+    # Each group's rate, its date, method and note are spread to the rows as vectors; only the
+    # multiplications are done a row at a time (a million awards carry a few thousand groups).
+    found = np.array([not isinstance(rate, str) for rate in looked], dtype=bool)
+    # One row per group (rate, its date, method, note), and a last one for the rows without an amount.
+    by_group = np.empty((len(looked) + 1, 4), dtype=object)
+    by_group[:] = [
+        *(
+            (None, None, None, rate) if isinstance(rate, str) else (rate.rate, rate.rate_date, str(rate.method), None)
+            for rate in looked
+        ),
+        (None, None, None, NO_AMOUNT_NOTE),
+    ]
+    rows = np.full(len(result), len(looked), dtype=np.intp)
+    rows[present] = group
+    rates = by_group[rows, 0]
+    converted = np.full(len(result), None, dtype=object)
+    taken = present[found[group]]  # the rows with an amount and a rate
+    converted[taken] = [
+        (amount if type(amount) is Decimal else Decimal(amount)) * rate
+        for amount, rate in zip(
+            result[amount_column].to_numpy(dtype=object)[taken].tolist(), rates[taken].tolist(), strict=True
+        )
+    ]
+    result[C.AMOUNT_CONVERTED] = converted.tolist()
     result[C.CONVERTED_CURRENCY] = choice.currency
-    result[C.FX_RATE] = rates
-    result[C.FX_RATE_DATE] = rate_dates
-    result[C.FX_METHOD] = methods
-    result[C.FX_NOTE] = notes
+    result[C.FX_RATE] = rates.tolist()
+    # The text columns as pandas makes them of the rows' values (text; objects when every one is missing),
+    # made of each group's value once: a million awards' dates and notes are not a million Python strings.
+    used = by_group if len(present) < len(result) else by_group[:-1]  # the last row: for rows without an amount
+    for name, column in ((C.FX_RATE_DATE, 1), (C.FX_METHOD, 2), (C.FX_NOTE, 3)):
+        values = pd.Series(used[:, column].tolist())
+        result[name] = values.take(rows).set_axis(result.index) if len(result) else []
     return result
 
 

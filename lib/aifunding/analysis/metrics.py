@@ -8,7 +8,7 @@ the recipients, and every grouping counts it once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -74,54 +74,87 @@ def programme_roots(programmes: pd.DataFrame, tree: ProgrammeTree | None = None)
     return {pid: tree.root(pid) for pid in programmes["id"]}
 
 
-def award_view(package: Package, *, links: bool = True) -> pd.DataFrame:
+# The columns award_view adds to the awards' own, in their order.
+AWARD_VIEW_COLUMNS = (
+    C.PROGRAMME_NAME_EN,
+    C.PROGRAMME_NAME_JA,
+    C.PROGRAMME_LEVEL,
+    C.ROOT_PROGRAMME_ID,
+    C.ROOT_PROGRAMME_NAME_EN,
+    C.ROOT_PROGRAMME_NAME_JA,
+    C.COUNTRY_ID,
+    C.KIND,
+    C.RECIPIENT_IDS,
+    C.RECIPIENTS_EN,
+    C.RECIPIENTS_JA,
+    C.JOINT,
+    C.PROJECT_LABEL,
+    C.PROJECT_LABEL_JA,
+    C.SOURCE_IDS,
+    C.CAVEAT_IDS,
+)
+
+
+def award_view(package: Package, *, columns: Collection[str] | None = None) -> pd.DataFrame:
     """One row per award, ready to chart or export.
 
     Columns: the award's own fields, its programme (name, level, root programme, country, kind),
-    recipients and project label, the ids of its recipients, sources and caveats (unless ``links`` is
-    False: an export joins their texts from the tables itself, without a tuple per award).
+    recipients and project label, the ids of its recipients, sources and caveats. With ``columns``, only
+    those of :data:`AWARD_VIEW_COLUMNS` are added: an export writes a few, and joins the texts of its
+    sources and caveats from the tables itself, without a tuple per award.
     """
+    wanted = frozenset(AWARD_VIEW_COLUMNS if columns is None else columns)
     awards = package.frame("awards")
     programmes = package.frame("programmes").set_index("id")
     roots = programme_roots(package.frame("programmes"), package.tree)
     recipients = recipients_frame(
-        package.frame("award_recipients"), package.frame("organisations"), ids=links
+        package.frame("award_recipients"), package.frame("organisations"), columns=wanted
     ).set_index(C.AWARD_ID)
     frame = awards.copy()
     pid = frame["programme_id"]
     # One lookup of every award's programme and recipients (a column each from it), not one map per column.
     # Only the columns read below are taken: every column taken is a million-row copy.
-    programme = programmes[["name_en", "name_ja", "level", "country_id", "kind"]].reindex(pid)
+    of_programme = {
+        C.PROGRAMME_NAME_EN: "name_en",
+        C.PROGRAMME_NAME_JA: "name_ja",
+        C.PROGRAMME_LEVEL: "level",
+        C.COUNTRY_ID: "country_id",
+        C.KIND: "kind",
+    }
+    programme = programmes[[field for name, field in of_programme.items() if name in wanted]].reindex(pid)
     root_ids = pid.map(roots)
-    root = programmes[["name_en", "name_ja"]].reindex(root_ids)
-
-    def aligned(column: pd.Series) -> pd.Series:
-        return column.set_axis(frame.index)
-
-    frame[C.PROGRAMME_NAME_EN] = aligned(programme["name_en"])
-    frame[C.PROGRAMME_NAME_JA] = aligned(programme["name_ja"])
-    frame[C.PROGRAMME_LEVEL] = aligned(programme["level"])
-    frame[C.ROOT_PROGRAMME_ID] = root_ids
-    frame[C.ROOT_PROGRAMME_NAME_EN] = aligned(root["name_en"])
-    frame[C.ROOT_PROGRAMME_NAME_JA] = aligned(root["name_ja"])
-    frame[C.COUNTRY_ID] = aligned(programme["country_id"])
-    # What the award pays for: its own kind where it has one (quantum computing paid from a compute
-    # programme), otherwise its programme's.
-    own_kind = frame["kind"] if "kind" in frame else pd.Series(None, index=frame.index, dtype=object)
-    frame[C.KIND] = own_kind.where(own_kind.notna(), aligned(programme["kind"]))
+    of_root = {C.ROOT_PROGRAMME_NAME_EN: "name_en", C.ROOT_PROGRAMME_NAME_JA: "name_ja"}
+    root_fields = [field for name, field in of_root.items() if name in wanted]
+    root = programmes[root_fields].reindex(root_ids) if root_fields else None
     linked = recipients.reindex(frame["id"]) if len(recipients) else None
-    for column in (C.RECIPIENT_IDS, C.RECIPIENTS_EN, C.RECIPIENTS_JA, C.JOINT, C.PROJECT_LABEL, C.PROJECT_LABEL_JA):
-        if links or column != C.RECIPIENT_IDS:
-            frame[column] = aligned(linked[column]) if linked is not None else None
-    if not links:
-        return frame
-    # An award without recipients (an invalid package's) has no ids: an empty tuple, set where missing only.
-    recipient_ids = frame[C.RECIPIENT_IDS].to_numpy(dtype=object, copy=True)
-    for row in np.flatnonzero(pd.isna(recipient_ids)).tolist():
-        recipient_ids[row] = ()
-    frame[C.RECIPIENT_IDS] = pd.Series(recipient_ids, index=frame.index, dtype=object)
-    frame[C.SOURCE_IDS] = linked_ids(package, "citations", "source_id", "award_id", frame["id"])
-    frame[C.CAVEAT_IDS] = linked_ids(package, "caveat_links", "caveat_id", "award_id", frame["id"])
+
+    def added(name: str) -> pd.Series | None:
+        if name == C.KIND:
+            # What the award pays for: its own kind where it has one (quantum computing paid from a compute
+            # programme), otherwise its programme's.
+            own_kind = frame["kind"] if "kind" in frame else pd.Series(None, index=frame.index, dtype=object)
+            return own_kind.where(own_kind.notna(), programme["kind"].set_axis(frame.index))
+        if name in of_programme:
+            return programme[of_programme[name]].set_axis(frame.index)
+        if name in of_root and root is not None:
+            return root[of_root[name]].set_axis(frame.index)
+        if name == C.ROOT_PROGRAMME_ID:
+            return root_ids
+        if name == C.RECIPIENT_IDS:
+            # An award without recipients (an invalid package's) has no ids: an empty tuple, set where missing only.
+            ids = linked[name].to_numpy(dtype=object, copy=True) if linked is not None else np.full(len(frame), None)
+            for row in np.flatnonzero(pd.isna(ids)).tolist():
+                ids[row] = ()
+            return pd.Series(ids, index=frame.index, dtype=object)
+        if name == C.SOURCE_IDS:
+            return linked_ids(package, "citations", "source_id", "award_id", frame["id"])
+        if name == C.CAVEAT_IDS:
+            return linked_ids(package, "caveat_links", "caveat_id", "award_id", frame["id"])
+        return linked[name].set_axis(frame.index) if linked is not None else None
+
+    for name in AWARD_VIEW_COLUMNS:
+        if name in wanted:
+            frame[name] = added(name)
     return frame
 
 

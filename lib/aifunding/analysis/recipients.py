@@ -9,6 +9,7 @@ reference the tests compare it with.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,11 @@ from aifunding.loading.package import Package
 
 # A joint application's lead comes first, then its members; a sole recipient stands alone.
 ROLE_ORDER = {Role.LEAD.value: 0, Role.SOLE.value: 0, Role.MEMBER.value: 1}
+# The columns of a recipients frame, in their order.
+RECIPIENT_COLUMNS = (
+    *(C.AWARD_ID, C.RECIPIENT_IDS, C.RECIPIENTS_EN, C.RECIPIENTS_JA),
+    *(C.JOINT, C.PROJECT_LABEL, C.PROJECT_LABEL_JA),
+)
 
 
 def recipients_by_award(package: Package) -> pd.DataFrame:
@@ -55,22 +61,26 @@ def _arrow_text(column: pd.Series) -> Any:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
-def recipients_frame(recipients: pd.DataFrame, organisations: pd.DataFrame, *, ids: bool = True) -> pd.DataFrame:
+def recipients_frame(
+    recipients: pd.DataFrame, organisations: pd.DataFrame, *, columns: Collection[str] | None = None
+) -> pd.DataFrame:
     """:func:`recipients_by_award` from the two tables, as vectors: awards in order of first appearance.
 
     Each award's rows are ordered by (award, role, row) in one sort; each distinct list of recipients
     (:func:`~aifunding.analysis.sequences.list_codes`) is named, joined and labelled once in Arrow and spread to
-    its awards; only the tuples of ids are Python objects (left out, with their column, when ``ids`` is False).
-    Rows without an award or organisation id (an invalid package's) take the row-by-row path,
-    :func:`_recipients_by_award_rows`, which this equals.
+    its awards; only the tuples of ids are Python objects. With ``columns``, only those of :data:`RECIPIENT_COLUMNS`
+    are made (the award's id always is): an export writes neither the ids nor the Japanese label. Rows without an
+    award or organisation id (an invalid package's) take the row-by-row path, :func:`_recipients_by_award_rows`,
+    which this equals.
     """
     import pyarrow as pa
     import pyarrow.compute as pc  # type: ignore[import-untyped]
 
+    wanted = frozenset(RECIPIENT_COLUMNS if columns is None else columns)
     award_ids, org_ids = recipients["award_id"], recipients["organisation_id"]
     if not len(recipients) or award_ids.isna().any() or org_ids.isna().any():
         frame = _recipients_by_award_rows(recipients, organisations)
-        return frame if ids else frame.drop(columns=C.RECIPIENT_IDS)
+        return frame[[name for name in frame.columns if name == C.AWARD_ID or name in wanted]]
     name_en, name_ja = _recipient_names(organisations)
     encoded = pc.dictionary_encode(_arrow_text(award_ids))  # awards in order of first appearance, as a dict's keys
     awards, codes = encoded.dictionary, encoded.indices.to_numpy()
@@ -95,36 +105,41 @@ def recipients_frame(recipients: pd.DataFrame, organisations: pd.DataFrame, *, i
         each = pc.coalesce(pa.array(list(lookup.values()), type=pa.string()).take(position), orgs)  # unknown: the id
         return pc.binary_join(pa.ListArray.from_arrays(offsets, each.take(pa.array(picked))), separator)
 
-    en, ja = names(name_en, " + "), names(name_ja, "・")
-    mask = pa.array(counts[distinct] > 1)
-    label_en = pc.if_else(mask, pc.binary_join_element_wise(en, translate("award.joint", "en"), ""), en)
-    label_ja = pc.if_else(mask, pc.binary_join_element_wise(ja, translate("award.joint", "ja"), ""), ja)
     joint = counts > 1
+    mask = pa.array(counts[distinct] > 1)
 
     def text(values: Any, by_list: bool = True) -> pd.Series:
         # Large strings, as pandas keeps text: each award's column is made once, in that type.
         values = values.cast(pa.large_string())
         return pd.Series(pd.array(values.take(spread) if by_list else values, dtype="str"))
 
-    columns = {C.AWARD_ID: text(awards, by_list=False)}
-    if ids:
-        org_list = org_values.tolist()
-        member_list = members.tolist()
-        starts = np.concatenate([[0], np.cumsum(counts)]).tolist()
-        tuples = [(org_list[member_list[start]],) for start in starts[:-1]]  # one id each; the joint ones below
-        for award in np.flatnonzero(joint).tolist():
-            tuples[award] = tuple(org_list[code] for code in member_list[starts[award] : starts[award + 1]])
-        columns[C.RECIPIENT_IDS] = pd.Series(tuples, dtype=object)
-    return pd.DataFrame(
-        {
-            **columns,
-            C.RECIPIENTS_EN: text(en),
-            C.RECIPIENTS_JA: text(ja),
-            C.JOINT: pd.Series(joint, dtype=bool),
-            C.PROJECT_LABEL: text(label_en),
-            C.PROJECT_LABEL_JA: text(label_ja),
-        }
-    )
+    def labelled(joined: pa.Array, lang: str) -> pa.Array:
+        return pc.if_else(mask, pc.binary_join_element_wise(joined, translate("award.joint", lang), ""), joined)
+
+    made: dict[str, Any] = {C.AWARD_ID: lambda: text(awards, by_list=False)}
+    if C.RECIPIENT_IDS in wanted:
+        made[C.RECIPIENT_IDS] = lambda: _id_tuples(org_values.tolist(), members.tolist(), counts, joint)
+    en = names(name_en, " + ") if wanted & {C.RECIPIENTS_EN, C.PROJECT_LABEL} else None
+    ja = names(name_ja, "・") if wanted & {C.RECIPIENTS_JA, C.PROJECT_LABEL_JA} else None
+    made |= {
+        C.RECIPIENTS_EN: lambda: text(en),
+        C.RECIPIENTS_JA: lambda: text(ja),
+        C.JOINT: lambda: pd.Series(joint, dtype=bool),
+        C.PROJECT_LABEL: lambda: text(labelled(en, "en")),
+        C.PROJECT_LABEL_JA: lambda: text(labelled(ja, "ja")),
+    }
+    return pd.DataFrame({name: make() for name, make in made.items() if name == C.AWARD_ID or name in wanted})
+
+
+def _id_tuples(org_list: list[str], member_list: list[int], counts: np.ndarray, joint: np.ndarray) -> pd.Series:
+    """Each award's tuple of recipient ids, lead first, from its members' codes (``counts`` of them each)."""
+    starts = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    tuples: list[tuple[str, ...]] = [
+        (org_list[member_list[start]],) for start in starts[:-1]
+    ]  # one id each; the joint ones below
+    for award in np.flatnonzero(joint).tolist():
+        tuples[award] = tuple(org_list[code] for code in member_list[starts[award] : starts[award + 1]])
+    return pd.Series(tuples, dtype=object)
 
 
 def _recipients_by_award_rows(recipients: pd.DataFrame, organisations: pd.DataFrame) -> pd.DataFrame:
@@ -159,12 +174,6 @@ def _recipients_by_award_rows(recipients: pd.DataFrame, organisations: pd.DataFr
     frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in columns.items()})
     texts = (C.AWARD_ID, C.RECIPIENTS_EN, C.RECIPIENTS_JA, C.PROJECT_LABEL, C.PROJECT_LABEL_JA)
     return frame.astype({**dict.fromkeys(texts, "str"), C.JOINT: bool})
-
-
-RECIPIENT_COLUMNS = (
-    *(C.AWARD_ID, C.RECIPIENT_IDS, C.RECIPIENTS_EN, C.RECIPIENTS_JA),
-    *(C.JOINT, C.PROJECT_LABEL, C.PROJECT_LABEL_JA),
-)
 
 
 def programmes_by_recipient(awards: pd.DataFrame) -> dict[str, set[str]]:
