@@ -112,13 +112,15 @@ def filter_awards(
     kinds: tuple[str, ...] = (),
     date_from: datetime.date | None = None,
     date_to: datetime.date | None = None,
+    awards: ibis.Table | None = None,
 ) -> ibis.Table:
     """Awards of the given countries and kinds (all when empty) announced in [date_from, date_to].
 
     A partial date ("2024-04") is kept when its span overlaps the range, as the view's date filter does;
-    an undated award fails once a bound is set.
+    an undated award fails once a bound is set. ``awards``: :func:`awards_with_programme`, or a table with
+    its columns and more, already made.
     """
-    awards = awards_with_programme(tables)
+    awards = awards_with_programme(tables) if awards is None else awards
     if countries:
         awards = awards.filter(awards[C.COUNTRY_ID].isin(list(countries)))
     if kinds:

@@ -21,7 +21,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 
 from aifunding import columns as C
-from aifunding.analysis.engine import convert_awards, filter_awards, project_labels
+from aifunding.analysis.engine import awards_with_programme, convert_awards, filter_awards, project_labels
 from aifunding.analysis.engine_tables import ANCESTOR_ID, CLOSURE, MAX_DIGITS, Tables, connect, small_frame
 from aifunding.analysis.totals import KINDS, ROUNDED_CEILING
 from aifunding.analysis.view import ViewState
@@ -40,13 +40,13 @@ VIEW_COLUMNS = {
 RECIPIENT_COLUMNS = (C.PROJECT_LABEL, C.CURRENCY, *KINDS, ROUNDED_CEILING, C.N_AWARDS, C.N_AWARDS_UNPUBLISHED)
 
 
-def view_awards(tables: Tables, state: ViewState) -> ibis.Table:
+def view_awards(tables: Tables, state: ViewState, awards: ibis.Table | None = None) -> ibis.Table:
     """The awards ``state`` keeps, as :func:`aifunding.analysis.view.apply_view` keeps them.
 
     A programme keeps the awards of every programme inside it (the tree's closure); a recipient keeps the
-    awards it has a part in, a joint project's included.
+    awards it has a part in, a joint project's included. ``awards``: as :func:`filter_awards` takes them.
     """
-    awards = filter_awards(tables, state.countries, state.kinds, state.date_from, state.date_to)
+    awards = filter_awards(tables, state.countries, state.kinds, state.date_from, state.date_to, awards)
     if state.programmes:
         closure = tables[CLOSURE]
         inside = closure.filter(closure[ANCESTOR_ID].isin(list(state.programmes)))[C.PROGRAMME_ID]
@@ -67,15 +67,19 @@ def recipient_totals_by_basis(
     ceilings include a rounded one. With ``fx`` (a :class:`~aifunding.analysis.conversion.FxChoice`) the
     sums are of the converted amounts, in that one currency; an award that could not be converted counts
     as one without an amount. ``labels`` are :func:`~aifunding.analysis.engine.project_labels` in ``lang``,
-    when already made. By currency (none last), then largest first (every amount added, as the
+    when already made; awards that carry their label (:meth:`ViewEngine.recipients`' do) are not joined to
+    them. By currency (none last), then largest first (every amount added, as the
     Companies chart ranks its bars), then by name.
     """
     value, currency = "amount", "currency"
     if fx is not None:
         awards = convert_awards(tables, fx, awards)
         value, currency = C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY
-    labels = project_labels(tables, lang) if labels is None else labels
-    rows = awards.left_join(labels, awards.id == labels.award_id)
+    if C.PROJECT_LABEL in awards.columns:
+        rows = awards
+    else:
+        labels = project_labels(tables, lang) if labels is None else labels
+        rows = awards.left_join(labels, awards.id == labels.award_id)
     amount = rows[value]
     total_type = dt.Decimal(MAX_DIGITS, amount.type().scale or 0)
     counted = amount.notnull()
@@ -110,8 +114,10 @@ class ViewEngine:
         self._package = package
         self._lock = threading.Lock()
         self._tables: Tables | None = None
-        # Each language's project labels, worked out once (the engine keeps them): every view joins them.
-        self._labels: dict[str, ibis.Table] = {}
+        # Each language's awards with their programme's country and kind and their project label, joined once
+        # (the engine keeps them): a view then filters and adds up one table (at a million awards, a
+        # country's totals in 60-100 ms against 100-120 ms when each view joined them).
+        self._awards: dict[str, ibis.Table] = {}
 
     def _loaded(self) -> Tables:
         if self._tables is None:
@@ -122,7 +128,9 @@ class ViewEngine:
         """:func:`recipient_totals_by_basis` of the awards ``state`` keeps, in its money and language."""
         with self._lock:
             tables = self._loaded()
-            if state.lang not in self._labels:
-                self._labels[state.lang] = project_labels(tables, state.lang).cache()
-            labels = self._labels[state.lang]
-            return recipient_totals_by_basis(tables, view_awards(tables, state), state.fx, state.lang, labels)
+            if state.lang not in self._awards:
+                awards, labels = awards_with_programme(tables), project_labels(tables, state.lang)
+                labelled = awards.left_join(labels, awards.id == labels.award_id)
+                self._awards[state.lang] = labelled.select(*awards.columns, labels[C.PROJECT_LABEL]).cache()
+            awards = view_awards(tables, state, self._awards[state.lang])
+            return recipient_totals_by_basis(tables, awards, state.fx, state.lang)
