@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import FrozenInstanceError
 
 import pandas as pd
@@ -12,11 +13,11 @@ from hypothesis import strategies as st
 
 from aifunding import columns as C
 from aifunding.analysis.conversion import FxChoice
-from aifunding.analysis.urlstate import Vocabulary, decode, encode
+from aifunding.analysis.urlstate import Vocabulary, decode, encode, worded
 from aifunding.analysis.urlstate import vocabulary as package_vocabulary
 from aifunding.analysis.view import FILTERS, Prepared, ViewState, apply_view, date_mask
 from aifunding.data.dates import partial_bounds
-from aifunding.i18n import LANGUAGES
+from aifunding.i18n import LANGUAGES, translate
 
 D = datetime.date
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -376,6 +377,28 @@ def test_hostile_parameters_fall_back_with_a_notice(
     assert decoded.state == state
     assert any(line.startswith(notice) for line in decoded.ignored), decoded.ignored
     assert all(len(line) < 300 for line in decoded.ignored), "a notice never echoes a huge value"
+
+
+# One link with every kind of value the dashboard cannot use (each parameter's value once).
+EVERY_BAD_VALUE = [
+    {"cur": ["USD", "EUR"], "lang": "fr", "country": LONG, "kind": ",".join(f"k{i}" for i in range(300))},
+    {"cur": "XYZ", "fx": "soon", "org": "nobody", "from": "2024-13-01", "present": "yes", "every": "4"},
+    {"cur": "USD", "fx": "1990-01-01", "from": "2025-01-01", "to": "2024-01-01", "data": "x", "live": "x"},
+    {"fx": "2024-04-19", "key": "x", "table": "nope", "utm_source": "mail"},
+    {"live": "a" * 22, "key": "x"},
+]
+
+
+def test_every_note_reads_in_japanese_with_its_values(vocabulary: Vocabulary) -> None:
+    """Each reason a link's value was not used has its Japanese words, with the same values as the English."""
+    notes = [note for params in EVERY_BAD_VALUE for note in decode(params, vocabulary).notes]
+    assert len({key for key, _values in notes}) == 19, sorted({key for key, _values in notes})
+    for (key, values), english, japanese in zip(notes, worded(notes, "en"), worded(notes, "ja"), strict=True):
+        assert english == translate(key, "en", **values) and japanese == translate(key, "ja", **values)
+        assert japanese != english and re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", japanese), key
+        assert not re.search(r"\b(write|use|not|needs|given|more than)\b", japanese), japanese
+        for value in values.values():
+            assert str(value) in english and str(value) in japanese, (key, value)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import NoReturn
 import streamlit as st
 
 from aifunding import markup
-from aifunding.analysis.urlstate import view_file_name
+from aifunding.analysis.urlstate import view_file_name, worded
 from aifunding.analysis.view import FilteredView, Prepared
 from aifunding.figures.registry import PAGES_BY_KEY
 from aifunding.loading.package import newest_source_date
@@ -86,7 +86,8 @@ def header(title_key: str, view: FilteredView, current: Served, intro_key: str |
         st.markdown(t(intro_key))
     ignored = st.session_state.pop("_ignored_params", None)
     if ignored:
-        notice("warning", t("url.ignored", params="; ".join(ignored)), ":material/link_off:")
+        lines = worded(ignored, t.lang)
+        notice("warning", t("url.ignored", params="; ".join(lines)), ":material/link_off:")
     if current.linked is not None:
         uploaded_banner(current.linked, view)
     notice("info", view.sentence(), ":material/filter_alt:")

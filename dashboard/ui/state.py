@@ -93,7 +93,7 @@ def sync_state(prepared: Prepared) -> ViewState:
     if params != ss.get("_written_params") and (params or "_view" not in ss):
         decoded = decode(params, vocabulary(prepared))
         ss["_view"] = decoded.state
-        ss["_ignored_params"] = decoded.ignored
+        ss["_ignored_params"] = decoded.notes
         ss["_extra_params"] = decoded.extra
         _put_state_in_widgets(decoded.state, span, last_rate)
     elif W["cur"] not in ss or ss.get("_widgets_page") != ss.get("_page"):

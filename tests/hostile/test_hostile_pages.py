@@ -131,6 +131,18 @@ def test_a_hostile_link_falls_back_with_an_escaped_notice(page: str) -> None:
     assert at.selectbox(key="w_cur").value == "original"
 
 
+def test_a_bad_link_is_explained_in_the_pages_language() -> None:
+    """In Japanese, the notice gives each reason in Japanese too, values escaped as in English."""
+    at = open_page("overview", lang="ja", cur="XYZ", every="2", table="**nope**", utm_source="mail")
+    check(at)
+    [notice] = [shown(w.value) for w in at.warning if "リンクの一部の設定" in shown(w.value)]
+    assert "cur=XYZ：ECB参照レートにない通貨です" in notice
+    assert "every=2：スライドごとの秒数は5から3600までの整数で指定してください" in notice
+    assert "table=**nope**：データページの表ではありません" in notice
+    assert "utm_source：このダッシュボードのパラメーターではありません" in notice
+    assert "not a" not in notice and "write" not in notice
+
+
 def test_the_data_page_never_hands_out_an_unread_table_as_empty(
     corpus_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

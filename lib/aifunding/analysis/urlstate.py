@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from aifunding.analysis.conversion import ANNOUNCEMENT
 from aifunding.analysis.view import Prepared, ViewState
-from aifunding.i18n import LANGUAGES
+from aifunding.i18n import LANGUAGES, translate
 from aifunding.money.fx import rate_bounds, supported_currencies
 from aifunding.store.base import is_blob_id
 from aifunding.store.live import is_live_id, is_live_key
@@ -56,12 +56,26 @@ class Vocabulary:
     last_rate_date: datetime.date
 
 
+# Why a parameter was not used: a message key of the catalogues and its values ("cur=XYZ: not a currency ...").
+Note = tuple[str, dict[str, object]]
+
+
 @dataclass
 class Decoded:
     state: ViewState
-    ignored: list[str] = field(default_factory=list)  # "param=value: why" lines for the notice
+    notes: list[Note] = field(default_factory=list)  # each parameter not used, and why, for the notice
     # Parameters other modules own (present, every, data, live, key, table).
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ignored(self) -> list[str]:
+        """The notes in English, one "param=value: why" line each."""
+        return worded(self.notes, "en")
+
+
+def worded(notes: list[Note], lang: str) -> list[str]:
+    """Each note as a line of the notice in ``lang`` (the values, from the link, are shown as given)."""
+    return [translate(key, lang, **values) for key, values in notes]
 
 
 def encode(state: ViewState, default: ViewState | None = None) -> dict[str, str]:
@@ -94,9 +108,9 @@ def _date(value: str) -> datetime.date | None:
 
 
 def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Decoded:
-    """The view state a URL asks for, with every value it could not honour listed in ``ignored``."""
+    """The view state a URL asks for, with every value it could not honour noted in ``notes``."""
     state = ViewState()
-    ignored: list[str] = []
+    ignored: list[Note] = []
     changes: dict[str, object] = {}
     extra: dict[str, str] = {}
 
@@ -109,9 +123,9 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
             if name in LIST_PARAMS:  # ?country=JP&country=KR means both, as country=JP,KR does
                 text = ",".join(raw)
             else:
-                ignored.append(f"{name}: given {len(raw)} times; only the last one ({text[:40]}) was used")
+                ignored.append(("url.given_twice", {"name": name, "times": len(raw), "value": text[:40]}))
         if len(text) > MAX_VALUE_LENGTH:
-            ignored.append(f"{name}: the value is longer than {MAX_VALUE_LENGTH} characters")
+            ignored.append(("url.too_long", {"name": name, "limit": MAX_VALUE_LENGTH}))
             return None
         return text.strip()
 
@@ -120,24 +134,26 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
         if lang in LANGUAGES:
             changes["lang"] = lang
         else:
-            ignored.append(f"lang={lang}: use one of {', '.join(LANGUAGES)}")
+            ignored.append(("url.lang", {"value": lang, "choices": ", ".join(LANGUAGES)}))
 
     currency = value_of("cur")
     if currency:
         if currency.upper() in vocabulary.currencies:
             changes["currency"] = currency.upper()
         else:
-            ignored.append(f"cur={currency}: not a currency in the ECB reference rates")
+            ignored.append(("url.currency", {"value": currency}))
 
     fx = value_of("fx")
     if fx and fx != ANNOUNCEMENT:
         day = _date(fx)
         if day is None:
-            ignored.append(f"fx={fx}: write 'announcement' or a date YYYY-MM-DD")
+            ignored.append(("url.fx_format", {"value": fx}))
         elif not vocabulary.first_rate_date <= day <= vocabulary.last_rate_date:
-            ignored.append(f"fx={fx}: ECB rates run from {vocabulary.first_rate_date} to {vocabulary.last_rate_date}")
+            ignored.append(
+                ("url.fx_range", {"value": fx, "first": vocabulary.first_rate_date, "last": vocabulary.last_rate_date})
+            )
         elif "currency" not in changes:
-            ignored.append(f"fx={fx}: a rate date needs a currency (cur)")
+            ignored.append(("url.fx_needs_currency", {"value": fx}))
         else:
             changes["fx_at"] = day.isoformat()
 
@@ -153,13 +169,13 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
             continue
         items = [item.strip() for item in text.split(",") if item.strip()]
         if len(items) > MAX_LIST_ITEMS:
-            ignored.append(f"{name}: more than {MAX_LIST_ITEMS} values")
+            ignored.append(("url.too_many", {"name": name, "limit": MAX_LIST_ITEMS}))
             continue
         known = tuple(dict.fromkeys(i for i in items if i in allowed[name]))
         unknown = [i for i in items if i not in allowed[name]]
         if unknown:
             shown = ", ".join(u[:40] for u in unknown[:5]) + (" …" if len(unknown) > 5 else "")
-            ignored.append(f"{name}={shown}: not in the loaded data")
+            ignored.append(("url.not_in_data", {"name": name, "value": shown}))
         if known:
             changes[attribute] = known
 
@@ -170,11 +186,11 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
             continue
         day = _date(text)
         if day is None or not 1990 <= day.year <= 2100:
-            ignored.append(f"{name}={text[:40]}: write a date YYYY-MM-DD between 1990 and 2100")
+            ignored.append(("url.date", {"name": name, "value": text[:40]}))
         else:
             dates[attribute] = day
     if "date_from" in dates and "date_to" in dates and dates["date_from"] > dates["date_to"]:
-        ignored.append("from/to: the start is after the end, so both were ignored")
+        ignored.append(("url.dates_reversed", {}))
     else:
         changes.update(dates)
 
@@ -183,48 +199,43 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
         if present == "1":
             extra["present"] = "1"
         else:
-            ignored.append(f"present={present[:40]}: write present=1 to open presenter mode")
+            ignored.append(("url.present", {"value": present[:40]}))
     every = value_of("every")
     if every:
         if every.isascii() and every.isdigit() and MIN_SLIDE_SECONDS <= int(every) <= MAX_SLIDE_SECONDS:
             extra["every"] = str(int(every))
         else:
-            ignored.append(
-                f"every={every[:40]}: seconds per slide must be a whole number from {MIN_SLIDE_SECONDS} "
-                f"to {MAX_SLIDE_SECONDS}"
-            )
+            ignored.append(("url.every", {"value": every[:40], "low": MIN_SLIDE_SECONDS, "high": MAX_SLIDE_SECONDS}))
     data = value_of("data")
     if data:
         if is_blob_id(data):
             extra["data"] = data
         else:
-            ignored.append(f"data={data[:40]}: not the id of uploaded data (a link to it holds 64 hex digits)")
+            ignored.append(("url.data", {"value": data[:40]}))
     live = value_of("live")
     if live:
         if is_live_id(live):
             extra["live"] = live
         else:
-            ignored.append(
-                f"live={live[:40]}: not the id of a live session (an audience link holds 22 letters or digits)"
-            )
+            ignored.append(("url.live", {"value": live[:40]}))
     key = value_of("key")
     if key:
         # Never echoed: a key with a slip in it is still most of a secret.
         if "live" not in extra:
-            ignored.append("key: a presenter's key needs the live session it drives (live)")
+            ignored.append(("url.key_needs_live", {}))
         elif is_live_key(key):
             extra["key"] = key
         else:
-            ignored.append("key: not a presenter's key (a presenter's link holds 32 letters or digits)")
+            ignored.append(("url.key", {}))
     table = value_of("table")
     if table:
         if table in DATA_TABLES[1:]:
             extra["table"] = table
         elif table != DATA_TABLES[0]:
-            ignored.append(f"table={table[:40]}: not a table of the Data page (write one of {', '.join(DATA_TABLES)})")
+            ignored.append(("url.table", {"value": table[:40], "choices": ", ".join(DATA_TABLES)}))
     for name in params:
         if name not in KNOWN_PARAMS:
-            ignored.append(f"{name[:40]}: not a parameter of this dashboard")
+            ignored.append(("url.unknown", {"name": name[:40]}))
     return Decoded(state.with_(**changes), ignored, extra)
 
 
