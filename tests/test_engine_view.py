@@ -64,6 +64,7 @@ def _states(prepared: Prepared) -> list[ViewState]:
         ViewState(date_from=datetime.date(2023, 6, 1), date_to=datetime.date(2024, 12, 31)),
         ViewState(countries=(countries[0],), kinds=(kinds[0],), date_from=datetime.date(2024, 1, 1), currency="JPY"),
         ViewState(countries=("nowhere",)),
+        ViewState(countries=(countries[0],), currency="ISK", fx_at="1990"),  # before the ECB table: no rate at all
     ]
 
 

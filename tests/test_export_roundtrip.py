@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aifunding import columns as C
 from aifunding.analysis import sequences
 from aifunding.analysis.conversion import FxChoice
 from aifunding.cli import main
@@ -636,3 +637,26 @@ def test_xlsx_refuses_a_table_longer_than_a_sheet(
     book = load_workbook(path, read_only=True)
     assert book.sheetnames == ["about", "awards", "market_shares"]
     assert sum(1 for _ in book["awards"].iter_rows()) == limit  # rows counted, header included
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        ([Decimal("1.005"), Decimal("1.015"), None, "1.5", 2.5], [Decimal("1.00"), Decimal("1.02"), None, None, None]),
+        ([Decimal("-0.005"), Decimal("12345678.125")], [Decimal("-0.00"), Decimal("12345678.12")]),
+    ],
+)
+def test_converted_amounts_are_rounded_to_the_cent_half_to_even(cells: list, expected: list) -> None:
+    frame = pd.DataFrame({C.AMOUNT_CONVERTED: pd.Series(cells, index=range(10, 10 + len(cells)), dtype=object)})
+    rounded = export._round_converted(frame)[C.AMOUNT_CONVERTED]
+    assert rounded.dtype == object and list(rounded.index) == list(range(10, 10 + len(cells)))
+    assert [(v, str(v)) if v is not None else None for v in rounded] == [
+        (v, str(v)) if v is not None else None for v in expected
+    ]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "object", "str"])
+def test_no_converted_amounts_keep_the_type_the_conversion_gave(dtype: str) -> None:
+    """A package without awards exports the same Parquet schema as it always did."""
+    frame = pd.DataFrame({C.AMOUNT_CONVERTED: pd.Series([], dtype=dtype)})
+    assert export._round_converted(frame)[C.AMOUNT_CONVERTED].dtype == frame[C.AMOUNT_CONVERTED].dtype

@@ -112,6 +112,16 @@ def test_an_award_view_of_some_columns_is_those_of_the_whole_view(bundled: Packa
     assert (C.KIND in columns) == (C.KIND in made)
 
 
+def test_columns_are_names_not_one_name(bundled: Package) -> None:
+    """One name where a collection belongs would be read letter by letter, and make nothing: refused."""
+    with pytest.raises(TypeError, match="not one name"):
+        award_view(bundled, columns=C.KIND)
+    with pytest.raises(TypeError, match="not one name"):
+        recipient_lists.recipients_frame(
+            bundled.frame("award_recipients"), bundled.frame("organisations"), columns=C.JOINT
+        )
+
+
 _ids = st.sampled_from(["a", "b", "c", "d", "=x", "日本"])
 
 

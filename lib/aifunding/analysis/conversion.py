@@ -118,7 +118,9 @@ def convert_frame(
     result[C.FX_RATE] = rates.tolist()
     # The text columns as pandas makes them of the rows' values (text; objects when every one is missing),
     # made of each group's value once: a million awards' dates and notes are not a million Python strings.
-    used = by_group if len(present) < len(result) else by_group[:-1]  # the last row: for rows without an amount
+    # Types are inferred from the values the rows take: every group is some row's (each is a pair found among
+    # them), the last entry only when a row has no amount.
+    used = by_group if len(present) < len(result) else by_group[:-1]
     for name, column in ((C.FX_RATE_DATE, 1), (C.FX_METHOD, 2), (C.FX_NOTE, 3)):
         values = pd.Series(used[:, column].tolist())
         result[name] = values.take(rows).set_axis(result.index) if len(result) else []

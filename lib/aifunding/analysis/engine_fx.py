@@ -47,7 +47,7 @@ def rate_type(rates: list[Decimal]) -> dt.Decimal:
     it would need more than 38, never a rounded result.
     """
     places = (max(0, -int(r.normalize().as_tuple().exponent)) for r in rates)
-    return dt.Decimal(MAX_DIGITS, max(AMOUNT_DECIMALS, *places))
+    return dt.Decimal(MAX_DIGITS, max([AMOUNT_DECIMALS, *places]))  # (no rate at all: the amounts' 4)
 
 
 def fx_rates(tables: Tables, choice: FxChoice) -> Rates:

@@ -18,7 +18,7 @@ import pandas as pd
 from aifunding import columns as C
 from aifunding.analysis.adding import split_by_basis
 from aifunding.analysis.allocation import TOTALS_COLUMNS, allocation_rows
-from aifunding.analysis.recipients import recipients_by_award, recipients_frame
+from aifunding.analysis.recipients import column_names, recipients_by_award, recipients_frame
 from aifunding.analysis.sequences import linked_lists
 from aifunding.data.tree import ProgrammeTree
 from aifunding.data.vocabulary import PLAN_BASES, Basis
@@ -103,7 +103,7 @@ def award_view(package: Package, *, columns: Collection[str] | None = None) -> p
     those of :data:`AWARD_VIEW_COLUMNS` are added: an export writes a few, and joins the texts of its
     sources and caveats from the tables itself, without a tuple per award.
     """
-    wanted = frozenset(AWARD_VIEW_COLUMNS if columns is None else columns)
+    wanted = frozenset(AWARD_VIEW_COLUMNS if columns is None else column_names(columns))
     awards = package.frame("awards")
     programmes = package.frame("programmes").set_index("id")
     roots = programme_roots(package.frame("programmes"), package.tree)

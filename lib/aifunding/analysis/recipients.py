@@ -8,8 +8,9 @@ reference the tests compare it with.
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -76,7 +77,7 @@ def recipients_frame(
     import pyarrow as pa
     import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-    wanted = frozenset(RECIPIENT_COLUMNS if columns is None else columns)
+    wanted = frozenset(RECIPIENT_COLUMNS if columns is None else column_names(columns))
     award_ids, org_ids = recipients["award_id"], recipients["organisation_id"]
     if not len(recipients) or award_ids.isna().any() or org_ids.isna().any():
         frame = _recipients_by_award_rows(recipients, organisations)
@@ -116,19 +117,25 @@ def recipients_frame(
     def labelled(joined: pa.Array, lang: str) -> pa.Array:
         return pc.if_else(mask, pc.binary_join_element_wise(joined, translate("award.joint", lang), ""), joined)
 
-    made: dict[str, Any] = {C.AWARD_ID: lambda: text(awards, by_list=False)}
-    if C.RECIPIENT_IDS in wanted:
-        made[C.RECIPIENT_IDS] = lambda: _id_tuples(org_values.tolist(), members.tolist(), counts, joint)
-    en = names(name_en, " + ") if wanted & {C.RECIPIENTS_EN, C.PROJECT_LABEL} else None
-    ja = names(name_ja, "・") if wanted & {C.RECIPIENTS_JA, C.PROJECT_LABEL_JA} else None
-    made |= {
-        C.RECIPIENTS_EN: lambda: text(en),
-        C.RECIPIENTS_JA: lambda: text(ja),
+    # Each column's recipe, made only when asked for; the joined names once for both their columns.
+    en, ja = functools.cache(lambda: names(name_en, " + ")), functools.cache(lambda: names(name_ja, "・"))
+    made: dict[str, Callable[[], pd.Series]] = {
+        C.AWARD_ID: lambda: text(awards, by_list=False),
+        C.RECIPIENT_IDS: lambda: _id_tuples(org_values.tolist(), members.tolist(), counts, joint),
+        C.RECIPIENTS_EN: lambda: text(en()),
+        C.RECIPIENTS_JA: lambda: text(ja()),
         C.JOINT: lambda: pd.Series(joint, dtype=bool),
-        C.PROJECT_LABEL: lambda: text(labelled(en, "en")),
-        C.PROJECT_LABEL_JA: lambda: text(labelled(ja, "ja")),
+        C.PROJECT_LABEL: lambda: text(labelled(en(), "en")),
+        C.PROJECT_LABEL_JA: lambda: text(labelled(ja(), "ja")),
     }
     return pd.DataFrame({name: make() for name, make in made.items() if name == C.AWARD_ID or name in wanted})
+
+
+def column_names(columns: Collection[str]) -> Collection[str]:
+    """``columns``, refused when it is one name (whose letters would each be taken for a column)."""
+    if isinstance(columns, str):
+        raise TypeError(f"columns is a collection of column names, not one name ({columns!r})")
+    return columns
 
 
 def _id_tuples(org_list: list[str], member_list: list[int], counts: np.ndarray, joint: np.ndarray) -> pd.Series:

@@ -49,7 +49,12 @@ def _basis_words(frame: pd.DataFrame, column: str = "basis") -> pd.Series:
 
 
 def _round_converted(frame: pd.DataFrame) -> pd.DataFrame:
-    """The converted amounts to the cent, half to even (a cell that is not a Decimal becomes None)."""
+    """The converted amounts to the cent, half to even (a cell that is not a Decimal becomes None).
+
+    No rows, no change: the column keeps the type the conversion gave it (a Parquet file's schema follows it).
+    """
+    if not len(frame):
+        return frame
     cents = Decimal("0.01")
     # The calling thread's context with the rounding set, passed to each call: a million amounts in a third
     # of a second, rather than a keyword argument and a lambda per cell.
