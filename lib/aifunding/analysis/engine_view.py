@@ -115,8 +115,8 @@ class ViewEngine:
         self._lock = threading.Lock()
         self._tables: Tables | None = None
         # Each language's awards with their programme's country and kind and their project label, joined once
-        # (the engine keeps them): a view then filters and adds up one table (at a million awards, a
-        # country's totals in 60-100 ms against 100-120 ms when each view joined them).
+        # (the engine keeps them): a view then filters and adds up one table (at a million awards, a country's
+        # totals in 137-215 ms against 159-308 ms when each view joined them; the first query 1.5-2.5 s longer).
         self._awards: dict[str, ibis.Table] = {}
 
     def _loaded(self) -> Tables:
