@@ -7,14 +7,17 @@ an engine that cannot run is a message on the page, not a traceback.
 
 from __future__ import annotations
 
+import json
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from aifunding.analysis.totals import CLASS_ORDER
 from aifunding.analysis.view import Prepared, ViewState, prepare
-from aifunding.figures.presentation import column
+from aifunding.figures.presentation import column, sum_column
 from aifunding.i18n import Translator
 from aifunding.loading.package import load_package
 from aifunding.money.formatting import format_composition
@@ -108,3 +111,51 @@ def test_an_engine_that_cannot_run_is_said_on_the_page(monkeypatch: pytest.Monke
     assert not [frame for frame in at.dataframe if column("total_by_basis") in frame.value.columns]
     # The rest of the page is drawn: the validation report is still there.
     assert any(Translator("en")("data.report") in h.value for h in at.subheader)
+
+
+def test_sums_in_a_chosen_currency_are_to_the_cent_and_read_with_their_digits_grouped(prepared: Prepared) -> None:
+    """A converted sum is shown (and downloaded) to the cent, half to even, as the exports write amounts.
+
+    Before, the exact product of amounts and rates came through as ``4013690.2032``, cut off in its column.
+    """
+    state = ViewState(countries=("JP",), currency="USD")
+    at = _data_page(country="JP", cur="USD")
+    table = _table(at).set_index(column("project"))
+    sums = {kind: sum_column(kind) for kind in CLASS_ORDER if sum_column(kind) in table.columns}
+    checked, groups = 0, recipient_groups(prepared, state)
+    for group in groups:
+        row = table.loc[group.label]
+        for kind, header in sums.items():
+            exact = group.parts.get(kind)
+            if exact is None:
+                assert pd.isna(row[header])
+                continue
+            assert row[header] == float(exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN))
+            checked += 1
+    assert checked == sum(len(group.parts) for group in groups) > 5  # every sum has its column
+    # Some sum had digits past the cent to lose: the rounding is not vacuous.
+    assert any(part != part.quantize(Decimal("0.01")) for group in groups for part in group.parts.values())
+    shown = next(frame for frame in at.dataframe if column("total_by_basis") in frame.value.columns)
+    config = json.loads(shown.proto.columns)
+    assert {name for name, spec in config.items() if spec.get("type_config", {}).get("format") == "localized"} == set(
+        sums.values()
+    )
+
+
+def test_only_columns_of_numbers_are_read_as_amounts() -> None:
+    """The awards' values get grouped digits; the validation report's "Value" (a cell's text) stays text."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["cur"] = "USD"
+    at.switch_page("views/data.py")
+    at.run()
+    assert not at.exception, at.exception
+    formats = {}
+    for frame in at.dataframe:
+        config = json.loads(frame.proto.columns)
+        formats[tuple(frame.value.columns)] = {
+            name for name, spec in config.items() if spec.get("type_config", {}).get("format") == "localized"
+        }
+    awards = next(columns for columns in formats if column("amount") in columns)
+    report = next(columns for columns in formats if "Message" in columns)
+    assert formats[awards] == {column("value")}
+    assert column("value") in report and formats[report] == set()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import threading
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,14 @@ from aifunding.analysis.view import (
 )
 from aifunding.data.dates import partial_bounds
 from aifunding.data.tree import ProgrammeTree
-from aifunding.figures.presentation import best_sources_first, kind_labels, quarantine_table
+from aifunding.figures.presentation import (
+    awards_table,
+    best_sources_first,
+    column,
+    kind_labels,
+    programmes_table,
+    quarantine_table,
+)
 from aifunding.figures.programmes import build_programme_totals_figure
 from aifunding.loading.package import load_package
 from aifunding.money.fx import rate_bounds
@@ -120,6 +127,29 @@ def test_conversion_converts_allocations_at_the_programmes_own_rate(prepared: Pr
     drawn = dict(zip(allocated.y, allocated.x, strict=True))
     assert any(x == pytest.approx(float(round_2024[C.ALLOCATED_CONVERTED])) for x in drawn.values())
     assert max(x for x in drawn.values() if x == x) < 10**12  # dollars: yen would be past ¥10^12
+
+
+@pytest.mark.parametrize("currency", [None, "USD", "EUR"])
+def test_display_tables_show_converted_amounts_to_the_cent_and_published_ones_as_published(
+    prepared: Prepared, currency: str | None
+) -> None:
+    """The awards' and programmes' "Value": a converted amount half to even at the cent (as exports write it)."""
+    view = apply_view(prepared, ViewState(currency=currency))
+    for rows, table in (
+        (view.awards, awards_table(view.awards, prepared.package, money=view.money)),
+        (view.programmes, programmes_table(view.programmes, prepared.package, money=view.money)),
+    ):
+        amounts = rows[view.value_column].tolist()
+        expected = [
+            None
+            if not isinstance(v, Decimal)
+            else float(v.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN) if currency else v)
+            for v in amounts
+        ]
+        shown = [None if pd.isna(v) else v for v in table[column("value")]]
+        assert shown == expected
+        if currency:  # a product of amount and rate has digits past the cent to lose
+            assert any(isinstance(v, Decimal) and v != v.quantize(Decimal("0.01")) for v in amounts)
 
 
 def test_an_allocation_in_another_currency_is_not_scaled() -> None:

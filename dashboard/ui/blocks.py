@@ -9,12 +9,13 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from pandas.api.types import is_numeric_dtype
 
 from aifunding import markup
 from aifunding.analysis.urlstate import view_file_name
 from aifunding.analysis.view import FilteredView, Prepared, remembered
 from aifunding.figures.plain import figure_meta
-from aifunding.figures.presentation import best_sources_first
+from aifunding.figures.presentation import best_sources_first, money_columns
 from aifunding.figures.registry import PAGES_BY_KEY, Drawn, draw
 from aifunding.figures.worded import Worded
 from aifunding.money.formatting import format_partial_date
@@ -32,6 +33,8 @@ from ui.text import notice, small, subheader_text
 INLINE_SOURCES = 3
 # Rows a table sends to the browser at once; a longer one is paged on the server (its downloads hold every row).
 PAGE_ROWS = 1000
+# Pixels of a column of amounts as numbers ("323,675,700,000.00").
+AMOUNT_WIDTH = 150
 MIME_TYPES = {
     "csv": "text/csv",
     "json": "application/json",
@@ -119,19 +122,32 @@ def paged_table(frame: pd.DataFrame | Worded, *, key: str, download: str | None 
 def _page(rows: Worded, key: str, options: dict[str, Any]) -> None:
     """The page of ``rows`` the reader asked for, and which rows it is when there are several pages."""
     if len(rows) <= PAGE_ROWS:
-        st.dataframe(rows.shown(0, len(rows)), hide_index=True, key=key, **options)
+        _dataframe(rows.shown(0, len(rows)), key, options)
         return
     t = translator()
     pages = -(-len(rows) // PAGE_ROWS)
     page = st.number_input(t("table.page"), min_value=1, max_value=pages, value=1, step=1, key=f"{key}-page")
     first = (int(page) - 1) * PAGE_ROWS
     shown = rows.shown(first, PAGE_ROWS)
-    st.dataframe(shown, hide_index=True, key=key, **options)
+    _dataframe(shown, key, options)
     small(
         markup.text(
             t("table.rows_shown", first=f"{first + 1:,}", last=f"{first + len(shown):,}", total=f"{len(rows):,}")
         )
     )
+
+
+def _dataframe(shown: pd.DataFrame, key: str, options: dict[str, Any]) -> None:
+    """``st.dataframe`` of a page of rows, its amounts with their digits grouped in the reader's locale.
+
+    ``1,234,567.89`` rather than Streamlit's plain ``1234567.89``; a page's own column settings win. Only
+    columns of numbers: the validation report's "Value" is the text a cell held.
+    """
+    amounts = [name for name in money_columns(translator().lang) & set(shown.columns) if is_numeric_dtype(shown[name])]
+    # Wide enough for a trillion with its cents: a column sized by its first cells (often empty) cut them off.
+    config = {name: st.column_config.NumberColumn(format="localized", width=AMOUNT_WIDTH) for name in sorted(amounts)}
+    config.update(options.get("column_config") or {})
+    st.dataframe(shown, hide_index=True, key=key, **{**options, "column_config": config or None})
 
 
 def page_charts(prepared: Prepared, view: FilteredView, page: str) -> dict[str, list[Drawn]]:

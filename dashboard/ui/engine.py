@@ -48,4 +48,5 @@ def recipient_totals(prepared: Prepared, view: FilteredView) -> Worded | None:
         notice("error", t("data.recipients_failed", engine=name, problem=t("error.unexpected")), ":material/error:")
         return None
     small(markup.text(t("data.recipients_note", engine=name)))
-    return Worded(totals, lambda rows: recipient_totals_table(rows, lang))
+    converted = view.money.converted
+    return Worded(totals, lambda rows: recipient_totals_table(rows, lang, converted=converted))

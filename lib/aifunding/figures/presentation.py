@@ -9,6 +9,7 @@ reads it (see :data:`ID_COLUMN` and :func:`column`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 
 from aifunding import columns as C
 from aifunding.analysis.adding import HOME_CURRENCY, Total
-from aifunding.analysis.conversion import ORIGINAL, Money
+from aifunding.analysis.conversion import CENTS, ORIGINAL, Money
 from aifunding.analysis.distinct import floats, has_amount
 from aifunding.analysis.metrics import localized
 from aifunding.analysis.totals import CLASS_ORDER, basis_parts
@@ -85,6 +86,30 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+def _amounts(values: Iterable[Any], converted: bool) -> list[float | None]:
+    """A display table's amounts as numbers; converted ones to the cent, half to even, as the exports write them.
+
+    A converted amount is the exact product of the published one and a rate of up to a dozen places: its
+    digits past the cent (``12484995.142``) say nothing about the money. Published amounts stay as published.
+    """
+    if not converted:
+        return [_number(v) for v in values]
+    return [
+        _number(v.quantize(CENTS, rounding=ROUND_HALF_EVEN) if isinstance(v, Decimal) and v.is_finite() else v)
+        for v in values
+    ]
+
+
+def sum_column(kind: str, lang: str = "en") -> str:
+    """The header of a recipients' totals column of one kind of basis's exact sum ("Sum, up to about")."""
+    return translate("column.sum_of", lang, basis=basis_label(kind, lang))
+
+
+def money_columns(lang: str = "en") -> frozenset[str]:
+    """The headers of the display tables' columns of amounts as numbers, in ``lang``: a page groups their digits."""
+    return frozenset({column("value", lang), *(sum_column(kind, lang) for kind in CLASS_ORDER)})
+
+
 def awards_table(awards: pd.DataFrame, package: Package, *, money: Money = ORIGINAL, lang: str = "en") -> pd.DataFrame:
     """One row per award as a reader wants it: project, programme, worded amount, date, sources."""
     value_column, currency_column = money.value_column, money.currency_column
@@ -93,7 +118,7 @@ def awards_table(awards: pd.DataFrame, package: Package, *, money: Money = ORIGI
         "project": localized(awards, C.PROJECT_LABEL, lang),
         "programme": localized(awards, "programme_name", lang),
         "amount": money_labels(awards, value_column, currency_column, lang),
-        "value": awards[value_column].map(_number),
+        "value": _amounts(awards[value_column], money.converted),
         "currency": awards[currency_column],
         "basis": awards["basis"].map(lambda b: basis_label(b, lang) if isinstance(b, str) else ""),
         "announced": awards["announced"].map(lambda d: format_partial_date(d if isinstance(d, str) else None, lang)),
@@ -109,11 +134,11 @@ def awards_table(awards: pd.DataFrame, package: Package, *, money: Money = ORIGI
     return _headed(cells, lang).reset_index(drop=True)
 
 
-def recipient_totals_table(totals: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+def recipient_totals_table(totals: pd.DataFrame, lang: str = "en", *, converted: bool = False) -> pd.DataFrame:
     """One row per recipient and currency: its total kept apart by basis, each kind's exact sum, its awards.
 
     ``totals`` are :func:`aifunding.analysis.engine_view.recipient_totals_by_basis` rows. A kind of basis
-    gets its own column of exact sums only when some row has one.
+    gets its own column of exact sums only when some row has one; sums of ``converted`` amounts are to the cent.
     """
     parts = [basis_parts(row) for row in totals.to_dict(orient="records")]
     cells: dict[str, Any] = {
@@ -127,9 +152,9 @@ def recipient_totals_table(totals: pd.DataFrame, lang: str = "en") -> pd.DataFra
     }
     table = _headed(cells, lang)
     for kind in CLASS_ORDER:
-        sums = [_number(p.get(kind)) for p in parts]
+        sums = _amounts((p.get(kind) for p in parts), converted)
         if any(v is not None for v in sums):
-            table[translate("column.sum_of", lang, basis=basis_label(kind, lang))] = sums
+            table[sum_column(kind, lang)] = sums
     return table
 
 
@@ -158,7 +183,7 @@ def programmes_table(
         "country": localized(programmes, "country_name", lang),
         "kind": _worded(programmes["kind"], "kind", t),
         "amount": money_labels(programmes, value_column, currency_column, lang),
-        "value": programmes[value_column].map(_number),
+        "value": _amounts(programmes[value_column], money.converted),
         "currency": programmes[currency_column],
         "basis": programmes["basis"].map(lambda b: basis_label(b, lang) if isinstance(b, str) else ""),
         "announced": programmes["announced"].map(
