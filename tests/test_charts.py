@@ -95,6 +95,14 @@ def test_left_out_note_names_the_currencies_not_drawn() -> None:
     assert left_out_note(frame([MIXED[3]]), frame([MIXED[3]]).iloc[:0], "amount", "currency") is None
 
 
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_left_out_note_counts_with_grouped_digits(lang: str) -> None:
+    """At a million awards the note read "817239 in CAD, EUR, ...": a count reads 1,200 as every {n} does."""
+    awards = frame([MIXED[2], *({"id": f"u{i}", "amount": Decimal(i + 1), "currency": "USD"} for i in range(1200))])
+    note = left_out_note(awards, amount_frame(awards, "amount", "currency"), "amount", "currency", lang=lang)
+    assert "1,200" in note and "1200" not in note
+
+
 # --- recipients ------------------------------------------------------------------------------------------
 
 

@@ -135,3 +135,18 @@ def test_report_leads_with_the_highlights_and_the_totals_summary_prints(prepared
     page = build_report(prepared, state, generated_at=MADE)
     for key in ("models", "compute"):
         assert html.escape(printed["totals"][key]["text"]) in page
+
+
+def test_a_charts_rows_are_counted_with_grouped_digits(bundled) -> None:
+    """ "Data (1,500 rows)", not "Data (1500 rows)": a report of a large view counts as the page does."""
+    awards = apply_view(prepare(bundled), ViewState()).awards
+    rows = pd.DataFrame({"Project": [f"p{i}" for i in range(1500)], "ID": [str(i) for i in range(1500)]})
+    page = build_snapshot(
+        title="T",
+        sentence="s",
+        sections=[Section("h", build_recipient_figure(awards), rows)],
+        package=bundled,
+        generated_at=MADE,
+        link="https://example.org/",
+    )
+    assert "Data (1,500 rows)" in page and "1500 rows" not in page

@@ -45,7 +45,9 @@ def total_tiles(headline: Headline) -> None:
     t = translator()
     st.subheader(t("overview.totals"))
     keys = list(headline.totals)
-    cols = st.columns([2] * len(keys) + [1, 1])
+    # The two counts share one column, one above the other: side by side, each had a sixth of the row and a
+    # million awards' 100,005 recipients read "100,…".
+    cols = st.columns([2] * len(keys) + [1.5])
     for col, key in zip(cols, keys, strict=False):
         total = headline.totals[key]
         # A total of several kinds ("$2.1B + up to about $1.2B + at least $2.5B") wraps rather than being
@@ -54,7 +56,7 @@ def total_tiles(headline: Headline) -> None:
             st.markdown(f"**{t(f'overview.{key}')}**", help=t(f"overview.{key}.help"))
             st.subheader(markup.text(total_text(total, t.lang)), anchor=False)
             st.caption(markup.text(span_text(total, t.lang)))
-    cols[-2].metric(t("overview.programmes"), f"{headline.programmes:,}", border=True)
+    cols[-1].metric(t("overview.programmes"), f"{headline.programmes:,}", border=True)
     cols[-1].metric(t("overview.recipients"), f"{headline.recipients:,}", border=True)
     for key in keys:
         total = headline.totals[key]

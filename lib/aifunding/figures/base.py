@@ -421,7 +421,7 @@ def left_out_note(
     return t(
         "chart.left_out",
         currency=currency,
-        count=int(others.sum()),
+        count=f"{int(others.sum()):,}",  # 817,239 in either language, as the {n} of any message
         currencies=t("sentence.values").join(sorted(frame.loc[others, currency_column].unique().tolist())),
     )
 

@@ -83,7 +83,7 @@ def _sources_html(package: Package, source_ids: Iterable[str], caveat_ids: Itera
             f"<p class='small'><strong>{_e(t('common.sources'))}</strong></p><ul class='small'>{''.join(items)}</ul>"
         )
     if notes:
-        summary = _e(t("snapshot.caveats", count=len(notes)))
+        summary = _e(t("snapshot.caveats", count=f"{len(notes):,}"))
         parts.append(f"<details open><summary>{summary}</summary><ul class='small'>{''.join(notes)}</ul></details>")
     return "".join(parts)
 
@@ -150,7 +150,8 @@ def build_snapshot(
                 capped = t("snapshot.rows_capped", shown=f"{SNAPSHOT_ROWS:,}", total=f"{len(rows):,}")
                 table += f"<p class='small'>{_e(capped)}</p>"
             if section.figure is not None:
-                parts.append(f"<details><summary>{_e(t('snapshot.data', count=len(rows)))}</summary>{table}</details>")
+                summary = t("snapshot.data", count=f"{len(rows):,}")
+                parts.append(f"<details><summary>{_e(summary)}</summary>{table}</details>")
             else:
                 parts.append(table)
         parts.append("</section>")
