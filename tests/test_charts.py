@@ -6,18 +6,21 @@ and the milestones table's overdue flag.
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aifunding import columns as C
 from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare
 from aifunding.data.vocabulary import Basis
-from aifunding.figures.base import amount_frame, left_out_note
-from aifunding.figures.companies import build_recipient_figure
+from aifunding.figures.base import TICK_LINE_PX, amount_frame, band_height, left_out_note, legend_room, wrap
+from aifunding.figures.companies import TICK_LINES, build_recipient_figure
 from aifunding.figures.market import build_market_figure
 from aifunding.figures.presentation import milestones_table
 from aifunding.figures.programmes import build_annualised_figure, build_programme_totals_figure, build_timeline_figure
@@ -168,6 +171,60 @@ def test_recipient_chart_in_another_currency_says_what_it_left_out() -> None:
     assert title_text(fig) == "A received the most: ¥5 across 1 award"
     assert "Only JPY figures are drawn; 1 in USD are not." in subtitle_text(fig)
     assert {label for trace in fig.data for label in trace.y} == {"A"}
+
+
+def test_long_recipient_names_take_three_lines_in_bands_that_keep_them_apart() -> None:
+    """Joint projects of several institutes wrapped to four or five lines ran into their neighbours' names."""
+    long = " + ".join(f"Synthetic Company {i:06} (synthetic, not real)" for i in range(3)) + " (joint)"
+    names = [f"{long} {n}" for n in range(3)] + ["KDDI", "A"]
+    awards = frame(
+        [
+            {"id": f"a{n}", "amount": Decimal(100 - n), "currency": "JPY", "basis": "exact", C.PROJECT_LABEL: name,
+             C.PROGRAMME_NAME_EN: "P", "announced": "2024", "purpose_en": "x", C.SOURCE_IDS: (), C.CAVEAT_IDS: ()}
+            for n, name in enumerate(names)
+        ]
+    )  # fmt: skip
+    yaxis = layout(build_recipient_figure(awards))["yaxis"]
+    lines = [tick.count("<br>") + 1 for tick in yaxis["ticktext"]]
+    assert max(lines) == TICK_LINES and min(lines) == 1
+    assert [tick.endswith("…") for tick in yaxis["ticktext"]] == [n > 1 for n in lines]
+    assert list(yaxis["categoryarray"]) == list(yaxis["tickvals"])  # the hover and the table keep whole names
+    assert set(yaxis["categoryarray"]) == set(names)
+    figure = build_recipient_figure(awards)
+    spec = layout(figure)
+    legend = legend_room(len(figure.data), len({trace.legendgroup for trace in figure.data}))
+    plot = spec["height"] - spec["margin"]["t"] - spec["margin"]["b"] - legend
+    # Two three-line neighbours, each centred in its band, meet no nearer than halfway, whatever the legend takes.
+    assert plot / len(names) >= TICK_LINE_PX * TICK_LINES
+    assert band_height(["A", "B<br>C"]) == 40  # short names keep the usual 40 px
+    assert legend_room(1, 1) == 0 and legend_room(0, 0) == 0  # one entry fits the margin under the axis
+    assert legend_room(26, 9) >= 548 - 39 and legend_room(6, 5) >= 140 - 39  # as measured in Chromium
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["Synthetic", "Company", "研究所", "と", "（共同）", "+", "AIST", "x" * 40]), max_size=30),
+    st.integers(min_value=8, max_value=40),
+    st.integers(min_value=1, max_value=4),
+)
+def test_wrap_to_at_most_so_many_lines(words: list[str], width: int, max_lines: int) -> None:
+    text = " ".join(words)
+    whole, cut = wrap(text, width), wrap(text, width, max_lines=max_lines)
+    if whole.count("<br>") < max_lines:
+        assert cut == whole
+    else:
+        assert cut.count("<br>") < max_lines and cut.endswith("…")
+        kept = cut.split("<br>")[:-1]
+        assert whole.split("<br>")[: len(kept)] == kept  # the lines kept are the text's own
+
+
+@given(st.lists(st.integers(min_value=1, max_value=5), max_size=12))
+def test_band_height_keeps_neighbouring_labels_apart(lines: list[int]) -> None:
+    ticks = ["<br>".join("x" * n) for n in lines]
+    band = band_height(ticks)
+    assert band >= 40
+    for a, b in itertools.pairwise(lines):
+        assert band >= TICK_LINE_PX * (a + b) / 2
 
 
 # --- market shares ---------------------------------------------------------------------------------------

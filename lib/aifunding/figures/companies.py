@@ -24,10 +24,12 @@ from aifunding.figures.base import (
     PALETTE,
     Draft,
     amount_positions,
+    band_height,
     base_layout,
     empty_figure,
     labelled_range,
     left_out_note,
+    legend_room,
     money_label,
     subtitle,
     text_colour_on,
@@ -44,6 +46,8 @@ from aifunding.money.formatting import (
 
 # Recipients drawn as bars of their own; the rest are added up in one bar.
 TOP_RECIPIENTS = 30
+# Lines a recipient's name takes on the axis at most.
+TICK_LINES = 3
 # A bar of more awards than this draws one segment per round and basis, its awards added up: a hundred
 # slivers of one bar cannot be read (nor hovered), and the round's colour is what tells them apart.
 SEGMENTS_PER_BAR = 12
@@ -396,7 +400,9 @@ def build_recipient_figure(
             xshift=4,
             font={"size": 12},
         )
-    ticks = [wrap(str(label), AXIS_LABEL_WIDTH) for label in order]
+    # At most three lines (a joint project of four institutes ends in "…"; its bar's hover and the table name
+    # them all), in bands tall enough that two long neighbours never run into each other.
+    ticks = [wrap(str(label), AXIS_LABEL_WIDTH, max_lines=TICK_LINES) for label in order]
     fig.update_layout(
         barmode="stack",
         uniformtext={"minsize": 10, "mode": "hide"},
@@ -441,7 +447,7 @@ def build_recipient_figure(
         # the figure, whose spec must stay small, and "all rows" is what the table behind it shows.
         row_ids=read["id"].take(positions) if others_label is None else None,
         caveat_ids=ids_in_column(read, C.CAVEAT_IDS, positions),
-        height=max(160, 40 * len(order) + 24 * sum(tick.count("<br>") for tick in ticks)),
+        height=max(160, band_height(ticks) * len(order)) + legend_room(len(traces), len({p for p, _ in traces})),
     )
 
 
