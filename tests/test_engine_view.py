@@ -17,9 +17,17 @@ import pytest
 
 from aifunding import columns as C
 from aifunding.analysis import engine
-from aifunding.analysis.engine_view import RECIPIENT_COLUMNS, ViewEngine, recipient_totals_by_basis, view_awards
+from aifunding.analysis.engine_view import (
+    RECIPIENT_COLUMNS,
+    RecipientTotals,
+    ViewEngine,
+    recipient_totals_by_basis,
+    recipient_totals_page,
+    view_awards,
+)
 from aifunding.analysis.totals import KINDS, basis_parts
 from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare
+from aifunding.figures.worded import Worded
 from aifunding.loading.package import Package, load_package
 
 from packages import generate
@@ -99,6 +107,43 @@ def test_the_engine_keeps_and_adds_up_what_the_view_does(bundled: Package, gener
         assert all(isinstance(v, Decimal) for kind in KINDS for v in found[kind] if v is not None)
 
 
+@pytest.mark.parametrize("name", ["bundled", "generated"])
+def test_a_page_of_totals_is_those_rows_of_the_whole_and_says_how_many_there_are(
+    bundled: Package, generated: Package, name: str
+) -> None:
+    package = bundled if name == "bundled" else generated
+    views = ViewEngine(package)
+    for state in _states(prepare(package)):
+        whole = views.recipients(state)
+        for first, count in [(0, 7), (7, 7), (0, len(whole) + 5), (len(whole) - 3, 10), (len(whole) + 4, 3)]:
+            if first < 0:
+                continue
+            page, rows = views.recipients_page(state, first, count)
+            assert rows == len(whole), state
+            assert list(page.columns) == list(RECIPIENT_COLUMNS)
+            expected = whole.iloc[first : first + count].reset_index(drop=True)
+            assert _normal(_found(page)) == _normal(_found(expected)), (state, first, count)
+
+
+def test_recipient_totals_read_a_page_at_a_time_as_the_whole(generated: Package) -> None:
+    """What the Data page keeps: its first page and the count, another page asked for, the whole for a download."""
+    views = ViewEngine(generated)
+    state = ViewState(currency="USD")
+    whole = views.recipients(state)
+    assert len(whole) > 300
+    totals = RecipientTotals(views, state, 100)
+    assert len(totals) == len(whole)
+    for first, count in [(0, 100), (0, 40), (100, 100), (len(whole) - 10, 100)]:
+        part = totals.part(first, count)
+        assert list(part.index) == list(range(first, min(first + count, len(whole))))
+        assert _normal(_found(part)) == _normal(_found(whole.iloc[first : first + count]))
+    assert _normal(_found(totals.whole())) == _normal(_found(whole))
+    keep = (whole[C.N_AWARDS] > 1).to_numpy()
+    assert _normal(_found(totals.where(keep))) == _normal(_found(whole[keep]))
+    worded = Worded(totals, lambda rows: rows.assign(shown=True))
+    assert len(worded) == len(whole) and len(worded.shown(100, 100)) == 100 and len(worded.whole()) == len(whole)
+
+
 def test_a_japanese_view_names_recipients_in_japanese(bundled: Package) -> None:
     views = ViewEngine(bundled)
     english = views.recipients(ViewState())[C.PROJECT_LABEL].tolist()
@@ -124,8 +169,15 @@ def test_spark_gives_the_same_rows_in_the_same_order(
     on_spark = ViewEngine(generated)  # the engine AIFUNDING_ENGINE names, its labels kept in Spark's cache
     for state in _states(prepared):
         assert _normal(_found(on_spark.recipients(state))) == _normal(_found(on_duckdb.recipients(state))), state
+    for state in _states(prepared)[:4]:  # and the same pages, counted the same
+        for first, count in [(0, 50), (50, 50), (10_000, 5)]:
+            spark_page, spark_rows = on_spark.recipients_page(state, first, count)
+            duckdb_page, duckdb_rows = on_duckdb.recipients_page(state, first, count)
+            assert spark_rows == duckdb_rows and _normal(_found(spark_page)) == _normal(_found(duckdb_page)), state
     # And the query itself, with the labels made in it.
     tables = engine.Tables.load(engine.connect("spark"), generated)
     state = ViewState(countries=("JP",), lang="ja")
     direct = recipient_totals_by_basis(tables, view_awards(tables, state), state.fx, state.lang)
     assert _normal(_found(direct)) == _normal(_expected(prepared, state))
+    page, rows = recipient_totals_page(tables, view_awards(tables, state), 3, 5, state.fx, state.lang)
+    assert rows == len(direct) and _normal(_found(page)) == _normal(_expected(prepared, state)[3:8])

@@ -16,6 +16,7 @@ from aifunding.analysis.view import FilteredView, Prepared, remembered
 from aifunding.figures.presentation import recipient_totals_table
 from aifunding.figures.worded import Worded
 
+from ui.blocks import PAGE_ROWS
 from ui.loading import memo
 from ui.state import translator
 from ui.text import notice, small
@@ -28,7 +29,7 @@ ENGINE_NAMES = {"duckdb": "DuckDB", "spark": "Spark"}
 def recipient_totals(prepared: Prepared, view: FilteredView) -> Worded | None:
     """Every recipient of the view's awards with its totals, or None after saying why the engine could not."""
     from aifunding.analysis.engine_tables import engine_name
-    from aifunding.analysis.engine_view import ViewEngine
+    from aifunding.analysis.engine_view import RecipientTotals, ViewEngine
 
     t = translator()
     lang = view.state.lang
@@ -41,7 +42,8 @@ def recipient_totals(prepared: Prepared, view: FilteredView) -> Worded | None:
     try:
         engine = remembered(prepared, "view-engine", lambda: ViewEngine(prepared.package))
         with st.spinner(t("data.recipients_adding"), show_time=True):
-            totals = memo(view, "recipient-totals", lambda: engine.recipients(view.state))
+            # The first page and the number of rows, in one query; another page or a download asks again.
+            totals = memo(view, "recipient-totals", lambda: RecipientTotals(engine, view.state, PAGE_ROWS))
     except Exception:
         # The server log keeps the traceback (a Spark or Java message can name paths on this machine).
         log.exception("the %s engine could not add up the recipients", name)

@@ -18,6 +18,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
+import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
@@ -58,6 +59,48 @@ def view_awards(tables: Tables, state: ViewState, awards: ibis.Table | None = No
     return awards
 
 
+def _grouped_totals(
+    tables: Tables, awards: ibis.Table, fx: Any = None, lang: str = "en", labels: ibis.Table | None = None
+) -> ibis.Table:
+    """:func:`recipient_totals_by_basis`' rows, not yet ordered, with the ``ranked_by`` sum they are ordered by."""
+    value, currency = "amount", "currency"
+    if fx is not None:
+        awards = convert_awards(tables, fx, awards)
+        value, currency = C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY
+    if C.PROJECT_LABEL in awards.columns:
+        rows = awards
+    else:
+        labels = project_labels(tables, lang) if labels is None else labels
+        rows = awards.left_join(labels, awards.id == labels.award_id)
+    amount = rows[value]
+    total_type = dt.Decimal(MAX_DIGITS, amount.type().scale or 0)
+    counted = amount.notnull()
+    return rows.group_by([C.PROJECT_LABEL, rows[currency].name(C.CURRENCY)]).aggregate(
+        **{kind: amount.sum(where=rows.basis.isin(list(bases))).cast(total_type) for kind, bases in KINDS.items()},
+        **{
+            ROUNDED_CEILING: (counted & (rows.basis == str(Basis.UP_TO_ABOUT))).any(),
+            "ranked_by": amount.sum().cast(total_type).coalesce(ibis.literal(Decimal(0), type=total_type)),
+            C.N_AWARDS: rows.count(),
+            C.N_AWARDS_UNPUBLISHED: (~counted).sum(),
+        },
+    )
+
+
+# Amounts in different currencies are never ranked against each other: each currency's recipients together
+# (none last), largest first, then by name. A recipient and currency is one row, so the order is total and
+# a page is always the same rows.
+RECIPIENT_ORDER = (ibis.asc(C.CURRENCY), ibis.desc("ranked_by"), ibis.asc(C.PROJECT_LABEL))
+# The rows of the whole query, counted in the page's own query (a window over the groups).
+ROWS_IN_ALL = "rows_in_all"
+
+
+def _recipient_frame(arrow: Any) -> pd.DataFrame:
+    """Arrow's rows as the frame the tables receive (its decimals become Python Decimals in one C++ pass)."""
+    frame = small_frame(arrow.to_pandas(), (C.N_AWARDS, C.N_AWARDS_UNPUBLISHED))
+    frame[ROUNDED_CEILING] = frame[ROUNDED_CEILING].map(bool)
+    return frame
+
+
 def recipient_totals_by_basis(
     tables: Tables, awards: ibis.Table, fx: Any = None, lang: str = "en", labels: ibis.Table | None = None
 ) -> pd.DataFrame:
@@ -71,36 +114,35 @@ def recipient_totals_by_basis(
     them. By currency (none last), then largest first (every amount added, as the
     Companies chart ranks its bars), then by name.
     """
-    value, currency = "amount", "currency"
-    if fx is not None:
-        awards = convert_awards(tables, fx, awards)
-        value, currency = C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY
-    if C.PROJECT_LABEL in awards.columns:
-        rows = awards
-    else:
-        labels = project_labels(tables, lang) if labels is None else labels
-        rows = awards.left_join(labels, awards.id == labels.award_id)
-    amount = rows[value]
-    total_type = dt.Decimal(MAX_DIGITS, amount.type().scale or 0)
-    counted = amount.notnull()
-    grouped = rows.group_by([C.PROJECT_LABEL, rows[currency].name(C.CURRENCY)]).aggregate(
-        **{kind: amount.sum(where=rows.basis.isin(list(bases))).cast(total_type) for kind, bases in KINDS.items()},
-        **{
-            ROUNDED_CEILING: (counted & (rows.basis == str(Basis.UP_TO_ABOUT))).any(),
-            "ranked_by": amount.sum().cast(total_type).coalesce(ibis.literal(Decimal(0), type=total_type)),
-            C.N_AWARDS: rows.count(),
-            C.N_AWARDS_UNPUBLISHED: (~counted).sum(),
-        },
-    )
-    # Amounts in different currencies are never ranked against each other: each currency's recipients
-    # together (none last), largest first.
-    ordered = grouped.order_by([ibis.asc(C.CURRENCY), ibis.desc("ranked_by"), ibis.asc(C.PROJECT_LABEL)])
-    # Through Arrow, whose decimals become Python Decimals in one C++ pass (Ibis' pandas conversion takes a
-    # Python step per cell: 5 of the 11 s of a million awards' 440,000 recipients).
-    arrow = ordered.select(*RECIPIENT_COLUMNS).to_pyarrow()
-    frame = small_frame(arrow.to_pandas(), (C.N_AWARDS, C.N_AWARDS_UNPUBLISHED))
-    frame[ROUNDED_CEILING] = frame[ROUNDED_CEILING].map(bool)
-    return frame
+    ordered = _grouped_totals(tables, awards, fx, lang, labels).order_by(list(RECIPIENT_ORDER))
+    # Through Arrow rather than Ibis' pandas conversion, which takes a Python step per cell (5 of the 11 s of a
+    # million awards' 440,000 recipients).
+    return _recipient_frame(ordered.select(*RECIPIENT_COLUMNS).to_pyarrow())
+
+
+def recipient_totals_page(
+    tables: Tables,
+    awards: ibis.Table,
+    first: int,
+    count: int,
+    fx: Any = None,
+    lang: str = "en",
+    labels: ibis.Table | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """Rows ``first`` to ``first + count`` of :func:`recipient_totals_by_basis`, and how many rows it has.
+
+    One query: the engine adds up every recipient, counts them and sends one page (a million awards' 100,000
+    recipients were all sent, and made Python Decimals, to show a thousand). The page is numbered from 0.
+    """
+    grouped = _grouped_totals(tables, awards, fx, lang, labels)
+    counted = grouped.mutate(**{ROWS_IN_ALL: grouped[C.N_AWARDS].count().over(ibis.window())})
+    page = counted.order_by(list(RECIPIENT_ORDER)).limit(count, offset=first)
+    arrow = page.select(*RECIPIENT_COLUMNS, ROWS_IN_ALL).to_pyarrow()
+    if arrow.num_rows:
+        rows = int(arrow.column(ROWS_IN_ALL)[0].as_py())
+    else:  # past the last row (or none at all): the count alone
+        rows = 0 if first == 0 else int(grouped.count().to_pyarrow().as_py())
+    return _recipient_frame(arrow.drop_columns([ROWS_IN_ALL])), rows
 
 
 class ViewEngine:
@@ -124,13 +166,60 @@ class ViewEngine:
             self._tables = Tables.load(connect(), self._package, VIEW_COLUMNS)
         return self._tables
 
+    def _view(self, state: ViewState) -> tuple[Tables, ibis.Table]:
+        """The tables and the awards ``state`` keeps, labelled in its language (called holding the lock)."""
+        tables = self._loaded()
+        if state.lang not in self._awards:
+            awards, labels = awards_with_programme(tables), project_labels(tables, state.lang)
+            labelled = awards.left_join(labels, awards.id == labels.award_id)
+            self._awards[state.lang] = labelled.select(*awards.columns, labels[C.PROJECT_LABEL]).cache()
+        return tables, view_awards(tables, state, self._awards[state.lang])
+
     def recipients(self, state: ViewState) -> pd.DataFrame:
         """:func:`recipient_totals_by_basis` of the awards ``state`` keeps, in its money and language."""
         with self._lock:
-            tables = self._loaded()
-            if state.lang not in self._awards:
-                awards, labels = awards_with_programme(tables), project_labels(tables, state.lang)
-                labelled = awards.left_join(labels, awards.id == labels.award_id)
-                self._awards[state.lang] = labelled.select(*awards.columns, labels[C.PROJECT_LABEL]).cache()
-            awards = view_awards(tables, state, self._awards[state.lang])
+            tables, awards = self._view(state)
             return recipient_totals_by_basis(tables, awards, state.fx, state.lang)
+
+    def recipients_page(self, state: ViewState, first: int, count: int) -> tuple[pd.DataFrame, int]:
+        """:func:`recipient_totals_page` of the awards ``state`` keeps: one page, and how many rows in all."""
+        with self._lock:
+            tables, awards = self._view(state)
+            return recipient_totals_page(tables, awards, first, count, state.fx, state.lang)
+
+
+class RecipientTotals:
+    """A view's recipients' totals as a display table reads them: a page at a time, from the engine.
+
+    Made with its first page and the number of rows (one query); another page is another query, and every
+    row (a download) the whole query. Kept with the view, it holds one page, not a million awards' 100,000
+    recipients. Rows are numbered from 0 in the whole's order, as :class:`~aifunding.figures.worded.Taken`.
+    """
+
+    def __init__(self, engine: ViewEngine, state: ViewState, first_page: int) -> None:
+        self._engine, self._state = engine, state
+        self._first, self._rows = engine.recipients_page(state, 0, first_page)
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def part(self, first: int, count: int) -> pd.DataFrame:
+        """The rows from position ``first``, numbered as in the whole (as ``whole().iloc[first:first + count]``)."""
+        if first == 0 and (count <= len(self._first) or len(self._first) == self._rows):
+            rows = self._first.iloc[:count]
+        else:
+            rows, _ = self._engine.recipients_page(self._state, first, count)
+        rows = rows.copy()
+        rows.index = pd.RangeIndex(first, first + len(rows))
+        return rows
+
+    def whole(self) -> pd.DataFrame:
+        return self._engine.recipients(self._state)
+
+    def column(self, name: str) -> pd.Series:
+        return self.whole()[name]
+
+    def where(self, keep: np.ndarray) -> pd.DataFrame:
+        """Every row where ``keep`` (a mask over all the rows) holds."""
+        whole = self.whole()
+        return whole[np.asarray(keep, dtype=bool)].reset_index(drop=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -52,14 +53,24 @@ class Taken:
         return Taken(self.source, self.positions[keep])
 
 
+class Rows(Protocol):
+    """Rows read a part at a time (:class:`Taken`, or a query's pages such as the engine's recipients' totals)."""
+
+    def __len__(self) -> int: ...
+    def part(self, first: int, count: int) -> pd.DataFrame: ...
+    def whole(self) -> pd.DataFrame: ...
+    def column(self, name: str) -> pd.Series: ...
+    def where(self, keep: np.ndarray) -> pd.DataFrame | Taken: ...
+
+
 class Worded:
     """Plain rows and the function that makes their display table (any slice of them, in order).
 
-    The rows may be :class:`Taken`: a page then takes (and words) its own rows only, and the rest are
-    taken when something reads them all (a download, :meth:`where`).
+    The rows may be :class:`Rows` (:class:`Taken`, say): a page then takes (and words) its own rows only, and
+    the rest are taken when something reads them all (a download, :meth:`where`).
     """
 
-    def __init__(self, rows: pd.DataFrame | Taken, word: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
+    def __init__(self, rows: pd.DataFrame | Rows, word: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
         self._rows = rows
         self.word = word
         self._shown: tuple[tuple[int, int], pd.DataFrame] | None = None
@@ -69,9 +80,9 @@ class Worded:
         """Every plain row. Taken rows are taken anew each time, not kept: a table kept with its view for
         reruns then holds the positions of its rows, not a copy of every column of them (a download of a
         view of a million awards would otherwise keep one)."""
-        if isinstance(self._rows, Taken):
-            return self._rows.whole()
-        return self._rows
+        if isinstance(self._rows, pd.DataFrame):
+            return self._rows
+        return self._rows.whole()
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -83,9 +94,9 @@ class Worded:
 
     def page(self, first: int, count: int) -> pd.DataFrame:
         """The display table of ``count`` rows from position ``first``."""
-        if isinstance(self._rows, Taken):
-            return self.word(self._rows.part(first, count))
-        return self.word(self.rows.iloc[first : first + count])
+        if isinstance(self._rows, pd.DataFrame):
+            return self.word(self._rows.iloc[first : first + count])
+        return self.word(self._rows.part(first, count))
 
     def shown(self, first: int, count: int) -> pd.DataFrame:
         """:meth:`page`, kept until another page is asked for: a rerun showing the same page words nothing."""
@@ -103,13 +114,13 @@ class Worded:
 
     def column(self, name: str) -> pd.Series:
         """One plain column of every row, numbered as :attr:`rows` (taken rows give it without taking the rest)."""
-        return self._rows.column(name) if isinstance(self._rows, Taken) else self.rows[name]
+        return self._rows[name] if isinstance(self._rows, pd.DataFrame) else self._rows.column(name)
 
     def where(self, keep: pd.Series) -> Worded:
         """The rows where ``keep`` (aligned with :attr:`rows`) holds, worded the same way (taken rows stay untaken)."""
-        if isinstance(self._rows, Taken):
-            return Worded(self._rows.where(keep.to_numpy(dtype=bool)), self.word)
-        return Worded(self.rows[keep.to_numpy(dtype=bool)], self.word)
+        if isinstance(self._rows, pd.DataFrame):
+            return Worded(self._rows[keep.to_numpy(dtype=bool)], self.word)
+        return Worded(self._rows.where(keep.to_numpy(dtype=bool)), self.word)
 
     def with_ids(self, ids: Iterable[str], column: str = "id") -> Worded:
         """Only the rows whose ``column`` is one of ``ids`` (the rows a chart drew)."""
