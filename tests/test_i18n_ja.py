@@ -16,6 +16,7 @@ import pytest
 from aifunding import columns as C
 from aifunding.analysis.metrics import localized, recipients_by_award
 from aifunding.analysis.view import Prepared, ViewState, apply_view
+from aifunding.data.report import ValidationReport
 from aifunding.figures.base import amount_frame, display_width, left_out_note, value_axis, wrap
 from aifunding.figures.companies import build_recipient_figure
 from aifunding.figures.market import build_market_figure
@@ -324,6 +325,20 @@ def test_report_counts(bundled: Package) -> None:
         f"エラー0件、警告{stats['warnings']}件。{stats['tables']}テーブルの{stats['rows_read']}行のうち"
         f"{stats['rows_loaded']}行を読み込み、0行を隔離"
     )
+
+
+def test_report_counts_group_their_digits() -> None:
+    """A million awards' report read "3522095行のうち3522095行": counts are grouped in both languages and the CLI."""
+    report = ValidationReport(
+        rows_read={"awards": 1_000_024, "citations": 2_522_071}, rows_loaded={"awards": 1_000_024}
+    )
+    report.unchecked["citations"] = 2_522_071
+    assert report.counts() == (
+        "0 error(s), 0 warning(s); 1,000,024 of 3,522,095 rows loaded from 2 tables, 0 quarantined, "
+        "2,522,071 not checked (they refer to a table that was not read)"
+    )
+    assert "3,522,095行のうち1,000,024行を読み込み" in report_counts(report, "ja")
+    assert "1,000,024 of 3,522,095 rows loaded" in report_counts(report, "en")
 
 
 def test_japanese_cells(ja_tables: dict[str, pd.DataFrame]) -> None:

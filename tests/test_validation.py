@@ -316,7 +316,7 @@ def test_rows_that_refer_to_an_unread_table_are_counted_not_listed(tmp_path: Pat
     assert report.left_out() == UNCHECKED
     assert report.rows_loaded["citations"] == 3  # the programme's and the market shares' citations still load
     assert report.stats()["rows_unchecked"] == sum(UNCHECKED.values())
-    assert report.summary().endswith("0 quarantined, 1008 not checked (they refer to a table that was not read)")
+    assert report.summary().endswith("0 quarantined, 1,008 not checked (they refer to a table that was not read)")
 
 
 def test_the_default_limits_admit_a_million_awards() -> None:

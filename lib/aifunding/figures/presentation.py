@@ -363,9 +363,9 @@ def report_table(report: Any, lang: str = "en") -> pd.DataFrame:
 
 
 def report_counts(report: Any, lang: str = "en") -> str:
-    """Errors, warnings and rows in one line, as ``ValidationReport.counts`` says it in English."""
-    stats = report.stats()
-    return translate("data.counts", lang, **{key: value for key, value in stats.items() if key != "by_table"})
+    """Errors, warnings and rows in one line, as ``ValidationReport.counts`` says it in English (3,522,095 rows)."""
+    stats = {key: value for key, value in report.stats().items() if key != "by_table"}
+    return translate("data.counts", lang, **{key: f"{value:,}" for key, value in stats.items()})
 
 
 def sources_table(package: Package, lang: str = "en") -> pd.DataFrame:
