@@ -104,6 +104,30 @@ def test_a_register_of_thousands_of_recipients_pages_on_the_server(
     assert _shown(_table(at), "en") == expected[1000:2000]
 
 
+def test_a_later_page_the_engine_cannot_give_is_said_on_the_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first page comes with the totals; page 2 is another query, and its failure is a message too."""
+    from aifunding.analysis.engine_view import ViewEngine
+
+    folder = tmp_path / "package"
+    generate(4000, folder, seed=8)
+    monkeypatch.setenv("AIFUNDING_DATA", str(folder))
+    real = ViewEngine.recipients_page
+
+    def failing(self: ViewEngine, state: ViewState, first: int, count: int) -> tuple[pd.DataFrame, int]:
+        if first > 0:
+            raise RuntimeError("the engine went away")
+        return real(self, state, first, count)
+
+    monkeypatch.setattr(ViewEngine, "recipients_page", failing)
+    at = _data_page()
+    assert len(_table(at)) == 1000
+    at.number_input(key="rows-page").set_value(2).run()
+    assert not at.exception, at.exception
+    assert any("DuckDB" in e.value for e in at.error) and _table(at).empty
+
+
 def test_an_engine_that_cannot_run_is_said_on_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIFUNDING_ENGINE", "nosuchengine")
     at = _data_page()
@@ -140,6 +164,8 @@ def test_sums_in_a_chosen_currency_are_to_the_cent_and_read_with_their_digits_gr
     assert {name for name, spec in config.items() if spec.get("type_config", {}).get("format") == "localized"} == set(
         sums.values()
     )
+    # To the cent, each with its two places (4,013,690.20): a step of a cent fixes them.
+    assert all(config[name].get("type_config", {}).get("step") == 0.01 for name in sums.values())
 
 
 def test_only_columns_of_numbers_are_read_as_amounts() -> None:
@@ -159,3 +185,13 @@ def test_only_columns_of_numbers_are_read_as_amounts() -> None:
     report = next(columns for columns in formats if "Message" in columns)
     assert formats[awards] == {column("value")}
     assert column("value") in report and formats[report] == set()
+
+
+def test_published_amounts_keep_their_own_places() -> None:
+    """Original currencies: no step, so ¥600,000,000 is not written ¥600,000,000.00."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.switch_page("views/data.py")
+    at.run()
+    awards = next(frame for frame in at.dataframe if column("amount") in frame.value.columns)
+    spec = json.loads(awards.proto.columns)[column("value")]
+    assert spec["type_config"]["format"] == "localized" and "step" not in spec["type_config"]

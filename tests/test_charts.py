@@ -19,7 +19,15 @@ from hypothesis import strategies as st
 from aifunding import columns as C
 from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare
 from aifunding.data.vocabulary import Basis
-from aifunding.figures.base import TICK_LINE_PX, amount_frame, band_height, left_out_note, legend_room, wrap
+from aifunding.figures.base import (
+    TICK_LINE_PX,
+    amount_frame,
+    band_height,
+    display_width,
+    left_out_note,
+    legend_room,
+    wrap,
+)
 from aifunding.figures.companies import TICK_LINES, build_recipient_figure
 from aifunding.figures.market import build_market_figure
 from aifunding.figures.presentation import milestones_table
@@ -176,7 +184,9 @@ def test_recipient_chart_in_another_currency_says_what_it_left_out() -> None:
 def test_long_recipient_names_take_three_lines_in_bands_that_keep_them_apart() -> None:
     """Joint projects of several institutes wrapped to four or five lines ran into their neighbours' names."""
     long = " + ".join(f"Synthetic Company {i:06} (synthetic, not real)" for i in range(3)) + " (joint)"
-    names = [f"{long} {n}" for n in range(3)] + ["KDDI", "A"]
+    # Three that differ at the end only, two in the middle only (cut alike, so written whole), two short ones.
+    middle = [long.replace("000001", other) for other in ("000007", "000008")]
+    names = [f"{long} {n}" for n in range(3)] + middle + ["KDDI", "A"]
     awards = frame(
         [
             {"id": f"a{n}", "amount": Decimal(100 - n), "currency": "JPY", "basis": "exact", C.PROJECT_LABEL: name,
@@ -185,17 +195,22 @@ def test_long_recipient_names_take_three_lines_in_bands_that_keep_them_apart() -
         ]
     )  # fmt: skip
     yaxis = layout(build_recipient_figure(awards))["yaxis"]
+    ticks = dict(zip(yaxis["tickvals"], yaxis["ticktext"], strict=True))
+    assert len(set(ticks.values())) == len(names)  # never two bars named alike
+    for n in range(3):  # first lines, then "…" and the name's own end
+        tick = ticks[f"{long} {n}"].split("<br>")
+        assert len(tick) == TICK_LINES and tick[-1].startswith("… ") and tick[-1].endswith(f"(joint) {n}")
+    assert all(ticks[name].count("<br>") >= TICK_LINES and "…" not in ticks[name] for name in middle)
+    assert ticks["KDDI"] == "KDDI"
     lines = [tick.count("<br>") + 1 for tick in yaxis["ticktext"]]
-    assert max(lines) == TICK_LINES and min(lines) == 1
-    assert [tick.endswith("…") for tick in yaxis["ticktext"]] == [n > 1 for n in lines]
     assert list(yaxis["categoryarray"]) == list(yaxis["tickvals"])  # the hover and the table keep whole names
     assert set(yaxis["categoryarray"]) == set(names)
     figure = build_recipient_figure(awards)
     spec = layout(figure)
     legend = legend_room(len(figure.data), len({trace.legendgroup for trace in figure.data}))
     plot = spec["height"] - spec["margin"]["t"] - spec["margin"]["b"] - legend
-    # Two three-line neighbours, each centred in its band, meet no nearer than halfway, whatever the legend takes.
-    assert plot / len(names) >= TICK_LINE_PX * TICK_LINES
+    # Two long neighbours, each centred in its band, meet no nearer than halfway, whatever the legend takes.
+    assert plot / len(names) >= TICK_LINE_PX * max(lines)
     assert band_height(["A", "B<br>C"]) == 40  # short names keep the usual 40 px
     assert legend_room(1, 1) == 0 and legend_room(0, 0) == 0  # one entry fits the margin under the axis
     assert legend_room(26, 9) >= 548 - 39 and legend_room(6, 5) >= 140 - 39  # as measured in Chromium
@@ -212,10 +227,17 @@ def test_wrap_to_at_most_so_many_lines(words: list[str], width: int, max_lines: 
     whole, cut = wrap(text, width), wrap(text, width, max_lines=max_lines)
     if whole.count("<br>") < max_lines:
         assert cut == whole
-    else:
-        assert cut.count("<br>") < max_lines and cut.endswith("…")
-        kept = cut.split("<br>")[:-1]
-        assert whole.split("<br>")[: len(kept)] == kept  # the lines kept are the text's own
+        return
+    lines = cut.split("<br>")
+    assert len(lines) == max_lines
+    assert whole.split("<br>")[: max_lines - 1] == lines[:-1]  # the lines kept are the text's own
+    assert lines[-1].startswith("…") and text.endswith(lines[-1].removeprefix("…").strip())  # and its end
+    assert display_width(lines[-1]) <= width  # the kept lines are wrap's own, whatever their width
+
+
+def test_wrap_takes_at_least_one_line() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        wrap("a long name " * 10, 10, max_lines=0)
 
 
 @given(st.lists(st.integers(min_value=1, max_value=5), max_size=12))

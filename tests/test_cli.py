@@ -21,7 +21,7 @@ from packages import minimal_tables, write_package
 
 # "file:line: field: severity: message", the line and the field left out when not known.
 PROBLEM_LINE = re.compile(r"^[\w.-]+\.(csv|json)(:\d+)?(: \w+)?: (error|warning): \S.*$")
-SUMMARY_LINE = re.compile(r"^(valid|INVALID): \d+ error\(s\), \d+ warning\(s\); \d+ of \d+ rows loaded")
+SUMMARY_LINE = re.compile(r"^(valid|INVALID): [\d,]+ error\(s\), [\d,]+ warning\(s\); [\d,]+ of [\d,]+ rows loaded")
 PROBLEM_KEYS = {"table", "file", "line", "field", "value", "severity", "message"}
 FORMULA = '=HYPERLINK("http://x")'
 

@@ -142,6 +142,20 @@ def test_recipient_totals_read_a_page_at_a_time_as_the_whole(generated: Package)
     assert _normal(_found(totals.where(keep))) == _normal(_found(whole[keep]))
     worded = Worded(totals, lambda rows: rows.assign(shown=True))
     assert len(worded) == len(whole) and len(worded.shown(100, 100)) == 100 and len(worded.whole()) == len(whole)
+    # A page shown again (a rerun, another session) is kept, not asked for again; the first never is.
+    asked: list[tuple[int, int]] = []
+    real = views.recipients_page
+
+    def counted(state: ViewState, first: int, count: int) -> tuple[pd.DataFrame, int]:
+        asked.append((first, count))
+        return real(state, first, count)
+
+    views.recipients_page = counted  # type: ignore[method-assign]
+    for first in (0, 200, 200, 0, 200):
+        assert _normal(_found(totals.part(first, 100))) == _normal(_found(whole.iloc[first : first + 100]))
+    assert asked == [(200, 100)]
+    # No row asked for still says how many there are.
+    assert real(state, 0, 0)[1] == real(state, 5, 0)[1] == len(whole)
 
 
 def test_a_japanese_view_names_recipients_in_japanese(bundled: Package) -> None:

@@ -144,8 +144,15 @@ def _dataframe(shown: pd.DataFrame, key: str, options: dict[str, Any]) -> None:
     columns of numbers: the validation report's "Value" is the text a cell held.
     """
     amounts = [name for name in money_columns(translator().lang) & set(shown.columns) if is_numeric_dtype(shown[name])]
+    # Converted amounts are to the cent: each shows its two places (4,013,690.20, not 4,013,690.2). Published
+    # ones show what they hold (¥600,000,000, not ¥600,000,000.00).
+    view = st.session_state.get("_current_view")
+    cents = 0.01 if view is not None and view.money.converted else None
     # Wide enough for a trillion with its cents: a column sized by its first cells (often empty) cut them off.
-    config = {name: st.column_config.NumberColumn(format="localized", width=AMOUNT_WIDTH) for name in sorted(amounts)}
+    config = {
+        name: st.column_config.NumberColumn(format="localized", width=AMOUNT_WIDTH, step=cents)
+        for name in sorted(amounts)
+    }
     config.update(options.get("column_config") or {})
     st.dataframe(shown, hide_index=True, key=key, **{**options, "column_config": config or None})
 

@@ -8,7 +8,10 @@ charts. Ibis and the engine are imported only then, so pages that never ask star
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
 from aifunding import markup
@@ -20,6 +23,9 @@ from ui.blocks import PAGE_ROWS
 from ui.loading import memo
 from ui.state import translator
 from ui.text import notice, small
+
+if TYPE_CHECKING:
+    from aifunding.analysis.engine_view import RecipientTotals
 
 log = logging.getLogger("aifunding.dashboard")
 # The engines by the names their makers give them.
@@ -51,4 +57,40 @@ def recipient_totals(prepared: Prepared, view: FilteredView) -> Worded | None:
         return None
     small(markup.text(t("data.recipients_note", engine=name)))
     converted = view.money.converted
-    return Worded(totals, lambda rows: recipient_totals_table(rows, lang, converted=converted))
+    return Worded(_Guarded(totals, name), lambda rows: recipient_totals_table(rows, lang, converted=converted))
+
+
+class _Guarded:
+    """The totals' rows, read as the page reads them; a later page the engine fails to give is said on the page.
+
+    The first page came with the totals (a failure there is said above); page 2 asks the engine again, and a
+    Spark or DuckDB error then is the same message, with the traceback in the server log, and an empty page.
+    """
+
+    def __init__(self, totals: RecipientTotals, engine: str) -> None:
+        self._totals, self._engine = totals, engine
+
+    def __len__(self) -> int:
+        return len(self._totals)
+
+    def part(self, first: int, count: int) -> pd.DataFrame:
+        try:
+            return self._totals.part(first, count)
+        except Exception:
+            log.exception("the %s engine could not give rows %d to %d", self._engine, first, first + count)
+            t = translator()
+            notice(
+                "error",
+                t("data.recipients_failed", engine=self._engine, problem=t("error.unexpected")),
+                ":material/error:",
+            )
+            return self._totals.part(0, 0)
+
+    def whole(self) -> pd.DataFrame:
+        return self._totals.whole()
+
+    def column(self, name: str) -> pd.Series:
+        return self._totals.column(name)
+
+    def where(self, keep: np.ndarray) -> pd.DataFrame:
+        return self._totals.where(keep)

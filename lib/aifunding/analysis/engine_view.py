@@ -140,8 +140,10 @@ def recipient_totals_page(
     arrow = page.select(*RECIPIENT_COLUMNS, ROWS_IN_ALL).to_pyarrow()
     if arrow.num_rows:
         rows = int(arrow.column(ROWS_IN_ALL)[0].as_py())
-    else:  # past the last row (or none at all): the count alone
-        rows = 0 if first == 0 else int(grouped.count().to_pyarrow().as_py())
+    elif first == 0 and count > 0:  # no rows at all
+        rows = 0
+    else:  # past the last row, or no row asked for: the count alone
+        rows = int(grouped.count().to_pyarrow().as_py())
     return _recipient_frame(arrow.drop_columns([ROWS_IN_ALL])), rows
 
 
@@ -196,9 +198,14 @@ class RecipientTotals:
     recipients. Rows are numbered from 0 in the whole's order, as :class:`~aifunding.figures.worded.Taken`.
     """
 
+    # Pages other than the first kept, the latest last: a reader on page 5 reruns the page without a query.
+    KEPT_PAGES = 4
+
     def __init__(self, engine: ViewEngine, state: ViewState, first_page: int) -> None:
         self._engine, self._state = engine, state
         self._first, self._rows = engine.recipients_page(state, 0, first_page)
+        self._pages: dict[tuple[int, int], pd.DataFrame] = {}
+        self._lock = threading.Lock()  # sessions share it
 
     def __len__(self) -> int:
         return self._rows
@@ -208,7 +215,13 @@ class RecipientTotals:
         if first == 0 and (count <= len(self._first) or len(self._first) == self._rows):
             rows = self._first.iloc[:count]
         else:
-            rows, _ = self._engine.recipients_page(self._state, first, count)
+            with self._lock:
+                kept = self._pages.pop((first, count), None)
+            rows = self._engine.recipients_page(self._state, first, count)[0] if kept is None else kept
+            with self._lock:
+                self._pages[(first, count)] = rows
+                while len(self._pages) > self.KEPT_PAGES:
+                    self._pages.pop(next(iter(self._pages)))
         rows = rows.copy()
         rows.index = pd.RangeIndex(first, first + len(rows))
         return rows

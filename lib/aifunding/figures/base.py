@@ -97,14 +97,23 @@ def wrap(text: str, width: int = TITLE_WIDTH, max_lines: int | None = None) -> s
 
     ``width`` is in columns, a Japanese character taking two. English breaks at spaces. Japanese
     has no spaces between words, so it may also break between two characters, except where
-    :func:`_glued` forbids it. With ``max_lines``, a text that needs more ends its last line with "…".
+    :func:`_glued` forbids it. With ``max_lines``, a text that needs more keeps its first lines and ends
+    with "…" and its own ending (:func:`_cut`): names that differ only at the end stay apart.
     """
-    if display_width(text) == len(text):
-        if len(text) <= width:
-            return text
-        return "<br>".join(textwrap.wrap(text, width, max_lines=max_lines, placeholder=" …"))
+    if max_lines is not None and max_lines < 1:
+        raise ValueError(f"max_lines must be at least 1, not {max_lines}")
     if display_width(text) <= width:
         return text
+    lines = _lines(text, width)
+    if max_lines is not None and len(lines) > max_lines:
+        lines = _cut(text, lines, width, max_lines)
+    return "<br>".join(lines)
+
+
+def _lines(text: str, width: int) -> list[str]:
+    """``text`` broken into lines of at most ``width`` columns (a longer word alone on its line, cut)."""
+    if display_width(text) == len(text):
+        return textwrap.wrap(text, width)
     tokens: list[str] = []
     for piece in re.findall(r"\s+|\S", text):
         if tokens and not piece.isspace() and not tokens[-1].isspace() and _glued(tokens[-1][-1], piece):
@@ -119,13 +128,27 @@ def wrap(text: str, width: int = TITLE_WIDTH, max_lines: int | None = None) -> s
         if line or not token.isspace():
             line += token
     lines.append(line.rstrip())
-    if max_lines is not None and len(lines) > max_lines:
-        lines = lines[:max_lines]
-        last = lines[-1]
-        while last and display_width(last) + 1 > width:  # "…" takes one column
-            last = last[:-1]
-        lines[-1] = last.rstrip() + "…"
-    return "<br>".join(lines)
+    return lines
+
+
+def _cut(text: str, lines: list[str], width: int, max_lines: int) -> list[str]:
+    """The first ``max_lines - 1`` of ``lines``, then "…" and as much of the text's end as fits one line.
+
+    A joint project of four institutes reads "A + B + … + D (joint)": its first and last members, and the
+    "(joint)" that says what it is. The end starts at a word where it can, after the lines kept.
+    """
+    kept, after = lines[: max_lines - 1], 0
+    for line in kept:  # where the kept lines end in the text
+        after = text.find(line, after) + len(line)
+    rest, room = text[after:].strip(), width - 2  # "… " takes two columns
+    ending = ""
+    for char in reversed(rest):
+        if display_width(char + ending) > room:
+            break
+        ending = char + ending
+    if len(ending) < len(rest) and " " in ending and not rest[len(rest) - len(ending) - 1].isspace():
+        ending = ending.split(" ", 1)[1]  # not half a word
+    return [*kept, f"… {ending.strip()}" if ending.strip() else "…"]
 
 
 # Plotly sets a tick label's lines 1.3 font sizes apart (13 px text).

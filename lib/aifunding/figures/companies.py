@@ -403,6 +403,11 @@ def build_recipient_figure(
     # At most three lines (a joint project of four institutes ends in "…"; its bar's hover and the table name
     # them all), in bands tall enough that two long neighbours never run into each other.
     ticks = [wrap(str(label), AXIS_LABEL_WIDTH, max_lines=TICK_LINES) for label in order]
+    # Two names cut alike (same start, same end) would be two bars named the same: those are written whole.
+    alike = {tick for tick, n in Counter(ticks).items() if n > 1}
+    ticks = [
+        wrap(str(label), AXIS_LABEL_WIDTH) if tick in alike else tick for label, tick in zip(order, ticks, strict=True)
+    ]
     fig.update_layout(
         barmode="stack",
         uniformtext={"minsize": 10, "mode": "hide"},

@@ -365,7 +365,9 @@ def report_table(report: Any, lang: str = "en") -> pd.DataFrame:
 def report_counts(report: Any, lang: str = "en") -> str:
     """Errors, warnings and rows in one line, as ``ValidationReport.counts`` says it in English (3,522,095 rows)."""
     stats = {key: value for key, value in report.stats().items() if key != "by_table"}
-    return translate("data.counts", lang, **{key: f"{value:,}" for key, value in stats.items()})
+    grouped = {key: f"{value:,}" for key, value in stats.items()}
+    unchecked = translate("data.counts_unchecked", lang, **grouped) if stats["rows_unchecked"] else ""
+    return translate("data.counts", lang, **grouped) + unchecked
 
 
 def sources_table(package: Package, lang: str = "en") -> pd.DataFrame:

@@ -300,7 +300,7 @@ def left_out_words(package: Package) -> str:
     if not left_out:
         return "none"
     read = package.report.rows_read
-    return "; ".join(f"{name}: {n} of {read[name]} rows quarantined" for name, n in left_out.items())
+    return "; ".join(f"{name}: {n:,} of {read[name]:,} rows quarantined" for name, n in left_out.items())
 
 
 def about_rows(package: Package, fx: FxChoice | None, generated_at: datetime.datetime) -> list[tuple[str, str]]:
