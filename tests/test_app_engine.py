@@ -90,13 +90,19 @@ def test_a_total_of_grants_and_ceilings_is_never_one_number(prepared: Prepared) 
     assert sakura["Sum, exact"] == 600_000_000 and sakura["Sum, up to about"] == 56_900_000_000
 
 
-def test_a_register_of_thousands_of_recipients_pages_on_the_server(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    folder = tmp_path / "package"
+@pytest.fixture(scope="module")
+def register(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated package of 4,000 awards: more than a page of recipients."""
+    folder = tmp_path_factory.mktemp("register") / "package"
     generate(4000, folder, seed=8)
-    monkeypatch.setenv("AIFUNDING_DATA", str(folder))
-    expected = _expected(prepare(load_package(folder)), ViewState())
+    return folder
+
+
+def test_a_register_of_thousands_of_recipients_pages_on_the_server(
+    register: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIFUNDING_DATA", str(register))
+    expected = _expected(prepare(load_package(register)), ViewState())
     assert len(expected) > 1000
     at = _data_page()
     assert _shown(_table(at), "en") == expected[:1000]
@@ -105,14 +111,12 @@ def test_a_register_of_thousands_of_recipients_pages_on_the_server(
 
 
 def test_a_later_page_the_engine_cannot_give_is_said_on_the_page(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    register: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first page comes with the totals; page 2 is another query, and its failure is a message too."""
     from aifunding.analysis.engine_view import ViewEngine
 
-    folder = tmp_path / "package"
-    generate(4000, folder, seed=8)
-    monkeypatch.setenv("AIFUNDING_DATA", str(folder))
+    monkeypatch.setenv("AIFUNDING_DATA", str(register))
     real = ViewEngine.recipients_page
 
     def failing(self: ViewEngine, state: ViewState, first: int, count: int) -> tuple[pd.DataFrame, int]:
@@ -121,7 +125,8 @@ def test_a_later_page_the_engine_cannot_give_is_said_on_the_page(
         return real(self, state, first, count)
 
     monkeypatch.setattr(ViewEngine, "recipients_page", failing)
-    at = _data_page()
+    # A view no other test kept (the engine's pages are kept with the view, shared by every session).
+    at = _data_page(cur="EUR")
     assert len(_table(at)) == 1000
     at.number_input(key="rows-page").set_value(2).run()
     assert not at.exception, at.exception
