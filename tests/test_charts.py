@@ -19,16 +19,9 @@ from hypothesis import strategies as st
 from aifunding import columns as C
 from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare
 from aifunding.data.vocabulary import Basis
-from aifunding.figures.base import (
-    TICK_LINE_PX,
-    amount_frame,
-    band_height,
-    display_width,
-    left_out_note,
-    legend_room,
-    wrap,
-)
+from aifunding.figures.base import amount_frame, left_out_note
 from aifunding.figures.companies import TICK_LINES, build_recipient_figure
+from aifunding.figures.lines import TICK_LINE_PX, band_height, display_width, legend_room, wrap
 from aifunding.figures.market import build_market_figure
 from aifunding.figures.presentation import milestones_table
 from aifunding.figures.programmes import build_annualised_figure, build_programme_totals_figure, build_timeline_figure

@@ -17,8 +17,9 @@ from aifunding import columns as C
 from aifunding.analysis.metrics import localized, recipients_by_award
 from aifunding.analysis.view import Prepared, ViewState, apply_view
 from aifunding.data.report import ValidationReport
-from aifunding.figures.base import amount_frame, display_width, left_out_note, value_axis, wrap
+from aifunding.figures.base import amount_frame, left_out_note, value_axis
 from aifunding.figures.companies import build_recipient_figure
+from aifunding.figures.lines import display_width, wrap
 from aifunding.figures.market import build_market_figure
 from aifunding.figures.nesting import nesting_table
 from aifunding.figures.presentation import (
@@ -29,13 +30,12 @@ from aifunding.figures.presentation import (
     method_markdown,
     milestones_table,
     programmes_table,
-    report_counts,
-    report_table,
     shares_table,
     sources_table,
     unpublished_awards,
 )
 from aifunding.figures.programmes import build_annualised_figure, build_programme_totals_figure, build_timeline_figure
+from aifunding.figures.report_tables import report_counts, report_table
 from aifunding.figures.worded import Worded
 from aifunding.figures.world import build_world_figure
 from aifunding.loading.package import Package, load_package

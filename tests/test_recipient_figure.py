@@ -22,8 +22,9 @@ from aifunding import columns as C
 from aifunding.analysis.metrics import localized
 from aifunding.analysis.totals import split_by_basis
 from aifunding.analysis.view_awards import CODED
-from aifunding.figures import companies
-from aifunding.figures.base import amount_frame, labelled_range, wrap
+from aifunding.figures import companies, ranking
+from aifunding.figures.base import amount_frame, labelled_range
+from aifunding.figures.lines import wrap
 from aifunding.i18n import Translator
 from aifunding.money.formatting import format_composition, format_partial_date
 
@@ -299,6 +300,6 @@ def test_group_sums_are_pandas_groupby_sums_bit_for_bit(rows: list, whole_only: 
     expected = pd.Series(values).groupby(keys).sum()
     # Keys among 6 names, or among far more names than rows (a programme's chart of a package's names).
     for groups in (6, 1000):
-        present, sums = companies._group_sums(values, keys, groups)
+        present, sums = ranking.group_sums(values, keys, groups)
         assert present.tolist() == expected.index.tolist()
         assert [v.hex() for v in sums.tolist()] == [v.hex() for v in expected.to_numpy(dtype=float).tolist()]

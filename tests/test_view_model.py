@@ -39,9 +39,9 @@ from aifunding.figures.presentation import (
     column,
     kind_labels,
     programmes_table,
-    quarantine_table,
 )
 from aifunding.figures.programmes import build_programme_totals_figure
+from aifunding.figures.report_tables import quarantine_table
 from aifunding.loading.package import load_package
 from aifunding.money.fx import rate_bounds
 from aifunding.outputs.export import view_about_rows
@@ -543,7 +543,8 @@ def test_the_headline_highlights_remembered_across_filters_are_found_afresh(
     ],
 )
 def test_a_remembered_axis_label_is_the_label_wrapped_afresh(name: str) -> None:
-    from aifunding.figures.base import AXIS_LABEL_WIDTH, wrap
+    from aifunding.figures.base import AXIS_LABEL_WIDTH
+    from aifunding.figures.lines import wrap
     from aifunding.figures.programmes import _wrapped_label
 
     assert _wrapped_label(name) == _wrapped_label(name) == wrap(name, AXIS_LABEL_WIDTH)

@@ -3,14 +3,8 @@
 import streamlit as st
 
 from aifunding.analysis.urlstate import DATA_TABLES
-from aifunding.figures.presentation import (
-    awards_table,
-    programmes_table,
-    quarantine_table,
-    report_counts,
-    report_table,
-    shares_table,
-)
+from aifunding.figures.presentation import awards_table, programmes_table, shares_table
+from aifunding.figures.report_tables import quarantine_table, report_counts, report_table
 from aifunding.figures.worded import Worded, view_awards
 
 from ui.blocks import download_row, full_download_row, paged_table

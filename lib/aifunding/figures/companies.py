@@ -9,8 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from aifunding import columns as C
 from aifunding.analysis.conversion import ORIGINAL, Money
@@ -24,18 +22,17 @@ from aifunding.figures.base import (
     PALETTE,
     Draft,
     amount_positions,
-    band_height,
     base_layout,
     empty_figure,
     labelled_range,
     left_out_note,
-    legend_room,
     money_label,
     subtitle,
     text_colour_on,
     value_axis,
-    wrap,
 )
+from aifunding.figures.lines import band_height, legend_room, wrap
+from aifunding.figures.ranking import label_codes, ranked_sums
 from aifunding.i18n import Translator
 from aifunding.money.formatting import (
     basis_label,
@@ -142,88 +139,6 @@ def _read_columns(awards: pd.DataFrame, money: Money, lang: str) -> pd.DataFrame
     return awards[[column for column in awards.columns if column in wanted]]
 
 
-# A package's recipient names in name order, by the names' Index (kept with it, so a reused id is no match).
-_NAME_RANKS: dict[int, tuple[pd.Index, np.ndarray]] = {}
-KEPT_RANKS = 4
-
-
-def _by_name(names: pd.Index) -> np.ndarray:
-    """The order of ``names`` (distinct texts) by name: Arrow's UTF-8 bytes order, as code points order them."""
-    return np.asarray(pc.sort_indices(pa.array(names.to_numpy(dtype=object), type=pa.string())))
-
-
-def _name_ranks(names: pd.Index) -> np.ndarray:
-    """Each of ``names``' place in name order, worked out once for the names a package's awards are coded by.
-
-    A view then orders its recipients by comparing integers, not by sorting tens of thousands of names.
-    """
-    kept = _NAME_RANKS.get(id(names))
-    if kept is None or kept[0] is not names:
-        ranks = np.empty(len(names), dtype=np.int64)
-        ranks[_by_name(names)] = np.arange(len(names))
-        for stale in list(_NAME_RANKS)[: max(0, len(_NAME_RANKS) - KEPT_RANKS + 1)]:
-            _NAME_RANKS.pop(stale, None)  # sessions share these: one another dropped is no error
-        kept = _NAME_RANKS[id(names)] = (names, ranks)
-    return kept[1]
-
-
-def _label_codes(labels: pd.Series) -> tuple[np.ndarray, pd.Index, np.ndarray | None]:
-    """Each award's recipient as a code (-1: none), the names the codes stand for, and their ranks by name if known.
-
-    Labels taken as categoricals (a package's names, coded once) keep the package's codes and ranks;
-    others are coded here (``pd.factorize``) and ranked when summed.
-    """
-    if isinstance(labels.dtype, pd.CategoricalDtype) and labels.cat.categories.dtype == object:
-        names = labels.cat.categories
-        return labels.cat.codes.to_numpy().astype(np.intp), names, _name_ranks(names)
-    codes, names = pd.factorize(labels)  # -1: no name, in no total (as a groupby leaves it out)
-    return codes, pd.Index(np.asarray(names, dtype=object), dtype=object), None
-
-
-def _sums(
-    values: pd.Series, keys: np.ndarray, names: pd.Index, ranks: np.ndarray | None = None
-) -> tuple[pd.Series, np.ndarray]:
-    """Each key's values added up (as ``groupby().sum()`` adds them), named and ordered as the chart ranks them.
-
-    Grouped by integer code (-1: none) rather than by name; ordered by name, then by total (quicksort, as
-    ``sort_values`` sorts), as grouping by name and sorting by value orders them, ties included. The
-    names are ordered by Arrow (UTF-8 bytes order as code points do, as Python orders texts), or by
-    ``ranks``, each name's place in that order; the keys come back in the totals' order.
-    """
-    grouped = keys >= 0
-    present, added = _group_sums(values.to_numpy(dtype=float)[grouped], keys[grouped], len(names))
-    labels = names.to_numpy(dtype=object)[present]
-    by_name = _by_name(pd.Index(labels, dtype=object)) if ranks is None else np.argsort(ranks[present], kind="stable")
-    sums = added[by_name]
-    order = sums.argsort(kind="quicksort")
-    return pd.Series(sums[order], index=pd.Index(labels[by_name][order], dtype=object)), present[by_name][order]
-
-
-# Below this every sum of whole numbers is exact in a float: added in any order, the total is the same.
-_EXACT_FLOATS = 2.0**53
-
-
-def _group_sums(values: np.ndarray, keys: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """The keys present (ascending) and each one's values added up, as ``pd.Series.groupby(keys).sum()`` adds them.
-
-    Unsigned whole numbers adding up to less than 2**53 (amounts in most currencies) are added by
-    ``np.bincount``: every partial sum is exact, so pandas' compensated sum gives the same floats. Anything
-    else (cents, a converted amount, NaN) is added by pandas itself.
-    """
-    # NaN is never whole, and infinity never adds up below 2**53. A signed value (-0.0, a negative one) goes to
-    # pandas: a group of -0.0 alone adds up to -0.0 there, to 0.0 in a bincount.
-    whole = len(values) and not np.signbit(values).any() and (values == np.trunc(values)).all()
-    if whole and float(values.sum()) < _EXACT_FLOATS:
-        if len(keys) * 8 < groups:
-            # A programme's few hundred rows among a package's 400,000 names: counted by the keys they hold.
-            present, keys = np.unique(keys, return_inverse=True)
-            return present, np.bincount(keys, weights=values, minlength=len(present))
-        present = np.flatnonzero(np.bincount(keys, minlength=groups))
-        return present, np.bincount(keys, weights=values, minlength=groups)[present]
-    added = pd.Series(values).groupby(keys).sum()
-    return added.index.to_numpy(), added.to_numpy(dtype=float)
-
-
 def build_recipient_figure(
     awards: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en", whole: ViewAwards | None = None
 ) -> go.Figure:
@@ -250,9 +165,9 @@ def build_recipient_figure(
     values = pd.Series(floats(read, value_column)[positions])
     labels = localized_by_value(read, C.PROJECT_LABEL, lang)
     # Each recipient once, as a code: ranked, compared and grouped as integers, named at the end.
-    every_code, names, ranks = _label_codes(labels)
+    every_code, names, ranks = label_codes(labels)
     codes = every_code[positions]
-    totals, ranked = _sums(values, codes, names, ranks)
+    totals, ranked = ranked_sums(values, codes, names, ranks)
     all_recipients = len(totals)
     # A register of thousands of recipients draws its largest ones and adds the rest up in one bar, so
     # the chart stays readable and small whatever the data; the subtitle says how many are in it.
@@ -270,7 +185,7 @@ def build_recipient_figure(
         renumber[[key for _, key in largest]] = np.arange(len(largest))
         keys, names = renumber[codes], pd.Index([*(name for name, _ in largest), others_label], dtype=object)
         segment = keys < len(largest)
-        totals, _ = _sums(values, keys, names)
+        totals, _ = ranked_sums(values, keys, names)
         # The bar of everyone else sits at the bottom, below the largest recipients, whatever its length.
         others = totals.index == others_label  # a mask, not drop(): a label lookup per call cost more than the bars
         totals = pd.concat([totals[others], totals[~others]])

@@ -324,16 +324,6 @@ def _entries(entries: tuple[Any, ...]) -> pd.DataFrame:
     return pd.DataFrame({"entry": column})
 
 
-def quarantine_table(report: Any, lang: str = "en") -> pd.DataFrame:
-    """Quarantined rows: where they were and why, with their raw values (headers in ``lang``)."""
-    keys = ("table", "file", "line", "why", "row")
-    rows = [
-        (q.table, q.file, q.line, "; ".join(q.reasons), ", ".join(f"{k}={v}" for k, v in q.row.items() if v))
-        for q in report.quarantined
-    ]
-    return pd.DataFrame(rows, columns=[column(key, lang) for key in keys])
-
-
 def kind_labels(lang: str = "en") -> dict[str, str]:
     """Every kind of support in words, by its code."""
     t = Translator(lang)
@@ -350,24 +340,6 @@ def best_sources_first(sources: Mapping[str, Mapping[str, Any]], source_ids: Ite
         known,
         key=lambda sid: (TIER_RANK.get(sources[sid]["tier"], len(TIER_RANK)), str(sources[sid]["published"] or "")),
     )
-
-
-def report_table(report: Any, lang: str = "en") -> pd.DataFrame:
-    """The validation report as a table: severity, where, field, value, message.
-
-    Headers are in ``lang``; the validator's messages are English.
-    """
-    keys = ("severity", "table", "file", "line", "field", "raw_value", "message")
-    rows = [(str(p.severity), p.table, p.file, p.line, p.field, p.value, p.message) for p in report.problems]
-    return pd.DataFrame(rows, columns=[column(key, lang) for key in keys])
-
-
-def report_counts(report: Any, lang: str = "en") -> str:
-    """Errors, warnings and rows in one line, as ``ValidationReport.counts`` says it in English (3,522,095 rows)."""
-    stats = {key: value for key, value in report.stats().items() if key != "by_table"}
-    grouped = {key: f"{value:,}" for key, value in stats.items()}
-    unchecked = translate("data.counts_unchecked", lang, **grouped) if stats["rows_unchecked"] else ""
-    return translate("data.counts", lang, **grouped) + unchecked
 
 
 def sources_table(package: Package, lang: str = "en") -> pd.DataFrame:

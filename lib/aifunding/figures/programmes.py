@@ -28,7 +28,6 @@ from aifunding.figures.base import (
     amount_frame,
     as_float,
     base_layout,
-    display_width,
     empty_figure,
     ids_in,
     labelled_range,
@@ -38,8 +37,8 @@ from aifunding.figures.base import (
     subtitle,
     value_axis,
     value_labels,
-    wrap,
 )
+from aifunding.figures.lines import display_width, wrap
 from aifunding.i18n import Translator
 from aifunding.money.formatting import (
     basis_label,
