@@ -315,8 +315,8 @@ def build_recipient_figure(
             xshift=4,
             font={"size": 12},
         )
-    # At most three lines (a joint project of four institutes ends in "…"; its bar's hover and the table name
-    # them all), in bands tall enough that two long neighbours never run into each other.
+    # At most three lines (a joint project of four institutes keeps its start, then "…" and its own end; its
+    # bar's hover and the table name them all), in bands tall enough that two long neighbours never meet.
     ticks = [wrap(str(label), AXIS_LABEL_WIDTH, max_lines=TICK_LINES) for label in order]
     # Two names cut alike (same start, same end) would be two bars named the same: those are written whole.
     alike = {tick for tick, n in Counter(ticks).items() if n > 1}
