@@ -14,6 +14,7 @@ import dataclasses
 import datetime
 import uuid
 from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -26,10 +27,13 @@ from aifunding import columns as C
 from aifunding.analysis import engine, metrics
 from aifunding.analysis.conversion import FxChoice, convert_frame, convert_programmes
 from aifunding.analysis.engine_tables import AMOUNT_TYPE
+from aifunding.analysis.engine_view import VIEW_COLUMNS
 from aifunding.analysis.view import date_mask
+from aifunding.loading import cache as cache_module
+from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import Package, load_package
 
-from packages import generate
+from packages import generate, minimal_tables, write_package
 
 GENERATED_AWARDS = 2000
 RECIPIENT_COLUMNS = [C.PROJECT_LABEL, C.CURRENCY, C.TOTAL, C.N_AWARDS, C.N_AWARDS_UNPUBLISHED]
@@ -374,3 +378,81 @@ def test_a_frame_column_becomes_the_arrow_column_it_became_cell_by_cell(
     got = _column(values, python_kind)
     got = got.combine_chunks() if isinstance(got, pa.ChunkedArray) else got
     assert got.equals(_column_cell_by_cell(values, python_kind))
+
+
+def test_a_package_from_the_cache_gives_the_engine_its_tables_without_making_frames(
+    tmp_path: Path, generated: Package, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read back from the cache, the engine's tables are the fresh package's, cast from the stored columns."""
+    tables = minimal_tables()
+    first = tables["awards"][0]
+    # Amounts as people write them: trailing zeros past four places, an exponent, none at all.
+    written = {"award-b": "2.50", "award-c": "1.000000", "award-d": "1.5E+3", "award-e": ""}
+    for award, amount in written.items():
+        tables["awards"].append({**first, "id": award, "amount": amount, **({} if amount else {"basis": ""})})
+        tables["award_recipients"].append({**tables["award_recipients"][0], "award_id": award})
+        tables["citations"].append({"source_id": tables["citations"][0]["source_id"], "award_id": award})
+    small = write_package(tmp_path / "small", tables)
+    assert load_package(small).report.valid
+    made: list[str] = []
+    read = cache_module._read_frame
+    monkeypatch.setattr(
+        cache_module, "_read_frame", lambda table, source: made.append(table.name) or read(table, source)
+    )
+    for folder in (small, generated.path):
+        cache = PackageCache(tmp_path / "cache")
+        fresh = load_package(folder, cache=cache)
+        made.clear()
+        cached = load_package(folder, cache=cache)
+        assert isinstance(cached.frames, cache_module.StoredFrames)
+        for columns in (None, VIEW_COLUMNS):
+            expected, found = engine.package_tables(fresh, columns), engine.package_tables(cached, columns)
+            assert made == []  # no frame was made for the engine
+            assert list(found) == list(expected)
+            for name, table in expected.items():
+                assert found[name].schema == table.schema, name
+                assert found[name].equals(table), name
+    stored = PackageCache(tmp_path / "cache")
+    awards = load_package(small, cache=stored).frames.arrow("awards", ["id", "amount"]).to_pylist()
+    assert {row["id"]: row["amount"] for row in awards if row["id"] in written} == {
+        "award-b": "2.50",
+        "award-c": "1.000000",
+        "award-d": "1.5E+3",  # as the Decimal writes itself: the cast reads the exponent
+        "award-e": None,
+    }
+    engine_awards = engine.package_tables(load_package(small, cache=stored))["awards"]
+    amounts = dict(zip(engine_awards["id"].to_pylist(), engine_awards["amount"].to_pylist(), strict=True))
+    assert [amounts[award] for award in written] == [Decimal("2.5"), Decimal(1), Decimal(1500), None]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.decimals(min_value=-(10**14), max_value=10**14, places=4, allow_nan=False, allow_infinity=False),
+        ),
+        max_size=20,
+    ),
+    st.sampled_from(["{}", "{:e}", "{:E}", "{:f}"]),
+)
+def test_stored_amount_text_casts_to_the_decimals_of_the_frame(values: list[Decimal | None], layout: str) -> None:
+    """An amount's text, in any notation the cache could hold, is the engine's decimal as its Decimal gives it."""
+    texts = [None if v is None else layout.format(v) for v in values]
+    stored = pa.table({"amount": pa.array(texts, pa.large_string())})
+    decimals = pd.Series([None if t is None else Decimal(t) for t in texts], dtype=object)
+    frame = pd.DataFrame({"amount": decimals})
+    assert engine.stored_table("awards", stored).equals(engine.arrow_table("awards", frame))
+
+
+def test_a_stored_table_names_a_column_it_lacks(tmp_path: Path) -> None:
+    cache = PackageCache(tmp_path / "cache")
+    folder = write_package(tmp_path / "pkg")
+    load_package(folder, cache=cache)
+    frames = load_package(folder, cache=cache).frames
+    assert frames.arrow("awards", ["id", "amount"]).column_names == ["id", "amount"]
+    assert frames.arrow("awards", ["amount", "id"]).column_names == ["amount", "id"]  # in the order asked
+    with pytest.raises(KeyError, match="awards has no column 'value'"):
+        frames.arrow("awards", ["id", "value"])
+    with pytest.raises(KeyError):
+        frames.arrow("grants")

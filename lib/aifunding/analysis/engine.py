@@ -51,10 +51,12 @@ from aifunding.analysis.engine_tables import (
     closure_table,
     connect,
     engine_name,
+    package_tables,
     register,
     small_frame,
     spark_session,
     stop_spark,
+    stored_table,
 )
 from aifunding.analysis.recipients import ROLE_ORDER
 from aifunding.i18n import translate
@@ -300,9 +302,11 @@ __all__ = [
     "engine_name",
     "filter_awards",
     "market_shares",
+    "package_tables",
     "programme_allocations",
     "recipient_totals",
     "register",
     "spark_session",
     "stop_spark",
+    "stored_table",
 ]

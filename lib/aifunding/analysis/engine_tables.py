@@ -17,6 +17,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
+import numpy as np
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 from ibis.backends import BaseBackend
@@ -128,8 +129,41 @@ def arrow_table(name: str, frame: pd.DataFrame) -> pa.Table:
     """A package frame as an Arrow table typed from its row model (decimal amounts stay exact)."""
     kinds = field_types(next(table for table in TABLES if table.name == name))
     arrays = {column: _column(frame[column], kinds.get(column, str)) for column in frame.columns}
-    arrays[POSITION] = pa.array(range(len(frame)), type=pa.int64())
+    arrays[POSITION] = pa.array(np.arange(len(frame), dtype=np.int64))
     return pa.table(arrays)
+
+
+def stored_table(name: str, stored: pa.Table) -> pa.Table:
+    """:func:`arrow_table` of a table read as the cache stores it (amounts as text): the same table, by casts.
+
+    Arrow reads an amount's text (``"2.50"``, ``"1E+3"``) into ``decimal(38, 4)`` as ``Decimal`` does, and
+    refuses one with more than four places as converting a Decimal does.
+    """
+    kinds = field_types(next(table for table in TABLES if table.name == name))
+    types = {Decimal: AMOUNT_TYPE, int: pa.int64(), bool: pa.bool_()}
+    arrays = {
+        column: stored.column(column).cast(types.get(kinds.get(column, str), pa.string()))
+        for column in stored.column_names
+    }
+    arrays[POSITION] = pa.array(np.arange(stored.num_rows, dtype=np.int64))
+    return pa.table(arrays)
+
+
+def package_tables(package: Package, columns: Mapping[str, Sequence[str]] | None = None) -> dict[str, pa.Table]:
+    """The package's tables as the engine loads them (with ``columns``: those tables and columns).
+
+    A package read back from the cache hands over its stored columns
+    (:meth:`aifunding.loading.cache.StoredFrames.arrow`) rather than frames of Decimals: at a million awards
+    the engine's columns took 0.34 s against 3.9 s.
+    """
+    wanted: Mapping[str, Sequence[str] | None] = dict.fromkeys(package.frames) if columns is None else columns
+    stored = getattr(package.frames, "arrow", None)
+    if callable(stored):
+        return {name: stored_table(name, stored(name, names)) for name, names in wanted.items()}
+    return {
+        name: arrow_table(name, package.frame(name) if names is None else package.frame(name)[list(names)])
+        for name, names in wanted.items()
+    }
 
 
 def closure_table(tree: ProgrammeTree) -> pa.Table:
@@ -160,11 +194,7 @@ class Tables:
         million citations it never joins, into the engine.
         """
         prefix = f"aifunding_{uuid.uuid4().hex[:12]}_"
-        if columns is None:
-            wanted = dict(package.frames)
-        else:
-            wanted = {name: package.frame(name)[list(names)] for name, names in columns.items()}
-        arrow = {name: arrow_table(name, frame) for name, frame in wanted.items()}
+        arrow = package_tables(package, columns)
         arrow[CLOSURE] = closure_table(package.tree)
         return cls(con, {name: register(con, prefix + name, table) for name, table in arrow.items()})
 

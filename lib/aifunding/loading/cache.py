@@ -38,7 +38,7 @@ import shutil
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from functools import cache
@@ -142,7 +142,8 @@ class StoredFrames(Mapping[str, pd.DataFrame]):
     """A cache entry's frames by table, each read from its Arrow file the first time it is asked for.
 
     The files are opened (and their footers read, which finds a truncated file) when the entry is
-    found; reading a table later needs neither its path nor the entry still being there.
+    found and stay open until :meth:`close`: reading a table later, as a frame or as Arrow columns
+    (:meth:`arrow`), needs neither its path nor the entry still being there.
     """
 
     def __init__(self, entry: Path) -> None:
@@ -172,8 +173,26 @@ class StoredFrames(Mapping[str, pd.DataFrame]):
                 handle = self._files[name]
                 handle.seek(0)
                 self._frames[name] = _read_frame(table, handle)
-                handle.close()
             return self._frames[name]
+
+    def arrow(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
+        """Table ``name`` as stored (amounts as their text), only ``columns`` when named: no frame is made.
+
+        The analytical engine takes its tables from here: a million awards' columns in a fifth of a second,
+        against four seconds through their frames (a Decimal made of each amount, then taken apart again).
+        """
+        table = next((t for t in TABLES if t.name == name), None)
+        if table is None:
+            raise KeyError(name)
+        names = list(table.columns if columns is None else columns)
+        with self._lock:
+            handle = self._files[name]
+            schema = pa.ipc.open_file(handle).schema
+            positions = [schema.get_field_index(column) for column in names]
+            if -1 in positions:
+                raise KeyError(f"{name} has no column {names[positions.index(-1)]!r}")
+            options = pa.ipc.IpcReadOptions(included_fields=sorted(set(positions)))
+            return pa.ipc.open_file(handle, options=options).read_all().select(names)
 
     def rows(self, name: str) -> int:
         """How many rows table ``name`` has, without reading it."""
