@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from aifunding.analysis.totals import CLASS_ORDER
 from aifunding.analysis.view import Prepared, ViewState, prepare
-from aifunding.figures.presentation import column, sum_column
+from aifunding.figures.presentation import column, count_columns, sum_column
 from aifunding.i18n import Translator
 from aifunding.loading.package import load_package
 from aifunding.money.formatting import format_composition
@@ -166,9 +166,11 @@ def test_sums_in_a_chosen_currency_are_to_the_cent_and_read_with_their_digits_gr
     assert any(part != part.quantize(Decimal("0.01")) for group in groups for part in group.parts.values())
     shown = next(frame for frame in at.dataframe if column("total_by_basis") in frame.value.columns)
     config = json.loads(shown.proto.columns)
+    counts = {column("awards"), column("without_amount")}
     assert {name for name, spec in config.items() if spec.get("type_config", {}).get("format") == "localized"} == set(
         sums.values()
-    )
+    ) | counts
+    assert all("step" not in config[name].get("type_config", {}) for name in counts)  # whole numbers
     # To the cent, each with its two places (4,013,690.20): a step of a cent fixes them.
     assert all(config[name].get("type_config", {}).get("step") == 0.01 for name in sums.values())
 
@@ -190,6 +192,27 @@ def test_only_columns_of_numbers_are_read_as_amounts() -> None:
     report = next(columns for columns in formats if "Message" in columns)
     assert formats[awards] == {column("value")}
     assert column("value") in report and formats[report] == set()
+
+
+def test_counts_of_awards_read_with_grouped_digits_in_both_languages() -> None:
+    """A programme's named awards and a recipient's awards are grouped (12,408); other whole numbers are not."""
+    for lang in ("en", "ja"):
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        at.query_params["lang"] = lang
+        at.switch_page("views/data.py")
+        at.run()
+        for table, header in (("programmes", column("named_awards", lang)), ("recipients", column("awards", lang))):
+            next(w for w in at.get("button_group") if w.key == "table").set_value(table)
+            at.run()
+            assert not at.exception, at.exception
+            shown = next(frame for frame in at.dataframe if header in frame.value.columns)
+            config = json.loads(shown.proto.columns)
+            grouped = {
+                name for name, spec in config.items() if spec.get("type_config", {}).get("format") == "localized"
+            }
+            assert header in grouped, (lang, table)
+            whole = [name for name in shown.value.columns if pd.api.types.is_integer_dtype(shown.value[name])]
+            assert set(whole) - grouped == set(whole) - set(count_columns(lang)), (lang, table)
 
 
 def test_published_amounts_keep_their_own_places() -> None:

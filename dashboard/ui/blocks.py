@@ -9,13 +9,13 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from pandas.api.types import is_numeric_dtype
+from pandas.api.types import is_integer_dtype, is_numeric_dtype
 
 from aifunding import markup
 from aifunding.analysis.urlstate import view_file_name
 from aifunding.analysis.view import FilteredView, Prepared, remembered
 from aifunding.figures.plain import figure_meta
-from aifunding.figures.presentation import best_sources_first, money_columns
+from aifunding.figures.presentation import best_sources_first, count_columns, money_columns
 from aifunding.figures.registry import PAGES_BY_KEY, Drawn, draw
 from aifunding.figures.worded import Worded
 from aifunding.money.formatting import format_partial_date
@@ -138,12 +138,14 @@ def _page(rows: Worded, key: str, options: dict[str, Any]) -> None:
 
 
 def _dataframe(shown: pd.DataFrame, key: str, options: dict[str, Any]) -> None:
-    """``st.dataframe`` of a page of rows, its amounts with their digits grouped in the reader's locale.
+    """``st.dataframe`` of a page of rows, its amounts and counts with their digits grouped in the reader's locale.
 
-    ``1,234,567.89`` rather than Streamlit's plain ``1234567.89``; a page's own column settings win. Only
-    columns of numbers: the validation report's "Value" is the text a cell held.
+    ``1,234,567.89`` rather than Streamlit's plain ``1234567.89``, ``12,408`` awards rather than ``12408``; a
+    page's own column settings win. Only columns of numbers: the validation report's "Value" is the text a
+    cell held.
     """
-    amounts = [name for name in money_columns(translator().lang) & set(shown.columns) if is_numeric_dtype(shown[name])]
+    lang = translator().lang
+    amounts = [name for name in money_columns(lang) & set(shown.columns) if is_numeric_dtype(shown[name])]
     # Converted amounts are to the cent: each shows its two places (4,013,690.20, not 4,013,690.2). Published
     # ones show what they hold (¥600,000,000, not ¥600,000,000.00).
     view = st.session_state.get("_current_view")
@@ -153,6 +155,8 @@ def _dataframe(shown: pd.DataFrame, key: str, options: dict[str, Any]) -> None:
         name: st.column_config.NumberColumn(format="localized", width=AMOUNT_WIDTH, step=cents)
         for name in sorted(amounts)
     }
+    counts = [name for name in count_columns(lang) & set(shown.columns) if is_integer_dtype(shown[name])]
+    config.update({name: st.column_config.NumberColumn(format="localized") for name in sorted(counts)})
     config.update(options.get("column_config") or {})
     st.dataframe(shown, hide_index=True, key=key, **{**options, "column_config": config or None})
 

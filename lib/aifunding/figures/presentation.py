@@ -110,6 +110,15 @@ def money_columns(lang: str = "en") -> frozenset[str]:
     return frozenset({column("value", lang), *(sum_column(kind, lang) for kind in CLASS_ORDER)})
 
 
+def count_columns(lang: str = "en") -> frozenset[str]:
+    """The headers of the display tables' columns of counts (awards per recipient or programme), in ``lang``.
+
+    A page groups their digits too (a programme of 12,408 awards). Not every whole number is a count: a
+    fiscal year (2024) keeps its plain digits.
+    """
+    return frozenset(column(key, lang) for key in ("awards", "without_amount", "named_awards"))
+
+
 def awards_table(awards: pd.DataFrame, package: Package, *, money: Money = ORIGINAL, lang: str = "en") -> pd.DataFrame:
     """One row per award as a reader wants it: project, programme, worded amount, date, sources."""
     value_column, currency_column = money.value_column, money.currency_column
