@@ -22,11 +22,12 @@ from hypothesis import strategies as st
 
 from aifunding import columns as C
 from aifunding.analysis import view_awards
-from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_view, prepare
+from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_view, prepare, prepare_cached
 from aifunding.analysis.view_awards import AMOUNTS, CODED
 from aifunding.figures.presentation import unpublished_awards
 from aifunding.figures.registry import Chart, Drawn, draw, page_charts
 from aifunding.figures.worded import Taken, Worded
+from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import load_package
 
 from packages import generate
@@ -196,3 +197,47 @@ def test_the_codes_of_a_frame_go_with_it() -> None:
     del whole
     gc.collect()
     assert key not in view_awards._CODES
+
+
+def test_codes_and_floats_are_kept_in_the_cache_entry_and_read_back_after_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart's first view reads the awards' codes and floats from the package's entry, not working them out."""
+    folder = tmp_path / "pkg"
+    generate(300, folder, seed=5)
+    cache = PackageCache(tmp_path / "cache")
+    names = ["project_label", "project_label_ja", "currency", "amount"]
+    first = apply_view(prepare_cached(load_package(folder, cache=cache), cache), ViewState()).lazy_awards.coded(names)
+    (entry,) = (tmp_path / "cache" / "packages").iterdir()
+    kept = {path.name.rsplit("-", 1)[0] for path in entry.glob("*.pickle")}
+    assert {"codes-project_label", "codes-project_label_ja", "codes-currency", "floats-amount"} <= kept
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("worked out again")
+
+    monkeypatch.setattr(view_awards, "_coded", refuse)
+    monkeypatch.setattr(view_awards, "floats", refuse)
+    restarted = prepare_cached(load_package(folder, cache=cache), cache)
+    again = apply_view(restarted, ViewState()).lazy_awards.coded(names)
+    pd.testing.assert_frame_equal(again, first)
+    for name in ("project_label", "project_label_ja", "currency"):
+        assert list(again[name].cat.categories) == list(first[name].cat.categories)
+
+
+def test_what_a_keeper_gives_back_is_used_only_when_it_fits_the_frame() -> None:
+    whole = pd.DataFrame({"currency": pd.array(["JPY", None, "USD", "JPY"], dtype="str")})
+    other = pd.DataFrame({"currency": pd.array(["EUR"], dtype="str")})
+    wrong = {
+        "too short": view_awards._coded(other["currency"]),
+        "a code past the names": (np.array([0, -1, 1, 1], dtype=np.int32), view_awards._coded(other["currency"])[1]),
+        "other integers": (np.array([0, -1, 1, 0], dtype=np.int64), view_awards._coded(whole["currency"])[1]),
+        "not codes": "codes",
+    }
+    asked: list[str] = []
+    for what, value in wrong.items():
+        asked.clear()
+        frame = whole.copy()
+        view_awards.keep_with(frame, lambda name, build, value=value: asked.append(name) or value)
+        codes, dtype = view_awards._codes(frame, "currency")
+        assert asked == ["codes-currency"], what
+        assert codes.tolist() == [0, -1, 1, 0] and list(dtype.categories) == ["JPY", "USD"], what

@@ -32,7 +32,7 @@ from aifunding.analysis.conversion import (
 from aifunding.analysis.filters import FILTERS, Context, date_mask
 from aifunding.analysis.metrics import award_view, localized, market_share_view, programme_view
 from aifunding.analysis.recipients import programmes_by_recipient
-from aifunding.analysis.view_awards import ViewAwards
+from aifunding.analysis.view_awards import ViewAwards, keep_with
 from aifunding.data.dates import partial_bounds
 from aifunding.data.frames import found_in, isin_texts, rows_named
 from aifunding.data.vocabulary import Level
@@ -327,11 +327,15 @@ def prepare_cached(package: Package, cache: PackageCache | None) -> Prepared:
         prepared = prepare(package)
         return {f.name: getattr(prepared, f.name) for f in fields(Prepared) if f.name not in ("package", "memo")}
 
-    kept = cache.derived(package.cache_key, "prepared", source_digest(*PREPARING_SOURCES), parts)
+    key, digest = package.cache_key, source_digest(*PREPARING_SOURCES)
+    kept = cache.derived(key, "prepared", digest, parts)
     if not isinstance(kept, dict) or not isinstance(kept.get("context"), Context):
         return prepare(package)
     package.__dict__["tree"] = kept["context"].tree  # one tree for the package and its views
-    return Prepared(package, **kept)
+    prepared = Prepared(package, **kept)
+    # The awards' codes and floats, worked out on a first view, are kept in the entry too.
+    keep_with(prepared.awards, lambda name, build: cache.derived(key, name, digest, build))
+    return prepared
 
 
 def recipient_count(prepared: Prepared, view: FilteredView) -> int:
