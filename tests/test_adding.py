@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from aifunding.analysis.adding import SCOPES, AddingRule, Scope
-from aifunding.analysis.view import Prepared, ViewState, apply_view
+from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare, prepare_cached
 from aifunding.cli import main
+from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import load_package
 from aifunding.outputs.summary import headline, span_text, total_text
 
@@ -578,3 +579,23 @@ def test_which_rows_have_a_value_is_kept_and_follows_a_views_own_money() -> None
     assert converted.isin("currency", {"USD"}).tolist() == [False, True, True]
     assert picked.present("value").tolist() == [False, True, False]  # the view it came from keeps its own
     assert len(converted) == 3 and len(whole) == 5
+
+
+def test_a_prepared_package_keeps_the_masks_its_totals_read_for_a_restart(tmp_path: Path) -> None:
+    """Preparing adds the headline totals once, so the masks of the whole rows go into the cache with the rule."""
+    folder = tmp_path / "pkg"
+    generate(400, folder, seed=6)
+    cache = PackageCache(tmp_path / "cache")
+    prepare_cached(load_package(folder, cache=cache), cache)
+    restarted = prepare_cached(load_package(folder, cache=cache), cache)
+    assert restarted.adding is not None and restarted.adding._whole is not None
+    whole = restarted.adding._whole[2]
+    kinds = {frozenset(scope.kinds) for scope in SCOPES.values()}
+    assert {wanted for name, wanted in whole._masks if name == "kind"} >= kinds  # read back, not worked out
+    assert any(name.startswith("above:") for name in whole._derived)
+    fresh = prepare(load_package(folder))
+    for state in (ViewState(), ViewState(countries=("JP",)), ViewState(currency="USD", lang="ja")):
+        kept, made = headline(restarted, apply_view(restarted, state)), headline(fresh, apply_view(fresh, state))
+        assert {key: total_text(t) for key, t in kept.totals.items()} == {
+            key: total_text(t) for key, t in made.totals.items()
+        }

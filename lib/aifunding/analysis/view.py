@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
-from aifunding.analysis.adding import AddingRule, Selection
+from aifunding.analysis.adding import SCOPES, AddingRule, Selection
 from aifunding.analysis.conversion import (
     ANNOUNCEMENT,
     NO_AMOUNT_NOTE,
@@ -303,9 +303,15 @@ def prepare(package: Package) -> Prepared:
 
 
 def _rule_with_rows(package: Package, programmes: pd.DataFrame, awards: pd.DataFrame) -> AddingRule:
-    """The package's adding rule, having read the rows of these frames once (seconds at a million awards)."""
+    """The package's adding rule, having read the rows of these frames once (seconds at a million awards).
+
+    The headline totals of every row are added once too: the masks they read of the whole rows (kinds,
+    statuses and levels above each row) are then kept with the rule, and a restart's first total reads
+    them back rather than working them out (a second at a million awards).
+    """
     rule = AddingRule.for_package(package)
     rule.read_whole(programmes, awards)
+    rule.totals(SCOPES, programmes, awards, within=Selection(programmes, awards))
     return rule
 
 
