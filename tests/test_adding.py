@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from aifunding.analysis.adding import SCOPES, AddingRule, Scope
-from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare, prepare_cached
+from aifunding.analysis.cached_views import prepare_cached
+from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare
 from aifunding.cli import main
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import load_package

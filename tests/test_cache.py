@@ -15,8 +15,7 @@ from aifunding import BUNDLED_DATA
 from aifunding import columns as C
 from aifunding.data.limits import Limits, LimitsError
 from aifunding.data.tables import TABLES
-from aifunding.loading import cache as cache_module
-from aifunding.loading import kept_views
+from aifunding.loading import kept_views, stored_tables
 from aifunding.loading import package as package_module
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import Package, load_package
@@ -133,7 +132,7 @@ def test_amounts_keep_their_digits_and_gaps_through_the_stored_tables(tmp_path: 
     cache = PackageCache(tmp_path / "cache")
     fresh = load_package(folder, cache=cache)
     again = load_package(folder, cache=cache)
-    assert isinstance(again.frames, cache_module.StoredFrames)
+    assert isinstance(again.frames, stored_tables.StoredFrames)
     same_package(fresh, again)
     amounts = dict(zip(again.frame("awards")["id"], again.frame("awards")["amount"], strict=True))
     assert (str(amounts["award-b"]), str(amounts["award-c"]), amounts["award-d"]) == ("2.50", "2.5", None)
@@ -147,9 +146,9 @@ def test_a_cached_table_is_read_when_first_asked_for_even_after_its_entry_is_gon
     cache = PackageCache(tmp_path / "cache")
     load_package(folder, cache=cache)
     reads: list[str] = []
-    read = cache_module._read_frame
+    read = stored_tables._read_frame
     monkeypatch.setattr(
-        cache_module, "_read_frame", lambda table, source: reads.append(table.name) or read(table, source)
+        stored_tables, "_read_frame", lambda table, source: reads.append(table.name) or read(table, source)
     )
     cached = load_package(folder, cache=cache)
     assert reads == []  # nothing read yet
@@ -245,19 +244,20 @@ def test_a_prepared_package_is_read_back_rather_than_prepared_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compact_from: int
 ) -> None:
     monkeypatch.setattr(kept_views, "COMPACT_FROM", compact_from)
-    from aifunding.analysis import view as view_module
-    from aifunding.analysis.view import ViewState, apply_view, prepare_cached
+    from aifunding.analysis import cached_views
+    from aifunding.analysis.cached_views import prepare_cached
+    from aifunding.analysis.view import ViewState, apply_view
 
     cache = PackageCache(tmp_path / "cache")
     prepared = prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
-    real_prepare = view_module.prepare
+    real_prepare = cached_views.prepare
     calls: list[str] = []
 
-    def counted(package: Package) -> view_module.Prepared:
+    def counted(package: Package) -> cached_views.Prepared:
         calls.append(package.name)
         return real_prepare(package)
 
-    monkeypatch.setattr(view_module, "prepare", counted)
+    monkeypatch.setattr(cached_views, "prepare", counted)
     again = prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
     assert calls == []  # read back: a restart opens it without preparing
     assert again.adding is not None and again.adding._whole is not None
@@ -303,7 +303,7 @@ def test_a_prepared_package_is_read_back_rather_than_prepared_again(
     state = ViewState(countries=("JP",), currency="USD")
     pd.testing.assert_frame_equal(apply_view(again, state).awards, apply_view(prepared, state).awards)
     # Code that prepares differently (another digest) prepares again; no cache prepares every time.
-    monkeypatch.setattr(view_module, "PREPARING_SOURCES", ("analysis/view.py",))
+    monkeypatch.setattr(cached_views, "PREPARING_SOURCES", ("analysis/view.py",))
     prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
     prepare_cached(load_package(BUNDLED_DATA), None)
     assert calls == ["ai-funding", "ai-funding"]
@@ -313,8 +313,9 @@ def test_prepared_views_keep_their_text_beside_the_pickle_and_one_version_at_a_t
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Text columns are mapped back from an Arrow file (equal, same types); a missing file means prepare again."""
-    from aifunding.analysis import view as view_module
-    from aifunding.analysis.view import prepare, prepare_cached
+    from aifunding.analysis import cached_views
+    from aifunding.analysis.cached_views import prepare_cached
+    from aifunding.analysis.view import prepare
     from aifunding.data.frames import TEXT
 
     cache = PackageCache(tmp_path / "cache")
@@ -331,12 +332,12 @@ def test_prepared_views_keep_their_text_beside_the_pickle_and_one_version_at_a_t
     # A pickle whose texts are gone is prepared again, not half read.
     pickled.with_suffix(".arrow").unlink()
     calls: list[str] = []
-    real_prepare = view_module.prepare
-    monkeypatch.setattr(view_module, "prepare", lambda package: calls.append(package.name) or real_prepare(package))
+    real_prepare = cached_views.prepare
+    monkeypatch.setattr(cached_views, "prepare", lambda package: calls.append(package.name) or real_prepare(package))
     pd.testing.assert_frame_equal(prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache).awards, fresh.awards)
     assert calls == ["ai-funding"]
     # Views of other code replace these: one version is kept in an entry, not one per change of code.
-    monkeypatch.setattr(view_module, "PREPARING_SOURCES", ("analysis/view.py",))
+    monkeypatch.setattr(cached_views, "PREPARING_SOURCES", ("analysis/view.py",))
     prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
     assert len(list(entry.glob("prepared-*.pickle"))) == 1 and len(list(entry.glob("prepared-*.arrow"))) == 1
     assert not pickled.exists()
@@ -430,7 +431,8 @@ def test_a_prepared_package_read_back_keeps_working_after_its_entry_is_evicted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compact_from: int
 ) -> None:
     """What is made only when first read (the rule's rows, mapped texts) still reads once the entry is gone."""
-    from aifunding.analysis.view import ViewState, apply_view, prepare, prepare_cached
+    from aifunding.analysis.cached_views import prepare_cached
+    from aifunding.analysis.view import ViewState, apply_view, prepare
     from aifunding.outputs.summary import headline
 
     monkeypatch.setattr(kept_views, "COMPACT_FROM", compact_from)

@@ -29,7 +29,7 @@ from aifunding.analysis.conversion import FxChoice, convert_frame, convert_progr
 from aifunding.analysis.engine_tables import AMOUNT_TYPE
 from aifunding.analysis.engine_view import VIEW_COLUMNS
 from aifunding.analysis.view import date_mask
-from aifunding.loading import cache as cache_module
+from aifunding.loading import stored_tables
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import Package, load_package
 
@@ -395,16 +395,16 @@ def test_a_package_from_the_cache_gives_the_engine_its_tables_without_making_fra
     small = write_package(tmp_path / "small", tables)
     assert load_package(small).report.valid
     made: list[str] = []
-    read = cache_module._read_frame
+    read = stored_tables._read_frame
     monkeypatch.setattr(
-        cache_module, "_read_frame", lambda table, source: made.append(table.name) or read(table, source)
+        stored_tables, "_read_frame", lambda table, source: made.append(table.name) or read(table, source)
     )
     for folder in (small, generated.path):
         cache = PackageCache(tmp_path / "cache")
         fresh = load_package(folder, cache=cache)
         made.clear()
         cached = load_package(folder, cache=cache)
-        assert isinstance(cached.frames, cache_module.StoredFrames)
+        assert isinstance(cached.frames, stored_tables.StoredFrames)
         for columns in (None, VIEW_COLUMNS):
             expected, found = engine.package_tables(fresh, columns), engine.package_tables(cached, columns)
             assert made == []  # no frame was made for the engine

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import errno
 import io
+import itertools
 import os
 import re
 import zipfile
@@ -11,10 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from aifunding.loading.package import Package
-from aifunding.outputs import files
-from aifunding.outputs.export import export_bytes, write_export
+from aifunding.analysis.cached_views import kept_views, prepare_cached
+from aifunding.analysis.conversion import FxChoice
+from aifunding.loading.cache import PackageCache
+from aifunding.loading.package import Package, load_package
+from aifunding.outputs import export, files
+from aifunding.outputs.export import EXPORT_TABLES, FORMATS, PER_TABLE_FORMATS, export_bytes, write_export
 from aifunding.outputs.files import FlushingFile, replacing
+
+from packages import generate
 
 
 def test_a_file_is_flushed_each_time_its_flush_bytes_are_written(tmp_path: Path) -> None:
@@ -78,8 +85,6 @@ def test_an_export_flushed_every_few_bytes_is_the_same_file(
     bundled: Package, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
 ) -> None:
     """The JSON writer's thread and openpyxl's zip (which seeks back) write the same bytes through a flushing file."""
-    import datetime
-
     made = datetime.datetime(2024, 1, 2, tzinfo=datetime.UTC)
     expected = export_bytes(bundled, fmt, generated_at=made)
     flushes: list[int] = []
@@ -107,3 +112,33 @@ def contents(data: bytes, fmt: str) -> object:
             (info.filename, re.sub(rb">\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ<", b">(written)<", archive.read(info)))
             for info in archive.infolist()
         ]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_export_from_the_views_a_dashboard_prepared_is_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """The views read back from the cache give an export the awards and programmes it would join itself."""
+    made = datetime.datetime(2024, 1, 2, tzinfo=datetime.UTC)
+    folder = tmp_path / "pkg"
+    generate(600, folder, seed=9)
+    cache = PackageCache(tmp_path / "cache")
+    assert kept_views(load_package(folder, cache=cache), cache) is None  # nothing prepared yet: never prepares
+    prepare_cached(load_package(folder, cache=cache), cache)
+    package = load_package(folder, cache=cache)
+    prepared = kept_views(package, cache)
+    assert prepared is not None and prepared.package is package
+    groups = [(name,) for name in EXPORT_TABLES] if fmt in PER_TABLE_FORMATS else [EXPORT_TABLES]
+    for fx, tables in itertools.product((None, FxChoice("USD")), groups):
+        expected = export_bytes(package, fmt, fx, tables, made)
+        with monkeypatch.context() as joining:  # from the views, nothing is joined again
+            for name in ("award_view", "programme_view"):
+                joining.setattr(export, name, lambda *args, **kwargs: pytest.fail("joined again"))
+            found = export_bytes(package, fmt, fx, tables, made, prepared=prepared)
+        assert contents(found, fmt) == contents(expected, fmt), (fx, tables)
+    # An award link without a value (an invalid package's) takes the tuples' path, from the views too.
+    monkeypatch.setattr(export, "add_award_citations", lambda *args: None)
+    tables = ("awards",)
+    assert contents(export_bytes(package, fmt, None, tables, made, prepared=prepared), fmt) == contents(
+        export_bytes(package, fmt, None, tables, made), fmt
+    )

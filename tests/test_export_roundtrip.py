@@ -595,7 +595,7 @@ def test_a_failed_export_leaves_the_previous_file_and_no_partial_one(
     target = tmp_path / "all.json"
     target.write_text("previous", encoding="utf-8")
 
-    def broken(package: Package, fx: FxChoice | None) -> pd.DataFrame:
+    def broken(package: Package, fx: FxChoice | None, prepared: object = None) -> pd.DataFrame:
         raise RuntimeError("broken table")
 
     monkeypatch.setitem(export.EXPORTERS, "awards", broken)

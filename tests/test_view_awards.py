@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from aifunding import columns as C
 from aifunding.analysis import view_awards
-from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_view, prepare, prepare_cached
+from aifunding.analysis.cached_views import prepare_cached
+from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_view, prepare
 from aifunding.analysis.view_awards import AMOUNTS, CODED
 from aifunding.figures.presentation import unpublished_awards
 from aifunding.figures.registry import Chart, Drawn, draw, page_charts

@@ -44,7 +44,7 @@ from aifunding.figures.programmes import build_programme_totals_figure
 from aifunding.figures.report_tables import quarantine_table
 from aifunding.loading.package import load_package
 from aifunding.money.fx import rate_bounds
-from aifunding.outputs.export import view_about_rows
+from aifunding.outputs.about import view_about_rows
 
 from packages import minimal_tables, write_package
 

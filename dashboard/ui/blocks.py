@@ -19,8 +19,9 @@ from aifunding.figures.presentation import best_sources_first, count_columns, mo
 from aifunding.figures.registry import PAGES_BY_KEY, Drawn, draw
 from aifunding.figures.worded import Worded
 from aifunding.money.formatting import format_partial_date
+from aifunding.outputs.about import view_about_rows
 from aifunding.outputs.cells import table_csv_bytes, table_xlsx_bytes
-from aifunding.outputs.export import XLSX_MAX_ROWS, export_bytes, view_about_rows
+from aifunding.outputs.export import XLSX_MAX_ROWS, export_bytes
 from aifunding.outputs.snapshot import Section
 
 from ui import live
@@ -237,7 +238,7 @@ def full_download_row(prepared: Prepared, view: FilteredView) -> None:
 
     def export(fmt: str) -> Callable[[], bytes]:
         return lambda: export_bytes(
-            prepared.package, fmt, view.state.fx, generated_at=datetime.datetime.now(datetime.UTC)
+            prepared.package, fmt, view.state.fx, generated_at=datetime.datetime.now(datetime.UTC), prepared=prepared
         )
 
     # A sheet holds 1,048,575 rows: a longer table is never handed out cut short (JSON holds it all).

@@ -21,7 +21,8 @@ from typing import TypeVar
 import streamlit as st
 
 from aifunding import BUNDLED_DATA, markup
-from aifunding.analysis.view import FilteredView, Prepared, prepare_cached, remembered
+from aifunding.analysis.cached_views import prepare_cached
+from aifunding.analysis.view import FilteredView, Prepared, remembered
 from aifunding.data.report import ValidationReport
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import PackageReadError, load_package, package_signature

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
 
 from aifunding import BUNDLED_DATA
+from aifunding.analysis.cached_views import kept_views
 from aifunding.analysis.conversion import ANNOUNCEMENT, FxChoice
 from aifunding.data.limits import LimitsError
 from aifunding.data.models import check_partial_date
@@ -268,7 +269,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     fx = parse_fx(args.currency, args.fx_date)
     tables = tuple(dict.fromkeys(args.table)) if args.table else EXPORT_TABLES
     with _load_for_output(args.data, args.allow_invalid) as package:
-        for path in write_export(package, args.format, Path(args.output), fx, tables):
+        # The views a dashboard prepared for this package, when the cache holds them: not joined again.
+        prepared = kept_views(package, PackageCache.from_env())
+        for path in write_export(package, args.format, Path(args.output), fx, tables, prepared=prepared):
             print(f"wrote {path}")
     return EXIT_OK
 
@@ -311,7 +314,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     state = ViewState(lang=args.lang, currency=fx.currency if fx else None, fx_at=fx.at if fx else ANNOUNCEMENT)
     out = Path(args.output)
     with _load_for_output(args.data, args.allow_invalid) as package:
-        html = build_report(prepare(package), state)
+        html = build_report(kept_views(package, PackageCache.from_env()) or prepare(package), state)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     print(f"wrote {out}")
@@ -324,7 +327,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
     fx = parse_fx(args.currency, ANNOUNCEMENT)
     with _load_for_output(args.data, args.allow_invalid) as package:
-        prepared = prepare(package)
+        prepared = kept_views(package, PackageCache.from_env()) or prepare(package)
     state = ViewState(lang=args.lang, currency=fx.currency if fx else None)
     result = headline(prepared, apply_view(prepared, state))
     if args.format == "json":

@@ -21,8 +21,9 @@ from aifunding.analysis.conversion import FxChoice
 from aifunding.analysis.view import prepare
 from aifunding.figures.presentation import awards_table
 from aifunding.loading.package import Package, load_package
+from aifunding.outputs.about import about_rows
 from aifunding.outputs.cells import FORMULA_PREFIXES, table_csv_bytes, table_xlsx_bytes
-from aifunding.outputs.export import about_rows, export_bytes, write_export
+from aifunding.outputs.export import export_bytes, write_export
 
 from corpus import FORMULA, build
 

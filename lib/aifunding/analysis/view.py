@@ -11,7 +11,7 @@ import datetime
 import itertools
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -32,12 +32,11 @@ from aifunding.analysis.conversion import (
 from aifunding.analysis.filters import FILTERS, Context, date_mask
 from aifunding.analysis.metrics import award_view, localized, market_share_view, programme_view
 from aifunding.analysis.recipients import programmes_by_recipient
-from aifunding.analysis.view_awards import ViewAwards, keep_with
+from aifunding.analysis.view_awards import ViewAwards
 from aifunding.data.dates import partial_bounds
 from aifunding.data.frames import found_in, isin_texts, rows_named
 from aifunding.data.vocabulary import Level
 from aifunding.i18n import Translator, translate
-from aifunding.loading.cache import PackageCache, source_digest
 from aifunding.loading.package import Package
 from aifunding.money.formatting import format_partial_date
 
@@ -313,35 +312,6 @@ def _rule_with_rows(package: Package, programmes: pd.DataFrame, awards: pd.DataF
     rule.read_whole(programmes, awards)
     rule.totals(SCOPES, programmes, awards, within=Selection(programmes, awards))
     return rule
-
-
-# The code a prepared view depends on besides validation: the joins, the adding rule, the words of a
-# project label ("(joint)") and of a name in each language.
-PREPARING_SOURCES = ("analysis/*.py", "money/*.py", "i18n.py", "columns.py", "locale/*/LC_MESSAGES/*.po")
-
-
-def prepare_cached(package: Package, cache: PackageCache | None) -> Prepared:
-    """:func:`prepare`, read back from ``cache`` when this package was prepared by this code before.
-
-    A restart or a second server process then opens a large package in the time it takes to read it
-    (a third of a second at 100,000 awards, against a second and a half to prepare it).
-    """
-    if cache is None or package.cache_key is None:
-        return prepare(package)
-
-    def parts() -> dict[str, Any]:
-        prepared = prepare(package)
-        return {f.name: getattr(prepared, f.name) for f in fields(Prepared) if f.name not in ("package", "memo")}
-
-    key, digest = package.cache_key, source_digest(*PREPARING_SOURCES)
-    kept = cache.derived(key, "prepared", digest, parts)
-    if not isinstance(kept, dict) or not isinstance(kept.get("context"), Context):
-        return prepare(package)
-    package.__dict__["tree"] = kept["context"].tree  # one tree for the package and its views
-    prepared = Prepared(package, **kept)
-    # The awards' codes and floats, worked out on a first view, are kept in the entry too.
-    keep_with(prepared.awards, lambda name, build: cache.derived(key, name, digest, build))
-    return prepared
 
 
 def recipient_count(prepared: Prepared, view: FilteredView) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import io
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import BinaryIO
@@ -21,13 +21,13 @@ import pandas as pd
 from aifunding import columns as C
 from aifunding.analysis.conversion import FxChoice, convert_frame, convert_programmes
 from aifunding.analysis.metrics import AWARD_VIEW_COLUMNS, award_view, market_share_view, programme_view
-from aifunding.analysis.view import FilteredView
+from aifunding.analysis.view import Prepared
 from aifunding.data.amounts import AMOUNT_DECIMALS
-from aifunding.i18n import Translator
-from aifunding.loading.package import Package, newest_source_date
+from aifunding.loading.package import Package
 from aifunding.loading.workbook import XLSX_MAX_ROWS  # a sheet's rows, the header included
 from aifunding.money.formatting import basis_label
-from aifunding.outputs.cells import neutralise, neutralise_frame
+from aifunding.outputs.about import about_rows
+from aifunding.outputs.cells import neutralise_frame
 from aifunding.outputs.citations import add_award_citations, add_citations, lookups_of
 from aifunding.outputs.files import replacing
 from aifunding.outputs.parquet import write_parquet
@@ -201,9 +201,10 @@ def _allocated_by_basis(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def export_programmes(package: Package, fx: FxChoice | None = None) -> pd.DataFrame:
-    """One row per programme, round, component or frame."""
-    frame = add_citations(programme_view(package), lookups_of(package))
+def export_programmes(package: Package, fx: FxChoice | None = None, prepared: Prepared | None = None) -> pd.DataFrame:
+    """One row per programme, round, component or frame (from ``prepared``'s views of ``package`` when given)."""
+    views = prepared if prepared is not None and prepared.package is package else None
+    frame = add_citations(programme_view(package) if views is None else views.programmes.copy(), lookups_of(package))
     frame["basis_words"] = _basis_words(frame)
     frame[C.ALLOCATED] = frame[C.ALLOCATED].map(lambda v: v if isinstance(v, Decimal) else None)
     frame = _allocated_by_basis(frame)
@@ -217,12 +218,18 @@ def export_programmes(package: Package, fx: FxChoice | None = None) -> pd.DataFr
     return frame[columns].reset_index(drop=True)
 
 
-def export_awards(package: Package, fx: FxChoice | None = None) -> pd.DataFrame:
-    """One row per award, recipients joined; a joint application is one row."""
+def export_awards(package: Package, fx: FxChoice | None = None, prepared: Prepared | None = None) -> pd.DataFrame:
+    """One row per award, recipients joined; a joint application is one row.
+
+    With ``prepared`` (views of ``package`` a dashboard or a cache holds), the awards are taken from them
+    rather than joined again: the columns are the same.
+    """
     lookups = lookups_of(package)
-    frame = add_award_citations(award_view(package, columns=_FROM_AWARD_VIEW), package, lookups)
+    views = prepared if prepared is not None and prepared.package is package else None
+    joined = award_view(package, columns=_FROM_AWARD_VIEW) if views is None else views.awards.copy(deep=False)
+    frame = add_award_citations(joined, package, lookups)
     if frame is None:  # a link without a value (an invalid package's): the tuples of ids, joined
-        frame = add_citations(award_view(package), lookups)
+        frame = add_citations(award_view(package) if views is None else views.awards.copy(deep=False), lookups)
     frame["basis_words"] = _basis_words(frame)
     columns = list(AWARD_COLUMNS)
     if fx is not None:
@@ -232,13 +239,15 @@ def export_awards(package: Package, fx: FxChoice | None = None) -> pd.DataFrame:
     return frame[columns].reset_index(drop=True)
 
 
-def export_market_shares(package: Package, fx: FxChoice | None = None) -> pd.DataFrame:
+def export_market_shares(
+    package: Package, fx: FxChoice | None = None, prepared: Prepared | None = None
+) -> pd.DataFrame:
     """One row per market share (shares are percentages, so the currency choice does not apply)."""
     frame = add_citations(market_share_view(package), lookups_of(package))
     return frame[MARKET_COLUMNS].reset_index(drop=True)
 
 
-EXPORTERS: dict[str, Callable[[Package, FxChoice | None], pd.DataFrame]] = {
+EXPORTERS: dict[str, Callable[[Package, FxChoice | None, Prepared | None], pd.DataFrame]] = {
     "programmes": export_programmes,
     "awards": export_awards,
     "market_shares": export_market_shares,
@@ -246,10 +255,13 @@ EXPORTERS: dict[str, Callable[[Package, FxChoice | None], pd.DataFrame]] = {
 
 
 def export_tables(
-    package: Package, fx: FxChoice | None = None, tables: tuple[str, ...] = EXPORT_TABLES
+    package: Package,
+    fx: FxChoice | None = None,
+    tables: tuple[str, ...] = EXPORT_TABLES,
+    prepared: Prepared | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The tidy tables, neutralised for spreadsheets."""
-    return {name: neutralise_frame(EXPORTERS[name](package, fx)) for name in tables}
+    return {name: neutralise_frame(EXPORTERS[name](package, fx, prepared)) for name in tables}
 
 
 class IncompleteExport(Exception):
@@ -294,68 +306,6 @@ def check_exportable(package: Package, allow_invalid: bool = False) -> None:
         )
 
 
-def left_out_words(package: Package) -> str:
-    """Which rows of which tables an export of a package with errors leaves out, in words."""
-    left_out = package.report.left_out()
-    if not left_out:
-        return "none"
-    read = package.report.rows_read
-    return "; ".join(f"{name}: {n:,} of {read[name]:,} rows quarantined" for name, n in left_out.items())
-
-
-def about_rows(package: Package, fx: FxChoice | None, generated_at: datetime.datetime) -> list[tuple[str, str]]:
-    """Key-value lines that say what an export holds and how it was made (never a path on this machine)."""
-    licences = ", ".join(str(lic.get("name") or lic.get("title")) for lic in package.descriptor.get("licenses", []))
-    conversion = (
-        "no conversion: amounts in their original currencies"
-        if fx is None
-        else f"converted to {fx.currency} at ECB reference rates "
-        + ("on each announcement date (month or year averages for partial dates)" if not fx.fixed else f"of {fx.at}")
-    )
-    rows = [
-        ("title", package.title),
-        ("package", package.name),
-        ("licence", licences),
-        ("generated_at", generated_at.isoformat(timespec="seconds")),
-        ("conversion", conversion),
-        ("validation", package.report.summary()),
-        ("left_out", left_out_words(package)),
-    ]
-    return [(key, neutralise(value)) for key, value in rows]
-
-
-def view_about_rows(
-    view: FilteredView,
-    link: str,
-    source_ids: Iterable[str] = (),
-    generated_at: datetime.datetime | None = None,
-    *,
-    sources_column: bool = True,
-) -> list[tuple[str, str]]:
-    """The header block of a download from the dashboard: the view in words, its link, its sources, when.
-
-    With no ``source_ids``, the sources line points to the table's sources column, or (``sources_column``
-    False: a nesting table, a validation report) says it has none and where every source is.
-    """
-    t = Translator(view.state.lang)
-    sources = view.package.frame("sources").set_index("id")
-    cited = [
-        f"{sources.at[s, 'publisher']!s} ({sources.at[s, 'published'] or t('table.no_date')!s}) "
-        f"{sources.at[s, 'url']!s}"
-        for s in source_ids
-        if s in sources.index
-    ]
-    made = generated_at or datetime.datetime.now(datetime.UTC)
-    return [
-        ("title", view.package.title),
-        ("view", view.sentence()),
-        ("link", link),
-        ("sources", "; ".join(cited) or t("table.sources_fallback" if sources_column else "table.sources_none")),
-        ("data_as_of", newest_source_date(view.package) or ""),
-        ("generated_at", made.isoformat(timespec="seconds")),
-    ]
-
-
 def write_export(
     package: Package,
     fmt: str,
@@ -363,6 +313,7 @@ def write_export(
     fx: FxChoice | None = None,
     tables: tuple[str, ...] = EXPORT_TABLES,
     generated_at: datetime.datetime | None = None,
+    prepared: Prepared | None = None,
 ) -> list[Path]:
     """Write the tidy tables in ``fmt`` to ``out`` and return the files written.
 
@@ -389,9 +340,9 @@ def write_export(
         about = about_rows(package, fx, generated_at)
         for name, path in paths.items():
             with replacing(path) as handle:
-                _write_table(handle, fmt, EXPORTERS[name](package, fx), about)
+                _write_table(handle, fmt, EXPORTERS[name](package, fx, prepared), about)
         return list(paths.values())
-    write = _document_writer(package, fmt, fx, tables, generated_at)
+    write = _document_writer(package, fmt, fx, tables, generated_at, prepared)
     out.parent.mkdir(parents=True, exist_ok=True)
     with replacing(out) as handle:
         write(handle)
@@ -404,6 +355,7 @@ def export_bytes(
     fx: FxChoice | None = None,
     tables: tuple[str, ...] = EXPORT_TABLES,
     generated_at: datetime.datetime | None = None,
+    prepared: Prepared | None = None,
 ) -> bytes:
     """The XLSX workbook or JSON document of the tidy tables, as bytes (for a download); the same bytes
     :func:`write_export` writes to a file. CSV and Parquet give the file of one table, so ask for one.
@@ -414,9 +366,9 @@ def export_bytes(
     if fmt in PER_TABLE_FORMATS:
         if len(tables) != 1:
             raise ValueError(f"{fmt} holds one table per file: ask for one table, or use write_export for a folder")
-        _write_table(buffer, fmt, EXPORTERS[tables[0]](package, fx), about_rows(package, fx, generated_at))
+        _write_table(buffer, fmt, EXPORTERS[tables[0]](package, fx, prepared), about_rows(package, fx, generated_at))
     else:
-        _document_writer(package, fmt, fx, tables, generated_at)(buffer)
+        _document_writer(package, fmt, fx, tables, generated_at, prepared)(buffer)
     return buffer.getvalue()
 
 
@@ -428,14 +380,20 @@ def _write_table(handle: BinaryIO, fmt: str, frame: pd.DataFrame, about: list[tu
 
 
 def _document_writer(
-    package: Package, fmt: str, fx: FxChoice | None, tables: tuple[str, ...], generated_at: datetime.datetime
+    package: Package,
+    fmt: str,
+    fx: FxChoice | None,
+    tables: tuple[str, ...],
+    generated_at: datetime.datetime,
+    prepared: Prepared | None,
 ) -> Callable[[BinaryIO], None]:
     """What writes the one-file formats; XLSX builds and checks its tables first, JSON one at a time later."""
     about = about_rows(package, fx, generated_at)
     if fmt == "xlsx":
-        frames = export_tables(package, fx, tables)
+        frames = export_tables(package, fx, tables, prepared)
         check_sheet_rows(frames)
         return lambda handle: write_xlsx(handle, about, frames)
     if fmt == "json":
-        return lambda handle: write_json(handle, dict(about), ((n, EXPORTERS[n](package, fx)) for n in tables))
+        made = ((name, EXPORTERS[name](package, fx, prepared)) for name in tables)
+        return lambda handle: write_json(handle, dict(about), made)
     raise ValueError(f"unknown export format '{fmt}'; use one of: {', '.join(FORMATS)}")

@@ -50,8 +50,9 @@ from aifunding.data.vocabulary import BOOLEAN_TEXT
 from aifunding.loading.package import Package
 from aifunding.loading.rule_problems import known_currencies
 from aifunding.loading.workbook import XLSX_MAX_ROWS, escape_text
+from aifunding.outputs.about import about_rows
 from aifunding.outputs.cells import spreadsheet_exact
-from aifunding.outputs.export import IncompleteExport, about_rows, check_sheet_rows
+from aifunding.outputs.export import IncompleteExport, check_sheet_rows
 from aifunding.outputs.writers import CHUNK_ROWS
 
 # The most characters a spreadsheet cell holds (Excel's limit; openpyxl cuts a longer text short).
