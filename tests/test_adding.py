@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from aifunding.analysis import cached_views
 from aifunding.analysis.adding import SCOPES, AddingRule, Scope
 from aifunding.analysis.cached_views import prepare_cached
 from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare
@@ -588,7 +589,9 @@ def test_a_prepared_package_keeps_the_masks_its_totals_read_for_a_restart(tmp_pa
     generate(400, folder, seed=6)
     cache = PackageCache(tmp_path / "cache")
     prepare_cached(load_package(folder, cache=cache), cache)
-    restarted = prepare_cached(load_package(folder, cache=cache), cache)
+    with pytest.MonkeyPatch.context() as refusing:  # read back, not prepared again
+        refusing.setattr(cached_views, "prepare", lambda package: pytest.fail("prepared again"))
+        restarted = prepare_cached(load_package(folder, cache=cache), cache)
     assert restarted.adding is not None and restarted.adding._whole is not None
     whole = restarted.adding._whole[2]
     kinds = {frozenset(scope.kinds) for scope in SCOPES.values()}

@@ -17,7 +17,7 @@ from aifunding.data.limits import Limits, LimitsError
 from aifunding.data.tables import TABLES
 from aifunding.loading import kept_views, stored_tables
 from aifunding.loading import package as package_module
-from aifunding.loading.cache import PackageCache
+from aifunding.loading.cache import REPORT, PackageCache
 from aifunding.loading.package import Package, load_package
 
 from packages import minimal_tables, write_package
@@ -117,6 +117,27 @@ def test_an_entry_that_cannot_be_read_is_validated_anew(tmp_path: Path, monkeypa
     citations = entry / "citations.arrow"
     citations.write_bytes(citations.read_bytes()[:-40])
     assert cache.get(entry.name) is None
+
+
+def test_a_value_built_late_goes_only_into_a_whole_entry_and_a_folder_left_half_removed_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first view's codes written while another process evicts the entry never leave a folder without tables."""
+    folder = write_package(tmp_path / "pkg")
+    cache = PackageCache(tmp_path / "cache")
+    first = load_package(folder, cache=cache)
+    (entry,) = (tmp_path / "cache" / "packages").iterdir()
+    for path in entry.iterdir():  # what an eviction in another process has removed so far
+        path.unlink()
+    assert cache.derived(entry.name, "codes-x", "0" * 32, lambda: [1, 2]) == [1, 2]
+    assert list(entry.iterdir()) == []  # built, not stored into a folder that is no entry
+    (entry / "codes-x-old.pickle").write_bytes(b"left over")  # a write that landed as the eviction ran
+    calls = validations(monkeypatch)
+    same_package(first, load_package(folder, cache=cache))  # no entry: validated again
+    assert len(calls) == 1
+    assert (entry / REPORT).is_file() and not (entry / "codes-x-old.pickle").exists()  # replaced
+    same_package(first, load_package(folder, cache=cache))
+    assert len(calls) == 1  # and read back from then on
 
 
 def test_amounts_keep_their_digits_and_gaps_through_the_stored_tables(tmp_path: Path) -> None:

@@ -142,3 +142,21 @@ def test_an_export_from_the_views_a_dashboard_prepared_is_the_same_file(
     assert contents(export_bytes(package, fmt, None, tables, made, prepared=prepared), fmt) == contents(
         export_bytes(package, fmt, None, tables, made), fmt
     )
+
+
+def test_the_export_command_reads_the_views_only_for_the_tables_made_from_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aifunding import cli
+
+    folder = tmp_path / "pkg"
+    generate(50, folder, seed=2)
+    monkeypatch.setenv("AIFUNDING_CACHE", str(tmp_path / "cache"))
+    asked: list[str] = []
+    monkeypatch.setattr(cli, "kept_views", lambda package, cache: asked.append(package.name))
+    for table, reads in (("market_shares", False), ("awards", True), ("programmes", True)):
+        asked.clear()
+        out = tmp_path / f"{table}.csv"
+        assert cli.main(["export", "--data", str(folder), "--format", "csv", "--table", table, "-o", str(out)]) == 0
+        assert out.stat().st_size > 0 and bool(asked) is reads, table
+    capsys.readouterr()

@@ -269,8 +269,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     fx = parse_fx(args.currency, args.fx_date)
     tables = tuple(dict.fromkeys(args.table)) if args.table else EXPORT_TABLES
     with _load_for_output(args.data, args.allow_invalid) as package:
-        # The views a dashboard prepared for this package, when the cache holds them: not joined again.
-        prepared = kept_views(package, PackageCache.from_env())
+        # The views a dashboard prepared for this package, when the cache holds them: not joined again
+        # (read only for the tables made from them).
+        joined = {"awards", "programmes"} & set(tables)
+        prepared = kept_views(package, PackageCache.from_env()) if joined else None
         for path in write_export(package, args.format, Path(args.output), fx, tables, prepared=prepared):
             print(f"wrote {path}")
     return EXIT_OK

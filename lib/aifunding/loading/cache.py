@@ -141,6 +141,8 @@ DEFAULT_ENTRIES = 8
 DEFAULT_BYTES = 20 * GB
 # Touched on every use of an entry: its time orders the entries for eviction.
 USED = "used"
+# An entry's report, written last: a folder without it is no entry (another process may be removing it).
+REPORT = "report.pickle"
 # What :meth:`PackageCache.kept` gives when nothing is kept (None may be a kept value).
 _MISSING = object()
 
@@ -176,10 +178,10 @@ class PackageCache:
     def get(self, key: str) -> Cached | None:
         """The entry for ``key``, or None when there is none (or it cannot be read: then it is validated anew)."""
         entry = self.entry(key)
-        if not (entry / "report.pickle").is_file():
+        if not (entry / REPORT).is_file():
             return None
         try:
-            with (entry / "report.pickle").open("rb") as handle:
+            with (entry / REPORT).open("rb") as handle:
                 report = pickle.load(handle)
             frames = StoredFrames(entry)
         except (OSError, ValueError, pickle.UnpicklingError, EOFError, KeyError):
@@ -230,7 +232,9 @@ class PackageCache:
         if value is not _MISSING:
             return value
         value = build()
-        if entry.is_dir():
+        # Only into a whole entry: a value built late (a first view's codes) must not make a folder that
+        # another process is evicting outlive it as a folder without its tables.
+        if (entry / REPORT).is_file():
             try:
                 staging = Path(tempfile.mkstemp(prefix=f".{name}-", dir=entry)[1])
                 texts_staging = Path(tempfile.mkstemp(prefix=f".{name}-", dir=entry)[1])
@@ -267,9 +271,12 @@ class PackageCache:
             return default
 
     def put(self, key: str, frames: Mapping[str, pd.DataFrame], report: ValidationReport) -> None:
-        """Store an entry (nothing happens when it exists); a failure to write is not an error, only no entry."""
+        """Store an entry (nothing happens when it exists); a failure to write is not an error, only no entry.
+
+        A folder without a report (what an eviction interrupted left) is replaced.
+        """
         entry = self.entry(key)
-        if entry.exists():
+        if (entry / REPORT).is_file():
             return
         try:
             entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -277,12 +284,14 @@ class PackageCache:
             try:
                 for table in TABLES:
                     write_frame(table, frames[table.name], staging / f"{table.name}{TABLE_SUFFIX}")
-                with (staging / "report.pickle").open("wb") as handle:
+                with (staging / REPORT).open("wb") as handle:
                     pickle.dump(report, handle, protocol=pickle.HIGHEST_PROTOCOL)
                 (staging / USED).touch()
+                if entry.exists():  # no report: what is left of an entry being removed
+                    shutil.rmtree(entry, ignore_errors=True)
                 os.rename(staging, entry)
             except OSError:
-                if entry.exists():  # another process wrote the same entry first
+                if (entry / REPORT).is_file():  # another process wrote the same entry first
                     return
                 raise
             finally:

@@ -394,6 +394,7 @@ def _document_writer(
         check_sheet_rows(frames)
         return lambda handle: write_xlsx(handle, about, frames)
     if fmt == "json":
-        made = ((name, EXPORTERS[name](package, fx, prepared)) for name in tables)
-        return lambda handle: write_json(handle, dict(about), made)
+        return lambda handle: write_json(
+            handle, dict(about), ((name, EXPORTERS[name](package, fx, prepared)) for name in tables)
+        )
     raise ValueError(f"unknown export format '{fmt}'; use one of: {', '.join(FORMATS)}")
