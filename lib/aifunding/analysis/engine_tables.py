@@ -26,7 +26,7 @@ from aifunding import columns as C
 from aifunding.analysis.conversion import FxChoice
 from aifunding.data.amounts import AMOUNT_DECIMALS
 from aifunding.data.frames import TEXT, field_types
-from aifunding.data.tables import TABLES
+from aifunding.data.tables import TABLES_BY_NAME
 from aifunding.data.tree import ProgrammeTree
 from aifunding.loading.package import Package
 
@@ -127,7 +127,7 @@ def _column(values: pd.Series, kind: Any) -> pa.Array | pa.ChunkedArray:
 
 def arrow_table(name: str, frame: pd.DataFrame) -> pa.Table:
     """A package frame as an Arrow table typed from its row model (decimal amounts stay exact)."""
-    kinds = field_types(next(table for table in TABLES if table.name == name))
+    kinds = field_types(TABLES_BY_NAME[name])
     arrays = {column: _column(frame[column], kinds.get(column, str)) for column in frame.columns}
     arrays[POSITION] = pa.array(np.arange(len(frame), dtype=np.int64))
     return pa.table(arrays)
@@ -139,7 +139,7 @@ def stored_table(name: str, stored: pa.Table) -> pa.Table:
     Arrow reads an amount's text (``"2.50"``, ``"1E+3"``) into ``decimal(38, 4)`` as ``Decimal`` does, and
     refuses one with more than four places as converting a Decimal does.
     """
-    kinds = field_types(next(table for table in TABLES if table.name == name))
+    kinds = field_types(TABLES_BY_NAME[name])
     types = {Decimal: AMOUNT_TYPE, int: pa.int64(), bool: pa.bool_()}
     arrays = {
         column: stored.column(column).cast(types.get(kinds.get(column, str), pa.string()))

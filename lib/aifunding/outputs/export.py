@@ -201,9 +201,14 @@ def _allocated_by_basis(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _views_of(package: Package, prepared: Prepared | None) -> Prepared | None:
+    """``prepared`` when it holds the views of ``package`` itself (else the export joins its own)."""
+    return prepared if prepared is not None and prepared.package is package else None
+
+
 def export_programmes(package: Package, fx: FxChoice | None = None, prepared: Prepared | None = None) -> pd.DataFrame:
     """One row per programme, round, component or frame (from ``prepared``'s views of ``package`` when given)."""
-    views = prepared if prepared is not None and prepared.package is package else None
+    views = _views_of(package, prepared)
     frame = add_citations(programme_view(package) if views is None else views.programmes.copy(), lookups_of(package))
     frame["basis_words"] = _basis_words(frame)
     frame[C.ALLOCATED] = frame[C.ALLOCATED].map(lambda v: v if isinstance(v, Decimal) else None)
@@ -225,11 +230,15 @@ def export_awards(package: Package, fx: FxChoice | None = None, prepared: Prepar
     rather than joined again: the columns are the same.
     """
     lookups = lookups_of(package)
-    views = prepared if prepared is not None and prepared.package is package else None
-    joined = award_view(package, columns=_FROM_AWARD_VIEW) if views is None else views.awards.copy(deep=False)
-    frame = add_award_citations(joined, package, lookups)
+    views = _views_of(package, prepared)
+
+    def awards(columns: list[str] | None = None) -> pd.DataFrame:
+        # The views' awards hold every column; a copy, so the columns added below stay off the shared frame.
+        return award_view(package, columns=columns) if views is None else views.awards.copy(deep=False)
+
+    frame = add_award_citations(awards(_FROM_AWARD_VIEW), package, lookups)
     if frame is None:  # a link without a value (an invalid package's): the tuples of ids, joined
-        frame = add_citations(award_view(package) if views is None else views.awards.copy(deep=False), lookups)
+        frame = add_citations(awards(), lookups)
     frame["basis_words"] = _basis_words(frame)
     columns = list(AWARD_COLUMNS)
     if fx is not None:
