@@ -31,6 +31,18 @@ def test_importing_the_library_does_not_import_streamlit() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_a_page_imports_no_spreadsheet_library_until_a_workbook_is_read_or_written() -> None:
+    """openpyxl (and Pillow, which it imports) cost a quarter of a second of every server start: imported on use."""
+    dashboard = Path(__file__).resolve().parents[1] / "dashboard"
+    modules = "ui.page, ui.sidebar, ui.own_data, ui.blocks, aifunding.figures.registry, aifunding.outputs.export"
+    code = (
+        f"import sys; sys.path.insert(0, {str(dashboard)!r}); import {modules}; "
+        "assert 'openpyxl' not in sys.modules, 'openpyxl was imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
 def test_no_library_source_imports_streamlit() -> None:
     sources = sorted(LIB.rglob("*.py"))
     assert len(sources) > 10, LIB

@@ -328,6 +328,11 @@ def test_a_prepared_package_is_read_back_rather_than_prepared_again(
     prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
     prepare_cached(load_package(BUNDLED_DATA), None)
     assert calls == ["ai-funding", "ai-funding"]
+    # Other ECB rates (a new currency_converter) too: kept conversion notes quote them.
+    prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
+    monkeypatch.setattr(cached_views, "rates_digest", lambda: "0" * 64)
+    prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
+    assert calls == ["ai-funding"] * 3
 
 
 def test_prepared_views_keep_their_text_beside_the_pickle_and_one_version_at_a_time(

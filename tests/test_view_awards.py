@@ -225,6 +225,57 @@ def test_codes_and_floats_are_kept_in_the_cache_entry_and_read_back_after_a_rest
         assert list(again[name].cat.categories) == list(first[name].cat.categories)
 
 
+def test_recipients_ranks_and_notes_at_announcement_dates_are_kept_and_read_back_after_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Companies ranking's order of names and the notes of a conversion at announcement dates: not worked out again.
+
+    A conversion at one fixed date is worked out per server, not kept (a reader may ask for any date).
+    """
+    folder = tmp_path / "pkg"
+    generate(300, folder, seed=6)
+    cache = PackageCache(tmp_path / "cache")
+
+    def worked_out(prepared: Prepared) -> tuple[list[str], np.ndarray, dict[str, int], dict[str, int]]:
+        labels = apply_view(prepared, ViewState()).lazy_awards.coded(["project_label"])["project_label"]
+        notes = apply_view(prepared, ViewState(currency="USD")).lazy_awards.notes()
+        fixed = apply_view(prepared, ViewState(currency="EUR", fx_at="2024-06")).lazy_awards.notes()
+        names = labels.cat.categories
+        return list(names), view_awards.name_ranks(names), notes, fixed
+
+    names, ranks, notes, fixed = worked_out(prepare_cached(load_package(folder, cache=cache), cache))
+    assert len(names) > 20 and [names[i] for i in np.argsort(ranks)] == sorted(names)
+    assert len(notes) >= 2 and fixed
+    (entry,) = (tmp_path / "cache" / "packages").iterdir()
+    kept = {path.name.rsplit("-", 1)[0] for path in entry.glob("*.pickle")}
+    assert {"ranks-project_label", "notes-USD"} <= kept and not any(name.startswith("notes-EUR") for name in kept)
+
+    asked: list[str] = []
+    monkeypatch.setattr(view_awards, "by_name", lambda names: asked.append("ranks") or np.arange(len(names)))
+    real_notes = view_awards.conversion_notes
+    monkeypatch.setattr(view_awards, "conversion_notes", lambda *a: asked.append(a[1].currency) or real_notes(*a))
+    again = worked_out(prepare_cached(load_package(folder, cache=cache), cache))
+    assert asked == ["EUR"]  # only the fixed date's
+    assert again[0] == names
+    np.testing.assert_array_equal(again[1], ranks)
+    assert again[2:] == (notes, fixed)
+
+
+def test_kept_ranks_that_do_not_place_each_name_once_are_worked_out_again() -> None:
+    whole = pd.DataFrame({"project_label": pd.array(["b", "a", None, "c", "a"], dtype="str")})
+    wrong = {
+        "a place twice": np.array([1, 1, 0], dtype=np.int64),
+        "a place past the names": np.array([0, 1, 3], dtype=np.int64),
+        "too short": np.array([0, 1], dtype=np.int64),
+        "other integers": np.array([1, 0, 2], dtype=np.int32),
+    }
+    for what, value in wrong.items():
+        frame = whole.copy()
+        view_awards.keep_with(frame, lambda name, build, value=value: value if name.startswith("ranks") else build())
+        _, dtype = view_awards._codes(frame, "project_label")
+        assert view_awards.name_ranks(dtype.categories).tolist() == [1, 0, 2], what  # b, a, c
+
+
 def test_what_a_keeper_gives_back_is_used_only_when_it_fits_the_frame() -> None:
     whole = pd.DataFrame({"currency": pd.array(["JPY", None, "USD", "JPY"], dtype="str")})
     other = pd.DataFrame({"currency": pd.array(["EUR"], dtype="str")})

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import ModuleType
 
 import streamlit as st
 
@@ -28,7 +29,6 @@ from aifunding.loading.cache import PackageCache
 from aifunding.loading.intake import IntakeLimits, Unpacked, Upload, UploadRefused, unpack
 from aifunding.loading.package import Package, load_package
 from aifunding.loading.workbook import XLSX_MAX_ROWS
-from aifunding.outputs.workbook import write_package_workbook, write_template
 from aifunding.store.base import Store, StoreError, is_blob_id
 from aifunding.store.config import open_store
 
@@ -189,6 +189,13 @@ def accept(checked: Checked) -> None:
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def _workbooks() -> ModuleType:
+    """The workbook writer, imported when a workbook is asked for: openpyxl takes a quarter of a second to import."""
+    import aifunding.outputs.workbook
+
+    return aifunding.outputs.workbook
+
+
 def _written(write: Callable[[io.BytesIO], None]) -> bytes:
     buffer = io.BytesIO()
     write(buffer)
@@ -202,7 +209,7 @@ def starting_points(served: Package) -> None:
     with template:
         st.download_button(
             t("upload.template"),
-            lambda: _written(write_template),
+            lambda: _written(lambda handle: _workbooks().write_template(handle)),
             file_name="aifunding-template.xlsx",
             mime=XLSX_MIME,
             key="upload_template",
@@ -215,7 +222,7 @@ def starting_points(served: Package) -> None:
         else:
             st.download_button(
                 t("upload.workbook"),
-                lambda: _written(lambda handle: write_package_workbook(handle, served)),
+                lambda: _written(lambda handle: _workbooks().write_package_workbook(handle, served)),
                 file_name=f"{served.name}-workbook.xlsx",
                 mime=XLSX_MIME,
                 key="upload_workbook",

@@ -7,6 +7,7 @@ writes) uses the views when they are there (:func:`kept_views`).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import fields
 from typing import Any
 
@@ -15,12 +16,19 @@ from aifunding.analysis.view import Prepared, prepare
 from aifunding.analysis.view_awards import keep_with
 from aifunding.loading.cache import PackageCache, source_digest
 from aifunding.loading.package import Package
+from aifunding.money.fx import rates_digest
 
 # The code a prepared view depends on besides validation: the joins, the adding rule, the words of a
 # project label ("(joint)") and of a name in each language.
 PREPARING_SOURCES = ("analysis/*.py", "money/*.py", "i18n.py", "columns.py", "locale/*/LC_MESSAGES/*.po")
 # Under this name in a package's cache entry.
 PREPARED = "prepared"
+
+
+def views_digest() -> str:
+    """What a package's kept views depend on besides its content: the code of :data:`PREPARING_SOURCES`, and the
+    ECB rates (a conversion's notes, kept with the views, quote them)."""
+    return hashlib.sha256(f"{source_digest(*PREPARING_SOURCES)}/{rates_digest()}".encode()).hexdigest()
 
 
 def prepare_cached(package: Package, cache: PackageCache | None) -> Prepared:
@@ -36,7 +44,7 @@ def prepare_cached(package: Package, cache: PackageCache | None) -> Prepared:
         prepared = prepare(package)
         return {f.name: getattr(prepared, f.name) for f in fields(Prepared) if f.name not in ("package", "memo")}
 
-    kept = cache.derived(package.cache_key, PREPARED, source_digest(*PREPARING_SOURCES), parts)
+    kept = cache.derived(package.cache_key, PREPARED, views_digest(), parts)
     return _prepared(package, cache, kept) or prepare(package)
 
 
@@ -47,14 +55,14 @@ def kept_views(package: Package, cache: PackageCache | None) -> Prepared | None:
     """
     if cache is None or package.cache_key is None:
         return None
-    return _prepared(package, cache, cache.kept(package.cache_key, PREPARED, source_digest(*PREPARING_SOURCES)))
+    return _prepared(package, cache, cache.kept(package.cache_key, PREPARED, views_digest()))
 
 
 def _prepared(package: Package, cache: PackageCache, kept: Any) -> Prepared | None:
     """The package prepared from what the cache ``kept``, or None when that is not a prepared package's parts."""
     if not isinstance(kept, dict) or not isinstance(kept.get("context"), Context) or package.cache_key is None:
         return None
-    key, digest = package.cache_key, source_digest(*PREPARING_SOURCES)
+    key, digest = package.cache_key, views_digest()
     package.__dict__["tree"] = kept["context"].tree  # one tree for the package and its views
     prepared = Prepared(package, **kept)
     # The awards' codes and floats, worked out on a first view, are kept in the entry too.

@@ -8,6 +8,7 @@ three columns of each award; it is done once per view, from those three.
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,10 +17,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from aifunding import columns as C
 from aifunding.analysis.adding import Selection
-from aifunding.analysis.conversion import FxChoice, conversion_notes, convert_frame
+from aifunding.analysis.conversion import ANNOUNCEMENT, FxChoice, conversion_notes, convert_frame
 from aifunding.analysis.distinct import floats
 
 # What :func:`~aifunding.analysis.conversion.convert_frame` reads of each row: amount, currency and date.
@@ -43,6 +46,8 @@ CODED = frozenset(
         "announced",
     )
 )
+# Coded names a chart ranks by name (the recipients): their order by name is worked out once per package too.
+RANKED = frozenset(("project_label", "project_label_ja"))
 # Amount columns that :meth:`ViewAwards.coded` gives with their floats beside them (``C.FLOATS``).
 AMOUNTS = frozenset(("amount", C.AMOUNT_CONVERTED))
 # id(whole frame) -> column -> (each row's code, -1 for none; the categories), or an amount column's
@@ -50,6 +55,11 @@ AMOUNTS = frozenset(("amount", C.AMOUNT_CONVERTED))
 _CODES: dict[int, dict[Any, Any]] = {}
 # The money choices whose notes are kept for each frame, at most (the latest asked for).
 KEPT_NOTES = 8
+# Names in name order, by the names' Index (kept with it, so a reused id is no match): the latest few asked for.
+NAME_RANKS: dict[int, tuple[pd.Index, np.ndarray]] = {}
+KEPT_RANKS = 4
+# How the ranks of a whole frame's coded names (:data:`RANKED`) are worked out or read back, by the names' Index.
+_RANKERS: dict[int, tuple[pd.Index, Callable[[], np.ndarray]]] = {}
 
 
 # How a whole frame's codes and floats are kept beyond this process: ``keeper(name, build)`` gives what
@@ -116,6 +126,8 @@ def _codes(whole: pd.DataFrame, name: str) -> tuple[np.ndarray, pd.CategoricalDt
             )
 
         kept[name] = _once(whole, f"codes-{name}", lambda: _coded(whole[name]), fits)
+        if name in RANKED:
+            _rank_with(whole, name, kept[name][1].categories)
     return kept[name]
 
 
@@ -125,8 +137,57 @@ def _coded(column: pd.Series) -> tuple[np.ndarray, pd.CategoricalDtype]:
     return codes.astype(np.int32), pd.CategoricalDtype(pd.Index(np.asarray(names, dtype=object), dtype=object))
 
 
+def by_name(names: pd.Index) -> np.ndarray:
+    """The order of ``names`` (distinct texts) by name: Arrow's UTF-8 bytes order, as code points order them."""
+    return np.asarray(pc.sort_indices(pa.array(names.to_numpy(dtype=object), type=pa.string())))
+
+
+def name_ranks(names: pd.Index) -> np.ndarray:
+    """Each of ``names``' place in name order, worked out once for the names a package's awards are coded by.
+
+    A view then orders its recipients by comparing integers, not by sorting tens of thousands of names.
+    The ranks of a whole frame's recipients are kept with its codes: a restart reads them back.
+    """
+    kept = NAME_RANKS.get(id(names))
+    if kept is None or kept[0] is not names:
+        ranker = _RANKERS.get(id(names))
+        ranks = ranker[1]() if ranker is not None and ranker[0] is names else _ranks(names)
+        for stale in list(NAME_RANKS)[: max(0, len(NAME_RANKS) - KEPT_RANKS + 1)]:
+            NAME_RANKS.pop(stale, None)  # sessions share these: one another dropped is no error
+        kept = NAME_RANKS[id(names)] = (names, ranks)
+    return kept[1]
+
+
+def _ranks(names: pd.Index) -> np.ndarray:
+    ranks = np.empty(len(names), dtype=np.int64)
+    ranks[by_name(names)] = np.arange(len(names))
+    return ranks
+
+
+def _rank_with(whole: pd.DataFrame, name: str, names: pd.Index) -> None:
+    """Let :func:`name_ranks` of ``names`` (``whole[name]``'s coded names) keep them with ``whole``'s codes."""
+    owner = weakref.ref(whole)  # not the frame itself: it would then never be collected
+
+    def fits(value: Any) -> bool:
+        if not (isinstance(value, np.ndarray) and value.dtype == np.int64 and value.shape == (len(names),)):
+            return False
+        inside = not len(value) or (value.min() >= 0 and value.max() < len(names))
+        return bool(inside and (np.bincount(value, minlength=len(names)) == 1).all())  # each place once
+
+    def ranks() -> np.ndarray:
+        frame = owner()
+        return _ranks(names) if frame is None else _once(frame, f"ranks-{name}", lambda: _ranks(names), fits)
+
+    _RANKERS[id(names)] = (names, ranks)
+    weakref.finalize(whole, _RANKERS.pop, id(names), None)
+
+
 def _note_codes(whole: pd.DataFrame, fx: FxChoice) -> tuple[np.ndarray, list[str]]:
-    """Each award's conversion note (as ``convert_frame`` writes it) as a code, -1 for none; once per choice."""
+    """Each award's conversion note (as ``convert_frame`` writes it) as a code, -1 for none; once per choice.
+
+    Those of a conversion at each award's announcement date (the money menu's own choice) are kept with the
+    frame's codes: a restart reads them back rather than looking up a rate for each day again.
+    """
     kept = _kept_for(whole)
     key = ("fx_notes", fx)
     if key not in kept:
@@ -134,8 +195,25 @@ def _note_codes(whole: pd.DataFrame, fx: FxChoice) -> tuple[np.ndarray, list[str
         older = [k for k in list(kept) if isinstance(k, tuple) and k[0] == "fx_notes"]
         for stale in older[: max(0, len(older) - KEPT_NOTES + 1)]:
             kept.pop(stale, None)
-        codes, notes = pd.factorize(conversion_notes(whole[list(CONVERSION_INPUTS)], fx))  # None: -1
-        kept[key] = (codes.astype(np.int32), [str(note) for note in notes])
+
+        def build() -> tuple[np.ndarray, list[str]]:
+            codes, notes = pd.factorize(conversion_notes(whole[list(CONVERSION_INPUTS)], fx))  # None: -1
+            return codes.astype(np.int32), [str(note) for note in notes]
+
+        def fits(value: Any) -> bool:
+            if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], list)):
+                return False
+            codes, notes = value
+            return (
+                all(type(note) is str for note in notes)
+                and isinstance(codes, np.ndarray)
+                and codes.dtype == np.int32
+                and codes.shape == (len(whole),)
+                and bool(((codes >= -1) & (codes < len(notes))).all())
+            )
+
+        keep = fx.at == ANNOUNCEMENT and re.fullmatch("[A-Z]{3}", fx.currency)  # a code, safe in a file's name
+        kept[key] = _once(whole, f"notes-{fx.currency}", build, fits) if keep else build()
     return kept[key]
 
 

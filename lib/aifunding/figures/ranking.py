@@ -9,32 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-# A package's recipient names in name order, by the names' Index (kept with it, so a reused id is no match).
-NAME_RANKS: dict[int, tuple[pd.Index, np.ndarray]] = {}
-KEPT_RANKS = 4
-
-
-def by_name(names: pd.Index) -> np.ndarray:
-    """The order of ``names`` (distinct texts) by name: Arrow's UTF-8 bytes order, as code points order them."""
-    return np.asarray(pc.sort_indices(pa.array(names.to_numpy(dtype=object), type=pa.string())))
-
-
-def name_ranks(names: pd.Index) -> np.ndarray:
-    """Each of ``names``' place in name order, worked out once for the names a package's awards are coded by.
-
-    A view then orders its recipients by comparing integers, not by sorting tens of thousands of names.
-    """
-    kept = NAME_RANKS.get(id(names))
-    if kept is None or kept[0] is not names:
-        ranks = np.empty(len(names), dtype=np.int64)
-        ranks[by_name(names)] = np.arange(len(names))
-        for stale in list(NAME_RANKS)[: max(0, len(NAME_RANKS) - KEPT_RANKS + 1)]:
-            NAME_RANKS.pop(stale, None)  # sessions share these: one another dropped is no error
-        kept = NAME_RANKS[id(names)] = (names, ranks)
-    return kept[1]
+from aifunding.analysis.view_awards import by_name, name_ranks
 
 
 def label_codes(labels: pd.Series) -> tuple[np.ndarray, pd.Index, np.ndarray | None]:

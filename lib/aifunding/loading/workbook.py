@@ -38,8 +38,6 @@ from io import BytesIO
 from pathlib import PurePosixPath
 from typing import Any
 
-from openpyxl import load_workbook  # type: ignore[import-untyped]
-
 from aifunding.data.amounts import decimal_text
 from aifunding.data.limits import Limits, describe_bytes
 from aifunding.data.tables import TABLES, TABLES_BY_NAME
@@ -100,6 +98,8 @@ def workbook_tables(data: bytes, name: str, limits: Limits | None = None) -> dic
     """
     limits = limits or Limits.from_env()
     _check_archive(data, name, limits)
+    from openpyxl import load_workbook  # type: ignore[import-untyped]  # here: a quarter of a second to import
+
     try:
         book = load_workbook(BytesIO(data), read_only=True, data_only=False)
     except Exception:  # whatever openpyxl trips on in a stranger's file, it means the same

