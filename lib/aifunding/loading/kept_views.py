@@ -107,14 +107,14 @@ class Pickler(pickle.Pickler):
             return ("rows", list(obj))  # each row (a frame's column) is then met as an array of its own
         if _objects(obj) and obj.ndim == 1 and len(obj) >= COMPACT_FROM:
             values = obj.tolist()
-            if all(type(v) is tuple for v in values) and _all_text(itertools.chain.from_iterable(values)):
+            if _all_of(tuple, values) and _all_text(itertools.chain.from_iterable(values)):
                 codes, distinct = pd.factorize(obj)
                 return ("tuples", np.asarray(codes, dtype=np.int32), list(distinct))
         if type(obj) is dict and len(obj) >= COMPACT_FROM and _all_text(obj.keys()):
             values = list(obj.values())
             if _all_text(values):
                 return ("names", self._text(list(obj)), self._text(values))
-            if all(type(v) is set for v in values) and _all_text(itertools.chain.from_iterable(values)):
+            if _all_of(set, values) and _all_text(itertools.chain.from_iterable(values)):
                 sizes = np.fromiter((len(v) for v in values), dtype=np.int32, count=len(values))
                 codes, distinct = pd.factorize(np.fromiter(itertools.chain.from_iterable(values), dtype=object))
                 return ("sets", self._text(list(obj)), sizes, np.asarray(codes, dtype=np.int32), self._text(distinct))
@@ -154,7 +154,12 @@ def _objects(obj: Any) -> bool:
 
 def _all_text(values: Iterable[Any]) -> bool:
     """Whether every value is a ``str``: what the compact forms keep exactly."""
-    return all(type(v) is str for v in values)
+    return _all_of(str, values)
+
+
+def _all_of(kind: type, values: Iterable[Any]) -> bool:
+    """Whether every value is exactly of type ``kind``: the types gathered in C (``map``), not tested in a loop."""
+    return set(map(type, values)) <= {kind}
 
 
 class Unpickler(pickle.Unpickler):
