@@ -396,6 +396,8 @@ def test_derived_values_keep_names_and_sets_in_compact_forms_and_read_back_equal
             }
         ),
         "by_lang": {"en": names, "ja": names},  # one dict met twice comes back as one
+        "holder": (holder := {"en": names, "count": {"n": 1}}),  # a dict of dicts met twice: one too
+        "same holder": holder,
         "sets": sets,
         # Left as pickled: arrays, and a dict whose values are not all text.
         "kinds": kinds,
@@ -419,6 +421,8 @@ def test_derived_values_keep_names_and_sets_in_compact_forms_and_read_back_equal
     assert str(again["mixed"][1]) == "2.50"  # a Decimal keeps its digits
     assert again["names"] == names and list(again["names"]) == list(names)  # same order
     assert again["by_lang"]["en"] is again["by_lang"]["ja"] is again["names"]
+    assert again["holder"] is again["same holder"] and again["holder"] == {"en": names, "count": {"n": 1}}
+    assert again["holder"]["en"] is again["names"]
     assert again["sets"] == sets and all(type(v) is set for v in again["sets"].values())
     assert isinstance(again["sets"], kept_views.SetsByKey) and list(again["sets"]) == list(sets)
     assert "org-3" in again["sets"] and "org-x" not in again["sets"] and again["sets"].get("org-x") is None
@@ -474,12 +478,35 @@ def test_a_compact_form_read_wrongly_means_building_again(tmp_path: Path) -> Non
     (pickled,) = cache.entry(key).glob("probe-*.pickle")
 
     class Odd:
-        def __reduce__(self) -> tuple[object, ...]:
-            return kept_views._made, (("sets", 0, [1, 2], [0], 1),)  # sizes that do not match the members
+        def __init__(self, reference: tuple[object, ...]) -> None:
+            self.reference = reference
 
-    with pickled.open("wb") as handle:
-        pickle.dump(["here", Odd()], handle, protocol=5)
-    assert cache.derived(key, "probe", "0" * 64, lambda: "built") == "built"
+        def __reduce__(self) -> tuple[object, ...]:
+            return kept_views._made, (self.reference,)
+
+    wrong = {
+        "sizes that do not match the members": ("sets", 0, [1, 2], [0], 1),
+        "a code past the tuples": ("tuples", np.array([0, 3], dtype=np.int32), [("a",)]),
+        "a code below -1": ("tuples", np.array([0, -2], dtype=np.int32), [("a",)]),
+        "a text that is not there": ("text", 99),
+    }
+    for what, reference in wrong.items():
+        with pickled.open("wb") as handle:
+            pickle.dump(["here", Odd(reference)], handle, protocol=5)
+        assert cache.derived(key, "probe", "0" * 64, lambda: "built") == "built", what
+
+
+def test_a_new_version_of_a_kept_value_replaces_only_its_own_files(tmp_path: Path) -> None:
+    """Views of other code replace that name's files only: "notes-EUR" is not "notes-EUR-2024" of another name."""
+    cache = PackageCache(tmp_path / "cache")
+    key = load_package(BUNDLED_DATA, cache=cache).cache_key
+    assert key is not None
+    cache.derived(key, "notes-EUR-2024", "1" * 64, lambda: "longer name")
+    cache.derived(key, "notes-EUR", "1" * 64, lambda: "old code")
+    cache.derived(key, "notes-EUR", "2" * 64, lambda: "new code")
+    kept = sorted(path.name for path in cache.entry(key).glob("notes-*.pickle"))
+    assert kept == [f"notes-EUR-2024-{'1' * 32}.pickle", f"notes-EUR-{'2' * 32}.pickle"]
+    assert cache.kept(key, "notes-EUR-2024", "1" * 64) == "longer name"
 
 
 @pytest.mark.parametrize("compact_from", [kept_views.COMPACT_FROM, 1])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -267,13 +268,22 @@ def test_kept_ranks_that_do_not_place_each_name_once_are_worked_out_again() -> N
         "a place twice": np.array([1, 1, 0], dtype=np.int64),
         "a place past the names": np.array([0, 1, 3], dtype=np.int64),
         "too short": np.array([0, 1], dtype=np.int64),
-        "other integers": np.array([1, 0, 2], dtype=np.int32),
+        "other integers": np.array([0, 1, 2], dtype=np.int32),
+        "each place once, not in name order": np.array([0, 1, 2], dtype=np.int64),
     }
+    asked: list[str] = []
     for what, value in wrong.items():
+        asked.clear()
         frame = whole.copy()
-        view_awards.keep_with(frame, lambda name, build, value=value: value if name.startswith("ranks") else build())
+
+        def keeper(name: str, build: Callable[[], object], value: object = value) -> object:
+            asked.append(name)
+            return value if name.startswith("ranks") else build()
+
+        view_awards.keep_with(frame, keeper)
         _, dtype = view_awards._codes(frame, "project_label")
         assert view_awards.name_ranks(dtype.categories).tolist() == [1, 0, 2], what  # b, a, c
+        assert asked == ["codes-project_label", "ranks-project_label"], what
 
 
 def test_what_a_keeper_gives_back_is_used_only_when_it_fits_the_frame() -> None:

@@ -172,7 +172,12 @@ def _rank_with(whole: pd.DataFrame, name: str, names: pd.Index) -> None:
         if not (isinstance(value, np.ndarray) and value.dtype == np.int64 and value.shape == (len(names),)):
             return False
         inside = not len(value) or (value.min() >= 0 and value.max() < len(names))
-        return bool(inside and (np.bincount(value, minlength=len(names)) == 1).all())  # each place once
+        if not (inside and (np.bincount(value, minlength=len(names)) == 1).all()):  # each place once
+            return False
+        order = np.empty(len(value), dtype=np.intp)
+        order[value] = np.arange(len(value))
+        ordered = pa.array(names.to_numpy(dtype=object)[order], type=pa.string())
+        return len(ordered) < 2 or bool(pc.all(pc.less(ordered[:-1], ordered[1:])).as_py())  # and in name order
 
     def ranks() -> np.ndarray:
         frame = owner()

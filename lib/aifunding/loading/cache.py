@@ -57,8 +57,8 @@ T = TypeVar("T")
 CACHE_ENV = "AIFUNDING_CACHE"
 OFF = ("off", "0", "no", "false")
 # Bump when the layout of an entry changes; the code digest covers changes in validation itself.
-# 2: tables as Arrow files rather than Parquet.
-FORMAT = 2
+# 2: tables as Arrow files rather than Parquet. 3: kept values' parts set aside by reduction, not persistent ids.
+FORMAT = 3
 # The modules whose source decides what a package validates to.
 VALIDATING_PACKAGES = ("data", "loading")
 
@@ -249,8 +249,9 @@ class PackageCache:
                     staging.unlink(missing_ok=True)
                     texts_staging.unlink(missing_ok=True)
                 # What older code built under this name is of no more use (a reader that has it mapped keeps it).
-                for old in entry.glob(f"{name}-*"):
-                    if old.suffix in (".pickle", ".arrow") and old.stem != path.stem:
+                for old in entry.glob(f"{name}-*"):  # only this name's: "notes-USD-..." is not "notes-USD-2024-..."
+                    same_name = old.stem.rsplit("-", 1)[0] == name
+                    if old.suffix in (".pickle", ".arrow") and same_name and old.stem != path.stem:
                         old.unlink(missing_ok=True)
                 self.evict(keep=key)
             except OSError:
@@ -268,6 +269,8 @@ class PackageCache:
             with path.open("rb") as handle:
                 return Unpickler(handle, path.with_suffix(".arrow")).load()
         except (OSError, ValueError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, pa.ArrowException):
+            return default
+        except (IndexError, KeyError, TypeError):  # a damaged file read as the wrong parts: built anew
             return default
 
     def put(self, key: str, frames: Mapping[str, pd.DataFrame], report: ValidationReport) -> None:

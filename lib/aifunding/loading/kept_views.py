@@ -48,15 +48,17 @@ class Pickler(pickle.Pickler):
     An object met twice is stored once and comes back as one object.
 
     The parts are found without a Python call per object: pickle asks :meth:`reducer_override` about arrays,
-    frames' parts and this library's objects (whose state holds the large dicts), never about the millions of
-    texts, tuples, numbers and None inside them. A persistent id, asked of every object, took half the time
-    of keeping a million awards' views (5 s of about 10).
+    frames' parts, this library's objects and the few other objects inside (Decimals among them), never about
+    the millions of texts, tuples, whole numbers, floats and None. A persistent id, asked of every object,
+    took half the time of keeping a million awards' views (5 s of about 10). Pickle never asks about a dict
+    either, so large dicts are set aside where they are looked for: in the state of this library's objects
+    and in the value dumped, two dicts deep; one met elsewhere (in a list, say) is pickled as it is.
     """
 
     def __init__(self, handle: IO[bytes], texts: list[pa.Array]) -> None:
         super().__init__(handle, protocol=pickle.HIGHEST_PROTOCOL)
         self.texts = texts
-        self._aside: dict[int, tuple[dict[Any, Any], _SetAside | None]] = {}  # id -> (dict, kept as): one per dict
+        self._aside: dict[int, tuple[dict[Any, Any], Any]] = {}  # id -> (dict, as pickled): the dict kept alive
 
     def dump(self, obj: Any, /) -> None:
         super().dump(self._dict_aside(obj))  # a dict given whole (a value's parts by name) is looked into too
@@ -86,17 +88,24 @@ class Pickler(pickle.Pickler):
         return (*reduced[:2], {name: self._dict_aside(value) for name, value in reduced[2].items()}, *reduced[3:])
 
     def _dict_aside(self, value: Any, depth: int = 0) -> Any:
+        """``value`` as pickled: a large dict set aside, a dict of dicts with theirs set aside, else itself.
+
+        Once per dict: a dict met again (the English names, also the names of one language) is given as
+        the same object, so it is stored once and comes back as one object.
+        """
         if type(value) is not dict:
             return value
         aside = self._aside.get(id(value))
         if aside is None:
             reference = self._reference(value)
-            aside = self._aside[id(value)] = (value, None if reference is None else _SetAside(reference))
-        if aside[1] is not None:
-            return aside[1]
-        if depth < 2 and any(type(v) is dict for v in value.values()):
-            return {key: self._dict_aside(v, depth + 1) for key, v in value.items()}
-        return value
+            if reference is not None:
+                kept: Any = _SetAside(reference)
+            elif depth < 2 and any(type(v) is dict for v in value.values()):
+                kept = {key: self._dict_aside(v, depth + 1) for key, v in value.items()}
+            else:
+                kept = value
+            aside = self._aside[id(value)] = (value, kept)
+        return aside[1]
 
     def _reference(self, obj: Any) -> Any:
         if isinstance(obj, pd.arrays.ArrowStringArray) and obj.dtype == TEXT:
@@ -243,6 +252,8 @@ def _decoded(distinct: np.ndarray, codes: Any) -> np.ndarray:
     """The object array of ``distinct[codes]``, None where a code is -1."""
     if not isinstance(codes, np.ndarray) or codes.dtype.kind != "i":
         raise pickle.UnpicklingError("codes in a cached view are not whole numbers")
+    if len(codes) and (codes.min() < -1 or codes.max() >= len(distinct)):
+        raise pickle.UnpicklingError("codes in a cached view name texts it does not hold")
     table = np.empty(len(distinct) + 1, dtype=object)  # its last item stays None, for code -1
     table[:-1] = distinct
     return table[codes]
