@@ -387,6 +387,35 @@ def test_bundled_highlights_lead_with_the_news(prepared: Prepared) -> None:
     assert ja[0].date.startswith("2026年度")
 
 
+def test_highlights_cite_each_rows_sources_as_its_citations_list_them_without_reading_the_citations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restarted server's Overview finds a highlight's sources in the views, not in a million citations on disk."""
+    from aifunding.outputs.summary import TIER_ORDER, highlights
+
+    folder = tmp_path / "pkg"
+    generate(500, folder, seed=8)
+    cache = PackageCache(tmp_path / "cache")
+    fresh = prepare(load_package(folder))
+    citations, sources = fresh.package.frame("citations"), fresh.package.frame("sources")
+    tier = dict(zip(sources["id"], sources["tier"], strict=True))
+    expected = []
+    for item in highlights(fresh, "en"):
+        column = {"programmes": "programme_id", "awards": "award_id", "market_shares": "market_share_id"}[item.table]
+        cited = dict.fromkeys(citations.loc[citations[column] == item.row_id, "source_id"])
+        expected.append(tuple(sorted(cited, key=lambda sid: TIER_ORDER.index(tier[sid]))))
+    assert len(expected) == 3 and all(expected) and len({len(ids) for ids in expected}) > 1
+    prepare_cached(load_package(folder, cache=cache), cache)
+    restarted = prepare_cached(load_package(folder, cache=cache), cache)
+    read = restarted.package.frames.__getitem__
+    monkeypatch.setattr(
+        type(restarted.package.frames),
+        "__getitem__",
+        lambda frames, name: pytest.fail("read the citations") if name == "citations" else read(name),
+    )
+    assert [item.source_ids for item in highlights(restarted, "en")] == expected
+
+
 # --- aifunding summary -------------------------------------------------------------------------
 
 

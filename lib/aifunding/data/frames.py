@@ -118,3 +118,11 @@ def found_in(values: pd.Series, ids: pd.Series) -> pd.Series:
     wanted = values.dropna().unique().tolist()
     found = set(ids[isin_texts(ids, wanted)].tolist()) if wanted else set()
     return pd.Series(isin_texts(values, found), index=values.index)
+
+
+def rows_where(frame: pd.DataFrame, wanted: Mapping[str, Iterable[str]]) -> pd.DataFrame:
+    """The rows of ``frame`` whose column holds one of its ``wanted`` texts (any column), in order, numbered from 0."""
+    mask = np.zeros(len(frame), dtype=bool)
+    for column, values in wanted.items():
+        mask |= isin_texts(frame[column], [value for value in values if isinstance(value, str)])
+    return frame[mask].reset_index(drop=True)

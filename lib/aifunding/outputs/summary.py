@@ -15,9 +15,11 @@ from typing import Any
 
 import pandas as pd
 
+from aifunding import columns as C
 from aifunding.analysis.adding import SCOPES, AddingRule, Total
 from aifunding.analysis.conversion import FxChoice
 from aifunding.analysis.view import FilteredView, Prepared, recipient_count, remembered
+from aifunding.data.frames import rows_where
 from aifunding.data.vocabulary import Level
 from aifunding.i18n import Translator
 from aifunding.money.formatting import (
@@ -183,10 +185,12 @@ def highlights(prepared: Prepared, lang: str = "en", fx: FxChoice | None = None)
     if rows.empty:
         return ()
     t = Translator(lang)
-    programmes = prepared.programmes.set_index("id")
-    awards = prepared.awards.set_index("id")
-    shares = prepared.market_shares.set_index("id")
-    citations = package.frame("citations")
+    # Only the rows the highlights name, found in one vector pass each, with the sources the views already
+    # list for each row (as its citations name them, in order): a package can hold a million awards and as
+    # many citations, which a restarted server would otherwise read from disk for the Overview's few tiles.
+    programmes = rows_where(prepared.programmes, {"id": rows["programme_id"].dropna().unique()}).set_index("id")
+    awards = rows_where(prepared.awards, {"id": rows["award_id"].dropna().unique()}).set_index("id")
+    shares = rows_where(prepared.market_shares, {"id": rows["market_share_id"].dropna().unique()}).set_index("id")
     sources = package.frame("sources")
     publishers = dict(zip(sources["id"], sources["publisher"], strict=True))
     # The strongest sources first: a tile has room for two.
@@ -213,8 +217,7 @@ def highlights(prepared: Prepared, lang: str = "en", fx: FxChoice | None = None)
             record = _record(shares, row_id)
             figure = format_share(_number(record["share_low"]), _number(record["share_high"]), record["basis"], lang)
             date, basis = str(record["year_label"]), t(f"share_basis.{record['basis']}")
-        column = {"programmes": "programme_id", "awards": "award_id", "market_shares": "market_share_id"}[table]
-        cited = dict.fromkeys(citations.loc[citations[column] == row_id, "source_id"])
+        cited = record[C.SOURCE_IDS]
         source_ids = tuple(sorted(cited, key=lambda sid: tier_rank.get(sid, len(TIER_ORDER))))
         position = row.position
         if not isinstance(position, Integral):  # a required whole-number column (a numpy integer here)
