@@ -117,18 +117,22 @@ def _codes(whole: pd.DataFrame, name: str) -> tuple[np.ndarray, pd.CategoricalDt
         def fits(value: Any) -> bool:
             if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], pd.CategoricalDtype)):
                 return False
-            codes, dtype = value
-            return (
-                isinstance(codes, np.ndarray)
-                and codes.dtype == np.int32
-                and codes.shape == (len(whole),)
-                and bool(((codes >= -1) & (codes < len(dtype.categories))).all())
-            )
+            return _codes_fit(value[0], whole, len(value[1].categories))
 
         kept[name] = _once(whole, f"codes-{name}", lambda: _coded(whole[name]), fits)
         if name in RANKED:
             _rank_with(whole, name, kept[name][1].categories)
     return kept[name]
+
+
+def _codes_fit(codes: Any, whole: pd.DataFrame, names: int) -> bool:
+    """Whether kept ``codes`` give each row of ``whole`` one of ``names`` names (or -1, none)."""
+    return (
+        isinstance(codes, np.ndarray)
+        and codes.dtype == np.int32
+        and codes.shape == (len(whole),)
+        and bool(((codes >= -1) & (codes < names)).all())
+    )
 
 
 def _coded(column: pd.Series) -> tuple[np.ndarray, pd.CategoricalDtype]:
@@ -208,14 +212,7 @@ def _note_codes(whole: pd.DataFrame, fx: FxChoice) -> tuple[np.ndarray, list[str
         def fits(value: Any) -> bool:
             if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], list)):
                 return False
-            codes, notes = value
-            return (
-                all(type(note) is str for note in notes)
-                and isinstance(codes, np.ndarray)
-                and codes.dtype == np.int32
-                and codes.shape == (len(whole),)
-                and bool(((codes >= -1) & (codes < len(notes))).all())
-            )
+            return all(type(note) is str for note in value[1]) and _codes_fit(value[0], whole, len(value[1]))
 
         keep = fx.at == ANNOUNCEMENT and re.fullmatch("[A-Z]{3}", fx.currency)  # a code, safe in a file's name
         kept[key] = _once(whole, f"notes-{fx.currency}", build, fits) if keep else build()

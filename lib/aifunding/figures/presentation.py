@@ -22,7 +22,7 @@ from aifunding.analysis.distinct import floats, has_amount
 from aifunding.analysis.metrics import localized
 from aifunding.analysis.totals import CLASS_ORDER, basis_parts
 from aifunding.analysis.view import fx_note_words
-from aifunding.data.frames import isin_texts
+from aifunding.data.frames import rows_where
 from aifunding.data.vocabulary import SupportKind, Tier
 from aifunding.figures.base import Groups, money_label, money_labels
 from aifunding.figures.worded import Worded
@@ -239,7 +239,7 @@ def shares_table(shares: pd.DataFrame, package: Package, *, lang: str = "en") ->
 
 def _named_rows(rows: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
     """The rows of ``rows`` whose id is among ``ids`` (a few), found in one vector pass."""
-    return rows[isin_texts(rows["id"], ids.dropna().unique().tolist())]
+    return rows_where(rows, {"id": ids.dropna().unique()})
 
 
 def milestones_table(
