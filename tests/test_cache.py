@@ -467,6 +467,42 @@ def test_the_pickler_is_not_asked_about_each_text_tuple_or_number_inside_what_it
         pickle.loads(buffer.getvalue())  # a part set aside (the frame's tuples) is made only by its own reader
 
 
+class _CollectorState:
+    """Unpickles as whether Python's cycle collector is running at that moment."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        import gc
+
+        return gc.isenabled, ()
+
+
+def test_kept_views_are_read_with_the_cycle_collector_paused_and_then_as_it_was(tmp_path: Path) -> None:
+    """The collector went through the objects a million awards' views were made of again and again as they were made."""
+    import gc
+    import io
+    import pickle
+
+    buffer = io.BytesIO()
+    kept_views.Pickler(buffer, []).dump({"collecting": _CollectorState()})
+    kept_views.write_texts([], tmp_path / "texts.arrow")
+
+    def load(data: bytes) -> object:
+        return kept_views.Unpickler(io.BytesIO(data), tmp_path / "texts.arrow").load()
+
+    assert gc.isenabled()
+    assert load(buffer.getvalue()) == {"collecting": False}
+    assert gc.isenabled()
+    with pytest.raises((pickle.UnpicklingError, EOFError)):
+        load(buffer.getvalue()[:-3])  # a damaged file: the collector runs again all the same
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert load(buffer.getvalue()) == {"collecting": False}
+        assert not gc.isenabled()  # paused by someone else before: left paused
+    finally:
+        gc.enable()
+
+
 def test_a_compact_form_read_wrongly_means_building_again(tmp_path: Path) -> None:
     """A pickle naming a form it cannot read back is no value: it is built anew, not half read."""
     import pickle

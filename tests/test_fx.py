@@ -222,6 +222,31 @@ def test_rate_bounds_of_the_whole_table():
     assert last >= date(2026, 10, 30)
 
 
+def test_the_tables_currencies_and_bounds_are_the_converters():
+    converter = fx._converter()
+    quoted = fx._quoted()
+    assert quoted.currencies == converter.currencies
+    assert quoted.bounds == {currency: tuple(bounds) for currency, bounds in converter.bounds.items()}
+    assert supported_currencies() == tuple(sorted(converter.currencies))
+
+
+def test_menus_and_bounds_do_not_build_the_converter():
+    # the date picker and the currency menu need only what the table quotes (the converter takes half a second)
+    fx._converter.cache_clear()
+    fx._day_rate.cache_clear()
+    try:
+        assert rate_bounds() == fx._quoted().bounds["EUR"]
+        assert rate_bounds("USD", "CNY")[0] > date(1999, 1, 4)  # CNY was first quoted in 2005
+        assert "JPY" in supported_currencies()
+        with pytest.raises(fx.ConversionError, match="'XYZ' is not in the ECB reference rates"):
+            rate_bounds("XYZ")
+        assert fx._converter.cache_info().currsize == 0
+        rate_at("USD", "JPY", "2024-04-19")
+        assert fx._converter.cache_info().currsize == 1
+    finally:
+        fx._converter.cache_clear()
+
+
 def test_converter_is_built_once():
     rate_at("USD", "JPY", "2024-04-19")
     rate_at("GBP", "EUR", "2019")

