@@ -209,6 +209,7 @@ def child_dashboard(page: str, timeout: float, start_only: bool = False) -> None
 
     def session(**query: str) -> AppTest:
         at = AppTest.from_file(str(APP), default_timeout=timeout)
+        assert at._bidi_component_manager is None  # AttributeError if a later Streamlit renames it: no silent change
         at._bidi_component_manager = components
         for name, value in query.items():
             at.query_params[name] = value

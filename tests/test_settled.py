@@ -11,6 +11,7 @@ import gc
 import os
 import shutil
 import sys
+import threading
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,7 +100,8 @@ def test_the_first_package_is_settled_without_a_full_collection(monkeypatch: pyt
     """A full pass took 0.1 to 0.3 s of a million awards' first page (every tuple made by the load); the
     old generation's garbage of the first load waits, frozen, for the next package's settling."""
     loading = sys.modules["ui.loading"]
-    monkeypatch.setattr(loading, "_settled", [])  # a new process: no package settled yet
+    monkeypatch.setattr(loading, "_settled", [])  # a new process: no package settled yet, no load failed
+    monkeypatch.setattr(loading, "_failed_since_settled", threading.Event())
     generations: list[int] = []
     collect = gc.collect
     monkeypatch.setattr(gc, "collect", lambda generation=2: generations.append(generation) or collect(generation))
@@ -114,3 +116,28 @@ def test_the_first_package_is_settled_without_a_full_collection(monkeypatch: pyt
     settle(Package())  # type: ignore[arg-type]  # a package replacing it: everything is gone through again
     assert generations == [1, 2]
     assert gone() is None
+
+
+def test_after_a_failed_load_the_first_package_gets_a_full_collection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failed load's cycles may be a whole package's: they are not set aside for the server's life."""
+    loading = sys.modules["ui.loading"]
+    monkeypatch.setattr(loading, "_settled", [])
+    failed = threading.Event()
+    monkeypatch.setattr(loading, "_failed_since_settled", failed)
+    generations: list[int] = []
+    collect = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda generation=2: generations.append(generation) or collect(generation))
+    failed.set()  # what load() does when opening the package raises
+    settle(Package())  # type: ignore[arg-type]
+    assert generations == [2] and not failed.is_set()
+
+
+def test_a_load_that_fails_is_remembered_for_the_next_settling(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    loading = sys.modules["ui.loading"]
+    failed = threading.Event()
+    monkeypatch.setattr(loading, "_failed_since_settled", failed)
+    monkeypatch.setenv("AIFUNDING_DATA", str(tmp_path / "missing"))
+    at = open_page("overview", loads=False)
+    assert at.error and failed.is_set()

@@ -55,6 +55,8 @@ def _prepared(path: str, signature: tuple) -> tuple[Prepared, datetime.datetime]
 # The package last set aside from the cycle collector (see settle); weak, so it is not kept alive here.
 _settled: list[weakref.ref[Prepared]] = []
 _SETTLING = threading.Lock()
+# Set when a load fails: the next settling collects everything, that load's cycles included.
+_failed_since_settled = threading.Event()
 
 
 def settle(prepared: Prepared) -> None:
@@ -67,22 +69,25 @@ def settle(prepared: Prepared) -> None:
     what the last call set aside is handed back, those packages' cycles are collected, and the rest is set
     aside again. A load that fails sets nothing aside and hands nothing back.
 
-    The process's first package needs no full collection: what could be garbage then is the loading's own
-    cycles, and a million awards' load left 45 objects in them, while the full pass took 0.1 to 0.3 s of the
-    first page (it goes through every tuple made since, to untrack it). Only the young generations are collected;
-    anything older is set aside with the rest and collected when the next package replaces this one.
+    The process's first package gets no full collection unless a load failed before it: what could be garbage
+    then is the loading's own cycles, and a million awards' load left 45 objects in them, while the full pass
+    took 0.1 to 0.3 s of the first page (it goes through every tuple made since, to untrack it). Only the young
+    generations are collected; anything older is set aside with the rest and collected when a package replaces
+    this one (a server whose package never changes keeps those few objects). A failed load's cycles may be
+    a whole package's, so the settling after one goes through everything.
     """
     with _SETTLING:
         if _settled and _settled[0]() is prepared:
             return
-        replacing = bool(_settled)
+        everything = bool(_settled) or _failed_since_settled.is_set()
         gc.unfreeze()
-        if replacing:
+        if everything:
             gc.collect()
         else:
             gc.collect(1)
         gc.freeze()
         _settled[:] = [weakref.ref(prepared)]
+        _failed_since_settled.clear()
 
 
 def _opened(path: Path) -> tuple[Prepared, datetime.datetime]:
@@ -135,6 +140,7 @@ def load() -> Served | None:
     try:
         prepared, loaded_at = _opened(path)
     except Exception as exc:
+        _failed_since_settled.set()
         # The server log keeps the traceback; viewers see one line that names no path on this machine.
         if isinstance(exc, PackageReadError):
             problem = exc.public

