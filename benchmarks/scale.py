@@ -5,7 +5,8 @@ only when asked for), ``benchmarks/generate.py`` writes a valid synthetic packag
 ``--keep DIR`` by an earlier run with the same size, seed and generator is reused). Then every step
 runs in a fresh process, ``--runs`` times (median), so its time includes the interpreter, the imports
 and the package load a user waits for, and its peak resident memory (``ru_maxrss`` from ``wait4``)
-is its own:
+is its own. The project's modules are compiled to bytecode once before any step, as an install or a
+first start leaves them (:func:`compile_bytecode`):
 
 * floors, measured in the same run: every CSV of the package read with ``pyarrow.csv.read_csv``, and
   a DuckDB join of awards, award_recipients and programmes written out as JSON;
@@ -324,6 +325,28 @@ def module_available(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
+def compile_bytecode() -> str:
+    """Compile the project's modules (this library's and the dashboard's) once, before any timed process.
+
+    pip writes a package's bytecode when it installs it, and Python a module's when it first imports it,
+    so a server's restart or a second command finds it compiled. Where ``PYTHONDONTWRITEBYTECODE`` is set
+    (some sandboxes and containers set it) nothing is ever written, and every process compiles every
+    module of the project again: half a second of a dashboard restart here, the compiler's time and not
+    the project's. Returns what was done, for the output.
+    """
+    import compileall
+    import importlib.util
+
+    spec = importlib.util.find_spec("aifunding")
+    folders = [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+    folders.append(ROOT / "dashboard")
+    failed = [str(f) for f in folders if not compileall.compile_dir(f, quiet=2)]
+    setting = os.environ.get("PYTHONDONTWRITEBYTECODE")
+    said = f"{', '.join(str(f) for f in folders)} compiled before timing"
+    said += f" (PYTHONDONTWRITEBYTECODE={setting} here: no process would write it)" if setting else ""
+    return said + (f"; could not compile {', '.join(failed)}" if failed else "")
+
+
 def measure_size(package: Package, runs: int, timeout: float, scratch: Path) -> tuple[list[Step], list[dict]]:
     """Every CLI step and floor (as Steps) and every dashboard page (as dicts of phases) on one package."""
     # The CLI validates every time (its cache of validated packages is off); the
@@ -622,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     for module in ("pyarrow", "duckdb"):
         if not module_available(module):
             print(f"  {module} is not installed: its floor is skipped (pip install {module}; not a project dependency)")
+    print(f"  bytecode: {compile_bytecode()}.")
     # The fixed cost every CLI figure below includes: the interpreter, the imports, the currency table.
     fixed = run_measured([sys.executable, "-m", "aifunding", "validate", str(ROOT / "data")], dict(os.environ), 120)
     print(
