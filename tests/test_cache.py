@@ -503,6 +503,32 @@ def test_kept_views_are_read_with_the_cycle_collector_paused_and_then_as_it_was(
         gc.enable()
 
 
+def test_reading_kept_views_back_leaves_no_garbage_for_the_collector(tmp_path: Path) -> None:
+    """The reader's memo held the reader's own ``_make``: reader and memo were a cycle, freed (with all
+    the memo held) only by the collector, 54,000 objects for a million awards' views."""
+    import gc
+    import io
+
+    value = {
+        "names": {f"k{i}": f"v{i}" for i in range(2000)},  # parts set aside: the reader's _make is memoised
+        "frame": pd.DataFrame({"ids": pd.Series([(f"org-{i % 9}",) for i in range(3000)], dtype=object)}),
+        "rows": [[i, str(i)] for i in range(100)],
+    }
+    texts: list[pa.Array] = []
+    buffer = io.BytesIO()
+    kept_views.Pickler(buffer, texts).dump(value)
+    kept_views.write_texts(texts, tmp_path / "texts.arrow")
+    gc.collect()
+    gc.disable()
+    try:
+        again = kept_views.Unpickler(io.BytesIO(buffer.getvalue()), tmp_path / "texts.arrow").load()
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    assert again["names"] == value["names"] and again["rows"] == value["rows"]
+    assert again["frame"]["ids"].tolist() == value["frame"]["ids"].tolist()
+
+
 def test_a_compact_form_read_wrongly_means_building_again(tmp_path: Path) -> None:
     """A pickle naming a form it cannot read back is no value: it is built anew, not half read."""
     import pickle

@@ -181,13 +181,19 @@ class Unpickler(pickle.Unpickler):
         self.reader: Any = None
 
     def load(self) -> Any:
-        """The value, read with Python's cycle collector paused.
+        """The value, read with Python's cycle collector paused, leaving no garbage for the collector.
 
         Unpickling a million awards' views makes millions of objects, and the collector went through the
         ones made so far again and again while they were made (0.2 of about a second): none can be garbage yet.
+        The memo of what was read is emptied after: it holds this reader's own ``_make`` (how the parts set
+        aside are made), so reader and memo were a cycle that only the collector freed, with everything the
+        memo held (54,000 objects for a million awards' views, 0.07 s more of the next full pass).
         """
-        with collector_paused():
-            return super().load()
+        try:
+            with collector_paused():
+                return super().load()
+        finally:
+            self.memo.clear()
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == (__name__, _made.__name__):
