@@ -286,6 +286,28 @@ def test_kept_ranks_that_do_not_place_each_name_once_are_worked_out_again() -> N
         assert asked == ["codes-project_label", "ranks-project_label"], what
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=6), min_size=2, max_size=30, unique=True), st.data())
+def test_kept_ranks_are_checked_in_the_order_arrow_ranks_names_by(labels: list[str], data: st.DataObject) -> None:
+    """The check compares Python texts (code points); the ranks come from Arrow's sort (UTF-8 bytes): one order.
+
+    Kana, kanji, accents and emoji included: the ranks Arrow worked out are taken back as they are, and the
+    same ranks with two places swapped are refused.
+    """
+    whole = pd.DataFrame({"project_label": pd.array(labels, dtype="str")})
+    right = view_awards._ranks(view_awards._coded(whole["project_label"])[1].categories)
+    i, j = data.draw(st.lists(st.integers(0, len(labels) - 1), min_size=2, max_size=2, unique=True))
+    swapped = right.copy()
+    swapped[[i, j]] = swapped[[j, i]]
+    for value, taken in ((right, True), (swapped, False)):
+        frame = whole.copy()
+        view_awards.keep_with(frame, lambda name, build, value=value: value if name.startswith("ranks") else build())
+        _, dtype = view_awards._codes(frame, "project_label")
+        ranks = view_awards.name_ranks(dtype.categories)
+        np.testing.assert_array_equal(ranks, right)
+        assert (ranks is value) is taken
+
+
 def test_what_a_keeper_gives_back_is_used_only_when_it_fits_the_frame() -> None:
     whole = pd.DataFrame({"currency": pd.array(["JPY", None, "USD", "JPY"], dtype="str")})
     other = pd.DataFrame({"currency": pd.array(["EUR"], dtype="str")})

@@ -180,8 +180,13 @@ def _rank_with(whole: pd.DataFrame, name: str, names: pd.Index) -> None:
             return False
         order = np.empty(len(value), dtype=np.intp)
         order[value] = np.arange(len(value))
-        ordered = pa.array(names.to_numpy(dtype=object)[order], type=pa.string())
-        return len(ordered) < 2 or bool(pc.all(pc.less(ordered[:-1], ordered[1:])).as_py())  # and in name order
+        # And in name order. Compared as Python texts, which order by code point as UTF-8 bytes do (by_name's
+        # order): making 400,000 names into an Arrow array to compare them took 0.2 s of a restart's first view.
+        ordered = names.to_numpy(dtype=object)[order]
+        try:
+            return len(ordered) < 2 or bool(np.all(ordered[:-1] < ordered[1:]))
+        except TypeError:  # a name that is not a text
+            return False
 
     def ranks() -> np.ndarray:
         frame = owner()
