@@ -223,3 +223,20 @@ def test_published_amounts_keep_their_own_places() -> None:
     awards = next(frame for frame in at.dataframe if column("amount") in frame.value.columns)
     spec = json.loads(awards.proto.columns)[column("value")]
     assert spec["type_config"]["format"] == "localized" and "step" not in spec["type_config"]
+
+
+def test_the_engine_tables_are_kept_with_the_package_for_a_restart(
+    register: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart attaches them (a tenth of a second at a million awards) rather than loading and joining (2.8 s)."""
+    from aifunding.analysis.engine_view import ENGINE_SUFFIX
+    from aifunding.loading.cache import PackageCache
+
+    monkeypatch.setenv("AIFUNDING_DATA", str(register))
+    at = _data_page()
+    assert len(_table(at)) == 1000
+    cache = PackageCache.from_env()
+    assert cache is not None
+    key = load_package(register, cache=cache).cache_key
+    assert key is not None
+    assert [path.suffix for path in cache.entry(key).glob("engine-*")] == [ENGINE_SUFFIX]

@@ -590,3 +590,30 @@ def test_a_prepared_package_read_back_keeps_working_after_its_entry_is_evicted(
     for state in (ViewState(), ViewState(organisations=(sorted(fresh.context.programmes_by_org)[0],))):
         shown = headline(again, apply_view(again, state)).as_dict()
         assert shown == headline(fresh, apply_view(fresh, state)).as_dict()
+
+
+def test_a_kept_file_is_written_once_whole_and_replaces_what_older_code_wrote(tmp_path: Path) -> None:
+    cache = PackageCache(tmp_path / "cache")
+    key = load_package(BUNDLED_DATA, cache=cache).cache_key
+    assert key is not None
+    written: list[Path] = []
+
+    def write(path: Path) -> None:
+        written.append(path)
+        assert path.parent.name.startswith(".engine-")  # in a folder of its own, moved into place whole
+        path.write_bytes(b"tables")
+
+    assert cache.kept_file("0" * 64, "engine", "1" * 64, write, ".duckdb") is None  # no such entry
+    older = cache.kept_file(key, "engine", "1" * 64, write, ".duckdb")
+    path = cache.kept_file(key, "engine", "2" * 64, write, ".duckdb")
+    assert older is not None and path is not None and len(written) == 2
+    assert cache.kept_file(key, "engine", "2" * 64, write, ".duckdb") == path and len(written) == 2
+    assert path.read_bytes() == b"tables" and not older.exists()  # the older code's file is gone
+    assert not [p for p in cache.entry(key).iterdir() if p.name.startswith(".")]  # no staging left
+
+    def fail(path: Path) -> None:
+        path.write_bytes(b"half")
+        raise OSError("disk full")
+
+    assert cache.kept_file(key, "engine", "3" * 64, fail, ".duckdb") is None
+    assert not [p for p in cache.entry(key).iterdir() if p.name.startswith(".") or "3333" in p.name]

@@ -18,6 +18,7 @@ from aifunding import markup
 from aifunding.analysis.view import FilteredView, Prepared, remembered
 from aifunding.figures.presentation import recipient_totals_table
 from aifunding.figures.worded import Worded
+from aifunding.loading.cache import PackageCache
 
 from ui.blocks import PAGE_ROWS
 from ui.loading import memo
@@ -46,7 +47,7 @@ def recipient_totals(prepared: Prepared, view: FilteredView) -> Worded | None:
         return None
     name = ENGINE_NAMES.get(chosen, chosen)
     try:
-        engine = remembered(prepared, "view-engine", lambda: ViewEngine(prepared.package))
+        engine = remembered(prepared, "view-engine", lambda: ViewEngine(prepared.package, PackageCache.from_env()))
         with st.spinner(t("data.recipients_adding"), show_time=True):
             # The first page and the number of rows, in one query; another page or a download asks again.
             totals = memo(view, "recipient-totals", lambda: RecipientTotals(engine, view.state, PAGE_ROWS))

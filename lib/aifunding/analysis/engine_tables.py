@@ -93,11 +93,12 @@ def stop_spark() -> None:
         _spark_session = None
 
 
-def connect(name: str | None = None) -> BaseBackend:
-    """An Ibis backend: in-memory DuckDB (nothing to start) or a local Spark session, as :func:`engine_name` says."""
+def connect(name: str | None = None, *, database: str = ":memory:") -> BaseBackend:
+    """An Ibis backend: DuckDB (nothing to start; in memory, or the file ``database``) or a local Spark session,
+    as :func:`engine_name` says."""
     if engine_name(name) == "spark":
         return ibis.pyspark.connect(spark_session())
-    con = ibis.duckdb.connect()
+    con = ibis.duckdb.connect(database)
     # Ibis 12 (with sqlglot below 29) writes list lambdas as "x -> ...", which DuckDB 2 still reads once asked.
     con.raw_sql("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")
     return con

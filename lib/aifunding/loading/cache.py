@@ -258,6 +258,35 @@ class PackageCache:
                 pass  # not stored: built again next time
         return value
 
+    def kept_file(self, key: str, name: str, digest: str, write: Callable[[Path], None], suffix: str) -> Path | None:
+        """A file kept in entry ``key`` under ``name`` for the code of ``digest``; ``write(path)`` writes it if missing.
+
+        For a value kept as a file of its own (the analytical engine's database), opened where it lies rather
+        than read back into memory. ``write`` writes a new file at the path it is given, in a folder of its own
+        inside the entry, and the file is moved into place whole, so a reader never finds half a file. None
+        when there is no such entry or the file cannot be written: the caller then makes what it needs itself.
+        """
+        entry = self.entry(key)
+        path = entry / f"{name}-{digest[:32]}{suffix}"
+        if path.is_file():
+            return path
+        if not (entry / REPORT).is_file():  # only into a whole entry, as derived() keeps its values
+            return None
+        try:
+            staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=entry))
+            try:
+                write(staging / path.name)
+                os.replace(staging / path.name, path)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            for old in entry.glob(f"{name}-*{suffix}"):  # what older code wrote under this name
+                if old.stem.rsplit("-", 1)[0] == name and old != path:
+                    old.unlink(missing_ok=True)
+            self.evict(keep=key)
+        except OSError:
+            return None
+        return path
+
     def kept(self, key: str, name: str, digest: str, default: Any = None) -> Any:
         """What :meth:`derived` kept under ``name`` for the code of ``digest``, or ``default``: never built here.
 
