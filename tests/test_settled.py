@@ -96,15 +96,23 @@ def test_a_package_pushed_out_by_reloads_is_freed_by_the_reload_that_pushes_it_o
     assert first() is None
 
 
-def test_the_first_package_is_settled_without_a_full_collection(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A full pass took 0.1 to 0.3 s of a million awards' first page (every tuple made by the load); the
-    old generation's garbage of the first load waits, frozen, for the next package's settling."""
+def _new_process(monkeypatch: pytest.MonkeyPatch, failed: threading.Event | None = None) -> list[int]:
+    """The loading state of a new process (no package settled, no load failed unless ``failed`` is set), and the
+    generations ``gc.collect`` is asked to collect from then on."""
     loading = sys.modules["ui.loading"]
-    monkeypatch.setattr(loading, "_settled", [])  # a new process: no package settled yet, no load failed
-    monkeypatch.setattr(loading, "_failed_since_settled", threading.Event())
+    monkeypatch.setattr(loading, "_settled", [])
+    monkeypatch.setattr(loading, "_failed_since_settled", failed or threading.Event())
     generations: list[int] = []
     collect = gc.collect
     monkeypatch.setattr(gc, "collect", lambda generation=2: generations.append(generation) or collect(generation))
+    return generations
+
+
+def test_the_first_package_is_settled_without_a_full_collection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full pass took 0.1 to 0.3 s of a million awards' first page (every tuple made by the load); the
+    old generation's garbage of the first load waits, frozen, for the next package's settling."""
+    collect = gc.collect
+    generations = _new_process(monkeypatch)
     old_garbage = Package()
     gone = weakref.ref(old_garbage)
     collect()  # alive at this pass, so now in the old generation
@@ -124,11 +132,7 @@ def test_the_first_package_opened_is_set_aside_before_the_collector_is_back_on(m
     from aifunding.loading.package import package_signature
 
     loading = sys.modules["ui.loading"]
-    monkeypatch.setattr(loading, "_settled", [])  # a new process: no package settled yet, no load failed
-    monkeypatch.setattr(loading, "_failed_since_settled", threading.Event())
-    generations: list[int] = []
-    collect = gc.collect
-    monkeypatch.setattr(gc, "collect", lambda generation=2: generations.append(generation) or collect(generation))
+    generations = _new_process(monkeypatch)
     collecting: list[bool] = []
     set_aside = loading._set_aside_first
     monkeypatch.setattr(loading, "_set_aside_first", lambda p: collecting.append(gc.isenabled()) or set_aside(p))
@@ -166,13 +170,8 @@ def test_after_a_failed_load_the_first_package_gets_a_full_collection(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A failed load's cycles may be a whole package's: they are not set aside for the server's life."""
-    loading = sys.modules["ui.loading"]
-    monkeypatch.setattr(loading, "_settled", [])
     failed = threading.Event()
-    monkeypatch.setattr(loading, "_failed_since_settled", failed)
-    generations: list[int] = []
-    collect = gc.collect
-    monkeypatch.setattr(gc, "collect", lambda generation=2: generations.append(generation) or collect(generation))
+    generations = _new_process(monkeypatch, failed)
     failed.set()  # what load() does when opening the package raises
     settle(Package())  # type: ignore[arg-type]
     assert generations == [2] and not failed.is_set()
