@@ -617,3 +617,31 @@ def test_a_kept_file_is_written_once_whole_and_replaces_what_older_code_wrote(tm
 
     assert cache.kept_file(key, "engine", "3" * 64, fail, ".duckdb") is None
     assert not [p for p in cache.entry(key).iterdir() if p.name.startswith(".") or "3333" in p.name]
+
+
+def test_what_a_writer_that_died_left_is_counted_and_removed_once_stale(tmp_path: Path) -> None:
+    """A process killed while writing the engine's database (4 to 5 s at a million awards) left its folder."""
+    import os
+    import time
+
+    from aifunding.loading import cache as cache_module
+
+    cache = PackageCache(tmp_path / "cache", max_bytes=10_000_000)
+    key = load_package(BUNDLED_DATA, cache=cache).cache_key
+    assert key is not None
+    entry = cache.entry(key)
+    left = entry / ".engine-dead"
+    left.mkdir()
+    (left / "engine.duckdb.wal").write_bytes(b"x" * 20_000_000)
+    assert cache.evict() == [key]  # its bytes count: the entry is over the bound (none is kept when all are over)
+    key = load_package(BUNDLED_DATA, cache=cache).cache_key
+    assert key is not None
+    entry = cache.entry(key)
+    recent, old = entry / ".engine-recent", entry / ".engine-old"
+    for folder in (recent, old):
+        folder.mkdir()
+        (folder / "engine.duckdb").write_bytes(b"half")
+    stale = time.time() - cache_module.STALE_STAGING_S - 60
+    os.utime(old, (stale, stale))
+    assert cache.kept_file(key, "engine", "4" * 64, lambda path: path.write_bytes(b"whole"), ".duckdb") is not None
+    assert recent.is_dir() and not old.exists()  # another process may still be writing the recent one

@@ -23,8 +23,10 @@ import ibis
 import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
 
 from aifunding import columns as C
+from aifunding.analysis.cached_views import PREPARING_SOURCES
 from aifunding.analysis.engine import awards_with_programme, convert_awards, filter_awards, project_labels
 from aifunding.analysis.engine_tables import (
     ANCESTOR_ID,
@@ -63,11 +65,15 @@ LABELLED = "labelled_awards_"  # + the language: the awards joined once (see Vie
 
 
 def engine_digest() -> str:
-    """What the kept file depends on besides the package: the code that fills it, and DuckDB's version (its format)."""
+    """What the kept file depends on besides the package: the code that fills it (the prepared views' code, whose
+    labels the engine's must equal, with its messages, and the tables' types), and the versions of DuckDB (the
+    file's format), Ibis and sqlglot (the SQL that made the labelled awards)."""
     import duckdb
+    import sqlglot
 
-    code = source_digest("analysis/engine*.py", "columns.py", "data/models.py", "data/frames.py", "loading/stored_*.py")
-    return hashlib.sha256(f"{code}/duckdb {duckdb.__version__}".encode()).hexdigest()
+    code = source_digest(*PREPARING_SOURCES, "data/models.py", "data/frames.py", "loading/stored_*.py")
+    versions = f"duckdb {duckdb.__version__}/ibis {ibis.__version__}/sqlglot {sqlglot.__version__}"
+    return hashlib.sha256(f"{code}/{versions}".encode()).hexdigest()
 
 
 def view_awards(tables: Tables, state: ViewState, awards: ibis.Table | None = None) -> ibis.Table:
@@ -222,7 +228,7 @@ class ViewEngine:
             return self._cache.kept_file(
                 key, ENGINE_FILE, engine_digest(), lambda path: self._write(path, lang), ENGINE_SUFFIX
             )
-        except duckdb.Error as exc:  # not written (a full disk, say): the tables are loaded in memory
+        except (duckdb.Error, ibis.common.exceptions.IbisError, pa.ArrowException) as exc:  # a full disk, say
             log.warning("the engine's tables could not be kept (%s): loaded in memory", exc)
             return None
 
@@ -247,13 +253,15 @@ class ViewEngine:
         import duckdb
 
         try:
-            con.attach(path, KEPT, read_only=True)
+            # Attached by our own statement: Ibis' attach writes the path into SQL as it is, so a quote in it broke it.
+            con.raw_sql(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS {KEPT} (READ_ONLY)")
             # Asked of DuckDB itself: Ibis 12's list_tables reads a cursor method DuckDB 2 no longer has.
             found = con.raw_sql(f"SELECT table_name FROM duckdb_tables() WHERE database_name = '{KEPT}'").fetchall()
             names = {name for (name,) in found}
             wanted = (*VIEW_COLUMNS, CLOSURE)
             if not set(wanted) <= names:
                 log.warning("the engine's kept tables in %s lack some tables: loaded anew", path.name)
+                path.unlink(missing_ok=True)  # written again by the next process to use the engine
                 return None
             tables = Tables(con, {name: con.table(name, database=KEPT) for name in wanted})
             self._awards.update(
@@ -262,6 +270,7 @@ class ViewEngine:
             return tables
         except (duckdb.Error, ibis.common.exceptions.IbisError) as exc:
             log.warning("the engine's kept tables in %s could not be read (%s): loaded anew", path.name, exc)
+            path.unlink(missing_ok=True)  # written again by the next process to use the engine
             return None
 
     def _view(self, state: ViewState) -> tuple[Tables, ibis.Table]:

@@ -37,6 +37,7 @@ import re
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -273,6 +274,7 @@ class PackageCache:
         if not (entry / REPORT).is_file():  # only into a whole entry, as derived() keeps its values
             return None
         try:
+            _remove_stale_staging(entry, name)
             staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=entry))
             try:
                 write(staging / path.name)
@@ -343,7 +345,7 @@ class PackageCache:
         for entry in packages.iterdir() if packages.is_dir() else ():
             if entry.name.startswith(".") or not entry.is_dir():
                 continue  # an entry being written
-            size = sum(f.stat().st_size for f in entry.iterdir() if f.is_file())
+            size = _bytes_in(entry)
             entries.append((_last_used(entry), entry.name, size))
         entries.sort(reverse=True)  # the most recently used first
         removed, count, total = [], 0, 0
@@ -359,6 +361,29 @@ class PackageCache:
                 if note.read_text(encoding="ascii").strip() in removed:
                     note.unlink()
         return removed
+
+
+# A folder a writer of a kept file left this long ago was left by a process that died while writing.
+STALE_STAGING_S = 3600
+
+
+def _remove_stale_staging(entry: Path, name: str) -> None:
+    """Remove what writers of ``name`` that died while writing left in ``entry`` (a half-written database, say)."""
+    now = time.time()
+    for left in entry.glob(f".{name}-*"):
+        with contextlib.suppress(OSError):
+            if left.is_dir() and now - left.stat().st_mtime > STALE_STAGING_S:
+                shutil.rmtree(left, ignore_errors=True)
+
+
+def _bytes_in(entry: Path) -> int:
+    """The bytes of every file in ``entry``, in its folders too (a kept file being written); one gone meanwhile is 0."""
+    total = 0
+    for folder, _, names in os.walk(entry):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += os.stat(os.path.join(folder, name), follow_symlinks=False).st_size
+    return total
 
 
 def _mark_used(entry: Path) -> None:
