@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -645,3 +646,37 @@ def test_what_a_writer_that_died_left_is_counted_and_removed_once_stale(tmp_path
     os.utime(old, (stale, stale))
     assert cache.kept_file(key, "engine", "4" * 64, lambda path: path.write_bytes(b"whole"), ".duckdb") is not None
     assert recent.is_dir() and not old.exists()  # another process may still be writing the recent one
+
+
+@pytest.mark.parametrize("compact_from", [kept_views.COMPACT_FROM, 1])
+def test_the_organisations_order_by_name_is_kept_with_the_views(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compact_from: int
+) -> None:
+    """The sidebar lists them by name in each language: 0.16 to 0.21 s of sorting a million awards' 100,000
+    recipients on every restart's first page, now read back."""
+    monkeypatch.setattr(kept_views, "COMPACT_FROM", compact_from)
+    from aifunding.analysis import filters
+    from aifunding.analysis.cached_views import prepare_cached
+
+    cache = PackageCache(tmp_path / "cache")
+    prepared = prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache)
+    context = prepared.context
+    expected = {}
+    for lang in ("en", "ja"):
+        names = context.names_in(lang)["organisations"]
+        expected[lang] = sorted(context.programmes_by_org, key=lambda o, names=names: names.get(o, o).lower())
+        assert context.organisations_by_name(lang) == expected[lang]
+    assert expected["en"] != expected["ja"]  # Japanese names order otherwise
+
+    def sorting(*args: object) -> list[int]:
+        raise AssertionError("sorted again")
+
+    real = filters._order_by_name
+    monkeypatch.setattr(filters, "_order_by_name", sorting)
+    again = prepare_cached(load_package(BUNDLED_DATA, cache=cache), cache).context
+    assert again is not context
+    assert {lang: again.organisations_by_name(lang) for lang in ("en", "ja")} == expected
+    # An order that does not fit the organisations (another package's) is not used: they are sorted.
+    monkeypatch.setattr(filters, "_order_by_name", real)
+    short = replace(again, organisation_order={"en": again.organisation_order["en"][:-1]})
+    assert short.organisations_by_name("en") == expected["en"]

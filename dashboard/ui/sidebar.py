@@ -102,16 +102,12 @@ def _options(prepared: Prepared) -> tuple[list[str], list[str], list[str]]:
 
 
 def _organisations(prepared: Prepared, lang: str) -> list[str]:
-    """The organisations that received an award, by name in ``lang``: sorted once per package load.
+    """The organisations that received an award, by name in ``lang``: listed once per package load.
 
-    A register of 100,000 recipients took a second to gather and sort on every rerun of every page.
+    A register of 100,000 recipients took a second to gather and sort on every rerun of every page; their
+    order is worked out when the package is prepared and kept with its views.
     """
-
-    def by_name() -> list[str]:
-        names = prepared.context.names_in(lang)["organisations"]
-        return sorted(prepared.context.programmes_by_org, key=lambda o: names.get(o, o).lower())
-
-    return remembered(prepared, ("sidebar-organisations", lang), by_name)
+    return remembered(prepared, ("sidebar-organisations", lang), lambda: prepared.context.organisations_by_name(lang))
 
 
 def _choose(label: str, options: list[str], key: str, names: Mapping[str, str]) -> None:

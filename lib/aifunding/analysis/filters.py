@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
@@ -43,10 +44,40 @@ class Context:
     names: Mapping[str, Mapping[str, str]]
     programmes_by_org: Mapping[str, set[str]]
     names_by_lang: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    # Each language's order of the organisations (the keys of ``programmes_by_org``, by position) by name, worked
+    # out when the package is prepared and kept with its views (:meth:`with_organisation_order`).
+    organisation_order: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def names_in(self, lang: str) -> Mapping[str, Mapping[str, str]]:
         """Display names of countries, programmes and organisations in ``lang`` (English when missing)."""
         return self.names_by_lang.get(lang, self.names)
+
+    def organisations_by_name(self, lang: str) -> list[str]:
+        """The organisations that received an award, by their name in ``lang`` (case aside; ties in their order).
+
+        Read off the order kept for ``lang`` when there is one: the sidebar's 100,000 recipients of a million
+        awards took 0.16 to 0.21 s to sort on the first page of every restart.
+        """
+        keys = list(self.programmes_by_org)
+        order = self.organisation_order.get(lang)
+        if isinstance(order, np.ndarray) and order.shape == (len(keys),):
+            return [keys[i] for i in order.tolist()]
+        return [keys[i] for i in _order_by_name(keys, self.names_in(lang)["organisations"])]
+
+    def with_organisation_order(self) -> Context:
+        """This context with each of its languages' order of the organisations by name worked out."""
+        keys = list(self.programmes_by_org)
+        order = {
+            lang: np.asarray(_order_by_name(keys, names["organisations"]), dtype=np.int64)
+            for lang, names in {"en": self.names, **self.names_by_lang}.items()
+        }
+        return replace(self, organisation_order=order)
+
+
+def _order_by_name(keys: list[str], names: Mapping[str, str]) -> list[int]:
+    """The positions of ``keys`` in order of their names (an id without one by itself), case aside; stable."""
+    shown = [names.get(key, key).lower() for key in keys]
+    return sorted(range(len(keys)), key=shown.__getitem__)
 
 
 @dataclass(frozen=True)

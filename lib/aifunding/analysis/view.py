@@ -292,7 +292,7 @@ def prepare(package: Package) -> Prepared:
         programmes,
         market_share_view(package),
         package.frame("milestones"),
-        Context(tree, names, programmes_by_org, {"en": names, "ja": names_ja}),
+        Context(tree, names, programmes_by_org, {"en": names, "ja": names_ja}).with_organisation_order(),
         sources=_rows_by_id(package.frame("sources")),
         caveats=_rows_by_id(package.frame("caveats")),
         adding=_rule_with_rows(package, programmes, awards),
