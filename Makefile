@@ -52,7 +52,7 @@ $(AXE): package.json package-lock.json | browser-tools
 browser-deps: browser-tools $(AXE)
 
 run:
-	$(PYTHON) -m streamlit run dashboard/app.py --server.port $(PORT)
+	$(PYTHON) -m streamlit run dashboard/serve.py --server.port $(PORT)
 
 # The whole suite: unit, property, AppTest and browser tests.
 # The whole suite, with line coverage of lib/aifunding reported and held at the floor in pyproject.toml.

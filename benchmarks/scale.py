@@ -24,7 +24,9 @@ first start leaves them (:func:`compile_bytecode`):
   "restart" column), then in those later processes a new session's first
   run of the page with the default view, a filter rerun (``w_country`` set to ``["JP"]``), and the
   bytes the first run sends: the plotly specs, the dataframes, and every element together (the
-  sidebar's option lists included).
+  sidebar's option lists included). Last, per page, one process more served as ``make run`` serves it
+  (dashboard/serve.py: the package loaded as the server starts, then a viewer's first run of the page: the
+  "served" column), and once on an empty cache ("server ready, empty cache").
 
 A package above the default limits of ``aifunding.data.limits`` is admitted by ``AIFUNDING_LIMIT_*``
 variables in the children's environment, raised to twice its size; the output says which. Each
@@ -71,6 +73,8 @@ DEFAULT_SIZES = (10_000, 100_000)
 DEFAULT_TIMEOUT = 600
 WARM_UP_COUNTRY = "SG"  # the warm-up session's view: a different one, so no figure of the timed view is memoised
 FILTER_COUNTRIES = ["JP"]
+# What the dashboard children report, by phase (see child_dashboard).
+PHASES = ("visit", "cold", "first", "filter", "ready", "served", "link")
 CACHE_ENV = "AIFUNDING_CACHE"  # the library's cache of validated packages: a folder, or "off"
 
 # The issue's targets, stated at 1M awards.
@@ -192,8 +196,13 @@ def _element_bytes(at) -> dict[str, int]:
     return {"charts": charts, "charts_n": len(at.get("plotly_chart")), "tables": tables, "all": everything}
 
 
-def child_dashboard(page: str, timeout: float, start_only: bool = False) -> None:
-    """The warm-up session (``cold``); unless ``start_only``, a new session's first run and a filter rerun."""
+def child_dashboard(page: str, timeout: float, start_only: bool = False, ready: bool = False) -> None:
+    """The warm-up session (``cold``); unless ``start_only``, a new session's first run and a filter rerun.
+
+    With ``ready``, what ``make run``'s server does instead (dashboard/serve.py): the package loaded as the
+    server starts, before any session (``ready``: the seconds until ``/ready`` says so), then a viewer's first
+    run of the page (``served``).
+    """
     import logging
 
     from streamlit.testing.v1 import AppTest
@@ -236,6 +245,24 @@ def child_dashboard(page: str, timeout: float, start_only: bool = False) -> None
             next(w for w in at.get("button_group") if w.key == "table").set_value(table)
         return at
 
+    if ready:
+        sys.path.insert(0, str(APP.parent))  # the dashboard's own modules, as streamlit run puts them on the path
+        start = time.perf_counter()
+        from ui.loading import warm_up
+        from ui.readiness import READY, Readiness
+
+        readiness = Readiness(warm_up, lambda: None)
+        warm_up(readiness)
+        if readiness.state != READY:
+            raise RuntimeError(f"the server's load failed: {readiness.answer()[1]}")
+        _emit(phase="ready", seconds=time.perf_counter() - start)
+        at = opened(session())
+        seconds = timed_run(at)
+        _emit(phase="served", seconds=seconds, **_element_bytes(at))
+        # A shared link's view, which the start-up did not work out: what a process reads once is read by then.
+        link = opened(session(country=",".join(FILTER_COUNTRIES)))
+        _emit(phase="link", seconds=timed_run(link))
+        return
     # Warm-up: imports, the package load and preparation (a server's once), at a view the timed runs never use.
     _emit(phase="cold", seconds=timed_run(opened(session(country=WARM_UP_COUNTRY))))
     if start_only:
@@ -459,9 +486,19 @@ def measure_size(package: Package, runs: int, timeout: float, scratch: Path) -> 
             floor="floor: pyarrow read",
         )
     )
+    ready_runs = repeat(
+        lambda out: [python, me, "--child", "dashboard-ready", "overview", str(timeout)],
+        dashboard_env,
+        before=lambda: shutil.rmtree(cache, ignore_errors=True),
+    )
+    steps.append(
+        Step("server ready, empty cache", ready_runs, floor="floor: pyarrow read", note=_ready_note(ready_runs))
+    )
     pages = []
     for page in PAGES:
-        phases: dict[str, list[dict]] = {"visit": [], "cold": [], "first": [], "filter": []}
+        phases: dict[str, list[dict]] = {
+            phase: [] for phase in ("visit", "cold", "first", "filter", "ready", "served", "link")
+        }
         failure = None
         # One process more than asked for, first: the page's first visit on this package works out and keeps
         # what it needs once per package (the recipients' codes and ranks, a currency's notes, the engine's
@@ -480,8 +517,30 @@ def measure_size(package: Package, runs: int, timeout: float, scratch: Path) -> 
                 tail = result.stderr.strip().splitlines()[-1:] or ["(no output)"]
                 failure = f"failed (exit {result.returncode}): {tail[0][:160]}"
                 break
+        if failure is None:
+            # Served as make run serves it: the package loaded as the server starts, then the page's first run.
+            result = run_measured(
+                [python, me, "--child", "dashboard-ready", page, str(timeout)], dashboard_env, timeout
+            )
+            for line in result.lines():
+                phases[line.pop("phase")].append({**line, "peak_mb": result.peak_mb})
+            if result.returncode != 0:
+                tail = result.stderr.strip().splitlines()[-1:] or ["(no output)"]
+                failure = f"served: failed (exit {result.returncode}): {tail[0][:160]}"
         pages.append({"page": page, "phases": phases, "failure": failure})
     return steps, pages
+
+
+def _ready_note(runs: list[Measured]) -> str:
+    """What a server that loads its package as it starts took: until ``/ready``, then the first page."""
+    ready = [line["seconds"] for run in runs for line in run.lines() if line["phase"] == "ready"]
+    served = [line["seconds"] for run in runs for line in run.lines() if line["phase"] == "served"]
+    if not ready or not served:
+        return ""
+    return (
+        f"ready after {statistics.median(ready):.1f} s, then the first page {statistics.median(served):.2f} s "
+        f"(first run <= {FIRST_RUN_S:g} s: {'yes' if statistics.median(served) <= FIRST_RUN_S else 'no'})"
+    )
 
 
 # --- printing --------------------------------------------------------------------------------------
@@ -533,7 +592,7 @@ def print_size(package: Package, steps: list[Step], pages: list[dict], timeout: 
         elif step.target and ratio is not None:
             verdicts.append("yes" if ratio <= EXPORT_JSON_USD_X_DUCKDB else "no")
         note = step.target + (f" ({', '.join(verdicts)})" if verdicts else "")
-        if step.name == "validate":
+        if step.note:  # validate's last line; the cached export's filling; the server's ready and first page
             note += f"; {step.note}"
         print(
             _cells(
@@ -549,12 +608,14 @@ def print_size(package: Package, steps: list[Step], pages: list[dict], timeout: 
             )
         )
 
-    widths = [11, 13, 10, 11, 10, 10, 7, 10, 10, 9, 18]
+    widths = [11, 13, 10, 9, 7, 11, 10, 10, 7, 10, 10, 9, 18]
     print()
     header = [
         "page",
         "first visit s",
         "restart s",
+        "served s",
+        "link s",
         "first run s",
         "filter ms",
         "charts KB",
@@ -571,7 +632,8 @@ def print_size(package: Package, steps: list[Step], pages: list[dict], timeout: 
             values = [p[key] for p in phases[phase]]
             return statistics.median(values) if values else None
 
-        visit, cold = med("visit", "seconds"), med("cold", "seconds")
+        visit, cold, served = med("visit", "seconds"), med("cold", "seconds"), med("served", "seconds")
+        link = med("link", "seconds")
         first, rerun = med("first", "seconds"), med("filter", "seconds")
         charts, tables, everything = med("first", "charts"), med("first", "tables"), med("first", "all")
         peaks = [p["peak_mb"] for phase in phases.values() for p in phase]
@@ -579,6 +641,8 @@ def print_size(package: Package, steps: list[Step], pages: list[dict], timeout: 
             entry["page"],
             f"{visit:.1f}" if visit is not None else "-",
             f"{cold:.1f}" if cold is not None else "-",
+            f"{served:.2f}" if served is not None else "-",
+            f"{link:.2f}" if link is not None else "-",
             f"{first:.2f}" if first is not None else "-",
             f"{rerun * 1000:.0f}" if rerun is not None else "-",
             f"{charts / 1024:.0f}" if charts is not None else "-",
@@ -590,6 +654,8 @@ def print_size(package: Package, steps: list[Step], pages: list[dict], timeout: 
         verdicts = []
         if cold is not None:
             verdicts.append("restart " + ("yes" if cold <= RESTART_S else "no"))
+        if served is not None and link is not None:
+            verdicts.append("served " + ("yes" if max(served, link) <= RESTART_S else "no"))
         if first is not None:
             verdicts.append("first " + ("yes" if first <= FIRST_RUN_S else "no"))
         if rerun is not None:
@@ -625,6 +691,10 @@ def print_legend(timeout: float) -> None:
         f"?country={WARM_UP_COUNTRY} (imports, package load and preparation: a server restart);",
         "  first visit = the same, in the page's first process on the package: it works out and keeps what the page "
         "needs once per package (codes, ranks, notes, the engine's tables), which each restart after reads back;",
+        "  served = make run's server (dashboard/serve.py), which loads the package as it starts: a viewer's first "
+        "run of the page once /ready says so, in a fresh process on the filled cache (link = then a new session opened "
+        f"at ?country={','.join(FILTER_COUNTRIES)}, a view the start-up did not work out); 'server ready, empty cache' "
+        "is the same on an empty cache folder, the process's wall time, with the load's seconds and the page's;",
         "  first run = a new session's first run of the page at the default view (the target's figure); filter = "
         f"the rerun after w_country is set to {FILTER_COUNTRIES};",
         "  Streamlit's installed components are found once per process before any timing, as a server does when "
@@ -659,8 +729,10 @@ def main(argv: list[str] | None = None) -> int:
             child_arrow(Path(rest[0]))
         elif kind == "duckdb":
             child_duckdb(Path(rest[0]), Path(rest[1]))
-        elif kind in ("dashboard", "dashboard-start"):
-            child_dashboard(rest[0], float(rest[1]), start_only=kind == "dashboard-start")
+        elif kind in ("dashboard", "dashboard-start", "dashboard-ready"):
+            child_dashboard(
+                rest[0], float(rest[1]), start_only=kind == "dashboard-start", ready=kind == "dashboard-ready"
+            )
         else:
             raise SystemExit(f"unknown child {kind}")
         return 0

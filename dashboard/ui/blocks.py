@@ -16,7 +16,7 @@ from aifunding.analysis.urlstate import view_file_name
 from aifunding.analysis.view import FilteredView, Prepared, remembered
 from aifunding.figures.plain import figure_meta
 from aifunding.figures.presentation import best_sources_first, count_columns, money_columns
-from aifunding.figures.registry import PAGES_BY_KEY, Drawn, draw
+from aifunding.figures.registry import PAGES_BY_KEY, Chart, Drawn, draw
 from aifunding.figures.worded import Worded
 from aifunding.money.formatting import format_partial_date
 from aifunding.outputs.about import view_about_rows
@@ -162,6 +162,11 @@ def _dataframe(shown: pd.DataFrame, key: str, options: dict[str, Any]) -> None:
     st.dataframe(shown, hide_index=True, key=key, **{**options, "column_config": config or None})
 
 
+def chart_memo(entry: Chart) -> str:
+    """The name a chart's figures are remembered by, per view state (:func:`page_charts`, ui.warm)."""
+    return f"chart-{entry.key}"
+
+
 def page_charts(prepared: Prepared, view: FilteredView, page: str) -> dict[str, list[Drawn]]:
     """Every chart the registry declares for ``page``, in order, each built once per view state.
 
@@ -169,7 +174,7 @@ def page_charts(prepared: Prepared, view: FilteredView, page: str) -> dict[str, 
     """
     result: dict[str, list[Drawn]] = {}
     for entry in PAGES_BY_KEY[page].charts:
-        figures: list[Drawn] = memo(view, f"chart-{entry.key}", lambda entry=entry: draw(entry, prepared, view))
+        figures: list[Drawn] = memo(view, chart_memo(entry), lambda entry=entry: draw(entry, prepared, view))
         for drawn in figures:
             if drawn.on_page and drawn.heading:
                 subheader_text(drawn.heading)

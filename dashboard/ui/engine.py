@@ -21,7 +21,6 @@ from aifunding.figures.worded import Worded
 from aifunding.loading.cache import PackageCache
 
 from ui.blocks import PAGE_ROWS
-from ui.loading import memo
 from ui.state import translator
 from ui.text import notice, small
 
@@ -36,7 +35,6 @@ ENGINE_NAMES = {"duckdb": "DuckDB", "spark": "Spark"}
 def recipient_totals(prepared: Prepared, view: FilteredView) -> Worded | None:
     """Every recipient of the view's awards with its totals, or None after saying why the engine could not."""
     from aifunding.analysis.engine_tables import engine_name
-    from aifunding.analysis.engine_view import RecipientTotals, ViewEngine
 
     t = translator()
     lang = view.state.lang
@@ -47,10 +45,8 @@ def recipient_totals(prepared: Prepared, view: FilteredView) -> Worded | None:
         return None
     name = ENGINE_NAMES.get(chosen, chosen)
     try:
-        engine = remembered(prepared, "view-engine", lambda: ViewEngine(prepared.package, PackageCache.from_env()))
         with st.spinner(t("data.recipients_adding"), show_time=True):
-            # The first page and the number of rows, in one query; another page or a download asks again.
-            totals = memo(view, "recipient-totals", lambda: RecipientTotals(engine, view.state, PAGE_ROWS))
+            totals = _totals(prepared, view)
     except Exception:
         # The server log keeps the traceback (a Spark or Java message can name paths on this machine).
         log.exception("the %s engine could not add up the recipients", name)
@@ -59,6 +55,26 @@ def recipient_totals(prepared: Prepared, view: FilteredView) -> Worded | None:
     small(markup.text(t("data.recipients_note", engine=name)))
     converted = view.money.converted
     return Worded(_Guarded(totals, name), lambda rows: recipient_totals_table(rows, lang, converted=converted))
+
+
+def _totals(prepared: Prepared, view: FilteredView) -> RecipientTotals:
+    """The view's totals: the first page and the number of rows, in one query (another page or a download asks
+    again), kept per view state; the engine is loaded once per package and shared."""
+    from aifunding.analysis.engine_view import RecipientTotals, ViewEngine
+
+    engine = remembered(prepared, "view-engine", lambda: ViewEngine(prepared.package, PackageCache.from_env()))
+    return remembered(
+        prepared, (view.state, "recipient-totals"), lambda: RecipientTotals(engine, view.state, PAGE_ROWS)
+    )
+
+
+def default_totals(prepared: Prepared, view: FilteredView) -> None:
+    """Load the engine and add up ``view``'s totals as a server starts (ui.warm), when the engine is DuckDB:
+    embedded, it starts nothing. A Spark session (a JVM) is left to the first viewer who asks for the table."""
+    from aifunding.analysis.engine_tables import DEFAULT_ENGINE, engine_name
+
+    if engine_name() == DEFAULT_ENGINE:
+        _totals(prepared, view)
 
 
 class _Guarded:

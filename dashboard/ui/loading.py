@@ -24,12 +24,14 @@ from aifunding import BUNDLED_DATA, markup
 from aifunding.analysis.cached_views import prepare_cached
 from aifunding.analysis.view import FilteredView, Prepared, remembered
 from aifunding.data.report import ValidationReport
+from aifunding.i18n import Translator
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.collector import collector_paused
 from aifunding.loading.package import PackageReadError, load_package, package_signature
 from aifunding.store.base import StoreError
 
 from ui.own_data import Linked, UploadGone, linked_id, linked_package, open_link
+from ui.readiness import FAILED, READY, Readiness
 from ui.state import translator
 from ui.text import notice
 
@@ -110,6 +112,44 @@ def _set_aside_first(prepared: Prepared) -> None:
             return
         gc.freeze()
         _settled[:] = [weakref.ref(prepared)]
+
+
+def warm_up(readiness: Readiness) -> None:
+    """Load the served package before any viewer asks for it: dashboard/serve.py calls this as the server starts.
+
+    The very call a page makes (:func:`_prepared`, with the same arguments), so a viewer who arrives while it
+    runs waits for this load (Streamlit's cache lets one caller work out a value and the others wait for it), and
+    one who arrives after finds it done: the first page costs no validation, preparation or reading back. The
+    modules the pages use are imported first, and each page's first view (no filters) is worked out after the
+    load (:func:`ui.warm.default_views`), so a new viewer's first page is drawn from what is remembered.
+    ``readiness`` records how it ended, for the ``/ready`` route; a package that cannot be loaded is logged as a
+    page would log it, and its pages say why when asked.
+    """
+    import aifunding.figures.registry  # noqa: F401  (the pages' modules, imported before the first page)
+
+    import ui.blocks
+    import ui.sidebar  # noqa: F401
+
+    path = data_path()
+    signature = package_signature(path)
+    try:
+        prepared, _ = _prepared(str(path), signature)
+    except Exception as exc:
+        _failed_since_settled.set()
+        if isinstance(exc, PackageReadError):
+            problem = exc.public
+            log.warning("the data package could not be read as the server started: %s", exc)
+        else:
+            problem = Translator("en")("error.unexpected")
+            log.exception("the data package could not be loaded as the server started")
+        readiness.finish(FAILED, signature, problem=problem)
+        return
+    from ui.warm import default_views
+
+    default_views(prepared)  # what each page shows a new viewer, remembered as the pages remember it
+    report = prepared.package.report
+    readiness.finish(READY, signature, awards=len(prepared.awards), errors=len(report.errors))
+    log.info("the data package is loaded (%d awards, %d errors): ready", len(prepared.awards), len(report.errors))
 
 
 def _opened(path: Path) -> tuple[Prepared, datetime.datetime]:

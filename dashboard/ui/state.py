@@ -138,7 +138,12 @@ def page_view(prepared: Prepared, currency_fallback: str | None = None) -> Filte
     state = sync_state(prepared)
     if currency_fallback and state.currency is None:
         state = state.with_(currency=currency_fallback)
-    # Filtered once per view state and shared: a live audience's pages all show the presenter's view.
+    return view_of(prepared, state)
+
+
+def view_of(prepared: Prepared, state: ViewState) -> FilteredView:
+    """The filtered view of ``state``, made once per state and shared: a live audience's pages all show the
+    presenter's view, and a server's start-up works out the view a new viewer gets (ui.warm)."""
     return remembered(prepared, (state, "view"), lambda: apply_view(prepared, state, kind_labels(state.lang)))
 
 

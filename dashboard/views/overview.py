@@ -13,10 +13,11 @@ from ui.page import end_page, start
 from ui.state import translator
 from ui.text import empty_notice
 from ui.tiles import highlight_tiles, milestone_columns, total_tiles
+from ui.warm import HEADLINE
 
 prepared, view = start("overview")
 t = translator()
-figures = memo(view, "headline", lambda: headline(prepared, view))
+figures = memo(view, HEADLINE, lambda: headline(prepared, view))
 # The highlights are the package's own choice, so they lead even when the filters leave no rows.
 highlight_tiles(figures)
 if view.empty:

@@ -28,8 +28,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[str]:
-    """Base URL of a dashboard served on the bundled data."""
-    process = start_server(ROOT / "dashboard" / "app.py", free_port(), OUTPUT.parent / "server.log")
+    """Base URL of a dashboard served on the bundled data, as `make run` serves it (dashboard/serve.py)."""
+    process = start_server(ROOT / "dashboard" / "serve.py", free_port(), OUTPUT.parent / "server.log")
     yield f"http://127.0.0.1:{port_of(process)}"
     stop_server(process)
 

@@ -1,0 +1,51 @@
+"""The dashboard's server: ``streamlit run dashboard/serve.py`` (``make run``) serves dashboard/app.py and loads its
+data package as it starts, not when the first viewer arrives.
+
+The load runs in a thread of its own (:func:`ui.loading.warm_up`), so the server answers from its first
+second. ``/ready`` says how far it has got: 503 and ``{"state": "loading", "seconds": ...}`` until the
+package is loaded, then 200 and ``{"state": "ready", ...}``; 503 and ``{"state": "failed", "problem": ...}``
+when it cannot be loaded (tried again once its files change). A load balancer's readiness check pointed at it
+sends viewers only to servers that can answer them at once. ``streamlit run dashboard/app.py`` serves the same
+pages and loads the package for the first viewer instead.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import streamlit as st
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ui.readiness import Readiness
+
+
+def _load(readiness: Readiness) -> None:
+    from ui.loading import warm_up  # the library and pandas: imported in the load's thread, not before serving
+
+    warm_up(readiness)
+
+
+def _signature() -> object:
+    from aifunding.loading.package import package_signature
+
+    from ui.loading import data_path
+
+    return package_signature(data_path())
+
+
+READINESS = Readiness(_load, _signature)
+
+
+@asynccontextmanager
+async def _lifespan(_app: st.App) -> AsyncIterator[None]:
+    READINESS.begin()
+    yield
+
+
+async def _ready(_request: Request) -> JSONResponse:
+    status, body = READINESS.answer()
+    return JSONResponse(body, status_code=status)
+
+
+app = st.App("app.py", lifespan=_lifespan, routes=[Route("/ready", _ready)])

@@ -1,0 +1,231 @@
+"""A server loads its package as it starts (dashboard/serve.py): ``ui.loading.warm_up`` and ``/ready``'s answers.
+
+The first viewer must find the package loaded, or wait for the load under way, and never cause a second one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from test_app_pages import open_page
+
+from aifunding import BUNDLED_DATA
+from aifunding.figures.presentation import column
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
+
+from ui.readiness import FAILED, LOADING, READY, Readiness
+
+
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    """The packages prepared from here on, in a process whose cache of loaded packages is empty."""
+    import ui.loading as loading
+
+    loading._prepared.clear()
+    monkeypatch.setenv("AIFUNDING_CACHE", str(tmp_path / "cache"))
+    prepared: list[str] = []
+    prepare = loading.prepare_cached
+
+    def counted(package, cache):  # type: ignore[no-untyped-def]
+        prepared.append(str(package.path))
+        return prepare(package, cache)
+
+    monkeypatch.setattr(loading, "prepare_cached", counted)
+    yield prepared
+    loading._prepared.clear()
+
+
+def _warmed(data: Path, monkeypatch: pytest.MonkeyPatch) -> Readiness:
+    from ui.loading import warm_up
+
+    monkeypatch.setenv("AIFUNDING_DATA", str(data))
+    readiness = Readiness(warm_up, lambda: None)
+    warm_up(readiness)
+    return readiness
+
+
+def test_a_viewer_after_the_warm_up_finds_the_package_loaded(loads: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    readiness = _warmed(BUNDLED_DATA, monkeypatch)
+    status, body = readiness.answer()
+    assert (status, body["state"], body["awards"], body["errors"]) == (200, READY, 24, 0)
+    assert body["seconds"] >= 0
+    assert len(loads) == 1
+    at = open_page("companies")
+    assert not at.exception and at.get("plotly_chart")
+    assert len(loads) == 1  # the page took the warm-up's load
+
+
+def test_a_viewer_during_the_warm_up_waits_for_it_rather_than_loading_again(
+    loads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ui.loading as loading
+
+    monkeypatch.setenv("AIFUNDING_DATA", str(BUNDLED_DATA))
+    started, release = threading.Event(), threading.Event()
+    counted = loading.prepare_cached
+
+    def slow(package, cache):  # type: ignore[no-untyped-def]
+        started.set()
+        release.wait(30)
+        return counted(package, cache)
+
+    monkeypatch.setattr(loading, "prepare_cached", slow)
+    readiness = Readiness(loading.warm_up, lambda: None)
+    readiness.begin()
+    assert started.wait(30)
+    assert readiness.answer()[0] == 503 and readiness.answer()[1]["state"] == LOADING
+    threading.Timer(0.5, release.set).start()  # the load ends while the viewer's page waits for it
+    at = open_page("overview")
+    assert not at.exception and at.get("plotly_chart")
+    assert len(loads) == 1
+    deadline = time.monotonic() + 30
+    while readiness.state == LOADING and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert readiness.answer()[0] == 200
+
+
+def test_a_package_that_cannot_be_read_fails_and_is_tried_again_once_its_files_change(
+    loads: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from aifunding.loading.package import package_signature
+
+    from ui.loading import warm_up
+
+    folder = tmp_path / "package"
+    folder.mkdir()
+    monkeypatch.setenv("AIFUNDING_DATA", str(folder))
+    readiness = Readiness(warm_up, lambda: package_signature(folder))
+    readiness.begin()
+    deadline = time.monotonic() + 30
+    while readiness.state == LOADING and time.monotonic() < deadline:
+        time.sleep(0.05)
+    status, body = readiness.answer()
+    assert (status, body["state"]) == (503, FAILED)
+    assert "no datapackage.json found" in body["problem"] and str(tmp_path) not in body["problem"]  # no path shown
+    assert readiness.answer()[1]["state"] == FAILED  # unchanged files: not tried again
+    shutil.copytree(BUNDLED_DATA, folder, dirs_exist_ok=True)
+    assert readiness.answer()[1]["state"] == LOADING  # changed: begun again
+    deadline = time.monotonic() + 60
+    while readiness.state == LOADING and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert readiness.answer() == (200, {**readiness.answer()[1], "state": READY})
+    assert loads == [str(folder)]
+
+
+def test_a_package_with_errors_is_ready_and_says_how_many(
+    loads: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    folder = tmp_path / "package"
+    shutil.copytree(BUNDLED_DATA, folder)
+    awards = folder / "awards.csv"
+    lines = awards.read_text(encoding="utf-8").splitlines(keepends=True)
+    awards.write_text("".join([*lines, lines[1]]), encoding="utf-8")  # the first award twice: a duplicate id
+    status, body = _warmed(folder, monkeypatch).answer()
+    assert (status, body["state"]) == (200, READY)
+    assert body["errors"] >= 1
+
+
+@pytest.mark.parametrize("page", ["overview", "companies", "programmes", "market", "world"])  # the pages with charts
+def test_a_new_viewer_s_first_page_after_the_warm_up_draws_nothing_again(
+    loads: list[str], monkeypatch: pytest.MonkeyPatch, page: str
+) -> None:
+    """Each page's first view (no filters) was worked out as the server started, under the names the page
+    remembers it by: its charts are not drawn again, nor the Overview's headline totals worked out."""
+    import aifunding.outputs.summary as summary
+
+    import ui.blocks as blocks
+
+    _warmed(BUNDLED_DATA, monkeypatch)
+    drawn: list[str] = []
+    draw, headline = blocks.draw, summary.headline
+    monkeypatch.setattr(blocks, "draw", lambda chart, *args: drawn.append(chart.key) or draw(chart, *args))
+    monkeypatch.setattr(summary, "headline", lambda *args: drawn.append("headline") or headline(*args))
+    at = open_page(page)
+    assert not at.exception
+    assert drawn == []
+    # A view nobody had asked for is worked out as before.
+    at.multiselect(key="w_country").set_value(["JP"]).run()
+    assert not at.exception and drawn
+
+
+def test_the_recipients_totals_after_the_warm_up_ask_the_engine_nothing_again(
+    loads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aifunding.analysis.engine_view as engine_view
+
+    _warmed(BUNDLED_DATA, monkeypatch)
+    made: list[str] = []
+    for name in ("ViewEngine", "RecipientTotals"):
+        real = getattr(engine_view, name)
+        monkeypatch.setattr(engine_view, name, lambda *args, real=real, name=name: made.append(name) or real(*args))
+    at = open_page("data")
+    next(w for w in at.get("button_group") if w.key == "table").set_value("recipients")
+    at.run()
+    assert not at.exception
+    assert made == []
+    assert any(column("total_by_basis", "en") in frame.value.columns for frame in at.dataframe)
+    at.multiselect(key="w_country").set_value(["JP"]).run()  # another view: added up then
+    assert not at.exception and made == ["RecipientTotals"]
+
+
+def test_a_spark_server_starts_no_spark_session_before_the_table_is_asked_for(
+    loads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aifunding.analysis.engine_view as engine_view
+
+    monkeypatch.setenv("AIFUNDING_ENGINE", "spark")
+    made: list[str] = []
+    monkeypatch.setattr(engine_view, "ViewEngine", lambda *args: made.append("engine"))
+    readiness = _warmed(BUNDLED_DATA, monkeypatch)
+    assert readiness.state == READY and made == []
+
+
+def test_a_load_that_raises_is_failed_not_loading_forever() -> None:
+    def broken(readiness: Readiness) -> None:
+        raise RuntimeError("a bug")
+
+    readiness = Readiness(broken, lambda: ("files",))
+    readiness.begin()
+    deadline = time.monotonic() + 10
+    while readiness.state == LOADING and time.monotonic() < deadline:
+        time.sleep(0.01)
+    status, body = readiness.answer()
+    assert (status, body["state"]) == (503, FAILED)
+    assert "log" in body["problem"] and "a bug" not in body["problem"]
+    assert readiness.answer()[1]["state"] == FAILED  # the same files: not begun again
+
+
+def test_a_failed_load_is_begun_again_once_however_many_ask() -> None:
+    runs: list[int] = []
+    release = threading.Event()
+
+    def load(readiness: Readiness) -> None:
+        runs.append(1)
+        if len(runs) == 1:
+            readiness.finish(FAILED, ("old",), problem="unreadable")
+        else:
+            release.wait(10)
+            readiness.finish(READY, ("new",))
+
+    readiness = Readiness(load, lambda: ("new",))
+    readiness.begin()
+    deadline = time.monotonic() + 10
+    while readiness.state == LOADING and time.monotonic() < deadline:
+        time.sleep(0.01)
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(readiness.answer())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(body["state"] for _, body in answers) == [LOADING] * 8
+    release.set()
+    while readiness.state == LOADING and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert readiness.answer()[0] == 200 and len(runs) == 2
