@@ -4,26 +4,28 @@ data package as it starts, not when the first viewer arrives.
 The load runs in a thread of its own (:func:`ui.loading.warm_up`), so the server answers from its first
 second. ``/ready`` says how far it has got: 503 and ``{"state": "loading", "seconds": ...}`` until the
 package is loaded, then 200 and ``{"state": "ready", ...}``; 503 and ``{"state": "failed", "problem": ...}``
-when it cannot be loaded (tried again once its files change). A load balancer's readiness check pointed at it
+when it cannot be loaded (tried again once its files change, or a minute later); a package whose files changed
+is loaded again while the server stays ready (``"reloading": true``). A load balancer's readiness check pointed at it
 sends viewers only to servers that can answer them at once. ``streamlit run dashboard/app.py`` serves the same
 pages and loads the package for the first viewer instead.
 """
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import streamlit as st
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ui.readiness import Readiness
+from ui.readiness import Attempt, Readiness
 
 
-def _load(readiness: Readiness) -> None:
+def _load(attempt: Attempt) -> None:
     from ui.loading import warm_up  # the library and pandas: imported in the load's thread, not before serving
 
-    warm_up(readiness)
+    warm_up(attempt)
 
 
 def _signature() -> object:
@@ -48,4 +50,4 @@ async def _ready(_request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-app = st.App("app.py", lifespan=_lifespan, routes=[Route("/ready", _ready)])
+app = st.App(Path(__file__).with_name("app.py"), lifespan=_lifespan, routes=[Route("/ready", _ready)])

@@ -19,7 +19,7 @@ from aifunding.figures.presentation import column
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
 
-from ui.readiness import FAILED, LOADING, READY, Readiness
+from ui.readiness import FAILED, LOADING, READY, Attempt, Readiness
 
 
 @pytest.fixture
@@ -41,12 +41,19 @@ def loads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     loading._prepared.clear()
 
 
+def _signature(folder: Path):  # type: ignore[no-untyped-def]
+    from aifunding.loading.package import package_signature
+
+    return lambda: package_signature(folder)
+
+
 def _warmed(data: Path, monkeypatch: pytest.MonkeyPatch) -> Readiness:
     from ui.loading import warm_up
 
     monkeypatch.setenv("AIFUNDING_DATA", str(data))
-    readiness = Readiness(warm_up, lambda: None)
-    warm_up(readiness)
+    readiness = Readiness(warm_up, _signature(data))
+    readiness.begin()
+    assert readiness.wait(120)
     return readiness
 
 
@@ -54,11 +61,28 @@ def test_a_viewer_after_the_warm_up_finds_the_package_loaded(loads: list[str], m
     readiness = _warmed(BUNDLED_DATA, monkeypatch)
     status, body = readiness.answer()
     assert (status, body["state"], body["awards"], body["errors"]) == (200, READY, 24, 0)
-    assert body["seconds"] >= 0
+    assert body["seconds"] >= 0 and "reloading" not in body
     assert len(loads) == 1
     at = open_page("companies")
     assert not at.exception and at.get("plotly_chart")
     assert len(loads) == 1  # the page took the warm-up's load
+    assert readiness.answer()[1] == body  # the same files: nothing begun again
+
+
+def _held(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """Make the next preparations wait: (one has started, let them go)."""
+    import ui.loading as loading
+
+    started, release = threading.Event(), threading.Event()
+    counted = loading.prepare_cached
+
+    def held(package, cache):  # type: ignore[no-untyped-def]
+        started.set()
+        assert release.wait(60)
+        return counted(package, cache)
+
+    monkeypatch.setattr(loading, "prepare_cached", held)
+    return started, release
 
 
 def test_a_viewer_during_the_warm_up_waits_for_it_rather_than_loading_again(
@@ -67,55 +91,105 @@ def test_a_viewer_during_the_warm_up_waits_for_it_rather_than_loading_again(
     import ui.loading as loading
 
     monkeypatch.setenv("AIFUNDING_DATA", str(BUNDLED_DATA))
-    started, release = threading.Event(), threading.Event()
-    counted = loading.prepare_cached
-
-    def slow(package, cache):  # type: ignore[no-untyped-def]
-        started.set()
-        release.wait(30)
-        return counted(package, cache)
-
-    monkeypatch.setattr(loading, "prepare_cached", slow)
-    readiness = Readiness(loading.warm_up, lambda: None)
+    started, release = _held(monkeypatch)
+    readiness = Readiness(loading.warm_up, _signature(BUNDLED_DATA))
     readiness.begin()
     assert started.wait(30)
     assert readiness.answer()[0] == 503 and readiness.answer()[1]["state"] == LOADING
-    threading.Timer(0.5, release.set).start()  # the load ends while the viewer's page waits for it
+    # The load is let go only once the viewer's page has asked for the package (its page thread reads the
+    # files' signature just before), so the page is waiting for the load, not finding it done.
+    signature = loading.package_signature
+
+    def viewer_asks(path):  # type: ignore[no-untyped-def]
+        if threading.current_thread().name != "aifunding-warm-up":
+            threading.Timer(0.3, release.set).start()
+        return signature(path)
+
+    monkeypatch.setattr(loading, "package_signature", viewer_asks)
     at = open_page("overview")
+    assert release.is_set()
     assert not at.exception and at.get("plotly_chart")
     assert len(loads) == 1
-    deadline = time.monotonic() + 30
-    while readiness.state == LOADING and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert readiness.answer()[0] == 200
+    assert readiness.wait(60) and readiness.answer()[0] == 200
 
 
 def test_a_package_that_cannot_be_read_fails_and_is_tried_again_once_its_files_change(
     loads: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from aifunding.loading.package import package_signature
-
     from ui.loading import warm_up
 
     folder = tmp_path / "package"
     folder.mkdir()
     monkeypatch.setenv("AIFUNDING_DATA", str(folder))
-    readiness = Readiness(warm_up, lambda: package_signature(folder))
+    readiness = Readiness(warm_up, _signature(folder))
     readiness.begin()
-    deadline = time.monotonic() + 30
-    while readiness.state == LOADING and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert readiness.wait(30)
     status, body = readiness.answer()
     assert (status, body["state"]) == (503, FAILED)
     assert "no datapackage.json found" in body["problem"] and str(tmp_path) not in body["problem"]  # no path shown
-    assert readiness.answer()[1]["state"] == FAILED  # unchanged files: not tried again
+    assert readiness.answer()[1]["state"] == FAILED  # unchanged files, just failed: not tried again
     shutil.copytree(BUNDLED_DATA, folder, dirs_exist_ok=True)
     assert readiness.answer()[1]["state"] == LOADING  # changed: begun again
-    deadline = time.monotonic() + 60
-    while readiness.state == LOADING and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert readiness.answer() == (200, {**readiness.answer()[1], "state": READY})
+    assert readiness.wait(60)
+    status, body = readiness.answer()
+    assert (status, body["state"], body["awards"]) == (200, READY, 24)
     assert loads == [str(folder)]
+
+
+def test_a_failed_load_is_tried_again_a_while_later_with_the_same_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error that passes (a full disk, a file being copied) must not keep the server out of rotation for good."""
+    import ui.readiness as readiness_module
+
+    tries: list[int] = []
+
+    def flaky(attempt: Attempt) -> None:
+        tries.append(1)
+        attempt.finish(FAILED if len(tries) == 1 else READY, ("files",), problem="disk full")
+
+    readiness = Readiness(flaky, lambda: ("files",))
+    readiness.begin()
+    assert readiness.wait(10)
+    assert readiness.answer()[1]["state"] == FAILED and len(tries) == 1  # too soon
+    monkeypatch.setattr(readiness_module, "RETRY_S", 0.0)
+    readiness.answer()
+    assert readiness.wait(10)
+    assert readiness.answer()[0] == 200 and len(tries) == 2
+
+
+def test_changed_files_are_loaded_again_while_the_server_stays_ready(
+    loads: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    folder = tmp_path / "package"
+    shutil.copytree(BUNDLED_DATA, folder)
+    readiness = _warmed(folder, monkeypatch)
+    assert readiness.answer()[1]["errors"] == 0
+    started, release = _held(monkeypatch)
+    awards = folder / "awards.csv"
+    lines = awards.read_text(encoding="utf-8").splitlines(keepends=True)
+    awards.write_text("".join([*lines, lines[1]]), encoding="utf-8")  # the first award twice: a duplicate id
+    status, body = readiness.answer()
+    assert (status, body["state"], body["reloading"], body["errors"]) == (200, READY, True, 0)  # the old package's
+    assert started.wait(30)
+    release.set()
+    assert readiness.wait(60)
+    status, body = readiness.answer()
+    assert (status, body["state"]) == (200, READY) and "reloading" not in body
+    assert body["errors"] >= 1 and body["awards"] == 24  # the new files, their second copy of an award refused
+    assert len(loads) == 2
+
+
+def test_a_reload_that_fails_leaves_the_server_ready_and_says_why(
+    loads: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    folder = tmp_path / "package"
+    shutil.copytree(BUNDLED_DATA, folder)
+    readiness = _warmed(folder, monkeypatch)
+    (folder / "datapackage.json").write_text("{not json", encoding="utf-8")
+    assert readiness.answer()[1]["reloading"] is True
+    assert readiness.wait(60)
+    status, body = readiness.answer()
+    assert (status, body["state"], body["awards"]) == (200, READY, 24)  # viewers keep the package loaded before
+    assert body["problem"] and "reloading" not in body
 
 
 def test_a_package_with_errors_is_ready_and_says_how_many(
@@ -187,14 +261,12 @@ def test_a_spark_server_starts_no_spark_session_before_the_table_is_asked_for(
 
 
 def test_a_load_that_raises_is_failed_not_loading_forever() -> None:
-    def broken(readiness: Readiness) -> None:
+    def broken(attempt: Attempt) -> None:
         raise RuntimeError("a bug")
 
     readiness = Readiness(broken, lambda: ("files",))
     readiness.begin()
-    deadline = time.monotonic() + 10
-    while readiness.state == LOADING and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert readiness.wait(10)
     status, body = readiness.answer()
     assert (status, body["state"]) == (503, FAILED)
     assert "log" in body["problem"] and "a bug" not in body["problem"]
@@ -205,19 +277,17 @@ def test_a_failed_load_is_begun_again_once_however_many_ask() -> None:
     runs: list[int] = []
     release = threading.Event()
 
-    def load(readiness: Readiness) -> None:
+    def load(attempt: Attempt) -> None:
         runs.append(1)
         if len(runs) == 1:
-            readiness.finish(FAILED, ("old",), problem="unreadable")
+            attempt.finish(FAILED, ("old",), problem="unreadable")
         else:
             release.wait(10)
-            readiness.finish(READY, ("new",))
+            attempt.finish(READY, ("new",))
 
     readiness = Readiness(load, lambda: ("new",))
     readiness.begin()
-    deadline = time.monotonic() + 10
-    while readiness.state == LOADING and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert readiness.wait(10)
     answers = []
     threads = [threading.Thread(target=lambda: answers.append(readiness.answer())) for _ in range(8)]
     for thread in threads:
@@ -226,6 +296,35 @@ def test_a_failed_load_is_begun_again_once_however_many_ask() -> None:
         thread.join()
     assert sorted(body["state"] for _, body in answers) == [LOADING] * 8
     release.set()
-    while readiness.state == LOADING and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert readiness.wait(10)
     assert readiness.answer()[0] == 200 and len(runs) == 2
+
+
+def test_a_load_overtaken_by_a_later_one_says_nothing() -> None:
+    """A load that ends after a later one has begun (its files changed meanwhile) leaves the later one's state."""
+    first_done, later_started, later_release = threading.Event(), threading.Event(), threading.Event()
+    attempts: list[Attempt] = []
+    files = ["old"]
+
+    def load(attempt: Attempt) -> None:
+        attempts.append(attempt)
+        if len(attempts) == 1:
+            assert first_done.wait(10)
+            raise RuntimeError("the first load's end, overtaken")  # reported failed by the thread, but too late
+        later_started.set()
+        assert later_release.wait(10)
+        attempt.finish(READY, tuple(files))
+
+    readiness = Readiness(load, lambda: tuple(files))
+    readiness.begin()
+    with readiness._lock:  # the files change and a second load begins while the first is still running
+        readiness._running = False
+    files[0] = "new"
+    readiness.answer()
+    assert later_started.wait(10)
+    first_done.set()
+    time.sleep(0.2)  # the first thread ends (as failed) now
+    assert readiness.answer()[1]["state"] == LOADING
+    later_release.set()
+    assert readiness.wait(10)
+    assert readiness.answer()[0] == 200

@@ -162,6 +162,10 @@ def _dataframe(shown: pd.DataFrame, key: str, options: dict[str, Any]) -> None:
     st.dataframe(shown, hide_index=True, key=key, **{**options, "column_config": config or None})
 
 
+# The Overview's headline totals, remembered under this name per view state (views/overview.py, ui.warm).
+HEADLINE = "headline"
+
+
 def chart_memo(entry: Chart) -> str:
     """The name a chart's figures are remembered by, per view state (:func:`page_charts`, ui.warm)."""
     return f"chart-{entry.key}"

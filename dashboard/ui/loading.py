@@ -31,7 +31,7 @@ from aifunding.loading.package import PackageReadError, load_package, package_si
 from aifunding.store.base import StoreError
 
 from ui.own_data import Linked, UploadGone, linked_id, linked_package, open_link
-from ui.readiness import FAILED, READY, Readiness
+from ui.readiness import FAILED, READY, Attempt
 from ui.state import translator
 from ui.text import notice
 
@@ -114,7 +114,7 @@ def _set_aside_first(prepared: Prepared) -> None:
         _settled[:] = [weakref.ref(prepared)]
 
 
-def warm_up(readiness: Readiness) -> None:
+def warm_up(attempt: Attempt) -> None:
     """Load the served package before any viewer asks for it: dashboard/serve.py calls this as the server starts.
 
     The very call a page makes (:func:`_prepared`, with the same arguments), so a viewer who arrives while it
@@ -122,8 +122,8 @@ def warm_up(readiness: Readiness) -> None:
     one who arrives after finds it done: the first page costs no validation, preparation or reading back. The
     modules the pages use are imported first, and each page's first view (no filters) is worked out after the
     load (:func:`ui.warm.default_views`), so a new viewer's first page is drawn from what is remembered.
-    ``readiness`` records how it ended, for the ``/ready`` route; a package that cannot be loaded is logged as a
-    page would log it, and its pages say why when asked.
+    ``attempt`` records how it ended, for the ``/ready`` route (:class:`ui.readiness.Readiness`); a package that
+    cannot be loaded is logged as a page would log it, and its pages say why when asked.
     """
     import aifunding.figures.registry  # noqa: F401  (the pages' modules, imported before the first page)
 
@@ -142,13 +142,13 @@ def warm_up(readiness: Readiness) -> None:
         else:
             problem = Translator("en")("error.unexpected")
             log.exception("the data package could not be loaded as the server started")
-        readiness.finish(FAILED, signature, problem=problem)
+        attempt.finish(FAILED, signature, problem=problem)
         return
     from ui.warm import default_views
 
     default_views(prepared)  # what each page shows a new viewer, remembered as the pages remember it
     report = prepared.package.report
-    readiness.finish(READY, signature, awards=len(prepared.awards), errors=len(report.errors))
+    attempt.finish(READY, signature, awards=len(prepared.awards), errors=len(report.errors))
     log.info("the data package is loaded (%d awards, %d errors): ready", len(prepared.awards), len(report.errors))
 
 

@@ -15,13 +15,11 @@ from aifunding.analysis.view import FilteredView, Prepared, ViewState, remembere
 from aifunding.figures.registry import PAGES, Chart, draw
 from aifunding.outputs.summary import headline
 
-from ui.blocks import chart_memo
+from ui.blocks import HEADLINE, chart_memo
 from ui.engine import default_totals
 from ui.state import view_of
 
 log = logging.getLogger("aifunding.dashboard")
-# The Overview's headline totals, remembered under this name per view state (dashboard/views/overview.py).
-HEADLINE = "headline"
 
 
 def _remember_charts(prepared: Prepared, view: FilteredView, entry: Chart) -> None:

@@ -7,13 +7,12 @@ import streamlit as st
 from aifunding.figures.presentation import milestones_table
 from aifunding.outputs.summary import headline
 
-from ui.blocks import page_charts, paged_table
+from ui.blocks import HEADLINE, page_charts, paged_table
 from ui.loading import memo
 from ui.page import end_page, start
 from ui.state import translator
 from ui.text import empty_notice
 from ui.tiles import highlight_tiles, milestone_columns, total_tiles
-from ui.warm import HEADLINE
 
 prepared, view = start("overview")
 t = translator()
