@@ -249,11 +249,7 @@ class PackageCache:
                 finally:
                     staging.unlink(missing_ok=True)
                     texts_staging.unlink(missing_ok=True)
-                # What older code built under this name is of no more use (a reader that has it mapped keeps it).
-                for old in entry.glob(f"{name}-*"):  # only this name's: "notes-USD-..." is not "notes-USD-2024-..."
-                    same_name = old.stem.rsplit("-", 1)[0] == name
-                    if old.suffix in (".pickle", ".arrow") and same_name and old.stem != path.stem:
-                        old.unlink(missing_ok=True)
+                _remove_older(entry, name, path, (".pickle", ".arrow"))
                 self.evict(keep=key)
             except OSError:
                 pass  # not stored: built again next time
@@ -281,9 +277,7 @@ class PackageCache:
                 os.replace(staging / path.name, path)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-            for old in entry.glob(f"{name}-*{suffix}"):  # what older code wrote under this name
-                if old.stem.rsplit("-", 1)[0] == name and old != path:
-                    old.unlink(missing_ok=True)
+            _remove_older(entry, name, path, (suffix,))
             self.evict(keep=key)
         except OSError:
             return None
@@ -361,6 +355,14 @@ class PackageCache:
                 if note.read_text(encoding="ascii").strip() in removed:
                     note.unlink()
         return removed
+
+
+def _remove_older(entry: Path, name: str, kept: Path, suffixes: tuple[str, ...]) -> None:
+    """What older code kept in ``entry`` under ``name`` (its files ending in one of ``suffixes``), of no more use
+    now that ``kept`` is there; a reader that has one open or mapped keeps it until it lets go."""
+    for old in entry.glob(f"{name}-*"):  # only this name's: "notes-USD-..." is not "notes-USD-2024-..."
+        if old.suffix in suffixes and old.stem.rsplit("-", 1)[0] == name and old.stem != kept.stem:
+            old.unlink(missing_ok=True)
 
 
 # A folder a writer of a kept file left this long ago was left by a process that died while writing.
