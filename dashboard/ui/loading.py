@@ -135,14 +135,7 @@ def warm_up(attempt: Attempt) -> None:
     try:
         prepared, _ = _prepared(str(path), signature)
     except Exception as exc:
-        _failed_since_settled.set()
-        if isinstance(exc, PackageReadError):
-            problem = exc.public
-            log.warning("the data package could not be read as the server started: %s", exc)
-        else:
-            problem = Translator("en")("error.unexpected")
-            log.exception("the data package could not be loaded as the server started")
-        attempt.finish(FAILED, signature, problem=problem)
+        attempt.finish(FAILED, signature, problem=_failure(exc, Translator("en"), " as the server started"))
         return
     from ui.warm import default_views
 
@@ -186,6 +179,17 @@ def _first_errors(report: ValidationReport, limit: int = 2) -> str:
     return shown + (f" (and {more} more)" if more > 0 else "")
 
 
+def _failure(exc: Exception, t: Callable[[str], str], when: str = "") -> str:
+    """What viewers are told of a load that raised ``exc`` (called while handling it): one line that names no path
+    on this machine; the server log keeps the traceback. The next package's settling collects everything."""
+    _failed_since_settled.set()
+    if isinstance(exc, PackageReadError):
+        log.warning("the data package could not be read%s: %s", when, exc)
+        return exc.public
+    log.exception("the data package could not be loaded%s", when)
+    return t("error.unexpected")
+
+
 def load() -> Served | None:
     """The package to show on this rerun, or None after showing why nothing can be shown.
 
@@ -202,14 +206,7 @@ def load() -> Served | None:
     try:
         prepared, loaded_at = _opened(path)
     except Exception as exc:
-        _failed_since_settled.set()
-        # The server log keeps the traceback; viewers see one line that names no path on this machine.
-        if isinstance(exc, PackageReadError):
-            problem = exc.public
-            log.warning("the data package could not be read: %s", exc)
-        else:
-            problem = translator()("error.unexpected")
-            log.exception("the data package could not be loaded")
+        problem = _failure(exc, translator())
         if key in store:
             return Served(*store[key], problem=problem)
         st.error(f"**{translator()('error.load')}**: {markup.text(problem)}", icon=":material/error:")
