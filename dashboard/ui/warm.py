@@ -1,7 +1,7 @@
 """What every page shows a new viewer, worked out as the server starts (dashboard/serve.py), before anyone asks.
 
-A new viewer's first page has no filters: a view every viewer shares. Its figures are remembered per view
-state (:func:`ui.loading.memo`), so the first viewer of each page used to pay for them, and for what a
+A new viewer's first page has no filters: a view every viewer of that language shares. Its figures are remembered
+per view state (:func:`ui.loading.memo`), so the first viewer of each page used to pay for them, and for what a
 process reads or works out once (the kept codes and ranks behind the recipients' charts, the adding rule's
 rows, a currency's notes, the analytical engine's tables): at a million awards, 1 to 2 s of each page's first
 run after a restart.
@@ -13,6 +13,7 @@ import logging
 
 from aifunding.analysis.view import FilteredView, Prepared, ViewState, remembered
 from aifunding.figures.registry import PAGES, Chart, draw
+from aifunding.i18n import LANGUAGES
 from aifunding.outputs.summary import headline
 
 from ui.blocks import HEADLINE, chart_memo
@@ -27,23 +28,28 @@ def _remember_charts(prepared: Prepared, view: FilteredView, entry: Chart) -> No
 
 
 def default_views(prepared: Prepared) -> None:
-    """Every page's view for a new viewer (no filters, English; World in its fallback currency), its charts,
-    the Overview's headline totals and the Data page's recipients' totals (DuckDB's tables loaded), remembered
-    as the pages remember them. A page that fails here is logged and left to fail, or not, when a viewer
-    opens it."""
-    for page in PAGES:
-        state = ViewState()
-        if page.currency_fallback:
-            state = state.with_(currency=page.currency_fallback)
-        try:
-            view = view_of(prepared, state)
-            if page.key == "overview":
-                remembered(prepared, (state, HEADLINE), lambda view=view: headline(prepared, view))
-            for entry in page.charts:
-                _remember_charts(prepared, view, entry)
-        except Exception:
-            log.exception("the %s page's first view could not be worked out as the server started", page.key)
+    """Every page's view for a new viewer in each language (no filters; World in its fallback currency), its
+    charts and the Overview's headline totals, and the Data page's recipients' totals in English (DuckDB's
+    tables loaded), remembered as the pages remember them. A page that fails here is logged and left to fail,
+    or not, when a viewer opens it."""
+    for lang in LANGUAGES:
+        for page in PAGES:
+            state = ViewState(lang=lang)
+            if page.currency_fallback:
+                state = state.with_(currency=page.currency_fallback)
+            try:
+                view = view_of(prepared, state)
+                if page.key == "overview":
+                    remembered(prepared, (state, HEADLINE), lambda view=view: headline(prepared, view))
+                for entry in page.charts:
+                    _remember_charts(prepared, view, entry)
+            except Exception:
+                log.exception(
+                    "the %s page's first view (%s) could not be worked out as the server started", page.key, lang
+                )
     try:
-        default_totals(prepared, view_of(prepared, ViewState()))  # the Data page's recipients' totals
+        # The Data page's recipients' totals, in English: the engine keeps that language's labels in its file; the
+        # Japanese ones are joined in memory (half a gigabyte at a million awards), left to a viewer who asks.
+        default_totals(prepared, view_of(prepared, ViewState()))
     except Exception:
         log.exception("the recipients' totals could not be added up as the server started")
