@@ -97,7 +97,7 @@ UV_VERSION ?= 0.13.9
 LOCK_TOOLS = build/lock-tools
 LOCK_FLAGS ?=
 COMPILE = UV_CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_TOOLS)/bin/uv pip compile --quiet --no-config \
-	--index-url https://pypi.org/simple --universal --python-version 3.11 --generate-hashes \
+	--index-url https://pypi.org/simple --universal --python-version 3.11 --generate-hashes --no-strip-extras \
 	--no-emit-package aifunding $(LOCK_FLAGS)
 
 lock:
@@ -126,6 +126,7 @@ for line in open(lock, encoding="utf-8"):
     if marker.strip() and not Marker(marker.strip()).evaluate():
         continue
     name, _, wanted = pin.strip().partition("==")
+    name = name.partition("[")[0]  # coverage[toml]: the distribution is coverage
     try:
         have = version(name)
     except PackageNotFoundError:
