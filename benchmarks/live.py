@@ -9,7 +9,10 @@ it). So the server does exactly the work it does for a browser follower (every r
 sends), and no browser competes with it for the CPU. The presenter's moves are made as the presenter's
 server makes them, with the key, straight to the store (:meth:`aifunding.store.live.LiveStore.publish`):
 the filter flips between Japan and Korea on the Companies page every ``--every`` seconds; the presenter's
-own page rerun, the same for any audience, is left out.
+own page rerun, the same for any audience, is left out. With ``--fresh`` every move is to a country nobody has
+opened yet, so each one's view and charts are built while the followers wait (what sessions asking for one
+view at once share is then the build itself); the package is the one ``AIFUNDING_DATA`` names, the bundled
+one by default.
 
 A follower has *seen* a move when the server sends it the new address (the page's rerun with the
 presenter's view has begun); its page is *done* when that rerun finishes. Server CPU is the server
@@ -18,6 +21,7 @@ Each size prints its figures and its ratio to the 1-follower baseline of the sam
 
     python benchmarks/live.py                      # 1, 20 and 100 followers, 8 moves each
     python benchmarks/live.py --followers 1 5 --moves 4
+    AIFUNDING_DATA=/tmp/awards-100000 python benchmarks/live.py --followers 1 20 --fresh
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +51,9 @@ from serving import free_port, start_server, stop_server  # noqa: E402
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 VIEWS = ({"country": "JP"}, {"country": "KR"})
+# With --fresh, each move (the first, which warms, included) to the next of these, for each audience size in turn.
+# Countries of the bundled package and of benchmarks/generate.py's, then pairs of them.
+FRESH = ("JP", "KR", "US", "GB", "CA", "IN", "FR", "EU", "SG", "JP,KR", "JP,US", "JP,GB", "US,GB", "KR,CA", "IN,FR")
 # A follower whose page is not done this long after a move has missed it.
 LIMIT_SECONDS = 60.0
 
@@ -70,6 +78,7 @@ class Follower:
 
     url: str
     query: str
+    views: tuple[dict[str, str], ...] = VIEWS
     page_hash: str = ""
     running: bool = False
     loaded: asyncio.Event = field(default_factory=asyncio.Event)
@@ -103,9 +112,10 @@ class Follower:
             self.page_hash = message.navigation.page_script_hash
         elif kind == "page_info_changed":
             self.query = message.page_info_changed.query_string
-            for view in VIEWS:
+            shown = urllib.parse.parse_qs(self.query).get("country", [""])[0]
+            for view in self.views:
                 country = view["country"]
-                if f"country={country}" in self.query and country not in self.seen:
+                if shown == country and country not in self.seen:
                     self.seen[country] = now
                     self.pending = country
         elif kind == "session_status_changed":
@@ -166,10 +176,12 @@ class Result:
     rss: float  # the server's resident memory after the last move, MB
 
 
-async def measure(port: int, pid: int, store: FolderLive, count: int, moves: int, every: float) -> Result:
+async def measure(
+    port: int, pid: int, store: FolderLive, count: int, moves: int, every: float, views: tuple[dict[str, str], ...]
+) -> Result:
     live_id, key = store.begin({"page": "companies", "params": {}})
     url = f"ws://127.0.0.1:{port}/_stcore/stream"
-    followers = [Follower(url, f"live={live_id}") for _ in range(count)]
+    followers = [Follower(url, f"live={live_id}", views) for _ in range(count)]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(f.run(stop)) for f in followers]
     try:
@@ -184,7 +196,7 @@ async def measure(port: int, pid: int, store: FolderLive, count: int, moves: int
         missed = 0
         before, started = cpu_seconds(pid), time.monotonic()
         for n in range(moves + 1):  # the first move warms the view; it is not counted
-            view = VIEWS[n % 2]
+            view = views[n % len(views)]
             for f in followers:
                 f.reset()
             moved_at = time.monotonic()
@@ -217,7 +229,10 @@ def main() -> None:
     parser.add_argument("--followers", type=int, nargs="+", default=[1, 20, 100])
     parser.add_argument("--moves", type=int, default=8)
     parser.add_argument("--every", type=float, default=2.0, help="seconds of pause after every follower has the move")
+    parser.add_argument("--fresh", action="store_true", help="every move to a view nobody has opened yet")
     args = parser.parse_args()
+    if args.fresh and (args.moves + 1) * len(args.followers) > len(FRESH):
+        parser.error(f"--fresh has {len(FRESH)} countries: (moves + 1) x audience sizes must not be more")
     folder = Path(tempfile.mkdtemp(prefix="aifunding-live-bench-"))
     env = {"AIFUNDING_STORE": str(folder), "PYTHONPATH": os.pathsep.join([str(ROOT / "lib"), str(ROOT / "dashboard")])}
     port = free_port()
@@ -225,13 +240,19 @@ def main() -> None:
     store = FolderLive(folder / "live")
     results = []
     try:
-        for count in args.followers:
-            results.append(asyncio.run(measure(port, server.pid, store, count, args.moves, args.every)))
+        for number, count in enumerate(args.followers):
+            views = VIEWS
+            if args.fresh:
+                first = number * (args.moves + 1)
+                views = tuple({"country": code} for code in FRESH[first : first + args.moves + 1])
+            results.append(asyncio.run(measure(port, server.pid, store, count, args.moves, args.every, views)))
     finally:
         stop_server(server)
     base = results[0]
     print(
-        f"Live following on the Companies page, {args.moves} moves (one server, folder store, {os.cpu_count()} CPUs):"
+        f"Live following on the Companies page, {args.moves} moves"
+        f"{' each to a view nobody had opened' if args.fresh else ''} (one server, folder store, "
+        f"{os.cpu_count()} CPUs):"
     )
     print(
         f"  {'followers':>9}  {'seen p50':>8}  {'p95':>6}  {'done p50':>8}  {'p95':>6}  {'missed':>6}"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import threading
+import time
+from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import aifunding.analysis.view as view_module
 from aifunding import columns as C
 from aifunding.analysis.conversion import ORIGINAL, FxChoice, Money, convert_programmes
 from aifunding.analysis.urlstate import decode, encode, view_file_name, vocabulary
@@ -393,6 +396,115 @@ def test_remembered_is_shared_by_sessions_reading_and_filling_it_at_once(prepare
     for thread in threads:
         thread.join()
     assert failures == [] and len(prepared.memo) <= MEMO_ENTRIES
+    prepared.memo.clear()
+
+
+def _until(condition: Callable[[], bool], what: str) -> None:
+    """Wait (up to a minute) for ``condition``, which another thread makes true."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.005)
+
+
+def _threads(*targets: Callable[[], None]) -> tuple[list[threading.Thread], list[BaseException]]:
+    """``targets`` started, each in a thread of its own, and the list their failures are put in."""
+    failures: list[BaseException] = []
+
+    def run(target: Callable[[], None]) -> None:
+        try:
+            target()
+        except BaseException as error:  # a thread cannot fail the test itself: it is reported by the caller
+            failures.append(error)
+
+    threads = [threading.Thread(target=run, args=(target,), daemon=True) for target in targets]
+    for thread in threads:
+        thread.start()
+    return threads, failures
+
+
+def _joined(threads: list[threading.Thread]) -> None:
+    for thread in threads:
+        thread.join(timeout=60)
+        assert not thread.is_alive(), "a session never got its value (a deadlock)"
+
+
+def test_sessions_asking_for_a_view_being_built_wait_for_that_build(prepared: Prepared) -> None:
+    # A presenter's link opened by many viewers at once: one build of its view, every session given it.
+    prepared.memo.clear()
+    release, builds, got = threading.Event(), [], []
+
+    def build() -> object:
+        builds.append(threading.get_ident())
+        release.wait(60)
+        return object()
+
+    def session() -> None:
+        got.append(remembered(prepared, ("shared", "link"), build))
+
+    first, failures = _threads(session)
+    _until(lambda: len(builds) == 1, "the first session building")
+    others, more_failures = _threads(*[session] * 4)
+    _until(lambda: len(view_module._WAITING) == 4, "four sessions waiting for that build")
+    release.set()
+    _joined(first + others)
+    assert failures == more_failures == []
+    assert len(builds) == 1 and len(got) == 5 and all(value is got[0] for value in got)
+    assert prepared.memo[("shared", "link")] is got[0]
+    assert view_module._BUILDS == {} and view_module._WAITING == {}
+    prepared.memo.clear()
+
+
+def test_a_build_that_failed_is_made_again_by_a_session_that_waited_for_it(prepared: Prepared) -> None:
+    prepared.memo.clear()
+    release, builds, got = threading.Event(), [], []
+
+    def build() -> str:
+        builds.append(threading.get_ident())
+        if len(builds) == 1:
+            release.wait(60)
+            raise RuntimeError("the first build fails")
+        return "built again"
+
+    first, failures = _threads(lambda: remembered(prepared, "flaky", build))
+    _until(lambda: len(builds) == 1, "the first session building")
+    second, second_failures = _threads(lambda: got.append(remembered(prepared, "flaky", build)))
+    _until(lambda: len(view_module._WAITING) == 1, "the second session waiting")
+    release.set()
+    _joined(first + second)
+    assert [str(error) for error in failures] == ["the first build fails"] and second_failures == []
+    assert got == ["built again"] and len(builds) == 2 and builds[0] != builds[1]
+    assert prepared.memo["flaky"] == "built again"
+    assert view_module._BUILDS == {} and view_module._WAITING == {}
+    prepared.memo.clear()
+
+
+def test_a_wait_that_would_close_a_cycle_builds_instead(prepared: Prepared) -> None:
+    # Session A builds "a" and needs "b"; session B builds "b" and needs "a". Waiting for each other would
+    # hang both pages for ever: B, finding A waiting for it, builds "a" itself.
+    prepared.memo.clear()
+    building_b, built = threading.Event(), []
+
+    def build_a() -> str:
+        built.append("a")
+        building_b.wait(60)
+        return "a+" + remembered(prepared, "b", build_b)
+
+    def build_b() -> str:
+        built.append("b")
+        building_b.set()
+        _until(lambda: len(view_module._WAITING) == 1, "session A waiting for b")
+        return "b+" + remembered(prepared, "a", lambda: "a built by B")
+
+    a_got: list[str] = []
+    session_a, failures = _threads(lambda: a_got.append(remembered(prepared, "a", build_a)))
+    _until(lambda: built == ["a"], "session A building a")
+    session_b, b_failures = _threads(lambda: remembered(prepared, "b", build_b))
+    _joined(session_a + session_b)
+    assert failures == b_failures == []
+    assert a_got == ["a+b+a built by B"]
+    assert prepared.memo["a"] == "a+b+a built by B"  # the outer build, stored last, is what the memo keeps
+    assert view_module._BUILDS == {} and view_module._WAITING == {}
     prepared.memo.clear()
 
 

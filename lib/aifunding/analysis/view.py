@@ -251,27 +251,81 @@ class Prepared:
 T = TypeVar("T")
 # How many built artefacts a prepared package keeps (least recently used dropped first).
 MEMO_ENTRIES = 256
-# Every session's script thread reads and writes the memos: a lock around each look-up and store.
+# Every session's script thread reads and writes the memos: a lock around each look-up and store, and around
+# the builds under way (_BUILDS) and who waits for which (_WAITING).
 _MEMO_LOCK = threading.Lock()
+
+
+@dataclass
+class _Build:
+    """A value being built for one memo key by one thread (``owner``); other threads asking for it wait."""
+
+    owner: int
+    done: threading.Event = field(default_factory=threading.Event)
+    value: Any = None
+    built: bool = False
+
+
+# The builds under way, by the memo's id and key (each removed when it ends, whatever the end).
+_BUILDS: dict[tuple[int, Hashable], _Build] = {}
+# The build each waiting thread waits for, by thread: a wait that would come back to its own thread is not made.
+_WAITING: dict[int, _Build] = {}
 
 
 def remembered(prepared: Prepared, key: Hashable, build: Callable[[], T]) -> T:
     """``build()`` for ``key``, computed once per prepared package and then shared by every session.
 
-    The memo lives on the prepared package, so a data change (a new load) starts empty. Two sessions
-    asking at once may both build; the one stored last is kept. What is stored is never changed.
+    The memo lives on the prepared package, so a data change (a new load) starts empty. Sessions asking
+    for a key another is building wait for that build rather than making their own: the dozens of viewers
+    of a presenter's shared link, opened at once, build its view and charts once, not once each. A build
+    that fails is made again by the next one asking; a wait that would end in a cycle (this thread
+    holding what the builder waits for) builds here instead. What is stored is never changed.
     """
-    memo = prepared.memo
+    memo, me = prepared.memo, threading.get_ident()
     with _MEMO_LOCK:
         if key in memo:
             memo[key] = value = memo.pop(key)  # most recently used last
             return value
-    value = build()
-    with _MEMO_LOCK:
-        memo[key] = value
-        while len(memo) > MEMO_ENTRIES:
-            memo.pop(next(iter(memo)))
+        under_way = _BUILDS.get((id(memo), key))
+        if under_way is not None and not _waits_for(under_way, me):
+            _WAITING[me] = under_way
+        else:
+            under_way = None
+            ours = _Build(me)
+            _BUILDS.setdefault((id(memo), key), ours)
+    if under_way is not None:
+        under_way.done.wait()
+        with _MEMO_LOCK:
+            del _WAITING[me]
+        return under_way.value if under_way.built else remembered(prepared, key, build)
+    try:
+        value = build()
+        with _MEMO_LOCK:
+            memo[key] = value
+            while len(memo) > MEMO_ENTRIES:
+                memo.pop(next(iter(memo)))
+            ours.value, ours.built = value, True
+    finally:
+        with _MEMO_LOCK:
+            if _BUILDS.get((id(memo), key)) is ours:
+                del _BUILDS[(id(memo), key)]
+        ours.done.set()
     return value
+
+
+def _waits_for(build: _Build, thread: int) -> bool:
+    """Whether ``build``'s owner is, through the builds each owner waits for, waiting for ``thread``."""
+    seen: set[int] = set()
+    owner = build.owner
+    while owner not in seen:
+        if owner == thread:
+            return True
+        seen.add(owner)
+        waited = _WAITING.get(owner)
+        if waited is None:
+            return False
+        owner = waited.owner
+    return False
 
 
 def prepare(package: Package) -> Prepared:
