@@ -11,8 +11,8 @@ server makes them, with the key, straight to the store (:meth:`aifunding.store.l
 the filter flips between Japan and Korea on the Companies page every ``--every`` seconds; the presenter's
 own page rerun, the same for any audience, is left out. With ``--fresh`` every move is to a country nobody has
 opened yet, so each one's view and charts are built while the followers wait (what sessions asking for one
-view at once share is then the build itself); the package is the one ``AIFUNDING_DATA`` names, the bundled
-one by default.
+view at once share is then the build itself; a pair's per-programme charts may have been built for its
+countries' moves before); the package is the one ``AIFUNDING_DATA`` names, the bundled one by default.
 
 A follower has *seen* a move when the server sends it the new address (the page's rerun with the
 presenter's view has begun); its page is *done* when that rerun finishes. Server CPU is the server
@@ -21,7 +21,7 @@ Each size prints its figures and its ratio to the 1-follower baseline of the sam
 
     python benchmarks/live.py                      # 1, 20 and 100 followers, 8 moves each
     python benchmarks/live.py --followers 1 5 --moves 4
-    AIFUNDING_DATA=/tmp/awards-100000 python benchmarks/live.py --followers 1 20 --fresh
+    AIFUNDING_DATA=/tmp/awards-1000000 python benchmarks/live.py --followers 1 20 --moves 4 --fresh
 """
 
 from __future__ import annotations

@@ -73,12 +73,8 @@ DEFAULT_SIZES = (10_000, 100_000)
 DEFAULT_TIMEOUT = 600
 WARM_UP_COUNTRY = "SG"  # the warm-up session's view: a different one, so no figure of the timed view is memoised
 FILTER_COUNTRIES = ["JP"]
-# A presenter's link opened by several viewers at once (TOGETHER of them), a view nothing else in its process asked
-# for; timed against one viewer opening it, in a process of its own.
-SHARED_LINK_COUNTRY = "GB"
-TOGETHER = 4
 # What the dashboard children report, by phase (see child_dashboard).
-PHASES = ("visit", "cold", "first", "filter", "ready", "served", "link", "together")
+PHASES = ("visit", "cold", "first", "filter", "ready", "served", "link")
 CACHE_ENV = "AIFUNDING_CACHE"  # the library's cache of validated packages: a folder, or "off"
 
 # The issue's targets, stated at 1M awards.
@@ -200,16 +196,12 @@ def _element_bytes(at) -> dict[str, int]:
     return {"charts": charts, "charts_n": len(at.get("plotly_chart")), "tables": tables, "all": everything}
 
 
-def child_dashboard(
-    page: str, timeout: float, start_only: bool = False, ready: bool = False, together: int = 0
-) -> None:
+def child_dashboard(page: str, timeout: float, start_only: bool = False, ready: bool = False) -> None:
     """The warm-up session (``cold``); unless ``start_only``, a new session's first run and a filter rerun.
 
     With ``ready``, what ``make run``'s server does instead (dashboard/serve.py): the package loaded as the
     server starts, before any session (``ready``: the seconds until ``/ready`` says so), then a viewer's first
-    run of the page (``served``). With ``together`` as well, then only that many sessions opening the page at
-    ?country=SHARED_LINK_COUNTRY at the same moment, each in a thread of its own as a server runs them
-    (``together``: the seconds until the last has its page).
+    run of the page (``served``).
     """
     import logging
 
@@ -265,26 +257,6 @@ def child_dashboard(
         if readiness.state != READY:
             raise RuntimeError("the server's start-up load failed (its log says why)")
         _emit(phase="ready", seconds=time.perf_counter() - start)
-        if together:
-            viewers = [session(country=SHARED_LINK_COUNTRY) for _ in range(together)]
-            failures: list[BaseException] = []
-
-            def view(at: AppTest) -> None:
-                try:
-                    timed_run(opened(at))
-                except BaseException as error:  # reported below: a thread cannot fail the child itself
-                    failures.append(error)
-
-            threads = [threading.Thread(target=view, args=(at,)) for at in viewers]
-            start = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            if failures:
-                raise RuntimeError(f"a viewer's page failed: {failures[0]}")
-            _emit(phase="together", k=together, seconds=time.perf_counter() - start)
-            return
         at = opened(session())
         seconds = timed_run(at)
         _emit(phase="served", seconds=seconds, **_element_bytes(at))
@@ -554,15 +526,6 @@ def measure_size(package: Package, runs: int, timeout: float, scratch: Path) -> 
             if result.returncode != 0:
                 tail = result.stderr.strip().splitlines()[-1:] or ["(no output)"]
                 failure = f"served: failed (exit {result.returncode}): {tail[0][:160]}"
-        # A shared link: one viewer opening it, then (in another process) several at once.
-        for k in (1, TOGETHER) if failure is None else ():
-            command = [python, me, "--child", "dashboard-together", page, str(timeout), str(k)]
-            result = run_measured(command, dashboard_env, timeout)
-            phases["together"] += [line for line in result.lines() if line.pop("phase") == "together"]
-            if result.returncode != 0:
-                tail = result.stderr.strip().splitlines()[-1:] or ["(no output)"]
-                failure = f"shared link: failed (exit {result.returncode}): {tail[0][:160]}"
-                break
         pages.append({"page": page, "phases": phases, "failure": failure})
     return steps, pages
 
@@ -644,7 +607,7 @@ def print_size(package: Package, steps: list[Step], pages: list[dict], timeout: 
             )
         )
 
-    widths = [11, 13, 10, 8, 9, 7, 8, 9, 11, 10, 10, 7, 10, 10, 9, 10, 18]
+    widths = [11, 13, 10, 8, 9, 7, 11, 10, 10, 7, 10, 10, 9, 10, 18]
     print()
     header = [
         "page",
@@ -653,8 +616,6 @@ def print_size(package: Package, steps: list[Step], pages: list[dict], timeout: 
         "ready s",
         "served s",
         "link s",
-        "1 view s",
-        f"{TOGETHER} at once",
         "first run s",
         "filter ms",
         "charts KB",
@@ -674,9 +635,6 @@ def print_size(package: Package, steps: list[Step], pages: list[dict], timeout: 
 
         visit, cold, served = med("visit", "seconds"), med("cold", "seconds"), med("served", "seconds")
         link = med("link", "seconds")
-        alone = [p["seconds"] for p in phases["together"] if p["k"] == 1]
-        together = [p["seconds"] for p in phases["together"] if p["k"] == TOGETHER]
-        shared = f"{together[0]:.2f} ({together[0] / alone[0]:.1f}x)" if alone and together and alone[0] > 0 else "-"
         first, rerun = med("first", "seconds"), med("filter", "seconds")
         charts, tables, everything = med("first", "charts"), med("first", "tables"), med("first", "all")
         # The restarts' processes; the served one (every page's first view worked out) has its own column.
@@ -689,8 +647,6 @@ def print_size(package: Package, steps: list[Step], pages: list[dict], timeout: 
             f"{ready:.1f}" if ready is not None else "-",
             f"{served:.2f}" if served is not None else "-",
             f"{link:.2f}" if link is not None else "-",
-            f"{alone[0]:.2f}" if alone else "-",
-            shared,
             f"{first:.2f}" if first is not None else "-",
             f"{rerun * 1000:.0f}" if rerun is not None else "-",
             f"{charts / 1024:.0f}" if charts is not None else "-",
@@ -746,9 +702,6 @@ def print_legend(timeout: float) -> None:
         f"opened at ?country={','.join(FILTER_COUNTRIES)}, a view the start-up did not work out); 'server ready, "
         "empty cache' "
         "is the same on an empty cache folder, the process's wall time, with the load's seconds and the page's;",
-        f"  1 view s = a new session opening the page at ?country={SHARED_LINK_COUNTRY} in a served process (ready as "
-        f"above), {TOGETHER} at once = {TOGETHER} sessions opening it at the same moment in another (seconds until the "
-        "last has its page; x: against the one);",
         "  first run = a new session's first run of the page at the default view (the target's figure); filter = "
         f"the rerun after w_country is set to {FILTER_COUNTRIES};",
         "  Streamlit's installed components are found once per process before any timing, as a server does when "
@@ -788,8 +741,6 @@ def main(argv: list[str] | None = None) -> int:
             child_dashboard(
                 rest[0], float(rest[1]), start_only=kind == "dashboard-start", ready=kind == "dashboard-ready"
             )
-        elif kind == "dashboard-together":
-            child_dashboard(rest[0], float(rest[1]), ready=True, together=int(rest[2]))
         else:
             raise SystemExit(f"unknown child {kind}")
         return 0

@@ -455,7 +455,8 @@ def test_sessions_asking_for_a_view_being_built_wait_for_that_build(prepared: Pr
     prepared.memo.clear()
 
 
-def test_a_build_that_failed_is_made_again_by_a_session_that_waited_for_it(prepared: Prepared) -> None:
+def test_a_build_that_failed_is_made_again_by_each_session_that_waited_for_it_at_once(prepared: Prepared) -> None:
+    # One after another, a build that always fails would reach the last of N sessions after N failures.
     prepared.memo.clear()
     release, builds, got = threading.Event(), [], []
 
@@ -464,16 +465,17 @@ def test_a_build_that_failed_is_made_again_by_a_session_that_waited_for_it(prepa
         if len(builds) == 1:
             release.wait(60)
             raise RuntimeError("the first build fails")
+        _until(lambda: len(builds) == 4, "the three sessions that waited building at the same time")
         return "built again"
 
     first, failures = _threads(lambda: remembered(prepared, "flaky", build))
     _until(lambda: len(builds) == 1, "the first session building")
-    second, second_failures = _threads(lambda: got.append(remembered(prepared, "flaky", build)))
-    _until(lambda: len(view_module._WAITING) == 1, "the second session waiting")
+    waiting, waiting_failures = _threads(*[lambda: got.append(remembered(prepared, "flaky", build))] * 3)
+    _until(lambda: len(view_module._WAITING) == 3, "three sessions waiting")
     release.set()
-    _joined(first + second)
-    assert [str(error) for error in failures] == ["the first build fails"] and second_failures == []
-    assert got == ["built again"] and len(builds) == 2 and builds[0] != builds[1]
+    _joined(first + waiting)
+    assert [str(error) for error in failures] == ["the first build fails"] and waiting_failures == []
+    assert got == ["built again"] * 3 and len(set(builds)) == 4
     assert prepared.memo["flaky"] == "built again"
     assert view_module._BUILDS == {} and view_module._WAITING == {}
     prepared.memo.clear()

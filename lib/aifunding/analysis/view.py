@@ -266,7 +266,7 @@ class _Build:
     built: bool = False
 
 
-# The builds under way, by the memo's id and key (each removed when it ends, whatever the end).
+# The builds under way, by the memo's id and key (each removed when its build returns or raises).
 _BUILDS: dict[tuple[int, Hashable], _Build] = {}
 # The build each waiting thread waits for, by thread: a wait that would come back to its own thread is not made.
 _WAITING: dict[int, _Build] = {}
@@ -277,39 +277,45 @@ def remembered(prepared: Prepared, key: Hashable, build: Callable[[], T]) -> T:
 
     The memo lives on the prepared package, so a data change (a new load) starts empty. Sessions asking
     for a key another is building wait for that build rather than making their own: the dozens of viewers
-    of a presenter's shared link, opened at once, build its view and charts once, not once each. A build
-    that fails is made again by the next one asking; a wait that would end in a cycle (this thread
-    holding what the builder waits for) builds here instead. What is stored is never changed.
+    of a presenter's shared link, opened at once, build its view and charts once, not once each. When
+    that build fails, each session that waited makes its own at once (so a failing build fails them all
+    in the time of one, not one after another); a wait that would end in a cycle (this thread holding
+    what the builder waits for) builds here instead. What is stored is never changed.
     """
     memo, me = prepared.memo, threading.get_ident()
+    ours: _Build | None = None  # the build this thread makes for the others, if it makes one
     with _MEMO_LOCK:
         if key in memo:
             memo[key] = value = memo.pop(key)  # most recently used last
             return value
         under_way = _BUILDS.get((id(memo), key))
-        if under_way is not None and not _waits_for(under_way, me):
-            _WAITING[me] = under_way
+        if under_way is None:
+            ours = _BUILDS[(id(memo), key)] = _Build(me)
+        elif _waits_for(under_way, me):
+            under_way = None  # a cycle: built here, as the others build theirs
         else:
-            under_way = None
-            ours = _Build(me)
-            _BUILDS.setdefault((id(memo), key), ours)
+            _WAITING[me] = under_way
     if under_way is not None:
-        under_way.done.wait()
-        with _MEMO_LOCK:
-            del _WAITING[me]
-        return under_way.value if under_way.built else remembered(prepared, key, build)
+        try:
+            under_way.done.wait()
+        finally:
+            with _MEMO_LOCK:
+                _WAITING.pop(me, None)
+        if under_way.built:
+            return under_way.value
     try:
         value = build()
         with _MEMO_LOCK:
             memo[key] = value
             while len(memo) > MEMO_ENTRIES:
                 memo.pop(next(iter(memo)))
-            ours.value, ours.built = value, True
+            if ours is not None:
+                ours.value, ours.built = value, True
     finally:
-        with _MEMO_LOCK:
-            if _BUILDS.get((id(memo), key)) is ours:
+        if ours is not None:
+            with _MEMO_LOCK:
                 del _BUILDS[(id(memo), key)]
-        ours.done.set()
+            ours.done.set()
     return value
 
 
