@@ -20,7 +20,7 @@ import pytest
 from test_app_pages import open_page
 
 from aifunding import BUNDLED_DATA
-from aifunding.analysis.view import remembered
+from aifunding.analysis.memo import remembered
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
 

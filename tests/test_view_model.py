@@ -21,18 +21,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import aifunding.analysis.view as view_module
+import aifunding.analysis.memo as memo_module
 from aifunding import columns as C
 from aifunding.analysis.conversion import ORIGINAL, FxChoice, Money, convert_programmes
+from aifunding.analysis.memo import MEMO_ENTRIES, remembered
 from aifunding.analysis.urlstate import decode, encode, view_file_name, vocabulary
 from aifunding.analysis.view import (
-    MEMO_ENTRIES,
     Prepared,
     ViewState,
     announcement_span,
     apply_view,
     date_filter,
-    remembered,
 )
 from aifunding.data.dates import partial_bounds
 from aifunding.data.tree import ProgrammeTree
@@ -445,13 +444,13 @@ def test_sessions_asking_for_a_view_being_built_wait_for_that_build(prepared: Pr
     first, failures = _threads(session)
     _until(lambda: len(builds) == 1, "the first session building")
     others, more_failures = _threads(*[session] * 4)
-    _until(lambda: len(view_module._WAITING) == 4, "four sessions waiting for that build")
+    _until(lambda: len(memo_module._WAITING) == 4, "four sessions waiting for that build")
     release.set()
     _joined(first + others)
     assert failures == more_failures == []
     assert len(builds) == 1 and len(got) == 5 and all(value is got[0] for value in got)
     assert prepared.memo[("shared", "link")] is got[0]
-    assert view_module._BUILDS == {} and view_module._WAITING == {}
+    assert memo_module._BUILDS == {} and memo_module._WAITING == {}
     prepared.memo.clear()
 
 
@@ -471,13 +470,13 @@ def test_a_build_that_failed_is_made_again_by_each_session_that_waited_for_it_at
     first, failures = _threads(lambda: remembered(prepared, "flaky", build))
     _until(lambda: len(builds) == 1, "the first session building")
     waiting, waiting_failures = _threads(*[lambda: got.append(remembered(prepared, "flaky", build))] * 3)
-    _until(lambda: len(view_module._WAITING) == 3, "three sessions waiting")
+    _until(lambda: len(memo_module._WAITING) == 3, "three sessions waiting")
     release.set()
     _joined(first + waiting)
     assert [str(error) for error in failures] == ["the first build fails"] and waiting_failures == []
     assert got == ["built again"] * 3 and len(set(builds)) == 4
     assert prepared.memo["flaky"] == "built again"
-    assert view_module._BUILDS == {} and view_module._WAITING == {}
+    assert memo_module._BUILDS == {} and memo_module._WAITING == {}
     prepared.memo.clear()
 
 
@@ -495,7 +494,7 @@ def test_a_wait_that_would_close_a_cycle_builds_instead(prepared: Prepared) -> N
     def build_b() -> str:
         built.append("b")
         building_b.set()
-        _until(lambda: len(view_module._WAITING) == 1, "session A waiting for b")
+        _until(lambda: len(memo_module._WAITING) == 1, "session A waiting for b")
         return "b+" + remembered(prepared, "a", lambda: "a built by B")
 
     a_got: list[str] = []
@@ -506,7 +505,7 @@ def test_a_wait_that_would_close_a_cycle_builds_instead(prepared: Prepared) -> N
     assert failures == b_failures == []
     assert a_got == ["a+b+a built by B"]
     assert prepared.memo["a"] == "a+b+a built by B"  # the outer build, stored last, is what the memo keeps
-    assert view_module._BUILDS == {} and view_module._WAITING == {}
+    assert memo_module._BUILDS == {} and memo_module._WAITING == {}
     prepared.memo.clear()
 
 

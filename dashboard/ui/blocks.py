@@ -12,8 +12,9 @@ import streamlit as st
 from pandas.api.types import is_integer_dtype, is_numeric_dtype
 
 from aifunding import markup
+from aifunding.analysis.memo import remembered
 from aifunding.analysis.urlstate import view_file_name
-from aifunding.analysis.view import FilteredView, Prepared, remembered
+from aifunding.analysis.view import FilteredView, Prepared
 from aifunding.figures.plain import figure_meta
 from aifunding.figures.presentation import best_sources_first, count_columns, money_columns
 from aifunding.figures.registry import PAGES_BY_KEY, Chart, Drawn, draw

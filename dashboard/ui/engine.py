@@ -15,7 +15,8 @@ import pandas as pd
 import streamlit as st
 
 from aifunding import markup
-from aifunding.analysis.view import FilteredView, Prepared, remembered
+from aifunding.analysis.memo import remembered
+from aifunding.analysis.view import FilteredView, Prepared
 from aifunding.figures.presentation import recipient_totals_table
 from aifunding.figures.worded import Worded
 from aifunding.loading.cache import PackageCache

@@ -22,7 +22,8 @@ import streamlit as st
 
 from aifunding import BUNDLED_DATA, markup
 from aifunding.analysis.cached_views import prepare_cached
-from aifunding.analysis.view import FilteredView, Prepared, remembered
+from aifunding.analysis.memo import remembered
+from aifunding.analysis.view import FilteredView, Prepared
 from aifunding.data.report import ValidationReport
 from aifunding.i18n import Translator
 from aifunding.loading.cache import PackageCache

@@ -10,8 +10,9 @@ import time
 import plotly.graph_objects as go
 import streamlit as st
 
+from aifunding.analysis.memo import remembered
 from aifunding.analysis.urlstate import MIN_SLIDE_SECONDS, encode
-from aifunding.analysis.view import Prepared, ViewState, apply_view, remembered
+from aifunding.analysis.view import Prepared, ViewState, apply_view
 from aifunding.figures.presentation import kind_labels
 from aifunding.outputs.snapshot import Section, slides
 

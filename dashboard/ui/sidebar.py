@@ -9,7 +9,8 @@ import streamlit as st
 
 from aifunding import markup
 from aifunding.analysis.conversion import ANNOUNCEMENT
-from aifunding.analysis.view import Prepared, remembered
+from aifunding.analysis.memo import remembered
+from aifunding.analysis.view import Prepared
 from aifunding.data.vocabulary import Level
 from aifunding.figures.presentation import kind_labels
 from aifunding.i18n import LANGUAGE_NAMES, LANGUAGES

@@ -13,8 +13,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import streamlit as st
 
 from aifunding.analysis.conversion import ANNOUNCEMENT
+from aifunding.analysis.memo import remembered
 from aifunding.analysis.urlstate import decode, encode, vocabulary
-from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_view, date_filter, remembered
+from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_view, date_filter
 from aifunding.figures.presentation import kind_labels
 from aifunding.i18n import LANGUAGES, Translator
 from aifunding.money.fx import rate_bounds

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from aifunding.analysis.view import FilteredView, Prepared, ViewState, remembered
+from aifunding.analysis.memo import remembered
+from aifunding.analysis.view import FilteredView, Prepared, ViewState
 from aifunding.figures.registry import PAGES, Chart, draw
 from aifunding.i18n import LANGUAGES
 from aifunding.outputs.summary import headline

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from aifunding import markup
-from aifunding.analysis.view import remembered
+from aifunding.analysis.memo import remembered
 from aifunding.figures.presentation import caveats_table, column, method_markdown, sources_table
 
 from ui.blocks import paged_table

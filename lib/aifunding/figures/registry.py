@@ -23,8 +23,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from aifunding import columns as C
+from aifunding.analysis.memo import remembered
 from aifunding.analysis.metrics import localized
-from aifunding.analysis.view import FilteredView, Prepared, apply_view, remembered
+from aifunding.analysis.view import FilteredView, Prepared, apply_view
 from aifunding.analysis.view_awards import ViewAwards
 from aifunding.data.vocabulary import Level, SupportKind
 from aifunding.figures.companies import build_recipient_figure, recipient_columns

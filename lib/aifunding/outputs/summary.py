@@ -18,7 +18,8 @@ import pandas as pd
 from aifunding import columns as C
 from aifunding.analysis.adding import SCOPES, AddingRule, Total
 from aifunding.analysis.conversion import FxChoice
-from aifunding.analysis.view import FilteredView, Prepared, recipient_count, remembered
+from aifunding.analysis.memo import remembered
+from aifunding.analysis.view import FilteredView, Prepared, recipient_count
 from aifunding.data.frames import rows_where
 from aifunding.data.vocabulary import Level
 from aifunding.i18n import Translator
