@@ -35,8 +35,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(app: Path, port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """``streamlit run`` headless on ``port``, output to ``log``; returns once it answers its health check."""
+def start_server(
+    app: Path, port: int, log: Path, env: dict[str, str] | None = None, base_path: str = ""
+) -> subprocess.Popen:
+    """``streamlit run`` headless on ``port`` (under ``base_path``, its ``server.baseUrlPath``, when given), output
+    to ``log``; returns once it answers its health check."""
     command = [
         sys.executable,
         "-m",
@@ -53,18 +56,20 @@ def start_server(app: Path, port: int, log: Path, env: dict[str, str] | None = N
         "127.0.0.1",
         "--server.fileWatcherType",
         "none",
+        *(("--server.baseUrlPath", base_path) if base_path else ()),
     ]
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as handle:  # a file, not a pipe: an unread pipe would stall a chatty server
         process = subprocess.Popen(
             command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=handle, stderr=subprocess.STDOUT
         )
+    health = f"http://127.0.0.1:{port}{'/' + base_path.strip('/') if base_path else ''}/_stcore/health"
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{app.name}: streamlit exited early:\n{log.read_text()}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+            with urllib.request.urlopen(health, timeout=2):
                 return process
         except OSError:
             time.sleep(0.2)

@@ -110,3 +110,22 @@ def test_a_package_that_cannot_be_read_is_not_ready_until_its_files_are_mended(p
         assert not exceptions(page)
     finally:
         stop_server(process)
+
+
+def test_ready_is_served_under_the_base_url_path_as_the_pages_are(page, tmp_path: Path) -> None:
+    env = {"AIFUNDING_DATA": str(BUNDLED_DATA), "AIFUNDING_CACHE": str(tmp_path / "cache")}
+    port = free_port()
+    process = start_server(SERVE, port, OUTPUT.parent / "serve-base-path-server.log", env, base_path="funding/ai")
+    base = f"http://127.0.0.1:{port}/funding/ai"
+    try:
+        status, body = answers_until(base, "ready")[-1]
+        assert status == 200 and body["awards"] == 24
+        with pytest.raises(urllib.error.HTTPError) as outside:  # not at the root as well: one address, as Streamlit's
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=10)
+        assert outside.value.code == 404
+        page.goto(f"{base}/companies", wait_until="domcontentloaded")
+        wait_for_app(page)
+        assert drawn_charts(page, at_least=1) >= 1
+        assert not exceptions(page)
+    finally:
+        stop_server(process)
