@@ -11,7 +11,7 @@ import dataclasses
 import datetime
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
@@ -406,20 +406,49 @@ def _until(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.005)
 
 
-def _threads(*targets: Callable[[], None]) -> tuple[list[threading.Thread], list[BaseException]]:
-    """``targets`` started, each in a thread of its own, and the list their failures are put in."""
-    failures: list[BaseException] = []
+class Sessions:
+    """Threads standing in for sessions, and the events they wait on, all set and joined when the test ends.
 
-    def run(target: Callable[[], None]) -> None:
-        try:
-            target()
-        except BaseException as error:  # a thread cannot fail the test itself: it is reported by the caller
-            failures.append(error)
+    A test that fails midway (an ``_until`` that never happens) would otherwise leave its sessions waiting,
+    holding their builds and waits in the memo for a minute, and every memo test after it would fail too.
+    """
 
-    threads = [threading.Thread(target=run, args=(target,), daemon=True) for target in targets]
-    for thread in threads:
-        thread.start()
-    return threads, failures
+    def __init__(self) -> None:
+        self.events: list[threading.Event] = []
+        self.threads: list[threading.Thread] = []
+
+    def event(self) -> threading.Event:
+        self.events.append(threading.Event())
+        return self.events[-1]
+
+    def start(self, *targets: Callable[[], None]) -> tuple[list[threading.Thread], list[BaseException]]:
+        """``targets`` started, each in a thread of its own, and the list their failures are put in."""
+        failures: list[BaseException] = []
+
+        def run(target: Callable[[], None]) -> None:
+            try:
+                target()
+            except BaseException as error:  # a thread cannot fail the test itself: it is reported by the caller
+                failures.append(error)
+
+        threads = [threading.Thread(target=run, args=(target,), daemon=True) for target in targets]
+        for thread in threads:
+            thread.start()
+        self.threads += threads
+        return threads, failures
+
+    def end(self) -> None:
+        for event in self.events:
+            event.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+
+
+@pytest.fixture
+def sessions() -> Iterator[Sessions]:
+    made = Sessions()
+    yield made
+    made.end()
 
 
 def _joined(threads: list[threading.Thread]) -> None:
@@ -428,10 +457,10 @@ def _joined(threads: list[threading.Thread]) -> None:
         assert not thread.is_alive(), "a session never got its value (a deadlock)"
 
 
-def test_sessions_asking_for_a_view_being_built_wait_for_that_build(prepared: Prepared) -> None:
+def test_sessions_asking_for_a_view_being_built_wait_for_that_build(prepared: Prepared, sessions: Sessions) -> None:
     # A presenter's link opened by many viewers at once: one build of its view, every session given it.
     prepared.memo.clear()
-    release, builds, got = threading.Event(), [], []
+    release, builds, got = sessions.event(), [], []
 
     def build() -> object:
         builds.append(threading.get_ident())
@@ -441,9 +470,9 @@ def test_sessions_asking_for_a_view_being_built_wait_for_that_build(prepared: Pr
     def session() -> None:
         got.append(remembered(prepared, ("shared", "link"), build))
 
-    first, failures = _threads(session)
+    first, failures = sessions.start(session)
     _until(lambda: len(builds) == 1, "the first session building")
-    others, more_failures = _threads(*[session] * 4)
+    others, more_failures = sessions.start(*[session] * 4)
     _until(lambda: len(memo_module._WAITING) == 4, "four sessions waiting for that build")
     release.set()
     _joined(first + others)
@@ -454,10 +483,12 @@ def test_sessions_asking_for_a_view_being_built_wait_for_that_build(prepared: Pr
     prepared.memo.clear()
 
 
-def test_a_build_that_failed_is_made_again_by_each_session_that_waited_for_it_at_once(prepared: Prepared) -> None:
+def test_a_build_that_failed_is_made_again_by_each_session_that_waited_for_it_at_once(
+    prepared: Prepared, sessions: Sessions
+) -> None:
     # One after another, a build that always fails would reach the last of N sessions after N failures.
     prepared.memo.clear()
-    release, builds, got = threading.Event(), [], []
+    release, builds, got = sessions.event(), [], []
 
     def build() -> str:
         builds.append(threading.get_ident())
@@ -467,9 +498,9 @@ def test_a_build_that_failed_is_made_again_by_each_session_that_waited_for_it_at
         _until(lambda: len(builds) == 4, "the three sessions that waited building at the same time")
         return "built again"
 
-    first, failures = _threads(lambda: remembered(prepared, "flaky", build))
+    first, failures = sessions.start(lambda: remembered(prepared, "flaky", build))
     _until(lambda: len(builds) == 1, "the first session building")
-    waiting, waiting_failures = _threads(*[lambda: got.append(remembered(prepared, "flaky", build))] * 3)
+    waiting, waiting_failures = sessions.start(*[lambda: got.append(remembered(prepared, "flaky", build))] * 3)
     _until(lambda: len(memo_module._WAITING) == 3, "three sessions waiting")
     release.set()
     _joined(first + waiting)
@@ -480,11 +511,11 @@ def test_a_build_that_failed_is_made_again_by_each_session_that_waited_for_it_at
     prepared.memo.clear()
 
 
-def test_a_wait_that_would_close_a_cycle_builds_instead(prepared: Prepared) -> None:
+def test_a_wait_that_would_close_a_cycle_builds_instead(prepared: Prepared, sessions: Sessions) -> None:
     # Session A builds "a" and needs "b"; session B builds "b" and needs "a". Waiting for each other would
     # hang both pages for ever: B, finding A waiting for it, builds "a" itself.
     prepared.memo.clear()
-    building_b, built = threading.Event(), []
+    building_b, built = sessions.event(), []
 
     def build_a() -> str:
         built.append("a")
@@ -498,9 +529,9 @@ def test_a_wait_that_would_close_a_cycle_builds_instead(prepared: Prepared) -> N
         return "b+" + remembered(prepared, "a", lambda: "a built by B")
 
     a_got: list[str] = []
-    session_a, failures = _threads(lambda: a_got.append(remembered(prepared, "a", build_a)))
+    session_a, failures = sessions.start(lambda: a_got.append(remembered(prepared, "a", build_a)))
     _until(lambda: built == ["a"], "session A building a")
-    session_b, b_failures = _threads(lambda: remembered(prepared, "b", build_b))
+    session_b, b_failures = sessions.start(lambda: remembered(prepared, "b", build_b))
     _joined(session_a + session_b)
     assert failures == b_failures == []
     assert a_got == ["a+b+a built by B"]
