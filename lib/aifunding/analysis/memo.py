@@ -3,6 +3,11 @@
 Every session's script thread reads and fills the one memo a prepared package carries
 (:attr:`aifunding.analysis.view.Prepared.memo`): a value is built once per key, by the first session that
 asks, while the others asking at the same time wait for that build.
+
+A wait that would close a cycle of builds is seen and built through instead; a lock is not seen. So no build
+may be asked for while a lock that another build could need is held: in particular not from a
+``functools.cached_property`` getter, whose lock (Python 3.11) is one for every instance of its class. No getter
+asks for one today.
 """
 
 from __future__ import annotations
