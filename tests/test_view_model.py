@@ -225,6 +225,9 @@ def test_download_header_names_view_link_and_sources(prepared: Prepared) -> None
     assert about["view"] == view.sentence() and about["link"] == "http://x/companies?country=JP"
     assert "METI" in about["sources"] and "nope" not in about["sources"]
     assert about["generated_at"] == "2026-12-01T09:00:00+00:00"
+    # A source with no date says so, as the table's sources column does (its missing cell was written "nan").
+    undated = dict(view_about_rows(view, "", ["src-aicon-national-ai-model"], made))["sources"]
+    assert undated.startswith("aicon.network (n.d.) https://") and "nan" not in undated
     assert dict(view_about_rows(view, "", [], made))["sources"] == "see the sources column and sources.csv"
     # A table with no sources column (the nesting table, a validation report) is not pointed to one.
     none = dict(view_about_rows(view, "", [], made, sources_column=False))["sources"]

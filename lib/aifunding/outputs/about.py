@@ -61,9 +61,13 @@ def view_about_rows(
     """
     t = Translator(view.state.lang)
     sources = view.package.frame("sources").set_index("id")
+
+    def dated(published: object) -> str:
+        # A source with no date has a missing cell (NaN, which is true and would be written "nan"), not "".
+        return published if isinstance(published, str) and published else t("table.no_date")
+
     cited = [
-        f"{sources.at[s, 'publisher']!s} ({sources.at[s, 'published'] or t('table.no_date')!s}) "
-        f"{sources.at[s, 'url']!s}"
+        f"{sources.at[s, 'publisher']!s} ({dated(sources.at[s, 'published'])}) {sources.at[s, 'url']!s}"
         for s in source_ids
         if s in sources.index
     ]
