@@ -166,7 +166,7 @@ def test_sums_in_a_chosen_currency_are_to_the_cent_and_read_with_their_digits_gr
     assert any(part != part.quantize(Decimal("0.01")) for group in groups for part in group.parts.values())
     shown = next(frame for frame in at.dataframe if column("total_by_basis") in frame.value.columns)
     config = json.loads(shown.proto.columns)
-    counts = {column("awards"), column("without_amount")}
+    counts = {column("awards"), column("without_converted")}  # in dollars: no amount published, or none converted
     assert {name for name, spec in config.items() if spec.get("type_config", {}).get("format") == "localized"} == set(
         sums.values()
     ) | counts

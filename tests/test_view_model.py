@@ -154,6 +154,19 @@ def test_display_tables_show_converted_amounts_to_the_cent_and_published_ones_as
             assert any(isinstance(v, Decimal) and v != v.quantize(Decimal("0.01")) for v in amounts)
 
 
+def test_an_amount_published_but_not_converted_is_not_called_unpublished(prepared: Prepared) -> None:
+    # Zeureka's "up to about ¥1.1B" has no date to take a rate at; in dollars it was "amount not published".
+    view = apply_view(prepared, ViewState(currency="USD"))
+    table = awards_table(view.awards, prepared.package, money=view.money).set_index(column("id"))
+    assert table.at["jp-cloud-2023-zeureka", column("amount")] == "not converted"
+    assert "¥1.1B" in table.at["jp-cloud-2023-zeureka", column("published_amount")]
+    unpublished = view.awards["amount"].isna()
+    assert (table[column("amount")].to_numpy()[unpublished.to_numpy()] == "amount not published").all()
+    assert unpublished.sum() > 0
+    ja = awards_table(view.awards, prepared.package, money=view.money, lang="ja").set_index(column("id", "ja"))
+    assert ja.at["jp-cloud-2023-zeureka", column("amount", "ja")] == "換算できず"
+
+
 def test_an_allocation_in_another_currency_is_not_scaled() -> None:
     frame = pd.DataFrame(
         {

@@ -290,12 +290,25 @@ def money_label(value: Any, currency: Any, basis: Any, lang: str) -> str:
     return format_money(Decimal(value), currency, locale=lang, basis=basis if isinstance(basis, str) else None)
 
 
-def money_labels(frame: pd.DataFrame, value_column: str, currency_column: str, lang: str) -> list[str]:
-    """:func:`money_label` for every row of ``frame`` (its ``basis`` column gives each figure's wording)."""
-    return [
+def money_labels(
+    frame: pd.DataFrame, value_column: str, currency_column: str, lang: str, *, published: str | None = None
+) -> list[str]:
+    """:func:`money_label` for every row of ``frame`` (its ``basis`` column gives each figure's wording).
+
+    With ``published`` (the column of the amounts as published, when ``value_column`` holds converted ones), a
+    row published but not converted reads "not converted", never "amount not published".
+    """
+    labels = [
         money_label(v, c, b, lang)
         for v, c, b in zip(frame[value_column], frame[currency_column], frame["basis"], strict=True)
     ]
+    if published is None:
+        return labels
+    missing, there = frame[value_column].isna().to_numpy(), frame[published].notna().to_numpy()
+    if (missing & there).any():
+        words = Translator(lang)("common.not_converted")
+        labels = [words if gone and known else label for label, gone, known in zip(labels, missing, there, strict=True)]
+    return labels
 
 
 T = TypeVar("T")

@@ -116,7 +116,7 @@ def count_columns(lang: str = "en") -> frozenset[str]:
     A page groups their digits too (a programme of 12,408 awards). Not every whole number is a count: a
     fiscal year (2024) keeps its plain digits.
     """
-    return frozenset(column(key, lang) for key in ("awards", "without_amount", "named_awards"))
+    return frozenset(column(key, lang) for key in ("awards", "without_amount", "without_converted", "named_awards"))
 
 
 def awards_table(awards: pd.DataFrame, package: Package, *, money: Money = ORIGINAL, lang: str = "en") -> pd.DataFrame:
@@ -126,7 +126,9 @@ def awards_table(awards: pd.DataFrame, package: Package, *, money: Money = ORIGI
     cells = {
         "project": localized(awards, C.PROJECT_LABEL, lang),
         "programme": localized(awards, "programme_name", lang),
-        "amount": money_labels(awards, value_column, currency_column, lang),
+        "amount": money_labels(
+            awards, value_column, currency_column, lang, published="amount" if money.converted else None
+        ),
         "value": _amounts(awards[value_column], money.converted),
         "currency": awards[currency_column],
         "basis": awards["basis"].map(lambda b: basis_label(b, lang) if isinstance(b, str) else ""),
@@ -157,7 +159,8 @@ def recipient_totals_table(totals: pd.DataFrame, lang: str = "en", *, converted:
         ],
         "currency": totals[C.CURRENCY],
         "awards": totals[C.N_AWARDS],
-        "without_amount": totals[C.N_AWARDS_UNPUBLISHED],
+        # In a chosen currency an award published but not converted has no amount to add either: said so.
+        "without_converted" if converted else "without_amount": totals[C.N_AWARDS_UNPUBLISHED],
     }
     table = _headed(cells, lang)
     for kind in CLASS_ORDER:
@@ -191,7 +194,9 @@ def programmes_table(
         "inside": localized(programmes, "parent_name", lang),
         "country": localized(programmes, "country_name", lang),
         "kind": _worded(programmes["kind"], "kind", t),
-        "amount": money_labels(programmes, value_column, currency_column, lang),
+        "amount": money_labels(
+            programmes, value_column, currency_column, lang, published="amount" if money.converted else None
+        ),
         "value": _amounts(programmes[value_column], money.converted),
         "currency": programmes[currency_column],
         "basis": programmes["basis"].map(lambda b: basis_label(b, lang) if isinstance(b, str) else ""),
