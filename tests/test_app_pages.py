@@ -515,3 +515,13 @@ def test_folder_without_a_descriptor_says_it_could_not_be_loaded(monkeypatch, tm
     assert "datapackage.json" in message
     assert not at.get("plotly_chart")
     assert not at.multiselect  # no sidebar without data
+
+
+def test_counts_of_sources_and_caveats_read_as_english_does() -> None:
+    # The Cloud market's footers read "All 1 sources and 1 caveats" and "All 2 sources and 1 caveats".
+    labels = [expander.label for expander in open_page("market").expander]
+    footers = [label for label in labels if label.startswith("All ")]
+    assert footers and "All 1 source and 1 caveat" in footers and "All 2 sources and 1 caveat" in footers
+    assert not [label for label in footers if "1 sources" in label or "1 caveats" in label]
+    ja = [expander.label for expander in open_page("market", loads=False, lang="ja").expander]
+    assert "出典1件と注意事項1件（すべて）" in ja

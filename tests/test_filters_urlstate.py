@@ -175,7 +175,7 @@ def test_date_filter_counts_undated_rows_it_leaves_out(prepared: Prepared) -> No
     assert ids(undated).isdisjoint(ids(view.programmes))
     assert view.sentence().endswith(
         "announced from 1 Jan 2023; amounts in their original currencies. "
-        "3 undated row(s) are left out by the date filter."
+        "3 undated rows are left out by the date filter."
     )
 
 

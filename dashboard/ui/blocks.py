@@ -75,7 +75,11 @@ def source_footer(prepared: Prepared, source_ids: Iterable[str], caveat_ids: Ite
         if c in caveats
     ]
     if len(known) > INLINE_SOURCES or caveat_lines:
-        label = t("common.sources_and_caveats", sources=len(known), caveats=len(caveat_lines))
+        label = t(
+            "common.sources_and_caveats",
+            sources=t("common.n_sources", n=len(known)),
+            caveats=t("common.n_caveats", n=len(caveat_lines)),
+        )
         with st.expander(label):
             if caveat_lines:
                 st.markdown(f"**{t('common.caveats')}**\n\n" + "\n".join(caveat_lines))
