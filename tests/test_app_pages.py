@@ -525,3 +525,14 @@ def test_counts_of_sources_and_caveats_read_as_english_does() -> None:
     assert not [label for label in footers if "1 sources" in label or "1 caveats" in label]
     ja = [expander.label for expander in open_page("market", loads=False, lang="ja").expander]
     assert "出典1件と注意事項1件（すべて）" in ja
+
+
+def test_a_chart_whose_programmes_have_no_period_says_so_not_that_nothing_matches() -> None:
+    # Sakura's two 2024 rounds are in view and drawn by the other charts; neither publishes a period.
+    at = open_page("programmes", country="JP", org="sakura-internet", **{"from": "2024-01-01"})
+    assert not at.exception
+    (sentence,) = texts(at.info)
+    assert sentence.startswith("Showing 2 awards in 2 programmes")
+    notes = {key: [a["text"] for a in spec["layout"].get("annotations", [])] for key, spec in charts(at).items()}
+    assert ["None of the 2 programmes in view has an amount with a period to draw per year."] in notes.values()
+    assert not [key for key, texts_ in notes.items() if any("Nothing matches" in text for text in texts_)]

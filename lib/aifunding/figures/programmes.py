@@ -68,7 +68,8 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
     t = Translator(lang)
     rows = amount_frame(programmes, value_column, currency_column)
     if rows.empty:
-        return empty_figure(t("common.empty"), filename="programme-totals")
+        empty = t("chart.programmes.none", n=len(programmes)) if len(programmes) else t("common.empty")
+        return empty_figure(empty, filename="programme-totals")
     currency = rows[currency_column].iloc[0]
     rows = rows.assign(_value=rows[value_column].map(float), _name=localized(rows, "name", lang)).sort_values("_value")
     total = len(rows)
@@ -355,7 +356,9 @@ def build_annualised_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL
     with_period = programmes[programmes[C.ANNUALISED].map(lambda v: as_float(v) is not None).astype(bool)]
     rows = amount_frame(with_period, value_column, currency_column)
     if rows.empty:
-        return empty_figure(t("common.empty"), filename="annualised")
+        # Programmes in view with no period (or no amount) to spread are not "nothing matches": say so.
+        empty = t("chart.annualised.none", n=len(programmes)) if len(programmes) else t("common.empty")
+        return empty_figure(empty, filename="annualised")
     currency = rows[currency_column].iloc[0]
     years = [
         Decimal(amount) / Decimal(yearly) for amount, yearly in zip(rows["amount"], rows[C.ANNUALISED], strict=True)
