@@ -6,6 +6,7 @@ and the milestones table's overdue flag.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 from decimal import Decimal
 from pathlib import Path
@@ -457,12 +458,19 @@ def test_annualised_figure_draws_the_largest_per_year_and_says_how_many_there_ar
 def test_timeline_spans_partial_dates_and_skips_undated() -> None:
     fig = build_timeline_figure(programme_frame())
     assert title_text(fig) == "3 announcements from 2016 to 19 Apr 2024"
-    [japan] = fig.data
-    assert japan.name == "Japan"
+    spans, japan = fig.data
+    assert japan.name == "Japan" and japan.mode == "markers"
     assert list(japan.y) == ["Ten-year goal", "May round", "April round"]
-    day = 86_400_000
-    # Half the period each date stands for: a year, a 30-day month, a day.
-    assert list(japan.error_x.array) == [366 * day / 2, 30 * day / 2, day / 2]
+    # The period each date stands for, as a line from its first day to the end of its last: a year, a month (a day
+    # is its marker alone). Not error bars, which plotly.js never draws on a date axis.
+    assert spans.mode == "lines" and not spans.showlegend and spans.name == japan.name
+    day = datetime.timedelta(days=1)
+    segments = list(zip(spans.x[0::3], spans.x[1::3], spans.y[0::3], strict=True))
+    assert [(pd.Timestamp(a).date(), pd.Timestamp(b).date() - day, y) for a, b, y in segments] == [
+        (datetime.date(2016, 1, 1), datetime.date(2016, 12, 31), "Ten-year goal"),
+        (datetime.date(2023, 6, 1), datetime.date(2023, 6, 30), "May round"),
+    ]
+    assert list(spans.x[2::3]) == list(spans.y[2::3]) == [None, None]  # a gap between two programmes' lines
     assert "Undated" not in layout(fig)["meta"]["alt"]
 
 

@@ -217,7 +217,7 @@ def test_programme_totals_in_japanese() -> None:
 def test_timeline_in_japanese() -> None:
     fig = build_timeline_figure(programme_frame(), lang="ja")
     assert title_text(fig) == "2016年〜2024年4月19日に2件の発表"
-    [japan] = fig.data
+    _spans, japan = fig.data  # the periods, then the dates
     assert japan.name == "日本"
     assert list(japan.y) == ["Ten-year goal", "4月公募"]
     assert japan.hovertemplate.startswith("<b>%{y}</b><br>発表：%{customdata[0]}")

@@ -299,15 +299,32 @@ def build_timeline_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, 
     rows = rows.iloc[-TIMELINE_ROWS:]
     fig = Draft()
     for i, (country, group) in enumerate(rows.groupby("_country", sort=False)):
-        spans = group["announced"].map(partial_bounds)
-        half_width_ms = [((last - first).days + 1) * 86_400_000 / 2 for first, last in spans]
+        colour = PALETTE[i % len(PALETTE)]
+        # Each month or year a date stands for, drawn as a line from its first day to the end of its last, under
+        # its marker: plotly.js draws error bars on linear and log axes only, never on a date axis.
+        span_x: list[datetime.date | None] = []
+        span_y: list[str | None] = []
+        for (first, last), name in zip(group["announced"].map(partial_bounds), group["_name"], strict=True):
+            if last > first:
+                span_x += [first, last + datetime.timedelta(days=1), None]
+                span_y += [name, name, None]
+        if span_x:
+            fig.add_scatter(
+                x=span_x,
+                y=span_y,
+                mode="lines",
+                line={"color": colour, "width": 3},
+                opacity=0.45,
+                name=str(country),
+                showlegend=False,  # no legend group: a horizontal legend of groups stops wrapping and cuts entries
+                hoverinfo="skip",
+            )
         fig.add_scatter(
             x=group["_mid"],
             y=group["_name"],
             mode="markers",
             name=str(country),
-            marker={"size": 11, "color": PALETTE[i % len(PALETTE)], "symbol": "circle"},
-            error_x={"type": "data", "array": half_width_ms, "visible": True, "thickness": 1.5, "width": 0},
+            marker={"size": 11, "color": colour, "symbol": "circle"},
             customdata=list(
                 zip(
                     [format_partial_date(v, lang) for v in group["announced"]],
