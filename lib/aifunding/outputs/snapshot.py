@@ -202,7 +202,7 @@ def report_sections(prepared: Prepared, view: FilteredView) -> list[Section]:
                 lang,
             )
             if len(unpublished):
-                sections.append(Section(t("companies.unpublished"), None, unpublished, "unpublished"))
+                sections.append(Section(t("companies.unpublished"), None, unpublished))  # a table: no chart key
     today = datetime.date.today().isoformat()
     sections.append(
         Section(
