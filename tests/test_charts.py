@@ -399,6 +399,23 @@ def test_programme_totals_set_declared_beside_allocated() -> None:
     pd.testing.assert_frame_equal(before, programmes)
 
 
+def test_programme_totals_say_which_rounds_with_awards_have_no_declared_amount_to_draw() -> None:
+    programmes = programme_frame()
+    assert "no declared amount" not in subtitle_text(build_programme_totals_figure(programmes))
+    undeclared = programmes.iloc[[1]].assign(id="r-2023", name_en="2023 approvals", amount=None, **{C.N_AWARDS: 4})
+    with_round = pd.concat([programmes, undeclared], ignore_index=True)
+    fig = build_programme_totals_figure(with_round)
+    note = "1 programme or round with named awards but no declared amount is not drawn"
+    assert note in subtitle_text(fig) and note in layout(fig)["meta"]["alt"]
+    assert "2023 approvals" not in {label for trace in fig.data for label in trace.y}
+    # A round with neither an amount nor awards (nothing to add up) is not counted.
+    empty = undeclared.assign(id="r-none", **{C.N_AWARDS: 0})
+    again = build_programme_totals_figure(pd.concat([with_round, empty], ignore_index=True))
+    assert note in subtitle_text(again)
+    ja = build_programme_totals_figure(with_round, lang="ja")
+    assert "金額が公表されていない1件の事業・公募は描いていません" in subtitle_text(ja)
+
+
 def test_programme_totals_draw_the_largest_of_each_panel_and_say_how_many_there_are() -> None:
     from aifunding.figures.programmes import TOP_PROGRAMMES
 

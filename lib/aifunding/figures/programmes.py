@@ -151,6 +151,9 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
     # Room at each bar's end for the longer of its two values (declared; the awards' sum).
     ends = [max(d, a, key=display_width) for d, a in zip(declared_labels, allocated_labels, strict=True)]
     plot_height = plan_panels(fig, labels, is_plan, widest, currency=currency, lang=lang, row_px=44, texts=ends)
+    # A round with named awards but no amount of its own has no bar to stand beside: said, never dropped unseen.
+    unstated = int((programmes["amount"].isna() & (programmes[C.N_AWARDS] > 0)).sum())
+    undeclared = t("chart.programme.undeclared", n=unstated) if unstated else None
     alt = f"{title}. " + "; ".join(
         f"{label}: {money_label(v, currency, None, lang)}" for label, v in zip(labels, rows[value_column], strict=True)
     )
@@ -161,8 +164,9 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
             t("programmes.declared_vs_allocated"),
             capped,
             left_out_note(programmes, rows, value_column, currency_column, lang=lang),
+            undeclared,
         ),
-        alt=alt + (f". {capped}" if capped else ""),
+        alt=alt + "".join(f". {note}" for note in (capped, undeclared) if note),
         filename="programme-totals",
         source_ids=ids_in(rows, C.SOURCE_IDS),
         # Past the cap the ids are left out: "all rows" is what the table behind the chart shows.
