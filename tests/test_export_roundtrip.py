@@ -639,6 +639,43 @@ def test_xlsx_refuses_a_table_longer_than_a_sheet(
     assert sum(1 for _ in book["awards"].iter_rows()) == limit  # rows counted, header included
 
 
+def test_xlsx_refuses_a_text_longer_than_a_cell_rather_than_cut_it_short() -> None:
+    # openpyxl cuts a longer text to 32,767 characters without a word: an award citing 40 long sources was cut.
+    fits = pd.DataFrame({"id": ["a", "b"], "sources": ["x" * 32_767, None], "amount": [Decimal(1), None]})
+    export.check_cell_texts({"awards": fits})
+    long = fits.assign(sources=[None, "x" * 40_848])
+    with pytest.raises(export.IncompleteExport) as caught:
+        export.check_cell_texts({"programmes": fits, "awards": long})
+    assert str(caught.value) == (
+        "the awards table's row 3 holds a sources of 40,848 characters, more than the 32,767 a spreadsheet cell "
+        "holds, so a workbook would cut it short; nothing was written: export as csv, json or parquet, which hold "
+        "it whole"
+    )
+    # As written: each control character is a 7-character escape (_x001B_), so 5,000 of them do not fit.
+    with pytest.raises(export.IncompleteExport, match="row 2 holds a note of 5,000 characters"):
+        export.check_cell_texts({"awards": pd.DataFrame({"note": ["\x1b" * 5_000]}, dtype="str")})
+
+
+def test_xlsx_keeps_control_characters_as_a_spreadsheet_does(tmp_path: Path) -> None:
+    # A NUL or an escape in a text made openpyxl raise mid-export ("could not finish ... please report this"),
+    # and a carriage return came back a line feed: each is written as Excel's _xHHHH_ escape, read back whole.
+    from openpyxl import load_workbook
+
+    from aifunding.loading.workbook import unescape_text
+
+    tables = minimal_tables()
+    tables["organisations"][0]["name_en"] = "Alpha\x1b[2J Cloud"
+    tables["awards"][0]["purpose_en"] = "GPU\rcloud _x0041_ \x00 end"
+    package = load_package(write_package(tmp_path / "pkg", tables))
+    assert package.report.valid, package.report.summary()
+    [path] = write_export(package, "xlsx", tmp_path / "all.xlsx")
+    sheet = load_workbook(path, read_only=True)["awards"]
+    header, *rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    award = dict(zip(header, rows[[r[0] for r in rows].index("award-a")], strict=True))
+    assert unescape_text(award["purpose_en"]) == "GPU\rcloud _x0041_ \x00 end"
+    assert unescape_text(award[C.RECIPIENTS_EN]).startswith("Alpha\x1b[2J Cloud")
+
+
 @pytest.mark.parametrize(
     ("cells", "expected"),
     [

@@ -117,6 +117,15 @@ def test_xlsx_download_has_an_about_sheet() -> None:
     assert [row for row in book["about"].iter_rows(min_row=2, values_only=True)][1] == ABOUT[1]
 
 
+def test_xlsx_download_keeps_a_control_character_as_a_spreadsheet_does() -> None:
+    # openpyxl refused the escape character and the "Show data" download failed; it is written as _x001B_.
+    from aifunding.loading.workbook import unescape_text
+
+    frame = pd.DataFrame({"Project": ["Alpha\x1b[2J Cloud", "plain"], "Value": [3, 4]})
+    book = load_workbook(BytesIO(table_xlsx_bytes(frame, "awards", ABOUT)))
+    assert [unescape_text(c.value) for c in book["awards"]["A"][1:]] == ["Alpha\x1b[2J Cloud", "plain"]
+
+
 @pytest.mark.parametrize("currency", [None, "USD"])
 def test_report_leads_with_the_highlights_and_the_totals_summary_prints(prepared, currency, capsys) -> None:
     import html

@@ -564,3 +564,15 @@ def test_unterminated_quote_is_reported_not_raised(minimal: Path) -> None:
     # The csv module reads an unclosed quote to the end of the file: the row is malformed and quarantined.
     assert any(q.table == "awards" and q.line == 4 for q in report.quarantined)
     assert report.rows_loaded["awards"] == 2
+
+
+def test_a_control_character_in_a_problem_reaches_the_terminal_as_its_escape(tmp_path: Path) -> None:
+    # The message repeats the cell's text: a crafted cell could clear or retitle the screen of whoever validates.
+    tables = minimal_tables()
+    tables["countries"][0]["fiscal_year_start_month"] = "4\x1b[2J\x1b]0;pwned\x07"
+    report = load_package(write_package(tmp_path / "pkg", tables)).report
+    (problem,) = [p for p in report.problems if p.field == "fiscal_year_start_month"]
+    assert "\x1b" in problem.message  # the data keep what the file holds
+    text = problem.as_text()
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text)
+    assert "'4\\x1b[2J\\x1b]0;pwned\\x07' is not a whole number" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -38,11 +39,21 @@ class Problem:
         return f"{where}: {self.field}" if self.field else where
 
     def as_text(self) -> str:
+        """One line for a terminal: a control character the data put in the message is written as its escape
+        (``\\x1b``), as the value is, so a crafted file cannot clear or retitle the screen of whoever validates it."""
         value = f" (value: {self.value!r})" if self.value not in (None, "") else ""
-        return f"{self.location()}: {self.severity}: {self.message}{value}"
+        return _CONTROL.sub(_escaped, f"{self.location()}: {self.severity}: {self.message}") + value
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "severity": str(self.severity)}
+
+
+# C0 and C1 control characters and DEL: what a terminal may act on rather than show.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return repr(match.group())[1:-1]
 
 
 @dataclass(frozen=True)

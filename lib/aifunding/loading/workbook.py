@@ -48,6 +48,8 @@ from aifunding.data.vocabulary import BOOLEAN_TEXT
 INFO_SHEETS = ("about", "notes", "lists")
 # Rows in one sheet, the header included (Excel's limit; openpyxl and LibreOffice share it).
 XLSX_MAX_ROWS = 1_048_576
+# The most characters a spreadsheet cell holds (Excel's limit; openpyxl cuts a longer text short).
+XLSX_CELL_CHARS = 32_767
 # The part of an .xlsm (or of an .xlsx renamed from one) that holds its macros.
 MACROS = "vbaproject.bin"
 

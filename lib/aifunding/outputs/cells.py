@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from aifunding.data.amounts import decimal_text
+from aifunding.loading.workbook import escape_text
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets
 # (OWASP "CSV injection"); prefixing an apostrophe makes it plain text.
@@ -140,11 +141,39 @@ def table_csv_bytes(frame: pd.DataFrame, about: list[tuple[str, str]]) -> bytes:
     return (header + neutralise_frame(frame).to_csv(index=False)).encode("utf-8")
 
 
+# What may need escaping in a sheet (loading.workbook's pattern without its look-ahead, which Arrow's regex lacks).
+_MAY_ESCAPE = r"[\x00-\x08\x0b\x0c\r\x0e-\x1f\ufffe\uffff]|_x"
+
+
+def sheet_texts(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each text as a sheet's cell holds it (control characters as _xHHHH_ escapes, which a
+    spreadsheet shows as the characters): openpyxl refuses a control character, and an XML reader turns a
+    carriage return into a line feed. Only the few texts that need it are escaped; the frame is not copied
+    when none does."""
+    out: pd.DataFrame | None = None
+    for i in range(frame.shape[1]):
+        values = frame.iloc[:, i]
+        if not (isinstance(values.dtype, pd.StringDtype) or values.dtype == object):
+            continue
+        try:
+            flagged = values.str.contains(_MAY_ESCAPE, regex=True).to_numpy(dtype=bool, na_value=False)
+        except AttributeError:  # a column of amounts (Decimals), not text
+            continue
+        if flagged.any():
+            out = frame.copy() if out is None else out
+            cells = values.to_numpy(dtype=object, copy=True)
+            cells[flagged] = [escape_text(v) if isinstance(v, str) else v for v in cells[flagged]]
+            out.isetitem(i, cells)
+    return frame if out is None else out
+
+
 def table_xlsx_bytes(frame: pd.DataFrame, sheet: str, about: list[tuple[str, str]]) -> bytes:
     """One table as an XLSX workbook: the rows on ``sheet`` and what they are on an ``about`` sheet."""
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        spreadsheet_exact(neutralise_frame(frame)).to_excel(writer, sheet_name=_sheet_name(sheet), index=False)
+        spreadsheet_exact(sheet_texts(neutralise_frame(frame))).to_excel(
+            writer, sheet_name=_sheet_name(sheet), index=False
+        )
         neutralise_frame(pd.DataFrame(about, columns=["field", "value"])).to_excel(
             writer, sheet_name="about", index=False
         )

@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
@@ -24,7 +25,7 @@ from aifunding.analysis.metrics import AWARD_VIEW_COLUMNS, award_view, market_sh
 from aifunding.analysis.view import Prepared
 from aifunding.data.amounts import AMOUNT_DECIMALS
 from aifunding.loading.package import Package
-from aifunding.loading.workbook import XLSX_MAX_ROWS  # a sheet's rows, the header included
+from aifunding.loading.workbook import XLSX_CELL_CHARS, XLSX_MAX_ROWS, escape_text  # a sheet's rows with its header
 from aifunding.money.formatting import basis_label
 from aifunding.outputs.about import about_rows
 from aifunding.outputs.cells import neutralise_frame
@@ -296,6 +297,31 @@ def check_sheet_rows(frames: Mapping[str, pd.DataFrame]) -> None:
         )
 
 
+def check_cell_texts(frames: Mapping[str, pd.DataFrame]) -> None:
+    """Refuse an XLSX export with a text longer than a cell holds as written (escaped), rather than cut it short.
+
+    Raises:
+        IncompleteExport: naming the first such cell's table, row (as on its sheet) and column, and its length.
+    """
+    for name, frame in frames.items():
+        for i, column in enumerate(frame.columns):
+            values = frame.iloc[:, i]
+            if not (isinstance(values.dtype, pd.StringDtype) or values.dtype == object):
+                continue
+            try:  # an escape (_xHHHH_) stands for one character in seven: only texts this long can be too long
+                long = values.str.len().gt(XLSX_CELL_CHARS // 7).to_numpy(dtype=bool, na_value=False)
+            except AttributeError:  # a column of amounts (Decimals), not text
+                continue
+            for position in np.flatnonzero(long):
+                text = values.iloc[position]
+                if len(escape_text(text)) > XLSX_CELL_CHARS:
+                    raise IncompleteExport(
+                        f"the {name} table's row {position + 2:,} holds a {column} of {len(text):,} characters, more "
+                        f"than the {XLSX_CELL_CHARS:,} a spreadsheet cell holds, so a workbook would cut it short; "
+                        "nothing was written: export as csv, json or parquet, which hold it whole"
+                    )
+
+
 def check_exportable(package: Package, allow_invalid: bool = False) -> None:
     """Refuse to export a package with errors (unless ``allow_invalid``), or one with an unread table.
 
@@ -401,6 +427,7 @@ def _document_writer(
     if fmt == "xlsx":
         frames = export_tables(package, fx, tables, prepared)
         check_sheet_rows(frames)
+        check_cell_texts(frames)
         return lambda handle: write_xlsx(handle, about, frames)
     if fmt == "json":
         return lambda handle: write_json(

@@ -49,14 +49,13 @@ from aifunding.data.tables import TABLES, Table
 from aifunding.data.vocabulary import BOOLEAN_TEXT
 from aifunding.loading.package import Package
 from aifunding.loading.rule_problems import known_currencies
-from aifunding.loading.workbook import XLSX_MAX_ROWS, escape_text
+from aifunding.loading.workbook import XLSX_CELL_CHARS, XLSX_MAX_ROWS, escape_text
 from aifunding.outputs.about import about_rows
 from aifunding.outputs.cells import spreadsheet_exact
 from aifunding.outputs.export import IncompleteExport, check_sheet_rows
 from aifunding.outputs.writers import CHUNK_ROWS
 
-# The most characters a spreadsheet cell holds (Excel's limit; openpyxl cuts a longer text short).
-CELL_CHARS = 32_767
+CELL_CHARS = XLSX_CELL_CHARS
 # How amounts and shares are shown (the value itself is exact): whole, or with up to 4 decimals.
 WHOLE_FORMAT, DECIMAL_FORMAT = "#,##0", "#,##0.0###"
 NOTES_HEADER = ("table", "column", "type", "required", "allowed values", "description")

@@ -24,6 +24,7 @@ from aifunding.outputs.cells import (
     json_value,
     neutralise_frame,
     records,
+    sheet_texts,
     spreadsheet_exact,
 )
 
@@ -337,6 +338,6 @@ def _append_sheet(book: Any, name: str, frame: pd.DataFrame) -> None:
     sheet = book.create_sheet(name)
     sheet.append([str(column) for column in frame.columns])
     for start in range(0, len(frame), CHUNK_ROWS):
-        chunk = spreadsheet_exact(frame.iloc[start : start + CHUNK_ROWS])
+        chunk = spreadsheet_exact(sheet_texts(frame.iloc[start : start + CHUNK_ROWS]))
         for row in chunk.astype(object).where(chunk.notna(), None).itertuples(index=False, name=None):
             sheet.append(list(row))
