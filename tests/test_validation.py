@@ -537,7 +537,7 @@ def test_unknown_resource_in_the_descriptor_is_reported(minimal: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("path", ["../outside.csv", "/etc/passwd", ""])
+@pytest.mark.parametrize("path", ["../outside.csv", "/etc/passwd", "", ".", "./"])  # "." was an IndexError
 def test_resource_path_must_stay_inside_the_package(minimal: Path, path: str) -> None:
     descriptor = minimal / "datapackage.json"
     data = json.loads(descriptor.read_text(encoding="utf-8"))

@@ -56,6 +56,8 @@ def check_relative_path(rel: object) -> PurePosixPath:
         raise UnsafeFile(f"{need}: no leading '/' or '~' and no '..'")
     if "://" in rel:
         raise UnsafeFile(f"{need}: web addresses are never fetched")
+    if not path.parts:  # "." or "./": the folder itself
+        raise UnsafeFile(f"{need} naming its CSV file, not the folder itself ({rel!r})")
     return path
 
 
