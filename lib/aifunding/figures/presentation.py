@@ -111,24 +111,20 @@ def money_columns(lang: str = "en") -> frozenset[str]:
 
 
 def count_columns(lang: str = "en") -> frozenset[str]:
-    """The headers of the display tables' columns of counts (awards per recipient or programme), in ``lang``.
-
-    A page groups their digits too (a programme of 12,408 awards). Not every whole number is a count: a
-    fiscal year (2024) keeps its plain digits.
-    """
+    """The headers of the display tables' columns of counts, in ``lang``: a page groups their digits (12,408
+    awards); not every whole number is a count (a fiscal year, 2024, keeps its plain digits)."""
     return frozenset(column(key, lang) for key in ("awards", "without_amount", "without_converted", "named_awards"))
 
 
 def awards_table(awards: pd.DataFrame, package: Package, *, money: Money = ORIGINAL, lang: str = "en") -> pd.DataFrame:
     """One row per award as a reader wants it: project, programme, worded amount, date, sources."""
     value_column, currency_column = money.value_column, money.currency_column
+    published = "amount" if money.converted else None
     names = source_names(package, lang)
     cells = {
         "project": localized(awards, C.PROJECT_LABEL, lang),
         "programme": localized(awards, "programme_name", lang),
-        "amount": money_labels(
-            awards, value_column, currency_column, lang, published="amount" if money.converted else None
-        ),
+        "amount": money_labels(awards, value_column, currency_column, lang, published=published),
         "value": _amounts(awards[value_column], money.converted),
         "currency": awards[currency_column],
         "basis": awards["basis"].map(lambda b: basis_label(b, lang) if isinstance(b, str) else ""),
@@ -159,7 +155,6 @@ def recipient_totals_table(totals: pd.DataFrame, lang: str = "en", *, converted:
         ],
         "currency": totals[C.CURRENCY],
         "awards": totals[C.N_AWARDS],
-        # In a chosen currency an award published but not converted has no amount to add either: said so.
         "without_converted" if converted else "without_amount": totals[C.N_AWARDS_UNPUBLISHED],
     }
     table = _headed(cells, lang)
@@ -186,6 +181,7 @@ def programmes_table(
 ) -> pd.DataFrame:
     """One row per programme, round, component or frame, with declared and allocated amounts."""
     value_column, currency_column = money.value_column, money.currency_column
+    published = "amount" if money.converted else None
     t = Translator(lang)
     names = source_names(package, lang)
     cells = {
@@ -194,9 +190,7 @@ def programmes_table(
         "inside": localized(programmes, "parent_name", lang),
         "country": localized(programmes, "country_name", lang),
         "kind": _worded(programmes["kind"], "kind", t),
-        "amount": money_labels(
-            programmes, value_column, currency_column, lang, published="amount" if money.converted else None
-        ),
+        "amount": money_labels(programmes, value_column, currency_column, lang, published=published),
         "value": _amounts(programmes[value_column], money.converted),
         "currency": programmes[currency_column],
         "basis": programmes["basis"].map(lambda b: basis_label(b, lang) if isinstance(b, str) else ""),

@@ -151,7 +151,6 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
     # Room at each bar's end for the longer of its two values (declared; the awards' sum).
     ends = [max(d, a, key=display_width) for d, a in zip(declared_labels, allocated_labels, strict=True)]
     plot_height = plan_panels(fig, labels, is_plan, widest, currency=currency, lang=lang, row_px=44, texts=ends)
-    # A round with named awards but no amount of its own has no bar to stand beside: said, never dropped unseen.
     unstated = int((programmes["amount"].isna() & (programmes[C.N_AWARDS] > 0)).sum())
     undeclared = t("chart.programme.undeclared", n=unstated) if unstated else None
     alt = f"{title}. " + "; ".join(
@@ -284,9 +283,7 @@ TIMELINE_ROWS = 60
 def build_timeline_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en") -> go.Figure:
     """Announcements over time: one marker per programme or round, grouped by country.
 
-    A month- or year-precise date is drawn at the middle of its period with a bar spanning it,
-    so it never looks more precise than it was published.
-    """
+    A month- or year-precise date is drawn at the middle of its period with a line over it: never more precise."""
     value_column, currency_column = money.value_column, money.currency_column
     t = Translator(lang)
     rows = programmes[programmes["announced"].map(lambda v: isinstance(v, str)).astype(bool)]
@@ -304,8 +301,7 @@ def build_timeline_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, 
     fig = Draft()
     for i, (country, group) in enumerate(rows.groupby("_country", sort=False)):
         colour = PALETTE[i % len(PALETTE)]
-        # Each month or year a date stands for, drawn as a line from its first day to the end of its last, under
-        # its marker: plotly.js draws error bars on linear and log axes only, never on a date axis.
+        # A month or year as a line over its days under its marker (plotly.js draws no error bars on a date axis).
         span_x: list[datetime.date | None] = []
         span_y: list[str | None] = []
         for (first, last), name in zip(group["announced"].map(partial_bounds), group["_name"], strict=True):
@@ -377,7 +373,6 @@ def build_annualised_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL
     with_period = programmes[programmes[C.ANNUALISED].map(lambda v: as_float(v) is not None).astype(bool)]
     rows = amount_frame(with_period, value_column, currency_column)
     if rows.empty:
-        # Programmes in view with no period (or no amount) to spread are not "nothing matches": say so.
         empty = t("chart.annualised.none", n=len(programmes)) if len(programmes) else t("common.empty")
         return empty_figure(empty, filename="annualised")
     currency = rows[currency_column].iloc[0]
