@@ -123,3 +123,18 @@ def test_columns_are_matched_by_name_whatever_their_order(tmp_path: Path) -> Non
     merged = load_package(tmp_path / "merged")
     assert merged.report.valid
     assert merged.frame("awards").set_index("id").loc["jp-upload-award", "currency"] == "JPY"
+
+
+def test_a_carriage_return_in_an_uploaded_cell_stays_in_its_cell(tmp_path: Path) -> None:
+    """A quoted lone "\\r" in an upload is written quoted into the merged package (written bare, the loader took it
+    for a line end: the award split in two rows and neither was valid)."""
+    _upload(tmp_path / "upload")
+    path = tmp_path / "upload" / "awards.csv"
+    with path.open(newline="", encoding="utf-8") as handle:
+        awards = list(csv.DictReader(handle))
+    awards[0]["purpose_en"] = "GPU\rcloud"
+    _write(tmp_path / "upload", "awards", awards)
+    extend_package(BUNDLED_DATA, tmp_path / "upload", tmp_path / "merged", "title")
+    merged = load_package(tmp_path / "merged")
+    assert merged.report.valid, [p.as_text() for p in merged.report.problems]
+    assert merged.frame("awards").set_index("id").loc["jp-upload-award", "purpose_en"] == "GPU\rcloud"

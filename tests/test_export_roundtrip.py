@@ -3,6 +3,7 @@ Parquet amounts exact decimal128 holding the JSON export's values; exports strea
 
 from __future__ import annotations
 
+import csv
 import datetime
 import io
 import json
@@ -26,7 +27,7 @@ from aifunding.analysis.conversion import FxChoice
 from aifunding.cli import main
 from aifunding.loading.package import Package, load_package
 from aifunding.outputs import cells, citations, export, parquet, writers
-from aifunding.outputs.cells import decimal_text, json_default, neutralise_frame, records
+from aifunding.outputs.cells import decimal_text, json_default, neutralise_frame, records, table_csv_bytes
 from aifunding.outputs.export import about_rows, export_bytes, export_tables, write_export
 
 from packages import minimal_tables, write_package
@@ -562,7 +563,25 @@ def test_exports_are_written_a_chunk_at_a_time(bundled: Package, monkeypatch: py
         # Many writes, none holding more than about five rows of the table.
         assert len(recorded.sizes) >= len(frame) // 5
         assert max(recorded.sizes) < total / 4
-    assert csv_file.getvalue().decode("utf-8") == frame.to_csv(index=False)
+    assert csv_file.getvalue().decode("utf-8") == frame.to_csv(index=False, lineterminator="\r\n")
+
+
+@settings(deadline=None)
+@given(texts=st.lists(st.one_of(_awkward_text, st.text(max_size=5)), min_size=1, max_size=8))
+def test_csv_cells_read_back_whole_whatever_they_hold(texts: list[str]) -> None:
+    """A cell holding a lone carriage return, a line feed, a quote or a comma reads back as one cell of its row
+    (a lone "\r" was written unquoted, and every reader split the row there), in the export and a download."""
+    frame = pd.DataFrame({"n": range(len(texts)), "t": pd.array(texts, dtype="str")})
+    expected = [["n", "t"]] + [[str(n), text] for n, text in enumerate(neutralise_frame(frame)["t"])]
+    handle = io.BytesIO()
+    writers.write_csv(handle, frame)
+    exported = handle.getvalue().decode("utf-8")
+    header, downloaded = table_csv_bytes(frame, [("title", "a\rb")]).decode("utf-8").split("\r\n", 1)
+    assert header == "# title: a b"
+    for text in (exported, downloaded):
+        assert list(csv.reader(io.StringIO(text, newline=""))) == expected
+        back = pd.read_csv(io.StringIO(text, newline=""), dtype=str, keep_default_na=False)
+        assert back.values.tolist() == expected[1:]
 
 
 class _FullDisk(io.BytesIO):

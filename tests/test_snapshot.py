@@ -103,7 +103,10 @@ ABOUT = [
 def test_csv_download_has_a_header_block_and_reads_back() -> None:
     frame = pd.DataFrame({"Project": ["=cmd()", "Sakura Internet"], "Value": [1.5, 2.0]})
     data = table_csv_bytes(frame, ABOUT).decode("utf-8")
-    assert data.startswith("# view: Showing 3 awards\n# link: http://localhost:8501/companies?org=sakura-internet\n")
+    # RFC 4180's line ends throughout, the header block's included.
+    assert data.startswith(
+        "# view: Showing 3 awards\r\n# link: http://localhost:8501/companies?org=sakura-internet\r\n"
+    )
     back = pd.read_csv(StringIO(data), comment="#")
     assert list(back["Project"]) == ["'=cmd()", "Sakura Internet"]  # formula neutralised
     assert list(back["Value"]) == [1.5, 2.0]

@@ -149,7 +149,11 @@ def _merge_table(table: Table, served: Path, uploaded: Path, out: Path, extensio
     def write(cells: list[str]) -> None:
         nonlocal lines
         one = io.StringIO()
-        csv.writer(one, lineterminator="\n").writerow(cells)
+        # A lone "\r" is a line end to the loader; the csv module quotes it only when it is in the line end.
+        if any("\r" in cell for cell in cells):
+            csv.writer(one, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow(cells)
+        else:
+            csv.writer(one, lineterminator="\n").writerow(cells)
         chunks.append(one.getvalue())
         lines += chunks[-1].count("\n")
 

@@ -131,14 +131,19 @@ def json_default(value: Any) -> Any:
     return str(value)
 
 
+# RFC 4180's line end. With a bare "\n" the csv module quotes a cell holding "\n" but not one holding a lone
+# "\r", which every reader (pandas, pyarrow, a spreadsheet) takes for a line end: the row split in two.
+CSV_LINE_END = "\r\n"
+
+
 def table_csv_bytes(frame: pd.DataFrame, about: list[tuple[str, str]]) -> bytes:
     """One table as CSV, after a header block of ``# key: value`` lines saying what it is.
 
     The header names the view, its link, sources and generation time; ``pandas.read_csv(path,
     comment="#")`` (or skipping the lines that start with ``#``) reads the table back.
     """
-    header = "".join(f"# {key}: {' '.join(str(value).splitlines())}\n" for key, value in about)
-    return (header + neutralise_frame(frame).to_csv(index=False)).encode("utf-8")
+    header = "".join(f"# {key}: {' '.join(str(value).splitlines())}{CSV_LINE_END}" for key, value in about)
+    return (header + neutralise_frame(frame).to_csv(index=False, lineterminator=CSV_LINE_END)).encode("utf-8")
 
 
 # What may need escaping in a sheet (loading.workbook's pattern without its look-ahead, which Arrow's regex lacks).

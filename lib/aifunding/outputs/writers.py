@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from aifunding.outputs.cells import (
+    CSV_LINE_END,
     json_default,
     json_value,
     neutralise_frame,
@@ -40,9 +41,10 @@ def chunks(frame: pd.DataFrame, size: int | None = None) -> Iterator[pd.DataFram
 
 
 def write_csv(handle: BinaryIO, frame: pd.DataFrame) -> None:
-    """One table as CSV, header first, written chunk by chunk (the same bytes as one ``to_csv``)."""
+    """One table as CSV (RFC 4180), header first, written chunk by chunk (the same bytes as one ``to_csv``)."""
     for number, chunk in enumerate(chunks(frame)):
-        handle.write(chunk.to_csv(index=False, header=number == 0).encode("utf-8"))
+        text = chunk.to_csv(index=False, header=number == 0, lineterminator=CSV_LINE_END)
+        handle.write(text.encode("utf-8"))
 
 
 def _dumps(value: Any, level: int) -> str:
