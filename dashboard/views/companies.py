@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from aifunding.figures.presentation import awards_table, unpublished_awards
-from aifunding.figures.worded import view_awards
+from aifunding.figures.presentation import unpublished_in_view
 
 from ui.blocks import page_charts, paged_table
 from ui.loading import memo
@@ -21,14 +20,7 @@ page_charts(prepared, view, "companies")
 # The awards in view that no chart can draw, having no amount: found among every award in view (the
 # charts' rows hold only what they drew), worded a page at a time, and kept with the view's charts so a
 # rerun of the same view words none of its page again.
-unpublished = memo(
-    view,
-    "unpublished",
-    lambda: unpublished_awards(
-        view_awards(view, lambda rows: awards_table(rows, prepared.package, money=view.money, lang=view.state.lang)),
-        view.state.lang,
-    ),
-)
+unpublished = memo(view, "unpublished", lambda: unpublished_in_view(view, prepared.package, view.state.lang))
 if len(unpublished):
     st.subheader(t("companies.unpublished"))
     paged_table(unpublished, key="unpublished", download="awards-without-amount")

@@ -1,9 +1,8 @@
 """Display tables: the exact rows behind a chart, with amounts worded and sources named.
 
-Pages show these under "Show data" and offer them as downloads; they keep the raw amount next to
-the worded one, so a table sorts by value while it reads like the chart. Headers, names and worded
-cells are in the view's language; the ``ID`` column is the same in every language because code
-reads it (see :data:`ID_COLUMN` and :func:`column`).
+Pages show these under "Show data" and offer them as downloads; they keep the raw amount next to the worded one,
+so a table sorts by value while it reads like the chart. Headers, names and worded cells are in the view's
+language; the ``ID`` column is the same in every language because code reads it (:data:`ID_COLUMN`, :func:`column`).
 """
 
 from __future__ import annotations
@@ -21,11 +20,11 @@ from aifunding.analysis.conversion import CENTS, ORIGINAL, Money
 from aifunding.analysis.distinct import floats, has_amount
 from aifunding.analysis.metrics import localized
 from aifunding.analysis.totals import CLASS_ORDER, basis_parts
-from aifunding.analysis.view import fx_note_words
+from aifunding.analysis.view import FilteredView, fx_note_words
 from aifunding.data.frames import rows_where
 from aifunding.data.vocabulary import SupportKind, Tier
 from aifunding.figures.base import Groups, money_label, money_labels
-from aifunding.figures.worded import Worded
+from aifunding.figures.worded import Worded, view_awards
 from aifunding.i18n import Translator, translate
 from aifunding.loading.package import Package
 from aifunding.money.formatting import (
@@ -166,14 +165,17 @@ def recipient_totals_table(totals: pd.DataFrame, lang: str = "en", *, converted:
 
 
 def unpublished_awards(rows: Worded, lang: str = "en") -> Worded:
-    """The awards of ``rows`` (worded by :func:`awards_table` in ``lang``) whose amount was never published.
-
-    Asked of the published amount whatever the currency shown: an award published but not converted
-    (no rate for its date) has an amount, and the sentence above the charts counts it among the figures
-    that could not be converted.
-    """
+    """The awards of ``rows`` (worded by :func:`awards_table` in ``lang``) whose amount was never published: asked
+    of the published amount whatever the currency shown (one published but not converted has an amount)."""
     shown = [column(key, lang) for key in ("project", "programme", "announced", "purpose", "sources")]
     return rows.where(rows.column("amount").isna()).then(lambda table: table[shown])
+
+
+def unpublished_in_view(view: FilteredView, package: Package, lang: str = "en") -> Worded:
+    """:func:`unpublished_awards` of every award in ``view`` (not only the rows a chart drew), as the Companies page
+    lists them below its charts and the snapshot after them."""
+    worded = view_awards(view, lambda rows: awards_table(rows, package, money=view.money, lang=lang))
+    return unpublished_awards(worded, lang)
 
 
 def programmes_table(

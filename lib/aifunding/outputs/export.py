@@ -297,11 +297,14 @@ def check_sheet_rows(frames: Mapping[str, pd.DataFrame]) -> None:
         )
 
 
-def check_cell_texts(frames: Mapping[str, pd.DataFrame]) -> None:
+def check_cell_texts(
+    frames: Mapping[str, pd.DataFrame], instead: str = "export as csv, json or parquet, which hold it whole"
+) -> None:
     """Refuse an XLSX export with a text longer than a cell holds as written (escaped), rather than cut it short.
 
     Raises:
-        IncompleteExport: naming the first such cell's table, row (as on its sheet) and column, and its length.
+        IncompleteExport: naming the first such cell's table, row (as on its sheet) and column, its length, and
+            what to do ``instead``.
     """
     for name, frame in frames.items():
         for i, column in enumerate(frame.columns):
@@ -318,7 +321,7 @@ def check_cell_texts(frames: Mapping[str, pd.DataFrame]) -> None:
                     raise IncompleteExport(
                         f"the {name} table's row {position + 2:,} holds a {column} of {len(text):,} characters, more "
                         f"than the {XLSX_CELL_CHARS:,} a spreadsheet cell holds, so a workbook would cut it short; "
-                        "nothing was written: export as csv, json or parquet, which hold it whole"
+                        f"nothing was written: {instead}"
                     )
 
 

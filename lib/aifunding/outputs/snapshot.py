@@ -20,8 +20,8 @@ from aifunding.analysis.metrics import localized
 from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_view
 from aifunding.figures import registry
 from aifunding.figures.highlights import build_highlights_figure
-from aifunding.figures.presentation import awards_table, milestones_table, unpublished_awards
-from aifunding.figures.worded import Worded, view_awards
+from aifunding.figures.presentation import milestones_table, unpublished_in_view
+from aifunding.figures.worded import Worded
 from aifunding.i18n import Translator
 from aifunding.loading.package import Package, newest_source_date
 from aifunding.money.formatting import format_partial_date
@@ -197,10 +197,7 @@ def report_sections(prepared: Prepared, view: FilteredView) -> list[Section]:
             sections += [Section(d.heading, d.figure, d.rows, d.key) for d in registry.draw(chart, prepared, view)]
         if page.key == "companies":
             # As the page lists them below its charts: the awards in view that no chart can draw, having no amount.
-            unpublished = unpublished_awards(
-                view_awards(view, lambda rows: awards_table(rows, prepared.package, money=view.money, lang=lang)),
-                lang,
-            )
+            unpublished = unpublished_in_view(view, prepared.package, lang)
             if len(unpublished):
                 sections.append(Section(t("companies.unpublished"), None, unpublished))  # a table: no chart key
     today = datetime.date.today().isoformat()

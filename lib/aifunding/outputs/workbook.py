@@ -31,7 +31,6 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, BinaryIO
 
-import numpy as np
 import pandas as pd
 from openpyxl import Workbook  # type: ignore[import-untyped]
 from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
@@ -49,13 +48,12 @@ from aifunding.data.tables import TABLES, Table
 from aifunding.data.vocabulary import BOOLEAN_TEXT
 from aifunding.loading.package import Package
 from aifunding.loading.rule_problems import known_currencies
-from aifunding.loading.workbook import XLSX_CELL_CHARS, XLSX_MAX_ROWS, escape_text
+from aifunding.loading.workbook import XLSX_MAX_ROWS, escape_text
 from aifunding.outputs.about import about_rows
 from aifunding.outputs.cells import spreadsheet_exact
-from aifunding.outputs.export import IncompleteExport, check_sheet_rows
+from aifunding.outputs.export import check_cell_texts, check_sheet_rows
 from aifunding.outputs.writers import CHUNK_ROWS
 
-CELL_CHARS = XLSX_CELL_CHARS
 # How amounts and shares are shown (the value itself is exact): whole, or with up to 4 decimals.
 WHOLE_FORMAT, DECIMAL_FORMAT = "#,##0", "#,##0.0###"
 NOTES_HEADER = ("table", "column", "type", "required", "allowed values", "description")
@@ -162,7 +160,8 @@ def write_package_workbook(handle: BinaryIO, package: Package, generated_at: dat
         IncompleteExport: when a text is longer than a spreadsheet cell holds (before anything is written).
     """
     check_sheet_rows(package.frames)
-    check_cell_lengths(package.frames)
+    frames = {table.name: package.frames[table.name] for table in TABLES if table.name in package.frames}
+    check_cell_texts(frames, instead="use the package's CSV files instead")
     made = generated_at or datetime.datetime.now(datetime.UTC)
     about = [
         ("workbook", "the package's own tables, one sheet each: edit them and upload the workbook again"),
@@ -171,30 +170,6 @@ def write_package_workbook(handle: BinaryIO, package: Package, generated_at: dat
         ("source", package.path.name),  # the folder's name, never a path on this machine
     ]
     _write(handle, about, package.frames)
-
-
-def check_cell_lengths(frames: Mapping[str, pd.DataFrame]) -> None:
-    """Refuse a text longer than a spreadsheet cell holds, as it is written (escaped), before anything is written.
-
-    Raises:
-        IncompleteExport: naming the first such cell's table, row (as on its sheet) and column.
-    """
-    for table in TABLES:
-        frame = frames.get(table.name)
-        if frame is None:
-            continue
-        for name, kind in field_types(table).items():
-            if kind in (Decimal, int, bool):
-                continue
-            # An escape (_xHHHH_) stands for one character in seven, so only texts this long can be too long.
-            for position in np.flatnonzero((frame[name].str.len() > CELL_CHARS // 7).to_numpy()):
-                text = frame[name].iloc[position]
-                if len(escape_text(text)) > CELL_CHARS:
-                    raise IncompleteExport(
-                        f"the {table.name} table's row {position + 2:,} holds a {name} of {len(text):,} characters, "
-                        f"more than the {CELL_CHARS:,} a spreadsheet cell holds, so a workbook would not hold it "
-                        "whole; nothing was written: use the package's CSV files instead"
-                    )
 
 
 def write_template(handle: BinaryIO, generated_at: datetime.datetime | None = None) -> None:
