@@ -386,6 +386,18 @@ def test_world_converts_to_usd_by_default_and_hatches_targets() -> None:
     assert trace(figure, "Committed or budgeted")["marker"]["pattern"]["shape"] == ""
 
 
+def test_world_says_beside_the_currency_menu_which_currency_it_shows() -> None:
+    # The menu reads "Original currencies" while World shows USD: a line under it says so (it said nothing).
+    at = open_page("world")
+    assert at.selectbox(key="w_cur").value == "original"
+    said = [text for text in texts(at.sidebar.markdown) if "shows every amount in USD" in text]
+    assert len(said) == 1, texts(at.sidebar.markdown)
+    at.selectbox(key="w_cur").set_value("EUR").run()
+    assert not [text for text in texts(at.sidebar.markdown) if "shows every amount in" in text]
+    overview = open_page("overview")
+    assert not [text for text in texts(overview.sidebar.markdown) if "shows every amount in" in text]
+
+
 def test_world_converts_to_the_chosen_currency() -> None:
     at = open_page("world")
     at.selectbox(key="w_cur").set_value("EUR").run()

@@ -315,6 +315,7 @@ def test_japanese_tables_have_no_english_headers(ja_tables: dict[str, pd.DataFra
 
 def test_report_table_headers_in_japanese(ja_tables: dict[str, pd.DataFrame]) -> None:
     assert list(ja_tables["report"].columns) == ["重大度", "テーブル", "ファイル", "行", "項目", "値", "内容"]
+    assert set(ja_tables["report"]["重大度"]) == {"警告"}  # was "warning", in English
 
 
 def test_report_counts(bundled: Package) -> None:

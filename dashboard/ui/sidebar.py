@@ -79,6 +79,10 @@ def draw_controls() -> None:
             key=W["cur"],
             format_func=lambda v: t("filters.currency.original") if v == ORIGINAL else v,
         )
+        shown = st.session_state.get("_current_view")
+        if currency == ORIGINAL and shown is not None and shown.state.currency:
+            # A page that cannot show original currencies side by side (World) converts; say so beside the menu.
+            small(t("filters.currency.page", currency=shown.state.currency))
         # Conversion controls only appear once there is something to convert: disabled widgets
         # render faded text that fails contrast checks, and they would say nothing useful.
         if currency != ORIGINAL:

@@ -1,7 +1,7 @@
 """The validation report as the Data page shows it: its problems, its quarantined rows and its counts.
 
-Headers are in the page's language (through :func:`~aifunding.figures.presentation.column`); the validator's
-messages are English.
+Headers and severities are in the page's language (through :func:`~aifunding.figures.presentation.column`); the
+validator's messages are English.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ def quarantine_table(report: Any, lang: str = "en") -> pd.DataFrame:
 def report_table(report: Any, lang: str = "en") -> pd.DataFrame:
     """The validation report as a table: severity, where, field, value, message.
 
-    Headers are in ``lang``; the validator's messages are English.
+    Headers and severities are in ``lang``; the validator's messages are English.
     """
     keys = ("severity", "table", "file", "line", "field", "raw_value", "message")
-    rows = [(str(p.severity), p.table, p.file, p.line, p.field, p.value, p.message) for p in report.problems]
+    severity = {kind: translate(f"severity.{kind}", lang) for kind in ("error", "warning")}
+    rows = [(severity[p.severity], p.table, p.file, p.line, p.field, p.value, p.message) for p in report.problems]
     return pd.DataFrame(rows, columns=[column(key, lang) for key in keys])
 
 
