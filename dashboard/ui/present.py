@@ -10,23 +10,32 @@ import time
 import plotly.graph_objects as go
 import streamlit as st
 
+from aifunding import markup
 from aifunding.analysis.memo import remembered
 from aifunding.analysis.urlstate import MIN_SLIDE_SECONDS, encode
 from aifunding.analysis.view import Prepared, ViewState, apply_view
 from aifunding.figures.presentation import kind_labels
 from aifunding.outputs.snapshot import Section, slides
+from aifunding.outputs.summary import highlights
 
 from ui import live
 from ui.blocks import source_footer
 from ui.loading import load
 from ui.state import translator, write_params
-from ui.text import empty_notice
+from ui.text import empty_notice, small
 
 PRESENT_CSS = """<style>
 [data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"],
 [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"] { display: none !important; }
 [data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 1.5rem 3rem !important; }
 [data-testid="stMain"] p, [data-testid="stMain"] li { font-size: 1.35rem !important; }
+.st-key-slide-cards { display: none; }
+@media (max-width: 900px) {
+  [data-testid="stMainBlockContainer"] { padding: 1rem !important; }
+  .st-key-slide-cards { display: flex; }
+  .st-key-slide-cards [data-testid="stMetricValue"] * { font-size: 2.5rem !important; font-weight: 700; }
+  .st-key-slide-highlights { display: none; }
+}
 </style>"""
 
 # Arrow keys press the slide buttons. Guarded so reruns do not stack listeners.
@@ -81,6 +90,23 @@ def _deck(prepared: Prepared, state: ViewState, lang: str) -> list[Section]:
     )
 
 
+def _highlight_cards(prepared: Prepared, state: ViewState) -> None:
+    """The highlights slide for a narrow screen (a phone following a live presenter), shown in its stead there.
+
+    The slide's figures sit side by side at a fixed size, which below about 900 pixels printed one over another;
+    these cards are columns, which a narrow screen stacks. The stylesheet shows one or the other by the width.
+    """
+    t = translator()
+    with st.container(key="slide-cards"):
+        st.subheader(t("present.highlights"), anchor=False)
+        items = remembered(prepared, (state.lang, "highlights"), lambda: highlights(prepared, state.lang))
+        for column, item in zip(st.columns(len(items)), items, strict=True):
+            with column.container(border=True):
+                st.metric(markup.text(item.date), markup.text(item.figure))
+                st.markdown(markup.text(item.claim))
+                small(markup.text(item.basis))
+
+
 def present(state: ViewState) -> None:
     """Draw presenter mode for ``state`` (the page's own controls are not drawn)."""
     t = translator()
@@ -120,7 +146,12 @@ def present(state: ViewState) -> None:
             margin={"t": figure.layout.margin.t + 30},
             height=max(figure.layout.height or 0, 640),
         )
-        st.plotly_chart(figure, key=f"slide-{index}", config={"displaylogo": False}, alt=meta.get("alt"), theme=None)
+        with st.container(key=f"slide-{deck[index].key}"):
+            st.plotly_chart(
+                figure, key=f"slide-{index}", config={"displaylogo": False}, alt=meta.get("alt"), theme=None
+            )
+        if deck[index].key == "highlights":
+            _highlight_cards(current.prepared, state)
         source_footer(current.prepared, meta.get("source_ids", ()), meta.get("caveat_ids", ()))
         left, middle, right, leave = st.columns([1, 2, 1, 1])
         left.button(

@@ -134,3 +134,49 @@ def test_presenter_mode_opens_on_the_highlights(page, server) -> None:
     assert "At a glance" in texts
     assert {"¥387.3B", "up to ¥72.5B", "about 30%"} <= set(texts)
     screenshot(page, OUTPUT / "present", "highlights")
+
+
+def _overlapping(boxes: list[dict]) -> list[tuple[int, int]]:
+    """The pairs of ``boxes`` (bounding boxes) that cover one another."""
+    return [
+        (i, j)
+        for i, a in enumerate(boxes)
+        for j, b in enumerate(boxes)
+        if i < j
+        and a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    ]
+
+
+@pytest.mark.parametrize("width", [390, 1024])
+def test_presenter_highlights_never_print_over_one_another(browser, server, width: int) -> None:
+    # At 390 pixels (a phone following a live presenter) the three figures printed over each other, and at
+    # 1,024 the outer two were drawn towards the middle, over the next one: a phone gets stacked cards instead.
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        open_page(page, server, "", "present=1")
+        cards = page.locator(".st-key-slide-cards [data-testid='stMetricValue']")
+        chart = page.locator(".st-key-slide-highlights [data-testid='stPlotlyChart']")
+        if width < 900:
+            cards.first.wait_for()
+            assert [cards.nth(i).inner_text() for i in range(cards.count())] == ["¥387.3B", "up to ¥72.5B", "about 30%"]
+            assert not chart.is_visible()
+            boxes = [cards.nth(i).bounding_box() for i in range(cards.count())]
+        else:
+            drawn_charts(page, 1)
+            assert not cards.first.is_visible()
+            figures = (
+                chart.locator("g.annotation", has_text="¥387.3B")
+                .or_(chart.locator("g.annotation", has_text="up to ¥72.5B"))
+                .or_(chart.locator("g.annotation", has_text="about 30%"))
+            )
+            assert figures.count() == 3
+            boxes = [figures.nth(i).bounding_box() for i in range(3)]
+        assert _overlapping(boxes) == [], boxes
+        assert exceptions(page) == []
+        screenshot(page, OUTPUT / "present", f"highlights-{width}")
+    finally:
+        context.close()

@@ -29,8 +29,17 @@ def build_highlights_figure(highlights: Sequence[Any], *, title: str, lang: str 
             (claim, 0.42, 15, TEXT_COLOUR),
             (chart_text(f"{item.date} · {item.basis}"), 0.06, 13, MUTED_COLOUR),
         ):
+            # Centred on its card: plotly's "auto" anchors a text left of a third and right of two thirds, which
+            # drew the outer cards towards the middle, over the next one's figure.
             fig.add_annotation(
-                text=text, x=x, y=y, xref="paper", yref="paper", showarrow=False, font={"size": size, "color": colour}
+                text=text,
+                x=x,
+                y=y,
+                xref="paper",
+                yref="paper",
+                xanchor="center",
+                showarrow=False,
+                font={"size": size, "color": colour},
             )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
