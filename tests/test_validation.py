@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from aifunding.data.limits import MB, Limits, describe_bytes
 from aifunding.data.report import Severity
+from aifunding.data.tables import TABLES_BY_NAME
 from aifunding.loading.package import PackageReadError, load_package
 from aifunding.loading.rules import half_unit
 
@@ -343,6 +345,126 @@ def test_a_broken_reference_beside_an_unread_one_is_still_quarantined(tmp_path: 
     [counted] = [p for p in report.problems if p.rule == "unread-reference" and p.table == "award_recipients"]
     assert counted.message.startswith("2 rows of award_recipients.csv refer to awards.csv, which was not read")
     assert report.left_out()["award_recipients"] == 3  # 1 quarantined + 2 counted
+
+
+# A package rule that looks for rows of a table (its citations, recipients, caveat links) and reports a row it
+# does not find is not run when that table, or the one its rows refer to, was not read: one warning says so.
+
+
+def _missing(path: Path) -> None:
+    path.unlink()
+
+
+def _not_utf8_bytes(path: Path) -> None:
+    path.write_bytes(path.read_bytes() + b"\xff\n")
+
+
+def _not_csv(path: Path) -> None:
+    path.write_text("<html><body>404 Not Found</body></html>\n", encoding="utf-8")
+
+
+def _without_a_required_column(path: Path) -> None:
+    """The file without its first required column, in the header and every row."""
+    model = TABLES_BY_NAME[path.stem].model
+    rows = list(csv.DictReader(path.open(encoding="utf-8", newline="")))
+    required = next(name for name in model.model_fields if model.model_fields[name].is_required())
+    columns = [name for name in model.model_fields if name != required]
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+UNREADABLE = [_missing, _not_utf8_bytes, _not_csv, _without_a_required_column]
+RULES_NOT_RUN = [
+    # the table made unreadable, the false problems it gave, the table the warning names, its rules and why
+    ("citations", {"uncited"}, "citations", "rule 'uncited' was", "citations.csv was not read"),
+    (
+        "award_recipients",
+        {"no-recipient", "recipient-role"},
+        "award_recipients",
+        "rule 'recipients' was",
+        "award_recipients.csv was not read",
+    ),
+    (
+        "caveat_links",
+        {"caveat-unattached", "overlap-pair"},
+        "caveat_links",
+        "rules 'caveat-unattached' and 'overlap-pair' were",
+        "caveat_links.csv was not read",
+    ),
+    # The rows the rule looks for refer to the table that was not read, so they are not loaded either.
+    (
+        "sources",
+        {"uncited"},
+        "citations",
+        "rule 'uncited' was",
+        "6 rows of citations.csv refer to a table that was not read",
+    ),
+    (
+        "organisations",
+        {"no-recipient", "recipient-role"},
+        "award_recipients",
+        "rule 'recipients' was",
+        "3 rows of award_recipients.csv refer to a table that was not read",
+    ),
+]
+
+
+@pytest.mark.parametrize("unreadable", UNREADABLE)
+@pytest.mark.parametrize(("table", "false_rules", "looked_in", "rules", "why"), RULES_NOT_RUN)
+def test_a_rule_that_looks_in_a_table_not_read_is_not_run(
+    minimal: Path, unreadable, table: str, false_rules: set[str], looked_in: str, rules: str, why: str
+) -> None:
+    unreadable(minimal / f"{table}.csv")
+    report = load_package(minimal).report
+    assert table in report.unread
+    assert not [p for p in report.problems if p.rule in false_rules]  # once an error per figure, award or caveat
+    [note] = [p for p in report.problems if p.rule == "rule-not-checked"]
+    assert (note.severity, note.table, note.file, note.line, note.field, note.value) == (
+        Severity.WARNING,
+        looked_in,
+        f"{looked_in}.csv",
+        None,
+        None,
+        None,
+    )
+    they = "it looks" if rules.endswith(" was") else "they look"
+    assert note.message == (
+        f"the package {rules} not checked, because {why}: {they} for rows of that table, and would report one "
+        "that was only not loaded as missing"
+    )
+    assert load_package(minimal, by_row=True).report == report  # the per-row path says the same
+
+
+def test_rules_that_do_not_look_in_the_table_not_read_still_run(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["award_recipients"] = tables["award_recipients"][1:]  # award-a has no recipient
+    tables["awards"][1]["currency"] = "USD"  # in another currency than its programme's
+    folder = write_package(tmp_path, tables)
+    _not_utf8_bytes(folder / "citations.csv")
+    report = load_package(folder).report
+    assert [(p.rule, p.value) for p in report.problems if p.rule not in ("encoding", "rule-not-checked")] == [
+        ("ceiling-currency", "JPY"),
+        ("no-recipient", "award-a"),
+        ("award-currency", "USD"),
+    ]
+    [note] = [p for p in report.problems if p.rule == "rule-not-checked"]
+    assert note.message.startswith("the package rule 'uncited' was not checked, because citations.csv was not read")
+
+
+def test_a_table_not_read_under_four_rules_is_one_warning(tmp_path: Path) -> None:
+    """The awards table not read: its recipients, citations and caveat links are counted; each rule one warning."""
+    folder = write_package(tmp_path)
+    (folder / "awards.csv").unlink()
+    report = load_package(folder).report
+    assert [p.rule for p in report.warnings] == ["rule-not-checked"]
+    assert report.warnings[0].message.startswith(
+        "the package rules 'uncited', 'recipients', 'caveat-unattached' and 'overlap-pair' were not checked, because "
+        "3 rows of award_recipients.csv refer to a table that was not read; 3 rows of citations.csv refer to a "
+        "table that was not read; 1 row of caveat_links.csv refers to a table that was not read: they look for "
+        "rows of those tables"
+    )
 
 
 # --- Package rules ---------------------------------------------------------------------------------------

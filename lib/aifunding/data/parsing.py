@@ -222,6 +222,10 @@ def read_header(
             else f"the optional column '{column}' is missing, {note}",
             severity,
         )
+    # No row loads without a required column (each is quarantined, as its own): the table is as good as
+    # unread, and rows that refer to it are counted, not each reported as a broken reference.
+    if required:
+        report.unread.add(table.name)
     return Header(header, frozenset(expected_set), required)
 
 

@@ -75,8 +75,8 @@ class ValidationReport:
     quarantined: list[QuarantinedRow] = field(default_factory=list)
     rows_read: dict[str, int] = field(default_factory=dict)
     rows_loaded: dict[str, int] = field(default_factory=dict)
-    # Tables whose file could not be read at all (missing, refused, not UTF-8, no header): an output
-    # must never present one of these as an empty table.
+    # Tables whose file could not be read at all (missing, refused, not UTF-8, no header or one without a
+    # required column): an output must never present one of these as an empty table.
     unread: set[str] = field(default_factory=set)
     # Per table, rows read but neither checked nor loaded because they refer to an unread table
     # (directly or through other such rows); each table's count is one "unread-reference" problem.

@@ -10,7 +10,7 @@ which words the problem and, where it can return None, has the last word on whet
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -52,15 +52,18 @@ from aifunding.loading.rule_problems import (
     uncited_problem,
     vendor_organisation_problem,
 )
-from aifunding.loading.rules import PACKAGE_RULES
+from aifunding.loading.rules import rules_to_run
 
 RowSets = dict[str, RowSet]
 Check = Callable[[RowSets], Iterator[Problem]]
 
 
-def run_package_rules_columnar(rows: RowSets, report: ValidationReport) -> None:
-    """Add the problems of every package rule, as :func:`run_package_rules` adds them for the same rows."""
-    for rule in PACKAGE_RULES:
+def run_package_rules_columnar(rows: RowSets, report: ValidationReport, files: Mapping[str, str] | None = None) -> None:
+    """Add the problems of every package rule, as :func:`run_package_rules` adds them for the same rows.
+
+    It leaves out the rules that run_package_rules leaves out, with the same warning (:func:`rules_to_run`).
+    """
+    for rule in rules_to_run(report, files or {}):
         report.problems.extend(COLUMNAR_CHECKS[rule.code](rows))
 
 

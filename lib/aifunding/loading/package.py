@@ -224,7 +224,7 @@ class _Way(Generic[Rows]):
     parse: Callable[[Table, str, Text, ValidationReport, Limits], Rows]
     empty: Callable[[Table, str], Rows]
     references: Callable[[dict[str, Rows], ValidationReport, Limits, dict[str, str]], None]
-    rules: Callable[[dict[str, Rows], ValidationReport], None]
+    rules: Callable[[dict[str, Rows], ValidationReport, dict[str, str]], None]
     frame: Callable[[Table, Rows], pd.DataFrame]
 
 
@@ -271,7 +271,7 @@ def _validate_with(
         # Read = loaded by the parser + quarantined by it (counted without rescanning every quarantined row).
         report.rows_read[table.name] = len(loaded) + len(report.quarantined) - quarantined_before
     way.references(tables, report, limits, files)
-    way.rules(tables, report)
+    way.rules(tables, report, files)
     for name, kept in tables.items():
         report.rows_loaded[name] = len(kept)
     frames = {table.name: way.frame(table, tables[table.name]) for table in TABLES}

@@ -186,6 +186,30 @@ def uncited_problem(table: str, row: RowLocation, figure_id: str, column: str) -
     )
 
 
+def rules_not_checked_problem(codes: list[str], whys: list[str], table: str, file: str) -> Problem:
+    """The one warning that the package rules ``codes`` were not run, because of ``whys`` (``table``: the first's).
+
+    Each of them reports a row it does not find (an uncited figure, an award without recipients, an
+    unattached caveat), so run on a table not all of whose rows are loaded it would report what is
+    only not loaded: one warning says so, not a false error per row.
+    """
+    names = " and ".join(filter(None, (", ".join(f"'{code}'" for code in codes[:-1]), f"'{codes[-1]}'")))
+    one = len(codes) == 1
+    rules, they = (f"rule {names} was", "it looks") if one else (f"rules {names} were", "they look")
+    return Problem(
+        Severity.WARNING,
+        "rule-not-checked",
+        table,
+        file,
+        None,
+        None,
+        None,
+        f"the package {rules} not checked, because {'; '.join(whys)}: {they} for rows of "
+        f"{'that table' if len(whys) == 1 else 'those tables'}, and would report one that was only not loaded "
+        "as missing",
+    )
+
+
 def recipients_problem(
     award_row: RowLocation, award_id: str, first: RowLocation | None, roles: list[str]
 ) -> Problem | None:

@@ -3,21 +3,22 @@
 The package rules in :data:`PACKAGE_RULES` look across tables and report without removing rows,
 because the rows themselves are well-formed: it is their combination that needs a person's eye.
 (Keys and references, which do remove rows, are :mod:`aifunding.data.references`.) Each problem is
-worded in :mod:`aifunding.loading.rule_problems`, which the columnar rules share.
+worded in :mod:`aifunding.loading.rule_problems`, which the columnar rules share. A rule that looks for
+rows of a table not all of whose rows are there (:func:`rules_to_run`) is not run, and one warning says so.
 """
 
 from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from aifunding.data.models import Award, AwardRecipient, Caveat, CaveatLink, Citation, MarketShare, Milestone, Programme
 from aifunding.data.parsing import LoadedRow, typed_rows
 from aifunding.data.report import Problem, ValidationReport
-from aifunding.data.tables import CITED_TABLES
+from aifunding.data.tables import CITED_TABLES, TABLES, TABLES_BY_NAME
 from aifunding.data.tree import ProgrammeTree
 from aifunding.data.vocabulary import CEILING_BASES, ROUNDED_BASES
 from aifunding.loading.rule_problems import (
@@ -34,6 +35,7 @@ from aifunding.loading.rule_problems import (
     overlap_pair_problem,
     period_nesting_problem,
     recipients_problem,
+    rules_not_checked_problem,
     share_total_problem,
     unattached_caveat_problem,
     uncited_problem,
@@ -46,11 +48,15 @@ Rows = dict[str, list[LoadedRow]]
 
 @dataclass(frozen=True)
 class Rule:
-    """One package rule: a code, what it checks (for the docs), and the check itself."""
+    """One package rule: a code, what it checks (for the docs), the check itself, and the tables it looks in."""
 
     code: str
     description: str
     check: Callable[[Rows], Iterator[Problem]]
+    # The tables it looks in for a row, reporting another table's row when it finds none there (an uncited
+    # figure, an award without recipients): it runs only when none of their rows was left unread or
+    # unchecked (:func:`rules_to_run`). Other rules report only what they find.
+    needs: tuple[str, ...] = ()
 
 
 def programme_tree(rows: Rows) -> ProgrammeTree:
@@ -209,13 +215,18 @@ PACKAGE_RULES: tuple[Rule, ...] = (
     Rule("currency", "Currencies are ISO 4217; ones outside the ECB table are flagged.", check_currencies),
     Rule("future-date", "Announcement and publication dates are not in the future.", check_dates_not_in_future),
     Rule("share-total", "Segment shares of one market add to at most 100%.", check_segment_totals),
-    Rule("uncited", "Every figure row cites a source.", check_cited),
-    Rule("recipients", "Every award has recipients with consistent roles.", check_recipients),
+    Rule("uncited", "Every figure row cites a source.", check_cited, ("citations",)),
+    Rule("recipients", "Every award has recipients with consistent roles.", check_recipients, ("award_recipients",)),
     Rule("award-currency", "Awards are in their programme's currency.", check_award_currency),
     Rule("vendor-organisation", "Vendor shares name their organisation.", check_vendor_segments),
-    Rule("caveat-unattached", "Every caveat is attached to a row.", check_caveats_attached),
+    Rule("caveat-unattached", "Every caveat is attached to a row.", check_caveats_attached, ("caveat_links",)),
     Rule("period-nesting", "A programme's fiscal years lie inside its parent's.", check_periods_nested),
-    Rule("overlap-pair", "An overlap caveat ties at least two programme or award rows.", check_overlaps_pair),
+    Rule(
+        "overlap-pair",
+        "An overlap caveat ties at least two programme or award rows.",
+        check_overlaps_pair,
+        ("caveat_links",),
+    ),
     Rule("english-text", "English text columns hold Latin letters (a warning per cell).", check_english_text),
     Rule(
         "organisation-name",
@@ -230,6 +241,41 @@ PACKAGE_RULES: tuple[Rule, ...] = (
 )
 
 
-def run_package_rules(rows: Rows, report: ValidationReport) -> None:
-    for rule in PACKAGE_RULES:
+def run_package_rules(rows: Rows, report: ValidationReport, files: Mapping[str, str] | None = None) -> None:
+    for rule in rules_to_run(report, files or {}):
         report.problems.extend(rule.check(rows))
+
+
+def rules_to_run(report: ValidationReport, files: Mapping[str, str]) -> list[Rule]:
+    """The package rules whose tables are whole; one warning names the others, which are not run, and why.
+
+    A table is not whole when it was not read (:attr:`ValidationReport.unread`), or when rows of it were
+    not checked because they refer to one that was not (:attr:`ValidationReport.unchecked`).
+    """
+    whys = _not_whole(report, files)
+    skipped = [rule for rule in PACKAGE_RULES if any(name in whys for name in rule.needs)]
+    if skipped:
+        tables = [table.name for table in TABLES if any(table.name in rule.needs for rule in skipped)]
+        first = next(name for name in tables if name in whys)
+        problem = rules_not_checked_problem(
+            [rule.code for rule in skipped], [whys[name] for name in tables if name in whys], first, _file(files, first)
+        )
+        report.problems.append(problem)
+    return [rule for rule in PACKAGE_RULES if rule not in skipped]
+
+
+def _not_whole(report: ValidationReport, files: Mapping[str, str]) -> dict[str, str]:
+    """Each table not all of whose rows are loaded for a reason other than their own, and why, in words."""
+    whys: dict[str, str] = {}
+    for table in TABLES:
+        file, unchecked = _file(files, table.name), report.unchecked.get(table.name, 0)
+        if table.name in report.unread:
+            whys[table.name] = f"{file} was not read"
+        elif unchecked:
+            rows = f"{unchecked:,} row of {file} refers" if unchecked == 1 else f"{unchecked:,} rows of {file} refer"
+            whys[table.name] = f"{rows} to a table that was not read"
+    return whys
+
+
+def _file(files: Mapping[str, str], name: str) -> str:
+    return files.get(name) or TABLES_BY_NAME[name].path
