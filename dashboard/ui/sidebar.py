@@ -124,7 +124,9 @@ def _choose(label: str, options: list[str], key: str, names: Mapping[str, str]) 
     t = translator()
     chosen = list(st.session_state.get(key) or [])
     if len(options) > MAX_OPTIONS:
-        query = st.text_input(t("filters.find", n=f"{len(options):,}"), key=f"{key}_find").strip().lower()
+        # Named after its filter: the organisations' and the programmes' boxes both read "Find in ... choices".
+        search = t("filters.find", filter=label, n=f"{len(options):,}")
+        query = st.text_input(search, key=f"{key}_find").strip().lower()
         matches = [o for o in options if query in names.get(o, o).lower() or query in o] if query else options
         if len(matches) > MAX_OPTIONS:
             small(markup.text(t("filters.find.more", shown=f"{MAX_OPTIONS:,}", matches=f"{len(matches):,}")))
