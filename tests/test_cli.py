@@ -109,6 +109,23 @@ def test_validate_bundled_json_report(capsys: pytest.CaptureFixture[str]) -> Non
     assert [w["table"] for w in report["warnings"]] == ["programmes"]
 
 
+@pytest.mark.parametrize("name", ["data.zip", "missing-folder"])
+def test_validate_json_answers_an_unreadable_input_in_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    # A ZIP that is not one, and a path that is not there: stdout held nothing, and a JSON reader failed on it.
+    if name.endswith(".zip"):
+        (tmp_path / name).write_bytes(b"PK\x03\x04 not a zip")
+    code, out, err = run(["validate", "--format", "json", str(tmp_path / name)], capsys)
+    assert code == 2
+    answer = json.loads(out)
+    assert answer["valid"] is False
+    assert answer["refused"] and f"aifunding validate: {answer['refused']}" == err.strip()
+    # The text report says it on stderr only, as before.
+    code, out, _ = run(["validate", str(tmp_path / name)], capsys)
+    assert code == 2 and out == ""
+
+
 @pytest.fixture
 def fifty_bad_amounts(tmp_path: Path) -> Path:
     """The minimal package with 50 more awards whose amount is not a number (awards.csv lines 4 to 53)."""

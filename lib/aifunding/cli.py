@@ -407,6 +407,12 @@ COMMANDS = {
 }
 
 
+def _refused_json(args: argparse.Namespace, message: str) -> None:
+    """``validate --format json`` answers an input it could not read in JSON too (it printed nothing on stdout)."""
+    if args.command == "validate" and args.format == "json":
+        print(json.dumps({"valid": False, "refused": message}, ensure_ascii=False, indent=2))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -416,9 +422,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except (PackageReadError, UsageError, LimitsError, UploadRefused, StoreSettingError) as exc:
         print(f"aifunding {args.command}: {exc}", file=sys.stderr)
+        _refused_json(args, str(exc))
         return EXIT_UNREADABLE
     except OSError as exc:
-        print(f"aifunding {args.command}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+        print(f"aifunding {args.command}: {message}", file=sys.stderr)
+        _refused_json(args, message)
         return EXIT_UNREADABLE
     except Exception as exc:
         print(
