@@ -236,6 +236,7 @@ HOSTILE = [
     "true", "false", "yes", "0.5", "12", "50", "51", "1990", "2100",
     '"', 'a"b', '""', ",", "a,b", "JP", "jp", "EU", "x" * 81, "Award A", "-lead", "award-a", "round-1",
     "\x00", "😀", "=1+1", "\ufeff",
+    "1_930_000_000", "１９３", "1E+9", "+5", ".5", "5.", "5.0", "+2024", "2_024", "２０２４-04-19",
 ]  # fmt: skip
 FIGURE_TABLES = [
     "awards", "programmes", "market_shares", "milestones", "citations", "caveat_links", "sources",
@@ -298,13 +299,59 @@ def test_text_edited_at_random_gives_the_same_result(name: str, data: st.DataObj
 
 def test_amounts_keep_their_exact_decimal(tmp_path: Path) -> None:
     tables = minimal_tables()
-    tables["awards"][0]["amount"] = "1e5"
+    tables["awards"][0]["amount"] = "100000.50"  # its trailing zero kept: Decimal("100000.5") would differ
     tables["awards"][1]["amount"] = "99999999999999.9999"
     write_package(tmp_path, tables)
     text = (tmp_path / "awards.csv").read_text(encoding="utf-8")
     rows = parse_table_columnar(TABLES_BY_NAME["awards"], "awards.csv", text, ValidationReport(), Limits())
-    assert [repr(a) for a in rows.values["amount"]] == [repr(Decimal("1e5")), repr(Decimal("99999999999999.9999"))]
+    assert [repr(a) for a in rows.values["amount"]] == [
+        repr(Decimal("100000.50")),
+        repr(Decimal("99999999999999.9999")),
+    ]
     assert columnar_matches(TABLES_BY_NAME["awards"], text)
+
+
+# A number as Python's Decimal and int would read it, but not in the plain digits a package writes.
+FULL_WIDTH, ARABIC_INDIC = (
+    str.maketrans("0123456789", "０１２３４５６７８９"),
+    str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"),
+)
+LENIENT_FORMS: list[Callable[[int], str]] = [
+    lambda n: f"{n:_}" if n >= 1000 else f"{str(n)[:-1] or 0}_{str(n)[-1]}",  # 12_345, 1_2, 0_5: the same number
+    lambda n: str(n).translate(FULL_WIDTH),
+    lambda n: str(n).translate(ARABIC_INDIC),
+    lambda n: f"{n:e}",
+    lambda n: f"{n:E}".replace("E+0", "E+"),
+    lambda n: f"+{n}",
+    lambda n: f"{n}.",
+]
+
+
+@settings(max_examples=100, deadline=None)
+@given(number=st.integers(1, 99), form=st.sampled_from(LENIENT_FORMS), where=st.sampled_from(
+    [("awards", "amount"), ("awards", "project_cost"), ("market_shares", "share_low"), ("markets", "year"),
+     ("caveats", "conflict_no"), ("market_shares", "rank")]))  # fmt: skip
+def test_a_number_not_in_plain_digits_is_refused_alike_by_both_parsers(
+    number: int, form: Callable[[int], str], where: tuple[str, str]
+) -> None:
+    name, column = where
+    tables = minimal_tables()
+    row = tables[name][0]
+    number = 2024 if column == "year" else number * 10**9 if column in ("amount", "project_cost") else number
+    row[column] = form(number)
+    if column == "project_cost":
+        row["project_cost_basis"] = "exact"
+    if column == "share_low":
+        row["share_high"] = str(number)
+    if column == "rank":
+        row.update(basis="rank_only", share_low="", share_high="")
+    report = ValidationReport()
+    assert columnar_matches(TABLES_BY_NAME[name], table_text(name, [row]))
+    parse_table_columnar(TABLES_BY_NAME[name], f"{name}.csv", table_text(name, [row]), report, Limits())
+    [problem] = report.problems
+    assert (problem.line, problem.field, problem.value) == (2, column, row[column])
+    plain = (f"'{row[column]}' is not written as plain digits", f"'{row[column]}' is not a whole number")
+    assert problem.message.startswith(plain)
 
 
 def test_write_table_output_is_read_by_columns(tmp_path: Path) -> None:

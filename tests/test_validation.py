@@ -56,6 +56,26 @@ ROW_CASES = [
     ("programmes", 0, "period_end_fy", "2020", r"period_end_fy must not be before period_start_fy"),
     ("sources", 0, "tier", "blog", r"'blog' is not allowed; use one of: 'primary', 'press', 'secondary' or 'low'"),
     ("milestones", 0, "due_fiscal_year", "2026", r"give exactly one of due_date and due_fiscal_year"),
+    # Numbers Python would read but a cell does not plainly say (README: amounts are plain digits)
+    ("awards", 0, "amount", "1_930_000_000", r"'1_930_000_000' is not written as plain digits; write numbers with"),
+    ("awards", 0, "amount", "１９３００００", r"'１９３００００' is not written as plain digits"),
+    ("awards", 0, "amount", "١٢٣", r"'١٢٣' is not written as plain digits"),
+    ("awards", 0, "amount", "1e9", r"'1e9' is not written as plain digits; .* no underscores, exponent \(1e9\), sign"),
+    ("awards", 0, "amount", "1E+9", r"'1E\+9' is not written as plain digits"),
+    ("awards", 0, "amount", "+5", r"'\+5' is not written as plain digits"),
+    ("awards", 0, "amount", ".5", r"'\.5' is not written as plain digits"),
+    ("awards", 0, "amount", "5.", r"'5\.' is not written as plain digits"),
+    ("market_shares", 0, "share_low", "3_0", r"'3_0' is not written as plain digits; .* \(30 or 12\.5\)$"),
+    ("market_shares", 0, "share_high", "３０", r"'３０' is not written as plain digits"),
+    ("market_shares", 0, "share_low", "-0", r"'-0' is not written as plain digits"),
+    ("markets", 0, "year", "2_024", r"'2_024' is not a whole number written as plain digits; write the digits 0-9"),
+    ("markets", 0, "year", "+2024", r"'\+2024' is not a whole number written as plain digits"),
+    ("markets", 0, "year", "2024.0", r"'2024\.0' is not a whole number written as plain digits"),
+    ("markets", 0, "year", "２０２４", r"'２０２４' is not a whole number"),
+    ("caveats", 0, "conflict_no", "1_0", r"'1_0' is not a whole number written as plain digits"),
+    ("countries", 0, "fiscal_year_start_month", "٤", r"'٤' is not a whole number"),
+    ("awards", 0, "announced", "２０２４-04-19", r"'２０２４-04-19' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD"),
+    ("awards", 0, "announced", "2024-0٤-19", r"is not a date; write YYYY, YYYY-MM or YYYY-MM-DD"),
 ]
 
 

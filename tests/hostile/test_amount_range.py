@@ -51,7 +51,7 @@ EDGES = [
     Decimal("999999999999999999"),  # the largest whole amount
     Decimal("99999999999999.9999"),  # 18 digits, 4 decimals
     Decimal("0.0001"),  # the smallest
-    Decimal("1E+17"),  # written with an exponent
+    Decimal("1E+17"),  # a Decimal with an exponent (its cell is plain digits, as a package must write it)
 ]
 OUTSIDE = [
     (Decimal("1E+18"), "is too large"),
@@ -62,7 +62,7 @@ OUTSIDE = [
 
 
 def award(amount: Decimal) -> dict[str, str]:
-    return {"id": "a", "programme_id": "p", "purpose_en": "x", "amount": str(amount), "currency": "JPY",
+    return {"id": "a", "programme_id": "p", "purpose_en": "x", "amount": format(amount, "f"), "currency": "JPY",
             "basis": "exact"}  # fmt: skip
 
 
@@ -109,8 +109,8 @@ def test_every_step_honours_every_accepted_amount(amounts: list[Decimal], edge: 
             assert convert(value, "JPY", currency, "2024-04-19").amount > 0
     tables = minimal_tables()
     tables["programmes"][0].update(amount="", basis="", currency="")  # no ceiling: any awards fit
-    tables["awards"][0]["amount"] = str(values[0])
-    tables["awards"][1]["amount"] = str(values[1])
+    tables["awards"][0]["amount"] = format(values[0], "f")
+    tables["awards"][1]["amount"] = format(values[1], "f")
     with tempfile.TemporaryDirectory() as tmp:
         package = load_package(write_package(Path(tmp) / "pkg", tables))
     assert package.report.valid, package.report.errors[:2]

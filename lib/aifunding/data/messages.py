@@ -33,8 +33,19 @@ def friendly_message(err: Any, column: str | None) -> str:
         return f"'{value}' is not allowed; use one of: {ctx.get('expected', '')}"
     if kind in ("decimal_parsing", "decimal_type", "float_parsing"):
         return f"'{value}' is not a number; write amounts as plain digits with no separators or symbols (72500000000)"
+    if kind == "plain_decimal":
+        example = "30 or 12.5" if column and column.startswith("share_") else "72500000000"
+        return (
+            f"'{value}' is not written as plain digits; write numbers with the digits 0-9 and at most one decimal "
+            f"point: no underscores, exponent (1e9), sign or full-width digits ({example})"
+        )
     if kind in ("int_parsing", "int_from_float"):
         return f"'{value}' is not a whole number"
+    if kind == "plain_whole":
+        return (
+            f"'{value}' is not a whole number written as plain digits; write the digits 0-9 only: "
+            "no underscores, sign, decimal point or full-width digits (2024)"
+        )
     if kind == "greater_than":
         if column in _MORE_THAN_ZERO:
             return _MORE_THAN_ZERO[column]

@@ -12,7 +12,16 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from aifunding.data.amounts import AMOUNT_LIMIT, check_precision
 from aifunding.data.vocabulary import (
@@ -64,6 +73,28 @@ def check_partial_date(value: str) -> str:
     return value
 
 
+# A number is written in the digits 0-9 with at most one decimal point: Python's Decimal and int also read
+# 1_000, 1e9, +5, full-width １０ or Arabic-Indic ١٠ (and int 5.0), each a number the cell does not plainly say.
+PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
+PLAIN_WHOLE = re.compile(r"[0-9]+")
+
+
+def _plainly_written(pattern: re.Pattern[str], kind: str) -> WrapValidator:
+    """A validator that refuses a text ``pattern`` does not match, after the value's own checks passed.
+
+    Its own checks first, so a cell that is no number or out of range keeps that problem ("1e400 is too
+    large"); only a value they accept is refused for how it is written (error type ``kind``).
+    """
+
+    def check(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        validated = handler(value)
+        if isinstance(value, str) and not pattern.fullmatch(value.strip()):
+            raise PydanticCustomError(kind, "'{value}' is not written in plain digits", {"value": value})
+        return validated
+
+    return WrapValidator(check)
+
+
 PartialDate = Annotated[
     str,
     AfterValidator(check_partial_date),
@@ -71,9 +102,17 @@ PartialDate = Annotated[
 ]
 Identifier = Annotated[str, Field(pattern=ID_PATTERN, min_length=1, max_length=80)]
 Currency = Annotated[str, Field(pattern=CURRENCY_PATTERN)]
-Amount = Annotated[Decimal, Field(gt=0, lt=AMOUNT_LIMIT), AfterValidator(check_precision)]
-FiscalYear = Annotated[int, Field(ge=EARLIEST_PLAUSIBLE_YEAR, le=LATEST_PLAUSIBLE_YEAR)]
-Percent = Annotated[Decimal, Field(ge=0, le=100), AfterValidator(check_precision)]
+Amount = Annotated[
+    Decimal,
+    Field(gt=0, lt=AMOUNT_LIMIT),
+    AfterValidator(check_precision),
+    _plainly_written(PLAIN_DECIMAL, "plain_decimal"),
+]
+WholeNumber = Annotated[int, _plainly_written(PLAIN_WHOLE, "plain_whole")]
+FiscalYear = Annotated[WholeNumber, Field(ge=EARLIEST_PLAUSIBLE_YEAR, le=LATEST_PLAUSIBLE_YEAR)]
+Percent = Annotated[
+    Decimal, Field(ge=0, le=100), AfterValidator(check_precision), _plainly_written(PLAIN_DECIMAL, "plain_decimal")
+]
 
 
 class Row(BaseModel):
@@ -90,7 +129,7 @@ class Country(Row):
     ]
     name_en: str = Field(min_length=1, description="English name")
     name_ja: str | None = Field(None, description="Japanese name")
-    fiscal_year_start_month: int = Field(
+    fiscal_year_start_month: WholeNumber = Field(
         ge=1,
         le=12,
         description="Month (1-12) in which the government fiscal year starts; "
@@ -145,7 +184,9 @@ class Programme(Row):
     basis: Basis | None = Field(None, description="exact, about, up_to, up_to_about, at_least or target")
     period_start_fy: FiscalYear | None = Field(None, description="First fiscal year covered")
     period_end_fy: FiscalYear | None = Field(None, description="Last fiscal year covered")
-    period_years: int | None = Field(None, ge=1, le=50, description="Length of the period in years, as published")
+    period_years: WholeNumber | None = Field(
+        None, ge=1, le=50, description="Length of the period in years, as published"
+    )
     legal_basis: str | None = Field(None, description="Law or decision it rests on")
     budget_source: str | None = Field(None, description="Budget the money comes from")
     status: ProgrammeStatus = Field(
@@ -228,7 +269,9 @@ class MarketShare(Row):
     share_low: Percent | None = Field(None, description="Lower bound of the share in percent")
     share_high: Percent | None = Field(None, description="Upper bound of the share in percent; empty when open-ended")
     basis: ShareBasis = Field(description="exact, about, range, more_than or rank_only")
-    rank: int | None = Field(None, ge=1, le=MAX_COUNT, description="Rank in the market where the source gives one")
+    rank: WholeNumber | None = Field(
+        None, ge=1, le=MAX_COUNT, description="Rank in the market where the source gives one"
+    )
     rank_inferred: bool = Field(
         False, description="true when the rank is inferred (say, from share ranges) rather than stated by the source"
     )
@@ -294,7 +337,7 @@ class Caveat(Row):
         description="conflict; overlap (the attached figures may be the same money: counted once); "
         "or unconfirmed (the attached figures are shown but never added to a total)",
     )
-    conflict_no: int | None = Field(
+    conflict_no: WholeNumber | None = Field(
         None, ge=1, le=MAX_COUNT, description="Number of the entry in the research notes' conflicts list"
     )
     title_en: str = Field(min_length=1, description="One-line summary")
@@ -356,7 +399,7 @@ class Highlight(_OneTarget):
 
     target_fields = _HIGHLIGHT_TARGETS
 
-    position: int = Field(ge=1, le=12, description="Order on the first screen, 1 first")
+    position: WholeNumber = Field(ge=1, le=12, description="Order on the first screen, 1 first")
     programme_id: Identifier | None = Field(None, description="Programme row whose figure is shown")
     award_id: Identifier | None = Field(None, description="Award row whose figure is shown")
     market_share_id: Identifier | None = Field(None, description="Market-share row whose figure is shown")
