@@ -187,6 +187,17 @@ REFUSALS: list[tuple[str, Callable[[], list[Upload]], IntakeLimits | None, str]]
     # text that cannot be read
     ("latin-1", lambda: [Upload("awards.csv", b"id,purpose_en\nx,caf\xe9,\n")], None,
      f"awards.csv: {NOT_SHIFT_JIS}: the byte 0xe9 at offset 19 (line 2) {SAVE_AS_UTF8}"),
+    # Latin-1 and Windows-1252 text that also decodes as Shift-JIS, into nonsense inside its words
+    ("latin-1-as-kanji", lambda: [Upload("organisations.csv", b"id,name_en\nca,Cr\xe9dit Agricole\n")], None,
+     f"organisations.csv: {NOT_SHIFT_JIS}: the byte 0xe9 at offset 16 (line 2) {SAVE_AS_UTF8}"),
+    ("latin-1-as-half-width", lambda: [Upload("organisations.csv", "id,name_en\nca,CRÉDIT\n".encode("latin-1"))],
+     None, f"organisations.csv: {NOT_SHIFT_JIS}: the byte 0xc9 at offset 16 (line 2) {SAVE_AS_UTF8}"),
+    ("latin-1-first-letter", lambda: [Upload("awards.csv", "id\nSão\n".encode("latin-1"))], None,
+     f"awards.csv: {NOT_SHIFT_JIS}: the byte 0xe3 at offset 4 (line 2) {SAVE_AS_UTF8}"),
+    ("latin-1-two-accents", lambda: [Upload("awards.csv", "id\ncréé,\n".encode("latin-1"))], None,
+     f"awards.csv: {NOT_SHIFT_JIS}: the byte 0xe9 at offset 5 (line 2) {SAVE_AS_UTF8}"),
+    ("windows-1252-apostrophe", lambda: [Upload("awards.csv", "id\nJapan’s\n".encode("cp1252"))], None,
+     f"awards.csv: {NOT_SHIFT_JIS}: the byte 0x92 at offset 8 (line 2) {SAVE_AS_UTF8}"),
     ("private-use-cp932", lambda: [Upload("awards.csv", b"id\n\xf0\x40\n")], None,
      f"awards.csv: {NOT_SHIFT_JIS}: the byte 0xf0 at offset 3 (line 2) {SAVE_AS_UTF8}"),
     ("utf-16-without-bom", lambda: [Upload("awards.csv", "id\nx\n".encode("utf-16-le"))], None,
@@ -323,6 +334,50 @@ def test_shift_jis_is_converted_and_noted(bundled: Package, tmp_path: Path) -> N
     loaded = load_package(unpacked.folder)
     assert_same_package(loaded, bundled)
     assert loaded.frames["organisations"]["name_ja"].dropna().str.contains("[ぁ-んァ-ン一-龥]").any()
+
+
+def test_every_bundled_table_shift_jis_can_hold_is_converted(bundled: Package, tmp_path: Path) -> None:
+    # Japanese beside Latin letters ("AIに関わる", "GPUクラウド") is Shift-JIS; tables holding a character
+    # cp932 lacks (the yen sign ¥, ≥) stay UTF-8.
+    files, converted = bundled_files(), []
+    for name, data in files.items():
+        text = data.decode("utf-8")
+        if name.endswith(".csv") and not text.isascii() and all(ch.encode("cp932", "ignore") for ch in text):
+            files[name] = text.encode("cp932")
+            converted.append(name)
+    assert {"organisations.csv", "markets.csv", "market_shares.csv"} <= set(converted)
+    unpacked = unpack([Upload(name, data) for name, data in files.items()], tmp_path / "dest")
+    assert sorted(unpacked.notes) == [f"{name} was Shift-JIS; converted to UTF-8" for name in sorted(converted)]
+    assert_same_package(load_package(unpacked.folder), bundled)
+
+
+# Japanese text as it sits beside Latin letters, which the check for Latin-1 words must let through.
+JAPANESE_BY_LATIN = ["生成AI用GPU", "AIアプリ", "国産AI", "tsuzumiの開発", "Sarashina開発", "ＮＴＴデータ", "ｿﾌﾄﾊﾞﾝｸ"]
+LATIN_1_ACCENTS = "".join(chr(code) for code in range(0xC0, 0x100) if chr(code) not in "×÷")
+
+
+@pytest.mark.parametrize("text", JAPANESE_BY_LATIN)
+def test_japanese_beside_latin_letters_is_shift_jis(text: str, tmp_path: Path) -> None:
+    unpacked = unpack([Upload("organisations.csv", f"id,name_ja\nx,{text}\n".encode("cp932"))], tmp_path / "d")
+    assert unpacked.notes[0] == "organisations.csv was Shift-JIS; converted to UTF-8"
+    assert (unpacked.folder / "organisations.csv").read_text(encoding="utf-8") == f"id,name_ja\nx,{text}\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.text("abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=4), st.sampled_from(LATIN_1_ACCENTS))
+        .map("".join)
+        .flatmap(lambda start: st.text("abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=4).map(start.__add__)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_a_latin_1_word_with_an_accent_inside_is_never_read_as_shift_jis(words: list[str]) -> None:
+    # A letter, an accented letter, a letter: however the bytes pair up, the text is refused, never garbled.
+    data = ("id,name_en\n" + "".join(f"x{n},{word}\n" for n, word in enumerate(words))).encode("latin-1")
+    with tempfile.TemporaryDirectory() as tmp, pytest.raises(UploadRefused, match=NOT_SHIFT_JIS):
+        unpack([Upload("organisations.csv", data)], Path(tmp) / "d")
 
 
 def test_utf16_is_converted_and_a_utf8_byte_order_mark_kept(tmp_path: Path) -> None:

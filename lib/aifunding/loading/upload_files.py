@@ -3,8 +3,8 @@
 A name says what a file claims to be; its bytes say what it is. A ZIP, a PDF or an image named
 ``awards.csv`` is refused by its first bytes. Text is taken as the spreadsheets people use write it:
 UTF-8 (with or without a byte-order mark), UTF-16 with its byte-order mark, or Shift-JIS (as Excel
-saves CSV on a Japanese Windows), the last two converted to UTF-8 and noted; anything else is refused
-with the offset and line of the first byte that cannot be read.
+saves CSV on a Japanese Windows) when it does not read as Latin-1 text, the last two converted to UTF-8
+and noted; anything else is refused with the offset and line of the first byte that is not UTF-8.
 """
 
 from __future__ import annotations
@@ -32,6 +32,16 @@ SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 # Python's cp932 maps a few bytes that no Shift-JIS text holds to C1 controls or private-use characters.
 _NOT_SHIFT_JIS = re.compile("[\x80-\x9f\ue000-\uf8ff]")
+# Most Latin-1 and Windows-1252 text decodes as Shift-JIS too, into nonsense inside its words: an accented
+# capital (bytes 0xC0-0xDF) is a half-width katakana ("CRﾉDIT"); a small accented letter (0xE0-0xFF), or a
+# Windows-1252 curly quote, dash or small letter (0x85, 0x91-0x97, 0x9A-0x9F), starts a two-byte character
+# that swallows the letter after it ("Cr馘it" for Crédit, "Japan痴" for Japan's). So a non-ASCII character
+# next to a Latin letter is looked at: Japanese text puts kana, full-width forms or common kanji there.
+_BY_A_LETTER = re.compile("(?<=[A-Za-z])[^\x00-\x7f]|[^\x00-\x7f](?=[A-Za-z])")
+_HALF_WIDTH_KATAKANA = re.compile("[\uff61-\uff9f]")
+_LATIN_LETTER_BYTES = range(0xE0, 0x100)  # a small accented letter; in Shift-JIS rare kanji and vendor symbols
+_WINDOWS_1252_BYTES = frozenset([0x85, *range(0x91, 0x98), 0x9A, 0x9C, 0x9E, 0x9F])  # … ' ' " " • – — š œ ž Ÿ
+_SMALL_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
 
 
 def base_name(name: str) -> str:
@@ -70,7 +80,8 @@ def as_utf8(file: UploadFile) -> tuple[bytes, str | None]:
     """The file as UTF-8 and, when it had to be converted, a note saying from what.
 
     UTF-8 (with or without a byte-order mark) is kept byte for byte, so the validator reports it as it
-    would in a folder. UTF-16 needs its byte-order mark; anything else must decode strictly as Shift-JIS.
+    would in a folder. UTF-16 needs its byte-order mark; anything else must decode strictly as Shift-JIS,
+    and not read as Latin-1 or Windows-1252 text (see :func:`_in_a_latin_word`).
 
     Raises:
         UploadRefused: the bytes are none of these, or hold a NUL (binary data, or UTF-16 without its mark).
@@ -97,11 +108,38 @@ def as_utf8(file: UploadFile) -> tuple[bytes, str | None]:
 
 
 def _shift_jis(data: bytes) -> str | None:
+    """``data`` decoded as Shift-JIS, or None when it is not, or reads as Latin-1 text decoded as Shift-JIS."""
     try:
         text = data.decode("cp932")
     except UnicodeDecodeError:
         return None
-    return None if _NOT_SHIFT_JIS.search(text) else text
+    if _NOT_SHIFT_JIS.search(text) or any(_in_a_latin_word(text, found) for found in _BY_A_LETTER.finditer(text)):
+        return None
+    return text
+
+
+def _in_a_latin_word(text: str, found: re.Match[str]) -> bool:
+    """Whether the character ``found`` (next to a Latin letter) is what Latin-1 or Windows-1252 bytes become.
+
+    That is a half-width katakana; a two-byte character whose first byte is a small accented letter and
+    whose second is a letter too; or one whose first byte is a Windows-1252 curly quote, dash or letter and
+    whose second is an ASCII letter, next to a small letter (as in "Japan's"). Japanese text it refuses is
+    rare, and is refused, never misread: a rare kanji inside a Latin word, a half-width katakana next to a
+    Latin letter ("NTTﾃﾞｰﾀ"), or a common kanji right after a small letter ("iPhone用").
+    """
+    character = found.group()
+    if _HALF_WIDTH_KATAKANA.fullmatch(character):
+        return True
+    encoded = character.encode("cp932")
+    if len(encoded) != 2:
+        return False
+    ascii_letter = chr(encoded[1]).isascii() and chr(encoded[1]).isalpha()
+    if encoded[0] in _LATIN_LETTER_BYTES:
+        return ascii_letter or encoded[1] >= 0xC0  # "créé": its two accents one character
+    if not ascii_letter:
+        return False
+    neighbours = text[found.start() - 1 : found.start()] + text[found.end() : found.end() + 1]
+    return encoded[0] in _WINDOWS_1252_BYTES and not _SMALL_LETTERS.isdisjoint(neighbours)
 
 
 def _where(data: bytes, offset: int) -> str:
