@@ -196,7 +196,7 @@ EDGES: list[tuple[str, str, str, Limits | None, bool]] = [
     ("header only", "awards", HEADER + "\n", None, True),
     ("header without a line end", "awards", HEADER, None, True),
     ("header over two lines", "awards", AWARDS.replace("purpose_en", '"purpose\n_en"'), None, False),
-    ("empty first line", "awards", "\n" + AWARDS, None, False),
+    ("empty first line", "awards", "\n" + AWARDS, None, True),  # one problem: the header is not on line 1
     ("empty text", "awards", "", None, False),
     ("whitespace text", "awards", " \r\n\t\n", None, False),
     # Values per line
@@ -372,6 +372,21 @@ def test_the_bytes_of_a_file_read_as_its_text(generated: Path, table: Table) -> 
     actual = parse_table_columnar(table, table.path, data, actual_report, Limits())
     assert actual_report == expected_report
     assert_same_rows(actual, expected)
+
+
+@pytest.mark.parametrize("above", ["\n", "\r\n\r\n", "   \n", ",,,\n"])
+def test_a_header_below_a_blank_line_is_one_problem_and_the_table_unread(above: str) -> None:
+    # A blank line above the header gave one "missing column" problem per column, then one "the line has 4 values
+    # but the header has 0 columns" per line: the file's every line, and nothing said what was wrong.
+    table = TABLES_BY_NAME["countries"]
+    text = above + "id,name_en,name_ja,fiscal_year_start_month\nJP,Japan,日本,4\nUS,United States,,10\n"
+    columnar_matches(table, text)
+    report = ValidationReport()
+    assert len(parse_table_columnar(table, table.path, text.encode("utf-8"), report, Limits())) == 0
+    [problem] = report.problems
+    assert (problem.rule, problem.line, problem.file) == ("blank-header", 1, "countries.csv")
+    assert problem.message.startswith("line 1 names no column: the header (id, name_en, name_ja, ...) must be the ")
+    assert report.unread == {"countries"}
 
 
 @pytest.mark.parametrize(

@@ -149,6 +149,12 @@ class Header:
     required_missing: list[str]
 
 
+def _first_columns(table: Table, shown: int = 3) -> str:
+    """The table's first ``shown`` columns, as its header starts ("id, name_en, name_ja, ...")."""
+    columns = list(table.columns)
+    return ", ".join(columns[:shown] + (["..."] if len(columns) > shown else []))
+
+
 def read_header(
     table: Table, file: str, reader: Iterator[list[str]], report: ValidationReport, limits: Limits
 ) -> Header | None:
@@ -161,6 +167,22 @@ def read_header(
         header = [h.strip() for h in next(reader)]
     except csv.Error as exc:
         _problem(report, table, file, "csv-syntax", 1, None, None, f"the header line cannot be read as CSV: {exc}")
+        report.unread.add(table.name)
+        return None
+    if not any(header):
+        # A blank line (or one of commas) where the header should be: every column would be missing and every
+        # line after it too wide, one problem a line; it is one problem, and the table is not read.
+        _problem(
+            report,
+            table,
+            file,
+            "blank-header",
+            1,
+            None,
+            None,
+            f"line 1 names no column: the header ({_first_columns(table)}) must be the file's first line, with "
+            "nothing above it. No row of this table was read",
+        )
         report.unread.add(table.name)
         return None
     if len(header) > limits.columns:
