@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -156,6 +157,12 @@ def test_flagging_every_row_changes_nothing(generated: Path) -> None:
 AWARDS = minimal_text("awards")
 HEADER, FIRST, SECOND = AWARDS.splitlines()
 BAD = FIRST.replace("6000000000", "lots")
+# A purpose whose quote is never closed, a third award, and one with a quoted purpose (a quote closes the open one).
+OPEN = FIRST.replace("GPU cloud", '"GPU cloud')
+THIRD = SECOND.replace("award-bc", "award-d")
+QUOTED = SECOND.replace("award-bc", "award-q").replace("Joint data centre", '"Joint, quoted"')
+OPEN_TO_NOTE = OPEN[:-1] + '"x, y"'  # the note's opening quote closes the purpose's
+OPEN_HEADER = HEADER.replace(",purpose_en", ',"purpose_en')
 
 EDGES: list[tuple[str, str, str, Limits | None, bool]] = [
     # id, table, text, limits, read by the columns
@@ -176,6 +183,12 @@ EDGES: list[tuple[str, str, str, Limits | None, bool]] = [
     ("value over two lines with crlf", "awards", AWARDS.replace("GPU cloud", '"GPU\r\ncloud"'), None, False),
     ("quote never closed", "awards", AWARDS + 'x,round-1,"open', None, False),
     ("quote never closed on line 2", "awards", f'{HEADER}\n{FIRST[:-1]}"\n{SECOND}\n', None, False),
+    ("quote left open to the end of the file", "awards", f'{HEADER}\n{OPEN}\n{SECOND}\n{THIRD}\n', None, False),
+    ("quote left open to the end, crlf", "awards", f'{HEADER}\r\n{OPEN}\r\n{SECOND}\r\n', None, False),
+    ("quote left open to a later cell's", "awards", f"{HEADER}\n{OPEN}\n{SECOND}\n{QUOTED}\n{THIRD}\n", None, False),
+    ("quote left open to a later cell's on its line", "awards", f"{HEADER}\n{OPEN_TO_NOTE}\n{SECOND}\n", None, False),
+    ("quote left open in the header", "awards", f"{OPEN_HEADER}\n{FIRST}\n", None, False),
+    ("value over many lines", "awards", AWARDS.replace("GPU cloud", '"GPU\n\n, cloud\r\n\n"'), None, False),
     # Odd characters
     ("byte-order mark at the start", "awards", "\ufeff" + AWARDS, None, True),
     ("byte-order mark on line 2", "awards", f"{HEADER}\n\ufeff{FIRST}\n{SECOND}\n", None, False),
@@ -223,6 +236,71 @@ EDGES: list[tuple[str, str, str, Limits | None, bool]] = [
 @pytest.mark.parametrize(("table", "text", "limits", "by_columns"), [e[1:] for e in EDGES], ids=[e[0] for e in EDGES])
 def test_each_edge_is_mirrored_or_handed_over(table: str, text: str, limits: Limits | None, by_columns: bool) -> None:
     assert columnar_matches(TABLES_BY_NAME[table], text, limits) is by_columns
+
+
+# A quote left open is one error at the line and column it opened in, saying what became of the lines after it.
+UNCLOSED: list[tuple[str, str, int, str, str, list[int]]] = [
+    # id, text, line, field, the message (a regular expression), the lines loaded
+    ("to the end of the file", f"{HEADER}\n{OPEN}\n{SECOND}\n{THIRD}\n", 2, "purpose_en",
+     r"^a quote opens the purpose_en cell and is never closed, so the rest of the file, lines 3 to 4 "
+     r"\(2 lines, to the end\), was read into it and none of those rows was loaded", []),
+    ("to the end, crlf", f"{HEADER}\r\n{OPEN}\r\n{SECOND}\r\n", 2, "purpose_en",
+     r"the rest of the file, line 3 \(1 line, to the end\), was read into it", []),
+    ("to a later cell's quote", f"{HEADER}\n{SECOND}\n{OPEN}\n{SECOND}\n{THIRD}\n{QUOTED}\n{THIRD}\n", 3,
+     "purpose_en", r"is not closed on its line: the next quote is on line 6, so lines 4 to 6 \(3 lines\) were read "
+     r"into it and none of their rows was loaded", [2, 7]),
+    ("to the next line's", f"{HEADER}\n{OPEN}\n{QUOTED}\n{THIRD}\n", 2, "purpose_en",
+     r"the next quote is on line 3, so line 3 \(1 line\) was read into it and its row was loaded", [4]),
+    ("the file ends inside it", f"{HEADER}\n{FIRST}\naward-x,round-1,\"unclosed\n", 3, "purpose_en",
+     r"^a quote opens the purpose_en cell and is never closed: the file ends inside it; close the quote", [2]),
+    ("to a later cell's quote on its line", f"{HEADER}\n{OPEN_TO_NOTE}\n{SECOND}\n", 2, "purpose_en",
+     r"it closes at a later quote on the line, with text after it, so the line has 4 values but the header has 13 "
+     r"columns",
+     [3]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "message", "loaded"), [u[1:] for u in UNCLOSED], ids=[u[0] for u in UNCLOSED]
+)
+def test_a_quote_left_open_is_one_error_where_it_opened(
+    text: str, line: int, field: str, message: str, loaded: list[int]
+) -> None:
+    table, report = TABLES_BY_NAME["awards"], ValidationReport()
+    rows = parse_table(table, table.path, text, report, Limits())
+    (problem,) = report.problems
+    assert (problem.rule, problem.severity, problem.line, problem.field) == ("unclosed-quote", "error", line, field)
+    assert re.search(message, problem.message)
+    assert [row.line for row in rows] == loaded
+    assert [q.line for q in report.quarantined] == [line]  # the row it opened in, shown with the same reason
+    assert report.quarantined[0].reasons == (problem.message,)
+    assert columnar_matches(table, text) is False
+
+
+def test_a_quote_left_open_in_the_header_reads_no_row() -> None:
+    table, report = TABLES_BY_NAME["awards"], ValidationReport()
+    text = f"{OPEN_HEADER}\n{FIRST}\n{SECOND}\n"
+    assert parse_table(table, table.path, text, report, Limits()) == []
+    (problem,) = report.problems
+    assert (problem.rule, problem.line, problem.field) == ("unclosed-quote", 1, None)
+    assert problem.message.startswith(
+        "a quote opens column 3 of the header line and is never closed, so the rest of the file, lines 2 to 3 "
+        "(2 lines, to the end), was read into it"
+    )
+    assert problem.message.endswith("No row of this table was read")
+    assert report.unread == {"awards"}
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_a_value_over_many_lines_still_loads(line_end: str) -> None:
+    # A quoted value may hold line ends, a comma and quotes: closed where it ends, it is a value like any other.
+    table, report = TABLES_BY_NAME["awards"], ValidationReport()
+    value = f'"GPU{line_end}{line_end}cloud, ""fast""{line_end}"'
+    text = line_end.join([HEADER, FIRST.replace("GPU cloud", value), SECOND, ""])
+    rows = parse_table(table, table.path, text, report, Limits())
+    assert report.problems == [] and [row.line for row in rows] == [2, 6]
+    assert rows[0].raw["purpose_en"] == f'GPU{line_end}{line_end}cloud, "fast"'  # stripped, as every cell
+    assert columnar_matches(table, text) is False
 
 
 # --- Cells mutated at random ------------------------------------------------------------------------------

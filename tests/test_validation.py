@@ -708,6 +708,28 @@ def test_unterminated_quote_is_reported_not_raised(minimal: Path) -> None:
     assert report.rows_loaded["awards"] == 2
 
 
+@pytest.mark.parametrize("by_row", [False, True])
+def test_rows_a_quote_left_open_took_are_counted_where_they_are_referred_to(minimal: Path, by_row: bool) -> None:
+    # award-a's purpose opens a quote never closed: award-bc's line is read into it. The rows that refer to
+    # award-bc are counted as referring to rows not read, not each reported as naming an award that does not exist.
+    path = minimal / "awards.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace("GPU cloud", '"GPU cloud'), encoding="utf-8")
+    report = load_package(minimal, by_row=by_row).report
+    assert [(p.rule, p.file, p.line, p.field) for p in report.errors] == [
+        ("unclosed-quote", "awards.csv", 2, "purpose_en"),
+        ("unread-reference", "award_recipients.csv", None, "award_id"),
+        ("unread-reference", "citations.csv", None, "award_id"),
+    ]
+    assert "the rest of the file, line 3 (1 line, to the end), was read into it" in report.errors[0].message
+    assert report.errors[1].message.startswith(
+        "2 rows of award_recipients.csv refer to awards.csv, rows of which were not read (a quote left open), "
+        "so they could not be checked against it and were not loaded"
+    )
+    assert report.partly_read == {"awards"} and report.unread == set()
+    assert report.unchecked == {"award_recipients": 2, "citations": 1}
+    assert not any(p.rule == "foreign-key" for p in report.problems)
+
+
 def test_a_control_character_in_a_problem_reaches_the_terminal_as_its_escape(tmp_path: Path) -> None:
     # The message repeats the cell's text: a crafted cell could clear or retitle the screen of whoever validates.
     tables = minimal_tables()

@@ -191,7 +191,13 @@ def _resolve_references(
             seen = where != _NONE
             unread[seen], unread_table[seen], through[seen] = index, hidden.unread[where[seen]], reference.ref_table
             resolved |= seen
-        broken[given & ~resolved] = index
+        missing = given & ~resolved
+        if reference.ref_table in report.partly_read:  # perhaps a row that was never read, unless quarantined
+            quarantined = pa.array(list(causes.get(reference.ref_table, {})), type=pa.large_string())
+            lost = missing & ~isin(column, quarantined)
+            unread[lost], unread_table[lost], through[lost] = index, reference.ref_table, None
+            missing &= ~lost
+        broken[missing] = index
 
     _quarantine_broken(table, rows, report, broken, causes, folds)
     left = (broken == _NONE) & (unread != _NONE)

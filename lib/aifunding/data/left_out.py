@@ -108,8 +108,9 @@ def report_left_out(
             f"{count:,} of them through rows of {file_of(through)} that refer to it"
             for through, count in found.through.items()
         )
+        which = "which was not read" if unread in report.unread else "rows of which were not read (a quote left open)"
         message = (
-            f"{_rows_refer(n, file_of(table))} {file_of(unread)}, which was not read{f' ({via})' if via else ''}, "
+            f"{_rows_refer(n, file_of(table))} {file_of(unread)}, {which}{f' ({via})' if via else ''}, "
             f"so {'it' if n == 1 else 'they'} could not be checked against it and {'was' if n == 1 else 'were'} "
             "not loaded; such rows are counted here, not listed or quarantined one by one"
         )

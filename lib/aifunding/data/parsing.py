@@ -8,22 +8,20 @@ quarantined with its reasons.
 from __future__ import annotations
 
 import csv
-import io
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from functools import partial
+from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from aifunding.data.grid import BOM, is_utf8
 from aifunding.data.limits import Limits
 from aifunding.data.messages import friendly_message
+from aifunding.data.records import CsvReader, RunawayQuote, misquoted_cell, runaway_quote
 from aifunding.data.report import Problem, QuarantinedRow, Severity, ValidationReport
 from aifunding.data.tables import Table
-
-if TYPE_CHECKING:
-    from _csv import Reader  # what csv.reader returns; the stubs name it, the csv module does not
 
 
 @dataclass
@@ -116,9 +114,9 @@ def parse_table(table: Table, file: str, text: str, report: ValidationReport, li
     return read_rows(table, file, reader, header, report, limits)
 
 
-def csv_reader(text: str) -> Reader:
+def csv_reader(text: str) -> CsvReader:
     """The csv module's reader of ``text``, line by line (any line end), counting lines in ``line_num``."""
-    return csv.reader(io.StringIO(text, newline=""))
+    return CsvReader(text)
 
 
 def report_empty_file(table: Table, file: str, text: str, report: ValidationReport) -> bool:
@@ -164,11 +162,18 @@ def read_header(
     missing columns); a table none of whose rows can be read is marked unread.
     """
     try:
-        header = [h.strip() for h in next(reader)]
+        record = next(reader)
     except csv.Error as exc:
         _problem(report, table, file, "csv-syntax", 1, None, None, f"the header line cannot be read as CSV: {exc}")
         report.unread.add(table.name)
         return None
+    runaway = runaway_quote(reader, record, 1, None) if isinstance(reader, CsvReader) else None
+    if runaway is not None:
+        message = f"{runaway.describe(f'column {runaway.index + 1} of the header line')}. No row of this table was read"
+        _problem(report, table, file, UNCLOSED_QUOTE, 1, None, record[runaway.index], message)
+        report.unread.add(table.name)
+        return None
+    header = [h.strip() for h in record]
     if not any(header):
         # A blank line (or one of commas) where the header should be: every column would be missing and every
         # line after it too wide, one problem a line; it is one problem, and the table is not read.
@@ -252,7 +257,7 @@ def read_header(
 
 
 def read_rows(
-    table: Table, file: str, reader: Reader, header: Header, report: ValidationReport, limits: Limits
+    table: Table, file: str, reader: CsvReader, header: Header, report: ValidationReport, limits: Limits
 ) -> list[LoadedRow]:
     """Every row after the header, each checked by :func:`check_row`: blank lines skipped, at most ``limits.rows``.
 
@@ -279,16 +284,63 @@ def read_rows(
             )
             break
         line = start
-        if not values or all(not v.strip() for v in values):
+        runaway = runaway_quote(reader, values, start, len(header.names))
+        if runaway is None and (not values or all(not v.strip() for v in values)):
             continue  # blank lines carry no data; csv writers often end files with one
         rows_seen += 1
         if rows_seen > limits.rows:
             report_too_many_rows(table, file, line, report, limits)
             break
+        if runaway is not None:
+            report_runaway_quote(table, file, header, values, runaway, runaway.describe, report)
+            if runaway.lost:
+                report.partly_read.add(table.name)
+            continue
+        misquoted = misquoted_cell(reader.last_line) if len(values) != len(header.names) else None
+        if misquoted is not None:
+            runaway = RunawayQuote(misquoted, start, start, True)
+            report_runaway_quote(
+                table, file, header, values, runaway, partial(_misquoted, len(values), len(header.names)), report
+            )
+            continue
         row = check_row(table, file, header, values, line, report, limits)
         if row is not None:
             loaded.append(row)
     return loaded
+
+
+# A quote left open: the rows of the lines read into its cell were never read.
+UNCLOSED_QUOTE = "unclosed-quote"
+
+
+def report_runaway_quote(
+    table: Table,
+    file: str,
+    header: Header,
+    values: list[str],
+    runaway: RunawayQuote,
+    describe: Callable[[str], str],
+    report: ValidationReport,
+) -> None:
+    """Report and quarantine the row whose cell ``runaway`` ran on: one error, at the line its quote opened.
+
+    ``describe`` words what happened for the cell, given as "the <column> cell".
+    """
+    names = header.names
+    column = names[runaway.index] if runaway.index < len(names) else None
+    message = describe(f"the {column} cell" if column else f"value {runaway.index + 1} of this row")
+    _problem(report, table, file, UNCLOSED_QUOTE, runaway.opened, column, values[runaway.index], message)
+    raw = {name: (values[i] if i < len(values) else None) for i, name in enumerate(names)}
+    cleaned = {k: (v.strip() if isinstance(v, str) and v.strip() else None) for k, v in raw.items()}
+    report.quarantined.append(QuarantinedRow(table.name, file, runaway.opened, clip_row(cleaned), (message,)))
+
+
+def _misquoted(count: int, width: int, what: str) -> str:
+    return (
+        f"a quote opens {what} and is not closed where the value ends: it closes at a later quote on the line, "
+        f"with text after it, so the line has {count} values but the header has {width} columns; close the quote where "
+        'the value ends, or double a quote that is part of the text ("")'
+    )
 
 
 def report_too_many_rows(table: Table, file: str, line: int, report: ValidationReport, limits: Limits) -> None:

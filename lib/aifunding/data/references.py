@@ -97,8 +97,9 @@ def run_reference_rules(
     naming the first cause, and counted in one ``quarantined-reference`` problem per referring table
     and column. A row that refers to a table in ``report.unread`` (or to a row left unchecked for
     that reason) is not loaded and is counted in one ``unread-reference`` problem per referring
-    table; a reference that is known to be broken still quarantines the row. ``files`` names each
-    table's file as the package gives it.
+    table; a reference that is known to be broken still quarantines the row. A reference to an id that a
+    table in ``report.partly_read`` lacks (and no quarantined row of it has) is counted alike: it may name a
+    row that was never read. ``files`` names each table's file as the package gives it.
     """
     limits = limits or Limits()
     files = files or {}
@@ -139,6 +140,10 @@ def run_reference_rules(
                 elif value in blind[fk.ref_table]:
                     unread_ref = unread_ref or (fk.field, blind[fk.ref_table][value], fk.ref_table)
                 elif value not in valid[fk.ref_table]:
+                    if fk.ref_table in report.partly_read and value not in causes.get(fk.ref_table, {}):
+                        # Perhaps a row that was never read: counted, not reported as a broken reference.
+                        unread_ref = unread_ref or (fk.field, fk.ref_table, None)
+                        continue
                     broken = fk
                     break
             rid = getattr(row.model, "id", None)

@@ -78,6 +78,9 @@ class ValidationReport:
     # Tables whose file could not be read at all (missing, refused, not UTF-8, no header or one without a
     # required column): an output must never present one of these as an empty table.
     unread: set[str] = field(default_factory=set)
+    # Tables some of whose lines were never read as rows (a quote left open took them into one cell): a
+    # reference to an id such a table lacks may name a row not read, so it is counted as one to an unread table.
+    partly_read: set[str] = field(default_factory=set)
     # Per table, rows read but neither checked nor loaded because they refer to an unread table
     # (directly or through other such rows); each table's count is one "unread-reference" problem.
     unchecked: dict[str, int] = field(default_factory=dict)

@@ -271,6 +271,8 @@ def _not_whole(report: ValidationReport, files: Mapping[str, str]) -> dict[str, 
         file, unchecked = _file(files, table.name), report.unchecked.get(table.name, 0)
         if table.name in report.unread:
             whys[table.name] = f"{file} was not read"
+        elif table.name in report.partly_read:
+            whys[table.name] = f"{file} was not read to the end"
         elif unchecked:
             rows = f"{unchecked:,} row of {file} refers" if unchecked == 1 else f"{unchecked:,} rows of {file} refer"
             whys[table.name] = f"{rows} to a table that was not read"
