@@ -99,7 +99,9 @@ def _highlight_cards(prepared: Prepared, state: ViewState) -> None:
     t = translator()
     with st.container(key="slide-cards"):
         st.subheader(t("present.highlights"), anchor=False)
-        items = remembered(prepared, (state.lang, "highlights"), lambda: highlights(prepared, state.lang))
+        # The entry the deck's headline keeps (outputs.summary.headline): worked out once for both.
+        key = ("highlights", state.lang, state.fx)
+        items = remembered(prepared, key, lambda: highlights(prepared, state.lang, fx=state.fx))
         for column, item in zip(st.columns(len(items)), items, strict=True):
             with column.container(border=True):
                 st.metric(markup.text(item.date), markup.text(item.figure))
