@@ -726,6 +726,7 @@ def test_rows_a_quote_left_open_took_are_counted_where_they_are_referred_to(mini
         "so they could not be checked against it and were not loaded"
     )
     assert report.partly_read == {"awards"} and report.unread == set()
+    assert report.as_dict()["partly_read_tables"] == ["awards"]  # validate --format json says so too
     assert report.unchecked == {"award_recipients": 2, "citations": 1}
     assert not any(p.rule == "foreign-key" for p in report.problems)
 

@@ -158,6 +158,7 @@ class ValidationReport:
                 for q in self.quarantined
             ],
             "unread_tables": sorted(self.unread),
+            "partly_read_tables": sorted(self.partly_read),
             "unchecked_rows": dict(self.unchecked),
             "stats": self.stats(),
         }
