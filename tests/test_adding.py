@@ -372,6 +372,22 @@ def test_bundled_uk_compute_counts_nothing_shelved_and_the_same_billion_once(pre
     assert left["gb-compute-roadmap-2025"] == "overlap_inside"
 
 
+def test_an_organisation_filter_adds_that_organisation_s_awards_not_the_rounds_they_are_in(prepared: Prepared) -> None:
+    # Sakura chosen: the total was "up to about ¥79.3B", the 2024 round's whole ¥72.5B ceiling (five recipients)
+    # and the 2023 award, with Sakura's own ¥50.1B left out as inside that round. Its awards are up to about ¥56.9B.
+    view = apply_view(prepared, ViewState(organisations=("sakura-internet",)))
+    compute = headline(prepared, view).totals["compute"]
+    assert total_text(compute) == "up to about ¥56.9B"
+    assert {e.id for e in compute.included} == {"jp-cloud-2024-04-sakura", "jp-cloud-2023-06-sakura"}
+    left = {e.id: e for e in compute.excluded}
+    assert left["jp-cloud-2024-04"].reason == "filtered"
+    assert "holds awards to organisations the filter leaves out" in left["jp-cloud-2024-04"].reason_text("en")
+    assert left["jp-cloud-2024-04"].reason_text("ja") != left["jp-cloud-2024-04"].reason_text("en")
+    assert left["jp-cloud-2024-02-sakura-govcloud-grant"].reason == "scope"  # other reasons still come first
+    # Without an organisation the rounds' declared amounts count, as before.
+    assert total_text(headline(prepared, apply_view(prepared, ViewState())).totals["compute"]) == "up to about ¥127.8B"
+
+
 def test_bundled_highlights_lead_with_the_news(prepared: Prepared) -> None:
     items = headline(prepared, apply_view(prepared, ViewState())).highlights
     assert [(h.row_id, h.figure) for h in items] == [

@@ -158,12 +158,18 @@ class AddingRule:
         currency_column: str = "currency",
         currency: str | None = None,
         within: Selection | None = None,
+        awards_only: bool = False,
     ) -> dict[str, Total]:
-        """:meth:`total` for each of ``scopes`` over the same rows, read from the view once."""
-        rows = self._rows(programmes, awards, value_column, currency_column, within)
-        return {key: self._total(scope, rows, currency) for key, scope in scopes.items()}
+        """:meth:`total` for each of ``scopes`` over the same rows, read from the view once.
 
-    def _total(self, scope: Scope, rows: Rows, currency: str | None) -> Total:
+        With ``awards_only`` (a view filtered to some organisations) no programme's declared amount is added: it
+        holds awards to organisations the view leaves out. The awards in view are added instead, each programme
+        left out with that reason (``filtered``).
+        """
+        rows = self._rows(programmes, awards, value_column, currency_column, within)
+        return {key: self._total(scope, rows, currency, awards_only) for key, scope in scopes.items()}
+
+    def _total(self, scope: Scope, rows: Rows, currency: str | None, awards_only: bool = False) -> Total:
         in_scope = rows.isin("kind", scope.kinds)
         # Whether a programme above a row is of the scope's kinds: once per package, taken for each view.
         above_in_scope = rows.derived(
@@ -184,6 +190,8 @@ class AddingRule:
             words[key] = maker
 
         self._first_reasons(rows, in_scope, leave_out)
+        if awards_only:
+            leave_out(_is_programme(rows), "filtered", lambda i: {})
         values = rows["value"]
         has_value = rows.present("value")
         # Nesting: the outermost eligible figure with an amount counts; the parts inside it do not.

@@ -158,6 +158,8 @@ def headline(prepared: Prepared, view: FilteredView) -> Headline:
         currency_column=money.currency_column,
         currency=currency,
         within=view.selection,
+        # A programme's declared amount holds every recipient's money: for some organisations, their awards.
+        awards_only=bool(view.state.organisations),
     )
     programmes = int(view.programmes.loc[view.programmes["level"] == Level.PROGRAMME, "id"].nunique())
     recipients = recipient_count(prepared, view)
