@@ -91,7 +91,8 @@ def test_row_rule_reports_location_and_message(tmp_path: Path, table, index, fie
     assert matching, report.problems
     problem = matching[0]
     assert problem.file == f"{table}.csv"
-    assert problem.field in (field, None)
+    # A problem across fields names one too ("share_low (30) must not exceed share_high (20)": share_high).
+    assert problem.field == field
     assert problem.message
     assert any(__import__("re").search(message, p.message) for p in matching), [p.message for p in matching]
     assert any(q.table == table and q.line == line for q in report.quarantined)
@@ -101,7 +102,31 @@ def test_amount_without_basis_is_refused(tmp_path: Path) -> None:
     tables = minimal_tables()
     tables["awards"][0]["basis"] = ""
     errors = load_package(write_package(tmp_path, tables)).report.errors
-    assert any("an amount needs both a currency and a basis" in p.message for p in errors)
+    [problem] = [p for p in errors if "an amount needs both a currency and a basis" in p.message]
+    assert problem.field == "basis"  # the field it points at (it named none)
+
+
+@pytest.mark.parametrize(
+    ("table", "changes", "field", "message"),
+    [
+        ("awards", {"amount": "", "currency": "", "basis": "exact"}, "basis", "a basis was given without an amount"),
+        ("awards", {"currency": ""}, "currency", "an amount needs both a currency and a basis"),
+        ("awards", {"project_cost": "5"}, "project_cost", "project_cost and project_cost_basis must be given together"),
+        ("market_shares", {"share_low": ""}, "share_low", "share_low is required unless the basis is rank_only"),
+        ("milestones", {"due_date": ""}, "due_date", "give exactly one of due_date and due_fiscal_year"),
+    ],
+)
+def test_a_problem_across_fields_names_the_field_it_points_at(
+    tmp_path: Path, table: str, changes: dict[str, str], field: str, message: str
+) -> None:
+    # Found by a model's cross-field check, these named no field: "awards.csv:2: error: a basis was given ...".
+    tables = minimal_tables()
+    tables[table][0].update(changes)
+    for by_row in (False, True):
+        errors = load_package(write_package(tmp_path / str(by_row), tables), by_row=by_row).report.errors
+        [problem] = [p for p in errors if message in p.message]
+        assert (problem.field, problem.line) == (field, 2)
+        assert problem.location() == f"{table}.csv:2: {field}"
 
 
 def test_link_must_name_exactly_one_row(tmp_path: Path) -> None:

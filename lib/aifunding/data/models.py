@@ -73,6 +73,14 @@ def check_partial_date(value: str) -> str:
     return value
 
 
+class FieldError(ValueError):
+    """A row's problem found across its fields, naming the field the report points at (pydantic gives it none)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 # A number is written in the digits 0-9 with at most one decimal point: Python's Decimal and int also read
 # 1_000, 1e9, +5, full-width １０ or Arabic-Indic ١٠ (and int 5.0), each a number the cell does not plainly say.
 PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
@@ -200,9 +208,9 @@ class Programme(Row):
     def _amount_fields_together(self) -> Programme:
         check_amount_fields(self.amount, self.currency, self.basis)
         if self.period_start_fy and self.period_end_fy and self.period_end_fy < self.period_start_fy:
-            raise ValueError("period_end_fy must not be before period_start_fy")
+            raise FieldError("period_end_fy", "period_end_fy must not be before period_start_fy")
         if self.parent_id is not None and self.parent_id == self.id:
-            raise ValueError("parent_id must name another programme, not the row itself")
+            raise FieldError("parent_id", "parent_id must name another programme, not the row itself")
         return self
 
 
@@ -231,9 +239,9 @@ class Award(Row):
     def _amount_fields_together(self) -> Award:
         check_amount_fields(self.amount, self.currency, self.basis)
         if (self.project_cost is None) != (self.project_cost_basis is None):
-            raise ValueError("project_cost and project_cost_basis must be given together")
+            raise FieldError("project_cost", "project_cost and project_cost_basis must be given together")
         if self.project_cost is not None and self.currency is None:
-            raise ValueError("a project_cost needs the award's currency")
+            raise FieldError("project_cost", "a project_cost needs the award's currency")
         return self
 
 
@@ -281,24 +289,30 @@ class MarketShare(Row):
     def _share_consistent(self) -> MarketShare:
         low, high = self.share_low, self.share_high
         if self.rank_inferred and self.rank is None:
-            raise ValueError("rank_inferred marks a rank: give the rank too")
+            raise FieldError("rank", "rank_inferred marks a rank: give the rank too")
         if self.basis == ShareBasis.RANK_ONLY:
             if low is not None or high is not None or self.rank is None:
-                raise ValueError("a rank_only row has a rank and no share figures")
+                raise FieldError(
+                    "rank" if self.rank is None else "share_low", "a rank_only row has a rank and no share figures"
+                )
             return self
         if low is None:
-            raise ValueError("share_low is required unless the basis is rank_only")
+            raise FieldError("share_low", "share_low is required unless the basis is rank_only")
         if self.basis == ShareBasis.MORE_THAN:
             if high is not None:
-                raise ValueError("a more_than share is open-ended: leave share_high empty")
+                raise FieldError("share_high", "a more_than share is open-ended: leave share_high empty")
         elif high is None:
-            raise ValueError("share_high is required (equal to share_low for a point figure)")
+            raise FieldError("share_high", "share_high is required (equal to share_low for a point figure)")
         elif low > high:
-            raise ValueError(f"share_low ({low}) must not exceed share_high ({high})")
+            raise FieldError("share_high", f"share_low ({low}) must not exceed share_high ({high})")
         elif self.basis == ShareBasis.RANGE and low == high:
-            raise ValueError("a range share needs share_low below share_high; use exact or about for a point")
+            raise FieldError(
+                "share_high", "a range share needs share_low below share_high; use exact or about for a point"
+            )
         elif self.basis in (ShareBasis.EXACT, ShareBasis.ABOUT) and low != high:
-            raise ValueError("a point share (exact or about) has share_low equal to share_high; use range otherwise")
+            raise FieldError(
+                "share_high", "a point share (exact or about) has share_low equal to share_high; use range otherwise"
+            )
         return self
 
 
@@ -322,9 +336,14 @@ class Milestone(Row):
     @model_validator(mode="after")
     def _one_due(self) -> Milestone:
         if (self.due_date is None) == (self.due_fiscal_year is None):
-            raise ValueError("give exactly one of due_date and due_fiscal_year")
+            raise FieldError(
+                "due_date" if self.due_fiscal_year is None else "due_fiscal_year",
+                "give exactly one of due_date and due_fiscal_year",
+            )
         if self.programme_id is None and self.award_id is None:
-            raise ValueError("a milestone belongs to a programme or an award: give programme_id or award_id")
+            raise FieldError(
+                "programme_id", "a milestone belongs to a programme or an award: give programme_id or award_id"
+            )
         return self
 
 
@@ -411,6 +430,6 @@ class Highlight(_OneTarget):
 def check_amount_fields(amount: Decimal | None, currency: str | None, basis: Basis | None) -> None:
     """An amount needs its currency and basis; no amount means neither is given."""
     if amount is not None and (currency is None or basis is None):
-        raise ValueError("an amount needs both a currency and a basis")
+        raise FieldError("currency" if currency is None else "basis", "an amount needs both a currency and a basis")
     if amount is None and basis is not None:
-        raise ValueError("a basis was given without an amount")
+        raise FieldError("basis", "a basis was given without an amount")

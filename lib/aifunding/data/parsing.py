@@ -386,7 +386,10 @@ def check_row(
             model = table.model.model_validate(data)
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
-                bad_column = str(err["loc"][0]) if err["loc"] else None
+                # A problem across fields names the one it points at (models.FieldError); pydantic gives no place.
+                bad_column = (
+                    str(err["loc"][0]) if err["loc"] else getattr((err.get("ctx") or {}).get("error"), "field", None)
+                )
                 value = cleaned.get(bad_column) if bad_column else None
                 message = friendly_message(err, bad_column)
                 reasons.append(f"{bad_column}: {message}" if bad_column else message)
