@@ -766,3 +766,19 @@ def test_a_control_character_in_a_problem_reaches_the_terminal_as_its_escape(tmp
     text = problem.as_text()
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text)
     assert "'4\\x1b[2J\\x1b]0;pwned\\x07' is not a whole number" in text
+
+
+def test_a_csv_file_no_resource_names_is_a_warning_not_left_out_without_a_word(tmp_path: Path) -> None:
+    # awards_2025.csv dropped beside the tables was never read, and nothing said so.
+    folder = write_package(tmp_path / "pkg", minimal_tables())
+    (folder / "awards_2025.csv").write_bytes((folder / "awards.csv").read_bytes())
+    (folder / "notes.txt").write_text("not a table", encoding="utf-8")
+    (folder / "old").mkdir()
+    (folder / "old" / "awards.csv").write_text("id\n", encoding="utf-8")  # only the folder's own files
+    report = load_package(folder).report
+    [problem] = [p for p in report.problems if p.rule == "unlisted-file"]
+    assert problem.severity == Severity.WARNING and problem.file == "awards_2025.csv"
+    assert problem.message == (
+        "awards_2025.csv is in the package folder but no resource of datapackage.json names it, so it was not read"
+    )
+    assert report.valid

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -139,6 +141,20 @@ def _os_error(exc: OSError) -> UnsafeFile:
     if exc.errno is not None and exc.errno == getattr(os, "ELOOP", -1):
         return UnsafeFile("is a symbolic link; links are never followed, put the file itself in the package")
     return UnsafeFile(f"cannot be read ({exc.strerror or exc})")
+
+
+def unlisted_files(root: Path, listed: Iterable[str]) -> list[str]:
+    """The CSV files at the top of the package folder ``root`` that no path of ``listed`` names, in name order.
+
+    A file dropped beside the tables (``awards_2025.csv``) is never read: the caller says so rather than
+    leave it out without a word. Only regular files are named; nothing in them is read.
+    """
+    named = {posixpath.normpath(path) for path in listed}
+    return sorted(
+        entry.name
+        for entry in root.iterdir()
+        if entry.suffix.lower() == ".csv" and entry.name not in named and entry.is_file() and not entry.is_symlink()
+    )
 
 
 def package_root(path: str | Path) -> Path:

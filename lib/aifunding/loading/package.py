@@ -31,6 +31,7 @@ from aifunding.data.reading import (
     package_root,
     read_descriptor,
     read_inside,
+    unlisted_files,
 )
 from aifunding.data.references import run_reference_rules
 from aifunding.data.report import Problem, Severity, ValidationReport
@@ -119,6 +120,9 @@ def load_package(
             )
         )
     files = _resource_files(descriptor, report)
+    for name in unlisted_files(root, files.values()):
+        message = f"{name} is in the package folder but no resource of {DESCRIPTOR_NAME} names it, so it was not read"
+        report.problems.append(Problem(Severity.WARNING, "unlisted-file", None, name, None, None, None, message))
     if cache is None:
         return _validate_read(root, descriptor, _read_files(root, files, limits), report, limits, by_row)
     # Files whose size, times and inode are those of files seen before are not read again: a restart on
