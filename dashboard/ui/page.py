@@ -24,6 +24,12 @@ from ui.text import notice, small
 
 # Print: drop the controls and chrome, keep charts whole on a page.
 PAGE_CSS = """<style>
+@media (max-width: 640px) {
+  /* A phone: a chart is drawn 640 pixels wide and scrolls sideways, where plotly cut its bars' values, axis
+     title and legend off at the screen's edge, beyond reach (and squeezed a timeline's plot to a sliver). */
+  [data-testid="stElementContainer"]:has([data-testid="stPlotlyChart"]) { overflow-x: auto; }
+  [data-testid="stFullScreenFrame"]:has(> [data-testid="stPlotlyChart"]) { min-width: 640px; }
+}
 @media print {
   [data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDownloadButton"],
   [data-testid="stPopover"], [data-testid="stElementToolbar"], .modebar, [data-testid="stSidebarCollapsedControl"] {
