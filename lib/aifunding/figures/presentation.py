@@ -172,8 +172,7 @@ def unpublished_awards(rows: Worded, lang: str = "en") -> Worded:
 
 
 def unpublished_in_view(view: FilteredView, package: Package, lang: str = "en") -> Worded:
-    """:func:`unpublished_awards` of every award in ``view`` (not only the rows a chart drew), as the Companies page
-    lists them below its charts and the snapshot after them."""
+    """:func:`unpublished_awards` of every award in ``view``, not only those a chart drew (Companies, the snapshot)."""
     worded = view_awards(view, lambda rows: awards_table(rows, package, money=view.money, lang=lang))
     return unpublished_awards(worded, lang)
 
