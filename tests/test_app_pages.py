@@ -548,3 +548,14 @@ def test_a_chart_whose_programmes_have_no_period_says_so_not_that_nothing_matche
     notes = {key: [a["text"] for a in spec["layout"].get("annotations", [])] for key, spec in charts(at).items()}
     assert ["None of the 2 programmes in view has an amount with a period to draw per year."] in notes.values()
     assert not [key for key, texts_ in notes.items() if any("Nothing matches" in text for text in texts_)]
+
+
+@pytest.mark.parametrize("page", ["programmes", "overview"])
+def test_programmes_drawn_whole_under_an_organisation_filter_say_so(page: str) -> None:
+    # With Sakura chosen, the programme totals chart drew the 2024 round's whole ¥72.5B and all its named awards
+    # beside "Showing 3 awards", and said nothing; the Overview's totals add Sakura's awards alone.
+    said = "With organisations chosen, each programme is drawn whole"
+    at = open_page(page, org="sakura-internet")
+    assert not at.exception
+    assert len([text for text in texts(at.markdown) if said in text]) == 1
+    assert not [text for text in texts(open_page(page).markdown) if said in text]

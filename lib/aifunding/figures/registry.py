@@ -76,6 +76,9 @@ class Chart:
     # numbered by its position there, and the table behind the chart words all its columns, taken when read.
     # The builder is handed it as ``whole``, to take a column it draws for a few rows only.
     rows_of: Callable[[FilteredView], ViewAwards] | None = None
+    # Message key of a line drawn after it while organisations are chosen: it draws programmes whole, not only
+    # the money of the organisations chosen (the Overview's totals add their awards instead).
+    whole_programmes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,7 @@ OVERVIEW_TOTALS = Chart(
     _money_builder(build_programme_totals_figure),
     _programmes_rows,
     heading="page.overview",
+    whole_programmes="chart.programme.whole",
 )
 RECIPIENTS = Chart(
     "recipients",
@@ -192,6 +196,7 @@ PROGRAMME_TOTALS = Chart(
     _money_builder(build_programme_totals_figure),
     _programmes_rows,
     heading="programmes.title",
+    whole_programmes="chart.programme.whole",
 )
 TIMELINE = Chart(
     "timeline",
@@ -261,7 +266,9 @@ def draw(chart: Chart, prepared: Prepared, view: FilteredView) -> list[Drawn]:
         heading = t(chart.heading) if chart.heading else None
         intro = t(chart.lead[1]) if chart.lead else None
         figure = chart.build(rows, money, lang, **whole)
-        return [Drawn(chart.key, figure, _table(chart, figure, rows, view), heading, chart.lead is not None, intro)]
+        note = t(chart.whole_programmes) if chart.whole_programmes and view.state.organisations else None
+        table = _table(chart, figure, rows, view)
+        return [Drawn(chart.key, figure, table, heading, chart.lead is not None, intro, note)]
     drawn = []
     groups = chart.split(rows, view)
     shown = groups[: chart.limit] if chart.limit is not None else groups
