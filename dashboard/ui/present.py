@@ -16,7 +16,7 @@ from aifunding.analysis.urlstate import MIN_SLIDE_SECONDS, encode
 from aifunding.analysis.view import Prepared, ViewState, apply_view
 from aifunding.figures.presentation import kind_labels
 from aifunding.outputs.snapshot import Section, slides
-from aifunding.outputs.summary import highlights
+from aifunding.outputs.summary import kept_highlights
 
 from ui import live
 from ui.blocks import source_footer
@@ -99,9 +99,7 @@ def _highlight_cards(prepared: Prepared, state: ViewState) -> None:
     t = translator()
     with st.container(key="slide-cards"):
         st.subheader(t("present.highlights"), anchor=False)
-        # The entry the deck's headline keeps (outputs.summary.headline): worked out once for both.
-        key = ("highlights", state.lang, state.fx)
-        items = remembered(prepared, key, lambda: highlights(prepared, state.lang, fx=state.fx))
+        items = kept_highlights(prepared, state.lang, state.fx)  # those the deck's headline keeps
         for column, item in zip(st.columns(len(items)), items, strict=True):
             with column.container(border=True):
                 st.metric(markup.text(item.date), markup.text(item.figure))

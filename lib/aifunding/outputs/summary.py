@@ -168,13 +168,14 @@ def headline(prepared: Prepared, view: FilteredView) -> Headline:
         totals,
         programmes,
         recipients,
-        # The same for every filter: found once per language and currency, not on each new filter's first visit.
-        remembered(
-            prepared,
-            ("highlights", view.state.lang, view.state.fx),
-            lambda: highlights(prepared, view.state.lang, fx=view.state.fx),
-        ),
+        kept_highlights(prepared, view.state.lang, view.state.fx),
     )
+
+
+def kept_highlights(prepared: Prepared, lang: str, fx: FxChoice | None) -> tuple[Highlight, ...]:
+    """:func:`highlights`, the same for every filter: found once per language and currency, not on each new
+    filter's first visit, and shared by the headline and presenter mode's cards."""
+    return remembered(prepared, ("highlights", lang, fx), lambda: highlights(prepared, lang, fx=fx))
 
 
 def highlights(prepared: Prepared, lang: str = "en", fx: FxChoice | None = None) -> tuple[Highlight, ...]:
