@@ -219,14 +219,20 @@ def money_columns(
         if frame.empty:
             continue
         value = _column(frame, value_column)
-        has_value = value != None  # noqa: E711 (elementwise on an object array)
+        has_value = ~_missing(value)
         if not all(type(v) is Decimal for v in value[has_value].tolist()):
             value = np.array([Decimal(v) if v is not None else None for v in value] + [None], dtype=object)[:-1]
         parts["value"].append(value)
         parts["currency"].append(_where(~has_value, None, _column(frame, currency_column)))
-        published = _column(frame, "amount") == None  # noqa: E711
+        published = _missing(_column(frame, "amount"))
         parts["fx_note"].append(_where(has_value | published, None, _column(frame, C.FX_NOTE)))
     return {name: _joined(part) for name, part in parts.items()}
+
+
+def _missing(values: np.ndarray) -> np.ndarray:
+    """Where ``values`` (an object array) holds None: by identity, not ``== None``, which asks each Decimal
+    to compare itself with None (two abstract-class checks each: 0.4 s of a million awards' preparation)."""
+    return np.fromiter((value is None for value in values.tolist()), dtype=bool, count=len(values))
 
 
 def _joined(parts: list[np.ndarray]) -> np.ndarray:
