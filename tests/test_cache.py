@@ -572,6 +572,57 @@ def test_a_new_version_of_a_kept_value_replaces_only_its_own_files(tmp_path: Pat
     assert cache.kept(key, "notes-EUR-2024", "1" * 64) == "longer name"
 
 
+def test_a_write_behind_cache_writes_a_derived_value_in_a_thread_and_a_reader_waits_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard's cache: whoever built a value has it at once, its files are written by the writer thread,
+    and a reader in the same process waits for them, then reads the value back, rather than building it again."""
+    import threading
+
+    from aifunding.loading import cache as cache_module
+
+    cache = PackageCache(tmp_path / "cache", write_behind=True)
+    key = load_package(BUNDLED_DATA, cache=cache).cache_key
+    assert key is not None
+    disk, writers = threading.Event(), []
+    write_texts = cache_module.write_texts
+
+    def held(texts: list[pa.Array], path: Path) -> None:
+        writers.append(threading.current_thread())
+        assert disk.wait(60)
+        write_texts(texts, path)
+
+    monkeypatch.setattr(cache_module, "write_texts", held)
+    value = {"names": {f"k{i}": f"name {i}" for i in range(2000)}, "n": 1}
+    assert cache.derived(key, "probe", "0" * 64, lambda: value) is value  # while its files cannot be written
+    assert not list(cache.entry(key).glob("probe-*"))
+    threading.Timer(0.2, disk.set).start()
+    again = cache.derived(key, "probe", "0" * 64, lambda: pytest.fail("built again"))
+    assert again == value and again is not value  # read back from the files, once they were whole
+    assert [thread.name.startswith("aifunding-cache-writer") for thread in writers] == [True]
+    assert len(list(cache.entry(key).glob("probe-*.pickle"))) == 1 and not list(cache.entry(key).glob(".probe-*"))
+
+
+def test_a_write_behind_that_fails_leaves_no_file_and_the_value_is_built_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aifunding.loading import cache as cache_module
+
+    cache = PackageCache(tmp_path / "cache", write_behind=True)
+    key = load_package(BUNDLED_DATA, cache=cache).cache_key
+    assert key is not None
+
+    def full(texts: list[pa.Array], path: Path) -> None:
+        path.write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache_module, "write_texts", full)
+    assert cache.derived(key, "probe", "0" * 64, lambda: "first") == "first"
+    cache_module.wait_for_writes()
+    assert not list(cache.entry(key).glob("*probe-*"))  # neither the files nor what was staged
+    assert cache.derived(key, "probe", "0" * 64, lambda: "built again") == "built again"
+
+
 @pytest.mark.parametrize("compact_from", [kept_views.COMPACT_FROM, 1])
 def test_a_prepared_package_read_back_keeps_working_after_its_entry_is_evicted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compact_from: int

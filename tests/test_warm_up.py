@@ -332,3 +332,26 @@ def test_a_load_overtaken_by_a_later_one_says_nothing() -> None:
     later_release.set()
     assert readiness.wait(10)
     assert readiness.answer()[0] == 200
+
+
+def test_the_dashboard_keeps_what_it_prepared_by_the_cache_s_writer_thread(
+    loads: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The first viewer of a package waits for its preparation, not for the disk: the prepared views are written
+    behind (3 s of a million awards' first run), and are in the cache once written."""
+    from aifunding.loading.cache import wait_for_writes
+
+    import ui.loading as loading
+
+    caches = []
+    prepare = loading.prepare_cached
+
+    def recorded(package, cache):  # type: ignore[no-untyped-def]
+        caches.append(cache)
+        return prepare(package, cache)
+
+    monkeypatch.setattr(loading, "prepare_cached", recorded)
+    loading._prepared(str(BUNDLED_DATA), ("first",))
+    assert [cache.write_behind for cache in caches] == [True]
+    wait_for_writes()
+    assert len(list((tmp_path / "cache" / "packages").glob("*/prepared-*.pickle"))) == 1

@@ -51,8 +51,9 @@ def data_path() -> Path:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _prepared(path: str, signature: tuple) -> tuple[Prepared, datetime.datetime]:
     # ``signature`` only keys the cache: a changed file gives a new key and a fresh load.
-    # Validated once per content: a restart or another server process reads the cache instead.
-    cache = PackageCache.from_env()
+    # Validated once per content: a restart or another server process reads the cache instead. What is worked
+    # out from the package is kept there by a thread of its own: the first viewer waits for the work, not the disk.
+    cache = PackageCache.from_env(write_behind=True)
     with collector_paused():  # until a process's first package is set aside (_set_aside_first)
         prepared = prepare_cached(load_package(path, cache=cache), cache)
         _set_aside_first(prepared)

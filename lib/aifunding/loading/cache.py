@@ -29,16 +29,21 @@ only by the server's user (it is created with mode 0700); set ``AIFUNDING_CACHE=
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import io
 import json
+import logging
 import os
 import pickle
 import re
 import shutil
 import stat
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -55,6 +60,7 @@ from aifunding.loading.kept_views import Pickler, Unpickler, write_texts
 from aifunding.loading.stored_tables import TABLE_SUFFIX, StoredFrames, write_frame
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 CACHE_ENV = "AIFUNDING_CACHE"
 OFF = ("off", "0", "no", "false")
 # Bump when the layout of an entry changes; the code digest covers changes in validation itself.
@@ -155,9 +161,11 @@ class PackageCache:
     folder: Path
     max_entries: int = DEFAULT_ENTRIES
     max_bytes: int = DEFAULT_BYTES
+    # Derived values' files written by a thread of their own, so whoever built a value need not wait for them.
+    write_behind: bool = False
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> PackageCache | None:
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, write_behind: bool = False) -> PackageCache | None:
         """``$AIFUNDING_CACHE`` (a folder, or ``off``), else ``$XDG_CACHE_HOME/aifunding`` or ``~/.cache/aifunding``."""
         env = os.environ if environ is None else environ
         setting = env.get(CACHE_ENV, "").strip()
@@ -167,7 +175,8 @@ class PackageCache:
             "max_entries": whole_setting(ENTRIES_ENV, env[ENTRIES_ENV], LimitsError) if env.get(ENTRIES_ENV) else None,
             "max_bytes": whole_setting(BYTES_ENV, env[BYTES_ENV], LimitsError) if env.get(BYTES_ENV) else None,
         }
-        given = {name: value for name, value in bounds.items() if value is not None}
+        given: dict[str, Any] = {name: value for name, value in bounds.items() if value is not None}
+        given["write_behind"] = write_behind
         if setting:
             return cls(Path(setting), **given)
         base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -224,11 +233,11 @@ class PackageCache:
         ``digest`` names the code that builds it (:func:`source_digest`): changed code builds anew.
         Read back from the entry when it is there (the caller checks what it gets); otherwise built,
         and stored when the entry exists. As with the report, the file is a pickle; its text and other
-        large parts are kept beside it as Arrow (:mod:`aifunding.loading.kept_views`).
+        large parts are kept beside it as Arrow (:mod:`aifunding.loading.kept_views`). With ``write_behind``
+        the value is pickled here and its files are written by a thread of their own (:func:`wait_for_writes`).
         """
         entry = self.entry(key)
         path = entry / f"{name}-{digest[:32]}.pickle"
-        texts_path = path.with_suffix(".arrow")
         value = self.kept(key, name, digest, default=_MISSING)
         if value is not _MISSING:
             return value
@@ -236,24 +245,31 @@ class PackageCache:
         # Only into a whole entry: a value built late (a first view's codes) must not make a folder that
         # another process is evicting outlive it as a folder without its tables.
         if (entry / REPORT).is_file():
-            try:
-                staging = Path(tempfile.mkstemp(prefix=f".{name}-", dir=entry)[1])
-                texts_staging = Path(tempfile.mkstemp(prefix=f".{name}-", dir=entry)[1])
-                try:
-                    texts: list[pa.Array] = []
-                    with staging.open("wb") as handle:
-                        Pickler(handle, texts).dump(value)
-                    write_texts(texts, texts_staging)
-                    os.replace(texts_staging, texts_path)  # the texts first: a pickle never names missing ones
-                    os.replace(staging, path)
-                finally:
-                    staging.unlink(missing_ok=True)
-                    texts_staging.unlink(missing_ok=True)
-                _remove_older(entry, name, path, (".pickle", ".arrow"))
-                self.evict(keep=key)
-            except OSError:
-                pass  # not stored: built again next time
+            texts: list[pa.Array] = []
+            pickled = io.BytesIO()
+            Pickler(pickled, texts).dump(value)
+            store = functools.partial(self._store, key, name, path, pickled.getvalue(), texts)
+            _write_behind(path, store) if self.write_behind else store()
         return value
+
+    def _store(self, key: str, name: str, path: Path, pickled: bytes, texts: list[pa.Array]) -> None:
+        """Write a derived value's pickle and the texts set aside beside it into entry ``key``, whole or not at all."""
+        entry, texts_path = path.parent, path.with_suffix(".arrow")
+        try:
+            staging = Path(tempfile.mkstemp(prefix=f".{name}-", dir=entry)[1])
+            texts_staging = Path(tempfile.mkstemp(prefix=f".{name}-", dir=entry)[1])
+            try:
+                staging.write_bytes(pickled)
+                write_texts(texts, texts_staging)
+                os.replace(texts_staging, texts_path)  # the texts first: a pickle never names missing ones
+                os.replace(staging, path)
+            finally:
+                staging.unlink(missing_ok=True)
+                texts_staging.unlink(missing_ok=True)
+            _remove_older(entry, name, path, (".pickle", ".arrow"))
+            self.evict(keep=key)
+        except OSError:
+            pass  # not stored: built again next time
 
     def kept_file(self, key: str, name: str, digest: str, write: Callable[[Path], None], suffix: str) -> Path | None:
         """A file kept in entry ``key`` under ``name`` for the code of ``digest``; ``write(path)`` writes it if missing.
@@ -290,6 +306,7 @@ class PackageCache:
         it for itself asks for it this way.
         """
         path = self.entry(key) / f"{name}-{digest[:32]}.pickle"
+        wait_for_writes(path)  # a file this process is writing is read once it is whole
         try:
             with path.open("rb") as handle:
                 return Unpickler(handle, path.with_suffix(".arrow")).load()
@@ -355,6 +372,39 @@ class PackageCache:
                 if note.read_text(encoding="ascii").strip() in removed:
                     note.unlink()
         return removed
+
+
+# The writes a write-behind cache left to its writer thread, by the file each makes; one thread for every cache of
+# the process, so they are written one at a time, in the order they were asked for. Python waits for them as it exits.
+_WRITING: dict[Path, Future[None]] = {}
+_WRITING_LOCK = threading.Lock()
+_WRITER: list[ThreadPoolExecutor] = []
+
+
+def _write_behind(path: Path, write: Callable[[], None]) -> None:
+    """Have the writer thread ``write()`` the file ``path``; :func:`wait_for_writes` waits for it."""
+    with _WRITING_LOCK:
+        if not _WRITER:
+            _WRITER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="aifunding-cache-writer"))
+        future = _WRITING[path] = _WRITER[0].submit(write)
+
+    def done(finished: Future[None]) -> None:
+        with _WRITING_LOCK:
+            if _WRITING.get(path) is finished:
+                del _WRITING[path]
+        if finished.exception() is not None:  # nobody waits to be told: the value is built again next time
+            log.warning("a derived value was not kept in the cache (%s): %s", path.name, finished.exception())
+
+    future.add_done_callback(done)
+
+
+def wait_for_writes(path: Path | None = None) -> None:
+    """Until the files the writer thread has been given (only ``path``, when given) are written, or have failed."""
+    with _WRITING_LOCK:
+        pending = list(_WRITING.values()) if path is None else [_WRITING[path]] if path in _WRITING else []
+    for future in pending:
+        with contextlib.suppress(Exception):
+            future.result()
 
 
 def _remove_older(entry: Path, name: str, kept: Path, suffixes: tuple[str, ...]) -> None:
