@@ -26,6 +26,7 @@ from aifunding import BUNDLED_DATA
 from aifunding.data.limits import MB
 from aifunding.data.schema import DESCRIPTOR_NAME
 from aifunding.data.tables import TABLES, TABLES_BY_NAME
+from aifunding.loading import upload_files
 from aifunding.loading.intake import IntakeLimits, Upload, UploadRefused, read_uploads, unpack
 from aifunding.loading.package import Package, load_package
 
@@ -198,6 +199,11 @@ REFUSALS: list[tuple[str, Callable[[], list[Upload]], IntakeLimits | None, str]]
      f"awards.csv: {NOT_SHIFT_JIS}: the byte 0xe9 at offset 5 (line 2) {SAVE_AS_UTF8}"),
     ("windows-1252-apostrophe", lambda: [Upload("awards.csv", "id\nJapan’s\n".encode("cp1252"))], None,
      f"awards.csv: {NOT_SHIFT_JIS}: the byte 0x92 at offset 8 (line 2) {SAVE_AS_UTF8}"),
+    # Shift-JIS with no Japanese punctuation and fewer than two kana is read character by character as before
+    ("shift-jis-kanji-by-latin", lambda: [Upload("organisations.csv", "id,name_ja\nx,Python用\n".encode("cp932"))],
+     None, f"organisations.csv: {NOT_SHIFT_JIS}: the byte 0x97 at offset 19 (line 2) {SAVE_AS_UTF8}"),
+    ("shift-jis-one-kana", lambda: [Upload("organisations.csv", "id,name_ja\nx,iPhone用の計算\n".encode("cp932"))],
+     None, f"organisations.csv: {NOT_SHIFT_JIS}: the byte 0x97 at offset 19 (line 2) {SAVE_AS_UTF8}"),
     ("private-use-cp932", lambda: [Upload("awards.csv", b"id\n\xf0\x40\n")], None,
      f"awards.csv: {NOT_SHIFT_JIS}: the byte 0xf0 at offset 3 (line 2) {SAVE_AS_UTF8}"),
     ("utf-16-without-bom", lambda: [Upload("awards.csv", "id\nx\n".encode("utf-16-le"))], None,
@@ -378,6 +384,75 @@ def test_a_latin_1_word_with_an_accent_inside_is_never_read_as_shift_jis(words: 
     data = ("id,name_en\n" + "".join(f"x{n},{word}\n" for n, word in enumerate(words))).encode("latin-1")
     with tempfile.TemporaryDirectory() as tmp, pytest.raises(UploadRefused, match=NOT_SHIFT_JIS):
         unpack([Upload("organisations.csv", data)], Path(tmp) / "d")
+
+
+# Japanese the check for Latin-1 words refuses ("Python用", "iPhone用", "NTTﾃﾞｰﾀ"), in files that are Japanese by
+# what they hold: Japanese punctuation (、（）ー), or two kana anywhere in the file.
+JAPANESE_FILES = {
+    "kana-elsewhere": "x,Python用の計算資源\ny,さくらインターネット\n",
+    "katakana": "x,iPhone用アプリ\n",
+    "two-hiragana": "x,Python用の計算資源を提供\n",
+    "punctuation": "x,NTTﾃﾞｰﾀ、東京\n",
+    "brackets": "x,NTTﾃﾞｰﾀ（東京都）\n",
+    "long-vowel-mark": "x,GPUサーバー,iPhone用\n",
+    "full-width-space": "x,NTTﾃﾞｰﾀ\u3000東京\n",
+    "all-of-them": "x,Python用の計算資源\ny,iPhone用アプリ\nz,NTTﾃﾞｰﾀ、さくらインターネット\n",
+}
+
+
+@pytest.mark.parametrize("rows", JAPANESE_FILES.values(), ids=JAPANESE_FILES)
+def test_a_japanese_file_is_shift_jis_wherever_its_latin_letters_sit(rows: str, tmp_path: Path) -> None:
+    text = f"id,name_ja\n{rows}"
+    unpacked = unpack([Upload("organisations.csv", text.encode("cp932"))], tmp_path / "d")
+    assert unpacked.notes[0] == "organisations.csv was Shift-JIS; converted to UTF-8"
+    assert (unpacked.folder / "organisations.csv").read_text(encoding="utf-8") == text
+
+
+def test_japanese_is_told_by_bytes_latin_text_never_holds() -> None:
+    # Every punctuation character is one whose first byte is 0x81, which no Latin-1 or Windows-1252 text
+    # holds, and none that other bytes give too: Latin-1 "úT" is the ￢ 0x81CA gives.
+    punctuation = upload_files._JAPANESE_PUNCTUATION
+    assert all(character.encode("cp932")[0] == 0x81 for character in punctuation)
+    assert set("、。，．・：「」『』（）ー\u3000") <= punctuation
+    assert "úT".encode("latin-1").decode("cp932") == "￢" and not punctuation & set("￢∵≒≡∫√⊥∠∩∪")
+    kana = [*range(0x3041, 0x3094), *range(0x30A1, 0x30F7)]  # ぁ..ん, ァ..ヶ
+    assert set(map(chr, kana)) == upload_files._KANA_CHARACTERS
+
+
+# Latin-1 and Windows-1252 text in French, German, Spanish and Portuguese, with curly quotes, dashes, accented
+# capitals, a German low quote and a florin sign. Some do not decode as Shift-JIS at all, some decode into
+# private-use characters; the rest hold no Japanese punctuation and fewer than two kana ("‚Ära'" holds one, て),
+# so the file is read character by character, and its "Crédit" refused: held as Japanese, it would be taken whole.
+LATIN_TEXTS = [
+    "Crédit Agricole", "Société Générale", "L’Oréal", "ÉLECTRICITÉ DE FRANCE", "Caisse des Dépôts – Bpifrance",
+    "l’«intelligence artificielle»", "Müller & Söhne", "Bäckerei", "Größe", "Die ‚Ära' der Crédit-Bank",
+    "‚Äpfel' für Café", "ƒ 5 für Café", "ƒ5,- à Zürich", "Telefónica", "Compañía", "¿Qué? — Año",
+    "Investigación", "São Paulo", "Itaú Unibanco", "Ação", "Petrobrás", "Caixa Econômica", "Japan’s “AI” plan",
+    "2024–2025 — Crédit",
+]  # fmt: skip
+
+
+def encoded(text: str, encoding: str) -> bytes | None:
+    """``text`` in ``encoding``, or None when the encoding cannot hold it (Latin-1 has no curly quotes)."""
+    try:
+        return text.encode(encoding)
+    except UnicodeEncodeError:
+        return None
+
+
+LATIN_FILES = [
+    pytest.param(data, id=f"{encoding}:{text}")
+    for text in LATIN_TEXTS
+    for encoding in ("latin-1", "cp1252")
+    if (data := encoded(f"id,name_en\nx,{text}\ny,Crédit\n", encoding)) is not None
+]
+
+
+@pytest.mark.parametrize("data", LATIN_FILES)
+def test_latin_text_is_never_read_as_shift_jis(data: bytes, tmp_path: Path) -> None:
+    with pytest.raises(UploadRefused, match=NOT_SHIFT_JIS):
+        unpack([Upload("organisations.csv", data)], tmp_path / "d")
+    assert list(tmp_path.rglob("*")) == []
 
 
 def test_utf16_is_converted_and_a_utf8_byte_order_mark_kept(tmp_path: Path) -> None:

@@ -10,8 +10,10 @@ and noted; anything else is refused with the offset and line of the first byte t
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
 from dataclasses import dataclass
+from itertools import islice
 
 from aifunding.loading.archive import ZIP_MAGIC, UploadRefused, shown
 
@@ -35,13 +37,36 @@ _NOT_SHIFT_JIS = re.compile("[\x80-\x9f\ue000-\uf8ff]")
 # Most Latin-1 and Windows-1252 text decodes as Shift-JIS too, into nonsense inside its words: an accented
 # capital (bytes 0xC0-0xDF) is a half-width katakana ("CRﾉDIT"); a small accented letter (0xE0-0xFF), or a
 # Windows-1252 curly quote, dash or small letter (0x85, 0x91-0x97, 0x9A-0x9F), starts a two-byte character
-# that swallows the letter after it ("Cr馘it" for Crédit, "Japan痴" for Japan's). So a non-ASCII character
-# next to a Latin letter is looked at: Japanese text puts kana, full-width forms or common kanji there.
+# that swallows the letter after it ("Cr馘it" for Crédit, "Japan痴" for Japan's). A file that is Japanese by
+# what it holds (see _japanese) is taken whole. In any other, a non-ASCII character next to a Latin letter is
+# looked at: Japanese text puts kana, full-width forms or common kanji there.
 _BY_A_LETTER = re.compile("(?<=[A-Za-z])[^\x00-\x7f]|[^\x00-\x7f](?=[A-Za-z])")
 _HALF_WIDTH_KATAKANA = re.compile("[\uff61-\uff9f]")
 _LATIN_LETTER_BYTES = range(0xE0, 0x100)  # a small accented letter; in Shift-JIS rare kanji and vendor symbols
 _WINDOWS_1252_BYTES = frozenset([0x85, *range(0x91, 0x98), 0x9A, 0x9C, 0x9E, 0x9F])  # … ' ' " " • – — š œ ž Ÿ
 _SMALL_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
+
+
+def _decoded(leads: list[int], seconds: range = range(0x40, 0xFD)) -> frozenset[str]:
+    """The characters Shift-JIS (cp932) reads from a first byte of ``leads`` and a second of ``seconds``."""
+    found = set()
+    for lead in leads:
+        for second in seconds:
+            with contextlib.suppress(UnicodeDecodeError):
+                found.add(bytes([lead, second]).decode("cp932"))
+    return frozenset(found)
+
+
+# What only Japanese Shift-JIS bytes give. The characters whose first byte is 0x81 (、。「」・ー（）, the
+# full-width space): 0x81 is no character in Windows-1252 and a control in Latin-1, so Latin text never holds
+# it. Left out are the few that other bytes give too (￢ ∵ ≒ ∫ ...; ￢ is also 0xFA54, "úT"). And kana: a hiragana is
+# 0x82 then 0x9F-0xF1, in Windows-1252 "‚" before Ÿ, a no-break space or a sign or letter up to ñ; a full-width
+# katakana 0x83 then 0x40-0x96, "ƒ" before @, a letter or a curly quote. One such pair can be Latin text (‚Äpfel'
+# in German quotes, closed by a straight one), two practically never; a single kana is not enough.
+_ONE_BYTE = frozenset(bytes([byte]).decode("cp932", "ignore") for byte in range(0x100))
+_JAPANESE_PUNCTUATION = _decoded([0x81]) - _decoded([*range(0x82, 0xA0), *range(0xE0, 0xFD)]) - _ONE_BYTE
+_KANA_CHARACTERS = _decoded([0x82], range(0x9F, 0xF2)) | _decoded([0x83], range(0x40, 0x97))
+_KANA = re.compile(f"[{''.join(sorted(_KANA_CHARACTERS))}]")
 
 
 def base_name(name: str) -> str:
@@ -113,9 +138,20 @@ def _shift_jis(data: bytes) -> str | None:
         text = data.decode("cp932")
     except UnicodeDecodeError:
         return None
-    if _NOT_SHIFT_JIS.search(text) or any(_in_a_latin_word(text, found) for found in _BY_A_LETTER.finditer(text)):
+    if _NOT_SHIFT_JIS.search(text):
         return None
-    return text
+    if _japanese(text) or not any(_in_a_latin_word(text, found) for found in _BY_A_LETTER.finditer(text)):
+        return text
+    return None
+
+
+def _japanese(text: str) -> bool:
+    """Whether ``text``, read as Shift-JIS, is Japanese by what it holds: Japanese punctuation, or two kana.
+
+    Latin-1 and Windows-1252 bytes never give the one and practically never the other, so such a file is
+    Japanese wherever a character of it sits ("Python用", "NTTﾃﾞｰﾀ" beside "さくらインターネット").
+    """
+    return not _JAPANESE_PUNCTUATION.isdisjoint(text) or next(islice(_KANA.finditer(text), 1, None), None) is not None
 
 
 def _in_a_latin_word(text: str, found: re.Match[str]) -> bool:
@@ -123,9 +159,10 @@ def _in_a_latin_word(text: str, found: re.Match[str]) -> bool:
 
     That is a half-width katakana; a two-byte character whose first byte is a small accented letter and
     whose second is a letter too; or one whose first byte is a Windows-1252 curly quote, dash or letter and
-    whose second is an ASCII letter, next to a small letter (as in "Japan's"). Japanese text it refuses is
-    rare, and is refused, never misread: a rare kanji inside a Latin word, a half-width katakana next to a
-    Latin letter ("NTTﾃﾞｰﾀ"), or a common kanji right after a small letter ("iPhone用").
+    whose second is an ASCII letter, next to a small letter (as in "Japan's"). It is asked only of a file with
+    no Japanese punctuation and fewer than two kana (see :func:`_japanese`). The Japanese it refuses there, never
+    misreads, is kanji among Latin words: a rare kanji inside a Latin word, a half-width katakana next to a
+    Latin letter ("NTTﾃﾞｰﾀ"), or a common kanji right after a small letter ("Python用", "iPhone用").
     """
     character = found.group()
     if _HALF_WIDTH_KATAKANA.fullmatch(character):
