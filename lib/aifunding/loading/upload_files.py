@@ -69,6 +69,19 @@ _KANA_CHARACTERS = _decoded([0x82], range(0x9F, 0xF2)) | _decoded([0x83], range(
 _KANA = re.compile(f"[{''.join(sorted(_KANA_CHARACTERS))}]")
 
 
+def _two_byte_forms() -> dict[str, tuple[bytes, ...]]:
+    """Each character Shift-JIS (cp932) reads from two bytes, with every pair of bytes it reads as it."""
+    forms: dict[str, list[bytes]] = {}
+    for lead in (*range(0x81, 0xA0), *range(0xE0, 0xFD)):
+        for second in range(0x40, 0xFD):
+            with contextlib.suppress(UnicodeDecodeError):
+                forms.setdefault(bytes([lead, second]).decode("cp932"), []).append(bytes([lead, second]))
+    return {character: tuple(pairs) for character, pairs in forms.items()}
+
+
+_TWO_BYTE_FORMS = _two_byte_forms()
+
+
 def base_name(name: str) -> str:
     """A file name without any folder before it (a browser or a ZIP may use either kind of slash)."""
     return name.replace("\\", "/").rsplit("/", 1)[-1]
@@ -167,15 +180,18 @@ def _in_a_latin_word(text: str, found: re.Match[str]) -> bool:
     character = found.group()
     if _HALF_WIDTH_KATAKANA.fullmatch(character):
         return True
-    encoded = character.encode("cp932")
-    if len(encoded) != 2:
-        return False
+    neighbours = text[found.start() - 1 : found.start()] + text[found.end() : found.end() + 1]
+    # Every pair of bytes that reads as it: 倞 is 0xED5B and 0xFA77 (Latin-1 "úw"), but encodes as the first only.
+    return any(_latin_pair(pair, neighbours) for pair in _TWO_BYTE_FORMS.get(character, ()))
+
+
+def _latin_pair(encoded: bytes, neighbours: str) -> bool:
+    """Whether the two bytes ``encoded``, between ``neighbours``, are Latin-1 or Windows-1252 letters read as one."""
     ascii_letter = chr(encoded[1]).isascii() and chr(encoded[1]).isalpha()
     if encoded[0] in _LATIN_LETTER_BYTES:
         return ascii_letter or encoded[1] >= 0xC0  # "créé": its two accents one character
     if not ascii_letter:
         return False
-    neighbours = text[found.start() - 1 : found.start()] + text[found.end() : found.end() + 1]
     return encoded[0] in _WINDOWS_1252_BYTES and not _SMALL_LETTERS.isdisjoint(neighbours)
 
 
