@@ -345,6 +345,36 @@ def test_report_counts_group_their_digits() -> None:
     assert report_counts(report, "en") == report.counts()  # the page says what the command line says
 
 
+@pytest.mark.parametrize(
+    ("unread", "partly_read", "english", "japanese"),
+    [
+        ({"awards"}, set(), "they refer to a table that was not read", "読み込めなかった表を参照する7行は未検査"),
+        (
+            set(),
+            {"awards"},
+            "they may refer to rows that were not read: a quote left open took them into one cell",
+            "読み込めなかった行（閉じられていない引用符で一つのセルに取り込まれた行）を参照しうる7行は未検査",
+        ),
+        (
+            {"organisations"},
+            {"awards"},
+            "they refer to a table that was not read, or may refer to rows that were not read",
+            "読み込めなかった表、または読み込めなかった行を参照しうる7行は未検査",
+        ),
+    ],
+)
+def test_rows_not_checked_are_said_to_refer_to_what_was_not_read(
+    unread: set[str], partly_read: set[str], english: str, japanese: str
+) -> None:
+    """A table a quote left open kept from being read whole was read: its referrers are not said to refer to a
+    table that was not read."""
+    report = ValidationReport(rows_read={"citations": 7}, unread=unread, partly_read=partly_read)
+    report.unchecked["citations"] = 7
+    assert report.counts().endswith(f", 7 not checked ({english})")
+    assert report_counts(report, "en") == report.counts()
+    assert report_counts(report, "ja").endswith(f"、{japanese}")
+
+
 def test_japanese_cells(ja_tables: dict[str, pd.DataFrame]) -> None:
     programmes = ja_tables["programmes"]
     assert set(programmes["状況"]) <= {"実施中", "計画中", "終了", "見送り"}

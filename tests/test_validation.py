@@ -754,6 +754,10 @@ def test_rows_a_quote_left_open_took_are_counted_where_they_are_referred_to(mini
     assert report.as_dict()["partly_read_tables"] == ["awards"]  # validate --format json says so too
     assert report.unchecked == {"award_recipients": 2, "citations": 1}
     assert not any(p.rule == "foreign-key" for p in report.problems)
+    # The summary says why in the same words: not "a table that was not read", which awards.csv was.
+    assert report.summary().endswith(
+        ", 3 not checked (they may refer to rows that were not read: a quote left open took them into one cell)"
+    )
 
 
 def test_a_control_character_in_a_problem_reaches_the_terminal_as_its_escape(tmp_path: Path) -> None:

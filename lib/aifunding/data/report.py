@@ -67,6 +67,14 @@ class QuarantinedRow:
     reasons: tuple[str, ...]
 
 
+# Why the rows counted "not checked" were not (:meth:`ValidationReport.unchecked_why`), as ``counts`` says it.
+UNCHECKED_WHY = {
+    "unread": "they refer to a table that was not read",
+    "partly": "they may refer to rows that were not read: a quote left open took them into one cell",
+    "either": "they refer to a table that was not read, or may refer to rows that were not read",
+}
+
+
 @dataclass
 class ValidationReport:
     """Everything the validator found, plus per-table row counts."""
@@ -129,15 +137,19 @@ class ValidationReport:
             if read - self.rows_loaded.get(name, 0) > 0
         }
 
+    def unchecked_why(self) -> str:
+        """Why rows were not checked, as a key of :data:`UNCHECKED_WHY`: they refer to a table that was not read
+        (``unread``), to one a quote left open kept from being read whole (``partly``), or to either."""
+        if self.partly_read and self.unread:
+            return "either"
+        return "partly" if self.partly_read else "unread"
+
     def counts(self) -> str:
         """Errors, warnings and rows in one line, without a verdict (counts grouped: 3,522,095 rows)."""
         stats = self.stats()
         s = {key: f"{value:,}" if isinstance(value, int) else value for key, value in stats.items()}
-        unchecked = (
-            f", {s['rows_unchecked']} not checked (they refer to a table that was not read)"
-            if stats["rows_unchecked"]
-            else ""
-        )
+        unchecked = f", {s['rows_unchecked']} not checked ({UNCHECKED_WHY[self.unchecked_why()]})"
+        unchecked = unchecked if stats["rows_unchecked"] else ""
         return (
             f"{s['errors']} error(s), {s['warnings']} warning(s); "
             f"{s['rows_loaded']} of {s['rows_read']} rows loaded from {s['tables']} tables, "

@@ -39,5 +39,7 @@ def report_counts(report: Any, lang: str = "en") -> str:
     """Errors, warnings and rows in one line, as ``ValidationReport.counts`` says it in English (3,522,095 rows)."""
     stats = {key: value for key, value in report.stats().items() if key != "by_table"}
     grouped = {key: f"{value:,}" for key, value in stats.items()}
-    unchecked = translate("data.counts_unchecked", lang, **grouped) if stats["rows_unchecked"] else ""
+    why = report.unchecked_why()
+    key = "data.counts_unchecked" if why == "unread" else f"data.counts_unchecked_{why}"
+    unchecked = translate(key, lang, **grouped) if stats["rows_unchecked"] else ""
     return translate("data.counts", lang, **grouped) + unchecked
