@@ -18,11 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aifunding import columns as C
+from aifunding.analysis.conversion import ORIGINAL
 from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare
 from aifunding.data.vocabulary import Basis
 from aifunding.figures.base import amount_frame, left_out_note
 from aifunding.figures.companies import TICK_LINES, build_recipient_figure
-from aifunding.figures.lines import TICK_LINE_PX, band_height, display_width, legend_room, wrap
+from aifunding.figures.lines import SUBTITLE_WIDTH, TICK_LINE_PX, band_height, display_width, legend_room, wrap
 from aifunding.figures.market import build_market_figure
 from aifunding.figures.presentation import milestones_table
 from aifunding.figures.programmes import build_annualised_figure, build_programme_totals_figure, build_timeline_figure
@@ -43,9 +44,13 @@ def title_text(fig: go.Figure) -> str:
     return layout(fig)["title"]["text"].split("<br><span")[0].replace("<br>", " ")
 
 
+def subtitle_html(fig: go.Figure) -> str:
+    """The subtitle as drawn: its parts, each wrapped, joined by <br>."""
+    return layout(fig)["title"]["text"].split("<br><span", 1)[1].split(">", 1)[1].removesuffix("</span>")
+
+
 def subtitle_text(fig: go.Figure) -> str:
-    text = layout(fig)["title"]["text"]
-    return text.split("<br><span", 1)[1].split(">", 1)[1].removesuffix("</span>").replace("<br>", " ")
+    return subtitle_html(fig).replace("<br>", " ")
 
 
 def frame(rows: list[dict]) -> pd.DataFrame:
@@ -328,18 +333,20 @@ def test_world_figure_draws_the_largest_of_each_panel_and_says_how_many_there_ar
     whole = build_world_figure(view.programmes, money=view.money)
     drawn = {t.name: list(t.y) for t in whole.data}
     monkeypatch.setattr(programmes, "TOP_PROGRAMMES", 3)
-    for lang, words in (("en", "programmes are drawn"), ("ja", "大きい順に")):
+    committed, plans = (len(drawn[name]) for name in ("Committed or budgeted", "Target or plan (not committed)"))
+    assert committed > 3 and plans > 3
+    # Each panel's part: the six drawn are not the six largest of them all.
+    for lang, words in (
+        ("en", f"Drawn: the largest 3 of {committed} programmes with money committed, and the largest 3 of {plans}"),
+        ("ja", f"確約・予算化済みの事業{committed}件のうち大きい順に3件と、目標・計画{plans}件のうち大きい順に3件"),
+    ):
         fig = build_world_figure(view.programmes, money=view.money, lang=lang)
         if lang == "en":
             # The last three of each panel as the whole chart orders them: the largest, smallest first.
             assert {t.name: list(t.y) for t in fig.data} == {name: y[-3:] for name, y in drawn.items()}
         assert words in subtitle_text(fig) and words in layout(fig)["meta"]["alt"]
         assert layout(fig)["meta"]["row_ids"] is None
-    total = sum(len(y) for y in drawn.values())
-    assert f"The largest 6 of {total} programmes are drawn" in subtitle_text(
-        build_world_figure(view.programmes, money=view.money)
-    )
-    assert "are drawn" not in subtitle_text(whole) and layout(whole)["meta"]["row_ids"]
+    assert not {"Drawn", "drawn"} & set(subtitle_text(whole).split()) and layout(whole)["meta"]["row_ids"]
 
 
 # --- programmes ------------------------------------------------------------------------------------------
@@ -431,8 +438,8 @@ def test_programme_totals_draw_the_largest_of_each_panel_and_say_how_many_there_
     many[C.SOURCE_IDS] = [("src-a",)] * len(many)
     many[C.CAVEAT_IDS] = [()] * len(many)
     for lang, words in (
-        ("en", "The largest 60 of 80 programmes and rounds are drawn"),
-        ("ja", "80件のうち大きい順に60件"),
+        ("en", "Drawn: the largest 30 of 45 programmes and rounds with money committed, and the largest 30 of 35"),
+        ("ja", "確約・予算化済みの事業・回45件のうち大きい順に30件と、目標・計画35件のうち大きい順に30件です"),
     ):
         fig = build_programme_totals_figure(many, lang=lang)
         declared, allocated, goal = fig.data
@@ -450,6 +457,85 @@ def test_programme_totals_draw_the_largest_of_each_panel_and_say_how_many_there_
         assert "GBP" in subtitle_text(fig)  # what another currency left out is still said
     # Under the cap nothing is said and every id is named.
     assert "programmes and rounds are drawn" not in subtitle_text(build_programme_totals_figure(programme_frame()))
+
+
+def many_programmes(committed: int, plans: int) -> pd.DataFrame:
+    """``committed`` Japanese rounds of about ¥1B and ``plans`` targets of about ¥1T, the largest last."""
+    rounds = [
+        {**PROGRAMMES[0], "id": f"r-{n}", "name_en": f"Round {n}", "amount": Decimal(1000 + n) * 10**6}
+        for n in range(committed)
+    ]
+    goals = [
+        {**PROGRAMMES[2], "id": f"g-{n}", "name_en": f"Goal {n}", "amount": Decimal(10**12) + n} for n in range(plans)
+    ]
+    many = frame([*rounds, *goals])
+    many[C.COUNTRY_NAME_EN] = "Japan"
+    many[C.SOURCE_IDS] = [("src-a",)] * len(many)
+    many[C.CAVEAT_IDS] = [()] * len(many)
+    many[C.FX_RATE] = many[C.FX_RATE_DATE] = None
+    return many
+
+
+SHOW_DATA = {"en": "; “Show data” lists them all", "ja": "。すべては「データを表示」にあります"}
+# What each chart says it drew of 40 rounds beside 3, 35 or no targets (one panel: today's sentence), of
+# 1 round beside 35 targets, and of 30 rounds beside 3 targets (all drawn: nothing).
+PANEL_NOTES = {
+    ("programme", "en", 40, 3): "Drawn: the largest 30 of 40 programmes and rounds with money committed, "
+    "and all 3 targets and plans",
+    ("programme", "en", 40, 35): "Drawn: the largest 30 of 40 programmes and rounds with money committed, "
+    "and the largest 30 of 35 targets and plans",
+    ("programme", "en", 40, 0): "The largest 30 of 40 programmes and rounds are drawn",
+    ("programme", "en", 1, 35): "Drawn: the 1 programme or round with money committed, "
+    "and the largest 30 of 35 targets and plans",
+    ("programme", "ja", 40, 3): "表示しているのは、確約・予算化済みの事業・回40件のうち大きい順に30件と、"
+    "目標・計画の全3件です",
+    ("programme", "ja", 40, 35): "表示しているのは、確約・予算化済みの事業・回40件のうち大きい順に30件と、"
+    "目標・計画35件のうち大きい順に30件です",
+    ("programme", "ja", 40, 0): "事業・回40件のうち大きい順に30件を表示しています",
+    ("programme", "ja", 1, 35): "表示しているのは、確約・予算化済みの事業・回の全1件と、"
+    "目標・計画35件のうち大きい順に30件です",
+    ("world", "en", 40, 3): "Drawn: the largest 30 of 40 programmes with money committed, and all 3 targets and plans",
+    ("world", "en", 40, 35): "Drawn: the largest 30 of 40 programmes with money committed, "
+    "and the largest 30 of 35 targets and plans",
+    ("world", "en", 40, 0): "The largest 30 of 40 programmes are drawn",
+    ("world", "en", 1, 35): "Drawn: the 1 programme with money committed, and the largest 30 of 35 targets and plans",
+    ("world", "ja", 40, 3): "表示しているのは、確約・予算化済みの事業40件のうち大きい順に30件と、目標・計画の全3件です",
+    ("world", "ja", 40, 35): "表示しているのは、確約・予算化済みの事業40件のうち大きい順に30件と、"
+    "目標・計画35件のうち大きい順に30件です",
+    ("world", "ja", 40, 0): "事業40件のうち大きい順に30件を表示しています",
+    ("world", "ja", 1, 35): "表示しているのは、確約・予算化済みの事業の全1件と、目標・計画35件のうち大きい順に30件です",
+}
+
+
+@pytest.mark.parametrize(
+    ("chart", "lang", "committed", "plans"),
+    [*PANEL_NOTES, *((c, g, 30, 3) for c in ("programme", "world") for g in ("en", "ja"))],
+)
+def test_capped_programme_charts_say_what_they_drew_of_each_panel(
+    chart: str, lang: str, committed: int, plans: int
+) -> None:
+    from aifunding.figures.programmes import TOP_PROGRAMMES
+
+    many = many_programmes(committed, plans)
+    if chart == "world":
+        fig = build_world_figure(many, money=ORIGINAL, lang=lang)
+    else:
+        fig = build_programme_totals_figure(many, lang=lang)
+    # Each panel draws its largest, whatever the other holds.
+    names = [label.split(" (")[0].split("（")[0].split(" · ")[-1] for trace in fig.data for label in trace.y]
+    assert set(names) == {f"Round {n}" for n in range(max(0, committed - TOP_PROGRAMMES), committed)} | {
+        f"Goal {n}" for n in range(max(0, plans - TOP_PROGRAMMES), plans)
+    }
+    note = PANEL_NOTES.get((chart, lang, committed, plans))
+    if note is None:  # every row drawn
+        assert layout(fig)["meta"]["row_ids"] and not {"Drawn", "drawn"} & set(subtitle_text(fig).split())
+        assert "表示しているのは" not in subtitle_text(fig) and "大きい順" not in subtitle_text(fig)
+        return
+    # The note is one whole part of the subtitle (wrapped as it is) and ends the text alternative.
+    sentence = note + SHOW_DATA[lang]
+    assert f"<br>{wrap(sentence, SUBTITLE_WIDTH)}<br>" in f"<br>{subtitle_html(fig)}<br>"
+    assert layout(fig)["meta"]["alt"].endswith(f". {sentence}")
+    assert layout(fig)["meta"]["row_ids"] is None
 
 
 def test_annualised_figure_draws_the_largest_per_year_and_says_how_many_there_are(

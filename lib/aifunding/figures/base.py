@@ -381,6 +381,33 @@ def left_out_note(
     )
 
 
+def has_plan_panel(is_plan: pd.Series) -> bool:
+    """True when targets and plans get a panel of their own (there is committed money beside them)."""
+    return bool(is_plan.any() and (~is_plan).any())
+
+
+def panels_note(t: Translator, chart: str, is_plan: pd.Series, keep: np.ndarray) -> str | None:
+    """What a chart that draws the largest of each panel (``keep``) says it drew; None when it drew every row.
+
+    With one panel, the largest of how many; with two, each panel's part, since the largest 30 committed
+    drawn beside 3 targets are not the largest 33 (``chart``: "programme" or "world", whose words differ).
+    """
+    if keep.all():
+        return None
+    if not has_plan_panel(is_plan):
+        return t(f"chart.{chart}.capped", shown=int(keep.sum()), total=f"{len(keep):,}")
+    plan = is_plan.to_numpy(dtype=bool)
+
+    def drawn(panel: np.ndarray, prefix: str, what: str) -> str:
+        n, shown = int(panel.sum()), int((panel & keep).sum())
+        if shown < n:
+            return t(f"{prefix}.capped_{what}", shown=shown, total=f"{n:,}")
+        return t(f"{prefix}.all_{what}", n=n)
+
+    committed, plans = drawn(~plan, f"chart.{chart}", "committed"), drawn(plan, "chart.panels", "plans")
+    return t("chart.panels.capped", committed=committed, plans=plans)
+
+
 def subtitle(*parts: str | None) -> str:
     return "<br>".join(p for p in parts if p)
 

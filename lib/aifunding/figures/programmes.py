@@ -29,11 +29,13 @@ from aifunding.figures.base import (
     as_float,
     base_layout,
     empty_figure,
+    has_plan_panel,
     ids_in,
     labelled_range,
     left_out_note,
     money_label,
     money_labels,
+    panels_note,
     subtitle,
     value_axis,
     value_labels,
@@ -53,13 +55,14 @@ from aifunding.money.formatting import (
 TOP_PROGRAMMES = 30
 
 
-def largest_of_each_panel(rows: pd.DataFrame, is_plan: pd.Series) -> pd.DataFrame:
-    """``rows`` (ordered by value) cut to the last :data:`TOP_PROGRAMMES` of each panel, in the same order."""
-    plan = is_plan.to_numpy()
-    keep = np.zeros(len(rows), dtype=bool)
+def largest_of_each_panel(rows: pd.DataFrame, t: Translator, chart: str) -> tuple[pd.DataFrame, str | None]:
+    """``rows`` (ordered by value) cut to the last :data:`TOP_PROGRAMMES` of each panel, in the same order, and
+    the subtitle's note on what is drawn (:func:`~aifunding.figures.base.panels_note`)."""
+    is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
+    plan, keep = is_plan.to_numpy(dtype=bool), np.zeros(len(rows), dtype=bool)
     for panel in (plan, ~plan):
         keep[np.flatnonzero(panel)[-TOP_PROGRAMMES:]] = True
-    return rows[keep]
+    return rows[keep], panels_note(t, chart, is_plan, keep)
 
 
 def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en") -> go.Figure:
@@ -72,9 +75,7 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
         return empty_figure(empty, filename="programme-totals")
     currency = rows[currency_column].iloc[0]
     rows = rows.assign(_value=rows[value_column].map(float), _name=localized(rows, "name", lang)).sort_values("_value")
-    total = len(rows)
-    rows = largest_of_each_panel(rows, rows["basis"].isin([b.value for b in PLAN_BASES]))
-    capped = t("chart.programme.capped", shown=len(rows), total=f"{total:,}") if len(rows) < total else None
+    rows, capped = largest_of_each_panel(rows, t, "programme")
     # A programme that is not active says so beside its basis: "Ten-year goal (target, planned)".
     labels = [
         t("chart.programme.label", name=name, basis=basis_label(b, lang))
@@ -179,11 +180,6 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
 def _wrapped_label(name: str) -> str:
     """An axis label wrapped to :data:`AXIS_LABEL_WIDTH` (the same names recur in every filter's charts)."""
     return wrap(name, AXIS_LABEL_WIDTH)
-
-
-def has_plan_panel(is_plan: pd.Series) -> bool:
-    """True when targets and plans get a panel of their own (there is committed money beside them)."""
-    return bool(is_plan.any() and (~is_plan).any())
 
 
 def plan_panels(

@@ -18,13 +18,14 @@ from aifunding.figures.base import (
     amount_frame,
     base_layout,
     empty_figure,
+    has_plan_panel,
     ids_in,
     money_label,
     money_labels,
     subtitle,
     value_labels,
 )
-from aifunding.figures.programmes import has_plan_panel, largest_of_each_panel, plan_panels
+from aifunding.figures.programmes import largest_of_each_panel, plan_panels
 from aifunding.i18n import Translator
 from aifunding.money.formatting import (
     format_partial_date,
@@ -50,9 +51,7 @@ def build_world_figure(
         _country=localized(rows, "country_name", lang),
     ).sort_values("_value")
     # The largest of each panel are drawn, as on the programme totals chart; "Show data" lists them all.
-    total = len(rows)
-    rows = largest_of_each_panel(rows, rows["basis"].isin([b.value for b in PLAN_BASES]))
-    capped = t("chart.world.capped", shown=len(rows), total=f"{total:,}") if len(rows) < total else None
+    rows, capped = largest_of_each_panel(rows, t, "world")
     labels = [f"{c} · {n}" for c, n in zip(rows["_country"], rows["_name"], strict=True)]
     fig = Draft()
     is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
