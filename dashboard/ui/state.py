@@ -91,7 +91,12 @@ def sync_state(prepared: Prepared) -> ViewState:
     span = prepared.date_span
     _, last_rate = rate_bounds()
     params = _query_params()
-    if params != ss.get("_written_params") and (params or "_view" not in ss):
+    # Streamlit's menu drops the address's parameters as it switches pages (the browser may keep a step of history
+    # without them): none there keeps the view. An address without parameters is the default view only on the page
+    # this session last wrote, and one it has shown without any: the browser's Back to the page as first opened.
+    page_key = ss.get("_page_key")
+    bare = ss.get("_params_page") == page_key and page_key in ss.get("_bare_pages", ())
+    if params != ss.get("_written_params") and (params or "_view" not in ss or bare):
         decoded = decode(params, vocabulary(prepared))
         ss["_view"] = decoded.state
         ss["_ignored_params"] = decoded.notes
@@ -126,7 +131,10 @@ def sync_state(prepared: Prepared) -> ViewState:
     written = {**encode(state), **ss.get("_extra_params", {})}
     if written != params:
         st.query_params.from_dict(written)
-    ss["_written_params"] = written
+    # Together: a run stopped before this point (a click starts another) leaves the page switch still to be seen.
+    ss["_written_params"], ss["_params_page"] = written, page_key
+    if not written:
+        ss["_bare_pages"] = {*ss.get("_bare_pages", ()), page_key}
     return state
 
 
