@@ -248,11 +248,11 @@ class PackageCache:
             texts: list[pa.Array] = []
             pickled = io.BytesIO()
             Pickler(pickled, texts).dump(value)
-            store = functools.partial(self._store, key, name, path, pickled.getvalue(), texts)
+            store = functools.partial(self._store, key, name, path, pickled.getbuffer(), texts)  # no copy
             _write_behind(path, store) if self.write_behind else store()
         return value
 
-    def _store(self, key: str, name: str, path: Path, pickled: bytes, texts: list[pa.Array]) -> None:
+    def _store(self, key: str, name: str, path: Path, pickled: memoryview, texts: list[pa.Array]) -> None:
         """Write a derived value's pickle and the texts set aside beside it into entry ``key``, whole or not at all."""
         entry, texts_path = path.parent, path.with_suffix(".arrow")
         try:
