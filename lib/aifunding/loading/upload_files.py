@@ -47,14 +47,26 @@ _WINDOWS_1252_BYTES = frozenset([0x85, *range(0x91, 0x98), 0x9A, 0x9C, 0x9E, 0x9
 _SMALL_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
 
 
+def _two_byte_forms() -> dict[str, tuple[bytes, ...]]:
+    """Each character Shift-JIS (cp932) reads from two bytes, with every pair of bytes it reads as it."""
+    forms: dict[str, list[bytes]] = {}
+    for lead in (*range(0x81, 0xA0), *range(0xE0, 0xFD)):
+        for second in range(0x40, 0xFD):
+            with contextlib.suppress(UnicodeDecodeError):
+                forms.setdefault(bytes([lead, second]).decode("cp932"), []).append(bytes([lead, second]))
+    return {character: tuple(pairs) for character, pairs in forms.items()}
+
+
+_TWO_BYTE_FORMS = _two_byte_forms()
+
+
 def _decoded(leads: list[int], seconds: range = range(0x40, 0xFD)) -> frozenset[str]:
     """The characters Shift-JIS (cp932) reads from a first byte of ``leads`` and a second of ``seconds``."""
-    found = set()
-    for lead in leads:
-        for second in seconds:
-            with contextlib.suppress(UnicodeDecodeError):
-                found.add(bytes([lead, second]).decode("cp932"))
-    return frozenset(found)
+    return frozenset(
+        character
+        for character, pairs in _TWO_BYTE_FORMS.items()
+        if any(pair[0] in leads and pair[1] in seconds for pair in pairs)
+    )
 
 
 # What only Japanese Shift-JIS bytes give. The characters whose first byte is 0x81 (、。「」・ー（）, the
@@ -67,19 +79,6 @@ _ONE_BYTE = frozenset(bytes([byte]).decode("cp932", "ignore") for byte in range(
 _JAPANESE_PUNCTUATION = _decoded([0x81]) - _decoded([*range(0x82, 0xA0), *range(0xE0, 0xFD)]) - _ONE_BYTE
 _KANA_CHARACTERS = _decoded([0x82], range(0x9F, 0xF2)) | _decoded([0x83], range(0x40, 0x97))
 _KANA = re.compile(f"[{''.join(sorted(_KANA_CHARACTERS))}]")
-
-
-def _two_byte_forms() -> dict[str, tuple[bytes, ...]]:
-    """Each character Shift-JIS (cp932) reads from two bytes, with every pair of bytes it reads as it."""
-    forms: dict[str, list[bytes]] = {}
-    for lead in (*range(0x81, 0xA0), *range(0xE0, 0xFD)):
-        for second in range(0x40, 0xFD):
-            with contextlib.suppress(UnicodeDecodeError):
-                forms.setdefault(bytes([lead, second]).decode("cp932"), []).append(bytes([lead, second]))
-    return {character: tuple(pairs) for character, pairs in forms.items()}
-
-
-_TWO_BYTE_FORMS = _two_byte_forms()
 
 
 def base_name(name: str) -> str:
