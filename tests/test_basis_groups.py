@@ -155,3 +155,20 @@ def test_floats_and_coded_bases_give_the_same_sums(rows: list) -> None:
 def test_floats_answer_for_a_column_exactly_when_each_amount_is_plain(values: list) -> None:
     each = all(type(a) is Decimal and a.is_finite() and not a.is_signed() for a in values)
     assert _plain_decimals(values, np.array([as_float(v) for v in values], dtype=float)) == each
+
+
+def test_many_groups_add_up_as_few_do() -> None:
+    """Past 13,107 groups (five kinds each no longer fit 16 bits, sorted as 64-bit integers), the same sums as
+    row by row; and below it (a chart's few bars, sorted in 16 bits), the same."""
+    rng = np.random.default_rng(7)
+    kinds = ["exact", "about", "up_to", "up_to_about", "at_least", "target"]
+    for groups in (26, 20_000):
+        n = 3 * groups
+        keys = rng.integers(0, groups, n)
+        digits, places = rng.integers(0, 10**9, n).tolist(), rng.integers(0, 3, n).tolist()
+        values = [Decimal(v).scaleb(-e) for v, e in zip(digits, places, strict=True)]
+        bases = [kinds[i] for i in rng.integers(0, len(kinds), n)]
+        got = split_by_basis_groups(keys, values, bases)
+        expected = row_by_row(keys.tolist(), values, bases)
+        assert list(got) == list(expected)
+        assert exactly(got) == exactly(expected)

@@ -303,3 +303,13 @@ def test_group_sums_are_pandas_groupby_sums_bit_for_bit(rows: list, whole_only: 
         present, sums = ranking.group_sums(values, keys, groups)
         assert present.tolist() == expected.index.tolist()
         assert [v.hex() for v in sums.tolist()] == [v.hex() for v in expected.to_numpy(dtype=float).tolist()]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=1, max_value=3000), st.data())
+def test_present_names_in_rank_order_are_their_ranks_sorted(names: int, data: st.DataObject) -> None:
+    """Read off marked ranks (many present) or sorted (few), the order is the ranks' argsort either way."""
+    ranks = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).permutation(names)
+    share = data.draw(st.sampled_from([0.001, 0.05, 0.5, 1.0]))
+    present = np.flatnonzero(np.random.default_rng(names).random(names) < share)
+    assert ranking._by_rank(ranks, present).tolist() == np.argsort(ranks[present], kind="stable").tolist()

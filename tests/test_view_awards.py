@@ -77,6 +77,10 @@ def test_some_columns_or_some_rows_are_that_part_of_the_whole_frame(
         assert n == len(whole) == view.award_count and lazy.names == list(whole.columns)
         pd.testing.assert_frame_equal(columns, whole[names])
         pd.testing.assert_frame_equal(rows, whole.take(positions).reset_index(drop=True))
+        published = [name for name in names if name in view.selection.awards.columns]
+        for asked in (published, [*published, *published[:1]]):  # a name twice, too
+            expected = whole[asked].take(positions).reset_index(drop=True)
+            pd.testing.assert_frame_equal(lazy.at(asked, positions), expected)
 
 
 def whole_frame(chart: Chart) -> Chart:

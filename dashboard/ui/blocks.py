@@ -15,7 +15,7 @@ from aifunding import markup
 from aifunding.analysis.memo import remembered
 from aifunding.analysis.urlstate import view_file_name
 from aifunding.analysis.view import FilteredView, Prepared
-from aifunding.figures.plain import figure_meta
+from aifunding.figures.plain import Figure, figure_meta
 from aifunding.figures.presentation import best_sources_first, count_columns, money_columns
 from aifunding.figures.registry import PAGES_BY_KEY, Chart, Drawn, draw
 from aifunding.figures.worded import Worded
@@ -99,7 +99,10 @@ def chart(prepared: Prepared, fig: go.Figure, rows: Worded, *, key: str, heading
         "toImageButtonOptions": {"format": "png", "filename": meta.get("filename", key), "scale": 2},
         "modeBarButtonsToRemove": ["lasso2d", "select2d"],
     }
-    st.plotly_chart(fig, key=key, config=config, alt=meta.get("alt"), theme=None)
+    # Streamlit only writes the figure's dict as JSON: handed the figure's own, not a copy of it.
+    st.plotly_chart(
+        fig.sent() if isinstance(fig, Figure) else fig, key=key, config=config, alt=meta.get("alt"), theme=None
+    )
     live.spotlight_button(key)
     # The page's snapshot download holds the charts this run drew, in order.
     st.session_state.get("_sections", []).append(Section(heading, fig, rows, key))

@@ -315,9 +315,16 @@ class ViewAwards:
     def at(self, names: Sequence[str], positions: np.ndarray) -> pd.DataFrame:
         """Only ``names`` (published columns) of the awards at ``positions`` in view, numbered from 0.
 
-        A few texts of the awards a chart draws, without taking them for every award in view.
+        A few texts of the awards a chart draws, without taking them for every award in view: each column's
+        cells taken from its array, never a frame of the whole columns first.
         """
-        return self._published(names, np.asarray(positions, dtype=np.intp))
+        positions = np.asarray(positions, dtype=np.intp)
+        if not names or len(set(names)) < len(names):  # no columns, or one twice: as a frame of them gives them
+            return self._published(names, positions)
+        rows = self.selection.award_rows
+        rows = positions if rows is None else rows[positions]
+        whole = self.selection.awards
+        return pd.DataFrame({name: whole[name].array.take(rows) for name in names}, index=pd.RangeIndex(len(rows)))
 
     def take(self, positions: np.ndarray, /) -> pd.DataFrame:
         """Every column of the awards at ``positions`` in view, numbered from 0."""

@@ -345,6 +345,13 @@ class Groups(Sequence[T], Generic[T]):
 def amount_positions(frame: pd.DataFrame, value_column: str, currency_column: str) -> np.ndarray:
     """The positions of :func:`amount_frame`'s rows in ``frame``, read from two columns."""
     has_value, currencies = has_amount(frame, value_column), frame[currency_column]
+    if isinstance(currencies.dtype, pd.CategoricalDtype) and HOME_CURRENCY in currencies.cat.categories:
+        # Coded currencies (a view's awards): the home currency's code, when an amount is in it, found by integers.
+        home = currencies.cat.categories.get_loc(HOME_CURRENCY)
+        codes = currencies.cat.codes.to_numpy()
+        in_home = has_value & (codes == home)
+        if in_home.any():
+            return np.flatnonzero(in_home)
     counts = currencies[has_value].value_counts().loc[lambda n: n > 0]  # a categorical counts unused names too
     if counts.empty:
         return np.array([], dtype=np.intp)

@@ -43,6 +43,8 @@ from aifunding.money.formatting import (
 
 # Recipients drawn as bars of their own; the rest are added up in one bar.
 TOP_RECIPIENTS = 30
+# Columns past those a recipient chart reads that it takes along rather than leaving out (see _read_columns).
+SPARE_COLUMNS = 6
 # Lines a recipient's name takes on the axis at most.
 TICK_LINES = 3
 # A bar of more awards than this draws one segment per round and basis, its awards added up: a hundred
@@ -134,9 +136,14 @@ def _purposes(drawn: pd.DataFrame, whole: ViewAwards | None, lang: str) -> pd.Se
 
 
 def _read_columns(awards: pd.DataFrame, money: Money, lang: str) -> pd.DataFrame:
-    """``awards`` with only the columns the chart reads: the rows it keeps are taken of a dozen columns, not all."""
+    """``awards`` with only the columns the chart reads: the rows it keeps are taken of a dozen columns, not all.
+
+    A frame of a few more columns than those (a view's coded awards, which name the programme they belong to)
+    is read as it is: taking a few columns more of the rows drawn costs less than a frame of the others.
+    """
     wanted = recipient_columns(money, lang)
-    return awards[[column for column in awards.columns if column in wanted]]
+    read = [column for column in awards.columns if column in wanted]
+    return awards if len(awards.columns) - len(read) <= SPARE_COLUMNS else awards[read]
 
 
 def build_recipient_figure(
@@ -181,14 +188,20 @@ def build_recipient_figure(
         largest = [
             (name, key) for name, key in zip(totals.index[top], ranked[top], strict=True) if name != others_label
         ]
-        renumber = np.full(len(names) + 1, len(largest))  # position -1 too: no name is one of the others
-        renumber[[key for _, key in largest]] = np.arange(len(largest))
-        keys, names = renumber[codes], pd.Index([*(name for name, _ in largest), others_label], dtype=object)
+        # Each award's bar: its recipient's place among the largest, or the others' bar (looked up among the few
+        # codes kept, not through a table of every name the package holds).
+        largest_codes = np.array([key for _, key in largest], dtype=codes.dtype)
+        keys = np.full(len(codes), len(largest))
+        if len(largest_codes):
+            by_code = np.argsort(largest_codes)
+            found = by_code[np.minimum(np.searchsorted(largest_codes, codes, sorter=by_code), len(largest) - 1)]
+            keys = np.where(largest_codes[found] == codes, found, keys)
+        names = pd.Index([*(name for name, _ in largest), others_label], dtype=object)
         segment = keys < len(largest)
         totals, _ = ranked_sums(values, keys, names)
         # The bar of everyone else sits at the bottom, below the largest recipients, whatever its length.
         others = totals.index == others_label  # a mask, not drop(): a label lookup per call cost more than the bars
-        totals = pd.concat([totals[others], totals[~others]])
+        totals = totals.iloc[np.argsort(~others, kind="stable")]
     order = list(totals.index)
     fig = Draft()
     # Plain records from here, only of the awards drawn as segments (the others are one bar, drawn

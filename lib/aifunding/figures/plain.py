@@ -310,7 +310,23 @@ class Figure(go.Figure):
     def to_dict(self) -> dict[str, Any]:
         if self.__dict__.get("_ready", False):
             return super().to_dict()
+        if self.__dict__.get("_unchanged", False):
+            return self.__dict__["_plain"]
         return _copied(self.__dict__["_plain"])
+
+    def sent(self) -> Figure:
+        """This figure for a reader that only serialises what ``to_dict`` gives and never changes it
+        (``st.plotly_chart``: plotly.io's ``to_json`` pops each trace's ``uid``, which no builder sets): its
+        ``to_dict`` is the figure's own dict, not a copy.
+
+        A page's charts are sent again at every rerun; copying each one (some thousands of values, the
+        template's 700 among them) was a fifth of a rerun whose charts were all built already.
+        """
+        if self.__dict__.get("_made", False):  # plotly's own objects, made or being made: those are sent
+            return self
+        sent = Figure.__new__(Figure)
+        sent.__dict__.update(_spec=self.__dict__["_spec"], _plain=self.__dict__["_plain"], _unchanged=True)
+        return sent
 
     @property
     def meta(self) -> Any:

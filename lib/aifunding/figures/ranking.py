@@ -39,10 +39,27 @@ def ranked_sums(
     grouped = keys >= 0
     present, added = group_sums(values.to_numpy(dtype=float)[grouped], keys[grouped], len(names))
     labels = names.to_numpy(dtype=object)[present]
-    named = by_name(pd.Index(labels, dtype=object)) if ranks is None else np.argsort(ranks[present], kind="stable")
+    named = by_name(pd.Index(labels, dtype=object)) if ranks is None else _by_rank(ranks, present)
     sums = added[named]
     order = sums.argsort(kind="quicksort")
     return pd.Series(sums[order], index=pd.Index(labels[named][order], dtype=object)), present[named][order]
+
+
+def _by_rank(ranks: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """``np.argsort(ranks[present])``: the order of the present names by their ranks (each name's own place).
+
+    Ranks are distinct, so any sort gives this one order. When the present names are a good part of all of
+    them (a country's 50,000 recipients among 400,000), they are read off in rank order by marking their ranks
+    and walking the marks once, rather than sorted.
+    """
+    mine = ranks[present]
+    if len(mine) * 16 < len(ranks):
+        return np.argsort(mine, kind="stable")
+    place = np.zeros(len(ranks), dtype=np.intp)  # each rank's place in ``present``, where a name holds it
+    place[mine] = np.arange(len(mine))
+    marked = np.zeros(len(ranks), dtype=bool)
+    marked[mine] = True
+    return place[np.flatnonzero(marked)]
 
 
 # Below this every sum of whole numbers is exact in a float: added in any order, the total is the same.
