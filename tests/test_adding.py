@@ -537,7 +537,7 @@ def test_a_highlight_names_exactly_one_row_and_a_free_position(tmp_path: Path) -
     ]
     package = load_package(write_package(tmp_path / "pkg", tables))
     problems = {(p.line, p.field): p.message for p in package.report.errors if p.table == "highlights"}
-    assert "name exactly one row" in problems[(3, None)]
+    assert "name exactly one row" in problems[(3, "award_id")]  # the column filled past the one allowed
     assert any(line == 4 for line, _ in problems)  # position 1 twice
     assert any(line == 5 and field == "award_id" for line, field in problems)
     assert list(package.frame("highlights")["position"]) == [1]

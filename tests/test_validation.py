@@ -129,13 +129,20 @@ def test_a_problem_across_fields_names_the_field_it_points_at(
         assert problem.location() == f"{table}.csv:2: {field}"
 
 
-def test_link_must_name_exactly_one_row(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("changes", "field", "found"),
+    [({"award_id": "award-a"}, "award_id", 2), ({"programme_id": ""}, "programme_id", 0)],
+    ids=["two", "none"],
+)
+def test_link_must_name_exactly_one_row(tmp_path: Path, changes: dict, field: str, found: int) -> None:
+    """The problem names the column filled past the one allowed, or the first to fill (columnar and per row)."""
     tables = minimal_tables()
-    tables["citations"][0]["award_id"] = "award-a"
-    errors = load_package(write_package(tmp_path, tables)).report.errors
-    assert any(
-        p.table == "citations" and "name exactly one row" in p.message and "(found 2)" in p.message for p in errors
-    )
+    tables["citations"][0].update(changes)
+    for by_row in (False, True):
+        errors = load_package(write_package(tmp_path / str(by_row), tables), by_row=by_row).report.errors
+        [problem] = [p for p in errors if p.table == "citations" and "name exactly one row" in p.message]
+        assert f"(found {found})" in problem.message
+        assert problem.location() == f"citations.csv:2: {field}"
 
 
 @pytest.mark.parametrize(("table", "column"), [("market_shares", "rank"), ("caveats", "conflict_no")])

@@ -375,7 +375,11 @@ class _OneTarget(Row):
     def _exactly_one_target(self) -> _OneTarget:
         given = [name for name in self.target_fields if getattr(self, name) is not None]
         if len(given) != 1:
-            raise ValueError(f"name exactly one row: fill one of {', '.join(self.target_fields)} (found {len(given)})")
+            # The report points at the first column filled past the one allowed, or at the first to fill.
+            raise FieldError(
+                given[1] if given else self.target_fields[0],
+                f"name exactly one row: fill one of {', '.join(self.target_fields)} (found {len(given)})",
+            )
         return self
 
     @property
