@@ -188,6 +188,44 @@ def test_snapshot_opens_offline_and_draws_every_chart(browser, page, server, tmp
         offline.close()
 
 
+def test_a_report_fits_a_phone_its_highlights_as_cards_and_its_tables_scrolled_in_their_box(
+    browser, tmp_path: Path
+) -> None:
+    """At a phone's width nothing runs past the screen: the highlights figure (its cards side by side at a fixed
+    size printed one over another there) gives way to cards that stack, and a wide table scrolls in its own box.
+    A desktop's width shows the figure, not the cards."""
+    from aifunding.analysis.view import ViewState, prepare
+    from aifunding.loading.package import load_package
+    from aifunding.outputs.snapshot import build_report
+
+    prepared = prepare(load_package(ROOT / "data"))
+    path = tmp_path / "report.html"
+    path.write_text(build_report(prepared, ViewState()), encoding="utf-8")
+    highlights = len(prepared.package.frame("highlights"))
+    for width, phone in ((390, True), (1440, False)):
+        report = browser.new_page(viewport={"width": width, "height": 844})
+        try:
+            report.goto(path.as_uri())
+            report.wait_for_function("() => document.querySelector('.js-plotly-plot .main-svg') !== null")
+            assert report.evaluate("document.documentElement.scrollWidth") <= width
+            cards = report.locator("section[data-chart='highlights'] .card")
+            assert cards.count() == highlights
+            assert report.locator("section[data-chart='highlights'] .cards").is_visible() is phone
+            assert report.locator("section[data-chart='highlights'] .wide").is_visible() is not phone
+            if phone:
+                first = cards.first.inner_text()
+                assert "¥387.3B" in first and "METI" in first, first
+                tops = [card.bounding_box()["y"] for card in cards.all()]
+                assert tops == sorted(tops) and len(set(tops)) == len(tops)  # stacked, one under another
+                # What to watch, shown open, is wider than a phone: its table scrolls inside its box.
+                assert report.evaluate(
+                    "() => Array.from(document.querySelectorAll('.scroll'))"
+                    ".some(box => box.checkVisibility() && box.scrollWidth > box.clientWidth)"
+                )
+        finally:
+            report.close()
+
+
 @pytest.fixture
 def live_server(tmp_path: Path):
     """A dashboard serving a copy of the bundled package that the test may edit."""

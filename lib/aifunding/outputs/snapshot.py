@@ -42,9 +42,15 @@ section.chart { margin: 2.5rem 0; break-inside: avoid; page-break-inside: avoid;
 table { border-collapse: collapse; font-size: .85rem; width: 100%; margin: .5rem 0; }
 th, td { border: 1px solid #d0d4da; padding: .25rem .4rem; text-align: left; vertical-align: top; }
 details { margin: .5rem 0; }
-a { color: #0b5394; }
+a { color: #0b5394; overflow-wrap: anywhere; }
+.scroll { overflow-x: auto; }
 @media print { details { display: block; } details > *:not(summary) { display: block; }
                section.chart { page-break-inside: avoid; } }
+.cards { display: none; gap: .75rem; grid-template-columns: repeat(auto-fit, minmax(14rem, 1fr)); margin: .5rem 0; }
+.card { border: 1px solid #d0d4da; border-radius: .5rem; padding: .75rem 1rem; }
+.card p { margin: .25rem 0; }
+.card .figure { font-size: 2rem; font-weight: 700; line-height: 1.2; }
+@media screen and (max-width: 900px) { .cards { display: grid; } .wide { display: none; } }
 """
 
 
@@ -56,6 +62,9 @@ class Section:
     figure: go.Figure | None
     rows: pd.DataFrame | Worded | None = None  # a chart's: the rows it drew, worded when written
     key: str | None = None  # the registry chart's key (aifunding.figures.registry), on the section element
+    # The highlights as (figure, claim, date and basis), drawn as cards in the figure's stead on a narrow screen:
+    # the figure's cards sit side by side at a fixed size, which on a phone printed one over another.
+    cards: tuple[tuple[str, str, str], ...] = ()
 
 
 def _e(text: object) -> str:
@@ -138,14 +147,24 @@ def build_snapshot(
                 **SNAPSHOT_CONFIG,
                 "toImageButtonOptions": {"format": "png", "filename": meta.get("filename", "chart")},
             }
-            parts.append(
-                section.figure.to_html(full_html=False, include_plotlyjs=False, config=config, div_id=f"chart-{index}")
+            figure = section.figure.to_html(
+                full_html=False, include_plotlyjs=False, config=config, div_id=f"chart-{index}"
             )
+            if section.cards:
+                cards = "".join(
+                    f"<div class='card'><p class='figure'>{_e(figure_text)}</p><p>{_e(claim)}</p>"
+                    f"<p class='small'>{_e(note)}</p></div>"
+                    for figure_text, claim, note in section.cards
+                )
+                figure = f"<div class='wide'>{figure}</div><div class='cards'>{cards}</div>"
+            parts.append(figure)
             parts.append(_sources_html(package, meta.get("source_ids", ()), meta.get("caveat_ids", ()), lang))
         rows = section.rows
         if rows is not None and len(rows):
             # A file stays readable (and small) whatever the data: the first rows, and a line saying so.
+            # Scrolled within its own box when wider than the screen (a phone), never the whole page.
             table = rows.head(SNAPSHOT_ROWS).to_html(index=False, escape=True, na_rep="", border=0)
+            table = f"<div class='scroll'>{table}</div>"
             if len(rows) > SNAPSHOT_ROWS:
                 capped = t("snapshot.rows_capped", shown=f"{SNAPSHOT_ROWS:,}", total=f"{len(rows):,}")
                 table += f"<p class='small'>{_e(capped)}</p>"
@@ -182,6 +201,7 @@ def report_sections(prepared: Prepared, view: FilteredView) -> list[Section]:
                 t("overview.highlights"),
                 build_highlights_figure(figures.highlights, title=t("present.highlights"), lang=lang),
                 key="highlights",
+                cards=tuple((h.figure, h.claim, f"{h.date} · {h.basis}") for h in figures.highlights),
             )
         )
     totals = pd.DataFrame(
