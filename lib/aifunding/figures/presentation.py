@@ -442,7 +442,8 @@ def programme_families(
     sums = np.bincount(roots[drawn], weights=values, minlength=len(root_ids))
     families = np.flatnonzero((recipients > 0) & (recipients >= min_recipients)).tolist()
     families.sort(key=lambda root: (-sums[root], root))  # largest first; ties in order of appearance
-    order = np.argsort(roots, kind="stable")
+    # Sorted in 16 bits when the programmes are fewer than 65,535 (numpy's stable sort is then a radix sort).
+    order = np.argsort((roots + 1).astype(np.uint16) if len(root_ids) < 2**16 - 1 else roots, kind="stable")
     starts = np.searchsorted(roots[order], np.arange(len(root_ids) + 1))
     return Groups(
         [(str(root_ids[root]), order[starts[root] : starts[root + 1]]) for root in families],
