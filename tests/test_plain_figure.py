@@ -216,6 +216,21 @@ def test_to_dict_hands_out_a_copy() -> None:
     assert figure_meta(fig) == {"row_ids": ["a"]}
 
 
+def test_a_figure_sent_to_streamlit_is_its_own_dict_written_as_plotly_writes_it() -> None:
+    """``sent()`` hands Streamlit the figure's own dict (no copy of it, nor of the template, at each rerun);
+    the JSON Streamlit writes of it is plotly's, and writing it leaves the figure as it was."""
+    spec = {"data": [{"type": "bar", "x": [1, 2], "y": ["a", "b"]}], "layout": {"title": "T", "meta": {"alt": "A"}}}
+    fig = Figure(spec)
+    sent = fig.sent()
+    assert sent.to_dict() is sent.to_dict() is fig.__dict__["_plain"]
+    assert fig.to_dict() is not fig.__dict__["_plain"]  # the figure itself still hands out copies
+    before = copy.deepcopy(fig.__dict__["_plain"])
+    assert pio.to_json(sent, validate=False) == pio.to_json(go.Figure(copy.deepcopy(spec)), validate=False)
+    assert fig.__dict__["_plain"] == before and figure_meta(sent) == {"alt": "A"}
+    fig.update_layout(height=300)  # made into plotly's objects: sent as itself, with its change
+    assert fig.sent() is fig and fig.sent().to_dict()["layout"]["height"] == 300
+
+
 def test_a_value_checked_before_is_taken_as_plotly_takes_it_again() -> None:
     """Scalars and small objects of them are checked by plotly once per validator: the same value of another type
     (12, then 12.0; True, then 1) is checked on its own, and nothing made for one figure is another's."""
