@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import html
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -99,6 +101,7 @@ def chart(prepared: Prepared, fig: go.Figure, rows: Worded, *, key: str, heading
         "toImageButtonOptions": {"format": "png", "filename": meta.get("filename", key), "scale": 2},
         "modeBarButtonsToRemove": ["lasso2d", "select2d"],
     }
+    _phone_title(meta, key, _title_room(fig))
     # Streamlit only writes the figure's dict as JSON: handed the figure's own, not a copy of it.
     st.plotly_chart(
         fig.sent() if isinstance(fig, Figure) else fig, key=key, config=config, alt=meta.get("alt"), theme=None
@@ -113,6 +116,33 @@ def chart(prepared: Prepared, fig: go.Figure, rows: Worded, *, key: str, heading
         with shown:
             paged_table(rows, key=f"{key}-data")
             download_row(rows, meta.get("filename", key), key=f"{key}-dl", source_ids=meta.get("source_ids", ()))
+
+
+# Pixels kept of a chart's top margin under its title on a phone: room for plotly's toolbar.
+TOOLBAR_ROOM = 40
+
+
+def _title_room(fig: go.Figure) -> int:
+    """The pixels above a chart's plot, where plotly draws its title (the layout's top margin)."""
+    layout = fig.sent().to_dict()["layout"] if isinstance(fig, Figure) else fig.to_dict()["layout"]
+    return int((layout.get("margin") or {}).get("t") or 0)
+
+
+def _phone_title(meta: dict[str, Any], key: str, room: int) -> None:
+    """The chart's title and subtitle as text above it, shown on a phone only (``ui.page.PAGE_CSS``).
+
+    There a chart is drawn 640 pixels wide and scrolls sideways, and its own title, drawn inside it, ran off the
+    screen's edge: "Noetra + National Institute of Advanced..." and no amount. Here it wraps to the screen, and
+    the chart's own title is hidden with the room above its plot, but for plotly's toolbar.
+    """
+    if not meta.get("title"):
+        return
+    lines = [f"<p class='chart-title'>{html.escape(meta['title'])}</p>"]
+    lines += [f"<p class='chart-subtitle'>{html.escape(line)}</p>" for line in meta.get("subtitle") or ()]
+    chart = "st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", key)  # the class Streamlit gives the chart's element
+    lift = max(room - TOOLBAR_ROOM, 0)
+    css = f"@media (max-width: 640px) {{ .{chart} [data-testid='stFullScreenFrame'] {{ margin-top: -{lift}px; }} }}"
+    st.html(f"<div class='phone-title'>{''.join(lines)}</div><style>{css}</style>")
 
 
 def paged_table(frame: pd.DataFrame | Worded, *, key: str, download: str | None = None, **options: Any) -> None:

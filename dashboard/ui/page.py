@@ -24,11 +24,18 @@ from ui.text import notice, small
 
 # Print: drop the controls and chrome, keep charts whole on a page.
 PAGE_CSS = """<style>
+[data-testid="stElementContainer"]:has(.phone-title) { display: none; }
 @media (max-width: 640px) {
   /* A phone: a chart is drawn 640 pixels wide and scrolls sideways, where plotly cut its bars' values, axis
      title and legend off at the screen's edge, beyond reach (and squeezed a timeline's plot to a sliver). */
   [data-testid="stElementContainer"]:has([data-testid="stPlotlyChart"]) { overflow-x: auto; }
   [data-testid="stFullScreenFrame"]:has(> [data-testid="stPlotlyChart"]) { min-width: 640px; }
+  /* Its title, which scrolled with it off the screen's edge, is text above it that wraps to the screen. */
+  [data-testid="stElementContainer"]:has(.phone-title) { display: block; }
+  [data-testid="stPlotlyChart"] .gtitle { display: none; }
+  .phone-title p { margin: 0; }
+  .phone-title .chart-title { font-size: 1.1rem; font-weight: 600; }
+  .phone-title .chart-subtitle { font-size: .85rem; color: #5f6368; }
 }
 @media print {
   [data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDownloadButton"],

@@ -167,11 +167,25 @@ def test_a_chart_on_a_phone_is_drawn_whole_and_scrolls_sideways(browser, server,
                         frame.scrollWidth];
             }"""
         )
+        # The chart's title: inside it on a wide screen; on a phone, text above it that wraps to the screen (inside
+        # the chart it scrolled off the screen's edge with the chart), the room above the plot taken up.
+        title = page.locator(".phone-title .chart-title").first
+        drawn_title = chart.locator(".gtitle")
         if width < 640:
             assert svg_width >= 640 and frame_width < 400 and scroll_width >= 640
+            assert title.is_visible() and not drawn_title.is_visible()
+            # The same words (the chart's own lines join without a space in its text content).
+            assert title.inner_text().replace(" ", "") == drawn_title.text_content().split("One bar")[0].replace(
+                " ", ""
+            )
+            box = title.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width and box["height"] > 40  # wrapped, whole
+            gap = chart.bounding_box()["y"] - (box["y"] + box["height"])
+            assert gap < 120, gap  # not the 150 pixels of the hidden title's room
             screenshot(page, OUTPUT / "390", "companies")
         else:
             assert svg_width == frame_width == scroll_width  # the chart fits its column, as before
+            assert drawn_title.is_visible() and not title.is_visible()
         assert exceptions(page) == []
     finally:
         context.close()

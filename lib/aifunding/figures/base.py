@@ -170,6 +170,8 @@ def base_layout(
     height: int | None = None,
 ) -> go.Figure:
     """Apply the shared look and attach the metadata every chart carries."""
+    # As written, before the lines are broken for the chart's width: a page shows them above the chart on a phone.
+    words = {"title": title, "subtitle": subtitle.split("<br>") if subtitle else []}
     title = wrap(title)
     subtitle = "<br>".join(wrap(part, SUBTITLE_WIDTH) for part in subtitle.split("<br>")) if subtitle else subtitle
     subtitle_lines = (subtitle.count("<br>") + 1 if subtitle else 0) + title.count("<br>")
@@ -202,6 +204,7 @@ def base_layout(
         "xaxis": {"gridcolor": "#e6e6e6", "zerolinecolor": "#bdbdbd", "automargin": True},
         "yaxis": {"gridcolor": "#e6e6e6", "automargin": True},
         "meta": {
+            **words,
             "alt": alt,
             "filename": slug(filename),
             "source_ids": sorted(set(source_ids)),
