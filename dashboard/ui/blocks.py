@@ -17,7 +17,7 @@ from aifunding import markup
 from aifunding.analysis.memo import remembered
 from aifunding.analysis.urlstate import view_file_name
 from aifunding.analysis.view import FilteredView, Prepared
-from aifunding.figures.plain import Figure, figure_meta
+from aifunding.figures.plain import Figure, figure_dict, figure_meta
 from aifunding.figures.presentation import best_sources_first, count_columns, money_columns
 from aifunding.figures.registry import PAGES_BY_KEY, Chart, Drawn, draw
 from aifunding.figures.worded import Worded
@@ -124,8 +124,7 @@ TOOLBAR_ROOM = 40
 
 def _title_room(fig: go.Figure) -> int:
     """The pixels above a chart's plot, where plotly draws its title (the layout's top margin)."""
-    layout = fig.sent().to_dict()["layout"] if isinstance(fig, Figure) else fig.to_dict()["layout"]
-    return int((layout.get("margin") or {}).get("t") or 0)
+    return int((figure_dict(fig)["layout"].get("margin") or {}).get("t") or 0)
 
 
 def _phone_title(meta: dict[str, Any], key: str, room: int) -> None:

@@ -188,12 +188,13 @@ def test_snapshot_opens_offline_and_draws_every_chart(browser, page, server, tmp
         offline.close()
 
 
-def test_a_report_fits_a_phone_its_highlights_as_cards_and_its_tables_scrolled_in_their_box(
+def test_a_report_fits_a_phone_its_highlights_as_cards_its_charts_and_tables_scrolled_in_their_box(
     browser, tmp_path: Path
 ) -> None:
     """At a phone's width nothing runs past the screen: the highlights figure (its cards side by side at a fixed
-    size printed one over another there) gives way to cards that stack, and a wide table scrolls in its own box.
-    A desktop's width shows the figure, not the cards."""
+    size printed one over another there) gives way to cards that stack, a chart is drawn 640 pixels wide in a
+    frame that scrolls (at the screen's width its values were cut off) under its title as text, and a wide table
+    scrolls in its own box. A desktop's width shows the figure, not the cards, and the charts as before."""
     from aifunding.analysis.view import ViewState, prepare
     from aifunding.loading.package import load_package
     from aifunding.outputs.snapshot import build_report
@@ -212,11 +213,21 @@ def test_a_report_fits_a_phone_its_highlights_as_cards_and_its_tables_scrolled_i
             assert cards.count() == highlights
             assert report.locator("section[data-chart='highlights'] .cards").is_visible() is phone
             assert report.locator("section[data-chart='highlights'] .wide").is_visible() is not phone
+            if not phone:  # the charts as before: their own titles, nothing above them
+                assert not report.locator(".phone-title").first.is_visible()
+                assert report.locator(".chart-frame .gtitle").nth(1).is_visible()
             if phone:
                 first = cards.first.inner_text()
                 assert "¥387.3B" in first and "METI" in first, first
                 tops = [card.bounding_box()["y"] for card in cards.all()]
                 assert tops == sorted(tops) and len(set(tops)) == len(tops)  # stacked, one under another
+                # A chart is drawn 640 pixels wide in a frame that scrolls, its title text above it that fits.
+                frame = report.locator(".chart-frame").nth(1)
+                assert frame.evaluate("box => box.clientWidth < 400 && box.scrollWidth >= 640")
+                title = report.locator(".phone-title .chart-title").nth(1)
+                assert title.is_visible() and not frame.locator(".gtitle").is_visible()
+                box = title.bounding_box()
+                assert box["x"] >= 0 and box["x"] + box["width"] <= width
                 # What to watch, shown open, is wider than a phone: its table scrolls inside its box.
                 assert report.evaluate(
                     "() => Array.from(document.querySelectorAll('.scroll'))"

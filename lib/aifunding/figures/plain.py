@@ -336,6 +336,11 @@ class Figure(go.Figure):
         return self.__dict__["_plain"]["layout"].get("meta")
 
 
+def figure_dict(figure: go.Figure) -> dict[str, Any]:
+    """The figure's plotly JSON data, to read and never to change (a :class:`Figure`'s own, not a copy)."""
+    return figure.sent().to_dict() if isinstance(figure, Figure) else figure.to_dict()
+
+
 def figure_meta(figure: go.Figure) -> dict[str, Any]:
     """A figure's ``layout.meta`` (empty when it has none), cheaply for a :class:`Figure`."""
     meta = figure.meta if isinstance(figure, Figure) else figure.layout.meta

@@ -20,6 +20,7 @@ from aifunding.analysis.metrics import localized
 from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_view
 from aifunding.figures import registry
 from aifunding.figures.highlights import build_highlights_figure
+from aifunding.figures.plain import figure_dict, figure_meta
 from aifunding.figures.presentation import milestones_table, unpublished_in_view
 from aifunding.figures.worded import Worded
 from aifunding.i18n import Translator
@@ -51,7 +52,21 @@ a { color: #0b5394; overflow-wrap: anywhere; }
 .card p { margin: .25rem 0; }
 .card .figure { font-size: 2rem; font-weight: 700; line-height: 1.2; }
 @media screen and (max-width: 900px) { .cards { display: grid; } .wide { display: none; } }
+.phone-title { display: none; }
+@media screen and (max-width: 640px) {
+  /* A phone: a chart is drawn 640 pixels wide and scrolls sideways (at the screen's width plotly cut its values,
+     axis titles and legend off at the edge), and its title is text above it that wraps to the screen. */
+  .phone-title { display: block; margin-top: .5rem; }
+  .phone-title p { margin: 0; }
+  .phone-title .chart-title { font-weight: 600; font-size: 1.05rem; }
+  .phone-title .chart-subtitle { font-size: .85rem; color: #5f6368; }
+  .chart-frame { overflow-x: auto; }
+  .chart-frame > div { min-width: 640px; margin-top: calc(-1 * var(--lift, 0px)); }
+  .chart-frame .gtitle { display: none; }
+}
 """
+# Pixels kept of a chart's top margin under its title on a phone: room for plotly's toolbar.
+TOOLBAR_ROOM = 40
 
 
 @dataclass(frozen=True)
@@ -139,7 +154,7 @@ def build_snapshot(
         if section.heading:
             parts.append(f"<h2>{_e(section.heading)}</h2>")
         if section.figure is not None:
-            meta = section.figure.layout.meta or {}
+            meta = figure_meta(section.figure)
             parts.append(
                 f"<details class='small'><summary>{_e(t('snapshot.alt'))}</summary>{_e(meta.get('alt', ''))}</details>"
             )
@@ -150,6 +165,12 @@ def build_snapshot(
             figure = section.figure.to_html(
                 full_html=False, include_plotlyjs=False, config=config, div_id=f"chart-{index}"
             )
+            top = (figure_dict(section.figure)["layout"].get("margin") or {}).get("t") or 0
+            figure = f"<div class='chart-frame' style='--lift: {max(int(top) - TOOLBAR_ROOM, 0)}px'>{figure}</div>"
+            if meta.get("title"):
+                words = [f"<p class='chart-title'>{_e(meta['title'])}</p>"]
+                words += [f"<p class='chart-subtitle'>{_e(line)}</p>" for line in meta.get("subtitle") or ()]
+                figure = f"<div class='phone-title'>{''.join(words)}</div>{figure}"
             if section.cards:
                 cards = "".join(
                     f"<div class='card'><p class='figure'>{_e(figure_text)}</p><p>{_e(claim)}</p>"
