@@ -101,7 +101,7 @@ def chart(prepared: Prepared, fig: go.Figure, rows: Worded, *, key: str, heading
         "toImageButtonOptions": {"format": "png", "filename": meta.get("filename", key), "scale": 2},
         "modeBarButtonsToRemove": ["lasso2d", "select2d"],
     }
-    _phone_title(meta, key, _title_room(fig))
+    phone_title(meta, key, title_room(fig))
     # Streamlit only writes the figure's dict as JSON: handed the figure's own, not a copy of it.
     st.plotly_chart(
         fig.sent() if isinstance(fig, Figure) else fig, key=key, config=config, alt=meta.get("alt"), theme=None
@@ -122,12 +122,12 @@ def chart(prepared: Prepared, fig: go.Figure, rows: Worded, *, key: str, heading
 TOOLBAR_ROOM = 40
 
 
-def _title_room(fig: go.Figure) -> int:
+def title_room(fig: go.Figure) -> int:
     """The pixels above a chart's plot, where plotly draws its title (the layout's top margin)."""
     return int((figure_dict(fig)["layout"].get("margin") or {}).get("t") or 0)
 
 
-def _phone_title(meta: dict[str, Any], key: str, room: int) -> None:
+def phone_title(meta: dict[str, Any], key: str, room: int) -> None:
     """The chart's title and subtitle as text above it, shown on a phone only (``ui.page.PAGE_CSS``).
 
     There a chart is drawn 640 pixels wide and scrolls sideways, and its own title, drawn inside it, ran off the

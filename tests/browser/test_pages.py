@@ -191,6 +191,24 @@ def test_a_chart_on_a_phone_is_drawn_whole_and_scrolls_sideways(browser, server,
         context.close()
 
 
+def test_a_presenter_s_chart_on_a_phone_keeps_its_title_in_sight(browser, server) -> None:
+    # A follower's phone: the slide's chart is drawn 640 pixels wide and scrolls, its title text above it.
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    try:
+        open_page(page, server, "", "present=1")
+        page.locator(".st-key-slide_next button").click()
+        drawn_charts(page, 1)
+        title = page.locator(".phone-title .chart-title").first
+        title.wait_for()
+        box = title.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and "¥387.3B" in title.inner_text()
+        assert not page.locator("[data-testid='stPlotlyChart'] .gtitle").first.is_visible()
+        assert exceptions(page) == []
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("width", [390, 1024])
 def test_presenter_highlights_never_print_over_one_another(browser, server, width: int) -> None:
     # At 390 pixels (a phone following a live presenter) the three figures printed over each other, and at
