@@ -410,9 +410,8 @@ def programme_families(
     :func:`~aifunding.figures.base.amount_frame` does for each programme: awards with an amount in
     its main currency (the home currency when it has any, else its most common one).
 
-    The programmes are ranked from four columns at once; a programme's rows are taken from
-    ``awards`` only when its pair is read (a million awards hold about a thousand programmes, and
-    the Companies page draws eight).
+    The programmes are ranked from four columns at once; a programme's rows are taken from ``awards`` only
+    when its pair is read (a million awards hold about a thousand programmes, and the Companies page draws eight).
     """
     value_column, currency_column = money.value_column, money.currency_column
     roots, root_ids = pd.factorize(awards[C.ROOT_PROGRAMME_ID])  # first appearance order; -1: no root
@@ -442,8 +441,8 @@ def programme_families(
     sums = np.bincount(roots[drawn], weights=values, minlength=len(root_ids))
     families = np.flatnonzero((recipients > 0) & (recipients >= min_recipients)).tolist()
     families.sort(key=lambda root: (-sums[root], root))  # largest first; ties in order of appearance
-    # Sorted in 16 bits when the programmes are fewer than 65,535 (numpy's stable sort is then a radix sort).
-    order = np.argsort((roots + 1).astype(np.uint16) if len(root_ids) < 2**16 - 1 else roots, kind="stable")
+    small = len(root_ids) < 2**16 - 1  # then sorted in 16 bits, where numpy's stable sort is a radix sort
+    order = np.argsort((roots + 1).astype(np.uint16) if small else roots, kind="stable")
     starts = np.searchsorted(roots[order], np.arange(len(root_ids) + 1))
     return Groups(
         [(str(root_ids[root]), order[starts[root] : starts[root + 1]]) for root in families],
