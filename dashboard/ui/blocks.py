@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import html
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -17,7 +16,7 @@ from aifunding import markup
 from aifunding.analysis.memo import remembered
 from aifunding.analysis.urlstate import view_file_name
 from aifunding.analysis.view import FilteredView, Prepared
-from aifunding.figures.plain import Figure, figure_dict, figure_meta
+from aifunding.figures.plain import Figure, figure_meta
 from aifunding.figures.presentation import best_sources_first, count_columns, money_columns
 from aifunding.figures.registry import PAGES_BY_KEY, Chart, Drawn, draw
 from aifunding.figures.worded import Worded
@@ -25,7 +24,7 @@ from aifunding.money.formatting import format_partial_date
 from aifunding.outputs.about import view_about_rows
 from aifunding.outputs.cells import table_csv_bytes, table_xlsx_bytes
 from aifunding.outputs.export import XLSX_MAX_ROWS, export_bytes
-from aifunding.outputs.snapshot import Section
+from aifunding.outputs.snapshot import Section, phone_title_html, title_lift
 
 from ui import live
 from ui.loading import memo
@@ -101,7 +100,7 @@ def chart(prepared: Prepared, fig: go.Figure, rows: Worded, *, key: str, heading
         "toImageButtonOptions": {"format": "png", "filename": meta.get("filename", key), "scale": 2},
         "modeBarButtonsToRemove": ["lasso2d", "select2d"],
     }
-    phone_title(meta, key, title_room(fig))
+    phone_title(meta, key, title_lift(fig))
     # Streamlit only writes the figure's dict as JSON: handed the figure's own, not a copy of it.
     st.plotly_chart(
         fig.sent() if isinstance(fig, Figure) else fig, key=key, config=config, alt=meta.get("alt"), theme=None
@@ -118,30 +117,19 @@ def chart(prepared: Prepared, fig: go.Figure, rows: Worded, *, key: str, heading
             download_row(rows, meta.get("filename", key), key=f"{key}-dl", source_ids=meta.get("source_ids", ()))
 
 
-# Pixels kept of a chart's top margin under its title on a phone: room for plotly's toolbar.
-TOOLBAR_ROOM = 40
-
-
-def title_room(fig: go.Figure) -> int:
-    """The pixels above a chart's plot, where plotly draws its title (the layout's top margin)."""
-    return int((figure_dict(fig)["layout"].get("margin") or {}).get("t") or 0)
-
-
-def phone_title(meta: dict[str, Any], key: str, room: int) -> None:
-    """The chart's title and subtitle as text above it, shown on a phone only (``ui.page.PAGE_CSS``).
+def phone_title(meta: dict[str, Any], key: str, lift: int) -> None:
+    """The chart's title and subtitle as text above it, shown on a phone only (``ui.page.PAGE_CSS``), and the room
+    above its plot taken up there (``lift`` pixels, :func:`~aifunding.outputs.snapshot.title_lift`).
 
     There a chart is drawn 640 pixels wide and scrolls sideways, and its own title, drawn inside it, ran off the
-    screen's edge: "Noetra + National Institute of Advanced..." and no amount. Here it wraps to the screen, and
-    the chart's own title is hidden with the room above its plot, but for plotly's toolbar.
+    screen's edge: "Noetra + National Institute of Advanced..." and no amount. Here it wraps to the screen.
     """
-    if not meta.get("title"):
+    words = phone_title_html(meta)
+    if not words:
         return
-    lines = [f"<p class='chart-title'>{html.escape(meta['title'])}</p>"]
-    lines += [f"<p class='chart-subtitle'>{html.escape(line)}</p>" for line in meta.get("subtitle") or ()]
     chart = "st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", key)  # the class Streamlit gives the chart's element
-    lift = max(room - TOOLBAR_ROOM, 0)
     css = f"@media (max-width: 640px) {{ .{chart} [data-testid='stFullScreenFrame'] {{ margin-top: -{lift}px; }} }}"
-    st.html(f"<div class='phone-title'>{''.join(lines)}</div><style>{css}</style>")
+    st.html(f"{words}<style>{css}</style>")
 
 
 def paged_table(frame: pd.DataFrame | Worded, *, key: str, download: str | None = None, **options: Any) -> None:

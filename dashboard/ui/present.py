@@ -15,11 +15,11 @@ from aifunding.analysis.memo import remembered
 from aifunding.analysis.urlstate import MIN_SLIDE_SECONDS, encode
 from aifunding.analysis.view import Prepared, ViewState, apply_view
 from aifunding.figures.presentation import kind_labels
-from aifunding.outputs.snapshot import Section, slides
+from aifunding.outputs.snapshot import Section, slides, title_lift
 from aifunding.outputs.summary import kept_highlights
 
 from ui import live
-from ui.blocks import phone_title, source_footer, title_room
+from ui.blocks import phone_title, source_footer
 from ui.loading import load
 from ui.state import translator, write_params
 from ui.text import empty_notice, small
@@ -147,7 +147,7 @@ def present(state: ViewState) -> None:
             height=max(figure.layout.height or 0, 640),
         )
         with st.container(key=f"slide-{deck[index].key}"):
-            phone_title(meta, f"slide-{index}", title_room(figure))  # its title above it on a phone, as on a page
+            phone_title(meta, f"slide-{index}", title_lift(figure))  # its title above it on a phone, as on a page
             st.plotly_chart(
                 figure, key=f"slide-{index}", config={"displaylogo": False}, alt=meta.get("alt"), theme=None
             )

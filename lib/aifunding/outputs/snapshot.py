@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -67,6 +68,26 @@ a { color: #0b5394; overflow-wrap: anywhere; }
 """
 # Pixels kept of a chart's top margin under its title on a phone: room for plotly's toolbar.
 TOOLBAR_ROOM = 40
+
+
+def title_lift(figure: go.Figure) -> int:
+    """Pixels of the room above a chart's plot (where plotly draws its title) to take up on a phone, where the
+    title is text above the chart instead (:func:`phone_title_html`): all but the toolbar's."""
+    top = (figure_dict(figure)["layout"].get("margin") or {}).get("t") or 0
+    return max(int(top) - TOOLBAR_ROOM, 0)
+
+
+def phone_title_html(meta: Mapping[str, Any]) -> str:
+    """A chart's title and subtitle as written (its meta's), as the text a phone shows above it; "" for none.
+
+    On a phone a chart is drawn 640 pixels wide and scrolls sideways, and its own title, drawn inside it, ran
+    off the screen's edge with it. The page's or snapshot's stylesheet shows this on a phone only.
+    """
+    if not meta.get("title"):
+        return ""
+    words = [f"<p class='chart-title'>{_e(meta['title'])}</p>"]
+    words += [f"<p class='chart-subtitle'>{_e(line)}</p>" for line in meta.get("subtitle") or ()]
+    return f"<div class='phone-title'>{''.join(words)}</div>"
 
 
 @dataclass(frozen=True)
@@ -165,12 +186,8 @@ def build_snapshot(
             figure = section.figure.to_html(
                 full_html=False, include_plotlyjs=False, config=config, div_id=f"chart-{index}"
             )
-            top = (figure_dict(section.figure)["layout"].get("margin") or {}).get("t") or 0
-            figure = f"<div class='chart-frame' style='--lift: {max(int(top) - TOOLBAR_ROOM, 0)}px'>{figure}</div>"
-            if meta.get("title"):
-                words = [f"<p class='chart-title'>{_e(meta['title'])}</p>"]
-                words += [f"<p class='chart-subtitle'>{_e(line)}</p>" for line in meta.get("subtitle") or ()]
-                figure = f"<div class='phone-title'>{''.join(words)}</div>{figure}"
+            lift = title_lift(section.figure)
+            figure = f"{phone_title_html(meta)}<div class='chart-frame' style='--lift: {lift}px'>{figure}</div>"
             if section.cards:
                 cards = "".join(
                     f"<div class='card'><p class='figure'>{_e(figure_text)}</p><p>{_e(claim)}</p>"
