@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
+import subprocess
+import sys
 import uuid
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -457,3 +460,27 @@ def test_a_stored_table_names_a_column_it_lacks(tmp_path: Path) -> None:
         frames.arrow("awards", ["id", "value"])
     with pytest.raises(KeyError):
         frames.arrow("grants")
+
+
+_SPARK_FOLDERS = """
+import glob, os, sys
+from aifunding.analysis.engine_tables import spark_session, stop_spark
+made = lambda: glob.glob(os.path.join(sys.argv[1], "aifunding-spark-*"))
+spark_session()
+assert len(made()) == 1, made()
+stop_spark()
+assert made() == [], made()
+spark_session()  # left running: the process removes its folder as it exits
+assert len(made()) == 1, made()
+"""
+
+
+@pytest.mark.spark
+def test_spark_leaves_no_warehouse_folder_behind(spark: Any, tmp_path: Path) -> None:
+    """Each Spark session gets a warehouse folder of its own; it was left in the temp folder by every run."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", _SPARK_FOLDERS, str(tmp_path)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert list(tmp_path.glob("aifunding-spark-*")) == []

@@ -9,6 +9,7 @@ the same figures.
 
 from __future__ import annotations
 
+import atexit
 import io
 import logging
 import os
@@ -54,8 +55,14 @@ def store() -> Store:
 
 @st.cache_resource(show_spinner=False)
 def _work_folder() -> Path:
-    """Where this server process unpacks uploads and linked packages (removed with the process's temp files)."""
-    return Path(tempfile.mkdtemp(prefix="aifunding-uploads-"))
+    """Where this server process unpacks uploads and linked packages, removed as the process exits.
+
+    Uploads checked and never used are in it too (their uploader closed the page): a stopped server leaves none
+    of people's own data unpacked in the machine's temp folder.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="aifunding-uploads-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def linked_id() -> str | None:

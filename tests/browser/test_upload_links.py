@@ -101,10 +101,12 @@ def test_an_upload_is_checked_shared_by_link_and_seen_in_another_browser(browser
 def test_servers_sharing_one_postgresql_store_open_each_others_links(browser, postgres_server, tmp_path: Path) -> None:
     """Two dashboard servers, as behind a load balancer: an upload on one opens from the other's address."""
     env = {"AIFUNDING_STORE": postgres_server.new_database()}
-    servers = [
-        start_server(ROOT / "dashboard" / "app.py", free_port(), OUTPUT.parent / f"server-pg-{n}.log", env)
-        for n in (1, 2)
-    ]
+    temp = [tmp_path / f"temp-{n}" for n in (1, 2)]  # each server's temp folder, where it unpacks uploads
+    servers = []
+    for n, folder in enumerate(temp, start=1):
+        folder.mkdir()
+        log = OUTPUT.parent / f"server-pg-{n}.log"
+        servers.append(start_server(ROOT / "dashboard" / "app.py", free_port(), log, {**env, "TMPDIR": str(folder)}))
     first, second = (f"http://127.0.0.1:{port_of(process)}" for process in servers)
     uploader_context, colleague_context = browser.new_context(), browser.new_context()
     try:
@@ -113,8 +115,12 @@ def test_servers_sharing_one_postgresql_store_open_each_others_links(browser, po
         assert RENAMED in companies_labels(colleague_context.new_page(), on_second)
         with psycopg.connect(env["AIFUNDING_STORE"]) as connection:  # kept in the database, not a folder
             assert connection.execute("SELECT count(*) FROM aifunding_blobs").fetchone() == (1,)
+        # The upload was unpacked on the first server, the link's package on the second ...
+        assert all(len(list(folder.glob("aifunding-uploads-*/*"))) == 1 for folder in temp)
     finally:
         uploader_context.close()
         colleague_context.close()
         for process in servers:
             stop_server(process)
+    # ... and neither leaves people's data in its temp folder once stopped.
+    assert [list(folder.iterdir()) for folder in temp] == [[], []]

@@ -7,7 +7,9 @@ registered in the engine chosen by :func:`engine_name`; the queries are in
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
@@ -76,7 +78,9 @@ def spark_session() -> Any:
         except ImportError as error:  # pragma: no cover - depends on the installation
             raise RuntimeError("the Spark engine needs PySpark: pip install 'aifunding[spark]'") from error
         builder = SparkSession.builder
-        config = {**SPARK_CONFIG, "spark.sql.warehouse.dir": tempfile.mkdtemp(prefix="aifunding-spark-")}
+        warehouse = tempfile.mkdtemp(prefix="aifunding-spark-")
+        _spark_folders.append(warehouse)
+        config = {**SPARK_CONFIG, "spark.sql.warehouse.dir": warehouse}
         config["spark.master"] = os.environ.get(SPARK_MASTER_VARIABLE) or config["spark.master"]
         for key, value in config.items():
             builder = builder.config(key, value)
@@ -86,11 +90,23 @@ def spark_session() -> Any:
 
 
 def stop_spark() -> None:
-    """Stops the process's Spark session, if one was started (the next Spark connection starts another)."""
+    """Stops the process's Spark session, if one was started (the next Spark connection starts another), and
+    removes the folder it was given as its warehouse."""
     global _spark_session
     if _spark_session is not None:
         _spark_session.stop()
         _spark_session = None
+    _remove_spark_folders()
+
+
+def _remove_spark_folders() -> None:
+    """Remove the warehouse folders this process made for Spark (also as it exits: one a run left behind each time)."""
+    while _spark_folders:
+        shutil.rmtree(_spark_folders.pop(), ignore_errors=True)
+
+
+_spark_folders: list[str] = []
+atexit.register(_remove_spark_folders)
 
 
 def connect(name: str | None = None, *, database: str = ":memory:") -> BaseBackend:
