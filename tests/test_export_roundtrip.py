@@ -671,8 +671,49 @@ def test_xlsx_refuses_a_text_longer_than_a_cell_rather_than_cut_it_short() -> No
         "it whole"
     )
     # As written: each control character is a 7-character escape (_x001B_), so 5,000 of them do not fit.
-    with pytest.raises(export.IncompleteExport, match="row 2 holds a note of 5,000 characters"):
+    with pytest.raises(export.IncompleteExport) as caught:
         export.check_cell_texts({"awards": pd.DataFrame({"note": ["\x1b" * 5_000]}, dtype="str")})
+    # 5,000 alone read as less than a cell holds: the length as written is given beside it.
+    assert str(caught.value).startswith(
+        "the awards table's row 2 holds a note of 5,000 characters (35,000 as a sheet writes them: a control "
+        "character takes seven), more than the 32,767 a spreadsheet cell holds"
+    )
+
+
+def test_the_dashboards_workbook_notes_a_text_longer_than_a_cell_where_it_cannot_refuse_in_words(
+    tmp_path: Path,
+) -> None:
+    # A download the dashboard builds when clicked can only fail with Streamlit's "Failed to generate file": the
+    # whole package as XLSX said nothing more. The cell says why instead, and the about sheet names it.
+    from openpyxl import load_workbook
+
+    tables = minimal_tables()
+    tables["awards"][1]["note"] = "\x1b" * 5_000
+    package = load_package(write_package(tmp_path / "pkg", tables))
+    assert package.report.valid, package.report.summary()
+    with pytest.raises(export.IncompleteExport, match="holds a note of 5,000 characters"):
+        export_bytes(package, "xlsx")
+    book = load_workbook(io.BytesIO(export_bytes(package, "xlsx", note_long_texts=True)), read_only=True)
+    header, *rows = [list(row) for row in book["awards"].iter_rows(values_only=True)]
+    notes = {row[header.index("id")]: row[header.index("note")] for row in rows}
+    noted = tables["awards"][1]["id"]
+    assert notes[noted] == (
+        "[Not shown: 35,000 characters as a spreadsheet writes them, more than a cell holds (32,767). A CSV or JSON "
+        "download holds the whole text.]"
+    )
+    assert all(note is None or len(note) < 1_000 for note in notes.values())
+    row = [r[0] for r in rows].index(noted) + 2
+    about = dict(book["about"].iter_rows(min_row=2, values_only=True))
+    assert about["left out"] == (
+        "1 text is longer than a spreadsheet cell holds (32,767 characters), so its cell says so rather than cut it "
+        f"short: row {row}, awards.note. CSV and JSON hold it whole."
+    )
+    # Every other sheet and cell is the refused export's (a package that fits is written as before).
+    assert "left out" not in dict(
+        load_workbook(io.BytesIO(export_bytes(load_package(write_package(tmp_path / "ok", minimal_tables())), "xlsx")))[
+            "about"
+        ].iter_rows(min_row=2, values_only=True)
+    )
 
 
 def test_xlsx_keeps_control_characters_as_a_spreadsheet_does(tmp_path: Path) -> None:

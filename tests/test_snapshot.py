@@ -129,6 +129,42 @@ def test_xlsx_download_keeps_a_control_character_as_a_spreadsheet_does() -> None
     assert [unescape_text(c.value) for c in book["awards"]["A"][1:]] == ["Alpha\x1b[2J Cloud", "plain"]
 
 
+@pytest.mark.filterwarnings("error")  # openpyxl cut a longer text short with no more than a UserWarning
+@pytest.mark.parametrize(
+    ("lang", "note"),
+    [
+        ("en", "[Not shown: {n} characters as a spreadsheet writes them, more than a cell holds (32,767). A CSV or"),
+        ("ja", "[表示できません: スプレッドシートの書き方で{n}文字あり、セルに入る32,767文字を超えます。"),
+    ],
+)
+def test_xlsx_download_says_which_texts_are_too_long_for_a_cell_rather_than_cut_them_short(lang, note) -> None:
+    texts = ["x" * 32_767, "x" * 32_768, "=" + "x" * 32_766, "\x1b" * 5_000, "plain", None]
+    frame = pd.DataFrame({"Note": texts, "Value": range(len(texts))})
+    book = load_workbook(BytesIO(table_xlsx_bytes(frame, "awards", ABOUT, lang=lang)))
+    cells = [c.value for c in book["awards"]["A"][1:]]
+    assert cells[0] == "x" * 32_767 and cells[4:] == ["plain", None]  # what fits is written whole
+    # Too long as written: 32,768 characters; 32,767 with the apostrophe that keeps a formula from running; 5,000
+    # escapes of seven characters each.
+    for cell, written in zip(cells[1:4], ("32,768", "32,768", "35,000"), strict=True):
+        assert cell.startswith(note.format(n=written)), cell
+    assert [c.value for c in book["awards"]["B"][1:]] == list(range(len(texts)))
+    about = dict(book["about"].iter_rows(min_row=2, values_only=True))
+    assert ABOUT[0][0] in about
+    named = {"en": "row 3, Note; row 4, Note; row 5, Note", "ja": "3行目のNote; 4行目のNote; 5行目のNote"}[lang]
+    assert named in about["left out"]
+    assert "left out" not in dict(
+        load_workbook(BytesIO(table_xlsx_bytes(frame.head(1), "awards", ABOUT)))["about"].iter_rows(values_only=True)
+    )
+
+
+def test_xlsx_download_names_the_first_cells_too_long_and_counts_the_rest() -> None:
+    frame = pd.DataFrame({"Purpose": ["y" * 40_000] * 13})
+    book = load_workbook(BytesIO(table_xlsx_bytes(frame, "awards", ABOUT)))
+    line = dict(book["about"].iter_rows(min_row=2, values_only=True))["left out"]
+    assert line.startswith("13 texts are longer than a spreadsheet cell holds (32,767 characters)")
+    assert "row 2, Purpose; " in line and "row 11, Purpose; and 3 more." in line and "row 12" not in line
+
+
 @pytest.mark.parametrize("currency", [None, "USD"])
 def test_report_leads_with_the_highlights_and_the_totals_summary_prints(prepared, currency, capsys) -> None:
     import html

@@ -237,7 +237,7 @@ def download_row(frame: pd.DataFrame | Worded, name: str, *, key: str, source_id
 
     def xlsx_bytes() -> bytes:
         whole = rows.whole()
-        return table_xlsx_bytes(whole, name, about(whole))
+        return table_xlsx_bytes(whole, name, about(whole), lang=view.state.lang)
 
     _download_buttons(
         (t("common.download_csv"), csv_bytes, f"{file_name}.csv", f"{key}-csv"),
@@ -271,8 +271,14 @@ def full_download_row(prepared: Prepared, view: FilteredView) -> None:
     name = view_file_name("all", view.state, package=view.package.name)
 
     def export(fmt: str) -> Callable[[], bytes]:
+        # A text too long for a workbook's cell is noted in its cell: a download that fails cannot say why.
         return lambda: export_bytes(
-            prepared.package, fmt, view.state.fx, generated_at=datetime.datetime.now(datetime.UTC), prepared=prepared
+            prepared.package,
+            fmt,
+            view.state.fx,
+            generated_at=datetime.datetime.now(datetime.UTC),
+            prepared=prepared,
+            note_long_texts=True,
         )
 
     # A sheet holds 1,048,575 rows: a longer table is never handed out cut short (JSON holds it all).

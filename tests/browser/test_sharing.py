@@ -354,3 +354,44 @@ def test_the_recipients_totals_are_shown_and_downloaded_whole(page, server, tmp_
     expect(tables.filter(has_text="Recipients' totals")).to_have_attribute("aria-checked", "true")
     expect(tables.filter(has_text="Awards")).to_have_attribute("aria-checked", "false")
     assert not exceptions(reader)
+
+
+def test_the_whole_package_as_xlsx_says_which_text_is_too_long_for_a_cell(browser, tmp_path: Path) -> None:
+    # A note of 5,000 control characters is 35,000 characters in a sheet, more than a cell holds: the export refused
+    # it, and all the button said was Streamlit's "Failed to generate file for download". The cell says so instead.
+    import csv
+
+    from openpyxl import load_workbook
+
+    folder = tmp_path / "pkg"
+    shutil.copytree(ROOT / "data", folder)
+    awards = folder / "awards.csv"
+    with awards.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    rows[0]["note"] = "\x1b" * 5_000
+    with awards.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    env = {"AIFUNDING_DATA": str(folder), "AIFUNDING_CACHE": str(tmp_path / "cache")}
+    process = start_server(ROOT / "dashboard" / "app.py", free_port(), OUTPUT.parent / "long-text-server.log", env)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        open_page(page, f"http://127.0.0.1:{port_of(process)}", "data")
+        with page.expect_download(timeout=60_000) as download_info:
+            page.locator(".st-key-all-xlsx button").click()
+        path = tmp_path / "all.xlsx"
+        download_info.value.save_as(path)
+        book = load_workbook(path, read_only=True)
+        header, *awards_rows = [list(row) for row in book["awards"].iter_rows(values_only=True)]
+        note = awards_rows[[row[0] for row in awards_rows].index(rows[0]["id"])][header.index("note")]
+        assert note.startswith("[Not shown: 35,000 characters as a spreadsheet writes them")
+        about = dict(book["about"].iter_rows(min_row=2, values_only=True))
+        assert about["left out"].startswith("1 text is longer than a spreadsheet cell holds (32,767 characters)")
+        assert "awards.note" in about["left out"]
+        assert len(awards_rows) == len(rows)
+        assert not exceptions(page)
+    finally:
+        context.close()
+        stop_server(process)

@@ -7,7 +7,7 @@ program, :func:`spreadsheet_exact` before it is written to XLSX, :func:`records`
 from __future__ import annotations
 
 import io
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from aifunding.data.amounts import decimal_text
-from aifunding.loading.workbook import escape_text
+from aifunding.loading.workbook import XLSX_CELL_CHARS, escape_text
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets
 # (OWASP "CSV injection"); prefixing an apostrophe makes it plain text.
@@ -172,13 +172,84 @@ def sheet_texts(frame: pd.DataFrame) -> pd.DataFrame:
     return frame if out is None else out
 
 
-def table_xlsx_bytes(frame: pd.DataFrame, sheet: str, about: list[tuple[str, str]]) -> bytes:
-    """One table as an XLSX workbook: the rows on ``sheet`` and what they are on an ``about`` sheet."""
+def over_long_cells(frame: pd.DataFrame) -> Iterator[tuple[int, int, int]]:
+    """Each text of ``frame`` longer than a spreadsheet cell holds as a sheet writes it (control characters escaped):
+    its row and column positions and that length, in column order. ``frame`` is as it will be written (neutralised,
+    where it is). Only texts over a seventh of a cell are looked at: an escape (_xHHHH_) stands for one character
+    in seven. openpyxl would cut such a text short, with no more than a warning.
+    """
+    for i in range(frame.shape[1]):
+        values = frame.iloc[:, i]
+        if not (isinstance(values.dtype, pd.StringDtype) or values.dtype == object):
+            continue
+        try:
+            long = values.str.len().gt(XLSX_CELL_CHARS // 7).to_numpy(dtype=bool, na_value=False)
+        except AttributeError:  # a column of amounts (Decimals), not text
+            continue
+        for position in np.flatnonzero(long).tolist():
+            written = len(escape_text(values.iloc[position]))
+            if written > XLSX_CELL_CHARS:
+                yield position, i, written
+
+
+# A workbook's "about" sheet names this many of the cells it could not hold, and counts the rest.
+CUT_NAMED = 10
+
+
+def fit_cells(frame: pd.DataFrame, note: Callable[[int], str]) -> tuple[pd.DataFrame, list[tuple[int, str, int]]]:
+    """``frame`` with each text too long for a spreadsheet cell (:func:`over_long_cells`) replaced by ``note(its
+    length)``, and those cells as (row position, column, length). Not copied when every text fits."""
+    cut = list(over_long_cells(frame))
+    if not cut:
+        return frame, []
+    fitted = frame.copy()
+    for i in sorted({column for _, column, _ in cut}):
+        cells = fitted.iloc[:, i].to_numpy(dtype=object, copy=True)
+        for position, column, written in cut:
+            if column == i:
+                cells[position] = note(written)
+        fitted.isetitem(i, cells)
+    return fitted, [(position, str(frame.columns[i]), written) for position, i, written in cut]
+
+
+def too_long_note(t: Callable[..., str]) -> Callable[[int], str]:
+    """What a cell says in place of a text of so many characters, too long for it (in ``t``'s language)."""
+    return lambda chars: t("table.cell_too_long", chars=f"{chars:,}", limit=f"{XLSX_CELL_CHARS:,}")
+
+
+def cut_about(cut: list[tuple[int, str, int]], t: Callable[..., str]) -> list[tuple[str, str]]:
+    """The "about" line naming the cells :func:`fit_cells` replaced (by their row on the sheet), if any."""
+    if not cut:
+        return []
+    named = [t("table.cut_cell", row=f"{position + 2:,}", column=column) for position, column, _ in cut[:CUT_NAMED]]
+    more = len(cut) - CUT_NAMED
+    cells = "; ".join(named) + (t("table.cut_more", count=f"{more:,}") if more > 0 else "")
+    return [("left out", t("table.cut_cells", n=len(cut), limit=f"{XLSX_CELL_CHARS:,}", cells=cells))]
+
+
+def fit_tables(frames: dict[str, pd.DataFrame], t: Callable[..., str]) -> list[tuple[str, str]]:
+    """:func:`fit_cells` on each of ``frames`` (in place); the "about" line naming the cells replaced, if any."""
+    cut = []
+    for name, frame in frames.items():
+        frames[name], cells = fit_cells(frame, too_long_note(t))
+        cut += [(position, f"{name}.{column}", chars) for position, column, chars in cells]
+    return cut_about(cut, t)
+
+
+def table_xlsx_bytes(frame: pd.DataFrame, sheet: str, about: list[tuple[str, str]], lang: str = "en") -> bytes:
+    """One table as an XLSX workbook: the rows on ``sheet`` and what they are on an ``about`` sheet.
+
+    A text longer than a cell holds is never cut short: its cell says so and the "about" sheet names it (the CSV
+    download holds it whole).
+    """
+    from aifunding.i18n import Translator
+
+    t = Translator(lang)
+    written, cut = fit_cells(neutralise_frame(frame), too_long_note(t))
+    about = [*about, *cut_about(cut, t)]
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        spreadsheet_exact(sheet_texts(neutralise_frame(frame))).to_excel(
-            writer, sheet_name=_sheet_name(sheet), index=False
-        )
+        spreadsheet_exact(sheet_texts(written)).to_excel(writer, sheet_name=_sheet_name(sheet), index=False)
         neutralise_frame(pd.DataFrame(about, columns=["field", "value"])).to_excel(
             writer, sheet_name="about", index=False
         )

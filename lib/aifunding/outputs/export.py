@@ -16,7 +16,6 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
@@ -24,11 +23,12 @@ from aifunding.analysis.conversion import FxChoice, convert_frame, convert_progr
 from aifunding.analysis.metrics import AWARD_VIEW_COLUMNS, award_view, market_share_view, programme_view
 from aifunding.analysis.view import Prepared
 from aifunding.data.amounts import AMOUNT_DECIMALS
+from aifunding.i18n import Translator
 from aifunding.loading.package import Package
-from aifunding.loading.workbook import XLSX_CELL_CHARS, XLSX_MAX_ROWS, escape_text  # a sheet's rows with its header
+from aifunding.loading.workbook import XLSX_CELL_CHARS, XLSX_MAX_ROWS  # a sheet's rows with its header
 from aifunding.money.formatting import basis_label
 from aifunding.outputs.about import about_rows
-from aifunding.outputs.cells import neutralise_frame
+from aifunding.outputs.cells import fit_tables, neutralise_frame, over_long_cells
 from aifunding.outputs.citations import add_award_citations, add_citations, lookups_of
 from aifunding.outputs.files import replacing
 from aifunding.outputs.parquet import write_parquet
@@ -303,26 +303,20 @@ def check_cell_texts(
     """Refuse an XLSX export with a text longer than a cell holds as written (escaped), rather than cut it short.
 
     Raises:
-        IncompleteExport: naming the first such cell's table, row (as on its sheet) and column, its length, and
-            what to do ``instead``.
+        IncompleteExport: naming the first such cell's table, row (as on its sheet) and column, its length (and
+            its length as a sheet writes it, when escapes make it longer), and what to do ``instead``.
     """
     for name, frame in frames.items():
-        for i, column in enumerate(frame.columns):
-            values = frame.iloc[:, i]
-            if not (isinstance(values.dtype, pd.StringDtype) or values.dtype == object):
-                continue
-            try:  # an escape (_xHHHH_) stands for one character in seven: only texts this long can be too long
-                long = values.str.len().gt(XLSX_CELL_CHARS // 7).to_numpy(dtype=bool, na_value=False)
-            except AttributeError:  # a column of amounts (Decimals), not text
-                continue
-            for position in np.flatnonzero(long):
-                text = values.iloc[position]
-                if len(escape_text(text)) > XLSX_CELL_CHARS:
-                    raise IncompleteExport(
-                        f"the {name} table's row {position + 2:,} holds a {column} of {len(text):,} characters, more "
-                        f"than the {XLSX_CELL_CHARS:,} a spreadsheet cell holds, so a workbook would cut it short; "
-                        f"nothing was written: {instead}"
-                    )
+        for position, i, written in over_long_cells(frame):
+            column, chars = frame.columns[i], len(str(frame.iloc[position, i]))
+            escaped = (
+                f" ({written:,} as a sheet writes them: a control character takes seven)" if written > chars else ""
+            )
+            raise IncompleteExport(
+                f"the {name} table's row {position + 2:,} holds a {column} of {chars:,} characters{escaped}, more "
+                f"than the {XLSX_CELL_CHARS:,} a spreadsheet cell holds, so a workbook would cut it short; "
+                f"nothing was written: {instead}"
+            )
 
 
 def check_exportable(package: Package, allow_invalid: bool = False) -> None:
@@ -394,9 +388,14 @@ def export_bytes(
     tables: tuple[str, ...] = EXPORT_TABLES,
     generated_at: datetime.datetime | None = None,
     prepared: Prepared | None = None,
+    *,
+    note_long_texts: bool = False,
 ) -> bytes:
     """The XLSX workbook or JSON document of the tidy tables, as bytes (for a download); the same bytes
     :func:`write_export` writes to a file. CSV and Parquet give the file of one table, so ask for one.
+
+    A text too long for a workbook's cell is refused (:class:`IncompleteExport`) unless ``note_long_texts``: then its
+    cell says so and the "about" sheet names it (:func:`~aifunding.outputs.cells.fit_tables`).
     """
     tables = tuple(dict.fromkeys(tables))
     generated_at = generated_at or datetime.datetime.now(datetime.UTC)
@@ -406,7 +405,7 @@ def export_bytes(
             raise ValueError(f"{fmt} holds one table per file: ask for one table, or use write_export for a folder")
         _write_table(buffer, fmt, EXPORTERS[tables[0]](package, fx, prepared), about_rows(package, fx, generated_at))
     else:
-        _document_writer(package, fmt, fx, tables, generated_at, prepared)(buffer)
+        _document_writer(package, fmt, fx, tables, generated_at, prepared, note_long_texts)(buffer)
     return buffer.getvalue()
 
 
@@ -424,13 +423,17 @@ def _document_writer(
     tables: tuple[str, ...],
     generated_at: datetime.datetime,
     prepared: Prepared | None,
+    note_long_texts: bool = False,
 ) -> Callable[[BinaryIO], None]:
     """What writes the one-file formats; XLSX builds and checks its tables first, JSON one at a time later."""
     about = about_rows(package, fx, generated_at)
     if fmt == "xlsx":
         frames = export_tables(package, fx, tables, prepared)
         check_sheet_rows(frames)
-        check_cell_texts(frames)
+        if note_long_texts:
+            about += fit_tables(frames, Translator("en"))
+        else:
+            check_cell_texts(frames)
         return lambda handle: write_xlsx(handle, about, frames)
     if fmt == "json":
         return lambda handle: write_json(
