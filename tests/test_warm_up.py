@@ -28,6 +28,9 @@ def loads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     import ui.loading as loading
 
     loading._prepared.clear()
+    loading._last_valid.clear()
+    loading._shown.clear()
+    loading._openings.clear()
     monkeypatch.setenv("AIFUNDING_CACHE", str(tmp_path / "cache"))
     prepared: list[str] = []
     prepare = loading.prepare_cached
@@ -355,3 +358,85 @@ def test_the_dashboard_keeps_what_it_prepared_by_the_cache_s_writer_thread(
     assert [cache.write_behind for cache in caches] == [True]
     wait_for_writes()
     assert len(list((tmp_path / "cache" / "packages").glob("*/prepared-*.pickle"))) == 1
+
+
+def _companies_title(at) -> str:  # type: ignore[no-untyped-def]
+    from test_app_pages import charts, title
+
+    return title(charts(at)["recipients"])
+
+
+def _infos(at) -> list[str]:  # type: ignore[no-untyped-def]
+    return [element.value for element in at.info]
+
+
+def test_changed_files_that_take_a_while_to_open_are_opened_behind_the_data_shown(
+    loads: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A million awards take about 25 s to open: each viewer's next page waited for it, under a spinner. Viewers
+    keep what they saw, told why, and one load of the new files is made for them all."""
+    import ui.loading as loading
+
+    folder = tmp_path / "package"
+    shutil.copytree(BUNDLED_DATA, folder)
+    monkeypatch.setenv("AIFUNDING_DATA", str(folder))
+    viewers = [open_page("companies", org="gmo-internet-group") for _ in range(2)]
+    assert all("¥1.93B" in _companies_title(at) for at in viewers)
+    assert len(loads) == 1 and not any("Newer data files" in text for text in _infos(viewers[0]))
+    monkeypatch.setattr(loading, "BEHIND_AFTER_S", 0.2)
+    started, release = _held(monkeypatch)
+    awards = folder / "awards.csv"
+    awards.write_text(awards.read_text(encoding="utf-8").replace(",1930000000,", ",1900000000,", 1), encoding="utf-8")
+    for at in viewers:
+        at.run()  # not held up by the load (it waits for ``release``)
+        assert not at.exception
+        assert "¥1.93B" in _companies_title(at)  # the data shown before
+        [checking] = [text for text in _infos(at) if "Newer data files are being checked" in text]
+        assert "the figures shown are those of the data loaded at" in checking
+    assert started.wait(30) and not release.is_set()
+    [opening] = loading._openings.values()
+    release.set()
+    assert opening.finished.wait(60) and opening.error is None
+    for at in viewers:
+        at.run()
+        assert "¥1.9B" in _companies_title(at) and "¥1.93B" not in _companies_title(at)
+        assert not any("Newer data files" in text for text in _infos(at))
+    assert len(loads) == 2  # one load of the new files for both viewers
+
+
+def test_changed_files_that_open_quickly_are_shown_at_once(
+    loads: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    folder = tmp_path / "package"
+    shutil.copytree(BUNDLED_DATA, folder)
+    monkeypatch.setenv("AIFUNDING_DATA", str(folder))
+    at = open_page("companies", org="gmo-internet-group")
+    awards = folder / "awards.csv"
+    awards.write_text(awards.read_text(encoding="utf-8").replace(",1930000000,", ",1900000000,", 1), encoding="utf-8")
+    at.run()  # the bundled package opens well within BEHIND_AFTER_S: the rerun waits for it
+    assert "¥1.9B" in _companies_title(at) and not any("Newer data files" in text for text in _infos(at))
+    assert len(loads) == 2
+
+
+def test_changed_files_that_cannot_be_opened_behind_leave_the_data_shown_and_are_not_tried_at_every_rerun(
+    loads: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import ui.loading as loading
+
+    folder = tmp_path / "package"
+    shutil.copytree(BUNDLED_DATA, folder)
+    monkeypatch.setenv("AIFUNDING_DATA", str(folder))
+    at = open_page("companies", org="gmo-internet-group")
+    tried: list[str] = []
+    real = loading.load_package
+    monkeypatch.setattr(loading, "load_package", lambda path, **kw: tried.append(path) or real(path, **kw))
+    (folder / "datapackage.json").write_text("{not json", encoding="utf-8")
+    for _ in range(3):
+        at.run()
+        assert not at.exception and "¥1.93B" in _companies_title(at)
+        [stale] = [w.value for w in at.warning if "no longer validate" in w.value]
+        assert "datapackage" in stale and "Expecting property name" in stale
+    assert len(tried) == 1  # opened once: the same files are not opened again at each rerun
+    shutil.copy(BUNDLED_DATA / "datapackage.json", folder / "datapackage.json")
+    at.run()
+    assert not at.warning and "¥1.93B" in _companies_title(at) and len(tried) == 2

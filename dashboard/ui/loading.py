@@ -14,7 +14,7 @@ import os
 import threading
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -147,7 +147,7 @@ def warm_up(attempt: Attempt) -> None:
     log.info("the data package is loaded (%d awards, %d errors): ready", len(prepared.awards), len(report.errors))
 
 
-def _opened(path: Path) -> tuple[Prepared, datetime.datetime]:
+def _opened(path: Path, signature: tuple | None = None) -> tuple[Prepared, datetime.datetime]:
     """:func:`_prepared` of the package at ``path``, saying what is happening while a first opening takes time.
 
     A million awards take about a minute to check and join the first time (a blank page until then);
@@ -155,7 +155,54 @@ def _opened(path: Path) -> tuple[Prepared, datetime.datetime]:
     package already loaded shows nothing.
     """
     with st.spinner(translator()("loading.package"), show_time=True):
-        return _prepared(str(path), package_signature(path))
+        return _prepared(str(path), package_signature(path) if signature is None else signature)
+
+
+# A changed package that takes longer than this to open is opened behind the data shown: viewers keep what they
+# saw, told that newer files are being checked, rather than each page waiting for the load (about 25 s at a million
+# awards). A quicker one is shown as soon as it is open, as before.
+BEHIND_AFTER_S = 1.5
+
+
+@dataclass
+class Opening:
+    """Files of a package being opened by a thread of their own while viewers keep the data shown before."""
+
+    signature: tuple
+    started: datetime.datetime
+    finished: threading.Event = field(default_factory=threading.Event)
+    error: Exception | None = None
+
+
+# Per package path: the signature of the files last shown and what was shown, and the opening of newer files.
+_shown: dict[str, tuple[tuple, Served]] = {}
+_openings: dict[str, Opening] = {}
+_OPENINGS_LOCK = threading.Lock()
+
+
+def _opening(path: Path, signature: tuple) -> Opening:
+    """The opening of ``path``'s files of ``signature`` behind the data shown, begun now unless it was begun before.
+
+    One at a time per package: while files changed again during an opening, that opening is returned (and the
+    newest files are opened after it). One that failed is not begun again until the files change.
+    """
+    with _OPENINGS_LOCK:
+        opening = _openings.get(str(path))
+        if opening is not None and (opening.signature == signature or not opening.finished.is_set()):
+            return opening
+        opening = _openings[str(path)] = Opening(signature, datetime.datetime.now(datetime.UTC))
+    threading.Thread(target=_open_behind, args=(path, opening), name="aifunding-reopen", daemon=True).start()
+    return opening
+
+
+def _open_behind(path: Path, opening: Opening) -> None:
+    try:
+        _prepared(str(path), opening.signature)  # kept by Streamlit's cache: the next rerun finds it there
+    except Exception as exc:
+        opening.error = exc
+        _failure(exc, Translator("en"), " behind the data shown")  # logged once, here; worded for each viewer
+    finally:
+        opening.finished.set()
 
 
 @dataclass(frozen=True)
@@ -167,6 +214,7 @@ class Served:
     latest: Prepared | None = None  # the newest load, kept when it had errors so the Data page can list them
     problem: str | None = None  # why viewers are not seeing the newest files
     linked: Linked | None = None  # the uploaded package a link named, when that is what is shown
+    checking: Opening | None = None  # newer files being opened behind what is shown
 
 
 @st.cache_resource(show_spinner=False)
@@ -187,9 +235,13 @@ def _failure(exc: Exception, t: Callable[[str], str], when: str = "") -> str:
     _failed_since_settled.set()
     if isinstance(exc, PackageReadError):
         log.warning("the data package could not be read%s: %s", when, exc)
-        return exc.public
-    log.exception("the data package could not be loaded%s", when)
-    return t("error.unexpected")
+    else:
+        log.exception("the data package could not be loaded%s", when)
+    return _worded(exc, t)
+
+
+def _worded(exc: Exception, t: Callable[[str], str]) -> str:
+    return exc.public if isinstance(exc, PackageReadError) else t("error.unexpected")
 
 
 def load() -> Served | None:
@@ -205,8 +257,19 @@ def load() -> Served | None:
     path = data_path()
     key = str(path)
     store = _last_valid()
+    signature = package_signature(path)
+    shown = _shown.get(key)
+    if shown is not None and shown[0] != signature:  # changed files: opened behind what was shown if slow
+        opening = _opening(path, signature)
+        if opening.signature == signature:
+            opening.finished.wait(BEHIND_AFTER_S)
+        if opening.signature != signature or not opening.finished.is_set():
+            return replace(shown[1], checking=opening)
+        if opening.error is not None:
+            problem = _worded(opening.error, translator())
+            return Served(*store[key], problem=problem) if key in store else replace(shown[1], problem=problem)
     try:
-        prepared, loaded_at = _opened(path)
+        prepared, loaded_at = _opened(path, signature)
     except Exception as exc:
         problem = _failure(exc, translator())
         if key in store:
@@ -220,8 +283,16 @@ def load() -> Served | None:
         problem = _first_errors(prepared.package.report)
         latest = Served(prepared, loaded_at, latest=prepared, problem=problem)
         served = Served(*store[key], latest=prepared, problem=problem) if key in store else latest
+    _shown[key] = (signature, served)
     settle(prepared)  # the caches above hold this package now, and no longer the ones it replaced
     return served
+
+
+@st.fragment(run_every=2)
+def reload_when_opened(opening: Opening) -> None:
+    """Every two seconds, until ``opening`` is done: then the page runs again and shows the newer data."""
+    if opening.finished.is_set():
+        st.rerun(scope="app")
 
 
 def _load_linked(blob_id: str) -> Served | None:

@@ -16,7 +16,7 @@ from aifunding.money.formatting import format_partial_date
 from aifunding.outputs.snapshot import Section, build_snapshot
 
 from ui import live
-from ui.loading import Served, load
+from ui.loading import Served, load, reload_when_opened
 from ui.own_data import Linked, open_link
 from ui.present import present, presenting, set_presenting
 from ui.state import current_link, page_view, translator
@@ -80,6 +80,8 @@ def start(page_key: str) -> tuple[Prepared, FilteredView]:
     live.moved()
     st.html(PAGE_CSS)
     live.banner()
+    if current.checking is not None:
+        reload_when_opened(current.checking)  # presenter mode's slides included
     # The charts this run draws, in order, for the snapshot download (built only when clicked).
     sections: list[Section] = []
     st.session_state["_sections"] = sections
@@ -109,6 +111,9 @@ def header(title_key: str, view: FilteredView, current: Served, intro_key: str |
     if as_of:
         freshness += " · " + t("common.data_as_of", date=format_partial_date(as_of, t.lang))
     small(markup.text(freshness))
+    if current.checking is not None:
+        since, loaded = current.checking.started.strftime(TIME_FORMAT), current.loaded_at.strftime(TIME_FORMAT)
+        notice("info", t("loading.checking", time=since, loaded=loaded), ":material/hourglass_top:")
     if current.problem and current.prepared is not current.latest:
         stale = t("error.stale", problem=current.problem, time=current.loaded_at.strftime(TIME_FORMAT))
         notice("warning", stale, ":material/warning:")

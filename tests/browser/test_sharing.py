@@ -265,6 +265,13 @@ def test_edited_data_file_changes_the_figure_and_a_broken_edit_keeps_the_last_va
     page.reload()
     wait_for_app(page)
     drawn_charts(page, 1)
+    # Shown at once when it opens within 1.5 s; else the page says newer files are being checked, and shows
+    # them by itself once they are (a busy machine can take that long even for the bundled package).
+    page.wait_for_function(
+        "() => [...document.querySelectorAll(\"[data-testid='stPlotlyChart'] .gtitle\")]"
+        ".some(t => t.textContent.includes('¥1.9B'))",
+        timeout=30_000,
+    )
     assert "¥1.9B" in chart_titles(page)[0]
 
     _replace(data / "awards.csv", ",1900000000,", ",lots,")
