@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -150,7 +151,7 @@ def warm_up(attempt: Attempt) -> None:
 def _opened(path: Path, signature: tuple | None = None) -> tuple[Prepared, datetime.datetime]:
     """:func:`_prepared` of the package at ``path``, saying what is happening while a first opening takes time.
 
-    A million awards take about a minute to check and join the first time (a blank page until then);
+    A million awards take about 25 s to check and join the first time (a blank page until then);
     the spinner, with its running time, shows only when the call takes over half a second, so a
     package already loaded shows nothing.
     """
@@ -172,6 +173,12 @@ class Opening:
     started: datetime.datetime
     finished: threading.Event = field(default_factory=threading.Event)
     error: Exception | None = None
+    began: float = field(default_factory=time.monotonic)
+
+    def awaited(self) -> bool:
+        """Whether it is done, having waited for it until :data:`BEHIND_AFTER_S` after it began (not at every rerun
+        meanwhile: a viewer who changes a filter then is answered from the data shown at once)."""
+        return self.finished.wait(max(0.0, BEHIND_AFTER_S - (time.monotonic() - self.began)))
 
 
 # Per package path: the signature of the files last shown and what was shown, and the opening of newer files.
@@ -247,9 +254,11 @@ def _worded(exc: Exception, t: Callable[[str], str]) -> str:
 def load() -> Served | None:
     """The package to show on this rerun, or None after showing why nothing can be shown.
 
-    A changed file is picked up on the next rerun. If the changed package no longer validates,
-    viewers keep the last valid version and a banner names the problem; a package that never
-    validated is shown with its valid rows and the same banner.
+    A changed file is picked up on the next rerun: opened by a thread of its own (:func:`_opening`), waited for
+    until :data:`BEHIND_AFTER_S` after the opening began, and meanwhile the data shown before is shown again,
+    saying so (:attr:`Served.checking`). If the changed package no longer validates, viewers keep the last
+    valid version and a banner names the problem; a package that never validated is shown with its valid
+    rows and the same banner.
     """
     blob_id = linked_id()
     if blob_id is not None:
@@ -261,9 +270,7 @@ def load() -> Served | None:
     shown = _shown.get(key)
     if shown is not None and shown[0] != signature:  # changed files: opened behind what was shown if slow
         opening = _opening(path, signature)
-        if opening.signature == signature:
-            opening.finished.wait(BEHIND_AFTER_S)
-        if opening.signature != signature or not opening.finished.is_set():
+        if opening.signature != signature or not opening.awaited():
             return replace(shown[1], checking=opening)
         if opening.error is not None:
             problem = _worded(opening.error, translator())
