@@ -157,7 +157,9 @@ def test_joint_project_is_one_bar_and_amounts_are_all_drawn(recipient_figure: go
 def test_recipient_meta(recipient_figure: go.Figure, prepared: Prepared) -> None:
     meta = layout(recipient_figure)["meta"]
     assert meta["alt"].startswith(title_text(recipient_figure) + ". ")
-    assert "RUTILEA + AI Fukushima (joint): ¥2.56B" in meta["alt"]
+    # Each total written by kind of basis, as its bar is: one number added a ceiling to money paid ("¥57.5B").
+    assert "RUTILEA + AI Fukushima (joint): up to about ¥2.56B" in meta["alt"]
+    assert "Sakura Internet: ¥600M + up to about ¥56.9B;" in meta["alt"]
     assert meta["filename"] == "awards-by-recipient"
     with_amount = prepared.awards[prepared.awards["amount"].notna()]
     assert set(meta["row_ids"]) == set(with_amount["id"])
@@ -320,8 +322,13 @@ def test_world_figure_hatches_targets(prepared: Prepared) -> None:
     assert target_labels and set(traces["Target or plan (not committed)"].y) == target_labels
     assert not target_labels & set(traces["Committed or budgeted"].y)
     assert layout(fig)["xaxis"]["title"]["text"] == "USD"
-    assert title_text(fig).startswith("Largest: Japan's ")
-    assert title_text(fig).endswith("(target)")
+    # The $323.68B ten-year goal is drawn, hatched, but the title names the largest money committed, as the
+    # programme totals' does: a target read as the largest figure in the title.
+    assert title_text(fig).startswith("Largest committed: Japan's AI and Semiconductor Industrial Base")
+    assert title_text(fig).endswith(", at least $65.02B")
+    only_plans = build_world_figure(view.programmes[view.programmes["basis"] == "target"], money=view.money)
+    assert title_text(only_plans).startswith("Only plans and targets here; the largest is Japan's ")
+    assert title_text(only_plans).endswith(": $323.68B (target)")
 
 
 def test_world_figure_draws_the_largest_of_each_panel_and_says_how_many_there_are(
@@ -584,6 +591,11 @@ def test_annualised_figure_labels_years_and_flags_targets() -> None:
     assert values(bars.x) == [21.05e9, 5e12]
     assert list(bars.marker.pattern.shape) == ["", "/"]
     assert title_text(fig) == "Largest per year: Ten-year goal, ¥5T a year (a target, not committed)"
+    # A year's share keeps its figure's basis: "up to ¥42.1B" over two years is up to ¥21.05B a year.
+    assert list(bars.text) == ["up to ¥21.05B", "¥5T (target)"]
+    assert "May round (2 yrs): up to ¥21.05B a year" in layout(fig)["meta"]["alt"]
+    committed = build_annualised_figure(programme_frame().query("basis != 'target'"))
+    assert title_text(committed) == "Largest per year: May round, up to ¥21.05B a year"
 
 
 def test_bundled_programme_figures_build(prepared: Prepared) -> None:

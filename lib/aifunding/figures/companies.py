@@ -37,7 +37,6 @@ from aifunding.i18n import Translator
 from aifunding.money.formatting import (
     basis_label,
     format_composition,
-    format_money,
     format_partial_date,
 )
 
@@ -354,9 +353,10 @@ def build_recipient_figure(
             **x_range,
         },
     )
+    # Each total by kind of basis, as its bar writes it: one number would add a ceiling to money paid.
     alt = f"{title}. " + "; ".join(
-        f"{label}: {format_money(Decimal(str(v)).quantize(Decimal(1)), currency, locale=lang)}"
-        for label, v in totals.sort_values(ascending=False).items()
+        f"{label}: {composition[str(label)]}"
+        for label in totals.sort_values(ascending=False).index
         if label != others_label
     )
     capped = None

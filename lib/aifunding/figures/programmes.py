@@ -385,6 +385,12 @@ def build_annualised_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL
     capped = t("chart.annualised.capped", shown=len(rows), total=f"{total:,}") if len(rows) < total else None
     is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
     labels = [t("chart.annualised.label", name=n, n=int(y)) for n, y in zip(rows["_name"], rows["_years"], strict=True)]
+    # A year's share keeps its figure's basis: a ceiling spread over its years is a ceiling a year ("up to ¥995B").
+    bases = [b if isinstance(b, str) else None for b in rows["basis"]]
+    per_year_labels = [
+        format_money(Decimal(str(round(v))), currency, locale=lang, basis=b)
+        for v, b in zip(rows["_per_year"], bases, strict=True)
+    ]
     fig = Draft()
     fig.add_bar(
         y=labels,
@@ -392,14 +398,8 @@ def build_annualised_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL
         orientation="h",
         name=t("chart.annualised.trace"),
         marker={"color": PALETTE[2], "pattern": {"shape": [PLAN_PATTERN if p else "" for p in is_plan]}},
-        **value_labels(format_money(Decimal(str(round(v))), currency, locale=lang) for v in rows["_per_year"]),
-        customdata=list(
-            zip(
-                money_labels(rows, value_column, currency_column, lang),
-                [format_money(Decimal(str(round(v))), currency, locale=lang) for v in rows["_per_year"]],
-                strict=True,
-            )
-        ),
+        **value_labels(per_year_labels),
+        customdata=list(zip(money_labels(rows, value_column, currency_column, lang), per_year_labels, strict=True)),
         hovertemplate="<b>%{y}</b><br>"
         + t("chart.hover.per_year", amount="%{customdata[1]}")
         + "<br>"
@@ -407,10 +407,13 @@ def build_annualised_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL
         + "<extra></extra>",
     )
     top = rows.iloc[-1]
+    target = top["basis"] in {b.value for b in PLAN_BASES}  # its title says so in words
     title = t(
-        "chart.annualised.title_target" if top["basis"] in {b.value for b in PLAN_BASES} else "chart.annualised.title",
+        "chart.annualised.title_target" if target else "chart.annualised.title",
         name=top["_name"],
-        amount=format_money(Decimal(str(round(top["_per_year"]))), currency, locale=lang),
+        amount=format_money(
+            Decimal(str(round(top["_per_year"]))), currency, locale=lang, basis=None if target else bases[-1]
+        ),
     )
 
     fig.update_layout(
@@ -422,8 +425,8 @@ def build_annualised_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL
         },
     )
     alt = f"{title}. " + "; ".join(
-        f"{label}: {t('chart.hover.per_year', amount=format_money(Decimal(str(round(v))), currency, locale=lang))}"
-        for label, v in zip(labels, rows["_per_year"], strict=True)
+        f"{label}: {t('chart.hover.per_year', amount=amount)}"
+        for label, amount in zip(labels, per_year_labels, strict=True)
     )
     return base_layout(
         fig,

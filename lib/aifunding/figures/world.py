@@ -91,9 +91,11 @@ def build_world_figure(
             + t("chart.hover.rate", rate="%{customdata[3]}")
             + "<extra></extra>",
         )
-    top = rows.iloc[-1]
+    # The title names the largest money committed: a plan or target is drawn (hatched) but never leads.
+    committed = rows[~is_plan]
+    top = committed.iloc[-1] if len(committed) else rows.iloc[-1]
     title = t(
-        "chart.world.title",
+        "chart.world.title" if len(committed) else "chart.world.title_plan",
         country=top["_country"],
         name=top["_name"],
         amount=money_label(top[value_column], currency, top["basis"], lang),
