@@ -62,6 +62,29 @@ def test_the_recipient_chart_draws_the_largest_and_adds_up_the_rest(crowded: Pat
     assert len(figure.to_json()) < MAX_SPEC_BYTES
 
 
+def test_show_data_under_the_capped_recipient_chart_lists_the_awards_it_drew_and_no_others(
+    tmp_path: Path,
+) -> None:
+    """Past its cap the chart names no row ids (too many for its spec): "Show data" listed every award in view,
+    the other currencies' too (1,000,024 rows under a chart of 182,785 yen awards at a million)."""
+    from aifunding.figures import registry
+
+    tables = crowded_tables(RECIPIENTS, ROUNDS)
+    tables["awards"][-1]["currency"] = "USD"  # a warning (its round is in yen), drawn in no yen chart
+    tables["awards"][-2].update(amount="", basis="")  # no published amount: nothing to draw
+    package = load_package(write_package(tmp_path / "pkg", tables))
+    assert package.report.valid, package.report.summary()
+    prepared = prepare(package)
+    view = apply_view(prepared, ViewState())
+    [drawn] = registry.draw(registry.RECIPIENTS, prepared, view)
+    assert drawn.figure.layout.meta["row_ids"] is None and drawn.figure.layout.meta["amount_rows"] is True
+    listed = set(drawn.rows.column("id"))
+    awards = view.awards
+    in_yen = awards[(awards["currency"] == "JPY") & awards["amount"].notna()]
+    assert listed == set(in_yen["id"]) and len(drawn.rows) == len(in_yen) == len(awards) - 2
+    assert tables["awards"][-1]["id"] not in listed and tables["awards"][-2]["id"] not in listed
+
+
 def _others(figure) -> tuple[float, float, dict]:
     """The others bar's length, the axis end, and the annotation written on the others row."""
     label = figure.layout.yaxis.categoryarray[0]  # the others bar sits at the bottom

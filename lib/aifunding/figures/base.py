@@ -168,8 +168,13 @@ def base_layout(
     caveat_ids: Iterable[str] = (),
     row_ids: Iterable[str] | None = (),
     height: int | None = None,
+    amount_rows: bool = False,
 ) -> go.Figure:
-    """Apply the shared look and attach the metadata every chart carries."""
+    """Apply the shared look and attach the metadata every chart carries.
+
+    ``row_ids`` None is every row of the table behind the chart; with ``amount_rows``, every row of it with an
+    amount in the currency drawn (:func:`amount_positions`): a capped chart's drawn rows, too many to name.
+    """
     # As written, before the lines are broken for the chart's width: a page shows them above the chart on a phone.
     words = {"title": title, "subtitle": subtitle.split("<br>") if subtitle else []}
     title = wrap(title)
@@ -211,6 +216,7 @@ def base_layout(
             "caveat_ids": sorted(set(caveat_ids)),
             # None: every row of the table behind the chart (a chart past its cap leaves the ids out).
             "row_ids": None if row_ids is None else [str(i) for i in dict.fromkeys(row_ids)],
+            **({"amount_rows": True} if amount_rows and row_ids is None else {}),
         },
     }
     if height:

@@ -378,7 +378,9 @@ def build_recipient_figure(
         source_ids=ids_in_column(read, C.SOURCE_IDS, positions),
         # Every row is drawn (the others inside their one bar); past the cap the ids are left out of
         # the figure, whose spec must stay small, and "all rows" is what the table behind it shows.
+        # Past its cap, "Show data" lists every award drawn (the others bar's too), not the other currencies' too.
         row_ids=read["id"].take(positions) if others_label is None else None,
+        amount_rows=True,
         caveat_ids=ids_in_column(read, C.CAVEAT_IDS, positions),
         height=max(160, band_height(ticks) * len(order)) + legend_room(len(traces), len({p for p, _ in traces})),
     )
