@@ -123,15 +123,18 @@ def _choose(label: str, options: list[str], key: str, names: Mapping[str, str]) 
     """
     t = translator()
     chosen = list(st.session_state.get(key) or [])
+    cut = False  # the list offers only the first MAX_OPTIONS matches
     if len(options) > MAX_OPTIONS:
         # Named after its filter: the organisations' and the programmes' boxes both read "Find in ... choices".
         search = t("filters.find", filter=label, n=f"{len(options):,}")
         query = st.text_input(search, key=f"{key}_find").strip().lower()
         matches = [o for o in options if query in names.get(o, o).lower() or query in o] if query else options
-        if len(matches) > MAX_OPTIONS:
+        if cut := len(matches) > MAX_OPTIONS:
             small(markup.text(t("filters.find.more", shown=f"{MAX_OPTIONS:,}", matches=f"{len(matches):,}")))
         options = list(dict.fromkeys([*chosen, *matches[:MAX_OPTIONS]]))
-    st.multiselect(label, options, key=key, format_func=lambda v: names.get(v, v), placeholder=t("filters.all"))
+    # "Select all" of a list cut short would choose the first thousand of 11,036 matches, which no reader asked for.
+    more = {"select_all": False} if cut else {}
+    st.multiselect(label, options, key=key, format_func=lambda v: names.get(v, v), placeholder=t("filters.all"), **more)
 
 
 def _conversion_controls() -> None:
