@@ -15,6 +15,7 @@ from aifunding.analysis.memo import remembered
 from aifunding.analysis.urlstate import MIN_SLIDE_SECONDS, encode
 from aifunding.analysis.view import Prepared, ViewState, apply_view
 from aifunding.figures.presentation import kind_labels
+from aifunding.figures.slides import fit_slide
 from aifunding.outputs.snapshot import Section, slides, title_lift
 from aifunding.outputs.summary import kept_highlights
 
@@ -139,18 +140,18 @@ def present(state: ViewState) -> None:
         # followers too), and making the shared figure into plotly's objects from two threads at once races.
         figure = go.Figure(deck[index].figure.to_dict())
         meta = figure.layout.meta or {}
-        # Readable from the back of a room: bigger type, taller plot, room for the bigger title.
+        # Readable from the back of a room: bigger type, room for the bigger title, one screen tall.
         figure.update_layout(
-            font={"size": 16},
-            title={"font": {"size": 24}, "pad": {"t": 30}},
-            margin={"t": figure.layout.margin.t + 30},
-            height=max(figure.layout.height or 0, 640),
+            font={"size": 16}, title={"font": {"size": 24}, "pad": {"t": 30}}, margin={"t": figure.layout.margin.t + 30}
         )
+        fitted = fit_slide(figure)
         with st.container(key=f"slide-{deck[index].key}"):
             phone_title(meta, f"slide-{index}", title_lift(figure))  # its title above it on a phone, as on a page
             st.plotly_chart(
                 figure, key=f"slide-{index}", config={"displaylogo": False}, alt=meta.get("alt"), theme=None
             )
+        if fitted is not None:
+            small(t("present.fitted", shown=fitted[0], total=fitted[1]))
         if deck[index].key == "highlights":
             _highlight_cards(current.prepared, state)
         source_footer(current.prepared, meta.get("source_ids", ()), meta.get("caveat_ids", ()))

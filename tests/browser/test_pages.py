@@ -136,6 +136,30 @@ def test_presenter_mode_opens_on_the_highlights(page, server) -> None:
     screenshot(page, OUTPUT / "present", "highlights")
 
 
+def test_every_presenter_slide_fits_one_screen(browser, server) -> None:
+    # One chart per screen: the timeline's slide ran 1,396 pixels down a 900-pixel screen, the slide's buttons and
+    # the chart's date axis below it; a slide now shows the rows at the top of a long chart and says so.
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    try:
+        open_page(page, server, "", "present=1")
+        drawn_charts(page, 1)
+        total = int(page.get_by_text("Slide 1 of").inner_text().split(" of ")[1].split(" ")[0])
+        notes = 0
+        for n in range(1, total + 1):
+            page.get_by_text(f"Slide {n} of {total}").wait_for()
+            drawn_charts(page, 1)
+            bottom = page.locator(".st-key-slide_next button").evaluate("b => b.getBoundingClientRect().bottom")
+            height = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
+            assert bottom <= 900 and height <= 902, (n, bottom, height)
+            notes += page.get_by_text("This slide shows the first").count()
+            page.locator(".st-key-slide_next button").click()
+        assert notes >= 3  # the long charts say how many rows they show
+        assert exceptions(page) == []
+    finally:
+        context.close()
+
+
 def _overlapping(boxes: list[dict]) -> list[tuple[int, int]]:
     """The pairs of ``boxes`` (bounding boxes) that cover one another."""
     return [

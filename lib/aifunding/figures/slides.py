@@ -1,0 +1,95 @@
+"""Presenter mode's slides: a chart fitted to one screen, with its first rows shown when it has more than fit.
+
+A page's ranked chart grows a row per bar (thirty recipients and the others, a timeline of 36 announcements), so
+on a slide, in bigger type, it ran past the bottom of the screen with the slide's buttons below it. A slide is
+:data:`SLIDE_HEIGHT` pixels tall; when a chart has more rows than fit at :data:`SLIDE_ROW_PX` each, the slide
+shows those drawn at the top (the largest, or the latest) and says how many of how many it shows. The page's
+chart, the snapshot and "Show data" keep them all.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import plotly.graph_objects as go
+
+from aifunding.figures.lines import wrap
+
+# A slide's chart, with the note, sources and buttons under it, within a full screen 900 pixels tall.
+SLIDE_HEIGHT = 580
+# A row of bars at a slide's 16-pixel type, its name on up to two lines.
+SLIDE_ROW_PX = 46
+# A line of a wrapped name at a slide's 16-pixel type.
+SLIDE_LINE_PX = 18
+# A slide's names are wrapped this wide (a page's at 34 columns): at most two lines each, so more rows fit.
+SLIDE_LABEL_WIDTH = 48
+# Between the upper and lower panels of a chart of two (money committed; targets and plans): the upper one's axis.
+PANEL_GAP_PX = 90
+
+
+def _categories(figure: go.Figure, axis: str) -> list[Any]:
+    """The categories of a y axis in their order from the bottom (its category array, else the traces' values)."""
+    if axis in figure.layout and figure.layout[axis].categoryarray is not None:
+        return list(figure.layout[axis].categoryarray)
+    name = "y" if axis == "yaxis" else "y" + axis.removeprefix("yaxis")
+    seen: dict[Any, None] = {}
+    for trace in figure.data:
+        values = getattr(trace, "y", None)
+        if (getattr(trace, "yaxis", None) or "y") == name and values is not None:
+            seen.update((v, None) for v in values if isinstance(v, str))
+    return list(seen)
+
+
+def _rewrapped(figure: go.Figure, axes: tuple[str, ...]) -> None:
+    """Wrap each axis's names at :data:`SLIDE_LABEL_WIDTH`, two lines at most (a slide's label column is wider)."""
+    for axis in axes:
+        if axis in figure.layout and figure.layout[axis].ticktext is not None:
+            texts = [
+                wrap(_unwrapped(str(text)), SLIDE_LABEL_WIDTH, max_lines=2) for text in figure.layout[axis].ticktext
+            ]
+            figure.layout[axis].ticktext = texts
+
+
+def _unwrapped(text: str) -> str:
+    """A name as it was before :func:`~aifunding.figures.lines.wrap` broke it: English at a space, Japanese anywhere."""
+    return re.sub(r"(?<=[\x00-\x7f])<br>(?=[\x00-\x7f])", " ", text).replace("<br>", "")
+
+
+def _row_px(figure: go.Figure, axes: tuple[str, ...]) -> int:
+    """A row's height on a slide: :data:`SLIDE_ROW_PX`, or more for a name wrapped on three lines or more."""
+    lines = [
+        str(text).count("<br>") + 1
+        for axis in axes
+        if axis in figure.layout and figure.layout[axis].ticktext is not None
+        for text in figure.layout[axis].ticktext
+    ]
+    return max(SLIDE_ROW_PX, SLIDE_LINE_PX * max(lines, default=1) + 8)
+
+
+def fit_slide(figure: go.Figure) -> tuple[int, int] | None:
+    """Make ``figure`` (changed in place) :data:`SLIDE_HEIGHT` tall, showing only the rows drawn at the top of each
+    panel when all of them would not fit; (rows shown, rows in all) then, else None."""
+    margin = figure.layout.margin
+    plot = SLIDE_HEIGHT - (margin.t or 0) - (margin.b or 0)
+    figure.update_layout(height=SLIDE_HEIGHT)
+    split = "yaxis2" in figure.layout and figure.layout["yaxis2"].domain is not None  # two panels, one above the other
+    upper, lower = _categories(figure, "yaxis"), _categories(figure, "yaxis2") if split else []
+    total = len(upper) + len(lower)
+    axes = ("yaxis", "yaxis2") if split else ("yaxis",)
+    _rewrapped(figure, axes)
+    row_px = _row_px(figure, axes)
+    room = max(1, (plot - (PANEL_GAP_PX if lower else 0)) // row_px)
+    if not upper or total <= room:
+        return None
+    # The lower panel (plans) keeps a quarter of the rows at most, and one at least; the upper takes the rest.
+    shown_lower = min(len(lower), max(1, room // 4)) if lower else 0
+    shown_upper = min(len(upper), room - shown_lower)
+    figure.update_layout(yaxis={"range": [len(upper) - shown_upper - 0.5, len(upper) - 0.5]})
+    if lower:
+        lower_px = shown_lower * row_px
+        figure.update_layout(
+            yaxis={"domain": [(lower_px + PANEL_GAP_PX) / plot, 1]},
+            yaxis2={"domain": [0, lower_px / plot], "range": [len(lower) - shown_lower - 0.5, len(lower) - 0.5]},
+        )
+    return shown_upper + shown_lower, total

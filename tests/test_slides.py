@@ -1,0 +1,50 @@
+"""Presenter mode's slides fit one screen: a chart of more rows than fit shows those at its top, and says so."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import pytest
+
+from aifunding.analysis.view import Prepared, ViewState, apply_view
+from aifunding.figures.slides import PANEL_GAP_PX, SLIDE_HEIGHT, SLIDE_ROW_PX, fit_slide
+from aifunding.outputs.snapshot import slides
+
+
+def _slide(figure: go.Figure) -> go.Figure:
+    """The deck's figure as presenter mode draws it (ui.present): bigger type, room for the bigger title."""
+    slide = go.Figure(figure.to_dict())
+    slide.update_layout(font={"size": 16}, margin={"t": slide.layout.margin.t + 30})
+    return slide
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_every_slide_is_one_screen_tall_and_shows_the_top_of_a_long_chart(prepared: Prepared, lang: str) -> None:
+    deck = {
+        section.key: _slide(section.figure) for section in slides(prepared, apply_view(prepared, ViewState(lang=lang)))
+    }
+    fitted = {key: fit_slide(figure) for key, figure in deck.items()}
+    # The timeline's 36 announcements ran 1,126 pixels down on the page's chart, the World chart's 1,270.
+    assert all(figure.layout.height == SLIDE_HEIGHT for figure in deck.values())
+    assert {"timeline", "recipients", "programme-totals", "world"} <= {k for k, v in fitted.items() if v}
+    assert fitted["highlights"] is None and fitted["market-subsidies"] is None  # short: drawn whole
+    timeline = deck["timeline"]
+    shown, total = fitted["timeline"]
+    assert total == len(timeline.layout.yaxis.categoryarray) == 36 and 5 <= shown < total
+    # The newest, drawn at the top: the last categories.
+    assert list(timeline.layout.yaxis.range) == [total - shown - 0.5, total - 0.5]
+    plot = SLIDE_HEIGHT - timeline.layout.margin.t - timeline.layout.margin.b
+    assert shown * SLIDE_ROW_PX <= plot
+    recipients = deck["recipients"]
+    top = recipients.layout.yaxis.categoryarray[-1]
+    assert top.startswith("Noetra")  # the largest stays on the slide
+    low, high = recipients.layout.yaxis.range
+    assert high == len(recipients.layout.yaxis.categoryarray) - 0.5 and low > -0.5
+    # A name wraps on two lines at most on a slide (three at the page's width), so more rows fit.
+    assert all(text.count("<br>") <= 1 for text in recipients.layout.yaxis.ticktext)
+    # Two panels: the plans' below the committed money's, each showing its top rows, none overlapping.
+    totals = deck["programme-totals"]
+    upper, lower = totals.layout.yaxis.domain, totals.layout.yaxis2.domain
+    assert lower[0] == 0 and lower[1] < upper[0] and upper[1] == 1
+    gap = (upper[0] - lower[1]) * (SLIDE_HEIGHT - totals.layout.margin.t - totals.layout.margin.b)
+    assert gap == pytest.approx(PANEL_GAP_PX)
+    assert totals.layout.yaxis2.range[1] == len(totals.layout.yaxis2.categoryarray) - 0.5
