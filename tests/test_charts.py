@@ -584,6 +584,26 @@ def test_timeline_spans_partial_dates_and_skips_undated() -> None:
     assert "Undated" not in layout(fig)["meta"]["alt"]
 
 
+def test_timeline_wraps_long_names_and_keeps_japan_s_colour_in_every_view(prepared: Prepared) -> None:
+    from aifunding.figures.base import PALETTE
+
+    def colours(state: ViewState) -> dict[str, str]:
+        view = apply_view(prepared, state)
+        fig = build_timeline_figure(view.programmes)
+        return {trace.name: trace.marker.color for trace in fig.data if trace.mode == "markers"}, fig
+
+    every, fig = colours(ViewState())
+    some, _ = colours(ViewState(countries=("SG", "JP", "KR")))
+    # By the order of first announcement, Singapore took Japan's dark blue at a million awards.
+    assert every["Japan"] == some["Japan"] == PALETTE[0]
+    assert list(some) == ["Japan", "South Korea", "Singapore"]  # then by id: KR, SG
+    # Names wrap as the bar charts' do: unwrapped, they took most of the chart's width from its dates.
+    yaxis = layout(fig)["yaxis"]
+    assert list(yaxis["tickvals"]) == list(yaxis["categoryarray"])
+    assert any("<br>" in text for text in yaxis["ticktext"])
+    assert all(len(line) <= 44 and text.count("<br>") <= 1 for text in yaxis["ticktext"] for line in text.split("<br>"))
+
+
 def test_annualised_figure_labels_years_and_flags_targets() -> None:
     fig = build_annualised_figure(programme_frame())
     [bars] = fig.data

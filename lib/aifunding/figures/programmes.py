@@ -274,6 +274,8 @@ def _midpoint(value: str) -> datetime.date:
 
 # Announcements the timeline draws at most: the latest ones (a row each stays readable).
 TIMELINE_ROWS = 60
+# Its names wrap at this width, on two lines at most (a row grows with its lines, and the timeline has many rows).
+TIMELINE_LABEL_WIDTH = 44
 
 
 def build_timeline_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en") -> go.Figure:
@@ -295,7 +297,12 @@ def build_timeline_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, 
     # subtitle says so, and the Data page lists them all.
     rows = rows.iloc[-TIMELINE_ROWS:]
     fig = Draft()
-    for i, (country, group) in enumerate(rows.groupby("_country", sort=False)):
+    # Colours go to countries in a fixed order, the home country's first and the others by id, not in the order each
+    # was first announced in view: Japan was dark blue in one view and light blue in another.
+    by = "country_id" if "country_id" in rows.columns else "_country"
+    ids = sorted(rows.groupby("_country", sort=False)[by].first().items(), key=lambda c: _country_rank(c[1]))
+    for i, (country, _) in enumerate(ids):
+        group = rows[rows["_country"] == country]
         colour = PALETTE[i % len(PALETTE)]
         # A month or year as a line over its days under its marker (plotly.js draws no error bars on a date axis).
         span_x: list[datetime.date | None] = []
@@ -339,8 +346,12 @@ def build_timeline_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, 
         start=format_partial_date(first["announced"], lang),
         end=format_partial_date(last["announced"], lang),
     )
+    # Long names wrap, as on the bar charts: unwrapped, they took most of the chart's width from its dates.
+    names = list(rows["_name"])
+    ticks = [wrap(str(name), TIMELINE_LABEL_WIDTH, max_lines=2) for name in names]
+    lines = max((tick.count("<br>") for tick in ticks), default=0) + 1
     fig.update_layout(
-        yaxis={"title": None, "categoryorder": "array", "categoryarray": list(rows["_name"])},
+        yaxis={"title": None, "categoryorder": "array", "categoryarray": names, "tickvals": names, "ticktext": ticks},
         xaxis={"title": None, "type": "date"},
     )
     alt = f"{title}. " + "; ".join(
@@ -358,8 +369,16 @@ def build_timeline_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, 
         source_ids=ids_in(rows, C.SOURCE_IDS),
         row_ids=rows["id"],
         caveat_ids=ids_in(rows, C.CAVEAT_IDS),
-        height=max(200, 26 * len(rows)),
+        height=max(200, max(26, 15 * lines + 6) * len(rows)),
     )
+
+
+# The dashboard's own country: its colour is the first of the palette on any chart coloured by country.
+HOME_COUNTRY = "JP"
+
+
+def _country_rank(country_id: object) -> tuple[bool, str]:
+    return (country_id != HOME_COUNTRY, str(country_id))
 
 
 def build_annualised_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en") -> go.Figure:
