@@ -123,7 +123,7 @@ def test_companies_sends_small_charts_and_pages_its_rows(crowded: Path, monkeypa
     at.run()
     # Behind the chart: the first 1,000 of 1,202 rows, and a page number for the rest.
     page = at.number_input(key="recipients-data-page")
-    assert page.value == 1 and page.max == 2
+    assert page.value == 1 and page.max == 2 and page.label == "Page (1 to 2)"
     assert len(at.dataframe[0].value) == 1000
     page.set_value(2).run()
     assert len(at.dataframe[0].value) == 202

@@ -152,7 +152,9 @@ def _page(rows: Worded, key: str, options: dict[str, Any]) -> None:
         return
     t = translator()
     pages = -(-len(rows) // PAGE_ROWS)
-    page = st.number_input(t("table.page"), min_value=1, max_value=pages, value=1, step=1, key=f"{key}-page")
+    # The label says how many pages there are: the box alone said only "outside the range" past the last one.
+    label = t("table.page_of", pages=f"{pages:,}")
+    page = st.number_input(label, min_value=1, max_value=pages, value=1, step=1, key=f"{key}-page")
     first = (int(page) - 1) * PAGE_ROWS
     shown = rows.shown(first, PAGE_ROWS)
     _dataframe(shown, key, options)
