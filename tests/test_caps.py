@@ -15,7 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from aifunding.analysis.view import ViewState, apply_view, prepare
 from aifunding.data.dates import partial_bounds
-from aifunding.figures.companies import TOP_RECIPIENTS, build_recipient_figure
+from aifunding.figures.companies import OTHERS_NOTE_WIDTH, TOP_RECIPIENTS, build_recipient_figure
+from aifunding.figures.lines import display_width
 from aifunding.figures.registry import MAX_FAMILIES
 from aifunding.loading.package import load_package
 
@@ -104,7 +105,14 @@ def test_an_others_bar_longer_than_every_recipient_drawn_is_cut_at_the_axis_end(
     assert (note.x, note.xanchor) == (end, "right")
     assert note.text == "¥687.38B (bar cut at the axis end)"
     ja = _others(build_recipient_figure(awards, lang="ja"))[2]
-    assert ja.text == "6,873.78億円（棒は軸の端で切っています）"
+    assert ja.text.replace("<br>", "") == "6,873.78億円（棒は軸の端で切っています）"
+    # Written leftwards from the axis end, a long total ran over the bar's name on a phone: it wraps.
+    mixed = awards.copy()
+    mixed["basis"] = ["about", "up_to_about", "up_to", "exact"] * (len(mixed) // 4) + ["exact"] * (len(mixed) % 4)
+    for lang in ("en", "ja"):
+        note = _others(build_recipient_figure(mixed, lang=lang))[2]
+        assert note.text.count("<br>") >= 1 and " + " in note.text.replace("<br>", " ")
+        assert all(display_width(line) <= OTHERS_NOTE_WIDTH for line in note.text.split("<br>")), note.text
     # An others bar no longer than the largest drawn is drawn whole, its total at its end as any bar's.
     grown = awards.copy()
     grown.loc[grown["project_label"] == "Alpha Cloud", "amount"] = Decimal("1000000000000")

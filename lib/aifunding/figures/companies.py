@@ -50,6 +50,8 @@ TICK_LINES = 3
 # slivers of one bar cannot be read (nor hovered), and the round's colour is what tells them apart.
 SEGMENTS_PER_BAR = 12
 OTHERS_COLOUR = "#8a8f98"
+# Columns a cut others bar's total is wrapped at: the plot of a chart drawn 640 pixels wide (a phone) holds them.
+OTHERS_NOTE_WIDTH = 40
 
 
 def _add_others_bar(fig: Draft, total: float, label: str, currency: str) -> None:
@@ -311,7 +313,8 @@ def build_recipient_figure(
             fig.add_annotation(
                 x=x_range["range"][1],
                 y=label,
-                text=t("chart.recipient.others_cut", amount=composition[str(label)]),
+                # Wrapped: written leftwards from the axis end, one long line ran over the bar's name on a phone.
+                text=wrap(t("chart.recipient.others_cut", amount=composition[str(label)]), OTHERS_NOTE_WIDTH),
                 showarrow=False,
                 xanchor="right",
                 xshift=-4,
