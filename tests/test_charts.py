@@ -150,6 +150,8 @@ def test_joint_project_is_one_bar_and_amounts_are_all_drawn(recipient_figure: go
     assert set(drawn) == set(categories)
     assert drawn["RUTILEA + AI Fukushima (joint)"] == 2_560_000_000
     assert drawn["Sakura Internet"] == 57_500_000_000
+    # An amount inside its segment is level or hidden, never turned on its side to fit a narrow one.
+    assert {trace.textangle for trace in recipient_figure.data} == {0}
     jpy = prepared.awards[prepared.awards["currency"] == "JPY"]
     assert sum(drawn.values()) == pytest.approx(float(sum(jpy["amount"].dropna())))
 

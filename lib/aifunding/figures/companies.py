@@ -260,6 +260,7 @@ def build_recipient_figure(
             ],
             textposition="inside",
             insidetextanchor="middle",
+            textangle=0,  # level or not at all: plotly turned a long amount on its side to fit a narrow segment
             marker={"color": colour, "pattern": pattern} if pattern else {"color": colour},
             textfont={"size": 11, "color": text_colour_on(colour)},
             customdata=[
