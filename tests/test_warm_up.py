@@ -370,6 +370,20 @@ def _infos(at) -> list[str]:  # type: ignore[no-untyped-def]
     return [element.value for element in at.info]
 
 
+def _served_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the bundled package, served (``AIFUNDING_DATA``), for a test to change."""
+    folder = tmp_path / "package"
+    shutil.copytree(BUNDLED_DATA, folder)
+    monkeypatch.setenv("AIFUNDING_DATA", str(folder))
+    return folder
+
+
+def _gmo_lowered(folder: Path) -> None:
+    """GMO's award from ¥1.93B to ¥1.9B: a change the Companies chart of GMO shows in its title."""
+    awards = folder / "awards.csv"
+    awards.write_text(awards.read_text(encoding="utf-8").replace(",1930000000,", ",1900000000,", 1), encoding="utf-8")
+
+
 def test_changed_files_that_take_a_while_to_open_are_opened_behind_the_data_shown(
     loads: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -377,16 +391,13 @@ def test_changed_files_that_take_a_while_to_open_are_opened_behind_the_data_show
     keep what they saw, told why, and one load of the new files is made for them all."""
     import ui.loading as loading
 
-    folder = tmp_path / "package"
-    shutil.copytree(BUNDLED_DATA, folder)
-    monkeypatch.setenv("AIFUNDING_DATA", str(folder))
+    folder = _served_copy(tmp_path, monkeypatch)
     viewers = [open_page("companies", org="gmo-internet-group") for _ in range(2)]
     assert all("¥1.93B" in _companies_title(at) for at in viewers)
     assert len(loads) == 1 and not any("Newer data files" in text for text in _infos(viewers[0]))
     monkeypatch.setattr(loading, "BEHIND_AFTER_S", 0.2)
     started, release = _held(monkeypatch)
-    awards = folder / "awards.csv"
-    awards.write_text(awards.read_text(encoding="utf-8").replace(",1930000000,", ",1900000000,", 1), encoding="utf-8")
+    _gmo_lowered(folder)
     for at in viewers:
         at.run()  # not held up by the load (it waits for ``release``)
         assert not at.exception
@@ -414,12 +425,9 @@ def test_changed_files_that_take_a_while_to_open_are_opened_behind_the_data_show
 def test_changed_files_that_open_quickly_are_shown_at_once(
     loads: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "package"
-    shutil.copytree(BUNDLED_DATA, folder)
-    monkeypatch.setenv("AIFUNDING_DATA", str(folder))
+    folder = _served_copy(tmp_path, monkeypatch)
     at = open_page("companies", org="gmo-internet-group")
-    awards = folder / "awards.csv"
-    awards.write_text(awards.read_text(encoding="utf-8").replace(",1930000000,", ",1900000000,", 1), encoding="utf-8")
+    _gmo_lowered(folder)
     at.run()  # the bundled package opens well within BEHIND_AFTER_S: the rerun waits for it
     assert "¥1.9B" in _companies_title(at) and not any("Newer data files" in text for text in _infos(at))
     assert len(loads) == 2
@@ -430,9 +438,7 @@ def test_changed_files_that_cannot_be_opened_behind_leave_the_data_shown_and_are
 ) -> None:
     import ui.loading as loading
 
-    folder = tmp_path / "package"
-    shutil.copytree(BUNDLED_DATA, folder)
-    monkeypatch.setenv("AIFUNDING_DATA", str(folder))
+    folder = _served_copy(tmp_path, monkeypatch)
     at = open_page("companies", org="gmo-internet-group")
     tried: list[str] = []
     real = loading.load_package
