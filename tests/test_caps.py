@@ -211,7 +211,7 @@ def test_a_chart_of_many_programmes_keeps_one_colour_each_for_the_largest(crowde
 
 
 def test_the_timeline_draws_the_latest_announcements_and_says_how_many_there_are(tmp_path: Path) -> None:
-    from aifunding.figures.programmes import TIMELINE_ROWS, build_timeline_figure
+    from aifunding.figures.timeline import TIMELINE_ROWS, build_timeline_figure
 
     from packages import generate
 

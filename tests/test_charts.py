@@ -26,7 +26,8 @@ from aifunding.figures.companies import TICK_LINES, build_recipient_figure
 from aifunding.figures.lines import SUBTITLE_WIDTH, TICK_LINE_PX, band_height, display_width, legend_room, wrap
 from aifunding.figures.market import build_market_figure
 from aifunding.figures.presentation import milestones_table
-from aifunding.figures.programmes import build_annualised_figure, build_programme_totals_figure, build_timeline_figure
+from aifunding.figures.programmes import build_annualised_figure, build_programme_totals_figure
+from aifunding.figures.timeline import build_timeline_figure
 from aifunding.figures.world import build_world_figure
 from aifunding.loading.package import load_package
 from aifunding.money.formatting import basis_label

@@ -34,8 +34,9 @@ from aifunding.figures.presentation import (
     sources_table,
     unpublished_awards,
 )
-from aifunding.figures.programmes import build_annualised_figure, build_programme_totals_figure, build_timeline_figure
+from aifunding.figures.programmes import build_annualised_figure, build_programme_totals_figure
 from aifunding.figures.report_tables import report_counts, report_table
+from aifunding.figures.timeline import build_timeline_figure
 from aifunding.figures.worded import Worded
 from aifunding.figures.world import build_world_figure
 from aifunding.loading.package import Package, load_package
@@ -258,8 +259,11 @@ def test_world_figure_in_japanese(prepared: Prepared) -> None:
     view = apply_view(prepared, ViewState(currency="USD", lang="ja"))
     fig = build_world_figure(view.programmes, money=view.money, lang="ja")
     assert {trace.name for trace in fig.data} == {"確約・予算化済み", "目標・計画（確約ではない）"}
-    assert title_text(fig).startswith("最も大きいのは日本の")
-    assert title_text(fig).endswith("億ドル（目標）")
+    # The largest money committed leads the title, as in English; the ten-year target is drawn, never named there.
+    assert title_text(fig) == "確約された金額で最大：日本のAI・半導体産業基盤強化フレーム（650.16億ドル以上）"
+    only_plans = build_world_figure(view.programmes[view.programmes["basis"] == "target"], money=view.money, lang="ja")
+    assert title_text(only_plans).startswith("計画・目標のみ。最大は日本の")
+    assert title_text(only_plans).endswith("億ドル（目標）")
     labels = {label for trace in fig.data for label in trace.y}
     assert "欧州連合 · InvestAI" in labels
     assert "公表額：%{customdata[1]}、%{customdata[2]}<br>レート：%{customdata[3]}" in fig.data[0].hovertemplate

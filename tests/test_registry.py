@@ -17,8 +17,8 @@ from streamlit.testing.v1 import AppTest
 
 from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_view
 from aifunding.figures import registry
-from aifunding.figures.programmes import build_timeline_figure
 from aifunding.figures.registry import PAGES, Chart, draw
+from aifunding.figures.timeline import build_timeline_figure
 from aifunding.i18n import Translator
 from aifunding.outputs.snapshot import build_report, slides
 

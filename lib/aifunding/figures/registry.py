@@ -33,7 +33,8 @@ from aifunding.figures.companies import build_recipient_figure, recipient_column
 from aifunding.figures.market import build_market_figure
 from aifunding.figures.plain import figure_meta
 from aifunding.figures.presentation import awards_table, programme_families, programmes_table, shares_table
-from aifunding.figures.programmes import build_annualised_figure, build_programme_totals_figure, build_timeline_figure
+from aifunding.figures.programmes import build_annualised_figure, build_programme_totals_figure
+from aifunding.figures.timeline import build_timeline_figure
 from aifunding.figures.worded import Taken, Worded
 from aifunding.figures.world import build_world_figure
 from aifunding.i18n import Translator
