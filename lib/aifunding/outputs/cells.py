@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from aifunding.data.amounts import decimal_text
+from aifunding.i18n import Translator
 from aifunding.loading.workbook import XLSX_CELL_CHARS, escape_text
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets
@@ -242,8 +243,6 @@ def table_xlsx_bytes(frame: pd.DataFrame, sheet: str, about: list[tuple[str, str
     A text longer than a cell holds is never cut short: its cell says so and the "about" sheet names it (the CSV
     download holds it whole).
     """
-    from aifunding.i18n import Translator
-
     t = Translator(lang)
     written, cut = fit_cells(neutralise_frame(frame), too_long_note(t))
     about = [*about, *cut_about(cut, t)]
