@@ -357,6 +357,17 @@ def test_world_figure_draws_the_largest_of_each_panel_and_says_how_many_there_ar
         assert words in subtitle_text(fig) and words in layout(fig)["meta"]["alt"]
         assert layout(fig)["meta"]["row_ids"] is None
     assert not {"Drawn", "drawn"} & set(subtitle_text(whole).split()) and layout(whole)["meta"]["row_ids"]
+    # Past its cap its "Show data" lists every programme it could draw (each panel's), none it could not: it listed
+    # every programme in view, other currencies' and those without an amount too.
+    from aifunding.figures import registry
+
+    for chart, currency in ((registry.WORLD, "USD"), (registry.PROGRAMME_TOTALS, "JPY")):
+        view = registry.chart_view(chart, prepared, apply_view(prepared, ViewState()))
+        [shown] = registry.draw(chart, prepared, view)
+        assert layout(shown.figure)["meta"]["row_ids"] is None, chart.key
+        rows = chart.select(view)
+        drawable = rows[rows[view.money.value_column].notna() & (rows[view.money.currency_column] == currency)]
+        assert set(shown.rows.column("id")) == set(drawable["id"]) and len(drawable) < len(rows), chart.key
 
 
 # --- programmes ------------------------------------------------------------------------------------------

@@ -169,6 +169,7 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
         source_ids=ids_in(rows, C.SOURCE_IDS),
         # Past the cap the ids are left out: "all rows" is what the table behind the chart shows.
         row_ids=rows["id"] if capped is None else None,
+        amount_rows=True,  # past its cap, "Show data" lists every programme it could draw, no other currency's
         caveat_ids=ids_in(rows, C.CAVEAT_IDS),
         height=max(160, plot_height),
     )

@@ -114,6 +114,7 @@ def build_world_figure(
         filename=f"world-programmes-{currency}",
         source_ids=ids_in(rows, C.SOURCE_IDS),
         row_ids=rows["id"] if capped is None else None,
+        amount_rows=True,  # past its cap, "Show data" lists every programme it could draw, no other currency's
         caveat_ids=ids_in(rows, C.CAVEAT_IDS),
         height=plot_height,
     )
