@@ -6,8 +6,11 @@ import datetime
 import re
 from io import BytesIO, StringIO
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from aifunding.analysis.view import ViewState, apply_view, prepare
@@ -110,6 +113,34 @@ def test_csv_download_has_a_header_block_and_reads_back() -> None:
     back = pd.read_csv(StringIO(data), comment="#")
     assert list(back["Project"]) == ["'=cmd()", "Sakura Internet"]  # formula neutralised
     assert list(back["Value"]) == [1.5, 2.0]
+
+
+def test_csv_download_writes_whole_amounts_as_their_digits() -> None:
+    # A display table keeps amounts as floats (a page sorts them); its CSV wrote "1930000000.0".
+    frame = pd.DataFrame(
+        {"Project": list("abcde"), "Value": [1_930_000_000.0, 12_484_995.14, None, -3.0, 0.1 + 0.2], "Awards": range(5)}
+    )
+    rows = table_csv_bytes(frame, ABOUT).decode("utf-8").split("\r\n")[len(ABOUT) :]
+    assert rows[:6] == [
+        "Project,Value,Awards",
+        "a,1930000000,0",
+        "b,12484995.14,1",
+        "c,,2",
+        "d,-3,3",
+        f"e,{0.1 + 0.2!r},4",  # never rounded: the text reads back as the same number
+    ]
+    back = pd.read_csv(StringIO(table_csv_bytes(frame, ABOUT).decode("utf-8")), comment="#")
+    assert back["Value"].equals(frame["Value"])
+
+
+@settings(deadline=None)
+@given(
+    values=st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=False), st.integers(-(2**53), 2**53).map(float)))
+)
+def test_csv_download_numbers_read_back_exactly(values: list[float]) -> None:
+    frame = pd.DataFrame({"Value": pd.array(values, dtype="float64")})
+    back = pd.read_csv(StringIO(table_csv_bytes(frame, ABOUT).decode("utf-8")), comment="#", dtype={"Value": float})
+    np.testing.assert_array_equal(back["Value"].to_numpy(), frame["Value"].to_numpy())  # NaN where NaN; no rounding
 
 
 def test_xlsx_download_has_an_about_sheet() -> None:

@@ -144,7 +144,34 @@ def table_csv_bytes(frame: pd.DataFrame, about: list[tuple[str, str]]) -> bytes:
     comment="#")`` (or skipping the lines that start with ``#``) reads the table back.
     """
     header = "".join(f"# {key}: {' '.join(str(value).splitlines())}{CSV_LINE_END}" for key, value in about)
-    return (header + neutralise_frame(frame).to_csv(index=False, lineterminator=CSV_LINE_END)).encode("utf-8")
+    table = plain_numbers(neutralise_frame(frame))
+    return (header + table.to_csv(index=False, lineterminator=CSV_LINE_END)).encode("utf-8")
+
+
+# Up to this size every whole number is a float exactly (2 ** 53), so its digits are the number's.
+_EXACT_WHOLE = 2.0**53
+
+
+def plain_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each column of floats written as a reader would: a whole amount as its digits
+    ("1930000000", not "1930000000.0"), any other as Python's shortest text that reads back as the same number
+    ("12484995.14"). A display table keeps amounts as floats so that a page sorts and groups them; a file of
+    text has no reason to show that. The frame is not copied when it has no column of floats."""
+    out: pd.DataFrame | None = None
+    for i in range(frame.shape[1]):
+        values = frame.iloc[:, i]
+        if not pd.api.types.is_float_dtype(values.dtype):
+            continue
+        numbers = values.to_numpy(dtype=float, na_value=np.nan)
+        known = ~np.isnan(numbers)
+        whole = known & (np.abs(numbers) < _EXACT_WHOLE) & (numbers == np.trunc(numbers))
+        cells = np.full(len(numbers), None, dtype=object)
+        cells[whole] = numbers[whole].astype(np.int64).astype(str)
+        other = known & ~whole
+        cells[other] = [repr(float(number)) for number in numbers[other]]
+        out = frame.copy() if out is None else out
+        out.isetitem(i, cells)
+    return frame if out is None else out
 
 
 # What may need escaping in a sheet (loading.workbook's pattern without its look-ahead, which Arrow's regex lacks).
