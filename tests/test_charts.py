@@ -562,12 +562,15 @@ def test_capped_programme_charts_say_what_they_drew_of_each_panel(
 def test_annualised_figure_draws_the_largest_per_year_and_says_how_many_there_are(
     prepared: Prepared, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aifunding.figures import programmes
+    from aifunding.figures import programmes, registry
 
     view = apply_view(prepared, ViewState(currency="USD"))
     whole = build_annualised_figure(view.programmes, money=view.money)
     (bars,) = whole.data
     assert len(bars.y) > 3 and "are drawn" not in subtitle_text(whole) and layout(whole)["meta"]["row_ids"]
+    chart_view = registry.chart_view(registry.ANNUALISED, prepared, view)
+    rows = registry.ANNUALISED.select(chart_view)  # the page's chart: programmes that are not budget frames
+    drawable = layout(build_annualised_figure(rows, money=view.money))["meta"]["row_ids"]
     monkeypatch.setattr(programmes, "TOP_PROGRAMMES", 3)
     fig = build_annualised_figure(view.programmes, money=view.money)
     (capped,) = fig.data
@@ -577,6 +580,11 @@ def test_annualised_figure_draws_the_largest_per_year_and_says_how_many_there_ar
     assert layout(fig)["meta"]["row_ids"] is None
     ja = build_annualised_figure(view.programmes, money=view.money, lang="ja")
     assert f"事業{len(bars.y)}件のうち年あたりの額が大きい順に3件" in subtitle_text(ja)
+    # Past its cap its "Show data" lists every programme it could draw: those with a period and an amount in the
+    # currency drawn. It listed every programme in view, those without a period too.
+    [shown] = registry.draw(registry.ANNUALISED, prepared, chart_view)
+    assert layout(shown.figure)["meta"]["row_ids"] is None
+    assert set(shown.rows.column("id")) == set(drawable) and 3 < len(drawable) < len(rows)
 
 
 def test_timeline_spans_partial_dates_and_skips_undated() -> None:

@@ -168,12 +168,13 @@ def base_layout(
     caveat_ids: Iterable[str] = (),
     row_ids: Iterable[str] | None = (),
     height: int | None = None,
-    amount_rows: bool = False,
+    amount_rows: bool | str = False,
 ) -> go.Figure:
     """Apply the shared look and attach the metadata every chart carries.
 
     ``row_ids`` None is every row of the table behind the chart; with ``amount_rows``, every row of it with an
-    amount in the currency drawn (:func:`amount_positions`): a capped chart's drawn rows, too many to name.
+    amount in the currency drawn (:func:`amount_positions`): a capped chart's drawn rows, too many to name. When
+    ``amount_rows`` names a column, only the rows with a number in it could be drawn (:func:`drawable_positions`).
     """
     # As written, before the lines are broken for the chart's width: a page shows them above the chart on a phone.
     words = {"title": title, "subtitle": subtitle.split("<br>") if subtitle else []}
@@ -216,7 +217,7 @@ def base_layout(
             "caveat_ids": sorted(set(caveat_ids)),
             # None: every row of the table behind the chart (a chart past its cap leaves the ids out).
             "row_ids": None if row_ids is None else [str(i) for i in dict.fromkeys(row_ids)],
-            **({"amount_rows": True} if amount_rows and row_ids is None else {}),
+            **({"amount_rows": amount_rows} if amount_rows and row_ids is None else {}),
         },
     }
     if height:
@@ -366,6 +367,20 @@ def amount_positions(frame: pd.DataFrame, value_column: str, currency_column: st
         return np.array([], dtype=np.intp)
     main = HOME_CURRENCY if HOME_CURRENCY in counts.index else counts.index[0]
     return np.flatnonzero(has_value & (currencies == main).to_numpy(dtype=bool, na_value=False))
+
+
+def drawable_positions(frame: pd.DataFrame, value_column: str, currency_column: str, needs: bool | str) -> np.ndarray:
+    """The positions of the rows of ``frame`` a chart of ``value_column`` draws: those with an amount in the
+    currency drawn (:func:`amount_positions`) and, when ``needs`` names a column, a number in it as well."""
+    if needs is True:
+        return amount_positions(frame, value_column, currency_column)
+    candidates = np.flatnonzero(has_number(frame[needs]))
+    return candidates[amount_positions(frame.take(candidates), value_column, currency_column)]
+
+
+def has_number(values: pd.Series) -> np.ndarray:
+    """Which cells of ``values`` hold a number (:func:`as_float` is not None)."""
+    return np.fromiter((as_float(v) is not None for v in values), dtype=bool, count=len(values))
 
 
 def amount_frame(frame: pd.DataFrame, value_column: str, currency_column: str) -> pd.DataFrame:

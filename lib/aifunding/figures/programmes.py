@@ -27,6 +27,7 @@ from aifunding.figures.base import (
     as_float,
     base_layout,
     empty_figure,
+    has_number,
     has_plan_panel,
     ids_in,
     labelled_range,
@@ -270,7 +271,7 @@ def build_annualised_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL
     """Amount per year over each programme's published period (targets hatched)."""
     value_column, currency_column = money.value_column, money.currency_column
     t = Translator(lang)
-    with_period = programmes[programmes[C.ANNUALISED].map(lambda v: as_float(v) is not None).astype(bool)]
+    with_period = programmes[has_number(programmes[C.ANNUALISED])]
     rows = amount_frame(with_period, value_column, currency_column)
     if rows.empty:
         empty = t("chart.annualised.none", n=len(programmes)) if len(programmes) else t("common.empty")
@@ -344,6 +345,7 @@ def build_annualised_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL
         filename="annualised",
         source_ids=ids_in(rows, C.SOURCE_IDS),
         row_ids=rows["id"] if capped is None else None,
+        amount_rows=C.ANNUALISED,  # past its cap, "Show data" lists every programme with a period it could draw
         caveat_ids=ids_in(rows, C.CAVEAT_IDS),
         height=max(160, 44 * len(rows)),
     )

@@ -28,7 +28,7 @@ from aifunding.analysis.metrics import localized
 from aifunding.analysis.view import FilteredView, Prepared, apply_view
 from aifunding.analysis.view_awards import ViewAwards
 from aifunding.data.vocabulary import Level, SupportKind
-from aifunding.figures.base import amount_positions
+from aifunding.figures.base import drawable_positions
 from aifunding.figures.companies import build_recipient_figure, recipient_columns
 from aifunding.figures.market import build_market_figure
 from aifunding.figures.plain import figure_meta
@@ -302,7 +302,7 @@ def _table(chart: Chart, figure: go.Figure, rows: pd.DataFrame, view: FilteredVi
     drawn = meta.get("row_ids")
     if drawn is None and meta.get("amount_rows"):  # too many to name: the rows with an amount in its currency
         keep = np.zeros(len(rows), dtype=bool)
-        keep[amount_positions(rows, view.money.value_column, view.money.currency_column)] = True
+        keep[drawable_positions(rows, view.money.value_column, view.money.currency_column, meta["amount_rows"])] = True
         return worded.where(pd.Series(keep, index=rows.index))
     return worded if drawn is None or "id" not in rows.columns else worded.with_ids(drawn)
 
