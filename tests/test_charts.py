@@ -435,6 +435,9 @@ def test_programme_totals_say_which_rounds_with_awards_have_no_declared_amount_t
     fig = build_programme_totals_figure(with_round)
     note = "1 programme or round with named awards but no declared amount is not drawn"
     assert note in subtitle_text(fig) and note in layout(fig)["meta"]["alt"]
+    # The chart is on Overview, Programmes and Market, in the snapshot and on a slide: it points to the one page
+    # with the nesting table, where it said "the nesting table below", which only the Programmes page has.
+    assert "the Programmes page's nesting table gives its awards' sum." in " ".join(subtitle_text(fig).split())
     assert "2023 approvals" not in {label for trace in fig.data for label in trace.y}
     # A round with neither an amount nor awards (nothing to add up) is not counted.
     empty = undeclared.assign(id="r-none", **{C.N_AWARDS: 0})
@@ -442,6 +445,7 @@ def test_programme_totals_say_which_rounds_with_awards_have_no_declared_amount_t
     assert note in subtitle_text(again)
     ja = build_programme_totals_figure(with_round, lang="ja")
     assert "金額が公表されていない1件の事業・公募は描いていません" in subtitle_text(ja)
+    assert "「事業別」ページの入れ子の表に" in "".join(subtitle_text(ja).split())
 
 
 def test_programme_totals_draw_the_largest_of_each_panel_and_say_how_many_there_are() -> None:
