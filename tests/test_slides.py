@@ -23,6 +23,9 @@ def test_every_slide_is_one_screen_tall_and_shows_the_top_of_a_long_chart(prepar
         section.key: _slide(section.figure) for section in slides(prepared, apply_view(prepared, ViewState(lang=lang)))
     }
     fitted = {key: fit_slide(figure) for key, figure in deck.items()}
+    # No slide repeats another: the Overview's programme totals and the Programmes page's were two slides of one title.
+    titles = [figure.layout.meta["title"] for figure in deck.values()]
+    assert len(set(titles)) == len(titles), titles
     # The timeline's 36 announcements ran 1,126 pixels down on the page's chart, the World chart's 1,270.
     assert all(figure.layout.height == SLIDE_HEIGHT for figure in deck.values())
     assert {"timeline", "recipients", "programme-totals", "world"} <= {k for k, v in fitted.items() if v}

@@ -81,6 +81,8 @@ class Chart:
     # Message key of a line drawn after it while organisations are chosen: it draws programmes whole, not only
     # the money of the organisations chosen (the Overview's totals add their awards instead).
     whole_programmes: str | None = None
+    # In presenter mode's deck (it is always on its page and in the snapshot).
+    on_slides: bool = True
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,9 @@ OVERVIEW_TOTALS = Chart(
     _programmes_rows,
     heading="page.overview",
     whole_programmes="chart.programme.whole",
+    # The Programmes page's chart draws these programmes and rounds and their components: one slide, where the
+    # deck showed the two under one title, four slides apart.
+    on_slides=False,
 )
 RECIPIENTS = Chart(
     "recipients",

@@ -101,6 +101,7 @@ class Section:
     # The highlights as (figure, claim, date and basis), drawn as cards in the figure's stead on a narrow screen:
     # the figure's cards sit side by side at a fixed size, which on a phone printed one over another.
     cards: tuple[tuple[str, str, str], ...] = ()
+    slide: bool = True  # a chart of presenter mode's deck (:func:`slides`)
 
 
 def _e(text: object) -> str:
@@ -252,7 +253,8 @@ def report_sections(prepared: Prepared, view: FilteredView) -> list[Section]:
     sections.append(Section(t("overview.totals"), None, totals))
     for page in registry.PAGES:
         for chart in page.charts:
-            sections += [Section(d.heading, d.figure, d.rows, d.key) for d in registry.draw(chart, prepared, view)]
+            drawn = registry.draw(chart, prepared, view)
+            sections += [Section(d.heading, d.figure, d.rows, d.key, slide=chart.on_slides) for d in drawn]
         if page.key == "companies":
             # As the page lists them below its charts: the awards in view that no chart can draw, having no amount.
             unpublished = unpublished_in_view(view, prepared.package, lang)
@@ -270,8 +272,9 @@ def report_sections(prepared: Prepared, view: FilteredView) -> list[Section]:
 
 
 def slides(prepared: Prepared, view: FilteredView) -> list[Section]:
-    """Presenter mode's deck: the snapshot's figures, one per screen, in the same order."""
-    return [section for section in report_sections(prepared, view) if section.figure is not None]
+    """Presenter mode's deck: the snapshot's figures, one per screen, in the same order, but those of a chart kept
+    off the slides (:attr:`~aifunding.figures.registry.Chart.on_slides`)."""
+    return [section for section in report_sections(prepared, view) if section.figure is not None and section.slide]
 
 
 def build_report(prepared: Prepared, state: ViewState, *, generated_at: datetime.datetime | None = None) -> str:
