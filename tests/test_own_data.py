@@ -78,6 +78,30 @@ def test_an_uploaded_package_is_checked_accepted_and_opened_by_its_link(tmp_path
     assert not any(n.startswith("Showing uploaded data:") for n in notices(colleague))
 
 
+def test_a_page_switch_keeps_the_uploaded_data() -> None:
+    """Streamlit's menu drops the address's parameters as it switches pages: the view keeps its filters, and the
+    uploaded data it shows with them (the page showed the served package's figures under the upload's link)."""
+    at = uploaded(open_page("data"), [("my-package.zip", zipped(BUNDLED_DATA), "application/zip")])
+    at.button(key="upload_accept").click().run()
+    at.multiselect(key="w_country").set_value(["JP"]).run()
+    blob_id = at.query_params["data"]
+    for page in ("companies", "programmes"):
+        for name in list(at.query_params):
+            del at.query_params[name]
+        at.switch_page(f"views/{page}.py").run()
+        assert not at.exception, at.exception
+        assert [title.value for title in at.title][:1] == [EN(f"{page}.title")]
+        assert any(n.startswith("Showing uploaded data:") for n in notices(at)), (page, notices(at))
+        assert at.query_params["data"] == blob_id and at.query_params["country"] == "JP", page
+    # Back to the served data, then a page switch: it stays the served data.
+    at.button(key="upload_back").click().run()
+    for name in list(at.query_params):
+        del at.query_params[name]
+    at.switch_page("views/overview.py").run()
+    assert "data" not in at.query_params and at.query_params["country"] == "JP"
+    assert not any(n.startswith("Showing uploaded data:") for n in notices(at)), notices(at)
+
+
 def test_a_link_whose_data_is_gone_says_so_and_offers_the_served_data() -> None:
     at = open_page("overview", loads=False, data="f" * 64)
     assert any("no longer kept" in n for n in notices(at)), notices(at)

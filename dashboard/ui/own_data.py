@@ -33,7 +33,7 @@ from aifunding.loading.workbook import XLSX_MAX_ROWS
 from aifunding.store.base import Store, StoreError, is_blob_id
 from aifunding.store.config import open_store
 
-from ui.state import translator
+from ui.state import kept_param, translator
 from ui.text import notice, small
 
 log = logging.getLogger("aifunding.dashboard")
@@ -66,9 +66,10 @@ def _work_folder() -> Path:
 
 
 def linked_id() -> str | None:
-    """The uploaded package this address links to, when it names one (the id is checked before use)."""
-    value = st.query_params.get(DATA_PARAM)
-    return value if isinstance(value, str) and is_blob_id(value) else None
+    """The uploaded package this address links to, when it names one (the id is checked before use), or that the
+    view keeps across a page switch, whose address has no parameters until the page writes them back."""
+    value = kept_param(DATA_PARAM)
+    return value if value is not None and is_blob_id(value) else None
 
 
 @dataclass(frozen=True)

@@ -68,13 +68,14 @@ def start(page_key: str) -> tuple[Prepared, FilteredView]:
     page = PAGES_BY_KEY[page_key]
     # A follower takes the presenter's newest view (even another page or package) before anything loads.
     live.begin(page_key)
+    # This page's key first: which package an address without parameters keeps depends on it (ui.state).
+    st.session_state["_page_key"] = page_key
     current = load()
     if current is None:
         st.stop()
     st.session_state["_served"] = current
     prepared = current.prepared
     st.session_state["_page"] = page.title
-    st.session_state["_page_key"] = page_key
     view = page_view(prepared, page.currency_fallback)
     st.session_state["_current_view"] = view
     live.moved()

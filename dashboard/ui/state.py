@@ -81,6 +81,23 @@ def write_params(params: dict[str, str]) -> None:
     st.session_state["_written_params"] = params
 
 
+def _bare_address() -> bool:
+    """Whether an address without parameters is the default view: only on the page this session last wrote, and
+    one it has shown without any (the browser's Back to the page as first opened)."""
+    ss = st.session_state
+    page_key = ss.get("_page_key")
+    return ss.get("_params_page") == page_key and page_key in ss.get("_bare_pages", ())
+
+
+def kept_param(name: str) -> str | None:
+    """The link's parameter ``name``; when the address has none at all (Streamlit's menu drops them as it switches
+    pages) and keeps this session's view (:func:`sync_state`), the view's own, which it writes back."""
+    value = st.query_params.get(name)
+    if value is None and not st.query_params and "_view" in st.session_state and not _bare_address():
+        value = st.session_state.get("_extra_params", {}).get(name)
+    return value if isinstance(value, str) else None
+
+
 def sync_state(prepared: Prepared) -> ViewState:
     """The view state of this rerun, with the URL and the controls' session state kept in step.
 
@@ -94,9 +111,7 @@ def sync_state(prepared: Prepared) -> ViewState:
     # Streamlit's menu drops the address's parameters as it switches pages (the browser may keep a step of history
     # without them): none there keeps the view. An address without parameters is the default view only on the page
     # this session last wrote, and one it has shown without any: the browser's Back to the page as first opened.
-    page_key = ss.get("_page_key")
-    bare = ss.get("_params_page") == page_key and page_key in ss.get("_bare_pages", ())
-    if params != ss.get("_written_params") and (params or "_view" not in ss or bare):
+    if params != ss.get("_written_params") and (params or "_view" not in ss or _bare_address()):
         decoded = decode(params, vocabulary(prepared))
         ss["_view"] = decoded.state
         ss["_ignored_params"] = decoded.notes
@@ -132,6 +147,7 @@ def sync_state(prepared: Prepared) -> ViewState:
     if written != params:
         st.query_params.from_dict(written)
     # Together: a run stopped before this point (a click starts another) leaves the page switch still to be seen.
+    page_key = ss.get("_page_key")
     ss["_written_params"], ss["_params_page"] = written, page_key
     if not written:
         ss["_bare_pages"] = {*ss.get("_bare_pages", ()), page_key}
