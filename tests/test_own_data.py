@@ -212,6 +212,12 @@ HOSTILE = {
     "zip bomb": (("bomb.zip", _zip_deflated(("awards.csv", b"0" * (20 * 1024 * 1024)))), "possible zip bomb"),
     "macro workbook": (("book.xlsm", _zip(("xl/workbook.xml", b"<workbook/>"))), "a macro-enabled workbook"),
     "formula": (("book.xlsx", _workbook_with_formula()), "holds a formula"),
+    # A descriptor that cannot be read: the page stopped with Streamlit's "This app has encountered an error".
+    "descriptor not json": (
+        ("pkg.zip", _zip(("datapackage.json", b'{\n  "name": "x"\n  "resources": []\n}\n'))),
+        "pkg.zip: datapackage.json is not valid JSON (line 3: Expecting ',' delimiter)",
+    ),
+    "descriptor not an object": (("pkg.zip", _zip(("datapackage.json", b"[]"))), "must hold a JSON object"),
 }
 
 

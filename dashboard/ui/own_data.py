@@ -28,7 +28,7 @@ from aifunding.data.report import ValidationReport
 from aifunding.loading.bundle import Extension, extend_package, pack
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.intake import IntakeLimits, Unpacked, Upload, UploadRefused, unpack
-from aifunding.loading.package import Package, load_package
+from aifunding.loading.package import Package, PackageReadError, load_package
 from aifunding.loading.workbook import XLSX_MAX_ROWS
 from aifunding.store.base import Store, StoreError, is_blob_id
 from aifunding.store.config import open_store
@@ -168,14 +168,20 @@ def check(files: list, mode: str, served: Package) -> Checked:
         checked.notes = list(unpacked.notes)
         checked.unpacked = unpacked
         root = unpacked.folder
-        if mode == "extend":
-            status.write(t("upload.extending"))
-            title = t("upload.extended_title", title=served.descriptor.get("title") or served.name, name=name)
-            checked.extension = extend_package(served.path, root, folder / "extended", title)
-            root = folder / "extended"
-        status.write(t("upload.validating"))
-        checked.folder = root
-        checked.package = load_package(root, cache=PackageCache.from_env())
+        try:
+            if mode == "extend":
+                status.write(t("upload.extending"))
+                title = t("upload.extended_title", title=served.descriptor.get("title") or served.name, name=name)
+                checked.extension = extend_package(served.path, root, folder / "extended", title)
+                root = folder / "extended"
+            status.write(t("upload.validating"))
+            package = load_package(root, cache=PackageCache.from_env())
+        except PackageReadError as unreadable:  # its datapackage.json is not JSON, or not an object: nothing to check
+            checked.refused = f"{name}: {unreadable.public}"  # never a path on this machine
+            checked.discard()
+            status.update(label=t("upload.refused_label"), state="error")
+            return checked
+        checked.folder, checked.package = root, package
         state = "complete" if checked.report().valid else "error"
         status.update(label=t("upload.checked", name=name), state=state, expanded=False)
     return checked
