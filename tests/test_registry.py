@@ -90,6 +90,18 @@ def test_presenter_mode_counts_the_whole_deck(prepared: Prepared) -> None:
     assert any(f"Slide 1 of {total} " in md.value for md in at.markdown)
 
 
+def test_presenter_mode_names_what_its_link_gave_that_it_could_not_use() -> None:
+    # The slides were drawn without the page's header, and with it the notice: the values were dropped unsaid.
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    for name, value in {"present": "1", "every": "abc", "country": "ZZ"}.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception, at.exception
+    warned = " ".join(str(w.value) for w in at.warning).replace("\\", "")  # Markdown's escapes
+    assert "every=abc: seconds per slide must be a whole number" in warned and "country=ZZ" in warned, warned
+    assert any("Slide 1 of" in md.value for md in at.markdown)
+
+
 def test_a_new_registry_entry_is_on_its_page_in_the_deck_and_in_the_snapshot(
     prepared: Prepared, monkeypatch: pytest.MonkeyPatch
 ) -> None:

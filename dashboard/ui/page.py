@@ -87,11 +87,20 @@ def start(page_key: str) -> tuple[Prepared, FilteredView]:
     sections: list[Section] = []
     st.session_state["_sections"] = sections
     if presenting():
+        ignored_notice()  # a link's value it could not use (every=abc, country=ZZ) is named on a slide too
         present(view.state)
         st.stop()
     header(page.title, view, current, page.intro)
     share_row(prepared, view, page.title, sections)
     return prepared, view
+
+
+def ignored_notice() -> None:
+    """What the link gave that the view could not use, named once (the next run's address no longer holds it)."""
+    ignored = st.session_state.pop("_ignored_params", None)
+    if ignored:
+        t = translator()
+        notice("warning", t("url.ignored", params="; ".join(worded(ignored, t.lang))), ":material/link_off:")
 
 
 def header(title_key: str, view: FilteredView, current: Served, intro_key: str | None = None) -> None:
@@ -100,10 +109,7 @@ def header(title_key: str, view: FilteredView, current: Served, intro_key: str |
     st.title(t(title_key))
     if intro_key:
         st.markdown(t(intro_key))
-    ignored = st.session_state.pop("_ignored_params", None)
-    if ignored:
-        lines = worded(ignored, t.lang)
-        notice("warning", t("url.ignored", params="; ".join(lines)), ":material/link_off:")
+    ignored_notice()
     if current.linked is not None:
         uploaded_banner(current.linked, view)
     notice("info", view.sentence(), ":material/filter_alt:")
