@@ -15,13 +15,14 @@ from pandas.api.types import is_integer_dtype, is_numeric_dtype
 from aifunding import markup
 from aifunding.analysis.memo import remembered
 from aifunding.analysis.urlstate import view_file_name
-from aifunding.analysis.view import FilteredView, Prepared
+from aifunding.analysis.view import FilteredView, Prepared, ViewState
 from aifunding.figures.plain import Figure, figure_meta
 from aifunding.figures.presentation import best_sources_first, count_columns, money_columns
 from aifunding.figures.registry import PAGES_BY_KEY, Chart, Drawn, draw
 from aifunding.figures.worded import Worded
+from aifunding.loading.package import Package
 from aifunding.money.formatting import format_partial_date
-from aifunding.outputs.about import view_about_rows
+from aifunding.outputs.about import upload_about_rows, view_about_rows
 from aifunding.outputs.cells import table_csv_bytes, table_xlsx_bytes
 from aifunding.outputs.export import XLSX_MAX_ROWS, export_bytes
 from aifunding.outputs.snapshot import Section, phone_title_html, title_lift
@@ -218,19 +219,32 @@ def page_charts(prepared: Prepared, view: FilteredView, page: str) -> dict[str, 
     return result
 
 
-def download_row(frame: pd.DataFrame | Worded, name: str, *, key: str, source_ids: Iterable[str] = ()) -> None:
+def download_row(
+    frame: pd.DataFrame | Worded,
+    name: str,
+    *,
+    key: str,
+    source_ids: Iterable[str] = (),
+    upload: tuple[Package, str] | None = None,
+) -> None:
     """CSV and XLSX of exactly these rows, named after the view, with a header block saying what they are.
 
-    The files are built (and :class:`Worded` rows worded) only when clicked.
+    The files are built (and :class:`Worded` rows worded) only when clicked. Rows of an ``upload`` being checked
+    (its package and the name it was uploaded as) are named and headed after it, not after the view.
     """
     rows = frame if isinstance(frame, Worded) else Worded.of(frame)
     t = translator()
     view = st.session_state["_current_view"]
-    file_name = view_file_name(name, view.state, package=view.package.name)
+    if upload is not None:
+        file_name = view_file_name(name, ViewState(lang=view.state.lang), package=upload[0].name)
+    else:
+        file_name = view_file_name(name, view.state, package=view.package.name)
     source_ids = tuple(source_ids)
     link = current_link()
 
     def about(whole: pd.DataFrame) -> list[tuple[str, str]]:
+        if upload is not None:
+            return upload_about_rows(*upload, lang=view.state.lang)
         return view_about_rows(view, link, source_ids, sources_column=t("column.sources") in whole.columns)
 
     def csv_bytes() -> bytes:

@@ -100,18 +100,19 @@ if report.quarantined:
 checked = upload_controls(prepared.package)
 if checked is not None and checked.package is not None:
     upload_report = checked.report()
+    uploaded = (checked.package, checked.name)  # what its downloads are named and headed after
     kind = "success" if upload_report.valid else "error"
     words = "upload.valid" if upload_report.valid else "upload.invalid"
     notice(kind, t(words, summary=report_counts(upload_report, t.lang)), ":material/fact_check:")
     upload_problems = report_table(upload_report, lang)
     if not upload_problems.empty:
         paged_table(upload_problems, key="upload-problems")
-        download_row(upload_problems, "upload-validation-report", key="upload-problems-dl")
+        download_row(upload_problems, "upload-validation-report", key="upload-problems-dl", upload=uploaded)
     if upload_report.quarantined:
         small(t("upload.quarantined"))
         upload_quarantined = quarantine_table(upload_report, lang)
         paged_table(upload_quarantined, key="upload-quarantined")
-        download_row(upload_quarantined, "upload-quarantined-rows", key="upload-quarantined-dl")
+        download_row(upload_quarantined, "upload-quarantined-rows", key="upload-quarantined-dl", upload=uploaded)
     st.button(
         t("upload.accept" if upload_report.valid else "upload.accept_valid_rows"),
         key="upload_accept",

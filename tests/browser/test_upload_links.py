@@ -81,6 +81,18 @@ def test_an_upload_is_checked_shared_by_link_and_seen_in_another_browser(browser
     uploader_context, colleague_context = browser.new_context(), browser.new_context()
     try:
         link = upload_and_share(uploader_context.new_page(), server, renamed_package(tmp_path / "p"))
+        # The uploader moves on through the menu, which drops the address's parameters: the page shows the upload
+        # still (it showed the dashboard's own figures, with no banner, under the upload's link).
+        uploader = uploader_context.pages[0]
+        uploader.keyboard.press("Escape")  # the share menu
+        uploader.locator("[data-testid='stSidebarNav'] a", has_text="Companies").click()
+        uploader.wait_for_function(
+            "() => location.pathname.endsWith('/companies') && location.search.includes('data=')"
+        )
+        wait_for_app(uploader)
+        drawn_charts(uploader, 1)
+        assert any("Uploaded in a browser test" in text for text in alerts(uploader, "Info"))
+        assert RENAMED in " ".join(uploader.locator("[data-testid='stPlotlyChart'] svg").all_text_contents())
         colleague = colleague_context.new_page()
         assert RENAMED in companies_labels(colleague, link)
         assert any("Uploaded in a browser test" in text for text in alerts(colleague, "Info"))
@@ -124,3 +136,39 @@ def test_servers_sharing_one_postgresql_store_open_each_others_links(browser, po
             stop_server(process)
     # ... and neither leaves people's data in its temp folder once stopped.
     assert [list(folder.iterdir()) for folder in temp] == [[], []]
+
+
+def test_an_upload_s_report_downloads_under_its_own_name_and_title(page, server, tmp_path: Path) -> None:
+    """The upload's validation report is the upload's: its file and header name it, not the data shown beside it."""
+    folder = tmp_path / "p"
+    renamed_package(folder)
+    awards = (folder / "awards.csv").read_text(encoding="utf-8")
+    (folder / "awards.csv").write_text(awards.replace(",2024-04-19,", ",2024-04-31,", 1), encoding="utf-8")
+    descriptor = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    descriptor["name"] = "my-grants"
+    (folder / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(folder.iterdir()):
+            archive.write(path, path.name)
+    open_page(page, server, "data")
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+        files=[{"name": "broken.zip", "mimeType": "application/zip", "buffer": buffer.getvalue()}]
+    )
+    wait_for_app(page)
+    page.get_by_role("button", name="Check the upload").click()
+    page.wait_for_function("() => document.body.innerText.includes('The upload has errors')", timeout=60_000)
+    wait_for_app(page)
+    with page.expect_download() as download_info:
+        page.locator(".st-key-upload-problems-dl-csv button").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith("my-grants-upload-validation-report-"), download.suggested_filename
+    path = tmp_path / "report.csv"
+    download.save_as(path)
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    header = dict(line[2:].split(": ", 1) for line in lines if line.startswith("# "))
+    # It was headed with the served package's title and view ("Government funding for AI…", "Showing 24 awards").
+    assert header["title"] == "Uploaded in a browser test"
+    assert header["view"] == "The check of the upload broken.zip, not shared yet: it has no link until it is"
+    assert "link" not in header
+    assert any("2024-04-31" in line for line in lines if not line.startswith("#"))

@@ -80,3 +80,18 @@ def view_about_rows(
         ("data_as_of", newest_source_date(view.package) or ""),
         ("generated_at", made.isoformat(timespec="seconds")),
     ]
+
+
+def upload_about_rows(
+    package: Package, upload_name: str, lang: str, generated_at: datetime.datetime | None = None
+) -> list[tuple[str, str]]:
+    """The header block of a download of an upload's check (its report, its quarantined rows): the upload's title,
+    what it is, and when; never the view shown beside it, whose package the upload is not (nor part of, until it
+    is accepted)."""
+    made = generated_at or datetime.datetime.now(datetime.UTC)
+    return [
+        ("title", package.title),
+        ("view", Translator(lang)("upload.report_about", name=upload_name)),
+        ("data_as_of", newest_source_date(package) or ""),
+        ("generated_at", made.isoformat(timespec="seconds")),
+    ]
