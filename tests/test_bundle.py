@@ -91,7 +91,9 @@ def test_an_uploaded_row_never_writes_over_a_served_one(tmp_path: Path, bundled:
         Clash("award_recipients", "award_recipients.csv", 2, f"{served_award['id']}/{recipient['organisation_id']}"),
     ]
     problem = extension.clashes[0].problem()
-    assert problem.severity == Severity.ERROR and problem.location() == "awards.csv:2: id"
+    # At the upload's own line, in the upload's file: "awards.csv:2" alone would be the served file's row 2.
+    assert problem.severity == Severity.ERROR and problem.location() == "awards.csv (upload):2: id"
+    assert extension.clashes[0].problem(lambda name: f"book.xlsx › {name[:-4]}").file == "book.xlsx › awards"
     assert "already has awards" in problem.message and "left out, not written over it" in problem.message
     merged = load_package(tmp_path / "merged")
     row = merged.frame("awards").set_index("id").loc[served_award["id"]]

@@ -145,7 +145,8 @@ def test_csv_files_extend_the_served_data_and_clashes_are_reported(bundled: Pack
     reports = [d.value for d in at.dataframe if "Message" in d.value.columns]
     clash = next(r for r in reports if (r["Message"].str.contains("already has awards")).any())
     row = clash[clash["Message"].str.contains("already has awards")].iloc[0]
-    assert (row["File"], int(row["Line"]), row["Value"]) == ("awards.csv", 3, served_award["id"])
+    # The upload's own file and line: "awards.csv" alone named the served file, whose line 3 is another award.
+    assert (row["File"], int(row["Line"]), row["Value"]) == ("awards.csv (upload)", 3, served_award["id"])
     at.button(key="upload_accept").click().run()
     assert "data" in at.query_params
     # The served awards and the one added (the clashing row left out, the served one kept).

@@ -145,9 +145,7 @@ class Checked:
             return self.unpacked.locate(report) if self.unpacked else report
         # Rows the upload added are placed in its own files (a workbook's sheets), as are its clashes.
         named = self.unpacked.where if self.unpacked and self.unpacked.kind == "workbook" else None
-        clashes = [clash.problem() for clash in self.extension.clashes]
-        if named:
-            clashes = [replace(clash, file=named(clash.file)) for clash in clashes]
+        clashes = [clash.problem(named) for clash in self.extension.clashes]
         return replace(report, problems=clashes + [self.extension.located(p, named) for p in report.problems])
 
 

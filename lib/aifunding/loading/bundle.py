@@ -57,12 +57,15 @@ class Clash:
     line: int
     key: str
 
-    def problem(self) -> Problem:
+    def problem(self, named: Callable[[str], str | None] | None = None) -> Problem:
+        """The clash as a report's problem, at the upload's own file and line: named by ``named`` (a workbook's
+        sheet), else ``awards.csv (upload)``, as :meth:`Extension.located` names the rows it added (a bare
+        ``awards.csv`` is the served file, whose line 3 is another row)."""
         return Problem(
             Severity.ERROR,
             "upload-clash",
             self.table,
-            self.file,
+            (named(self.file) if named else None) or f"{self.file} (upload)",
             self.line,
             "/".join(_key_columns(self.table)),
             self.key,
