@@ -143,6 +143,17 @@ def test_csv_download_numbers_read_back_exactly(values: list[float]) -> None:
     np.testing.assert_array_equal(back["Value"].to_numpy(), frame["Value"].to_numpy())  # NaN where NaN; no rounding
 
 
+def test_converted_amounts_keep_their_two_places_in_csv_and_xlsx() -> None:
+    frame = pd.DataFrame(
+        {"Project": ["=a", "b", "c"], "Value": [4_013_690.2, 12_484_995.14, None], "Rate": [0.5, 1.0, None]}
+    )
+    rows = table_csv_bytes(frame, ABOUT, cents=["Value"]).decode("utf-8").split("\r\n")[len(ABOUT) :]
+    assert rows[:4] == ["Project,Value,Rate", "'=a,4013690.20,0.5", "b,12484995.14,1", "c,,"]
+    sheet = load_workbook(BytesIO(table_xlsx_bytes(frame, "awards", ABOUT, cents=["Value"])))["awards"]
+    assert [(c.value, c.number_format) for c in sheet["B"][1:3]] == [(4013690.2, "#,##0.00"), (12484995.14, "#,##0.00")]
+    assert sheet["C"][1].number_format == "General"  # a rate is not an amount
+
+
 def test_xlsx_download_has_an_about_sheet() -> None:
     frame = pd.DataFrame({"Project": ["@SUM(A1)"], "Value": [3]})
     book = load_workbook(BytesIO(table_xlsx_bytes(frame, "awards-by-recipient", ABOUT)))

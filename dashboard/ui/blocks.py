@@ -247,13 +247,19 @@ def download_row(
             return upload_about_rows(*upload, lang=view.state.lang)
         return view_about_rows(view, link, source_ids, sources_column=t("column.sources") in whole.columns)
 
+    def cents(whole: pd.DataFrame) -> list[str]:
+        """Its converted amounts, to the cent: written with their two places, as the page shows them."""
+        if upload is not None or not view.money.converted:
+            return []
+        return [c for c in money_columns(view.state.lang) & set(whole.columns) if is_numeric_dtype(whole[c])]
+
     def csv_bytes() -> bytes:
         whole = rows.whole()
-        return table_csv_bytes(whole, about(whole))
+        return table_csv_bytes(whole, about(whole), cents=cents(whole))
 
     def xlsx_bytes() -> bytes:
         whole = rows.whole()
-        return table_xlsx_bytes(whole, name, about(whole), lang=view.state.lang)
+        return table_xlsx_bytes(whole, name, about(whole), lang=view.state.lang, cents=cents(whole))
 
     _download_buttons(
         (t("common.download_csv"), csv_bytes, f"{file_name}.csv", f"{key}-csv"),

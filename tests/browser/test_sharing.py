@@ -329,6 +329,28 @@ def test_a_table_download_says_what_it_holds_and_where_its_sources_are(page, ser
     assert header["view"].startswith("Showing 24 awards")
 
 
+def test_converted_amounts_download_with_their_two_places(page, server, tmp_path: Path) -> None:
+    # "to the cent, each with its two places, on the page and in its CSV/XLSX": the CSV wrote 4013690.2 and the
+    # XLSX showed it as General.
+    from openpyxl import load_workbook
+
+    open_page(page, server, "data", "cur=USD&country=JP")
+    files = {}
+    for kind in ("csv", "xlsx"):
+        with page.expect_download() as download_info:
+            page.locator(f".st-key-shown-{kind} button").click()
+        files[kind] = tmp_path / f"awards.{kind}"
+        download_info.value.save_as(files[kind])
+    rows = [line for line in files["csv"].read_text(encoding="utf-8-sig").splitlines() if not line.startswith("#")]
+    sakura = next(row for row in rows if "jp-cloud-2024-02-sakura-govcloud" in row)
+    assert ",4013690.20," in sakura, sakura
+    sheet = load_workbook(files["xlsx"]).worksheets[0]
+    value = [cell.value for cell in sheet[1]].index("Value") + 1
+    cells = [row[0] for row in sheet.iter_rows(min_row=2, min_col=value, max_col=value)]
+    assert cells and all(cell.number_format == "#,##0.00" for cell in cells)
+    assert 4013690.2 in [cell.value for cell in cells]
+
+
 def test_the_recipients_totals_are_shown_and_downloaded_whole(page, server, tmp_path: Path) -> None:
     # The Data page's table of every recipient in view, added up by the analytical engine (DuckDB):
     # chosen with one click, read in the page, downloaded with the view in its header block.

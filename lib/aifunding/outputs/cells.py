@@ -7,7 +7,7 @@ program, :func:`spreadsheet_exact` before it is written to XLSX, :func:`records`
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -137,14 +137,15 @@ def json_default(value: Any) -> Any:
 CSV_LINE_END = "\r\n"
 
 
-def table_csv_bytes(frame: pd.DataFrame, about: list[tuple[str, str]]) -> bytes:
+def table_csv_bytes(frame: pd.DataFrame, about: list[tuple[str, str]], cents: Collection[str] = ()) -> bytes:
     """One table as CSV, after a header block of ``# key: value`` lines saying what it is.
 
     The header names the view, its link, sources and generation time; ``pandas.read_csv(path,
-    comment="#")`` (or skipping the lines that start with ``#``) reads the table back.
+    comment="#")`` (or skipping the lines that start with ``#``) reads the table back. The columns named in
+    ``cents`` hold amounts to the cent (converted ones): each is written with its two places, ``4013690.20``.
     """
     header = "".join(f"# {key}: {' '.join(str(value).splitlines())}{CSV_LINE_END}" for key, value in about)
-    table = plain_numbers(neutralise_frame(frame))
+    table = plain_numbers(neutralise_frame(frame), cents=frozenset(neutralise(str(c)) for c in cents))
     return (header + table.to_csv(index=False, lineterminator=CSV_LINE_END)).encode("utf-8")
 
 
@@ -152,11 +153,12 @@ def table_csv_bytes(frame: pd.DataFrame, about: list[tuple[str, str]]) -> bytes:
 _EXACT_WHOLE = 2.0**53
 
 
-def plain_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+def plain_numbers(frame: pd.DataFrame, cents: Collection[Hashable] = frozenset()) -> pd.DataFrame:
     """``frame`` with each column of floats written as a reader would: a whole amount as its digits
     ("1930000000", not "1930000000.0"), any other as Python's shortest text that reads back as the same number
-    ("12484995.14"). A display table keeps amounts as floats so that a page sorts and groups them; a file of
-    text has no reason to show that. The frame is not copied when it has no column of floats."""
+    ("12484995.14"), and one of the columns named in ``cents`` with two places ("4013690.20"). A display table
+    keeps amounts as floats so that a page sorts and groups them; a file of text has no reason to show that.
+    The frame is not copied when it has no column of floats."""
     out: pd.DataFrame | None = None
     for i in range(frame.shape[1]):
         values = frame.iloc[:, i]
@@ -164,6 +166,10 @@ def plain_numbers(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         numbers = values.to_numpy(dtype=float, na_value=np.nan)
         known = ~np.isnan(numbers)
+        if frame.columns[i] in cents:
+            out = frame.copy() if out is None else out
+            out.isetitem(i, [f"{number:.2f}" if seen else None for number, seen in zip(numbers, known, strict=True)])
+            continue
         whole = known & (np.abs(numbers) < _EXACT_WHOLE) & (numbers == np.trunc(numbers))
         cells = np.full(len(numbers), None, dtype=object)
         cells[whole] = numbers[whole].astype(np.int64).astype(str)
@@ -264,18 +270,25 @@ def fit_tables(frames: dict[str, pd.DataFrame], t: Callable[..., str]) -> list[t
     return cut_about(cut, t)
 
 
-def table_xlsx_bytes(frame: pd.DataFrame, sheet: str, about: list[tuple[str, str]], lang: str = "en") -> bytes:
+def table_xlsx_bytes(
+    frame: pd.DataFrame, sheet: str, about: list[tuple[str, str]], lang: str = "en", cents: Collection[str] = ()
+) -> bytes:
     """One table as an XLSX workbook: the rows on ``sheet`` and what they are on an ``about`` sheet.
 
     A text longer than a cell holds is never cut short: its cell says so and the "about" sheet names it (the CSV
-    download holds it whole).
+    download holds it whole). The columns named in ``cents`` (amounts to the cent) show their two places.
     """
     t = Translator(lang)
     written, cut = fit_cells(neutralise_frame(frame), too_long_note(t))
     about = [*about, *cut_about(cut, t)]
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        spreadsheet_exact(sheet_texts(written)).to_excel(writer, sheet_name=_sheet_name(sheet), index=False)
+        name = _sheet_name(sheet)
+        spreadsheet_exact(sheet_texts(written)).to_excel(writer, sheet_name=name, index=False)
+        headers = [neutralise(str(c)) for c in cents]
+        for position in [i for i, column in enumerate(written.columns) if column in headers]:
+            for (cell,) in writer.sheets[name].iter_rows(min_row=2, min_col=position + 1, max_col=position + 1):
+                cell.number_format = "#,##0.00"
         neutralise_frame(pd.DataFrame(about, columns=["field", "value"])).to_excel(
             writer, sheet_name="about", index=False
         )
