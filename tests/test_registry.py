@@ -207,3 +207,12 @@ def test_a_programme_chart_is_drawn_once_for_the_views_that_give_it_the_same_awa
             if state.date_from is not None and other[root][1] == japan[root][1]:
                 continue  # every award of this programme is dated after the cut: the same awards
             assert other[root][0] is not japan[root][0], (state, root)
+
+
+def test_each_part_of_a_split_chart_downloads_under_a_name_of_its_own(prepared: Prepared) -> None:
+    # Every programme's chart of recipients was saved as awards-by-recipient-…, as the chart of them all is.
+    view = apply_view(prepared, ViewState())
+    [whole] = registry.draw(registry.RECIPIENTS, prepared, view)
+    parts = registry.draw(registry.RECIPIENT_FAMILIES, prepared, view)
+    assert whole.name is None and whole.figure.layout.meta["filename"] == "awards-by-recipient"
+    assert parts and all(part.name == f"awards-by-recipient-{part.key.removeprefix('recipients-')}" for part in parts)

@@ -88,17 +88,20 @@ def source_footer(prepared: Prepared, source_ids: Iterable[str], caveat_ids: Ite
             st.markdown(f"**{t('common.sources')}**\n\n" + "\n".join(f"- {cite(s)}" for s in known))
 
 
-def chart(prepared: Prepared, fig: go.Figure, rows: Worded, *, key: str, heading: str | None = None) -> None:
-    """One chart block: the figure (PNG download named after it), its sources, and its rows.
+def chart(
+    prepared: Prepared, fig: go.Figure, rows: Worded, *, key: str, heading: str | None = None, name: str | None = None
+) -> None:
+    """One chart block: the figure (PNG download named after it, or after ``name``), its sources, and its rows.
 
     ``rows`` are the rows the figure drew (:attr:`Drawn.rows`): "Show data" words the page of them
-    it shows, and the downloads word them all when clicked.
+    it shows, and the downloads word them all when clicked, headed with the chart's title.
     """
     t = translator()
     meta = figure_meta(fig)
+    name = name or meta.get("filename", key)
     config = {
         "displaylogo": False,
-        "toImageButtonOptions": {"format": "png", "filename": meta.get("filename", key), "scale": 2},
+        "toImageButtonOptions": {"format": "png", "filename": name, "scale": 2},
         "modeBarButtonsToRemove": ["lasso2d", "select2d"],
     }
     phone_title(meta, key, title_lift(fig))
@@ -115,7 +118,8 @@ def chart(prepared: Prepared, fig: go.Figure, rows: Worded, *, key: str, heading
     if shown.open:
         with shown:
             paged_table(rows, key=f"{key}-data")
-            download_row(rows, meta.get("filename", key), key=f"{key}-dl", source_ids=meta.get("source_ids", ()))
+            title = meta.get("title") or None
+            download_row(rows, name, key=f"{key}-dl", source_ids=meta.get("source_ids", ()), chart_title=title)
 
 
 def phone_title(meta: dict[str, Any], key: str, lift: int) -> None:
@@ -212,7 +216,7 @@ def page_charts(prepared: Prepared, view: FilteredView, page: str) -> dict[str, 
                 subheader_text(drawn.heading)
             if drawn.intro:
                 st.markdown(drawn.intro)
-            chart(prepared, drawn.figure, drawn.rows, key=drawn.key, heading=drawn.heading)
+            chart(prepared, drawn.figure, drawn.rows, key=drawn.key, heading=drawn.heading, name=drawn.name)
             if drawn.note:
                 small(markup.text(drawn.note))
         result[entry.key] = figures
@@ -226,11 +230,13 @@ def download_row(
     key: str,
     source_ids: Iterable[str] = (),
     upload: tuple[Package, str] | None = None,
+    chart_title: str | None = None,
 ) -> None:
     """CSV and XLSX of exactly these rows, named after the view, with a header block saying what they are.
 
     The files are built (and :class:`Worded` rows worded) only when clicked. Rows of an ``upload`` being checked
-    (its package and the name it was uploaded as) are named and headed after it, not after the view.
+    (its package and the name it was uploaded as) are named and headed after it, not after the view. A chart's rows
+    are headed with its title (``chart_title``) too: two charts of one page drawn from one table read alike.
     """
     rows = frame if isinstance(frame, Worded) else Worded.of(frame)
     t = translator()
@@ -245,7 +251,8 @@ def download_row(
     def about(whole: pd.DataFrame) -> list[tuple[str, str]]:
         if upload is not None:
             return upload_about_rows(*upload, lang=view.state.lang)
-        return view_about_rows(view, link, source_ids, sources_column=t("column.sources") in whole.columns)
+        lines = view_about_rows(view, link, source_ids, sources_column=t("column.sources") in whole.columns)
+        return [*lines[:1], ("chart", chart_title), *lines[1:]] if chart_title else lines
 
     def cents(whole: pd.DataFrame) -> list[str]:
         """Its converted amounts, to the cent: written with their two places, as the page shows them."""

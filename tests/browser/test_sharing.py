@@ -351,6 +351,29 @@ def test_converted_amounts_download_with_their_two_places(page, server, tmp_path
     assert 4013690.2 in [cell.value for cell in cells]
 
 
+def test_a_programme_s_chart_of_recipients_downloads_under_its_own_name_and_title(page, server, tmp_path: Path) -> None:
+    # The chart of every recipient and each programme's were both saved as ai-funding-awards-by-recipient-….csv,
+    # and nothing in either file said which chart it was.
+    open_page(page, server, "companies")
+    drawn_charts(page, 2)
+    headers = {}
+    for key in ("recipients", "recipients-jp-cloud-program"):
+        page.locator(f".st-key-{key}-show summary").click()
+        with page.expect_download() as download_info:
+            page.locator(f".st-key-{key}-dl-csv button").click()
+        download = download_info.value
+        path = tmp_path / f"{key}.csv"
+        download.save_as(path)
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        headers[download.suggested_filename] = dict(line[2:].split(": ", 1) for line in lines if line.startswith("# "))
+    names = sorted(headers)
+    assert names[0].startswith("ai-funding-awards-by-recipient-2") and names[1].startswith(
+        "ai-funding-awards-by-recipient-jp-cloud-program-"
+    ), names
+    titles = [header["chart"] for header in headers.values()]
+    assert any(title.startswith("Noetra") for title in titles) and any(title.startswith("Sakura") for title in titles)
+
+
 def test_the_recipients_totals_are_shown_and_downloaded_whole(page, server, tmp_path: Path) -> None:
     # The Data page's table of every recipient in view, added up by the analytical engine (DuckDB):
     # chosen with one click, read in the page, downloaded with the view in its header block.

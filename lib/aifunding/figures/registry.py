@@ -57,6 +57,9 @@ class Drawn:
     on_page: bool = False  # draw the heading above the chart on its page too
     intro: str | None = None  # a paragraph drawn before the chart on its page (Markdown, ours)
     note: str | None = None  # a line drawn after it: how many more a capped split chart left out
+    # What its downloads (PNG, "Show data") are named after: the figure's own file name, and a split chart's
+    # part's name after it (two programmes' charts of recipients were saved under one name).
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,7 @@ def draw(chart: Chart, prepared: Prepared, view: FilteredView) -> list[Drawn]:
                 _table(chart, figure, part, view),
                 heading,
                 heading is not None,
+                name=f"{figure_meta(figure).get('filename') or chart.key}-{suffix}",
             )
         )
     if drawn and chart.more and len(groups) > len(shown):
