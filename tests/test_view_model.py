@@ -752,3 +752,16 @@ def test_programmes_by_recipient_are_those_a_loop_over_the_awards_gathers(rows: 
     assert list(got) == list(expected)  # recipients in order of first appearance
     # A missing programme id is NaN, which equals nothing: compared as text.
     assert {k: sorted(map(str, v)) for k, v in got.items()} == {k: sorted(map(str, v)) for k, v in expected.items()}
+
+
+def test_a_market_s_share_bounds_are_numbers_even_when_none_has_one(prepared: Prepared) -> None:
+    # The 2024 press market has no upper bound at all: its column was one of None, which a page shows as "None".
+    from aifunding.figures.presentation import shares_table
+
+    for market, rows in prepared.market_shares.groupby("market_id"):
+        table = shares_table(rows, prepared.package)
+        assert table["Low %"].dtype == table["High %"].dtype == np.float64, market
+    press = shares_table(
+        prepared.market_shares[prepared.market_shares["market_id"] == "jp-cloud-press-2024"], prepared.package
+    )
+    assert press["High %"].isna().all() and press["Low %"].notna().any()
