@@ -326,6 +326,12 @@ def test_a_workbooks_report_names_its_sheets_and_rows(bundled: Package) -> None:
     report = next(d.value for d in at.dataframe if "Message" in d.value.columns and (d.value["Value"] == "YENS").any())
     row = report[report["Value"] == "YENS"].iloc[0]
     assert (row["File"], int(row["Line"]), row["Field"]) == ("edited.xlsx › awards", 5, "currency")
+    # Its messages name sheets as the File column does: "a row of awards.csv that was quarantined (…, awards.csv:5)"
+    # named files the uploader never had.
+    assert not report["Message"].str.contains(".csv", regex=False).any(), report["Message"].tolist()
+    referring = report[report["File"] == "edited.xlsx › award_recipients"].iloc[0]
+    assert "refers to a row of edited.xlsx › awards that was quarantined" in referring["Message"]
+    assert "edited.xlsx › awards:5)" in referring["Message"]
 
 
 def test_a_link_opens_again_once_its_data_is_uploaded_again() -> None:

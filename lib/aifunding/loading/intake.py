@@ -112,14 +112,28 @@ class Unpacked:
         return file
 
     def locate(self, report: ValidationReport) -> ValidationReport:
-        """``report`` with every problem and quarantined row placed where :meth:`where` says."""
+        """``report`` with every problem and quarantined row placed where :meth:`where` says, and the files its
+        messages name too ("a row of awards.csv that was quarantined ('x', awards.csv:5)" names the sheet)."""
         if self.kind != "workbook":
             return report
         return replace(
             report,
-            problems=[replace(p, file=self.where(p.file)) for p in report.problems],
-            quarantined=[replace(q, file=self.where(q.file) or q.file) for q in report.quarantined],
+            problems=[replace(p, file=self.where(p.file), message=self._named(p.message)) for p in report.problems],
+            quarantined=[
+                replace(q, file=self.where(q.file) or q.file, reasons=tuple(map(self._named, q.reasons)))
+                for q in report.quarantined
+            ],
         )
+
+    def _named(self, message: str) -> str:
+        """``message`` with each table's file named as :meth:`where` names it (``awards.csv:5``: the sheet's row 5)."""
+        return _TABLE_FILE.sub(
+            lambda m: f"{self.where(m[0].split(':')[0])}{m[2] or ''}" if m[1] in TABLES_BY_NAME else m[0], message
+        )
+
+
+# A table's file as a message names it, with its line when it gives one: "awards.csv:5".
+_TABLE_FILE = re.compile(r"\b([a-z_]+)\.csv\b(:\d+)?")
 
 
 @dataclass
