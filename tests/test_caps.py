@@ -246,3 +246,55 @@ def test_the_nesting_table_words_each_page_as_the_whole_table_words_it(tmp_path:
             page = rows.page(first, count)
             assert page.reset_index(drop=True).equals(whole.iloc[first : first + count].reset_index(drop=True))
         assert rows.shown(17, 25) is rows.shown(17, 25)  # a page shown again is not worded again
+
+
+def _data_page(folder: Path, monkeypatch: pytest.MonkeyPatch, **query: str) -> AppTest:
+    monkeypatch.setenv("AIFUNDING_DATA", str(folder))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    for name, value in query.items():
+        at.query_params[name] = value
+    at.switch_page("views/data.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _shown_rows(at: AppTest) -> str:
+    """The line under the Data table saying which rows it shows ("Rows 1,001–1,202 of 1,202. …")."""
+    lines = [md.value.replace("\\", "").removeprefix(":small[") for md in at.markdown]
+    return next(line for line in lines if line.startswith("Rows "))
+
+
+def test_the_data_table_s_page_is_in_the_link(crowded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A link to page 2 of the awards opens page 2 (it opened page 1), and a page chosen is written in the link."""
+    at = _data_page(crowded, monkeypatch, page="2")
+    assert at.number_input(key="rows-page").value == 2 and _shown_rows(at).startswith("Rows 1,001–")
+    assert at.query_params["page"] == "2" and not at.warning
+    at.number_input(key="rows-page").set_value(1).run()
+    assert "page" not in at.query_params and _shown_rows(at).startswith("Rows 1–1,000")
+    at.number_input(key="rows-page").set_value(2).run()
+    assert at.query_params["page"] == "2"
+    # Another table, or another view, opens at its first page.
+    at.multiselect(key="w_kind").set_value(["compute_subsidy"]).run()
+    assert not at.exception, at.exception
+    assert "page" not in at.query_params
+    assert at.number_input(key="rows-page").value == 1
+
+
+def test_a_link_s_page_past_the_table_s_end_is_named_and_the_first_is_shown(
+    crowded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _data_page(crowded, monkeypatch, page="9", table="programmes")
+    warned = " ".join(str(w.value) for w in at.warning).replace("\\", "")
+    assert "page=9: this table has 1 page; its first is shown" in warned, warned
+    assert "page" not in at.query_params and at.query_params["table"] == "programmes"
+    bad = _data_page(crowded, monkeypatch, page="two")
+    warned = " ".join(str(w.value) for w in bad.warning).replace("\\", "")
+    assert "page=two: not a page of the Data page's table" in warned, warned
+    # Another page leaves it out of its link, unsaid, as it does table=.
+    monkeypatch.setenv("AIFUNDING_DATA", str(crowded))
+    companies = AppTest.from_file(str(APP), default_timeout=60)
+    companies.query_params["page"] = "2"
+    companies.switch_page("views/companies.py")
+    companies.run()
+    assert "page" not in companies.query_params and not companies.warning

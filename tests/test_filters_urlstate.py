@@ -462,6 +462,22 @@ def test_presenter_timer_is_bounded(vocabulary: Vocabulary, every: str, kept: bo
         assert decoded.ignored == [f"every={every}: seconds per slide must be a whole number from 5 to 3600"]
 
 
+@pytest.mark.parametrize(
+    ("page", "kept"),
+    [
+        *(("2", "2"), ("02", "2"), ("10000000", "10000000"), ("1", None)),
+        *(("0", False), ("-3", False), ("two", False), ("10000001", False), ("٣", False), ("2.5", False)),
+    ],
+)
+def test_the_data_table_s_page_is_a_whole_number_from_1(vocabulary: Vocabulary, page: str, kept: str | None) -> None:
+    decoded = decode({"table": "programmes", "page": page}, vocabulary)
+    assert decoded.extra.get("page") == (kept or None)  # the first page is no parameter
+    if kept is False:
+        assert decoded.ignored == [f"page={page}: not a page of the Data page's table (a whole number from 1)"]
+    else:
+        assert decoded.ignored == []
+
+
 def test_a_single_valued_parameter_given_twice_is_named(vocabulary: Vocabulary) -> None:
     decoded = decode({"cur": ["USD", "EUR"], "country": ["JP", "KR"]}, vocabulary)
     assert decoded.state.currency == "EUR" and decoded.state.countries == ("JP", "KR")

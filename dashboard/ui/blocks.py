@@ -137,29 +137,43 @@ def phone_title(meta: dict[str, Any], key: str, lift: int) -> None:
     st.html(f"{words}<style>{css}</style>")
 
 
-def paged_table(frame: pd.DataFrame | Worded, *, key: str, download: str | None = None, **options: Any) -> None:
+def paged_table(
+    frame: pd.DataFrame | Worded,
+    *,
+    key: str,
+    download: str | None = None,
+    on_page: Callable[[], None] | None = None,
+    **options: Any,
+) -> None:
     """``st.dataframe`` of ``frame``, one page of :data:`PAGE_ROWS` rows at a time when it is longer.
 
     The page is cut (and, for :class:`Worded` rows, worded) on the server, so a table of a million
     rows sends a thousand; the page says which rows it shows, and the download buttons beside each
-    table hold them all: ``download`` names the files of a table that has no buttons of its own.
+    table hold them all: ``download`` names the files of a table that has no buttons of its own. The page
+    box is ``<key>-page`` in session state (set it before to open another page); ``on_page`` runs when the
+    reader chooses another.
     """
     rows = frame if isinstance(frame, Worded) else Worded.of(frame)
-    _page(rows, key, options)
+    _page(rows, key, options, on_page)
     if download is not None:
         download_row(rows, download, key=f"{key}-dl")
 
 
-def _page(rows: Worded, key: str, options: dict[str, Any]) -> None:
+def table_pages(rows: int) -> int:
+    """How many pages of :data:`PAGE_ROWS` a table of ``rows`` rows has (one when it is empty)."""
+    return max(1, -(-rows // PAGE_ROWS))
+
+
+def _page(rows: Worded, key: str, options: dict[str, Any], on_page: Callable[[], None] | None = None) -> None:
     """The page of ``rows`` the reader asked for, and which rows it is when there are several pages."""
     if len(rows) <= PAGE_ROWS:
         _dataframe(rows.shown(0, len(rows)), key, options)
         return
     t = translator()
-    pages = -(-len(rows) // PAGE_ROWS)
+    pages = table_pages(len(rows))
     # The label says how many pages there are: the box alone said only "outside the range" past the last one.
     label = t("table.page_of", pages=f"{pages:,}")
-    page = st.number_input(label, min_value=1, max_value=pages, value=1, step=1, key=f"{key}-page")
+    page = st.number_input(label, min_value=1, max_value=pages, step=1, key=f"{key}-page", on_change=on_page)
     first = (int(page) - 1) * PAGE_ROWS
     shown = rows.shown(first, PAGE_ROWS)
     _dataframe(shown, key, options)

@@ -7,6 +7,7 @@ from the resulting state, so it always reproduces the view, across page switches
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -23,7 +24,7 @@ from aifunding.money.fx import rate_bounds
 ORIGINAL = "original"  # the currency menu's "original currencies"
 FIXED = "fixed"  # the conversion menu's "ECB rate on one date"
 # Link parameters that belong to one page (by its key), left out of the link on every other page.
-PAGE_PARAMS = {"table": "data"}
+PAGE_PARAMS = {"table": "data", "page": "data"}
 
 # Widget keys, one per control; the URL parameters are encoded from the state, not from these.
 W = {
@@ -73,6 +74,15 @@ def _query_params() -> dict[str, str | list[str]]:
         values = st.query_params.get_all(name)
         params[name] = values if len(values) > 1 else (values[0] if values else "")
     return params
+
+
+def drop_param(name: str) -> None:
+    """Take the view's own parameter ``name`` out of the link, now (one the page found it could not use)."""
+    ss = st.session_state
+    ss.get("_extra_params", {}).pop(name, None)
+    if name in st.query_params:
+        del st.query_params[name]
+    ss["_written_params"] = {key: value for key, value in ss.get("_written_params", {}).items() if key != name}
 
 
 def write_params(params: dict[str, str]) -> None:
@@ -142,6 +152,9 @@ def sync_state(prepared: Prepared) -> ViewState:
         fx_at=fx_date.isoformat() if isinstance(fx_date, datetime.date) else ANNOUNCEMENT,
         lang=current_language(),
     )
+    before = ss.get("_view")
+    if before is not None and dataclasses.replace(before, lang=state.lang) != state:
+        extra.pop("page", None)  # another view (a filter changed): its table starts at its first page
     ss["_view"] = state
     written = {**encode(state), **ss.get("_extra_params", {})}
     if written != params:

@@ -7,12 +7,12 @@ from aifunding.figures.presentation import awards_table, programmes_table, share
 from aifunding.figures.report_tables import quarantine_table, report_counts, report_table
 from aifunding.figures.worded import Worded, view_awards
 
-from ui.blocks import download_row, full_download_row, paged_table
+from ui.blocks import download_row, full_download_row, paged_table, table_pages
 from ui.engine import recipient_totals
 from ui.loading import memo, served
 from ui.own_data import accept, upload_controls
 from ui.page import start
-from ui.state import translator
+from ui.state import drop_param, translator
 from ui.text import notice, small
 
 prepared, view = start("data")
@@ -52,10 +52,23 @@ ss["table"] = ss.setdefault("_extra_params", {}).get("table", DATA_TABLES[0])
 def _table_chosen() -> None:
     """Put the clicked table in the link before the page reruns (a live audience follows it too)."""
     extra, chosen = ss.setdefault("_extra_params", {}), ss.get("table") or DATA_TABLES[0]
+    extra.pop("page", None)  # another table opens at its first page
     if chosen == DATA_TABLES[0]:
         extra.pop("table", None)
     else:
         extra["table"] = chosen
+
+
+# The page of the table shown is in the link too (``page=``, none for the first).
+ROWS_PAGE = "rows-page"
+
+
+def _page_chosen() -> None:
+    extra, page = ss.setdefault("_extra_params", {}), int(ss.get(ROWS_PAGE) or 1)
+    if page > 1:
+        extra["page"] = str(page)
+    else:
+        extra.pop("page", None)
 
 
 which = (
@@ -70,7 +83,15 @@ which = (
 )
 shown = tables[which]()
 if shown is not None:
-    paged_table(shown, key="rows")
+    linked_page, pages = int(ss["_extra_params"].get("page", 1)), table_pages(len(shown))
+    if linked_page > pages:  # a link's page past this table's last (a link made before the data changed)
+        past = t("url.page_past_end", page=f"{linked_page:,}", pages=f"{pages:,}", n=pages)
+        notice("warning", past, ":material/link_off:")
+        drop_param("page")
+        linked_page = 1
+    if pages > 1:
+        ss[ROWS_PAGE] = linked_page
+    paged_table(shown, key="rows", on_page=_page_chosen)
     small(t("common.download_shown"))
     download_row(shown, which, key="shown")
 

@@ -40,7 +40,11 @@ MAX_SLIDE_SECONDS = 3600
 LIST_PARAMS = {"country": "countries", "programme": "programmes", "org": "organisations", "kind": "kinds"}
 # The Data page's tables, by the name a link gives (``table=``); the first is shown when a link names none.
 DATA_TABLES = ("awards", "programmes", "market_shares", "recipients")
-KNOWN_PARAMS = ("lang", "cur", "fx", *LIST_PARAMS, "from", "to", "present", "every", "data", "live", "key", "table")
+KNOWN_PARAMS = (
+    *("lang", "cur", "fx", *LIST_PARAMS, "from", "to", "present", "every", "data", "live", "key", "table", "page"),
+)
+# The highest page of the Data page's table a link may name (a thousand rows a page: ten billion rows).
+MAX_TABLE_PAGE = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,13 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
             extra["table"] = table
         elif table != DATA_TABLES[0]:
             ignored.append(("url.table", {"value": table[:40], "choices": ", ".join(DATA_TABLES)}))
+    page = value_of("page")
+    if page:
+        if page.isascii() and page.isdigit() and 1 <= int(page) <= MAX_TABLE_PAGE:
+            if int(page) > 1:  # the first page is no parameter
+                extra["page"] = str(int(page))
+        else:
+            ignored.append(("url.page", {"value": page[:40]}))
     for name in params:
         if name not in KNOWN_PARAMS:
             ignored.append(("url.unknown", {"name": name[:40]}))
