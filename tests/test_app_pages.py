@@ -559,3 +559,41 @@ def test_programmes_drawn_whole_under_an_organisation_filter_say_so(page: str) -
     assert not at.exception
     assert len([text for text in texts(at.markdown) if said in text]) == 1
     assert not [text for text in texts(open_page(page).markdown) if said in text]
+
+
+@pytest.mark.parametrize(
+    ("page", "tables"),
+    [
+        ("overview", ["overview.totals", "overview.watch"]),
+        ("companies", ["companies.unpublished"]),
+        ("programmes", ["programmes.nesting"]),
+        ("data", ["table.awards", "data.report"]),
+        ("sources", ["sources.list", "sources.caveats"]),
+    ],
+)
+def test_a_page_s_snapshot_holds_its_tables_as_well_as_its_charts(
+    bundled: Package, page: str, tables: list[str]
+) -> None:
+    """Share → Download snapshot held the page's charts alone: no tiles, no "what to watch", no awards without an
+    amount (which the README promised), no Data table, no sources."""
+    import datetime
+
+    from aifunding.outputs.snapshot import build_snapshot
+
+    at = open_page(page)
+    sections = at.session_state["_sections"]
+    headings = [section.heading for section in sections if section.figure is None]
+    assert headings == [EN(key) for key in tables]
+    if page == "overview":  # the tiles first, as on the page and in the report
+        assert sections[0].key == "highlights" and sections[1].heading == EN("overview.totals")
+    html = build_snapshot(
+        title=EN(f"{page}.title"),
+        sentence="",
+        sections=sections,
+        package=bundled,
+        generated_at=datetime.datetime(2026, 12, 5, tzinfo=datetime.UTC),
+    )
+    text = html.replace("&amp;", "&").replace("&#x27;", "'")
+    for section in sections:
+        if section.figure is None:  # a table: its heading and its first cell
+            assert section.heading in text and str(section.rows.head(1).iloc[0, 0]) in text, section.heading

@@ -40,6 +40,21 @@ def test_report_has_every_chart_and_inlines_plotly(report_html: str, prepared) -
     assert "converted to USD at ECB reference rates on each announcement date" in report_html
 
 
+@pytest.mark.parametrize("currency", [None, "USD"])
+def test_report_tables_write_amounts_as_their_digits(prepared, currency: str | None) -> None:
+    # Every table wrote its amounts in pandas' scientific notation, seven digits of them: 1.248500e+07 for
+    # 12,484,995.14, 3.873000e+11 for ¥387.3B.
+    html = build_report(prepared, ViewState(currency=currency))
+    cells = re.findall(r"<td>([^<]*)</td>", html)
+    assert cells and not [cell for cell in cells if re.fullmatch(r"-?[0-9.]+e[+-][0-9]+", cell)]
+    assert "None" not in cells and "nan" not in cells
+    if currency is None:
+        assert "387300000000" in cells and "1930000000" in cells
+    else:
+        # Converted: to the cent, with its two places, as the page and the downloads write them.
+        assert "4013690.20" in cells and "0.006689483672" in cells
+
+
 def test_report_makes_no_network_request(report_html: str) -> None:
     # No external scripts, styles, fonts or images: only anchors may point outside the file.
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=[\"']https?://", report_html)

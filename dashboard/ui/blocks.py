@@ -111,7 +111,7 @@ def chart(
     )
     live.spotlight_button(key)
     # The page's snapshot download holds the charts this run drew, in order.
-    st.session_state.get("_sections", []).append(Section(heading, fig, rows, key))
+    snapshot_sections(Section(heading, fig, rows, key))
     source_footer(prepared, meta.get("source_ids", ()), meta.get("caveat_ids", ()))
     # Built only while open: a closed "Show data" costs nothing, whatever the rows behind the chart.
     shown = st.expander(t("common.show_data"), key=f"{key}-show", on_change="rerun")
@@ -143,6 +143,7 @@ def paged_table(
     key: str,
     download: str | None = None,
     on_page: Callable[[], None] | None = None,
+    snapshot: str | None = None,
     **options: Any,
 ) -> None:
     """``st.dataframe`` of ``frame``, one page of :data:`PAGE_ROWS` rows at a time when it is longer.
@@ -151,12 +152,19 @@ def paged_table(
     rows sends a thousand; the page says which rows it shows, and the download buttons beside each
     table hold them all: ``download`` names the files of a table that has no buttons of its own. The page
     box is ``<key>-page`` in session state (set it before to open another page); ``on_page`` runs when the
-    reader chooses another.
+    reader chooses another. With a ``snapshot`` heading the table is in the page's snapshot too, under it.
     """
     rows = frame if isinstance(frame, Worded) else Worded.of(frame)
+    if snapshot is not None:
+        snapshot_sections(Section(snapshot, None, rows))
     _page(rows, key, options, on_page)
     if download is not None:
         download_row(rows, download, key=f"{key}-dl")
+
+
+def snapshot_sections(*sections: Section) -> None:
+    """Put ``sections`` in the page's snapshot download, after what the page drew before them."""
+    st.session_state.get("_sections", []).extend(sections)
 
 
 def table_pages(rows: int) -> int:

@@ -154,6 +154,7 @@ def share_row(prepared: Prepared, view: FilteredView, title_key: str, sections: 
                 generated_at=datetime.datetime.now(datetime.UTC),
                 link=link,
                 lang=view.state.lang,
+                converted=view.money.converted,
             ).encode("utf-8")
 
         st.download_button(

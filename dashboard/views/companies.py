@@ -23,4 +23,4 @@ page_charts(prepared, view, "companies")
 unpublished = memo(view, "unpublished", lambda: unpublished_in_view(view, prepared.package, view.state.lang))
 if len(unpublished):
     st.subheader(t("companies.unpublished"))
-    paged_table(unpublished, key="unpublished", download="awards-without-amount")
+    paged_table(unpublished, key="unpublished", download="awards-without-amount", snapshot=t("companies.unpublished"))

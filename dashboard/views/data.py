@@ -91,7 +91,7 @@ if shown is not None:
         linked_page = 1
     if pages > 1:
         ss[ROWS_PAGE] = linked_page
-    paged_table(shown, key="rows", on_page=_page_chosen)
+    paged_table(shown, key="rows", on_page=_page_chosen, snapshot=t(f"table.{which}"))
     small(t("common.download_shown"))
     download_row(shown, which, key="shown")
 
@@ -109,12 +109,12 @@ problems = report_table(report, lang)
 if problems.empty:
     st.write(t("data.no_problems"))
 else:
-    paged_table(problems, key="problems")
+    paged_table(problems, key="problems", snapshot=t("data.report"))
     download_row(problems, "validation-report", key="problems-dl")
 if report.quarantined:
     st.subheader(t("data.quarantined"))
     quarantined = quarantine_table(report, lang)
-    paged_table(quarantined, key="quarantined")
+    paged_table(quarantined, key="quarantined", snapshot=t("data.quarantined"))
     download_row(quarantined, "quarantined-rows", key="quarantined-dl")
 
 # Bring your own data: checked here, shown to nobody else until accepted.

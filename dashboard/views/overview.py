@@ -5,9 +5,10 @@ import datetime
 import streamlit as st
 
 from aifunding.figures.presentation import milestones_table
+from aifunding.outputs.snapshot import headline_sections
 from aifunding.outputs.summary import headline
 
-from ui.blocks import HEADLINE, page_charts, paged_table
+from ui.blocks import HEADLINE, page_charts, paged_table, snapshot_sections
 from ui.loading import memo
 from ui.page import end_page, start
 from ui.state import translator
@@ -23,6 +24,7 @@ if view.empty:
     empty_notice()
     end_page()
 total_tiles(figures)
+snapshot_sections(*headline_sections(figures, view.state.lang))  # the tiles, as the report draws them
 page_charts(prepared, view, "overview")
 
 st.subheader(t("overview.watch"))
@@ -37,4 +39,10 @@ watch = memo(
 if watch.empty:
     empty_notice()
 else:
-    paged_table(watch, key="milestones", download="what-to-watch", column_config=milestone_columns(watch))
+    paged_table(
+        watch,
+        key="milestones",
+        download="what-to-watch",
+        column_config=milestone_columns(watch),
+        snapshot=t("overview.watch"),
+    )

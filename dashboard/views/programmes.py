@@ -19,4 +19,4 @@ page_charts(prepared, view, "programmes")
 
 st.subheader(t("programmes.nesting"))
 nesting = memo(view, "nesting", lambda: nesting_rows(view.programmes, view.package.tree, money=view.money, lang=t.lang))
-paged_table(nesting, key="nesting", download="programme-nesting")
+paged_table(nesting, key="nesting", download="programme-nesting", snapshot=t("programmes.nesting"))

@@ -23,10 +23,11 @@ paged_table(
     key="sources",
     download="sources",
     column_config={link: st.column_config.LinkColumn(link)},
+    snapshot=t("sources.list"),
 )
 
 st.subheader(t("sources.caveats"))
-paged_table(caveats, key="caveats", download="caveats")
+paged_table(caveats, key="caveats", download="caveats", snapshot=t("sources.caveats"))
 
 st.subheader(t("sources.method"))
 st.markdown(method_markdown(t.lang))

@@ -22,12 +22,13 @@ from aifunding.analysis.view import FilteredView, Prepared, ViewState, apply_vie
 from aifunding.figures import registry
 from aifunding.figures.highlights import build_highlights_figure
 from aifunding.figures.plain import figure_dict, figure_meta
-from aifunding.figures.presentation import milestones_table, unpublished_in_view
+from aifunding.figures.presentation import milestones_table, money_columns, unpublished_in_view
 from aifunding.figures.worded import Worded
 from aifunding.i18n import Translator
 from aifunding.loading.package import Package, newest_source_date
 from aifunding.money.formatting import format_partial_date
-from aifunding.outputs.summary import headline, span_text, total_text
+from aifunding.outputs.cells import plain_numbers
+from aifunding.outputs.summary import Headline, headline, span_text, total_text
 
 # Rows of a table a snapshot or report writes out; the Data page and the exports hold the rest.
 SNAPSHOT_ROWS = 1000
@@ -143,6 +144,7 @@ def build_snapshot(
     generated_at: datetime.datetime,
     link: str | None = None,
     lang: str = "en",
+    converted: bool = False,
 ) -> str:
     """The complete HTML document.
 
@@ -154,6 +156,8 @@ def build_snapshot(
         generated_at: When the snapshot was made (shown in it).
         link: The live view's URL, when there is one.
         lang: Language of the words around the figures and of dates.
+        converted: Whether the amounts are converted to a chosen currency: its tables' amounts are then to the
+            cent, each with its two places, as the page shows them.
     """
     t = Translator(lang)
     made = t(
@@ -202,7 +206,13 @@ def build_snapshot(
         if rows is not None and len(rows):
             # A file stays readable (and small) whatever the data: the first rows, and a line saying so.
             # Scrolled within its own box when wider than the screen (a phone), never the whole page.
-            table = rows.head(SNAPSHOT_ROWS).to_html(index=False, escape=True, na_rep="", border=0)
+            # Numbers as a reader writes them (12484995.14, 1930000000; 4013690.20 converted), never the
+            # scientific notation pandas picks for a column of mixed sizes (1.248500e+07).
+            head = rows.head(SNAPSHOT_ROWS)
+            cents = money_columns(lang) & set(head.columns) if converted else frozenset()
+            written = plain_numbers(head, cents=cents)
+            written = written.astype(object).where(written.notna(), "")  # a missing cell is empty, never "None"
+            table = written.to_html(index=False, escape=True, na_rep="", border=0)
             table = f"<div class='scroll'>{table}</div>"
             if len(rows) > SNAPSHOT_ROWS:
                 capped = t("snapshot.rows_capped", shown=f"{SNAPSHOT_ROWS:,}", total=f"{len(rows):,}")
@@ -228,11 +238,9 @@ def build_snapshot(
     )
 
 
-def report_sections(prepared: Prepared, view: FilteredView) -> list[Section]:
-    """The highlights, the totals, then every registered chart of every page in page order, and what to watch."""
-    lang = view.state.lang
+def headline_sections(figures: Headline, lang: str) -> list[Section]:
+    """The Overview's first two sections: the package's highlights (when it has any) and the totals, in words."""
     t = Translator(lang)
-    figures = headline(prepared, view)
     sections = []
     if figures.highlights:
         sections.append(
@@ -251,6 +259,14 @@ def report_sections(prepared: Prepared, view: FilteredView) -> list[Section]:
         columns=[t("overview.row"), t("overview.figure"), t("overview.added")],
     )
     sections.append(Section(t("overview.totals"), None, totals))
+    return sections
+
+
+def report_sections(prepared: Prepared, view: FilteredView) -> list[Section]:
+    """The highlights, the totals, then every registered chart of every page in page order, and what to watch."""
+    lang = view.state.lang
+    t = Translator(lang)
+    sections = headline_sections(headline(prepared, view), lang)
     for page in registry.PAGES:
         for chart in page.charts:
             drawn = registry.draw(chart, prepared, view)
@@ -287,4 +303,5 @@ def build_report(prepared: Prepared, state: ViewState, *, generated_at: datetime
         package=prepared.package,
         generated_at=generated_at or datetime.datetime.now(datetime.UTC),
         lang=state.lang,
+        converted=view.money.converted,
     )
