@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from typing import NoReturn
 
 import streamlit as st
@@ -23,6 +24,7 @@ from ui.state import current_link, page_view, translator
 from ui.text import notice, small
 
 # Print: drop the controls and chrome, keep charts whole on a page.
+DOCUMENT_LANGUAGE = "<script>document.documentElement.lang = {lang};</script>"
 PAGE_CSS = """<style>
 [data-testid="stElementContainer"]:has(.phone-title) { display: none; }
 @media (max-width: 640px) {
@@ -80,6 +82,9 @@ def start(page_key: str) -> tuple[Prepared, FilteredView]:
     st.session_state["_current_view"] = view
     live.moved()
     st.html(PAGE_CSS)
+    # The document's language is the page's (a screen reader reads Japanese with a Japanese voice): Streamlit
+    # writes <html lang="en"> whatever the page says.
+    st.html(DOCUMENT_LANGUAGE.format(lang=json.dumps(view.state.lang)), unsafe_allow_javascript=True)
     live.banner()
     if current.checking is not None:
         reload_when_opened(current.checking)  # presenter mode's slides included

@@ -31,6 +31,18 @@ def test_page_loads_and_draws(page, server, axe_source, name) -> None:
     screenshot(page, OUTPUT / "1440", name)
 
 
+def test_the_document_s_language_is_the_page_s(page, server) -> None:
+    # A screen reader picks its voice by <html lang>: Streamlit writes "en" whatever language the page is in.
+    for name, query, lang in (("companies", "lang=ja", "ja"), ("data", "lang=ja&present=1", "ja"), ("", "", "en")):
+        open_page(page, server, name, query)
+        page.wait_for_function("lang => document.documentElement.lang === lang", arg=lang, timeout=30_000)
+    open_page(page, server, "sources", "lang=ja")
+    page.wait_for_function("() => document.documentElement.lang === 'ja'", timeout=30_000)
+    page.locator(".st-key-w_lang button", has_text="English").click()  # the language switch
+    wait_for_app(page)
+    page.wait_for_function("() => document.documentElement.lang === 'en'", timeout=30_000)
+
+
 @pytest.mark.parametrize("name", PAGES)
 def test_page_at_laptop_width(browser, server, name) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
