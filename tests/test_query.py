@@ -41,6 +41,8 @@ def _expected_recipients(view: object, converted: bool) -> list[tuple[str, str, 
     for row in totals.itertuples(index=False):
         total = getattr(row, C.TOTAL)
         total = total.quantize(CENT, ROUND_HALF_EVEN) if converted else total
+        # None of its awards has an amount (converted: a rate): no total, where the file said 0.
+        total = None if row.n_awards == row.n_awards_unpublished else total
         currency = getattr(row, C.CURRENCY)
         currency = "" if pd.isna(currency) else currency  # awards without an amount have none: an empty cell
         rows.append((getattr(row, C.PROJECT_LABEL), currency, total, row.n_awards, row.n_awards_unpublished))
@@ -49,7 +51,10 @@ def _expected_recipients(view: object, converted: bool) -> list[tuple[str, str, 
 
 def _said_recipients(text: str) -> list[tuple[str, str, Decimal, int, int]]:
     rows = [
-        (r[C.PROJECT_LABEL], r[C.CURRENCY], Decimal(r[C.TOTAL]), int(r[C.N_AWARDS]), int(r[C.N_AWARDS_UNPUBLISHED]))
+        (
+            *(r[C.PROJECT_LABEL], r[C.CURRENCY], Decimal(r[C.TOTAL]) if r[C.TOTAL] else None),
+            *(int(r[C.N_AWARDS]), int(r[C.N_AWARDS_UNPUBLISHED])),
+        )
         for r in _csv_rows(text)
     ]
     return sorted(rows, key=lambda r: (r[0], r[1]))
@@ -78,8 +83,9 @@ def test_recipient_totals_are_the_views_totals(
     assert said == _expected_recipients(apply_view(prepared, state), converted=state.currency is not None)  # type: ignore[arg-type]
     assert said  # every case keeps some awards
     # Largest first, as the engine orders them; a converted total is written to the cent.
-    totals = [Decimal(r[C.TOTAL]) for r in _csv_rows(out)]
+    totals = [Decimal(r[C.TOTAL]) for r in _csv_rows(out) if r[C.TOTAL]]
     assert totals == sorted(totals, reverse=True)
+    assert all(r[C.TOTAL] != "0" or r[C.N_AWARDS] != r[C.N_AWARDS_UNPUBLISHED] for r in _csv_rows(out))
     if state.currency:
         assert all(len(r[C.TOTAL].split(".")[1]) == 2 for r in _csv_rows(out) if "." in r[C.TOTAL])
 
@@ -120,6 +126,10 @@ def test_market_shares_keep_the_countries_asked(prepared: object, capsys: pytest
     assert sorted(r["id"] for r in rows) == sorted(expected["id"])
     domestic = next(r for r in rows if r["id"] == "share-meti-2024-domestic")
     assert domestic["source_ids"] == "src-impress-watch-2024-04-19"  # ids as "a; b" text
+    # Shares and ranks as the export and this query's JSON write them: "30" and 2 (the CSV said 30.0000 and 2.0).
+    assert (domestic["share_low"], domestic["share_high"], domestic["rank"]) == ("30", "30", "")
+    ranks = [r["rank"] for r in rows if r["rank"]]
+    assert ranks and all(rank.isdigit() for rank in ranks)
 
 
 @pytest.mark.parametrize(
@@ -130,6 +140,10 @@ def test_market_shares_keep_the_countries_asked(prepared: object, capsys: pytest
         (["recipients", "--from", "2024-13-01"], "--from 2024-13-01: not a date (YYYY-MM-DD)"),
         (["recipients", "--currency", "XXX"], "currency 'XXX' is not in the ECB reference rates"),
         (["recipients", "--engine", "oracle"], "invalid choice: 'oracle'"),
+        # A typo gave a file of no rows and exit 0, which read as no awards.
+        (["recipients", "--country", "XX"], "--country XX: not a country of the package (it has CA, EU, FR"),
+        (["programmes", "--kind", "grants"], "--kind grants: not a kind of support (one of model_development"),
+        (["markets", "--country", "ZZ"], "--country ZZ: not a country of the package"),
     ],
 )
 def test_a_query_it_cannot_answer_is_a_usage_error(

@@ -358,7 +358,10 @@ def cmd_query(args: argparse.Namespace) -> int:
     except (QueryError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     with _load_for_output(args.data, args.allow_invalid) as package:
-        frame = run_query(package, query, engine_used)
+        try:
+            frame = run_query(package, query, engine_used)
+        except QueryError as exc:  # a filter the package has nothing of (--country XX)
+            raise UsageError(str(exc)) from None
         about_block = about(package, query, engine_used)
     if args.output is None:
         write_query(sys.stdout.buffer, args.format, frame, about_block, args.what)

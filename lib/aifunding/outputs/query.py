@@ -22,6 +22,7 @@ from aifunding import columns as C
 from aifunding.analysis import engine
 from aifunding.analysis.conversion import CENTS, FxChoice
 from aifunding.data.amounts import decimal_text
+from aifunding.data.vocabulary import SupportKind
 from aifunding.loading.package import Package
 from aifunding.outputs.writers import write_csv, write_json
 
@@ -69,20 +70,42 @@ class Query:
 def run_query(package: Package, query: Query, engine_choice: str | None = None) -> pd.DataFrame:
     """``query`` on ``package``'s tables in the engine chosen (``AIFUNDING_ENGINE``, else DuckDB)."""
     query.check()
+    _check_filters(package, query)
     con = engine.connect(engine_choice)
     try:
         tables = engine.Tables.load(con, package)
         if query.what == "recipients":
             awards = engine.filter_awards(tables, query.countries, query.kinds, query.date_from, query.date_to)
             totals = engine.recipient_totals(tables, awards, fx=query.fx)
+            # A recipient none of whose awards has an amount (or, converted, a rate) has no total: an empty
+            # cell, not 0, which reads as no money to whoever adds the column up.
+            totals[C.TOTAL] = (
+                totals[C.TOTAL].astype(object).where(totals[C.N_AWARDS] != totals[C.N_AWARDS_UNPUBLISHED], None)
+            )
             return _plain_amounts(totals, {C.TOTAL} if query.fx else set())
         if query.what == "programmes":
             allocations = engine.programme_allocations(tables, fx=query.fx)
             return _plain_amounts(_programmes(package, allocations, query), {C.AMOUNT_CONVERTED})
-        return _plain_ids(engine.market_shares(tables, query.countries))
+        shares = _plain_amounts(_plain_ids(engine.market_shares(tables, query.countries)), set())
+        # A rank is a whole number (2, not 2.0) or none, as the export writes it.
+        shares["rank"] = shares["rank"].astype("Int64")
+        return shares
     finally:
         if con.name == "duckdb":
             con.disconnect()
+
+
+def _check_filters(package: Package, query: Query) -> None:
+    """A country the package does not have, or a kind of support there is not, is a :class:`QueryError`: a typo
+    (``--country XX``) gave a file of no rows, which reads as no awards."""
+    countries = sorted(package.frame("countries")["id"].astype(str))
+    for country in query.countries:
+        if country not in countries:
+            raise QueryError(f"--country {country}: not a country of the package (it has {', '.join(countries)})")
+    kinds = [kind.value for kind in SupportKind]
+    for kind in query.kinds:
+        if kind not in kinds:
+            raise QueryError(f"--kind {kind}: not a kind of support (one of {', '.join(kinds)})")
 
 
 def _programmes(package: Package, allocations: pd.DataFrame, query: Query) -> pd.DataFrame:
