@@ -216,7 +216,7 @@ HOSTILE = {
     # A descriptor that cannot be read: the page stopped with Streamlit's "This app has encountered an error".
     "descriptor not json": (
         ("pkg.zip", _zip(("datapackage.json", b'{\n  "name": "x"\n  "resources": []\n}\n'))),
-        "pkg.zip: datapackage.json is not valid JSON (line 3: Expecting ',' delimiter)",
+        "pkg.zip: datapackage.json is not valid JSON (line 3, column 3: Expecting ',' delimiter)",
     ),
     "descriptor not an object": (("pkg.zip", _zip(("datapackage.json", b"[]"))), "must hold a JSON object"),
 }

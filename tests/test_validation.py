@@ -218,6 +218,14 @@ def test_wrong_encoding_names_the_line(minimal: Path) -> None:
     problems = problems_for(minimal, "encoding")
     assert problems[0].line == 2 and problems[0].file == "organisations.csv"
     assert "is not UTF-8 text" in problems[0].message and "save it as UTF-8" in problems[0].message
+    # The byte as a person reads it, where the value was Python's repr of it: "b'\\x93'".
+    offset = (
+        path.read_bytes().index(b"\n")
+        + 1
+        + next(i for i, b in enumerate(path.read_bytes().split(b"\n")[1]) if b >= 0x80)
+    )
+    byte = path.read_bytes()[offset]
+    assert problems[0].value == f"0x{byte:02x}" and f"the byte 0x{byte:02x} at offset {offset:,}" in problems[0].message
 
 
 def test_empty_file_is_reported(minimal: Path) -> None:
@@ -254,6 +262,8 @@ def test_line_numbers_count_multiline_cells(tmp_path: Path) -> None:
         (None, r"no datapackage.json found"),
         ("{not json", r"is not valid JSON \(line 1"),
         ("[1, 2]", r"must hold a JSON object"),
+        # The decoder's "at" ended the sentence: "(line 2: Invalid control character at)".
+        ('{\n"name": "a\tb"}', r"is not valid JSON \(line 2, column 11: Invalid control character\)$"),
     ],
 )
 def test_unreadable_descriptor_raises_read_error(minimal: Path, content, message) -> None:

@@ -245,7 +245,7 @@ def parse_fx(currency: str | None, fx_date: str) -> FxChoice | None:
 
 
 @contextmanager
-def _load_for_output(paths: Sequence[str], allow_invalid: bool) -> Iterator[Package]:
+def _load_for_output(paths: Sequence[str], allow_invalid: bool, made: str = "an export") -> Iterator[Package]:
     """The package, or :class:`IncompleteExport` when it has errors (unless allowed) or an unread table.
 
     What was done to an upload to read it (a file converted to UTF-8, say) is said on stderr first. A
@@ -257,7 +257,7 @@ def _load_for_output(paths: Sequence[str], allow_invalid: bool) -> Iterator[Pack
         for line in loaded.unpacked.lines() if loaded.unpacked else ():
             print(line, file=sys.stderr)
         package = loaded.package
-        check_exportable(package, allow_invalid)
+        check_exportable(package, allow_invalid, made)
         if not package.report.valid:
             print(f"warning: writing the valid rows only; {package.report.summary()}", file=sys.stderr)
         yield package
@@ -315,7 +315,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     fx = parse_fx(args.currency, args.fx_date)
     state = ViewState(lang=args.lang, currency=fx.currency if fx else None, fx_at=fx.at if fx else ANNOUNCEMENT)
     out = Path(args.output)
-    with _load_for_output(args.data, args.allow_invalid) as package:
+    with _load_for_output(args.data, args.allow_invalid, "the report") as package:
         html = build_report(kept_views(package, PackageCache.from_env()) or prepare(package), state)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
@@ -328,7 +328,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from aifunding.outputs.summary import headline
 
     fx = parse_fx(args.currency, ANNOUNCEMENT)
-    with _load_for_output(args.data, args.allow_invalid) as package:
+    with _load_for_output(args.data, args.allow_invalid, "the summary") as package:
         prepared = kept_views(package, PackageCache.from_env()) or prepare(package)
     state = ViewState(lang=args.lang, currency=fx.currency if fx else None)
     result = headline(prepared, apply_view(prepared, state))
@@ -357,7 +357,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         engine_used = engine_name(args.engine)
     except (QueryError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    with _load_for_output(args.data, args.allow_invalid) as package:
+    with _load_for_output(args.data, args.allow_invalid, "the query's answer") as package:
         try:
             frame = run_query(package, query, engine_used)
         except QueryError as exc:  # a filter the package has nothing of (--country XX)

@@ -169,7 +169,9 @@ def test_a_table_that_could_not_be_read_is_never_exported_as_empty(
         assert code == 1 and "could not be read, so an export would show them as empty" in err
         assert not target.exists()
         code, _, err = run(["report", "--data", str(folder), "-o", str(tmp_path / "r.html"), *extra], capsys)
-        assert code == 1 and "could not be read" in err
+        assert code == 1 and "could not be read, so the report would show them as empty" in err  # not "an export"
+        code, _, err = run(["summary", "--data", str(folder), *extra], capsys)
+        assert code == 1 and "could not be read, so the summary would show them as empty" in err
 
 
 @pytest.mark.parametrize(

@@ -63,9 +63,10 @@ def decode_csv_bytes(name: str, shown: str, data: bytes, report: ValidationRepor
                 shown,
                 line,
                 None,
-                repr(data[exc.start : exc.start + 1]),
-                "the file is not UTF-8 text (for example Shift-JIS or Latin-1); save it as UTF-8 "
-                "and load it again. No row of this table was loaded",
+                f"0x{data[exc.start]:02x}",  # the byte, as the upload's refusal names it (not Python's b'\xe9')
+                f"the file is not UTF-8 text (for example Shift-JIS or Latin-1): the byte 0x{data[exc.start]:02x} "
+                f"at offset {exc.start:,} cannot be read; save it as UTF-8 and load it again. No row of this table "
+                "was loaded",
             )
         )
         return None

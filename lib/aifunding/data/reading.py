@@ -200,7 +200,11 @@ def read_descriptor(root: Path, limits: Limits) -> dict[str, Any]:
     try:
         descriptor = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PackageReadError(f"{DESCRIPTOR_NAME} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        # The decoder's message may end "at", its place said after it ("Invalid control character at"): here first.
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise PackageReadError(
+            f"{DESCRIPTOR_NAME} is not valid JSON ({where}: {exc.msg.removesuffix(' at')})"
+        ) from None
     except RecursionError:
         raise PackageReadError(
             f"{DESCRIPTOR_NAME} is nested too deeply (at most {limits.descriptor_depth} levels)"

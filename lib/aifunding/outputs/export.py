@@ -319,8 +319,10 @@ def check_cell_texts(
             )
 
 
-def check_exportable(package: Package, allow_invalid: bool = False) -> None:
+def check_exportable(package: Package, allow_invalid: bool = False, made: str = "an export") -> None:
     """Refuse to export a package with errors (unless ``allow_invalid``), or one with an unread table.
+
+    ``made`` is what the command makes of the package, as its messages name it ("the report", "the summary").
 
     Raises:
         IncompleteExport: naming the errors, or the tables whose files could not be read at all.
@@ -329,12 +331,13 @@ def check_exportable(package: Package, allow_invalid: bool = False) -> None:
     if report.unread:
         names = ", ".join(sorted(report.unread))
         raise IncompleteExport(
-            f"the {names} table(s) could not be read, so an export would show them as empty; "
+            f"the {names} table(s) could not be read, so {made} would show them as empty; "
             f"fix the package first ({report.summary()})"
         )
     if not report.valid and not allow_invalid:
         raise IncompleteExport(
-            f"the package has errors ({report.summary()}); fix them, or export the valid rows with --allow-invalid"
+            f"the package has errors ({report.summary()}); fix them, or make {made} of the valid rows with "
+            "--allow-invalid"
         )
 
 
