@@ -139,7 +139,7 @@ def test_an_engine_that_cannot_run_is_said_on_the_page(monkeypatch: pytest.Monke
     assert any("nosuchengine" in e.value for e in at.error)
     assert not [frame for frame in at.dataframe if column("total_by_basis") in frame.value.columns]
     # The rest of the page is drawn: the validation report is still there.
-    assert any(Translator("en")("data.report") in h.value for h in at.subheader)
+    assert any(Translator("en")("data.report") in h.value for h in at.header)
 
 
 def test_sums_in_a_chosen_currency_are_to_the_cent_and_read_with_their_digits_grouped(prepared: Prepared) -> None:

@@ -173,10 +173,16 @@ def test_overview_shows_exactly_what_summary_prints(currency: str | None, capsys
     ]
     assert [shown(str(m.value)) for m in at.metric] == expected
     assert expected[:3] == ["¥387.3B", "up to ¥72.5B", "about 30%"]
-    # Each total is written whole (it may have several parts), under the section's heading.
-    headings = [shown(h.value) for h in at.subheader]
-    start = headings.index("Money committed, added by one rule")
-    assert headings[start + 1 : start + 3] == [printed["totals"][k]["text"] for k in ("models", "compute")]
+    # Each total is written whole (it may have several parts), under the section's heading: a figure, not a
+    # heading of its own (a screen reader's outline listed "¥395.7B" among the sections).
+    headings = [shown(h.value) for h in at.header]
+    assert "Money committed, added by one rule" in headings and not at.subheader
+    figures = [shown(md.value) for md in at.markdown]
+    start = figures.index(f"**{EN('overview.models')}**")
+    assert [printed["totals"][k]["text"] for k in ("models", "compute")] == [
+        figures[start + 1],
+        figures[figures.index(f"**{EN('overview.compute')}**") + 1],
+    ]
     # One click under each total: the rows it added and every row it left out, with the reason.
     # Closed, an explanation is not built at all; the reader opens both.
     assert len(at.dataframe) == 1  # what to watch
@@ -241,7 +247,7 @@ def test_companies_list_every_award_in_view_without_an_amount(
     at = open_page("companies", **query)
     assert at.query_params == query
     assert not at.exception
-    assert EN("companies.unpublished") in [shown(h.value) for h in at.subheader]
+    assert EN("companies.unpublished") in [shown(h.value) for h in at.header]
     listed = table(at, "Project", "Programme", "Announced", "Purpose", "Sources")
     assert sorted(listed["Purpose"]) == sorted(expected["purpose_en"])
     if currency and country != "KR":  # Japan's Zeureka award: published, no date, so not converted

@@ -92,7 +92,7 @@ def unescaped_markdown_calls(source: str) -> list[str]:
 
 
 def test_pages_pass_values_not_markdown() -> None:
-    # Pages show data through components (ui.notice, ui.subheader_text, ...), which escape it.
+    # Pages show data through components (ui.notice, ui.heading_text, ...), which escape it.
     pages = sorted((DASHBOARD / "views").glob("*.py"))
     assert len(pages) == 7
     offenders = {p.name: unescaped_markdown_calls(p.read_text("utf-8")) for p in pages}

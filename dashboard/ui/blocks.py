@@ -30,7 +30,7 @@ from aifunding.outputs.snapshot import Section, phone_title_html, title_lift
 from ui import live
 from ui.loading import memo
 from ui.state import current_link, translator
-from ui.text import notice, small, subheader_text
+from ui.text import heading_text, notice, small
 
 # How many sources a chart names inline before the rest go into "all sources": the best-tier ones
 # first, so a reader sees the strongest evidence without a wall of links.
@@ -235,7 +235,7 @@ def page_charts(prepared: Prepared, view: FilteredView, page: str) -> dict[str, 
         figures: list[Drawn] = memo(view, chart_memo(entry), lambda entry=entry: draw(entry, prepared, view))
         for drawn in figures:
             if drawn.on_page and drawn.heading:
-                subheader_text(drawn.heading)
+                heading_text(drawn.heading)
             if drawn.intro:
                 st.markdown(drawn.intro)
             chart(prepared, drawn.figure, drawn.rows, key=drawn.key, heading=drawn.heading, name=drawn.name)

@@ -246,7 +246,7 @@ def starting_points(served: Package) -> None:
 def upload_controls(served: Package) -> Checked | None:
     """The Data page's "bring your own data" controls; the checked upload waiting to be accepted, if any."""
     t = translator()
-    st.subheader(t("upload.title"))
+    st.header(t("upload.title"))
     if not uploads_enabled():
         small(t("upload.off"))
         return None

@@ -23,9 +23,15 @@ from ui.present import present, presenting, set_presenting
 from ui.state import current_link, page_view, translator
 from ui.text import notice, small
 
+DOCUMENT_LANGUAGE = "<span class='document-language'></span><script>document.documentElement.lang = {lang};</script>"
 # Print: drop the controls and chrome, keep charts whole on a page.
-DOCUMENT_LANGUAGE = "<script>document.documentElement.lang = {lang};</script>"
 PAGE_CSS = """<style>
+/* The script that sets the document's language takes no room (a slide's buttons moved below a full screen). */
+[data-testid="stElementContainer"]:has(.document-language) { display: none; }
+/* A section's heading (h2, the level under the page's title) in the size a section's had as an h3. */
+[data-testid="stMain"] h2 { font-size: 1.75rem; }
+/* A headline total is a figure, not a heading: as large as one. */
+[class*="st-key-total-figure"] p { font-size: 1.75rem; font-weight: 600; line-height: 1.25; margin: 0; }
 [data-testid="stElementContainer"]:has(.phone-title) { display: none; }
 @media (max-width: 640px) {
   /* A phone: a chart is drawn 640 pixels wide and scrolls sideways, where plotly cut its bars' values, axis

@@ -99,7 +99,7 @@ def _highlight_cards(prepared: Prepared, state: ViewState) -> None:
     """
     t = translator()
     with st.container(key="slide-cards"):
-        st.subheader(t("present.highlights"), anchor=False)
+        st.header(t("present.highlights"), anchor=False)
         items = kept_highlights(prepared, state.lang, state.fx)  # those the deck's headline keeps
         for column, item in zip(st.columns(len(items)), items, strict=True):
             with column.container(border=True):

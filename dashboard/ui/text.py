@@ -27,9 +27,10 @@ def notice(kind: str, message: str, icon: str) -> None:
     alert(markup.text(message), icon=icon)
 
 
-def subheader_text(value: object) -> None:
-    """A subheader whose text comes from the data (a programme name), shown as it is."""
-    st.subheader(markup.text(value))
+def heading_text(value: object) -> None:
+    """A section's heading (the level under the page title) whose text comes from the data (a programme name),
+    shown as it is."""
+    st.header(markup.text(value))
 
 
 def empty_notice() -> None:

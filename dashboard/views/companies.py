@@ -22,5 +22,5 @@ page_charts(prepared, view, "companies")
 # rerun of the same view words none of its page again.
 unpublished = memo(view, "unpublished", lambda: unpublished_in_view(view, prepared.package, view.state.lang))
 if len(unpublished):
-    st.subheader(t("companies.unpublished"))
+    st.header(t("companies.unpublished"))
     paged_table(unpublished, key="unpublished", download="awards-without-amount", snapshot=t("companies.unpublished"))

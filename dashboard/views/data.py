@@ -42,7 +42,7 @@ tables = {
     "recipients": lambda: recipient_totals(prepared, view),
 }
 
-st.subheader(t("data.table"))
+st.header(t("data.table"))
 # The table shown is in the link (``table=``, none for the awards), followed on every run: a click has already
 # put its table there (``_table_chosen``), so only a new link makes a difference.
 ss = st.session_state
@@ -98,7 +98,7 @@ if shown is not None:
 small(t("common.download_all"))
 full_download_row(prepared, view)
 
-st.subheader(t("data.report"))
+st.header(t("data.report"))
 # The report of the newest files, even when viewers are kept on the last valid version.
 report = (served().latest or prepared).package.report
 if report.valid:
@@ -112,7 +112,7 @@ else:
     paged_table(problems, key="problems", snapshot=t("data.report"))
     download_row(problems, "validation-report", key="problems-dl")
 if report.quarantined:
-    st.subheader(t("data.quarantined"))
+    st.header(t("data.quarantined"))
     quarantined = quarantine_table(report, lang)
     paged_table(quarantined, key="quarantined", snapshot=t("data.quarantined"))
     download_row(quarantined, "quarantined-rows", key="quarantined-dl")

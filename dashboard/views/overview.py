@@ -27,7 +27,7 @@ total_tiles(figures)
 snapshot_sections(*headline_sections(figures, view.state.lang))  # the tiles, as the report draws them
 page_charts(prepared, view, "overview")
 
-st.subheader(t("overview.watch"))
+st.header(t("overview.watch"))
 today = datetime.date.today().isoformat()
 watch = memo(
     view,

@@ -17,6 +17,6 @@ if view.programmes.empty:
     end_page()
 page_charts(prepared, view, "programmes")
 
-st.subheader(t("programmes.nesting"))
+st.header(t("programmes.nesting"))
 nesting = memo(view, "nesting", lambda: nesting_rows(view.programmes, view.package.tree, money=view.money, lang=t.lang))
 paged_table(nesting, key="nesting", download="programme-nesting", snapshot=t("programmes.nesting"))

@@ -17,7 +17,7 @@ link = column("link", t.lang)
 sources = remembered(prepared, ("sources-table", t.lang), lambda: sources_table(prepared.package, t.lang))
 caveats = remembered(prepared, ("caveats-table", t.lang), lambda: caveats_table(prepared.package, t.lang))
 
-st.subheader(t("sources.list"))
+st.header(t("sources.list"))
 paged_table(
     sources,
     key="sources",
@@ -26,12 +26,12 @@ paged_table(
     snapshot=t("sources.list"),
 )
 
-st.subheader(t("sources.caveats"))
+st.header(t("sources.caveats"))
 paged_table(caveats, key="caveats", download="caveats", snapshot=t("sources.caveats"))
 
-st.subheader(t("sources.method"))
+st.header(t("sources.method"))
 st.markdown(method_markdown(t.lang))
 
-st.subheader(t("sources.licence"))
+st.header(t("sources.licence"))
 for licence in prepared.package.descriptor.get("licenses", []):
     st.markdown(markup.link(licence.get("title") or licence.get("name") or "", licence.get("path")))

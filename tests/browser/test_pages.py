@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from aifunding.i18n import Translator
@@ -29,6 +31,21 @@ def test_page_loads_and_draws(page, server, axe_source, name) -> None:
     assert violations == [], [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
     assert page.console_errors == []
     screenshot(page, OUTPUT / "1440", name)
+
+
+def test_every_page_s_headings_go_down_one_level_at_a_time(page, server, axe_source) -> None:
+    # Sections were h3 straight under the page's h1 (axe's heading-order, on six pages), and the Overview's two
+    # totals were headings of their own ("¥395.7B" in a screen reader's outline).
+    for name in PAGES:
+        open_page(page, server, path(name))
+        drawn_charts(page, MIN_CHARTS[name])
+        page.add_script_tag(content=axe_source)
+        result = page.evaluate("async () => await axe.run(document, {runOnly: ['heading-order']})")
+        assert result["violations"] == [], (name, [n["target"] for v in result["violations"] for n in v["nodes"]])
+        headings = page.locator("[data-testid='stMain'] h1, [data-testid='stMain'] h2, [data-testid='stMain'] h3")
+        levels = [int(tag[1]) for tag in headings.evaluate_all("els => els.map(e => e.tagName.toLowerCase())")]
+        assert levels and levels[0] == 1 and all(b - a <= 1 for a, b in itertools.pairwise(levels)), name
+    assert not page.locator("[data-testid='stMain'] h2, [data-testid='stMain'] h3").filter(has_text="¥395.7B").count()
 
 
 def test_the_document_s_language_is_the_page_s(page, server) -> None:
