@@ -252,10 +252,13 @@ def test_export_of_a_package_with_errors_needs_allow_invalid_and_says_what_it_le
     code, _, err = run(args, capsys)
     assert code == 0 and err.startswith("warning: writing the valid rows only")
     about = json.loads(target.read_text(encoding="utf-8"))["about"]
+    # Which rows, by their lines, as the README says (it counted them alone).
     assert about["left_out"] == (
-        "awards: 1 of 2 rows quarantined; award_recipients: 1 of 3 rows quarantined; "
-        "milestones: 1 of 1 rows quarantined; citations: 2 of 6 rows quarantined; "
-        "caveat_links: 1 of 1 rows quarantined"
+        "awards: 1 of 2 rows quarantined (awards.csv line 2); "
+        "award_recipients: 1 of 3 rows quarantined (award_recipients.csv line 2); "
+        "milestones: 1 of 1 rows quarantined (milestones.csv line 2); "
+        "citations: 2 of 6 rows quarantined (citations.csv lines 3, 7); "
+        "caveat_links: 1 of 1 rows quarantined (caveat_links.csv line 2)"
     )
     assert about["package"] == "ai-funding"
 
@@ -321,3 +324,20 @@ def test_a_bad_limit_setting_is_a_usage_error(
     monkeypatch.setenv("AIFUNDING_LIMIT_ROWS", "lots")
     code, _, err = run(["validate"], capsys)
     assert code == 2 and err == "aifunding validate: AIFUNDING_LIMIT_ROWS='lots' is not a whole number\n"
+
+
+def test_left_out_names_the_first_lines_of_a_table_and_counts_the_rest() -> None:
+    from types import SimpleNamespace
+
+    from aifunding.data.report import QuarantinedRow, ValidationReport
+    from aifunding.outputs.about import LEFT_OUT_LINES, left_out_words
+
+    report = ValidationReport()
+    report.rows_read["awards"] = 2_000
+    report.rows_loaded["awards"] = 2_000 - 1_200
+    report.quarantined.extend(
+        QuarantinedRow("awards", "awards.csv", line, {}, ("bad",)) for line in range(1_201, 1, -1)
+    )
+    words = left_out_words(SimpleNamespace(report=report))  # type: ignore[arg-type]
+    more = 1_200 - LEFT_OUT_LINES  # named in the file's order, whatever the report's
+    assert words == f"awards: 1,200 of 2,000 rows quarantined (awards.csv lines 2, 3, 4, 5, 6 and {more:,} more)"

@@ -15,14 +15,33 @@ from aifunding.i18n import Translator
 from aifunding.loading.package import Package, newest_source_date
 from aifunding.outputs.cells import neutralise
 
+# How many of a table's quarantined rows ``left_out`` names by their line; the rest are counted.
+LEFT_OUT_LINES = 5
+
 
 def left_out_words(package: Package) -> str:
-    """Which rows of which tables an export of a package with errors leaves out, in words."""
-    left_out = package.report.left_out()
+    """Which rows of which tables an export of a package with errors leaves out, in words: how many, and the lines
+    of the first few ("awards: 2 of 24 rows quarantined (awards.csv lines 5, 9)"), as the validation report names
+    each."""
+    report = package.report
+    left_out = report.left_out()
     if not left_out:
         return "none"
-    read = package.report.rows_read
-    return "; ".join(f"{name}: {n:,} of {read[name]:,} rows quarantined" for name, n in left_out.items())
+    lines: dict[str, list[int]] = {}
+    files: dict[str, str] = {}
+    for row in report.quarantined:
+        lines.setdefault(row.table, []).append(row.line)
+        files.setdefault(row.table, row.file)
+    parts = []
+    for name, n in left_out.items():
+        words = f"{name}: {n:,} of {report.rows_read[name]:,} rows quarantined"
+        at = sorted(lines.get(name, ()))
+        if at:
+            named = ", ".join(f"{line:,}" for line in at[:LEFT_OUT_LINES])
+            more = f" and {len(at) - LEFT_OUT_LINES:,} more" if len(at) > LEFT_OUT_LINES else ""
+            words += f" ({files[name]} line{'s' if len(at) > 1 else ''} {named}{more})"
+        parts.append(words)
+    return "; ".join(parts)
 
 
 def about_rows(package: Package, fx: FxChoice | None, generated_at: datetime.datetime) -> list[tuple[str, str]]:
