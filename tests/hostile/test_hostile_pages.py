@@ -114,7 +114,7 @@ def test_markup_in_the_data_is_shown_as_text(corpus_root: Path, monkeypatch: pyt
     at = open_page("companies")
     check(at)
     # The programme's name heads its own chart.
-    assert any(shown(s.value).startswith(f"Round [click me](https://{HOSTILE_HOST}/phish)") for s in at.subheader)
+    assert any(shown(s.value).startswith(f"Round [click me](https://{HOSTILE_HOST}/phish)") for s in at.header)
     footer = next(m.value for m in at.markdown if "Sources" in m.value and "](https://example.org" in m.value)
     # The source's address is percent-encoded, so it cannot close the link and open another.
     assert "](https://example.org/a%29%5D%28https://elsewhere.invalid/x)" in footer
