@@ -8,11 +8,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aifunding.figures.base import LAYOUT_TEXT_KEYS, TRACE_TEXT_KEYS, _text_safe, chart_text
+from aifunding.figures.safe_text import LAYOUT_TEXT_KEYS, TRACE_TEXT_KEYS, chart_text, text_safe
 
 
 def item_by_item(value: Any, keys: frozenset[str], inside: bool = False) -> Any:
-    """``_text_safe`` as first written: one call per value, whatever the list holds."""
+    """``text_safe`` as first written: one call per value, whatever the list holds."""
     if isinstance(value, str):
         return chart_text(value) if inside else value
     if isinstance(value, dict):
@@ -42,14 +42,14 @@ values = st.recursive(
 @settings(max_examples=400, deadline=None)
 @given(values, st.booleans(), st.sampled_from([TRACE_TEXT_KEYS, LAYOUT_TEXT_KEYS]))
 def test_lists_are_worded_as_item_by_item(value: Any, inside: bool, keys: frozenset[str]) -> None:
-    got, want = _text_safe(value, keys, inside), item_by_item(value, keys, inside)
+    got, want = text_safe(value, keys, inside), item_by_item(value, keys, inside)
     assert got == want
     assert [type(v) for v in _flat(got)] == [type(v) for v in _flat(want)]
 
 
 def test_a_data_angle_bracket_in_a_list_is_shown_as_itself() -> None:
     trace = {"y": ["Sakura", "<img src=x>"], "customdata": [("a", "<b>ok</b>"), ("<script>", 1.0)]}
-    assert _text_safe(trace, TRACE_TEXT_KEYS) == {
+    assert text_safe(trace, TRACE_TEXT_KEYS) == {
         "y": ["Sakura", "&lt;img src=x>"],
         "customdata": [["a", "<b>ok</b>"], ["&lt;script>", 1.0]],
     }

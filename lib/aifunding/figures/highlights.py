@@ -7,8 +7,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from aifunding.figures.base import MUTED_COLOUR, TEXT_COLOUR, Draft, base_layout, chart_text, empty_figure
+from aifunding.figures.base import MUTED_COLOUR, TEXT_COLOUR, Draft, base_layout, empty_figure
 from aifunding.figures.lines import wrap
+from aifunding.figures.safe_text import chart_text
 from aifunding.i18n import Translator
 
 

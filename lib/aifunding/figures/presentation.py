@@ -228,7 +228,6 @@ def shares_table(shares: pd.DataFrame, package: Package, *, lang: str = "en") ->
                 shares["share_low"], shares["share_high"], shares["basis"], shares["rank"], strict=True
             )
         ],
-        # Numbers, missing where a share has no such bound: a column of none at all was one of None, shown "None".
         "low": shares["share_low"].map(_number).astype("float64"),
         "high": shares["share_high"].map(_number).astype("float64"),
         "framing": shares["framing"],
