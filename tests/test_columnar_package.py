@@ -113,3 +113,26 @@ def test_a_table_that_cannot_be_read(missing: str, tmp_path: Path) -> None:
     (folder / missing).unlink()
     package = same(folder)
     assert package is not None and missing.removesuffix(".csv") in package.report.unread
+
+
+def test_tables_parsed_at_once_report_in_table_order(tmp_path: Path) -> None:
+    """By column, the largest table is parsed first and beside the others; its problems still come in table order.
+
+    Countries come before awards in the report (as read one at a time, by row) although awards, the largest file,
+    are parsed first, and organisations, parsed beside them, finish long before.
+    """
+    folder = tmp_path / "package"
+    shutil.copytree(BUNDLED_DATA, folder)
+    with (folder / "countries.csv").open("a", encoding="utf-8") as handle:
+        handle.write("XX,Nowhere,どこでもない,13\n")
+    with (folder / "organisations.csv").open("a", encoding="utf-8") as handle:
+        handle.write("odd-org,Odd,,not-a-kind,JP,\n")
+    awards = (folder / "awards.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    awards[1] = awards[1].replace(",1930000000,", ",lots,", 1)
+    (folder / "awards.csv").write_text("".join(awards), encoding="utf-8")
+    package = same(folder)
+    assert package is not None
+    order = [table.name for table in TABLES]
+    parsed = [p.table for p in package.report.problems if p.rule.startswith("row:")]
+    assert parsed == ["countries", "organisations", "awards"]
+    assert parsed == sorted(parsed, key=order.index)

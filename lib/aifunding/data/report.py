@@ -105,6 +105,17 @@ class ValidationReport:
     def valid(self) -> bool:
         return not self.errors
 
+    def add_parsed(self, table: str, parsed: ValidationReport, loaded: int) -> None:
+        """What parsing ``table`` found, in a report of its own (tables are parsed two at a time), added to this one.
+
+        Its rows read are those it ``loaded`` and those it quarantined (counted without rescanning every row).
+        """
+        self.problems += parsed.problems
+        self.quarantined += parsed.quarantined
+        self.unread |= parsed.unread
+        self.partly_read |= parsed.partly_read
+        self.rows_read[table] = loaded + len(parsed.quarantined)
+
     def by_rule(self) -> dict[str, list[Problem]]:
         """The problems grouped by rule code: codes in the order they first appear, each group in report order."""
         groups: dict[str, list[Problem]] = {}
