@@ -584,6 +584,50 @@ def test_csv_cells_read_back_whole_whatever_they_hold(texts: list[str]) -> None:
         assert back.values.tolist() == expected[1:]
 
 
+def test_chunks_made_two_at_a_time_come_out_in_order_and_few_ahead() -> None:
+    """JSON's chunks are made by two threads at once (writers.in_order): whichever finishes first, they are written
+    in order, and no more than two are taken from the table ahead of the one being written."""
+    import threading
+    import time
+
+    taken: list[int] = []
+    given_back: list[int] = []
+    threads: set[int] = set()
+
+    def items():
+        for n in range(12):
+            assert len(taken) - len(given_back) <= writers.WORKERS + 1  # a few chunks held, never the table
+            taken.append(n)
+            yield n
+
+    def work(n: int) -> int:
+        threads.add(threading.get_ident())
+        time.sleep(0.02 if n % 3 == 0 else 0.001)  # every third chunk is slow: the next one finishes first
+        return n * n
+
+    for result in writers.in_order(work, items()):
+        given_back.append(result)
+    assert given_back == [n * n for n in range(12)]
+    assert len(threads) == writers.WORKERS
+
+
+def test_a_chunk_that_fails_stops_the_rest() -> None:
+    made: list[int] = []
+
+    def work(n: int) -> int:
+        if n == 3:
+            raise ValueError("chunk 3")
+        made.append(n)
+        return n
+
+    out: list[int] = []
+    with pytest.raises(ValueError, match="chunk 3"):
+        for result in writers.in_order(work, range(1000)):
+            out.append(result)
+    assert out == [0, 1, 2]
+    assert len(made) < 10  # the chunks after it are not made
+
+
 class _FullDisk(io.BytesIO):
     """A file that takes a few writes, then fails as a full disk does."""
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from json.encoder import encode_basestring
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -135,15 +135,53 @@ def write_json(handle: BinaryIO, about: dict[str, str], tables: Iterable[tuple[s
         for name, frame in tables:
             write((",\n  " + _dumps(name, 1) + ": [").encode("utf-8"))
             empty = True
-            for chunk in chunks(frame):
-                if not len(chunk):
-                    continue
-                data = _records_bytes(chunk, 2)
+            for data in in_order(_chunk_records, _slices(frame) if len(frame) else ()):
                 # Every record follows ",\n    "; the table's first, "\n    " alone (the comma is one byte).
                 write(data[1:] if empty else data)
                 empty = False
             write(("]" if empty else "\n  ]").encode("utf-8"))
         write(b"\n}\n")
+
+
+def _slices(frame: pd.DataFrame, size: int | None = None) -> Iterator[pd.DataFrame]:
+    """``frame`` in slices of ``size`` (default :data:`CHUNK_ROWS`) rows, as :func:`chunks` cuts it, not neutralised."""
+    size = size or CHUNK_ROWS
+    for start in range(0, len(frame), size):
+        yield frame.iloc[start : start + size]
+
+
+def _chunk_records(rows: pd.DataFrame) -> bytes | memoryview:
+    return _records_bytes(neutralise_frame(rows), 2)
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+# Chunks turned into JSON at once (and at most this many more waiting to be written): most of a chunk's work is
+# Arrow's, which lets another thread run, so a second core makes the next chunk while one is made.
+WORKERS = 2
+
+
+def in_order(work: Callable[[T], R], items: Iterable[T], workers: int = WORKERS) -> Iterator[R]:
+    """``map(work, items)``, ``workers`` items worked on at once in threads, results in order, at most
+    ``workers`` of them held ahead of the caller (memory stays bounded by a few chunks)."""
+    if workers <= 1:
+        yield from map(work, items)
+        return
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    pending: deque[Future[R]] = deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix="aifunding-chunk") as pool:
+        try:
+            for item in items:
+                pending.append(pool.submit(work, item))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:  # the caller stopped or a chunk failed: the rest are not worked on
+                future.cancel()
 
 
 @contextmanager
