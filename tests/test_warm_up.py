@@ -453,3 +453,40 @@ def test_changed_files_that_cannot_be_opened_behind_leave_the_data_shown_and_are
     shutil.copy(BUNDLED_DATA / "datapackage.json", folder / "datapackage.json")
     at.run()
     assert not at.warning and "¥1.93B" in _companies_title(at) and len(tried) == 2
+
+
+def test_the_recipients_totals_are_added_up_beside_the_charts_and_waited_for(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """DuckDB adds the totals up in a thread of its own while the charts are drawn; the start waits for both."""
+    from aifunding.analysis.view import prepare
+    from aifunding.loading.package import load_package
+
+    import ui.warm as warm
+
+    prepared = prepare(load_package(BUNDLED_DATA))
+    charts_begun, where, finished = threading.Event(), [], []
+    draw = warm.draw
+
+    def drawing(*args):  # type: ignore[no-untyped-def]
+        charts_begun.set()
+        return draw(*args)
+
+    def totals(prepared, view):  # type: ignore[no-untyped-def]
+        where.append(threading.get_ident())
+        assert charts_begun.wait(30)  # the charts are drawn meanwhile, not after
+        time.sleep(0.2)
+        finished.append(True)
+
+    monkeypatch.setattr(warm, "draw", drawing)
+    monkeypatch.setattr(warm, "default_totals", totals)
+    warm.default_views(prepared)
+    assert where and where[0] != threading.get_ident() and finished == [True]
+
+    def broken(prepared, view):  # type: ignore[no-untyped-def]
+        raise RuntimeError("engine down")
+
+    monkeypatch.setattr(warm, "default_totals", broken)
+    with caplog.at_level("ERROR", logger="aifunding.dashboard"):
+        warm.default_views(prepare(load_package(BUNDLED_DATA)))
+    assert "recipients' totals could not be added up" in caplog.text
