@@ -98,8 +98,7 @@ def test_left_out_note_names_the_currencies_not_drawn() -> None:
     awards = frame(MIXED)
     drawn = amount_frame(awards, "amount", "currency")
     assert left_out_note(awards, drawn, "amount", "currency") == (
-        "Only JPY figures are drawn; 3 in EUR, USD are not. "
-        "Choose a currency in the sidebar to convert and compare them."
+        "Only JPY figures are drawn; 3 in EUR, USD are not. Show amounts in one currency to convert and compare them."
     )
     only_jpy = frame([MIXED[2], MIXED[3]])
     assert left_out_note(only_jpy, amount_frame(only_jpy, "amount", "currency"), "amount", "currency") is None

@@ -211,7 +211,7 @@ def test_programme_totals_in_japanese() -> None:
     assert "公表額：%{customdata[0]}" in declared.hovertemplate
     assert "Declared" not in declared.hovertemplate
     assert fig.layout.title.text.endswith(
-        "GBP建ての1件は描いていません。サイドバーで通貨を選ぶと、換算して比較できます。</span>"
+        "GBP建ての1件は描いていません。金額を一つの通貨で表示すると、換算して比較できます。</span>"
     )
 
 
@@ -237,7 +237,7 @@ def test_left_out_note_in_japanese() -> None:
     programmes = programme_frame()
     drawn = amount_frame(programmes, "amount", "currency")
     assert left_out_note(programmes, drawn, "amount", "currency", lang="ja") == (
-        "JPY建ての数値だけを描いています。GBP建ての1件は描いていません。サイドバーで通貨を選ぶと、換算して比較できます。"
+        "JPY建ての数値だけを描いています。GBP建ての1件は描いていません。金額を一つの通貨で表示すると、換算して比較できます。"
     )
 
 

@@ -40,6 +40,18 @@ def test_report_has_every_chart_and_inlines_plotly(report_html: str, prepared) -
     assert "converted to USD at ECB reference rates on each announcement date" in report_html
 
 
+def test_a_static_file_sends_no_one_to_a_sidebar(prepared) -> None:
+    """A chart that draws one currency of several says how to compare them in words a static file can use: the
+    snapshot and report have no sidebar (the note named it), the control is named by its label."""
+    view = apply_view(prepared, ViewState())  # original currencies: the charts leave other currencies out
+    html = build_report(prepared, ViewState(), generated_at=MADE)
+    assert any(s.figure is not None for s in report_sections(prepared, view))
+    assert "Show amounts in one currency to convert and compare them." in html
+    assert "in the sidebar" not in html  # (plotly.js, inlined, has the word in its own code)
+    ja = build_report(prepared, ViewState(lang="ja"), generated_at=MADE)
+    assert "金額を一つの通貨で表示すると" in ja and "サイドバー" not in ja
+
+
 @pytest.mark.parametrize("currency", [None, "USD"])
 def test_report_tables_write_amounts_as_their_digits(prepared, currency: str | None) -> None:
     # Every table wrote its amounts in pandas' scientific notation, seven digits of them: 1.248500e+07 for
