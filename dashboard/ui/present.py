@@ -5,6 +5,7 @@ The deck is :func:`aifunding.outputs.snapshot.slides`: the snapshot's figures, f
 
 from __future__ import annotations
 
+import html
 import time
 
 import plotly.graph_objects as go
@@ -31,6 +32,12 @@ PRESENT_CSS = """<style>
 [data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 1.5rem 3rem !important; }
 [data-testid="stMain"] p, [data-testid="stMain"] li { font-size: 1.35rem !important; }
 .st-key-slide-cards { display: none; }
+/* Read by a screen reader, never seen, taking no room: the chart shows its title. */
+[data-testid="stElementContainer"]:has(.slide-heading) {
+  position: absolute !important; width: 1px !important; min-width: 0 !important; height: 1px !important;
+  overflow: hidden;
+  clip-path: inset(50%); white-space: nowrap;
+}
 @media (max-width: 900px) {
   [data-testid="stMainBlockContainer"] { padding: 1rem !important; }
   .st-key-slide-cards { display: flex; }
@@ -146,6 +153,9 @@ def present(state: ViewState) -> None:
         )
         fitted = fit_slide(figure)
         with st.container(key=f"slide-{deck[index].key}"):
+            # The slide's h1, for a screen reader's list of headings: the page's title and sections are not drawn.
+            heading = t("present.heading", n=index + 1, total=len(deck), title=meta.get("title") or "")
+            st.html(f"<h1 class='slide-heading'>{html.escape(heading)}</h1>")
             phone_title(meta, f"slide-{index}", title_lift(figure))  # its title above it on a phone, as on a page
             st.plotly_chart(
                 figure, key=f"slide-{index}", config={"displaylogo": False}, alt=meta.get("alt"), theme=None

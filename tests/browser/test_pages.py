@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 
@@ -163,6 +164,23 @@ def test_presenter_mode_opens_on_the_highlights(page, server) -> None:
     assert "At a glance" in texts
     assert {"¥387.3B", "up to ¥72.5B", "about 30%"} <= set(texts)
     screenshot(page, OUTPUT / "present", "highlights")
+
+
+def test_each_presenter_slide_has_a_heading_for_screen_readers(page, server) -> None:
+    """Presenter mode hides the page's title and sections: each slide is an h1 of its own, read, never seen."""
+    open_page(page, server, "overview", "present=1")
+    drawn_charts(page, 1)
+    headings = page.locator("h1")
+    assert headings.count() == 1
+    first = headings.first.inner_text()
+    assert re.fullmatch(r"Presentation, 1/\d+: At a glance.*", first), first
+    # Its element is one clipped pixel, out of the flow: it takes no room on the slide.
+    box = page.locator("[data-testid='stElementContainer']:has(h1)").bounding_box()
+    assert box is not None and box["width"] <= 1 and box["height"] <= 1
+    page.locator(".st-key-slide_next button").click()
+    page.get_by_text("Slide 2 of").wait_for()
+    second = page.locator("h1").first.inner_text()
+    assert second.startswith("Presentation, 2/") and second != first
 
 
 def test_every_presenter_slide_fits_one_screen(browser, server) -> None:
