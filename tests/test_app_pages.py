@@ -545,6 +545,18 @@ def test_counts_of_sources_and_caveats_read_as_english_does() -> None:
     assert "出典1件と注意事項1件（すべて）" in ja
 
 
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_footer_without_caveats_counts_only_its_sources(lang: str) -> None:
+    # The highlights slide cites 13 sources and no caveat: its footer read "All 13 sources and 0 caveats".
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["present"], at.query_params["lang"] = "1", lang
+    at.run()
+    assert not at.exception, at.exception
+    labels = [expander.label for expander in at.expander]
+    assert ("All 13 sources" if lang == "en" else "出典13件（すべて）") in labels, labels
+    assert not [label for label in labels if "0 caveats" in label or "注意事項0件" in label]
+
+
 def test_a_chart_whose_programmes_have_no_period_says_so_not_that_nothing_matches() -> None:
     # Sakura's two 2024 rounds are in view and drawn by the other charts; neither publishes a period.
     at = open_page("programmes", country="JP", org="sakura-internet", **{"from": "2024-01-01"})

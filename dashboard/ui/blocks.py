@@ -77,10 +77,11 @@ def source_footer(prepared: Prepared, source_ids: Iterable[str], caveat_ids: Ite
         if c in caveats
     ]
     if len(known) > INLINE_SOURCES or caveat_lines:
-        label = t(
-            "common.sources_and_caveats",
-            sources=t("common.n_sources", n=len(known)),
-            caveats=t("common.n_caveats", n=len(caveat_lines)),
+        counted = t("common.n_sources", n=len(known))
+        label = (
+            t("common.sources_and_caveats", sources=counted, caveats=t("common.n_caveats", n=len(caveat_lines)))
+            if caveat_lines
+            else t("common.all_sources", sources=counted)  # "All 13 sources", not "... and 0 caveats"
         )
         with st.expander(label):
             if caveat_lines:
