@@ -16,8 +16,10 @@ from test_cli import run
 from aifunding import BUNDLED_DATA
 from aifunding import columns as C
 from aifunding.analysis import metrics
+from aifunding.analysis.totals import CLASS_ORDER, split_by_basis
 from aifunding.analysis.view import ViewState, apply_view, prepare
 from aifunding.loading.package import load_package
+from aifunding.outputs.export import export_tables
 
 from packages import minimal_tables, write_package
 
@@ -33,26 +35,31 @@ def _csv_rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def _expected_recipients(view: object, converted: bool) -> list[tuple[str, str, Decimal, int, int]]:
+def _expected_recipients(view: object, converted: bool) -> list[tuple]:
+    """Per recipient and currency, the awards' sums kept apart by kind of basis, as the dashboard adds them up."""
     awards = view.awards  # type: ignore[attr-defined]
-    columns = (C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY) if converted else ("amount", "currency")
-    totals = metrics.totals_by_recipient(awards, *columns)
+    value, currency_column = (C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY) if converted else ("amount", "currency")
     rows = []
-    for row in totals.itertuples(index=False):
-        total = getattr(row, C.TOTAL)
-        total = total.quantize(CENT, ROUND_HALF_EVEN) if converted else total
-        # None of its awards has an amount (converted: a rate): no total, where the file said 0.
-        total = None if row.n_awards == row.n_awards_unpublished else total
-        currency = getattr(row, C.CURRENCY)
-        currency = "" if pd.isna(currency) else currency  # awards without an amount have none: an empty cell
-        rows.append((getattr(row, C.PROJECT_LABEL), currency, total, row.n_awards, row.n_awards_unpublished))
+    keys = awards[C.PROJECT_LABEL].astype(str) + "\0" + awards[currency_column].fillna("").astype(str)
+    for key, group in awards.groupby(keys, sort=False):
+        label, currency = str(key).split("\0")
+        parts = split_by_basis(zip(group[value], group["basis"], strict=True))
+        parts = {kind: v.quantize(CENT, ROUND_HALF_EVEN) if converted else v for kind, v in parts.items()}
+        total = next(iter(parts.values())) if len(parts) == 1 else None
+        basis = next(iter(parts)) if len(parts) == 1 else ("mixed" if parts else None)
+        unpublished = int(group[value].isna().sum())
+        rows.append((label, currency, total, basis, *(parts.get(k) for k in CLASS_ORDER), len(group), unpublished))
     return sorted(rows, key=lambda r: (r[0], r[1]))
 
 
-def _said_recipients(text: str) -> list[tuple[str, str, Decimal, int, int]]:
+def _said_recipients(text: str) -> list[tuple]:
+    def amount(cell: str) -> Decimal | None:
+        return Decimal(cell) if cell else None
+
     rows = [
         (
-            *(r[C.PROJECT_LABEL], r[C.CURRENCY], Decimal(r[C.TOTAL]) if r[C.TOTAL] else None),
+            *(r[C.PROJECT_LABEL], r[C.CURRENCY], amount(r[C.TOTAL]), r["total_basis"] or None),
+            *(amount(r[f"total_{kind}"]) for kind in CLASS_ORDER),
             *(int(r[C.N_AWARDS]), int(r[C.N_AWARDS_UNPUBLISHED])),
         )
         for r in _csv_rows(text)
@@ -82,12 +89,38 @@ def test_recipient_totals_are_the_views_totals(
     said = _said_recipients(out)
     assert said == _expected_recipients(apply_view(prepared, state), converted=state.currency is not None)  # type: ignore[arg-type]
     assert said  # every case keeps some awards
-    # Largest first, as the engine orders them; a converted total is written to the cent.
-    totals = [Decimal(r[C.TOTAL]) for r in _csv_rows(out) if r[C.TOTAL]]
-    assert totals == sorted(totals, reverse=True)
-    assert all(r[C.TOTAL] != "0" or r[C.N_AWARDS] != r[C.N_AWARDS_UNPUBLISHED] for r in _csv_rows(out))
+    # Each currency's recipients together, largest first (all their sums added, as the Companies chart ranks);
+    # a converted sum is written to the cent.
+    rows = _csv_rows(out)
+    currencies = [r[C.CURRENCY] for r in rows]
+    assert currencies == sorted(currencies, key=lambda c: (c == "", c))
+    for currency in set(currencies):
+        ranked = [sum(Decimal(r[f"total_{k}"] or 0) for k in CLASS_ORDER) for r in rows if r[C.CURRENCY] == currency]
+        assert ranked == sorted(ranked, reverse=True)
+    assert all(r[C.TOTAL] != "0" or r[C.N_AWARDS] != r[C.N_AWARDS_UNPUBLISHED] for r in rows)
     if state.currency:
-        assert all(len(r[C.TOTAL].split(".")[1]) == 2 for r in _csv_rows(out) if "." in r[C.TOTAL])
+        cells = [r[f"total_{k}"] for r in rows for k in CLASS_ORDER] + [r[C.TOTAL] for r in rows]
+        assert all(len(cell.split(".")[1]) == 2 for cell in cells if "." in cell)
+
+
+def test_a_recipient_s_grant_and_ceilings_are_never_one_total(capsys: pytest.CaptureFixture[str]) -> None:
+    """Sakura Internet's ¥600M grant and its up-to-about ceilings: "¥600M + up to about ¥56.9B" on the dashboard.
+    The query added them into 57500000000, a number no source gives."""
+    code, out, err = run(["query", "recipients", "--country", "JP"], capsys)
+    assert code == 0, err
+    sakura = next(r for r in _csv_rows(out) if r[C.PROJECT_LABEL] == "Sakura Internet")
+    assert (sakura[C.TOTAL], sakura["total_basis"]) == ("", "mixed")
+    assert (sakura["total_exact"], sakura["total_up_to_about"], sakura["total_up_to"]) == (
+        "600000000",
+        "56900000000",
+        "",
+    )
+    softbank = next(r for r in _csv_rows(out) if r[C.PROJECT_LABEL] == "SoftBank Corp.")
+    assert (softbank[C.TOTAL], softbank["total_basis"], softbank["total_up_to_about"]) == (
+        "47400000000",
+        "up_to_about",
+        "47400000000",
+    )
 
 
 def test_programme_allocations_name_each_programme_and_keep_the_countries_asked(
@@ -104,15 +137,20 @@ def test_programme_allocations_name_each_programme_and_keep_the_countries_asked(
     programmes = package.frame("programmes")
     japanese = programmes[programmes["country_id"] == "JP"]
     assert [r["programme_id"] for r in rows] == sorted(japanese["id"])
-    expected = metrics.programme_totals(programmes, package.frame("awards"), package.tree).set_index(C.PROGRAMME_ID)
+    exported = export_tables(package)["programmes"].set_index("id")
     for row in rows:
         assert row["country_id"] == "JP"
         assert row["name_en"] == japanese.set_index("id").at[row["programme_id"], "name_en"]
-        allocated = expected.at[row["programme_id"], C.ALLOCATED]
-        assert (Decimal(row["allocated"]) if row["allocated"] is not None else None) == (
-            None if pd.isna(allocated) else allocated
-        )
-        assert row["n_awards"] == expected.at[row["programme_id"], C.N_AWARDS]
+        # The allocation as the export writes it: one number only when its awards share one kind of basis.
+        for column in (C.ALLOCATED, C.ALLOCATED_BASIS, *(f"allocated_{kind}" for kind in CLASS_ORDER)):
+            value = exported.at[row["programme_id"], column]
+            expected = None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+            said = row[column]
+            assert (Decimal(said) if said is not None and column != C.ALLOCATED_BASIS else said) == expected, column
+        assert row["n_awards"] == exported.at[row["programme_id"], C.N_AWARDS]
+    program = next(r for r in rows if r["programme_id"] == "jp-cloud-program")
+    assert (program["allocated"], program["allocated_basis"]) == (None, "mixed")  # it read 132630000000
+    assert (program["allocated_exact"], program["allocated_up_to_about"]) == ("600000000", "127830000000")
     cloud = next(r for r in rows if r["programme_id"] == "jp-cloud-2024-04")
     assert cloud["amount"] == "72500000000" and cloud["basis"] == "up_to"  # as published, no trailing zeros
 

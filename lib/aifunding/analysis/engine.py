@@ -59,6 +59,8 @@ from aifunding.analysis.engine_tables import (
     stored_table,
 )
 from aifunding.analysis.recipients import ROLE_ORDER
+from aifunding.analysis.totals import KINDS, ROUNDED_CEILING
+from aifunding.data.vocabulary import Basis
 from aifunding.i18n import translate
 
 # How a joint project's members are joined in each language, as the pandas path labels them.
@@ -167,18 +169,22 @@ def recipient_totals(tables: Tables, awards: ibis.Table | None = None, fx: FxCho
     return small_frame(ordered.to_pandas(), (C.N_AWARDS, C.N_AWARDS_UNPUBLISHED))
 
 
-def programme_allocations(tables: Tables, fx: FxChoice | None = None) -> pd.DataFrame:
+def programme_allocations(tables: Tables, fx: FxChoice | None = None, *, by_basis: bool = False) -> pd.DataFrame:
     """Per programme (descendants included): awards, awards without an amount, and the sum in its currency.
 
     The currency is the programme's own, or, when it declares none, the one currency its awards with an
     amount share. Awards with an amount in another currency are counted in ``awards_other_currency``.
+    With ``by_basis``, the sum of each kind of basis follows (:data:`~aifunding.analysis.totals.KINDS`, named
+    ``allocated_<kind>``, None where none) and :data:`~aifunding.analysis.totals.ROUNDED_CEILING`: what
+    :func:`~aifunding.analysis.totals.basis_parts` reads, as the export splits an allocation.
 
     With ``fx``, :data:`FX_PROGRAMME_COLUMNS` follow, as ``conversion.convert_programmes`` adds them: the
     programme's own amount converted (exact) with its rate, and its allocation at that same rate, to the
     cent (half to even), when the allocation is in the programme's own currency.
     """
     awards, programmes, closure = tables["awards"], tables["programmes"], tables[CLOSURE]
-    up = closure.join(awards, closure[C.PROGRAMME_ID] == awards.programme_id).select(ANCESTOR_ID, "amount", "currency")
+    up = closure.join(awards, closure[C.PROGRAMME_ID] == awards.programme_id)
+    up = up.select(ANCESTOR_ID, "amount", "currency", "basis")
     published = up.amount.notnull()
     counts = up.group_by(ANCESTOR_ID).aggregate(
         n=up.count(),
@@ -193,13 +199,21 @@ def programme_allocations(tables: Tables, fx: FxChoice | None = None) -> pd.Data
     )
     same = up.join(base, (up[ANCESTOR_ID] == base.id) & (up.currency == base.allocated_currency))
     same = same.filter(same.amount.notnull())
-    sums = same.group_by(ANCESTOR_ID).aggregate(allocated=same.amount.sum(), n_same=same.count())
+    split: dict[str, ibis.Value] = {}
+    if by_basis:
+        split = {f"{C.ALLOCATED}_{kind}": same.amount.sum(where=same.basis.isin(list(b))) for kind, b in KINDS.items()}
+        split[ROUNDED_CEILING] = (same.basis == str(Basis.UP_TO_ABOUT)).any()
+    sums = same.group_by(ANCESTOR_ID).aggregate(allocated=same.amount.sum(), n_same=same.count(), **split)
     result = base.left_join(sums, base.id == sums[ANCESTOR_ID]).select(
         **{
             C.PROGRAMME_ID: base.id,
             C.N_AWARDS: base.n,
             C.N_AWARDS_UNPUBLISHED: base.n - base.n_published,
             C.ALLOCATED: sums.allocated.cast(AMOUNT_DTYPE),
+            **{
+                name: sums[name].coalesce(False) if name == ROUNDED_CEILING else sums[name].cast(AMOUNT_DTYPE)
+                for name in split
+            },
             C.ALLOCATED_CURRENCY: base.allocated_currency,
             C.AWARDS_OTHER_CURRENCY: base.n_published - sums.n_same.coalesce(0),
         }

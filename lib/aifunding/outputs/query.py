@@ -21,6 +21,8 @@ import pandas as pd
 from aifunding import columns as C
 from aifunding.analysis import engine
 from aifunding.analysis.conversion import CENTS, FxChoice
+from aifunding.analysis.engine_view import recipient_totals_by_basis
+from aifunding.analysis.totals import CLASS_ORDER, KINDS, ROUNDED_CEILING, basis_parts
 from aifunding.data.amounts import decimal_text
 from aifunding.data.vocabulary import SupportKind
 from aifunding.loading.package import Package
@@ -76,15 +78,10 @@ def run_query(package: Package, query: Query, engine_choice: str | None = None) 
         tables = engine.Tables.load(con, package)
         if query.what == "recipients":
             awards = engine.filter_awards(tables, query.countries, query.kinds, query.date_from, query.date_to)
-            totals = engine.recipient_totals(tables, awards, fx=query.fx)
-            # A recipient none of whose awards has an amount (or, converted, a rate) has no total: an empty
-            # cell, not 0, which reads as no money to whoever adds the column up.
-            totals[C.TOTAL] = (
-                totals[C.TOTAL].astype(object).where(totals[C.N_AWARDS] != totals[C.N_AWARDS_UNPUBLISHED], None)
-            )
-            return _plain_amounts(totals, {C.TOTAL} if query.fx else set())
+            totals = _recipients(recipient_totals_by_basis(tables, awards, query.fx))
+            return _plain_amounts(totals, set(totals.columns) if query.fx else set())
         if query.what == "programmes":
-            allocations = engine.programme_allocations(tables, fx=query.fx)
+            allocations = _split(engine.programme_allocations(tables, fx=query.fx, by_basis=True))
             return _plain_amounts(_programmes(package, allocations, query), {C.AMOUNT_CONVERTED})
         shares = _plain_amounts(_plain_ids(engine.market_shares(tables, query.countries)), set())
         # A rank is a whole number (2, not 2.0) or none, as the export writes it.
@@ -106,6 +103,59 @@ def _check_filters(package: Package, query: Query) -> None:
     for kind in query.kinds:
         if kind not in kinds:
             raise QueryError(f"--kind {kind}: not a kind of support (one of {', '.join(kinds)})")
+
+
+# A total of several kinds of basis is never one number ("¥600M + up to about ¥56.9B" on the dashboard): a recipient's
+# total, or a programme's allocation, is written only when its awards share one kind, named in ``<total>_basis``
+# ("mixed" when they do not), and each kind's sum has a column of its own, as the exports split an allocation.
+RECIPIENT_SPLIT = {kind: f"{C.TOTAL}_{kind}" for kind in CLASS_ORDER}
+PROGRAMME_SPLIT = {kind: f"{C.ALLOCATED}_{kind}" for kind in CLASS_ORDER}
+
+
+def _kinds(frame: pd.DataFrame, prefix: str) -> list[dict[str, Decimal]]:
+    """Each row's sums by kind of basis (a rounded ceiling's as "up_to_about"), from ``<prefix><kind>`` columns."""
+    named = frame.rename(columns={f"{prefix}{kind}": kind for kind in KINDS})
+    return [basis_parts(row) for row in named[[*KINDS, ROUNDED_CEILING]].to_dict(orient="records")]
+
+
+def _basis_of(parts: list[dict[str, Decimal]]) -> list[str | None]:
+    return [next(iter(p)) if len(p) == 1 else ("mixed" if p else None) for p in parts]
+
+
+def _recipients(totals: pd.DataFrame) -> pd.DataFrame:
+    """Per recipient and currency: its total when its awards share one kind of basis, that kind, each kind's sum."""
+    parts = _kinds(totals, "")
+    return pd.DataFrame(
+        {
+            C.PROJECT_LABEL: totals[C.PROJECT_LABEL],
+            C.CURRENCY: totals[C.CURRENCY],
+            # None of its awards has an amount (or, converted, a rate): no total, an empty cell, never 0.
+            C.TOTAL: pd.Series([next(iter(p.values())) if len(p) == 1 else None for p in parts], dtype=object),
+            f"{C.TOTAL}_basis": _basis_of(parts),
+            **{
+                column: pd.Series([p.get(kind) for p in parts], dtype=object)
+                for kind, column in RECIPIENT_SPLIT.items()
+            },
+            C.N_AWARDS: totals[C.N_AWARDS],
+            C.N_AWARDS_UNPUBLISHED: totals[C.N_AWARDS_UNPUBLISHED],
+        }
+    )
+
+
+def _split(allocations: pd.DataFrame) -> pd.DataFrame:
+    """Each programme's allocation kept only when its awards share one kind of basis (converted too), then
+    ``allocated_basis`` and each kind's sum, as the export writes them."""
+    parts = _kinds(allocations, f"{C.ALLOCATED}_")
+    single = pd.Series([len(p) == 1 for p in parts], index=allocations.index)
+    frame = allocations.drop(columns=[*(f"{C.ALLOCATED}_{kind}" for kind in KINDS), ROUNDED_CEILING])
+    for column in (C.ALLOCATED, C.ALLOCATED_CONVERTED):
+        if column in frame:
+            frame[column] = frame[column].astype(object).where(single, None)
+    at = list(frame.columns).index(C.ALLOCATED) + 1
+    frame.insert(at, C.ALLOCATED_BASIS, _basis_of(parts))
+    for offset, (kind, column) in enumerate(PROGRAMME_SPLIT.items(), start=1):
+        frame.insert(at + offset, column, pd.Series([p.get(kind) for p in parts], index=frame.index, dtype=object))
+    return frame
 
 
 def _programmes(package: Package, allocations: pd.DataFrame, query: Query) -> pd.DataFrame:
