@@ -223,3 +223,22 @@ def test_an_invalid_package_is_refused_unless_allowed(tmp_path: Path, capsys: py
     assert code == 1 and out == "" and "--allow-invalid" in err
     code, out, err = run(["query", "recipients", "--data", str(folder), "--allow-invalid"], capsys)
     assert code == 0 and "writing the valid rows only" in err and out.startswith("project_label,")
+
+
+def test_several_countries_or_kinds_after_one_flag_are_the_same_as_the_flag_repeated(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The synopsis reads [--country CC ...]: "--country JP KR" was a usage error (unrecognised KR)."""
+    code, together, err = run(["query", "recipients", "--country", "JP", "KR", "--kind", "compute_subsidy"], capsys)
+    assert code == 0, err
+    code, repeated, err = run(
+        ["query", "recipients", "--country", "JP", "--country", "KR", "--kind", "compute_subsidy"], capsys
+    )
+    assert code == 0, err
+    assert together == repeated and "Sakura Internet" in together
+
+
+def test_several_tables_after_one_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["export", "--format", "csv", "--table", "awards", "programmes", "-o", str(tmp_path)], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["awards.csv", "programmes.csv"]

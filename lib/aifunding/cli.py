@@ -101,8 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--table",
         choices=EXPORT_TABLES,
-        action="append",
-        help="export only this table (repeatable); default: all three",
+        action="extend",
+        nargs="+",
+        help="export only these tables (repeatable); default: all three",
     )
     export.add_argument(
         "-o",
@@ -164,8 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the queries run (default: AIFUNDING_ENGINE, else duckdb, embedded); spark needs PySpark "
         "and Java, and runs in local mode unless AIFUNDING_SPARK_MASTER names a cluster",
     )
-    query.add_argument("--country", action="append", default=[], help="keep this country (repeatable)")
-    query.add_argument("--kind", action="append", default=[], help="keep this kind of support (repeatable)")
+    query.add_argument(
+        "--country", action="extend", nargs="+", default=[], metavar="CC", help="keep these countries (repeatable)"
+    )
+    query.add_argument(
+        "--kind", action="extend", nargs="+", default=[], help="keep these kinds of support (repeatable)"
+    )
     query.add_argument("--from", dest="date_from", help="keep awards announced on or after YYYY-MM-DD")
     query.add_argument("--to", dest="date_to", help="keep awards announced on or before YYYY-MM-DD")
     query.add_argument("--currency", help="convert amounts to this ISO 4217 currency (ECB reference rates)")
