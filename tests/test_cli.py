@@ -379,3 +379,49 @@ def test_output_commands_read_a_package_validated_before_from_the_cache(
     monkeypatch.setenv("AIFUNDING_CACHE", "off")
     assert exported("third.json") == first
     assert validated == ["once", "once", "once"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "json"])
+def test_an_export_into_a_pipe_is_the_table_alone(fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``-o /dev/stdout`` (a pipe, a device): CSV and Parquet wrote nothing ("File exists"), and the line saying what
+    was written went into the stream with the table."""
+    import os
+    import threading
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    code, out, err = run(["export", "--format", fmt, "--table", "market_shares", "-o", str(pipe)], capsys)
+    if not received and code != 0:  # nothing was written: let the reader go rather than wait for a writer
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+    reader.join(30)
+    assert code == 0, err
+    assert out == "" and err.strip().endswith(f"wrote {pipe}")
+    data = received[0]
+    if fmt == "csv":
+        assert data.startswith(b"id,market_id,") and b"wrote" not in data
+    elif fmt == "parquet":
+        import io
+
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(io.BytesIO(data)).num_rows > 0
+    else:
+        assert json.loads(data)["market_shares"]
+
+
+def test_an_export_of_several_tables_into_a_file_says_to_name_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    existing = tmp_path / "out"
+    existing.write_text("kept", encoding="utf-8")
+    code, _, err = run(["export", "--format", "csv", "-o", str(existing)], capsys)
+    assert code != 0 and "File exists" not in err
+    assert f"{existing} is not a folder, where CSV writes one file per table: name one --table" in err
+    assert existing.read_text(encoding="utf-8") == "kept"
+    # One table into the file that exists: written there, whole.
+    code, out, err = run(["export", "--format", "csv", "--table", "market_shares", "-o", str(existing)], capsys)
+    assert code == 0, err
+    assert out == f"wrote {existing}\n" and existing.read_text(encoding="utf-8").startswith("id,market_id,")

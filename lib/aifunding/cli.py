@@ -268,6 +268,12 @@ def _load_for_output(paths: Sequence[str], allow_invalid: bool, made: str = "an 
         yield package
 
 
+def _wrote(path: Path) -> None:
+    """Say what was written: on standard error when it was a pipe or a device (``-o /dev/stdout``), whose stream
+    the line would have joined (the JSON piped on ended in "wrote /dev/stdout")."""
+    print(f"wrote {path}", file=sys.stdout if path.is_file() else sys.stderr)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     if args.package:
         return _export_package(args)
@@ -279,7 +285,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         joined = {"awards", "programmes"} & set(tables)
         prepared = kept_views(package, PackageCache.from_env()) if joined else None
         for path in write_export(package, args.format, Path(args.output), fx, tables, prepared=prepared):
-            print(f"wrote {path}")
+            _wrote(path)
     return EXIT_OK
 
 
@@ -309,7 +315,7 @@ def _write_file(output: str, write: Callable[[BinaryIO], None]) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     with replacing(out) as handle:
         write(handle)
-    print(f"wrote {out}")
+    _wrote(out)
     return EXIT_OK
 
 
@@ -324,7 +330,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         html = build_report(kept_views(package, PackageCache.from_env()) or prepare(package), state)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
-    print(f"wrote {out}")
+    _wrote(out)
     return EXIT_OK
 
 
@@ -398,7 +404,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     text = render_descriptor()
     if args.write:
         Path(args.write).write_text(text, encoding="utf-8")
-        print(f"wrote {args.write}")
+        _wrote(Path(args.write))
     else:
         sys.stdout.write(text)
     return EXIT_OK

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import errno
 import io
 from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -353,7 +354,8 @@ def write_export(
     """Write the tidy tables in ``fmt`` to ``out`` and return the files written.
 
     CSV and Parquet write one file per table into the folder ``out`` (or a single file when one
-    table is asked for and ``out`` ends in .csv or .parquet); XLSX writes one workbook with a sheet
+    table is asked for and ``out`` ends in .csv or .parquet, or is a pipe, a device such as /dev/stdout, or a
+    file that exists); XLSX writes one workbook with a sheet
     per table and an "about" sheet; JSON writes one object with an "about" block and an array per
     table. Each table is built when its turn comes and written in chunks of rows, so memory stays
     bounded by the largest table, and each file appears only once complete (written beside it
@@ -366,10 +368,13 @@ def write_export(
     tables = tuple(dict.fromkeys(tables))
     generated_at = generated_at or datetime.datetime.now(datetime.UTC)
     if fmt in PER_TABLE_FORMATS:
-        if len(tables) == 1 and out.suffix.lower() == f".{fmt}":
+        if len(tables) == 1 and (out.suffix.lower() == f".{fmt}" or (out.exists() and not out.is_dir())):
             paths = {tables[0]: out}
             out.parent.mkdir(parents=True, exist_ok=True)
         else:
+            if out.exists() and not out.is_dir():  # mkdir said "File exists", which does not say what to do
+                why = f"{out} is not a folder, where {fmt.upper()} writes one file per table: name one --table"
+                raise NotADirectoryError(errno.ENOTDIR, why + " to write a single file")
             out.mkdir(parents=True, exist_ok=True)
             paths = {name: out / f"{name}.{fmt}" for name in tables}
         about = about_rows(package, fx, generated_at)
