@@ -195,6 +195,14 @@ def _descriptor_not_json(tmp_path: Path) -> Path:
     return tmp_path / "pkg"
 
 
+def _zip_descriptor_not_json(tmp_path: Path) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "pkg.zip", "w") as archive:
+        archive.writestr("datapackage.json", '{\n  "name": "x"\n  "resources": []\n}\n')
+    return tmp_path / "pkg.zip"
+
+
 @pytest.mark.parametrize(
     ("make_args", "message"),
     [
@@ -202,6 +210,9 @@ def _descriptor_not_json(tmp_path: Path) -> Path:
         (lambda tmp: ["validate", str(tmp / "missing")], r"^aifunding validate: no datapackage\.json found at "),
         (lambda tmp: ["validate", str(_folder_without_descriptor(tmp))], r"no datapackage\.json found at .*empty"),
         (lambda tmp: ["validate", str(_descriptor_not_json(tmp))], r"datapackage\.json is not valid JSON \(line 1"),
+        # named after the ZIP, as the Data page names it (it said "datapackage.json" alone)
+        (lambda tmp: ["validate", str(_zip_descriptor_not_json(tmp))],
+         r"^aifunding validate: pkg\.zip: datapackage\.json is not valid JSON \(line 3, column 3: Expecting ','"),
         # wrong usage
         (lambda tmp: ["validate", "--format", "xml"], r"invalid choice: 'xml'"),
         (lambda tmp: ["frobnicate"], r"invalid choice: 'frobnicate'"),

@@ -569,6 +569,21 @@ def test_validate_csv_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert lines[-1].startswith("INVALID: ")
 
 
+def test_validate_a_workbook_says_how_its_problems_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The note said "the report names each sheet as <sheet>.csv"; the report names the book and sheet."""
+    book = tmp_path / "book.xlsx"
+    assert run(["export", "--format", "xlsx", "--package", "-o", str(book)], capsys)[0] == 0
+    code, out, err = run(["validate", str(book)], capsys)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == (
+        "upload: book.xlsx (an XLSX workbook, one sheet per table: a problem names its sheet, and its line is the "
+        "sheet's row)"
+    )
+    assert ".csv" not in out.splitlines()[0]
+
+
 def test_export_reads_a_zip_as_it_reads_the_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "x.zip").write_bytes(bundled_zip())
     exported = []

@@ -42,7 +42,7 @@ from aifunding.loading.archive import (
     shown,
 )
 from aifunding.loading.cache import PackageCache
-from aifunding.loading.package import Package, load_package
+from aifunding.loading.package import Package, PackageReadError, load_package
 from aifunding.loading.upload_files import OLD_OFFICE, UploadFile, as_utf8, base_name, content_of
 from aifunding.loading.workbook import WorkbookRefused, workbook_tables
 
@@ -51,7 +51,7 @@ __all__ = ["IntakeLimits", "Loaded", "Unpacked", "Upload", "UploadRefused", "loa
 Kind = Literal["zip", "workbook", "csv"]
 KIND_WORDS: dict[Kind, str] = {
     "zip": "a zipped data package",
-    "workbook": "an XLSX workbook, one sheet per table (the report names each sheet as <sheet>.csv)",
+    "workbook": "an XLSX workbook, one sheet per table: a problem names its sheet, and its line is the sheet's row",
     "csv": "CSV files",
 }
 ACCEPTED = "upload a ZIP of a data package, an XLSX workbook, or CSV files named after their tables"
@@ -420,7 +420,11 @@ def load_inputs(paths: Sequence[str], cache: PackageCache | None = None) -> Iter
     limits = IntakeLimits.from_env()
     with tempfile.TemporaryDirectory(prefix="aifunding-upload-") as temporary:
         unpacked = unpack(read_uploads(paths, limits), Path(temporary), limits)
-        package = load_package(unpacked.folder)
+        try:
+            package = load_package(unpacked.folder)
+        except PackageReadError as unreadable:  # named after the upload, never the temporary folder, as the Data page
+            named = f"{', '.join(Path(path).name for path in paths)}: {unreadable.public}"
+            raise PackageReadError(named, named) from unreadable
         package.report = unpacked.locate(package.report)
         yield Loaded(package, unpacked)
 
