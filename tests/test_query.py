@@ -174,7 +174,9 @@ def test_market_shares_keep_the_countries_asked(prepared: object, capsys: pytest
     ("argv", "message"),
     [
         (["markets", "--currency", "USD"], "--kind and --currency do not apply"),
-        (["programmes", "--from", "2024-01-01"], "they apply to recipients, not programmes"),
+        (["programmes", "--from", "2024-01-01"], "not programmes (a programme's allocation adds every award under"),
+        # It gave the programmes' reason: "a programme's allocation adds every award under it".
+        (["markets", "--to", "2024-01-01"], "not markets (a market share is of a year, not of an announcement)"),
         (["recipients", "--from", "2024-13-01"], "--from 2024-13-01: not a date (YYYY-MM-DD)"),
         (["recipients", "--currency", "XXX"], "currency 'XXX' is not in the ECB reference rates"),
         (["recipients", "--engine", "oracle"], "invalid choice: 'oracle'"),

@@ -53,9 +53,13 @@ class Query:
         if self.what not in QUERIES:
             raise QueryError(f"unknown query {self.what!r}: choose one of {', '.join(QUERIES)}")
         if self.what != "recipients" and (self.date_from or self.date_to):
+            why = {
+                "programmes": "a programme's allocation adds every award under it",
+                "markets": "a market share is of a year, not of an announcement",
+            }[self.what]
             raise QueryError(
                 f"--from and --to keep awards by their announcement date: they apply to recipients, not {self.what} "
-                "(a programme's allocation adds every award under it)"
+                f"({why})"
             )
         if self.what == "markets" and (self.kinds or self.fx):
             raise QueryError("market shares are percentages of a market: --kind and --currency do not apply")
