@@ -731,3 +731,13 @@ def test_the_organisations_order_by_name_is_kept_with_the_views(
     monkeypatch.setattr(filters, "_order_by_name", real)
     short = replace(again, organisation_order={"en": again.organisation_order["en"][:-1]})
     assert short.organisations_by_name("en") == expected["en"]
+
+
+def test_the_cache_folders_it_makes_are_its_user_s_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading an entry trusts it, so the folders are made mode 0700; the cache's own folder (and one above it that
+    did not exist) were made with the default mode, readable by every user, only index/ and packages/ were not."""
+    monkeypatch.setenv("AIFUNDING_CACHE", str(tmp_path / "made" / "cache"))
+    load_package(BUNDLED_DATA, cache=PackageCache.from_env())
+    for folder in (tmp_path / "made", tmp_path / "made" / "cache", *(tmp_path / "made" / "cache").iterdir()):
+        if folder.is_dir():
+            assert oct(folder.stat().st_mode & 0o777) == oct(0o700), folder

@@ -57,7 +57,7 @@ from aifunding.data.limits import GB, Limits, LimitsError, whole_setting
 from aifunding.data.report import ValidationReport
 from aifunding.data.tables import TABLES
 from aifunding.loading.kept_views import Pickler, Unpickler, write_texts
-from aifunding.loading.stored_tables import TABLE_SUFFIX, StoredFrames, write_frame
+from aifunding.loading.stored_tables import TABLE_SUFFIX, StoredFrames, private_folder, write_frame
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -217,7 +217,7 @@ class PackageCache:
             return
         index = self.folder / "index"
         try:
-            index.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_folder(index)
             staging = Path(tempfile.mkstemp(prefix=".", dir=index)[1])
             try:
                 staging.write_text(key, encoding="ascii")
@@ -324,7 +324,7 @@ class PackageCache:
         if (entry / REPORT).is_file():
             return
         try:
-            entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_folder(entry.parent)
             staging = Path(tempfile.mkdtemp(prefix=f".{key[:16]}-", dir=entry.parent))
             try:
                 for table in TABLES:

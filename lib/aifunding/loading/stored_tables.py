@@ -137,3 +137,12 @@ class StoredFrames(Mapping[str, pd.DataFrame]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return dict, (dict(self.items()),)  # a copy elsewhere holds the frames themselves
+
+
+def private_folder(folder: Path) -> None:
+    """``folder``, and each folder made on the way to it, with mode 0700: ``mkdir(parents=True)`` gives the parents it
+    makes the default mode (the cache's own folder was readable by every user). Folders that exist are left as they are.
+    """
+    for made in reversed([folder, *folder.parents]):
+        if not made.exists():
+            made.mkdir(exist_ok=True, mode=0o700)
