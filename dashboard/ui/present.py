@@ -46,12 +46,16 @@ PRESENT_CSS = """<style>
 }
 </style>"""
 
-# Arrow keys press the slide buttons. Guarded so reruns do not stack listeners.
+# Arrow keys press the slide buttons; Space too, unless it is pressing what has the focus (a button, a link, the
+# sources' expander), which it then leaves to do that: it moved to the next slide from "Previous" and "Exit
+# presentation". Guarded so reruns do not stack listeners.
 PRESENT_KEYS = """<script>
 if (!window.__aifundingSlideKeys) {
   window.__aifundingSlideKeys = true;
   document.addEventListener("keydown", (event) => {
     if (event.target && ["INPUT", "TEXTAREA"].includes(event.target.tagName)) return;
+    if (event.key === " " && event.target && event.target.closest
+        && event.target.closest("button, a, summary, [role='button']")) return;
     const key = {ArrowRight: "slide_next", PageDown: "slide_next", " ": "slide_next",
                  ArrowLeft: "slide_prev", PageUp: "slide_prev", Escape: "present_exit"}[event.key];
     const button = key && document.querySelector(`.st-key-${key} button`);

@@ -183,6 +183,20 @@ def test_each_presenter_slide_has_a_heading_for_screen_readers(page, server) -> 
     assert second.startswith("Presentation, 2/") and second != first
 
 
+def test_space_presses_the_focused_slide_button_not_next(page, server) -> None:
+    """Space on a focused button is that button's: on "Previous" it moved to the next slide."""
+    open_page(page, server, "overview", "present=1")
+    drawn_charts(page, 1)
+    page.locator(".st-key-slide_next button").click()
+    page.get_by_text("Slide 2 of").wait_for()
+    page.locator(".st-key-slide_prev button").focus()
+    page.keyboard.press(" ")
+    page.get_by_text("Slide 1 of").wait_for()
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")  # nothing focused: Space is Next
+    page.keyboard.press(" ")
+    page.get_by_text("Slide 2 of").wait_for()
+
+
 def test_every_presenter_slide_fits_one_screen(browser, server) -> None:
     # One chart per screen: the timeline's slide ran 1,396 pixels down a 900-pixel screen, the slide's buttons and
     # the chart's date axis below it; a slide now shows the rows at the top of a long chart and says so.
