@@ -462,6 +462,18 @@ def test_presenter_timer_is_bounded(vocabulary: Vocabulary, every: str, kept: bo
         assert decoded.ignored == [f"every={every}: seconds per slide must be a whole number from 5 to 3600"]
 
 
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_presenter_timer_without_presenter_mode_is_named(vocabulary: Vocabulary, lang: str) -> None:
+    # It stayed in the link, doing nothing and saying nothing (fx without cur, key without live are named).
+    decoded = decode({"every": "20", "lang": lang}, vocabulary)
+    assert "every" not in decoded.extra
+    assert worded(decoded.notes, lang) == [
+        "every=20: seconds per slide apply to presenter mode (present=1)"
+        if lang == "en"
+        else "every=20：スライドごとの秒数はプレゼン表示（present=1）でのみ使えます"
+    ]
+
+
 @pytest.mark.parametrize(
     ("page", "kept"),
     [

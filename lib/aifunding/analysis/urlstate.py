@@ -207,7 +207,10 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
     every = value_of("every")
     if every:
         if every.isascii() and every.isdigit() and MIN_SLIDE_SECONDS <= int(every) <= MAX_SLIDE_SECONDS:
-            extra["every"] = str(int(every))
+            if "present" in extra:
+                extra["every"] = str(int(every))
+            else:  # it stayed in the link, unsaid, doing nothing
+                ignored.append(("url.every_needs_present", {"value": every[:40]}))
         else:
             ignored.append(("url.every", {"value": every[:40], "low": MIN_SLIDE_SECONDS, "high": MAX_SLIDE_SECONDS}))
     data = value_of("data")
