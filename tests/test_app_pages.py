@@ -615,3 +615,19 @@ def test_a_page_s_snapshot_holds_its_tables_as_well_as_its_charts(
     for section in sections:
         if section.figure is None:  # a table: its heading and its first cell
             assert section.heading in text and str(section.rows.head(1).iloc[0, 0]) in text, section.heading
+
+
+def test_a_country_without_market_shares_says_so_not_that_nothing_matches() -> None:
+    """Korea has awards and programmes but no market shares: the Market page and its slide said "Nothing matches
+    these filters. Widen the date range or clear a filter in the sidebar", beside a sentence counting 5 awards."""
+    from aifunding.figures.market import build_market_figure
+
+    at = open_page("market", country="KR")
+    assert not at.exception
+    said = " ".join(texts(at.info))
+    assert "No market share figures for the countries in view" in said and "sidebar" not in said
+    assert not at.get("plotly_chart")
+    # The same words on the slide (presenter mode draws the figure, and has no sidebar).
+    figure = build_market_figure(pd.DataFrame(columns=["basis", "market_en", "market_ja"]), lang="en")
+    words = " ".join(a.text for a in figure.layout.annotations)
+    assert "No market share figures for the countries in view" in words and "sidebar" not in words

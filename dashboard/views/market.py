@@ -2,10 +2,14 @@
 
 from ui.blocks import page_charts
 from ui.page import end_page, start
-from ui.text import empty_notice
+from ui.state import translator
+from ui.text import empty_notice, notice
 
 prepared, view = start("market")
 if view.market_shares.empty:
-    empty_notice()
+    if view.awards.empty and view.programmes.empty:
+        empty_notice()
+    else:  # the view holds money (Korea's awards), only no market of its countries
+        notice("info", translator()("chart.market.none"), ":material/search_off:")
     end_page()
 page_charts(prepared, view, "market")

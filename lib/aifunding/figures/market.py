@@ -24,7 +24,9 @@ def build_market_figure(shares: pd.DataFrame, *, lang: str = "en") -> go.Figure:
     market = localized(shares, "market", lang).iloc[0] if len(shares) else ""
     drawn = shares[shares["basis"] != "rank_only"]
     if drawn.empty:
-        return empty_figure(t("common.empty"), filename="market-share")
+        # No share of any market in view: said as such, not "Nothing matches these filters ... in the sidebar"
+        # when the view holds awards (Korea's) and the figure sits on a slide, which has no sidebar.
+        return empty_figure(t("chart.market.none" if shares.empty else "common.empty"), filename="market-share")
     drawn = drawn.assign(_low=drawn["share_low"].map(float), _segment=localized(drawn, "segment", lang))
     drawn = drawn.sort_values("_low")
     labels = list(drawn["_segment"])
