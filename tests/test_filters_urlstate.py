@@ -474,6 +474,17 @@ def test_a_presenter_timer_without_presenter_mode_is_named(vocabulary: Vocabular
     ]
 
 
+def test_a_component_in_a_link_is_named_not_kept(prepared: Prepared) -> None:
+    # ca-ai-compute-challenge is a component of Canada's AI Compute Access Fund: the page said "0 awards in 0
+    # programmes under AI Compute Challenge" and charted it, the sidebar read "All", and a filter change dropped it.
+    decoded = decode({"programme": "ca-ai-compute-challenge,jp-cloud-program"}, package_vocabulary(prepared))
+    assert decoded.state.programmes == ("jp-cloud-program",)
+    assert decoded.ignored == [
+        "programme=ca-ai-compute-challenge: a component of a programme, which the programme filter does not offer; "
+        "choose its programme"
+    ]
+
+
 @pytest.mark.parametrize(
     ("page", "kept"),
     [

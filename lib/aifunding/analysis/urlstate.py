@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from aifunding.analysis.conversion import ANNOUNCEMENT
 from aifunding.analysis.view import Prepared, ViewState
+from aifunding.data.vocabulary import Level
 from aifunding.i18n import LANGUAGES, translate
 from aifunding.money.fx import rate_bounds, supported_currencies
 from aifunding.store.base import is_blob_id
@@ -58,6 +59,8 @@ class Vocabulary:
     currencies: Collection[str]
     first_rate_date: datetime.date
     last_rate_date: datetime.date
+    # Programmes' components: in the package, but not a choice of the programme filter (their programme is).
+    components: Collection[str] = frozenset()
 
 
 # Why a parameter was not used: a message key of the catalogues and its values ("cur=XYZ: not a currency ...").
@@ -177,6 +180,11 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
             continue
         known = tuple(dict.fromkeys(i for i in items if i in allowed[name]))
         unknown = [i for i in items if i not in allowed[name]]
+        if name == "programme" and (parts := [i for i in unknown if i in vocabulary.components]):
+            # A component filtered nothing and the sidebar could not show it: the page said "0 awards", charted it,
+            # and the first change of a filter dropped it unsaid.
+            ignored.append(("url.component", {"value": ", ".join(p[:40] for p in parts[:5])}))
+            unknown = [i for i in unknown if i not in vocabulary.components]
         if unknown:
             shown = ", ".join(u[:40] for u in unknown[:5]) + (" …" if len(unknown) > 5 else "")
             ignored.append(("url.not_in_data", {"name": name, "value": shown}))
@@ -256,14 +264,16 @@ def decode(params: Mapping[str, str | list[str]], vocabulary: Vocabulary) -> Dec
 def vocabulary(prepared: Prepared) -> Vocabulary:
     """The values a URL may name in this package: its ids, the ECB currencies and the dates of the rate table."""
     first_rate, last_rate = rate_bounds()
+    components = (prepared.programmes["level"] == Level.COMPONENT.value).to_numpy(dtype=bool)
     return Vocabulary(
         countries=set(prepared.package.frame("countries")["id"]),
-        programmes=set(prepared.programmes["id"]),
+        programmes=set(prepared.programmes.loc[~components, "id"]),  # as the sidebar offers them
         organisations=set(prepared.context.programmes_by_org),  # every recipient of an award, gathered once
         kinds=set(prepared.programmes["kind"]),
         currencies=set(supported_currencies()) | {"EUR"},
         first_rate_date=first_rate,
         last_rate_date=last_rate,
+        components=set(prepared.programmes.loc[components, "id"]),
     )
 
 
