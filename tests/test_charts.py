@@ -774,3 +774,20 @@ def test_world_draws_targets_on_their_own_scale(prepared: Prepared) -> None:
     assert fig.layout.xaxis2.title.text == "USD, targets and plans (own scale)"
     assert fig.layout.yaxis2.domain[1] < fig.layout.yaxis.domain[0]
 
+
+def test_a_title_naming_the_largest_committed_never_names_a_planned_or_shelved_programme(prepared: Prepared) -> None:
+    """In dollars, Canada's Fall Economic Statement 2024 (up to, planned) led: "Largest committed: Fall Economic
+    Statement 2024 ... up to $10.74B", its own bar reading "(up to, planned)"; on World, two shelved UK
+    commitments sat among the committed with no mark."""
+    view = apply_view(prepared, ViewState(currency="USD", fx_at=datetime.date(2026, 10, 30)))
+    planned = set(view.programmes.loc[view.programmes["status"] != "active", "name_en"])
+    for figure in (
+        build_programme_totals_figure(view.programmes, money=view.money),
+        build_world_figure(view.programmes, money=view.money),
+    ):
+        title = figure.layout.title.text.split("<span")[0].replace("<br>", " ")
+        assert title.startswith("Largest committed: ")
+        assert not [name for name in planned if name in title], title
+    world = build_world_figure(view.programmes, money=view.money)
+    labels = [label for trace in world.data for label in trace.y]
+    assert "United Kingdom · AIRR further £500m commitment (shelved)" in labels

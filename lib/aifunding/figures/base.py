@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 
 from aifunding.analysis.adding import HOME_CURRENCY
 from aifunding.analysis.distinct import has_amount
+from aifunding.data.vocabulary import NOT_COMMITTED_STATUSES, PLAN_BASES, ProgrammeStatus
 from aifunding.figures.lines import SUBTITLE_WIDTH, display_width, wrap
 from aifunding.figures.plain import Figure
 from aifunding.figures.safe_text import LAYOUT_TEXT_KEYS, TRACE_TEXT_KEYS, text_safe
@@ -357,6 +358,14 @@ def left_out_note(
         count=f"{int(others.sum()):,}",  # 817,239 in either language, as the {n} of any message
         currencies=t("sentence.values").join(sorted(frame.loc[others, currency_column].unique().tolist())),
     )
+
+
+def committed_money(rows: pd.DataFrame) -> pd.Series:
+    """Which rows are money committed, as a chart's title may name it: not a target or plan by basis, and not a
+    programme planned, shelved, cancelled or superseded (the title named a "(up to, planned)" statement)."""
+    not_committed = {ProgrammeStatus.PLANNED.value, *(s.value for s in NOT_COMMITTED_STATUSES)}
+    status = rows["status"] if "status" in rows else pd.Series(None, index=rows.index, dtype=object)
+    return ~rows["basis"].isin([b.value for b in PLAN_BASES]) & ~status.isin(not_committed)
 
 
 def has_plan_panel(is_plan: pd.Series) -> bool:

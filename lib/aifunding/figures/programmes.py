@@ -26,6 +26,7 @@ from aifunding.figures.base import (
     amount_frame,
     as_float,
     base_layout,
+    committed_money,
     empty_figure,
     has_number,
     has_plan_panel,
@@ -138,8 +139,9 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
                 **axes,
                 **legend,
             )
-    # The title names the largest money committed: a plan or target is drawn (hatched) but never leads.
-    committed = rows[~rows["basis"].isin([b.value for b in PLAN_BASES])]
+    # The title names the largest money committed: a plan or target is drawn (hatched) but never leads, nor does a
+    # programme planned or shelved (its bar says so).
+    committed = rows[committed_money(rows)]
     largest = committed.iloc[-1] if len(committed) else rows.iloc[-1]
     title = t(
         "chart.programme.title" if len(committed) else "chart.programme.title_plan",

@@ -10,13 +10,14 @@ import plotly.graph_objects as go
 from aifunding import columns as C
 from aifunding.analysis.conversion import Money
 from aifunding.analysis.metrics import localized
-from aifunding.data.vocabulary import PLAN_BASES
+from aifunding.data.vocabulary import PLAN_BASES, ProgrammeStatus
 from aifunding.figures.base import (
     PALETTE,
     PLAN_PATTERN,
     Draft,
     amount_frame,
     base_layout,
+    committed_money,
     empty_figure,
     has_plan_panel,
     ids_in,
@@ -52,7 +53,14 @@ def build_world_figure(
     ).sort_values("_value")
     # The largest of each panel are drawn, as on the programme totals chart; "Show data" lists them all.
     rows, capped = largest_of_each_panel(rows, t, "world")
-    labels = [f"{c} · {n}" for c, n in zip(rows["_country"], rows["_name"], strict=True)]
+    # A programme that is not active or completed says so, as on the Programmes page: "… (planned)", "… (shelved)".
+    statuses = rows["status"] if "status" in rows else pd.Series(None, index=rows.index, dtype=object)
+    labels = [
+        f"{c} · {n}"
+        if s in (None, ProgrammeStatus.ACTIVE, ProgrammeStatus.COMPLETED) or not isinstance(s, str)
+        else f"{c} · {n} ({t(f'programme_status.{s}')})"
+        for c, n, s in zip(rows["_country"], rows["_name"], statuses, strict=True)
+    ]
     fig = Draft()
     is_plan = rows["basis"].isin([b.value for b in PLAN_BASES])
     # Targets and plans get their own panel below, on their own scale: one €200bn goal drawn on the
@@ -91,8 +99,9 @@ def build_world_figure(
             + t("chart.hover.rate", rate="%{customdata[3]}")
             + "<extra></extra>",
         )
-    # The title names the largest money committed: a plan or target is drawn (hatched) but never leads.
-    committed = rows[~is_plan]
+    # The title names the largest money committed: a plan or target is drawn (hatched) but never leads, nor does a
+    # programme planned or shelved (its label says so).
+    committed = rows[committed_money(rows)]
     top = committed.iloc[-1] if len(committed) else rows.iloc[-1]
     title = t(
         "chart.world.title" if len(committed) else "chart.world.title_plan",
