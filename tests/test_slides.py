@@ -51,3 +51,20 @@ def test_every_slide_is_one_screen_tall_and_shows_the_top_of_a_long_chart(prepar
     gap = (upper[0] - lower[1]) * (SLIDE_HEIGHT - totals.layout.margin.t - totals.layout.margin.b)
     assert gap == pytest.approx(PANEL_GAP_PX)
     assert totals.layout.yaxis2.range[1] == len(totals.layout.yaxis2.categoryarray) - 0.5
+
+
+def test_the_highlights_slide_reads_in_the_display_currency_too(bundled) -> None:
+    """In dollars the Overview's tile adds "≈ $2.38B (rate of 30 Jun 2026)"; the slide (and the snapshot's
+    highlights, cards included) showed the yen alone, beside charts in dollars."""
+    from aifunding.analysis.view import ViewState, apply_view, prepare
+    from aifunding.outputs.snapshot import slides
+
+    prepared = prepare(bundled)
+    first = slides(prepared, apply_view(prepared, ViewState(currency="USD", countries=("JP",))))[0]
+    assert first.key == "highlights"
+    texts = [annotation.text for annotation in first.figure.layout.annotations]
+    assert "≈ $2.38B (rate of 30 Jun 2026)" in texts and "<b>¥387.3B</b>" in texts
+    assert "≈ $2.38B (rate of 30 Jun 2026)" in first.figure.layout.meta["alt"]
+    assert first.cards[0][2] == "FY2026 · 30 Jun 2026 · exact · ≈ $2.38B (rate of 30 Jun 2026)"
+    original = slides(prepared, apply_view(prepared, ViewState(countries=("JP",))))[0]
+    assert not [a.text for a in original.figure.layout.annotations if a.text.startswith("≈")]

@@ -116,7 +116,7 @@ def _highlight_cards(prepared: Prepared, state: ViewState) -> None:
             with column.container(border=True):
                 st.metric(markup.text(item.date), markup.text(item.figure))
                 st.markdown(markup.text(item.claim))
-                small(markup.text(item.basis))
+                small(markup.text(" · ".join(filter(None, (item.basis, item.converted)))))
 
 
 def present(state: ViewState) -> None:

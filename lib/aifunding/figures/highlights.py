@@ -25,9 +25,13 @@ def build_highlights_figure(highlights: Sequence[Any], *, title: str, lang: str 
     for index, item in enumerate(highlights):
         x = width * (index + 0.5)
         claim = "<br>".join(wrap(chart_text(item.claim), 34).split("<br>")[:4])
+        # In a display currency the figure also reads converted, at its rate's date, as the Overview's tile does (the
+        # slide and the snapshot showed the yen alone beside charts in dollars).
+        converted = getattr(item, "converted", "")
         for text, y, size, colour in (
             (f"<b>{chart_text(item.figure)}</b>", 0.78, 40, TEXT_COLOUR),
-            (claim, 0.42, 15, TEXT_COLOUR),
+            *(((chart_text(converted), 0.6, 17, MUTED_COLOUR),) if converted else ()),
+            (claim, 0.4 if converted else 0.42, 15, TEXT_COLOUR),
             (chart_text(f"{item.date} · {item.basis}"), 0.06, 13, MUTED_COLOUR),
         ):
             # Centred on its card: plotly's "auto" anchors a text left of a third and right of two thirds, which
@@ -44,7 +48,10 @@ def build_highlights_figure(highlights: Sequence[Any], *, title: str, lang: str 
             )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    alt = "; ".join(f"{h.figure}: {h.claim} ({h.date}, {h.basis})" for h in highlights)
+    alt = "; ".join(
+        f"{h.figure}{f' ({c})' if (c := getattr(h, 'converted', '')) else ''}: {h.claim} ({h.date}, {h.basis})"
+        for h in highlights
+    )
     return base_layout(
         fig,
         title=title,

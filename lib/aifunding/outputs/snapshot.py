@@ -248,7 +248,10 @@ def headline_sections(figures: Headline, lang: str) -> list[Section]:
                 t("overview.highlights"),
                 build_highlights_figure(figures.highlights, title=t("present.highlights"), lang=lang),
                 key="highlights",
-                cards=tuple((h.figure, h.claim, f"{h.date} · {h.basis}") for h in figures.highlights),
+                cards=tuple(
+                    (h.figure, h.claim, " · ".join(filter(None, (h.date, h.basis, h.converted))))
+                    for h in figures.highlights
+                ),
             )
         )
     totals = pd.DataFrame(
