@@ -335,7 +335,8 @@ def _follower_banner(current: Role, record: LiveRecord | None) -> None:
         st.button(t("live.leave"), key="live_leave", on_click=leave_live, icon=":material/close:")
         return
     if current.over:
-        notice("info", t("live.ended"), ":material/cast:")
+        # A follower exploring on their own is looking at their own view, not the presenter's last.
+        notice("info", t("live.ended" if current.attached else "live.ended_detached"), ":material/cast:")
         st.button(t("live.leave"), key="live_leave", on_click=leave_live, icon=":material/close:")
         return
     if current.attached:

@@ -287,6 +287,22 @@ def test_an_ended_session_leaves_followers_on_the_last_view_and_a_new_key_revoke
         assert "The live session has ended. Your audience keeps the last view." in alerts(presenter)
 
 
+def test_a_follower_exploring_alone_is_told_the_session_ended_without_calling_their_view_the_presenter_s(
+    browser, server
+) -> None:
+    """They read "This is the last view the presenter showed" over a view of their own (another country)."""
+    with live_session(browser, server) as (presenter, link), follower(browser, link) as audience:
+        choose_country(audience, "Canada", "CA")
+        assert "exploring on your own" in alerts(audience, "Warning")
+        presenter.locator(".st-key-live_end button").click()
+        presenter.wait_for_function("() => !location.search.includes('live=')")
+        followed(audience, "() => document.body.innerText.includes('The live session has ended')", "the end")
+        wait_for_app(audience)
+        said = alerts(audience)
+        assert "the view you were exploring on your own, not the presenter's" in said
+        assert "last view the presenter showed" not in said and query(audience)["country"] == ["CA"]
+
+
 @pytest.mark.postgres
 def test_a_follower_on_another_server_sharing_postgresql_follows(browser, postgres_server) -> None:
     """Two dashboard servers on one PostgreSQL store, as behind a load balancer: the move crosses by NOTIFY."""
