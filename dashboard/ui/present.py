@@ -16,7 +16,7 @@ from aifunding.analysis.memo import remembered
 from aifunding.analysis.urlstate import MIN_SLIDE_SECONDS, encode
 from aifunding.analysis.view import Prepared, ViewState, apply_view
 from aifunding.figures.presentation import kind_labels
-from aifunding.figures.slides import fit_slide
+from aifunding.figures.slides import SLIDE_HEIGHT, fit_slide
 from aifunding.outputs.snapshot import Section, slides, title_lift
 from aifunding.outputs.summary import kept_highlights
 
@@ -81,6 +81,18 @@ def set_presenting(on: bool) -> None:
     st.session_state["_slide"] = 0
     # Written here too so the next rerun does not re-decode the address as a newly opened link.
     write_params({**encode(st.session_state["_view"]), **extra})
+
+
+# What a live session's banner takes above a slide (the presenter's holds the audience link): the slide's chart is
+# that much shorter, so its buttons stay on a 900-pixel screen (they were 130 pixels below it, a follower's 60).
+LIVE_BANNER_PX = {"presenter": 150, "follower": 70}
+
+
+def _live_banner_px() -> int:
+    current = live.role()
+    if current is None or current.over:
+        return 0
+    return LIVE_BANNER_PX["presenter" if current.presenting else "follower"]
 
 
 def _slide_step(step: int) -> None:
@@ -155,7 +167,7 @@ def present(state: ViewState) -> None:
         figure.update_layout(
             font={"size": 16}, title={"font": {"size": 24}, "pad": {"t": 30}}, margin={"t": figure.layout.margin.t + 30}
         )
-        fitted = fit_slide(figure)
+        fitted = fit_slide(figure, SLIDE_HEIGHT - _live_banner_px())
         with st.container(key=f"slide-{deck[index].key}"):
             # The slide's h1, for a screen reader's list of headings: the page's title and sections are not drawn.
             heading = t("present.heading", n=index + 1, total=len(deck), title=meta.get("title") or "")

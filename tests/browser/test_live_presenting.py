@@ -340,3 +340,25 @@ def test_a_link_to_no_live_session_says_so(page, server) -> None:
     assert "There is no live session at this link" in alerts(page, "Warning")
     assert exceptions(page) == []
     drawn_charts(page, 1)
+
+
+def test_a_live_slide_keeps_its_buttons_on_a_900_pixel_screen(browser, server) -> None:
+    """Presenting live, the banner above a slide pushed its buttons 130 pixels below a 900-pixel screen (a
+    follower's 60): the chart gives up the banner's room."""
+    with live_session(browser, server) as (presenter, link), follower(browser, link) as audience:
+        presenter.set_viewport_size({"width": 1440, "height": 900})
+        presenter.goto(presenter.url + "&present=1", wait_until="domcontentloaded")
+        wait_for_app(presenter)
+        for page in (presenter, audience):
+            if page is audience:
+                audience.set_viewport_size({"width": 1440, "height": 900})
+                followed(audience, "() => document.querySelector('.st-key-slide_next')", "presenter mode")
+            for _ in range(3):
+                page.locator(".st-key-slide_next button").wait_for()
+                page.wait_for_timeout(500)
+                bottom = page.locator(".st-key-slide_next button").evaluate("b => b.getBoundingClientRect().bottom")
+                screenshot(page, SHOTS, f"live-slide-{'presenter' if page is presenter else 'follower'}")
+                assert bottom <= 900, (page is presenter, bottom)
+                if page is presenter:
+                    page.locator(".st-key-slide_next button").click()
+                    wait_for_app(page)

@@ -67,12 +67,13 @@ def _row_px(figure: go.Figure, axes: tuple[str, ...]) -> int:
     return max(SLIDE_ROW_PX, SLIDE_LINE_PX * max(lines, default=1) + 8)
 
 
-def fit_slide(figure: go.Figure) -> tuple[int, int] | None:
-    """Make ``figure`` (changed in place) :data:`SLIDE_HEIGHT` tall, showing only the rows drawn at the top of each
-    panel when all of them would not fit; (rows shown, rows in all) then, else None."""
+def fit_slide(figure: go.Figure, height: int = SLIDE_HEIGHT) -> tuple[int, int] | None:
+    """Make ``figure`` (changed in place) ``height`` pixels tall (:data:`SLIDE_HEIGHT`; less under a live session's
+    banner), showing only the rows drawn at the top of each panel when all of them would not fit; (rows shown, rows
+    in all) then, else None."""
     margin = figure.layout.margin
-    plot = SLIDE_HEIGHT - (margin.t or 0) - (margin.b or 0)
-    figure.update_layout(height=SLIDE_HEIGHT)
+    plot = height - (margin.t or 0) - (margin.b or 0)
+    figure.update_layout(height=height)
     split = "yaxis2" in figure.layout and figure.layout["yaxis2"].domain is not None  # two panels, one above the other
     upper, lower = _categories(figure, "yaxis"), _categories(figure, "yaxis2") if split else []
     total = len(upper) + len(lower)
