@@ -41,6 +41,9 @@ PRESENT_CSS = """<style>
 @media (max-width: 900px) {
   [data-testid="stMainBlockContainer"] { padding: 1rem !important; }
   .st-key-slide-cards { display: flex; }
+  /* One card under another (Streamlit stacks columns only below 640 pixels: the figures were cut off beside). */
+  .st-key-slide-cards [data-testid="stHorizontalBlock"] { flex-direction: column !important; }
+  .st-key-slide-cards [data-testid="stColumn"] { width: 100% !important; flex: 1 1 auto !important; }
   .st-key-slide-cards [data-testid="stMetricValue"] * { font-size: 2.5rem !important; font-weight: 700; }
   .st-key-slide-highlights { display: none; }
 }

@@ -294,10 +294,11 @@ def test_a_presenter_s_chart_on_a_phone_keeps_its_title_in_sight(browser, server
         context.close()
 
 
-@pytest.mark.parametrize("width", [390, 1024])
+@pytest.mark.parametrize("width", [390, 760, 1024])
 def test_presenter_highlights_never_print_over_one_another(browser, server, width: int) -> None:
     # At 390 pixels (a phone following a live presenter) the three figures printed over each other, and at
     # 1,024 the outer two were drawn towards the middle, over the next one: a phone gets stacked cards instead.
+    # From 640 to 899 pixels the cards stood side by side and cut their figures off ("up to ¥7…").
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     try:
@@ -309,6 +310,8 @@ def test_presenter_highlights_never_print_over_one_another(browser, server, widt
             assert [cards.nth(i).inner_text() for i in range(cards.count())] == ["¥387.3B", "up to ¥72.5B", "about 30%"]
             assert not chart.is_visible()
             boxes = [cards.nth(i).bounding_box() for i in range(cards.count())]
+            assert all(cards.nth(i).evaluate("e => e.scrollWidth <= e.clientWidth + 1") for i in range(3))
+            assert boxes[0]["y"] < boxes[1]["y"] < boxes[2]["y"]  # one under another
         else:
             drawn_charts(page, 1)
             assert not cards.first.is_visible()
