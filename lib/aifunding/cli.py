@@ -168,9 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument(
         "--country", action="extend", nargs="+", default=[], metavar="CC", help="keep these countries (repeatable)"
     )
-    query.add_argument(
-        "--kind", action="extend", nargs="+", default=[], help="keep these kinds of support (repeatable)"
-    )
+    query.add_argument("--kind", action="extend", nargs="+", default=[], help="keep these kinds of support")
     query.add_argument("--from", dest="date_from", help="keep awards announced on or after YYYY-MM-DD")
     query.add_argument("--to", dest="date_to", help="keep awards announced on or before YYYY-MM-DD")
     query.add_argument("--currency", help="convert amounts to this ISO 4217 currency (ECB reference rates)")
@@ -269,8 +267,7 @@ def _load_for_output(paths: Sequence[str], allow_invalid: bool, made: str = "an 
 
 
 def _wrote(path: Path) -> None:
-    """Say what was written: on standard error when it was a pipe or a device (``-o /dev/stdout``), whose stream
-    the line would have joined (the JSON piped on ended in "wrote /dev/stdout")."""
+    """Say what was written: on standard error when it was a pipe or a device (``-o /dev/stdout``), not in it."""
     print(f"wrote {path}", file=sys.stdout if path.is_file() else sys.stderr)
 
 
