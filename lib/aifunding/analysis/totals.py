@@ -66,6 +66,16 @@ def basis_parts(row: Mapping[Any, Any]) -> dict[str, Decimal]:
     return parts
 
 
+def split_columns(total: str) -> dict[str, str]:
+    """The column of each kind of basis a split ``total`` is written in (``allocated_up_to``), in writing order."""
+    return {kind: f"{total}_{kind}" for kind in CLASS_ORDER}
+
+
+def basis_names(parts: list[dict[str, Decimal]]) -> list[str | None]:
+    """Each split's one kind of basis, "mixed" when it has several, None when it has none."""
+    return [next(iter(p)) if len(p) == 1 else ("mixed" if p else None) for p in parts]
+
+
 def split_by_basis_groups(
     keys: Any, amounts: Any, bases: Any, *, floats: np.ndarray | None = None
 ) -> dict[Any, dict[str, Decimal]]:

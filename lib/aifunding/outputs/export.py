@@ -22,6 +22,7 @@ import pandas as pd
 from aifunding import columns as C
 from aifunding.analysis.conversion import FxChoice, convert_frame, convert_programmes
 from aifunding.analysis.metrics import AWARD_VIEW_COLUMNS, award_view, market_share_view, programme_view
+from aifunding.analysis.totals import basis_names, split_columns
 from aifunding.analysis.view import Prepared
 from aifunding.data.amounts import AMOUNT_DECIMALS
 from aifunding.i18n import Translator
@@ -171,13 +172,7 @@ MARKET_COLUMNS = [
 FX_COLUMNS = [C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY, C.FX_RATE, C.FX_RATE_DATE, C.FX_METHOD, C.FX_NOTE]
 # A programme's allocation and per-year amount, converted at the rate its own amount was converted at.
 PROGRAMME_FX_COLUMNS = [C.ALLOCATED_CONVERTED, C.ANNUALISED_CONVERTED]
-_CLASS_COLUMNS = {
-    "exact": C.ALLOCATED_EXACT,
-    "about": C.ALLOCATED_ABOUT,
-    "up_to": C.ALLOCATED_UP_TO,
-    "up_to_about": C.ALLOCATED_UP_TO_ABOUT,
-    "at_least": C.ALLOCATED_AT_LEAST,
-}
+_CLASS_COLUMNS = split_columns(C.ALLOCATED)
 # The exact-decimal columns and the decimal places each holds, typed so in Parquet even when empty:
 # amounts and shares have at most 4 (AMOUNT_DECIMALS); a rate has 10 significant digits and the
 # smallest cross rate of the ECB table (TRL to MTL, 2003) is 2.25e-7, so 18 places hold any of them.
@@ -195,7 +190,7 @@ def _allocated_by_basis(frame: pd.DataFrame) -> pd.DataFrame:
     parts = [p if isinstance(p, dict) else {} for p in frame[C.ALLOCATED_BY_BASIS]]
     for kind, column in _CLASS_COLUMNS.items():
         frame[column] = [p.get(kind) for p in parts]
-    frame[C.ALLOCATED_BASIS] = [next(iter(p)) if len(p) == 1 else ("mixed" if p else None) for p in parts]
+    frame[C.ALLOCATED_BASIS] = basis_names(parts)
     # pandas-stubs' column values leave out Decimal, which an object column holds as well as any value.
     frame[C.ALLOCATED] = [  # type: ignore[assignment]
         v if isinstance(v, Decimal) and len(p) == 1 else None for v, p in zip(frame[C.ALLOCATED], parts, strict=True)

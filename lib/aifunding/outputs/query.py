@@ -22,7 +22,7 @@ from aifunding import columns as C
 from aifunding.analysis import engine
 from aifunding.analysis.conversion import CENTS, FxChoice
 from aifunding.analysis.engine_view import recipient_totals_by_basis
-from aifunding.analysis.totals import CLASS_ORDER, KINDS, ROUNDED_CEILING, basis_parts
+from aifunding.analysis.totals import KINDS, ROUNDED_CEILING, basis_names, basis_parts, split_columns
 from aifunding.data.amounts import decimal_text
 from aifunding.data.vocabulary import SupportKind
 from aifunding.loading.package import Package
@@ -112,18 +112,14 @@ def _check_filters(package: Package, query: Query) -> None:
 # A total of several kinds of basis is never one number ("¥600M + up to about ¥56.9B" on the dashboard): a recipient's
 # total, or a programme's allocation, is written only when its awards share one kind, named in ``<total>_basis``
 # ("mixed" when they do not), and each kind's sum has a column of its own, as the exports split an allocation.
-RECIPIENT_SPLIT = {kind: f"{C.TOTAL}_{kind}" for kind in CLASS_ORDER}
-PROGRAMME_SPLIT = {kind: f"{C.ALLOCATED}_{kind}" for kind in CLASS_ORDER}
+RECIPIENT_SPLIT = split_columns(C.TOTAL)
+PROGRAMME_SPLIT = split_columns(C.ALLOCATED)
 
 
 def _kinds(frame: pd.DataFrame, prefix: str) -> list[dict[str, Decimal]]:
     """Each row's sums by kind of basis (a rounded ceiling's as "up_to_about"), from ``<prefix><kind>`` columns."""
     named = frame.rename(columns={f"{prefix}{kind}": kind for kind in KINDS})
     return [basis_parts(row) for row in named[[*KINDS, ROUNDED_CEILING]].to_dict(orient="records")]
-
-
-def _basis_of(parts: list[dict[str, Decimal]]) -> list[str | None]:
-    return [next(iter(p)) if len(p) == 1 else ("mixed" if p else None) for p in parts]
 
 
 def _recipients(totals: pd.DataFrame) -> pd.DataFrame:
@@ -135,7 +131,7 @@ def _recipients(totals: pd.DataFrame) -> pd.DataFrame:
             C.CURRENCY: totals[C.CURRENCY],
             # None of its awards has an amount (or, converted, a rate): no total, an empty cell, never 0.
             C.TOTAL: pd.Series([next(iter(p.values())) if len(p) == 1 else None for p in parts], dtype=object),
-            f"{C.TOTAL}_basis": _basis_of(parts),
+            f"{C.TOTAL}_basis": basis_names(parts),
             **{
                 column: pd.Series([p.get(kind) for p in parts], dtype=object)
                 for kind, column in RECIPIENT_SPLIT.items()
@@ -156,7 +152,7 @@ def _split(allocations: pd.DataFrame) -> pd.DataFrame:
         if column in frame:
             frame[column] = frame[column].astype(object).where(single, None)
     at = list(frame.columns).index(C.ALLOCATED) + 1
-    frame.insert(at, C.ALLOCATED_BASIS, _basis_of(parts))
+    frame.insert(at, C.ALLOCATED_BASIS, basis_names(parts))
     for offset, (kind, column) in enumerate(PROGRAMME_SPLIT.items(), start=1):
         frame.insert(at + offset, column, pd.Series([p.get(kind) for p in parts], index=frame.index, dtype=object))
     return frame
