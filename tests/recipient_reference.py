@@ -21,9 +21,23 @@ class RecipientGroup(NamedTuple):
     unpublished: int
 
 
+def recipient_currencies(labels: pd.Series, currencies: pd.Series) -> list[object]:
+    """Each award's currency; an award without an amount names none, and counts in its recipient's one currency
+    when the recipient's awards with an amount are all in one, else in a row of its own (no currency)."""
+    seen: dict[str, set[str]] = {}
+    for label, money in zip(labels, currencies, strict=True):
+        if not pd.isna(money):
+            seen.setdefault(label, set()).add(money)
+    return [
+        next(iter(seen[label])) if pd.isna(money) and len(seen.get(label, ())) == 1 else money
+        for label, money in zip(labels, currencies, strict=True)
+    ]
+
+
 def recipient_groups(prepared: Prepared, state: ViewState) -> list[RecipientGroup]:
-    """The view's awards grouped by recipient (in the view's language) and currency, each group added up
-    row by row; each currency's recipients together (none last), largest first (every amount), then by name."""
+    """The view's awards grouped by recipient (in the view's language) and currency (an award without an amount
+    in its recipient's one currency), each group added up row by row; each currency's recipients together
+    (none last), largest first (every amount), then by name."""
     view = apply_view(prepared, state)
     awards = view.awards
     value, currency = view.money.value_column, view.money.currency_column
@@ -35,6 +49,7 @@ def recipient_groups(prepared: Prepared, state: ViewState) -> list[RecipientGrou
             "basis": awards["basis"],
         }
     )
+    frame["currency"] = recipient_currencies(frame["label"], frame["currency"])
     ranked = []
     for (label, money), group in frame.groupby(["label", "currency"], sort=False, dropna=False):
         values = [None if pd.isna(v) else v for v in group["value"]]

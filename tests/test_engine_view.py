@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from aifunding import columns as C
-from aifunding.analysis import engine
+from aifunding.analysis import engine, metrics
 from aifunding.analysis.engine_view import (
     RECIPIENT_COLUMNS,
     RecipientTotals,
@@ -31,7 +31,7 @@ from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare
 from aifunding.figures.worded import Worded
 from aifunding.loading.package import Package, load_package
 
-from packages import generate
+from packages import generate, minimal_tables, write_package
 from recipient_reference import recipient_groups
 
 pytestmark = [
@@ -172,6 +172,60 @@ def test_ceilings_are_never_added_to_money_granted(bundled: Package) -> None:
     found = ViewEngine(bundled).recipients(ViewState())
     parts = [basis_parts(row) for _, row in found.iterrows()]
     assert any(len(p) > 1 and "exact" in p and any(k.startswith("up_to") for k in p) for p in parts)
+
+
+def test_a_recipients_awards_without_an_amount_count_in_its_one_currencys_row(tmp_path: Path) -> None:
+    """An award with no published amount names no currency: it joins the row of its recipient's one currency
+    (the University of Tokyo's ¥4.2B row said 1 award, its unpublished one a row of its own); a recipient
+    in two currencies keeps it apart, as there is no saying which it belongs to."""
+    tables = minimal_tables()
+    unpublished = {"programme_id": "round-1", "purpose_en": "Not yet priced", "announced": "2024-04-19"}
+    tables["awards"] += [
+        {**unpublished, "id": "award-a2"},
+        {**unpublished, "id": "award-c2"},
+        {**tables["awards"][0], "id": "award-c-usd", "amount": "5000000", "currency": "USD", "basis": "exact"},
+        {**tables["awards"][0], "id": "award-c-jpy", "amount": "7000000", "currency": "JPY", "basis": "exact"},
+    ]
+    tables["award_recipients"] += [
+        {"award_id": award, "organisation_id": org, "role": "sole"}
+        for award, org in [
+            ("award-a2", "org-a"),
+            ("award-c2", "org-c"),
+            ("award-c-usd", "org-c"),
+            ("award-c-jpy", "org-c"),
+        ]
+    ]
+    tables["citations"] += [
+        {"source_id": "src-a", "award_id": a} for a in ("award-a2", "award-c2", "award-c-usd", "award-c-jpy")
+    ]
+    package = load_package(write_package(tmp_path / "pkg", tables))
+    found = ViewEngine(package).recipients(ViewState())
+    rows = {
+        (r[C.PROJECT_LABEL], r[C.CURRENCY]): (r[C.N_AWARDS], r[C.N_AWARDS_UNPUBLISHED]) for _, r in found.iterrows()
+    }
+    assert rows == {
+        ("Alpha Cloud", "JPY"): (2, 1),
+        ("Beta Labs + Gamma AI (joint)", "JPY"): (1, 0),
+        ("Gamma AI", "JPY"): (1, 0),
+        ("Gamma AI", "USD"): (1, 0),
+        ("Gamma AI", None): (1, 1),
+    }
+    assert _normal(_found(found)) == _normal(_expected(prepare(package), ViewState()))
+    alpha = found[found[C.PROJECT_LABEL] == "Alpha Cloud"].iloc[0]
+    assert basis_parts(alpha) == {"up_to_about": Decimal("6000000000")}
+    # The engine's plain totals and the pandas path's say the same.
+    expected = [
+        ("Alpha Cloud", "JPY", 2),
+        ("Beta Labs + Gamma AI (joint)", "JPY", 1),
+        ("Gamma AI", "", 1),
+        ("Gamma AI", "JPY", 1),
+        ("Gamma AI", "USD", 1),
+    ]
+    plain = engine.recipient_totals(engine.Tables.load(engine.connect(), package))
+    by_pandas = metrics.totals_by_recipient(prepare(package).awards)
+    for totals in (plain, by_pandas):
+        named = totals[C.CURRENCY].astype(object).where(totals[C.CURRENCY].notna(), "")
+        assert sorted(zip(totals[C.PROJECT_LABEL], named, totals[C.N_AWARDS], strict=True)) == expected
 
 
 @pytest.mark.spark

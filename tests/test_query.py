@@ -22,6 +22,7 @@ from aifunding.loading.package import load_package
 from aifunding.outputs.export import export_tables
 
 from packages import minimal_tables, write_package
+from recipient_reference import recipient_currencies
 
 CENT = Decimal("0.01")
 
@@ -40,7 +41,8 @@ def _expected_recipients(view: object, converted: bool) -> list[tuple]:
     awards = view.awards  # type: ignore[attr-defined]
     value, currency_column = (C.AMOUNT_CONVERTED, C.CONVERTED_CURRENCY) if converted else ("amount", "currency")
     rows = []
-    keys = awards[C.PROJECT_LABEL].astype(str) + "\0" + awards[currency_column].fillna("").astype(str)
+    currencies = pd.Series(recipient_currencies(awards[C.PROJECT_LABEL], awards[currency_column]), index=awards.index)
+    keys = awards[C.PROJECT_LABEL].astype(str) + "\0" + currencies.fillna("").astype(str)
     for key, group in awards.groupby(keys, sort=False):
         label, currency = str(key).split("\0")
         parts = split_by_basis(zip(group[value], group["basis"], strict=True))

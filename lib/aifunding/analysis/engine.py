@@ -158,15 +158,40 @@ def recipient_totals(tables: Tables, awards: ibis.Table | None = None, fx: FxCho
     rows = awards.left_join(labels, awards.id == labels.award_id)
     scale = rows[value].type().scale or 0
     total_type = dt.Decimal(MAX_DIGITS, scale)
-    totals = rows.group_by([C.PROJECT_LABEL, rows[currency].name(C.CURRENCY)]).aggregate(
+    grouped = rows.group_by([C.PROJECT_LABEL, rows[currency].name(C.CURRENCY)]).aggregate(
         **{
             C.TOTAL: rows[value].sum().cast(total_type).coalesce(ibis.literal(Decimal(0), type=total_type)),
             C.N_AWARDS: rows.count(),
             C.N_AWARDS_UNPUBLISHED: rows[value].isnull().sum(),
         }
     )
+    # Converted, every award is in the one currency chosen (one without a rate counts as one without an amount).
+    totals = grouped if fx is not None else fold_unpriced(grouped, added=(C.N_AWARDS, C.N_AWARDS_UNPUBLISHED))
     ordered = totals.order_by([ibis.desc(C.TOTAL), ibis.asc(C.PROJECT_LABEL), ibis.asc(C.CURRENCY)])
     return small_frame(ordered.to_pandas(), (C.N_AWARDS, C.N_AWARDS_UNPUBLISHED))
+
+
+def fold_unpriced(totals: ibis.Table, added: tuple[str, ...]) -> ibis.Table:
+    """Rows per recipient and currency with a recipient's awards without an amount in the row of its one currency.
+
+    An award with no published amount names no currency, so grouping by currency gave its recipient a second
+    row, without a total, and the row with the total did not count it (the University of Tokyo's ¥4.2B row
+    said 1 award of its 2). When the awards with an amount share one currency, those without one are counted
+    in its row (the ``added`` counts are added; a row without a currency has no amount to add); with several
+    currencies they keep a row of their own, with no currency, as there is no saying which row they belong to.
+    Only the few recipients with such a row are joined: a window over every recipient took twice as long.
+    """
+    label, currency = C.PROJECT_LABEL, C.CURRENCY
+    unpriced = totals.filter(totals[currency].isnull())
+    priced = totals.filter(totals[currency].notnull())
+    candidates = priced.semi_join(unpriced, label)
+    single = candidates.group_by(label).having(candidates.count() == 1).aggregate()
+    extra = unpriced.semi_join(single, label).select(label, **{f"_extra_{c}": unpriced[c] for c in added})
+    joined = priced.left_join(extra, label)
+    folded = joined.select(
+        *((joined[c] + joined[f"_extra_{c}"].coalesce(0)).name(c) if c in added else joined[c] for c in priced.columns)
+    )
+    return folded.union(unpriced.anti_join(single, label))
 
 
 def programme_allocations(tables: Tables, fx: FxChoice | None = None, *, by_basis: bool = False) -> pd.DataFrame:

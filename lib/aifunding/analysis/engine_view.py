@@ -27,7 +27,13 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from aifunding import columns as C
 from aifunding.analysis.cached_views import PREPARING_SOURCES
-from aifunding.analysis.engine import awards_with_programme, convert_awards, filter_awards, project_labels
+from aifunding.analysis.engine import (
+    awards_with_programme,
+    convert_awards,
+    filter_awards,
+    fold_unpriced,
+    project_labels,
+)
 from aifunding.analysis.engine_tables import (
     ANCESTOR_ID,
     CLOSURE,
@@ -110,7 +116,7 @@ def _grouped_totals(
     amount = rows[value]
     total_type = dt.Decimal(MAX_DIGITS, amount.type().scale or 0)
     counted = amount.notnull()
-    return rows.group_by([C.PROJECT_LABEL, rows[currency].name(C.CURRENCY)]).aggregate(
+    grouped = rows.group_by([C.PROJECT_LABEL, rows[currency].name(C.CURRENCY)]).aggregate(
         **{kind: amount.sum(where=rows.basis.isin(list(bases))).cast(total_type) for kind, bases in KINDS.items()},
         **{
             ROUNDED_CEILING: (counted & (rows.basis == str(Basis.UP_TO_ABOUT))).any(),
@@ -119,6 +125,8 @@ def _grouped_totals(
             C.N_AWARDS_UNPUBLISHED: (~counted).sum(),
         },
     )
+    # Converted, every award is in the one currency chosen (one without a rate counts as one without an amount).
+    return grouped if fx is not None else fold_unpriced(grouped, added=(C.N_AWARDS, C.N_AWARDS_UNPUBLISHED))
 
 
 # Amounts in different currencies are never ranked against each other: each currency's recipients together

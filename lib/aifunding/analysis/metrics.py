@@ -257,6 +257,18 @@ def annualise(amount: Any, period_years: Any, start_fy: Any, end_fy: Any) -> Dec
     return Decimal(amount) / Decimal(int(years))
 
 
+def one_currency_each(labels: pd.Series, currencies: pd.Series) -> pd.Series:
+    """Each award's currency, an award without one taking the one currency its recipient's other awards share.
+
+    An award with no published amount names no currency; when its recipient's awards with an amount are all in
+    one currency it is counted in that currency's row, else it keeps a row of its own, with no currency.
+    """
+    named = currencies.notna()
+    seen = pd.DataFrame({"label": labels[named], "currency": currencies[named]}).drop_duplicates()
+    single = seen.drop_duplicates("label", keep=False).set_index("label")["currency"]
+    return currencies.where(named, labels.map(single))
+
+
 def totals_by_recipient(
     awards: pd.DataFrame,
     amount_column: str = "amount",
@@ -266,10 +278,12 @@ def totals_by_recipient(
 
     Returns one row per (project label, currency) with the exact total, the number of awards and
     of awards without a published amount, the distinct bases, and the programmes they came from.
-    Awards without an amount are counted, not summed.
+    Awards without an amount are counted, not summed, in the row of the one currency their recipient's
+    other awards share (:func:`one_currency_each`).
     """
     rows = []
-    for (label, currency), group in awards.groupby([C.PROJECT_LABEL, currency_column], sort=False, dropna=False):
+    keyed = awards.assign(**{currency_column: one_currency_each(awards[C.PROJECT_LABEL], awards[currency_column])})
+    for (label, currency), group in keyed.groupby([C.PROJECT_LABEL, currency_column], sort=False, dropna=False):
         amounts = group[amount_column].map(_none_if_na)
         rows.append(
             {
@@ -367,6 +381,7 @@ __all__ = [
     "annualise",
     "award_view",
     "decimal_sum",
+    "one_currency_each",
     "pool_shares",
     "programme_totals",
     "programme_view",
