@@ -333,6 +333,41 @@ def test_world_figure_hatches_targets(prepared: Prepared) -> None:
     assert title_text(only_plans).endswith(": $323.68B (target)")
 
 
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        (
+            "en",
+            "9 figures could not be converted and are not drawn: "
+            "no announcement date, so no announcement-date rate (9).",
+        ),
+        ("ja", "9件の数値は換算できないため描いていません：発表日がないため発表日のレートを使えない (9)。"),
+    ],
+)
+def test_world_and_programme_charts_say_which_figures_they_could_not_convert(
+    prepared: Prepared, lang: str, words: str
+) -> None:
+    """Nine programmes have no announcement date, so no rate: the EU's €10B among them was missing from the World
+    chart with nothing on it to say so (only the sentence above the charts counted them)."""
+    view = apply_view(prepared, ViewState(currency="USD", lang=lang))
+    unconverted = view.programmes[view.programmes["amount"].notna() & view.programmes[C.AMOUNT_CONVERTED].isna()]
+    assert len(unconverted) == 9 and "eu-supercomputing-ai-factories-2021-2027" in set(unconverted["id"])
+    fig = build_world_figure(view.programmes, money=view.money, lang=lang)
+    assert words in subtitle_text(fig) and words in layout(fig)["meta"]["alt"]
+    assert "eu-supercomputing-ai-factories-2021-2027" not in layout(fig)["meta"]["row_ids"]
+    # The programme totals' chart, of programmes and rounds, says the same of those it draws from.
+    shown = view.programmes[view.programmes["level"].isin(["programme", "round"])]
+    totals = build_programme_totals_figure(shown, money=view.money, lang=lang)
+    failed = int((shown["amount"].notna() & shown[C.AMOUNT_CONVERTED].isna()).sum())
+    assert failed == 7 and (f"{failed}件の数値" if lang == "ja" else f"{failed} figures could not") in subtitle_text(
+        totals
+    )
+    # In original currencies nothing is converted, so nothing is said of it.
+    plain = apply_view(prepared, ViewState(lang=lang))
+    said = subtitle_text(build_programme_totals_figure(plain.programmes, money=plain.money, lang=lang))
+    assert "could not be converted" not in said and "換算できない" not in said
+
+
 def test_world_figure_draws_the_largest_of_each_panel_and_says_how_many_there_are(
     prepared: Prepared, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,8 +19,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from aifunding import columns as C
 from aifunding.analysis.adding import HOME_CURRENCY
 from aifunding.analysis.distinct import has_amount
+from aifunding.analysis.view import fx_note_words
 from aifunding.data.vocabulary import NOT_COMMITTED_STATUSES, PLAN_BASES, ProgrammeStatus
 from aifunding.figures.lines import SUBTITLE_WIDTH, display_width, wrap
 from aifunding.figures.plain import Figure
@@ -344,20 +346,30 @@ def amount_frame(frame: pd.DataFrame, value_column: str, currency_column: str) -
 def left_out_note(
     frame: pd.DataFrame, drawn: pd.DataFrame, value_column: str, currency_column: str, *, lang: str = "en"
 ) -> str | None:
-    """A sentence naming figures in other currencies that a one-currency chart could not draw."""
+    """What a one-currency chart could not draw: figures in other currencies, and figures that could not be
+    converted (a programme with no announcement date has no rate), each with why."""
     if drawn.empty:
         return None
+    t = Translator(lang)
+    notes = []
     currency = drawn[currency_column].iloc[0]
     others = has_amount(frame, value_column) & (frame[currency_column] != currency).to_numpy(dtype=bool, na_value=True)
-    if not others.any():
-        return None
-    t = Translator(lang)
-    return t(
-        "chart.left_out",
-        currency=currency,
-        count=f"{int(others.sum()):,}",  # 817,239 in either language, as the {n} of any message
-        currencies=t("sentence.values").join(sorted(frame.loc[others, currency_column].unique().tolist())),
-    )
+    if others.any():
+        notes.append(
+            t(
+                "chart.left_out",
+                currency=currency,
+                count=f"{int(others.sum()):,}",  # 817,239 in either language, as the {n} of any message
+                currencies=t("sentence.values").join(sorted(frame.loc[others, currency_column].unique().tolist())),
+            )
+        )
+    if value_column != "amount" and C.FX_NOTE in frame:
+        failed = has_amount(frame, "amount") & ~has_amount(frame, value_column)
+        if failed.any():
+            reasons = frame.loc[failed, C.FX_NOTE].value_counts(sort=False, dropna=False)
+            words = "; ".join(f"{fx_note_words(r, lang)} ({n:,})" for r, n in reasons.items())
+            notes.append(t("chart.not_converted", n=int(failed.sum()), reasons=words))
+    return " ".join(notes) or None
 
 
 def committed_money(rows: pd.DataFrame) -> pd.Series:

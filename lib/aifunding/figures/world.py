@@ -21,6 +21,7 @@ from aifunding.figures.base import (
     empty_figure,
     has_plan_panel,
     ids_in,
+    left_out_note,
     money_label,
     money_labels,
     subtitle,
@@ -115,11 +116,12 @@ def build_world_figure(
         f"{label}: {money_label(v, currency, b, lang)}"
         for label, v, b in zip(labels, rows[value_column], rows["basis"], strict=True)
     )
+    left_out = left_out_note(programmes, rows, value_column, currency_column, lang=lang)
     return base_layout(
         fig,
         title=title,
-        subtitle=subtitle(t("world.title"), capped),
-        alt=alt + (f". {capped}" if capped else ""),
+        subtitle=subtitle(t("world.title"), capped, left_out),
+        alt=alt + "".join(f". {note}" for note in (capped, left_out) if note),
         filename=f"world-programmes-{currency}",
         source_ids=ids_in(rows, C.SOURCE_IDS),
         row_ids=rows["id"] if capped is None else None,
