@@ -6,7 +6,8 @@ import plotly.graph_objects as go
 import pytest
 
 from aifunding.analysis.view import Prepared, ViewState, apply_view
-from aifunding.figures.slides import PANEL_GAP_PX, SLIDE_HEIGHT, SLIDE_ROW_PX, fit_slide
+from aifunding.figures.lines import display_width
+from aifunding.figures.slides import PANEL_GAP_PX, SLIDE_HEIGHT, SLIDE_ROW_PX, SLIDE_TITLE_WIDTH, fit_slide, slide_type
 from aifunding.outputs.snapshot import slides
 
 
@@ -68,3 +69,19 @@ def test_the_highlights_slide_reads_in_the_display_currency_too(bundled) -> None
     assert first.cards[0][2] == "FY2026 · 30 Jun 2026 · exact · ≈ $2.38B (rate of 30 Jun 2026)"
     original = slides(prepared, apply_view(prepared, ViewState(countries=("JP",))))[0]
     assert not [a.text for a in original.figure.layout.annotations if a.text.startswith("≈")]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_slide_s_title_is_broken_for_its_bigger_type(prepared: Prepared, lang: str) -> None:
+    """Broken at a page's 84 columns, a 24-pixel title ran past a 1,024-pixel screen's edge; the room above the
+    plot grows with its lines, and the right margin holds a market's "100%" tick."""
+    for section in slides(prepared, apply_view(prepared, ViewState(lang=lang))):
+        figure = go.Figure(section.figure.to_dict())
+        meta = figure.layout.meta
+        slide_type(figure)
+        title, _, below = figure.layout.title.text.partition("<br><span")
+        assert all(display_width(line) <= SLIDE_TITLE_WIDTH for line in title.split("<br>")), title
+        assert title.replace("<br>", "").replace(" ", "") == meta["title"].replace(" ", "")
+        breaks, lines = title.count("<br>"), below.count("<br>") + 1 if below else 0
+        assert figure.layout.margin.t == 94 + 30 * breaks + 26 * lines
+        assert figure.layout.margin.r >= 36 and figure.layout.font.size == 16 and figure.layout.title.font.size == 24

@@ -16,7 +16,7 @@ from aifunding.analysis.memo import remembered
 from aifunding.analysis.urlstate import MIN_SLIDE_SECONDS, encode
 from aifunding.analysis.view import Prepared, ViewState, apply_view
 from aifunding.figures.presentation import kind_labels
-from aifunding.figures.slides import SLIDE_HEIGHT, fit_slide
+from aifunding.figures.slides import SLIDE_HEIGHT, fit_slide, slide_type
 from aifunding.outputs.snapshot import Section, slides, title_lift
 from aifunding.outputs.summary import kept_highlights
 
@@ -31,6 +31,8 @@ PRESENT_CSS = """<style>
 [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"] { display: none !important; }
 [data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 1.5rem 3rem !important; }
 [data-testid="stMain"] p, [data-testid="stMain"] li { font-size: 1.35rem !important; }
+/* A button's label a little smaller than the text, so "Exit presentation" fits its column at 1,024 pixels. */
+[data-testid="stMain"] button p { font-size: 1.1rem !important; }
 .st-key-slide-cards { display: none; }
 /* Read by a screen reader, never seen, taking no room: the chart shows its title. */
 [data-testid="stElementContainer"]:has(.slide-heading) {
@@ -166,10 +168,8 @@ def present(state: ViewState) -> None:
         # followers too), and making the shared figure into plotly's objects from two threads at once races.
         figure = go.Figure(deck[index].figure.to_dict())
         meta = figure.layout.meta or {}
-        # Readable from the back of a room: bigger type, room for the bigger title, one screen tall.
-        figure.update_layout(
-            font={"size": 16}, title={"font": {"size": 24}, "pad": {"t": 30}}, margin={"t": figure.layout.margin.t + 30}
-        )
+        # Readable from the back of a room: bigger type, the title broken for it, one screen tall.
+        slide_type(figure)
         fitted = fit_slide(figure, SLIDE_HEIGHT - _live_banner_px())
         with st.container(key=f"slide-{deck[index].key}"):
             # The slide's h1, for a screen reader's list of headings: the page's title and sections are not drawn.
@@ -184,7 +184,7 @@ def present(state: ViewState) -> None:
         if deck[index].key == "highlights":
             _highlight_cards(current.prepared, state)
         source_footer(current.prepared, meta.get("source_ids", ()), meta.get("caveat_ids", ()))
-        left, middle, right, leave = st.columns([1, 2, 1, 1])
+        left, middle, right, leave = st.columns([1, 2, 1, 1.5])
         left.button(
             t("present.previous"), key="slide_prev", on_click=_slide_step, args=(-1,), icon=":material/arrow_back:"
         )

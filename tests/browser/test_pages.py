@@ -221,6 +221,44 @@ def test_every_presenter_slide_fits_one_screen(browser, server) -> None:
         context.close()
 
 
+@pytest.mark.parametrize("width", [760, 1024])
+def test_a_slide_s_title_ticks_and_buttons_stay_whole_on_a_narrower_screen(browser, server, width: int) -> None:
+    # At 1,024 pixels (a projector's) a slide's title, broken for a page's smaller type, ran past the chart's right
+    # edge ("... Google) more" for "... more than 60%"), a market's "100%" tick was hidden past it, and "Exit
+    # presentation" was cut off in its column.
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        open_page(page, server, "", "present=1")
+        drawn_charts(page, 1)
+        total = int(page.get_by_text("Slide 1 of").inner_text().split(" of ")[1].split(" ")[0])
+        hundreds = 0
+        for n in range(1, total + 1):
+            page.get_by_text(f"Slide {n} of {total}").wait_for()
+            drawn_charts(page, 1)
+            chart = page.locator("[data-testid='stPlotlyChart']").first
+            edges = chart.evaluate(
+                """chart => {
+                    const right = chart.querySelector('.main-svg').getBoundingClientRect().right;
+                    const texts = [...chart.querySelectorAll('.gtitle, .xtick text')]
+                        .filter(t => getComputedStyle(t).display !== 'none' && t.getBBox().width > 0);
+                    return {right, over: texts.filter(t => t.getBoundingClientRect().right > right + 1)
+                        .map(t => t.textContent),
+                        hundred: texts.filter(t => t.textContent === '100%').length};
+                }"""
+            )
+            assert edges["over"] == [], (n, edges)
+            hundreds += edges["hundred"]
+            for key in ("slide_prev", "slide_next", "present_exit"):
+                label = page.locator(f".st-key-{key} button p").first
+                assert label.evaluate("p => p.scrollWidth <= p.clientWidth + 1"), (n, key, label.inner_text())
+            page.locator(".st-key-slide_next button").click()
+        assert hundreds >= 4  # every market slide keeps its "100%", as the page does
+        assert exceptions(page) == []
+    finally:
+        context.close()
+
+
 def _overlapping(boxes: list[dict]) -> list[tuple[int, int]]:
     """The pairs of ``boxes`` (bounding boxes) that cover one another."""
     return [

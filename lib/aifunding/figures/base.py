@@ -24,7 +24,7 @@ from aifunding.analysis.adding import HOME_CURRENCY
 from aifunding.analysis.distinct import has_amount
 from aifunding.analysis.view import fx_note_words
 from aifunding.data.vocabulary import NOT_COMMITTED_STATUSES, PLAN_BASES, ProgrammeStatus
-from aifunding.figures.lines import SUBTITLE_WIDTH, display_width, wrap
+from aifunding.figures.lines import SUBTITLE_WIDTH, TITLE_WIDTH, display_width, wrap
 from aifunding.figures.plain import Figure
 from aifunding.figures.safe_text import LAYOUT_TEXT_KEYS, TRACE_TEXT_KEYS, text_safe
 from aifunding.i18n import DEFAULT_LANGUAGE, Translator
@@ -160,6 +160,18 @@ class Draft:
         return self.update_layout(yaxis=changes)
 
 
+def title_markup(
+    title: str, subtitle: Sequence[str], width: int = TITLE_WIDTH, subtitle_width: int = SUBTITLE_WIDTH
+) -> tuple[str, int, int]:
+    """A chart's title broken into lines ``width`` columns wide, its subtitle's parts under it in smaller grey
+    type; and the title's line breaks and the subtitle's lines, which the room above the plot is made for."""
+    title = wrap(title, width)
+    lines = [wrap(part, subtitle_width) for part in subtitle]
+    below = "<br>".join(lines)
+    text = f"{title}<br><span style='font-size:13px;color:{MUTED_COLOUR}'>{below}</span>" if below else title
+    return text, title.count("<br>"), below.count("<br>") + 1 if below else 0
+
+
 def base_layout(
     fig: Draft,
     *,
@@ -181,13 +193,8 @@ def base_layout(
     """
     # As written, before the lines are broken for the chart's width: a page shows them above the chart on a phone.
     words = {"title": title, "subtitle": subtitle.split("<br>") if subtitle else []}
-    title = wrap(title)
-    subtitle = "<br>".join(wrap(part, SUBTITLE_WIDTH) for part in subtitle.split("<br>")) if subtitle else subtitle
-    subtitle_lines = (subtitle.count("<br>") + 1 if subtitle else 0) + title.count("<br>")
-    title_text = (
-        title if not subtitle else f"{title}<br><span style='font-size:13px;color:{MUTED_COLOUR}'>{subtitle}</span>"
-    )
-    top, bottom = 64 + 26 * subtitle_lines, 100
+    title_text, title_breaks, subtitle_lines = title_markup(title, words["subtitle"])
+    top, bottom = 64 + 26 * (subtitle_lines + title_breaks), 100
     layout: dict[str, Any] = {
         # Hung from the top edge: plotly centres a title in the top margin by its first line, so a
         # title of several lines would otherwise run down into the plot.

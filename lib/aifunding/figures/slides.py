@@ -14,6 +14,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from aifunding.figures.base import title_markup
 from aifunding.figures.lines import wrap
 
 # A slide's chart, with the note, sources and buttons under it, within a full screen 900 pixels tall.
@@ -26,6 +27,34 @@ SLIDE_LINE_PX = 18
 SLIDE_LABEL_WIDTH = 48
 # Between the upper and lower panels of a chart of two (money committed; targets and plans): the upper one's axis.
 PANEL_GAP_PX = 90
+# A slide's title is set at 24 pixels (a page's at 18), about 12.4 pixels a column: broken at a page's 84 columns
+# it ran 1,040 pixels wide and was cut off at the right edge of a 1,024-pixel screen. 52 columns fit a slide from
+# 760 pixels wide (below 640 the title is text above the chart); the subtitle keeps its 13 pixels.
+SLIDE_FONT_PX, SLIDE_TITLE_PX = 16, 24
+# Half the widest tick label ("100%") at 16 pixels and a little more: a page's 20 pixels fit it at 13.
+SLIDE_RIGHT_PX = 36
+SLIDE_TITLE_WIDTH = 52
+SLIDE_SUBTITLE_WIDTH = 90
+# Above the plot: the toolbar and the title's first line, then each further line of the title and the subtitle.
+SLIDE_TITLE_ROOM_PX, SLIDE_TITLE_LINE_PX, SLIDE_SUBTITLE_LINE_PX = 94, 30, 26
+
+
+def slide_type(figure: go.Figure) -> None:
+    """Set ``figure`` (changed in place) in a slide's bigger type, readable from the back of a room: its text at
+    :data:`SLIDE_FONT_PX`, its title at :data:`SLIDE_TITLE_PX` broken to fit the slide, with the room above the
+    plot its lines take (the title and subtitle as written are its meta's), and room at the right for the last
+    tick's label (plotly hid a market's "100%", which ran past the chart's edge in the bigger type)."""
+    figure.update_layout(font={"size": SLIDE_FONT_PX}, margin={"r": max(figure.layout.margin.r or 0, SLIDE_RIGHT_PX)})
+    meta = figure.layout.meta or {}
+    if not meta.get("title"):
+        return
+    text, breaks, lines = title_markup(
+        meta["title"], meta.get("subtitle") or [], SLIDE_TITLE_WIDTH, SLIDE_SUBTITLE_WIDTH
+    )
+    figure.update_layout(
+        title={"text": text, "font": {"size": SLIDE_TITLE_PX}, "pad": {"t": 30}},
+        margin={"t": SLIDE_TITLE_ROOM_PX + SLIDE_TITLE_LINE_PX * breaks + SLIDE_SUBTITLE_LINE_PX * lines},
+    )
 
 
 def _categories(figure: go.Figure, axis: str) -> list[Any]:
