@@ -123,6 +123,8 @@ def recipient_columns(money: Money, lang: str, *, purposes: bool = True) -> set[
     """
     wanted = {money.value_column, money.currency_column, "id", "basis", "announced", C.SOURCE_IDS, C.CAVEAT_IDS}
     wanted.add(C.FLOATS.format(money.value_column))
+    if money.converted:  # what could not be converted, and why, as the chart says under its title
+        wanted.update(("amount", C.FX_NOTE))
     for stem in (C.PROJECT_LABEL, "programme_name", *(("purpose",) if purposes else ())):
         wanted.update(_stems(stem, lang))
     return wanted
