@@ -496,6 +496,20 @@ def test_convert_frame_at_each_announcement_date() -> None:
     assert_unchanged(before, rows)
 
 
+def test_a_figure_already_in_the_chosen_currency_needs_no_date() -> None:
+    """Zeureka's undated ¥1.1B, shown in yen, is ¥1.1B: it was left out as "no announcement date", so choosing
+    JPY dropped it from the Companies chart and the Data page, and called it "not converted"."""
+    result = convert_frame(frame(CONVERT_ROWS), FxChoice("JPY")).set_index("id")
+    undated = result.loc["undated"]
+    assert undated[C.AMOUNT_CONVERTED] == Decimal("1100000000") and undated[C.FX_RATE] == Decimal(1)
+    assert pd.isna(undated[C.FX_NOTE]) and pd.isna(undated[C.FX_RATE_DATE])
+    assert result.at["day", C.AMOUNT_CONVERTED] == Decimal("1930000000")
+    assert result.at["unpublished", C.FX_NOTE] == "no published amount"
+    # Another currency's undated figure still has no rate.
+    usd = frame([{**CONVERT_ROWS[2], "currency": "USD"}])
+    assert convert_frame(usd, FxChoice("JPY"))[C.FX_NOTE].iloc[0] == "no announcement date, so no announcement-date rate"
+
+
 def test_convert_frame_at_one_fixed_date_converts_undated_rows_too() -> None:
     rows = frame(CONVERT_ROWS[:3])
     # 2024-04-20 is a Saturday: the rate is the Friday's, and the rate date says so.
@@ -523,7 +537,7 @@ def _convert_frame_row_by_row(frame: pd.DataFrame, choice: FxChoice) -> pd.DataF
         try:
             if amount is None:
                 raise ConversionError("no published amount")
-            if at is None:
+            if at is None and currency != choice.currency:  # a figure in the chosen currency needs no rate
                 raise ConversionError("no announcement date, so no announcement-date rate")
             rate = rate_at(currency, choice.currency, at)
         except ConversionError as exc:
@@ -533,7 +547,7 @@ def _convert_frame_row_by_row(frame: pd.DataFrame, choice: FxChoice) -> pd.DataF
             continue
         columns["converted"].append(Decimal(amount) * rate.rate)
         columns["rate"].append(rate.rate)
-        columns["date"].append(rate.rate_date)
+        columns["date"].append(rate.rate_date or None)  # no date: none to name
         columns["method"].append(str(rate.method))
         columns["note"].append(None)
     result[C.AMOUNT_CONVERTED] = columns["converted"]

@@ -97,7 +97,14 @@ def convert_frame(
     by_group = np.empty((len(looked) + 1, 4), dtype=object)
     by_group[:] = [
         *(
-            (None, None, None, rate) if isinstance(rate, str) else (rate.rate, rate.rate_date, str(rate.method), None)
+            (None, None, None, rate)
+            if isinstance(rate, str)
+            else (
+                rate.rate,
+                rate.rate_date or None,
+                str(rate.method),
+                None,
+            )  # an undated figure's own currency: no date
             for rate in looked
         ),
         (None, None, None, NO_AMOUNT_NOTE),
@@ -133,7 +140,9 @@ def convert_frame(
 def rate_or_note(currency: Any, at: Any, choice: FxChoice) -> Rate | str:
     """The rate converting ``currency`` on ``at`` (a date, partial or whole) to the chosen one, or why there is none."""
     try:
-        if at is None:
+        # A figure already in the chosen currency needs no rate, so no date: an undated yen figure shown in yen
+        # was left out as "no announcement date" (rate_at gives such a figure rate 1 whatever its date).
+        if at is None and currency != choice.currency:
             raise ConversionError(NO_DATE_NOTE)
         return rate_at(currency, choice.currency, at)
     except ConversionError as exc:
