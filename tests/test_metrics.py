@@ -507,7 +507,8 @@ def test_a_figure_already_in_the_chosen_currency_needs_no_date() -> None:
     assert result.at["unpublished", C.FX_NOTE] == "no published amount"
     # Another currency's undated figure still has no rate.
     usd = frame([{**CONVERT_ROWS[2], "currency": "USD"}])
-    assert convert_frame(usd, FxChoice("JPY"))[C.FX_NOTE].iloc[0] == "no announcement date, so no announcement-date rate"
+    note = convert_frame(usd, FxChoice("JPY"))[C.FX_NOTE].iloc[0]
+    assert note == "no announcement date, so no announcement-date rate"
 
 
 def test_convert_frame_at_one_fixed_date_converts_undated_rows_too() -> None:
