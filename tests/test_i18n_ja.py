@@ -210,9 +210,10 @@ def test_programme_totals_in_japanese() -> None:
     assert goal.xaxis == "x2" and fig.layout.xaxis2.title.text == "JPY（目標・計画、別の目盛り）"
     assert "公表額：%{customdata[0]}" in declared.hovertemplate
     assert "Declared" not in declared.hovertemplate
-    assert fig.layout.title.text.endswith(
-        "GBP建ての1件は描いていません。金額を一つの通貨で表示すると、換算して比較できます。</span>"
+    assert fig.layout.meta["subtitle"][-1].endswith(  # as written, before it is broken into lines
+        "GBP建ての1件は描いていません。金額を一つの通貨で表示すると、換算して比較できます。"
     )
+    assert fig.layout.title.text.endswith("</span>")
 
 
 def test_timeline_in_japanese() -> None:

@@ -124,8 +124,9 @@ def chart(
 
 
 def phone_title(meta: dict[str, Any], key: str, lift: int) -> None:
-    """The chart's title and subtitle as text above it, shown on a phone only (``ui.page.PAGE_CSS``), and the room
-    above its plot taken up there (``lift`` pixels, :func:`~aifunding.outputs.snapshot.title_lift`).
+    """The chart's title and subtitle as text above it, shown in a page column narrower than 800 pixels only (a
+    phone, or the sidebar open on a 1,024-pixel screen: ``ui.page.PAGE_CSS``), and the room above its plot taken
+    up there (``lift`` pixels, :func:`~aifunding.outputs.snapshot.title_lift`).
 
     There a chart is drawn 640 pixels wide and scrolls sideways, and its own title, drawn inside it, ran off the
     screen's edge: "Noetra + National Institute of Advanced..." and no amount. Here it wraps to the screen.
@@ -134,7 +135,8 @@ def phone_title(meta: dict[str, Any], key: str, lift: int) -> None:
     if not words:
         return
     chart = "st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", key)  # the class Streamlit gives the chart's element
-    css = f"@media (max-width: 640px) {{ .{chart} [data-testid='stFullScreenFrame'] {{ margin-top: -{lift}px; }} }}"
+    frame = f".{chart} [data-testid='stFullScreenFrame'] {{ margin-top: -{lift}px; }}"
+    css = f"@container page-column (max-width: 799px) {{ {frame} }}"
     st.html(f"{words}<style>{css}</style>")
 
 

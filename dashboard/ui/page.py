@@ -33,12 +33,18 @@ PAGE_CSS = """<style>
 /* A headline total is a figure, not a heading: as large as one. */
 [class*="st-key-total-figure"] p { font-size: 1.75rem; font-weight: 600; line-height: 1.25; margin: 0; }
 [data-testid="stElementContainer"]:has(.phone-title) { display: none; }
+/* The page's column is a container whose width a chart's title asks: a title line (84 columns of 18-pixel type) and
+   a subtitle line (112 of 13-pixel) fit a column 800 pixels wide. */
+[data-testid="stMainBlockContainer"] { container-type: inline-size; container-name: page-column; }
 @media (max-width: 640px) {
   /* A phone: a chart is drawn 640 pixels wide and scrolls sideways, where plotly cut its bars' values, axis
      title and legend off at the screen's edge, beyond reach (and squeezed a timeline's plot to a sliver). */
   [data-testid="stElementContainer"]:has([data-testid="stPlotlyChart"]) { overflow-x: auto; }
   [data-testid="stFullScreenFrame"]:has(> [data-testid="stPlotlyChart"]) { min-width: 640px; }
-  /* Its title, which scrolled with it off the screen's edge, is text above it that wraps to the screen. */
+}
+@container page-column (max-width: 799px) {
+  /* A column narrower than a chart's title (a phone, where it scrolled off the screen's edge with the chart; the
+     sidebar open on a 1,024-pixel screen, where plotly cut it off at the chart's edge): text above it that wraps. */
   [data-testid="stElementContainer"]:has(.phone-title) { display: block; }
   [data-testid="stPlotlyChart"] .gtitle { display: none; }
   .phone-title p { margin: 0; }

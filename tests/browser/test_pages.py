@@ -314,6 +314,39 @@ def test_a_chart_on_a_phone_is_drawn_whole_and_scrolls_sideways(browser, server,
         context.close()
 
 
+@pytest.mark.parametrize(("width", "as_text"), [(1024, True), (1280, False)])
+def test_a_chart_s_title_is_never_cut_off_at_its_edge(browser, server, width: int, as_text: bool) -> None:
+    # With the sidebar open on a 1,024-pixel screen a chart is 564 pixels wide, and plotly cut its title off up to
+    # 289 pixels past its edge; at 1,280 (820 wide) subtitles ran 20 to 33 pixels past. A column narrower than 800
+    # pixels shows the title as text above the chart, which wraps; a wider one draws it, broken to fit.
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        for name in ("overview", "programmes", "market", "companies", "world"):
+            open_page(page, server, name)
+            count = drawn_charts(page, 1)
+            page.wait_for_timeout(1500)  # the page's later charts too
+            count = drawn_charts(page, count)
+            found = page.evaluate(
+                """() => [...document.querySelectorAll("[data-testid='stPlotlyChart']")].map(chart => {
+                    const right = chart.getBoundingClientRect().right;
+                    const drawn = chart.querySelector('.gtitle');
+                    const shown = drawn && getComputedStyle(drawn).display !== 'none';
+                    const text = chart.closest("[data-testid='stVerticalBlock']").querySelector('.phone-title');
+                    const box = text && text.getBoundingClientRect();
+                    return {shown, over: shown ? drawn.getBoundingClientRect().right - right : 0,
+                            text: !!(box && box.height > 0), textOver: box && box.height ? box.right - right : 0};
+                })"""
+            )
+            assert found, name
+            for n, chart in enumerate(found):
+                assert chart["over"] <= 1 and chart["textOver"] <= 1, (name, n, chart)
+                assert chart["shown"] != as_text and chart["text"] == as_text, (name, n, chart)
+        assert exceptions(page) == []
+    finally:
+        context.close()
+
+
 def test_a_presenter_s_chart_on_a_phone_keeps_its_title_in_sight(browser, server) -> None:
     # A follower's phone: the slide's chart is drawn 640 pixels wide and scrolls, its title text above it.
     context = browser.new_context(viewport={"width": 390, "height": 900})
