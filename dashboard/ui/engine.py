@@ -53,8 +53,12 @@ def recipient_totals(prepared: Prepared, view: FilteredView) -> Worded | None:
         log.exception("the %s engine could not add up the recipients", name)
         notice("error", t("data.recipients_failed", engine=name, problem=t("error.unexpected")), ":material/error:")
         return None
-    small(markup.text(t("data.recipients_note", engine=name)))
     converted = view.money.converted
+    # Converted, every recipient is ranked together: "choose a currency to rank them all" read under USD's table.
+    if converted:
+        small(markup.text(t("data.recipients_note_converted", engine=name, currency=view.state.currency)))
+    else:
+        small(markup.text(t("data.recipients_note", engine=name)))
     return Worded(_Guarded(totals, name), lambda rows: recipient_totals_table(rows, lang, converted=converted))
 
 
