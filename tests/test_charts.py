@@ -443,6 +443,9 @@ def test_programme_totals_set_declared_beside_allocated() -> None:
     assert values(declared.x) == [42.1e9, 72.5e9]
     assert values(allocated.x) == [42.1e9, 72.53e9]
     assert list(allocated.text) == ["up to ¥42.1B", "up to about ¥72.53B"]
+    # Its hover writes the sum as its label does, basis and all: it read "72,530,000,000 JPY".
+    assert [row[0] for row in allocated.customdata] == ["up to ¥42.1B", "up to about ¥72.53B"]
+    assert "%{customdata[0]}" in allocated.hovertemplate and "%{x" not in allocated.hovertemplate
     # The ¥50T goal sits in its own panel, hatched, on its own scale, so it cannot flatten the rounds.
     assert (list(goal.y), values(goal.x), goal.marker.pattern.shape) == (
         ["Ten-year goal (target, planned)"],

@@ -133,8 +133,11 @@ def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = OR
                 legendgroup="allocated",
                 marker={"color": PALETTE[1]},
                 **value_labels(allocated_labels[i] for i in pick),
+                # The sum as its bar's label writes it, by kind of basis ("up to about ¥72.53B"), where the hover
+                # read "72,530,000,000 JPY" and lost the basis.
+                customdata=[(allocated_labels[i],) for i in pick],
                 hovertemplate="<b>%{y}</b><br>"
-                + t("chart.hover.named_sum", amount="%{x:,.0f} " + str(currency))
+                + t("chart.hover.named_sum", amount="%{customdata[0]}")
                 + "<extra></extra>",
                 **axes,
                 **legend,
