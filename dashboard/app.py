@@ -33,6 +33,9 @@ page = st.navigation(
         *menu,
     ]
 )
+# Each page's own name first in the browser's tab and a screen reader's announcement (WCAG 2.4.2): every page
+# was "AI Funding Dashboard".
+st.set_page_config(page_title=f"{page.title} · {t('app.title')}")
 try:
     page.run()
 except PageEnd:

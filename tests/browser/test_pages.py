@@ -61,6 +61,17 @@ def test_the_document_s_language_is_the_page_s(page, server) -> None:
     page.wait_for_function("() => document.documentElement.lang === 'en'", timeout=30_000)
 
 
+def test_each_page_names_itself_in_the_browser_s_title(page, server) -> None:
+    # Every page's tab (and what a screen reader announces on opening it) read "AI Funding Dashboard".
+    for name, query, title in (
+        ("", "", "Overview · AI Funding Dashboard"),
+        ("companies", "", "Companies · AI Funding Dashboard"),
+        ("data", "lang=ja", "データ · AI資金ダッシュボード"),
+    ):
+        open_page(page, server, name, query)
+        page.wait_for_function("title => document.title === title", arg=title, timeout=30_000)
+
+
 @pytest.mark.parametrize("name", PAGES)
 def test_page_at_laptop_width(browser, server, name) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
