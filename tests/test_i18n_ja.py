@@ -130,8 +130,14 @@ def test_value_axis_writes_japanese_units_and_leaves_english_to_plotly() -> None
         ("受給額が最も多いのは", 20, "受給額が最も多いのは"),
         # a Japanese character is two columns wide; English names inside stay whole
         ("受給額が最も多いのはSakura Internet：575億円", 24, "受給額が最も多いのは<br>Sakura Internet：575億円"),
-        # closing punctuation never starts a line, an opening bracket never ends one
-        ("一二三四五。六七", 10, "一二三四<br>五。六七"),
+        # closing punctuation never starts a line, an opening bracket never ends one (BudouX reads 一二|三四五。|六七)
+        ("一二三四五。六七", 10, "一二<br>三四五。<br>六七"),
+        # a line breaks between phrases, never inside a word: 「確<br>定」, 「フ<br>レーム」, 「できま<br>す。」 before
+        ("National AI Strategy, phase 3（確定）", 34, "National AI Strategy, phase 3<br>（確定）"),
+        ("日本 · AI・半導体産業基盤強化フレーム", 34, "日本 · AI・半導体<br>産業基盤強化フレーム"),
+        ("通貨で表示すると、換算して比較できます。", 36, "通貨で表示すると、換算して<br>比較できます。"),
+        # a phrase longer than a line breaks between its characters, by the same rules
+        ("産業基盤強化フレーム", 8, "産業基盤<br>強化フ<br>レーム"),  # ー never starts a line
         ("一二三（四五六", 8, "一二三<br>（四五六"),
         # a figure keeps its unit
         ("一二三四：1兆円", 10, "一二三四：<br>1兆円"),

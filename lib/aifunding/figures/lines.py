@@ -13,6 +13,9 @@ import re
 import textwrap
 import unicodedata
 from collections.abc import Sequence
+from functools import cache
+
+import budoux
 
 TITLE_WIDTH = 84  # characters per title line (about 9 px each at 1280 px); plotly titles never wrap by themselves
 # Subtitles are set smaller (13 pixels, about 6.7 a column), so more fit on a line: at 125 they ran 20 to 33 pixels
@@ -63,16 +66,48 @@ def wrap(text: str, width: int = TITLE_WIDTH, max_lines: int | None = None) -> s
     return "<br>".join(lines)
 
 
-def _lines(text: str, width: int) -> list[str]:
-    """``text`` broken into lines of at most ``width`` columns (a longer word alone on its line, cut)."""
-    if display_width(text) == len(text):
-        return textwrap.wrap(text, width)
+@cache
+def _phrases() -> budoux.Parser:
+    """BudouX's Japanese model: where a phrase ends, so a line never breaks inside a word (「確<br>定」)."""
+    return budoux.load_default_japanese_parser()
+
+
+def _tokens(text: str, phrases: bool) -> list[str]:
+    """``text``'s unbreakable pieces and its spaces: characters :func:`_glued` together, and with ``phrases``
+    none broken inside a BudouX phrase either."""
+    starts: set[int] = set()
+    if phrases:
+        at = 0
+        for phrase in _phrases().parse(text):
+            starts.add(at)
+            at += len(phrase)
     tokens: list[str] = []
-    for piece in re.findall(r"\s+|\S", text):
-        if tokens and not piece.isspace() and not tokens[-1].isspace() and _glued(tokens[-1][-1], piece):
+    for found in re.finditer(r"\s+|\S", text):
+        piece = found.group()
+        if (
+            tokens
+            and not piece.isspace()
+            and not tokens[-1].isspace()
+            and ((phrases and found.start() not in starts) or _glued(tokens[-1][-1], piece))
+        ):
             tokens[-1] += piece
         else:
             tokens.append(piece)
+    return tokens
+
+
+def _lines(text: str, width: int) -> list[str]:
+    """``text`` broken into lines of at most ``width`` columns (a longer word alone on its line, cut).
+
+    Japanese breaks between phrases; a phrase longer than a line breaks between its characters.
+    """
+    if display_width(text) == len(text):
+        return textwrap.wrap(text, width)
+    tokens = [
+        piece
+        for token in _tokens(text, phrases=True)
+        for piece in (_tokens(token, phrases=False) if display_width(token) > width else [token])
+    ]
     lines, line = [], ""
     for token in tokens:
         if line and not token.isspace() and display_width(line + token) > width:
