@@ -274,6 +274,9 @@ def test_world_figure_in_japanese(prepared: Prepared) -> None:
     labels = {label for trace in fig.data for label in trace.y}
     assert "欧州連合 · InvestAI" in labels
     assert "公表額：%{customdata[1]}、%{customdata[2]}<br>レート：%{customdata[3]}" in fig.data[0].hovertemplate
+    # The rate's date reads as the announcement's does, 「2025年8月4日」, where it read "(2025-08-04)".
+    rates = [row[3] for trace in fig.data for row in trace.customdata]
+    assert "0.0007226905460 (2025年8月4日)" in rates and not any("-0" in rate for rate in rates)
 
 
 @pytest.mark.parametrize(

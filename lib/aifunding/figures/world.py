@@ -88,7 +88,11 @@ def build_world_figure(
                     money_labels(sub, "amount", "currency", lang),
                     [format_partial_date(d if isinstance(d, str) else None, lang) for d in sub["announced"]],
                     [
-                        f"{r} ({d})" if isinstance(r, (Decimal, float)) else ""
+                        # The rate's date in the page's language, as the date before it ("(2025-08-04)" followed
+                        # "2025年8月4日"); a figure in the chosen currency with no date has none to give.
+                        (f"{r} ({format_partial_date(d, lang)})" if isinstance(d, str) and d else str(r))
+                        if isinstance(r, (Decimal, float))
+                        else ""
                         for r, d in zip(sub[C.FX_RATE], sub[C.FX_RATE_DATE], strict=True)
                     ],
                     strict=True,
