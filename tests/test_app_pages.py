@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -557,6 +558,18 @@ def test_a_footer_without_caveats_counts_only_its_sources(lang: str) -> None:
     labels = [expander.label for expander in at.expander]
     assert ("All 13 sources" if lang == "en" else "出典13件（すべて）") in labels, labels
     assert not [label for label in labels if "0 caveats" in label or "注意事項0件" in label]
+
+
+@pytest.mark.parametrize(
+    ("lang", "label", "cite"),
+    [("en", "**Sources:**", r"\) \(date not published; press\)"), ("ja", "**出典：**", r"\)（日付不明、報道）")],
+)
+def test_a_chart_s_sources_read_in_the_page_s_punctuation(lang: str, label: str, cite: str) -> None:
+    # Japanese read 「出典: …(2024年4月19日; 報道)」: English punctuation in a Japanese sentence.
+    at = open_page("companies", loads=False, lang=lang)
+    assert not at.exception
+    footers = [text for text in texts(at.markdown) if text.startswith(f":small[{label}")]
+    assert footers and any(re.search(cite, text) for text in footers), footers[:1]
 
 
 def test_a_chart_whose_programmes_have_no_period_says_so_not_that_nothing_matches() -> None:

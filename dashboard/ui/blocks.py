@@ -58,7 +58,8 @@ def source_footer(prepared: Prepared, source_ids: Iterable[str], caveat_ids: Ite
         for sid, row in sources.items():
             date = format_partial_date(row["published"], t.lang)
             link = markup.link(row["publisher"], row["url"])
-            words[sid] = f"{link} ({markup.text(date)}; {t('tier.' + str(row['tier']))})"
+            # In the page's punctuation: 「出典：…（2024年4月19日、報道）」, where Japanese read "(…; …)" after "出典:".
+            words[sid] = t("common.cite", source=link, date=markup.text(date), tier=t("tier." + str(row["tier"])))
         return words
 
     # Each source worded once per package and language: every chart of every rerun cites from these.
@@ -67,7 +68,7 @@ def source_footer(prepared: Prepared, source_ids: Iterable[str], caveat_ids: Ite
     if known:
         more = len(known) - INLINE_SOURCES
         small(
-            f"**{t('common.sources')}:** "
+            f"**{t('common.label', label=t('common.sources'))}** "
             + " · ".join(cite(s) for s in known[:INLINE_SOURCES])
             + (f" · {t('common.more_sources', n=more)}" if more > 0 else "")
         )

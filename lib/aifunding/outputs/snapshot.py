@@ -122,7 +122,8 @@ def _sources_html(package: Package, source_ids: Iterable[str], caveat_ids: Itera
         row = sources.loc[sid]
         date = format_partial_date(row["published"] if isinstance(row["published"], str) else None, lang)
         tier = t(f"tier.{row['tier']}")
-        items.append(f'<li><a href="{_e(row["url"])}">{_e(row["publisher"])}</a> ({_e(date)}; {_e(tier)})</li>')
+        link = f'<a href="{_e(row["url"])}">{_e(row["publisher"])}</a>'
+        items.append(f"<li>{t('common.cite', source=link, date=_e(date), tier=_e(tier))}</li>")
     notes = [f"<li><strong>{_e(titles[c])}</strong> {_e(texts[c])}</li>" for c in caveat_ids if c in titles]
     parts = []
     if items:
