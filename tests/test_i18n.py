@@ -52,6 +52,12 @@ def test_no_japanese_message_is_the_english_one_copied() -> None:
     assert [key for key, text in CATALOG["ja"].items() if text == EN[key]] == []
 
 
+def test_japanese_calls_an_award_by_one_word() -> None:
+    # An award is 採択 on every page; four messages said 交付 (the empty Companies view's "5件の交付" among them).
+    assert [key for key, text in CATALOG["ja"].items() if "交付" in text] == []
+    assert "採択" in CATALOG["ja"]["chart.recipient.no_amounts"]
+
+
 @pytest.fixture
 def fresh_catalogues() -> Iterator[None]:
     """Catalogues read anew in the test, and again after it (they are cached once read)."""
