@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
 
 import pytest
 
@@ -208,28 +209,34 @@ def test_space_presses_the_focused_slide_button_not_next(page, server) -> None:
     page.get_by_text("Slide 2 of").wait_for()
 
 
-def test_every_presenter_slide_fits_one_screen(browser, server) -> None:
-    # One chart per screen: the timeline's slide ran 1,396 pixels down a 900-pixel screen, the slide's buttons and
-    # the chart's date axis below it; a slide now shows the rows at the top of a long chart and says so.
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
+def _slides(browser, server, width: int) -> Iterator[tuple[object, int]]:
+    """Presenter mode on a screen ``width`` pixels wide (900 tall): each slide in turn, drawn, and its number."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     try:
         open_page(page, server, "", "present=1")
         drawn_charts(page, 1)
         total = int(page.get_by_text("Slide 1 of").inner_text().split(" of ")[1].split(" ")[0])
-        notes = 0
         for n in range(1, total + 1):
             page.get_by_text(f"Slide {n} of {total}").wait_for()
             drawn_charts(page, 1)
-            bottom = page.locator(".st-key-slide_next button").evaluate("b => b.getBoundingClientRect().bottom")
-            height = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
-            assert bottom <= 900 and height <= 902, (n, bottom, height)
-            notes += page.get_by_text("This slide shows the first").count()
+            yield page, n
             page.locator(".st-key-slide_next button").click()
-        assert notes >= 3  # the long charts say how many rows they show
         assert exceptions(page) == []
     finally:
         context.close()
+
+
+def test_every_presenter_slide_fits_one_screen(browser, server) -> None:
+    # One chart per screen: the timeline's slide ran 1,396 pixels down a 900-pixel screen, the slide's buttons and
+    # the chart's date axis below it; a slide now shows the rows at the top of a long chart and says so.
+    notes = 0
+    for page, n in _slides(browser, server, 1440):
+        bottom = page.locator(".st-key-slide_next button").evaluate("b => b.getBoundingClientRect().bottom")
+        height = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
+        assert bottom <= 900 and height <= 902, (n, bottom, height)
+        notes += page.get_by_text("This slide shows the first").count()
+    assert notes >= 3  # the long charts say how many rows they show
 
 
 @pytest.mark.parametrize("width", [760, 1024])
@@ -237,37 +244,25 @@ def test_a_slide_s_title_ticks_and_buttons_stay_whole_on_a_narrower_screen(brows
     # At 1,024 pixels (a projector's) a slide's title, broken for a page's smaller type, ran past the chart's right
     # edge ("... Google) more" for "... more than 60%"), a market's "100%" tick was hidden past it, and "Exit
     # presentation" was cut off in its column.
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    try:
-        open_page(page, server, "", "present=1")
-        drawn_charts(page, 1)
-        total = int(page.get_by_text("Slide 1 of").inner_text().split(" of ")[1].split(" ")[0])
-        hundreds = 0
-        for n in range(1, total + 1):
-            page.get_by_text(f"Slide {n} of {total}").wait_for()
-            drawn_charts(page, 1)
-            chart = page.locator("[data-testid='stPlotlyChart']").first
-            edges = chart.evaluate(
-                """chart => {
-                    const right = chart.querySelector('.main-svg').getBoundingClientRect().right;
-                    const texts = [...chart.querySelectorAll('.gtitle, .xtick text')]
-                        .filter(t => getComputedStyle(t).display !== 'none' && t.getBBox().width > 0);
-                    return {right, over: texts.filter(t => t.getBoundingClientRect().right > right + 1)
-                        .map(t => t.textContent),
-                        hundred: texts.filter(t => t.textContent === '100%').length};
-                }"""
-            )
-            assert edges["over"] == [], (n, edges)
-            hundreds += edges["hundred"]
-            for key in ("slide_prev", "slide_next", "present_exit"):
-                label = page.locator(f".st-key-{key} button p").first
-                assert label.evaluate("p => p.scrollWidth <= p.clientWidth + 1"), (n, key, label.inner_text())
-            page.locator(".st-key-slide_next button").click()
-        assert hundreds >= 4  # every market slide keeps its "100%", as the page does
-        assert exceptions(page) == []
-    finally:
-        context.close()
+    hundreds = 0
+    for page, n in _slides(browser, server, width):
+        chart = page.locator("[data-testid='stPlotlyChart']").first
+        edges = chart.evaluate(
+            """chart => {
+                const right = chart.querySelector('.main-svg').getBoundingClientRect().right;
+                const texts = [...chart.querySelectorAll('.gtitle, .xtick text')]
+                    .filter(t => getComputedStyle(t).display !== 'none' && t.getBBox().width > 0);
+                return {right, over: texts.filter(t => t.getBoundingClientRect().right > right + 1)
+                    .map(t => t.textContent),
+                    hundred: texts.filter(t => t.textContent === '100%').length};
+            }"""
+        )
+        assert edges["over"] == [], (n, edges)
+        hundreds += edges["hundred"]
+        for key in ("slide_prev", "slide_next", "present_exit"):
+            label = page.locator(f".st-key-{key} button p").first
+            assert label.evaluate("p => p.scrollWidth <= p.clientWidth + 1"), (n, key, label.inner_text())
+    assert hundreds >= 4  # every market slide keeps its "100%", as the page does
 
 
 def _overlapping(boxes: list[dict]) -> list[tuple[int, int]]:
