@@ -15,7 +15,7 @@ from aifunding import columns as C
 from aifunding.analysis.conversion import FxChoice
 from aifunding.analysis.urlstate import Vocabulary, decode, encode, worded
 from aifunding.analysis.urlstate import vocabulary as package_vocabulary
-from aifunding.analysis.view import FILTERS, Prepared, ViewState, apply_view, date_mask
+from aifunding.analysis.view import FILTERS, Prepared, ViewState, apply_view, date_mask, fx_reasons
 from aifunding.data.dates import partial_bounds
 from aifunding.i18n import LANGUAGES, translate
 
@@ -195,6 +195,16 @@ def test_currency_view_converts_and_names_what_it_could_not(prepared: Prepared) 
     kddi = view.awards.set_index("id").loc["jp-cloud-2024-04-kddi"]
     assert kddi[C.FX_RATE_DATE] == "2024-04-19"
     assert "could not be converted: no announcement date, so no announcement-date rate" in view.sentence()
+
+
+def test_the_reasons_a_figure_was_not_converted_count_with_grouped_digits() -> None:
+    # The sentence above the charts and a chart's note word them alike; at a million awards "(817239)".
+    from aifunding.analysis.conversion import NO_DATE_NOTE
+
+    assert fx_reasons({NO_DATE_NOTE: 1200, "no published amount": 3}, "en") == (
+        "no announcement date, so no announcement-date rate (1,200); no published amount (3)"
+    )
+    assert fx_reasons({NO_DATE_NOTE: 1200}, "ja").endswith("(1,200)")
 
 
 def test_apply_view_does_not_touch_the_prepared_frames(prepared: Prepared) -> None:

@@ -93,18 +93,14 @@ def convert_frame(
     # Each group's rate, its date, method and note are spread to the rows as vectors; only the
     # multiplications are done a row at a time (a million awards carry a few thousand groups).
     found = np.array([not isinstance(rate, str) for rate in looked], dtype=bool)
-    # One row per group (rate, its date, method, note), and a last one for the rows without an amount.
+    # One row per group (rate, its date, method, note), and a last one for the rows without an amount. An undated
+    # figure already in the chosen currency has rate 1 and no date ("" from rate_at).
     by_group = np.empty((len(looked) + 1, 4), dtype=object)
     by_group[:] = [
         *(
             (None, None, None, rate)
             if isinstance(rate, str)
-            else (
-                rate.rate,
-                rate.rate_date or None,
-                str(rate.method),
-                None,
-            )  # an undated figure's own currency: no date
+            else (rate.rate, rate.rate_date or None, str(rate.method), None)
             for rate in looked
         ),
         (None, None, None, NO_AMOUNT_NOTE),

@@ -73,6 +73,12 @@ def fx_note_words(note: object, lang: str) -> object:
     return translate(key, lang) if key else note
 
 
+def fx_reasons(counts: Mapping[Any, int], lang: str) -> str:
+    """Why figures were not converted, each reason in ``lang`` with how many ("no announcement date, so no
+    announcement-date rate (9)"), its count grouped as every count is (1,200)."""
+    return "; ".join(f"{fx_note_words(reason, lang)} ({n:,})" for reason, n in counts.items())
+
+
 @dataclass
 class FilteredView:
     """The rows one page draws from, after the filters and the currency choice."""
@@ -157,7 +163,7 @@ class FilteredView:
             text += t("sentence.next") + t(
                 "sentence.not_converted",
                 n=sum(failed.values()),
-                reasons="; ".join(f"{fx_note_words(reason, t.lang)} ({n})" for reason, n in failed.items()),
+                reasons=fx_reasons(failed, t.lang),
             )
         if self.undated_excluded:
             text += t("sentence.next") + t("sentence.undated", n=self.undated_excluded)

@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 from aifunding import columns as C
 from aifunding.analysis.adding import HOME_CURRENCY
 from aifunding.analysis.distinct import has_amount
-from aifunding.analysis.view import fx_note_words
+from aifunding.analysis.view import fx_reasons
 from aifunding.data.vocabulary import NOT_COMMITTED_STATUSES, PLAN_BASES, ProgrammeStatus
 from aifunding.figures.lines import SUBTITLE_WIDTH, TITLE_WIDTH, display_width, wrap
 from aifunding.figures.plain import Figure
@@ -374,8 +374,7 @@ def left_out_note(
         failed = has_amount(frame, "amount") & ~has_amount(frame, value_column)
         if failed.any():
             reasons = frame.loc[failed, C.FX_NOTE].value_counts(sort=False, dropna=False)
-            words = "; ".join(f"{fx_note_words(r, lang)} ({n:,})" for r, n in reasons.items())
-            notes.append(t("chart.not_converted", n=int(failed.sum()), reasons=words))
+            notes.append(t("chart.not_converted", n=int(failed.sum()), reasons=fx_reasons(reasons.to_dict(), lang)))
     return " ".join(notes) or None
 
 
