@@ -207,6 +207,8 @@ def child_dashboard(page: str, timeout: float, start_only: bool = False, ready: 
 
     from streamlit.testing.v1 import AppTest
 
+    from aifunding.loading.writer import wait_for_writes
+
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
         lambda record: "missing ScriptRunContext" not in record.getMessage()
     )
@@ -267,7 +269,10 @@ def child_dashboard(page: str, timeout: float, start_only: bool = False, ready: 
     # Warm-up: imports, the package load and preparation (a server's once), at a view the timed runs never use.
     _emit(phase="cold", seconds=timed_run(opened(session(country=WARM_UP_COUNTRY))))
     if start_only:
-        return
+        return  # the process waits for the cache's writes as it exits: in the step's wall time, not the page's run
+    # What the warm-up's run left the cache's writer (what a first visit keeps) is written before the sessions
+    # timed below, as a server's is before its next viewer most of the time: they time the page, not the disk.
+    wait_for_writes()
     at = opened(session())
     seconds = timed_run(at)
     _emit(phase="first", seconds=seconds, **_element_bytes(at))
@@ -476,16 +481,13 @@ def measure_size(package: Package, runs: int, timeout: float, scratch: Path) -> 
         )
     )
 
+    start_runs = repeat(
+        lambda out: [python, me, "--child", "dashboard-start", "overview", str(timeout)],
+        dashboard_env,
+        before=lambda: shutil.rmtree(cache, ignore_errors=True),
+    )
     steps.append(
-        Step(
-            "dashboard start, empty cache",
-            repeat(
-                lambda out: [python, me, "--child", "dashboard-start", "overview", str(timeout)],
-                dashboard_env,
-                before=lambda: shutil.rmtree(cache, ignore_errors=True),
-            ),
-            floor="floor: pyarrow read",
-        )
+        Step("dashboard start, empty cache", start_runs, floor="floor: pyarrow read", note=_start_note(start_runs))
     )
     ready_runs = repeat(
         lambda out: [python, me, "--child", "dashboard-ready", "overview", str(timeout)],
@@ -528,6 +530,16 @@ def measure_size(package: Package, runs: int, timeout: float, scratch: Path) -> 
                 failure = f"served: failed (exit {result.returncode}): {tail[0][:160]}"
         pages.append({"page": page, "phases": phases, "failure": failure})
     return steps, pages
+
+
+def _start_note(runs: list[Measured]) -> str:
+    """The first session's page run, out of the process's wall time (imports, and the cache written as it exits)."""
+    cold = [line["seconds"] for run in runs for line in run.lines() if line["phase"] == "cold"]
+    if not cold:
+        return ""
+    return f"the first page's run {statistics.median(cold):.1f} s (<= {FIRST_RUN_S:g} s: " + (
+        "yes)" if statistics.median(cold) <= FIRST_RUN_S else "no)"
+    )
 
 
 def _ready_note(runs: list[Measured]) -> str:

@@ -490,3 +490,25 @@ def test_the_recipients_totals_are_added_up_beside_the_charts_and_waited_for(
     with caplog.at_level("ERROR", logger="aifunding.dashboard"):
         warm.default_views(prepare(load_package(BUNDLED_DATA)))
     assert "recipients' totals could not be added up" in caplog.text
+
+
+def test_a_first_viewer_s_run_writes_the_new_package_to_the_cache_once_its_page_is_drawn(
+    loads: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without a start-up load, the first viewer waits for the validation and the preparation, not for turning
+    them into files (3 to 4 s of a million awards' first page): the tables and the prepared views are handed to
+    the cache's writer after the page and its sidebar are drawn, then written."""
+    import aifunding.loading.writer as writer
+
+    import ui.sidebar as sidebar
+
+    events: list[str] = []
+    submit, draw_controls = writer._submit, sidebar.draw_controls
+    monkeypatch.setattr(writer, "_submit", lambda *args: events.append("handed over") or submit(*args))
+    monkeypatch.setattr(sidebar, "draw_controls", lambda: events.append("page drawn") or draw_controls())
+    at = open_page("overview")
+    assert not at.exception and loads == [str(BUNDLED_DATA)]
+    assert events == ["page drawn", "handed over", "handed over"]  # the tables, then the prepared views
+    writer.wait_for_writes()
+    (entry,) = (tmp_path / "cache" / "packages").iterdir()
+    assert (entry / "report.pickle").is_file() and len(list(entry.glob("prepared-*.pickle"))) == 1

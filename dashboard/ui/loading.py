@@ -151,7 +151,7 @@ def warm_up(attempt: Attempt) -> None:
 def _opened(path: Path, signature: tuple | None = None) -> tuple[Prepared, datetime.datetime]:
     """:func:`_prepared` of the package at ``path``, saying what is happening while a first opening takes time.
 
-    A million awards take about 25 s to check and join the first time (a blank page until then);
+    A million awards take about 17 s to check and join the first time (a blank page until then);
     the spinner, with its running time, shows only when the call takes over half a second, so a
     package already loaded shows nothing.
     """
@@ -160,7 +160,7 @@ def _opened(path: Path, signature: tuple | None = None) -> tuple[Prepared, datet
 
 
 # A changed package that takes longer than this to open is opened behind the data shown: viewers keep what they
-# saw, told that newer files are being checked, rather than each page waiting for the load (about 25 s at a million
+# saw, told that newer files are being checked, rather than each page waiting for the load (about 17 s at a million
 # awards). A quicker one is shown as soon as it is open, as before.
 BEHIND_AFTER_S = 1.5
 

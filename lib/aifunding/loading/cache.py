@@ -40,10 +40,8 @@ import re
 import shutil
 import stat
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -58,6 +56,7 @@ from aifunding.data.report import ValidationReport
 from aifunding.data.tables import TABLES
 from aifunding.loading.kept_views import Pickler, Unpickler, write_texts
 from aifunding.loading.stored_tables import TABLE_SUFFIX, StoredFrames, private_folder, write_frame
+from aifunding.loading.writer import wait_for_writes, write_behind
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -150,6 +149,8 @@ DEFAULT_BYTES = 20 * GB
 USED = "used"
 # An entry's report, written last: a folder without it is no entry (another process may be removing it).
 REPORT = "report.pickle"
+# How many times a value changed by another thread while pickled is pickled before it is not kept.
+_PICKLE_ATTEMPTS = 3
 # What :meth:`PackageCache.kept` gives when nothing is kept (None may be a kept value).
 _MISSING = object()
 
@@ -188,6 +189,7 @@ class PackageCache:
     def get(self, key: str) -> Cached | None:
         """The entry for ``key``, or None when there is none (or it cannot be read: then it is validated anew)."""
         entry = self.entry(key)
+        wait_for_writes(entry / REPORT)  # an entry this process is writing is read once it is whole
         if not (entry / REPORT).is_file():
             return None
         try:
@@ -234,23 +236,38 @@ class PackageCache:
         Read back from the entry when it is there (the caller checks what it gets); otherwise built,
         and stored when the entry exists. As with the report, the file is a pickle; its text and other
         large parts are kept beside it as Arrow (:mod:`aifunding.loading.kept_views`). With ``write_behind``
-        the value is pickled here and its files are written by a thread of their own (:func:`wait_for_writes`).
+        the value is pickled and its files written by the cache's writer thread (:mod:`aifunding.loading.writer`).
         """
-        entry = self.entry(key)
-        path = entry / f"{name}-{digest[:32]}.pickle"
+        path = self.entry(key) / f"{name}-{digest[:32]}.pickle"
         value = self.kept(key, name, digest, default=_MISSING)
         if value is not _MISSING:
             return value
         value = build()
-        # Only into a whole entry: a value built late (a first view's codes) must not make a folder that
-        # another process is evicting outlive it as a folder without its tables.
-        if (entry / REPORT).is_file():
+        keep = functools.partial(self._keep, key, name, path, value)
+        write_behind(path, keep) if self.write_behind else keep()
+        return value
+
+    def _keep(self, key: str, name: str, path: Path, value: Any) -> None:
+        """Pickle ``value`` and write it into entry ``key``, unless the entry is not whole (then nothing is kept).
+
+        Only into a whole entry: a value built late (a first view's codes) must not make a folder that another
+        process is evicting outlive it as a folder without its tables. Behind, the entry is looked at once the
+        writes handed over before (its own tables among them) are done. A value another thread changes while it
+        is pickled (a cache inside it filling) is pickled again; what it holds then is as true of the package.
+        """
+        if not (self.entry(key) / REPORT).is_file():
+            return
+        for _ in range(_PICKLE_ATTEMPTS):
             texts: list[pa.Array] = []
             pickled = io.BytesIO()
-            Pickler(pickled, texts).dump(value)
-            store = functools.partial(self._store, key, name, path, pickled.getbuffer(), texts)  # no copy
-            _write_behind(path, store) if self.write_behind else store()
-        return value
+            try:
+                Pickler(pickled, texts).dump(value)
+            except RuntimeError as exc:  # "dictionary changed size during iteration"
+                changed = exc
+                continue
+            self._store(key, name, path, pickled.getbuffer(), texts)  # the buffer, not a copy
+            return
+        log.warning("%s was not kept in the cache: it changed while it was pickled (%s)", name, changed)
 
     def _store(self, key: str, name: str, path: Path, pickled: memoryview, texts: list[pa.Array]) -> None:
         """Write a derived value's pickle and the texts set aside beside it into entry ``key``, whole or not at all."""
@@ -283,6 +300,7 @@ class PackageCache:
         path = entry / f"{name}-{digest[:32]}{suffix}"
         if path.is_file():
             return path
+        wait_for_writes(entry / REPORT)
         if not (entry / REPORT).is_file():  # only into a whole entry, as derived() keeps its values
             return None
         try:
@@ -318,8 +336,15 @@ class PackageCache:
     def put(self, key: str, frames: Mapping[str, pd.DataFrame], report: ValidationReport) -> None:
         """Store an entry (nothing happens when it exists); a failure to write is not an error, only no entry.
 
-        A folder without a report (what an eviction interrupted left) is replaced.
+        A folder without a report (what an eviction interrupted left) is replaced. With ``write_behind``, the
+        writer thread writes it (a million awards' tables took 0.9 s of a first page).
         """
+        if self.write_behind:
+            write_behind(self.entry(key) / REPORT, functools.partial(self._put, key, frames, report))
+        else:
+            self._put(key, frames, report)
+
+    def _put(self, key: str, frames: Mapping[str, pd.DataFrame], report: ValidationReport) -> None:
         entry = self.entry(key)
         if (entry / REPORT).is_file():
             return
@@ -372,39 +397,6 @@ class PackageCache:
                 if note.read_text(encoding="ascii").strip() in removed:
                     note.unlink()
         return removed
-
-
-# The writes a write-behind cache left to its writer thread, by the file each makes; one thread for every cache of
-# the process, so they are written one at a time, in the order they were asked for. Python waits for them as it exits.
-_WRITING: dict[Path, Future[None]] = {}
-_WRITING_LOCK = threading.Lock()
-_WRITER: list[ThreadPoolExecutor] = []
-
-
-def _write_behind(path: Path, write: Callable[[], None]) -> None:
-    """Have the writer thread ``write()`` the file ``path``; :func:`wait_for_writes` waits for it."""
-    with _WRITING_LOCK:
-        if not _WRITER:
-            _WRITER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="aifunding-cache-writer"))
-        future = _WRITING[path] = _WRITER[0].submit(write)
-
-    def done(finished: Future[None]) -> None:
-        with _WRITING_LOCK:
-            if _WRITING.get(path) is finished:
-                del _WRITING[path]
-        if finished.exception() is not None:  # nobody waits to be told: the value is built again next time
-            log.warning("a derived value was not kept in the cache (%s): %s", path.name, finished.exception())
-
-    future.add_done_callback(done)
-
-
-def wait_for_writes(path: Path | None = None) -> None:
-    """Until the files the writer thread has been given (only ``path``, when given) are written, or have failed."""
-    with _WRITING_LOCK:
-        pending = list(_WRITING.values()) if path is None else [_WRITING[path]] if path in _WRITING else []
-    for future in pending:
-        with contextlib.suppress(Exception):
-            future.result()
 
 
 def _remove_older(entry: Path, name: str, kept: Path, suffixes: tuple[str, ...]) -> None:

@@ -1,0 +1,134 @@
+"""The cache's writer thread: files a write-behind cache has written while whoever asked goes on.
+
+One thread for every cache of the process, so files are written one at a time, in the order they were handed
+over (a package's tables before the views prepared from them). Python waits for them as it exits.
+
+A page's run holds what it asks to be written until it is drawn (:func:`writes_held`): a first viewer of a
+million awards waited for their tables and prepared views to be turned into files (3 to 4 s of pickling and
+Arrow) while that work held Python's lock; held, it is done once the page is out, while the viewer reads it.
+A reader in the same process waits for a file being written rather than working its value out again, but not
+for one another run still holds, which it works out as another process would: two runs each waiting for the
+other's files would wait for ever.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# Each file asked for and not yet written or failed, by its path, with what will write it.
+_WRITING: dict[Path, Future[None]] = {}
+# The writes each holding thread has not handed over yet (see writes_held), and the futures among _WRITING's.
+_HELD = threading.local()
+_HELD_FUTURES: set[Future[None]] = set()
+_LOCK = threading.Lock()
+_WRITER: list[ThreadPoolExecutor] = []
+
+
+def _finish_at_exit() -> None:
+    """Hand over what the process's threads hold and wait for every write, before Python stops its thread pools.
+
+    A write uses thread pools of its own (pyarrow's ``from_pandas``), which refuse work once Python's exit has
+    begun; a write handed over just before exit (a command, a benchmark's last page) then failed. Registered with
+    ``threading``'s exit hooks, which run before ``concurrent.futures`` shuts its pools, as ``atexit`` does not.
+    """
+    wait_for_writes()
+
+
+# Called in reverse order of registration: this one, registered after concurrent.futures' own, runs before it.
+getattr(threading, "_register_atexit", atexit.register)(_finish_at_exit)
+
+
+def write_behind(path: Path, write: Callable[[], None]) -> None:
+    """Have the writer thread ``write()`` the file ``path``: now, or when this thread's held writes are handed over.
+
+    :func:`wait_for_writes` waits for it. A write that fails is logged (nobody waits to be told): the value is
+    worked out again next time.
+    """
+    future: Future[None] = Future()
+    held: list[tuple[Path, Callable[[], None], Future[None]]] | None = getattr(_HELD, "writes", None)
+    with _LOCK:
+        _WRITING[path] = future
+        if held is not None:
+            _HELD_FUTURES.add(future)
+
+    def done(finished: Future[None]) -> None:
+        with _LOCK:
+            if _WRITING.get(path) is finished:
+                del _WRITING[path]
+        if finished.exception() is not None:
+            log.warning("a derived value was not kept in the cache (%s): %s", path.name, finished.exception())
+
+    future.add_done_callback(done)
+    if held is None:
+        _submit(write, future)
+    else:
+        held.append((path, write, future))
+
+
+@contextlib.contextmanager
+def writes_held() -> Iterator[None]:
+    """Hold the files this thread asks to be written behind until the block ends, then hand them to the writer.
+
+    Nested blocks hand over at the outermost's end. Asked to wait for a file it holds (:func:`wait_for_writes`),
+    the thread hands over all it holds first, in order, and goes on holding what it asks for after.
+    """
+    if getattr(_HELD, "writes", None) is not None:
+        yield
+        return
+    _HELD.writes = []
+    try:
+        yield
+    finally:
+        _hand_over(hold_on=False)
+
+
+def wait_for_writes(path: Path | None = None) -> None:
+    """Until the files handed to the writer thread (only ``path``, when given) are written, or have failed.
+
+    When this thread holds ``path`` (or any file, without ``path``), what it holds is handed over first; another
+    thread's held files are not waited for.
+    """
+    held = getattr(_HELD, "writes", None)
+    if held and (path is None or any(path == file for file, _, _ in held)):
+        _hand_over(hold_on=True)
+    with _LOCK:
+        pending = list(_WRITING.values()) if path is None else [_WRITING[path]] if path in _WRITING else []
+        pending = [future for future in pending if future not in _HELD_FUTURES]
+    for future in pending:
+        with contextlib.suppress(Exception):
+            future.result()
+
+
+def _hand_over(*, hold_on: bool) -> None:
+    held: list[tuple[Path, Callable[[], None], Future[None]]] = _HELD.writes
+    _HELD.writes = [] if hold_on else None
+    for _, write, future in held:
+        _submit(write, future)
+
+
+def _submit(write: Callable[[], None], future: Future[None]) -> None:
+    with _LOCK:
+        _HELD_FUTURES.discard(future)
+        if not _WRITER:
+            _WRITER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="aifunding-cache-writer"))
+        writer = _WRITER[0]
+    writer.submit(_run, write, future)
+
+
+def _run(write: Callable[[], None], future: Future[None]) -> None:
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        write()
+    except BaseException as exc:
+        future.set_exception(exc)
+    else:
+        future.set_result(None)
