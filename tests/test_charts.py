@@ -21,6 +21,7 @@ from aifunding import columns as C
 from aifunding.analysis.conversion import ORIGINAL
 from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare
 from aifunding.data.vocabulary import Basis
+from aifunding.figures import base
 from aifunding.figures.base import amount_frame, left_out_note
 from aifunding.figures.companies import TICK_LINES, build_recipient_figure
 from aifunding.figures.lines import SUBTITLE_WIDTH, TICK_LINE_PX, band_height, display_width, legend_room, wrap
@@ -250,6 +251,39 @@ def test_band_height_keeps_neighbouring_labels_apart(lines: list[int]) -> None:
     assert band >= 40
     for a, b in itertools.pairwise(lines):
         assert band >= TICK_LINE_PX * (a + b) / 2
+
+
+_NAMES = st.text(alphabet="abcdefghij 東京大学", max_size=40)
+
+
+@given(
+    st.lists(st.tuples(st.floats(min_value=1, max_value=1e12), _NAMES), min_size=1, max_size=8),
+    st.lists(st.lists(_NAMES, min_size=1, max_size=3), max_size=8),
+)
+def test_a_bar_s_value_ends_inside_the_narrowest_chart_beside_its_names(
+    ends: list[tuple[float, str]], names: list[list[str]]
+) -> None:
+    """On a 564-pixel chart (a 1,024-pixel screen with the sidebar open) beside names of up to three lines, each
+    value written at its bar's end stays within the chart (its right margin included), unless keeping it there
+    would leave its bar less than 40% of the plot; the axis always holds every bar."""
+    ticks = ["<br>".join(lines) for lines in names]
+    top = max(value for value, _ in ends)
+    end = base.labelled_range(top, ends, ticks)["range"][1]
+    widest = max((display_width(line) for lines in names for line in lines), default=0)
+    names_px = widest * base.LABEL_CHAR_PX + base.TICK_GAP_PX if widest else 0
+    plot = base.NARROW_CHART_PX - base.MARGIN_L_PX - base.MARGIN_R_PX - names_px
+    assert end >= top * base.LABEL_ROOM
+    for value, text in ends:
+        bar = value / end * plot
+        label = display_width(text) * base.LABEL_CHAR_PX + base.LABEL_GAP_PX
+        assert bar + label <= plot + base.MARGIN_R_PX + 1e-6 * plot or bar >= base.MIN_BAR_SHARE * plot * (1 - 1e-9)
+
+
+def test_names_beside_the_plot_make_more_room_for_the_values_at_the_bars_ends() -> None:
+    # The Companies page's first bar: "up to ¥387.3B" beside names wrapped at 34 columns ran 60 pixels past the edge.
+    alone = base.labelled_range(387.3, [(387.3, "up to ¥387.3B")])["range"][1]
+    beside = base.labelled_range(387.3, [(387.3, "up to ¥387.3B")], ["Highreso + Highreso Kagawa (joint)"])["range"][1]
+    assert beside > alone
 
 
 # --- market shares ---------------------------------------------------------------------------------------

@@ -157,7 +157,11 @@ def check_against_the_pandas_way(rows: list[tuple], lang: str, per_bar: int = 10
         assert kept.max() < totals[others_label]
         assert (
             axis_end
-            == labelled_range(kept.max(), ((v, composition(drawn, k, lang)) for k, v in kept.items()))["range"][1]
+            == labelled_range(
+                kept.max(),
+                ((v, composition(drawn, k, lang)) for k, v in kept.items()),
+                names=figure["layout"]["yaxis"]["ticktext"],  # the names beside the plot narrow it
+            )["range"][1]
         )
     else:
         assert axis_end >= totals.max()

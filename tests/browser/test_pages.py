@@ -353,6 +353,34 @@ def test_a_chart_s_title_is_never_cut_off_at_its_edge(browser, server, width: in
         context.close()
 
 
+@pytest.mark.parametrize("query", ["", "cur=USD"])
+def test_no_text_of_a_chart_runs_past_its_edge_on_the_narrowest_chart(browser, server, query: str) -> None:
+    # With the sidebar open on a 1,024-pixel screen a chart is 564 pixels wide: the value at the end of the
+    # Companies page's longest bar read "up to ¥387.3E", its room reckoned for a plot 560 pixels wide where the
+    # names beside it leave about 300.
+    context = browser.new_context(viewport={"width": 1024, "height": 900})
+    page = context.new_page()
+    try:
+        for name in ("companies", "programmes", "world"):
+            open_page(page, server, name, query)
+            count = drawn_charts(page, 1)
+            page.wait_for_timeout(1500)  # the page's later charts too
+            drawn_charts(page, count)
+            past = page.evaluate(
+                """() => [...document.querySelectorAll("[data-testid='stPlotlyChart']")].flatMap((chart, n) => {
+                    const right = chart.getBoundingClientRect().right;
+                    return [...chart.querySelectorAll('.main-svg text')]
+                        .filter(text => text.textContent && text.getBoundingClientRect().width > 0)
+                        .map(text => [n, text.textContent, text.getBoundingClientRect().right - right])
+                        .filter(([, , over]) => over > 1);
+                })"""
+            )
+            assert past == [], (name, past)
+        assert exceptions(page) == []
+    finally:
+        context.close()
+
+
 def test_a_presenter_s_chart_on_a_phone_keeps_its_title_in_sight(browser, server) -> None:
     # A follower's phone: the slide's chart is drawn 640 pixels wide and scrolls, its title text above it.
     context = browser.new_context(viewport={"width": 390, "height": 900})

@@ -92,23 +92,34 @@ def value_labels(texts: Iterable[str]) -> dict[str, Any]:
 # A category's name on a bar chart's axis wraps at this many columns (a Japanese character takes two).
 AXIS_LABEL_WIDTH = 34
 
-# For room made from the labels themselves: a narrow plot's width in pixels, and a label character's.
-NARROW_PLOT_PX = 560
+# For room made from the labels themselves: the narrowest chart the dashboard draws (a 1,024-pixel screen with
+# the sidebar open leaves the page's column 564 pixels), the layout's side margins (base_layout) and a label
+# character's width, a Japanese one counting twice (display columns).
+NARROW_CHART_PX = 564
+MARGIN_L_PX, MARGIN_R_PX = 10, 20
 LABEL_CHAR_PX = 7
+# Between a bar's end and the value written there (the annotations' xshift), and between a name and the plot.
+LABEL_GAP_PX, TICK_GAP_PX = 4, 10
+# However long its value's text, a bar keeps this share of the plot.
+MIN_BAR_SHARE = 0.4
 
 
-def labelled_range(top: float, labels: Iterable[tuple[float, str]] = ()) -> dict[str, Any]:
+def labelled_range(top: float, labels: Iterable[tuple[float, str]] = (), names: Iterable[str] = ()) -> dict[str, Any]:
     """An amount axis from 0 with room after each bar for the value written at its end.
 
-    ``labels`` (bar value, text) make room for long texts ("¥600M + up to about ¥56.9B") on a
-    narrow plot; the axis is never shorter than ``top`` times :data:`LABEL_ROOM`.
+    ``labels`` (bar value, text) make room for long texts ("¥600M + up to about ¥56.9B") on the narrowest
+    chart, whose plot is what its width leaves beside the category axis's ``names`` (tick texts, lines joined
+    by ``<br>``: the widest line counts): a value may end in the right margin, never past it. The axis is never
+    shorter than ``top`` times :data:`LABEL_ROOM`.
     """
     if top <= 0:
         return {}
+    widest = max((display_width(line) for name in names for line in str(name).split("<br>")), default=0)
+    plot_px = NARROW_CHART_PX - MARGIN_L_PX - MARGIN_R_PX - (widest * LABEL_CHAR_PX + TICK_GAP_PX if widest else 0)
     end = top * LABEL_ROOM
     for value, text in labels:
-        # A Japanese character is about twice as wide as a Latin one: counted in display columns.
-        share = min(0.6, display_width(text) * LABEL_CHAR_PX / NARROW_PLOT_PX)
+        past_plot = display_width(text) * LABEL_CHAR_PX + LABEL_GAP_PX - MARGIN_R_PX  # what must fit in the plot
+        share = min(1 - MIN_BAR_SHARE, max(0.0, past_plot / max(plot_px, 1)))
         end = max(end, value / (1 - share))
     return {"range": [0, end]}
 

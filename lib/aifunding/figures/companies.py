@@ -301,8 +301,18 @@ def build_recipient_figure(
     # total is written there, saying so.
     # Cut only when the bar passes the end of an axis fitted to the drawn ones (room for their totals
     # included); otherwise the axis fits every bar, as before.
+    # At most three lines (a joint project of four institutes keeps its start, then "…" and its own end; its
+    # bar's hover and the table name them all), in bands tall enough that two long neighbours never meet.
+    ticks = [wrap(str(label), AXIS_LABEL_WIDTH, max_lines=TICK_LINES) for label in order]
+    # Two names cut alike (same start, same end) would be two bars named the same: those are written whole.
+    alike = {tick for tick, n in Counter(ticks).items() if n > 1}
+    ticks = [
+        wrap(str(label), AXIS_LABEL_WIDTH) if tick in alike else tick for label, tick in zip(order, ticks, strict=True)
+    ]
+
     def axis_for(bars: pd.Series) -> dict[str, Any]:
-        return labelled_range(float(bars.max()), ((float(v), composition[str(k)]) for k, v in bars.items()))
+        ends = ((float(v), composition[str(k)]) for k, v in bars.items())
+        return labelled_range(float(bars.max()), ends, names=ticks)
 
     on_axis = totals[totals.index != others_label] if others_label is not None else totals
     x_range = axis_for(on_axis)
@@ -333,14 +343,6 @@ def build_recipient_figure(
             xshift=4,
             font={"size": 12},
         )
-    # At most three lines (a joint project of four institutes keeps its start, then "…" and its own end; its
-    # bar's hover and the table name them all), in bands tall enough that two long neighbours never meet.
-    ticks = [wrap(str(label), AXIS_LABEL_WIDTH, max_lines=TICK_LINES) for label in order]
-    # Two names cut alike (same start, same end) would be two bars named the same: those are written whole.
-    alike = {tick for tick, n in Counter(ticks).items() if n > 1}
-    ticks = [
-        wrap(str(label), AXIS_LABEL_WIDTH) if tick in alike else tick for label, tick in zip(order, ticks, strict=True)
-    ]
     fig.update_layout(
         barmode="stack",
         uniformtext={"minsize": 10, "mode": "hide"},

@@ -210,11 +210,12 @@ def plan_panels(
     committed_top = float(values[~is_plan].max() if split else values.max())
     ends = list(zip(values.astype(float), texts, strict=True)) if texts else []
 
-    def room(plans: bool) -> list[tuple[float, str]]:
-        return [end for end, p in zip(ends, is_plan, strict=False) if not split or p == plans]
-
     # Long names wrap, so they never squeeze the bars and the values at their ends off the plot.
     wrapped = {name: _wrapped_label(str(name)) for name in labels}
+
+    def room(plans: bool) -> tuple[list[tuple[float, str]], list[str]]:
+        """A panel's bars' ends with their texts, and the names beside the plot (both panels': one left edge)."""
+        return [end for end, p in zip(ends, is_plan, strict=False) if not split or p == plans], list(wrapped.values())
 
     def ticks(names: Sequence[str]) -> dict[str, Any]:
         return {"tickvals": list(names), "ticktext": [wrapped[name] for name in names]}
@@ -224,7 +225,11 @@ def plan_panels(
     row_px = max(row_px, 15 * lines + 14)
     fig.update_layout(
         yaxis={"title": None, "categoryorder": "array", "categoryarray": list(labels), **ticks(labels)},
-        xaxis={"title": str(currency), **value_axis(committed_top, lang), **labelled_range(committed_top, room(False))},
+        xaxis={
+            "title": str(currency),
+            **value_axis(committed_top, lang),
+            **labelled_range(committed_top, *room(False)),
+        },
     )
     if not split:
         return max(200, row_px * len(labels))
@@ -254,7 +259,7 @@ def plan_panels(
             "gridcolor": "#e6e6e6",
             "automargin": True,
             **value_axis(plan_top, lang),
-            **labelled_range(plan_top, room(True)),
+            **labelled_range(plan_top, *room(True)),
         },
     )
     return plot_height
@@ -331,7 +336,7 @@ def build_annualised_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL
         xaxis={
             "title": t("chart.annualised.axis", currency=currency),
             **value_axis(rows["_per_year"].max(), lang),
-            **labelled_range(rows["_per_year"].max()),
+            **labelled_range(rows["_per_year"].max(), zip(rows["_per_year"], per_year_labels, strict=True), labels),
         },
     )
     alt = f"{title}. " + "; ".join(

@@ -115,7 +115,15 @@ def build_world_figure(
         amount=money_label(top[value_column], currency, top["basis"], lang),
     )
     fig.update_layout(barmode="overlay")
-    plot_height = plan_panels(fig, labels, is_plan, rows["_value"], currency=currency, lang=lang)
+    plot_height = plan_panels(
+        fig,
+        labels,
+        is_plan,
+        rows["_value"],
+        currency=currency,
+        lang=lang,
+        texts=money_labels(rows, value_column, currency_column, lang),  # written at the bars' ends: room for them
+    )
     alt = f"{title}. " + "; ".join(
         f"{label}: {money_label(v, currency, b, lang)}"
         for label, v, b in zip(labels, rows[value_column], rows["basis"], strict=True)
