@@ -136,6 +136,16 @@ def _highlight_cards(prepared: Prepared, state: ViewState) -> None:
                 small(markup.text(" · ".join(filter(None, (item.basis, item.converted)))))
 
 
+def _slide_controls(index: int, total: int) -> None:
+    """Previous, where the deck is, next, and the way out (the arrow keys, Page Up and Down, turn slides too)."""
+    t = translator()
+    left, middle, right, leave = st.columns([1, 3, 1, 1.6], vertical_alignment="center")
+    left.button(t("present.previous"), key="slide_prev", on_click=_slide_step, args=(-1,), icon=":material/arrow_back:")
+    middle.markdown(t("present.position", n=index + 1, total=total))
+    right.button(t("present.next"), key="slide_next", on_click=_slide_step, args=(1,), icon=":material/arrow_forward:")
+    leave.button(t("present.exit"), key="present_exit", on_click=set_presenting, args=(False,), icon=":material/close:")
+
+
 def present(state: ViewState) -> None:
     """Draw presenter mode for ``state`` (the page's own controls are not drawn)."""
     t = translator()
@@ -171,6 +181,8 @@ def present(state: ViewState) -> None:
         # Readable from the back of a room: bigger type, the title broken for it, one screen tall.
         slide_type(figure)
         fitted = fit_slide(figure, SLIDE_HEIGHT - _live_banner_px())
+        # Above the slide: under it, a 1,024 by 768 projector showed the buttons only once scrolled to.
+        _slide_controls(index, len(deck))
         with st.container(key=f"slide-{deck[index].key}"):
             # The slide's h1, for a screen reader's list of headings: the page's title and sections are not drawn.
             heading = t("present.heading", n=index + 1, total=len(deck), title=meta.get("title") or "")
@@ -184,16 +196,5 @@ def present(state: ViewState) -> None:
         if deck[index].key == "highlights":
             _highlight_cards(current.prepared, state)
         source_footer(current.prepared, meta.get("source_ids", ()), meta.get("caveat_ids", ()))
-        left, middle, right, leave = st.columns([1, 2, 1, 1.5])
-        left.button(
-            t("present.previous"), key="slide_prev", on_click=_slide_step, args=(-1,), icon=":material/arrow_back:"
-        )
-        middle.markdown(t("present.position", n=index + 1, total=len(deck)))
-        right.button(
-            t("present.next"), key="slide_next", on_click=_slide_step, args=(1,), icon=":material/arrow_forward:"
-        )
-        leave.button(
-            t("present.exit"), key="present_exit", on_click=set_presenting, args=(False,), icon=":material/close:"
-        )
 
     slide()

@@ -209,9 +209,9 @@ def test_space_presses_the_focused_slide_button_not_next(page, server) -> None:
     page.get_by_text("Slide 2 of").wait_for()
 
 
-def _slides(browser, server, width: int) -> Iterator[tuple[object, int]]:
-    """Presenter mode on a screen ``width`` pixels wide (900 tall): each slide in turn, drawn, and its number."""
-    context = browser.new_context(viewport={"width": width, "height": 900})
+def _slides(browser, server, width: int, height: int = 900) -> Iterator[tuple[object, int]]:
+    """Presenter mode on a screen ``width`` by ``height`` pixels: each slide in turn, drawn, and its number."""
+    context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     try:
         open_page(page, server, "", "present=1")
@@ -237,6 +237,16 @@ def test_every_presenter_slide_fits_one_screen(browser, server) -> None:
         assert bottom <= 900 and height <= 902, (n, bottom, height)
         notes += page.get_by_text("This slide shows the first").count()
     assert notes >= 3  # the long charts say how many rows they show
+
+
+def test_a_presenter_on_a_1024_by_768_projector_sees_the_slide_s_buttons_and_its_chart_whole(browser, server) -> None:
+    # Under the slide, the buttons were below the fold of a 768-pixel-tall screen: reached only by scrolling.
+    for page, n in _slides(browser, server, 1024, 768):
+        for key in ("slide_prev", "slide_next", "present_exit"):
+            box = page.locator(f".st-key-{key} button").bounding_box()
+            assert box["y"] >= 0 and box["y"] + box["height"] <= 768, (n, key, box)
+        chart = page.locator("[data-testid='stPlotlyChart']").first.bounding_box()
+        assert chart["y"] + chart["height"] <= 768, (n, chart)
 
 
 @pytest.mark.parametrize("width", [760, 1024])
