@@ -52,6 +52,18 @@ def test_a_static_file_sends_no_one_to_a_sidebar(prepared) -> None:
     assert "金額を一つの通貨で表示すると" in ja and "サイドバー" not in ja
 
 
+def test_the_report_words_the_package_s_validation_in_its_language(prepared) -> None:
+    """The line under the title said "検証：valid: 0 error(s), 1 warning(s); …" in a Japanese report."""
+
+    def made(lang: str) -> str:  # the line under the title (plotly.js, inlined, has "error(s)" in its own code)
+        page = build_report(prepared, ViewState(lang=lang), generated_at=MADE)
+        return page.split("<p class='meta'>", 1)[1].split("</p>", 1)[0]
+
+    assert f"Validation: {prepared.package.report.summary()}." in made("en")  # the CLI's own line, as before
+    ja = made("ja")
+    assert "検証：有効（エラー0件、警告" in ja and "error(s)" not in ja and "valid" not in ja
+
+
 @pytest.mark.parametrize("currency", [None, "USD"])
 def test_report_tables_write_amounts_as_their_digits(prepared, currency: str | None) -> None:
     # Every table wrote its amounts in pandas' scientific notation, seven digits of them: 1.248500e+07 for

@@ -23,6 +23,7 @@ from aifunding.figures import registry
 from aifunding.figures.highlights import build_highlights_figure
 from aifunding.figures.plain import figure_dict, figure_meta
 from aifunding.figures.presentation import milestones_table, money_columns, unpublished_in_view
+from aifunding.figures.report_tables import report_counts
 from aifunding.figures.worded import Worded
 from aifunding.i18n import Translator
 from aifunding.loading.package import Package, newest_source_date
@@ -166,7 +167,11 @@ def build_snapshot(
         time=generated_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip(),
         title=package.title,
         date=format_partial_date(newest_source_date(package), lang),
-        summary=package.report.summary(),
+        # In the page's language: the CLI's English line ("valid: 0 error(s), …") stood in a Japanese sentence.
+        summary=t(
+            "snapshot.valid" if package.report.valid else "snapshot.invalid",
+            counts=report_counts(package.report, lang),
+        ),
     )
     body = [
         f"<h1>{_e(title)}</h1>",
