@@ -422,6 +422,16 @@ def test_world_converts_to_the_chosen_currency() -> None:
 # Data
 
 
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_table_s_missing_values_read_as_a_dash_not_none(lang: str) -> None:
+    """Streamlit writes a grey "None" in a cell with no value: the awards with no published amount read so."""
+    at = open_page("data", loads=lang == "en", lang=lang)
+    assert not at.exception
+    tables = list(at.dataframe)
+    assert tables and any(d.value.isna().any().any() for d in tables)  # cells with no value are shown
+    assert {d.proto.placeholder for d in tables} == {"—"}
+
+
 def test_data_page_reports_a_valid_package_with_one_warning() -> None:
     at = open_page("data")
     assert not at.exception

@@ -39,6 +39,9 @@ INLINE_SOURCES = 3
 PAGE_ROWS = 1000
 # Pixels of a column of amounts as numbers ("323,675,700,000.00").
 AMOUNT_WIDTH = 150
+# What a table shows for a cell with no value, in either language: Streamlit wrote a grey "None", a word
+# a Japanese reader is not told and an English one may take for a name.
+MISSING_CELL = "—"
 MIME_TYPES = {
     "csv": "text/csv",
     "json": "application/json",
@@ -217,7 +220,9 @@ def _dataframe(shown: pd.DataFrame, key: str, options: dict[str, Any]) -> None:
     counts = [name for name in count_columns(lang) & set(shown.columns) if is_integer_dtype(shown[name])]
     config.update({name: st.column_config.NumberColumn(format="localized") for name in sorted(counts)})
     config.update(options.get("column_config") or {})
-    st.dataframe(shown, hide_index=True, key=key, **{**options, "column_config": config or None})
+    st.dataframe(
+        shown, hide_index=True, key=key, placeholder=MISSING_CELL, **{**options, "column_config": config or None}
+    )
 
 
 # The Overview's headline totals, remembered under this name per view state (views/overview.py, ui.warm).
