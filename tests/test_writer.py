@@ -162,3 +162,21 @@ def test_a_value_that_keeps_changing_while_pickled_is_not_kept(
         assert cache.derived(key, "probe", "0" * 64, lambda: value) is value
     assert cache.kept(key, "probe", "0" * 64) is None and not list(cache.entry(key).glob("*probe-*"))
     assert "probe" in caplog.text and "changed" in caplog.text
+
+
+def test_a_write_handed_over_once_the_writer_is_shut_is_logged_not_raised_to_the_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A page whose run ends while the server exits hands its held writes to a writer that takes no more work."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aifunding.loading import writer
+
+    closed = ThreadPoolExecutor(1)
+    closed.shutdown()
+    monkeypatch.setattr(writer, "_WRITER", [closed])
+    written: list[str] = []
+    with caplog.at_level(logging.WARNING, logger="aifunding.loading.writer"), writes_held():
+        write_behind(tmp_path / "late.pickle", _recorder(written, "late"))
+    wait_for_writes(tmp_path / "late.pickle")
+    assert written == [] and "late.pickle" in caplog.text

@@ -120,7 +120,10 @@ def _submit(write: Callable[[], None], future: Future[None]) -> None:
         if not _WRITER:
             _WRITER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="aifunding-cache-writer"))
         writer = _WRITER[0]
-    writer.submit(_run, write, future)
+    try:
+        writer.submit(_run, write, future)
+    except RuntimeError as exc:  # the process is exiting: not written, said as a failed write is (not raised to a page)
+        future.set_exception(exc)
 
 
 def _run(write: Callable[[], None], future: Future[None]) -> None:
