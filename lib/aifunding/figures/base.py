@@ -195,6 +195,7 @@ def base_layout(
     row_ids: Iterable[str] | None = (),
     height: int | None = None,
     amount_rows: bool | str = False,
+    bottom: int = 100,
 ) -> go.Figure:
     """Apply the shared look and attach the metadata every chart carries.
 
@@ -205,7 +206,7 @@ def base_layout(
     # As written, before the lines are broken for the chart's width: a page shows them above the chart on a phone.
     words = {"title": title, "subtitle": subtitle.split("<br>") if subtitle else []}
     title_text, title_breaks, subtitle_lines = title_markup(title, words["subtitle"])
-    top, bottom = 64 + 26 * (subtitle_lines + title_breaks), 100
+    top = 64 + 26 * (subtitle_lines + title_breaks)  # ``bottom``: under the plot, for its axis title and legend
     layout: dict[str, Any] = {
         # Hung from the top edge: plotly centres a title in the top margin by its first line, so a
         # title of several lines would otherwise run down into the plot.
@@ -429,20 +430,15 @@ def subtitle(*parts: str | None) -> str:
 
 
 def empty_figure(message: str, *, filename: str) -> go.Figure:
-    """A blank figure that says why there is nothing to draw."""
+    """A figure that says why there is nothing to draw, once, as its title, with no plot under it.
+
+    It said it twice: as the title and again in the middle of an empty plot 100 pixels tall (with the room under a
+    plot for an axis title and a legend it has none of: 200 pixels of white under the title).
+    """
     fig = Draft()
-    fig.add_annotation(
-        text=message,
-        showarrow=False,
-        x=0.5,
-        y=0.5,
-        xref="paper",
-        yref="paper",
-        font={"size": 15, "color": MUTED_COLOUR},
-    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return base_layout(fig, title=message, alt=message, filename=filename, height=100)
+    return base_layout(fig, title=message, alt=message, filename=filename, height=1, bottom=0)
 
 
 # --- Companies -------------------------------------------------------------------------------------------
