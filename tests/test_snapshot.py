@@ -52,6 +52,29 @@ def test_a_static_file_sends_no_one_to_a_sidebar(prepared) -> None:
     assert "金額を一つの通貨で表示すると" in ja and "サイドバー" not in ja
 
 
+@pytest.mark.parametrize(
+    ("state", "said"),
+    [
+        # Korea's view holds no programme of Japan's compute support: the Market page's subsidy chart says that.
+        (ViewState(countries=("KR",)), {"market-subsidies": "None of Japan's compute subsidies or public compute"}),
+        (
+            ViewState(date_from=datetime.date(1990, 1, 1), date_to=datetime.date(1990, 12, 31)),
+            {"world": "Nothing matches"},
+        ),
+        (ViewState(countries=("KR",), lang="ja"), {"market-subsidies": "日本の計算資源への補助や公的計算資源の事業は"}),
+    ],
+)
+def test_a_slide_or_report_with_nothing_to_draw_sends_no_one_to_a_sidebar(prepared, state, said) -> None:
+    """A chart with nothing to draw said "… clear a filter in the sidebar" on a slide and in a report, which have
+    none (the page's own notice says it); the Market page's subsidy chart said "nothing matches" beside 5 awards."""
+    titles = {
+        s.key: s.figure.layout.title.text for s in report_sections(prepared, apply_view(prepared, state)) if s.figure
+    }
+    assert not [key for key, text in titles.items() if "sidebar" in text or "サイドバー" in text], titles
+    for key, words in said.items():
+        assert titles[key].replace("<br>", " ").startswith(words), titles[key]
+
+
 def test_the_report_words_the_package_s_validation_in_its_language(prepared) -> None:
     """The line under the title said "検証：valid: 0 error(s), 1 warning(s); …" in a Japanese report."""
 

@@ -168,7 +168,7 @@ def build_recipient_figure(
     positions = amount_positions(read, value_column, currency_column)
     if not len(positions):
         # Awards in view with no amount (none published, or none converted) are not "nothing matches": say so.
-        empty = t("chart.recipient.no_amounts", n=len(awards)) if len(awards) else t("common.empty")
+        empty = t("chart.recipient.no_amounts", n=len(awards)) if len(awards) else t("chart.empty")
         return empty_figure(empty, filename="awards-by-recipient")
     currency = read[currency_column].iloc[positions[0]]
     amounts = read[value_column].to_numpy(dtype=object)[positions]

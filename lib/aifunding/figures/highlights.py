@@ -19,7 +19,7 @@ def build_highlights_figure(highlights: Sequence[Any], *, title: str, lang: str 
     The first slide of presenter mode and the first section of a snapshot: the news before any chart.
     """
     if not highlights:
-        return empty_figure(Translator(lang)("common.empty"), filename="highlights")
+        return empty_figure(Translator(lang)("chart.empty"), filename="highlights")
     fig = Draft()
     width = 1 / len(highlights)
     for index, item in enumerate(highlights):

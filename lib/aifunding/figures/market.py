@@ -26,7 +26,7 @@ def build_market_figure(shares: pd.DataFrame, *, lang: str = "en") -> go.Figure:
     if drawn.empty:
         # No share of any market in view: said as such, not "Nothing matches these filters ... in the sidebar"
         # when the view holds awards (Korea's) and the figure sits on a slide, which has no sidebar.
-        return empty_figure(t("chart.market.none" if shares.empty else "common.empty"), filename="market-share")
+        return empty_figure(t("chart.market.none" if shares.empty else "chart.empty"), filename="market-share")
     drawn = drawn.assign(_low=drawn["share_low"].map(float), _segment=localized(drawn, "segment", lang))
     drawn = drawn.sort_values("_low")
     labels = list(drawn["_segment"])

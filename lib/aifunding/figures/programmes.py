@@ -65,13 +65,19 @@ def largest_of_each_panel(rows: pd.DataFrame, t: Translator, chart: str) -> tupl
     return rows[keep], panels_note(t, chart, is_plan, keep)
 
 
-def build_programme_totals_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en") -> go.Figure:
-    """Declared amount per programme beside the sum of its named awards; targets hatched."""
+def build_programme_totals_figure(
+    programmes: pd.DataFrame, *, money: Money = ORIGINAL, lang: str = "en", none: str | None = None
+) -> go.Figure:
+    """Declared amount per programme beside the sum of its named awards; targets hatched.
+
+    ``none`` is what to say when no programme is in view, for a chart of some programmes only (the Market page's,
+    Japan's compute support), whose view may hold others: "nothing matches these filters" beside a view of Korea's.
+    """
     value_column, currency_column = money.value_column, money.currency_column
     t = Translator(lang)
     rows = amount_frame(programmes, value_column, currency_column)
     if rows.empty:
-        empty = t("chart.programmes.none", n=len(programmes)) if len(programmes) else t("common.empty")
+        empty = t("chart.programmes.none", n=len(programmes)) if len(programmes) else none or t("chart.empty")
         return empty_figure(empty, filename="programme-totals")
     currency = rows[currency_column].iloc[0]
     rows = rows.assign(_value=rows[value_column].map(float), _name=localized(rows, "name", lang)).sort_values("_value")
@@ -284,7 +290,7 @@ def build_annualised_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL
     with_period = programmes[has_number(programmes[C.ANNUALISED])]
     rows = amount_frame(with_period, value_column, currency_column)
     if rows.empty:
-        empty = t("chart.annualised.none", n=len(programmes)) if len(programmes) else t("common.empty")
+        empty = t("chart.annualised.none", n=len(programmes)) if len(programmes) else t("chart.empty")
         return empty_figure(empty, filename="annualised")
     currency = rows[currency_column].iloc[0]
     years = [

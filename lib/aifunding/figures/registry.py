@@ -37,7 +37,7 @@ from aifunding.figures.programmes import build_annualised_figure, build_programm
 from aifunding.figures.timeline import build_timeline_figure
 from aifunding.figures.worded import Taken, Worded
 from aifunding.figures.world import build_world_figure
-from aifunding.i18n import Translator
+from aifunding.i18n import Translator, translate
 
 # (rows, money, lang) -> figure, in the view's money and language; given ``whole=`` too when the chart has ``rows_of``.
 Builder = Callable[..., go.Figure]
@@ -232,7 +232,9 @@ MARKET_PANELS = Chart(
 MARKET_SUBSIDIES = Chart(
     "market-subsidies",
     lambda view: view.programmes[view.programmes[C.KIND].isin(COMPUTE_KINDS) & (view.programmes[C.COUNTRY_ID] == "JP")],
-    _money_builder(build_programme_totals_figure),
+    lambda rows, money, lang, **whole: build_programme_totals_figure(
+        rows, money=money, lang=lang, none=translate("market.context.none", lang), **whole
+    ),
     _programmes_rows,
     heading="market.context",
     lead=("market.context", "market.context.intro"),

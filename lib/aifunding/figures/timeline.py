@@ -39,7 +39,7 @@ def build_timeline_figure(programmes: pd.DataFrame, *, money: Money = ORIGINAL, 
     t = Translator(lang)
     rows = programmes[programmes["announced"].map(lambda v: isinstance(v, str)).astype(bool)]
     if rows.empty:
-        return empty_figure(t("common.empty"), filename="announcement-timeline")
+        return empty_figure(t("chart.empty"), filename="announcement-timeline")
     rows = rows.assign(
         _mid=rows["announced"].map(_midpoint),
         _name=localized(rows, "name", lang),

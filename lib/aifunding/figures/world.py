@@ -45,7 +45,7 @@ def build_world_figure(
     t = Translator(lang)
     rows = amount_frame(programmes, value_column, currency_column)
     if rows.empty:
-        return empty_figure(t("common.empty"), filename="world-programmes")
+        return empty_figure(t("chart.empty"), filename="world-programmes")
     currency = rows[currency_column].iloc[0]
     rows = rows.assign(
         _value=rows[value_column].map(float),
