@@ -296,11 +296,6 @@ def build_recipient_figure(
     top_total = composition[top]
     title = t("chart.recipient.title", name=top, amount=top_total, n=segments[top])
 
-    # The others bar adds up thousands of recipients and can be far longer than any drawn one: the axis
-    # then fits the recipients drawn (each bar readable), the others bar is cut at its end, and its
-    # total is written there, saying so.
-    # Cut only when the bar passes the end of an axis fitted to the drawn ones (room for their totals
-    # included); otherwise the axis fits every bar, as before.
     # At most three lines (a joint project of four institutes keeps its start, then "…" and its own end; its
     # bar's hover and the table name them all), in bands tall enough that two long neighbours never meet.
     ticks = [wrap(str(label), AXIS_LABEL_WIDTH, max_lines=TICK_LINES) for label in order]
@@ -310,6 +305,11 @@ def build_recipient_figure(
         wrap(str(label), AXIS_LABEL_WIDTH) if tick in alike else tick for label, tick in zip(order, ticks, strict=True)
     ]
 
+    # The others bar adds up thousands of recipients and can be far longer than any drawn one: the axis
+    # then fits the recipients drawn (each bar readable), the others bar is cut at its end, and its
+    # total is written there, saying so.
+    # Cut only when the bar passes the end of an axis fitted to the drawn ones (room for their totals
+    # included); otherwise the axis fits every bar, as before. The names beside the plot narrow it (ticks).
     def axis_for(bars: pd.Series) -> dict[str, Any]:
         ends = ((float(v), composition[str(k)]) for k, v in bars.items())
         return labelled_range(float(bars.max()), ends, names=ticks)
