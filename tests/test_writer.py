@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,47 @@ def test_waiting_for_a_file_it_holds_hands_over_what_the_thread_holds_and_it_goe
         assert written == ["a", "b"]
     wait_for_writes()
     assert written == ["a", "b", "c"]
+
+
+def test_waiting_for_a_file_hands_over_only_what_was_held_up_to_it(tmp_path: Path) -> None:
+    """A page that needs its package's tables on disk (the engine's file) waits for them, not for its prepared
+    views to be pickled as well: those stay held until the page is drawn."""
+    written: list[str] = []
+    with writes_held():
+        write_behind(tmp_path / "tables", _recorder(written, "tables"))
+        write_behind(tmp_path / "views", _recorder(written, "views"))
+        wait_for_writes(tmp_path / "tables")
+        assert written == ["tables"]
+        wait_for_writes()  # and still held
+        assert written == ["tables", "views"]
+
+
+def test_two_runs_holding_a_write_of_the_same_file_each_wait_for_their_own(tmp_path: Path) -> None:
+    written: list[str] = []
+    other_holds, other_may_end = threading.Event(), threading.Event()
+
+    def other_run() -> None:
+        with writes_held():
+            write_behind(tmp_path / "report", _recorder(written, "other"))
+            other_holds.set()
+            assert other_may_end.wait(30)
+
+    other = threading.Thread(target=other_run)
+
+    def mine() -> None:
+        time.sleep(0.3)  # written well after the wait below began, if it does not wait
+        written.append("mine")
+
+    with writes_held():
+        write_behind(tmp_path / "report", mine)
+        other.start()  # asks for the same file after this run did
+        assert other_holds.wait(30)
+        wait_for_writes(tmp_path / "report")  # its own write, not the other's, which that run still holds
+        assert written == ["mine"]
+    other_may_end.set()
+    other.join(30)
+    wait_for_writes()
+    assert written == ["mine", "other"]
 
 
 def test_another_thread_does_not_wait_for_a_file_a_run_still_holds(tmp_path: Path) -> None:
@@ -127,6 +169,36 @@ def test_a_write_behind_cache_holds_a_new_entry_until_the_block_ends_and_its_own
     assert cache.kept(key, "probe", "0" * 64) == {"n": 1}
 
 
+def test_a_value_kept_while_another_run_holds_its_entry_s_tables_is_kept_once_they_are_written(
+    tmp_path: Path,
+) -> None:
+    """A second session, given the package the first one's run is still loading, keeps a value (a first view's codes)
+    whose write is handed over before the first run's tables: it waits for them rather than being dropped."""
+    cache = PackageCache(tmp_path / "cache", write_behind=True)
+    loaded, other_done = threading.Event(), threading.Event()
+    keys: list[str | None] = []
+
+    def first_run() -> None:
+        with writes_held():
+            keys.append(load_package(BUNDLED_DATA, cache=cache).cache_key)
+            loaded.set()
+            assert other_done.wait(30)  # its page is still being drawn while the other session's run ends
+
+    first = threading.Thread(target=first_run)
+    first.start()
+    assert loaded.wait(60)
+    key = keys[0]
+    assert key is not None
+    with writes_held():  # the other session's run
+        assert cache.derived(key, "codes", "0" * 64, lambda: {"codes": [1, 2]}) == {"codes": [1, 2]}
+    wait_for_writes(cache.entry(key) / f"codes-{'0' * 32}.pickle")  # tried, before the tables are written
+    other_done.set()
+    first.join(60)
+    wait_for_writes()
+    assert (cache.entry(key) / REPORT).is_file()
+    assert cache.kept(key, "codes", "0" * 64) == {"codes": [1, 2]}
+
+
 class _Grows:
     """Adds a key to ``into`` the first ``times`` it is pickled: another thread filling a cache inside a kept value."""
 
@@ -180,3 +252,22 @@ def test_a_write_handed_over_once_the_writer_is_shut_is_logged_not_raised_to_the
         write_behind(tmp_path / "late.pickle", _recorder(written, "late"))
     wait_for_writes(tmp_path / "late.pickle")
     assert written == [] and "late.pickle" in caplog.text
+
+
+def test_a_value_too_deep_to_pickle_is_not_pickled_again(tmp_path: Path) -> None:
+    """Only a value changed while pickled is tried again: one too deep fails the same way every time."""
+    cache = PackageCache(tmp_path / "cache")
+    key = load_package(BUNDLED_DATA, cache=cache).cache_key
+    assert key is not None
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    tries: list[int] = []
+    with pytest.MonkeyPatch.context() as patch:
+        from aifunding.loading import kept_views
+
+        dump = kept_views.Pickler.dump
+        patch.setattr(kept_views.Pickler, "dump", lambda self, value: tries.append(1) or dump(self, value))
+        with pytest.raises(RecursionError):
+            cache.derived(key, "deep", "0" * 64, lambda: deep)
+    assert tries == [1]

@@ -56,7 +56,7 @@ from aifunding.data.report import ValidationReport
 from aifunding.data.tables import TABLES
 from aifunding.loading.kept_views import Pickler, Unpickler, write_texts
 from aifunding.loading.stored_tables import TABLE_SUFFIX, StoredFrames, private_folder, write_frame
-from aifunding.loading.writer import wait_for_writes, write_behind
+from aifunding.loading.writer import pending_write, wait_for_writes, write_behind
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -252,16 +252,24 @@ class PackageCache:
 
         Only into a whole entry: a value built late (a first view's codes) must not make a folder that another
         process is evicting outlive it as a folder without its tables. Behind, the entry is looked at once the
-        writes handed over before (its own tables among them) are done. A value another thread changes while it
+        writes handed over before are done; when its tables are still to be written (held by another run, which
+        may hand them over after this), the value is kept once they are. A value another thread changes while it
         is pickled (a cache inside it filling) is pickled again; what it holds then is as true of the package.
         """
-        if not (self.entry(key) / REPORT).is_file():
+        report = self.entry(key) / REPORT
+        if not report.is_file():
+            tables = pending_write(report)
+            if tables is not None:  # another run holds (or writes) the entry's tables: kept once they are written
+                again = functools.partial(write_behind, path, functools.partial(self._keep, key, name, path, value))
+                tables.add_done_callback(lambda _: again())
             return
         for _ in range(_PICKLE_ATTEMPTS):
             texts: list[pa.Array] = []
             pickled = io.BytesIO()
             try:
                 Pickler(pickled, texts).dump(value)
+            except RecursionError:
+                raise  # too deep to pickle, however often it is tried
             except RuntimeError as exc:  # "dictionary changed size during iteration"
                 changed = exc
                 continue

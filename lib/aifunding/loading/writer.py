@@ -23,8 +23,9 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# Each file asked for and not yet written or failed, by its path, with what will write it.
-_WRITING: dict[Path, Future[None]] = {}
+# Each file asked for and not yet written or failed, by its path: what will write it, one future per asking (two
+# runs may each hold a write of the same file, a package's tables validated by both).
+_WRITING: dict[Path, list[Future[None]]] = {}
 # The writes each holding thread has not handed over yet (see writes_held), and the futures among _WRITING's.
 _HELD = threading.local()
 _HELD_FUTURES: set[Future[None]] = set()
@@ -33,7 +34,7 @@ _WRITER: list[ThreadPoolExecutor] = []
 
 
 def _finish_at_exit() -> None:
-    """Hand over what the process's threads hold and wait for every write, before Python stops its thread pools.
+    """Wait for every write handed over, before Python stops its thread pools (a run still holding its own is not).
 
     A write uses thread pools of its own (pyarrow's ``from_pandas``), which refuse work once Python's exit has
     begun; a write handed over just before exit (a command, a benchmark's last page) then failed. Registered with
@@ -55,14 +56,17 @@ def write_behind(path: Path, write: Callable[[], None]) -> None:
     future: Future[None] = Future()
     held: list[tuple[Path, Callable[[], None], Future[None]]] | None = getattr(_HELD, "writes", None)
     with _LOCK:
-        _WRITING[path] = future
+        _WRITING.setdefault(path, []).append(future)
         if held is not None:
             _HELD_FUTURES.add(future)
 
     def done(finished: Future[None]) -> None:
         with _LOCK:
-            if _WRITING.get(path) is finished:
-                del _WRITING[path]
+            futures = _WRITING.get(path, [])
+            if finished in futures:
+                futures.remove(finished)
+            if not futures:
+                _WRITING.pop(path, None)
         if finished.exception() is not None:
             log.warning("a derived value was not kept in the cache (%s): %s", path.name, finished.exception())
 
@@ -78,7 +82,9 @@ def writes_held() -> Iterator[None]:
     """Hold the files this thread asks to be written behind until the block ends, then hand them to the writer.
 
     Nested blocks hand over at the outermost's end. Asked to wait for a file it holds (:func:`wait_for_writes`),
-    the thread hands over all it holds first, in order, and goes on holding what it asks for after.
+    the thread hands over what it held up to that file's write, in order, and goes on holding the rest: a page that
+    needs a package's tables on disk (the analytical engine's file is kept only in a whole entry) waits for them,
+    not for its prepared views to be pickled too.
     """
     if getattr(_HELD, "writes", None) is not None:
         yield
@@ -87,29 +93,42 @@ def writes_held() -> Iterator[None]:
     try:
         yield
     finally:
-        _hand_over(hold_on=False)
+        _hand_over()
 
 
 def wait_for_writes(path: Path | None = None) -> None:
     """Until the files handed to the writer thread (only ``path``, when given) are written, or have failed.
 
-    When this thread holds ``path`` (or any file, without ``path``), what it holds is handed over first; another
-    thread's held files are not waited for.
+    When this thread holds ``path``, what it holds up to that file's write is handed over first (without ``path``,
+    all it holds); another thread's held files are not waited for.
     """
     held = getattr(_HELD, "writes", None)
-    if held and (path is None or any(path == file for file, _, _ in held)):
-        _hand_over(hold_on=True)
+    if held:
+        asked = [i for i, (file, _, _) in enumerate(held) if path is None or file == path]
+        if asked:
+            _hand_over(until=asked[-1] + 1)
     with _LOCK:
-        pending = list(_WRITING.values()) if path is None else [_WRITING[path]] if path in _WRITING else []
-        pending = [future for future in pending if future not in _HELD_FUTURES]
+        files = list(_WRITING) if path is None else [path]
+        pending = [f for file in files for f in _WRITING.get(file, ()) if f not in _HELD_FUTURES]
     for future in pending:
         with contextlib.suppress(Exception):
             future.result()
 
 
-def _hand_over(*, hold_on: bool) -> None:
+def pending_write(path: Path) -> Future[None] | None:
+    """The last write of ``path`` asked for and not yet done (held by a run, or handed over), or None."""
+    with _LOCK:
+        futures = _WRITING.get(path)
+        return futures[-1] if futures else None
+
+
+def _hand_over(until: int | None = None) -> None:
+    """Hand this thread's held writes (the first ``until`` of them; all, ending its hold) to the writer, in order."""
     held: list[tuple[Path, Callable[[], None], Future[None]]] = _HELD.writes
-    _HELD.writes = [] if hold_on else None
+    if until is None:
+        _HELD.writes = None
+    else:
+        held, _HELD.writes = held[:until], held[until:]
     for _, write, future in held:
         _submit(write, future)
 
