@@ -67,12 +67,10 @@ def write_behind(path: Path, write: Callable[[], None]) -> None:
                 futures.remove(finished)
             if not futures:
                 _WRITING.pop(path, None)
-        if finished.exception() is not None:
-            log.warning("a derived value was not kept in the cache (%s): %s", path.name, finished.exception())
 
     future.add_done_callback(done)
     if held is None:
-        _submit(write, future)
+        _submit(path, write, future)
     else:
         held.append((path, write, future))
 
@@ -129,28 +127,34 @@ def _hand_over(until: int | None = None) -> None:
         _HELD.writes = None
     else:
         held, _HELD.writes = held[:until], held[until:]
-    for _, write, future in held:
-        _submit(write, future)
+    for path, write, future in held:
+        _submit(path, write, future)
 
 
-def _submit(write: Callable[[], None], future: Future[None]) -> None:
+def _submit(path: Path, write: Callable[[], None], future: Future[None]) -> None:
     with _LOCK:
         _HELD_FUTURES.discard(future)
         if not _WRITER:
             _WRITER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="aifunding-cache-writer"))
         writer = _WRITER[0]
     try:
-        writer.submit(_run, write, future)
+        writer.submit(_run, path, write, future)
     except RuntimeError as exc:  # the process is exiting: not written, said as a failed write is (not raised to a page)
-        future.set_exception(exc)
+        _failed(path, future, exc)
 
 
-def _run(write: Callable[[], None], future: Future[None]) -> None:
+def _run(path: Path, write: Callable[[], None], future: Future[None]) -> None:
     if not future.set_running_or_notify_cancel():
         return
     try:
         write()
     except BaseException as exc:
-        future.set_exception(exc)
+        _failed(path, future, exc)
     else:
         future.set_result(None)
+
+
+def _failed(path: Path, future: Future[None], exc: BaseException) -> None:
+    """Log the failed write of ``path``, then end ``future`` with ``exc``: whoever waits for it finds it logged."""
+    log.warning("a derived value was not kept in the cache (%s): %s", path.name, exc)
+    future.set_exception(exc)
