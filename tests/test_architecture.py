@@ -1,12 +1,18 @@
-"""The domain library stays importable without the dashboard: `aifunding` never imports streamlit."""
+"""The domain library stays importable without the dashboard: `aifunding` never imports streamlit.
+
+And what importing it sets up for the whole process: Arrow's allocator.
+"""
 
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import aifunding
 
@@ -41,6 +47,21 @@ def test_a_page_imports_no_spreadsheet_library_until_a_workbook_is_read_or_writt
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("chosen", "pool"), [(None, "jemalloc"), ("system", "system"), ("mimalloc", "mimalloc")])
+def test_arrow_allocates_from_jemalloc_unless_the_environment_chooses(chosen: str | None, pool: str) -> None:
+    # Streamlit makes Arrow's default pool before the dashboard imports the library: pyarrow is imported
+    # and allocates first here too, so the library sets the pool rather than only the variable.
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if chosen is not None:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
+    code = (
+        "import pyarrow as pa; pa.array(['x'] * 1000); import aifunding; print(pa.default_memory_pool().backend_name)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == pool
 
 
 def test_no_library_source_imports_streamlit() -> None:
