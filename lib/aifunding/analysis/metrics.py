@@ -121,11 +121,15 @@ def award_view(package: Package, *, columns: Collection[str] | None = None) -> p
         C.COUNTRY_ID: "country_id",
         C.KIND: "kind",
     }
-    programme = programmes[[field for name, field in of_programme.items() if name in wanted]].reindex(pid)
-    root_ids = pid.map(roots)
+    # A million awards name a few thousand programmes: each is looked up once and its rows spread by code.
+    codes, each = pd.factorize(pid, use_na_sentinel=False)
+    each = pd.Index(each, dtype=pid.dtype)
+    programme = programmes[[field for name, field in of_programme.items() if name in wanted]].reindex(each).take(codes)
+    each_root = pd.Series(each, dtype=pid.dtype).map(roots)
+    root_ids = each_root.take(codes).set_axis(frame.index)
     of_root = {C.ROOT_PROGRAMME_NAME_EN: "name_en", C.ROOT_PROGRAMME_NAME_JA: "name_ja"}
     root_fields = [field for name, field in of_root.items() if name in wanted]
-    root = programmes[root_fields].reindex(root_ids) if root_fields else None
+    root = programmes[root_fields].reindex(pd.Index(each_root)).take(codes) if root_fields else None
     linked = recipients.reindex(frame["id"]) if len(recipients) else None
 
     def added(name: str) -> pd.Series | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -183,21 +184,48 @@ def _recipients_by_award_rows(recipients: pd.DataFrame, organisations: pd.DataFr
     return frame.astype({**dict.fromkeys(texts, "str"), C.JOINT: bool})
 
 
-def programmes_by_recipient(awards: pd.DataFrame) -> dict[str, set[str]]:
+@dataclass(frozen=True)
+class RecipientLinks:
+    """Every award's recipients as numbers: one (award row, organisation code) pair per link, in award order."""
+
+    award_rows: np.ndarray
+    organisations: np.ndarray
+    ids: np.ndarray  # each organisation code's id, in order of first appearance
+
+    @classmethod
+    def of(cls, recipient_ids: pd.Series) -> RecipientLinks:
+        """From the awards' ``recipient_ids`` (a tuple of organisation ids per award)."""
+        cells = recipient_ids.tolist()
+        lengths = np.fromiter(map(len, cells), dtype=np.intp, count=len(cells))
+        flat = np.fromiter(itertools.chain.from_iterable(cells), dtype=object, count=int(lengths.sum()))
+        codes, ids = pd.factorize(flat, use_na_sentinel=False)
+        rows = np.repeat(np.arange(len(cells)), lengths)
+        return cls(rows, np.asarray(codes, dtype=np.intp), np.asarray(ids, dtype=object))
+
+    def count(self, rows: np.ndarray | None, n_awards: int) -> int:
+        """How many organisations receive the awards at ``rows`` (None: every award)."""
+        picked = self.organisations
+        if rows is not None:
+            kept = np.zeros(n_awards, dtype=bool)
+            kept[rows] = True
+            picked = picked[kept[self.award_rows]]
+        return int(np.count_nonzero(np.bincount(picked))) if len(picked) else 0
+
+
+def programmes_by_recipient(awards: pd.DataFrame, links: RecipientLinks | None = None) -> dict[str, set[str]]:
     """Each recipient's programmes, in order of first appearance, as a loop over the awards' recipients adds them.
 
-    From (recipient, programme) codes made unique in one sort: a set per recipient, not a step per link.
+    From (recipient, programme) codes made unique in one sort: a set per recipient, not a step per link. ``links``
+    are the awards' (:meth:`RecipientLinks.of`), when they are at hand.
     """
-    cells = awards[C.RECIPIENT_IDS].tolist()
-    lengths = np.fromiter(map(len, cells), dtype=np.intp, count=len(cells))
-    flat = np.fromiter(itertools.chain.from_iterable(cells), dtype=object, count=int(lengths.sum()))
-    if not len(flat):
+    links = RecipientLinks.of(awards[C.RECIPIENT_IDS]) if links is None else links
+    if not len(links.organisations):
         return {}
-    orgs, org_ids = pd.factorize(flat, use_na_sentinel=False)
     programmes, programme_ids = pd.factorize(awards["programme_id"], use_na_sentinel=False)
     # Sorted and deduplicated by hand: numpy 2.4's np.unique hashes, a hundred times slower here (1.7 s).
-    pairs = np.sort(orgs.astype(np.int64) * len(programme_ids) + np.repeat(programmes, lengths))
+    pairs = np.sort(links.organisations.astype(np.int64) * len(programme_ids) + programmes[links.award_rows])
     pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
-    bounds = np.searchsorted(pairs // len(programme_ids), np.arange(len(org_ids) + 1)).tolist()
-    named = np.asarray(programme_ids, dtype=object)[pairs % len(programme_ids)]
-    return {org: set(named[bounds[k] : bounds[k + 1]].tolist()) for k, org in enumerate(org_ids.tolist())}
+    bounds = np.searchsorted(pairs // len(programme_ids), np.arange(len(links.ids) + 1)).tolist()
+    # A list's slices, not an array's: 38,000 recipients' sets in a twentieth of the time.
+    named = np.asarray(programme_ids, dtype=object)[pairs % len(programme_ids)].tolist()
+    return {org: set(named[bounds[k] : bounds[k + 1]]) for k, org in enumerate(links.ids.tolist())}

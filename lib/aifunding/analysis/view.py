@@ -8,7 +8,6 @@ charts. Filters compose with AND; an empty selection means "no filter".
 from __future__ import annotations
 
 import datetime
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -31,7 +30,7 @@ from aifunding.analysis.conversion import (
 from aifunding.analysis.filters import FILTERS, Context, date_mask
 from aifunding.analysis.memo import remembered
 from aifunding.analysis.metrics import award_view, localized, market_share_view, programme_view
-from aifunding.analysis.recipients import programmes_by_recipient
+from aifunding.analysis.recipients import RecipientLinks, programmes_by_recipient
 from aifunding.analysis.view_awards import ViewAwards
 from aifunding.data.dates import partial_bounds
 from aifunding.data.frames import found_in, isin_texts, rows_named
@@ -208,30 +207,6 @@ class FilteredView:
 
 
 @dataclass(frozen=True)
-class RecipientLinks:
-    """Every award's recipients as numbers: one (award row, organisation code) pair per link, in award order."""
-
-    award_rows: np.ndarray
-    organisations: np.ndarray
-
-    @classmethod
-    def of(cls, recipient_ids: pd.Series) -> RecipientLinks:
-        """From the awards' ``recipient_ids`` (a tuple of organisation ids per award)."""
-        lengths = np.fromiter((len(ids) for ids in recipient_ids.tolist()), dtype=np.intp, count=len(recipient_ids))
-        codes, _ = pd.factorize(np.fromiter(itertools.chain.from_iterable(recipient_ids.tolist()), dtype=object))
-        return cls(np.repeat(np.arange(len(recipient_ids)), lengths), np.asarray(codes, dtype=np.intp))
-
-    def count(self, rows: np.ndarray | None, n_awards: int) -> int:
-        """How many organisations receive the awards at ``rows`` (None: every award)."""
-        picked = self.organisations
-        if rows is not None:
-            kept = np.zeros(n_awards, dtype=bool)
-            kept[rows] = True
-            picked = picked[kept[self.award_rows]]
-        return int(np.count_nonzero(np.bincount(picked))) if len(picked) else 0
-
-
-@dataclass(frozen=True)
 class Prepared:
     """Per-package frames computed once and reused by every rerun and session."""
 
@@ -259,7 +234,8 @@ def prepare(package: Package) -> Prepared:
     awards = award_view(package)
     programmes = programme_view(package)
     tree = package.tree
-    programmes_by_org = programmes_by_recipient(awards)
+    links = RecipientLinks.of(awards[C.RECIPIENT_IDS])
+    programmes_by_org = programmes_by_recipient(awards, links)
     countries, organisations = package.frame("countries"), package.frame("organisations")
     named = {"countries": countries, "programmes": programmes, "organisations": organisations}
     names = {kind: dict(zip(frame["id"], frame["name_en"], strict=True)) for kind, frame in named.items()}
@@ -276,7 +252,7 @@ def prepare(package: Package) -> Prepared:
         sources=_rows_by_id(package.frame("sources")),
         caveats=_rows_by_id(package.frame("caveats")),
         adding=_rule_with_rows(package, programmes, awards),
-        recipients=RecipientLinks.of(awards[C.RECIPIENT_IDS]),
+        recipients=links,
         date_span=announcement_span(programmes["announced"], awards["announced"]),
     )
 
