@@ -32,15 +32,20 @@ def same(folder: Path) -> Package | None:
         assert str(raised.value) == str(error)
         return None
     by_column = load_package(folder)
-    row_report, column_report = by_row.report, by_column.report
-    assert column_report.problems == row_report.problems
-    assert column_report.quarantined == row_report.quarantined
-    assert column_report.rows_read == row_report.rows_read
-    assert column_report.rows_loaded == row_report.rows_loaded
-    assert column_report.unread == row_report.unread
-    assert column_report.unchecked == row_report.unchecked
-    for table in TABLES:
-        pd.testing.assert_frame_equal(by_column.frame(table.name), by_row.frame(table.name), obj=table.name)
+    # Handed to a ``meanwhile`` while its package rules run, a package ends the same too.
+    handed: list[Package] = []
+    beside = load_package(folder, meanwhile=handed.append)
+    assert handed == [beside]
+    for package in (by_column, beside):
+        row_report, column_report = by_row.report, package.report
+        assert column_report.problems == row_report.problems
+        assert column_report.quarantined == row_report.quarantined
+        assert column_report.rows_read == row_report.rows_read
+        assert column_report.rows_loaded == row_report.rows_loaded
+        assert column_report.unread == row_report.unread
+        assert column_report.unchecked == row_report.unchecked
+        for table in TABLES:
+            pd.testing.assert_frame_equal(package.frame(table.name), by_row.frame(table.name), obj=table.name)
     return by_column
 
 

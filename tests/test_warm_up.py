@@ -35,9 +35,9 @@ def loads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     prepared: list[str] = []
     prepare = loading.prepare_cached
 
-    def counted(package, cache):  # type: ignore[no-untyped-def]
+    def counted(package, cache, *early):  # type: ignore[no-untyped-def]
         prepared.append(str(package.path))
-        return prepare(package, cache)
+        return prepare(package, cache, *early)
 
     monkeypatch.setattr(loading, "prepare_cached", counted)
     yield prepared
@@ -79,10 +79,10 @@ def _held(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.E
     started, release = threading.Event(), threading.Event()
     counted = loading.prepare_cached
 
-    def held(package, cache):  # type: ignore[no-untyped-def]
+    def held(package, cache, *early):  # type: ignore[no-untyped-def]
         started.set()
         assert release.wait(60)
-        return counted(package, cache)
+        return counted(package, cache, *early)
 
     monkeypatch.setattr(loading, "prepare_cached", held)
     return started, release
@@ -349,15 +349,39 @@ def test_the_dashboard_keeps_what_it_prepared_by_the_cache_s_writer_thread(
     caches = []
     prepare = loading.prepare_cached
 
-    def recorded(package, cache):  # type: ignore[no-untyped-def]
+    def recorded(package, cache, *early):  # type: ignore[no-untyped-def]
         caches.append(cache)
-        return prepare(package, cache)
+        return prepare(package, cache, *early)
 
     monkeypatch.setattr(loading, "prepare_cached", recorded)
     loading._prepared(str(BUNDLED_DATA), ("first",))
     assert [cache.write_behind for cache in caches] == [True]
     wait_for_writes()
     assert len(list((tmp_path / "cache" / "packages").glob("*/prepared-*.pickle"))) == 1
+
+
+def test_a_package_validated_for_a_viewer_is_prepared_beside_its_rules_and_read_back_after_a_restart(
+    loads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aifunding.loading.cache import wait_for_writes
+
+    import ui.loading as loading
+
+    handed: list[tuple] = []
+    prepare = loading.prepare_cached
+
+    def recorded(package, cache, *early):  # type: ignore[no-untyped-def]
+        handed.append(early)
+        return prepare(package, cache, *early)
+
+    monkeypatch.setattr(loading, "prepare_cached", recorded)
+    first, _ = loading._prepared(str(BUNDLED_DATA), ("first",))
+    [(early,)] = handed
+    assert early is not None and early.package is first.package  # prepared as it was validated
+    wait_for_writes()
+    loading._prepared.clear()  # a restart: the package and its views are read back from the cache
+    loading._prepared(str(BUNDLED_DATA), ("restart",))
+    assert handed[1] == (None,)
 
 
 def _companies_title(at) -> str:  # type: ignore[no-untyped-def]

@@ -24,7 +24,7 @@ import streamlit as st
 from aifunding import BUNDLED_DATA, markup
 from aifunding.analysis.cached_views import prepare_cached
 from aifunding.analysis.memo import remembered
-from aifunding.analysis.view import FilteredView, Prepared
+from aifunding.analysis.view import FilteredView, Prepared, prepare
 from aifunding.data.report import ValidationReport
 from aifunding.i18n import Translator
 from aifunding.loading.cache import PackageCache
@@ -56,7 +56,10 @@ def _prepared(path: str, signature: tuple) -> tuple[Prepared, datetime.datetime]
     # out from the package is kept there by a thread of its own: the first viewer waits for the work, not the disk.
     cache = PackageCache.from_env(write_behind=True)
     with collector_paused():  # until a process's first package is set aside (_set_aside_first)
-        prepared = prepare_cached(load_package(path, cache=cache), cache)
+        # A package validated here is prepared while its package rules run (mostly Arrow's work, beside the joins).
+        made: list[Prepared] = []
+        package = load_package(path, cache=cache, meanwhile=lambda validated: made.append(prepare(validated)))
+        prepared = prepare_cached(package, cache, made[-1] if made else None)
         _set_aside_first(prepared)
     return prepared, datetime.datetime.now(datetime.UTC)
 
