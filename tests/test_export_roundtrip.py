@@ -26,7 +26,7 @@ from aifunding.analysis import sequences
 from aifunding.analysis.conversion import FxChoice
 from aifunding.cli import main
 from aifunding.loading.package import Package, load_package
-from aifunding.outputs import cells, citations, export, parquet, writers
+from aifunding.outputs import cells, citations, export, parquet, refusals, writers
 from aifunding.outputs.cells import decimal_text, json_default, neutralise_frame, records, table_csv_bytes
 from aifunding.outputs.export import about_rows, export_bytes, export_tables, write_export
 
@@ -677,16 +677,16 @@ def test_xlsx_refuses_a_table_longer_than_a_sheet(
     rows = {name: len(frame) for name, frame in export_tables(bundled).items()}
     limit = rows["awards"] + 1  # the awards and their header fill a sheet exactly; the programmes do not fit
     assert rows["programmes"] >= limit > rows["market_shares"]
-    monkeypatch.setattr(export, "XLSX_MAX_ROWS", limit)
+    monkeypatch.setattr(refusals, "XLSX_MAX_ROWS", limit)
     target = tmp_path / "all.xlsx"
-    with pytest.raises(export.TooManyRows) as caught:
+    with pytest.raises(refusals.TooManyRows) as caught:
         write_export(bundled, "xlsx", target)
     assert str(caught.value) == (
         f"the programmes table has {rows['programmes']:,} rows, and an XLSX sheet holds at most {limit - 1:,} "
         "below its header; nothing was written: export as csv or parquet, which have no row limit"
     )
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(export.TooManyRows):
+    with pytest.raises(refusals.TooManyRows):
         export_bytes(bundled, "xlsx")
     # The command refuses it as it refuses any incomplete export: exit 1 and one line.
     code = main(["export", "--format", "xlsx", "-o", str(target)])
@@ -707,7 +707,7 @@ def test_xlsx_refuses_a_text_longer_than_a_cell_rather_than_cut_it_short() -> No
     fits = pd.DataFrame({"id": ["a", "b"], "sources": ["x" * 32_767, None], "amount": [Decimal(1), None]})
     export.check_cell_texts({"awards": fits})
     long = fits.assign(sources=[None, "x" * 40_848])
-    with pytest.raises(export.IncompleteExport) as caught:
+    with pytest.raises(refusals.IncompleteExport) as caught:
         export.check_cell_texts({"programmes": fits, "awards": long})
     assert str(caught.value) == (
         "the awards table's row 3 holds a sources of 40,848 characters, more than the 32,767 a spreadsheet cell "
@@ -715,7 +715,7 @@ def test_xlsx_refuses_a_text_longer_than_a_cell_rather_than_cut_it_short() -> No
         "it whole"
     )
     # As written: each control character is a 7-character escape (_x001B_), so 5,000 of them do not fit.
-    with pytest.raises(export.IncompleteExport) as caught:
+    with pytest.raises(refusals.IncompleteExport) as caught:
         export.check_cell_texts({"awards": pd.DataFrame({"note": ["\x1b" * 5_000]}, dtype="str")})
     # 5,000 alone read as less than a cell holds: the length as written is given beside it.
     assert str(caught.value).startswith(
@@ -735,7 +735,7 @@ def test_the_dashboards_workbook_notes_a_text_longer_than_a_cell_where_it_cannot
     tables["awards"][1]["note"] = "\x1b" * 5_000
     package = load_package(write_package(tmp_path / "pkg", tables))
     assert package.report.valid, package.report.summary()
-    with pytest.raises(export.IncompleteExport, match="holds a note of 5,000 characters"):
+    with pytest.raises(refusals.IncompleteExport, match="holds a note of 5,000 characters"):
         export_bytes(package, "xlsx")
     book = load_workbook(io.BytesIO(export_bytes(package, "xlsx", note_long_texts=True)), read_only=True)
     header, *rows = [list(row) for row in book["awards"].iter_rows(values_only=True)]

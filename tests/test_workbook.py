@@ -35,7 +35,7 @@ from aifunding.data.vocabulary import BOOLEAN_TEXT
 from aifunding.loading.package import Package, load_package
 from aifunding.loading.rule_problems import known_currencies
 from aifunding.loading.workbook import WorkbookRefused, escape_text, unescape_text, workbook_tables
-from aifunding.outputs.export import IncompleteExport
+from aifunding.outputs.refusals import IncompleteExport
 from aifunding.outputs.workbook import write_package_workbook, write_template
 
 from packages import write_texts

@@ -7,6 +7,7 @@ Exit codes: 0 success (warnings allowed), 1 the package has errors or the schema
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import sys
@@ -15,6 +16,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+import pandas as pd
 
 from aifunding.analysis.cached_views import kept_views
 from aifunding.analysis.conversion import ANNOUNCEMENT, FxChoice
@@ -25,10 +28,11 @@ from aifunding.data.report import ValidationReport
 from aifunding.data.schema import check_descriptor, render_descriptor
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.intake import UploadRefused, load_inputs
-from aifunding.loading.package import Package, PackageReadError
+from aifunding.loading.package import Meanwhile, Package, PackageReadError
 from aifunding.money.fx import ConversionError, rate_at, supported_currencies
-from aifunding.outputs.export import EXPORT_TABLES, IncompleteExport, check_exportable, write_export
+from aifunding.outputs.export import EXPORT_TABLES, EXPORTERS, write_export
 from aifunding.outputs.files import replacing
+from aifunding.outputs.refusals import IncompleteExport, check_exportable
 from aifunding.store.base import StoreSettingError
 
 
@@ -92,7 +96,9 @@ def parse_fx(currency: str | None, fx_date: str) -> FxChoice | None:
 
 
 @contextmanager
-def _load_for_output(paths: Sequence[str], allow_invalid: bool, made: str = "an export") -> Iterator[Package]:
+def _load_for_output(
+    paths: Sequence[str], allow_invalid: bool, made: str = "an export", meanwhile: Meanwhile | None = None
+) -> Iterator[Package]:
     """The package, or :class:`IncompleteExport` when it has errors (unless allowed) or an unread table.
 
     What was done to an upload to read it (a file converted to UTF-8, say) is said on stderr first. A
@@ -100,7 +106,7 @@ def _load_for_output(paths: Sequence[str], allow_invalid: bool, made: str = "an 
     of validated packages (``AIFUNDING_CACHE``; ``off`` validates every time); ``validate`` always
     validates.
     """
-    with load_inputs(paths, PackageCache.from_env()) as loaded:
+    with load_inputs(paths, PackageCache.from_env(), meanwhile) as loaded:
         for line in loaded.unpacked.lines() if loaded.unpacked else ():
             print(line, file=sys.stderr)
         package = loaded.package
@@ -120,12 +126,21 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _export_package(args)
     fx = parse_fx(args.currency, args.fx_date)
     tables = tuple(dict.fromkeys(args.table)) if args.table else EXPORT_TABLES
-    with _load_for_output(args.data, args.allow_invalid) as package:
+    made: dict[str, pd.DataFrame] = {}
+
+    def meanwhile(package: Package) -> None:
+        # A package validated here has its tables made while its package rules run (mostly Arrow's work): a
+        # million awards' JSON 1.2 to 1.8 s sooner. Not when what was found before the rules refuses it already.
+        with contextlib.suppress(IncompleteExport):
+            check_exportable(package, args.allow_invalid)
+            made.update({name: EXPORTERS[name](package, fx, None) for name in tables})
+
+    with _load_for_output(args.data, args.allow_invalid, meanwhile=meanwhile) as package:
         # The views a dashboard prepared for this package, when the cache holds them: not joined again
         # (read only for the tables made from them).
-        joined = {"awards", "programmes"} & set(tables)
+        joined = {"awards", "programmes"} & set(tables) - set(made)
         prepared = kept_views(package, PackageCache.from_env()) if joined else None
-        for path in write_export(package, args.format, Path(args.output), fx, tables, prepared=prepared):
+        for path in write_export(package, args.format, Path(args.output), fx, tables, prepared=prepared, made=made):
             _wrote(path)
     return EXIT_OK
 

@@ -42,7 +42,7 @@ from aifunding.loading.archive import (
     shown,
 )
 from aifunding.loading.cache import PackageCache
-from aifunding.loading.package import Package, PackageReadError, load_package
+from aifunding.loading.package import Meanwhile, Package, PackageReadError, load_package
 from aifunding.loading.upload_files import OLD_OFFICE, UploadFile, as_utf8, base_name, content_of
 from aifunding.loading.workbook import WorkbookRefused, workbook_tables
 
@@ -403,25 +403,29 @@ class Loaded:
 
 
 @contextmanager
-def load_inputs(paths: Sequence[str], cache: PackageCache | None = None) -> Iterator[Loaded]:
+def load_inputs(
+    paths: Sequence[str], cache: PackageCache | None = None, meanwhile: Meanwhile | None = None
+) -> Iterator[Loaded]:
     """Load what a command line names: a package folder or its ``datapackage.json`` as ever, or uploads.
 
     Uploads (a ZIP, a workbook, CSV files) are unpacked into a temporary folder that lives as long as
     the ``with`` block, and validated from there. A package folder is read back from ``cache`` when its
-    files were validated before (by the dashboard, or an earlier command), else validated and kept there.
+    files were validated before (by the dashboard, or an earlier command), else validated and kept there. A
+    package validated here is handed to ``meanwhile`` while its package rules run
+    (:data:`~aifunding.loading.package.Meanwhile`).
 
     Raises:
         UploadRefused: an upload is refused.
         PackageReadError: the package has no usable descriptor.
     """
     if _names_a_folder(paths):
-        yield Loaded(load_package(paths[0], cache=cache), None)
+        yield Loaded(load_package(paths[0], cache=cache, meanwhile=meanwhile), None)
         return
     limits = IntakeLimits.from_env()
     with tempfile.TemporaryDirectory(prefix="aifunding-upload-") as temporary:
         unpacked = unpack(read_uploads(paths, limits), Path(temporary), limits)
         try:
-            package = load_package(unpacked.folder)
+            package = load_package(unpacked.folder, meanwhile=meanwhile)
         except PackageReadError as unreadable:  # named after the upload, never the temporary folder, as the Data page
             named = f"{', '.join(Path(path).name for path in paths)}: {unreadable.public}"
             raise PackageReadError(named, named) from unreadable

@@ -12,7 +12,7 @@ import datetime
 import decimal
 import errno
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import BinaryIO
@@ -27,13 +27,13 @@ from aifunding.analysis.view import Prepared
 from aifunding.data.amounts import AMOUNT_DECIMALS
 from aifunding.i18n import Translator
 from aifunding.loading.package import Package
-from aifunding.loading.workbook import XLSX_CELL_CHARS, XLSX_MAX_ROWS  # a sheet's rows with its header
 from aifunding.money.formatting import basis_label
 from aifunding.outputs.about import about_rows
-from aifunding.outputs.cells import fit_tables, neutralise_frame, over_long_cells
+from aifunding.outputs.cells import fit_tables, neutralise_frame
 from aifunding.outputs.citations import add_award_citations, add_citations, lookups_of
 from aifunding.outputs.files import replacing
 from aifunding.outputs.parquet import write_parquet
+from aifunding.outputs.refusals import check_cell_texts, check_sheet_rows
 from aifunding.outputs.writers import write_csv, write_json, write_xlsx
 
 EXPORT_TABLES = ("programmes", "awards", "market_shares")
@@ -270,73 +270,6 @@ def export_tables(
     return {name: neutralise_frame(EXPORTERS[name](package, fx, prepared)) for name in tables}
 
 
-class IncompleteExport(Exception):
-    """An export would present a table that could not be read as an empty one; the message names it."""
-
-
-class TooManyRows(IncompleteExport):
-    """A table has more rows than an XLSX sheet holds: refused, never cut short; the message names it."""
-
-
-def check_sheet_rows(frames: Mapping[str, pd.DataFrame]) -> None:
-    """Refuse an XLSX export with a table longer than a sheet (rather than a workbook that drops rows).
-
-    Raises:
-        TooManyRows: naming each such table, its rows and the limit, and the formats that hold it.
-    """
-    over = {name: len(frame) for name, frame in frames.items() if len(frame) + 1 > XLSX_MAX_ROWS}
-    if over:
-        tables = "; ".join(f"the {name} table has {rows:,} rows" for name, rows in over.items())
-        raise TooManyRows(
-            f"{tables}, and an XLSX sheet holds at most {XLSX_MAX_ROWS - 1:,} below its header; "
-            "nothing was written: export as csv or parquet, which have no row limit"
-        )
-
-
-def check_cell_texts(
-    frames: Mapping[str, pd.DataFrame], instead: str = "export as csv, json or parquet, which hold it whole"
-) -> None:
-    """Refuse an XLSX export with a text longer than a cell holds as written (escaped), rather than cut it short.
-
-    Raises:
-        IncompleteExport: naming the first such cell's table, row (as on its sheet) and column, its length (and
-            its length as a sheet writes it, when escapes make it longer), and what to do ``instead``.
-    """
-    for name, frame in frames.items():
-        for position, i, written in over_long_cells(frame):
-            column, chars = frame.columns[i], len(str(frame.iloc[position, i]))
-            escaped = (
-                f" ({written:,} as a sheet writes them: a control character takes seven)" if written > chars else ""
-            )
-            raise IncompleteExport(
-                f"the {name} table's row {position + 2:,} holds a {column} of {chars:,} characters{escaped}, more "
-                f"than the {XLSX_CELL_CHARS:,} a spreadsheet cell holds, so a workbook would cut it short; "
-                f"nothing was written: {instead}"
-            )
-
-
-def check_exportable(package: Package, allow_invalid: bool = False, made: str = "an export") -> None:
-    """Refuse to export a package with errors (unless ``allow_invalid``), or one with an unread table.
-
-    ``made`` is what the command makes of the package, as its messages name it ("the report", "the summary").
-
-    Raises:
-        IncompleteExport: naming the errors, or the tables whose files could not be read at all.
-    """
-    report = package.report
-    if report.unread:
-        names = ", ".join(sorted(report.unread))
-        raise IncompleteExport(
-            f"the {names} table(s) could not be read, so {made} would show them as empty; "
-            f"fix the package first ({report.summary()})"
-        )
-    if not report.valid and not allow_invalid:
-        raise IncompleteExport(
-            f"the package has errors ({report.summary()}); fix them, or make {made} of the valid rows with "
-            "--allow-invalid"
-        )
-
-
 def write_export(
     package: Package,
     fmt: str,
@@ -345,6 +278,7 @@ def write_export(
     tables: tuple[str, ...] = EXPORT_TABLES,
     generated_at: datetime.datetime | None = None,
     prepared: Prepared | None = None,
+    made: dict[str, pd.DataFrame] | None = None,
 ) -> list[Path]:
     """Write the tidy tables in ``fmt`` to ``out`` and return the files written.
 
@@ -354,7 +288,8 @@ def write_export(
     per table and an "about" sheet; JSON writes one object with an "about" block and an array per
     table. Each table is built when its turn comes and written in chunks of rows, so memory stays
     bounded by the largest table, and each file appears only once complete (written beside it
-    first, then renamed).
+    first, then renamed). Tables ``made`` already (by ``aifunding export`` while the package rules ran) are taken
+    out of it as their turn comes.
 
     Raises:
         TooManyRows: for XLSX, when a table is longer than a sheet (before anything is written).
@@ -372,12 +307,12 @@ def write_export(
                 raise NotADirectoryError(errno.ENOTDIR, why + " to write a single file")
             out.mkdir(parents=True, exist_ok=True)
             paths = {name: out / f"{name}.{fmt}" for name in tables}
-        about = about_rows(package, fx, generated_at)
+        about, table = about_rows(package, fx, generated_at), _maker(package, fx, prepared, made)
         for name, path in paths.items():
             with replacing(path) as handle:
-                _write_table(handle, fmt, EXPORTERS[name](package, fx, prepared), about)
+                _write_table(handle, fmt, table(name), about)
         return list(paths.values())
-    write = _document_writer(package, fmt, fx, tables, generated_at, prepared)
+    write = _document_writer(package, fmt, fx, tables, generated_at, _maker(package, fx, prepared, made))
     out.parent.mkdir(parents=True, exist_ok=True)
     with replacing(out) as handle:
         write(handle)
@@ -397,8 +332,9 @@ def export_bytes(
     """The XLSX workbook or JSON document of the tidy tables, as bytes (for a download); the same bytes
     :func:`write_export` writes to a file. CSV and Parquet give the file of one table, so ask for one.
 
-    A text too long for a workbook's cell is refused (:class:`IncompleteExport`) unless ``note_long_texts``: then its
-    cell says so and the "about" sheet names it (:func:`~aifunding.outputs.cells.fit_tables`).
+    A text too long for a workbook's cell is refused (:class:`~aifunding.outputs.refusals.IncompleteExport`) unless
+    ``note_long_texts``: then its cell says so and the "about" sheet names it
+    (:func:`~aifunding.outputs.cells.fit_tables`).
     """
     tables = tuple(dict.fromkeys(tables))
     generated_at = generated_at or datetime.datetime.now(datetime.UTC)
@@ -408,7 +344,7 @@ def export_bytes(
             raise ValueError(f"{fmt} holds one table per file: ask for one table, or use write_export for a folder")
         _write_table(buffer, fmt, EXPORTERS[tables[0]](package, fx, prepared), about_rows(package, fx, generated_at))
     else:
-        _document_writer(package, fmt, fx, tables, generated_at, prepared, note_long_texts)(buffer)
+        _document_writer(package, fmt, fx, tables, generated_at, _maker(package, fx, prepared), note_long_texts)(buffer)
     return buffer.getvalue()
 
 
@@ -425,13 +361,13 @@ def _document_writer(
     fx: FxChoice | None,
     tables: tuple[str, ...],
     generated_at: datetime.datetime,
-    prepared: Prepared | None,
+    table: Callable[[str], pd.DataFrame],
     note_long_texts: bool = False,
 ) -> Callable[[BinaryIO], None]:
     """What writes the one-file formats; XLSX builds and checks its tables first, JSON one at a time later."""
     about = about_rows(package, fx, generated_at)
     if fmt == "xlsx":
-        frames = export_tables(package, fx, tables, prepared)
+        frames = {name: neutralise_frame(table(name)) for name in tables}
         check_sheet_rows(frames)
         if note_long_texts:
             about += fit_tables(frames, Translator("en"))
@@ -439,7 +375,18 @@ def _document_writer(
             check_cell_texts(frames)
         return lambda handle: write_xlsx(handle, about, frames)
     if fmt == "json":
-        return lambda handle: write_json(
-            handle, dict(about), ((name, EXPORTERS[name](package, fx, prepared)) for name in tables)
-        )
+        return lambda handle: write_json(handle, dict(about), ((name, table(name)) for name in tables))
     raise ValueError(f"unknown export format '{fmt}'; use one of: {', '.join(FORMATS)}")
+
+
+def _maker(
+    package: Package, fx: FxChoice | None, prepared: Prepared | None, made: dict[str, pd.DataFrame] | None = None
+) -> Callable[[str], pd.DataFrame]:
+    """Each table by name: taken out of ``made`` when it is there (let go of once written), else made now."""
+    kept = made if made is not None else {}
+
+    def table(name: str) -> pd.DataFrame:
+        frame = kept.pop(name, None)
+        return EXPORTERS[name](package, fx, prepared) if frame is None else frame
+
+    return table

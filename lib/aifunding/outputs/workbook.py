@@ -51,7 +51,7 @@ from aifunding.loading.rule_problems import known_currencies
 from aifunding.loading.workbook import XLSX_MAX_ROWS, escape_text
 from aifunding.outputs.about import about_rows
 from aifunding.outputs.cells import spreadsheet_exact
-from aifunding.outputs.export import check_cell_texts, check_sheet_rows
+from aifunding.outputs.refusals import check_cell_texts, check_sheet_rows
 from aifunding.outputs.writers import CHUNK_ROWS
 
 # How amounts and shares are shown (the value itself is exact): whole, or with up to 4 decimals.

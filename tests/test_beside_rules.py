@@ -1,13 +1,16 @@
-"""A package validated for the dashboard is prepared while its package rules run (``load_package``'s ``meanwhile``).
+"""A package validated for the dashboard is prepared, and one validated for ``aifunding export`` has its tables made,
+while its package rules run (``load_package``'s ``meanwhile``).
 
 The rules only add problems to the report; the joins read the rows, final by then. What the rules find is in
 the report when the load returns, a failure of either is raised after both have ended, and a package read back
-from the cache is prepared (or its views read back) after, as before.
+from the cache is prepared (or its views read back) after, as before. An export the problems found before the
+rules refuse makes nothing beside them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from pathlib import Path
 
@@ -15,9 +18,11 @@ import pytest
 
 import aifunding.analysis.cached_views as cached_views
 import aifunding.loading.package as package_module
+import aifunding.outputs.export as export
 from aifunding import BUNDLED_DATA
 from aifunding.analysis.cached_views import prepare_cached
 from aifunding.analysis.view import Prepared, prepare
+from aifunding.cli import main
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import Package, load_package
 
@@ -108,3 +113,56 @@ def test_views_prepared_beside_the_rules_are_kept_not_prepared_again(
     assert calls == [] and restarted.awards.equals(prepared.awards)
     # Views of another package are not taken for this one's.
     assert prepare_cached(load_package(BUNDLED_DATA), None, made[0]).package is not made[0].package
+
+
+def _recorded_exporters(monkeypatch: pytest.MonkeyPatch, started: threading.Event) -> list[str]:
+    """The export tables made from here on, by name; making one sets ``started``."""
+    made: list[str] = []
+    for name, make in dict(export.EXPORTERS).items():
+
+        def recorded(package: Package, fx: object, prepared: object, name: str = name, make: object = make) -> object:
+            made.append(name)
+            started.set()
+            return make(package, fx, prepared)  # type: ignore[operator]
+
+        monkeypatch.setitem(export.EXPORTERS, name, recorded)
+    return made
+
+
+def _document(path: Path) -> dict:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["about"].pop("generated_at")
+    return document
+
+
+def test_an_export_of_a_package_validated_here_makes_its_tables_beside_the_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AIFUNDING_CACHE", "off")
+    out = tmp_path / "beside.json"
+    assert main(["export", "--format", "json", "--currency", "USD", "-o", str(tmp_path / "plain.json")]) == 0
+    started, seen = threading.Event(), []
+    _rules_waiting_for(started, seen, monkeypatch)
+    made = _recorded_exporters(monkeypatch, started)
+    assert main(["export", "--format", "json", "--currency", "USD", "-o", str(out)]) == 0
+    assert seen == [True]  # the rules waited for the first table to be begun: it was made beside them
+    assert made == list(export.EXPORT_TABLES)  # each made once, and not again as it was written
+    assert _document(out) == _document(tmp_path / "plain.json")
+    capsys.readouterr()
+
+
+def test_an_export_refused_by_what_was_found_before_the_rules_makes_nothing_beside_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AIFUNDING_CACHE", "off")
+    tables = minimal_tables()
+    tables["awards"][0]["amount"] = "lots"  # refused as it is parsed, before the rules
+    broken = write_package(tmp_path / "broken", tables)
+    made = _recorded_exporters(monkeypatch, threading.Event())
+    assert main(["export", "--data", str(broken), "--format", "csv", "-o", str(tmp_path / "out")]) == 1
+    assert made == []
+    assert "the package has errors" in capsys.readouterr().err
+    # Allowed, its valid rows are made beside the rules, once.
+    args = ["export", "--data", str(broken), "--format", "csv", "--allow-invalid", "-o", str(tmp_path / "out")]
+    assert main(args) == 0
+    assert made == list(export.EXPORT_TABLES)
