@@ -705,10 +705,10 @@ def test_xlsx_refuses_a_table_longer_than_a_sheet(
 def test_xlsx_refuses_a_text_longer_than_a_cell_rather_than_cut_it_short() -> None:
     # openpyxl cuts a longer text to 32,767 characters without a word: an award citing 40 long sources was cut.
     fits = pd.DataFrame({"id": ["a", "b"], "sources": ["x" * 32_767, None], "amount": [Decimal(1), None]})
-    export.check_cell_texts({"awards": fits})
+    refusals.check_cell_texts({"awards": fits})
     long = fits.assign(sources=[None, "x" * 40_848])
     with pytest.raises(refusals.IncompleteExport) as caught:
-        export.check_cell_texts({"programmes": fits, "awards": long})
+        refusals.check_cell_texts({"programmes": fits, "awards": long})
     assert str(caught.value) == (
         "the awards table's row 3 holds a sources of 40,848 characters, more than the 32,767 a spreadsheet cell "
         "holds, so a workbook would cut it short; nothing was written: export as csv, json or parquet, which hold "
@@ -716,7 +716,7 @@ def test_xlsx_refuses_a_text_longer_than_a_cell_rather_than_cut_it_short() -> No
     )
     # As written: each control character is a 7-character escape (_x001B_), so 5,000 of them do not fit.
     with pytest.raises(refusals.IncompleteExport) as caught:
-        export.check_cell_texts({"awards": pd.DataFrame({"note": ["\x1b" * 5_000]}, dtype="str")})
+        refusals.check_cell_texts({"awards": pd.DataFrame({"note": ["\x1b" * 5_000]}, dtype="str")})
     # 5,000 alone read as less than a cell holds: the length as written is given beside it.
     assert str(caught.value).startswith(
         "the awards table's row 2 holds a note of 5,000 characters (35,000 as a sheet writes them: a control "

@@ -21,10 +21,11 @@ from aifunding.figures.presentation import best_sources_first, count_columns, mo
 from aifunding.figures.registry import PAGES_BY_KEY, Chart, Drawn, draw
 from aifunding.figures.worded import Worded
 from aifunding.loading.package import Package
+from aifunding.loading.workbook import XLSX_MAX_ROWS
 from aifunding.money.formatting import format_partial_date
 from aifunding.outputs.about import upload_about_rows, view_about_rows
 from aifunding.outputs.cells import table_csv_bytes, table_xlsx_bytes
-from aifunding.outputs.export import XLSX_MAX_ROWS, export_bytes
+from aifunding.outputs.export import export_bytes
 from aifunding.outputs.snapshot import Section, phone_title_html, title_lift
 
 from ui import live
