@@ -89,7 +89,7 @@ class Package:
 
 # What is done with a package validated by :func:`load_package` while its package rules run, its rows final and its
 # report still filling: the dashboard joins its views there. The rules are mostly Arrow's work, which lets the
-# joins run beside them: a million awards' first page 0.9 s sooner.
+# joins run beside them: a million awards' first page about a second sooner.
 Meanwhile = Callable[[Package], object]
 
 
