@@ -19,7 +19,7 @@ BUNDLED_DATA = Path(__file__).resolve().parents[2] / "data"
 
 # How long jemalloc keeps a freed page before handing it back to the system. Validating a million awards: peak
 # memory 2.95 to 3.09x the CSV with Arrow's own setting (over the 3x target in four runs of eight), 2.61 to 2.77x
-# with 50 ms (five runs), in 6.5 to 6.9 s against 6.3 to 7.0 s; with 0 ms, 2.44 to 2.73x in 7.0 to 7.3 s.
+# with 50 ms (five runs), in 6.7 to 7.0 s against 6.3 to 7.0 s; with 0 ms, 2.44 to 2.73x in 7.0 to 7.3 s.
 JEMALLOC_DECAY_MS = 50
 
 
