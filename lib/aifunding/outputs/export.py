@@ -265,9 +265,11 @@ def export_tables(
     fx: FxChoice | None = None,
     tables: tuple[str, ...] = EXPORT_TABLES,
     prepared: Prepared | None = None,
+    made: dict[str, pd.DataFrame] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The tidy tables, neutralised for spreadsheets."""
-    return {name: neutralise_frame(EXPORTERS[name](package, fx, prepared)) for name in tables}
+    """The tidy tables, neutralised for spreadsheets (those ``made`` already taken out of it)."""
+    table = _maker(package, fx, prepared, made)
+    return {name: neutralise_frame(table(name)) for name in tables}
 
 
 def write_export(
@@ -312,7 +314,7 @@ def write_export(
             with replacing(path) as handle:
                 _write_table(handle, fmt, table(name), about)
         return list(paths.values())
-    write = _document_writer(package, fmt, fx, tables, generated_at, _maker(package, fx, prepared, made))
+    write = _document_writer(package, fmt, fx, tables, generated_at, prepared, made=made)
     out.parent.mkdir(parents=True, exist_ok=True)
     with replacing(out) as handle:
         write(handle)
@@ -344,7 +346,7 @@ def export_bytes(
             raise ValueError(f"{fmt} holds one table per file: ask for one table, or use write_export for a folder")
         _write_table(buffer, fmt, EXPORTERS[tables[0]](package, fx, prepared), about_rows(package, fx, generated_at))
     else:
-        _document_writer(package, fmt, fx, tables, generated_at, _maker(package, fx, prepared), note_long_texts)(buffer)
+        _document_writer(package, fmt, fx, tables, generated_at, prepared, note_long_texts)(buffer)
     return buffer.getvalue()
 
 
@@ -361,13 +363,14 @@ def _document_writer(
     fx: FxChoice | None,
     tables: tuple[str, ...],
     generated_at: datetime.datetime,
-    table: Callable[[str], pd.DataFrame],
+    prepared: Prepared | None,
     note_long_texts: bool = False,
+    made: dict[str, pd.DataFrame] | None = None,
 ) -> Callable[[BinaryIO], None]:
     """What writes the one-file formats; XLSX builds and checks its tables first, JSON one at a time later."""
     about = about_rows(package, fx, generated_at)
     if fmt == "xlsx":
-        frames = {name: neutralise_frame(table(name)) for name in tables}
+        frames = export_tables(package, fx, tables, prepared, made)
         check_sheet_rows(frames)
         if note_long_texts:
             about += fit_tables(frames, Translator("en"))
@@ -375,6 +378,7 @@ def _document_writer(
             check_cell_texts(frames)
         return lambda handle: write_xlsx(handle, about, frames)
     if fmt == "json":
+        table = _maker(package, fx, prepared, made)
         return lambda handle: write_json(handle, dict(about), ((name, table(name)) for name in tables))
     raise ValueError(f"unknown export format '{fmt}'; use one of: {', '.join(FORMATS)}")
 
