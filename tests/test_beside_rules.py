@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import aifunding.analysis.cached_views as cached_views
+import aifunding.cli as cli
 import aifunding.loading.package as package_module
 import aifunding.outputs.export as export
 from aifunding import BUNDLED_DATA
@@ -166,3 +167,48 @@ def test_an_export_refused_by_what_was_found_before_the_rules_makes_nothing_besi
     args = ["export", "--data", str(broken), "--format", "csv", "--allow-invalid", "-o", str(tmp_path / "out")]
     assert main(args) == 0
     assert made == list(export.EXPORT_TABLES)
+
+
+def _prepares_counted(monkeypatch: pytest.MonkeyPatch, started: threading.Event) -> list[Package]:
+    """The packages the command line prepares from here on; preparing one sets ``started``."""
+    calls: list[Package] = []
+
+    def counted(package: Package) -> Prepared:
+        calls.append(package)
+        started.set()
+        return prepare(package)
+
+    monkeypatch.setattr(cli, "prepare", counted)
+    return calls
+
+
+def test_a_summary_and_a_report_of_a_package_validated_here_prepare_it_beside_the_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AIFUNDING_CACHE", "off")
+    assert main(["summary", "--format", "json"]) == 0
+    plain = capsys.readouterr().out
+    started, seen = threading.Event(), []
+    _rules_waiting_for(started, seen, monkeypatch)
+    calls = _prepares_counted(monkeypatch, started)
+    assert main(["summary", "--format", "json"]) == 0
+    assert seen == [True] and len(calls) == 1  # prepared once, beside the rules
+    assert capsys.readouterr().out == plain
+    started.clear()
+    assert main(["report", "-o", str(tmp_path / "report.html")]) == 0
+    assert seen == [True, True] and len(calls) == 2
+    assert "<html" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_summary_refused_by_what_was_found_before_the_rules_prepares_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AIFUNDING_CACHE", "off")
+    tables = minimal_tables()
+    tables["awards"][0]["amount"] = "lots"
+    broken = write_package(tmp_path / "broken", tables)
+    calls = _prepares_counted(monkeypatch, threading.Event())
+    assert main(["summary", "--data", str(broken)]) == 1
+    assert calls == [] and "the package has errors" in capsys.readouterr().err
+    assert main(["summary", "--data", str(broken), "--allow-invalid"]) == 0
+    assert len(calls) == 1

@@ -21,6 +21,7 @@ import pandas as pd
 
 from aifunding.analysis.cached_views import kept_views
 from aifunding.analysis.conversion import ANNOUNCEMENT, FxChoice
+from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare
 from aifunding.cli_parser import EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, SHOWN_PER_RULE, build_parser
 from aifunding.data.limits import LimitsError
 from aifunding.data.models import check_partial_date
@@ -116,6 +117,21 @@ def _load_for_output(
         yield package
 
 
+@contextmanager
+def _views_for_output(paths: Sequence[str], allow_invalid: bool, made: str) -> Iterator[Prepared]:
+    """The prepared views of :func:`_load_for_output`'s package: those the cache keeps, else prepared (while the
+    package rules run, when the package is validated here, unless what was found before them refuses it)."""
+    early: list[Prepared] = []
+
+    def meanwhile(package: Package) -> None:
+        with contextlib.suppress(IncompleteExport):
+            check_exportable(package, allow_invalid, made)
+            early.append(prepare(package))
+
+    with _load_for_output(paths, allow_invalid, made, meanwhile) as package:
+        yield early[0] if early else kept_views(package, PackageCache.from_env()) or prepare(package)
+
+
 def _wrote(path: Path) -> None:
     """Say what was written: on standard error when it was a pipe or a device (``-o /dev/stdout``), not in it."""
     print(f"wrote {path}", file=sys.stdout if path.is_file() else sys.stderr)
@@ -176,14 +192,13 @@ def _write_file(output: str, write: Callable[[BinaryIO], None]) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from aifunding.analysis.view import ViewState, prepare
     from aifunding.outputs.snapshot import build_report
 
     fx = parse_fx(args.currency, args.fx_date)
     state = ViewState(lang=args.lang, currency=fx.currency if fx else None, fx_at=fx.at if fx else ANNOUNCEMENT)
     out = Path(args.output)
-    with _load_for_output(args.data, args.allow_invalid, "the report") as package:
-        html = build_report(kept_views(package, PackageCache.from_env()) or prepare(package), state)
+    with _views_for_output(args.data, args.allow_invalid, "the report") as prepared:
+        html = build_report(prepared, state)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     _wrote(out)
@@ -191,14 +206,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from aifunding.analysis.view import ViewState, apply_view, prepare
     from aifunding.outputs.summary import headline
 
     fx = parse_fx(args.currency, ANNOUNCEMENT)
-    with _load_for_output(args.data, args.allow_invalid, "the summary") as package:
-        prepared = kept_views(package, PackageCache.from_env()) or prepare(package)
     state = ViewState(lang=args.lang, currency=fx.currency if fx else None)
-    result = headline(prepared, apply_view(prepared, state))
+    with _views_for_output(args.data, args.allow_invalid, "the summary") as prepared:
+        result = headline(prepared, apply_view(prepared, state))
     if args.format == "json":
         print(json.dumps(result.as_dict(args.lang), ensure_ascii=False, indent=2))
     else:
