@@ -112,6 +112,30 @@ def test_an_award_view_of_some_columns_is_those_of_the_whole_view(bundled: Packa
     assert (C.KIND in columns) == (C.KIND in made)
 
 
+@pytest.mark.parametrize("columns", [None, [C.RECIPIENTS_JA, C.SOURCE_IDS], [C.KIND, C.PROGRAMME_LEVEL]])
+def test_an_award_view_given_its_recipients_is_the_view_that_joins_them(
+    bundled: Package, tmp_path: Path, columns: list[str] | None
+) -> None:
+    """The recipients made elsewhere (another thread, as prepare does) give the view the join gives itself.
+
+    They are asked for after the programmes' columns and links, once, and only when a recipients' column is wanted;
+    a package whose awards have no recipients (an invalid one's) gives each award an empty tuple either way.
+    """
+    tables = minimal_tables()
+    tables["award_recipients"] = []
+    for package in (bundled, load_package(write_package(tmp_path / "pkg", tables))):
+        asked: list[int] = []
+
+        def made(package: Package = package, asked: list[int] = asked) -> pd.DataFrame:
+            asked.append(1)
+            return recipient_lists.recipients_frame(package.frame("award_recipients"), package.frame("organisations"))
+
+        given = award_view(package, columns=columns, recipients=made)
+        pd.testing.assert_frame_equal(given, award_view(package, columns=columns), check_exact=True)
+        assert len(asked) == (0 if columns == [C.KIND, C.PROGRAMME_LEVEL] else 1)
+    assert columns is not None or set(given[C.RECIPIENT_IDS]) == {()}
+
+
 def test_columns_are_names_not_one_name(bundled: Package) -> None:
     """One name where a collection belongs would be read letter by letter, and make nothing: refused."""
     with pytest.raises(TypeError, match="not one name"):

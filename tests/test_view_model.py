@@ -22,7 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import aifunding.analysis.memo as memo_module
+import aifunding.analysis.view as view_module
 from aifunding import columns as C
+from aifunding.analysis.adding import SCOPES
 from aifunding.analysis.conversion import ORIGINAL, FxChoice, Money, convert_programmes
 from aifunding.analysis.memo import MEMO_ENTRIES, remembered
 from aifunding.analysis.urlstate import decode, encode, view_file_name, vocabulary
@@ -32,6 +34,7 @@ from aifunding.analysis.view import (
     announcement_span,
     apply_view,
     date_filter,
+    prepare,
 )
 from aifunding.data.dates import partial_bounds
 from aifunding.data.tree import ProgrammeTree
@@ -44,7 +47,7 @@ from aifunding.figures.presentation import (
 )
 from aifunding.figures.programmes import build_programme_totals_figure
 from aifunding.figures.report_tables import quarantine_table
-from aifunding.loading.package import load_package
+from aifunding.loading.package import Package, load_package
 from aifunding.money.fx import rate_bounds
 from aifunding.outputs.about import view_about_rows
 
@@ -81,6 +84,60 @@ def test_ordered_is_an_outline_of_the_ids_given() -> None:
     assert outline == [("other", 0), ("frame", 0), ("prog", 1), ("late", 2), ("round", 2), ("part", 3)]
     # A row whose parent is filtered out starts its own branch; siblings with equal keys keep their order.
     assert TREE.ordered(["part", "late", "round"], key=lambda _: "") == [("late", 0), ("round", 0), ("part", 1)]
+
+
+def _waiting_for(event: threading.Event, seen: list[bool], name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``view.<name>`` run only once ``event`` is set (or two seconds pass), ``seen`` saying whether it was."""
+    original = getattr(view_module, name)
+
+    def waiting(*args: object) -> object:
+        seen.append(event.wait(timeout=2))
+        return original(*args)
+
+    monkeypatch.setattr(view_module, name, waiting)
+
+
+def _setting(event: threading.Event, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``view.<name>`` sets ``event`` as it begins."""
+    original = getattr(view_module, name)
+
+    def setting(*args: object) -> object:
+        event.set()
+        return original(*args)
+
+    monkeypatch.setattr(view_module, name, setting)
+
+
+@pytest.mark.parametrize(
+    ("waits", "for_"),
+    [("recipients_frame", "programme_view"), ("programmes_by_recipient", "_rule_with_rows")],
+)
+def test_prepare_joins_two_things_at_once(
+    bundled: Package, prepared: Prepared, monkeypatch: pytest.MonkeyPatch, waits: str, for_: str
+) -> None:
+    """The awards' recipients are joined while the programmes are, the adding rule reads its rows while the
+    organisations' programmes are listed: one waits for the other to begin, and the views are the same."""
+    began, seen = threading.Event(), []
+    _waiting_for(began, seen, waits, monkeypatch)
+    _setting(began, for_, monkeypatch)
+    again = prepare(bundled)
+    assert seen == [True]
+    pd.testing.assert_frame_equal(again.awards, prepared.awards, check_exact=True)
+    pd.testing.assert_frame_equal(again.programmes, prepared.programmes, check_exact=True)
+    assert again.context.programmes_by_org == prepared.context.programmes_by_org
+    assert again.adding is not None and prepared.adding is not None
+    assert again.adding.totals(SCOPES, again.programmes, again.awards) == prepared.adding.totals(
+        SCOPES, prepared.programmes, prepared.awards
+    )
+
+
+def test_a_join_that_fails_in_the_other_thread_fails_prepare(bundled: Package, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(*args: object) -> None:
+        raise RuntimeError("the recipients could not be joined")
+
+    monkeypatch.setattr(view_module, "recipients_frame", failing)
+    with pytest.raises(RuntimeError, match="could not be joined"):
+        prepare(bundled)
 
 
 def test_the_package_builds_its_tree_once(prepared: Prepared) -> None:

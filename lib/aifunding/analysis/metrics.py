@@ -8,7 +8,7 @@ the recipients, and every grouping counts it once.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +18,7 @@ import pandas as pd
 from aifunding import columns as C
 from aifunding.analysis.adding import split_by_basis
 from aifunding.analysis.allocation import TOTALS_COLUMNS, allocation_rows
-from aifunding.analysis.recipients import column_names, recipients_by_award, recipients_frame
+from aifunding.analysis.recipients import RECIPIENT_COLUMNS, column_names, recipients_by_award, recipients_frame
 from aifunding.analysis.sequences import linked_lists
 from aifunding.data.tree import ProgrammeTree
 from aifunding.data.vocabulary import PLAN_BASES, Basis
@@ -95,21 +95,26 @@ AWARD_VIEW_COLUMNS = (
 )
 
 
-def award_view(package: Package, *, columns: Collection[str] | None = None) -> pd.DataFrame:
+def award_view(
+    package: Package,
+    *,
+    columns: Collection[str] | None = None,
+    recipients: Callable[[], pd.DataFrame] | None = None,
+) -> pd.DataFrame:
     """One row per award, ready to chart or export.
 
     Columns: the award's own fields, its programme (name, level, root programme, country, kind),
     recipients and project label, the ids of its recipients, sources and caveats. With ``columns``, only
     those of :data:`AWARD_VIEW_COLUMNS` are added: an export writes a few, and joins the texts of its
     sources and caveats from the tables itself, without a tuple per award.
+
+    ``recipients`` gives the package's :func:`recipients_frame` (of every column) when it is made elsewhere: it
+    is asked for once the programmes' columns and the links are added, so another thread can make it meanwhile.
     """
     wanted = frozenset(AWARD_VIEW_COLUMNS if columns is None else column_names(columns))
     awards = package.frame("awards")
     programmes = package.frame("programmes").set_index("id")
     roots = programme_roots(package.frame("programmes"), package.tree)
-    recipients = recipients_frame(
-        package.frame("award_recipients"), package.frame("organisations"), columns=wanted
-    ).set_index(C.AWARD_ID)
     frame = awards.copy()
     pid = frame["programme_id"]
     # One lookup of every award's programme and recipients (a column each from it), not one map per column.
@@ -130,7 +135,7 @@ def award_view(package: Package, *, columns: Collection[str] | None = None) -> p
     of_root = {C.ROOT_PROGRAMME_NAME_EN: "name_en", C.ROOT_PROGRAMME_NAME_JA: "name_ja"}
     root_fields = [field for name, field in of_root.items() if name in wanted]
     root = programmes[root_fields].reindex(pd.Index(each_root)).take(codes) if root_fields else None
-    linked = recipients.reindex(frame["id"]) if len(recipients) else None
+    linked: pd.DataFrame | None = None
 
     def added(name: str) -> pd.Series | None:
         if name == C.KIND:
@@ -156,9 +161,19 @@ def award_view(package: Package, *, columns: Collection[str] | None = None) -> p
             return linked_ids(package, "caveat_links", "caveat_id", "award_id", frame["id"])
         return linked[name].set_axis(frame.index) if linked is not None else None
 
+    # The recipients' columns last: they may be made in another thread while the others are added.
+    of_recipients = [name for name in AWARD_VIEW_COLUMNS if name in wanted and name in RECIPIENT_COLUMNS]
+    columns_added = {name: added(name) for name in AWARD_VIEW_COLUMNS if name in wanted and name not in of_recipients}
+    if of_recipients:
+        orgs = package.frame("award_recipients"), package.frame("organisations")
+        made = (recipients() if recipients is not None else recipients_frame(*orgs, columns=wanted)).set_index(
+            C.AWARD_ID
+        )
+        linked = made.reindex(frame["id"]) if len(made) else None
+        columns_added.update({name: added(name) for name in of_recipients})
     for name in AWARD_VIEW_COLUMNS:
         if name in wanted:
-            frame[name] = added(name)
+            frame[name] = columns_added[name]
     return frame
 
 
