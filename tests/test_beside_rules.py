@@ -10,10 +10,13 @@ rules refuse makes nothing beside them.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import threading
+import weakref
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import aifunding.analysis.cached_views as cached_views
@@ -25,7 +28,7 @@ from aifunding.analysis.cached_views import prepare_cached
 from aifunding.analysis.view import Prepared, prepare
 from aifunding.cli import main
 from aifunding.loading.cache import PackageCache
-from aifunding.loading.package import Package, load_package
+from aifunding.loading.package import MadeMeanwhile, Package, load_package
 
 from packages import minimal_tables, write_package
 
@@ -85,6 +88,126 @@ def test_a_rule_that_fails_is_raised_after_what_ran_beside_it(monkeypatch: pytes
     with pytest.raises(ValueError, match="a rule failed"):
         load_package(BUNDLED_DATA, meanwhile=handed.append)
     assert len(handed) == 1
+
+
+def _references_waiting_for(event: threading.Event, seen: list[bool], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The references, resolved only once ``event`` is set (or two seconds pass): ``seen`` says whether it was."""
+    way = package_module.BY_COLUMN
+
+    def references(*args: object) -> None:
+        seen.append(event.wait(timeout=2))
+        way.references(*args)
+
+    monkeypatch.setattr(package_module, "BY_COLUMN", dataclasses.replace(way, references=references))
+
+
+def _frames_equal(package: Package, other: Package) -> None:
+    for name in package.frames:
+        pd.testing.assert_frame_equal(package.frame(name), other.frame(name), obj=name)
+
+
+def test_a_package_parsed_without_an_error_is_handed_over_while_its_references_are_resolved(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started, seen, handed = threading.Event(), [], []
+    _references_waiting_for(started, seen, monkeypatch)
+
+    def meanwhile(package: Package) -> None:
+        handed.append(package)
+        started.set()
+
+    package = load_package(BUNDLED_DATA, meanwhile=meanwhile)
+    assert seen == [True] and handed == [package]  # once: the references left every row in
+    plain = load_package(BUNDLED_DATA)
+    assert package.report.problems == plain.report.problems and package.report.rows_loaded == plain.report.rows_loaded
+    _frames_equal(package, plain)
+
+
+def _unknown_award(folder: Path) -> Path:
+    """A package that parses without an error, one of whose recipients names an award it has not got."""
+    tables = minimal_tables()
+    tables["award_recipients"].append({"award_id": "award-zz", "organisation_id": "org-a", "role": "sole"})
+    return write_package(folder, tables)
+
+
+def test_a_package_whose_references_leave_a_row_out_is_handed_over_again_with_its_final_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _unknown_award(tmp_path / "package")
+    rules: list[int] = []
+    way = package_module.BY_COLUMN
+    counted = dataclasses.replace(way, rules=lambda *args: rules.append(1) or way.rules(*args))
+    monkeypatch.setattr(package_module, "BY_COLUMN", counted)
+    handed: list[Package] = []
+    package = load_package(folder, meanwhile=handed.append)
+    assert len(handed) == 2 and handed[1] is package and rules == [1]  # the rules ran once, on the final rows
+    assert len(handed[0].frame("award_recipients")) == len(package.frame("award_recipients")) + 1
+    plain = load_package(folder)
+    assert package.report.problems == plain.report.problems and package.report.rows_loaded == plain.report.rows_loaded
+    assert any("award-zz" in problem.message for problem in plain.report.errors)
+    _frames_equal(package, plain)
+
+
+def test_a_package_with_an_error_is_handed_over_once_its_rows_are_final(tmp_path: Path) -> None:
+    tables = minimal_tables()
+    tables["awards"][0]["amount"] = "lots"  # refused as it is parsed: its recipients are then left out too
+    folder = write_package(tmp_path / "package", tables)
+    handed: list[tuple[Package, dict[str, int]]] = []
+    package = load_package(folder, meanwhile=lambda early: handed.append((early, dict(early.report.rows_loaded))))
+    assert [early for early, _ in handed] == [package]
+    assert handed[0][1] == package.report.rows_loaded == load_package(folder).report.rows_loaded
+    assert len(package.frame("award_recipients")) == 2  # award-a's recipient was left out by the references
+
+
+def test_what_was_made_of_a_package_handed_over_before_is_let_go_of_and_never_taken(tmp_path: Path) -> None:
+    folder = _unknown_award(tmp_path / "package")
+
+    class Made:
+        def __init__(self, package: Package) -> None:
+            self.package = package
+
+    made = MadeMeanwhile(Made)
+    first: list[weakref.ref[Made]] = []
+    handed: list[Package] = []
+
+    def meanwhile(package: Package) -> None:
+        handed.append(package)
+        made(package)
+        if len(handed) == 1:
+            first.append(weakref.ref(made.of(package)))  # type: ignore[arg-type]
+
+    package = load_package(folder, meanwhile=meanwhile)
+    assert len(handed) == 2
+    kept = made.of(package)
+    assert kept is not None and kept.package is package and made.of(handed[0]) is None
+    gc.collect()
+    assert first[0]() is None
+    # Nothing made (a refused package) is nothing taken.
+    assert MadeMeanwhile(lambda package: None).of(package) is None
+
+
+def test_an_export_of_a_package_handed_over_twice_is_made_of_its_final_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AIFUNDING_CACHE", str(tmp_path / "cache"))
+    folder = _unknown_award(tmp_path / "package")
+    args = ["export", "--data", str(folder), "--format", "json", "--allow-invalid", "-o"]
+    made = _recorded_exporters(monkeypatch, threading.Event())
+    assert main([*args, str(tmp_path / "beside.json")]) == 0
+    assert made == 2 * list(export.EXPORT_TABLES)  # made of the first package handed over, then of the final one
+    # Read back from the cache, the package is not validated nor handed over: its tables are made after.
+    assert main([*args, str(tmp_path / "after.json")]) == 0
+    assert made == 3 * list(export.EXPORT_TABLES)
+    assert _document(tmp_path / "beside.json") == _document(tmp_path / "after.json")
+    assert "award-zz" not in (tmp_path / "beside.json").read_text(encoding="utf-8")
+    capsys.readouterr()
+    summary = ["summary", "--data", str(folder), "--allow-invalid", "--format", "json"]
+    monkeypatch.setenv("AIFUNDING_CACHE", "off")
+    assert main(summary) == 0
+    beside = capsys.readouterr().out
+    monkeypatch.setenv("AIFUNDING_CACHE", str(tmp_path / "cache"))
+    assert main(summary) == 0
+    assert capsys.readouterr().out == beside
 
 
 def test_a_package_read_back_from_the_cache_is_not_handed_over(tmp_path: Path) -> None:

@@ -32,10 +32,15 @@ def same(folder: Path) -> Package | None:
         assert str(raised.value) == str(error)
         return None
     by_column = load_package(folder)
-    # Handed to a ``meanwhile`` while its package rules run, a package ends the same too.
+    # Handed to a ``meanwhile`` while its references and package rules run, a package ends the same too. One that
+    # parsed without an error is handed over before its references are resolved, and again with its final rows
+    # should they leave one out: the package returned is the last one handed over.
     handed: list[Package] = []
     beside = load_package(folder, meanwhile=handed.append)
-    assert handed == [beside]
+    assert 1 <= len(handed) <= 2 and handed[-1] is beside
+    if len(handed) == 2:
+        rows = [(len(handed[0].frame(t.name)), len(beside.frame(t.name))) for t in TABLES]
+        assert all(early >= final for early, final in rows) and any(early > final for early, final in rows)
     for package in (by_column, beside):
         row_report, column_report = by_row.report, package.report
         assert column_report.problems == row_report.problems

@@ -29,7 +29,7 @@ from aifunding.data.report import ValidationReport
 from aifunding.i18n import Translator
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.collector import collector_paused
-from aifunding.loading.package import PackageReadError, load_package, package_signature
+from aifunding.loading.package import MadeMeanwhile, PackageReadError, load_package, package_signature
 from aifunding.store.base import StoreError
 
 from ui.own_data import Linked, UploadGone, linked_id, linked_package, open_link
@@ -56,10 +56,11 @@ def _prepared(path: str, signature: tuple) -> tuple[Prepared, datetime.datetime]
     # out from the package is kept there by a thread of its own: the first viewer waits for the work, not the disk.
     cache = PackageCache.from_env(write_behind=True)
     with collector_paused():  # until a process's first package is set aside (_set_aside_first)
-        # A package validated here is prepared while its package rules run (mostly Arrow's work, beside the joins).
-        made: list[Prepared] = []
-        package = load_package(path, cache=cache, meanwhile=lambda validated: made.append(prepare(validated)))
-        prepared = prepare_cached(package, cache, made[-1] if made else None)
+        # A package validated here is prepared while its references are resolved and its package rules run (mostly
+        # Arrow's work, beside the joins).
+        made = MadeMeanwhile(prepare)
+        package = load_package(path, cache=cache, meanwhile=made)
+        prepared = prepare_cached(package, cache, made.of(package))
         _set_aside_first(prepared)
     return prepared, datetime.datetime.now(datetime.UTC)
 

@@ -411,7 +411,7 @@ def load_inputs(
     Uploads (a ZIP, a workbook, CSV files) are unpacked into a temporary folder that lives as long as
     the ``with`` block, and validated from there. A package folder is read back from ``cache`` when its
     files were validated before (by the dashboard, or an earlier command), else validated and kept there. A
-    package validated here is handed to ``meanwhile`` while its package rules run
+    package validated here is handed to ``meanwhile`` while its references are resolved or its package rules run
     (:data:`~aifunding.loading.package.Meanwhile`).
 
     Raises:

@@ -1,10 +1,15 @@
-"""The tables a package's descriptor names: each one's file, and what is wrong with the resources it lists."""
+"""The tables a package's descriptor names: each one's file, what is wrong with the resources it lists, and the files
+as read."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from aifunding.data.reading import UnsafeFile, check_relative_path
+from aifunding.data.limits import Limits, describe_bytes
+from aifunding.data.parsing import decode_csv_bytes, utf8_csv_bytes
+from aifunding.data.reading import UnsafeFile, check_relative_path, read_inside
 from aifunding.data.report import Problem, Severity, ValidationReport
 from aifunding.data.schema import DESCRIPTOR_NAME
 from aifunding.data.tables import TABLES, TABLES_BY_NAME
@@ -78,3 +83,60 @@ def short(value: object, limit: int = 80) -> str:
     """``value`` as text, cut to ``limit`` characters (its last an ellipsis) to be quoted in a problem."""
     text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# A table's CSV: text, or (read from a file, for the columnar parser) its UTF-8 bytes.
+Text = str | bytes
+
+
+@dataclass(frozen=True)
+class Read:
+    """One table's file as read: its bytes, or why it was refused (rule, message)."""
+
+    shown: str
+    data: bytes | None
+    failure: tuple[str, str] | None = None
+
+
+def read_files(root: Path, files: dict[str, str], limits: Limits) -> dict[str, Read]:
+    """Each table's file as bytes, read through :func:`read_inside`; a refused file says why, never raises.
+
+    Bytes, not text: a package found in the cache is keyed by its bytes and never decoded.
+    """
+    reads: dict[str, Read] = {}
+    total = 0
+    for name, rel in files.items():
+        shown = short(rel)
+        budget = min(limits.file_bytes, limits.package_bytes - total)
+        try:
+            data = read_inside(root, rel, limits.file_bytes)
+        except UnsafeFile as exc:
+            reads[name] = Read(shown, None, (exc.rule, f"the file for the '{name}' table {exc}"))
+            continue
+        if len(data) > budget:
+            message = (
+                f"the package's files add up to more than the {describe_bytes(limits.package_bytes)} limit, "
+                f"so the '{name}' table was not read"
+            )
+            reads[name] = Read(shown, None, ("package-too-large", message))
+            continue
+        total += len(data)
+        reads[name] = Read(shown, data)
+    return reads
+
+
+def file_texts(reads: dict[str, Read], report: ValidationReport, *, decode: bool) -> dict[str, tuple[str, Text | None]]:
+    """Each table's file as text (``decode``) or its UTF-8 bytes, in file order.
+
+    A refused file or one that is not UTF-8 is a problem and None.
+    """
+    texts: dict[str, tuple[str, Text | None]] = {}
+    for name, read in reads.items():
+        if read.failure is not None or read.data is None:
+            rule, message = read.failure or ("unsafe-file", f"the file for the '{name}' table could not be read")
+            report.problems.append(Problem(Severity.ERROR, rule, name, read.shown, None, None, None, message))
+            texts[name] = (read.shown, None)
+        else:
+            check = decode_csv_bytes if decode else utf8_csv_bytes
+            texts[name] = (read.shown, check(name, read.shown, read.data, report))
+    return texts
