@@ -17,7 +17,7 @@ from aifunding import BUNDLED_DATA
 from aifunding import columns as C
 from aifunding.data.limits import Limits, LimitsError
 from aifunding.data.tables import TABLES
-from aifunding.loading import kept_views, stored_tables
+from aifunding.loading import keys, kept_views, stored_tables
 from aifunding.loading import package as package_module
 from aifunding.loading.cache import REPORT, PackageCache
 from aifunding.loading.package import Package, load_package
@@ -94,6 +94,34 @@ def test_a_change_in_a_file_or_in_the_limits_validates_again(tmp_path: Path, mon
     assert len(calls) == 3
     assert Decimal("6000000001") in set(changed.frame("awards")["amount"])
     assert len(list((tmp_path / "cache" / "packages").iterdir())) == 3
+
+
+@pytest.mark.parametrize("block", [3, 4, 1 << 20])
+def test_a_package_s_key_is_of_every_byte_of_every_file_whichever_the_block_it_is_hashed_in(
+    monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """Files are hashed in blocks by two threads: the key still changes with any byte, file name or missing file."""
+    monkeypatch.setattr(keys, "HASH_BLOCK", block)
+    files = {"awards": ("awards.csv", b"id,amount\na,1\nb,2\n"), "sources": ("sources.csv", b"id\ns\n")}
+
+    def key(**changed: tuple[str, bytes | None]) -> str:
+        return keys.content_key({"name": "p"}, {**files, **changed}, Limits())
+
+    same = key()
+    assert key() == same and keys.content_key({"name": "p"}, dict(reversed(files.items())), Limits()) == same
+    others = [
+        key(awards=("awards.csv", b"id,amount\na,1\nb,3\n")),  # the last byte
+        key(awards=("awards.csv", b"Id,amount\na,1\nb,2\n")),  # the first
+        key(awards=("awards.csv", b"id,amount\na,1\nb,2\n\n")),  # one more
+        key(awards=("awards.csv", b"id,amount\na,1\nb,2")),  # one fewer
+        key(awards=("other.csv", files["awards"][1])),
+        key(sources=("sources.csv", None)),
+        key(sources=("sources.csv", b"")),
+        key(awards=("awards.csv", b"id,amount\na,1\nb,2\nid\n"), sources=("sources.csv", b"s\n")),  # bytes moved
+        keys.content_key({"name": "q"}, files, Limits()),
+        keys.content_key({"name": "p"}, files, Limits(cell_chars=5)),
+    ]
+    assert len({same, *others}) == len(others) + 1
 
 
 def test_an_entry_that_cannot_be_read_is_validated_anew(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -216,13 +244,13 @@ def test_files_seen_before_are_not_read_again(tmp_path: Path, monkeypatch: pytes
     folder = write_package(tmp_path / "pkg")
     cache = PackageCache(tmp_path / "cache")
     reads: list[str] = []
-    read_files = package_module._read_files
+    read_files = package_module.read_files
 
     def counted(root, files, limits):
         reads.append(str(root))
         return read_files(root, files, limits)
 
-    monkeypatch.setattr(package_module, "_read_files", counted)
+    monkeypatch.setattr(package_module, "read_files", counted)
     first = load_package(folder, cache=cache)
     assert len(reads) == 1
     calls = validations(monkeypatch)

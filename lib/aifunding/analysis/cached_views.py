@@ -14,7 +14,8 @@ from typing import Any
 from aifunding.analysis.filters import Context
 from aifunding.analysis.view import Prepared, prepare
 from aifunding.analysis.view_awards import keep_with
-from aifunding.loading.cache import PackageCache, source_digest
+from aifunding.loading.cache import PackageCache
+from aifunding.loading.keys import source_digest
 from aifunding.loading.package import Package
 from aifunding.money.fx import rates_digest
 

@@ -48,7 +48,8 @@ from aifunding.analysis.totals import KINDS, ROUNDED_CEILING
 from aifunding.analysis.view import ViewState
 from aifunding.data.vocabulary import Basis
 from aifunding.i18n import LANGUAGES
-from aifunding.loading.cache import PackageCache, source_digest
+from aifunding.loading.cache import PackageCache
+from aifunding.loading.keys import source_digest
 from aifunding.loading.package import Package
 
 log = logging.getLogger(__name__)

@@ -4,9 +4,9 @@ A restart, a second session or a second server process that opens the same files
 limits, same validating code) reads the valid rows back from Arrow files and the report from its
 record instead of validating again: at a million awards that is seconds instead of minutes.
 
-The key is a SHA-256 of everything validation depends on: the descriptor, each table's file name
-and text as read, the limits, and the source of the modules that validate (so a changed rule never
-reuses an old answer). An entry is written to a temporary folder and renamed into place, so a reader
+The key is a SHA-256 of everything validation depends on (:mod:`aifunding.loading.keys`): the descriptor,
+each table's file name and text as read, the limits, and the source of the modules that validate (so a
+changed rule never reuses an old answer). An entry is written to a temporary folder and renamed into place, so a reader
 sees a whole entry or none, and two processes writing the same one at once both succeed.
 
 A table is read from its entry when it is first asked for, from a file opened when the entry was
@@ -30,28 +30,23 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import io
-import json
 import logging
 import os
 import pickle
 import re
 import shutil
-import stat
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
-from functools import cache
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from aifunding import __version__
-from aifunding.data.limits import GB, Limits, LimitsError, whole_setting
+from aifunding.data.limits import GB, LimitsError, whole_setting
 from aifunding.data.report import ValidationReport
 from aifunding.data.tables import TABLES
 from aifunding.loading.kept_views import Pickler, Unpickler, write_texts
@@ -62,75 +57,6 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 CACHE_ENV = "AIFUNDING_CACHE"
 OFF = ("off", "0", "no", "false")
-# Bump when the layout of an entry changes; the code digest covers changes in validation itself.
-# 2: tables as Arrow files rather than Parquet. 3: kept values' parts set aside by reduction, not persistent ids.
-FORMAT = 3
-# The modules whose source decides what a package validates to.
-VALIDATING_PACKAGES = ("data", "loading")
-
-
-@cache
-def code_digest() -> str:
-    """SHA-256 of the source of every module that validates, read once per process."""
-    return source_digest(*(f"{package}/*.py" for package in VALIDATING_PACKAGES))
-
-
-@cache
-def source_digest(*patterns: str) -> str:
-    """SHA-256 of the files of this library matching ``patterns`` (globs under ``aifunding/``), with its version."""
-    root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256(f"{__version__}/{FORMAT}".encode())
-    for pattern in patterns:
-        for source in sorted(root.glob(pattern)):
-            digest.update(source.relative_to(root).as_posix().encode())
-            digest.update(source.read_bytes())
-    return digest.hexdigest()
-
-
-def content_key(
-    descriptor: Mapping[str, Any],
-    texts: Mapping[str, tuple[str, bytes | None]],
-    limits: Limits,
-    said: list[str] | None = None,
-) -> str:
-    """The key of a package: what validation would read (each file's bytes), how, and what reading it reported.
-
-    The bytes, not the decoded text: a cached package is then opened without decoding its files.
-    """
-    digest = hashlib.sha256(code_digest().encode())
-    digest.update(json.dumps(said or [], ensure_ascii=False).encode())
-    digest.update(json.dumps(asdict(limits), sort_keys=True).encode())
-    digest.update(json.dumps(descriptor, sort_keys=True, ensure_ascii=False, default=str).encode())
-    for name in sorted(texts):
-        file, text = texts[name]
-        digest.update(f"\0{name}\0{file}\0".encode())
-        digest.update(b"\1" if text is None else b"\2")
-        digest.update(text or b"")
-    return digest.hexdigest()
-
-
-def stat_key(
-    root: Path, descriptor: Mapping[str, Any], files: Mapping[str, str], limits: Limits, said: list[str]
-) -> str | None:
-    """A key from what ``stat`` says of the package's files, or None when one is missing or not a regular file.
-
-    Size, modification and change times, inode and device of each file: any write to a file changes its
-    change time, which no one can set back, so a file that changed never has the key it had. It finds
-    a package's content key (:func:`content_key`) without reading its files again (:meth:`PackageCache.known`).
-    """
-    digest = hashlib.sha256(code_digest().encode())
-    digest.update(json.dumps([said, asdict(limits), os.path.realpath(root)], default=str).encode())
-    digest.update(json.dumps(descriptor, sort_keys=True, ensure_ascii=False, default=str).encode())
-    for name in sorted(files):
-        try:
-            found = os.stat(root / files[name], follow_symlinks=False)
-        except (OSError, ValueError):
-            return None
-        if not stat.S_ISREG(found.st_mode):
-            return None
-        facts = (name, files[name], found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_ino, found.st_dev)
-        digest.update(json.dumps(facts).encode())
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,10 @@ from aifunding.data.rowset import RowSet
 from aifunding.data.schema import DESCRIPTOR_NAME
 from aifunding.data.tables import TABLES, TABLES_BY_NAME, Table
 from aifunding.data.tree import ProgrammeTree
-from aifunding.loading.cache import PackageCache, content_key, stat_key
+from aifunding.loading.cache import PackageCache
 from aifunding.loading.collector import collector_paused
 from aifunding.loading.columnar_rules import run_package_rules_columnar
+from aifunding.loading.keys import content_key, stat_key
 from aifunding.loading.resources import Read, Text, file_texts, read_files, resource_files
 from aifunding.loading.rules import run_package_rules
 
