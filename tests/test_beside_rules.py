@@ -159,6 +159,97 @@ def test_a_package_with_an_error_is_handed_over_once_its_rows_are_final(tmp_path
     assert len(package.frame("award_recipients")) == 2  # award-a's recipient was left out by the references
 
 
+def test_a_failure_on_rows_the_references_then_leave_out_is_dropped_with_what_was_made(tmp_path: Path) -> None:
+    folder = _unknown_award(tmp_path / "package")
+    handed: list[Package] = []
+
+    def meanwhile(package: Package) -> None:
+        handed.append(package)
+        if len(handed) == 1:
+            raise KeyError("award-zz")  # as a join that meets a link naming no row might
+
+    package = load_package(folder, meanwhile=meanwhile)
+    assert len(handed) == 2 and handed[1] is package
+    _frames_equal(package, load_package(folder))
+
+
+def _programme(pid: str, parent: str | None) -> dict[str, str]:
+    programme = {**minimal_tables()["programmes"][0], "id": pid, "level": "programme"}
+    return {**programme, "parent_id": parent} if parent else programme
+
+
+def _chain(length: int) -> list[dict[str, str]]:
+    """The minimal package's round under ``length - 1`` programmes, each inside the one before."""
+    ids = [f"p{level}" for level in range(length - 1)] + ["round-1"]
+    chain = [_programme(pid, ids[level - 1] if level else None) for level, pid in enumerate(ids)]
+    chain[-1] = {**minimal_tables()["programmes"][0], "parent_id": ids[-2]}
+    return chain
+
+
+PROGRAMMES_LEFT_OUT = {
+    "a repeated id": [*minimal_tables()["programmes"], _programme("round-1", None)],
+    "a parent that is no programme": [{**minimal_tables()["programmes"][0], "parent_id": "nowhere"}],
+    "a cycle": [{**minimal_tables()["programmes"][0], "parent_id": "p1"}, _programme("p1", "round-1")],
+    "one level too deep": _chain(17),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PROGRAMMES_LEFT_OUT))
+def test_programmes_the_references_will_leave_out_are_never_handed_over_unchecked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """The joins walk the programmes' chains: a tree the references will cut is never handed over before them."""
+    tables = minimal_tables()
+    tables["programmes"] = PROGRAMMES_LEFT_OUT[case]
+    folder = write_package(tmp_path / "package", tables)
+    resolved: list[int] = []
+    way = package_module.BY_COLUMN
+    counted = dataclasses.replace(way, references=lambda *args: resolved.append(1) or way.references(*args))
+    monkeypatch.setattr(package_module, "BY_COLUMN", counted)
+    handed: list[tuple[Package, int]] = []
+    made = MadeMeanwhile(prepare)
+
+    def meanwhile(package: Package) -> None:
+        handed.append((package, len(resolved)))
+        made(package)
+
+    package = load_package(folder, meanwhile=meanwhile)
+    assert handed == [(package, 1)]  # once, its references resolved
+    assert package.report.errors and made.of(package) is not None
+    _frames_equal(package, load_package(folder))
+
+
+def test_a_tree_as_deep_as_the_limit_is_handed_over_before_its_references(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables = minimal_tables()
+    tables["programmes"] = _chain(16)
+    folder = write_package(tmp_path / "package", tables)
+    started, seen, handed = threading.Event(), [], []
+    _references_waiting_for(started, seen, monkeypatch)
+    package = load_package(folder, meanwhile=lambda early: handed.append(early) or started.set())
+    assert seen == [True] and handed == [package] and len(package.frame("programmes")) == 16  # none left out
+
+
+@pytest.mark.parametrize("table", ["awards", "organisations", "award_recipients", "sources"])
+def test_rows_the_references_will_leave_out_are_joined_or_dropped_never_a_failed_load(
+    tmp_path: Path, table: str
+) -> None:
+    """A repeated key passes the parser: the package is handed over unchecked, and whatever its joins make of it, the
+    load ends as without them, its views made of the final rows."""
+    tables = minimal_tables()
+    tables[table].append(dict(tables[table][-1]))
+    folder = write_package(tmp_path / "package", tables)
+    made = MadeMeanwhile(prepare)
+    package = load_package(folder, meanwhile=made)
+    plain = load_package(folder)
+    assert package.report.problems == plain.report.problems and package.report.errors
+    _frames_equal(package, plain)
+    prepared = made.of(package)
+    assert prepared is not None and prepared.package is package
+    pd.testing.assert_frame_equal(prepared.awards, prepare(plain).awards)
+
+
 def test_what_was_made_of_a_package_handed_over_before_is_let_go_of_and_never_taken(tmp_path: Path) -> None:
     folder = _unknown_award(tmp_path / "package")
 

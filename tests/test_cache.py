@@ -17,7 +17,7 @@ from aifunding import BUNDLED_DATA
 from aifunding import columns as C
 from aifunding.data.limits import Limits, LimitsError
 from aifunding.data.tables import TABLES
-from aifunding.loading import keys, kept_views, stored_tables
+from aifunding.loading import kept_views, keys, stored_tables
 from aifunding.loading import package as package_module
 from aifunding.loading.cache import REPORT, PackageCache
 from aifunding.loading.package import Package, load_package

@@ -18,6 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from aifunding.data.columnar import parse_table_columnar
@@ -85,13 +86,14 @@ class Package:
 
 # What is done with a package validated by :func:`load_package` while its references are resolved and its package
 # rules run, its report still filling: the dashboard joins its views there. Both are mostly Arrow's work, which lets
-# the joins run beside them: a million awards' first page about two seconds sooner.
+# the joins run beside them (a million awards' first page a second sooner for each).
 #
-# A package whose tables parsed without an error is handed over as soon as they are parsed: the references then
-# most likely leave every row in. Should they leave one out, the package with its final rows (another object) is
-# handed over again, and that is the package load_package returns; what was made of the first is of rows it has
-# not got (:class:`MadeMeanwhile` takes what was made of the package returned). A package with an error is handed
-# over once, its rows final.
+# A package is handed over as soon as its tables are parsed when nothing found so far says a row will be left out:
+# no error, and programmes the references will keep (distinct ids, each parent one of them, a tree no deeper than the
+# limit). Its rows are then unchecked: a link may name no row, a key may repeat. Should the references leave a row
+# out, what was made of it is dropped (a failure too: rows that break what the joins rely on) and the package with
+# its final rows, another object, is handed over again: that is the package load_package returns (:class:`MadeMeanwhile`
+# takes what was made of it). Otherwise a package is handed over once, its rows final.
 Meanwhile = Callable[[Package], object]
 
 Made = TypeVar("Made")
@@ -310,18 +312,22 @@ def _validate_with(
     for table in TABLES:
         tables[table.name], own = parsed[table.name]
         report.add_parsed(table.name, own, len(tables[table.name]))
-    if meanwhile is not None and report.valid:
-        # No error so far: most likely every row stays in, so the package is handed over at once (see Meanwhile).
-        early = _package(way, root, descriptor, tables, report)
+    early = _package(way, root, descriptor, tables, report) if meanwhile is not None and report.valid else None
+    if meanwhile is not None and early is not None and _programmes_kept(early.frame("programmes"), limits):
         with ThreadPoolExecutor(1, thread_name_prefix="aifunding-rules") as pool:
             checked = pool.submit(_references_then_rules, way, tables, report, limits, files)
-            meanwhile(early)  # should it fail, the thread is waited for (as the pool closes) before it is raised
+            try:
+                meanwhile(early)
+            except Exception:
+                if checked.result():  # its rows were final: the failure is the load's (after the thread's own)
+                    raise
         if checked.result():
             return early
     else:
         way.references(tables, report, limits, files)
     # The rows are final: the package rules read them and add problems to the report, nothing more.
-    package = _package(way, root, descriptor, tables, report)
+    package = _package(way, root, descriptor, tables, report, early.frames if early is not None else None)
+    del early  # its frames of tables that lost rows, and what was made of it, are let go of
     if meanwhile is None:
         way.rules(tables, report, files)
         return package
@@ -333,13 +339,43 @@ def _validate_with(
 
 
 def _package(
-    way: _Way[Rows], root: Path, descriptor: dict[str, Any], tables: dict[str, Rows], report: ValidationReport
+    way: _Way[Rows],
+    root: Path,
+    descriptor: dict[str, Any],
+    tables: dict[str, Rows],
+    report: ValidationReport,
+    made: Mapping[str, pd.DataFrame] | None = None,
 ) -> Package:
-    """The package of these rows (their counts recorded in the report as loaded)."""
+    """The package of these rows (their counts recorded in the report as loaded).
+
+    A table's frame ``made`` before the references is taken when they left it every row (they only leave rows out).
+    """
     for name, kept in tables.items():
         report.rows_loaded[name] = len(kept)
-    frames = {table.name: way.frame(table, tables[table.name]) for table in TABLES}
+    frames = {
+        table.name: made[table.name]
+        if made is not None and len(made[table.name]) == len(tables[table.name])
+        else way.frame(table, tables[table.name])
+        for table in TABLES
+    }
     return Package(path=root, descriptor=descriptor, frames=frames, report=report)
+
+
+def _programmes_kept(programmes: pd.DataFrame, limits: Limits) -> bool:
+    """Whether the references will keep every programme: distinct ids, each parent one of them, and no programme
+    more than ``limits.nesting`` levels down (a cycle never reaches the top). Read, never reported: the references
+    say what is wrong. Checked before the joins run on unchecked rows, whose programme chains they walk."""
+    ids = pd.Index(programmes["id"])
+    if not ids.is_unique:
+        return False
+    parents = programmes["parent_id"]
+    up = ids.get_indexer(parents)  # -1: no parent, or one that is not a programme
+    if (parents.notna().to_numpy() & (up < 0)).any():
+        return False
+    above = up  # each programme's ancestor one level up, then two...: -1 once the top is passed
+    for _ in range(limits.nesting - 1):
+        above = np.where(above >= 0, up[np.maximum(above, 0)], -1)
+    return not (above >= 0).any()
 
 
 def _references_then_rules(

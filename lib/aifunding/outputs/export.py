@@ -290,8 +290,8 @@ def write_export(
     per table and an "about" sheet; JSON writes one object with an "about" block and an array per
     table. Each table is built when its turn comes and written in chunks of rows, so memory stays
     bounded by the largest table, and each file appears only once complete (written beside it
-    first, then renamed). Tables ``made`` already (by ``aifunding export`` while the package rules ran) are taken
-    out of it as their turn comes.
+    first, then renamed). Tables ``made`` already (by ``aifunding export`` while the references and package rules
+    ran) are taken out of it as their turn comes.
 
     Raises:
         TooManyRows: for XLSX, when a table is longer than a sheet (before anything is written).
