@@ -122,7 +122,7 @@ def recipients_frame(
     en, ja = functools.cache(lambda: names(name_en, " + ")), functools.cache(lambda: names(name_ja, "・"))
     made: dict[str, Callable[[], pd.Series]] = {
         C.AWARD_ID: lambda: text(awards, by_list=False),
-        C.RECIPIENT_IDS: lambda: _id_tuples(org_values.tolist(), members.tolist(), counts, joint),
+        C.RECIPIENT_IDS: lambda: _id_tuples(org_values, picked, list_offsets, lists),
         C.RECIPIENTS_EN: lambda: text(en()),
         C.RECIPIENTS_JA: lambda: text(ja()),
         C.JOINT: lambda: pd.Series(joint, dtype=bool),
@@ -139,15 +139,17 @@ def column_names(columns: Collection[str]) -> Collection[str]:
     return columns
 
 
-def _id_tuples(org_list: list[str], member_list: list[int], counts: np.ndarray, joint: np.ndarray) -> pd.Series:
-    """Each award's tuple of recipient ids, lead first, from its members' codes (``counts`` of them each)."""
-    starts = np.concatenate([[0], np.cumsum(counts)]).tolist()
-    tuples: list[tuple[str, ...]] = [
-        (org_list[member_list[start]],) for start in starts[:-1]
-    ]  # one id each; the joint ones below
-    for award in np.flatnonzero(joint).tolist():
-        tuples[award] = tuple(org_list[code] for code in member_list[starts[award] : starts[award + 1]])
-    return pd.Series(tuples, dtype=object)
+def _id_tuples(orgs: Any, picked: np.ndarray, offsets: np.ndarray, lists: np.ndarray) -> pd.Series:
+    """Each award's tuple of recipient ids, lead first: one tuple per distinct list (its members' codes ``picked``
+    from ``offsets[k]`` to ``offsets[k + 1]``), shared by every award with that list (``lists``: each award's)."""
+    ids = np.asarray(orgs, dtype=object)[picked].tolist()
+    bounds = np.asarray(offsets).tolist()
+    each = np.fromiter(
+        (tuple(ids[start:end]) for start, end in itertools.pairwise(bounds)),
+        dtype=object,
+        count=len(bounds) - 1,
+    )
+    return pd.Series(each[lists], dtype=object)
 
 
 def _recipients_by_award_rows(recipients: pd.DataFrame, organisations: pd.DataFrame) -> pd.DataFrame:
