@@ -33,22 +33,26 @@ from aifunding.loading.package import MadeMeanwhile, Package, load_package
 from packages import minimal_tables, write_package
 
 
-def _rules_waiting_for(event: threading.Event, seen: list[bool], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The package rules, run only once ``event`` is set (or two seconds pass): ``seen`` says whether it was."""
+def _waiting_for(
+    event: threading.Event, seen: list[bool], monkeypatch: pytest.MonkeyPatch, step: str = "rules"
+) -> None:
+    """Validation's ``step`` (the package rules, or the references), run only once ``event`` is set (or two seconds
+    pass): ``seen`` says whether it was."""
     way = package_module.BY_COLUMN
+    run = getattr(way, step)
 
-    def rules(*args: object) -> None:
+    def waiting(*args: object) -> None:
         seen.append(event.wait(timeout=2))
-        way.rules(*args)
+        run(*args)
 
-    monkeypatch.setattr(package_module, "BY_COLUMN", dataclasses.replace(way, rules=rules))
+    monkeypatch.setattr(package_module, "BY_COLUMN", dataclasses.replace(way, **{step: waiting}))
 
 
 def test_the_package_is_handed_over_while_its_rules_run_and_their_problems_are_in_the_report_after(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     started, seen, handed = threading.Event(), [], []
-    _rules_waiting_for(started, seen, monkeypatch)
+    _waiting_for(started, seen, monkeypatch)
 
     def meanwhile(package: Package) -> None:
         handed.append(len(package.report.problems))  # the rules have not run: they wait for this
@@ -90,17 +94,6 @@ def test_a_rule_that_fails_is_raised_after_what_ran_beside_it(monkeypatch: pytes
     assert len(handed) == 1
 
 
-def _references_waiting_for(event: threading.Event, seen: list[bool], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The references, resolved only once ``event`` is set (or two seconds pass): ``seen`` says whether it was."""
-    way = package_module.BY_COLUMN
-
-    def references(*args: object) -> None:
-        seen.append(event.wait(timeout=2))
-        way.references(*args)
-
-    monkeypatch.setattr(package_module, "BY_COLUMN", dataclasses.replace(way, references=references))
-
-
 def _frames_equal(package: Package, other: Package) -> None:
     for name in package.frames:
         pd.testing.assert_frame_equal(package.frame(name), other.frame(name), obj=name)
@@ -110,7 +103,7 @@ def test_a_package_parsed_without_an_error_is_handed_over_while_its_references_a
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     started, seen, handed = threading.Event(), [], []
-    _references_waiting_for(started, seen, monkeypatch)
+    _waiting_for(started, seen, monkeypatch, "references")
 
     def meanwhile(package: Package) -> None:
         handed.append(package)
@@ -226,7 +219,7 @@ def test_a_tree_as_deep_as_the_limit_is_handed_over_before_its_references(
     tables["programmes"] = _chain(16)
     folder = write_package(tmp_path / "package", tables)
     started, seen, handed = threading.Event(), [], []
-    _references_waiting_for(started, seen, monkeypatch)
+    _waiting_for(started, seen, monkeypatch, "references")
     package = load_package(folder, meanwhile=lambda early: handed.append(early) or started.set())
     assert seen == [True] and handed == [package] and len(package.frame("programmes")) == 16  # none left out
 
@@ -357,7 +350,7 @@ def test_an_export_of_a_package_validated_here_makes_its_tables_beside_the_rules
     out = tmp_path / "beside.json"
     assert main(["export", "--format", "json", "--currency", "USD", "-o", str(tmp_path / "plain.json")]) == 0
     started, seen = threading.Event(), []
-    _rules_waiting_for(started, seen, monkeypatch)
+    _waiting_for(started, seen, monkeypatch)
     made = _recorded_exporters(monkeypatch, started)
     assert main(["export", "--format", "json", "--currency", "USD", "-o", str(out)]) == 0
     assert seen == [True]  # the rules waited for the first table to be begun: it was made beside them
@@ -403,7 +396,7 @@ def test_a_summary_and_a_report_of_a_package_validated_here_prepare_it_beside_th
     assert main(["summary", "--format", "json"]) == 0
     plain = capsys.readouterr().out
     started, seen = threading.Event(), []
-    _rules_waiting_for(started, seen, monkeypatch)
+    _waiting_for(started, seen, monkeypatch)
     calls = _prepares_counted(monkeypatch, started)
     assert main(["summary", "--format", "json"]) == 0
     assert seen == [True] and len(calls) == 1  # prepared once, beside the rules

@@ -235,7 +235,7 @@ def prepare(package: Package) -> Prepared:
 
     Two joins at a time: most of their time is Arrow's and numpy's, which let another thread run. The awards'
     recipients are joined in a thread while the programmes are, and the adding rule reads the rows there while
-    the names and links are made (a million awards' views in about two thirds of the time on two cores).
+    the names and links are made (a million awards' views in four fifths of the time on two cores).
     """
     tree = package.tree  # built once, before the threads share it
     with ThreadPoolExecutor(1, thread_name_prefix="aifunding-prepare") as pool:
