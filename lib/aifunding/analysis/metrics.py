@@ -165,11 +165,11 @@ def award_view(
     of_recipients = [name for name in AWARD_VIEW_COLUMNS if name in wanted and name in RECIPIENT_COLUMNS]
     columns_added = {name: added(name) for name in AWARD_VIEW_COLUMNS if name in wanted and name not in of_recipients}
     if of_recipients:
-        orgs = package.frame("award_recipients"), package.frame("organisations")
-        made = (recipients() if recipients is not None else recipients_frame(*orgs, columns=wanted)).set_index(
-            C.AWARD_ID
-        )
-        linked = made.reindex(frame["id"]) if len(made) else None
+        if recipients is None:
+            made = recipients_frame(package.frame("award_recipients"), package.frame("organisations"), columns=wanted)
+        else:
+            made = recipients()
+        linked = made.set_index(C.AWARD_ID).reindex(frame["id"]) if len(made) else None
         columns_added.update({name: added(name) for name in of_recipients})
     for name in AWARD_VIEW_COLUMNS:
         if name in wanted:

@@ -244,8 +244,8 @@ def prepare(package: Package) -> Prepared:
         awards = award_view(package, recipients=recipients.result)
         adding = pool.submit(_rule_with_rows, package, programmes, awards)
         links = RecipientLinks.of(awards[C.RECIPIENT_IDS])
-        named = {"countries": package.frame("countries"), "programmes": programmes}
-        named["organisations"] = package.frame("organisations")
+        countries, organisations = package.frame("countries"), package.frame("organisations")
+        named = {"countries": countries, "programmes": programmes, "organisations": organisations}
         names = {kind: dict(zip(frame["id"], frame["name_en"], strict=True)) for kind, frame in named.items()}
         names_ja = {
             kind: dict(zip(frame["id"], localized(frame, "name", "ja"), strict=True)) for kind, frame in named.items()
