@@ -10,7 +10,7 @@ first start leaves them (:func:`compile_bytecode`):
 
 * floors, measured in the same run: every CSV of the package read with ``pyarrow.csv.read_csv``, and
   a DuckDB join of awards, award_recipients and programmes written out as JSON;
-* ``aifunding validate``; ``aifunding export`` as csv, xlsx and json, each in original currencies and
+* ``aifunding validate``; ``aifunding export`` as csv, xlsx, json and parquet, each in original currencies and
   with ``--currency USD``; ``aifunding report`` (the HTML snapshot); all with ``AIFUNDING_CACHE=off``,
   so they validate every time; and the JSON export in USD once more on a package validated before
   (``export json USD, cached``: read back from a cache folder an untimed ``aifunding summary`` filled),
@@ -88,7 +88,9 @@ CHART_SPEC_BYTES = 2 * MB  # plotly specs per page, "about 2 MB"
 
 # The export steps: (name, format, in US dollars).
 EXPORTS = [
-    (f"export {fmt}{' USD' if usd else ''}", fmt, usd) for fmt in ("csv", "xlsx", "json") for usd in (False, True)
+    (f"export {fmt}{' USD' if usd else ''}", fmt, usd)
+    for fmt in ("csv", "xlsx", "json", "parquet")
+    for usd in (False, True)
 ]
 
 
@@ -433,7 +435,7 @@ def measure_size(package: Package, runs: int, timeout: float, scratch: Path) -> 
         validate.note = ("NOT VALID: " if validate.ok[0].returncode == 1 else "") + last_line
     steps.append(validate)
     for name, fmt, usd in EXPORTS:
-        output = "out" if fmt == "csv" else f"export.{fmt}"
+        output = "out" if fmt in ("csv", "parquet") else f"export.{fmt}"  # a file per table
         extra = ["--currency", "USD"] if usd else []
         step = Step(
             name,

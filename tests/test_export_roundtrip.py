@@ -263,6 +263,51 @@ def test_the_parquet_writer_types_lists_dates_and_what_no_decimal128_holds(tmp_p
     }
 
 
+# Decimals as the loader, a conversion and a crafted file may give them: any sign, digits and exponent, shared
+# objects, and what no decimal128 or Arrow holds (not finite, over 38 or 76 digits), with other values among them.
+_any_decimal = st.builds(
+    lambda sign, digits, exponent: Decimal((sign, tuple(digits), exponent)),
+    st.integers(0, 1),
+    st.lists(st.integers(0, 9), min_size=1, max_size=80),
+    st.integers(-45, 45),
+) | st.sampled_from([Decimal("NaN"), Decimal("-Infinity"), Decimal("sNaN"), Decimal("0E-7"), Decimal("-0")])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(_any_decimal | st.sampled_from([1, 0.5, "1.5"]), max_size=12).flatmap(
+        lambda drawn: st.lists(st.sampled_from(drawn), max_size=40) if drawn else st.just([])
+    ),
+    scale=st.sampled_from([0, 4, 18]),
+)
+def test_the_decimal_type_read_by_arrow_is_the_one_read_value_by_value(values: list[Any], scale: int) -> None:
+    """Each distinct object read by Arrow's inference (the fast path) gives the type a value-by-value reading does."""
+    assert parquet._decimal_type(values, scale) == parquet._decimal_type_by_value(values, scale)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    text=st.lists(st.none() | st.text(max_size=6), max_size=30),
+    flags=st.lists(st.booleans(), max_size=30),
+    amounts=st.lists(st.none() | amounts, max_size=30),
+)
+def test_parquet_columns_made_as_vectors_hold_what_a_cell_at_a_time_gives(
+    text: list[str | None], flags: list[bool], amounts: list[Decimal | None]
+) -> None:
+    """Arrow text, numpy flags and Decimal objects are handed to Arrow whole; the array is the per-cell one."""
+    columns = {
+        "text": pd.Series(text, dtype="str"),
+        "arrow": pd.Series(text, dtype=pd.StringDtype("pyarrow")),
+        "flag": pd.Series(flags, dtype=bool),
+        "amount": pd.Series([np.nan if a is None and i % 2 else a for i, a in enumerate(amounts)], dtype=object),
+    }
+    for name, series in columns.items():
+        for piece in (series, series.iloc[1:], series.iloc[::2]):  # a slice's offset and a copy's
+            kind, arrow_type = parquet._column_kind(name, piece, {"amount": 4})
+            expected = pa.array(parquet._cells(kind, piece), type=arrow_type)
+            assert parquet._array(kind, arrow_type, piece).equals(expected), (name, kind)
+
+
 # --- streaming -------------------------------------------------------------------------------------
 
 

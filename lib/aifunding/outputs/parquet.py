@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, BinaryIO
 
+import numpy as np
 import pandas as pd
 
 from aifunding.data.amounts import AMOUNT_DECIMALS
@@ -42,8 +43,31 @@ def _digits(value: Decimal) -> tuple[int, int]:
 
 
 def _decimal_type(values: list[Any], scale: int) -> Any:
-    """decimal128(38, at least ``scale``) holding every value exactly, or None when no decimal128 can."""
+    """decimal128(38, at least ``scale``) holding every value exactly, or None when no decimal128 can.
+
+    Each distinct object is read once (the loader shares equal amounts' objects), by Arrow when they are all
+    Decimals: its inferred type holds the most whole digits and the most places among them, as
+    :func:`_digits` counts them (a million converted amounts in a tenth of the time). Anything Arrow refuses (a
+    value that is not finite, or over 76 digits) is read value by value.
+    """
     import pyarrow as pa  # type: ignore[import-untyped]
+
+    distinct = list({id(value): value for value in values}.values())
+    if set(map(type, distinct)) == {Decimal}:
+        try:
+            inferred = pa.array(distinct).type
+        except (pa.ArrowInvalid, TypeError):
+            inferred = None
+        if inferred is not None and pa.types.is_decimal(inferred):
+            scale = max(scale, inferred.scale)
+            whole = inferred.precision - inferred.scale
+            return pa.decimal128(DECIMAL_PRECISION, scale) if whole + scale <= DECIMAL_PRECISION else None
+    return _decimal_type_by_value(distinct, scale)
+
+
+def _decimal_type_by_value(values: list[Any], scale: int) -> Any:
+    """:func:`_decimal_type`, a value at a time."""
+    import pyarrow as pa
 
     whole = 0
     for value in values:
@@ -71,7 +95,11 @@ def _column_kind(name: str, series: pd.Series, decimals: Mapping[str, int]) -> t
         return "int", pa.int64()
     if pd.api.types.is_float_dtype(series.dtype):
         return "float", pa.float64()
-    values = [v for v in series if not _missing(v)]
+    # pandas' missing cells are those _missing finds (a list is never one), told apart as a vector.
+    present = series.notna().to_numpy()
+    if isinstance(series.dtype, pd.StringDtype) and (name not in decimals or present.any()):
+        return "text", pa.string()  # text alone (an empty column named a decimal is typed as one, below)
+    values = series.to_numpy(dtype=object)[present].tolist()
     if name in decimals or (values and all(isinstance(v, Decimal) for v in values)):
         decimal = _decimal_type(values, decimals.get(name, AMOUNT_DECIMALS))
         return ("decimal", decimal) if decimal is not None else ("text", pa.string())
@@ -99,6 +127,26 @@ def _cells(kind: str, series: pd.Series) -> list[Any]:
     return [None if _missing(v) else convert(v) for v in series]
 
 
+def _array(kind: str, arrow_type: Any, series: pd.Series) -> Any:
+    """The column as an Arrow array of ``arrow_type``: text, flags and decimals as vectors, the rest a cell at a time.
+
+    Arrow text is taken as it is and exact amounts handed to Arrow as their Decimal objects: a million awards'
+    thirty columns in seconds, not a Python call per cell (fifty seconds).
+    """
+    import pyarrow as pa
+
+    if kind == "text" and isinstance(series.dtype, pd.StringDtype):
+        text = pa.array(series, from_pandas=True)
+        return (text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text).cast(arrow_type)
+    if kind == "bool" and series.dtype == np.dtype(bool):
+        return pa.array(series.to_numpy(), type=arrow_type)
+    if kind == "decimal":
+        values = series.to_numpy(dtype=object, copy=True)
+        values[series.isna().to_numpy()] = None
+        return pa.array(values, type=arrow_type)
+    return pa.array(_cells(kind, series), type=arrow_type)
+
+
 def write_parquet(
     handle: BinaryIO, frame: pd.DataFrame, about: list[tuple[str, str]], decimals: Mapping[str, int] | None = None
 ) -> None:
@@ -119,7 +167,5 @@ def write_parquet(
     )
     with pq.ParquetWriter(handle, schema) as writer:
         for chunk in chunks(frame):
-            arrays = [
-                pa.array(_cells(kind, chunk.iloc[:, i]), type=arrow_type) for i, (kind, arrow_type) in enumerate(kinds)
-            ]
+            arrays = [_array(kind, arrow_type, chunk.iloc[:, i]) for i, (kind, arrow_type) in enumerate(kinds)]
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
