@@ -14,10 +14,13 @@ from pathlib import Path
 import pytest
 
 from aifunding.analysis.cached_views import kept_views, prepare_cached
-from aifunding.analysis.conversion import FxChoice
+from aifunding.analysis.conversion import FxChoice, convert_frame
+from aifunding.analysis.metrics import award_view
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.package import Package, load_package
 from aifunding.outputs import export, files
+from aifunding.outputs.cells import records
+from aifunding.outputs.citations import add_citations, lookups_of
 from aifunding.outputs.export import EXPORT_TABLES, FORMATS, PER_TABLE_FORMATS, export_bytes, write_export
 from aifunding.outputs.files import FlushingFile, replacing
 
@@ -137,11 +140,34 @@ def test_an_export_from_the_views_a_dashboard_prepared_is_the_same_file(
             found = export_bytes(package, fmt, fx, tables, made, prepared=prepared)
         assert contents(found, fmt) == contents(expected, fmt), (fx, tables)
     # An award link without a value (an invalid package's) takes the tuples' path, from the views too.
-    monkeypatch.setattr(export, "add_award_citations", lambda *args: None)
+    monkeypatch.setattr(export, "award_citations", lambda *args: None)
     tables = ("awards",)
     assert contents(export_bytes(package, fmt, None, tables, made, prepared=prepared), fmt) == contents(
         export_bytes(package, fmt, None, tables, made), fmt
     )
+
+
+@pytest.mark.parametrize("fx", [None, FxChoice("USD")])
+@pytest.mark.parametrize("which", ["bundled", "generated"])
+def test_the_awards_made_beside_each_other_are_those_made_one_after_another(
+    bundled: Package, tmp_path: Path, fx: FxChoice | None, which: str
+) -> None:
+    """The recipients and the sources made in a thread while the conversion, the caveats and the programmes' columns
+    are made in the other: the table of the award view with its tuples of ids joined, then converted whole."""
+    if which == "bundled":
+        package = bundled
+    else:
+        generate(600, tmp_path / "pkg", seed=5)
+        package = load_package(tmp_path / "pkg")
+    frame = add_citations(award_view(package), lookups_of(package))
+    frame["basis_words"] = export._basis_words(frame)
+    columns = list(export.AWARD_COLUMNS)
+    if fx is not None:
+        frame = export._round_converted(convert_frame(frame[columns], fx))
+        columns += export.FX_COLUMNS
+    made = export.export_awards(package, fx)
+    assert list(made.columns) == columns
+    assert records(made) == records(frame[columns].reset_index(drop=True))
 
 
 def test_the_export_command_reads_the_views_only_for_the_tables_made_from_them(

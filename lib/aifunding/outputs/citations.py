@@ -1,7 +1,7 @@
 """The sources and caveats of exported rows, spelled out: their ids, labels, links and titles, joined per row.
 
 A row's ids come from its own tuples (:func:`add_citations`) or, for a million awards, straight from the link
-tables as vectors (:func:`add_award_citations`); both write the same texts.
+tables as vectors (:func:`award_citations`); both write the same texts.
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ def joined(values: Any, lookup: dict[str, str] | None = None) -> str:
     """Ids (or their words in ``lookup``, where it has them) joined with "; ", as an export's cell holds them."""
     items = [lookup.get(v, v) if lookup else v for v in (values or ())]
     return "; ".join(str(i) for i in items)
+
+
+# The column of each link table of awards that names what an award links to.
+LINK_TARGETS = {"citations": "source_id", "caveat_links": "caveat_id"}
 
 
 @dataclass(frozen=True)
@@ -88,20 +92,15 @@ def linked_texts(
     return result
 
 
-def add_award_citations(frame: pd.DataFrame, package: Package, lookups: Lookups) -> pd.DataFrame | None:
-    """:func:`add_citations` of an award view made without links, from the link tables as vectors (or None)."""
-    sources = linked_texts(
-        package.frame("citations"),
-        "award_id",
-        "source_id",
-        frame["id"],
-        [None, lookups.source_label, lookups.source_url],
-    )
-    caveats = linked_texts(
-        package.frame("caveat_links"), "award_id", "caveat_id", frame["id"], [None, lookups.caveat_title]
-    )
-    if sources is None or caveats is None:
-        return None
-    frame[C.SOURCE_IDS], frame["sources"], frame["source_urls"] = sources
-    frame[C.CAVEAT_IDS], frame["caveats"] = caveats
-    return frame
+def award_citations(package: Package, ids: pd.Series, lookups: Lookups, table: str) -> dict[str, pd.Series] | None:
+    """The columns :func:`add_citations` adds to awards with ``ids`` from one link table (``citations`` or
+    ``caveat_links``), as vectors: None when a link has no value (an invalid package's).
+
+    Made from the tables alone, so another thread can make them while the awards' other columns are joined.
+    """
+    if table == "citations":
+        words, columns = [None, lookups.source_label, lookups.source_url], [C.SOURCE_IDS, "sources", "source_urls"]
+    else:
+        words, columns = [None, lookups.caveat_title], [C.CAVEAT_IDS, "caveats"]
+    texts = linked_texts(package.frame(table), "award_id", LINK_TARGETS[table], ids, words)
+    return None if texts is None else dict(zip(columns, texts, strict=True))

@@ -13,6 +13,7 @@ import decimal
 import errno
 import io
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import BinaryIO
@@ -22,15 +23,17 @@ import pandas as pd
 from aifunding import columns as C
 from aifunding.analysis.conversion import FxChoice, convert_frame, convert_programmes
 from aifunding.analysis.metrics import AWARD_VIEW_COLUMNS, award_view, market_share_view, programme_view
+from aifunding.analysis.recipients import recipients_frame
 from aifunding.analysis.totals import basis_names, split_columns
 from aifunding.analysis.view import Prepared
+from aifunding.analysis.view_awards import CONVERSION_INPUTS
 from aifunding.data.amounts import AMOUNT_DECIMALS
 from aifunding.i18n import Translator
 from aifunding.loading.package import Package
 from aifunding.money.formatting import basis_label
 from aifunding.outputs.about import about_rows
 from aifunding.outputs.cells import fit_tables, neutralise_frame
-from aifunding.outputs.citations import add_award_citations, add_citations, lookups_of
+from aifunding.outputs.citations import add_citations, award_citations, lookups_of
 from aifunding.outputs.files import replacing
 from aifunding.outputs.parquet import write_parquet
 from aifunding.outputs.refusals import check_cell_texts, check_sheet_rows
@@ -225,22 +228,40 @@ def export_awards(package: Package, fx: FxChoice | None = None, prepared: Prepar
 
     With ``prepared`` (views of ``package`` a dashboard or a cache holds), the awards are taken from them
     rather than joined again: the columns are the same.
+
+    Made in two threads: the recipients are joined and then the texts of the sources made in one, while the amounts
+    are converted, the texts of the caveats made and the programmes' columns joined in the other. Most of each is
+    Arrow's and numpy's work, which lets the other thread run: a million awards' table in 2.2 to 2.4 s against 2.8 s.
     """
     lookups = lookups_of(package)
     views = _views_of(package, prepared)
-
-    def awards(columns: list[str] | None = None) -> pd.DataFrame:
-        # The views' awards hold every column; a copy, so the columns added below stay off the shared frame.
-        return award_view(package, columns=columns) if views is None else views.awards.copy(deep=False)
-
-    frame = add_award_citations(awards(_FROM_AWARD_VIEW), package, lookups)
-    if frame is None:  # a link without a value (an invalid package's): the tuples of ids, joined
-        frame = add_citations(awards(), lookups)
+    # The views' awards hold every column; a copy, so the columns added below stay off the shared frame.
+    own = package.frame("awards") if views is None else views.awards.copy(deep=False)
+    with ThreadPoolExecutor(1, thread_name_prefix="aifunding-export") as pool:
+        recipients = None
+        if views is None:
+            organisations = package.frame("organisations")
+            recipients = pool.submit(
+                recipients_frame, package.frame("award_recipients"), organisations, columns=_FROM_AWARD_VIEW
+            )
+        sources = pool.submit(award_citations, package, own["id"], lookups, "citations")
+        converted = None if fx is None else _round_converted(convert_frame(own[list(CONVERSION_INPUTS)], fx))
+        caveats = award_citations(package, own["id"], lookups, "caveat_links")
+        if recipients is None:
+            frame = own
+        else:
+            frame = award_view(package, columns=_FROM_AWARD_VIEW, recipients=recipients.result)
+        texts = sources.result()
+    if texts is None or caveats is None:  # a link without a value (an invalid package's): the tuples of ids, joined
+        frame = add_citations(award_view(package) if views is None else own, lookups)
+    else:
+        for name, column in {**texts, **caveats}.items():
+            frame[name] = column
     frame["basis_words"] = _basis_words(frame)
     columns = list(AWARD_COLUMNS)
-    if fx is not None:
-        # Only the exported columns are converted (and so copied): the view has a dozen more.
-        frame = _round_converted(convert_frame(frame[columns], fx))
+    if converted is not None:
+        for name in FX_COLUMNS:
+            frame[name] = converted[name]
         columns += FX_COLUMNS
     return frame[columns].reset_index(drop=True)
 
