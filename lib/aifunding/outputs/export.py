@@ -251,13 +251,14 @@ def export_awards(package: Package, fx: FxChoice | None = None, prepared: Prepar
             frame = own
         else:
             frame = award_view(package, columns=_FROM_AWARD_VIEW, recipients=recipients.result)
+        words = _basis_words(own)  # while the sources are made
         texts = sources.result()
     if texts is None or caveats is None:  # a link without a value (an invalid package's): the tuples of ids, joined
         frame = add_citations(award_view(package) if views is None else own, lookups)
     else:
         for name, column in {**texts, **caveats}.items():
             frame[name] = column
-    frame["basis_words"] = _basis_words(frame)
+    frame["basis_words"] = words
     columns = list(AWARD_COLUMNS)
     if converted is not None:
         for name in FX_COLUMNS:
