@@ -630,6 +630,74 @@ def test_csv_cells_read_back_whole_whatever_they_hold(texts: list[str]) -> None:
         assert back.values.tolist() == expected[1:]
 
 
+_csv_text = st.one_of(_awkward_text, st.text(max_size=6), st.sampled_from(["=1+1", "-2", "a,b", 'say "hi"', ""]))
+
+
+@st.composite
+def csv_frames(draw: st.DrawFn) -> pd.DataFrame:
+    """Frames of the kinds an export holds (Arrow text, flags, whole numbers, exact amounts, empty columns), with
+    missing cells, and now and then a kind pandas writes its own way (floats, mixed objects) or one column alone."""
+    rows = draw(st.integers(0, 12))
+    shared = [Decimal("1E+3"), Decimal("0.10"), Decimal("-0"), Decimal("72500000000")]  # one object, many cells
+    kinds = {
+        "text": st.lists(st.none() | _csv_text, min_size=rows, max_size=rows).map(lambda v: pd.array(v, dtype="str")),
+        "flag": st.lists(st.booleans(), min_size=rows, max_size=rows).map(lambda v: np.array(v, dtype=bool)),
+        "int": st.lists(st.integers(-(2**62), 2**62), min_size=rows, max_size=rows).map(
+            lambda v: np.array(v, dtype=np.int64)
+        ),
+        "Int": st.lists(st.none() | st.integers(-5, 3000), min_size=rows, max_size=rows).map(
+            lambda v: pd.array(v, dtype="Int64")
+        ),
+        "amount": st.lists(
+            st.none() | st.just(np.nan) | st.sampled_from(shared) | amounts, min_size=rows, max_size=rows
+        ).map(lambda v: pd.array(v, dtype=object)),
+        "empty": st.just(pd.array([None] * rows, dtype=object)),
+        "float": st.lists(st.floats(allow_nan=True), min_size=rows, max_size=rows).map(lambda v: np.array(v)),
+        "mixed": st.lists(st.none() | st.integers(0, 9) | st.text(max_size=3), min_size=rows, max_size=rows).map(
+            lambda v: pd.array(v, dtype=object)
+        ),
+    }
+    picked = draw(st.lists(st.sampled_from(sorted(kinds)), min_size=1, max_size=6))
+    names = draw(st.lists(_csv_text, min_size=len(picked), max_size=len(picked), unique=True))
+    return pd.DataFrame({name: draw(kinds[kind]) for name, kind in zip(names, picked, strict=True)})
+
+
+@settings(max_examples=300, deadline=None)
+@given(frame=csv_frames(), size=st.sampled_from([1, 5, 1000]))
+def test_csv_rows_made_in_arrow_are_the_bytes_pandas_writes(frame: pd.DataFrame, size: int) -> None:
+    """Chunk by chunk, two at a time, the rows made in Arrow are the bytes pandas writes of each neutralised chunk.
+
+    (Of the whole table too, for the kinds an export holds: a column mixing whole numbers and missing cells is
+    written as floats by one to_csv, and a chunk of it without a missing cell as whole numbers, in either path.)
+    """
+    expected = b"".join(
+        chunk.to_csv(index=False, header=number == 0, lineterminator="\r\n").encode("utf-8")
+        for number, chunk in enumerate(writers.chunks(frame, size))
+    )
+    handle = io.BytesIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(writers, "CHUNK_ROWS", size)
+        writers.write_csv(handle, frame)
+    assert handle.getvalue() == expected
+
+
+@pytest.mark.parametrize("fx", CONVERSIONS[:2])
+def test_the_export_tables_csv_is_made_in_arrow_and_is_one_to_csv(
+    bundled: Package, monkeypatch: pytest.MonkeyPatch, fx: FxChoice | None
+) -> None:
+    """Every column of every export table is of a kind made in Arrow (pandas writes none of it), byte for byte
+    one to_csv of the neutralised table."""
+    tables = export_tables(bundled, fx)
+    expected = {
+        name: frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8") for name, frame in tables.items()
+    }
+    monkeypatch.setattr(pd.DataFrame, "to_csv", lambda *args, **kwargs: pytest.fail("written by pandas"))
+    for name, frame in tables.items():
+        handle = io.BytesIO()
+        writers.write_csv(handle, frame)
+        assert handle.getvalue() == expected[name], name
+
+
 def test_chunks_made_two_at_a_time_come_out_in_order_and_few_ahead() -> None:
     """JSON's chunks are made by two threads at once (writers.in_order): whichever finishes first, they are written
     in order, and no more than two are taken from the table ahead of the one being written."""

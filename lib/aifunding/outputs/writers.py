@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, TypeVar
 import numpy as np
 import pandas as pd
 
+from aifunding.outputs.arrow_text import object_texts, string_bytes
 from aifunding.outputs.cells import (
     CSV_LINE_END,
     json_default,
@@ -28,6 +29,7 @@ from aifunding.outputs.cells import (
     sheet_texts,
     spreadsheet_exact,
 )
+from aifunding.outputs.csv_text import csv_rows
 
 # Rows turned into output at once: about 40 MB of JSON for 25,000 awards (a million awards' JSON is 1.6 GB), a few
 # chunks held at a time. Each chunk costs a few Python calls per column: a million awards' JSON in USD is written
@@ -43,10 +45,19 @@ def chunks(frame: pd.DataFrame, size: int | None = None) -> Iterator[pd.DataFram
 
 
 def write_csv(handle: BinaryIO, frame: pd.DataFrame) -> None:
-    """One table as CSV (RFC 4180), header first, written chunk by chunk (the same bytes as one ``to_csv``)."""
-    for number, chunk in enumerate(chunks(frame)):
-        text = chunk.to_csv(index=False, header=number == 0, lineterminator=CSV_LINE_END)
-        handle.write(text.encode("utf-8"))
+    """One table as CSV (RFC 4180), header first, written chunk by chunk (the same bytes as one ``to_csv``).
+
+    Each chunk's rows are made in Arrow (:func:`aifunding.outputs.csv_text.csv_rows`), two chunks at a time.
+    """
+    pieces = enumerate(_slices(frame) if len(frame) else [frame])
+    for data in in_order(_csv_chunk, pieces):
+        for piece in data:
+            handle.write(piece)
+
+
+def _csv_chunk(numbered: tuple[int, pd.DataFrame]) -> list[Any]:
+    number, rows = numbered
+    return csv_rows(neutralise_frame(rows), CSV_LINE_END, header=number == 0)
 
 
 def _dumps(value: Any, level: int) -> str:
@@ -244,21 +255,7 @@ def _records_bytes(frame: pd.DataFrame, level: int) -> bytes | memoryview:
         parts += [between + _key_text(name) + ('"' if bare else ""), values]
         between = ('"' if bare else "") + "," + pad
     parts.append(between[: -len("," + pad)] + "\n" + "  " * level + "}")
-    return _string_bytes(pc.binary_join_element_wise(*parts, ""))
-
-
-def _string_bytes(array: Any) -> memoryview:
-    """The UTF-8 bytes of an Arrow string array without nulls, its values back to back (no copy)."""
-    import pyarrow as pa
-
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    _validity, offsets_buffer, data = array.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=width, count=len(array) + 1, offset=array.offset * width().itemsize)
-    if data is None:
-        return memoryview(b"")
-    return memoryview(data)[int(offsets[0]) : int(offsets[-1])]
+    return string_bytes(pc.binary_join_element_wise(*parts, ""))
 
 
 # decimal_text strips a plain number's zeros after its point, then the point if nothing follows it: one
@@ -303,23 +300,15 @@ def _column_values(column: pd.Series, level: int) -> tuple[Any, bool]:
 
 
 def _decimal_texts(values: np.ndarray, missing: np.ndarray) -> Any:
-    """Exact amounts in decimal_text's plain notation (missing cells null), each Decimal object written once.
-
-    The loader gives equal cells of a column one Decimal object, and a conversion one rate object per
-    date: a million amounts or rates are a few thousand objects. Objects are told apart by identity,
-    never by value (1.0 == 1.00 but they are written differently); the zeros after a point are stripped in Arrow.
-    """
-    import pyarrow as pa
+    """Exact amounts in decimal_text's plain notation (missing cells null), each Decimal object written once
+    (:func:`~aifunding.outputs.arrow_text.object_texts`); the zeros after a point are stripped in Arrow."""
     import pyarrow.compute as pc
 
-    present = values[~missing]
-    codes, distinct = pd.factorize(np.fromiter(map(id, present), dtype=np.uint64, count=len(present)))
-    first = np.empty(len(distinct), dtype=np.intp)
-    first[codes[::-1]] = np.arange(len(codes))[::-1]  # each object's first cell
-    plain = pa.array([format(value, "f") for value in present[first].tolist()], type=pa.string())
-    where = np.zeros(len(values), dtype=np.intp)
-    where[~missing] = codes
-    return pc.replace_substring_regex(plain, _POINT_ZEROS, r"\1").take(pa.array(where, mask=missing))
+    return pc.replace_substring_regex(object_texts(values, missing, _plain), _POINT_ZEROS, r"\1")
+
+
+def _plain(value: Any) -> str:
+    return format(value, "f")
 
 
 def _plain_bytes(values: Any) -> bool:
