@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 
-def object_texts(values: np.ndarray, missing: np.ndarray, text: Callable[[Any], str]) -> Any:
-    """``text`` of each present cell as an Arrow string array (missing cells null), each object written once.
+def object_texts(values: np.ndarray, missing: np.ndarray, text: Callable[[Any], str]) -> tuple[Any, Any]:
+    """``text`` of each distinct object of the present cells, and each cell's index into them (null where missing),
+    as Arrow arrays: ``texts.take(where)`` is every cell's text, and what is done to ``texts`` is done once per object.
 
     The loader gives equal cells of a column one object (a Decimal), and a conversion one rate object per
     date: a million amounts or rates are a few thousand objects. Objects are told apart by identity, never by
@@ -29,7 +30,7 @@ def object_texts(values: np.ndarray, missing: np.ndarray, text: Callable[[Any], 
     texts = pa.array([text(value) for value in present[first].tolist()], type=pa.string())
     where = np.zeros(len(values), dtype=np.intp)
     where[~missing] = codes
-    return texts.take(pa.array(where, mask=missing))
+    return texts, pa.array(where, mask=missing)
 
 
 def string_bytes(array: Any) -> memoryview:

@@ -72,7 +72,8 @@ def _cells(column: pd.Series) -> Any:
         missing = column.isna().to_numpy()
         values = column.to_numpy(dtype=object)
         if set(map(type, values[~missing].tolist())) <= {Decimal}:  # exact amounts (or nothing): str() never quotes
-            return pc.fill_null(object_texts(values, missing, str), "")
+            texts, where = object_texts(values, missing, str)
+            return pc.fill_null(texts.take(where), "")
     return None
 
 

@@ -304,7 +304,8 @@ def _decimal_texts(values: np.ndarray, missing: np.ndarray) -> Any:
     (:func:`~aifunding.outputs.arrow_text.object_texts`); the zeros after a point are stripped in Arrow."""
     import pyarrow.compute as pc
 
-    return pc.replace_substring_regex(object_texts(values, missing, _plain), _POINT_ZEROS, r"\1")
+    texts, where = object_texts(values, missing, _plain)
+    return pc.replace_substring_regex(texts, _POINT_ZEROS, r"\1").take(where)
 
 
 def _plain(value: Any) -> str:
