@@ -20,8 +20,7 @@ from aifunding.outputs.arrow_text import object_texts, string_bytes
 
 SEPARATOR = ","
 # What makes the csv module quote a cell (QUOTE_MINIMAL): the separator, the quote and the line end's characters.
-_SPECIAL = (b",", b'"', b"\r", b"\n")
-_SPECIAL_PATTERN = '[,"\r\n]'
+_SPECIAL = SEPARATOR + '"\r\n'
 
 
 def csv_rows(frame: pd.DataFrame, line_end: str, header: bool) -> list[Any]:
@@ -49,7 +48,7 @@ def csv_rows(frame: pd.DataFrame, line_end: str, header: bool) -> list[Any]:
 
 def _quoted_text(text: str) -> str:
     """One cell as the csv module writes it: quoted, its quotes doubled, when it holds what a reader splits on."""
-    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\r\n') else text
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in _SPECIAL) else text
 
 
 def _cells(column: pd.Series) -> Any:
@@ -83,8 +82,8 @@ def _quoted(values: Any) -> Any:
     import pyarrow.compute as pc
 
     data = bytes(string_bytes(values)) if len(values) else b""
-    if any(data.find(special) >= 0 for special in _SPECIAL):
-        needs = pc.fill_null(pc.match_substring_regex(values, _SPECIAL_PATTERN), False)
+    if any(data.find(special.encode()) >= 0 for special in _SPECIAL):
+        needs = pc.fill_null(pc.match_substring_regex(values, f"[{_SPECIAL}]"), False)
         quoted = [_quoted_text(text) for text in values.filter(needs).to_pylist()]
         values = pc.replace_with_mask(values, needs, pa.array(quoted, type=pa.string()))
     return pc.fill_null(values, "") if values.null_count else values
