@@ -45,3 +45,11 @@ def string_bytes(array: Any) -> memoryview:
     if data is None:
         return memoryview(b"")
     return memoryview(data)[int(offsets[0]) : int(offsets[-1])]
+
+
+def text_array(column: pd.Series) -> Any:
+    """A text column as one Arrow string array (pandas' Arrow text as it is, its chunks combined)."""
+    import pyarrow as pa
+
+    values = pa.array(column, from_pandas=True)
+    return (values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values).cast(pa.string())

@@ -23,10 +23,6 @@ def joined(values: Any, lookup: dict[str, str] | None = None) -> str:
     return "; ".join(str(i) for i in items)
 
 
-# The column of each link table of awards that names what an award links to.
-LINK_TARGETS = {"citations": "source_id", "caveat_links": "caveat_id"}
-
-
 @dataclass(frozen=True)
 class Lookups:
     """Each source's label and link, and each caveat's title, by id."""
@@ -99,8 +95,9 @@ def award_citations(package: Package, ids: pd.Series, lookups: Lookups, table: s
     Made from the tables alone, so another thread can make them while the awards' other columns are joined.
     """
     if table == "citations":
-        words, columns = [None, lookups.source_label, lookups.source_url], [C.SOURCE_IDS, "sources", "source_urls"]
+        target, columns = "source_id", [C.SOURCE_IDS, "sources", "source_urls"]
+        words = [None, lookups.source_label, lookups.source_url]
     else:
-        words, columns = [None, lookups.caveat_title], [C.CAVEAT_IDS, "caveats"]
-    texts = linked_texts(package.frame(table), "award_id", LINK_TARGETS[table], ids, words)
+        target, columns, words = "caveat_id", [C.CAVEAT_IDS, "caveats"], [None, lookups.caveat_title]
+    texts = linked_texts(package.frame(table), "award_id", target, ids, words)
     return None if texts is None else dict(zip(columns, texts, strict=True))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aifunding.outputs.arrow_text import object_texts, string_bytes
+from aifunding.outputs.arrow_text import object_texts, string_bytes, text_array
 
 SEPARATOR = ","
 # What makes the csv module quote a cell (QUOTE_MINIMAL): the separator, the quote and the line end's characters.
@@ -59,10 +59,7 @@ def _cells(column: pd.Series) -> Any:
 
     dtype = column.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        values = pa.array(column, from_pandas=True)
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        return _quoted(values.cast(pa.string()))
+        return _quoted(text_array(column))
     if dtype == np.dtype(bool):
         return pc.if_else(pa.array(column.to_numpy()), "True", "False")
     if dtype == np.dtype(np.int64) or isinstance(dtype, pd.Int64Dtype):

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from aifunding.data.amounts import AMOUNT_DECIMALS
+from aifunding.outputs.arrow_text import text_array
 from aifunding.outputs.cells import decimal_text, neutralise, neutralise_frame
 from aifunding.outputs.writers import chunks
 
@@ -136,8 +137,7 @@ def _array(kind: str, arrow_type: Any, series: pd.Series) -> Any:
     import pyarrow as pa
 
     if kind == "text" and isinstance(series.dtype, pd.StringDtype):
-        text = pa.array(series, from_pandas=True)
-        return (text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text).cast(arrow_type)
+        return text_array(series).cast(arrow_type)
     if kind == "bool" and series.dtype == np.dtype(bool):
         return pa.array(series.to_numpy(), type=arrow_type)
     if kind == "decimal":

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, TypeVar
 import numpy as np
 import pandas as pd
 
-from aifunding.outputs.arrow_text import object_texts, string_bytes
+from aifunding.outputs.arrow_text import object_texts, string_bytes, text_array
 from aifunding.outputs.cells import (
     CSV_LINE_END,
     json_default,
@@ -285,10 +285,7 @@ def _column_values(column: pd.Series, level: int) -> tuple[Any, bool]:
 
     dtype = column.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        values = pa.array(column, from_pandas=True)
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        return _quoted(values.cast(pa.string()), escape=True)
+        return _quoted(text_array(column), escape=True)
     if dtype == np.dtype(bool):
         return pc.if_else(pa.array(column.to_numpy()), "true", "false"), False
     if dtype == np.dtype(object):
