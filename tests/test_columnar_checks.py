@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from typing import Annotated
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,9 +23,10 @@ from test_columnar_parse import HOSTILE, POOLS, columnar_matches, table_text
 from aifunding.data import grid
 from aifunding.data.columnar import check_grid
 from aifunding.data.crossfield import PREDICATES, predicates_for
-from aifunding.data.distinct import field_checks
+from aifunding.data.distinct import FieldCheck, TextRule, field_checks
 from aifunding.data.grid import header_record, read_grid
 from aifunding.data.limits import Limits
+from aifunding.data.models import ID_PATTERN
 from aifunding.data.parsing import csv_reader, decode_csv_bytes, read_header, utf8_csv_bytes
 from aifunding.data.report import ValidationReport
 from aifunding.data.tables import TABLES, TABLES_BY_NAME, Table
@@ -187,6 +189,73 @@ def test_a_model_whose_checks_are_not_known_is_read_row_by_row(model: type[BaseM
     table = Table("things", model, "Things", "Test rows.")
     text = "id,size\nadmin,3\nbob,12\nBad,0\n,\ncarol,\n"
     assert columnar_matches(table, text) is by_columns
+
+
+# --- Text rules: Arrow's check of a plain text field is the field's validator ----------------------------------
+
+
+def _text_rules() -> dict[TextRule, FieldCheck]:
+    """Each distinct text rule of the package's models, with a field that has it."""
+    rules: dict[TextRule, FieldCheck] = {}
+    for table in TABLES:
+        for check in field_checks(table.model) or ():
+            if check.text is not None:
+                rules.setdefault(check.text, check)
+    return rules
+
+
+TEXT_RULES = _text_rules()
+# Letters and digits of other scripts and cases (a Kelvin sign, a dotted I, an Arabic-Indic three, full-width A),
+# separators, and the characters the identifier pattern allows and refuses.
+TEXT_ALPHABET = "az09AZ-_ .\n\u212a\u0130\u0663\uff21\u00df\u3000\u0301é日"
+
+
+def test_the_plain_text_fields_have_text_rules() -> None:
+    rules = {(table.name, check.name): check.text for table in TABLES for check in field_checks(table.model) or ()}
+    assert rules[("awards", "id")] == TextRule(1, 80, ID_PATTERN)
+    assert rules[("award_recipients", "award_id")] == TextRule(1, 80, ID_PATTERN)
+    assert rules[("citations", "award_id")] == TextRule(1, 80, ID_PATTERN)  # an optional field's
+    assert rules[("awards", "purpose_en")] == TextRule(1, None, None)
+    assert rules[("highlights", "claim_ja")] == TextRule(None, 200, None)
+    # A validator of its own, a pattern with an escape, an enum: the field's validator checks each distinct value.
+    assert rules[("awards", "announced")] is None
+    assert rules[("sources", "url")] is None
+    assert rules[("awards", "basis")] is None
+
+
+@pytest.mark.parametrize(
+    "config",
+    [ConfigDict(str_to_lower=True), ConfigDict(str_max_length=3), ConfigDict(coerce_numbers_to_str=True)],
+    ids=["lower", "max length", "numbers"],
+)
+def test_an_option_that_changes_text_leaves_no_text_rule(config: ConfigDict) -> None:
+    adapter = TypeAdapter(list[Annotated[str, Field(pattern="^[a-z]+$")]], config=config)
+    assert TextRule.of(adapter, config) is None
+    plain = TypeAdapter(list[Annotated[str, Field(pattern="^[a-z]+$")]])
+    assert TextRule.of(plain, ConfigDict()) == TextRule(None, None, "^[a-z]+$")
+
+
+@pytest.mark.parametrize("pattern", [r"^\d+$", "^(?i)[a-z]+$", "^a.b$", "^[à-ÿ]+$"])
+def test_a_pattern_engines_may_read_apart_leaves_no_text_rule(pattern: str) -> None:
+    assert TextRule.of(TypeAdapter(list[Annotated[str, Field(pattern=pattern)]]), ConfigDict()) is None
+
+
+@pytest.mark.parametrize("rule", list(TEXT_RULES), ids=str)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cells=st.lists(st.text(alphabet=TEXT_ALPHABET, max_size=12) | st.text(alphabet="ab-", min_size=78, max_size=82)))
+@example(cells=["a" * 80, "a" * 81, "a" * 200, "a" * 201, "", "-a", "a-", "ab\n", "\u212a", "JP", "JPN", "jp"])
+def test_a_text_rule_accepts_what_the_field_validator_accepts(rule: TextRule, cells: list[str]) -> None:
+    adapter = TEXT_RULES[rule].adapter
+
+    def accepted(cell: str) -> bool:
+        try:
+            [value] = adapter.validate_python([cell])
+        except ValidationError:
+            return False
+        assert value == cell  # a valid cell is handed back as it is: the column is its cleaned text
+        return True
+
+    assert rule.accepts(pa.array(cells, pa.string())).tolist() == [accepted(cell) for cell in cells]
 
 
 # --- Readers and whitespace -----------------------------------------------------------------------------

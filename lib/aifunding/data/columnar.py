@@ -202,6 +202,8 @@ def _values_frame(table: Table, checked: Checked, keep: np.ndarray, texts: set[s
 
 def _is_cleaned(column: Column, encoded: Encoded) -> bool:
     """Whether each valid value of a text column is its cleaned cell (so the column is the cleaned text)."""
+    if column.cleaned:
+        return True  # so by construction (a TextRule's column)
     valid = ~encoded.blank & ~column.failed[:-1]
     # Lists compare each pair by identity first: a text cell is usually validated as the very same string.
     return bool(column.values[:-1][valid].tolist() == encoded.cleaned[valid].tolist())

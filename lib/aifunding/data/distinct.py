@@ -9,6 +9,7 @@ its annotation and ``Field`` in the row model (pattern, range, enum, ``check_par
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import GenericAlias
@@ -21,13 +22,70 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 
 @dataclass(frozen=True)
+class TextRule:
+    """The whole check of a plain text field, as Arrow runs it over a column of cells at once.
+
+    Read from the field's pydantic core schema: a ``str`` with at most a length range and a pattern of plain
+    characters and classes (no escapes, no flags: Arrow's RE2 and pydantic's regex engine read those alike). Such a
+    validator hands a valid cell back as it is, so a column of identifiers needs no Python call per value.
+    """
+
+    min_length: int | None
+    max_length: int | None
+    pattern: str | None
+
+    @classmethod
+    def of(cls, adapter: TypeAdapter[list[Any]], config: ConfigDict) -> TextRule | None:
+        """The rule of ``adapter`` (a list of one field's cells) under ``config``; None when it does more."""
+        if any(config.get(option) for option in _TEXT_CHANGING_OPTIONS):
+            return None
+        schema = adapter.core_schema
+        if schema.get("type") != "list":
+            return None
+        item = schema["items_schema"]
+        if item.get("type") == "nullable":  # an optional field: its empty cell is its default, never validated
+            item = item["schema"]
+        if item.get("type") != "str" or not set(item) <= _PLAIN_TEXT_KEYS or item.get("metadata"):
+            return None
+        pattern = item.get("pattern")
+        if pattern is not None and (not _PLAIN_PATTERN.fullmatch(pattern) or "(?" in pattern):
+            return None
+        return cls(item.get("min_length"), item.get("max_length"), pattern)
+
+    def accepts(self, cells: pa.Array) -> np.ndarray:
+        """Per cell (stripped text), whether the field's validator accepts it."""
+        ok = pa.array(np.ones(len(cells), dtype=bool))
+        if self.min_length is not None or self.max_length is not None:
+            length = pc.utf8_length(cells)  # characters, as len() counts them
+            if self.min_length is not None:
+                ok = pc.and_(ok, pc.greater_equal(length, self.min_length))
+            if self.max_length is not None:
+                ok = pc.and_(ok, pc.less_equal(length, self.max_length))
+        if self.pattern is not None:
+            ok = pc.and_(ok, pc.match_substring_regex(cells, self.pattern))  # a search, as pydantic's
+        return ok.to_numpy(zero_copy_only=False)
+
+
+# The keys a text field's core schema may hold and still be a TextRule; and the options that would change a cell.
+_PLAIN_TEXT_KEYS = frozenset({"type", "min_length", "max_length", "pattern", "metadata"})
+_TEXT_CHANGING_OPTIONS = ("str_to_lower", "str_to_upper", "str_min_length", "str_max_length", "coerce_numbers_to_str")
+# Letters, digits, classes, groups, counts and anchors only (no flags: "(?" is refused too): what Arrow's RE2 and
+# pydantic's Rust (or Python) regex engine read alike.
+_PLAIN_PATTERN = re.compile(r"[A-Za-z0-9\[\]^$*+?{},|()-]*")
+
+
+@dataclass(frozen=True)
 class FieldCheck:
-    """How one model field checks a cell: its validator (over a list of cells), and what an empty cell means."""
+    """How one model field checks a cell: its validator (over a list of cells), and what an empty cell means.
+
+    ``text`` is the field's :class:`TextRule` when it has one: its columns are checked by Arrow, not the validator.
+    """
 
     name: str
     adapter: TypeAdapter[list[Any]]
     required: bool
     default: Any  # the value an empty cell of an optional field takes
+    text: TextRule | None = None
 
 
 @functools.cache
@@ -62,7 +120,7 @@ def field_checks(model: type[BaseModel]) -> tuple[FieldCheck, ...] | None:
         adapter: TypeAdapter[list[Any]] = TypeAdapter(annotation, config=cell_config)
         required = info.is_required()
         default = None if required else info.get_default(call_default_factory=True)
-        checks.append(FieldCheck(name, adapter, required, default))
+        checks.append(FieldCheck(name, adapter, required, default, TextRule.of(adapter, cell_config)))
     return tuple(checks)
 
 
@@ -114,6 +172,7 @@ class Column:
     values: np.ndarray  # object
     failed: np.ndarray  # bool per code
     present: np.ndarray  # bool per code: the value is not None
+    cleaned: bool = False  # each valid value is its cleaned cell itself (checked by a TextRule)
 
     def failed_rows(self) -> np.ndarray:
         return self.failed[self.codes]
@@ -137,6 +196,8 @@ def check_column(check: FieldCheck, encoded: Encoded | None, rows: int) -> Colum
     distinct = len(encoded.cleaned)
     given = np.flatnonzero(~encoded.blank)
     everywhere = len(given) == distinct  # no blank cell (the usual case): no indirection through ``given``
+    if check.text is not None:
+        return _text_column(check, check.text, encoded, given, everywhere)
     parsed, bad = validate_each(check.adapter, (encoded.cleaned if everywhere else encoded.cleaned[given]).tolist())
     if everywhere:
         values, failed = objects([*parsed, check.default]), np.append(bad, check.required)
@@ -144,10 +205,31 @@ def check_column(check: FieldCheck, encoded: Encoded | None, rows: int) -> Colum
         values, failed = np.full(distinct + 1, None, dtype=object), np.zeros(distinct + 1, dtype=bool)
         values[given], failed[given] = objects(parsed), bad
         values[-1], failed[-1] = check.default, check.required
+    return _column(check, encoded, values, failed)
+
+
+def _text_column(check: FieldCheck, rule: TextRule, encoded: Encoded, given: np.ndarray, everywhere: bool) -> Column:
+    """The cells of a text field checked by its ``rule`` in Arrow: each valid value is its cleaned cell."""
+    distinct = len(encoded.cleaned)
+    failed = np.zeros(distinct + 1, dtype=bool)
+    failed[given] = ~rule.accepts(encoded.text if everywhere else encoded.text.take(pa.array(given)))
+    failed[-1] = check.required
+    values = np.empty(distinct + 1, dtype=object)
+    values[:-1] = encoded.cleaned  # None where blank already
+    values[failed] = None
+    values[-1] = check.default
+    return _column(check, encoded, values, failed, cleaned=True)
+
+
+def _column(
+    check: FieldCheck, encoded: Encoded, values: np.ndarray, failed: np.ndarray, cleaned: bool = False
+) -> Column:
+    """The field's column of ``values`` and ``failed`` flags (per distinct value, then for an empty cell)."""
+    distinct = len(encoded.cleaned)
     present = np.append(~encoded.blank & ~failed[:-1], check.default is not None)
     # Four bytes a row, as Arrow's dictionary indices (a million awards: 13 columns of codes).
     codes = np.where(encoded.blank, distinct, np.arange(distinct, dtype=np.int32))[encoded.indices]
-    return Column(codes, values, failed, present)
+    return Column(codes, values, failed, present, cleaned)
 
 
 def validate_each(adapter: TypeAdapter[list[Any]], cells: list[str]) -> tuple[list[Any], np.ndarray]:
