@@ -137,7 +137,7 @@ def _parse_grid(
         return RowSet.from_loaded(table, file, [])
     texts = _text_fields(table, checked)
     # A text field's cells are its values, unless a blank cell takes a default: the raw cells need not hold them.
-    same = {name for name in texts if checked.columns[name].values[-1] is None}
+    same = {name for name in texts if checked.columns[name].empty is None}
     raw = RawCells(
         list(checked.by_name),
         [None if name in same else e.text for name, e in checked.by_name.items()],
@@ -187,7 +187,7 @@ def _values_frame(table: Table, checked: Checked, keep: np.ndarray, texts: set[s
         codes = column.codes[keep]
         kind = kinds[name]
         if name in texts and encoded is not None:
-            dictionary = pa.concat_arrays([encoded.text, pa.array([plain(column.values[-1])], pa.string())])
+            dictionary = pa.concat_arrays([encoded.text, pa.array([plain(column.empty)], pa.string())])
             frame[name] = _text(dictionary, codes)
             continue
         values = objects([plain(value) for value in column.values])[codes]

@@ -135,8 +135,21 @@ class Encoded:
 
     indices: np.ndarray  # per row, into the distinct values
     text: pa.Array  # per distinct value, stripped
-    cleaned: np.ndarray  # per distinct value, stripped (object: str, or None where blank)
     blank: np.ndarray  # per distinct value
+
+    def __len__(self) -> int:
+        """How many distinct values the column holds."""
+        return len(self.blank)
+
+    @functools.cached_property
+    def cleaned(self) -> np.ndarray:
+        """Per distinct value, stripped (object: str, or None where blank); made when first asked for.
+
+        A column a :class:`TextRule` checks may never need it: a million identifiers are a million Python strings.
+        """
+        cleaned = self.text.to_numpy(zero_copy_only=False)
+        cleaned[self.blank] = None
+        return cleaned
 
     def blank_rows(self) -> np.ndarray:
         return self.blank[self.indices]
@@ -155,9 +168,7 @@ def encode(raw: pa.ChunkedArray) -> Encoded:
     if pc.sum(pc.binary_length(text)).as_py() == pc.sum(pc.binary_length(encoded.dictionary)).as_py():
         text = encoded.dictionary  # nothing was stripped: the cells themselves, not a copy of them
     blank = pc.equal(pc.binary_length(text), 0).to_numpy(zero_copy_only=False)
-    cleaned = text.to_numpy(zero_copy_only=False)
-    cleaned[blank] = None
-    return Encoded(encoded.indices.to_numpy(zero_copy_only=False), text, cleaned, blank)
+    return Encoded(encoded.indices.to_numpy(zero_copy_only=False), text, blank)
 
 
 @dataclass(frozen=True)
@@ -165,14 +176,32 @@ class Column:
     """One field's cells by distinct value: each row's code into ``values``, ``failed`` and ``present``.
 
     The last code stands for an empty cell: the field's default, or a failure when it is required.
-    ``values`` holds validated values (Decimal, int, bool, enum member, str), None where one failed.
+    ``values`` holds validated values (Decimal, int, bool, enum member, str), None where one failed. A column
+    a :class:`TextRule` checked (``cleaned``) has each valid value its cleaned cell, made when first asked for.
     """
 
     codes: np.ndarray
-    values: np.ndarray  # object
+    given: np.ndarray | None  # object: the values, or None for a TextRule's column (its cells' text are they)
     failed: np.ndarray  # bool per code
     present: np.ndarray  # bool per code: the value is not None
-    cleaned: bool = False  # each valid value is its cleaned cell itself (checked by a TextRule)
+    empty: Any = None  # the value an empty cell takes (the last code's)
+    cells: Encoded | None = None  # a TextRule's column: the cells whose cleaned text its valid values are
+
+    @property
+    def cleaned(self) -> bool:
+        """Whether each valid value is its cleaned cell itself (a column a TextRule checked)."""
+        return self.cells is not None
+
+    @functools.cached_property
+    def values(self) -> np.ndarray:
+        if self.given is not None:
+            return self.given
+        assert self.cells is not None
+        values = np.empty(len(self.failed), dtype=object)
+        values[:-1] = self.cells.cleaned  # None where blank already
+        values[self.failed] = None
+        values[-1] = self.empty
+        return values
 
     def failed_rows(self) -> np.ndarray:
         return self.failed[self.codes]
@@ -191,9 +220,13 @@ def check_column(check: FieldCheck, encoded: Encoded | None, rows: int) -> Colum
     if encoded is None:
         codes = np.zeros(rows, dtype=np.int32)
         return Column(
-            codes, objects([check.default]), np.array([check.required]), np.array([check.default is not None])
+            codes,
+            objects([check.default]),
+            np.array([check.required]),
+            np.array([check.default is not None]),
+            check.default,
         )
-    distinct = len(encoded.cleaned)
+    distinct = len(encoded)
     given = np.flatnonzero(~encoded.blank)
     everywhere = len(given) == distinct  # no blank cell (the usual case): no indirection through ``given``
     if check.text is not None:
@@ -210,26 +243,21 @@ def check_column(check: FieldCheck, encoded: Encoded | None, rows: int) -> Colum
 
 def _text_column(check: FieldCheck, rule: TextRule, encoded: Encoded, given: np.ndarray, everywhere: bool) -> Column:
     """The cells of a text field checked by its ``rule`` in Arrow: each valid value is its cleaned cell."""
-    distinct = len(encoded.cleaned)
-    failed = np.zeros(distinct + 1, dtype=bool)
+    failed = np.zeros(len(encoded) + 1, dtype=bool)
     failed[given] = ~rule.accepts(encoded.text if everywhere else encoded.text.take(pa.array(given)))
     failed[-1] = check.required
-    values = np.empty(distinct + 1, dtype=object)
-    values[:-1] = encoded.cleaned  # None where blank already
-    values[failed] = None
-    values[-1] = check.default
-    return _column(check, encoded, values, failed, cleaned=True)
+    return _column(check, encoded, None, failed, cells=encoded)
 
 
 def _column(
-    check: FieldCheck, encoded: Encoded, values: np.ndarray, failed: np.ndarray, cleaned: bool = False
+    check: FieldCheck, encoded: Encoded, values: np.ndarray | None, failed: np.ndarray, cells: Encoded | None = None
 ) -> Column:
     """The field's column of ``values`` and ``failed`` flags (per distinct value, then for an empty cell)."""
-    distinct = len(encoded.cleaned)
+    distinct = len(encoded)
     present = np.append(~encoded.blank & ~failed[:-1], check.default is not None)
     # Four bytes a row, as Arrow's dictionary indices (a million awards: 13 columns of codes).
     codes = np.where(encoded.blank, distinct, np.arange(distinct, dtype=np.int32))[encoded.indices]
-    return Column(codes, values, failed, present, cleaned)
+    return Column(codes, values, failed, present, check.default, cells)
 
 
 def validate_each(adapter: TypeAdapter[list[Any]], cells: list[str]) -> tuple[list[Any], np.ndarray]:
