@@ -21,10 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from test_columnar_parse import HOSTILE, POOLS, columnar_matches, table_text
 
 from aifunding.data import grid
-from aifunding.data.columnar import check_grid
+from aifunding.data.columnar import Checked, check_grid
 from aifunding.data.crossfield import PREDICATES, predicates_for
 from aifunding.data.distinct import FieldCheck, TextRule, field_checks
-from aifunding.data.grid import header_record, read_grid
+from aifunding.data.grid import Grid, header_record, read_grid
 from aifunding.data.limits import Limits
 from aifunding.data.models import ID_PATTERN
 from aifunding.data.parsing import csv_reader, decode_csv_bytes, read_header, utf8_csv_bytes
@@ -256,6 +256,48 @@ def test_a_text_rule_accepts_what_the_field_validator_accepts(rule: TextRule, ce
         return True
 
     assert rule.accepts(pa.array(cells, pa.string())).tolist() == [accepted(cell) for cell in cells]
+
+
+# A column of ids all but a few distinct, as a package's ids are: a few given twice, padded, cased otherwise,
+# blank, or refused by the pattern; and a column repeating a few values (kept dictionary-encoded either way).
+AWARD_IDS = [f"award-{i}" for i in range(60)] + ["award-1", " award-2", "award-3 ", "AWARD-4", "", "-bad", "x" * 81]
+
+
+def _checked(text: str, plain: bool) -> tuple[Checked, Grid]:
+    table = TABLES_BY_NAME["awards"]
+    record = header_record(text)
+    assert record is not None
+    header = read_header(table, table.path, iter([record]), ValidationReport(), Limits())
+    assert header is not None
+    grid = read_grid(text, len(header.names), set(range(len(header.names))) if plain else ())
+    assert grid is not None
+    return check_grid(table, header, grid, Limits()), grid
+
+
+def test_a_column_all_but_a_few_distinct_is_checked_cell_by_cell_as_by_distinct_value() -> None:
+    base = minimal_tables()["awards"][0]
+    purposes = ["A purpose", " A purpose", "", "Another"]
+    rows = [{**base, "id": id_, "purpose_en": purposes[i % 4]} for i, id_ in enumerate(AWARD_IDS)]
+    text = table_text("awards", rows)
+    by_value, dictionary_grid = _checked(text, plain=False)
+    by_cell, plain_grid = _checked(text, plain=True)
+    position = TABLES_BY_NAME["awards"].columns.index
+    assert pa.types.is_dictionary(dictionary_grid.cells.column(position("id")).type)
+    assert plain_grid.cells.column(position("id")).type == pa.string()  # read as plain text: checked per cell
+    assert pa.types.is_dictionary(plain_grid.cells.column(position("purpose_en")).type)  # four values: by value
+    assert len(by_cell.by_name["id"]) == len(rows) > len(by_value.by_name["id"])
+    assert by_cell.flagged.tolist() == by_value.flagged.tolist()
+    assert by_cell.blank.tolist() == by_value.blank.tolist()
+    # A blank purpose (required), a blank id, the ids the pattern refuses (upper case, a leading hyphen), one too long.
+    refused = {"", "AWARD-4", "-bad", "x" * 81}
+    expected = [row["purpose_en"].strip() == "" or row["id"].strip() in refused for row in rows]
+    assert by_value.flagged.tolist() == expected
+    for name, column in by_value.columns.items():
+        other = by_cell.columns[name]
+        assert other.failed_rows().tolist() == column.failed_rows().tolist(), name
+        assert other.values[other.codes].tolist() == column.values[column.codes].tolist(), name
+    assert by_cell.columns["id"].values[by_cell.columns["id"].codes][:3].tolist() == ["award-0", "award-1", "award-2"]
+    assert columnar_matches(TABLES_BY_NAME["awards"], text)  # and the parse reads it as the per-row reader
 
 
 # --- Readers and whitespace -----------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def parse_table_columnar(
     header = read_header(table, file, iter([record]), report, limits)
     if header is None:
         return RowSet.from_loaded(table, file, [])
-    grid = read_grid(text, len(header.names))
+    grid = read_grid(text, len(header.names), _checked_by_arrow(table, header))
     if grid is None:
         reader = csv_reader(_decoded(text))
         next(reader)  # the header, read above
@@ -76,6 +76,12 @@ def parse_table_columnar(
     # What Arrow's allocator kept of the cells and checks goes back to the system before the next table.
     pa.default_memory_pool().release_unused()
     return rows
+
+
+def _checked_by_arrow(table: Table, header: Header) -> set[int]:
+    """The positions of the header's columns whose field a :class:`~aifunding.data.distinct.TextRule` checks."""
+    ruled = {check.name for check in field_checks(table.model) or () if check.text is not None}
+    return {position for position, name in enumerate(header.names) if name in ruled}
 
 
 def _decoded(text: str | bytes) -> str:

@@ -133,7 +133,7 @@ class Encoded:
     becomes None.
     """
 
-    indices: np.ndarray  # per row, into the distinct values
+    indices: np.ndarray  # per row, into the distinct values (or the cells, for a column of plain text)
     text: pa.Array  # per distinct value, stripped
     blank: np.ndarray  # per distinct value
 
@@ -156,19 +156,23 @@ class Encoded:
 
 
 def encode(raw: pa.ChunkedArray) -> Encoded:
-    """The column ``raw`` (strings, no nulls, maybe dictionary-encoded already) by distinct value.
+    """The column ``raw`` (strings, no nulls, maybe dictionary-encoded) by distinct value, as it is encoded.
 
     A dictionary-encoded column must hold each distinct value once, as :func:`aifunding.data.grid.read_grid`
-    reads them.
+    reads them. A column of plain text is taken cell by cell (each its own entry, the same text maybe more than
+    once): ``read_grid`` leaves a column so only where all but a few of its cells are distinct, and each entry is
+    checked as a distinct value would be.
     """
-    encoded = raw.combine_chunks()  # one chunk already (see grid.read_grid): no copy
-    if not pa.types.is_dictionary(encoded.type):
-        encoded = encoded.dictionary_encode()
-    text = pc.utf8_trim_whitespace(encoded.dictionary)
-    if pc.sum(pc.binary_length(text)).as_py() == pc.sum(pc.binary_length(encoded.dictionary)).as_py():
-        text = encoded.dictionary  # nothing was stripped: the cells themselves, not a copy of them
+    column = raw.combine_chunks()  # one chunk already (see grid.read_grid): no copy
+    if pa.types.is_dictionary(column.type):
+        cells, indices = column.dictionary, column.indices.to_numpy(zero_copy_only=False)
+    else:
+        cells, indices = column, np.arange(len(column), dtype=np.int32)
+    text = pc.utf8_trim_whitespace(cells)
+    if pc.sum(pc.binary_length(text)).as_py() == pc.sum(pc.binary_length(cells)).as_py():
+        text = cells  # nothing was stripped: the cells themselves, not a copy of them
     blank = pc.equal(pc.binary_length(text), 0).to_numpy(zero_copy_only=False)
-    return Encoded(encoded.indices.to_numpy(zero_copy_only=False), text, blank)
+    return Encoded(indices, text, blank)
 
 
 @dataclass(frozen=True)
