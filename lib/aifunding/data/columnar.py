@@ -157,7 +157,7 @@ def _too_long(grid: Grid, limits: Limits) -> np.ndarray:
     """Per row, whether a cell (of any column, as read) has more than ``limits.cell_chars`` characters."""
     hits = np.zeros(grid.cells.num_rows, dtype=bool)
     for chunk in (column.combine_chunks() for column in grid.cells.columns):  # one chunk each: no copy
-        # Each distinct cell is measured once (the grid's columns are dictionary-encoded).
+        # Each distinct cell is measured once (most of the grid's columns are dictionary-encoded).
         cells, indices = (chunk.dictionary, chunk.indices) if pa.types.is_dictionary(chunk.type) else (chunk, None)
         # A cell never has more characters than bytes: count characters only in a column that may hold one.
         if len(cells) and pc.max(pc.binary_length(cells)).as_py() > limits.cell_chars:
