@@ -62,11 +62,14 @@ def test_a_long_table_is_paged_on_the_server(page, crowded_server: str) -> None:
     open_page(page, crowded_server, "companies")
     drawn_charts(page, at_least=1)
     page.locator(".st-key-recipients-show summary").click()
+    # The rerun the click asks for may not have begun when the page is first seen settled: wait for what it draws.
+    page.get_by_text(f"Rows 1–1,000 of {RECIPIENTS + 2:,}").wait_for()
     wait_for_app(page)
     assert page.get_by_text(f"Rows 1–1,000 of {RECIPIENTS + 2:,}").count() == 1
     number = page.locator(".st-key-recipients-data-page input")
     number.fill("2")
     number.press("Enter")
+    page.get_by_text(f"Rows 1,001–{RECIPIENTS + 2:,} of {RECIPIENTS + 2:,}").wait_for()
     wait_for_app(page)
     assert page.get_by_text(f"Rows 1,001–{RECIPIENTS + 2:,} of {RECIPIENTS + 2:,}").count() == 1
     assert not exceptions(page)

@@ -363,8 +363,13 @@ def test_a_programme_s_chart_of_recipients_downloads_under_its_own_name_and_titl
     headers = {}
     for key in ("recipients", "recipients-jp-cloud-program"):
         page.locator(f".st-key-{key}-show summary").click()
+        # Opening "Show data" reruns the page, which builds the rows and their buttons: a click while that run
+        # is still going can be lost as the elements are replaced (seen on a loaded machine).
+        button = page.locator(f".st-key-{key}-dl-csv button")
+        button.wait_for(state="visible")
+        wait_for_app(page)
         with page.expect_download() as download_info:
-            page.locator(f".st-key-{key}-dl-csv button").click()
+            button.click()
         download = download_info.value
         path = tmp_path / f"{key}.csv"
         download.save_as(path)
