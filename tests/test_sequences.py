@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aifunding.analysis.sequences import gathered, list_codes
+from aifunding.analysis.sequences import gathered, list_codes, sorted_distinct
 
 # Few distinct values and short lists, so that equal lists, prefixes of one another and empty lists are common.
 _lists = st.lists(st.lists(st.integers(min_value=0, max_value=3), max_size=4), max_size=12)
@@ -41,3 +41,18 @@ def test_a_list_and_its_prefix_and_an_empty_list_are_told_apart() -> None:
     # [1, 2], [1], [], [1, 2], [2], []
     assert codes.tolist() == [0, 1, 2, 0, 3, 2]
     assert first.tolist() == [0, 1, 2, 4]
+
+
+@given(
+    values=st.one_of(
+        st.lists(st.integers(min_value=-5, max_value=20), max_size=40),  # counted: a span a few times the count
+        st.lists(st.integers(min_value=-(2**62), max_value=2**62), max_size=40),  # sorted: a span far wider
+    )
+)
+def test_sorted_distinct_is_numpys_unique_with_each_values_place(values: list[int]) -> None:
+    array = np.array(values, dtype=np.int64)
+    distinct, inverse = sorted_distinct(array)
+    expected, expected_inverse = np.unique(array, return_inverse=True)
+    assert distinct.tolist() == expected.tolist()
+    assert inverse.tolist() == expected_inverse.reshape(-1).tolist()
+    assert distinct[inverse].tolist() == values

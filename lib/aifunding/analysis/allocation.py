@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
+from aifunding.analysis.sequences import sorted_distinct
 from aifunding.analysis.totals import BASIS_CLASSES, CLASS_ORDER
 from aifunding.data.tree import ProgrammeTree
 from aifunding.data.vocabulary import Basis
@@ -136,7 +137,7 @@ def _currencies(
                 names.append(value)
     width = len(names) + 1
     with_amount = present[award]
-    found = np.unique(programme[with_amount] * width + currency[award[with_amount]])
+    found = sorted_distinct(programme[with_amount] * width + currency[award[with_amount]])[0]
     owners, shared = found // width, found % width
     single = np.bincount(owners, minlength=len(own))[owners] == 1
     chosen = np.full(len(own), -1, dtype=np.int64)

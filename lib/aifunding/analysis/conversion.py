@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
+from aifunding.analysis.sequences import sorted_distinct
 from aifunding.money.fx import ConversionError, Rate, rate_at
 
 # Why a row was not converted, when the reason is this module's own rather than the fx module's.
@@ -178,9 +179,9 @@ def _rates_by_group(
     else:
         date_codes, dates = _codes(frame[date_column])
     width = len(dates) + 1
-    pairs, group = np.unique(currency_codes[present] * width + date_codes[present], return_inverse=True)
+    pairs, group = sorted_distinct(currency_codes[present] * width + date_codes[present])
     looked = [rate_or_note(currencies[pair // width], dates[pair % width], choice) for pair in pairs.tolist()]
-    return present, np.asarray(group, dtype=np.intp).reshape(-1), looked
+    return present, group, looked
 
 
 def _codes(column: pd.Series) -> tuple[np.ndarray, list[Any]]:
