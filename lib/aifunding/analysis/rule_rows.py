@@ -224,7 +224,8 @@ def money_columns(
             value = np.array([Decimal(v) if v is not None else None for v in value] + [None], dtype=object)[:-1]
         parts["value"].append(value)
         parts["currency"].append(_where(~has_value, None, _column(frame, currency_column)))
-        published = _missing(_column(frame, "amount"))
+        # Read once when the value is the published amount (a converted one is another column).
+        published = ~has_value if value_column == "amount" else _missing(_column(frame, "amount"))
         parts["fx_note"].append(_where(has_value | published, None, _column(frame, C.FX_NOTE)))
     return {name: _joined(part) for name, part in parts.items()}
 
