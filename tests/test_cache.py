@@ -532,6 +532,31 @@ def test_kept_views_are_read_with_the_cycle_collector_paused_and_then_as_it_was(
         gc.enable()
 
 
+def test_sets_held_as_codes_are_kept_as_their_codes_unless_a_member_is_not_text(tmp_path: Path) -> None:
+    """Each organisation's programmes are a SetsByKey from the start: kept as its codes, it comes back as one; with a
+    member that is not text (an invalid package's missing programme id) it is kept, and comes back, as a dict."""
+    import io
+
+    n = 2 * kept_views.COMPACT_FROM
+    keys = [f"org-{i}" for i in range(n)]
+    sizes = np.array([i % 3 for i in range(n)], dtype=np.int64)
+    codes = np.array([j % 4 for j in range(int(sizes.sum()))], dtype=np.int64)
+    for distinct, compact in (
+        (np.array(["p0", "p1", "プログラム", "p3"], dtype=object), True),
+        (np.array(["p0", np.nan, "p2", "p3"], dtype=object), False),
+    ):
+        sets = kept_views.SetsByKey(keys, sizes, codes, distinct)
+        texts: list[pa.Array] = []
+        buffer = io.BytesIO()
+        kept_views.Pickler(buffer, texts).dump({"sets": sets})
+        kept_views.write_texts(texts, tmp_path / "texts.arrow")
+        again = kept_views.Unpickler(io.BytesIO(buffer.getvalue()), tmp_path / "texts.arrow").load()["sets"]
+        assert len(texts) == (2 if compact else 0)  # its keys and members beside the pickle, or nothing
+        assert isinstance(again, kept_views.SetsByKey) is compact and list(again) == keys
+        # A missing id is NaN, which equals nothing: compared as text.
+        assert {k: sorted(map(str, v)) for k, v in again.items()} == {k: sorted(map(str, v)) for k, v in sets.items()}
+
+
 def test_reading_kept_views_back_leaves_no_garbage_for_the_collector(tmp_path: Path) -> None:
     """The reader's memo held the reader's own ``_make``: reader and memo were a cycle, freed (with all
     the memo held) only by the collector, 54,000 objects for a million awards' views."""

@@ -122,7 +122,8 @@ class Pickler(pickle.Pickler):
                 return ("tuples", np.asarray(codes, dtype=np.int32), list(distinct))
         if type(obj) is SetsByKey and len(obj) >= COMPACT_FROM:
             keys, sizes, codes, distinct = obj._parts
-            if _all_text(distinct):  # a missing programme id (an invalid package's) is not text: kept as a dict
+            # A missing id (an invalid package's) is not text: such sets are kept as a dict.
+            if _all_text(keys) and _all_text(distinct):
                 return ("sets", self._text(keys), sizes, np.asarray(codes, dtype=np.int32), self._text(distinct))
         if type(obj) is dict and len(obj) >= COMPACT_FROM and _all_text(obj.keys()):
             values = list(obj.values())
