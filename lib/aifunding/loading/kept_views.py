@@ -121,7 +121,7 @@ class Pickler(pickle.Pickler):
                 codes, distinct = pd.factorize(obj)
                 return ("tuples", np.asarray(codes, dtype=np.int32), list(distinct))
         if type(obj) is SetsByKey and len(obj) >= COMPACT_FROM:
-            keys, sizes, codes, distinct = obj._parts
+            keys, sizes, codes, distinct = obj.as_codes()
             # A missing id (an invalid package's) is not text: such sets are kept as a dict.
             if _all_text(keys) and _all_text(distinct):
                 return ("sets", self._text(keys), sizes, np.asarray(codes, dtype=np.int32), self._text(distinct))
@@ -252,7 +252,11 @@ class SetsByKey(Mapping[str, set[str]]):
         self._position = dict(zip(keys, range(len(keys)), strict=True))
         self._ends = ends
         self._members = _decoded(distinct, codes)
-        self._parts = (keys, sizes, codes, distinct)
+        self._codes, self._distinct = codes, distinct
+
+    def as_codes(self) -> tuple[list[str], np.ndarray, Any, np.ndarray]:
+        """What it was made of: the keys, each one's set size, the members' codes back to back, the distinct members."""
+        return list(self._position), np.diff(self._ends, prepend=0), self._codes, self._distinct
 
     def __getitem__(self, key: str) -> set[str]:
         at = self._position[key]
