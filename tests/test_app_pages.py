@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from reading import reading_table
 from streamlit.testing.v1 import AppTest
 
 from aifunding import BUNDLED_DATA
@@ -186,7 +187,7 @@ def test_overview_shows_exactly_what_summary_prints(currency: str | None, capsys
     ]
     # One click under each total: the rows it added and every row it left out, with the reason.
     # Closed, an explanation is not built at all; the reader opens both.
-    assert len(at.dataframe) == 1  # what to watch
+    assert not at.dataframe  # what to watch is a table to read (tests/test_caps.py), not a grid
     for key in ("models", "compute"):
         at.session_state[f"explain-{key}"] = True
     at.run()
@@ -461,10 +462,12 @@ def test_sources_page_lists_sources_with_links_and_every_caveat() -> None:
     assert len(sources) >= 100
     assert json.loads(element.proto.columns)["Link"]["type_config"]["type"] == "link"  # clickable, not text
     assert sources["Link"].str.match(r"https?://").all()
-    caveats = table(at, "Caveat", "Detail")
+    caveats = reading_table(at, EN("sources.caveats"))  # sentences, each whole in its cell
+    assert caveats[0] == ["No.", "Kind", "Caveat", "Detail", "Attached to"]
     # The 28 numbered conflicts of the research notes, two overlaps between figures and two figures
     # that rest on low-reliability sources only.
-    assert len(caveats) == 32
+    assert len(caveats) == 1 + 32
+    assert not [d for d in at.dataframe if "Detail" in d.value.columns]
     assert not at.error
     assert {"sources-dl-csv", "sources-dl-xlsx", "caveats-dl-csv", "caveats-dl-xlsx"} <= {
         b.key for b in at.download_button

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from reading import reading_table
 from streamlit.testing.v1 import AppTest
 
 from aifunding.analysis.view import ViewState, apply_view, prepare
@@ -20,7 +21,7 @@ from aifunding.figures.lines import display_width
 from aifunding.figures.registry import MAX_FAMILIES
 from aifunding.loading.package import load_package
 
-from packages import crowded_tables, write_package
+from packages import crowded_tables, minimal_tables, write_package
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"
@@ -166,6 +167,46 @@ def test_companies_charts_the_largest_programmes_and_counts_the_rest(
     assert keys[0] == "recipients" and len(keys) == 1 + MAX_FAMILIES
     assert keys[1:] == [f"recipients-round-x{r}" for r in (9, 8, 7, 6, 5, 4, 3, 2)]  # the largest pools first
     assert any("3 more programmes have several funded recipients" in md.value for md in at.markdown)
+
+
+def test_what_to_watch_is_a_table_to_read_paged_on_the_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What to watch was a grid that cut each milestone at its column's edge ("Subsidised GPU systems offered to
+    generative-AI developers and ot") and hid the columns past the page's width. It is a table of text: every
+    milestone whole, as written (markup included, as text), a missing note a dash, a page of 100 at a time, and
+    downloads that hold them all."""
+    tables = minimal_tables()
+    for n in range(150):
+        tables["milestones"].append(
+            {
+                "id": f"ms-x{n:03d}",
+                "award_id": "award-a",
+                "description_en": f'Step {n:03d}: <b>bold</b> & "quoted" <script>alert(1)</script>',
+                "due_date": "2030-01",
+                "timing": "by",
+                "status": "pending",
+                "status_as_of": "2024-12-19",
+                "note": "" if n % 2 else "A note long enough to wrap onto a second line of its cell. " * 3,
+            }
+        )
+        tables["citations"].append({"source_id": "src-a", "milestone_id": f"ms-x{n:03d}"})
+    at = open_page("overview", write_package(tmp_path / "pkg", tables), monkeypatch)
+    assert not at.dataframe
+    page = at.number_input(key="milestones-page")
+    assert page.value == 1 and page.max == 2 and page.label == "Page (1 to 2)"
+    first = reading_table(at, "What to watch")
+    assert first[0] == ["What", "Due", "Status", "Status as of", "Programme or award", "Note"]
+    assert len(first) == 1 + sys.modules["ui.blocks"].READING_ROWS == 101
+    page.set_value(2).run()
+    assert not at.exception
+    second = reading_table(at, "What to watch")
+    assert second[0] == first[0] and len(second) == 1 + 151 - 100
+    rows = first[1:] + second[1:]
+    written = {f'Step {n:03d}: <b>bold</b> & "quoted" <script>alert(1)</script>' for n in range(150)}
+    assert {row[0] for row in rows} == written | {"Data centre opens"}
+    notes = {row[0]: row[5] for row in rows}
+    assert notes['Step 001: <b>bold</b> & "quoted" <script>alert(1)</script>'] == "—"
+    assert notes['Step 000: <b>bold</b> & "quoted" <script>alert(1)</script>'].startswith("A note long enough")
+    assert {"milestones-dl-csv", "milestones-dl-xlsx"} <= {button.key for button in at.download_button}
 
 
 def test_a_table_longer_than_a_sheet_is_not_offered_as_xlsx(crowded: Path, monkeypatch: pytest.MonkeyPatch) -> None:

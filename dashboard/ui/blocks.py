@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import html
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -38,6 +39,10 @@ from ui.text import heading_text, notice, small
 INLINE_SOURCES = 3
 # Rows a table sends to the browser at once; a longer one is paged on the server (its downloads hold every row).
 PAGE_ROWS = 1000
+# Rows a table of sentences to read shows at once (:func:`reading_table`): each row of it is a few lines of text.
+READING_ROWS = 100
+# Characters of a cell of such a table short enough to be kept on one line (a date, "as early as FY2026").
+SHORT_CELL = 20
 # Pixels of a column of amounts as numbers ("323,675,700,000.00").
 AMOUNT_WIDTH = 150
 # What a table shows for a cell with no value, in either language: Streamlit wrote a grey "None", a word
@@ -165,7 +170,7 @@ def paged_table(
     rows = frame if isinstance(frame, Worded) else Worded.of(frame)
     if snapshot is not None:
         snapshot_sections(Section(snapshot, None, rows))
-    _page(rows, key, options, on_page)
+    _page(rows, key, lambda shown: _dataframe(shown, key, options), on_page)
     if download is not None:
         download_row(rows, download, key=f"{key}-dl")
 
@@ -175,24 +180,73 @@ def snapshot_sections(*sections: Section) -> None:
     st.session_state.get("_sections", []).extend(sections)
 
 
-def table_pages(rows: int) -> int:
-    """How many pages of :data:`PAGE_ROWS` a table of ``rows`` rows has (one when it is empty)."""
-    return max(1, -(-rows // PAGE_ROWS))
+def reading_table(frame: pd.DataFrame | Worded, *, key: str, label: str, download: str, snapshot: str) -> None:
+    """A table of sentences to read (what to watch, the caveats): an HTML table whose every cell wraps, paged past
+    :data:`READING_ROWS` rows, with its downloads under it and its rows in the page's snapshot under ``snapshot``.
+
+    ``st.dataframe`` cut each cell at its column's edge ("Subsidised GPU systems offered to generative-AI developers
+    and ot"), hid the columns past the page's width in a canvas scrolled sideways, and made the Overview, which
+    has no other table, fetch 1.5 MB of the grid's code while its charts were being drawn. ``label`` names the
+    table to a screen reader, which reads it as a table of its own.
+    """
+    rows = frame if isinstance(frame, Worded) else Worded.of(frame)
+    snapshot_sections(Section(snapshot, None, rows))
+    _page(rows, key, lambda shown: st.html(table_html(shown, label)), size=READING_ROWS)
+    download_row(rows, download, key=f"{key}-dl")
 
 
-def _page(rows: Worded, key: str, options: dict[str, Any], on_page: Callable[[], None] | None = None) -> None:
-    """The page of ``rows`` the reader asked for, and which rows it is when there are several pages."""
-    if len(rows) <= PAGE_ROWS:
-        _dataframe(rows.shown(0, len(rows)), key, options)
+def table_html(shown: pd.DataFrame, label: str) -> str:
+    """``shown`` as an HTML table labelled ``label``, every cell escaped (a missing one :data:`MISSING_CELL`), in a
+    box that scrolls sideways when it is wider than the page and that a keyboard can scroll; on a phone each row is
+    a card of its cells, each under its column's name (``ui.page.PAGE_CSS``)."""
+
+    def cell(name: str, value: object) -> str:
+        text = MISSING_CELL if pd.isna(value) else str(value)  # type: ignore[call-overload]
+        # A short value (a date, a status, a number) is kept on one line; the rest wrap.
+        short = " class='short'" if len(text) <= SHORT_CELL else ""
+        return f"<td role='cell' data-label='{name}'{short}>{html.escape(text)}</td>"
+
+    names = [html.escape(str(name), quote=True) for name in shown.columns]
+    head = "".join(f"<th scope='col' role='columnheader'>{name}</th>" for name in names)
+    # Each cell names its column (data-label), which a phone writes before it: there each row is a card.
+    body = "".join(
+        "<tr role='row'>" + "".join(cell(name, value) for name, value in zip(names, row, strict=True)) + "</tr>"
+        for row in shown.itertuples(index=False, name=None)
+    )
+    named = html.escape(label, quote=True)
+    # The roles are written out: a phone's cards are a table's rows shown as blocks, which a browser would
+    # otherwise no longer tell a screen reader is a table.
+    return (
+        f"<div class='reading-table' role='region' aria-label='{named}' tabindex='0'>"
+        f"<table role='table' aria-label='{named}'><thead><tr role='row'>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def table_pages(rows: int, size: int = PAGE_ROWS) -> int:
+    """How many pages of ``size`` rows a table of ``rows`` rows has (one when it is empty)."""
+    return max(1, -(-rows // size))
+
+
+def _page(
+    rows: Worded,
+    key: str,
+    draw: Callable[[pd.DataFrame], None],
+    on_page: Callable[[], None] | None = None,
+    size: int = PAGE_ROWS,
+) -> None:
+    """The page of ``rows`` the reader asked for, drawn by ``draw``, and which rows it is when there are several."""
+    if len(rows) <= size:
+        draw(rows.shown(0, len(rows)))
         return
     t = translator()
-    pages = table_pages(len(rows))
+    pages = table_pages(len(rows), size)
     # The label says how many pages there are: the box alone said only "outside the range" past the last one.
     label = t("table.page_of", pages=f"{pages:,}")
     page = st.number_input(label, min_value=1, max_value=pages, step=1, key=f"{key}-page", on_change=on_page)
-    first = (int(page) - 1) * PAGE_ROWS
-    shown = rows.shown(first, PAGE_ROWS)
-    _dataframe(shown, key, options)
+    first = (int(page) - 1) * size
+    shown = rows.shown(first, size)
+    draw(shown)
     small(
         markup.text(
             t("table.rows_shown", first=f"{first + 1:,}", last=f"{first + len(shown):,}", total=f"{len(rows):,}")

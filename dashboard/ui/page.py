@@ -33,6 +33,15 @@ PAGE_CSS = """<style>
 /* A headline total is a figure, not a heading: as large as one. */
 [class*="st-key-total-figure"] p { font-size: 1.75rem; font-weight: 600; line-height: 1.25; margin: 0; }
 [data-testid="stElementContainer"]:has(.phone-title) { display: none; }
+/* A table of sentences to read (ui.blocks.reading_table): each cell wraps; a table wider than the page scrolls in its
+   own box. */
+.reading-table { overflow-x: auto; }
+.reading-table table { border-collapse: collapse; width: 100%; font-size: .875rem; line-height: 1.45; }
+.reading-table th, .reading-table td { text-align: left; vertical-align: top; padding: .45rem .6rem;
+  border-bottom: 1px solid color-mix(in srgb, currentColor 14%, transparent); }
+.reading-table th { font-weight: 600; border-bottom-width: 2px; white-space: nowrap; }
+.reading-table td { min-width: 8rem; }
+.reading-table td.short { min-width: 0; white-space: nowrap; }
 /* The page's column is a container whose width a chart's title asks: a title line (84 columns of 18-pixel type) and
    a subtitle line (112 of 13-pixel) fit a column 800 pixels wide. */
 [data-testid="stMainBlockContainer"] { container-type: inline-size; container-name: page-column; }
@@ -41,6 +50,13 @@ PAGE_CSS = """<style>
      title and legend off at the screen's edge, beyond reach (and squeezed a timeline's plot to a sliver). */
   [data-testid="stElementContainer"]:has([data-testid="stPlotlyChart"]) { overflow-x: auto; }
   [data-testid="stFullScreenFrame"]:has(> [data-testid="stPlotlyChart"]) { min-width: 640px; }
+  /* A table to read: each row a card, each cell under its column's name (the headings stay for a screen reader). */
+  .reading-table thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
+  .reading-table table, .reading-table tbody, .reading-table tr, .reading-table td { display: block; }
+  .reading-table tr { padding: .5rem 0; border-bottom: 1px solid color-mix(in srgb, currentColor 14%, transparent); }
+  .reading-table td, .reading-table td.short { border: none; padding: .1rem 0; min-width: 0; white-space: normal; }
+  .reading-table td:first-child { font-weight: 600; }
+  .reading-table td:not(:first-child)::before { content: attr(data-label) ": "; font-weight: 600; }
 }
 @container page-column (max-width: 799px) {
   /* A column narrower than a chart's title (a phone, where it scrolled off the screen's edge with the chart; the

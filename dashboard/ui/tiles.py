@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from aifunding import markup
@@ -76,9 +75,3 @@ def total_tiles(headline: Headline) -> None:
             paged_table(added, key=f"added-{key}", download=f"total-{key}-added")
             st.markdown(f"**{t('overview.left_out')}**")
             paged_table(left_out, key=f"left-out-{key}", download=f"total-{key}-left-out")
-
-
-def milestone_columns(frame: pd.DataFrame) -> dict:
-    """Column widths for the what-to-watch table: the description wide, the status readable."""
-    widths = dict(zip(frame.columns, ["large", "medium", "medium", "small", "medium", "large"], strict=False))
-    return {name: st.column_config.TextColumn(name, width=width) for name, width in widths.items()}

@@ -8,12 +8,12 @@ from aifunding.figures.presentation import milestones_table
 from aifunding.outputs.snapshot import headline_sections
 from aifunding.outputs.summary import headline
 
-from ui.blocks import HEADLINE, page_charts, paged_table, snapshot_sections
+from ui.blocks import HEADLINE, page_charts, reading_table, snapshot_sections
 from ui.loading import memo
 from ui.page import end_page, start
 from ui.state import translator
 from ui.text import empty_notice
-from ui.tiles import highlight_tiles, milestone_columns, total_tiles
+from ui.tiles import highlight_tiles, total_tiles
 
 prepared, view = start("overview")
 t = translator()
@@ -39,10 +39,5 @@ watch = memo(
 if watch.empty:
     empty_notice()
 else:
-    paged_table(
-        watch,
-        key="milestones",
-        download="what-to-watch",
-        column_config=milestone_columns(watch),
-        snapshot=t("overview.watch"),
-    )
+    label = t("overview.watch")
+    reading_table(watch, key="milestones", label=label, download="what-to-watch", snapshot=label)

@@ -6,7 +6,7 @@ from aifunding import markup
 from aifunding.analysis.memo import remembered
 from aifunding.figures.presentation import caveats_table, column, method_markdown, sources_table
 
-from ui.blocks import paged_table
+from ui.blocks import paged_table, reading_table
 from ui.page import start
 from ui.state import translator
 
@@ -27,7 +27,7 @@ paged_table(
 )
 
 st.header(t("sources.caveats"))
-paged_table(caveats, key="caveats", download="caveats", snapshot=t("sources.caveats"))
+reading_table(caveats, key="caveats", label=t("sources.caveats"), download="caveats", snapshot=t("sources.caveats"))
 
 st.header(t("sources.method"))
 st.markdown(method_markdown(t.lang))
