@@ -125,9 +125,13 @@ def assert_same(parsed: Parsed) -> ValidationReport:
     run_reference_rules(expected_rows, expected, parsed.limits, parsed.files)
     run_package_rules(expected_rows, expected)
     actual_rows, actual = rowsets(parsed), copy.deepcopy(parsed.report)
-    run_reference_rules_columnar(actual_rows, actual, parsed.limits, parsed.files)
-    run_package_rules_columnar(actual_rows, actual)
+    resolved = run_reference_rules_columnar(actual_rows, actual, parsed.limits, parsed.files)
+    looked_up = copy.deepcopy(actual)
+    run_package_rules_columnar(actual_rows, actual, resolved=resolved)
     assert_same_report(actual, expected)
+    # The rules that follow references read where they point from the references; looked up again, the same.
+    run_package_rules_columnar(actual_rows, looked_up)
+    assert_same_report(looked_up, expected)
     assert actual_rows.keys() == expected_rows.keys() == TABLES_BY_NAME.keys()
     for name, rows in expected_rows.items():
         assert_same_rows(actual_rows[name], rows, parsed.files[name])

@@ -31,7 +31,6 @@ from aifunding.data.column_sets import (
     present,
     raw_rows,
     repeats,
-    string_set,
     strings,
     value_codes,
 )
@@ -62,6 +61,29 @@ _NONE = -1
 _Found = dict[tuple[str, str], np.ndarray]
 
 
+class Resolved:
+    """Where each reference of the rows kept points: per (table, field), the position of each kept row's value among
+    the kept rows of the table it refers to, -1 where the row holds none.
+
+    The references look each such column up once; the package rules ask the same of some of them (each recipient's
+    award, each citation's figure), and at a million awards each lookup hashes a million ids again (0.25 s).
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[str, str], tuple[RowSet, RowSet, np.ndarray]] = {}
+
+    def hold(self, table: str, field: str, rows: RowSet, target: RowSet, positions: np.ndarray) -> None:
+        """Keep where the ``field`` of each of ``rows`` (of ``table``) points among ``target``'s rows."""
+        self._held[table, field] = (rows, target, positions)
+
+    def positions(self, rows: RowSets, table: str, field: str, target: str) -> np.ndarray | None:
+        """Each of ``rows[table]``'s positions among ``rows[target]``, if these are the rows it was resolved for."""
+        held = self._held.get((table, field))
+        if held is None or held[0] is not rows[table] or held[1] is not rows[target]:
+            return None
+        return held[2]
+
+
 class _Blind(NamedTuple):
     """The rows of one table left unchecked: their ids, and the unread table each refers to (aligned)."""
 
@@ -71,10 +93,11 @@ class _Blind(NamedTuple):
 
 def run_reference_rules_columnar(
     rows: RowSets, report: ValidationReport, limits: Limits | None = None, files: Mapping[str, str] | None = None
-) -> None:
+) -> Resolved:
     """Quarantine repeated keys and rows whose references do not resolve, as :func:`run_reference_rules` does.
 
-    Replaces each ``rows[name]`` by the rows kept, as the per-row function replaces its lists.
+    Replaces each ``rows[name]`` by the rows kept, as the per-row function replaces its lists, and returns where
+    their references point (for the package rules, which ask some of them again).
     """
     limits = limits or Limits()
     files = files or {}
@@ -87,13 +110,15 @@ def run_reference_rules_columnar(
             if table.primary_key == ("id",):
                 ids[table.name] = strings(rows[table.name].values["id"])
 
-    valid: dict[str, StringSet] = {}
+    valid: dict[str, StringSet] = {}  # per table with an id, the ids of the rows loaded, in row order
     kept: dict[str, np.ndarray] = {}  # per table with an id, which of the rows in ``ids`` are loaded
     blind: dict[str, _Blind] = {}  # per table, its rows left unchecked because they refer to an unread table
+    resolved = Resolved()
     for table in TABLES:
         folds: Folds = {}
+        pointing: dict[str, np.ndarray] = {}
         mask, unchecked, hidden = _resolve_references(
-            table, rows[table.name], report, valid, kept, found, blind, causes, folds
+            table, rows[table.name], report, valid, kept, found, blind, causes, folds, pointing
         )
         if hidden is not None:
             blind[table.name] = hidden
@@ -104,8 +129,14 @@ def run_reference_rules_columnar(
             loaded = _keep(loaded, in_tree)
         rows[table.name] = loaded
         if table.primary_key == ("id",):
-            valid[table.name], kept[table.name] = string_set(loaded.values["id"]), mask
+            valid[table.name], kept[table.name] = strings(loaded.values["id"]), mask
+        for reference in table.foreign_keys:
+            if reference.field in pointing:
+                resolved.hold(
+                    table.name, reference.field, loaded, rows[reference.ref_table], pointing[reference.field][mask]
+                )
         report_left_out(report, table.name, folds, unchecked, files)
+    return resolved
 
 
 def _keep(rows: RowSet, mask: np.ndarray) -> RowSet:
@@ -154,6 +185,7 @@ def _resolve_references(
     blind: dict[str, _Blind],
     causes: Causes,
     folds: Folds,
+    pointing: dict[str, np.ndarray],
 ) -> tuple[np.ndarray, dict[str, Unchecked], _Blind | None]:
     """Which rows' references resolve; the rest are quarantined (a broken reference) or counted (unread).
 
@@ -161,7 +193,8 @@ def _resolve_references(
     the first that leads to an unread table (directly, or through a row left unchecked) leaves it
     unchecked. Returns which rows are kept, the counts of unchecked rows per unread table, and the
     ids of the rows left unchecked (for the tables that refer to this one); the rows quarantined
-    with the row they refer to are counted in ``folds``.
+    with the row they refer to are counted in ``folds``. Where each row's value of a field that refers to a
+    table that was read stands among that table's rows loaded (-1 if nowhere) goes into ``pointing``.
     """
     references = table.foreign_keys
     n = len(rows)
@@ -181,10 +214,14 @@ def _resolve_references(
             unread[given], unread_table[given], through[given] = index, reference.ref_table, None
             continue
         if (table.name, reference.field) in found:  # looked up with the keys: is the row there still loaded?
-            where = found[table.name, reference.field]
-            resolved = np.append(kept[reference.ref_table], False)[where]
+            loaded = kept[reference.ref_table]
+            # Each key row's position among the rows loaded (-1, the last, for a row not loaded or no row).
+            renumbered = np.append(np.where(loaded, np.cumsum(loaded) - 1, _NONE), _NONE)
+            where = renumbered[found[table.name, reference.field]]
         else:
-            resolved = isin(column, valid[reference.ref_table])
+            where = index_in(column, valid[reference.ref_table])
+        pointing[reference.field] = where
+        resolved = where != _NONE
         hidden = blind.get(reference.ref_table)
         if hidden is not None:
             where = index_in(column, hidden.ids)

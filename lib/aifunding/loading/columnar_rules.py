@@ -29,6 +29,7 @@ from aifunding.data.column_sets import (
     string_set,
     strings,
 )
+from aifunding.data.columnar_references import Resolved
 from aifunding.data.models import Citation
 from aifunding.data.report import Problem, ValidationReport
 from aifunding.data.rowset import RowSet
@@ -55,16 +56,21 @@ from aifunding.loading.rule_problems import (
 from aifunding.loading.rules import rules_to_run
 
 RowSets = dict[str, RowSet]
-Check = Callable[[RowSets], Iterator[Problem]]
 
 
-def run_package_rules_columnar(rows: RowSets, report: ValidationReport, files: Mapping[str, str] | None = None) -> None:
+def run_package_rules_columnar(
+    rows: RowSets, report: ValidationReport, files: Mapping[str, str] | None = None, resolved: Resolved | None = None
+) -> None:
     """Add the problems of every package rule, as :func:`run_package_rules` adds them for the same rows.
 
-    It leaves out the rules that run_package_rules leaves out, with the same warning (:func:`rules_to_run`).
+    It leaves out the rules that run_package_rules leaves out, with the same warning (:func:`rules_to_run`). The
+    rules that follow references (each recipient's award, each citation's figure) read where they point from
+    ``resolved``, as :func:`run_reference_rules_columnar` returned it for these rows, rather than look them up again.
     """
+    resolved = resolved or Resolved()
     for rule in rules_to_run(report, files or {}):
-        report.problems.extend(COLUMNAR_CHECKS[rule.code](rows))
+        check = COLUMNAR_CHECKS[rule.code]
+        report.problems.extend(check(rows, resolved) if check in FOLLOWING else check(rows))
 
 
 def _flagged(mask: np.ndarray | pd.Series) -> np.ndarray:
@@ -122,29 +128,36 @@ def check_segment_totals(rows: RowSets) -> Iterator[Problem]:
             yield share_total_problem(at(shares, last), market, total)
 
 
-def check_cited(rows: RowSets) -> Iterator[Problem]:
+def check_cited(rows: RowSets, resolved: Resolved) -> Iterator[Problem]:
     """Every figure row (programme, award, market share, milestone) cites at least one source."""
     citations = rows["citations"].values
-    cited = {}
+    targets: dict[str, np.ndarray] = {}  # per target column, the citations whose target it is
     targeted = np.zeros(len(citations), dtype=bool)  # a citation's target is its first column that names a row
     for column in Citation.target_fields:
-        targets = strings(citations[column])
-        given = present(targets)
-        cited[column] = string_set(pc.filter(targets, given & ~targeted))
+        given = present(citations[column])
+        targets[column] = given & ~targeted
         targeted |= given
     for table, column in CITED_TABLES.items():
         ids = rows[table].values["id"]
-        flagged = _flagged(~isin(ids, cited[column]))
+        pointing = resolved.positions(rows, "citations", column, table)
+        if pointing is None:
+            cited = isin(ids, string_set(pc.filter(strings(citations[column]), targets[column])))
+        else:  # each figure row's id is its own (the references left no two rows one key)
+            cited = np.zeros(len(ids), dtype=bool)
+            cited[pointing[targets[column] & (pointing >= 0)]] = True
+        flagged = _flagged(~cited)
         for position, figure in zip(flagged, objects(ids.iloc[flagged]), strict=True):
             yield uncited_problem(table, at(rows[table], position), figure, column)
 
 
-def check_recipients(rows: RowSets) -> Iterator[Problem]:
+def check_recipients(rows: RowSets, resolved: Resolved) -> Iterator[Problem]:
     """Each award has recipients; a joint award has exactly one lead and members, a single one is sole."""
     recipients, awards = rows["award_recipients"], rows["awards"]
     ids = strings(awards.values["id"])
     # Each recipient counts for the first award with its award_id: per award row, how many, how many lead or sole.
-    award = index_in(recipients.values["award_id"], ids)
+    award = resolved.positions(rows, "award_recipients", "award_id", "awards")
+    if award is None:
+        award = index_in(recipients.values["award_id"], ids)
     counted = award >= 0
     roles = recipients.values["role"]
 
@@ -247,7 +260,9 @@ def check_overlaps_pair(rows: RowSets) -> Iterator[Problem]:
 
 
 # Each package rule's columnar check, by the code of the rule in PACKAGE_RULES it reproduces.
-COLUMNAR_CHECKS: dict[str, Check] = {
+# The checks that follow references, called with where they point as well (:class:`Resolved`).
+FOLLOWING: frozenset[Callable[..., Iterator[Problem]]] = frozenset({check_cited, check_recipients})
+COLUMNAR_CHECKS: dict[str, Callable[..., Iterator[Problem]]] = {
     "ceiling": check_awards_within_ceiling,
     "currency": check_currencies,
     "future-date": check_dates_not_in_future,

@@ -269,8 +269,9 @@ class _Way(Generic[Rows]):
 
     parse: Callable[[Table, str, Text, ValidationReport, Limits], Rows]
     empty: Callable[[Table, str], Rows]
-    references: Callable[[dict[str, Rows], ValidationReport, Limits, dict[str, str]], None]
-    rules: Callable[[dict[str, Rows], ValidationReport, dict[str, str]], None]
+    # The references return where they point, which the rules are handed (by column, they read some of it).
+    references: Callable[[dict[str, Rows], ValidationReport, Limits, dict[str, str]], Any]
+    rules: Callable[[dict[str, Rows], ValidationReport, dict[str, str], Any], None]
     frame: Callable[[Table, Rows], pd.DataFrame]
     parsers: int  # tables parsed at once
 
@@ -291,7 +292,7 @@ BY_ROW: _Way[list[LoadedRow]] = _Way(
     ),
     lambda table, file: [],
     run_reference_rules,
-    run_package_rules,
+    lambda rows, report, files, resolved: run_package_rules(rows, report, files),
     frame_from_models,
     1,  # pydantic models, in Python throughout: one at a time
 )
@@ -319,20 +320,21 @@ def _validate_with(
             try:
                 meanwhile(early)
             except Exception:
-                if checked.result():  # its rows were final: the failure is the load's (after the thread's own)
+                if checked.result()[0]:  # its rows were final: the failure is the load's (after the thread's own)
                     raise
-        if checked.result():
+        final, resolved = checked.result()
+        if final:
             return early
     else:
-        way.references(tables, report, limits, files)
+        resolved = way.references(tables, report, limits, files)
     # The rows are final: the package rules read them and add problems to the report, nothing more.
     package = _package(way, root, descriptor, tables, report, early.frames if early is not None else None)
     del early  # its frames of tables that lost rows, and what was made of it, are let go of
     if meanwhile is None:
-        way.rules(tables, report, files)
+        way.rules(tables, report, files, resolved)
         return package
     with ThreadPoolExecutor(1, thread_name_prefix="aifunding-rules") as pool:
-        rules = pool.submit(way.rules, tables, report, files)
+        rules = pool.submit(way.rules, tables, report, files, resolved)
         meanwhile(package)  # should it fail, the rules are waited for (as the pool closes) before it is raised
     rules.result()
     return package
@@ -380,17 +382,18 @@ def _programmes_kept(programmes: pd.DataFrame, limits: Limits) -> bool:
 
 def _references_then_rules(
     way: _Way[Rows], tables: dict[str, Rows], report: ValidationReport, limits: Limits, files: dict[str, str]
-) -> bool:
-    """Resolve the references, then run the package rules unless the references left a row out (False then).
+) -> tuple[bool, Any]:
+    """Resolve the references, then run the package rules unless the references left a row out (False then); and
+    where the references point.
 
     The references only ever leave rows out, so tables as long as before hold the same rows.
     """
     before = {name: len(rows) for name, rows in tables.items()}
-    way.references(tables, report, limits, files)
+    resolved = way.references(tables, report, limits, files)
     if any(len(rows) != before[name] for name, rows in tables.items()):
-        return False
-    way.rules(tables, report, files)
-    return True
+        return False, resolved
+    way.rules(tables, report, files, resolved)
+    return True, resolved
 
 
 def _parse_tables(
