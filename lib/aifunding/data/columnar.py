@@ -193,8 +193,13 @@ def _values_frame(table: Table, checked: Checked, keep: np.ndarray, texts: set[s
         codes = column.codes[keep]
         kind = kinds[name]
         if name in texts and encoded is not None:
+            if len(codes) == len(encoded.text) and np.array_equal(codes, np.arange(len(codes))):
+                # Each row its own cell (a column of plain text, no cell blank, every row kept): the cells are the
+                # column, and taking them one by one would copy a million identifiers twice.
+                frame[name] = _text(encoded.text)
+                continue
             dictionary = pa.concat_arrays([encoded.text, pa.array([plain(column.empty)], pa.string())])
-            frame[name] = _text(dictionary, codes)
+            frame[name] = _text(pc.take(dictionary, pa.array(codes)))
             continue
         values = objects([plain(value) for value in column.values])[codes]
         if kind is Decimal:
@@ -215,6 +220,6 @@ def _is_cleaned(column: Column, encoded: Encoded) -> bool:
     return bool(column.values[:-1][valid].tolist() == encoded.cleaned[valid].tolist())
 
 
-def _text(dictionary: pa.Array, codes: np.ndarray) -> Any:
-    """The text column of ``dictionary[codes]``, in pandas' text dtype (NaN where missing)."""
-    return pd.Series(pd.array(pc.take(dictionary, pa.array(codes)), dtype=TEXT))
+def _text(text: pa.Array) -> Any:
+    """A column of Arrow text in pandas' text dtype (NaN where missing)."""
+    return pd.Series(pd.array(text, dtype=TEXT))
