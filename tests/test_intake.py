@@ -426,12 +426,12 @@ def test_a_japanese_file_is_shift_jis_wherever_its_latin_letters_sit(rows: str, 
 def test_japanese_is_told_by_bytes_latin_text_never_holds() -> None:
     # Every punctuation character is one whose first byte is 0x81, which no Latin-1 or Windows-1252 text
     # holds, and none that other bytes give too: Latin-1 "úT" is the ￢ 0x81CA gives.
-    punctuation = upload_files._JAPANESE_PUNCTUATION
+    punctuation = upload_files._japanese_punctuation()
     assert all(character.encode("cp932")[0] == 0x81 for character in punctuation)
     assert set("、。，．・：「」『』（）ー\u3000") <= punctuation
     assert "úT".encode("latin-1").decode("cp932") == "￢" and not punctuation & set("￢∵≒≡∫√⊥∠∩∪")
     kana = [*range(0x3041, 0x3094), *range(0x30A1, 0x30F7)]  # ぁ..ん, ァ..ヶ
-    assert set(map(chr, kana)) == upload_files._KANA_CHARACTERS
+    assert set(map(chr, kana)) == upload_files._kana_characters()
 
 
 # Latin-1 and Windows-1252 text in French, German, Spanish and Portuguese, with curly quotes, dashes, accented

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import re
 from dataclasses import dataclass
 from itertools import islice
@@ -47,8 +48,12 @@ _WINDOWS_1252_BYTES = frozenset([0x85, *range(0x91, 0x98), 0x9A, 0x9C, 0x9E, 0x9
 _SMALL_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
 
 
+@functools.cache
 def _two_byte_forms() -> dict[str, tuple[bytes, ...]]:
-    """Each character Shift-JIS (cp932) reads from two bytes, with every pair of bytes it reads as it."""
+    """Each character Shift-JIS (cp932) reads from two bytes, with every pair of bytes it reads as it.
+
+    Made when an upload first asks (11,000 decodings, 80 ms that every command and server start paid).
+    """
     forms: dict[str, list[bytes]] = {}
     for lead in (*range(0x81, 0xA0), *range(0xE0, 0xFD)):
         for second in range(0x40, 0xFD):
@@ -57,14 +62,11 @@ def _two_byte_forms() -> dict[str, tuple[bytes, ...]]:
     return {character: tuple(pairs) for character, pairs in forms.items()}
 
 
-_TWO_BYTE_FORMS = _two_byte_forms()
-
-
 def _decoded(leads: list[int], seconds: range = range(0x40, 0xFD)) -> frozenset[str]:
     """The characters Shift-JIS (cp932) reads from a first byte of ``leads`` and a second of ``seconds``."""
     return frozenset(
         character
-        for character, pairs in _TWO_BYTE_FORMS.items()
+        for character, pairs in _two_byte_forms().items()
         if any(pair[0] in leads and pair[1] in seconds for pair in pairs)
     )
 
@@ -75,10 +77,20 @@ def _decoded(leads: list[int], seconds: range = range(0x40, 0xFD)) -> frozenset[
 # 0x82 then 0x9F-0xF1, in Windows-1252 "‚" before Ÿ, a no-break space or a sign or letter up to ñ; a full-width
 # katakana 0x83 then 0x40-0x96, "ƒ" before @, a letter or a curly quote. One such pair can be Latin text (‚Äpfel'
 # in German quotes, closed by a straight one), two practically never; a single kana is not enough.
-_ONE_BYTE = frozenset(bytes([byte]).decode("cp932", "ignore") for byte in range(0x100))
-_JAPANESE_PUNCTUATION = _decoded([0x81]) - _decoded([*range(0x82, 0xA0), *range(0xE0, 0xFD)]) - _ONE_BYTE
-_KANA_CHARACTERS = _decoded([0x82], range(0x9F, 0xF2)) | _decoded([0x83], range(0x40, 0x97))
-_KANA = re.compile(f"[{''.join(sorted(_KANA_CHARACTERS))}]")
+@functools.cache
+def _japanese_punctuation() -> frozenset[str]:
+    one_byte = frozenset(bytes([byte]).decode("cp932", "ignore") for byte in range(0x100))
+    return _decoded([0x81]) - _decoded([*range(0x82, 0xA0), *range(0xE0, 0xFD)]) - one_byte
+
+
+@functools.cache
+def _kana_characters() -> frozenset[str]:
+    return _decoded([0x82], range(0x9F, 0xF2)) | _decoded([0x83], range(0x40, 0x97))
+
+
+@functools.cache
+def _kana() -> re.Pattern[str]:
+    return re.compile(f"[{''.join(sorted(_kana_characters()))}]")
 
 
 def base_name(name: str) -> str:
@@ -163,7 +175,9 @@ def _japanese(text: str) -> bool:
     Latin-1 and Windows-1252 bytes never give the one and practically never the other, so such a file is
     Japanese wherever a character of it sits ("Python用", "NTTﾃﾞｰﾀ" beside "さくらインターネット").
     """
-    return not _JAPANESE_PUNCTUATION.isdisjoint(text) or next(islice(_KANA.finditer(text), 1, None), None) is not None
+    if not _japanese_punctuation().isdisjoint(text):
+        return True
+    return next(islice(_kana().finditer(text), 1, None), None) is not None
 
 
 def _in_a_latin_word(text: str, found: re.Match[str]) -> bool:
@@ -181,7 +195,7 @@ def _in_a_latin_word(text: str, found: re.Match[str]) -> bool:
         return True
     neighbours = text[found.start() - 1 : found.start()] + text[found.end() : found.end() + 1]
     # Every pair of bytes that reads as it: 倞 is 0xED5B and 0xFA77 (Latin-1 "úw"), but encodes as the first only.
-    return any(_latin_pair(pair, neighbours) for pair in _TWO_BYTE_FORMS.get(character, ()))
+    return any(_latin_pair(pair, neighbours) for pair in _two_byte_forms().get(character, ()))
 
 
 def _latin_pair(encoded: bytes, neighbours: str) -> bool:
