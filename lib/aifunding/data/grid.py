@@ -2,10 +2,10 @@
 
 :func:`aifunding.data.parsing.parse_table` reads a table with Python's csv module, one line at a time.
 pyarrow's reader is many times faster but not the same reader: it drops a byte-order mark at the start
-of its input, skips empty lines without counting them, ends a quoted value at a line end (here:
-``newlines_in_values=False``, its fast mode) and parses some odd quoting its own way. The functions
-here return what the csv module would read only when the two readers agree on every line, and None
-otherwise, so the caller falls back to the csv module. They agree when:
+of its input, ends a quoted value at a line end (here: ``newlines_in_values=False``, its fast mode) and
+parses some odd quoting its own way. The functions here return what the csv module would read only when
+the two readers agree on every line, and None otherwise, so the caller falls back to the csv module.
+They agree when:
 
 - the header is line 1 alone, and no line ends in a lone carriage return (the csv module ends a line
   there, pyarrow does not);
@@ -14,7 +14,9 @@ otherwise, so the caller falls back to the csv module. They agree when:
   strict mode fails a line that ends inside a quoted value, which would run on into the next line).
   A line without one is split at its commas by both readers.
 
-Empty lines are skipped by both readers; each row keeps its own line number.
+Every line is a row, each on its own line number: pyarrow reads an empty line as a row of empty cells
+(``ignore_empty_lines=False``), which the caller skips as the per-row reader skips the empty line, a row
+whose every cell is blank. So the rows are the lines, and neither need counting.
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ def read_grid(text: str | bytes, width: int, plain: Collection[int] = ()) -> Gri
         cells = pa_csv.read_csv(
             pa.py_buffer(data).slice(start),
             read_options=pa_csv.ReadOptions(column_names=names, block_size=BLOCK_BYTES),
-            parse_options=pa_csv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
             convert_options=pa_csv.ConvertOptions(
                 column_types=dict.fromkeys(names, CELL_TYPE),
                 strings_can_be_null=False,
@@ -118,15 +120,9 @@ def read_grid(text: str | bytes, width: int, plain: Collection[int] = ()) -> Gri
         cells = pa.table([_one_chunk(column, i in plain) for i, column in enumerate(cells.columns)], names=names)
     except pa.ArrowException:  # a line with another number of values, longer than a block, or 2 GB in a column
         return None
-    line_count = data.count(b"\n", start) + (0 if data.endswith(b"\n") else 1)
-    # pyarrow skips empty lines: look for them only when some line gave no row.
-    empty_lines = _empty_lines(data, start) if cells.num_rows != line_count else np.empty(0, dtype=np.int64)
-    if cells.num_rows != line_count - len(empty_lines) or not _quoted_lines_agree(data, start, cells, empty_lines):
+    if not _quoted_lines_agree(data, start, cells):
         return None
-    # Row r sits on data line r + (empty lines before it); shifted[j] is the first row after empty line j.
-    shifted = empty_lines - np.arange(len(empty_lines))
-    rows = np.arange(cells.num_rows, dtype=np.int64)
-    return Grid(cells, rows + np.searchsorted(shifted, rows, side="right") + 2)
+    return Grid(cells, np.arange(2, cells.num_rows + 2, dtype=np.int64))  # the header is line 1
 
 
 def _one_chunk(column: pa.ChunkedArray, plain: bool) -> pa.Array:
@@ -148,25 +144,13 @@ def _one_chunk(column: pa.ChunkedArray, plain: bool) -> pa.Array:
 MOSTLY_DISTINCT = 0.9
 
 
-def _empty_lines(data: bytes, start: int) -> np.ndarray:
-    """The indices (0 for line 2) of the empty data lines: nothing, or only a carriage return, before the line feed."""
-    starts = [start] if data.startswith((b"\n", b"\r\n"), start) else []
-    for pattern in (b"\n\n", b"\n\r\n"):
-        at = data.find(pattern, start)
-        while at >= 0:
-            starts.append(at + 1)
-            at = data.find(pattern, at + 1)
-    starts.sort()
-    found, counted, newlines = [], start, 0
-    for line_start in starts:
-        newlines += data.count(b"\n", counted, line_start)
-        counted = line_start
-        found.append(newlines)
-    return np.array(found, dtype=np.int64)
+def _quoted_lines_agree(data: bytes, start: int, cells: pa.Table) -> bool:
+    """Whether every data line holding a double quote reads as the same values with the csv module as with pyarrow.
 
-
-def _quoted_lines_agree(data: bytes, start: int, cells: pa.Table, empty_lines: np.ndarray) -> bool:
-    """Whether every data line holding a double quote reads as the same values with the csv module as with pyarrow."""
+    Each must read as one record of its own: a quoted value that runs on into the next line is read by the csv
+    module as one record of two lines, where pyarrow may have joined the two lines or split them, and only a line
+    that holds a quote can leave one open. So each line is a row of pyarrow's, on its own line.
+    """
     # Finding each quote costs a few calls per line, splitting costs the whole text: split when quotes are
     # many, as the first lines tell (counting them all would take longer than finding a few).
     sample = data[start : start + SAMPLE_BYTES]
@@ -178,7 +162,10 @@ def _quoted_lines_agree(data: bytes, start: int, cells: pa.Table, empty_lines: n
         expected = list(csv.reader(texts, strict=True))
     except csv.Error:
         return False
-    rows = np.array(indices, dtype=np.int64) - np.searchsorted(empty_lines, indices)
+    # A record read from two lines (the csv module reads the lines given as one file) makes one fewer.
+    if len(expected) != len(texts) or indices[-1] >= cells.num_rows:
+        return False
+    rows = np.array(indices, dtype=np.int64)
     # Decoded to plain text first: a dictionary column's to_pylist makes a scalar per cell, nine times slower.
     columns = [column.cast(pa.large_string()).to_pylist() for column in cells.take(pa.array(rows)).columns]
     return expected == list(map(list, zip(*columns, strict=True)))
