@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from reading import reading_table
 from streamlit.testing.v1 import AppTest
 
 from aifunding import BUNDLED_DATA
@@ -26,6 +25,7 @@ from aifunding.i18n import Translator
 from aifunding.loading.package import Package
 
 from packages import shown
+from reading import reading_table
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"

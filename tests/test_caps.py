@@ -11,7 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from reading import reading_table
 from streamlit.testing.v1 import AppTest
 
 from aifunding.analysis.view import ViewState, apply_view, prepare
@@ -22,6 +21,7 @@ from aifunding.figures.registry import MAX_FAMILIES
 from aifunding.loading.package import load_package
 
 from packages import crowded_tables, minimal_tables, write_package
+from reading import reading_table
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"

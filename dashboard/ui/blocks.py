@@ -180,9 +180,9 @@ def snapshot_sections(*sections: Section) -> None:
     st.session_state.get("_sections", []).extend(sections)
 
 
-def reading_table(frame: pd.DataFrame | Worded, *, key: str, label: str, download: str, snapshot: str) -> None:
+def reading_table(frame: pd.DataFrame | Worded, *, key: str, label: str, download: str) -> None:
     """A table of sentences to read (what to watch, the caveats): an HTML table whose every cell wraps, paged past
-    :data:`READING_ROWS` rows, with its downloads under it and its rows in the page's snapshot under ``snapshot``.
+    :data:`READING_ROWS` rows, with its downloads under it and its rows in the page's snapshot under ``label``.
 
     ``st.dataframe`` cut each cell at its column's edge ("Subsidised GPU systems offered to generative-AI developers
     and ot"), hid the columns past the page's width in a canvas scrolled sideways, and made the Overview, which
@@ -190,7 +190,7 @@ def reading_table(frame: pd.DataFrame | Worded, *, key: str, label: str, downloa
     table to a screen reader, which reads it as a table of its own.
     """
     rows = frame if isinstance(frame, Worded) else Worded.of(frame)
-    snapshot_sections(Section(snapshot, None, rows))
+    snapshot_sections(Section(label, None, rows))
     _page(rows, key, lambda shown: st.html(table_html(shown, label)), size=READING_ROWS)
     download_row(rows, download, key=f"{key}-dl")
 

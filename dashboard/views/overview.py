@@ -39,5 +39,4 @@ watch = memo(
 if watch.empty:
     empty_notice()
 else:
-    label = t("overview.watch")
-    reading_table(watch, key="milestones", label=label, download="what-to-watch", snapshot=label)
+    reading_table(watch, key="milestones", label=t("overview.watch"), download="what-to-watch")

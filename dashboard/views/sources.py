@@ -27,7 +27,7 @@ paged_table(
 )
 
 st.header(t("sources.caveats"))
-reading_table(caveats, key="caveats", label=t("sources.caveats"), download="caveats", snapshot=t("sources.caveats"))
+reading_table(caveats, key="caveats", label=t("sources.caveats"), download="caveats")
 
 st.header(t("sources.method"))
 st.markdown(method_markdown(t.lang))
