@@ -300,6 +300,25 @@ def test_a_column_all_but_a_few_distinct_is_checked_cell_by_cell_as_by_distinct_
     assert columnar_matches(TABLES_BY_NAME["awards"], text)  # and the parse reads it as the per-row reader
 
 
+@pytest.mark.parametrize("blank_id", [False, True])
+def test_each_rows_flags_are_its_codes_flags(blank_id: bool) -> None:
+    # A column with no blank cell takes no row's flag by its code (nothing failed, or everything is present), and
+    # the codes are the cells' indices: each must still be what taking every row's by its code gives.
+    base = minimal_tables()["awards"][0]
+    ids = AWARD_IDS[:60] + [""] * blank_id  # a blank id: required, so it fails though every id given is valid
+    rows = [{**base, "id": id_, "announced_note": ["", "A detail"][i % 2]} for i, id_ in enumerate(ids)]
+    for plain in (False, True):
+        checked, _ = _checked(table_text("awards", rows), plain)
+        for name, column in checked.columns.items():
+            assert column.failed_rows().tolist() == column.failed[column.codes].tolist(), name
+            assert column.present_rows().tolist() == column.present[column.codes].tolist(), name
+            assert column.blanks == bool((column.codes == len(column.failed) - 1).any()), name
+        for name, encoded in checked.by_name.items():
+            assert encoded.blank_rows().tolist() == encoded.blank[encoded.indices].tolist(), name
+        assert checked.columns["id"].failed_rows().tolist() == [False] * 60 + [True] * blank_id
+        assert checked.columns["announced_note"].present_rows().tolist() == [i % 2 == 1 for i in range(len(ids))]
+
+
 # --- Readers and whitespace -----------------------------------------------------------------------------
 
 

@@ -144,13 +144,15 @@ def _parse_grid(
     texts = _text_fields(table, checked)
     # A text field's cells are its values, unless a blank cell takes a default: the raw cells need not hold them.
     same = {name for name in texts if checked.columns[name].empty is None}
+    every = len(keep) == grid.cells.num_rows  # every row kept (``keep`` is in order): nothing to take
     raw = RawCells(
         list(checked.by_name),
         [None if name in same else e.text for name, e in checked.by_name.items()],
-        [None if name in same else e.indices[keep] for name, e in checked.by_name.items()],
+        [None if name in same else e.indices if every else e.indices[keep] for name, e in checked.by_name.items()],
         len(keep),
     )
-    return RowSet(table, file, _values_frame(table, checked, keep, texts), grid.lines[keep], raw)  # checked is used up
+    kept_lines = grid.lines if every else grid.lines[keep]
+    return RowSet(table, file, _values_frame(table, checked, keep, texts), kept_lines, raw)  # checked is used up
 
 
 def _too_long(grid: Grid, limits: Limits) -> np.ndarray:
@@ -190,7 +192,7 @@ def _values_frame(table: Table, checked: Checked, keep: np.ndarray, texts: set[s
     frame: dict[str, Any] = {}
     for name in list(checked.columns):
         column, encoded = checked.columns.pop(name), checked.by_name.pop(name, None)
-        codes = column.codes[keep]
+        codes = column.codes if len(keep) == len(column.codes) else column.codes[keep]  # ``keep`` is in order
         kind = kinds[name]
         if name in texts and encoded is not None:
             if len(codes) == len(encoded.text) and np.array_equal(codes, np.arange(len(codes))):

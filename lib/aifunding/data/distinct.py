@@ -152,7 +152,8 @@ class Encoded:
         return cleaned
 
     def blank_rows(self) -> np.ndarray:
-        return self.blank[self.indices]
+        # A row per cell taken by index only where some cell is blank: most columns have none.
+        return self.blank[self.indices] if self.blank.any() else np.zeros(len(self.indices), dtype=bool)
 
 
 def encode(raw: pa.ChunkedArray) -> Encoded:
@@ -190,6 +191,7 @@ class Column:
     present: np.ndarray  # bool per code: the value is not None
     empty: Any = None  # the value an empty cell takes (the last code's)
     cells: Encoded | None = None  # a TextRule's column: the cells whose cleaned text its valid values are
+    blanks: bool = True  # whether any row holds the last code (an empty cell)
 
     @property
     def cleaned(self) -> bool:
@@ -208,9 +210,14 @@ class Column:
         return values
 
     def failed_rows(self) -> np.ndarray:
+        # Each row's flag is taken by its code only where some code a row holds failed: in most columns none did.
+        if not (self.failed if self.blanks else self.failed[:-1]).any():
+            return np.zeros(len(self.codes), dtype=bool)
         return self.failed[self.codes]
 
     def present_rows(self) -> np.ndarray:
+        if (self.present if self.blanks else self.present[:-1]).all():
+            return np.ones(len(self.codes), dtype=bool)
         return self.present[self.codes]
 
     def where(self, test: Callable[[Any], bool]) -> np.ndarray:
@@ -259,9 +266,13 @@ def _column(
     """The field's column of ``values`` and ``failed`` flags (per distinct value, then for an empty cell)."""
     distinct = len(encoded)
     present = np.append(~encoded.blank & ~failed[:-1], check.default is not None)
-    # Four bytes a row, as Arrow's dictionary indices (a million awards: 13 columns of codes).
-    codes = np.where(encoded.blank, distinct, np.arange(distinct, dtype=np.int32))[encoded.indices]
-    return Column(codes, values, failed, present, check.default, cells)
+    blanks = bool(encoded.blank.any())
+    # Four bytes a row, as Arrow's dictionary indices (a million awards: 13 columns of codes); without a blank
+    # cell, the indices themselves.
+    codes = encoded.indices
+    if blanks:
+        codes = np.where(encoded.blank, distinct, np.arange(distinct, dtype=np.int32))[codes]
+    return Column(codes, values, failed, present, check.default, cells, blanks)
 
 
 def validate_each(adapter: TypeAdapter[list[Any]], cells: list[str]) -> tuple[list[Any], np.ndarray]:
