@@ -8,13 +8,15 @@ quarantine and count (:mod:`aifunding.data.references`, :mod:`aifunding.data.lef
 programme tree is walked by the same :func:`resolve_programme_tree`, over plain dicts of two columns.
 What differs is how the rows to report are found and counted: whole columns at once (factorised keys,
 Arrow hash lookups, group counts), so at a million awards the cost is a few hash passes, and a Python
-object is made only for a row that makes a problem or is quarantined.
+object is made only for a row that makes a problem or is quarantined. Each reference is looked up once,
+against the ids as parsed, two at a time while the keys are checked, and renumbered among the rows kept.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -48,7 +50,7 @@ from aifunding.data.references import (
 )
 from aifunding.data.report import ValidationReport
 from aifunding.data.rowset import RowSet
-from aifunding.data.tables import TABLES, Table
+from aifunding.data.tables import TABLES, TABLES_BY_NAME, Table
 
 RowSets = dict[str, RowSet]
 
@@ -56,9 +58,45 @@ RowSets = dict[str, RowSet]
 _NONE = -1
 
 
-# (table, key column that refers to another table) -> per row, the position of its value among that
-# table's ids, -1 where it is not one of them: looked up once for the key and used again for the reference.
-_Found = dict[tuple[str, str], np.ndarray]
+# Lookups made at once: at a million awards, the recipients' and the citations' award ids each take 0.3 to 0.4 s
+# to hash against the awards' ids, in Arrow, which lets another thread run meanwhile.
+LOOKUP_THREADS = 2
+
+
+class _Lookups:
+    """Where each reference's values stand among the ids of the table it refers to, as parsed: looked up side by side
+    in ``pool`` while the keys are checked, each waited for when asked for.
+
+    Per row of the referring table as parsed, the position of its value among the referred table's rows as parsed
+    (its first row holding it, which is the one its repeated keys leave), -1 where no row holds it. A programme's
+    parent, a reference to the table itself, is not looked up: the tree is walked instead.
+    """
+
+    def __init__(self, rows: RowSets, pool: ThreadPoolExecutor) -> None:
+        ids: dict[str, StringSet] = {}
+        self._looked: dict[tuple[str, str], Future[np.ndarray]] = {}
+        # The keys' references first: the keys are checked first, the other references once every key is.
+        wanted = [(t, r) for t in TABLES for r in t.foreign_keys if r.field in t.primary_key]
+        wanted += [(t, r) for t in TABLES for r in t.foreign_keys if r.field not in t.primary_key]
+        for table, reference in wanted:
+            target = reference.ref_table
+            if target == table.name or TABLES_BY_NAME[target].primary_key != ("id",):
+                continue
+            if target not in ids:
+                ids[target] = strings(rows[target].values["id"])
+            column = rows[table.name].values[reference.field]
+            self._looked[table.name, reference.field] = pool.submit(index_in, column, ids[target])
+
+    def among(self, table: str, field: str, rows: np.ndarray, kept: np.ndarray) -> np.ndarray:
+        """For the parsed ``rows`` of ``table`` (a mask), the position of each one's ``field`` among the rows
+        ``kept`` (a mask over the parsed rows) of the table it refers to; -1 where none of them holds it."""
+        positions = self._looked[table, field].result()
+        return _renumbered(kept)[positions if rows.all() else positions[rows]]
+
+
+def _renumbered(kept: np.ndarray) -> np.ndarray:
+    """Per row, its position among the rows ``kept``; -1 for a row not kept and, last, for no row at all (-1)."""
+    return np.append(np.where(kept, np.cumsum(kept) - 1, _NONE), _NONE)
 
 
 class Resolved:
@@ -101,24 +139,30 @@ def run_reference_rules_columnar(
     """
     limits = limits or Limits()
     files = files or {}
+    with ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="aifunding-references") as pool:
+        return _run_reference_rules(rows, report, limits, files, _Lookups(rows, pool))
+
+
+def _run_reference_rules(
+    rows: RowSets, report: ValidationReport, limits: Limits, files: Mapping[str, str], lookups: _Lookups
+) -> Resolved:
     causes = quarantine_causes(report)  # before the repeated keys, as the per-row function takes them
     ids: dict[str, StringSet] = {}  # per table with an id, its ids once no two rows share one
-    found: _Found = {}
+    # Per table, which of its parsed rows are still kept: once no two rows share a key, then once loaded.
+    alive = {table.name: np.ones(len(rows[table.name]), dtype=bool) for table in TABLES}
     for table in TABLES:
         if table.primary_key:
-            rows[table.name] = _drop_repeated_keys(table, rows[table.name], report, ids, found)
+            rows[table.name] = _drop_repeated_keys(table, rows[table.name], report, ids, alive, lookups)
             if table.primary_key == ("id",):
                 ids[table.name] = strings(rows[table.name].values["id"])
 
-    valid: dict[str, StringSet] = {}  # per table with an id, the ids of the rows loaded, in row order
-    kept: dict[str, np.ndarray] = {}  # per table with an id, which of the rows in ``ids`` are loaded
     blind: dict[str, _Blind] = {}  # per table, its rows left unchecked because they refer to an unread table
     resolved = Resolved()
     for table in TABLES:
         folds: Folds = {}
         pointing: dict[str, np.ndarray] = {}
         mask, unchecked, hidden = _resolve_references(
-            table, rows[table.name], report, valid, kept, found, blind, causes, folds, pointing
+            table, rows[table.name], report, alive, lookups, blind, causes, folds, pointing
         )
         if hidden is not None:
             blind[table.name] = hidden
@@ -128,8 +172,7 @@ def run_reference_rules_columnar(
             mask[mask] = in_tree
             loaded = _keep(loaded, in_tree)
         rows[table.name] = loaded
-        if table.primary_key == ("id",):
-            valid[table.name], kept[table.name] = strings(loaded.values["id"]), mask
+        alive[table.name][alive[table.name]] = mask
         for reference in table.foreign_keys:
             if reference.field in pointing:
                 resolved.hold(
@@ -145,25 +188,30 @@ def _keep(rows: RowSet, mask: np.ndarray) -> RowSet:
 
 
 def _drop_repeated_keys(
-    table: Table, rows: RowSet, report: ValidationReport, ids: dict[str, StringSet], found: _Found
+    table: Table,
+    rows: RowSet,
+    report: ValidationReport,
+    ids: dict[str, StringSet],
+    alive: dict[str, np.ndarray],
+    lookups: _Lookups,
 ) -> RowSet:
     """The rows whose key no earlier row has; each later one is quarantined, naming the first one's line.
 
-    A key column that refers to a table with ids is coded by where its values are among them (kept in
-    ``found`` for the reference check); the others are factorised.
+    A key column that refers to a table with ids is coded by where its values are among them (its lookup); the
+    others are factorised. The rows of ``table`` are as parsed: ``alive`` records which of them are kept.
     """
     refers = {reference.field: reference.ref_table for reference in table.foreign_keys}
     where = {
-        column: index_in(rows.values[column], ids[refers[column]])
+        column: lookups.among(table.name, column, alive[table.name], alive[refers[column]])
         for column in table.primary_key
         if refers.get(column) in ids
     }
     coded = {column: value_codes(rows.values[column], ids[refers[column]], w) for column, w in where.items()}
     codes = key_codes(rows.values, table.primary_key, coded)
     repeated = repeats(codes)
-    found.update({(table.name, column): w[~repeated] for column, w in where.items()})
     if not repeated.any():
         return rows
+    alive[table.name][:] = ~repeated
     first_lines = rows.lines[~repeated]  # by code: codes are numbered in the order of their first rows
     positions = np.flatnonzero(repeated)
     keys = zip(*(rows.values[column].iloc[positions].tolist() for column in table.primary_key), strict=True)
@@ -179,9 +227,8 @@ def _resolve_references(
     table: Table,
     rows: RowSet,
     report: ValidationReport,
-    valid: dict[str, StringSet],
-    kept: dict[str, np.ndarray],
-    found: _Found,
+    alive: dict[str, np.ndarray],
+    lookups: _Lookups,
     blind: dict[str, _Blind],
     causes: Causes,
     folds: Folds,
@@ -195,6 +242,7 @@ def _resolve_references(
     ids of the rows left unchecked (for the tables that refer to this one); the rows quarantined
     with the row they refer to are counted in ``folds``. Where each row's value of a field that refers to a
     table that was read stands among that table's rows loaded (-1 if nowhere) goes into ``pointing``.
+    ``alive`` says which of each table's parsed rows are kept (of this one: ``rows``; of those it refers to: loaded).
     """
     references = table.foreign_keys
     n = len(rows)
@@ -213,13 +261,7 @@ def _resolve_references(
         if reference.ref_table in report.unread:
             unread[given], unread_table[given], through[given] = index, reference.ref_table, None
             continue
-        if (table.name, reference.field) in found:  # looked up with the keys: is the row there still loaded?
-            loaded = kept[reference.ref_table]
-            # Each key row's position among the rows loaded (-1, the last, for a row not loaded or no row).
-            renumbered = np.append(np.where(loaded, np.cumsum(loaded) - 1, _NONE), _NONE)
-            where = renumbered[found[table.name, reference.field]]
-        else:
-            where = index_in(column, valid[reference.ref_table])
+        where = lookups.among(table.name, reference.field, alive[table.name], alive[reference.ref_table])
         pointing[reference.field] = where
         resolved = where != _NONE
         hidden = blind.get(reference.ref_table)
