@@ -8,6 +8,7 @@ validator reports (dangling and duplicate ids, cycles, unread tables, quarantine
 
 from __future__ import annotations
 
+import decimal
 import shutil
 from pathlib import Path
 
@@ -146,3 +147,31 @@ def test_tables_parsed_at_once_report_in_table_order(tmp_path: Path) -> None:
     parsed = [p.table for p in package.report.problems if p.rule.startswith("row:")]
     assert parsed == ["countries", "organisations", "awards"]
     assert parsed == sorted(parsed, key=order.index)
+
+
+def test_the_rules_add_in_the_callers_decimal_context(tmp_path: Path) -> None:
+    # The package rules run in threads, which start with the default context: they take the caller's. At 6 digits
+    # the round's awards, added in the per-row order, stay within its ceiling of 999999; at the default 28 they go
+    # over it (999999.8), an error.
+    tables = minimal_tables()
+    tables["programmes"][0]["amount"] = "999999"
+    tables["programmes"].append({**tables["programmes"][0], "id": "part-1", "parent_id": "round-1", "amount": "1"})
+    amounts = {"award-a": ("round-1", "999999"), "award-b": ("part-1", "0.4"), "award-bc": ("part-1", "0.4")}
+    tables["awards"] = [
+        {**tables["awards"][0], "id": aid, "programme_id": pid, "amount": amount, "basis": "exact"}
+        for aid, (pid, amount) in amounts.items()
+    ]
+    tables["award_recipients"] = [{**tables["award_recipients"][0], "award_id": aid} for aid in amounts]
+    tables["citations"] += [{**tables["citations"][-1], "programme_id": "part-1", "award_id": ""}]
+    tables["citations"] += [{**tables["citations"][-1], "programme_id": "", "award_id": aid} for aid in amounts]
+    folder = write_package(tmp_path / "pkg", tables)
+
+    def ceilings(package: Package) -> list[str]:
+        return [problem.as_text() for problem in package.report.problems if problem.rule.startswith("ceiling")]
+
+    assert ceilings(load_package(folder)) != []  # over, at the default precision
+    with decimal.localcontext(prec=6):
+        by_row = load_package(folder, by_row=True)
+        assert ceilings(by_row) == []
+        for package in (load_package(folder), load_package(folder, meanwhile=lambda package: None)):
+            assert package.report.problems == by_row.report.problems

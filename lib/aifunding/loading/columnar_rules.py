@@ -10,7 +10,9 @@ which words the problem and, where it can return None, has the last word on whet
 from __future__ import annotations
 
 import datetime
+import decimal
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -57,6 +59,8 @@ from aifunding.loading.rules import rules_to_run
 
 RowSets = dict[str, RowSet]
 
+RULE_THREADS = 2
+
 
 def run_package_rules_columnar(
     rows: RowSets, report: ValidationReport, files: Mapping[str, str] | None = None, resolved: Resolved | None = None
@@ -68,9 +72,19 @@ def run_package_rules_columnar(
     ``resolved``, as :func:`run_reference_rules_columnar` returned it for these rows, rather than look them up again.
     """
     resolved = resolved or Resolved()
-    for rule in rules_to_run(report, files or {}):
-        check = COLUMNAR_CHECKS[rule.code]
-        report.problems.extend(check(rows, resolved) if check in FOLLOWING else check(rows))
+    checks = [COLUMNAR_CHECKS[rule.code] for rule in rules_to_run(report, files or {})]
+
+    context = decimal.getcontext()  # the caller's precision and rounding: a thread starts with the default
+
+    def problems(check: Callable[..., Iterator[Problem]]) -> list[Problem]:
+        with decimal.localcontext(context):
+            return list(check(rows, resolved) if check in FOLLOWING else check(rows))
+
+    # A rule only reads the rows: two run at once (most of their time is Arrow's and numpy's, which let the other
+    # run; at a million awards the ceilings take 0.2 s, the rest 0.3 s), their problems added in the rules' order.
+    with ThreadPoolExecutor(RULE_THREADS, thread_name_prefix="aifunding-rule") as pool:
+        for found in pool.map(problems, checks):
+            report.problems.extend(found)
 
 
 def _flagged(mask: np.ndarray | pd.Series) -> np.ndarray:

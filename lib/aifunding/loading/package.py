@@ -10,6 +10,7 @@ descriptor that is not JSON) raises :class:`PackageReadError`. Files are read th
 
 from __future__ import annotations
 
+import contextvars
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -316,7 +317,10 @@ def _validate_with(
     early = _package(way, root, descriptor, tables, report) if meanwhile is not None and report.valid else None
     if meanwhile is not None and early is not None and _programmes_kept(early.frame("programmes"), limits):
         with ThreadPoolExecutor(1, thread_name_prefix="aifunding-rules") as pool:
-            checked = pool.submit(_references_then_rules, way, tables, report, limits, files)
+            # In the caller's context (its decimal precision, which the ceilings' sums keep): a thread has its own.
+            checked = pool.submit(
+                contextvars.copy_context().run, _references_then_rules, way, tables, report, limits, files
+            )
             try:
                 meanwhile(early)
             except Exception:
@@ -334,7 +338,7 @@ def _validate_with(
         way.rules(tables, report, files, resolved)
         return package
     with ThreadPoolExecutor(1, thread_name_prefix="aifunding-rules") as pool:
-        rules = pool.submit(way.rules, tables, report, files, resolved)
+        rules = pool.submit(contextvars.copy_context().run, way.rules, tables, report, files, resolved)
         meanwhile(package)  # should it fail, the rules are waited for (as the pool closes) before it is raised
     rules.result()
     return package
