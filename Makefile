@@ -51,8 +51,10 @@ $(AXE): package.json package-lock.json | browser-tools
 
 browser-deps: browser-tools $(AXE)
 
+# Arrow's jemalloc in the kernel's huge pages (aifunding.JEMALLOC_OPTIONS): read as pyarrow loads, which Streamlit
+# does before the dashboard's code runs, so given here; a value already in the environment is kept.
 run:
-	$(PYTHON) -m streamlit run dashboard/serve.py --server.port $(PORT)
+	JE_ARROW_MALLOC_CONF="$${JE_ARROW_MALLOC_CONF-thp:always}" $(PYTHON) -m streamlit run dashboard/serve.py --server.port $(PORT)
 
 # The whole suite: unit, property, AppTest and browser tests.
 # The whole suite, with line coverage of lib/aifunding reported and held at the floor in pyproject.toml.

@@ -393,7 +393,11 @@ def measure_size(package: Package, runs: int, timeout: float, scratch: Path) -> 
     cache = scratch / "validated-cache"
     base = {**os.environ, **package.env, "PYTHONHASHSEED": "0", "AIFUNDING_DATA": str(package.path)}
     env = {**base, CACHE_ENV: "off"}
-    dashboard_env = {**base, CACHE_ENV: str(cache)}
+    # Arrow's allocator options as `make run` gives them to the server (Streamlit loads pyarrow before the library).
+    # Imported here, not by the floors' children, which read with pyarrow alone.
+    from aifunding import JEMALLOC_OPTIONS
+
+    dashboard_env = {JEMALLOC_OPTIONS[0]: JEMALLOC_OPTIONS[1], **base, CACHE_ENV: str(cache)}
     python = sys.executable
     me = str(Path(__file__).resolve())
     pkg = str(package.path)

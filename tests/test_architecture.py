@@ -64,6 +64,42 @@ def test_arrow_allocates_from_jemalloc_unless_the_environment_chooses(chosen: st
     assert result.stdout.strip() == pool
 
 
+THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+# Allocates 64 MB from Arrow's pool, touches every page, and prints the process's anonymous huge pages (kB) and
+# whether jemalloc's options are still in its environment.
+HUGE_PAGES_CODE = (
+    "import os, numpy as np, pyarrow as pa;"
+    "huge = lambda: int(next(l.split()[1] for l in open('/proc/self/smaps_rollup') if l.startswith('AnonHugePages')));"
+    "before = huge(); buffer = pa.allocate_buffer(64 << 20); np.frombuffer(buffer, np.uint8)[:] = 1;"
+    "print(huge() - before, os.environ.get('JE_ARROW_MALLOC_CONF'), pa.default_memory_pool().backend_name)"
+)
+
+
+@pytest.mark.skipif(
+    not THP.exists() or "[never]" in THP.read_text(), reason="the kernel grants no transparent huge pages"
+)
+@pytest.mark.parametrize(
+    ("first", "given", "huge", "left"),
+    [
+        ("import aifunding", None, True, "None"),  # the command line: the library loads pyarrow
+        ("import pyarrow; import aifunding", None, False, "None"),  # Streamlit loaded it first: too late
+        ("import pyarrow; import aifunding", "thp:always", True, "thp:always"),  # as `make run` gives it
+        ("import aifunding", "thp:never", False, "thp:never"),  # a choice of the environment is kept
+    ],
+)
+def test_arrow_allocates_in_huge_pages_when_the_library_loads_pyarrow(
+    first: str, given: str | None, huge: bool, left: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("ARROW_DEFAULT_MEMORY_POOL", "JE_ARROW_MALLOC_CONF")}
+    if given is not None:
+        env["JE_ARROW_MALLOC_CONF"] = given
+    code = f"{first}; {HUGE_PAGES_CODE}"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    grown, options, pool = result.stdout.split()
+    assert (int(grown) >= 32 * 1024, options, pool) == (huge, left, "jemalloc")
+
+
 def test_no_library_source_imports_streamlit() -> None:
     sources = sorted(LIB.rglob("*.py"))
     assert len(sources) > 10, LIB
