@@ -11,7 +11,8 @@ They agree when:
   there, pyarrow does not);
 - every data line holds one value per header column (pyarrow refuses a line that does not);
 - every line holding a double quote reads the same with the csv module (checked line by line; its
-  strict mode fails a line that ends inside a quoted value, which would run on into the next line).
+  strict mode fails a line that ends inside a quoted value, which would run on into the next line),
+  or, where quoted lines are many, is quoted plainly (``PLAINLY_QUOTED``), which both read alike.
   A line without one is split at its commas by both readers.
 
 Every line is a row, each on its own line number: pyarrow reads an empty line as a row of empty cells
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.csv as pa_csv  # type: ignore[import-untyped]
 
 BOM = "\ufeff".encode()
@@ -154,8 +156,13 @@ def _quoted_lines_agree(data: bytes, start: int, cells: pa.Table) -> bool:
     # Finding each quote costs a few calls per line, splitting costs the whole text: split when quotes are
     # many, as the first lines tell (counting them all would take longer than finding a few).
     sample = data[start : start + SAMPLE_BYTES]
-    dense = sample.count(b'"') * SPLIT_QUOTES_PER_BYTE > len(sample)
-    indices, texts = (_split_quoted_lines if dense else _find_quoted_lines)(data, start)
+    if sample.count(b'"') * SPLIT_QUOTES_PER_BYTE > len(sample):
+        # Many quoted lines: those quoted plainly need no reading again (see PLAINLY_QUOTED).
+        indices, texts, lines = _odd_quoted_lines(data, start)
+        if lines != cells.num_rows:
+            return False
+    else:
+        indices, texts = _find_quoted_lines(data, start)
     if not texts:
         return True
     try:
@@ -195,8 +202,29 @@ def _find_quoted_lines(data: bytes, start: int) -> tuple[list[int], list[str]]:
     return indices, texts
 
 
-def _split_quoted_lines(data: bytes, start: int) -> tuple[list[int], list[str]]:
-    """The data lines holding a double quote, found by splitting every line: their indices (0 for line 2) and text."""
-    lines = data[start:].decode("utf-8").split("\n")
-    indices = [i for i, line in enumerate(lines) if '"' in line]
-    return indices, [lines[i].removesuffix("\r") for i in indices]
+# A line each of whose fields is either unquoted with no quote in it, or quoted whole with every quote inside it
+# doubled (RFC 4180's quoting: nothing before the opening quote or after the closing one), ended by its line end.
+# The csv module and pyarrow read such a line alike (a property test holds them to it).
+PLAINLY_QUOTED = r'^(?:[^",\r\n]*|"(?:[^"]|"")*")(?:,(?:[^",\r\n]*|"(?:[^"]|"")*"))*\r?\n?$'
+
+
+def _odd_quoted_lines(data: bytes, start: int) -> tuple[list[int], list[str], int]:
+    """The data lines holding a double quote not :data:`PLAINLY_QUOTED` (their indices, 0 for line 2, and text),
+    and how many data lines there are: every line split and matched by Arrow, none made a Python string but those.
+
+    A hundred thousand organisations whose names hold a comma took 0.3 s read again by the csv module, line by line.
+    """
+    view = np.frombuffer(data, dtype=np.uint8)[start:]
+    # Found a block at a time: a comparison of the whole text at once would hold a byte per byte of it.
+    found = [np.flatnonzero(view[at : at + BLOCK_BYTES] == ord("\n")) + at for at in range(0, len(view), BLOCK_BYTES)]
+    ends = np.concatenate([np.empty(0, dtype=np.int64), *found]).astype(np.int64) + 1  # where each next line begins
+    last = [len(view)] if len(view) > (ends[-1] if len(ends) else 0) else []  # a last line without its line end
+    bounds = np.concatenate(([0], ends, last)).astype(np.int64)
+    count = len(bounds) - 1
+    offsets = pa.py_buffer(bounds + start)
+    lines = pa.Array.from_buffers(pa.large_string(), count, [None, offsets, pa.py_buffer(data)])
+    quoted = np.flatnonzero(pc.match_substring(lines, '"').to_numpy(zero_copy_only=False))
+    plain = pc.match_substring_regex(lines.take(pa.array(quoted)), PLAINLY_QUOTED).to_numpy(zero_copy_only=False)
+    odd = quoted[~plain]
+    texts = [line.removesuffix("\n").removesuffix("\r") for line in lines.take(pa.array(odd)).to_pylist()]
+    return odd.tolist(), texts, count
