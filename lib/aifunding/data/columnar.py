@@ -27,7 +27,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 from aifunding.data.crossfield import Cells, predicates_for
 from aifunding.data.distinct import Column, Encoded, check_column, encode, field_checks, objects
 from aifunding.data.frames import field_types, plain, typed_frame
-from aifunding.data.grid import Grid, header_record, read_grid
+from aifunding.data.grid import Grid, header_record, read_grid, whole
 from aifunding.data.limits import Limits
 from aifunding.data.parsing import (
     Header,
@@ -158,7 +158,7 @@ def _parse_grid(
 def _too_long(grid: Grid, limits: Limits) -> np.ndarray:
     """Per row, whether a cell (of any column, as read) has more than ``limits.cell_chars`` characters."""
     hits = np.zeros(grid.cells.num_rows, dtype=bool)
-    for chunk in (column.combine_chunks() for column in grid.cells.columns):  # one chunk each: no copy
+    for chunk in (whole(column) for column in grid.cells.columns):
         # Each distinct cell is measured once (most of the grid's columns are dictionary-encoded).
         cells, indices = (chunk.dictionary, chunk.indices) if pa.types.is_dictionary(chunk.type) else (chunk, None)
         # A cell never has more characters than bytes: count characters only in a column that may hold one.

@@ -20,6 +20,8 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from aifunding.data.grid import whole
+
 
 @dataclass(frozen=True)
 class TextRule:
@@ -164,7 +166,7 @@ def encode(raw: pa.ChunkedArray) -> Encoded:
     once): ``read_grid`` leaves a column so only where all but a few of its cells are distinct, and each entry is
     checked as a distinct value would be.
     """
-    column = raw.combine_chunks()  # one chunk already (see grid.read_grid): no copy
+    column = whole(raw)  # one chunk already (see grid.read_grid)
     if pa.types.is_dictionary(column.type):
         cells, indices = column.dictionary, column.indices.to_numpy(zero_copy_only=False)
     else:

@@ -127,6 +127,11 @@ def read_grid(text: str | bytes, width: int, plain: Collection[int] = ()) -> Gri
     return Grid(cells, np.arange(2, cells.num_rows + 2, dtype=np.int64))  # the header is line 1
 
 
+def whole(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array: its only chunk as it is (``combine_chunks`` copies even one), or its chunks joined."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 def _one_chunk(column: pa.ChunkedArray, plain: bool) -> pa.Array:
     """The column as one chunk: each block of the file was encoded alone, so one dictionary for all, in order of
     first appearance; or, if ``plain`` and all but a few of its cells are distinct, its plain text.
@@ -136,8 +141,8 @@ def _one_chunk(column: pa.ChunkedArray, plain: bool) -> pa.Array:
     :class:`~aifunding.data.distinct.TextRule`'s) gains nothing from knowing which cells are the same.
     """
     if plain and sum(len(chunk.dictionary) for chunk in column.chunks) > MOSTLY_DISTINCT * len(column):
-        return column.cast(pa.string()).combine_chunks()
-    return column.unify_dictionaries().combine_chunks()
+        return whole(column.cast(pa.string()))
+    return whole(column.unify_dictionaries())
 
 
 # A column whose blocks' dictionaries hold more entries than this share of its cells is all but a few distinct

@@ -22,6 +22,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from aifunding.data.column_sets import strings
+from aifunding.data.grid import whole
 
 Texts: TypeAlias = "Sequence[str | None] | pd.Series | pa.Array | pa.ChunkedArray"
 
@@ -76,7 +77,7 @@ def text_array(values: Texts) -> pa.Array:
         array = strings(values)
     else:
         array = pa.array(list(values), type=pa.large_string())
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    return whole(array) if isinstance(array, pa.ChunkedArray) else array
 
 
 def _blank_as_null(text: pa.Array) -> pa.Array:

@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from aifunding.data.frames import TEXT
+from aifunding.data.grid import whole
 from aifunding.loading.collector import collector_paused
 
 # Text columns of derived frames are kept beside the pickle as Arrow, one record batch per column, and
@@ -111,7 +112,7 @@ class Pickler(pickle.Pickler):
     def _reference(self, obj: Any) -> Any:
         if isinstance(obj, pd.arrays.ArrowStringArray) and obj.dtype == TEXT:
             arrow = pa.array(obj)  # pandas hands over its Arrow data without a copy
-            joined = arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
+            joined = whole(arrow) if isinstance(arrow, pa.ChunkedArray) else arrow
             return ("text", self._text(joined))
         if _objects(obj) and obj.ndim == 2 and obj.shape[0] and obj.shape[1] >= COMPACT_FROM:
             return ("rows", list(obj))  # each row (a frame's column) is then met as an array of its own
