@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from pathlib import Path
 
 import pytest
 
 from aifunding.data.limits import Limits, LimitsError
+from aifunding.data.report import ValidationReport
+from aifunding.loading import resources
 from aifunding.loading.package import PackageReadError, load_package
+from aifunding.loading.resources import resource_files
 
 from packages import minimal_tables, write_package
 
@@ -73,3 +78,29 @@ def test_limits_come_from_the_environment() -> None:
     assert limits.rows == 5000 and limits.file_bytes == 2048 and limits.columns == Limits().columns
     with pytest.raises(LimitsError, match="AIFUNDING_LIMIT_NESTING=0 must be at least 1"):
         Limits.from_env({"AIFUNDING_LIMIT_NESTING": "0"})
+
+
+def test_files_are_read_two_at_a_time_within_the_package_limit(minimal: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two at a time, then taken in order: the first two reads wait for each other (they would wait in vain, and
+    # fail, were they one after the other). Past the limit, one by one in order, each let go of once refused.
+    started: list[str] = []
+    both = threading.Barrier(2, timeout=30)
+    real = resources.read_inside
+
+    def reading(root: Path, rel: str, max_bytes: int) -> bytes:
+        started.append(rel)
+        if len(started) <= 2:
+            both.wait()
+        return real(root, rel, max_bytes)
+
+    monkeypatch.setattr(resources, "read_inside", reading)
+    together = load_package(minimal, Limits())
+    assert together.report.valid and len(started) == len(list(minimal.glob("*.csv")))
+    started.clear()
+    both.reset()
+    monkeypatch.setattr(resources, "read_inside", lambda *args: started.append(args[1]) or real(*args))
+    alone = load_package(minimal, Limits(package_bytes=1024))
+    files = resource_files(json.loads((minimal / "datapackage.json").read_text("utf-8")), ValidationReport())
+    assert started == list(files.values())  # one by one, in the descriptor's order
+    refused = [p.table for p in alone.report.errors if p.rule == "package-too-large"]
+    assert refused and refused == [name for name in files if name in refused]

@@ -3,6 +3,8 @@ as read."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,18 +100,45 @@ class Read:
     failure: tuple[str, str] | None = None
 
 
+# Files read at once: copying a file's pages into memory is the kernel's work, which lets another thread run.
+READ_THREADS = 2
+
+
 def read_files(root: Path, files: dict[str, str], limits: Limits) -> dict[str, Read]:
     """Each table's file as bytes, read through :func:`read_inside`; a refused file says why, never raises.
 
-    Bytes, not text: a package found in the cache is keyed by its bytes and never decoded.
+    Bytes, not text: a package found in the cache is keyed by its bytes and never decoded. Files whose sizes add
+    up to the package's limit are read two at a time (a million awards' 540 MB in 0.18 s against 0.25 s), then taken
+    in order, as if read one by one; otherwise one by one, so that no more than the limit is held at once.
     """
+    if not _sizes_within(root, files.values(), limits.package_bytes):
+        return _in_order(files, lambda name: read_inside(root, files[name], limits.file_bytes), limits)
+    with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="aifunding-read") as pool:
+        reading = {name: pool.submit(read_inside, root, rel, limits.file_bytes) for name, rel in files.items()}
+        return _in_order(files, lambda name: reading.pop(name).result(), limits)
+
+
+def _sizes_within(root: Path, names: Iterable[str], limit: int) -> bool:
+    """Whether the files ``names`` (beneath ``root``) exist and add up to at most ``limit`` bytes, as they stand."""
+    total = 0
+    for name in names:
+        try:
+            total += (root / name).stat().st_size
+        except (OSError, ValueError):  # missing, unreadable, or a name no file can have: read one by one
+            return False
+    return total <= limit
+
+
+def _in_order(files: dict[str, str], read: Callable[[str], bytes], limits: Limits) -> dict[str, Read]:
+    """Each file as ``read`` gives it, in order: refused where reading failed or the package's files add up to too
+    much (a file over the limit is let go of as soon as it is read)."""
     reads: dict[str, Read] = {}
     total = 0
     for name, rel in files.items():
         shown = short(rel)
         budget = min(limits.file_bytes, limits.package_bytes - total)
         try:
-            data = read_inside(root, rel, limits.file_bytes)
+            data = read(name)
         except UnsafeFile as exc:
             reads[name] = Read(shown, None, (exc.rule, f"the file for the '{name}' table {exc}"))
             continue
