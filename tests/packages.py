@@ -132,6 +132,23 @@ def minimal_tables() -> dict[str, list[dict[str, str]]]:
     return copy.deepcopy(MINIMAL)
 
 
+# Awards under round-1 (ceiling 999999) and its component part-1 whose sums round at 6 digits of precision: added award
+# by award they stay at 999999, added as the round's sum and the component's they reach 1.00000E+6 (over the ceiling).
+ROUNDING_AMOUNTS = {"award-a": ("round-1", "999999"), "award-b": ("part-1", "0.4"), "award-bc": ("part-1", "0.4")}
+
+
+def rounding_ceiling_tables() -> dict[str, list[dict[str, str]]]:
+    """The minimal package with round-1's ceiling and awards those of :data:`ROUNDING_AMOUNTS`."""
+    tables = minimal_tables()
+    tables["programmes"][0]["amount"] = "999999"
+    tables["programmes"].append({**tables["programmes"][0], "id": "part-1", "parent_id": "round-1", "amount": "1"})
+    tables["awards"] = [
+        {**tables["awards"][0], "id": aid, "programme_id": pid, "amount": amount, "basis": "exact"}
+        for aid, (pid, amount) in ROUNDING_AMOUNTS.items()
+    ]
+    return tables
+
+
 def crowded_tables(recipients: int, rounds: int) -> dict[str, list[dict[str, str]]]:
     """The minimal package plus ``recipients`` sole recipients, one award each spread over ``rounds`` rounds.
 

@@ -20,7 +20,7 @@ from aifunding import BUNDLED_DATA
 from aifunding.data.tables import TABLES
 from aifunding.loading.package import Package, PackageReadError, load_package
 
-from packages import generate, minimal_tables, write_package
+from packages import ROUNDING_AMOUNTS, generate, minimal_tables, rounding_ceiling_tables, write_package
 
 
 def same(folder: Path) -> Package | None:
@@ -153,17 +153,10 @@ def test_the_rules_add_in_the_callers_decimal_context(tmp_path: Path) -> None:
     # The package rules run in threads, which start with the default context: they take the caller's. At 6 digits
     # the round's awards, added in the per-row order, stay within its ceiling of 999999; at the default 28 they go
     # over it (999999.8), an error.
-    tables = minimal_tables()
-    tables["programmes"][0]["amount"] = "999999"
-    tables["programmes"].append({**tables["programmes"][0], "id": "part-1", "parent_id": "round-1", "amount": "1"})
-    amounts = {"award-a": ("round-1", "999999"), "award-b": ("part-1", "0.4"), "award-bc": ("part-1", "0.4")}
-    tables["awards"] = [
-        {**tables["awards"][0], "id": aid, "programme_id": pid, "amount": amount, "basis": "exact"}
-        for aid, (pid, amount) in amounts.items()
-    ]
-    tables["award_recipients"] = [{**tables["award_recipients"][0], "award_id": aid} for aid in amounts]
+    tables = rounding_ceiling_tables()
+    tables["award_recipients"] = [{**tables["award_recipients"][0], "award_id": aid} for aid in ROUNDING_AMOUNTS]
     tables["citations"] += [{**tables["citations"][-1], "programme_id": "part-1", "award_id": ""}]
-    tables["citations"] += [{**tables["citations"][-1], "programme_id": "", "award_id": aid} for aid in amounts]
+    tables["citations"] += [{**tables["citations"][-1], "programme_id": "", "award_id": a} for a in ROUNDING_AMOUNTS]
     folder = write_package(tmp_path / "pkg", tables)
 
     def ceilings(package: Package) -> list[str]:

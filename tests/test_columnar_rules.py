@@ -44,7 +44,7 @@ from aifunding.loading.columnar_rules import COLUMNAR_CHECKS, run_package_rules_
 from aifunding.loading.package import PackageReadError, load_package, validate_texts
 from aifunding.loading.rules import PACKAGE_RULES, run_package_rules
 
-from packages import minimal_tables
+from packages import ROUNDING_AMOUNTS, minimal_tables, rounding_ceiling_tables
 
 Tables = dict[str, list[dict[str, str]]]
 
@@ -482,17 +482,9 @@ def test_sums_that_round_are_added_in_the_per_row_order() -> None:
     The round's total, added award by award, stays at 999999; added as the sums of the round's own
     awards and of the component's, it would reach 1.00000E+6 and go over the ceiling.
     """
-    tables = minimal_tables()
-    tables["programmes"][0]["amount"] = "999999"
-    tables["programmes"].append({**tables["programmes"][0], "id": "part-1", "parent_id": "round-1", "amount": "1"})
-    amounts = {"award-a": ("round-1", "999999"), "award-b": ("part-1", "0.4"), "award-bc": ("part-1", "0.4")}
-    tables["awards"] = [
-        {**tables["awards"][0], "id": aid, "programme_id": pid, "amount": amount, "basis": "exact"}
-        for aid, (pid, amount) in amounts.items()
-    ]
-    parsed = parsed_texts(texts_of(tables))
+    parsed = parsed_texts(texts_of(rounding_ceiling_tables()))
     with decimal.localcontext(prec=6):
-        by_row = sum((Decimal(a) for _, a in amounts.values()), Decimal(0))
+        by_row = sum((Decimal(a) for _, a in ROUNDING_AMOUNTS.values()), Decimal(0))
         by_programme = Decimal(0) + Decimal("999999") + (Decimal(0) + Decimal("0.4") + Decimal("0.4"))
         assert by_row != by_programme
         report = assert_same(parsed)
