@@ -239,3 +239,15 @@ def _generator():
 
 
 generate = _generator().generate
+
+
+def assert_same_report(report, expected) -> None:
+    """Two validation reports say the same: problems (in order), quarantined rows, rows read and loaded, tables not
+    read or read in part, rows left unchecked."""
+    assert report.problems == expected.problems
+    assert report.quarantined == expected.quarantined
+    assert report.rows_read == expected.rows_read
+    assert report.rows_loaded == expected.rows_loaded
+    assert report.unread == expected.unread
+    assert report.partly_read == expected.partly_read
+    assert report.unchecked == expected.unchecked

@@ -20,7 +20,14 @@ from aifunding import BUNDLED_DATA
 from aifunding.data.tables import TABLES
 from aifunding.loading.package import Package, PackageReadError, load_package
 
-from packages import ROUNDING_AMOUNTS, generate, minimal_tables, rounding_ceiling_tables, write_package
+from packages import (
+    ROUNDING_AMOUNTS,
+    assert_same_report,
+    generate,
+    minimal_tables,
+    rounding_ceiling_tables,
+    write_package,
+)
 
 
 def same(folder: Path) -> Package | None:
@@ -43,13 +50,7 @@ def same(folder: Path) -> Package | None:
         rows = [(len(handed[0].frame(t.name)), len(beside.frame(t.name))) for t in TABLES]
         assert all(early >= final for early, final in rows) and any(early > final for early, final in rows)
     for package in (by_column, beside):
-        row_report, column_report = by_row.report, package.report
-        assert column_report.problems == row_report.problems
-        assert column_report.quarantined == row_report.quarantined
-        assert column_report.rows_read == row_report.rows_read
-        assert column_report.rows_loaded == row_report.rows_loaded
-        assert column_report.unread == row_report.unread
-        assert column_report.unchecked == row_report.unchecked
+        assert_same_report(package.report, by_row.report)
         for table in TABLES:
             pd.testing.assert_frame_equal(package.frame(table.name), by_row.frame(table.name), obj=table.name)
     return by_column

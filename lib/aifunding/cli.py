@@ -23,13 +23,14 @@ from aifunding.analysis.cached_views import kept_views
 from aifunding.analysis.conversion import ANNOUNCEMENT, FxChoice
 from aifunding.analysis.view import Prepared, ViewState, apply_view, prepare
 from aifunding.cli_parser import EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, SHOWN_PER_RULE, build_parser
-from aifunding.data.limits import LimitsError
+from aifunding.data.limits import LimitsError, describe_bytes
 from aifunding.data.models import check_partial_date
 from aifunding.data.report import ValidationReport
-from aifunding.data.schema import check_descriptor, render_descriptor
+from aifunding.data.schema import DESCRIPTOR_NAME, check_descriptor, render_descriptor
 from aifunding.loading.cache import PackageCache
-from aifunding.loading.intake import UploadRefused, load_inputs
+from aifunding.loading.intake import Unpacked, UploadRefused, load_inputs
 from aifunding.loading.package import MadeMeanwhile, Meanwhile, Package, PackageReadError
+from aifunding.loading.spilling import TooLittleMemory, validate_within
 from aifunding.money.fx import ConversionError, rate_at, supported_currencies
 from aifunding.outputs.export import EXPORT_TABLES, EXPORTERS, write_export
 from aifunding.outputs.files import replacing
@@ -42,19 +43,39 @@ class UsageError(Exception):
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    if args.memory is not None:
+        return _print_report(args, _validated_within(args.path, args.memory), None)
     with load_inputs(args.path) as loaded:
-        report = loaded.package.report
-        if args.format == "json":
-            result = report.as_dict()
-            if loaded.unpacked:
-                result["upload"] = loaded.unpacked.as_dict()
-            print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
-        else:
-            for line in loaded.unpacked.lines() if loaded.unpacked else ():
-                print(line)
-            for line in problem_lines(report, None if args.all else SHOWN_PER_RULE):
-                print(line)
-            print(report.summary())
+        return _print_report(args, loaded.package.report, loaded.unpacked)
+
+
+def _validated_within(paths: list[str], memory: int) -> ValidationReport:
+    """The report of one package folder validated within ``memory`` bytes; how it was validated, on stderr."""
+    if len(paths) != 1 or not (Path(paths[0]).is_dir() or Path(paths[0]).name == DESCRIPTOR_NAME):
+        raise UsageError("--memory validates one package folder (or its datapackage.json), not archives or files")
+    bounded = validate_within(paths[0], memory)
+    if bounded.spilled:
+        how = f"validated in pieces within {describe_bytes(memory)}, DuckDB spilling to a temporary folder"
+    elif bounded.why:
+        how = f"validated in memory, which follows the data: {bounded.why}"
+    else:
+        how = f"validated in memory: the package fits within {describe_bytes(memory)}"
+    print(f"aifunding validate: {how}", file=sys.stderr)
+    return bounded.report
+
+
+def _print_report(args: argparse.Namespace, report: ValidationReport, unpacked: Unpacked | None) -> int:
+    if args.format == "json":
+        result = report.as_dict()
+        if unpacked:
+            result["upload"] = unpacked.as_dict()
+        print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    else:
+        for line in unpacked.lines() if unpacked else ():
+            print(line)
+        for line in problem_lines(report, None if args.all else SHOWN_PER_RULE):
+            print(line)
+        print(report.summary())
     return EXIT_OK if report.valid else EXIT_INVALID
 
 
@@ -306,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IncompleteExport as exc:
         print(f"aifunding {args.command}: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    except (PackageReadError, UsageError, LimitsError, UploadRefused, StoreSettingError) as exc:
+    except (PackageReadError, UsageError, LimitsError, UploadRefused, StoreSettingError, TooLittleMemory) as exc:
         print(f"aifunding {args.command}: {exc}", file=sys.stderr)
         _refused_json(args, str(exc))
         return EXIT_UNREADABLE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any, NoReturn
 
 from aifunding import BUNDLED_DATA
@@ -40,6 +41,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_UNREADABLE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?B?)\s*", re.IGNORECASE)
+
+
+def memory_size(text: str) -> int:
+    """A size of memory as people write it: ``2GB``, ``1.5GB``, ``500MB``, ``64KB`` (1024s), or bytes."""
+    match = _SIZE.fullmatch(text)
+    size = int(float(match.group(1)) * _UNITS[match.group(2).upper()]) if match else 0
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size of memory (2GB, 500MB, 64KB or bytes)")
+    return size
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aifunding", description="Validated, source-cited government AI funding data.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -49,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         "path", nargs="*", default=[str(BUNDLED_DATA)], help=f"{INPUT_HELP} (default: the bundled data/)"
     )
     validate.add_argument("--format", choices=("text", "json"), default="text", help="report format")
+    validate.add_argument(
+        "--memory",
+        type=memory_size,
+        metavar="SIZE",
+        help="validate within about SIZE of memory (2GB, 500MB): a package that needs more in memory (about three "
+        "times its CSV) is read a piece at a time and checked by DuckDB, which spills to a temporary folder",
+    )
     validate.add_argument(
         "--all",
         action="store_true",

@@ -55,8 +55,7 @@ def parse_table_columnar(
     order, and returns ``RowSet.from_loaded`` of the rows it loads. Bytes are read as they are and
     decoded only for the per-row reader, when the columns cannot read them.
     """
-    mirrored = field_checks(table.model) is not None and predicates_for(table.model) is not None
-    record = header_record(text) if mirrored else None
+    record = header_record(text) if _mirrored(table) else None
     if record is None:
         return RowSet.from_loaded(table, file, parse_table(table, file, _decoded(text), report, limits))
     header = read_header(table, file, iter([record]), report, limits)
@@ -76,6 +75,36 @@ def parse_table_columnar(
     # What Arrow's allocator kept of the cells and checks goes back to the system before the next table.
     pa.default_memory_pool().release_unused()
     return rows
+
+
+def parse_chunk_columnar(
+    table: Table, file: str, data: bytes, report: ValidationReport, limits: Limits, first_line: int
+) -> RowSet | None:
+    """:func:`parse_table_columnar` of a piece of a file: its header line, then lines that begin at ``first_line``.
+
+    A table too large to hold is parsed a piece at a time (:mod:`aifunding.loading.spilling`): each piece is its
+    header line followed by whole records, and its rows carry their lines in the whole file. Lines the columns cannot
+    split (a quoted line break) are read row by row, as a whole file's are. None where the columns cannot mirror the
+    model or the header is refused: the caller validates the whole file instead. ``limits.rows`` applies to the
+    piece; the caller counts the whole table's rows.
+    """
+    record = header_record(data) if _mirrored(table) else None
+    header = None if record is None else read_header(table, file, iter([record]), report, limits)
+    if header is None:
+        return None
+    grid = read_grid(data, len(header.names), _checked_by_arrow(table, header))
+    if grid is None:  # read row by row, as parse_table_columnar reads such a file
+        reader = csv_reader(_decoded(data), first_line - 2)
+        next(reader)  # the header, read above
+        return RowSet.from_loaded(table, file, read_rows(table, file, reader, header, report, limits))
+    del data
+    return _parse_grid(table, file, header, Grid(grid.cells, grid.lines + (first_line - 2)), report, limits)
+
+
+def _mirrored(table: Table) -> bool:
+    """Whether the columns can check ``table`` as its model does (its checks are field annotations and known
+    cross-field validators)."""
+    return field_checks(table.model) is not None and predicates_for(table.model) is not None
 
 
 def _checked_by_arrow(table: Table, header: Header) -> set[int]:

@@ -115,9 +115,10 @@ def parse_table(table: Table, file: str, text: str, report: ValidationReport, li
     return read_rows(table, file, reader, header, report, limits)
 
 
-def csv_reader(text: str) -> CsvReader:
-    """The csv module's reader of ``text``, line by line (any line end), counting lines in ``line_num``."""
-    return CsvReader(text)
+def csv_reader(text: str, offset: int = 0) -> CsvReader:
+    """The csv module's reader of ``text``, line by line (any line end), counting lines in ``line_num`` (after
+    ``offset`` lines: ``text`` is a piece of a file, its header line then lines from ``offset`` + 2 on)."""
+    return CsvReader(text, offset)
 
 
 def report_empty_file(table: Table, file: str, text: str, report: ValidationReport) -> bool:

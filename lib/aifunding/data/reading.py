@@ -17,7 +17,7 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from aifunding.data.limits import Limits, describe_bytes
 from aifunding.data.schema import DESCRIPTOR_NAME
@@ -70,6 +70,17 @@ def read_inside(root: Path, rel: str, max_bytes: int) -> bytes:
         UnsafeFile: when the path leaves the folder, passes through or ends at a link, names
             something other than a regular file, is missing, or is larger than ``max_bytes``.
     """
+    with open_inside(root, rel, max_bytes) as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:  # the file grew while it was read
+        raise UnsafeFile(f"is larger than the {describe_bytes(max_bytes)} limit and was not read", "file-too-large")
+    return data
+
+
+def open_inside(root: Path, rel: str, max_bytes: int) -> BinaryIO:
+    """``rel`` opened for reading, a regular file beneath ``root`` reached without following any link, as
+    :func:`read_inside` reads it (the same refusals): for a file read a piece at a time. The caller closes it.
+    """
     parts = check_relative_path(rel).parts
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
@@ -92,16 +103,17 @@ def read_inside(root: Path, rel: str, max_bytes: int) -> bytes:
         os.close(folder)
         raise _os_error(exc) from None
     os.close(folder)
-    with os.fdopen(fd, "rb") as handle:
+    handle = os.fdopen(fd, "rb")
+    try:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise UnsafeFile(f"is {_kind(info.st_mode)}, not a regular file; nothing was read")
         if info.st_size > max_bytes:
             raise UnsafeFile(f"is larger than the {describe_bytes(max_bytes)} limit and was not read", "file-too-large")
-        data = handle.read(max_bytes + 1)
-    if len(data) > max_bytes:  # the file grew while it was read
-        raise UnsafeFile(f"is larger than the {describe_bytes(max_bytes)} limit and was not read", "file-too-large")
-    return data
+    except BaseException:
+        handle.close()
+        raise
+    return handle
 
 
 def _refuse_non_regular(folder: int, name: str, *, want_folder: bool) -> None:

@@ -24,7 +24,8 @@ class CsvReader:
     text's last, which :func:`runaway_quote` needs.
     """
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, offset: int = 0) -> None:
+        self._offset = offset  # lines before the text's first, in the file it is a piece of
         self._size = len(text)
         self._taken = 0
         self.last_line = ""
@@ -45,7 +46,7 @@ class CsvReader:
     @property
     def line_num(self) -> int:
         """The lines taken so far, as a text editor counts them (a lone carriage return ends one too)."""
-        return self._records.line_num
+        return self._records.line_num + self._offset
 
     @property
     def at_end(self) -> bool:

@@ -51,9 +51,7 @@ def earlier_namesakes(scopes: pa.Array, keys: list[pa.Array]) -> tuple[np.ndarra
     :func:`aifunding.loading.text_rules.earlier_namesakes` yields.
     """
     count = len(scopes)
-    end = pa.scalar(_SCOPE_END, scopes.type)
-    scoped = [pc.binary_join_element_wise(scopes, key, end) for key in keys]  # null where the key is
-    encoded = pc.dictionary_encode(pa.concat_arrays(scoped))
+    encoded = pc.dictionary_encode(pa.concat_arrays(scoped_keys(scopes, keys)))
     codes = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
     positions = np.tile(np.arange(count, dtype=np.int64), len(keys))
     known = codes >= 0
@@ -67,10 +65,22 @@ def earlier_namesakes(scopes: pa.Array, keys: list[pa.Array]) -> tuple[np.ndarra
     return hits, column[hits], before[hits]
 
 
+def scoped_keys(scopes: pa.Array, keys: list[pa.Array]) -> list[pa.Array]:
+    """Each of ``keys``' columns joined to its row's scope: two rows share a scoped key when they share a key and a
+    scope (null where the key is)."""
+    end = pa.scalar(_SCOPE_END, scopes.type)
+    return [pc.binary_join_element_wise(scopes, key, end) for key in keys]
+
+
+def name_scopes(values: pd.DataFrame, scope: str) -> pa.Array:
+    """Each row's scope (its ``scope`` column's text; "" where it has none, as a programme at the top)."""
+    return pc.fill_null(text_array(values[scope]), "")
+
+
 def _namesakes(rows: RowSet, scope: str, keyed: Callable[[Texts], pa.Array]) -> Iterator[Problem]:
     """A warning for each row named (by ``keyed``) as an earlier one of its ``scope``, naming that one."""
     values = rows.values
-    scopes = pc.fill_null(text_array(values[scope]), "")  # a programme at the top: its scope is ""
+    scopes = name_scopes(values, scope)
     hits, which, before = earlier_namesakes(scopes, [keyed(values[column]) for column in NAME_COLUMNS])
     ids = values["id"]
     named = zip(hits.tolist(), which.tolist(), before.tolist(), _cells(values, NAME_COLUMNS, hits, which), strict=True)

@@ -145,26 +145,7 @@ def load_package(
         PackageReadError: when there is no usable descriptor.
     """
     limits = limits or Limits.from_env()
-    root = package_root(path)
-    descriptor, issues = clean_descriptor(read_descriptor(root, limits))
-    report = ValidationReport()
-    for issue in issues:
-        report.problems.append(
-            Problem(
-                Severity.WARNING,
-                "descriptor-field",
-                None,
-                DESCRIPTOR_NAME,
-                None,
-                issue.field,
-                issue.value,
-                issue.message,
-            )
-        )
-    files = resource_files(descriptor, report)
-    for name in unlisted_files(root, files.values()):
-        message = f"{name} is in the package folder but no resource of {DESCRIPTOR_NAME} names it, so it was not read"
-        report.problems.append(Problem(Severity.WARNING, "unlisted-file", None, name, None, None, None, message))
+    root, descriptor, files, report = open_package(path, limits)
     if cache is None:
         return _validate_read(root, descriptor, read_files(root, files, limits), report, limits, by_row, meanwhile)
     # Files whose size, times and inode are those of files seen before are not read again: a restart on
@@ -188,6 +169,36 @@ def load_package(
     cache.remember(files_key, key)
     package.cache_key = key
     return package
+
+
+def open_package(path: str | Path, limits: Limits) -> tuple[Path, dict[str, Any], dict[str, str], ValidationReport]:
+    """A package's folder, its descriptor cleaned, each table's file, and the report of what was found so far (the
+    descriptor's fields, its resources, files no resource names).
+
+    Raises:
+        PackageReadError: when there is no usable descriptor.
+    """
+    root = package_root(path)
+    descriptor, issues = clean_descriptor(read_descriptor(root, limits))
+    report = ValidationReport()
+    for issue in issues:
+        report.problems.append(
+            Problem(
+                Severity.WARNING,
+                "descriptor-field",
+                None,
+                DESCRIPTOR_NAME,
+                None,
+                issue.field,
+                issue.value,
+                issue.message,
+            )
+        )
+    files = resource_files(descriptor, report)
+    for name in unlisted_files(root, files.values()):
+        message = f"{name} is in the package folder but no resource of {DESCRIPTOR_NAME} names it, so it was not read"
+        report.problems.append(Problem(Severity.WARNING, "unlisted-file", None, name, None, None, None, message))
+    return root, descriptor, files, report
 
 
 def _validate_read(
@@ -315,7 +326,7 @@ def _validate_with(
         tables[table.name], own = parsed[table.name]
         report.add_parsed(table.name, own, len(tables[table.name]))
     early = _package(way, root, descriptor, tables, report) if meanwhile is not None and report.valid else None
-    if meanwhile is not None and early is not None and _programmes_kept(early.frame("programmes"), limits):
+    if meanwhile is not None and early is not None and programmes_kept(early.frame("programmes"), limits):
         with ThreadPoolExecutor(1, thread_name_prefix="aifunding-rules") as pool:
             # In the caller's context (its decimal precision, which the ceilings' sums keep): a thread has its own.
             checked = pool.submit(
@@ -367,7 +378,7 @@ def _package(
     return Package(path=root, descriptor=descriptor, frames=frames, report=report)
 
 
-def _programmes_kept(programmes: pd.DataFrame, limits: Limits) -> bool:
+def programmes_kept(programmes: pd.DataFrame, limits: Limits) -> bool:
     """Whether the references will keep every programme: distinct ids, each parent one of them, and no programme
     more than ``limits.nesting`` levels down (a cycle never reaches the top). Read, never reported: the references
     say what is wrong. Checked before the joins run on unchecked rows, whose programme chains they walk."""
