@@ -30,10 +30,11 @@ from aifunding.data.schema import DESCRIPTOR_NAME, check_descriptor, render_desc
 from aifunding.loading.cache import PackageCache
 from aifunding.loading.intake import Unpacked, UploadRefused, load_inputs
 from aifunding.loading.package import MadeMeanwhile, Meanwhile, Package, PackageReadError
-from aifunding.loading.spilling import TooLittleMemory, validate_within
+from aifunding.loading.spilling import Bounded, TooLittleMemory, validate_within, validated_within
 from aifunding.money.fx import ConversionError, rate_at, supported_currencies
 from aifunding.outputs.export import EXPORT_TABLES, EXPORTERS, write_export
 from aifunding.outputs.files import replacing
+from aifunding.outputs.pieces import PIECE_FORMATS, write_export_in_pieces
 from aifunding.outputs.refusals import IncompleteExport, check_exportable
 from aifunding.store.base import StoreSettingError
 
@@ -51,17 +52,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _validated_within(paths: list[str], memory: int) -> ValidationReport:
     """The report of one package folder validated within ``memory`` bytes; how it was validated, on stderr."""
+    bounded = validate_within(_one_folder(paths), memory)
+    _say_how(bounded, memory, "validate")
+    return bounded.report
+
+
+def _one_folder(paths: Sequence[str]) -> str:
     if len(paths) != 1 or not (Path(paths[0]).is_dir() or Path(paths[0]).name == DESCRIPTOR_NAME):
-        raise UsageError("--memory validates one package folder (or its datapackage.json), not archives or files")
-    bounded = validate_within(paths[0], memory)
+        raise UsageError("--memory takes one package folder (or its datapackage.json), not archives or files")
+    return paths[0]
+
+
+def _say_how(bounded: Bounded, memory: int, command: str) -> None:
+    """On standard error: how a package given ``memory`` was validated."""
     if bounded.spilled:
         how = f"validated in pieces within {describe_bytes(memory)}, DuckDB spilling to a temporary folder"
     elif bounded.why:
         how = f"validated in memory, which follows the data: {bounded.why}"
     else:
         how = f"validated in memory: the package fits within {describe_bytes(memory)}"
-    print(f"aifunding validate: {how}", file=sys.stderr)
-    return bounded.report
+    print(f"aifunding {command}: {how}", file=sys.stderr)
 
 
 def _print_report(args: argparse.Namespace, report: ValidationReport, unpacked: Unpacked | None) -> int:
@@ -161,9 +171,13 @@ def _wrote(path: Path) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     if args.package:
+        if args.memory is not None:
+            raise UsageError("--package writes the package's own tables whole: leave out --memory")
         return _export_package(args)
     fx = parse_fx(args.currency, args.fx_date)
     tables = tuple(dict.fromkeys(args.table)) if args.table else EXPORT_TABLES
+    if args.memory is not None:
+        return _export_within(args, fx, tables)
 
     def tables_of(package: Package) -> dict[str, pd.DataFrame] | None:
         # A package validated here has its tables made while its references and package rules run (mostly Arrow's
@@ -181,6 +195,35 @@ def cmd_export(args: argparse.Namespace) -> int:
         joined = {"awards", "programmes"} & set(tables) - set(made)
         prepared = kept_views(package, PackageCache.from_env()) if joined else None
         for path in write_export(package, args.format, Path(args.output), fx, tables, prepared=prepared, made=made):
+            _wrote(path)
+    return EXIT_OK
+
+
+def _export_within(args: argparse.Namespace, fx: FxChoice | None, tables: tuple[str, ...]) -> int:
+    """``export --memory``: validated within the memory given, in pieces when the package needs more, and its awards
+    then written a piece at a time (:mod:`aifunding.outputs.pieces`)."""
+    if args.format not in PIECE_FORMATS:
+        raise UsageError(
+            f"--memory writes {' or '.join(PIECE_FORMATS)}, a piece of awards at a time ({args.format} is written from "
+            "a table whole)"
+        )
+    with validated_within(_one_folder(args.data), args.memory) as within:
+        _say_how(within.bounded, args.memory, "export")
+        if within.pieces is None:
+            package = within.package
+        else:
+            pieces = within.pieces
+            package = Package(pieces.root, pieces.descriptor, {}, pieces.report)
+        assert package is not None
+        check_exportable(package, args.allow_invalid)
+        if not package.report.valid:
+            print(f"warning: writing the valid rows only; {package.report.summary()}", file=sys.stderr)
+        out = Path(args.output)
+        if within.pieces is None:
+            written = write_export(package, args.format, out, fx, tables)
+        else:
+            written = write_export_in_pieces(within.pieces, args.format, out, fx, tables)
+        for path in written:
             _wrote(path)
     return EXIT_OK
 

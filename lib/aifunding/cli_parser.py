@@ -110,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--allow-invalid", action="store_true", help=ALLOW_INVALID_HELP)
     export.add_argument(
+        "--memory",
+        type=memory_size,
+        metavar="SIZE",
+        help="export within about SIZE of memory (2GB): a package that needs more is validated in pieces (as "
+        "validate --memory) and its awards written a piece at a time; csv and json only",
+    )
+    export.add_argument(
         "--package",
         action="store_true",
         help="with --format xlsx: write the package's own tables instead, one sheet each, as a workbook that "

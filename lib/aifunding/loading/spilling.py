@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import duckdb
 import pandas as pd
@@ -56,7 +56,7 @@ from aifunding.data.tree import ProgrammeTree
 from aifunding.data.vocabulary import CEILING_BASES, Role
 from aifunding.loading.columnar_rules import COLUMNAR_CHECKS, FOLLOWING
 from aifunding.loading.columnar_text_rules import name_scopes, scoped_keys
-from aifunding.loading.package import load_package, open_package, programmes_kept
+from aifunding.loading.package import Package, load_package, open_package, programmes_kept
 from aifunding.loading.resources import short
 from aifunding.loading.rule_problems import DATED_COLUMNS, ENGLISH_COLUMNS, NAME_COLUMNS
 from aifunding.loading.rules import rules_to_run
@@ -137,17 +137,47 @@ def validate_within(
         PackageReadError: when there is no usable descriptor.
         TooLittleMemory: when DuckDB runs out of the memory it was given.
     """
+    with validated_within(path, memory, limits, piece_bytes=piece_bytes, spill_folder=spill_folder) as within:
+        return within.bounded
+
+
+@dataclass(frozen=True)
+class Within:
+    """A package validated within a memory budget: how, and (validated in pieces) its rows, until the context ends."""
+
+    bounded: Bounded
+    pieces: Pieces | None  # None: validated in memory
+    package: Package | None = None  # validated in memory: the package, its rows in frames
+
+
+@contextmanager
+def validated_within(
+    path: str | Path,
+    memory: int,
+    limits: Limits | None = None,
+    *,
+    piece_bytes: int = PIECE_BYTES,
+    spill_folder: str | Path | None = None,
+) -> Iterator[Within]:
+    """:func:`validate_within`, its rows in pieces kept (their Parquet files and DuckDB over them) while the context
+    lasts, for what is made of them (:mod:`aifunding.outputs.pieces`)."""
     limits = limits or Limits.from_env()
-    root, _, files, report = open_package(path, limits)
+    root, descriptor, files, report = open_package(path, limits)
     sizes = _sizes(root, files.values())
     if sizes is not None and IN_MEMORY_FACTOR * sizes <= memory:
-        return Bounded(load_package(path, limits).report, spilled=False)
-    try:
-        with tempfile.TemporaryDirectory(prefix="aifunding-spill-", dir=spill_folder) as folder:
-            _Pieces(root, files, report, limits, Path(folder), memory, piece_bytes).validate()
-        return Bounded(report, spilled=True)
-    except _InMemory as reason:
-        return Bounded(load_package(path, limits).report, spilled=False, why=str(reason))
+        package = load_package(path, limits)
+        yield Within(Bounded(package.report, spilled=False), None, package)
+        return
+    with tempfile.TemporaryDirectory(prefix="aifunding-spill-", dir=spill_folder) as folder:
+        pieces = Pieces(root, descriptor, files, report, limits, Path(folder), memory, piece_bytes)
+        try:
+            with pieces.validated():
+                yield Within(Bounded(report, spilled=True), pieces)
+                return
+        except _InMemory as reason:
+            why = str(reason)
+    package = load_package(path, limits)
+    yield Within(Bounded(package.report, spilled=False, why=why), None, package)
 
 
 def _sizes(root: Path, names: Iterable[str]) -> int | None:
@@ -225,12 +255,13 @@ def _rowset(table: Table, file: str, stored: pa.Table) -> RowSet:
     return RowSet(table, file, typed_frame(table, frame), lines, RawCells([], [], [], len(frame)))
 
 
-class _Pieces:
+class Pieces:
     """One package validated in pieces: its tables parsed and spilled, then checked across rows by DuckDB."""
 
     def __init__(
         self,
         root: Path,
+        descriptor: dict[str, Any],
         files: dict[str, str],
         report: ValidationReport,
         limits: Limits,
@@ -238,7 +269,7 @@ class _Pieces:
         memory: int,
         piece_bytes: int,
     ) -> None:
-        self.root, self.files, self.report, self.limits = root, files, report, limits
+        self.root, self.descriptor, self.files, self.report, self.limits = root, descriptor, files, report, limits
         self.folder, self.memory, self.piece_bytes = folder, memory, piece_bytes
         self.shown = {table.name: short(files[table.name]) if table.name in files else table.path for table in TABLES}
         self.held: dict[str, RowSet] = {}  # the tables read in one piece, held whole
@@ -250,7 +281,22 @@ class _Pieces:
         self.why: _InMemory | None = None
         self.duckdb_bytes = max(memory // DUCKDB_SHARE, DUCKDB_LEAST)
 
-    def validate(self) -> None:
+    @contextmanager
+    def validated(self) -> Iterator[None]:
+        """Validate the package (its report filled in), then keep DuckDB open over its rows while the context lasts."""
+        self._parse_all()
+        with duckdb.connect(config=self._duckdb_settings()) as con, self._duckdb_memory():
+            for table in TABLES:
+                path = str(self.folder / f"{table.name}.parquet").replace("'", "''")
+                con.execute(f"CREATE VIEW \"{table.name}\" AS SELECT * FROM read_parquet('{path}')")
+            self._check_references(con)
+            for table in TABLES:
+                self.report.rows_loaded[table.name] = self.counts[table.name]
+            self._run_rules(con)
+            self.con = con
+            yield
+
+    def _parse_all(self) -> None:
         for table in TABLES:
             if table.name not in self.files and not table.optional:
                 raise _InMemory(f"the {table.name} table has no file to read")
@@ -273,14 +319,6 @@ class _Pieces:
                 self.names.close()
         for table in TABLES:
             self.report.add_parsed(table.name, parsed[table.name], self.counts[table.name])
-        with duckdb.connect(config=self._duckdb_settings()) as con, self._duckdb_memory():
-            for table in TABLES:
-                path = str(self.folder / f"{table.name}.parquet").replace("'", "''")
-                con.execute(f"CREATE VIEW \"{table.name}\" AS SELECT * FROM read_parquet('{path}')")
-            self._check_references(con)
-            for table in TABLES:
-                self.report.rows_loaded[table.name] = self.counts[table.name]
-            self._run_rules(con)
 
     @contextmanager
     def _duckdb_memory(self) -> Iterator[None]:
@@ -431,6 +469,12 @@ class _Pieces:
                 found = []
             self.report.problems += found
 
+    def table(self, name: str, where: str = "TRUE") -> pd.DataFrame:
+        """Table ``name``'s rows that ``where`` (SQL over its columns) chooses, in order, as the package's frame.
+
+        Only while the package is :meth:`validated` (DuckDB is open over its rows)."""
+        return self._rows(self.con, name, where).values
+
     def _rows(self, con: duckdb.DuckDBPyConnection, name: str, where: str, params: list | None = None) -> RowSet:
         """The rows of table ``name`` that ``where`` (SQL over its columns) chooses, in order."""
         stored = con.sql(f'SELECT * FROM "{name}" t WHERE {where} ORDER BY _row', params=params).to_arrow_table()
@@ -531,10 +575,10 @@ def _run(code: str, rows: dict[str, RowSet]) -> list[Problem]:
 
 # The rules that read across the rows of a table read in pieces, each with the query that narrows it to the rows
 # that may need a problem.
-NARROWED: dict[str, Callable[[_Pieces, duckdb.DuckDBPyConnection], list[Problem]]] = {
-    "uncited": _Pieces._uncited,
-    "recipients": _Pieces._recipients,
-    "ceiling": _Pieces._ceiling,
-    "award-currency": _Pieces._award_currencies,
-    "organisation-name": _Pieces._organisation_names,
+NARROWED: dict[str, Callable[[Pieces, duckdb.DuckDBPyConnection], list[Problem]]] = {
+    "uncited": Pieces._uncited,
+    "recipients": Pieces._recipients,
+    "ceiling": Pieces._ceiling,
+    "award-currency": Pieces._award_currencies,
+    "organisation-name": Pieces._organisation_names,
 }

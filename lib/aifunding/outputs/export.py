@@ -12,7 +12,7 @@ import datetime
 import decimal
 import errno
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -37,7 +37,7 @@ from aifunding.outputs.citations import add_citations, award_citations, lookups_
 from aifunding.outputs.files import replacing
 from aifunding.outputs.parquet import write_parquet
 from aifunding.outputs.refusals import check_cell_texts, check_sheet_rows
-from aifunding.outputs.writers import write_csv, write_json, write_xlsx
+from aifunding.outputs.writers import Rows, write_csv, write_json, write_xlsx
 
 EXPORT_TABLES = ("programmes", "awards", "market_shares")
 FORMATS = ("csv", "xlsx", "json", "parquet")
@@ -206,10 +206,17 @@ def _views_of(package: Package, prepared: Prepared | None) -> Prepared | None:
     return prepared if prepared is not None and prepared.package is package else None
 
 
-def export_programmes(package: Package, fx: FxChoice | None = None, prepared: Prepared | None = None) -> pd.DataFrame:
-    """One row per programme, round, component or frame (from ``prepared``'s views of ``package`` when given)."""
+def export_programmes(
+    package: Package,
+    fx: FxChoice | None = None,
+    prepared: Prepared | None = None,
+    totals: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per programme, round, component or frame (from ``prepared``'s views of ``package`` when given; with
+    ``totals``, its awards' totals made elsewhere, :func:`~aifunding.analysis.metrics.programme_view`)."""
     views = _views_of(package, prepared)
-    frame = add_citations(programme_view(package) if views is None else views.programmes.copy(), lookups_of(package))
+    view = programme_view(package, totals) if views is None else views.programmes.copy()
+    frame = add_citations(view, lookups_of(package))
     frame["basis_words"] = _basis_words(frame)
     frame[C.ALLOCATED] = frame[C.ALLOCATED].map(lambda v: v if isinstance(v, Decimal) else None)
     frame = _allocated_by_basis(frame)
@@ -287,11 +294,11 @@ def export_tables(
     fx: FxChoice | None = None,
     tables: tuple[str, ...] = EXPORT_TABLES,
     prepared: Prepared | None = None,
-    made: dict[str, pd.DataFrame] | None = None,
+    made: Mapping[str, Rows] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The tidy tables, neutralised for spreadsheets (those ``made`` already taken out of it)."""
     table = _maker(package, fx, prepared, made)
-    return {name: neutralise_frame(table(name)) for name in tables}
+    return {name: neutralise_frame(_whole(table(name), "xlsx")) for name in tables}
 
 
 def write_export(
@@ -302,7 +309,7 @@ def write_export(
     tables: tuple[str, ...] = EXPORT_TABLES,
     generated_at: datetime.datetime | None = None,
     prepared: Prepared | None = None,
-    made: dict[str, pd.DataFrame] | None = None,
+    made: Mapping[str, Rows] | None = None,
 ) -> list[Path]:
     """Write the tidy tables in ``fmt`` to ``out`` and return the files written.
 
@@ -372,10 +379,11 @@ def export_bytes(
     return buffer.getvalue()
 
 
-def _write_table(handle: BinaryIO, fmt: str, frame: pd.DataFrame, about: list[tuple[str, str]]) -> None:
+def _write_table(handle: BinaryIO, fmt: str, frame: Rows, about: list[tuple[str, str]]) -> None:
     if fmt == "csv":
         write_csv(handle, frame)  # a CSV has no room for the about block; Parquet keeps it as metadata
     else:
+        frame = _whole(frame, fmt)
         write_parquet(handle, frame, about, DECIMAL_SCALES)
 
 
@@ -387,7 +395,7 @@ def _document_writer(
     generated_at: datetime.datetime,
     prepared: Prepared | None,
     note_long_texts: bool = False,
-    made: dict[str, pd.DataFrame] | None = None,
+    made: Mapping[str, Rows] | None = None,
 ) -> Callable[[BinaryIO], None]:
     """What writes the one-file formats; XLSX builds and checks its tables first, JSON one at a time later."""
     about = about_rows(package, fx, generated_at)
@@ -405,13 +413,20 @@ def _document_writer(
     raise ValueError(f"unknown export format '{fmt}'; use one of: {', '.join(FORMATS)}")
 
 
-def _maker(
-    package: Package, fx: FxChoice | None, prepared: Prepared | None, made: dict[str, pd.DataFrame] | None = None
-) -> Callable[[str], pd.DataFrame]:
-    """Each table by name: taken out of ``made`` when it is there (let go of once written), else made now."""
-    kept = made if made is not None else {}
+def _whole(rows: Rows, fmt: str) -> pd.DataFrame:
+    """A table's rows as one frame: ``fmt`` needs them whole (a Parquet file's types, a workbook's sheet)."""
+    if not isinstance(rows, pd.DataFrame):
+        raise ValueError(f"{fmt} is written from a table whole, not in pieces: use csv or json")
+    return rows
 
-    def table(name: str) -> pd.DataFrame:
+
+def _maker(
+    package: Package, fx: FxChoice | None, prepared: Prepared | None, made: Mapping[str, Rows] | None = None
+) -> Callable[[str], Rows]:
+    """Each table by name: taken out of ``made`` when it is there (let go of once written), else made now."""
+    kept = dict(made) if made is not None else {}
+
+    def table(name: str) -> Rows:
         frame = kept.pop(name, None)
         return EXPORTERS[name](package, fx, prepared) if frame is None else frame
 

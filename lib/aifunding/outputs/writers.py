@@ -9,6 +9,7 @@ sheet holds at most 1,048,576 rows, and :mod:`aifunding.outputs.export` refuses 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
@@ -44,13 +45,32 @@ def chunks(frame: pd.DataFrame, size: int | None = None) -> Iterator[pd.DataFram
         yield neutralise_frame(frame.iloc[start : start + size])
 
 
-def write_csv(handle: BinaryIO, frame: pd.DataFrame) -> None:
+# A table's rows: a frame, or frames one after another (a package validated in pieces is exported a piece at a time).
+Rows = pd.DataFrame | Iterable[pd.DataFrame]
+
+
+def _frames(rows: Rows) -> Iterator[pd.DataFrame]:
+    return iter([rows]) if isinstance(rows, pd.DataFrame) else iter(rows)
+
+
+def _row_slices(rows: Rows) -> Iterator[pd.DataFrame]:
+    """The rows in slices of :data:`CHUNK_ROWS`, piece after piece, as :func:`_slices` cuts a frame (none if empty)."""
+    for frame in _frames(rows):
+        yield from _slices(frame)
+
+
+def write_csv(handle: BinaryIO, rows: Rows) -> None:
     """One table as CSV (RFC 4180), header first, written chunk by chunk (the same bytes as one ``to_csv``).
 
-    Each chunk's rows are made in Arrow (:func:`aifunding.outputs.csv_text.csv_rows`), two chunks at a time.
+    Each chunk's rows are made in Arrow (:func:`aifunding.outputs.csv_text.csv_rows`), two chunks at a time. Given in
+    pieces, the rows are the same bytes as the pieces' frames joined.
     """
-    pieces = enumerate(_slices(frame) if len(frame) else [frame])
-    for data in in_order(_csv_chunk, pieces):
+    frames = _frames(rows)
+    first = next(frames)  # rows in pieces come as one frame at least, which names the columns
+    slices = itertools.chain(_slices(first), _row_slices(frames))
+    head = next(slices, None)
+    numbered = enumerate([first] if head is None else itertools.chain([head], slices))  # no rows: the header alone
+    for data in in_order(_csv_chunk, numbered):
         for piece in data:
             handle.write(piece)
 
@@ -137,7 +157,7 @@ def _column_texts(column: pd.Series, key: str, level: int) -> list[str]:
     return texts[codes].tolist()  # a missing cell's code is -1: the last text, null
 
 
-def write_json(handle: BinaryIO, about: dict[str, str], tables: Iterable[tuple[str, pd.DataFrame]]) -> None:
+def write_json(handle: BinaryIO, about: dict[str, str], tables: Iterable[tuple[str, Rows]]) -> None:
     """One object, ``{"about": {...}, "<table>": [records], ...}``, written record by record.
 
     The bytes are those of ``json.dumps(document, ensure_ascii=False, indent=2) + "\\n"``; ``tables``
@@ -148,7 +168,7 @@ def write_json(handle: BinaryIO, about: dict[str, str], tables: Iterable[tuple[s
         for name, frame in tables:
             write((",\n  " + _dumps(name, 1) + ": [").encode("utf-8"))
             empty = True
-            for data in in_order(_chunk_records, _slices(frame) if len(frame) else ()):
+            for data in in_order(_chunk_records, _row_slices(frame)):
                 # Every record follows ",\n    "; the table's first, "\n    " alone (the comma is one byte).
                 write(data[1:] if empty else data)
                 empty = False
