@@ -20,7 +20,7 @@ from aifunding.cli import main
 from aifunding.loading.package import Package, load_package
 from aifunding.loading.spilling import validated_within
 from aifunding.outputs.export import write_export
-from aifunding.outputs.pieces import award_groups, write_export_in_pieces
+from aifunding.outputs.pieces import award_groups, awards_per_piece, write_export_in_pieces
 
 from packages import generate, minimal_tables, rounding_ceiling_tables, write_package
 
@@ -154,3 +154,10 @@ def test_export_within_memory_refuses_what_needs_a_table_whole(
 ) -> None:
     assert main(["export", "--memory", "1GB", *options, "-o", str(tmp_path / "out")]) == 2
     assert said in capsys.readouterr().err
+
+
+def test_fewer_awards_at_once_within_less_memory() -> None:
+    gb = 1024**3
+    assert awards_per_piece(4 * gb) == awards_per_piece(2 * gb) == 100_000
+    assert awards_per_piece(gb) == gb // 20_000
+    assert awards_per_piece(1) == 1_000

@@ -285,3 +285,16 @@ def test_an_empty_file_is_left_to_memory_which_reports_it(text: bytes, tmp_path:
     assert bounded.why == (
         "awards.csv is empty" if not text else "awards.csv has a header (or a model) that only the per-row parser reads"
     )
+
+
+@pytest.mark.parametrize("rows", [2, 5, 40])
+def test_a_table_over_the_rows_limit_reads_as_in_memory(rows: int, tmp_path: Path) -> None:
+    """The rows limit counts a table's rows across its pieces: over it in one piece, the piece reports it as the whole
+    file would; over it across pieces, the package is validated in memory, which reports it."""
+    from aifunding.data.limits import Limits
+
+    limits = Limits(rows=rows)
+    bounded = validate_within(BUNDLED_DATA, 1, limits, piece_bytes=TINY)
+    expected = load_package(BUNDLED_DATA, limits).report
+    assert_same_report(bounded.report, expected)
+    assert any(problem.rule == "too-many-rows" for problem in expected.problems)

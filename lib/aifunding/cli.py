@@ -34,7 +34,7 @@ from aifunding.loading.spilling import Bounded, TooLittleMemory, validate_within
 from aifunding.money.fx import ConversionError, rate_at, supported_currencies
 from aifunding.outputs.export import EXPORT_TABLES, EXPORTERS, write_export
 from aifunding.outputs.files import replacing
-from aifunding.outputs.pieces import PIECE_FORMATS, write_export_in_pieces
+from aifunding.outputs.pieces import PIECE_FORMATS, awards_per_piece, write_export_in_pieces
 from aifunding.outputs.refusals import IncompleteExport, check_exportable
 from aifunding.store.base import StoreSettingError
 
@@ -222,7 +222,8 @@ def _export_within(args: argparse.Namespace, fx: FxChoice | None, tables: tuple[
         if within.pieces is None:
             written = write_export(package, args.format, out, fx, tables)
         else:
-            written = write_export_in_pieces(within.pieces, args.format, out, fx, tables)
+            per_piece = awards_per_piece(args.memory)
+            written = write_export_in_pieces(within.pieces, args.format, out, fx, tables, awards_per_piece=per_piece)
         for path in written:
             _wrote(path)
     return EXIT_OK

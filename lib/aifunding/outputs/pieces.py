@@ -28,8 +28,17 @@ from aifunding.loading.spilling import Pieces
 from aifunding.outputs.export import EXPORT_TABLES, export_awards, export_market_shares, export_programmes, write_export
 from aifunding.outputs.writers import Rows
 
-# Awards made and written at once: a hundred thousand awards' table is about 100 MB.
+# Awards made and written at once: a hundred thousand awards' table is about 100 MB, and making and writing it
+# takes about as much again; a budget under 2 GB makes fewer at once (one for every 20 KB of it).
 AWARDS_PER_PIECE = 100_000
+AWARD_BYTES = 20_000
+
+
+def awards_per_piece(memory: int) -> int:
+    """How many awards are made and written at once within ``memory`` bytes (DuckDB's share included)."""
+    return max(1_000, min(AWARDS_PER_PIECE, memory // AWARD_BYTES))
+
+
 # The formats written a piece of rows at a time.
 PIECE_FORMATS = ("csv", "json")
 
