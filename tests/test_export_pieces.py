@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from aifunding import BUNDLED_DATA
+from aifunding.analysis.allocation import AwardGroup, programme_totals_of_groups
 from aifunding.analysis.conversion import FxChoice
-from aifunding.analysis.metrics import AwardGroup, programme_totals, programme_totals_of_groups
+from aifunding.analysis.metrics import programme_totals
 from aifunding.cli import main
 from aifunding.loading.package import Package, load_package
 from aifunding.loading.spilling import validated_within

@@ -25,14 +25,13 @@ from aifunding.data.rowset import RowSet
 from aifunding.data.tables import TABLES
 from aifunding.loading.columnar_rules import COLUMNAR_CHECKS
 from aifunding.loading.package import PackageReadError, load_package
+from aifunding.loading.spill_files import closed_end, pieces
 from aifunding.loading.spilling import (
     IN_MEMORY_FACTOR,
     PIECED_TABLES,
     RULE_TABLES,
     Bounded,
     _run,
-    closed_end,
-    pieces,
     validate_within,
 )
 

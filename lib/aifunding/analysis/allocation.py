@@ -9,6 +9,8 @@ awards).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal, Rounded, localcontext
 from typing import Any
 
@@ -16,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from aifunding import columns as C
+from aifunding.analysis.adding import split_by_basis
 from aifunding.analysis.sequences import sorted_distinct
 from aifunding.analysis.totals import BASIS_CLASSES, CLASS_ORDER
 from aifunding.data.tree import ProgrammeTree
@@ -213,3 +216,58 @@ def _plain_or_missing(amounts: np.ndarray, present: np.ndarray) -> bool:
         and not any(map(Decimal.is_signed, values))
         and set(map(type, amounts[~present])) <= _MISSING_KINDS
     )
+
+
+@dataclass(frozen=True)
+class AwardGroup:
+    """Awards of one programme that share a currency and a basis, and have an amount or not: counted and added up.
+
+    ``total`` is their amounts' exact sum, as Decimal adds them (None for awards without an amount);
+    ``first`` the place of the first of them among all awards.
+    """
+
+    programme_id: str
+    currency: str | None
+    basis: str | None
+    count: int
+    total: Decimal | None
+    first: int
+
+
+def programme_totals_of_groups(
+    programmes: pd.DataFrame, groups: Iterable[AwardGroup], tree: ProgrammeTree | None = None
+) -> pd.DataFrame:
+    """:func:`~aifunding.analysis.metrics.programme_totals` of awards given in groups (a package too large to hold its
+    awards, whose groups a query added up): the same rows, as its reference gathers them award by award.
+
+    Each programme's groups are taken in the order of their first awards, so the kinds of basis come in the order
+    the awards bring them. Exact while no sum passes the decimal context's precision (which the caller sees to).
+    """
+    tree = tree or ProgrammeTree.from_frame(programmes)
+    by_programme: dict[str, list[AwardGroup]] = {}
+    for group in sorted(groups, key=lambda group: group.first):
+        by_programme.setdefault(group.programme_id, []).append(group)
+    rows = []
+    for pid, currency in zip(programmes["id"], programmes["currency"], strict=True):
+        mine = [group for member in tree.subtree(pid) for group in by_programme.get(member, ())]
+        with_amount = [group for group in mine if group.total is not None]
+        currency = currency if isinstance(currency, str) else None
+        currencies = {group.currency for group in with_amount}
+        if currency is None and len(currencies) == 1:
+            currency = next(iter(currencies))
+        same = [group for group in with_amount if currency is not None and group.currency == currency]
+        awards, published, counted = (sum(group.count for group in groups) for groups in (mine, with_amount, same))
+        totals = [group.total for group in same if group.total is not None]  # each of them: they have an amount
+        rows.append(
+            {
+                C.PROGRAMME_ID: pid,
+                C.N_AWARDS: awards,
+                C.N_AWARDS_UNPUBLISHED: awards - published,
+                C.ALLOCATED: sum(totals, Decimal(0)) if same else None,
+                C.ALLOCATED_CURRENCY: currency,
+                C.AWARDS_OTHER_CURRENCY: published - counted,
+                C.ALLOCATED_BASES: tuple(sorted({group.basis for group in same if group.basis is not None})),
+                C.ALLOCATED_BY_BASIS: split_by_basis((group.total, group.basis) for group in same),
+            }
+        )
+    return pd.DataFrame(rows, columns=TOTALS_COLUMNS)

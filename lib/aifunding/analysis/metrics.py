@@ -9,7 +9,6 @@ the recipients, and every grouping counts it once.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -184,7 +183,8 @@ def programme_view(package: Package, totals: pd.DataFrame | None = None) -> pd.D
     Adds: country and parent names (English and Japanese), root programme, the sum of the awards made under it (its own
     and its descendants', in its currency), how many awards have no published amount, the bases of
     those awards, the annualised amount, and the ids of its sources and caveats. ``totals``: its
-    :func:`programme_totals`, made elsewhere (of awards in groups, :func:`programme_totals_of_groups`).
+    :func:`programme_totals`, made elsewhere (of awards in groups,
+    :func:`~aifunding.analysis.allocation.programme_totals_of_groups`).
     """
     programmes = package.frame("programmes")
     countries = package.frame("countries").set_index("id")
@@ -264,60 +264,6 @@ def _totals_by_award(programmes: pd.DataFrame, awards: pd.DataFrame, tree: Progr
             }
         )
     return rows
-
-
-@dataclass(frozen=True)
-class AwardGroup:
-    """Awards of one programme that share a currency and a basis, and have an amount or not: counted and added up.
-
-    ``total`` is their amounts' exact sum, as :func:`decimal_sum` adds them (None for awards without an amount);
-    ``first`` the place of the first of them among all awards.
-    """
-
-    programme_id: str
-    currency: str | None
-    basis: str | None
-    count: int
-    total: Decimal | None
-    first: int
-
-
-def programme_totals_of_groups(
-    programmes: pd.DataFrame, groups: Iterable[AwardGroup], tree: ProgrammeTree | None = None
-) -> pd.DataFrame:
-    """:func:`programme_totals` of awards given in groups (a package too large to hold its awards, whose groups a
-    query added up): the same rows, as :func:`_totals_by_award` gathers them award by award.
-
-    Each programme's groups are taken in the order of their first awards, so the kinds of basis come in the order
-    the awards bring them. Exact while no sum passes the decimal context's precision (which the caller sees to).
-    """
-    tree = tree or ProgrammeTree.from_frame(programmes)
-    by_programme: dict[str, list[AwardGroup]] = {}
-    for group in sorted(groups, key=lambda group: group.first):
-        by_programme.setdefault(group.programme_id, []).append(group)
-    rows = []
-    for pid, currency in zip(programmes["id"], programmes["currency"], strict=True):
-        mine = [group for member in tree.subtree(pid) for group in by_programme.get(member, ())]
-        with_amount = [group for group in mine if group.total is not None]
-        currency = _none_if_na(currency)
-        currencies = {group.currency for group in with_amount}
-        if currency is None and len(currencies) == 1:
-            currency = next(iter(currencies))
-        same = [group for group in with_amount if currency is not None and group.currency == currency]
-        awards, published, counted = (sum(group.count for group in groups) for groups in (mine, with_amount, same))
-        rows.append(
-            {
-                C.PROGRAMME_ID: pid,
-                C.N_AWARDS: awards,
-                C.N_AWARDS_UNPUBLISHED: awards - published,
-                C.ALLOCATED: decimal_sum(group.total for group in same) if same else None,
-                C.ALLOCATED_CURRENCY: currency,
-                C.AWARDS_OTHER_CURRENCY: published - counted,
-                C.ALLOCATED_BASES: tuple(sorted({group.basis for group in same if group.basis is not None})),
-                C.ALLOCATED_BY_BASIS: split_by_basis((group.total, group.basis) for group in same),
-            }
-        )
-    return pd.DataFrame(rows, columns=TOTALS_COLUMNS)
 
 
 def annualise(amount: Any, period_years: Any, start_fy: Any, end_fy: Any) -> Decimal | None:

@@ -27,13 +27,13 @@ import decimal
 import os
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -42,14 +42,13 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from aifunding.data.columnar import parse_chunk_columnar
 from aifunding.data.columnar_references import Resolved
-from aifunding.data.frames import TEXT, field_types, typed_frame
 from aifunding.data.grid import is_utf8
 from aifunding.data.limits import MB, Limits, describe_bytes
 from aifunding.data.models import Citation
 from aifunding.data.parsing import utf8_csv_bytes
 from aifunding.data.reading import UnsafeFile, open_inside
 from aifunding.data.report import Problem, ValidationReport
-from aifunding.data.rowset import RawCells, RowSet
+from aifunding.data.rowset import RowSet
 from aifunding.data.tables import CITED_TABLES, TABLES, TABLES_BY_NAME, Table
 from aifunding.data.text_keys import name_keys
 from aifunding.data.tree import ProgrammeTree
@@ -60,6 +59,7 @@ from aifunding.loading.package import Package, load_package, open_package, progr
 from aifunding.loading.resources import short
 from aifunding.loading.rule_problems import DATED_COLUMNS, ENGLISH_COLUMNS, NAME_COLUMNS
 from aifunding.loading.rules import rules_to_run
+from aifunding.loading.spill_files import pieces, rowset, sizes, stored, stored_schema
 
 # A piece of a file parsed at once: a million awards' 376 MB in a dozen pieces, each parsed in a fifth of a second.
 PIECE_BYTES = 32 * MB
@@ -163,8 +163,8 @@ def validated_within(
     lasts, for what is made of them (:mod:`aifunding.outputs.pieces`)."""
     limits = limits or Limits.from_env()
     root, descriptor, files, report = open_package(path, limits)
-    sizes = _sizes(root, files.values())
-    if sizes is not None and IN_MEMORY_FACTOR * sizes <= memory:
+    csv_bytes = sizes(root, files.values())
+    if csv_bytes is not None and IN_MEMORY_FACTOR * csv_bytes <= memory:
         package = load_package(path, limits)
         yield Within(Bounded(package.report, spilled=False), None, package)
         return
@@ -178,81 +178,6 @@ def validated_within(
             why = str(reason)
     package = load_package(path, limits)
     yield Within(Bounded(package.report, spilled=False, why=why), None, package)
-
-
-def _sizes(root: Path, names: Iterable[str]) -> int | None:
-    """What the files ``names`` add up to, or None if one cannot be found."""
-    try:
-        return sum((root / name).stat().st_size for name in names)
-    except (OSError, ValueError):
-        return None
-
-
-def pieces(handle: BinaryIO, size: int) -> Iterator[tuple[bytes, int]]:
-    """A file's bytes in pieces of whole records, each about ``size`` bytes or more, with the line each begins at.
-
-    A piece ends after a line break that no quotes hold open (an even number of quote characters before it, counted
-    from the piece's start, which is where a record starts); a record longer than ``size`` makes a longer piece.
-    """
-    line, carry = 1, b""
-    while True:
-        block = handle.read(size)
-        data = carry + block if carry else block
-        if not block:
-            if data:
-                yield data, line
-            return
-        cut = closed_end(data)
-        if cut < 0:  # no record ends in it yet
-            carry = data
-            continue
-        piece, carry = data[:cut], data[cut:]
-        yield piece, line
-        line += piece.count(b"\n")
-
-
-def closed_end(data: bytes) -> int:
-    """Where the last record that ends in ``data`` ends (just after its line break), or -1: no quote left open."""
-    quotes, end = data.count(b'"'), len(data)
-    while (newline := data.rfind(b"\n", 0, end)) >= 0:
-        quotes -= data.count(b'"', newline + 1, end)
-        if quotes % 2 == 0:
-            return newline + 1
-        end = newline
-    return -1
-
-
-def _stored_schema(table: Table) -> pa.Schema:
-    """A table's rows as they are spilled: amounts as their text (exact), each row's place and line beside them."""
-    kinds = {Decimal: pa.string(), int: pa.int64(), bool: pa.bool_()}
-    fields = [pa.field(name, kinds.get(kind, pa.large_string())) for name, kind in field_types(table).items()]
-    return pa.schema([*fields, pa.field("_row", pa.int64()), pa.field("_line", pa.int64())])
-
-
-def _stored(table: Table, rows: RowSet, start: int, schema: pa.Schema) -> pa.Table:
-    columns = []
-    for name, kind in field_types(table).items():
-        values = rows.values[name]
-        if kind is Decimal:
-            columns.append(pa.array([None if v is None else str(v) for v in values.tolist()], pa.string()))
-        elif kind is int or kind is bool:
-            columns.append(pa.array(values.array, schema.field(name).type))
-        else:
-            columns.append(pa.array(values.array).cast(pa.large_string()))
-    columns += [pa.array(range(start, start + len(rows)), pa.int64()), pa.array(rows.lines, pa.int64())]
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-def _rowset(table: Table, file: str, stored: pa.Table) -> RowSet:
-    """The rows of a spilled table, as validation holds them (values, lines; no raw cells: a rule never shows them)."""
-    frame = stored.drop_columns(["_row", "_line"]).to_pandas(
-        types_mapper={pa.large_string(): TEXT, pa.string(): TEXT}.get
-    )
-    for name, kind in field_types(table).items():
-        if kind is Decimal:
-            frame[name] = pd.Series([None if pd.isna(v) else Decimal(v) for v in frame[name]], dtype=object)
-    lines = stored.column("_line").to_numpy()
-    return RowSet(table, file, typed_frame(table, frame), lines, RawCells([], [], [], len(frame)))
 
 
 class Pieces:
@@ -300,11 +225,11 @@ class Pieces:
         for table in TABLES:
             if table.name not in self.files and not table.optional:
                 raise _InMemory(f"the {table.name} table has no file to read")
-        total = _sizes(self.root, self.files.values())
+        total = sizes(self.root, self.files.values())
         if total is None or total > self.limits.package_bytes:
             raise _InMemory("the package's files add up to more than its limit, or one cannot be found")
         # The largest first, beside the others; a piece read after another table was found to need memory is not.
-        largest_first = sorted(TABLES, key=lambda table: -(_sizes(self.root, [self.files.get(table.name, "")]) or 0))
+        largest_first = sorted(TABLES, key=lambda table: -(sizes(self.root, [self.files.get(table.name, "")]) or 0))
         try:
             with ThreadPoolExecutor(PARSERS, thread_name_prefix="aifunding-pieces") as pool:
                 running = {
@@ -364,7 +289,7 @@ class Pieces:
 
     def _parse_pieces(self, table: Table) -> ValidationReport:
         own, file = ValidationReport(), self.shown[table.name]
-        schema = _stored_schema(table)
+        schema = stored_schema(table)
         header, count, last, index = b"", 0, None, -1
         # Not compressed: written once and read by DuckDB a few times, on the machine's own disk.
         with pq.ParquetWriter(self.folder / f"{table.name}.parquet", schema, compression="none") as writer:
@@ -391,7 +316,7 @@ class Pieces:
                     raise _InMemory(f"a row of {file} was quarantined")
                 own.problems += found.problems
                 self._row_rules(table, rows)
-                writer.write_table(_stored(table, rows, count, schema))
+                writer.write_table(stored(table, rows, count, schema))
                 if table.name == "organisations":
                     self._spill_name_keys(rows, count)
                 count += len(rows)
@@ -478,7 +403,7 @@ class Pieces:
     def _rows(self, con: duckdb.DuckDBPyConnection, name: str, where: str, params: list | None = None) -> RowSet:
         """The rows of table ``name`` that ``where`` (SQL over its columns) chooses, in order."""
         stored = con.sql(f'SELECT * FROM "{name}" t WHERE {where} ORDER BY _row', params=params).to_arrow_table()
-        return _rowset(TABLES_BY_NAME[name], self.shown[name], stored)
+        return rowset(TABLES_BY_NAME[name], self.shown[name], stored)
 
     def _uncited(self, con: duckdb.DuckDBPyConnection) -> list[Problem]:
         """The figure rows no citation targets (a citation's target is the first of its target columns it fills)."""

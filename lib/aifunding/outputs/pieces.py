@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from aifunding.analysis.allocation import AwardGroup, programme_totals_of_groups
 from aifunding.analysis.conversion import FxChoice
-from aifunding.analysis.metrics import AwardGroup, programme_totals_of_groups
 from aifunding.data.tables import TABLES
 from aifunding.loading.package import Package
 from aifunding.loading.spilling import Pieces
