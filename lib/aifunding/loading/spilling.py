@@ -195,7 +195,7 @@ class Pieces:
         piece_bytes: int,
     ) -> None:
         self.root, self.descriptor, self.files, self.report, self.limits = root, descriptor, files, report, limits
-        self.folder, self.memory, self.piece_bytes = folder, memory, piece_bytes
+        self.folder, self.piece_bytes = folder, piece_bytes
         self.shown = {table.name: short(files[table.name]) if table.name in files else table.path for table in TABLES}
         self.held: dict[str, RowSet] = {}  # the tables read in one piece, held whole
         self.names: pq.ParquetWriter | None = None  # the organisations' names as the rule compares them
@@ -390,8 +390,7 @@ class Pieces:
                 found = NARROWED[code](self, con)
             else:
                 missing = next(name for name in RULE_TABLES[code] if name not in self.held)
-                self._held(missing, code)
-                found = []
+                raise _InMemory(f"the {code} rule reads the {missing} table whole, which was read in pieces")
             self.report.problems += found
 
     def table(self, name: str, where: str = "TRUE") -> pd.DataFrame:
